@@ -1,0 +1,210 @@
+//! The command line, as clap definitions only. Help text lives in the doc comments here, so
+//! `--help`, the man page and the shell completions all come from one source.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::names::ProviderName;
+
+/// Manage the providers of a Nickel infrastructure: link them live for development, pin signed
+/// packs for production.
+#[derive(Debug, Parser)]
+#[command(name = "provisioning", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The provisioning base directory [default: `$PROVISIONING`, else the nearest ancestor
+    /// holding `config/config.defaults.toml` or `extensions/`]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub base: Option<PathBuf>,
+    /// A user configuration file layered over the defaults [env: PROVISIONING_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// How to print data on stdout
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Print nothing on stderr but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more about what is done
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Never use the network
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// When to color status output [default: auto; `NO_COLOR` turns it off]
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Discover providers and install them into infrastructures
+    #[command(subcommand)]
+    Providers(ProvidersCommand),
+    /// The guide's module-loader: discovery and sync
+    #[command(subcommand, name = "module-loader")]
+    ModuleLoader(ModuleLoaderCommand),
+    /// Print a shell completion script on stdout
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// List every provider under `extensions/providers/`
+    List(LayoutArgs),
+    /// Show one provider in full: manifest, files, entry point, infras that use it
+    Info(InfoArgs),
+    /// Install a provider into an infra as a live link (link mode)
+    Install(InstallArgs),
+    /// Undo an install; never touches the provider's source
+    Remove(RemoveArgs),
+    /// What an infra has installed, and in what state
+    Installed(InfraArgs),
+    /// Check an infra's links and manifests, and evaluate its Nickel
+    Validate(InfraArgs),
+    /// Rebuild an infra's module links from `providers.manifest.yaml`
+    Sync(InfraArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModuleLoaderCommand {
+    /// Discover providers, taskservs or clusters, filtered by a name fragment
+    Discover(DiscoverArgs),
+    /// Rebuild an infra's module links from `providers.manifest.yaml`
+    #[command(alias = "sync-kcl")]
+    Sync(InfraArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LayoutArgs {
+    /// Use the legacy KCL layout (`kcl/`, `.kcl-modules/`, `kcl.mod`)
+    #[arg(long)]
+    pub kcl: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The provider, e.g. `upcloud`
+    pub provider: ProviderName,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The provider, e.g. `upcloud`
+    pub provider: ProviderName,
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+    /// Replace whatever stands where the link goes (a directory, a stray file)
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The provider, e.g. `upcloud`
+    pub provider: ProviderName,
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+    /// Also clean a half-installed or drifted state, and succeed when nothing is installed
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InfraArgs {
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// What to discover
+    #[arg(value_enum)]
+    pub kind: crate::catalog::ModuleKind,
+    /// Keep only modules whose name contains this fragment
+    pub query: Option<String>,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Names the binary answers to besides `provisioning`: invoked through a link named so, it
+/// behaves as that subcommand (`pack providers` is `provisioning pack providers`).
+const INVOCATION_NAMES: &[&str] = &["module-loader", "pack"];
+
+/// Rewrites `module-loader sync x` (the binary invoked through a link named `module-loader`)
+/// into `provisioning module-loader sync x`.
+pub fn expand_invocation_name(mut args: Vec<OsString>) -> Vec<OsString> {
+    let invoked_as = args
+        .first()
+        .and_then(|arg0| std::path::Path::new(arg0).file_stem())
+        .and_then(|stem| stem.to_str())
+        .map(str::to_owned);
+    if let Some(name) = invoked_as.filter(|name| INVOCATION_NAMES.contains(&name.as_str())) {
+        args[0] = OsString::from("provisioning");
+        args.insert(1, OsString::from(name));
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invocation_names_expand_to_subcommands() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["provisioning", "providers", "list"], &["provisioning", "providers", "list"]),
+            (&["/usr/bin/module-loader", "sync", "x"], &["provisioning", "module-loader", "sync", "x"]),
+            (&["./pack", "providers"], &["provisioning", "pack", "providers"]),
+            (&["packer", "list"], &["packer", "list"]),
+        ];
+        for (input, expected) in cases {
+            let args = input.iter().map(OsString::from).collect();
+            let expanded: Vec<OsString> = expand_invocation_name(args);
+            let expected: Vec<OsString> = expected.iter().map(OsString::from).collect();
+            assert_eq!(expanded, expected, "for {input:?}");
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,48 @@
+//! One function per command, each taking its options and the [`Context`]. Commands turn
+//! domain results into output through the [`Printer`]; they hold no domain logic of their own.
+
+pub mod module_loader;
+pub mod providers;
+
+use clap::CommandFactory as _;
+
+use crate::cli::{Cli, Command, CompletionsArgs, ModuleLoaderCommand, ProvidersCommand};
+use crate::context::Context;
+use crate::printer::Printer;
+use crate::Outcome;
+
+pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Providers(command) => match command {
+            ProvidersCommand::List(args) => providers::list(&args, context, printer),
+            ProvidersCommand::Info(args) => providers::info(&args, context, printer),
+            ProvidersCommand::Install(args) => providers::install(&args, context, printer),
+            ProvidersCommand::Remove(args) => providers::remove(&args, context, printer),
+            ProvidersCommand::Installed(args) => providers::installed(&args, context, printer),
+            ProvidersCommand::Validate(args) => providers::validate(&args, context, printer),
+            ProvidersCommand::Sync(args) => providers::sync(&args, context, printer),
+        },
+        Command::ModuleLoader(command) => match command {
+            ModuleLoaderCommand::Discover(args) => module_loader::discover(&args, context, printer),
+            ModuleLoaderCommand::Sync(args) => providers::sync(&args, context, printer),
+        },
+        Command::Completions(args) => completions(&args, printer),
+        Command::Man => man(printer),
+    }
+}
+
+/// `provisioning completions <shell>`: a completion script generated from the clap definitions.
+pub fn completions(args: &CompletionsArgs, _printer: &Printer) -> anyhow::Result<Outcome> {
+    let mut buffer = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "provisioning", &mut buffer);
+    crate::write_stdout(&String::from_utf8_lossy(&buffer))?;
+    Ok(Outcome::Success)
+}
+
+/// `provisioning man`: the man page, in roff, generated from the clap definitions.
+pub fn man(_printer: &Printer) -> anyhow::Result<Outcome> {
+    let mut buffer = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut buffer)?;
+    crate::write_stdout(&String::from_utf8_lossy(&buffer))?;
+    Ok(Outcome::Success)
+}

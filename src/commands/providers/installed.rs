@@ -1,0 +1,40 @@
+use serde::Serialize;
+
+use crate::cli::InfraArgs;
+use crate::context::Context;
+use crate::infra::Infra;
+use crate::infra::state::{self, ModuleStatus};
+use crate::printer::{Printer, Table};
+use crate::Outcome;
+
+#[derive(Debug, Serialize)]
+struct Installed<'a> {
+    infra: &'a str,
+    providers: &'a [ModuleStatus],
+}
+
+/// `providers installed <infra>`: what the infra has, how, and in what state.
+pub fn installed(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let infra = Infra::resolve(context, &args.infra)?;
+    let status = state::inspect(context, &infra)?;
+    printer.data(&Installed { infra: &infra.name, providers: &status.modules }, || {
+        status_table(&status.modules)
+            .when_empty(&format!("no providers installed in `{}`", infra.name))
+    })?;
+    Ok(Outcome::Success)
+}
+
+fn status_table(modules: &[ModuleStatus]) -> Table {
+    let mut table = Table::new(["NAME", "MODULE", "MODE", "VERSION", "STATE", "SOURCE"]);
+    for module in modules {
+        table.row([
+            module.name.clone(),
+            module.module.clone(),
+            module.mode.map_or_else(|| "-".into(), |mode| mode.to_string()),
+            module.version.clone().unwrap_or_else(|| "-".into()),
+            module.state.as_str().into(),
+            module.source.clone(),
+        ]);
+    }
+    table
+}

@@ -1,0 +1,17 @@
+//! `provisioning providers ...`: discover providers and manage what an infra has installed.
+
+mod info;
+mod install;
+mod installed;
+mod list;
+mod remove;
+mod sync;
+mod validate;
+
+pub use info::info;
+pub use install::install;
+pub use installed::installed;
+pub use list::list;
+pub use remove::remove;
+pub use sync::sync;
+pub use validate::validate;

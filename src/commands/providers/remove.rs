@@ -1,0 +1,44 @@
+use anyhow::{Context as _, bail};
+
+use crate::cli::RemoveArgs;
+use crate::context::Context;
+use crate::infra::Infra;
+use crate::infra::link;
+use crate::infra::lockfile::ProvidersLock;
+use crate::lock::InfraLock;
+use crate::printer::Printer;
+use crate::Outcome;
+
+/// `providers remove <provider> <infra>`: undo an install; the provider's source is never
+/// touched.
+pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let infra = Infra::resolve(context, &args.infra)?;
+    let _lock = InfraLock::acquire(&infra.dir, printer)?;
+    let removal = link::remove(context, &infra, &args.provider, args.force)
+        .with_context(|| format!("failed to remove `{}` from `{}`", args.provider, infra.name))?;
+    if !removal.found_anything() {
+        if args.force {
+            printer.status("Unchanged", format!("`{}` is not installed in `{}`", args.provider, infra.name));
+            return Ok(Outcome::Success);
+        }
+        let installed: Vec<String> = ProvidersLock::read(&infra.lock_path())?
+            .providers
+            .iter()
+            .map(|entry| format!("`{}`", entry.name))
+            .collect();
+        let hint = if installed.is_empty() {
+            format!("`{}` has no providers installed", infra.name)
+        } else {
+            format!("installed: {}", installed.join(", "))
+        };
+        bail!("`{}` is not installed in `{}`\nhint: {hint}", args.provider, infra.name);
+    }
+    if removal.lock_entry.is_none() {
+        printer.warning(format!(
+            "`{}` was not in the lock of `{}`; removed its leftovers",
+            args.provider, infra.name
+        ));
+    }
+    printer.status("Removed", format!("`{}` from `{}`", args.provider.module_name(), infra.name));
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,489 @@
+//! Configuration: the embedded defaults, a base's `config/config.defaults.toml`, a user config
+//! file and `PROVISIONING_<SECTION>_<KEY>` variables, layered in that order, then interpolated.
+//!
+//! The embedded defaults are also the schema: a key they do not hold is an error that names the
+//! key and the file, so a typo never silently falls back to a default. `{{section.key}}` refers
+//! to another key and `{{env.NAME}}` to an environment variable; references resolve recursively,
+//! and a cycle is an error naming the keys in it. Relative paths are relative to the base
+//! directory. This module does not find the base directory; [`crate::context`] does.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The defaults compiled into the binary.
+pub const EMBEDDED_DEFAULTS: &str = include_str!("config.defaults.toml");
+
+/// Where a configuration value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Embedded,
+    File(PathBuf),
+    Env(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Embedded => f.write_str("the embedded defaults"),
+            Origin::File(path) => write!(f, "`{}`", path.display()),
+            Origin::Env(name) => write!(f, "the environment variable `{name}`"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not valid TOML: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("unknown configuration key `{key}` in {origin}")]
+    UnknownKey { key: String, origin: Origin },
+    #[error("configuration key `{key}` in {origin} must be {expected}")]
+    WrongType {
+        key: String,
+        origin: Origin,
+        expected: &'static str,
+    },
+    #[error("`{{{{{reference}}}}}` in `{key}` ({origin}) refers to an unknown configuration key")]
+    UnknownReference {
+        key: String,
+        reference: String,
+        origin: Origin,
+    },
+    #[error("`{{{{env.{name}}}}}` in `{key}` ({origin}): the environment variable `{name}` is not set")]
+    UnsetVariable {
+        key: String,
+        name: String,
+        origin: Origin,
+    },
+    #[error("configuration keys refer to each other in a cycle: {}", cycle.join(" → "))]
+    Cycle { cycle: Vec<String> },
+    #[error("unclosed `{{{{` in `{key}` ({origin})")]
+    Unclosed { key: String, origin: Origin },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The resolved configuration. Every path is absolute.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub paths: Paths,
+    pub distribution: Distribution,
+    pub nickel: ModulesConfig,
+    pub kcl: ModulesConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    pub base: PathBuf,
+    pub workspace: PathBuf,
+    pub extensions: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Distribution {
+    pub pack_path: PathBuf,
+    pub registry_path: PathBuf,
+    pub cache_path: PathBuf,
+    pub registry_type: String,
+    pub registry_url: String,
+    pub metadata: Metadata,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    pub maintainer: String,
+    pub repository: String,
+    pub license: String,
+    pub homepage: String,
+}
+
+/// The `[nickel]` (or legacy `[kcl]`) section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModulesConfig {
+    pub core_module: PathBuf,
+    pub core_version: String,
+    pub core_package_name: String,
+    pub use_module_loader: bool,
+    pub modules_dir: String,
+}
+
+/// Keys whose values are paths, resolved against the base directory when relative.
+const PATH_KEYS: &[&str] = &[
+    "paths.base",
+    "paths.workspace",
+    "paths.extensions",
+    "distribution.pack_path",
+    "distribution.registry_path",
+    "distribution.cache_path",
+    "nickel.core_module",
+    "kcl.core_module",
+];
+
+/// One leaf value and the layer that set it.
+#[derive(Debug, Clone)]
+struct Entry {
+    value: toml::Value,
+    origin: Origin,
+}
+
+/// The inputs of [`load`]: the layers to read, in order, and the environment.
+#[derive(Debug, Clone)]
+pub struct Sources<'a> {
+    pub base_dir: &'a Path,
+    /// The base's own `config/config.defaults.toml`, when it exists.
+    pub base_defaults: Option<PathBuf>,
+    /// The user's config file (`--config` or `PROVISIONING_CONFIG`).
+    pub user_config: Option<PathBuf>,
+    pub env: &'a BTreeMap<String, String>,
+}
+
+/// Loads, layers, interpolates and type-checks the configuration.
+pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
+    let mut entries = BTreeMap::new();
+    let defaults: toml::Table = EMBEDDED_DEFAULTS
+        .parse()
+        .map_err(|error: toml::de::Error| ConfigError::Invalid(error.to_string()))?;
+    flatten(&defaults, "", &Origin::Embedded, &mut entries, None)?;
+
+    for path in sources.base_defaults.iter().chain(&sources.user_config) {
+        let text = fs_err::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let table: toml::Table = text.parse().map_err(|error: toml::de::Error| ConfigError::Parse {
+            path: path.clone(),
+            message: error.to_string().trim_end().to_owned(),
+        })?;
+        let origin = Origin::File(path.clone());
+        let schema = entries.clone();
+        flatten(&table, "", &origin, &mut entries, Some(&schema))?;
+    }
+
+    apply_env_overrides(&mut entries, sources.env)?;
+
+    let mut resolved = BTreeMap::new();
+    let keys: Vec<String> = entries.keys().cloned().collect();
+    for key in &keys {
+        resolve(key, &entries, sources.env, &mut resolved, &mut Vec::new())?;
+    }
+
+    for key in PATH_KEYS {
+        if let Some(toml::Value::String(path)) = resolved.get_mut(*key) {
+            *path = absolutize(sources.base_dir, Path::new(path)).to_string_lossy().into_owned();
+        }
+    }
+
+    let table = unflatten(&resolved);
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|error: toml::de::Error| ConfigError::Invalid(error.to_string()))
+}
+
+/// Flattens a table into dotted leaf keys. With a schema, every key must already exist there
+/// and keep its type.
+fn flatten(
+    table: &toml::Table,
+    prefix: &str,
+    origin: &Origin,
+    entries: &mut BTreeMap<String, Entry>,
+    schema: Option<&BTreeMap<String, Entry>>,
+) -> Result<(), ConfigError> {
+    for (name, value) in table {
+        let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        if let toml::Value::Table(inner) = value {
+            let is_section = schema.is_none_or(|schema| {
+                schema.keys().any(|known| known.starts_with(&format!("{key}.")))
+            });
+            if !is_section {
+                return Err(ConfigError::UnknownKey { key, origin: origin.clone() });
+            }
+            flatten(inner, &key, origin, entries, schema)?;
+            continue;
+        }
+        if let Some(schema) = schema {
+            let Some(known) = schema.get(&key) else {
+                return Err(ConfigError::UnknownKey { key, origin: origin.clone() });
+            };
+            if known.value.type_str() != value.type_str() {
+                return Err(ConfigError::WrongType {
+                    key,
+                    origin: origin.clone(),
+                    expected: type_description(&known.value),
+                });
+            }
+        }
+        entries.insert(key, Entry { value: value.clone(), origin: origin.clone() });
+    }
+    Ok(())
+}
+
+fn type_description(value: &toml::Value) -> &'static str {
+    match value {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a number",
+        toml::Value::Boolean(_) => "`true` or `false`",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+/// The variable that overrides `key`: `distribution.metadata.license` →
+/// `PROVISIONING_DISTRIBUTION_METADATA_LICENSE`.
+pub fn env_var_for(key: &str) -> String {
+    format!("PROVISIONING_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+fn apply_env_overrides(
+    entries: &mut BTreeMap<String, Entry>,
+    env: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for (key, entry) in entries.iter_mut() {
+        let name = env_var_for(key);
+        let Some(raw) = env.get(&name) else { continue };
+        let origin = Origin::Env(name);
+        let value = match &entry.value {
+            toml::Value::String(_) => Some(toml::Value::String(raw.clone())),
+            toml::Value::Boolean(_) => raw.parse().ok().map(toml::Value::Boolean),
+            toml::Value::Integer(_) => raw.parse().ok().map(toml::Value::Integer),
+            _ => None,
+        };
+        let Some(value) = value else {
+            return Err(ConfigError::WrongType {
+                key: key.clone(),
+                origin,
+                expected: type_description(&entry.value),
+            });
+        };
+        *entry = Entry { value, origin };
+    }
+    Ok(())
+}
+
+/// Resolves `key`, interpolating its references first. `stack` holds the keys being resolved,
+/// to detect cycles.
+fn resolve(
+    key: &str,
+    entries: &BTreeMap<String, Entry>,
+    env: &BTreeMap<String, String>,
+    resolved: &mut BTreeMap<String, toml::Value>,
+    stack: &mut Vec<String>,
+) -> Result<toml::Value, ConfigError> {
+    if let Some(value) = resolved.get(key) {
+        return Ok(value.clone());
+    }
+    if let Some(position) = stack.iter().position(|seen| seen == key) {
+        let mut cycle = stack[position..].to_vec();
+        cycle.push(key.to_owned());
+        return Err(ConfigError::Cycle { cycle });
+    }
+    let entry = &entries[key];
+    let toml::Value::String(text) = &entry.value else {
+        resolved.insert(key.to_owned(), entry.value.clone());
+        return Ok(entry.value.clone());
+    };
+    stack.push(key.to_owned());
+    let mut output = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("{{") {
+        output.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return Err(ConfigError::Unclosed { key: key.to_owned(), origin: entry.origin.clone() });
+        };
+        let reference = after[..end].trim();
+        if let Some(name) = reference.strip_prefix("env.") {
+            let Some(value) = env.get(name) else {
+                return Err(ConfigError::UnsetVariable {
+                    key: key.to_owned(),
+                    name: name.to_owned(),
+                    origin: entry.origin.clone(),
+                });
+            };
+            output.push_str(value);
+        } else if entries.contains_key(reference) {
+            match resolve(reference, entries, env, resolved, stack)? {
+                toml::Value::String(value) => output.push_str(&value),
+                other => output.push_str(&other.to_string()),
+            }
+        } else {
+            return Err(ConfigError::UnknownReference {
+                key: key.to_owned(),
+                reference: reference.to_owned(),
+                origin: entry.origin.clone(),
+            });
+        }
+        rest = &after[end + 2..];
+    }
+    output.push_str(rest);
+    stack.pop();
+    let value = toml::Value::String(output);
+    resolved.insert(key.to_owned(), value.clone());
+    Ok(value)
+}
+
+fn unflatten(resolved: &BTreeMap<String, toml::Value>) -> toml::Table {
+    let mut root = toml::Table::new();
+    for (key, value) in resolved {
+        let mut table = &mut root;
+        let mut parts = key.split('.').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                table.insert(part.to_owned(), value.clone());
+            } else {
+                let next = table
+                    .entry(part.to_owned())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let toml::Value::Table(next) = next else { break };
+                table = next;
+            }
+        }
+    }
+    root
+}
+
+/// Joins a relative `path` onto `base` and removes `.` components and resolvable `..`
+/// components lexically (no disk access: the path may not exist yet).
+pub fn absolutize(base: &Path, path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+    let mut normal = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !normal.pop() {
+                    normal.push("..");
+                }
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(files: &[(&str, &str)], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut paths = Vec::new();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write config");
+            paths.push(path);
+        }
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut paths = paths.into_iter();
+        load(&Sources {
+            base_dir: Path::new("/base"),
+            base_defaults: paths.next(),
+            user_config: paths.next(),
+            env: &env,
+        })
+    }
+
+    #[test]
+    fn embedded_defaults_resolve_against_the_base() {
+        let config = load_with(&[], &[]).expect("defaults load");
+        assert_eq!(config.paths.base, Path::new("/base"));
+        assert_eq!(config.paths.workspace, Path::new("/base/workspace"));
+        assert_eq!(config.distribution.pack_path, Path::new("/base/distribution/packages"));
+        assert_eq!(config.nickel.modules_dir, ".nickel-modules");
+        assert_eq!(config.kcl.modules_dir, ".kcl-modules");
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let config = load_with(
+            &[
+                ("base.toml", "[paths]\nworkspace = \"ws\"\n[distribution.metadata]\nlicense = \"Apache-2.0\"\n"),
+                ("user.toml", "[distribution.metadata]\nlicense = \"BSD-3-Clause\"\n"),
+            ],
+            &[("PROVISIONING_DISTRIBUTION_METADATA_MAINTAINER", "ops team")],
+        )
+        .expect("layers load");
+        assert_eq!(config.paths.workspace, Path::new("/base/ws"));
+        assert_eq!(config.distribution.metadata.license, "BSD-3-Clause");
+        assert_eq!(config.distribution.metadata.maintainer, "ops team");
+    }
+
+    #[test]
+    fn env_overrides_beat_user_config() {
+        let config = load_with(
+            &[("base.toml", ""), ("user.toml", "[nickel]\nuse_module_loader = true\n")],
+            &[("PROVISIONING_NICKEL_USE_MODULE_LOADER", "false")],
+        )
+        .expect("loads");
+        assert!(!config.nickel.use_module_loader);
+    }
+
+    #[test]
+    fn interpolation_is_recursive_and_reads_env() {
+        let config = load_with(
+            &[(
+                "base.toml",
+                "[paths]\nbase = \"{{env.ROOT}}/x\"\n[distribution]\npack_path = \"{{distribution.cache_path}}/p\"\n",
+            )],
+            &[("ROOT", "/srv")],
+        )
+        .expect("loads");
+        assert_eq!(config.paths.workspace, Path::new("/srv/x/workspace"));
+        assert_eq!(config.distribution.pack_path, Path::new("/srv/x/distribution/cache/p"));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_file() {
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case<'_>] = &[
+            ("[paths]\nbsae = \"x\"\n", &[], "unknown configuration key `paths.bsae` in `"),
+            ("[nope]\nx = 1\n", &[], "unknown configuration key `nope` in `"),
+            ("[paths]\nbase = \"{{paths.nope}}\"\n", &[], "`{{paths.nope}}` in `paths.base`"),
+            ("[paths]\nbase = \"{{env.MISSING_VAR}}\"\n", &[], "`MISSING_VAR` is not set"),
+            (
+                "[paths]\nbase = \"{{paths.workspace}}\"\nworkspace = \"{{paths.base}}/w\"\n",
+                &[],
+                "cycle: paths.base → paths.workspace → paths.base",
+            ),
+            ("[nickel]\nuse_module_loader = \"yes\"\n", &[], "`nickel.use_module_loader` in `"),
+            ("[paths]\nbase = \"{{paths.workspace\"\n", &[], "unclosed `{{` in `paths.base`"),
+            ("[paths\n", &[], "is not valid TOML"),
+            ("", &[("PROVISIONING_NICKEL_USE_MODULE_LOADER", "maybe")], "environment variable"),
+        ];
+        for (text, env, expected) in cases {
+            let error = load_with(&[("config.toml", text)], env).expect_err(text);
+            let message = error.to_string();
+            assert!(message.contains(expected), "{text:?}: {message:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn absolutize_normalises_lexically() {
+        let cases = [
+            ("/b", ".", "/b"),
+            ("/b", "./w", "/b/w"),
+            ("/b", "../w", "/w"),
+            ("/b/c", "x/../y", "/b/c/y"),
+            ("/b", "/abs/./p", "/abs/p"),
+        ];
+        for (base, path, expected) in cases {
+            assert_eq!(absolutize(Path::new(base), Path::new(path)), Path::new(expected));
+        }
+    }
+}

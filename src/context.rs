@@ -1,0 +1,128 @@
+//! The environment a command runs in: the base directory, the resolved configuration, the
+//! environment variables and the working directory. Commands read these from a [`Context`],
+//! never from the process, so a test can point the tool anywhere.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::cli::GlobalArgs;
+use crate::config::{self, Config};
+
+/// What marks a directory as a provisioning base when searching upwards from the working
+/// directory.
+const BASE_MARKERS: &[&str] = &["config/config.defaults.toml", "extensions"];
+
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The base directory, absolute.
+    pub base: PathBuf,
+    pub config: Config,
+    pub env: BTreeMap<String, String>,
+    /// The working directory, absolute; relative paths on the command line start here.
+    pub cwd: PathBuf,
+    pub offline: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaseError {
+    #[error(
+        "no provisioning base found in `{}` or any of its parents\nhint: pass `--base DIR`, set `PROVISIONING`, or run inside a directory holding `extensions/` or `config/config.defaults.toml`",
+        cwd.display()
+    )]
+    NotFound { cwd: PathBuf },
+    #[error("the base directory `{}` (from {origin}) does not exist or is not a directory", path.display())]
+    Missing { path: PathBuf, origin: &'static str },
+}
+
+impl Context {
+    /// Builds the context from the process: its arguments, environment and working directory.
+    pub fn from_process(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let env = std::env::vars_os()
+            .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+            .collect();
+        let cwd = std::env::current_dir().context("failed to read the working directory")?;
+        Self::new(global, env, cwd)
+    }
+
+    pub fn new(
+        global: &GlobalArgs,
+        env: BTreeMap<String, String>,
+        cwd: PathBuf,
+    ) -> anyhow::Result<Self> {
+        let base = find_base(global.base.as_deref(), &env, &cwd)?;
+        let base_defaults = Some(base.join("config/config.defaults.toml")).filter(|p| p.is_file());
+        let user_config = global
+            .config
+            .clone()
+            .or_else(|| env.get("PROVISIONING_CONFIG").map(PathBuf::from))
+            .map(|path| config::absolutize(&cwd, &path));
+        let config = config::load(&config::Sources {
+            base_dir: &base,
+            base_defaults,
+            user_config,
+            env: &env,
+        })
+        .context("failed to load the configuration")?;
+        Ok(Self { base, config, env, cwd, offline: global.offline })
+    }
+
+    /// The workspace's `infra/` directory.
+    pub fn infra_root(&self) -> PathBuf {
+        self.config.paths.workspace.join("infra")
+    }
+
+    /// `path` relative to the base when it lies inside it, for messages and records.
+    pub fn display_path<'a>(&self, path: &'a Path) -> std::borrow::Cow<'a, Path> {
+        match path.strip_prefix(&self.config.paths.base) {
+            Ok(relative) if !relative.as_os_str().is_empty() => relative.into(),
+            _ => path.into(),
+        }
+    }
+}
+
+fn find_base(
+    flag: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    cwd: &Path,
+) -> Result<PathBuf, BaseError> {
+    let explicit = flag
+        .map(|path| (path.to_path_buf(), "`--base`"))
+        .or_else(|| env.get("PROVISIONING").filter(|v| !v.is_empty()).map(|v| (PathBuf::from(v), "`PROVISIONING`")));
+    if let Some((path, origin)) = explicit {
+        let path = config::absolutize(cwd, &path);
+        return if path.is_dir() { Ok(path) } else { Err(BaseError::Missing { path, origin }) };
+    }
+    cwd.ancestors()
+        .find(|dir| BASE_MARKERS.iter().any(|marker| dir.join(marker).exists()))
+        .map(Path::to_path_buf)
+        .ok_or_else(|| BaseError::NotFound { cwd: cwd.to_path_buf() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_is_found_from_flag_env_then_ancestors() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("b1/extensions")).expect("mkdir");
+        std::fs::create_dir_all(root.join("b1/workspace/infra/wuji")).expect("mkdir");
+        std::fs::create_dir_all(root.join("b2")).expect("mkdir");
+        let nested = root.join("b1/workspace/infra/wuji");
+        let none = BTreeMap::new();
+        let with_env: BTreeMap<_, _> =
+            [("PROVISIONING".to_owned(), root.join("b2").display().to_string())].into();
+
+        assert_eq!(find_base(None, &none, &nested).expect("ancestor"), root.join("b1"));
+        assert_eq!(find_base(None, &with_env, &nested).expect("env"), root.join("b2"));
+        assert_eq!(find_base(Some(Path::new("../../..")), &with_env, &nested).expect("flag"), root.join("b1"));
+        assert!(matches!(find_base(None, &none, root), Err(BaseError::NotFound { .. })));
+        assert!(matches!(
+            find_base(Some(Path::new("/nonexistent/base")), &none, root),
+            Err(BaseError::Missing { .. })
+        ));
+    }
+}

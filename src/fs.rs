@@ -1,0 +1,304 @@
+//! Everything that changes the disk. Files are written to a temporary file in the same
+//! directory, synced and renamed over the target; symlinks are created beside their final name
+//! and renamed into place. A [`Transaction`] groups several such changes and puts every one back
+//! when the command fails before committing, so a failed command leaves the disk as it found it.
+//! Errors always name the path (through `fs-err`).
+
+use std::io::{self, Write as _};
+use std::path::{Component, Path, PathBuf};
+
+/// Writes `contents` to `path` atomically: readers see the old file or the new one, never a
+/// part. The new file gets mode 0644 on Unix (a temporary file would otherwise keep 0600).
+pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = parent_dir(path);
+    let mut temp = tempfile::Builder::new()
+        .prefix(".provisioning-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|error| with_path(error, dir))?;
+    temp.write_all(contents).map_err(|error| with_path(error, temp.path()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs_err::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    temp.as_file().sync_all().map_err(|error| with_path(error, temp.path()))?;
+    temp.persist(path).map_err(|error| with_path(error.error, path))?;
+    Ok(())
+}
+
+/// Points the symlink `link` at `target`, replacing an existing symlink atomically. It refuses
+/// (with `AlreadyExists`) to replace anything that is not a symlink.
+pub fn replace_symlink(target: &Path, link: &Path) -> io::Result<()> {
+    let dir = parent_dir(link);
+    let name = link.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    symlink(target, &temp).map_err(|error| with_path(error, &temp))?;
+    if let Ok(metadata) = std::fs::symlink_metadata(link)
+        && !metadata.file_type().is_symlink()
+    {
+        let _ = std::fs::remove_file(&temp);
+        return Err(with_path(
+            io::Error::new(io::ErrorKind::AlreadyExists, "not a symlink, refusing to replace it"),
+            link,
+        ));
+    }
+    fs_err::rename(&temp, link).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
+}
+
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(windows)]
+fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+    std::os::windows::fs::symlink_dir(target, link)
+}
+
+/// The relative path that leads from the directory `from` to `to`. Both must be absolute and
+/// free of symlinks (canonical) for the result to resolve on disk.
+pub fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<Component<'_>> = from.components().collect();
+    let to: Vec<Component<'_>> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut relative = PathBuf::new();
+    for _ in common..from.len() {
+        relative.push("..");
+    }
+    for component in &to[common..] {
+        relative.push(component);
+    }
+    if relative.as_os_str().is_empty() {
+        relative.push(".");
+    }
+    relative
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+fn with_path(error: io::Error, path: &Path) -> io::Error {
+    io::Error::new(error.kind(), format!("{error} at `{}`", path.display()))
+}
+
+/// What stands at a path, without following a final symlink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Missing,
+    Symlink(PathBuf),
+    Dir,
+    File,
+}
+
+pub fn entry_at(path: &Path) -> io::Result<Entry> {
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => {
+            Ok(Entry::Symlink(fs_err::read_link(path)?))
+        }
+        Ok(metadata) if metadata.is_dir() => Ok(Entry::Dir),
+        Ok(_) => Ok(Entry::File),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Entry::Missing),
+        Err(error) => Err(with_path(error, path)),
+    }
+}
+
+/// A group of changes that land together or not at all. Each change records how to undo
+/// itself; dropping the transaction without [`Transaction::commit`] undoes them in reverse.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    undo: Vec<Undo>,
+    /// Directories set aside by [`Transaction::remove_dir`], deleted on commit.
+    trash: Vec<PathBuf>,
+    committed: bool,
+}
+
+#[derive(Debug)]
+enum Undo {
+    RestoreFile { path: PathBuf, previous: Option<Vec<u8>> },
+    RestoreLink { path: PathBuf, previous: Option<PathBuf> },
+    RemoveDir { path: PathBuf },
+    Rename { from: PathBuf, to: PathBuf },
+}
+
+impl Transaction {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes `contents` to `path` unless it already holds exactly them.
+    pub fn write(&mut self, path: &Path, contents: &[u8]) -> io::Result<bool> {
+        let previous = match fs_err::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error),
+        };
+        if previous.as_deref() == Some(contents) {
+            return Ok(false);
+        }
+        atomic_write(path, contents)?;
+        self.undo.push(Undo::RestoreFile { path: path.to_owned(), previous });
+        Ok(true)
+    }
+
+    /// Removes the file at `path`, if any.
+    pub fn remove_file(&mut self, path: &Path) -> io::Result<bool> {
+        let previous = match fs_err::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(error) => return Err(error),
+        };
+        fs_err::remove_file(path)?;
+        self.undo.push(Undo::RestoreFile { path: path.to_owned(), previous: Some(previous) });
+        Ok(true)
+    }
+
+    /// Creates `dir` (and its parents) when missing.
+    pub fn create_dir_all(&mut self, dir: &Path) -> io::Result<()> {
+        let mut missing = Vec::new();
+        for ancestor in dir.ancestors() {
+            if ancestor.as_os_str().is_empty() || ancestor.exists() {
+                break;
+            }
+            missing.push(ancestor.to_owned());
+        }
+        fs_err::create_dir_all(dir)?;
+        self.undo.extend(missing.into_iter().rev().map(|path| Undo::RemoveDir { path }));
+        Ok(())
+    }
+
+    /// Points the symlink `link` at `target` unless it already does.
+    pub fn symlink(&mut self, target: &Path, link: &Path) -> io::Result<bool> {
+        let previous = match entry_at(link)? {
+            Entry::Symlink(current) if current == target => return Ok(false),
+            Entry::Symlink(current) => Some(current),
+            _ => None,
+        };
+        replace_symlink(target, link)?;
+        self.undo.push(Undo::RestoreLink { path: link.to_owned(), previous });
+        Ok(true)
+    }
+
+    /// Removes the symlink `link` (never what it points to).
+    pub fn remove_symlink(&mut self, link: &Path) -> io::Result<bool> {
+        let Entry::Symlink(previous) = entry_at(link)? else {
+            return Ok(false);
+        };
+        fs_err::remove_file(link)?;
+        self.undo.push(Undo::RestoreLink { path: link.to_owned(), previous: Some(previous) });
+        Ok(true)
+    }
+
+    /// Removes the directory or file at `path`: it is moved aside now and deleted on commit,
+    /// so an undo can put it back whole.
+    pub fn remove_dir(&mut self, path: &Path) -> io::Result<()> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let aside = parent_dir(path).join(format!(".{name}.{}.removed", std::process::id()));
+        fs_err::rename(path, &aside)?;
+        self.undo.push(Undo::Rename { from: aside.clone(), to: path.to_owned() });
+        self.trash.push(aside);
+        Ok(())
+    }
+
+    /// Keeps every change.
+    pub fn commit(mut self) {
+        self.committed = true;
+        for path in std::mem::take(&mut self.trash) {
+            let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        }
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        // Best effort: the command is failing already, and its error is what the user needs.
+        for undo in self.undo.drain(..).rev() {
+            let _ = match undo {
+                Undo::RestoreFile { path, previous: Some(bytes) } => atomic_write(&path, &bytes),
+                Undo::RestoreFile { path, previous: None } => std::fs::remove_file(path),
+                Undo::RestoreLink { path, previous: Some(target) } => replace_symlink(&target, &path),
+                Undo::RestoreLink { path, previous: None } => std::fs::remove_file(path),
+                Undo::RemoveDir { path } => std::fs::remove_dir(path),
+                Undo::Rename { from, to } => std::fs::rename(from, to),
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        let cases = [
+            ("/b/workspace/infra/wuji/.nickel-modules", "/b/extensions/providers/upcloud/nickel", "../../../../extensions/providers/upcloud/nickel"),
+            ("/a/b", "/a/b/c", "c"),
+            ("/a/b", "/a/b", "."),
+            ("/a/b", "/x", "../../x"),
+        ];
+        for (from, to, expected) in cases {
+            assert_eq!(relative_path(Path::new(from), Path::new(to)), Path::new(expected));
+        }
+    }
+
+    #[test]
+    fn an_uncommitted_transaction_puts_everything_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("manifest.toml");
+        std::fs::write(&file, "old").expect("write");
+        let link = dir.path().join("mods/link");
+        let doomed = dir.path().join("doomed");
+        std::fs::create_dir(&doomed).expect("mkdir");
+        std::fs::write(doomed.join("x"), "x").expect("write");
+        {
+            let mut transaction = Transaction::new();
+            transaction.write(&file, b"new").expect("write");
+            transaction.write(&dir.path().join("fresh"), b"fresh").expect("write");
+            transaction.create_dir_all(&dir.path().join("mods")).expect("mkdir");
+            transaction.symlink(Path::new("../target"), &link).expect("link");
+            transaction.remove_dir(&doomed).expect("remove");
+            assert!(!doomed.exists());
+        }
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "old");
+        assert!(!dir.path().join("fresh").exists());
+        assert!(!dir.path().join("mods").exists());
+        assert_eq!(std::fs::read_to_string(doomed.join("x")).expect("restored"), "x");
+    }
+
+    #[test]
+    fn a_committed_transaction_keeps_its_changes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("f");
+        let doomed = dir.path().join("doomed");
+        std::fs::create_dir(&doomed).expect("mkdir");
+        let mut transaction = Transaction::new();
+        transaction.write(&file, b"new").expect("write");
+        transaction.remove_dir(&doomed).expect("remove");
+        transaction.commit();
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "new");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
+        assert_eq!(leftovers.len(), 1, "the removed directory is gone for good");
+    }
+
+    #[test]
+    fn replace_symlink_refuses_real_directories() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).expect("mkdir");
+        let error = replace_symlink(Path::new("elsewhere"), &real).expect_err("refused");
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert!(real.is_dir());
+    }
+}

@@ -1,0 +1,118 @@
+//! An infrastructure (`workspace/infra/<infra>/`) and what it has installed: its
+//! `manifest.toml` ([`manifest`]), its lock `providers.manifest.yaml` ([`lockfile`]) and the
+//! links in its modules directory, checked against each other by [`state`].
+//!
+//! This module owns the infra's files; it never writes to a provider's source.
+
+pub mod link;
+pub mod lockfile;
+pub mod manifest;
+pub mod state;
+
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Layout;
+use crate::config::absolutize;
+use crate::context::Context;
+use crate::names;
+
+/// A resolved infrastructure directory.
+#[derive(Debug, Clone)]
+pub struct Infra {
+    pub name: String,
+    /// Absolute.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    #[error("invalid infra name: {0}")]
+    InvalidName(#[from] names::NameError),
+    #[error("unknown infra `{name}`\nhint: {}", known_infras(known, root))]
+    Unknown { name: String, known: Vec<String>, root: PathBuf },
+    #[error("`{}` is not an infra directory", path.display())]
+    NotADirectory { path: PathBuf },
+}
+
+fn known_infras(known: &[String], root: &Path) -> String {
+    if known.is_empty() {
+        format!("no infras found in `{}`", root.display())
+    } else {
+        let names: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
+        format!("found infras: {}", names.join(", "))
+    }
+}
+
+impl Infra {
+    /// Resolves the command line's `<infra>`: a name under the workspace's `infra/`, or a path
+    /// when it contains a `/` or is `.`.
+    pub fn resolve(context: &Context, argument: &str) -> Result<Self, InfraError> {
+        if argument == "." || argument.contains('/') {
+            let dir = absolutize(&context.cwd, Path::new(argument));
+            if !dir.is_dir() {
+                return Err(InfraError::NotADirectory { path: dir });
+            }
+            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            return Ok(Self { name, dir });
+        }
+        names::validate(argument)?;
+        let root = context.infra_root();
+        let dir = root.join(argument);
+        if dir.is_dir() {
+            return Ok(Self { name: argument.to_owned(), dir });
+        }
+        let mut known: Vec<String> = std::fs::read_dir(&root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.path().is_dir())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        known.sort();
+        Err(InfraError::Unknown { name: argument.to_owned(), known, root })
+    }
+
+    /// Every infra directory under the workspace, sorted by name.
+    pub fn all(context: &Context) -> Vec<Self> {
+        let mut infras: Vec<Self> = std::fs::read_dir(context.infra_root())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.path().is_dir())
+            .map(|entry| Self {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                dir: entry.path(),
+            })
+            .filter(|infra| !infra.name.starts_with('.'))
+            .collect();
+        infras.sort_by(|a, b| a.name.cmp(&b.name));
+        infras
+    }
+
+    /// The directory holding the links of one layout: `.nickel-modules` or `.kcl-modules`.
+    pub fn modules_dir(&self, context: &Context, layout: Layout) -> PathBuf {
+        self.dir.join(modules_dir_name(context, layout))
+    }
+
+    /// The infra's own manifest for a layout: `manifest.toml` or `kcl.mod`.
+    pub fn manifest_path(&self, layout: Layout) -> PathBuf {
+        self.dir.join(layout.manifest_file())
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join(lockfile::LOCK_FILE_NAME)
+    }
+}
+
+pub fn modules_dir_name(context: &Context, layout: Layout) -> &str {
+    match layout {
+        Layout::Nickel => &context.config.nickel.modules_dir,
+        Layout::Kcl => &context.config.kcl.modules_dir,
+    }
+}
+
+/// The path dependency written for a linked module: `./.nickel-modules/upcloud_prov`.
+pub fn link_dependency_path(context: &Context, layout: Layout, module: &str) -> String {
+    format!("./{}/{module}", modules_dir_name(context, layout))
+}

@@ -1,0 +1,214 @@
+//! Checks what an infra records against what is on disk: for every provider in the lock, its
+//! link and its manifest dependency; and anything in the modules directory or the manifest that
+//! the lock does not know. `installed`, `validate` and `sync` all see an infra through this.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::lockfile::{LockEntry, Mode, ProvidersLock};
+use super::manifest::InfraManifest;
+use super::{Infra, link_dependency_path, modules_dir_name};
+use crate::catalog::Layout;
+use crate::config::absolutize;
+use crate::context::Context;
+use crate::fs::{Entry, entry_at};
+
+/// The state of one installed (or stray) module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Ok,
+    /// The lock lists it but there is no link.
+    MissingLink,
+    /// The link points at nothing.
+    DanglingLink,
+    /// A directory or file stands where the link should be.
+    NotALink,
+    /// The link resolves, but not to the source the lock records.
+    WrongTarget,
+    /// `manifest.toml` lacks the dependency or gives another path.
+    ManifestMismatch,
+    /// On disk or in `manifest.toml`, but not in the lock.
+    Untracked,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::MissingLink => "missing link",
+            State::DanglingLink => "dangling link",
+            State::NotALink => "not a link",
+            State::WrongTarget => "wrong target",
+            State::ManifestMismatch => "manifest mismatch",
+            State::Untracked => "untracked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleStatus {
+    pub name: String,
+    pub module: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub source: String,
+    #[serde(skip_serializing_if = "Layout::is_default")]
+    pub layout: Layout,
+    pub state: State,
+    /// What exactly is wrong, when the state is not `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// An infra as its records and its disk show it.
+#[derive(Debug)]
+pub struct InfraStatus {
+    pub lock: ProvidersLock,
+    pub modules: Vec<ModuleStatus>,
+}
+
+/// Reads the lock and both layouts' manifests and links, and compares them.
+pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<InfraStatus> {
+    let lock = ProvidersLock::read(&infra.lock_path())?;
+    let mut modules = Vec::new();
+    for layout in [Layout::Nickel, Layout::Kcl] {
+        let manifest_path = infra.manifest_path(layout);
+        let manifest = if layout == Layout::Nickel || manifest_path.exists() {
+            InfraManifest::read(&manifest_path)?
+        } else {
+            InfraManifest::default()
+        };
+        let entries: Vec<&LockEntry> = lock.providers.iter().filter(|e| e.layout == layout).collect();
+        for entry in &entries {
+            modules.push(check_entry(context, infra, entry, &manifest));
+        }
+        modules.extend(untracked(context, infra, layout, &entries, &manifest)?);
+    }
+    Ok(InfraStatus { lock, modules })
+}
+
+/// Where a lock entry's source is on disk.
+pub fn source_path(context: &Context, entry: &LockEntry) -> PathBuf {
+    absolutize(&context.config.paths.base, Path::new(&entry.source))
+}
+
+fn check_entry(context: &Context, infra: &Infra, entry: &LockEntry, manifest: &InfraManifest) -> ModuleStatus {
+    let link = infra.modules_dir(context, entry.layout).join(&entry.module);
+    let expected_dependency = link_dependency_path(context, entry.layout, &entry.module);
+    let (state, detail) = match link_state(&link, &source_path(context, entry)) {
+        (State::Ok, _) => match manifest.dependencies.get(&entry.module).map(|dep| dep.path()) {
+            Some(Some(path)) if path == expected_dependency => (State::Ok, None),
+            Some(path) => (
+                State::ManifestMismatch,
+                Some(format!(
+                    "`{}` gives `{}` the path `{}`, expected `{expected_dependency}`",
+                    entry.layout.manifest_file(),
+                    entry.module,
+                    path.unwrap_or("(none)")
+                )),
+            ),
+            None => (
+                State::ManifestMismatch,
+                Some(format!("`{}` has no dependency `{}`", entry.layout.manifest_file(), entry.module)),
+            ),
+        },
+        other => other,
+    };
+    ModuleStatus {
+        name: entry.name.clone(),
+        module: entry.module.clone(),
+        mode: Some(entry.mode),
+        version: Some(entry.version.clone()),
+        source: entry.source.clone(),
+        layout: entry.layout,
+        state,
+        detail,
+    }
+}
+
+/// Compares the link at `link` with the directory it should resolve to.
+pub fn link_state(link: &Path, expected: &Path) -> (State, Option<String>) {
+    match entry_at(link) {
+        Ok(Entry::Missing) => (State::MissingLink, Some(format!("`{}` does not exist", link.display()))),
+        Ok(Entry::Dir | Entry::File) => (
+            State::NotALink,
+            Some(format!("`{}` is not a symlink", link.display())),
+        ),
+        Ok(Entry::Symlink(target)) => {
+            let resolved = link.parent().unwrap_or(Path::new(".")).join(&target);
+            match (std::fs::canonicalize(&resolved), std::fs::canonicalize(expected)) {
+                (Err(_), _) => (
+                    State::DanglingLink,
+                    Some(format!("`{}` points at `{}`, which does not exist", link.display(), target.display())),
+                ),
+                (Ok(actual), Ok(wanted)) if actual == wanted => (State::Ok, None),
+                (Ok(actual), _) => (
+                    State::WrongTarget,
+                    Some(format!(
+                        "`{}` resolves to `{}`, the lock says `{}`",
+                        link.display(),
+                        actual.display(),
+                        expected.display()
+                    )),
+                ),
+            }
+        }
+        Err(error) => (State::NotALink, Some(error.to_string())),
+    }
+}
+
+fn untracked(
+    context: &Context,
+    infra: &Infra,
+    layout: Layout,
+    entries: &[&LockEntry],
+    manifest: &InfraManifest,
+) -> anyhow::Result<Vec<ModuleStatus>> {
+    let tracked = |module: &str| entries.iter().any(|entry| entry.module == module);
+    let mut stray = std::collections::BTreeMap::new();
+    let modules_dir = infra.modules_dir(context, layout);
+    if modules_dir.is_dir() {
+        for dir_entry in fs_err::read_dir(&modules_dir)? {
+            let dir_entry = dir_entry?;
+            let module = dir_entry.file_name().to_string_lossy().into_owned();
+            if module.starts_with('.') || tracked(&module) {
+                continue;
+            }
+            let source = match entry_at(&dir_entry.path())? {
+                Entry::Symlink(target) => target.display().to_string(),
+                _ => "(not a link)".to_owned(),
+            };
+            stray.insert(module, (source, format!("`{}/{}` is not in the lock", modules_dir_name(context, layout), dir_entry.file_name().to_string_lossy())));
+        }
+    }
+    let prefix = format!("./{}/", modules_dir_name(context, layout));
+    for (module, dependency) in &manifest.dependencies {
+        if tracked(module) || stray.contains_key(module) {
+            continue;
+        }
+        if let Some(path) = dependency.path().filter(|path| path.starts_with(&prefix)) {
+            stray.insert(
+                module.clone(),
+                (path.to_owned(), format!("`{}` depends on `{module}`, which is not in the lock", layout.manifest_file())),
+            );
+        }
+    }
+    Ok(stray
+        .into_iter()
+        .map(|(module, (source, detail))| ModuleStatus {
+            name: crate::names::ProviderName::from_module_name(&module)
+                .map_or_else(|| module.clone(), |name| name.to_string()),
+            module,
+            mode: None,
+            version: None,
+            source,
+            layout,
+            state: State::Untracked,
+            detail: Some(detail),
+        })
+        .collect())
+}

@@ -1,0 +1,122 @@
+//! `provisioning` manages the providers of a Nickel infrastructure-as-code base.
+//!
+//! A command flows in one direction:
+//!
+//! ```text
+//! arguments (cli) → resolved settings (context, config) → command (commands::*)
+//!     → domain (catalog, infra, nickel) → disk (fs, lock)
+//! ```
+//!
+//! - [`cli`] holds the clap definitions only; `--help`, completions and the man page come from it.
+//! - [`context`] owns the environment a command runs in: base directory, configuration, the
+//!   environment variables and the working directory, so tests never touch the process state.
+//! - [`config`] loads and interpolates `config.defaults.toml` and its overrides.
+//! - [`printer`] owns output: data to stdout as a table, JSON or YAML; status to stderr.
+//! - [`catalog`] discovers providers, taskservs and clusters under `extensions/`.
+//! - [`infra`] reads and edits an infrastructure: its `manifest.toml`, its lock
+//!   (`providers.manifest.yaml`) and the links in its modules directory.
+//! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`.
+//! - [`fs`] is the only place that writes to disk: atomic writes, symlink replacement.
+//! - [`lock`] serialises commands that change one infrastructure.
+//! - [`names`] validates provider and module names before anything is touched.
+//!
+//! [`main`] parses arguments, runs the command and maps the outcome to an exit code in one place.
+
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod fs;
+pub mod infra;
+pub mod lock;
+pub mod names;
+pub mod nickel;
+pub mod printer;
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::Cli;
+use crate::context::Context;
+use crate::printer::Printer;
+
+/// How a command ended when it did not return an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything the command set out to do was done.
+    Success,
+    /// The command ran to its end but what it checked failed (`validate` found problems, one of
+    /// several operations failed); it has already reported why.
+    Failure,
+}
+
+/// Exit code for an operation or check that failed.
+const EXIT_FAILURE: u8 = 1;
+/// Exit code for a usage error (bad arguments), as clap uses.
+const EXIT_USAGE: u8 = 2;
+
+/// Runs `provisioning` with the given arguments (the first is the program name) against the
+/// process environment, and returns the exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args = cli::expand_invocation_name(args.into_iter().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            // `--help` and `--version` are "errors" to clap that exit 0.
+            let code = if error.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    let printer = Printer::new(&cli.global);
+    match run(cli, &printer) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failure) => ExitCode::from(EXIT_FAILURE),
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            printer.error(&error);
+            let code = if error.downcast_ref::<UsageError>().is_some() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            };
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
+    // Commands that need no provisioning base.
+    if let cli::Command::Completions(args) = &cli.command {
+        return commands::completions(args, printer);
+    }
+    if let cli::Command::Man = &cli.command {
+        return commands::man(printer);
+    }
+    let context = Context::from_process(&cli.global)?;
+    commands::dispatch(cli.command, &context, printer)
+}
+
+/// A mistake in how the tool was called that clap could not see (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes to stdout, treating a closed pipe as the reader's choice rather than an error.
+pub(crate) fn write_stdout(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}

@@ -1,0 +1,41 @@
+//! Serialises commands that change one infrastructure. A command takes an exclusive advisory
+//! lock on `<infra>/.provisioning.lock` (std's `File::lock`, `flock` on Unix) before it reads
+//! the manifests it will rewrite, and holds it until it is done, so two installs into one infra
+//! at the same moment both land. The lock file is left in place; it holds nothing.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::printer::Printer;
+
+pub const LOCK_FILE: &str = ".provisioning.lock";
+
+/// Held while a command changes an infra; released on drop.
+#[derive(Debug)]
+pub struct InfraLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+impl InfraLock {
+    /// Blocks until the infra in `dir` is ours, saying so when another command holds it.
+    pub fn acquire(dir: &Path, printer: &Printer) -> std::io::Result<Self> {
+        let path = dir.join(LOCK_FILE);
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?
+            .into_parts()
+            .0;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                printer.status("Blocking", format!("waiting for the lock on `{}`", path.display()));
+                file.lock()?;
+            }
+            Err(std::fs::TryLockError::Error(error)) => return Err(error),
+        }
+        Ok(Self { _file: file, path })
+    }
+}

@@ -1,0 +1,183 @@
+//! All output goes through the [`Printer`]: data on stdout (a table, JSON or YAML, as
+//! `--format` says), status, warnings and errors on stderr (status silenced by `--quiet`,
+//! colored unless `--color never` or `NO_COLOR`).
+//!
+//! Message style: lower-case, names and paths in backticks, no trailing period, and a
+//! `hint:` line when there is an obvious next step.
+
+use std::io::{IsTerminal as _, Write as _};
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+
+use crate::cli::{ColorChoice, GlobalArgs, OutputFormat};
+
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+const STATUS: Style = AnsiColor::Green.on_default().bold();
+const HINT: Style = AnsiColor::Cyan.on_default().bold();
+
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub format: OutputFormat,
+    quiet: bool,
+    verbose: bool,
+    color: bool,
+}
+
+impl Printer {
+    pub fn new(global: &GlobalArgs) -> Self {
+        let color = match global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
+        };
+        Self { format: global.format, quiet: global.quiet, verbose: global.verbose, color }
+    }
+
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color { format!("{style}{text}{style:#}") } else { text.to_owned() }
+    }
+
+    fn stderr_line(&self, line: &str) {
+        // A closed stderr leaves nowhere to report to; there is nothing better to do.
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+
+    /// A status line such as `   Installed upcloud into wuji`, in cargo's style.
+    pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
+        if !self.quiet {
+            self.stderr_line(&format!("{} {message}", self.paint(STATUS, &format!("{verb:>12}"))));
+        }
+    }
+
+    /// Detail shown with `--verbose` only.
+    pub fn verbose(&self, message: impl std::fmt::Display) {
+        if self.verbose && !self.quiet {
+            self.stderr_line(&format!("{:>12} {message}", ""));
+        }
+    }
+
+    pub fn warning(&self, message: impl std::fmt::Display) {
+        if !self.quiet {
+            self.stderr_line(&self.labelled(WARNING, "warning", &message.to_string()));
+        }
+    }
+
+    /// An error that does not stop the command (one of several operations failed).
+    pub fn error_message(&self, message: impl std::fmt::Display) {
+        self.stderr_line(&self.labelled(ERROR, "error", &message.to_string()));
+    }
+
+    /// The error that ended the command, with its chain of causes.
+    pub fn error(&self, error: &anyhow::Error) {
+        let mut text = error.to_string();
+        for cause in error.chain().skip(1) {
+            text.push_str(&format!("\n  caused by: {}", indent(&cause.to_string())));
+        }
+        self.error_message(text);
+    }
+
+    /// Labels a message, moving every `hint:` line to the end and coloring the labels.
+    fn labelled(&self, style: Style, label: &str, message: &str) -> String {
+        let (hints, lines): (Vec<&str>, Vec<&str>) =
+            message.lines().partition(|line| line.trim_start().starts_with("hint:"));
+        let mut out = format!("{}: {}", self.paint(style, label), lines.join("\n"));
+        for hint in hints {
+            let text = hint.trim_start().trim_start_matches("hint:").trim_start();
+            out.push_str(&format!("\n{}: {text}", self.paint(HINT, "hint")));
+        }
+        out
+    }
+
+    /// Prints data on stdout: `table` renders it for humans, `value` is serialized for
+    /// `--format json|yaml`.
+    pub fn data<T: Serialize>(&self, value: &T, table: impl FnOnce() -> Table) -> anyhow::Result<()> {
+        let text = match self.format {
+            OutputFormat::Table => table().render(),
+            OutputFormat::Json => serde_json::to_string_pretty(value)? + "\n",
+            OutputFormat::Yaml => serde_yaml_ng::to_string(value)?,
+        };
+        crate::write_stdout(&text)?;
+        Ok(())
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.replace('\n', "\n  ")
+}
+
+/// A plain text table: a header row and left-aligned columns separated by two spaces.
+#[derive(Debug, Default)]
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    empty: Option<String>,
+}
+
+impl Table {
+    pub fn new<const N: usize>(header: [&str; N]) -> Self {
+        Self { header: header.iter().map(|h| (*h).to_owned()).collect(), ..Self::default() }
+    }
+
+    pub fn row<const N: usize>(&mut self, cells: [String; N]) {
+        self.rows.push(cells.into());
+    }
+
+    /// What to print instead of a header alone when there are no rows.
+    pub fn when_empty(mut self, message: &str) -> Self {
+        self.empty = Some(message.to_owned());
+        self
+    }
+
+    pub fn render(&self) -> String {
+        if let Some(message) = self.empty.as_ref().filter(|_| self.rows.is_empty()) {
+            return format!("{message}\n");
+        }
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            let mut line = String::new();
+            for (index, (cell, width)) in row.iter().zip(&widths).enumerate() {
+                if index + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<width$}  "));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns() {
+        let mut table = Table::new(["NAME", "VERSION", "DESCRIPTION"]);
+        table.row(["upcloud".into(), "0.0.1".into(), "UpCloud servers".into()]);
+        table.row(["aws".into(), "1.10.0".into(), String::new()]);
+        assert_eq!(
+            table.render(),
+            "NAME     VERSION  DESCRIPTION\nupcloud  0.0.1    UpCloud servers\naws      1.10.0\n"
+        );
+    }
+
+    #[test]
+    fn empty_tables_say_so() {
+        let table = Table::new(["NAME"]).when_empty("no providers installed");
+        assert_eq!(table.render(), "no providers installed\n");
+    }
+}
