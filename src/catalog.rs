@@ -173,7 +173,11 @@ fn known_list(what: &str, known: &[String]) -> String {
 }
 
 /// Lists the modules of one kind under `extensions`, sorted by name.
-pub fn discover(extensions: &Path, kind: ModuleKind, layout: Layout) -> Result<Vec<Module>, CatalogError> {
+pub fn discover(
+    extensions: &Path,
+    kind: ModuleKind,
+    layout: Layout,
+) -> Result<Vec<Module>, CatalogError> {
     let root = extensions.join(kind.dir_name());
     let mut modules = Vec::new();
     match kind {
@@ -195,16 +199,29 @@ pub fn discover(extensions: &Path, kind: ModuleKind, layout: Layout) -> Result<V
 }
 
 /// Finds one provider, or says which exist.
-pub fn find_provider(extensions: &Path, name: &ProviderName, layout: Layout) -> Result<Module, CatalogError> {
+pub fn find_provider(
+    extensions: &Path,
+    name: &ProviderName,
+    layout: Layout,
+) -> Result<Module, CatalogError> {
     let dir = extensions.join("providers").join(name.as_str());
     if dir.is_dir() {
-        return Ok(read_module(ModuleKind::Providers, name.to_string(), None, dir, layout));
+        return Ok(read_module(
+            ModuleKind::Providers,
+            name.to_string(),
+            None,
+            dir,
+            layout,
+        ));
     }
     let known = discover(extensions, ModuleKind::Providers, layout)?
         .into_iter()
         .map(|module| module.name)
         .collect();
-    Err(CatalogError::UnknownProvider { name: name.to_string(), known })
+    Err(CatalogError::UnknownProvider {
+        name: name.to_string(),
+        known,
+    })
 }
 
 /// The visible subdirectories of `dir`, sorted; none when `dir` does not exist.
@@ -212,11 +229,19 @@ fn subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(CatalogError::Read { path: dir.to_owned(), source }),
+        Err(source) => {
+            return Err(CatalogError::Read {
+                path: dir.to_owned(),
+                source,
+            });
+        }
     };
     let mut dirs = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|source| CatalogError::Read { path: dir.to_owned(), source })?;
+        let entry = entry.map_err(|source| CatalogError::Read {
+            path: dir.to_owned(),
+            source,
+        })?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         if !name.starts_with('.') && path.is_dir() {
@@ -227,7 +252,13 @@ fn subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
     Ok(dirs)
 }
 
-fn read_module(kind: ModuleKind, name: String, category: Option<String>, dir: PathBuf, layout: Layout) -> Module {
+fn read_module(
+    kind: ModuleKind,
+    name: String,
+    category: Option<String>,
+    dir: PathBuf,
+    layout: Layout,
+) -> Module {
     let has_nickel = dir.join(Layout::Nickel.package_dir()).is_dir();
     let has_kcl = dir.join(Layout::Kcl.package_dir()).is_dir();
     let package = if let Err(error) = names::validate(&name) {
@@ -235,7 +266,16 @@ fn read_module(kind: ModuleKind, name: String, category: Option<String>, dir: Pa
     } else {
         read_package(kind, &name, &dir.join(layout.package_dir()), layout)
     };
-    Module { kind, name, category, dir, has_nickel, has_kcl, layout, package }
+    Module {
+        kind,
+        name,
+        category,
+        dir,
+        has_nickel,
+        has_kcl,
+        layout,
+        package,
+    }
 }
 
 fn read_package(kind: ModuleKind, name: &str, dir: &Path, layout: Layout) -> PackageState {
@@ -257,10 +297,15 @@ fn read_package(kind: ModuleKind, name: &str, dir: &Path, layout: Layout) -> Pac
             ));
         }
     }
-    let entry_name = manifest.entry.clone().unwrap_or_else(|| layout.default_entry().to_owned());
+    let entry_name = manifest
+        .entry
+        .clone()
+        .unwrap_or_else(|| layout.default_entry().to_owned());
     let entry_relative = Path::new(&entry_name);
     if entry_relative.is_absolute()
-        || entry_relative.components().any(|c| matches!(c, std::path::Component::ParentDir))
+        || entry_relative
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
     {
         return PackageState::Broken(format!(
             "`{}`: the entry point `{entry_name}` must be a path inside the package",
@@ -274,7 +319,12 @@ fn read_package(kind: ModuleKind, name: &str, dir: &Path, layout: Layout) -> Pac
             entry.display()
         ));
     }
-    PackageState::Ready(Package { dir: dir.to_owned(), manifest_path, manifest, entry })
+    PackageState::Ready(Package {
+        dir: dir.to_owned(),
+        manifest_path,
+        manifest,
+        entry,
+    })
 }
 
 /// Reads the `[package]` table of a module manifest; the error is a full sentence naming the
@@ -287,8 +337,13 @@ pub fn read_package_manifest(path: &Path) -> Result<PackageManifest, String> {
         }
         Err(error) => return Err(format!("failed to read `{}`: {error}", path.display())),
     };
-    let file: ManifestFile = toml::from_str(&text)
-        .map_err(|error| format!("`{}` is not a valid manifest: {}", path.display(), error.to_string().trim_end()))?;
+    let file: ManifestFile = toml::from_str(&text).map_err(|error| {
+        format!(
+            "`{}` is not a valid manifest: {}",
+            path.display(),
+            crate::text::located(&text, error.message(), error.span())
+        )
+    })?;
     if let Err(error) = semver::Version::parse(&file.package.version) {
         return Err(format!(
             "`{}`: `{}` is not a semantic version: {error}",

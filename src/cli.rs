@@ -11,7 +11,12 @@ use crate::names::ProviderName;
 /// Manage the providers of a Nickel infrastructure: link them live for development, pin signed
 /// packs for production.
 #[derive(Debug, Parser)]
-#[command(name = "provisioning", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "provisioning",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -189,9 +194,18 @@ mod tests {
     #[test]
     fn invocation_names_expand_to_subcommands() {
         let cases: &[(&[&str], &[&str])] = &[
-            (&["provisioning", "providers", "list"], &["provisioning", "providers", "list"]),
-            (&["/usr/bin/module-loader", "sync", "x"], &["provisioning", "module-loader", "sync", "x"]),
-            (&["./pack", "providers"], &["provisioning", "pack", "providers"]),
+            (
+                &["provisioning", "providers", "list"],
+                &["provisioning", "providers", "list"],
+            ),
+            (
+                &["/usr/bin/module-loader", "sync", "x"],
+                &["provisioning", "module-loader", "sync", "x"],
+            ),
+            (
+                &["./pack", "providers"],
+                &["provisioning", "pack", "providers"],
+            ),
             (&["packer", "list"], &["packer", "list"]),
         ];
         for (input, expected) in cases {

@@ -58,7 +58,9 @@ pub enum ConfigError {
         reference: String,
         origin: Origin,
     },
-    #[error("`{{{{env.{name}}}}}` in `{key}` ({origin}): the environment variable `{name}` is not set")]
+    #[error(
+        "`{{{{env.{name}}}}}` in `{key}` ({origin}): the environment variable `{name}` is not set"
+    )]
     UnsetVariable {
         key: String,
         name: String,
@@ -164,10 +166,12 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
             path: path.clone(),
             source,
         })?;
-        let table: toml::Table = text.parse().map_err(|error: toml::de::Error| ConfigError::Parse {
-            path: path.clone(),
-            message: error.to_string().trim_end().to_owned(),
-        })?;
+        let table: toml::Table =
+            text.parse()
+                .map_err(|error: toml::de::Error| ConfigError::Parse {
+                    path: path.clone(),
+                    message: crate::text::located(&text, error.message(), error.span()),
+                })?;
         let origin = Origin::File(path.clone());
         let schema = entries.clone();
         flatten(&table, "", &origin, &mut entries, Some(&schema))?;
@@ -183,7 +187,9 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
 
     for key in PATH_KEYS {
         if let Some(toml::Value::String(path)) = resolved.get_mut(*key) {
-            *path = absolutize(sources.base_dir, Path::new(path)).to_string_lossy().into_owned();
+            *path = absolutize(sources.base_dir, Path::new(path))
+                .to_string_lossy()
+                .into_owned();
         }
     }
 
@@ -203,20 +209,32 @@ fn flatten(
     schema: Option<&BTreeMap<String, Entry>>,
 ) -> Result<(), ConfigError> {
     for (name, value) in table {
-        let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
         if let toml::Value::Table(inner) = value {
             let is_section = schema.is_none_or(|schema| {
-                schema.keys().any(|known| known.starts_with(&format!("{key}.")))
+                schema
+                    .keys()
+                    .any(|known| known.starts_with(&format!("{key}.")))
             });
             if !is_section {
-                return Err(ConfigError::UnknownKey { key, origin: origin.clone() });
+                return Err(ConfigError::UnknownKey {
+                    key,
+                    origin: origin.clone(),
+                });
             }
             flatten(inner, &key, origin, entries, schema)?;
             continue;
         }
         if let Some(schema) = schema {
             let Some(known) = schema.get(&key) else {
-                return Err(ConfigError::UnknownKey { key, origin: origin.clone() });
+                return Err(ConfigError::UnknownKey {
+                    key,
+                    origin: origin.clone(),
+                });
             };
             if known.value.type_str() != value.type_str() {
                 return Err(ConfigError::WrongType {
@@ -226,7 +244,13 @@ fn flatten(
                 });
             }
         }
-        entries.insert(key, Entry { value: value.clone(), origin: origin.clone() });
+        entries.insert(
+            key,
+            Entry {
+                value: value.clone(),
+                origin: origin.clone(),
+            },
+        );
     }
     Ok(())
 }
@@ -246,7 +270,10 @@ fn type_description(value: &toml::Value) -> &'static str {
 /// The variable that overrides `key`: `distribution.metadata.license` →
 /// `PROVISIONING_DISTRIBUTION_METADATA_LICENSE`.
 pub fn env_var_for(key: &str) -> String {
-    format!("PROVISIONING_{}", key.replace('.', "_").to_ascii_uppercase())
+    format!(
+        "PROVISIONING_{}",
+        key.replace('.', "_").to_ascii_uppercase()
+    )
 }
 
 fn apply_env_overrides(
@@ -304,7 +331,10 @@ fn resolve(
         output.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find("}}") else {
-            return Err(ConfigError::Unclosed { key: key.to_owned(), origin: entry.origin.clone() });
+            return Err(ConfigError::Unclosed {
+                key: key.to_owned(),
+                origin: entry.origin.clone(),
+            });
         };
         let reference = after[..end].trim();
         if let Some(name) = reference.strip_prefix("env.") {
@@ -349,7 +379,9 @@ fn unflatten(resolved: &BTreeMap<String, toml::Value>) -> toml::Table {
                 let next = table
                     .entry(part.to_owned())
                     .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-                let toml::Value::Table(next) = next else { break };
+                let toml::Value::Table(next) = next else {
+                    break;
+                };
                 table = next;
             }
         }
@@ -361,7 +393,11 @@ fn unflatten(resolved: &BTreeMap<String, toml::Value>) -> toml::Table {
 /// components lexically (no disk access: the path may not exist yet).
 pub fn absolutize(base: &Path, path: &Path) -> PathBuf {
     use std::path::Component;
-    let joined = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
     let mut normal = PathBuf::new();
     for component in joined.components() {
         match component {
@@ -389,7 +425,10 @@ mod tests {
             std::fs::write(&path, text).expect("write config");
             paths.push(path);
         }
-        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let mut paths = paths.into_iter();
         load(&Sources {
             base_dir: Path::new("/base"),
@@ -404,7 +443,10 @@ mod tests {
         let config = load_with(&[], &[]).expect("defaults load");
         assert_eq!(config.paths.base, Path::new("/base"));
         assert_eq!(config.paths.workspace, Path::new("/base/workspace"));
-        assert_eq!(config.distribution.pack_path, Path::new("/base/distribution/packages"));
+        assert_eq!(
+            config.distribution.pack_path,
+            Path::new("/base/distribution/packages")
+        );
         assert_eq!(config.nickel.modules_dir, ".nickel-modules");
         assert_eq!(config.kcl.modules_dir, ".kcl-modules");
     }
@@ -427,7 +469,10 @@ mod tests {
     #[test]
     fn env_overrides_beat_user_config() {
         let config = load_with(
-            &[("base.toml", ""), ("user.toml", "[nickel]\nuse_module_loader = true\n")],
+            &[
+                ("base.toml", ""),
+                ("user.toml", "[nickel]\nuse_module_loader = true\n"),
+            ],
             &[("PROVISIONING_NICKEL_USE_MODULE_LOADER", "false")],
         )
         .expect("loads");
@@ -445,31 +490,65 @@ mod tests {
         )
         .expect("loads");
         assert_eq!(config.paths.workspace, Path::new("/srv/x/workspace"));
-        assert_eq!(config.distribution.pack_path, Path::new("/srv/x/distribution/cache/p"));
+        assert_eq!(
+            config.distribution.pack_path,
+            Path::new("/srv/x/distribution/cache/p")
+        );
     }
 
     #[test]
     fn errors_name_the_key_and_the_file() {
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
         let cases: &[Case<'_>] = &[
-            ("[paths]\nbsae = \"x\"\n", &[], "unknown configuration key `paths.bsae` in `"),
-            ("[nope]\nx = 1\n", &[], "unknown configuration key `nope` in `"),
-            ("[paths]\nbase = \"{{paths.nope}}\"\n", &[], "`{{paths.nope}}` in `paths.base`"),
-            ("[paths]\nbase = \"{{env.MISSING_VAR}}\"\n", &[], "`MISSING_VAR` is not set"),
+            (
+                "[paths]\nbsae = \"x\"\n",
+                &[],
+                "unknown configuration key `paths.bsae` in `",
+            ),
+            (
+                "[nope]\nx = 1\n",
+                &[],
+                "unknown configuration key `nope` in `",
+            ),
+            (
+                "[paths]\nbase = \"{{paths.nope}}\"\n",
+                &[],
+                "`{{paths.nope}}` in `paths.base`",
+            ),
+            (
+                "[paths]\nbase = \"{{env.MISSING_VAR}}\"\n",
+                &[],
+                "`MISSING_VAR` is not set",
+            ),
             (
                 "[paths]\nbase = \"{{paths.workspace}}\"\nworkspace = \"{{paths.base}}/w\"\n",
                 &[],
                 "cycle: paths.base → paths.workspace → paths.base",
             ),
-            ("[nickel]\nuse_module_loader = \"yes\"\n", &[], "`nickel.use_module_loader` in `"),
-            ("[paths]\nbase = \"{{paths.workspace\"\n", &[], "unclosed `{{` in `paths.base`"),
+            (
+                "[nickel]\nuse_module_loader = \"yes\"\n",
+                &[],
+                "`nickel.use_module_loader` in `",
+            ),
+            (
+                "[paths]\nbase = \"{{paths.workspace\"\n",
+                &[],
+                "unclosed `{{` in `paths.base`",
+            ),
             ("[paths\n", &[], "is not valid TOML"),
-            ("", &[("PROVISIONING_NICKEL_USE_MODULE_LOADER", "maybe")], "environment variable"),
+            (
+                "",
+                &[("PROVISIONING_NICKEL_USE_MODULE_LOADER", "maybe")],
+                "environment variable",
+            ),
         ];
         for (text, env, expected) in cases {
             let error = load_with(&[("config.toml", text)], env).expect_err(text);
             let message = error.to_string();
-            assert!(message.contains(expected), "{text:?}: {message:?} lacks {expected:?}");
+            assert!(
+                message.contains(expected),
+                "{text:?}: {message:?} lacks {expected:?}"
+            );
         }
     }
 
@@ -483,7 +562,10 @@ mod tests {
             ("/b", "/abs/./p", "/abs/p"),
         ];
         for (base, path, expected) in cases {
-            assert_eq!(absolutize(Path::new(base), Path::new(path)), Path::new(expected));
+            assert_eq!(
+                absolutize(Path::new(base), Path::new(path)),
+                Path::new(expected)
+            );
         }
     }
 }

@@ -65,7 +65,13 @@ impl Context {
             env: &env,
         })
         .context("failed to load the configuration")?;
-        Ok(Self { base, config, env, cwd, offline: global.offline })
+        Ok(Self {
+            base,
+            config,
+            env,
+            cwd,
+            offline: global.offline,
+        })
     }
 
     /// The workspace's `infra/` directory.
@@ -89,15 +95,25 @@ fn find_base(
 ) -> Result<PathBuf, BaseError> {
     let explicit = flag
         .map(|path| (path.to_path_buf(), "`--base`"))
-        .or_else(|| env.get("PROVISIONING").filter(|v| !v.is_empty()).map(|v| (PathBuf::from(v), "`PROVISIONING`")));
+        .or_else(|| {
+            env.get("PROVISIONING")
+                .filter(|v| !v.is_empty())
+                .map(|v| (PathBuf::from(v), "`PROVISIONING`"))
+        });
     if let Some((path, origin)) = explicit {
         let path = config::absolutize(cwd, &path);
-        return if path.is_dir() { Ok(path) } else { Err(BaseError::Missing { path, origin }) };
+        return if path.is_dir() {
+            Ok(path)
+        } else {
+            Err(BaseError::Missing { path, origin })
+        };
     }
     cwd.ancestors()
         .find(|dir| BASE_MARKERS.iter().any(|marker| dir.join(marker).exists()))
         .map(Path::to_path_buf)
-        .ok_or_else(|| BaseError::NotFound { cwd: cwd.to_path_buf() })
+        .ok_or_else(|| BaseError::NotFound {
+            cwd: cwd.to_path_buf(),
+        })
 }
 
 #[cfg(test)]
@@ -113,13 +129,28 @@ mod tests {
         std::fs::create_dir_all(root.join("b2")).expect("mkdir");
         let nested = root.join("b1/workspace/infra/wuji");
         let none = BTreeMap::new();
-        let with_env: BTreeMap<_, _> =
-            [("PROVISIONING".to_owned(), root.join("b2").display().to_string())].into();
+        let with_env: BTreeMap<_, _> = [(
+            "PROVISIONING".to_owned(),
+            root.join("b2").display().to_string(),
+        )]
+        .into();
 
-        assert_eq!(find_base(None, &none, &nested).expect("ancestor"), root.join("b1"));
-        assert_eq!(find_base(None, &with_env, &nested).expect("env"), root.join("b2"));
-        assert_eq!(find_base(Some(Path::new("../../..")), &with_env, &nested).expect("flag"), root.join("b1"));
-        assert!(matches!(find_base(None, &none, root), Err(BaseError::NotFound { .. })));
+        assert_eq!(
+            find_base(None, &none, &nested).expect("ancestor"),
+            root.join("b1")
+        );
+        assert_eq!(
+            find_base(None, &with_env, &nested).expect("env"),
+            root.join("b2")
+        );
+        assert_eq!(
+            find_base(Some(Path::new("../../..")), &with_env, &nested).expect("flag"),
+            root.join("b1")
+        );
+        assert!(matches!(
+            find_base(None, &none, root),
+            Err(BaseError::NotFound { .. })
+        ));
         assert!(matches!(
             find_base(Some(Path::new("/nonexistent/base")), &none, root),
             Err(BaseError::Missing { .. })

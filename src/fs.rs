@@ -16,15 +16,20 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|error| with_path(error, dir))?;
-    temp.write_all(contents).map_err(|error| with_path(error, temp.path()))?;
+    temp.write_all(contents)
+        .map_err(|error| with_path(error, temp.path()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = fs_err::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-        temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
-    temp.as_file().sync_all().map_err(|error| with_path(error, temp.path()))?;
-    temp.persist(path).map_err(|error| with_path(error.error, path))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|error| with_path(error, temp.path()))?;
+    temp.persist(path)
+        .map_err(|error| with_path(error.error, path))?;
     Ok(())
 }
 
@@ -32,7 +37,10 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// (with `AlreadyExists`) to replace anything that is not a symlink.
 pub fn replace_symlink(target: &Path, link: &Path) -> io::Result<()> {
     let dir = parent_dir(link);
-    let name = link.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = link
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&temp);
     symlink(target, &temp).map_err(|error| with_path(error, &temp))?;
@@ -41,7 +49,10 @@ pub fn replace_symlink(target: &Path, link: &Path) -> io::Result<()> {
     {
         let _ = std::fs::remove_file(&temp);
         return Err(with_path(
-            io::Error::new(io::ErrorKind::AlreadyExists, "not a symlink, refusing to replace it"),
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "not a symlink, refusing to replace it",
+            ),
             link,
         ));
     }
@@ -123,10 +134,21 @@ pub struct Transaction {
 
 #[derive(Debug)]
 enum Undo {
-    RestoreFile { path: PathBuf, previous: Option<Vec<u8>> },
-    RestoreLink { path: PathBuf, previous: Option<PathBuf> },
-    RemoveDir { path: PathBuf },
-    Rename { from: PathBuf, to: PathBuf },
+    RestoreFile {
+        path: PathBuf,
+        previous: Option<Vec<u8>>,
+    },
+    RestoreLink {
+        path: PathBuf,
+        previous: Option<PathBuf>,
+    },
+    RemoveDir {
+        path: PathBuf,
+    },
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+    },
 }
 
 impl Transaction {
@@ -145,7 +167,10 @@ impl Transaction {
             return Ok(false);
         }
         atomic_write(path, contents)?;
-        self.undo.push(Undo::RestoreFile { path: path.to_owned(), previous });
+        self.undo.push(Undo::RestoreFile {
+            path: path.to_owned(),
+            previous,
+        });
         Ok(true)
     }
 
@@ -157,7 +182,10 @@ impl Transaction {
             Err(error) => return Err(error),
         };
         fs_err::remove_file(path)?;
-        self.undo.push(Undo::RestoreFile { path: path.to_owned(), previous: Some(previous) });
+        self.undo.push(Undo::RestoreFile {
+            path: path.to_owned(),
+            previous: Some(previous),
+        });
         Ok(true)
     }
 
@@ -171,7 +199,12 @@ impl Transaction {
             missing.push(ancestor.to_owned());
         }
         fs_err::create_dir_all(dir)?;
-        self.undo.extend(missing.into_iter().rev().map(|path| Undo::RemoveDir { path }));
+        self.undo.extend(
+            missing
+                .into_iter()
+                .rev()
+                .map(|path| Undo::RemoveDir { path }),
+        );
         Ok(())
     }
 
@@ -183,7 +216,10 @@ impl Transaction {
             _ => None,
         };
         replace_symlink(target, link)?;
-        self.undo.push(Undo::RestoreLink { path: link.to_owned(), previous });
+        self.undo.push(Undo::RestoreLink {
+            path: link.to_owned(),
+            previous,
+        });
         Ok(true)
     }
 
@@ -193,17 +229,26 @@ impl Transaction {
             return Ok(false);
         };
         fs_err::remove_file(link)?;
-        self.undo.push(Undo::RestoreLink { path: link.to_owned(), previous: Some(previous) });
+        self.undo.push(Undo::RestoreLink {
+            path: link.to_owned(),
+            previous: Some(previous),
+        });
         Ok(true)
     }
 
     /// Removes the directory or file at `path`: it is moved aside now and deleted on commit,
     /// so an undo can put it back whole.
     pub fn remove_dir(&mut self, path: &Path) -> io::Result<()> {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let aside = parent_dir(path).join(format!(".{name}.{}.removed", std::process::id()));
         fs_err::rename(path, &aside)?;
-        self.undo.push(Undo::Rename { from: aside.clone(), to: path.to_owned() });
+        self.undo.push(Undo::Rename {
+            from: aside.clone(),
+            to: path.to_owned(),
+        });
         self.trash.push(aside);
         Ok(())
     }
@@ -212,7 +257,11 @@ impl Transaction {
     pub fn commit(mut self) {
         self.committed = true;
         for path in std::mem::take(&mut self.trash) {
-            let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
         }
     }
 }
@@ -225,10 +274,22 @@ impl Drop for Transaction {
         // Best effort: the command is failing already, and its error is what the user needs.
         for undo in self.undo.drain(..).rev() {
             let _ = match undo {
-                Undo::RestoreFile { path, previous: Some(bytes) } => atomic_write(&path, &bytes),
-                Undo::RestoreFile { path, previous: None } => std::fs::remove_file(path),
-                Undo::RestoreLink { path, previous: Some(target) } => replace_symlink(&target, &path),
-                Undo::RestoreLink { path, previous: None } => std::fs::remove_file(path),
+                Undo::RestoreFile {
+                    path,
+                    previous: Some(bytes),
+                } => atomic_write(&path, &bytes),
+                Undo::RestoreFile {
+                    path,
+                    previous: None,
+                } => std::fs::remove_file(path),
+                Undo::RestoreLink {
+                    path,
+                    previous: Some(target),
+                } => replace_symlink(&target, &path),
+                Undo::RestoreLink {
+                    path,
+                    previous: None,
+                } => std::fs::remove_file(path),
                 Undo::RemoveDir { path } => std::fs::remove_dir(path),
                 Undo::Rename { from, to } => std::fs::rename(from, to),
             };
@@ -243,13 +304,20 @@ mod tests {
     #[test]
     fn relative_paths() {
         let cases = [
-            ("/b/workspace/infra/wuji/.nickel-modules", "/b/extensions/providers/upcloud/nickel", "../../../../extensions/providers/upcloud/nickel"),
+            (
+                "/b/workspace/infra/wuji/.nickel-modules",
+                "/b/extensions/providers/upcloud/nickel",
+                "../../../../extensions/providers/upcloud/nickel",
+            ),
             ("/a/b", "/a/b/c", "c"),
             ("/a/b", "/a/b", "."),
             ("/a/b", "/x", "../../x"),
         ];
         for (from, to, expected) in cases {
-            assert_eq!(relative_path(Path::new(from), Path::new(to)), Path::new(expected));
+            assert_eq!(
+                relative_path(Path::new(from), Path::new(to)),
+                Path::new(expected)
+            );
         }
     }
 
@@ -265,16 +333,25 @@ mod tests {
         {
             let mut transaction = Transaction::new();
             transaction.write(&file, b"new").expect("write");
-            transaction.write(&dir.path().join("fresh"), b"fresh").expect("write");
-            transaction.create_dir_all(&dir.path().join("mods")).expect("mkdir");
-            transaction.symlink(Path::new("../target"), &link).expect("link");
+            transaction
+                .write(&dir.path().join("fresh"), b"fresh")
+                .expect("write");
+            transaction
+                .create_dir_all(&dir.path().join("mods"))
+                .expect("mkdir");
+            transaction
+                .symlink(Path::new("../target"), &link)
+                .expect("link");
             transaction.remove_dir(&doomed).expect("remove");
             assert!(!doomed.exists());
         }
         assert_eq!(std::fs::read_to_string(&file).expect("read"), "old");
         assert!(!dir.path().join("fresh").exists());
         assert!(!dir.path().join("mods").exists());
-        assert_eq!(std::fs::read_to_string(doomed.join("x")).expect("restored"), "x");
+        assert_eq!(
+            std::fs::read_to_string(doomed.join("x")).expect("restored"),
+            "x"
+        );
     }
 
     #[test]

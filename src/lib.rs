@@ -19,6 +19,7 @@
 //! - [`fs`] is the only place that writes to disk: atomic writes, symlink replacement.
 //! - [`lock`] serialises commands that change one infrastructure.
 //! - [`names`] validates provider and module names before anything is touched.
+//! - [`text`] locates errors in files (line and column) for one-line messages.
 //!
 //! [`main`] parses arguments, runs the command and maps the outcome to an exit code in one place.
 
@@ -33,6 +34,7 @@ pub mod lock;
 pub mod names;
 pub mod nickel;
 pub mod printer;
+pub mod text;
 
 use std::ffi::OsString;
 use std::io::Write as _;
@@ -79,7 +81,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             printer.error(&error);
-            let code = if error.downcast_ref::<UsageError>().is_some() {
+            let code = if is_usage_error(&error) {
                 EXIT_USAGE
             } else {
                 EXIT_FAILURE
@@ -105,6 +107,16 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+fn is_usage_error(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || matches!(
+                cause.downcast_ref(),
+                Some(infra::InfraError::InvalidName(_))
+            )
+    })
+}
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {

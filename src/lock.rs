@@ -31,7 +31,10 @@ impl InfraLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                printer.status("Blocking", format!("waiting for the lock on `{}`", path.display()));
+                printer.status(
+                    "Blocking",
+                    format!("waiting for the lock on `{}`", path.display()),
+                );
                 file.lock()?;
             }
             Err(std::fs::TryLockError::Error(error)) => return Err(error),

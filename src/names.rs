@@ -33,7 +33,9 @@ pub fn validate(name: &str) -> Result<(), NameError> {
     if valid {
         Ok(())
     } else {
-        Err(NameError::Invalid { name: name.to_owned() })
+        Err(NameError::Invalid {
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -49,7 +51,9 @@ impl ProviderName {
 
     /// The provider a module name belongs to: `upcloud_prov` → `upcloud`.
     pub fn from_module_name(module: &str) -> Option<Self> {
-        module.strip_suffix(MODULE_SUFFIX).and_then(|name| name.parse().ok())
+        module
+            .strip_suffix(MODULE_SUFFIX)
+            .and_then(|name| name.parse().ok())
     }
 }
 

@@ -35,7 +35,10 @@ pub fn export_json(file: &Path, import_paths: &[PathBuf]) -> Result<String, Nick
         .add_path(file)
         .add_import_paths(import_paths.iter().cloned())
         .build()
-        .map_err(|error| NickelError::Load { path: file.to_owned(), message: error.to_string() })?;
+        .map_err(|error| NickelError::Load {
+            path: file.to_owned(),
+            message: error.to_string(),
+        })?;
     let value = match program.eval_full_for_export() {
         Ok(value) => value,
         Err(error) => return Err(diagnose(&program, file, error)),
@@ -54,7 +57,10 @@ pub fn export_json(file: &Path, import_paths: &[PathBuf]) -> Result<String, Nick
 fn diagnose(program: &Program<CacheImpl>, file: &Path, error: Error) -> NickelError {
     let mut files = program.files();
     let diagnostic = report_as_str(&mut files, error, ColorOpt::Never);
-    NickelError::Evaluation { path: file.to_owned(), diagnostic: diagnostic.trim_end().to_owned() }
+    NickelError::Evaluation {
+        path: file.to_owned(),
+        diagnostic: diagnostic.trim_end().to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -68,8 +74,11 @@ mod tests {
         std::fs::create_dir_all(&lib).expect("mkdir");
         std::fs::write(lib.join("main.ncl"), "{ size | Number = 2 }").expect("write");
         let main = dir.path().join("main.ncl");
-        std::fs::write(&main, "let lib = import \"lib_prov/main.ncl\" in { servers = lib.size * 3 }")
-            .expect("write");
+        std::fs::write(
+            &main,
+            "let lib = import \"lib_prov/main.ncl\" in { servers = lib.size * 3 }",
+        )
+        .expect("write");
         let json = export_json(&main, &[dir.path().join("mods")]).expect("evaluates");
         assert_eq!(json, "{\n  \"servers\": 6\n}");
     }
@@ -79,7 +88,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let main = dir.path().join("main.ncl");
         std::fs::write(&main, "{\n  port | Number = \"eighty\",\n}\n").expect("write");
-        let NickelError::Evaluation { diagnostic, .. } = export_json(&main, &[]).expect_err("fails") else {
+        let NickelError::Evaluation { diagnostic, .. } =
+            export_json(&main, &[]).expect_err("fails")
+        else {
             panic!("expected an evaluation error");
         };
         assert!(diagnostic.contains("contract broken"), "{diagnostic}");

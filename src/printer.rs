@@ -35,11 +35,20 @@ impl Printer {
                     && std::io::stderr().is_terminal()
             }
         };
-        Self { format: global.format, quiet: global.quiet, verbose: global.verbose, color }
+        Self {
+            format: global.format,
+            quiet: global.quiet,
+            verbose: global.verbose,
+            color,
+        }
     }
 
     fn paint(&self, style: Style, text: &str) -> String {
-        if self.color { format!("{style}{text}{style:#}") } else { text.to_owned() }
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
     }
 
     fn stderr_line(&self, line: &str) {
@@ -50,7 +59,10 @@ impl Printer {
     /// A status line such as `   Installed upcloud into wuji`, in cargo's style.
     pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
         if !self.quiet {
-            self.stderr_line(&format!("{} {message}", self.paint(STATUS, &format!("{verb:>12}"))));
+            self.stderr_line(&format!(
+                "{} {message}",
+                self.paint(STATUS, &format!("{verb:>12}"))
+            ));
         }
     }
 
@@ -83,8 +95,9 @@ impl Printer {
 
     /// Labels a message, moving every `hint:` line to the end and coloring the labels.
     fn labelled(&self, style: Style, label: &str, message: &str) -> String {
-        let (hints, lines): (Vec<&str>, Vec<&str>) =
-            message.lines().partition(|line| line.trim_start().starts_with("hint:"));
+        let (hints, lines): (Vec<&str>, Vec<&str>) = message
+            .lines()
+            .partition(|line| line.trim_start().starts_with("hint:"));
         let mut out = format!("{}: {}", self.paint(style, label), lines.join("\n"));
         for hint in hints {
             let text = hint.trim_start().trim_start_matches("hint:").trim_start();
@@ -95,7 +108,11 @@ impl Printer {
 
     /// Prints data on stdout: `table` renders it for humans, `value` is serialized for
     /// `--format json|yaml`.
-    pub fn data<T: Serialize>(&self, value: &T, table: impl FnOnce() -> Table) -> anyhow::Result<()> {
+    pub fn data<T: Serialize>(
+        &self,
+        value: &T,
+        table: impl FnOnce() -> Table,
+    ) -> anyhow::Result<()> {
         let text = match self.format {
             OutputFormat::Table => table().render(),
             OutputFormat::Json => serde_json::to_string_pretty(value)? + "\n",
@@ -120,7 +137,10 @@ pub struct Table {
 
 impl Table {
     pub fn new<const N: usize>(header: [&str; N]) -> Self {
-        Self { header: header.iter().map(|h| (*h).to_owned()).collect(), ..Self::default() }
+        Self {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            ..Self::default()
+        }
     }
 
     pub fn row<const N: usize>(&mut self, cells: [String; N]) {

@@ -6,10 +6,10 @@ pub mod providers;
 
 use clap::CommandFactory as _;
 
+use crate::Outcome;
 use crate::cli::{Cli, Command, CompletionsArgs, ModuleLoaderCommand, ProvidersCommand};
 use crate::context::Context;
 use crate::printer::Printer;
-use crate::Outcome;
 
 pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     match command {

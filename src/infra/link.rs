@@ -37,9 +37,10 @@ pub fn install(
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(layout), &infra.name)?;
     // A provider installed in the other layout moves: its old link and dependency go.
     let mut old_layout_manifest = match lock.get(name.as_str()) {
-        Some(existing) if existing.layout != layout => {
-            Some(InfraManifestMut::open(&infra.manifest_path(existing.layout), &infra.name)?)
-        }
+        Some(existing) if existing.layout != layout => Some(InfraManifestMut::open(
+            &infra.manifest_path(existing.layout),
+            &infra.name,
+        )?),
         _ => None,
     };
 
@@ -49,10 +50,14 @@ pub fn install(
     clear_for_link(&link, force, &mut transaction)?;
 
     let canonical = |path: &Path| {
-        std::fs::canonicalize(path).with_context(|| format!("failed to resolve `{}`", path.display()))
+        std::fs::canonicalize(path)
+            .with_context(|| format!("failed to resolve `{}`", path.display()))
     };
     let target = relative_path(&canonical(&modules_dir)?, &canonical(&package.dir)?);
-    let source = relative_path(&canonical(&context.config.paths.base)?, &canonical(&package.dir)?);
+    let source = relative_path(
+        &canonical(&context.config.paths.base)?,
+        &canonical(&package.dir)?,
+    );
     let entry = LockEntry {
         name: name.to_string(),
         module: module.clone(),
@@ -64,8 +69,13 @@ pub fn install(
 
     let mut changed = transaction.symlink(&target, &link)?;
     if let Some(old_manifest) = &mut old_layout_manifest {
-        let old_layout = if layout == Layout::Nickel { Layout::Kcl } else { Layout::Nickel };
-        changed |= transaction.remove_symlink(&infra.modules_dir(context, old_layout).join(&module))?;
+        let old_layout = if layout == Layout::Nickel {
+            Layout::Kcl
+        } else {
+            Layout::Nickel
+        };
+        changed |=
+            transaction.remove_symlink(&infra.modules_dir(context, old_layout).join(&module))?;
         old_manifest.remove_dependency(&module);
         transaction.write(old_manifest.path(), old_manifest.render().as_bytes())?;
     }
@@ -74,7 +84,14 @@ pub fn install(
     lock.upsert(entry.clone());
     changed |= transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
     transaction.commit();
-    Ok((entry, if changed { Change::Changed } else { Change::Unchanged }))
+    Ok((
+        entry,
+        if changed {
+            Change::Changed
+        } else {
+            Change::Unchanged
+        },
+    ))
 }
 
 /// The modules directory of `layout`, created when missing; refuses a file or a symlink there.
@@ -94,7 +111,10 @@ fn ensure_modules_dir(
             target.display(),
             modules_dir_name(context, layout)
         ),
-        Entry::File => bail!("`{}` is a file, expected a directory\nhint: remove or rename it", dir.display()),
+        Entry::File => bail!(
+            "`{}` is a file, expected a directory\nhint: remove or rename it",
+            dir.display()
+        ),
     }
     Ok(dir)
 }
@@ -141,14 +161,22 @@ impl Removal {
 
 /// Removes the provider `name` from `infra` in every layout: its link, its dependency and its
 /// lock entry. Anything but a symlink where the link should be is refused unless `force`.
-pub fn remove(context: &Context, infra: &Infra, name: &ProviderName, force: bool) -> anyhow::Result<Removal> {
+pub fn remove(
+    context: &Context,
+    infra: &Infra,
+    name: &ProviderName,
+    force: bool,
+) -> anyhow::Result<Removal> {
     let module = name.module_name();
     let mut lock = ProvidersLock::read(&infra.lock_path())?;
     let mut removal = Removal::default();
     let mut transaction = Transaction::new();
     for layout in [Layout::Nickel, Layout::Kcl] {
         let manifest_path = infra.manifest_path(layout);
-        if layout == Layout::Kcl && !manifest_path.exists() && !infra.modules_dir(context, layout).exists() {
+        if layout == Layout::Kcl
+            && !manifest_path.exists()
+            && !infra.modules_dir(context, layout).exists()
+        {
             continue;
         }
         let mut manifest = InfraManifestMut::open(&manifest_path, &infra.name)?;
@@ -193,7 +221,10 @@ pub fn sync(context: &Context, infra: &Infra) -> anyhow::Result<(Vec<SyncedEntry
     let mut results = Vec::new();
     for entry in &lock.providers {
         let result = sync_entry(context, infra, entry);
-        results.push(SyncedEntry { entry: entry.clone(), result });
+        results.push(SyncedEntry {
+            entry: entry.clone(),
+            result,
+        });
     }
     let pruned = prune_untracked(context, infra, &lock)?;
     Ok((results, pruned))
@@ -214,18 +245,32 @@ fn sync_entry(context: &Context, infra: &Infra, entry: &LockEntry) -> anyhow::Re
     let modules_dir = ensure_modules_dir(context, infra, entry.layout, &mut transaction)?;
     let link = modules_dir.join(&entry.module);
     clear_for_link(&link, false, &mut transaction)?;
-    let target = relative_path(&std::fs::canonicalize(&modules_dir)?, &std::fs::canonicalize(&source)?);
+    let target = relative_path(
+        &std::fs::canonicalize(&modules_dir)?,
+        &std::fs::canonicalize(&source)?,
+    );
     let mut changed = transaction.symlink(&target, &link)?;
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(entry.layout), &infra.name)?;
-    manifest.set_path_dependency(&entry.module, &link_dependency_path(context, entry.layout, &entry.module));
+    manifest.set_path_dependency(
+        &entry.module,
+        &link_dependency_path(context, entry.layout, &entry.module),
+    );
     changed |= transaction.write(manifest.path(), manifest.render().as_bytes())?;
     transaction.commit();
-    Ok(if changed { Change::Changed } else { Change::Unchanged })
+    Ok(if changed {
+        Change::Changed
+    } else {
+        Change::Unchanged
+    })
 }
 
 /// Removes symlinks in the modules directories, and the dependencies pointing at them, that
 /// the lock does not list. Real directories are never touched. Returns the modules removed.
-fn prune_untracked(context: &Context, infra: &Infra, lock: &ProvidersLock) -> anyhow::Result<Vec<String>> {
+fn prune_untracked(
+    context: &Context,
+    infra: &Infra,
+    lock: &ProvidersLock,
+) -> anyhow::Result<Vec<String>> {
     let mut pruned = Vec::new();
     let mut transaction = Transaction::new();
     for layout in [Layout::Nickel, Layout::Kcl] {
@@ -233,7 +278,11 @@ fn prune_untracked(context: &Context, infra: &Infra, lock: &ProvidersLock) -> an
         if !modules_dir.is_dir() {
             continue;
         }
-        let tracked = |module: &str| lock.providers.iter().any(|e| e.layout == layout && e.module == module);
+        let tracked = |module: &str| {
+            lock.providers
+                .iter()
+                .any(|e| e.layout == layout && e.module == module)
+        };
         let manifest_path = infra.manifest_path(layout);
         let mut manifest = InfraManifestMut::open(&manifest_path, &infra.name)?;
         let mut manifest_changed = false;
@@ -246,7 +295,9 @@ fn prune_untracked(context: &Context, infra: &Infra, lock: &ProvidersLock) -> an
             }
             if transaction.remove_symlink(&dir_entry.path())? {
                 let dependency = manifest.dependency_path(&module);
-                if dependency.as_deref() == Some(link_dependency_path(context, layout, &module).as_str()) {
+                if dependency.as_deref()
+                    == Some(link_dependency_path(context, layout, &module).as_str())
+                {
                     manifest_changed |= manifest.remove_dependency(&module);
                 }
                 pruned.push(module);

@@ -57,7 +57,10 @@ pub struct ProvidersLock {
 
 impl Default for ProvidersLock {
     fn default() -> Self {
-        Self { format_version: FORMAT_VERSION, providers: Vec::new() }
+        Self {
+            format_version: FORMAT_VERSION,
+            providers: Vec::new(),
+        }
     }
 }
 
@@ -82,18 +85,33 @@ impl ProvidersLock {
     pub fn read(path: &Path) -> Result<Self, LockError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => return Err(LockError::Read { path: path.to_owned(), source }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self::default());
+            }
+            Err(source) => {
+                return Err(LockError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
         };
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        let lock: Self = serde_yaml_ng::from_str(&text)
-            .map_err(|error| LockError::Parse { path: path.to_owned(), message: error.to_string() })?;
+        let lock: Self = serde_yaml_ng::from_str(&text).map_err(|error| LockError::Parse {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
         if lock.format_version != FORMAT_VERSION {
-            return Err(LockError::UnsupportedVersion { path: path.to_owned(), found: lock.format_version });
+            return Err(LockError::UnsupportedVersion {
+                path: path.to_owned(),
+                found: lock.format_version,
+            });
         }
-        let invalid = |message: String| LockError::Invalid { path: path.to_owned(), message };
+        let invalid = |message: String| LockError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
         let mut seen = std::collections::BTreeSet::new();
         for entry in &lock.providers {
             names::validate(&entry.name).map_err(|error| invalid(error.to_string()))?;
@@ -105,7 +123,10 @@ impl ProvidersLock {
                 )));
             }
             if !seen.insert(&entry.name) {
-                return Err(invalid(format!("provider `{}` is listed twice", entry.name)));
+                return Err(invalid(format!(
+                    "provider `{}` is listed twice",
+                    entry.name
+                )));
             }
         }
         Ok(lock)
@@ -117,7 +138,8 @@ impl ProvidersLock {
 
     /// Adds or replaces the entry for `entry.name`, keeping entries sorted by name.
     pub fn upsert(&mut self, entry: LockEntry) {
-        self.providers.retain(|existing| existing.name != entry.name);
+        self.providers
+            .retain(|existing| existing.name != entry.name);
         self.providers.push(entry);
         self.providers.sort_by(|a, b| a.name.cmp(&b.name));
     }
@@ -172,17 +194,32 @@ mod tests {
         let cases = [
             ("format_version: 2\n", "has format version 2"),
             ("format_version: 1\nproviders:\n  - name: [\n", "line"),
-            ("format_version: 1\nproviders:\n- {name: up, module: up_prov, mode: copy, version: '1', source: x}\n", "unknown variant `copy`"),
-            ("format_version: 1\nproviders:\n- {name: ../x, module: ../x_prov, mode: link, version: '1', source: x}\n", "not a valid name"),
-            ("format_version: 1\nproviders:\n- {name: up, module: down_prov, mode: link, version: '1', source: x}\n", "expected `up_prov`"),
-            ("format_version: 1\nproviders:\n- {name: up, module: up_prov, mode: link, version: '1', source: x}\n- {name: up, module: up_prov, mode: link, version: '1', source: x}\n", "listed twice"),
+            (
+                "format_version: 1\nproviders:\n- {name: up, module: up_prov, mode: copy, version: '1', source: x}\n",
+                "unknown variant `copy`",
+            ),
+            (
+                "format_version: 1\nproviders:\n- {name: ../x, module: ../x_prov, mode: link, version: '1', source: x}\n",
+                "not a valid name",
+            ),
+            (
+                "format_version: 1\nproviders:\n- {name: up, module: down_prov, mode: link, version: '1', source: x}\n",
+                "expected `up_prov`",
+            ),
+            (
+                "format_version: 1\nproviders:\n- {name: up, module: up_prov, mode: link, version: '1', source: x}\n- {name: up, module: up_prov, mode: link, version: '1', source: x}\n",
+                "listed twice",
+            ),
         ];
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join(LOCK_FILE_NAME);
         for (text, expected) in cases {
             std::fs::write(&path, text).expect("write");
             let error = ProvidersLock::read(&path).expect_err(text).to_string();
-            assert!(error.contains(expected), "{text:?}: {error:?} lacks {expected:?}");
+            assert!(
+                error.contains(expected),
+                "{text:?}: {error:?} lacks {expected:?}"
+            );
         }
     }
 }

@@ -63,7 +63,7 @@ impl InfraManifest {
         };
         toml::from_str(&text).map_err(|error| ManifestError::Parse {
             path: path.to_owned(),
-            message: error.to_string().trim_end().to_owned(),
+            message: crate::text::located(&text, error.message(), error.span()),
         })
     }
 }
@@ -72,7 +72,10 @@ fn read_optional(path: &Path) -> Result<Option<String>, ManifestError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ManifestError::Read { path: path.to_owned(), source }),
+        Err(source) => Err(ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -86,12 +89,13 @@ pub struct InfraManifestMut {
 impl InfraManifestMut {
     /// Opens the manifest at `path`; a missing one starts as `[package]` with the infra's name.
     pub fn open(path: &Path, infra_name: &str) -> Result<Self, ManifestError> {
-        let parse_error = |error: toml_edit::TomlError| ManifestError::Parse {
-            path: path.to_owned(),
-            message: error.to_string().trim_end().to_owned(),
-        };
         let doc = match read_optional(path)? {
-            Some(text) => text.parse::<DocumentMut>().map_err(parse_error)?,
+            Some(text) => text
+                .parse::<DocumentMut>()
+                .map_err(|error| ManifestError::Parse {
+                    path: path.to_owned(),
+                    message: crate::text::located(&text, error.message(), error.span()),
+                })?,
             None => {
                 let mut doc = DocumentMut::new();
                 let mut package = Table::new();
@@ -102,10 +106,19 @@ impl InfraManifestMut {
             }
         };
         // Check the shape now, so an edit never fails half-way.
-        if doc.get("dependencies").is_some_and(|item| !item.is_table_like()) {
-            return Err(ManifestError::NotATable { path: path.to_owned(), key: "dependencies".into() });
+        if doc
+            .get("dependencies")
+            .is_some_and(|item| !item.is_table_like())
+        {
+            return Err(ManifestError::NotATable {
+                path: path.to_owned(),
+                key: "dependencies".into(),
+            });
         }
-        Ok(Self { path: path.to_owned(), doc })
+        Ok(Self {
+            path: path.to_owned(),
+            doc,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -124,7 +137,11 @@ impl InfraManifestMut {
     /// The `path` of a dependency, if it has one.
     pub fn dependency_path(&self, module: &str) -> Option<String> {
         let dependency = self.doc.get("dependencies")?.as_table_like()?.get(module)?;
-        dependency.as_table_like()?.get("path")?.as_str().map(str::to_owned)
+        dependency
+            .as_table_like()?
+            .get("path")?
+            .as_str()
+            .map(str::to_owned)
     }
 
     /// Makes `module` a path dependency: `module = { path = "…" }`. An entry that already says
@@ -136,7 +153,9 @@ impl InfraManifestMut {
             .and_then(|deps| deps.as_table_like())
             .and_then(|deps| deps.get(module))
             .and_then(Item::as_table_like)
-            .is_some_and(|dep| dep.len() == 1 && dep.get("path").and_then(Item::as_str) == Some(path));
+            .is_some_and(|dep| {
+                dep.len() == 1 && dep.get("path").and_then(Item::as_str) == Some(path)
+            });
         if is_same {
             return;
         }
@@ -149,6 +168,15 @@ impl InfraManifestMut {
             None => {
                 dependencies.insert(module, Item::Value(Value::InlineTable(inline)));
             }
+        }
+        // In a one-line `dependencies = { ... }`, the new entry would inherit the spacing of the
+        // old last one (`} , new`); normalise that one line.
+        if let Some(inline) = self
+            .doc
+            .get_mut("dependencies")
+            .and_then(Item::as_inline_table_mut)
+        {
+            inline.fmt();
         }
     }
 
@@ -181,7 +209,9 @@ mod tests {
     #[test]
     fn adding_a_dependency_keeps_comments_and_order() {
         let input = "# my infra\n[package]\nname = \"wuji\" # the name\nversion = \"0.1.0\"\n\n[dependencies]\n# pinned\naws_prov = { path = \"./vendor/aws_prov\", version = \"1.0.0\" }\n\n[extra]\nkeep = true\n";
-        let output = edit(input, |m| m.set_path_dependency("upcloud_prov", "./.nickel-modules/upcloud_prov"));
+        let output = edit(input, |m| {
+            m.set_path_dependency("upcloud_prov", "./.nickel-modules/upcloud_prov")
+        });
         assert_eq!(
             output,
             "# my infra\n[package]\nname = \"wuji\" # the name\nversion = \"0.1.0\"\n\n[dependencies]\n# pinned\naws_prov = { path = \"./vendor/aws_prov\", version = \"1.0.0\" }\nupcloud_prov = { path = \"./.nickel-modules/upcloud_prov\" }\n\n[extra]\nkeep = true\n"
@@ -201,7 +231,8 @@ mod tests {
     #[test]
     fn a_missing_manifest_starts_with_a_package() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut manifest = InfraManifestMut::open(&dir.path().join("manifest.toml"), "wuji").expect("opens");
+        let mut manifest =
+            InfraManifestMut::open(&dir.path().join("manifest.toml"), "wuji").expect("opens");
         manifest.set_path_dependency("local_prov", "./.nickel-modules/local_prov");
         assert_eq!(
             manifest.render(),
@@ -215,6 +246,11 @@ mod tests {
         let path = dir.path().join("manifest.toml");
         std::fs::write(&path, "dependencies = 3\n").expect("write");
         let error = InfraManifestMut::open(&path, "wuji").expect_err("refused");
-        assert!(error.to_string().ends_with("`dependencies` must be a table"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .ends_with("`dependencies` must be a table"),
+            "{error}"
+        );
     }
 }

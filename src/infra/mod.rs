@@ -26,10 +26,17 @@ pub struct Infra {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InfraError {
-    #[error("invalid infra name: {0}")]
-    InvalidName(#[from] names::NameError),
+    /// A usage error: the name cannot name an infra (exit code 2).
+    #[error(
+        "invalid infra name: {0}\nhint: a name under the workspace's `infra/`, or a path containing `/`"
+    )]
+    InvalidName(names::NameError),
     #[error("unknown infra `{name}`\nhint: {}", known_infras(known, root))]
-    Unknown { name: String, known: Vec<String>, root: PathBuf },
+    Unknown {
+        name: String,
+        known: Vec<String>,
+        root: PathBuf,
+    },
     #[error("`{}` is not an infra directory", path.display())]
     NotADirectory { path: PathBuf },
 }
@@ -52,14 +59,20 @@ impl Infra {
             if !dir.is_dir() {
                 return Err(InfraError::NotADirectory { path: dir });
             }
-            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             return Ok(Self { name, dir });
         }
-        names::validate(argument)?;
+        names::validate(argument).map_err(InfraError::InvalidName)?;
         let root = context.infra_root();
         let dir = root.join(argument);
         if dir.is_dir() {
-            return Ok(Self { name: argument.to_owned(), dir });
+            return Ok(Self {
+                name: argument.to_owned(),
+                dir,
+            });
         }
         let mut known: Vec<String> = std::fs::read_dir(&root)
             .into_iter()
@@ -70,7 +83,11 @@ impl Infra {
             .filter(|name| !name.starts_with('.'))
             .collect();
         known.sort();
-        Err(InfraError::Unknown { name: argument.to_owned(), known, root })
+        Err(InfraError::Unknown {
+            name: argument.to_owned(),
+            known,
+            root,
+        })
     }
 
     /// Every infra directory under the workspace, sorted by name.

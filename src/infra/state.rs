@@ -82,7 +82,11 @@ pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<InfraStatus> 
         } else {
             InfraManifest::default()
         };
-        let entries: Vec<&LockEntry> = lock.providers.iter().filter(|e| e.layout == layout).collect();
+        let entries: Vec<&LockEntry> = lock
+            .providers
+            .iter()
+            .filter(|e| e.layout == layout)
+            .collect();
         for entry in &entries {
             modules.push(check_entry(context, infra, entry, &manifest));
         }
@@ -96,11 +100,20 @@ pub fn source_path(context: &Context, entry: &LockEntry) -> PathBuf {
     absolutize(&context.config.paths.base, Path::new(&entry.source))
 }
 
-fn check_entry(context: &Context, infra: &Infra, entry: &LockEntry, manifest: &InfraManifest) -> ModuleStatus {
+fn check_entry(
+    context: &Context,
+    infra: &Infra,
+    entry: &LockEntry,
+    manifest: &InfraManifest,
+) -> ModuleStatus {
     let link = infra.modules_dir(context, entry.layout).join(&entry.module);
     let expected_dependency = link_dependency_path(context, entry.layout, &entry.module);
     let (state, detail) = match link_state(&link, &source_path(context, entry)) {
-        (State::Ok, _) => match manifest.dependencies.get(&entry.module).map(|dep| dep.path()) {
+        (State::Ok, _) => match manifest
+            .dependencies
+            .get(&entry.module)
+            .map(|dep| dep.path())
+        {
             Some(Some(path)) if path == expected_dependency => (State::Ok, None),
             Some(path) => (
                 State::ManifestMismatch,
@@ -113,7 +126,11 @@ fn check_entry(context: &Context, infra: &Infra, entry: &LockEntry, manifest: &I
             ),
             None => (
                 State::ManifestMismatch,
-                Some(format!("`{}` has no dependency `{}`", entry.layout.manifest_file(), entry.module)),
+                Some(format!(
+                    "`{}` has no dependency `{}`",
+                    entry.layout.manifest_file(),
+                    entry.module
+                )),
             ),
         },
         other => other,
@@ -133,17 +150,27 @@ fn check_entry(context: &Context, infra: &Infra, entry: &LockEntry, manifest: &I
 /// Compares the link at `link` with the directory it should resolve to.
 pub fn link_state(link: &Path, expected: &Path) -> (State, Option<String>) {
     match entry_at(link) {
-        Ok(Entry::Missing) => (State::MissingLink, Some(format!("`{}` does not exist", link.display()))),
+        Ok(Entry::Missing) => (
+            State::MissingLink,
+            Some(format!("`{}` does not exist", link.display())),
+        ),
         Ok(Entry::Dir | Entry::File) => (
             State::NotALink,
             Some(format!("`{}` is not a symlink", link.display())),
         ),
         Ok(Entry::Symlink(target)) => {
             let resolved = link.parent().unwrap_or(Path::new(".")).join(&target);
-            match (std::fs::canonicalize(&resolved), std::fs::canonicalize(expected)) {
+            match (
+                std::fs::canonicalize(&resolved),
+                std::fs::canonicalize(expected),
+            ) {
                 (Err(_), _) => (
                     State::DanglingLink,
-                    Some(format!("`{}` points at `{}`, which does not exist", link.display(), target.display())),
+                    Some(format!(
+                        "`{}` points at `{}`, which does not exist",
+                        link.display(),
+                        target.display()
+                    )),
                 ),
                 (Ok(actual), Ok(wanted)) if actual == wanted => (State::Ok, None),
                 (Ok(actual), _) => (
@@ -182,7 +209,17 @@ fn untracked(
                 Entry::Symlink(target) => target.display().to_string(),
                 _ => "(not a link)".to_owned(),
             };
-            stray.insert(module, (source, format!("`{}/{}` is not in the lock", modules_dir_name(context, layout), dir_entry.file_name().to_string_lossy())));
+            stray.insert(
+                module,
+                (
+                    source,
+                    format!(
+                        "`{}/{}` is not in the lock",
+                        modules_dir_name(context, layout),
+                        dir_entry.file_name().to_string_lossy()
+                    ),
+                ),
+            );
         }
     }
     let prefix = format!("./{}/", modules_dir_name(context, layout));
@@ -193,7 +230,13 @@ fn untracked(
         if let Some(path) = dependency.path().filter(|path| path.starts_with(&prefix)) {
             stray.insert(
                 module.clone(),
-                (path.to_owned(), format!("`{}` depends on `{module}`, which is not in the lock", layout.manifest_file())),
+                (
+                    path.to_owned(),
+                    format!(
+                        "`{}` depends on `{module}`, which is not in the lock",
+                        layout.manifest_file()
+                    ),
+                ),
             );
         }
     }

@@ -1,10 +1,10 @@
 use serde::Serialize;
 
+use crate::Outcome;
 use crate::catalog::{self, Layout, ModuleKind};
 use crate::cli::DiscoverArgs;
 use crate::context::Context;
 use crate::printer::{Printer, Table};
-use crate::Outcome;
 
 #[derive(Debug, Serialize)]
 pub struct DiscoveredModule {
@@ -21,27 +21,39 @@ pub struct DiscoveredModule {
 }
 
 /// `module-loader discover <kind> [query]`: modules of one kind whose name contains `query`.
-pub fn discover(args: &DiscoverArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+pub fn discover(
+    args: &DiscoverArgs,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let layout = Layout::from_kcl_flag(args.layout.kcl);
-    let modules: Vec<DiscoveredModule> = catalog::discover(&context.config.paths.extensions, args.kind, layout)?
-        .into_iter()
-        .filter(|module| args.query.as_deref().is_none_or(|query| module.name.contains(query)))
-        .map(|module| {
-            let manifest = module.package().map(|package| &package.manifest);
-            DiscoveredModule {
-                version: manifest.map(|m| m.version.clone()),
-                description: manifest.map(|m| m.description.clone()),
-                problem: module.broken().map(str::to_owned),
-                kind: module.kind,
-                name: module.name,
-                category: module.category,
-                path: context.display_path(&module.dir).display().to_string(),
-            }
-        })
-        .collect();
+    let modules: Vec<DiscoveredModule> =
+        catalog::discover(&context.config.paths.extensions, args.kind, layout)?
+            .into_iter()
+            .filter(|module| {
+                args.query
+                    .as_deref()
+                    .is_none_or(|query| module.name.contains(query))
+            })
+            .map(|module| {
+                let manifest = module.package().map(|package| &package.manifest);
+                DiscoveredModule {
+                    version: manifest.map(|m| m.version.clone()),
+                    description: manifest.map(|m| m.description.clone()),
+                    problem: module.broken().map(str::to_owned),
+                    kind: module.kind,
+                    name: module.name,
+                    category: module.category,
+                    path: context.display_path(&module.dir).display().to_string(),
+                }
+            })
+            .collect();
     printer.data(&modules, || {
         let mut table = Table::new(["NAME", "CATEGORY", "VERSION", "DESCRIPTION", "PATH"])
-            .when_empty(&format!("no {} found", args.kind.dir_name()));
+            .when_empty(&match &args.query {
+                Some(query) => format!("no {} matching `{query}` found", args.kind.dir_name()),
+                None => format!("no {} found", args.kind.dir_name()),
+            });
         for module in &modules {
             let description = match &module.problem {
                 Some(problem) => format!("error: {problem}"),

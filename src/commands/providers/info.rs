@@ -2,13 +2,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::Outcome;
 use crate::catalog::{self, Layout, PackageManifest};
 use crate::cli::InfoArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::lockfile::{Mode, ProvidersLock};
 use crate::printer::Printer;
-use crate::Outcome;
 
 #[derive(Debug, Serialize)]
 pub struct ProviderInfo {
@@ -48,7 +48,11 @@ pub fn info(args: &InfoArgs, context: &Context, printer: &Printer) -> anyhow::Re
         match ProvidersLock::read(&infra.lock_path()) {
             Ok(lock) => {
                 if let Some(entry) = lock.get(args.provider.as_str()) {
-                    used_by.push(Usage { infra: infra.name, mode: entry.mode, version: entry.version.clone() });
+                    used_by.push(Usage {
+                        infra: infra.name,
+                        mode: entry.mode,
+                        version: entry.version.clone(),
+                    });
                 }
             }
             Err(error) => printer.warning(format!("skipping infra `{}`: {error}", infra.name)),
@@ -67,7 +71,11 @@ pub fn info(args: &InfoArgs, context: &Context, printer: &Printer) -> anyhow::Re
         problem: module.problem(),
     };
     printer.data(&info, || render(&info))?;
-    Ok(if info.problem.is_some() { Outcome::Failure } else { Outcome::Success })
+    Ok(if info.problem.is_some() {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    })
 }
 
 fn render(info: &ProviderInfo) -> crate::printer::Table {
@@ -85,14 +93,35 @@ fn render(info: &ProviderInfo) -> crate::printer::Table {
     }
     table.row(["path".into(), info.path.clone()]);
     table.row(["entry".into(), info.entry.clone().unwrap_or_else(none)]);
-    table.row(["files".into(), if info.files.is_empty() { none() } else { info.files.join(", ") }]);
+    table.row([
+        "files".into(),
+        if info.files.is_empty() {
+            none()
+        } else {
+            info.files.join(", ")
+        },
+    ]);
     table.row([
         "packed versions".into(),
-        if info.packed_versions.is_empty() { none() } else { info.packed_versions.join(", ") },
+        if info.packed_versions.is_empty() {
+            none()
+        } else {
+            info.packed_versions.join(", ")
+        },
     ]);
-    let used: Vec<String> =
-        info.used_by.iter().map(|u| format!("{} ({} {})", u.infra, u.mode, u.version)).collect();
-    table.row(["used by".into(), if used.is_empty() { none() } else { used.join(", ") }]);
+    let used: Vec<String> = info
+        .used_by
+        .iter()
+        .map(|u| format!("{} ({} {})", u.infra, u.mode, u.version))
+        .collect();
+    table.row([
+        "used by".into(),
+        if used.is_empty() {
+            none()
+        } else {
+            used.join(", ")
+        },
+    ]);
     table
 }
 

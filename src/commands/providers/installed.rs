@@ -1,11 +1,11 @@
 use serde::Serialize;
 
+use crate::Outcome;
 use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::state::{self, ModuleStatus};
 use crate::printer::{Printer, Table};
-use crate::Outcome;
 
 #[derive(Debug, Serialize)]
 struct Installed<'a> {
@@ -14,13 +14,23 @@ struct Installed<'a> {
 }
 
 /// `providers installed <infra>`: what the infra has, how, and in what state.
-pub fn installed(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+pub fn installed(
+    args: &InfraArgs,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
     let status = state::inspect(context, &infra)?;
-    printer.data(&Installed { infra: &infra.name, providers: &status.modules }, || {
-        status_table(&status.modules)
-            .when_empty(&format!("no providers installed in `{}`", infra.name))
-    })?;
+    printer.data(
+        &Installed {
+            infra: &infra.name,
+            providers: &status.modules,
+        },
+        || {
+            status_table(&status.modules)
+                .when_empty(&format!("no providers installed in `{}`", infra.name))
+        },
+    )?;
     Ok(Outcome::Success)
 }
 
@@ -30,7 +40,9 @@ fn status_table(modules: &[ModuleStatus]) -> Table {
         table.row([
             module.name.clone(),
             module.module.clone(),
-            module.mode.map_or_else(|| "-".into(), |mode| mode.to_string()),
+            module
+                .mode
+                .map_or_else(|| "-".into(), |mode| mode.to_string()),
             module.version.clone().unwrap_or_else(|| "-".into()),
             module.state.as_str().into(),
             module.source.clone(),

@@ -1,10 +1,10 @@
 use serde::Serialize;
 
+use crate::Outcome;
 use crate::catalog::{self, Layout, ModuleKind};
 use crate::cli::LayoutArgs;
 use crate::context::Context;
 use crate::printer::{Printer, Table};
-use crate::Outcome;
 
 #[derive(Debug, Serialize)]
 pub struct ProviderRow {
@@ -22,32 +22,39 @@ pub struct ProviderRow {
 /// `providers list [--kcl]`: every provider under `extensions/providers/`.
 pub fn list(args: &LayoutArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let layout = Layout::from_kcl_flag(args.kcl);
-    let rows: Vec<ProviderRow> = catalog::discover(&context.config.paths.extensions, ModuleKind::Providers, layout)?
-        .into_iter()
-        .map(|module| {
-            let manifest = module.package().map(|package| &package.manifest);
-            ProviderRow {
-                version: manifest.map(|m| m.version.clone()),
-                description: manifest.map(|m| m.description.clone()),
-                problem: module.broken().map(str::to_owned),
-                module: format!("{}{}", module.name, crate::names::MODULE_SUFFIX),
-                name: module.name,
-                nickel: module.has_nickel,
-                kcl: module.has_kcl,
-                path: context.display_path(&module.dir).display().to_string(),
-            }
-        })
-        .collect();
+    let rows: Vec<ProviderRow> = catalog::discover(
+        &context.config.paths.extensions,
+        ModuleKind::Providers,
+        layout,
+    )?
+    .into_iter()
+    .map(|module| {
+        let manifest = module.package().map(|package| &package.manifest);
+        ProviderRow {
+            version: manifest.map(|m| m.version.clone()),
+            description: manifest.map(|m| m.description.clone()),
+            problem: module.broken().map(str::to_owned),
+            module: format!("{}{}", module.name, crate::names::MODULE_SUFFIX),
+            name: module.name,
+            nickel: module.has_nickel,
+            kcl: module.has_kcl,
+            path: context.display_path(&module.dir).display().to_string(),
+        }
+    })
+    .collect();
     for row in &rows {
         if let Some(problem) = &row.problem {
             printer.warning(format!("provider `{}`: {problem}", row.name));
         }
     }
     printer.data(&rows, || {
-        let mut table = Table::new(["NAME", "VERSION", "NICKEL", "KCL", "PATH", "DESCRIPTION"]).when_empty(&format!(
-            "no providers found in `{}`",
-            context.display_path(&context.config.paths.extensions.join("providers")).display()
-        ));
+        let mut table = Table::new(["NAME", "VERSION", "NICKEL", "KCL", "PATH", "DESCRIPTION"])
+            .when_empty(&format!(
+                "no providers found in `{}`",
+                context
+                    .display_path(&context.config.paths.extensions.join("providers"))
+                    .display()
+            ));
         for row in &rows {
             table.row([
                 row.name.clone(),

@@ -1,5 +1,6 @@
 use anyhow::{Context as _, bail};
 
+use crate::Outcome;
 use crate::cli::RemoveArgs;
 use crate::context::Context;
 use crate::infra::Infra;
@@ -7,7 +8,6 @@ use crate::infra::link;
 use crate::infra::lockfile::ProvidersLock;
 use crate::lock::InfraLock;
 use crate::printer::Printer;
-use crate::Outcome;
 
 /// `providers remove <provider> <infra>`: undo an install; the provider's source is never
 /// touched.
@@ -18,7 +18,10 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
         .with_context(|| format!("failed to remove `{}` from `{}`", args.provider, infra.name))?;
     if !removal.found_anything() {
         if args.force {
-            printer.status("Unchanged", format!("`{}` is not installed in `{}`", args.provider, infra.name));
+            printer.status(
+                "Skipped",
+                format!("`{}` is not installed in `{}`", args.provider, infra.name),
+            );
             return Ok(Outcome::Success);
         }
         let installed: Vec<String> = ProvidersLock::read(&infra.lock_path())?
@@ -31,7 +34,11 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
         } else {
             format!("installed: {}", installed.join(", "))
         };
-        bail!("`{}` is not installed in `{}`\nhint: {hint}", args.provider, infra.name);
+        bail!(
+            "`{}` is not installed in `{}`\nhint: {hint}",
+            args.provider,
+            infra.name
+        );
     }
     if removal.lock_entry.is_none() {
         printer.warning(format!(
@@ -39,6 +46,9 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
             args.provider, infra.name
         ));
     }
-    printer.status("Removed", format!("`{}` from `{}`", args.provider.module_name(), infra.name));
+    printer.status(
+        "Removed",
+        format!("`{}` from `{}`", args.provider.module_name(), infra.name),
+    );
     Ok(Outcome::Success)
 }

@@ -1,10 +1,10 @@
+use crate::Outcome;
 use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::link::{self, Change};
 use crate::lock::InfraLock;
 use crate::printer::Printer;
-use crate::Outcome;
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
 /// as a teammate does after `git pull`.
@@ -15,22 +15,43 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
     let mut failed = 0;
     for synced in &results {
         match &synced.result {
-            Ok(Change::Changed) => printer.status("Linked", format!("`{}` → `{}`", synced.entry.module, synced.entry.source)),
-            Ok(Change::Unchanged) => printer.verbose(format!("`{}` is up to date", synced.entry.module)),
+            Ok(Change::Changed) => printer.status(
+                "Linked",
+                format!("`{}` → `{}`", synced.entry.module, synced.entry.source),
+            ),
+            Ok(Change::Unchanged) => {
+                printer.verbose(format!("`{}` is up to date", synced.entry.module))
+            }
             Err(error) => {
                 failed += 1;
-                printer.error_message(format!("failed to sync `{}`: {error:#}", synced.entry.module));
+                printer.error_message(format!(
+                    "failed to sync `{}`: {error:#}",
+                    synced.entry.module
+                ));
             }
         }
     }
     for module in &pruned {
-        printer.status("Unlinked", format!("`{module}`, which the lock does not list"));
+        printer.status(
+            "Unlinked",
+            format!("`{module}`, which the lock does not list"),
+        );
     }
     let total = results.len();
     if failed > 0 {
-        printer.error_message(format!("{failed} of {total} providers of `{}` could not be synced", infra.name));
+        printer.error_message(format!(
+            "{failed} of {total} providers of `{}` could not be synced",
+            infra.name
+        ));
         return Ok(Outcome::Failure);
     }
-    printer.status("Synced", format!("{total} provider{} of `{}`", if total == 1 { "" } else { "s" }, infra.name));
+    printer.status(
+        "Synced",
+        format!(
+            "{total} provider{} of `{}`",
+            if total == 1 { "" } else { "s" },
+            infra.name
+        ),
+    );
     Ok(Outcome::Success)
 }

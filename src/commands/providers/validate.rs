@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::Outcome;
 use crate::catalog::{self, Layout};
 use crate::cli::InfraArgs;
 use crate::context::Context;
@@ -9,7 +10,6 @@ use crate::infra::Infra;
 use crate::infra::state::{self, ModuleStatus, State};
 use crate::nickel;
 use crate::printer::{Printer, Table};
-use crate::Outcome;
 
 /// Where vendored packs live in an infra; on the import path with the modules directory.
 const VENDOR_DIR: &str = "vendor";
@@ -58,32 +58,60 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
 
     let mut modules = Vec::new();
     for module in status.modules {
-        let (evaluation, diagnostic) = if module.state != State::Ok || module.layout == Layout::Kcl {
+        let (evaluation, diagnostic) = if module.state != State::Ok || module.layout == Layout::Kcl
+        {
             (Evaluation::Skipped, None)
         } else {
-            evaluate_module(&modules_dir.join(&module.module), &module, &import_paths, printer)
+            evaluate_module(
+                &infra,
+                &modules_dir.join(&module.module),
+                &module,
+                &import_paths,
+                printer,
+            )
         };
-        modules.push(ModuleReport { status: module, evaluation, diagnostic });
+        modules.push(ModuleReport {
+            status: module,
+            evaluation,
+            diagnostic,
+        });
     }
 
     let main_path = infra.dir.join("main.ncl");
-    let main = main_path.is_file().then(|| match nickel::export_json(&main_path, &import_paths) {
-        Ok(_) => MainReport { path: "main.ncl".into(), evaluation: Evaluation::Ok, diagnostic: None },
-        Err(error) => MainReport {
-            path: "main.ncl".into(),
-            evaluation: Evaluation::Failed,
-            diagnostic: Some(error.to_string()),
-        },
-    });
+    let main = main_path
+        .is_file()
+        .then(|| match nickel::export_json(&main_path, &import_paths) {
+            Ok(_) => MainReport {
+                path: "main.ncl".into(),
+                evaluation: Evaluation::Ok,
+                diagnostic: None,
+            },
+            Err(error) => MainReport {
+                path: "main.ncl".into(),
+                evaluation: Evaluation::Failed,
+                diagnostic: Some(error.to_string()),
+            },
+        });
 
     let module_failures = modules
         .iter()
         .filter(|m| m.status.state != State::Ok || m.evaluation == Evaluation::Failed)
         .count();
-    let main_failed = main.as_ref().is_some_and(|m| m.evaluation == Evaluation::Failed);
+    let main_failed = main
+        .as_ref()
+        .is_some_and(|m| m.evaluation == Evaluation::Failed);
     for module in &modules {
-        if let Some(detail) = module.status.detail.as_ref().filter(|_| module.status.state != State::Ok) {
-            printer.error_message(format!("`{}` is {}: {detail}", module.status.module, module.status.state.as_str()));
+        if let Some(detail) = module
+            .status
+            .detail
+            .as_ref()
+            .filter(|_| module.status.state != State::Ok)
+        {
+            printer.error_message(format!(
+                "`{}` ({}): {detail}",
+                module.status.module,
+                module.status.state.as_str()
+            ));
         }
         if let Some(diagnostic) = &module.diagnostic {
             printer.error_message(diagnostic);
@@ -100,36 +128,65 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
     };
     printer.data(&report, || render(&report))?;
     if report.valid {
-        printer.status("Valid", format!("`{}`: {} module{} and main.ncl", infra.name, report.modules.len(), if report.modules.len() == 1 { "" } else { "s" }));
+        let count = report.modules.len();
+        let main = if report.main.is_some() {
+            " and main.ncl"
+        } else {
+            ""
+        };
+        printer.status(
+            "Valid",
+            format!(
+                "`{}`: {count} module{}{main}",
+                infra.name,
+                if count == 1 { "" } else { "s" }
+            ),
+        );
         Ok(Outcome::Success)
     } else {
         let problems = module_failures + usize::from(main_failed);
-        printer.error_message(format!("`{}` is not valid: {problems} problem{}", infra.name, if problems == 1 { "" } else { "s" }));
+        printer.error_message(format!(
+            "`{}` is not valid: {problems} problem{}",
+            infra.name,
+            if problems == 1 { "" } else { "s" }
+        ));
         Ok(Outcome::Failure)
     }
 }
 
 /// Evaluates an installed module through its link, as the infra sees it.
 fn evaluate_module(
+    infra: &Infra,
     link: &std::path::Path,
     module: &ModuleStatus,
     import_paths: &[PathBuf],
     printer: &Printer,
 ) -> (Evaluation, Option<String>) {
-    let manifest = match catalog::read_package_manifest(&link.join(Layout::Nickel.manifest_file())) {
+    let manifest = match catalog::read_package_manifest(&link.join(Layout::Nickel.manifest_file()))
+    {
         Ok(manifest) => manifest,
         Err(reason) => return (Evaluation::Failed, Some(reason)),
     };
-    if module.version.as_deref().is_some_and(|recorded| recorded != manifest.version) {
+    if module
+        .version
+        .as_deref()
+        .is_some_and(|recorded| recorded != manifest.version)
+    {
         printer.warning(format!(
-            "`{}` is now version {} at its source; the lock records {}\nhint: run `provisioning providers install {} <infra>` again to record it",
+            "`{}` is now version {} at its source; the lock records {}\nhint: run `provisioning providers install {} {}` again to record it",
             module.module,
             manifest.version,
             module.version.as_deref().unwrap_or_default(),
-            module.name
+            module.name,
+            infra.name
         ));
     }
-    let entry = link.join(manifest.entry.as_deref().unwrap_or(Layout::Nickel.default_entry()));
+    let entry = link.join(
+        manifest
+            .entry
+            .as_deref()
+            .unwrap_or(Layout::Nickel.default_entry()),
+    );
     match nickel::export_json(&entry, import_paths) {
         Ok(_) => (Evaluation::Ok, None),
         Err(error) => (Evaluation::Failed, Some(error.to_string())),
@@ -147,13 +204,22 @@ fn render(report: &Report) -> Table {
         table.row([
             module.status.name.clone(),
             module.status.module.clone(),
-            module.status.mode.map_or_else(|| "-".into(), |m| m.to_string()),
+            module
+                .status
+                .mode
+                .map_or_else(|| "-".into(), |m| m.to_string()),
             module.status.state.as_str().into(),
             evaluation(module.evaluation).into(),
         ]);
     }
     if let Some(main) = &report.main {
-        table.row(["-".into(), main.path.clone(), "-".into(), "-".into(), evaluation(main.evaluation).into()]);
+        table.row([
+            "-".into(),
+            main.path.clone(),
+            "-".into(),
+            "-".into(),
+            evaluation(main.evaluation).into(),
+        ]);
     }
     table
 }

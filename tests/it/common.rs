@@ -1,0 +1,257 @@
+//! The sandbox every integration test runs in: a provisioning base in a temporary directory,
+//! built from fixture builders, and the real binary run against it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_provisioning");
+
+/// A provisioning base in a temporary directory.
+pub struct TestContext {
+    _temp: tempfile::TempDir,
+    /// The base directory, canonical (so paths in output are stable to filter).
+    pub base: PathBuf,
+}
+
+impl TestContext {
+    /// An empty base: `extensions/providers/` and `workspace/infra/`.
+    pub fn new() -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let base = temp
+            .path()
+            .canonicalize()
+            .expect("canonical temp dir")
+            .join("base");
+        std::fs::create_dir_all(base.join("extensions/providers")).expect("mkdir");
+        std::fs::create_dir_all(base.join("workspace/infra")).expect("mkdir");
+        Self { _temp: temp, base }
+    }
+
+    /// A copy of the repository's `examples/` base, with no provider installed.
+    pub fn examples() -> Self {
+        let context = Self::new();
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        copy_tree(&examples, &context.base);
+        for infra in ["wuji", "homelab"] {
+            let dir = context.base.join("workspace/infra").join(infra);
+            let _ = std::fs::remove_dir_all(dir.join(".nickel-modules"));
+            let _ = std::fs::remove_file(dir.join("providers.manifest.yaml"));
+            let _ = std::fs::remove_file(dir.join(".provisioning.lock"));
+        }
+        std::fs::write(
+            context.base.join("workspace/infra/wuji/manifest.toml"),
+            "# The wuji infrastructure: web servers on UpCloud, a database on AWS.\n[package]\nname = \"wuji\"\nversion = \"0.1.0\"\n\n[dependencies]\n",
+        )
+        .expect("reset manifest");
+        context
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.base.join(relative)
+    }
+
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write");
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative))
+            .unwrap_or_else(|e| panic!("read {relative}: {e}"))
+    }
+
+    /// Starts a provider with a valid manifest and `main.ncl`.
+    pub fn provider(&self, name: &str) -> ProviderBuilder<'_> {
+        ProviderBuilder {
+            context: self,
+            name: name.to_owned(),
+            version: "0.0.1".to_owned(),
+            description: format!("The {name} provider"),
+            files: vec![(
+                "main.ncl".to_owned(),
+                format!("{{ provider = \"{name}\", size | Number = 1 }}\n"),
+            )],
+        }
+    }
+
+    /// Creates an infra directory with a minimal `manifest.toml`.
+    pub fn infra(&self, name: &str) -> PathBuf {
+        let dir = self.path(&format!("workspace/infra/{name}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(
+            dir.join("manifest.toml"),
+            format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\n"),
+        )
+        .expect("write manifest");
+        dir
+    }
+
+    /// A command for the binary, run in the base with a clean environment.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .current_dir(&self.base)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.base.parent().expect("temp root"))
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let output = self
+            .command()
+            .args(args)
+            .output()
+            .expect("run provisioning");
+        Run::new(output, &self.base)
+    }
+
+    /// Every file, directory and link under `relative`, with link targets and file contents,
+    /// for snapshotting what a command wrote (and proving what it did not).
+    pub fn tree(&self, relative: &str) -> String {
+        let root = self.path(relative);
+        let mut out = String::new();
+        let mut paths = Vec::new();
+        collect(&root, &root, &mut paths);
+        paths.sort();
+        for relative_path in paths {
+            let path = root.join(&relative_path);
+            let metadata = std::fs::symlink_metadata(&path).expect("metadata");
+            if metadata.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).expect("read link");
+                let _ = writeln!(out, "{relative_path} -> {}", target.display());
+            } else if metadata.is_dir() {
+                let _ = writeln!(out, "{relative_path}/");
+            } else {
+                let contents = std::fs::read_to_string(&path).unwrap_or_else(|_| "<binary>".into());
+                let _ = writeln!(out, "{relative_path}:");
+                for line in contents.lines() {
+                    let _ = writeln!(out, "  | {line}");
+                }
+            }
+        }
+        out
+    }
+}
+
+fn collect(root: &Path, dir: &Path, paths: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let relative = path
+            .strip_prefix(root)
+            .expect("under root")
+            .display()
+            .to_string();
+        if relative.ends_with(".provisioning.lock") {
+            continue;
+        }
+        let is_real_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        paths.push(relative);
+        if is_real_dir {
+            collect(root, &path, paths);
+        }
+    }
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        let file_type = entry.file_type().expect("file type");
+        if file_type.is_symlink() {
+            let link = std::fs::read_link(entry.path()).expect("read link");
+            std::os::unix::fs::symlink(link, &target).expect("symlink");
+        } else if file_type.is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+pub struct ProviderBuilder<'a> {
+    context: &'a TestContext,
+    name: String,
+    version: String,
+    description: String,
+    files: Vec<(String, String)>,
+}
+
+impl ProviderBuilder<'_> {
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = version.to_owned();
+        self
+    }
+
+    /// Adds or replaces a file of the provider's `nickel/` package.
+    pub fn file(mut self, name: &str, contents: &str) -> Self {
+        self.files.retain(|(existing, _)| existing != name);
+        self.files.push((name.to_owned(), contents.to_owned()));
+        self
+    }
+
+    pub fn create(self) -> PathBuf {
+        let dir = self
+            .context
+            .path(&format!("extensions/providers/{}/nickel", self.name));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(
+            dir.join("manifest.toml"),
+            format!(
+                "[package]\nname = \"{}_prov\"\nversion = \"{}\"\ndescription = \"{}\"\n",
+                self.name, self.version, self.description
+            ),
+        )
+        .expect("write manifest");
+        for (name, contents) in &self.files {
+            std::fs::write(dir.join(name), contents).expect("write file");
+        }
+        dir
+    }
+}
+
+/// The outcome of one run, rendered for snapshots with the base path filtered out.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn new(output: Output, base: &Path) -> Self {
+        let filter = |bytes: &[u8]| {
+            String::from_utf8_lossy(bytes).replace(&base.display().to_string(), "[BASE]")
+        };
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: filter(&output.stdout),
+            stderr: filter(&output.stderr),
+        }
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success:\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "exit: {}", self.code)?;
+        writeln!(f, "--- stdout")?;
+        write!(f, "{}", self.stdout)?;
+        writeln!(f, "--- stderr")?;
+        write!(f, "{}", self.stderr)
+    }
+}

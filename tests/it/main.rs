@@ -1,0 +1,12 @@
+//! Integration tests: the real binary against sandboxed provisioning bases.
+
+mod common;
+
+mod cli;
+mod config;
+mod discovery;
+mod install;
+mod manifest_edits;
+mod remove;
+mod sync;
+mod validate;
