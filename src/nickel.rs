@@ -54,6 +54,59 @@ pub fn export_json(file: &Path, import_paths: &[PathBuf]) -> Result<String, Nick
     }
 }
 
+/// One file to evaluate, with its import paths.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub file: PathBuf,
+    pub import_paths: Vec<PathBuf>,
+}
+
+/// Stack for evaluation threads: Nickel's evaluator recurses with the depth of the data.
+const EVALUATION_STACK: usize = 64 * 1024 * 1024;
+
+/// Evaluates every job with [`export_json`], on as many threads as there are cores, and
+/// returns the results in the jobs' order. Each evaluation is independent: a failure does not
+/// stop the others.
+pub fn export_json_all(jobs: &[Job]) -> Vec<Result<String, NickelError>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<String, NickelError>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let spawned = std::thread::Builder::new()
+                .stack_size(EVALUATION_STACK)
+                .spawn_scoped(scope, || {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(index) else { break };
+                        let result = export_json(&job.file, &job.import_paths);
+                        if let Ok(mut results) = results.lock() {
+                            results[index] = Some(result);
+                        }
+                    }
+                });
+            if spawned.is_err() {
+                // No thread to be had: the jobs left are evaluated below, on this one.
+                break;
+            }
+        }
+    });
+    let results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    results
+        .into_iter()
+        .zip(jobs)
+        .map(|(result, job)| result.unwrap_or_else(|| export_json(&job.file, &job.import_paths)))
+        .collect()
+}
+
 fn diagnose(program: &Program<CacheImpl>, file: &Path, error: Error) -> NickelError {
     let mut files = program.files();
     let diagnostic = report_as_str(&mut files, error, ColorOpt::Never);
@@ -96,5 +149,37 @@ mod tests {
         assert!(diagnostic.contains("contract broken"), "{diagnostic}");
         assert!(diagnostic.contains("main.ncl:2:"), "{diagnostic}");
         assert!(diagnostic.contains("\"eighty\""), "{diagnostic}");
+    }
+
+    #[test]
+    fn many_evaluations_keep_their_order_and_their_failures() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let jobs: Vec<Job> = (0..5)
+            .map(|i| {
+                let file = dir.path().join(format!("f{i}.ncl"));
+                let body = if i == 2 {
+                    "{ x | Number = \"no\" }".to_owned()
+                } else {
+                    format!("{{ x = {i} }}")
+                };
+                std::fs::write(&file, body).expect("write");
+                Job {
+                    file,
+                    import_paths: Vec::new(),
+                }
+            })
+            .collect();
+        let results = export_json_all(&jobs);
+        assert_eq!(results.len(), 5);
+        for (i, result) in results.iter().enumerate() {
+            match result {
+                Ok(json) => assert_eq!(json, &format!("{{\n  \"x\": {i}\n}}")),
+                Err(error) => {
+                    assert_eq!(i, 2);
+                    assert!(error.path().ends_with("f2.ncl"));
+                }
+            }
+        }
+        assert!(results[2].is_err());
     }
 }

@@ -339,3 +339,23 @@ fn a_version_bump_at_the_source_is_a_warning() {
            Valid `wuji`: 1 module
     ");
 }
+
+#[test]
+fn every_example_provider_evaluates() {
+    let context = TestContext::examples();
+    for provider in ["upcloud", "aws", "local"] {
+        context
+            .run(["providers", "install", provider, "homelab"])
+            .success();
+    }
+    assert_snapshot!(context.run(["providers", "validate", "homelab"]), @"
+    exit: 0
+    --- stdout
+    NAME     MODULE        MODE  STATE  EVALUATION
+    aws      aws_prov      link  ok     ok
+    local    local_prov    link  ok     ok
+    upcloud  upcloud_prov  link  ok     ok
+    --- stderr
+           Valid `homelab`: 3 modules
+    ");
+}

@@ -56,42 +56,68 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
     let modules_dir = infra.modules_dir(context, Layout::Nickel);
     let import_paths: Vec<PathBuf> = vec![modules_dir.clone(), infra.dir.join(VENDOR_DIR)];
 
+    // Read what to evaluate first, then evaluate every module and `main.ncl` in parallel.
+    let mut jobs = Vec::new();
     let mut modules = Vec::new();
     for module in status.modules {
-        let (evaluation, diagnostic) = if module.state != State::Ok || module.layout == Layout::Kcl
-        {
-            (Evaluation::Skipped, None)
-        } else {
-            evaluate_module(
-                &infra,
-                &modules_dir.join(&module.module),
-                &module,
-                &import_paths,
-                printer,
-            )
-        };
-        modules.push(ModuleReport {
+        let mut report = ModuleReport {
             status: module,
-            evaluation,
-            diagnostic,
-        });
+            evaluation: Evaluation::Skipped,
+            diagnostic: None,
+        };
+        if report.status.state == State::Ok && report.status.layout == Layout::Nickel {
+            let link = modules_dir.join(&report.status.module);
+            match entry_point(&infra, &link, &report.status, printer) {
+                Ok(entry) => jobs.push((
+                    Some(modules.len()),
+                    nickel::Job {
+                        file: entry,
+                        import_paths: import_paths.clone(),
+                    },
+                )),
+                Err(reason) => {
+                    report.evaluation = Evaluation::Failed;
+                    report.diagnostic = Some(reason);
+                }
+            }
+        }
+        modules.push(report);
     }
-
     let main_path = infra.dir.join("main.ncl");
-    let main = main_path
-        .is_file()
-        .then(|| match nickel::export_json(&main_path, &import_paths) {
-            Ok(_) => MainReport {
-                path: "main.ncl".into(),
-                evaluation: Evaluation::Ok,
-                diagnostic: None,
+    let has_main = main_path.is_file();
+    if has_main {
+        jobs.push((
+            None,
+            nickel::Job {
+                file: main_path,
+                import_paths: import_paths.clone(),
             },
-            Err(error) => MainReport {
-                path: "main.ncl".into(),
-                evaluation: Evaluation::Failed,
-                diagnostic: Some(error.to_string()),
-            },
-        });
+        ));
+    }
+    let evaluations: Vec<nickel::Job> = jobs.iter().map(|(_, job)| job.clone()).collect();
+    let mut main = has_main.then(|| MainReport {
+        path: "main.ncl".into(),
+        evaluation: Evaluation::Ok,
+        diagnostic: None,
+    });
+    for ((target, _), result) in jobs.iter().zip(nickel::export_json_all(&evaluations)) {
+        let (evaluation, diagnostic) = match result {
+            Ok(_) => (Evaluation::Ok, None),
+            Err(error) => (Evaluation::Failed, Some(error.to_string())),
+        };
+        match target {
+            Some(index) => {
+                modules[*index].evaluation = evaluation;
+                modules[*index].diagnostic = diagnostic;
+            }
+            None => {
+                if let Some(main) = &mut main {
+                    main.evaluation = evaluation;
+                    main.diagnostic = diagnostic;
+                }
+            }
+        }
+    }
 
     let module_failures = modules
         .iter()
@@ -154,19 +180,15 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
     }
 }
 
-/// Evaluates an installed module through its link, as the infra sees it.
-fn evaluate_module(
+/// The entry point of an installed module, read through its link as the infra sees it. Warns
+/// when the version at the source is no longer the one the lock records.
+fn entry_point(
     infra: &Infra,
     link: &std::path::Path,
     module: &ModuleStatus,
-    import_paths: &[PathBuf],
     printer: &Printer,
-) -> (Evaluation, Option<String>) {
-    let manifest = match catalog::read_package_manifest(&link.join(Layout::Nickel.manifest_file()))
-    {
-        Ok(manifest) => manifest,
-        Err(reason) => return (Evaluation::Failed, Some(reason)),
-    };
+) -> Result<PathBuf, String> {
+    let manifest = catalog::read_package_manifest(&link.join(Layout::Nickel.manifest_file()))?;
     if module
         .version
         .as_deref()
@@ -181,16 +203,12 @@ fn evaluate_module(
             infra.name
         ));
     }
-    let entry = link.join(
+    Ok(link.join(
         manifest
             .entry
             .as_deref()
             .unwrap_or(Layout::Nickel.default_entry()),
-    );
-    match nickel::export_json(&entry, import_paths) {
-        Ok(_) => (Evaluation::Ok, None),
-        Err(error) => (Evaluation::Failed, Some(error.to_string())),
-    }
+    ))
 }
 
 fn render(report: &Report) -> Table {
