@@ -47,6 +47,17 @@ impl TestContext {
         context
     }
 
+    /// The example base with `upcloud` and `aws` linked into `wuji`, as the repository has it.
+    pub fn examples_installed() -> Self {
+        let context = Self::examples();
+        for provider in ["upcloud", "aws"] {
+            context
+                .run(["providers", "install", provider, "wuji"])
+                .success();
+        }
+        context
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.base.join(relative)
     }

@@ -6,13 +6,7 @@ use crate::common::TestContext;
 
 #[test]
 fn sync_rebuilds_links_from_the_lock_alone() {
-    let context = TestContext::examples();
-    context
-        .run(["providers", "install", "upcloud", "wuji"])
-        .success();
-    context
-        .run(["providers", "install", "aws", "wuji"])
-        .success();
+    let context = TestContext::examples_installed();
     let installed = context.tree("workspace/infra/wuji");
     // A teammate's fresh clone: the lock and manifest are in git, the links are not.
     std::fs::remove_dir_all(context.path("workspace/infra/wuji/.nickel-modules")).expect("rm");
@@ -44,13 +38,7 @@ fn sync_rebuilds_links_from_the_lock_alone() {
 
 #[test]
 fn sync_repairs_the_manifest_and_prunes_untracked_links() {
-    let context = TestContext::examples();
-    context
-        .run(["providers", "install", "upcloud", "wuji"])
-        .success();
-    context
-        .run(["providers", "install", "aws", "wuji"])
-        .success();
+    let context = TestContext::examples_installed();
     let installed = context.tree("workspace/infra/wuji");
     context.write("workspace/infra/wuji/manifest.toml", "# The wuji infrastructure: web servers on UpCloud, a database on AWS.\n[package]\nname = \"wuji\"\nversion = \"0.1.0\"\n\n[dependencies]\nupcloud_prov = { path = \"./.nickel-modules/upcloud_prov\" }\naws_prov = { path = \"./.nickel-modules/aws_prov\" }\nlocal_prov = { path = \"./.nickel-modules/local_prov\" }\n");
     std::os::unix::fs::symlink(

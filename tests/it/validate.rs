@@ -6,13 +6,7 @@ use crate::common::TestContext;
 
 #[test]
 fn the_example_infra_validates() {
-    let context = TestContext::examples();
-    context
-        .run(["providers", "install", "upcloud", "wuji"])
-        .success();
-    context
-        .run(["providers", "install", "aws", "wuji"])
-        .success();
+    let context = TestContext::examples_installed();
     assert_snapshot!(context.run(["providers", "validate", "wuji"]), @"
     exit: 0
     --- stdout
@@ -121,13 +115,7 @@ fn main_ncl_without_its_modules_fails_with_nickels_diagnostic() {
 
 #[test]
 fn a_contract_violation_shows_file_line_and_value() {
-    let context = TestContext::examples();
-    context
-        .run(["providers", "install", "upcloud", "wuji"])
-        .success();
-    context
-        .run(["providers", "install", "aws", "wuji"])
-        .success();
+    let context = TestContext::examples_installed();
     let main = context.read("workspace/infra/wuji/main.ncl").replace("zone = \"fi-hel2\", plan = \"2xCPU-4GB\" },\n    upcloud.make_server { hostname = \"wuji-web-2\"", "zone = \"mars-1\", plan = \"2xCPU-4GB\" },\n    upcloud.make_server { hostname = \"wuji-web-2\"");
     context.write("workspace/infra/wuji/main.ncl", &main);
     assert_snapshot!(context.run(["providers", "validate", "wuji"]), @r#"
@@ -160,13 +148,7 @@ fn a_contract_violation_shows_file_line_and_value() {
 
 #[test]
 fn an_edit_to_the_source_is_seen_without_reinstalling() {
-    let context = TestContext::examples();
-    context
-        .run(["providers", "install", "upcloud", "wuji"])
-        .success();
-    context
-        .run(["providers", "install", "aws", "wuji"])
-        .success();
+    let context = TestContext::examples_installed();
     context.run(["providers", "validate", "wuji"]).success();
     let defaults = "extensions/providers/aws/nickel/defaults.ncl";
     let broken = context
