@@ -7,10 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
-use nickel_lang_core::error::Error;
+use nickel_lang_core::cache::{CacheHub, InputFormat};
 use nickel_lang_core::error::report::{ColorOpt, report_as_str};
+use nickel_lang_core::error::{Error, NullReporter};
 use nickel_lang_core::eval::cache::CacheImpl;
-use nickel_lang_core::program::{Program, ProgramBuilder};
+use nickel_lang_core::eval::value::NickelValue;
+use nickel_lang_core::eval::{VirtualMachine, VmContext};
+use nickel_lang_core::files::FileId;
 use nickel_lang_core::serialize::{self, ExportFormat};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,91 +32,152 @@ impl NickelError {
     }
 }
 
-/// Evaluates `file` fully and returns its JSON export.
-pub fn export_json(file: &Path, import_paths: &[PathBuf]) -> Result<String, NickelError> {
-    let mut program: Program<CacheImpl> = ProgramBuilder::new()
-        .add_path(file)
-        .add_import_paths(import_paths.iter().cloned())
-        .build()
-        .map_err(|error| NickelError::Load {
+/// The result of evaluating one file: its JSON export and every file the evaluation read (the
+/// file itself and everything it imported, transitively), for caching.
+#[derive(Debug, Clone)]
+pub struct Export {
+    pub json: String,
+    pub files: Vec<PathBuf>,
+}
+
+/// Evaluates files on one thread, preparing Nickel's standard library once for all of them
+/// (preparing it is most of the cost of evaluating a small file). Files evaluated by one
+/// evaluator share its import paths, and imports shared between them are evaluated once.
+pub struct Evaluator {
+    context: VmContext<CacheHub, CacheImpl>,
+}
+
+impl Evaluator {
+    pub fn new(import_paths: &[PathBuf]) -> Self {
+        let mut cache = CacheHub::new();
+        cache.sources.add_import_paths(import_paths.iter().cloned());
+        Self {
+            context: VmContext::new(cache, std::io::sink(), NullReporter {}),
+        }
+    }
+
+    /// Evaluates `file` fully, applying every contract, and exports it as JSON exactly as
+    /// `nickel export --format json` does.
+    pub fn export_json(&mut self, file: &Path) -> Result<Export, NickelError> {
+        let file_id = self
+            .context
+            .import_resolver
+            .sources
+            .add_file(file, InputFormat::Nickel)
+            .map_err(|error| NickelError::Load {
+                path: file.to_owned(),
+                message: error.to_string(),
+            })?;
+        let value = match self.evaluate(file_id) {
+            Ok(value) => value,
+            Err(error) => return Err(self.diagnose(file, error)),
+        };
+        let exported = serialize::validate(ExportFormat::Json, &value)
+            .and_then(|()| serialize::to_string(ExportFormat::Json, &value));
+        let json = match exported {
+            Ok(json) => json,
+            Err(data) => {
+                let error = Error::export_error(self.context.pos_table.clone(), data);
+                return Err(self.diagnose(file, error));
+            }
+        };
+        let cache = &self.context.import_resolver;
+        let mut files: Vec<PathBuf> = std::iter::once(file_id)
+            .chain(cache.import_data.transitive_imports(file_id))
+            .filter(|id| !cache.sources.is_stdlib_module(*id))
+            .map(|id| PathBuf::from(cache.sources.name(id)))
+            .collect();
+        files.sort();
+        files.dedup();
+        Ok(Export { json, files })
+    }
+
+    fn evaluate(&mut self, file_id: FileId) -> Result<NickelValue, Error> {
+        let value = self.context.prepare_eval(file_id)?;
+        Ok(VirtualMachine::new(&mut self.context).eval_full_for_export(value)?)
+    }
+
+    fn diagnose(&self, file: &Path, error: Error) -> NickelError {
+        let mut files = self.context.import_resolver.sources.files().clone();
+        let diagnostic = report_as_str(&mut files, error, ColorOpt::Never);
+        NickelError::Evaluation {
             path: file.to_owned(),
-            message: error.to_string(),
-        })?;
-    let value = match program.eval_full_for_export() {
-        Ok(value) => value,
-        Err(error) => return Err(diagnose(&program, file, error)),
-    };
-    let exported = serialize::validate(ExportFormat::Json, &value)
-        .and_then(|()| serialize::to_string(ExportFormat::Json, &value));
-    match exported {
-        Ok(json) => Ok(json),
-        Err(data) => {
-            let error = Error::export_error(program.pos_table().clone(), data);
-            Err(diagnose(&program, file, error))
+            diagnostic: diagnostic.trim_end().to_owned(),
         }
     }
 }
 
-/// One file to evaluate, with its import paths.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub file: PathBuf,
-    pub import_paths: Vec<PathBuf>,
+/// Evaluates `file` fully and returns its JSON export.
+pub fn export_json(file: &Path, import_paths: &[PathBuf]) -> Result<String, NickelError> {
+    Evaluator::new(import_paths)
+        .export_json(file)
+        .map(|export| export.json)
 }
 
 /// Stack for evaluation threads: Nickel's evaluator recurses with the depth of the data.
 const EVALUATION_STACK: usize = 64 * 1024 * 1024;
 
-/// Evaluates every job with [`export_json`], on as many threads as there are cores, and
-/// returns the results in the jobs' order. Each evaluation is independent: a failure does not
-/// stop the others.
-pub fn export_json_all(jobs: &[Job]) -> Vec<Result<String, NickelError>> {
+/// Runs `work` over `items` on as many threads as there are cores, each thread with its own
+/// [`Evaluator`] (so the standard library is prepared once per thread, not once per item), and
+/// returns the results in the items' order. A failing item does not stop the others.
+pub fn with_evaluators<T, R, F>(import_paths: &[PathBuf], items: &[T], work: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&mut Evaluator, &T) -> R + Sync,
+{
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(jobs.len());
+        .min(items.len());
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<String, NickelError>>>> =
-        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    let run = || {
+        let mut evaluator = Evaluator::new(import_paths);
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(index) else { break };
+            let result = work(&mut evaluator, item);
+            if let Ok(mut results) = results.lock() {
+                results[index] = Some(result);
+            }
+        }
+    };
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let spawned = std::thread::Builder::new()
                 .stack_size(EVALUATION_STACK)
-                .spawn_scoped(scope, || {
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(index) else { break };
-                        let result = export_json(&job.file, &job.import_paths);
-                        if let Ok(mut results) = results.lock() {
-                            results[index] = Some(result);
-                        }
-                    }
-                });
+                .spawn_scoped(scope, run);
             if spawned.is_err() {
-                // No thread to be had: the jobs left are evaluated below, on this one.
+                // No thread to be had: what is left is done below, on this thread.
                 break;
             }
         }
     });
-    let results = results
+    let mut results = results
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    results
-        .into_iter()
-        .zip(jobs)
-        .map(|(result, job)| result.unwrap_or_else(|| export_json(&job.file, &job.import_paths)))
-        .collect()
+    if results.iter().any(Option::is_none) {
+        let mut evaluator = Evaluator::new(import_paths);
+        for (slot, item) in results.iter_mut().zip(items) {
+            if slot.is_none() {
+                *slot = Some(work(&mut evaluator, item));
+            }
+        }
+    }
+    results.into_iter().flatten().collect()
 }
 
-fn diagnose(program: &Program<CacheImpl>, file: &Path, error: Error) -> NickelError {
-    let mut files = program.files();
-    let diagnostic = report_as_str(&mut files, error, ColorOpt::Never);
-    NickelError::Evaluation {
-        path: file.to_owned(),
-        diagnostic: diagnostic.trim_end().to_owned(),
-    }
+/// Evaluates every file with the same import paths, in parallel; results in the files' order.
+pub fn export_json_all(
+    import_paths: &[PathBuf],
+    files: &[PathBuf],
+) -> Vec<Result<String, NickelError>> {
+    with_evaluators(import_paths, files, |evaluator, file| {
+        evaluator.export_json(file).map(|e| e.json)
+    })
 }
 
 #[cfg(test)]
@@ -154,7 +218,7 @@ mod tests {
     #[test]
     fn many_evaluations_keep_their_order_and_their_failures() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let jobs: Vec<Job> = (0..5)
+        let files: Vec<PathBuf> = (0..5)
             .map(|i| {
                 let file = dir.path().join(format!("f{i}.ncl"));
                 let body = if i == 2 {
@@ -163,13 +227,10 @@ mod tests {
                     format!("{{ x = {i} }}")
                 };
                 std::fs::write(&file, body).expect("write");
-                Job {
-                    file,
-                    import_paths: Vec::new(),
-                }
+                file
             })
             .collect();
-        let results = export_json_all(&jobs);
+        let results = export_json_all(&[], &files);
         assert_eq!(results.len(), 5);
         for (i, result) in results.iter().enumerate() {
             match result {
@@ -181,5 +242,37 @@ mod tests {
             }
         }
         assert!(results[2].is_err());
+    }
+
+    #[test]
+    fn an_evaluator_reports_the_files_an_evaluation_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("a.ncl"), "{ b = import \"b.ncl\" }").expect("write");
+        std::fs::write(dir.path().join("b.ncl"), "{ c = import \"c.ncl\" }").expect("write");
+        std::fs::write(dir.path().join("c.ncl"), "1").expect("write");
+        std::fs::write(dir.path().join("other.ncl"), "2").expect("write");
+        let mut evaluator = Evaluator::new(&[]);
+        let export = evaluator
+            .export_json(&dir.path().join("a.ncl"))
+            .expect("evaluates");
+        let names: Vec<_> = export
+            .files
+            .iter()
+            .map(|f| f.file_name().expect("name").to_owned())
+            .collect();
+        assert_eq!(names, ["a.ncl", "b.ncl", "c.ncl"]);
+        // The same evaluator goes on to other files, and to failures, independently.
+        assert!(
+            evaluator
+                .export_json(&dir.path().join("missing.ncl"))
+                .is_err()
+        );
+        assert_eq!(
+            evaluator
+                .export_json(&dir.path().join("other.ncl"))
+                .expect("evaluates")
+                .json,
+            "2"
+        );
     }
 }

@@ -68,13 +68,7 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
         if report.status.state == State::Ok && report.status.layout == Layout::Nickel {
             let link = modules_dir.join(&report.status.module);
             match entry_point(&infra, &link, &report.status, printer) {
-                Ok(entry) => jobs.push((
-                    Some(modules.len()),
-                    nickel::Job {
-                        file: entry,
-                        import_paths: import_paths.clone(),
-                    },
-                )),
+                Ok(entry) => jobs.push((Some(modules.len()), entry)),
                 Err(reason) => {
                     report.evaluation = Evaluation::Failed;
                     report.diagnostic = Some(reason);
@@ -86,21 +80,18 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
     let main_path = infra.dir.join("main.ncl");
     let has_main = main_path.is_file();
     if has_main {
-        jobs.push((
-            None,
-            nickel::Job {
-                file: main_path,
-                import_paths: import_paths.clone(),
-            },
-        ));
+        jobs.push((None, main_path));
     }
-    let evaluations: Vec<nickel::Job> = jobs.iter().map(|(_, job)| job.clone()).collect();
+    let files: Vec<PathBuf> = jobs.iter().map(|(_, file)| file.clone()).collect();
     let mut main = has_main.then(|| MainReport {
         path: "main.ncl".into(),
         evaluation: Evaluation::Ok,
         diagnostic: None,
     });
-    for ((target, _), result) in jobs.iter().zip(nickel::export_json_all(&evaluations)) {
+    for ((target, _), result) in jobs
+        .iter()
+        .zip(nickel::export_json_all(&import_paths, &files))
+    {
         let (evaluation, diagnostic) = match result {
             Ok(_) => (Evaluation::Ok, None),
             Err(error) => (Evaluation::Failed, Some(error.to_string())),
