@@ -11,12 +11,7 @@ use crate::names::ProviderName;
 /// Manage the providers of a Nickel infrastructure: link them live for development, pin signed
 /// packs for production.
 #[derive(Debug, Parser)]
-#[command(
-    name = "provisioning",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "provisioning", version, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -72,6 +67,9 @@ pub enum Command {
     /// The guide's module-loader: discovery and sync
     #[command(subcommand, name = "module-loader")]
     ModuleLoader(ModuleLoaderCommand),
+    /// Build versioned, reproducible artifacts of providers and the core schemas
+    #[command(subcommand)]
+    Pack(PackCommand),
     /// Print a shell completion script on stdout
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout
@@ -103,6 +101,62 @@ pub enum ModuleLoaderCommand {
     /// Rebuild an infra's module links from `providers.manifest.yaml`
     #[command(alias = "sync-kcl")]
     Sync(InfraArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackCommand {
+    /// Pack the core schemas (`[nickel] core_module`) as `core_package_name`
+    Core(PackCoreArgs),
+    /// Evaluate one provider and pack it with its registry metadata
+    Provider(PackProviderArgs),
+    /// Pack every provider, in parallel; one failure does not stop the others
+    Providers(PackOutputArgs),
+    /// Packages and versions present: size, created, hash, signed or not
+    List,
+    /// Delete all but the newest versions of each package (semver order)
+    Clean(CleanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PackOutputArgs {
+    /// Write artifacts to DIR instead of the packages directory (the registry metadata is then
+    /// left as it is)
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Replace an existing version whose contents differ (packed versions are immutable
+    /// otherwise)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PackCoreArgs {
+    /// The version to pack as [default: `[nickel] core_version`]
+    #[arg(long, value_name = "V")]
+    pub version: Option<semver::Version>,
+    #[command(flatten)]
+    pub output: PackOutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PackProviderArgs {
+    /// The provider, e.g. `upcloud`
+    pub name: ProviderName,
+    /// The version to pack as, in the artifact only [default: the provider's manifest version]
+    #[arg(long, value_name = "V")]
+    pub version: Option<semver::Version>,
+    #[command(flatten)]
+    pub output: PackOutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// How many of the newest versions of each package to keep
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub keep_latest: usize,
+    /// Print what would be deleted, and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -74,6 +74,19 @@ impl Context {
         })
     }
 
+    /// Now, in seconds since the Unix epoch: `SOURCE_DATE_EPOCH` when it is set (reproducible
+    /// builds' convention), else the system clock.
+    pub fn now(&self) -> u64 {
+        self.env
+            .get("SOURCE_DATE_EPOCH")
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |elapsed| elapsed.as_secs())
+            })
+    }
+
     /// The workspace's `infra/` directory.
     pub fn infra_root(&self) -> PathBuf {
         self.config.paths.workspace.join("infra")

@@ -15,7 +15,10 @@
 //! - [`catalog`] discovers providers, taskservs and clusters under `extensions/`.
 //! - [`infra`] reads and edits an infrastructure: its `manifest.toml`, its lock
 //!   (`providers.manifest.yaml`) and the links in its modules directory.
-//! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`.
+//! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`, and caches exports.
+//! - [`pack`] builds deterministic artifacts and packs modules into a registry.
+//! - [`registry`] reads and writes the local registry: artifacts and per-module metadata.
+//! - [`time`] formats timestamps for metadata.
 //! - [`fs`] is the only place that writes to disk: atomic writes, symlink replacement.
 //! - [`lock`] serialises commands that change one infrastructure.
 //! - [`names`] validates provider and module names before anything is touched.
@@ -33,8 +36,11 @@ pub mod infra;
 pub mod lock;
 pub mod names;
 pub mod nickel;
+pub mod pack;
 pub mod printer;
+pub mod registry;
 pub mod text;
+pub mod time;
 
 use std::ffi::OsString;
 use std::io::Write as _;

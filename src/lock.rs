@@ -1,7 +1,8 @@
-//! Serialises commands that change one infrastructure. A command takes an exclusive advisory
-//! lock on `<infra>/.provisioning.lock` (std's `File::lock`, `flock` on Unix) before it reads
-//! the manifests it will rewrite, and holds it until it is done, so two installs into one infra
-//! at the same moment both land. The lock file is left in place; it holds nothing.
+//! Serialises commands that change one directory: an infra, or the local registry. A command
+//! takes an exclusive advisory lock on `<dir>/.provisioning.lock` (std's `File::lock`, `flock`
+//! on Unix) before it reads the files it will rewrite, and holds it until it is done, so two
+//! installs into one infra, or two packs into one registry, at the same moment both land. The
+//! lock file is left in place; it holds nothing.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -10,15 +11,15 @@ use crate::printer::Printer;
 
 pub const LOCK_FILE: &str = ".provisioning.lock";
 
-/// Held while a command changes an infra; released on drop.
+/// Held while a command changes a directory; released on drop.
 #[derive(Debug)]
-pub struct InfraLock {
+pub struct DirLock {
     _file: File,
     pub path: PathBuf,
 }
 
-impl InfraLock {
-    /// Blocks until the infra in `dir` is ours, saying so when another command holds it.
+impl DirLock {
+    /// Blocks until `dir` is ours, saying so when another command holds it.
     pub fn acquire(dir: &Path, printer: &Printer) -> std::io::Result<Self> {
         let path = dir.join(LOCK_FILE);
         let file = fs_err::OpenOptions::new()

@@ -180,6 +180,97 @@ pub fn export_json_all(
     })
 }
 
+/// Evaluation results kept on disk (`<cache_path>/nickel/`), keyed by the evaluated file and
+/// import paths, and valid while every file the evaluation read still has the content it had.
+/// A re-pack of unchanged sources then costs a few file hashes instead of an evaluation.
+///
+/// The cache is best effort: an unreadable or stale entry is a miss, and a failure to write one
+/// is ignored (the result is still correct, only the next run is slower).
+#[derive(Debug, Clone)]
+pub struct ExportCache {
+    dir: PathBuf,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct CachedExport {
+    /// Every file the evaluation read, with the hex SHA-256 of its contents then.
+    files: Vec<(PathBuf, String)>,
+    json: String,
+}
+
+impl ExportCache {
+    pub fn new(cache_path: &Path) -> Self {
+        Self {
+            dir: cache_path.join("nickel"),
+        }
+    }
+
+    fn entry_path(&self, file: &Path, import_paths: &[PathBuf]) -> PathBuf {
+        // The tool's version stands for the evaluator's: a new release may evaluate differently.
+        let mut key = format!(
+            "provisioning {}\0{}",
+            env!("CARGO_PKG_VERSION"),
+            file.display()
+        );
+        for path in import_paths {
+            key.push('\0');
+            key.push_str(&path.display().to_string());
+        }
+        self.dir
+            .join(format!("{}.json", crate::pack::sha256_hex(key.as_bytes())))
+    }
+
+    /// The cached export of `file`, if every file it read is unchanged.
+    pub fn get(&self, file: &Path, import_paths: &[PathBuf]) -> Option<String> {
+        let text = std::fs::read(self.entry_path(file, import_paths)).ok()?;
+        let cached: CachedExport = serde_json::from_slice(&text).ok()?;
+        let unchanged = cached.files.iter().all(|(path, hash)| {
+            std::fs::read(path).is_ok_and(|contents| crate::pack::sha256_hex(&contents) == *hash)
+        });
+        unchanged.then_some(cached.json)
+    }
+
+    pub fn put(&self, file: &Path, import_paths: &[PathBuf], export: &Export) {
+        let files: Option<Vec<(PathBuf, String)>> = export
+            .files
+            .iter()
+            .map(|path| {
+                Some((
+                    path.clone(),
+                    crate::pack::sha256_hex(&std::fs::read(path).ok()?),
+                ))
+            })
+            .collect();
+        let Some(files) = files else { return };
+        let cached = CachedExport {
+            files,
+            json: export.json.clone(),
+        };
+        if let Ok(json) = serde_json::to_vec(&cached) {
+            let _ = fs_err::create_dir_all(&self.dir);
+            let _ = crate::fs::atomic_write(&self.entry_path(file, import_paths), &json);
+        }
+    }
+}
+
+/// Evaluates `file` with `evaluator`, or takes its export from `cache` when nothing it read has
+/// changed. Says whether the cache answered.
+pub fn export_json_cached(
+    evaluator: &mut Evaluator,
+    cache: Option<&ExportCache>,
+    file: &Path,
+    import_paths: &[PathBuf],
+) -> Result<(String, bool), NickelError> {
+    if let Some(json) = cache.and_then(|cache| cache.get(file, import_paths)) {
+        return Ok((json, true));
+    }
+    let export = evaluator.export_json(file)?;
+    if let Some(cache) = cache {
+        cache.put(file, import_paths, &export);
+    }
+    Ok((export.json, false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +365,26 @@ mod tests {
                 .json,
             "2"
         );
+    }
+
+    #[test]
+    fn the_export_cache_is_invalidated_by_any_file_the_evaluation_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let main = dir.path().join("main.ncl");
+        let lib = dir.path().join("lib.ncl");
+        std::fs::write(&main, "{ x = import \"lib.ncl\" }").expect("write");
+        std::fs::write(&lib, "1").expect("write");
+        let cache = ExportCache::new(&dir.path().join("cache"));
+        let mut evaluator = Evaluator::new(&[]);
+        let first =
+            export_json_cached(&mut evaluator, Some(&cache), &main, &[]).expect("evaluates");
+        assert_eq!(first, ("{\n  \"x\": 1\n}".to_owned(), false));
+        let second =
+            export_json_cached(&mut Evaluator::new(&[]), Some(&cache), &main, &[]).expect("cached");
+        assert_eq!(second, (first.0.clone(), true));
+        std::fs::write(&lib, "2").expect("write");
+        let third = export_json_cached(&mut Evaluator::new(&[]), Some(&cache), &main, &[])
+            .expect("evaluates");
+        assert_eq!(third, ("{\n  \"x\": 2\n}".to_owned(), false));
     }
 }

@@ -106,6 +106,32 @@ impl Printer {
         out
     }
 
+    /// A progress bar on stderr, when stderr is a terminal and output is not `--quiet`.
+    pub fn progress(&self, len: usize, message: &str) -> Option<indicatif::ProgressBar> {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(len as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{prefix:>12.green.bold} [{bar:30}] {pos}/{len} {msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(message.to_owned());
+        Some(bar)
+    }
+
+    /// Prints a report on stdout for `--format json|yaml` only; people read the status lines.
+    pub fn report<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        if self.format == OutputFormat::Table {
+            return Ok(());
+        }
+        self.data(value, Table::default)
+    }
+
     /// Prints data on stdout: `table` renders it for humans, `value` is serialized for
     /// `--format json|yaml`.
     pub fn data<T: Serialize>(

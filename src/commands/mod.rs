@@ -2,12 +2,15 @@
 //! domain results into output through the [`Printer`]; they hold no domain logic of their own.
 
 pub mod module_loader;
+pub mod pack;
 pub mod providers;
 
 use clap::CommandFactory as _;
 
 use crate::Outcome;
-use crate::cli::{Cli, Command, CompletionsArgs, ModuleLoaderCommand, ProvidersCommand};
+use crate::cli::{
+    Cli, Command, CompletionsArgs, ModuleLoaderCommand, PackCommand, ProvidersCommand,
+};
 use crate::context::Context;
 use crate::printer::Printer;
 
@@ -25,6 +28,13 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
         Command::ModuleLoader(command) => match command {
             ModuleLoaderCommand::Discover(args) => module_loader::discover(&args, context, printer),
             ModuleLoaderCommand::Sync(args) => providers::sync(&args, context, printer),
+        },
+        Command::Pack(command) => match command {
+            PackCommand::Core(args) => pack::core(&args, context, printer),
+            PackCommand::Provider(args) => pack::provider(&args, context, printer),
+            PackCommand::Providers(args) => pack::providers(&args, context, printer),
+            PackCommand::List => pack::list(context, printer),
+            PackCommand::Clean(args) => pack::clean(&args, context, printer),
         },
         Command::Completions(args) => completions(&args, printer),
         Command::Man => man(printer),

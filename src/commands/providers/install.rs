@@ -6,7 +6,7 @@ use crate::cli::InstallArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::link::{self, Change};
-use crate::lock::InfraLock;
+use crate::lock::DirLock;
 use crate::printer::Printer;
 
 /// `providers install <provider> <infra>`: link the provider's live source into the infra.
@@ -25,7 +25,7 @@ pub fn install(
             module.problem().unwrap_or_default()
         );
     };
-    let _lock = InfraLock::acquire(&infra.dir, printer)?;
+    let _lock = DirLock::acquire(&infra.dir, printer)?;
     let (entry, change) =
         link::install(context, &infra, &args.provider, package, layout, args.force).with_context(
             || {

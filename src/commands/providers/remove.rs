@@ -6,14 +6,14 @@ use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::link;
 use crate::infra::lockfile::ProvidersLock;
-use crate::lock::InfraLock;
+use crate::lock::DirLock;
 use crate::printer::Printer;
 
 /// `providers remove <provider> <infra>`: undo an install; the provider's source is never
 /// touched.
 pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let _lock = InfraLock::acquire(&infra.dir, printer)?;
+    let _lock = DirLock::acquire(&infra.dir, printer)?;
     let removal = link::remove(context, &infra, &args.provider, args.force)
         .with_context(|| format!("failed to remove `{}` from `{}`", args.provider, infra.name))?;
     if !removal.found_anything() {

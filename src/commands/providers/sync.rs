@@ -3,14 +3,14 @@ use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::link::{self, Change};
-use crate::lock::InfraLock;
+use crate::lock::DirLock;
 use crate::printer::Printer;
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
 /// as a teammate does after `git pull`.
 pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let _lock = InfraLock::acquire(&infra.dir, printer)?;
+    let _lock = DirLock::acquire(&infra.dir, printer)?;
     let (results, pruned) = link::sync(context, &infra)?;
     let mut failed = 0;
     for synced in &results {

@@ -1,0 +1,63 @@
+use anyhow::Context as _;
+
+use super::{Setup, report_packed};
+use crate::Outcome;
+use crate::catalog;
+use crate::cli::PackCoreArgs;
+use crate::context::Context;
+use crate::nickel::Evaluator;
+use crate::pack::local::{PackInput, Packer};
+use crate::printer::Printer;
+
+/// `pack core`: the core schemas (`[nickel] core_module`) as `core_package_name`, at
+/// `core_version` or `--version`.
+pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let nickel = &context.config.nickel;
+    let dir = &nickel.core_module;
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "the core schemas directory `{}` does not exist\nhint: set `[nickel] core_module` in the configuration",
+            dir.display()
+        );
+    }
+    let version = match &args.version {
+        Some(version) => version.clone(),
+        None => semver::Version::parse(&nickel.core_version).with_context(|| {
+            format!(
+                "`[nickel] core_version` is `{}`, not a semantic version",
+                nickel.core_version
+            )
+        })?,
+    };
+    let manifest_path = dir.join("manifest.toml");
+    let entry_name = if manifest_path.is_file() {
+        catalog::read_package_manifest(&manifest_path)
+            .map_err(anyhow::Error::msg)?
+            .entry
+            .unwrap_or_else(|| "main.ncl".to_owned())
+    } else {
+        "main.ncl".to_owned()
+    };
+    let input = PackInput {
+        module: nickel.core_package_name.clone(),
+        version,
+        package_dir: dir.clone(),
+        entry: dir.join(entry_name),
+    };
+    let setup = Setup::new(context, &args.output);
+    let packer = Packer {
+        registry: &setup.registry,
+        destination: &setup.destination,
+        metadata: &context.config.distribution.metadata,
+        cache: Some(&setup.cache),
+        now: context.now(),
+        force: args.output.force,
+        printer,
+    };
+    let packed = packer
+        .pack(&mut Evaluator::new(&[]), &input)
+        .with_context(|| format!("failed to pack `{}`", input.module))?;
+    report_packed(&packed, context, printer);
+    printer.report(&packed)?;
+    Ok(Outcome::Success)
+}

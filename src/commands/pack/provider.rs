@@ -1,0 +1,139 @@
+use anyhow::Context as _;
+
+use super::{Setup, report_packed};
+use crate::Outcome;
+use crate::catalog::{self, Layout, Module, ModuleKind};
+use crate::cli::{PackOutputArgs, PackProviderArgs};
+use crate::context::Context;
+use crate::nickel;
+use crate::pack::local::{PackInput, Packed, Packer};
+use crate::printer::Printer;
+
+/// What to pack for a discovered provider, or why it cannot be packed.
+fn input_for(module: &Module, version: Option<&semver::Version>) -> anyhow::Result<PackInput> {
+    let Some(package) = module.package() else {
+        anyhow::bail!(
+            "provider `{}` cannot be packed: {}",
+            module.name,
+            module.problem().unwrap_or_default()
+        );
+    };
+    let version = match version {
+        Some(version) => version.clone(),
+        // The catalog checked that the manifest's version is semver.
+        None => semver::Version::parse(&package.manifest.version)?,
+    };
+    Ok(PackInput {
+        module: package.manifest.name.clone(),
+        version,
+        package_dir: package.dir.clone(),
+        entry: package.entry.clone(),
+    })
+}
+
+fn packer<'a>(
+    setup: &'a Setup,
+    context: &'a Context,
+    printer: &'a Printer,
+    force: bool,
+) -> Packer<'a> {
+    Packer {
+        registry: &setup.registry,
+        destination: &setup.destination,
+        metadata: &context.config.distribution.metadata,
+        cache: Some(&setup.cache),
+        now: context.now(),
+        force,
+        printer,
+    }
+}
+
+/// `pack provider <name>`: evaluate the provider (refusing to pack if it fails), build the
+/// artifact and write its registry metadata.
+pub fn provider(
+    args: &PackProviderArgs,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let module =
+        catalog::find_provider(&context.config.paths.extensions, &args.name, Layout::Nickel)?;
+    let input = input_for(&module, args.version.as_ref())?;
+    let setup = Setup::new(context, &args.output);
+    let packed = packer(&setup, context, printer, args.output.force)
+        .pack(&mut nickel::Evaluator::new(&[]), &input)
+        .with_context(|| format!("failed to pack `{}`", input.module))?;
+    report_packed(&packed, context, printer);
+    printer.report(&packed)?;
+    Ok(Outcome::Success)
+}
+
+/// `pack providers`: every discovered provider, in parallel, with progress. Every failure is
+/// reported; the exit code says whether any failed.
+pub fn providers(
+    args: &PackOutputArgs,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let modules = catalog::discover(
+        &context.config.paths.extensions,
+        ModuleKind::Providers,
+        Layout::Nickel,
+    )?;
+    if modules.is_empty() {
+        printer.warning(format!(
+            "no providers found in `{}`",
+            context
+                .display_path(&context.config.paths.extensions.join("providers"))
+                .display()
+        ));
+        printer.report(&Vec::<Packed>::new())?;
+        return Ok(Outcome::Success);
+    }
+    let setup = Setup::new(context, args);
+    let packer = packer(&setup, context, printer, args.force);
+    let progress = printer.progress(modules.len(), "Packing");
+    let results: Vec<anyhow::Result<Packed>> =
+        nickel::with_evaluators(&[], &modules, |evaluator, module| {
+            let result = input_for(module, None).and_then(|input| {
+                packer
+                    .pack(evaluator, &input)
+                    .with_context(|| format!("failed to pack `{}`", input.module))
+            });
+            if let Some(bar) = &progress {
+                bar.set_message(module.name.clone());
+                bar.inc(1);
+            }
+            result
+        });
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let mut packed = Vec::new();
+    let mut failed = 0;
+    for result in results {
+        match result {
+            Ok(done) => {
+                report_packed(&done, context, printer);
+                packed.push(done);
+            }
+            Err(error) => {
+                failed += 1;
+                printer.error(&error);
+            }
+        }
+    }
+    printer.report(&packed)?;
+    let total = modules.len();
+    if failed > 0 {
+        printer.error_message(format!("{failed} of {total} providers could not be packed"));
+        return Ok(Outcome::Failure);
+    }
+    printer.status(
+        "Finished",
+        format!(
+            "{total} provider{} packed",
+            if total == 1 { "" } else { "s" }
+        ),
+    );
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,242 @@
+//! Reading a module's source for packing: every file under its package directory, safely.
+//!
+//! Hidden files and directories (names starting with `.`) are left out, so editor and VCS
+//! droppings never change an artifact. A symlink to a file inside the module is packed as the
+//! file it points to; a symlink that leaves the module, a symlinked directory, a device or a
+//! FIFO is refused, as is a manifest that still holds a path dependency: a development link
+//! must never leak into a release.
+
+use std::path::{Path, PathBuf};
+
+use toml_edit::DocumentMut;
+
+use super::{ArtifactFile, EXPORT_FILE};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("failed to read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is a symlink that leaves the module (to `{}`); refusing to pack it", path.display(), target.display())]
+    EscapingLink { path: PathBuf, target: PathBuf },
+    #[error("`{}` is a symlink to a directory; refusing to pack it\nhint: replace the link with the files, or move them into the module", path.display())]
+    LinkedDirectory { path: PathBuf },
+    #[error("`{}` is not a regular file or directory; refusing to pack it", path.display())]
+    Special { path: PathBuf },
+    #[error("`{}` has a name that cannot be packed (not UTF-8, or holding a newline or backslash)", path.display())]
+    BadName { path: PathBuf },
+    #[error("`{}` is reserved in artifacts for the Nickel export; rename it", path.display())]
+    Reserved { path: PathBuf },
+    #[error("`{}` is not a valid manifest: {message}", path.display())]
+    Manifest { path: PathBuf, message: String },
+    #[error(
+        "`{}`: `{dependency}` is a path dependency (`{dependency_path}`); refusing to pack a development link into a release\nhint: depend on a released version of `{dependency}` instead",
+        path.display()
+    )]
+    PathDependency {
+        path: PathBuf,
+        dependency: String,
+        dependency_path: String,
+    },
+}
+
+/// Reads the files of the package in `dir`, with its manifest (`manifest_file`, at the root)
+/// rewritten to carry `version` when it says otherwise, or written anew as `[package] name,
+/// version` when the package has none.
+pub fn read(
+    dir: &Path,
+    manifest_file: &str,
+    module: &str,
+    version: &semver::Version,
+) -> Result<Vec<ArtifactFile>, SourceError> {
+    let root = std::fs::canonicalize(dir).map_err(|source| SourceError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut files = Vec::new();
+    walk(&root, &root, &mut files)?;
+    if let Some(export) = files.iter().find(|file| file.path == EXPORT_FILE) {
+        return Err(SourceError::Reserved {
+            path: root.join(&export.path),
+        });
+    }
+    let manifest_path = dir.join(manifest_file);
+    match files.iter_mut().find(|file| file.path == manifest_file) {
+        Some(manifest) => {
+            manifest.contents = packed_manifest(&manifest_path, &manifest.contents, version)?
+        }
+        None => files.push(ArtifactFile {
+            path: manifest_file.to_owned(),
+            contents: format!("[package]\nname = \"{module}\"\nversion = \"{version}\"\n")
+                .into_bytes(),
+            executable: false,
+        }),
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+fn walk(root: &Path, dir: &Path, files: &mut Vec<ArtifactFile>) -> Result<(), SourceError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| SourceError::Io { path, source }
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io(dir))?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            return Err(SourceError::BadName { path });
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        if name.contains(['\n', '\\']) {
+            return Err(SourceError::BadName { path });
+        }
+        let metadata = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+        let file_type = metadata.file_type();
+        let (real, metadata) = if file_type.is_symlink() {
+            let target = std::fs::canonicalize(&path).map_err(io(&path))?;
+            if !target.starts_with(root) {
+                return Err(SourceError::EscapingLink { path, target });
+            }
+            let metadata = std::fs::metadata(&target).map_err(io(&target))?;
+            if metadata.is_dir() {
+                return Err(SourceError::LinkedDirectory { path });
+            }
+            (target, metadata)
+        } else {
+            (path.clone(), metadata)
+        };
+        if metadata.is_dir() {
+            walk(root, &path, files)?;
+        } else if metadata.is_file() {
+            let contents = std::fs::read(&real).map_err(io(&real))?;
+            let relative = path
+                .strip_prefix(root)
+                .map_err(|_| SourceError::BadName { path: path.clone() })?;
+            let relative: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            files.push(ArtifactFile {
+                path: relative.join("/"),
+                contents,
+                executable: is_executable(&metadata),
+            });
+        } else {
+            return Err(SourceError::Special { path });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn is_executable(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    metadata.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_metadata: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// The manifest as packed: refused if it holds a path dependency, its `[package] version` set to
+/// `version` (the rest of the file kept as written).
+fn packed_manifest(
+    path: &Path,
+    contents: &[u8],
+    version: &semver::Version,
+) -> Result<Vec<u8>, SourceError> {
+    let text = String::from_utf8_lossy(contents);
+    let mut doc: DocumentMut =
+        text.parse()
+            .map_err(|error: toml_edit::TomlError| SourceError::Manifest {
+                path: path.to_owned(),
+                message: crate::text::located(&text, error.message(), error.span()),
+            })?;
+    if let Some(dependencies) = doc
+        .get("dependencies")
+        .and_then(toml_edit::Item::as_table_like)
+    {
+        for (dependency, spec) in dependencies.iter() {
+            if let Some(dependency_path) = spec
+                .as_table_like()
+                .and_then(|t| t.get("path"))
+                .and_then(|p| p.as_str())
+            {
+                return Err(SourceError::PathDependency {
+                    path: path.to_owned(),
+                    dependency: dependency.to_owned(),
+                    dependency_path: dependency_path.to_owned(),
+                });
+            }
+        }
+    }
+    let Some(package) = doc
+        .get_mut("package")
+        .and_then(toml_edit::Item::as_table_like_mut)
+    else {
+        return Err(SourceError::Manifest {
+            path: path.to_owned(),
+            message: "no `[package]` table".into(),
+        });
+    };
+    let current = package.get("version").and_then(toml_edit::Item::as_str);
+    if current != Some(version.to_string().as_str()) {
+        match package
+            .get_mut("version")
+            .and_then(toml_edit::Item::as_value_mut)
+        {
+            // Replacing only the value keeps a comment after it.
+            Some(value) => {
+                let decor = value.decor().clone();
+                *value = toml_edit::Value::from(version.to_string());
+                *value.decor_mut() = decor;
+            }
+            None => {
+                package.insert("version", toml_edit::value(version.to_string()));
+            }
+        }
+    }
+    Ok(doc.to_string().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_packed_manifest_carries_the_packed_version() {
+        let path = Path::new("manifest.toml");
+        let input = b"[package]\nname = \"x_prov\"\nversion = \"0.0.1\" # bump me\n";
+        let packed = packed_manifest(path, input, &semver::Version::new(1, 0, 0)).expect("packs");
+        assert_eq!(
+            String::from_utf8_lossy(&packed),
+            "[package]\nname = \"x_prov\"\nversion = \"1.0.0\" # bump me\n"
+        );
+        let same = packed_manifest(path, input, &semver::Version::new(0, 0, 1)).expect("packs");
+        assert_eq!(same, input);
+    }
+
+    #[test]
+    fn path_dependencies_are_refused() {
+        let input = b"[package]\nname = \"x_prov\"\nversion = \"0.0.1\"\n[dependencies]\nlib = { path = \"../lib\" }\n";
+        let error = packed_manifest(Path::new("m.toml"), input, &semver::Version::new(0, 0, 1))
+            .expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("`lib` is a path dependency (`../lib`)"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! The local registry: artifacts in the packages directory (`pack_path`) and one metadata file
+//! per module in `registry_path/<module>.json`, so the registry grows per module rather than as
+//! one big index. `package_file` paths in the metadata are relative to the packages directory,
+//! so the two directories can be copied or served as they are.
+//!
+//! Writers hold the registry's lock ([`crate::lock::DirLock`] on `registry_path`) while they
+//! read, change and write a module's metadata.
+
+pub mod metadata;
+
+use std::path::{Path, PathBuf};
+
+pub use metadata::{ModuleMetadata, VersionEntry};
+
+use crate::config::Config;
+use crate::lock::DirLock;
+use crate::printer::Printer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not valid registry metadata: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+}
+
+/// The registry in two local directories.
+#[derive(Debug, Clone)]
+pub struct LocalRegistry {
+    pub pack_path: PathBuf,
+    pub registry_path: PathBuf,
+}
+
+impl LocalRegistry {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            pack_path: config.distribution.pack_path.clone(),
+            registry_path: config.distribution.registry_path.clone(),
+        }
+    }
+
+    /// Takes the registry's lock, creating the registry directory when missing.
+    pub fn lock(&self, printer: &Printer) -> std::io::Result<DirLock> {
+        fs_err::create_dir_all(&self.registry_path)?;
+        DirLock::acquire(&self.registry_path, printer)
+    }
+
+    pub fn metadata_path(&self, module: &str) -> PathBuf {
+        self.registry_path.join(format!("{module}.json"))
+    }
+
+    /// The metadata of `module`, if the registry has any.
+    pub fn read(&self, module: &str) -> Result<Option<ModuleMetadata>, RegistryError> {
+        read_metadata(&self.metadata_path(module))
+    }
+
+    /// Every module's metadata, sorted by name.
+    pub fn modules(&self) -> Result<Vec<ModuleMetadata>, RegistryError> {
+        let entries = match std::fs::read_dir(&self.registry_path) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(RegistryError::Read {
+                    path: self.registry_path.clone(),
+                    source,
+                });
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .collect();
+        paths.sort();
+        let mut modules = Vec::new();
+        for path in paths {
+            if let Some(metadata) = read_metadata(&path)? {
+                modules.push(metadata);
+            }
+        }
+        Ok(modules)
+    }
+
+    pub fn write(&self, metadata: &ModuleMetadata) -> std::io::Result<()> {
+        let mut json = serde_json::to_string_pretty(metadata).map_err(std::io::Error::other)?;
+        json.push('\n');
+        crate::fs::atomic_write(&self.metadata_path(&metadata.name), json.as_bytes())
+    }
+
+    /// Removes the metadata file of a module that has no version left.
+    pub fn remove(&self, module: &str) -> std::io::Result<()> {
+        match fs_err::remove_file(self.metadata_path(module)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    /// Where an artifact named in the metadata is on disk.
+    pub fn artifact_path(&self, package_file: &str) -> PathBuf {
+        self.pack_path.join(package_file)
+    }
+}
+
+fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(RegistryError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let metadata: ModuleMetadata =
+        serde_json::from_str(&text).map_err(|error| RegistryError::Parse {
+            path: path.to_owned(),
+            message: format!("line {}, column {}: {error}", error.line(), error.column()),
+        })?;
+    metadata.check().map_err(|message| RegistryError::Parse {
+        path: path.to_owned(),
+        message,
+    })?;
+    Ok(Some(metadata))
+}
