@@ -119,7 +119,7 @@ fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {
     let metadata: ModuleMetadata =
         serde_json::from_str(&text).map_err(|error| RegistryError::Parse {
             path: path.to_owned(),
-            message: format!("line {}, column {}: {error}", error.line(), error.column()),
+            message: error.to_string(),
         })?;
     metadata.check().map_err(|message| RegistryError::Parse {
         path: path.to_owned(),

@@ -107,7 +107,9 @@ impl TestContext {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.base.parent().expect("temp root"))
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            // Registry metadata records creation times; fix the clock for stable snapshots.
+            .env("SOURCE_DATE_EPOCH", "1764115200");
         command
     }
 
@@ -150,6 +152,50 @@ impl TestContext {
         }
         out
     }
+}
+
+/// Lists a tar archive: one line per entry with its type, mode, owner, names, mtime, size and
+/// path, to check that artifacts are normalised.
+pub fn inspect_archive(bytes: &[u8]) -> String {
+    let mut archive = tar::Archive::new(bytes);
+    let mut out = String::new();
+    for entry in archive.entries().expect("a tar archive") {
+        let entry = entry.expect("an entry");
+        let header = entry.header();
+        let kind = match header.entry_type() {
+            tar::EntryType::Regular => "file",
+            tar::EntryType::Directory => "dir",
+            other => panic!("unexpected entry type {other:?}"),
+        };
+        let _ = writeln!(
+            out,
+            "{kind:4} {:o} {}:{} '{}':'{}' {} {:>5} {}",
+            header.mode().expect("mode"),
+            header.uid().expect("uid"),
+            header.gid().expect("gid"),
+            header.username().expect("user name").unwrap_or("?"),
+            header.groupname().expect("group name").unwrap_or("?"),
+            header.mtime().expect("mtime"),
+            header.size().expect("size"),
+            entry.path().expect("path").display(),
+        );
+    }
+    out
+}
+
+/// One file of a tar archive.
+pub fn archive_file(bytes: &[u8], path: &str) -> String {
+    use std::io::Read as _;
+    let mut archive = tar::Archive::new(bytes);
+    for entry in archive.entries().expect("a tar archive") {
+        let mut entry = entry.expect("an entry");
+        if entry.path().expect("path").to_str() == Some(path) {
+            let mut contents = String::new();
+            entry.read_to_string(&mut contents).expect("utf-8");
+            return contents;
+        }
+    }
+    panic!("{path} is not in the archive")
 }
 
 fn collect(root: &Path, dir: &Path, paths: &mut Vec<String>) {

@@ -1,0 +1,488 @@
+//! `pack core|provider|providers|list|clean`: artifacts, metadata, refusals, reproducibility.
+
+use insta::assert_snapshot;
+
+use crate::common::{TestContext, archive_file, inspect_archive};
+
+fn artifact(context: &TestContext, file: &str) -> Vec<u8> {
+    std::fs::read(context.path(&format!("distribution/packages/{file}")))
+        .expect("the artifact exists")
+}
+
+#[test]
+fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
+    let context = TestContext::examples();
+    assert_snapshot!(context.run(["pack", "provider", "upcloud"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.0 KiB, sha256 62982c3a3a90)
+    ");
+    assert_snapshot!(inspect_archive(&artifact(&context, "upcloud_prov_0.0.1.tar")), @"
+    dir  755 0:0 '':'' 315532800     0 upcloud_prov/
+    file 644 0:0 '':'' 315532800   821 upcloud_prov/contracts.ncl
+    file 644 0:0 '':'' 315532800   170 upcloud_prov/defaults.ncl
+    file 644 0:0 '':'' 315532800   537 upcloud_prov/export.json
+    file 644 0:0 '':'' 315532800   736 upcloud_prov/main.ncl
+    file 644 0:0 '':'' 315532800   123 upcloud_prov/manifest.toml
+    file 644 0:0 '':'' 315532800   188 upcloud_prov/network_upcloud.ncl
+    file 644 0:0 '':'' 315532800   333 upcloud_prov/server_upcloud.ncl
+    ");
+    assert_snapshot!(context.read("distribution/registry/upcloud_prov.json"), @r#"
+    {
+      "name": "upcloud_prov",
+      "version": "0.0.1",
+      "package_file": "upcloud_prov_0.0.1.tar",
+      "created": "2025-11-26T00:00:00Z",
+      "maintainer": "provisioning examples",
+      "repository": "https://example.invalid/provisioning",
+      "license": "MIT",
+      "homepage": "https://example.invalid/provisioning",
+      "versions": [
+        {
+          "version": "0.0.1",
+          "package_file": "upcloud_prov_0.0.1.tar",
+          "sha256": "62982c3a3a90ba5c3139949771b08f0c82000ba9bd5a3c092987dcfef05f103a",
+          "content_hash": "h1:3heBtCaDDIAVx9Q0vJJJzc3ttTlK2IrYr4AHI6x3ri0=",
+          "size": 10240,
+          "created": "2025-11-26T00:00:00Z",
+          "signature": null
+        }
+      ]
+    }
+    "#);
+}
+
+#[test]
+fn export_json_is_what_nickel_export_prints() {
+    // The fixtures were made by the real CLI: `nickel export --format json main.ncl` (nickel-lang-cli 1.18.0)
+    // in each example provider's `nickel/` directory.
+    let context = TestContext::examples();
+    context.run(["pack", "providers"]).success();
+    for (module, version) in [
+        ("upcloud_prov", "0.0.1"),
+        ("aws_prov", "1.0.0"),
+        ("local_prov", "0.2.0"),
+    ] {
+        let expected = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("tests/fixtures/export/{module}.json")),
+        )
+        .expect("fixture");
+        let exported = archive_file(
+            &artifact(&context, &format!("{module}_{version}.tar")),
+            &format!("{module}/export.json"),
+        );
+        assert_eq!(exported.trim_end(), expected.trim_end(), "{module}");
+    }
+}
+
+#[test]
+fn packing_the_same_sources_twice_gives_the_same_bytes() {
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "aws"]).success();
+    let first = artifact(&context, "aws_prov_1.0.0.tar");
+    // New mtimes everywhere, a fresh packages directory and no evaluation cache.
+    let source = context.path("extensions/providers/aws/nickel");
+    for entry in std::fs::read_dir(&source).expect("list") {
+        let path = entry.expect("entry").path();
+        let contents = std::fs::read(&path).expect("read");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::fs::write(&path, contents).expect("touch");
+    }
+    std::fs::remove_dir_all(context.path("distribution")).expect("clean");
+    context.run(["pack", "provider", "aws"]).success();
+    assert_eq!(artifact(&context, "aws_prov_1.0.0.tar"), first);
+    // And from another base at another path.
+    let elsewhere = TestContext::examples();
+    elsewhere.run(["pack", "provider", "aws"]).success();
+    assert_eq!(artifact(&elsewhere, "aws_prov_1.0.0.tar"), first);
+}
+
+#[test]
+fn repacking_unchanged_sources_is_a_no_op_served_from_the_cache() {
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "local"]).success();
+    let metadata = context.read("distribution/registry/local_prov.json");
+    let again = context
+        .command()
+        .args(["pack", "provider", "local", "--format", "json"])
+        .env("SOURCE_DATE_EPOCH", "1900000000")
+        .output()
+        .expect("runs");
+    assert!(again.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json");
+    assert_eq!(report["written"], "unchanged");
+    assert_eq!(report["cached_evaluation"], true);
+    assert_eq!(
+        context.read("distribution/registry/local_prov.json"),
+        metadata,
+        "created is kept"
+    );
+}
+
+#[test]
+fn version_overrides_the_artifact_but_never_the_source() {
+    let context = TestContext::examples();
+    let manifest = context.read("extensions/providers/aws/nickel/manifest.toml");
+    assert_snapshot!(context.run(["pack", "provider", "aws", "--version", "1.1.0"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (8.0 KiB, sha256 fe489e558fd8)
+    ");
+    assert_snapshot!(archive_file(&artifact(&context, "aws_prov_1.1.0.tar"), "aws_prov/manifest.toml"), @r#"
+    [package]
+    name = "aws_prov"
+    version = "1.1.0"
+    description = "Amazon EC2 instances and VPCs"
+    "#);
+    assert_eq!(
+        context.read("extensions/providers/aws/nickel/manifest.toml"),
+        manifest
+    );
+    assert_snapshot!(context.run(["pack", "provider", "aws", "--version", "1.x"]), @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: invalid value '1.x' for '--version <V>': unexpected character 'x' while parsing minor version number
+
+    For more information, try '--help'.
+    ");
+}
+
+#[test]
+fn an_evaluation_failure_writes_nothing() {
+    let context = TestContext::new();
+    context
+        .provider("bad")
+        .file("main.ncl", "{\n  port | Number = \"eighty\",\n}\n")
+        .create();
+    assert_snapshot!(context.run(["pack", "provider", "bad"]), @r#"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to pack `bad_prov`
+      caused by: `[BASE]/extensions/providers/bad/nickel/main.ncl` does not evaluate:
+      error: contract broken by the value of `port`
+        ┌─ [BASE]/extensions/providers/bad/nickel/main.ncl:2:19
+        │
+      2 │   port | Number = "eighty",
+        │          ------   ^^^^^^^^ applied to this expression
+        │          │         
+        │          expected type
+        │
+        ┌─ <unknown> (generated by evaluation):1:1
+        │
+      1 │ "eighty"
+        │ -------- evaluated to this value
+    "#);
+    assert!(!context.path("distribution").exists());
+}
+
+#[test]
+fn a_symlink_leaving_the_module_is_refused() {
+    let context = TestContext::new();
+    let dir = context.provider("leaky").create();
+    context.write("secret.ncl", "\"secret\"");
+    std::os::unix::fs::symlink("../../../../secret.ncl", dir.join("secret.ncl")).expect("symlink");
+    assert_snapshot!(context.run(["pack", "provider", "leaky"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to pack `leaky_prov`
+      caused by: `[BASE]/extensions/providers/leaky/nickel/secret.ncl` is a symlink that leaves the module (to `[BASE]/secret.ncl`); refusing to pack it
+    ");
+    assert!(!context.path("distribution").exists());
+}
+
+#[test]
+fn a_symlink_inside_the_module_is_packed_as_a_file() {
+    let context = TestContext::new();
+    let dir = context
+        .provider("linked")
+        .file("real.ncl", "{ a = 1 }")
+        .create();
+    std::os::unix::fs::symlink("real.ncl", dir.join("alias.ncl")).expect("symlink");
+    std::fs::write(dir.join(".hidden"), "editor state").expect("write");
+    context.run(["pack", "provider", "linked"]).success();
+    assert_snapshot!(inspect_archive(&artifact(&context, "linked_prov_0.0.1.tar")), @"
+    dir  755 0:0 '':'' 315532800     0 linked_prov/
+    file 644 0:0 '':'' 315532800     9 linked_prov/alias.ncl
+    file 644 0:0 '':'' 315532800    39 linked_prov/export.json
+    file 644 0:0 '':'' 315532800    43 linked_prov/main.ncl
+    file 644 0:0 '':'' 315532800    85 linked_prov/manifest.toml
+    file 644 0:0 '':'' 315532800     9 linked_prov/real.ncl
+    ");
+}
+
+#[test]
+fn a_path_dependency_is_refused() {
+    let context = TestContext::new();
+    let dir = context.provider("dev").create();
+    let manifest = std::fs::read_to_string(dir.join("manifest.toml")).expect("read");
+    std::fs::write(
+        dir.join("manifest.toml"),
+        format!("{manifest}\n[dependencies]\nlib_prov = {{ path = \"../../lib/nickel\" }}\n"),
+    )
+    .expect("write");
+    assert_snapshot!(context.run(["pack", "provider", "dev"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to pack `dev_prov`
+      caused by: `[BASE]/extensions/providers/dev/nickel/manifest.toml`: `lib_prov` is a path dependency (`../../lib/nickel`); refusing to pack a development link into a release
+    hint: depend on a released version of `lib_prov` instead
+    ");
+    assert!(!context.path("distribution").exists());
+}
+
+#[test]
+fn a_packed_version_is_immutable_unless_forced() {
+    let context = TestContext::new();
+    context.provider("up").create();
+    context.run(["pack", "provider", "up"]).success();
+    let first = artifact(&context, "up_prov_0.0.1.tar");
+    let metadata = context.read("distribution/registry/up_prov.json");
+    context
+        .provider("up")
+        .file("main.ncl", "{ provider = \"up\", size | Number = 2 }\n")
+        .create();
+    let refused = context.run(["pack", "provider", "up"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused
+            .stderr
+            .contains("`up_prov` 0.0.1 is already packed with other contents"),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("hint: packed versions are immutable"),
+        "{refused}"
+    );
+    assert_eq!(artifact(&context, "up_prov_0.0.1.tar"), first);
+    assert_eq!(context.read("distribution/registry/up_prov.json"), metadata);
+    let forced = context.run(["pack", "provider", "up", "--force"]);
+    assert!(
+        forced.stderr.contains("Replaced `up_prov` 0.0.1"),
+        "{forced}"
+    );
+    assert_ne!(artifact(&context, "up_prov_0.0.1.tar"), first);
+}
+
+#[test]
+fn pack_providers_reports_every_failure_and_packs_the_rest() {
+    let context = TestContext::new();
+    context.provider("good").create();
+    context
+        .provider("bad")
+        .file("main.ncl", "{ x = 1 + \"a\" }")
+        .create();
+    context.write("extensions/providers/nomanifest/nickel/main.ncl", "{}");
+    assert_snapshot!(context.run(["pack", "providers"]), @r#"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to pack `bad_prov`
+      caused by: `[BASE]/extensions/providers/bad/nickel/main.ncl` does not evaluate:
+      error: dynamic type error
+        ┌─ [BASE]/extensions/providers/bad/nickel/main.ncl:1:11
+        │
+      1 │ { x = 1 + "a" }
+        │           ^^^ this expression has type String, but Number was expected
+        │
+        = (+) expects its 2nd argument to be a Number
+          Packed `good_prov` 0.0.1 → `distribution/packages/good_prov_0.0.1.tar` (4.5 KiB, sha256 b037af815849)
+    error: provider `nomanifest` cannot be packed: no manifest: `[BASE]/extensions/providers/nomanifest/nickel/manifest.toml` does not exist
+    error: 2 of 3 providers could not be packed
+    "#);
+    assert!(
+        context
+            .path("distribution/packages/good_prov_0.0.1.tar")
+            .is_file()
+    );
+    assert!(
+        !context
+            .path("distribution/packages/bad_prov_0.0.1.tar")
+            .exists()
+    );
+}
+
+#[test]
+fn pack_providers_through_a_link_named_pack() {
+    let context = TestContext::examples();
+    let link = context.base.parent().expect("temp root").join("pack");
+    std::os::unix::fs::symlink(crate::common::BIN, &link).expect("symlink");
+    let output = std::process::Command::new(&link)
+        .current_dir(&context.base)
+        .env("NO_COLOR", "1")
+        .env("SOURCE_DATE_EPOCH", "1764115200")
+        .args(["providers", "--format", "json", "-q"])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let modules: Vec<&str> = report
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|p| p["module"].as_str().expect("module"))
+        .collect();
+    assert_eq!(modules, ["aws_prov", "local_prov", "upcloud_prov"]);
+}
+
+#[test]
+fn pack_core_packs_the_schemas() {
+    let context = TestContext::examples();
+    assert_snapshot!(context.run(["pack", "core"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+          Packed `provisioning_core` 0.0.1 → `distribution/packages/provisioning_core_0.0.1.tar` (5.0 KiB, sha256 e591b626b642)
+    ");
+    assert_snapshot!(archive_file(&artifact(&context, "provisioning_core_0.0.1.tar"), "provisioning_core/export.json"), @r#"
+    {
+      "contracts": [
+        "Hostname",
+        "Labels",
+        "Server"
+      ],
+      "package": "provisioning_core"
+    }
+    "#);
+    context
+        .run(["pack", "core", "--version", "0.1.0"])
+        .success();
+    assert!(
+        context
+            .path("distribution/registry/provisioning_core.json")
+            .is_file()
+    );
+}
+
+#[test]
+fn output_writes_the_artifact_elsewhere_and_leaves_the_registry_alone() {
+    let context = TestContext::examples();
+    context
+        .run(["pack", "provider", "local", "--output", "out"])
+        .success();
+    assert!(context.path("out/local_prov_0.2.0.tar").is_file());
+    assert!(!context.path("distribution/registry").exists());
+}
+
+#[test]
+fn pack_list_shows_versions_and_strays() {
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "aws"]).success();
+    context
+        .run(["pack", "provider", "aws", "--version", "1.1.0"])
+        .success();
+    context.run(["pack", "provider", "local"]).success();
+    context
+        .run([
+            "pack",
+            "provider",
+            "upcloud",
+            "--output",
+            "distribution/packages",
+        ])
+        .success();
+    std::fs::remove_file(context.path("distribution/packages/local_prov_0.2.0.tar")).expect("rm");
+    assert_snapshot!(context.run(["pack", "list"]), @"
+    exit: 0
+    --- stdout
+    MODULE        VERSION  SIZE      CREATED               SHA256        SIGNED  STATE
+    aws_prov      1.1.0    8.0 KiB   2025-11-26T00:00:00Z  fe489e558fd8  no      ok
+    aws_prov      1.0.0    8.0 KiB   2025-11-26T00:00:00Z  888271c64f78  no      ok
+    local_prov    0.2.0    4.5 KiB   2025-11-26T00:00:00Z  896a8c041dbd  no      missing
+    upcloud_prov  0.0.1    10.0 KiB  -                     62982c3a3a90  no      unindexed
+    --- stderr
+    ");
+}
+
+#[test]
+fn pack_list_of_nothing_says_so() {
+    let context = TestContext::examples();
+    assert_snapshot!(context.run(["pack", "list"]), @"
+    exit: 0
+    --- stdout
+    no packages in `distribution/packages`
+    --- stderr
+    ");
+}
+
+#[test]
+fn clean_keeps_the_newest_in_semver_order() {
+    let context = TestContext::new();
+    context.provider("up").create();
+    for version in ["0.9.0", "0.10.0", "0.10.1"] {
+        context
+            .run(["pack", "provider", "up", "--version", version])
+            .success();
+    }
+    let before = context.tree("distribution");
+    assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "2", "--dry-run"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+    Would delete `up_prov` 0.9.0 (up_prov_0.9.0.tar)
+    ");
+    assert_eq!(context.tree("distribution"), before);
+    assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "2"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+         Deleted `up_prov` 0.9.0 (up_prov_0.9.0.tar)
+    ");
+    let mut left: Vec<String> = std::fs::read_dir(context.path("distribution/packages"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tar"))
+        .collect();
+    left.sort();
+    assert_eq!(left, ["up_prov_0.10.0.tar", "up_prov_0.10.1.tar"]);
+    let metadata: serde_json::Value =
+        serde_json::from_str(&context.read("distribution/registry/up_prov.json")).expect("json");
+    assert_eq!(metadata["version"], "0.10.1");
+    let versions: Vec<&str> = metadata["versions"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v["version"].as_str().expect("v"))
+        .collect();
+    assert_eq!(versions, ["0.10.0", "0.10.1"]);
+    assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "2"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+           Clean no package has more than 2 versions
+    ");
+}
+
+#[test]
+fn malformed_registry_metadata_is_reported() {
+    let context = TestContext::examples();
+    context.write(
+        "distribution/registry/aws_prov.json",
+        "{\n  \"name\": \"aws_prov\",\n  \"version\": 1\n}\n",
+    );
+    assert_snapshot!(context.run(["pack", "list"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: invalid type: integer `1`, expected a string at line 3 column 14
+    ");
+    assert_snapshot!(context.run(["pack", "provider", "aws"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to pack `aws_prov`
+      caused by: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: invalid type: integer `1`, expected a string at line 3 column 14
+    ");
+}
