@@ -486,3 +486,59 @@ fn malformed_registry_metadata_is_reported() {
       caused by: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: invalid type: integer `1`, expected a string at line 3 column 14
     ");
 }
+
+#[test]
+fn a_fifo_in_the_module_is_refused() {
+    let context = TestContext::new();
+    let dir = context.provider("odd").create();
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.join("pipe"))
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let run = context.run(["pack", "provider", "odd"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stderr
+            .contains("pipe` is not a regular file or directory; refusing to pack it"),
+        "{run}"
+    );
+    assert!(!context.path("distribution").exists());
+}
+
+#[test]
+fn concurrent_packs_of_one_module_all_land_in_its_metadata() {
+    let context = TestContext::new();
+    context.provider("up").create();
+    let versions = ["1.0.0", "1.1.0", "1.2.0", "2.0.0"];
+    let children: Vec<_> = versions
+        .iter()
+        .map(|version| {
+            context
+                .command()
+                .args(["pack", "provider", "up", "--version", version])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("wait");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_str(&context.read("distribution/registry/up_prov.json")).expect("json");
+    let recorded: Vec<&str> = metadata["versions"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v["version"].as_str().expect("v"))
+        .collect();
+    assert_eq!(recorded, versions);
+    assert_eq!(metadata["version"], "2.0.0");
+}
