@@ -70,6 +70,9 @@ pub enum Command {
     /// Build versioned, reproducible artifacts of providers and the core schemas
     #[command(subcommand)]
     Pack(PackCommand),
+    /// Create, show and trust minisign signing keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print a shell completion script on stdout
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout
@@ -115,6 +118,39 @@ pub enum PackCommand {
     List,
     /// Delete all but the newest versions of each package (semver order)
     Clean(CleanArgs),
+    /// Check an artifact's size, hashes and signature; print who signed it
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// An artifact file (`distribution/packages/upcloud_prov_0.0.1.tar`) or `module@version`
+    pub target: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create your Ed25519 signing key pair (minisign format) and trust it
+    Generate(KeysGenerateArgs),
+    /// Print your public key in minisign's `.pub` format
+    Public,
+    /// List the trusted public keys
+    List,
+    /// Trust a public key: a minisign `.pub` file, or the key itself
+    Trust(KeysTrustArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysGenerateArgs {
+    /// Replace an existing key pair
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysTrustArgs {
+    /// A `.pub` file, or a base64 public key (`RW...`)
+    pub key: String,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +193,9 @@ pub struct CleanArgs {
     /// Print what would be deleted, and delete nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Also delete versions that an infra pins
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +222,13 @@ pub struct InstallArgs {
     /// Replace whatever stands where the link goes (a directory, a stray file)
     #[arg(long)]
     pub force: bool,
+    /// Install this packed version (pack mode) instead of linking the live source
+    #[arg(long, value_name = "V", conflicts_with = "kcl")]
+    pub version: Option<semver::Version>,
+    /// With `--version`: accept an unsigned pack, or one signed by an untrusted key (recorded in
+    /// the lock)
+    #[arg(long, requires = "version")]
+    pub allow_unsigned: bool,
     #[command(flatten)]
     pub layout: LayoutArgs,
 }

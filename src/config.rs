@@ -100,6 +100,8 @@ pub struct Distribution {
     pub cache_path: PathBuf,
     pub registry_type: String,
     pub registry_url: String,
+    pub unpack_max_entries: u64,
+    pub unpack_max_bytes: u64,
     pub metadata: Metadata,
 }
 

@@ -145,6 +145,9 @@ enum Undo {
     RemoveDir {
         path: PathBuf,
     },
+    RemoveTree {
+        path: PathBuf,
+    },
     Rename {
         from: PathBuf,
         to: PathBuf,
@@ -253,6 +256,16 @@ impl Transaction {
         Ok(())
     }
 
+    /// Moves the directory `from`, which this command just filled, to `to` (which must not
+    /// exist); an undo deletes it.
+    pub fn move_new_dir_into_place(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+        fs_err::rename(from, to)?;
+        self.undo.push(Undo::RemoveTree {
+            path: to.to_owned(),
+        });
+        Ok(())
+    }
+
     /// Keeps every change.
     pub fn commit(mut self) {
         self.committed = true;
@@ -291,6 +304,7 @@ impl Drop for Transaction {
                     previous: None,
                 } => std::fs::remove_file(path),
                 Undo::RemoveDir { path } => std::fs::remove_dir(path),
+                Undo::RemoveTree { path } => std::fs::remove_dir_all(path),
                 Undo::Rename { from, to } => std::fs::rename(from, to),
             };
         }

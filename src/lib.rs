@@ -19,6 +19,7 @@
 //! - [`pack`] builds deterministic artifacts and packs modules into a registry.
 //! - [`registry`] reads and writes the local registry: artifacts and per-module metadata.
 //! - [`time`] formats timestamps for metadata.
+//! - [`signing`] manages minisign keys, signs artifacts and verifies signatures.
 //! - [`fs`] is the only place that writes to disk: atomic writes, symlink replacement.
 //! - [`lock`] serialises commands that change one infrastructure.
 //! - [`names`] validates provider and module names before anything is touched.
@@ -39,6 +40,7 @@ pub mod nickel;
 pub mod pack;
 pub mod printer;
 pub mod registry;
+pub mod signing;
 pub mod text;
 pub mod time;
 

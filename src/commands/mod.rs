@@ -1,6 +1,7 @@
 //! One function per command, each taking its options and the [`Context`]. Commands turn
 //! domain results into output through the [`Printer`]; they hold no domain logic of their own.
 
+pub mod keys;
 pub mod module_loader;
 pub mod pack;
 pub mod providers;
@@ -35,7 +36,9 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             PackCommand::Providers(args) => pack::providers(&args, context, printer),
             PackCommand::List => pack::list(context, printer),
             PackCommand::Clean(args) => pack::clean(&args, context, printer),
+            PackCommand::Verify(args) => pack::verify(&args, context, printer),
         },
+        Command::Keys(command) => keys::run(command, context, printer),
         Command::Completions(args) => completions(&args, printer),
         Command::Man => man(printer),
     }

@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 use super::lockfile::{LockEntry, Mode, ProvidersLock};
 use super::manifest::InfraManifestMut;
 use super::state::source_path;
+use super::vendor;
 use super::{Infra, link_dependency_path, modules_dir_name};
 use crate::catalog::{Layout, Package};
 use crate::context::Context;
@@ -58,16 +59,17 @@ pub fn install(
         &canonical(&context.config.paths.base)?,
         &canonical(&package.dir)?,
     );
-    let entry = LockEntry {
-        name: name.to_string(),
-        module: module.clone(),
-        mode: Mode::Link,
-        version: package.manifest.version.clone(),
-        source: path_to_record(&source),
+    let entry = LockEntry::link(
+        name.as_str(),
+        &module,
+        &package.manifest.version,
+        path_to_record(&source),
         layout,
-    };
+    );
 
     let mut changed = transaction.symlink(&target, &link)?;
+    // A pinned pack of this provider goes: one form at a time.
+    changed |= remove_vendored(infra, &module, &mut transaction)?;
     if let Some(old_manifest) = &mut old_layout_manifest {
         let old_layout = if layout == Layout::Nickel {
             Layout::Kcl
@@ -198,6 +200,17 @@ pub fn remove(
             transaction.write(&manifest_path, manifest.render().as_bytes())?;
         }
     }
+    let pinned = lock
+        .get(name.as_str())
+        .is_some_and(|entry| entry.mode == Mode::Pack);
+    if pinned || force {
+        removal.link |= remove_vendored(infra, &module, &mut transaction)?;
+    } else if vendor::module_dir(infra, &module).exists() {
+        bail!(
+            "`{}` is not recorded as a pack in the lock; refusing to delete it\nhint: pass `--force` to delete it too",
+            vendor::module_dir(infra, &module).display()
+        );
+    }
     removal.lock_entry = lock.remove(name.as_str());
     if removal.lock_entry.is_some() {
         transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
@@ -231,6 +244,9 @@ pub fn sync(context: &Context, infra: &Infra) -> anyhow::Result<(Vec<SyncedEntry
 }
 
 fn sync_entry(context: &Context, infra: &Infra, entry: &LockEntry) -> anyhow::Result<Change> {
+    if entry.mode == Mode::Pack {
+        return sync_pack(context, infra, entry);
+    }
     let source = source_path(context, entry);
     if !source.is_dir() {
         bail!(
@@ -309,4 +325,49 @@ fn prune_untracked(
     }
     transaction.commit();
     Ok(pruned)
+}
+
+/// Removes `vendor/<module>` and its file list, when there. Says whether anything went.
+fn remove_vendored(
+    infra: &Infra,
+    module: &str,
+    transaction: &mut Transaction,
+) -> anyhow::Result<bool> {
+    let dir = vendor::module_dir(infra, module);
+    let mut removed = false;
+    if entry_at(&dir)? != Entry::Missing {
+        transaction.remove_dir(&dir)?;
+        removed = true;
+    }
+    removed |= transaction.remove_file(&vendor::sums_path(infra, module))?;
+    Ok(removed)
+}
+
+/// Restores a pinned pack from the local registry when `vendor/` no longer matches the lock,
+/// verifying as `install` does, and requiring the registry to hold the very bytes pinned.
+fn sync_pack(context: &Context, infra: &Infra, entry: &LockEntry) -> anyhow::Result<Change> {
+    let content_hash = entry.content_hash.as_deref().unwrap_or_default();
+    let manifest = super::manifest::InfraManifest::read(&infra.manifest_path(Layout::Nickel))?;
+    let dependency_ok = manifest
+        .dependencies
+        .get(&entry.module)
+        .is_some_and(|dependency| {
+            dependency.path() == Some(vendor::dependency_path(&entry.module).as_str())
+                && dependency.version() == Some(entry.version.as_str())
+        });
+    if dependency_ok
+        && vendor::check(infra, &entry.module, content_hash)? == vendor::VendorState::Ok
+    {
+        return Ok(Change::Unchanged);
+    }
+    let name: ProviderName = entry.name.parse()?;
+    let version = semver::Version::parse(&entry.version)?;
+    let request = vendor::PackRequest {
+        name: &name,
+        version: &version,
+        allow_unsigned: entry.signer.as_deref() == Some(super::lockfile::UNSIGNED),
+        pinned_sha256: entry.sha256.as_deref(),
+    };
+    let (_, change) = vendor::install(context, infra, &request)?;
+    Ok(change)
 }

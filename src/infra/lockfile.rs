@@ -22,12 +22,15 @@ const HEADER: &str = "# Written by `provisioning`; keep it in git.\n# `provision
 pub enum Mode {
     /// A relative symlink to the provider's live source.
     Link,
+    /// A verified pack, unpacked into `vendor/<module>/`.
+    Pack,
 }
 
 impl std::fmt::Display for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Mode::Link => "link",
+            Mode::Pack => "pack",
         })
     }
 }
@@ -41,10 +44,41 @@ pub struct LockEntry {
     pub module: String,
     pub mode: Mode,
     pub version: String,
-    /// For a link: the provider's package directory, relative to the base.
+    /// For a link: the provider's package directory, relative to the base. For a pack: the
+    /// registry it came from.
     pub source: String,
     #[serde(default, skip_serializing_if = "Layout::is_default")]
     pub layout: Layout,
+    /// For a pack: the artifact's hex SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// For a pack: the `h1:` hash of its files, which `validate` checks `vendor/` against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+    /// For a pack: the id of the key that signed it, or `unsigned` when installed with
+    /// `--allow-unsigned`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+}
+
+/// What `signer` records for a pack installed with `--allow-unsigned`.
+pub const UNSIGNED: &str = "unsigned";
+
+impl LockEntry {
+    /// The entry of a linked provider.
+    pub fn link(name: &str, module: &str, version: &str, source: String, layout: Layout) -> Self {
+        Self {
+            name: name.to_owned(),
+            module: module.to_owned(),
+            mode: Mode::Link,
+            version: version.to_owned(),
+            source,
+            layout,
+            sha256: None,
+            content_hash: None,
+            signer: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +162,22 @@ impl ProvidersLock {
                     entry.name
                 )));
             }
+            if entry.mode == Mode::Pack
+                && (entry.sha256.is_none()
+                    || entry.content_hash.is_none()
+                    || entry.signer.is_none())
+            {
+                return Err(invalid(format!(
+                    "pack `{}` lacks its `sha256`, `content_hash` or `signer`",
+                    entry.module
+                )));
+            }
+            if entry.mode == Mode::Pack && semver::Version::parse(&entry.version).is_err() {
+                return Err(invalid(format!(
+                    "pack `{}` has version `{}`, not a semantic version",
+                    entry.module, entry.version
+                )));
+            }
         }
         Ok(lock)
     }
@@ -161,14 +211,14 @@ mod tests {
     use super::*;
 
     fn entry(name: &str) -> LockEntry {
-        LockEntry {
-            name: name.into(),
-            module: format!("{name}_prov"),
-            mode: Mode::Link,
-            version: "0.0.1".into(),
-            source: format!("extensions/providers/{name}/nickel"),
-            layout: Layout::Nickel,
-        }
+        let source = format!("extensions/providers/{name}/nickel");
+        LockEntry::link(
+            name,
+            &format!("{name}_prov"),
+            "0.0.1",
+            source,
+            Layout::Nickel,
+        )
     }
 
     #[test]

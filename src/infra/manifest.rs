@@ -53,6 +53,13 @@ impl DependencyValue {
             DependencyValue::Version(_) => None,
         }
     }
+
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            DependencyValue::Detailed(dependency) => dependency.version.as_deref(),
+            DependencyValue::Version(version) => Some(version),
+        }
+    }
 }
 
 impl InfraManifest {
@@ -161,6 +168,32 @@ impl InfraManifestMut {
         }
         let mut inline = InlineTable::new();
         inline.insert("path", Value::from(path));
+        self.put_dependency(module, inline);
+    }
+
+    /// Makes `module` a pinned pack: `module = { path = "./vendor/module", version = "V" }`.
+    pub fn set_pack_dependency(&mut self, module: &str, path: &str, version: &str) {
+        let is_same = self
+            .doc
+            .get("dependencies")
+            .and_then(|deps| deps.as_table_like())
+            .and_then(|deps| deps.get(module))
+            .and_then(Item::as_table_like)
+            .is_some_and(|dep| {
+                dep.len() == 2
+                    && dep.get("path").and_then(Item::as_str) == Some(path)
+                    && dep.get("version").and_then(Item::as_str) == Some(version)
+            });
+        if is_same {
+            return;
+        }
+        let mut inline = InlineTable::new();
+        inline.insert("path", Value::from(path));
+        inline.insert("version", Value::from(version));
+        self.put_dependency(module, inline);
+    }
+
+    fn put_dependency(&mut self, module: &str, inline: InlineTable) {
         let dependencies = self.dependencies();
         match dependencies.get_mut(module) {
             // Replacing the value keeps the key and the comments above it.

@@ -8,6 +8,7 @@ pub mod link;
 pub mod lockfile;
 pub mod manifest;
 pub mod state;
+pub mod vendor;
 
 use std::path::{Path, PathBuf};
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::lockfile::{LockEntry, Mode, ProvidersLock};
 use super::manifest::InfraManifest;
+use super::vendor::{self, VendorState};
 use super::{Infra, link_dependency_path, modules_dir_name};
 use crate::catalog::Layout;
 use crate::config::absolutize;
@@ -31,6 +32,10 @@ pub enum State {
     ManifestMismatch,
     /// On disk or in `manifest.toml`, but not in the lock.
     Untracked,
+    /// The lock pins a pack that is not in `vendor/`.
+    MissingVendor,
+    /// `vendor/<module>` no longer matches the pinned pack.
+    DriftedVendor,
 }
 
 impl State {
@@ -43,6 +48,8 @@ impl State {
             State::WrongTarget => "wrong target",
             State::ManifestMismatch => "manifest mismatch",
             State::Untracked => "untracked",
+            State::MissingVendor => "missing vendor",
+            State::DriftedVendor => "drifted vendor",
         }
     }
 }
@@ -88,7 +95,7 @@ pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<InfraStatus> 
             .filter(|e| e.layout == layout)
             .collect();
         for entry in &entries {
-            modules.push(check_entry(context, infra, entry, &manifest));
+            modules.push(check_entry(context, infra, entry, &manifest)?);
         }
         modules.extend(untracked(context, infra, layout, &entries, &manifest)?);
     }
@@ -105,17 +112,56 @@ fn check_entry(
     infra: &Infra,
     entry: &LockEntry,
     manifest: &InfraManifest,
-) -> ModuleStatus {
-    let link = infra.modules_dir(context, entry.layout).join(&entry.module);
-    let expected_dependency = link_dependency_path(context, entry.layout, &entry.module);
-    let (state, detail) = match link_state(&link, &source_path(context, entry)) {
+) -> anyhow::Result<ModuleStatus> {
+    let (disk_state, expected_dependency, expected_version) = match entry.mode {
+        Mode::Link => {
+            let link = infra.modules_dir(context, entry.layout).join(&entry.module);
+            (
+                link_state(&link, &source_path(context, entry)),
+                link_dependency_path(context, entry.layout, &entry.module),
+                None,
+            )
+        }
+        Mode::Pack => {
+            let content_hash = entry.content_hash.as_deref().unwrap_or_default();
+            let state = match vendor::check(infra, &entry.module, content_hash)? {
+                VendorState::Ok => (State::Ok, None),
+                VendorState::Missing => (
+                    State::MissingVendor,
+                    Some(VendorState::Missing.describe(&entry.module)),
+                ),
+                drifted => (State::DriftedVendor, Some(drifted.describe(&entry.module))),
+            };
+            (
+                state,
+                vendor::dependency_path(&entry.module),
+                Some(entry.version.as_str()),
+            )
+        }
+    };
+    let (state, detail) = match disk_state {
         (State::Ok, _) => match manifest
             .dependencies
             .get(&entry.module)
-            .map(|dep| dep.path())
+            .map(|dep| (dep.path(), dep.version()))
         {
-            Some(Some(path)) if path == expected_dependency => (State::Ok, None),
-            Some(path) => (
+            Some((Some(path), version))
+                if path == expected_dependency
+                    && expected_version.is_none_or(|expected| version == Some(expected)) =>
+            {
+                (State::Ok, None)
+            }
+            Some((Some(path), version)) if path == expected_dependency => (
+                State::ManifestMismatch,
+                Some(format!(
+                    "`{}` pins `{}` at version {}, the lock at {}",
+                    entry.layout.manifest_file(),
+                    entry.module,
+                    version.unwrap_or("(none)"),
+                    entry.version
+                )),
+            ),
+            Some((path, _)) => (
                 State::ManifestMismatch,
                 Some(format!(
                     "`{}` gives `{}` the path `{}`, expected `{expected_dependency}`",
@@ -135,7 +181,7 @@ fn check_entry(
         },
         other => other,
     };
-    ModuleStatus {
+    Ok(ModuleStatus {
         name: entry.name.clone(),
         module: entry.module.clone(),
         mode: Some(entry.mode),
@@ -144,7 +190,7 @@ fn check_entry(
         layout: entry.layout,
         state,
         detail,
-    }
+    })
 }
 
 /// Compares the link at `link` with the directory it should resolve to.
@@ -196,13 +242,18 @@ fn untracked(
     manifest: &InfraManifest,
 ) -> anyhow::Result<Vec<ModuleStatus>> {
     let tracked = |module: &str| entries.iter().any(|entry| entry.module == module);
+    let tracked_as = |module: &str, mode: Mode| {
+        entries
+            .iter()
+            .any(|entry| entry.module == module && entry.mode == mode)
+    };
     let mut stray = std::collections::BTreeMap::new();
     let modules_dir = infra.modules_dir(context, layout);
     if modules_dir.is_dir() {
         for dir_entry in fs_err::read_dir(&modules_dir)? {
             let dir_entry = dir_entry?;
             let module = dir_entry.file_name().to_string_lossy().into_owned();
-            if module.starts_with('.') || tracked(&module) {
+            if module.starts_with('.') || tracked_as(&module, Mode::Link) {
                 continue;
             }
             let source = match entry_at(&dir_entry.path())? {
@@ -222,12 +273,36 @@ fn untracked(
             );
         }
     }
-    let prefix = format!("./{}/", modules_dir_name(context, layout));
+    let vendor_dir = infra.dir.join(vendor::VENDOR_DIR);
+    if layout == Layout::Nickel && vendor_dir.is_dir() {
+        for dir_entry in fs_err::read_dir(&vendor_dir)? {
+            let dir_entry = dir_entry?;
+            let module = dir_entry.file_name().to_string_lossy().into_owned();
+            if module.starts_with('.')
+                || !dir_entry.file_type()?.is_dir()
+                || tracked_as(&module, Mode::Pack)
+            {
+                continue;
+            }
+            let path = format!("./{}/{module}", vendor::VENDOR_DIR);
+            let detail = format!("`{}/{module}` is not in the lock", vendor::VENDOR_DIR);
+            stray.entry(module).or_insert((path, detail));
+        }
+    }
+    let prefixes = [
+        format!("./{}/", modules_dir_name(context, layout)),
+        format!("./{}/", vendor::VENDOR_DIR),
+    ];
     for (module, dependency) in &manifest.dependencies {
         if tracked(module) || stray.contains_key(module) {
             continue;
         }
-        if let Some(path) = dependency.path().filter(|path| path.starts_with(&prefix)) {
+        let managed = |path: &&str| {
+            prefixes
+                .iter()
+                .any(|prefix| path.starts_with(prefix.as_str()))
+        };
+        if let Some(path) = dependency.path().filter(managed) {
             stray.insert(
                 module.clone(),
                 (

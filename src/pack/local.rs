@@ -47,6 +47,8 @@ pub struct Packed {
     pub written: Written,
     /// Whether the Nickel export came from the evaluation cache.
     pub cached_evaluation: bool,
+    /// The key that signed it, if one did.
+    pub signer: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,8 @@ pub enum PackError {
         existing: String,
         new: String,
     },
+    #[error(transparent)]
+    Signing(#[from] crate::signing::SigningError),
     #[error("failed to write `{}`", path.display())]
     Write {
         path: PathBuf,
@@ -85,8 +89,13 @@ pub struct Packer<'a> {
     /// Seconds since the epoch, for `created`.
     pub now: u64,
     pub force: bool,
+    /// The key that signs every artifact written, when the user has one.
+    pub signing: Option<&'a SigningKey>,
     pub printer: &'a Printer,
 }
+
+/// A secret key and its public key.
+pub type SigningKey = (minisign::SecretKey, minisign::PublicKey);
 
 impl Packer<'_> {
     pub fn pack(&self, evaluator: &mut Evaluator, input: &PackInput) -> Result<Packed, PackError> {
@@ -157,6 +166,9 @@ impl Packer<'_> {
                 .map_err(write_error(&self.destination.dir))?;
             crate::fs::atomic_write(&path, &artifact.bytes).map_err(write_error(&path))?;
         }
+        let (signature, signer) =
+            self.sign(&path, &file_name, &artifact, written, recorded.as_ref())?;
+        let signer_for_report = signer.clone();
         if let Some(metadata) = &mut metadata {
             let created = recorded
                 .filter(|entry| entry.sha256 == artifact.sha256)
@@ -168,7 +180,8 @@ impl Packer<'_> {
                 content_hash: artifact.content_hash.clone(),
                 size: artifact.bytes.len() as u64,
                 created,
-                signature: None,
+                signature,
+                signer,
             };
             let before = metadata.clone();
             metadata.upsert(entry, self.metadata);
@@ -179,6 +192,7 @@ impl Packer<'_> {
             }
         }
         Ok(Packed {
+            signer: signer_for_report,
             module: input.module.clone(),
             version: input.version.to_string(),
             path,
@@ -188,5 +202,84 @@ impl Packer<'_> {
             written,
             cached_evaluation,
         })
+    }
+}
+
+impl Packer<'_> {
+    /// Signs the artifact at `path` when there is a key (keeping a signature beside it that our
+    /// key already made for these bytes), and says what the metadata records: the signature file
+    /// and the key id.
+    fn sign(
+        &self,
+        path: &std::path::Path,
+        file_name: &str,
+        artifact: &super::Artifact,
+        written: Written,
+        recorded: Option<&VersionEntry>,
+    ) -> Result<(Option<String>, Option<String>), PackError> {
+        let signature_name = format!("{file_name}.minisig");
+        let signature_path = self.destination.dir.join(&signature_name);
+        let version = artifact.version.to_string();
+        let Some((secret, public)) = self.signing else {
+            if written == Written::Unchanged {
+                // Still the bytes it was: what was recorded about its signature still holds.
+                let recorded = recorded.filter(|entry| entry.sha256 == artifact.sha256);
+                return Ok((
+                    recorded.and_then(|e| e.signature.clone()),
+                    recorded.and_then(|e| e.signer.clone()),
+                ));
+            }
+            // A signature of earlier bytes would not verify: it must not stay beside new ones.
+            match std::fs::remove_file(&signature_path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(PackError::Write {
+                        path: signature_path,
+                        source: error,
+                    });
+                }
+                _ => {}
+            }
+            return Ok((None, None));
+        };
+        let own = [crate::signing::TrustedKey {
+            key_id: crate::signing::key_id(public.keynum()),
+            source: crate::signing::KeySource::Own,
+            path: signature_path.clone(),
+            key: public.clone(),
+        }];
+        let existing =
+            super::verify::SignatureFile::beside(path).map_err(|source| PackError::Write {
+                path: signature_path.clone(),
+                source,
+            })?;
+        let still_good = existing.is_some_and(|signature| {
+            crate::signing::verify(
+                &own,
+                &signature.path,
+                &signature.text,
+                &artifact.bytes,
+                &artifact.module,
+                &version,
+                &artifact.sha256,
+            )
+            .is_ok()
+        });
+        if !still_good {
+            let text = crate::signing::sign(
+                secret,
+                public,
+                &artifact.bytes,
+                &artifact.module,
+                &version,
+                &artifact.sha256,
+            )?;
+            crate::fs::atomic_write(&signature_path, text.as_bytes()).map_err(|source| {
+                PackError::Write {
+                    path: signature_path.clone(),
+                    source,
+                }
+            })?;
+        }
+        Ok((Some(signature_name), Some(own[0].key_id.clone())))
     }
 }

@@ -11,6 +11,8 @@
 
 pub mod local;
 pub mod source;
+pub mod unpack;
+pub mod verify;
 
 use std::path::PathBuf;
 

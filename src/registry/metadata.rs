@@ -34,6 +34,9 @@ pub struct VersionEntry {
     /// The detached signature, relative to the packages directory, when the artifact is signed.
     #[serde(default)]
     pub signature: Option<String>,
+    /// The id of the key that made the signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 impl VersionEntry {
@@ -126,6 +129,7 @@ mod tests {
             size: 1,
             created: format!("created {version}"),
             signature: None,
+            signer: None,
         }
     }
 

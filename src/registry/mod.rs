@@ -26,6 +26,25 @@ pub enum RegistryError {
     },
     #[error("`{}` is not valid registry metadata: {message}", path.display())]
     Parse { path: PathBuf, message: String },
+    #[error("no packs of `{module}` in the registry `{}`\nhint: pack it first: `provisioning pack provider {}`", registry.display(), module.strip_suffix(crate::names::MODULE_SUFFIX).unwrap_or(module))]
+    UnknownModule { module: String, registry: PathBuf },
+    #[error(
+        "`{module}` has no version {version} in the registry\nhint: {}",
+        available_versions(available)
+    )]
+    UnknownVersion {
+        module: String,
+        version: String,
+        available: Vec<String>,
+    },
+}
+
+fn available_versions(available: &[String]) -> String {
+    if available.is_empty() {
+        "it has no versions".to_owned()
+    } else {
+        format!("available: {}", available.join(", "))
+    }
 }
 
 /// The registry in two local directories.
@@ -97,6 +116,35 @@ impl LocalRegistry {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
             _ => Ok(()),
         }
+    }
+
+    /// The recorded version `version` of `module`, and where its artifact is.
+    pub fn resolve(
+        &self,
+        module: &str,
+        version: &semver::Version,
+    ) -> Result<(VersionEntry, PathBuf), RegistryError> {
+        let metadata = self
+            .read(module)?
+            .ok_or_else(|| RegistryError::UnknownModule {
+                module: module.to_owned(),
+                registry: self.registry_path.clone(),
+            })?;
+        let entry =
+            metadata
+                .get(version)
+                .cloned()
+                .ok_or_else(|| RegistryError::UnknownVersion {
+                    module: module.to_owned(),
+                    version: version.to_string(),
+                    available: metadata
+                        .versions
+                        .iter()
+                        .map(|v| v.version.clone())
+                        .collect(),
+                })?;
+        let path = self.artifact_path(&entry.package_file);
+        Ok((entry, path))
     }
 
     /// Where an artifact named in the metadata is on disk.

@@ -16,7 +16,7 @@ fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.0 KiB, sha256 62982c3a3a90)
+          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.0 KiB, sha256 62982c3a3a90, unsigned)
     ");
     assert_snapshot!(inspect_archive(&artifact(&context, "upcloud_prov_0.0.1.tar")), @"
     dir  755 0:0 '':'' 315532800     0 upcloud_prov/
@@ -129,7 +129,7 @@ fn version_overrides_the_artifact_but_never_the_source() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (8.0 KiB, sha256 fe489e558fd8)
+          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (8.0 KiB, sha256 fe489e558fd8, unsigned)
     ");
     assert_snapshot!(archive_file(&artifact(&context, "aws_prov_1.1.0.tar"), "aws_prov/manifest.toml"), @r#"
     [package]
@@ -294,7 +294,7 @@ fn pack_providers_reports_every_failure_and_packs_the_rest() {
         │           ^^^ this expression has type String, but Number was expected
         │
         = (+) expects its 2nd argument to be a Number
-          Packed `good_prov` 0.0.1 → `distribution/packages/good_prov_0.0.1.tar` (4.5 KiB, sha256 b037af815849)
+          Packed `good_prov` 0.0.1 → `distribution/packages/good_prov_0.0.1.tar` (4.5 KiB, sha256 b037af815849, unsigned)
     error: provider `nomanifest` cannot be packed: no manifest: `[BASE]/extensions/providers/nomanifest/nickel/manifest.toml` does not exist
     error: 2 of 3 providers could not be packed
     "#);
@@ -344,7 +344,7 @@ fn pack_core_packs_the_schemas() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `provisioning_core` 0.0.1 → `distribution/packages/provisioning_core_0.0.1.tar` (5.0 KiB, sha256 e591b626b642)
+          Packed `provisioning_core` 0.0.1 → `distribution/packages/provisioning_core_0.0.1.tar` (5.0 KiB, sha256 e591b626b642, unsigned)
     ");
     assert_snapshot!(archive_file(&artifact(&context, "provisioning_core_0.0.1.tar"), "provisioning_core/export.json"), @r#"
     {

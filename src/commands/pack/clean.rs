@@ -1,4 +1,9 @@
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+
+use crate::infra::Infra;
+use crate::infra::lockfile::{Mode, ProvidersLock};
 
 use crate::Outcome;
 use crate::cli::CleanArgs;
@@ -22,11 +27,33 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
     } else {
         Some(registry.lock(printer)?)
     };
+    let pins = if args.force {
+        BTreeMap::new()
+    } else {
+        pinned_versions(context)?
+    };
     let mut deletions = Vec::new();
     for mut module in registry.modules()? {
         let mut newest_first = module.versions.clone();
         newest_first.sort_by_key(|entry| std::cmp::Reverse(entry.semver()));
-        let doomed: Vec<_> = newest_first.into_iter().skip(args.keep_latest).collect();
+        let (doomed, pinned): (Vec<_>, Vec<_>) = newest_first
+            .into_iter()
+            .skip(args.keep_latest)
+            .partition(|entry| {
+                args.force || !pins.contains_key(&(module.name.clone(), entry.version.clone()))
+            });
+        for entry in pinned {
+            let infras = &pins[&(module.name.clone(), entry.version.clone())];
+            printer.status(
+                "Kept",
+                format!(
+                    "`{}` {}: pinned by {}",
+                    module.name,
+                    entry.version,
+                    infras.join(", ")
+                ),
+            );
+        }
         if doomed.is_empty() {
             continue;
         }
@@ -89,4 +116,27 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
     }
     printer.report(&deletions)?;
     Ok(Outcome::Success)
+}
+
+/// Every `(module, version)` a pack-mode install pins, with the infras that pin it.
+fn pinned_versions(context: &Context) -> anyhow::Result<BTreeMap<(String, String), Vec<String>>> {
+    let mut pins: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for infra in Infra::all(context) {
+        let lock = ProvidersLock::read(&infra.lock_path()).map_err(|error| {
+            anyhow::anyhow!(
+                "cannot tell what infra `{}` pins, so nothing is safe to delete: {error}\nhint: repair its lock, or pass `--force`",
+                infra.name
+            )
+        })?;
+        for entry in lock
+            .providers
+            .iter()
+            .filter(|entry| entry.mode == Mode::Pack)
+        {
+            pins.entry((entry.module.clone(), entry.version.clone()))
+                .or_default()
+                .push(format!("`{}`", infra.name));
+        }
+    }
+    Ok(pins)
 }

@@ -6,7 +6,7 @@ use crate::catalog;
 use crate::cli::PackCoreArgs;
 use crate::context::Context;
 use crate::nickel::Evaluator;
-use crate::pack::local::{PackInput, Packer};
+use crate::pack::local::PackInput;
 use crate::printer::Printer;
 
 /// `pack core`: the core schemas (`[nickel] core_module`) as `core_package_name`, at
@@ -44,17 +44,9 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
         package_dir: dir.clone(),
         entry: dir.join(entry_name),
     };
-    let setup = Setup::new(context, &args.output);
-    let packer = Packer {
-        registry: &setup.registry,
-        destination: &setup.destination,
-        metadata: &context.config.distribution.metadata,
-        cache: Some(&setup.cache),
-        now: context.now(),
-        force: args.output.force,
-        printer,
-    };
-    let packed = packer
+    let setup = Setup::new(context, &args.output)?;
+    let packed = setup
+        .packer(context, printer, args.output.force)
         .pack(&mut Evaluator::new(&[]), &input)
         .with_context(|| format!("failed to pack `{}`", input.module))?;
     report_packed(&packed, context, printer);

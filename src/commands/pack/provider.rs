@@ -6,7 +6,7 @@ use crate::catalog::{self, Layout, Module, ModuleKind};
 use crate::cli::{PackOutputArgs, PackProviderArgs};
 use crate::context::Context;
 use crate::nickel;
-use crate::pack::local::{PackInput, Packed, Packer};
+use crate::pack::local::{PackInput, Packed};
 use crate::printer::Printer;
 
 /// What to pack for a discovered provider, or why it cannot be packed.
@@ -31,23 +31,6 @@ fn input_for(module: &Module, version: Option<&semver::Version>) -> anyhow::Resu
     })
 }
 
-fn packer<'a>(
-    setup: &'a Setup,
-    context: &'a Context,
-    printer: &'a Printer,
-    force: bool,
-) -> Packer<'a> {
-    Packer {
-        registry: &setup.registry,
-        destination: &setup.destination,
-        metadata: &context.config.distribution.metadata,
-        cache: Some(&setup.cache),
-        now: context.now(),
-        force,
-        printer,
-    }
-}
-
 /// `pack provider <name>`: evaluate the provider (refusing to pack if it fails), build the
 /// artifact and write its registry metadata.
 pub fn provider(
@@ -58,8 +41,9 @@ pub fn provider(
     let module =
         catalog::find_provider(&context.config.paths.extensions, &args.name, Layout::Nickel)?;
     let input = input_for(&module, args.version.as_ref())?;
-    let setup = Setup::new(context, &args.output);
-    let packed = packer(&setup, context, printer, args.output.force)
+    let setup = Setup::new(context, &args.output)?;
+    let packed = setup
+        .packer(context, printer, args.output.force)
         .pack(&mut nickel::Evaluator::new(&[]), &input)
         .with_context(|| format!("failed to pack `{}`", input.module))?;
     report_packed(&packed, context, printer);
@@ -89,8 +73,8 @@ pub fn providers(
         printer.report(&Vec::<Packed>::new())?;
         return Ok(Outcome::Success);
     }
-    let setup = Setup::new(context, args);
-    let packer = packer(&setup, context, printer, args.force);
+    let setup = Setup::new(context, args)?;
+    let packer = setup.packer(context, printer, args.force);
     let progress = printer.progress(modules.len(), "Packing");
     let results: Vec<anyhow::Result<Packed>> =
         nickel::with_evaluators(&[], &modules, |evaluator, module| {

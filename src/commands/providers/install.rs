@@ -6,6 +6,8 @@ use crate::cli::InstallArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::link::{self, Change};
+use crate::infra::lockfile::UNSIGNED;
+use crate::infra::vendor;
 use crate::lock::DirLock;
 use crate::printer::Printer;
 
@@ -17,6 +19,9 @@ pub fn install(
 ) -> anyhow::Result<Outcome> {
     let layout = Layout::from_kcl_flag(args.layout.kcl);
     let infra = Infra::resolve(context, &args.infra)?;
+    if let Some(version) = &args.version {
+        return install_pack(args, version, &infra, context, printer);
+    }
     let module = catalog::find_provider(&context.config.paths.extensions, &args.provider, layout)?;
     let Some(package) = module.package() else {
         bail!(
@@ -40,6 +45,50 @@ pub fn install(
             "Installed",
             format!(
                 "`{}` {} into `{}` (link to `{}`)",
+                entry.module, entry.version, infra.name, entry.source
+            ),
+        ),
+        Change::Unchanged => printer.status(
+            "Unchanged",
+            format!(
+                "`{}` {} is already installed in `{}`",
+                entry.module, entry.version, infra.name
+            ),
+        ),
+    }
+    Ok(Outcome::Success)
+}
+
+/// `providers install <provider> <infra> --version V`: verify the pack and vendor it.
+fn install_pack(
+    args: &InstallArgs,
+    version: &semver::Version,
+    infra: &Infra,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let _lock = DirLock::acquire(&infra.dir, printer)?;
+    let request = vendor::PackRequest {
+        name: &args.provider,
+        version,
+        allow_unsigned: args.allow_unsigned,
+        pinned_sha256: None,
+    };
+    let (entry, change) = vendor::install(context, infra, &request).with_context(|| {
+        format!(
+            "failed to install `{}` {version} into `{}`",
+            args.provider, infra.name
+        )
+    })?;
+    let signer = match entry.signer.as_deref() {
+        Some(UNSIGNED) | None => "unsigned, allowed by `--allow-unsigned`".to_owned(),
+        Some(key_id) => format!("signed by {key_id}"),
+    };
+    match change {
+        Change::Changed => printer.status(
+            "Installed",
+            format!(
+                "`{}` {} into `{}` (pack from `{}`, {signer})",
                 entry.module, entry.version, infra.name, entry.source
             ),
         ),

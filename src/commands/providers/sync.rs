@@ -3,6 +3,7 @@ use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::link::{self, Change};
+use crate::infra::lockfile::Mode;
 use crate::lock::DirLock;
 use crate::printer::Printer;
 
@@ -15,6 +16,13 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
     let mut failed = 0;
     for synced in &results {
         match &synced.result {
+            Ok(Change::Changed) if synced.entry.mode == Mode::Pack => printer.status(
+                "Restored",
+                format!(
+                    "`{}` {} from `{}` (verified)",
+                    synced.entry.module, synced.entry.version, synced.entry.source
+                ),
+            ),
             Ok(Change::Changed) => printer.status(
                 "Linked",
                 format!("`{}` → `{}`", synced.entry.module, synced.entry.source),

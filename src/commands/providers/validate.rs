@@ -7,12 +7,11 @@ use crate::catalog::{self, Layout};
 use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::Infra;
+use crate::infra::lockfile::Mode;
 use crate::infra::state::{self, ModuleStatus, State};
+use crate::infra::vendor;
 use crate::nickel;
 use crate::printer::{Printer, Table};
-
-/// Where vendored packs live in an infra; on the import path with the modules directory.
-const VENDOR_DIR: &str = "vendor";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -54,7 +53,7 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
     let infra = Infra::resolve(context, &args.infra)?;
     let status = state::inspect(context, &infra)?;
     let modules_dir = infra.modules_dir(context, Layout::Nickel);
-    let import_paths: Vec<PathBuf> = vec![modules_dir.clone(), infra.dir.join(VENDOR_DIR)];
+    let import_paths: Vec<PathBuf> = vec![modules_dir.clone(), infra.dir.join(vendor::VENDOR_DIR)];
 
     // Read what to evaluate first, then evaluate every module and `main.ncl` in parallel.
     let mut jobs = Vec::new();
@@ -66,7 +65,10 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
             diagnostic: None,
         };
         if report.status.state == State::Ok && report.status.layout == Layout::Nickel {
-            let link = modules_dir.join(&report.status.module);
+            let link = match report.status.mode {
+                Some(Mode::Pack) => vendor::module_dir(&infra, &report.status.module),
+                _ => modules_dir.join(&report.status.module),
+            };
             match entry_point(&infra, &link, &report.status, printer) {
                 Ok(entry) => jobs.push((Some(modules.len()), entry)),
                 Err(reason) => {

@@ -1,0 +1,69 @@
+//! `provisioning keys ...`: the user's signing key and the trusted public keys.
+
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::cli::KeysCommand;
+use crate::context::Context;
+use crate::printer::{Printer, Table};
+use crate::signing::{KeySource, Keyring};
+
+#[derive(Debug, Serialize)]
+struct KeyRow {
+    key_id: String,
+    source: KeySource,
+    path: String,
+}
+
+pub fn run(command: KeysCommand, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let keyring = Keyring::new(&context.env, &context.base)?;
+    match command {
+        KeysCommand::Generate(args) => {
+            let key_id = keyring.generate(args.force)?;
+            printer.status(
+                "Generated",
+                format!(
+                    "signing key {key_id} in `{}`",
+                    keyring.secret_key_path().display()
+                ),
+            );
+            printer.status("Trusted", format!("{key_id}: packs you sign now verify here; share `provisioning keys public` with your team"));
+            printer.report(
+                &serde_json::json!({ "key_id": key_id, "public_key": keyring.public_key()? }),
+            )?;
+        }
+        KeysCommand::Public => crate::write_stdout(&keyring.public_key()?)?,
+        KeysCommand::List => {
+            let rows: Vec<KeyRow> = keyring
+                .trusted()?
+                .into_iter()
+                .map(|key| KeyRow {
+                    key_id: key.key_id,
+                    source: key.source,
+                    path: key.path.display().to_string(),
+                })
+                .collect();
+            printer.data(&rows, || {
+                let mut table = Table::new(["KEY ID", "SOURCE", "PATH"])
+                    .when_empty("no trusted keys\nhint: `provisioning keys generate`, or `provisioning keys trust <file>`");
+                for row in &rows {
+                    let source = match row.source {
+                        KeySource::Own => "own",
+                        KeySource::User => "trusted",
+                        KeySource::Base => "base",
+                    };
+                    table.row([row.key_id.clone(), source.into(), row.path.clone()]);
+                }
+                table
+            })?;
+        }
+        KeysCommand::Trust(args) => {
+            let key = keyring.trust(&args.key)?;
+            printer.status(
+                "Trusted",
+                format!("key {} (`{}`)", key.key_id, key.path.display()),
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,266 @@
+//! Reading an artifact as hostile input. Every entry is checked before anything touches the
+//! disk: absolute paths, `..`, symlinks, hardlinks, devices, FIFOs, entries outside
+//! `<module>/`, duplicates, more entries or more bytes than the configured limits (a tar bomb),
+//! and a truncated or corrupt archive are each refused with their own error. What passes is
+//! returned in memory, to be written by [`write_files`] into a fresh directory.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use super::ArtifactFile;
+
+/// Bounds on what one artifact may unpack to.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_entries: u64,
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error("the archive is truncated or corrupt: {message}")]
+    Corrupt { message: String },
+    #[error("the archive holds an absolute path `{entry}`")]
+    AbsolutePath { entry: String },
+    #[error("the archive holds a path with `..`: `{entry}`")]
+    ParentDir { entry: String },
+    #[error("the archive holds a {kind} `{entry}`; packs hold regular files only")]
+    Link { entry: String, kind: &'static str },
+    #[error("the archive holds a {kind} `{entry}`; packs hold regular files only")]
+    Special { entry: String, kind: &'static str },
+    #[error("the archive holds `{entry}`, outside `{module}/`")]
+    OutsideModule { entry: String, module: String },
+    #[error("the archive holds `{entry}` twice")]
+    Duplicate { entry: String },
+    #[error("the archive holds more than {limit} entries (`distribution.unpack_max_entries`)")]
+    TooManyEntries { limit: u64 },
+    #[error("the archive unpacks to more than {limit} bytes (`distribution.unpack_max_bytes`)")]
+    TooLarge { limit: u64 },
+    #[error(
+        "the archive holds an entry whose name is not UTF-8 or holds a backslash or newline: `{entry}`"
+    )]
+    BadName { entry: String },
+}
+
+/// The regular files of `module`'s artifact, paths relative to `<module>/`, checked.
+pub fn read_artifact(
+    bytes: &[u8],
+    module: &str,
+    limits: &Limits,
+) -> Result<Vec<ArtifactFile>, UnpackError> {
+    let corrupt = |error: std::io::Error| UnpackError::Corrupt {
+        message: error.to_string(),
+    };
+    let mut archive = tar::Archive::new(bytes);
+    let mut files = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut count = 0u64;
+    let mut total = 0u64;
+    for entry in archive.entries().map_err(corrupt)? {
+        let mut entry = entry.map_err(corrupt)?;
+        count += 1;
+        if count > limits.max_entries {
+            return Err(UnpackError::TooManyEntries {
+                limit: limits.max_entries,
+            });
+        }
+        let raw = entry.path_bytes().into_owned();
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        let Ok(path) = std::str::from_utf8(&raw) else {
+            return Err(UnpackError::BadName { entry: name });
+        };
+        if path.contains(['\\', '\n']) {
+            return Err(UnpackError::BadName { entry: name });
+        }
+        if path.starts_with('/') {
+            return Err(UnpackError::AbsolutePath { entry: name });
+        }
+        let parts: Vec<&str> = path
+            .split('/')
+            .filter(|part| !part.is_empty() && *part != ".")
+            .collect();
+        if parts.contains(&"..") {
+            return Err(UnpackError::ParentDir { entry: name });
+        }
+        if parts.first() != Some(&module) {
+            return Err(UnpackError::OutsideModule {
+                entry: name,
+                module: module.to_owned(),
+            });
+        }
+        let relative = parts[1..].join("/");
+        let kind = entry.header().entry_type();
+        match kind {
+            tar::EntryType::Symlink => {
+                return Err(UnpackError::Link {
+                    entry: name,
+                    kind: "symlink",
+                });
+            }
+            tar::EntryType::Link => {
+                return Err(UnpackError::Link {
+                    entry: name,
+                    kind: "hardlink",
+                });
+            }
+            tar::EntryType::Char => {
+                return Err(UnpackError::Special {
+                    entry: name,
+                    kind: "character device",
+                });
+            }
+            tar::EntryType::Block => {
+                return Err(UnpackError::Special {
+                    entry: name,
+                    kind: "block device",
+                });
+            }
+            tar::EntryType::Fifo => {
+                return Err(UnpackError::Special {
+                    entry: name,
+                    kind: "FIFO",
+                });
+            }
+            tar::EntryType::Directory => {
+                if !seen.insert(format!("{relative}/")) {
+                    return Err(UnpackError::Duplicate { entry: name });
+                }
+                continue;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {}
+            _ => {
+                return Err(UnpackError::Special {
+                    entry: name,
+                    kind: "special entry",
+                });
+            }
+        }
+        if relative.is_empty() {
+            return Err(UnpackError::OutsideModule {
+                entry: name,
+                module: module.to_owned(),
+            });
+        }
+        if !seen.insert(relative.clone()) {
+            return Err(UnpackError::Duplicate { entry: name });
+        }
+        let size = entry.header().size().map_err(corrupt)?;
+        total = total.saturating_add(size);
+        if total > limits.max_bytes {
+            return Err(UnpackError::TooLarge {
+                limit: limits.max_bytes,
+            });
+        }
+        let mut contents = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        entry.read_to_end(&mut contents).map_err(corrupt)?;
+        if contents.len() as u64 != size {
+            return Err(UnpackError::Corrupt {
+                message: format!("`{name}` is cut short"),
+            });
+        }
+        let executable = entry.header().mode().map_err(corrupt)? & 0o111 != 0;
+        files.push(ArtifactFile {
+            path: relative,
+            contents,
+            executable,
+        });
+    }
+    // A file and a directory of one name would collide on disk.
+    for file in &files {
+        if seen.contains(&format!("{}/", file.path)) {
+            return Err(UnpackError::Duplicate {
+                entry: format!("{module}/{}", file.path),
+            });
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// Writes checked files under `dir` (which must be new and empty), modes 0644 or 0755.
+pub fn write_files(dir: &Path, files: &[ArtifactFile]) -> std::io::Result<()> {
+    for file in files {
+        let path = dir.join(&file.path);
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        fs_err::write(&path, &file.contents)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = if file.executable { 0o755 } else { 0o644 };
+            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
+/// The `h1:` content hash of unpacked files, as the registry records it.
+pub fn content_hash(module: &str, files: &[ArtifactFile]) -> String {
+    let named: Vec<(String, &[u8])> = files
+        .iter()
+        .map(|file| (format!("{module}/{}", file.path), file.contents.as_slice()))
+        .collect();
+    super::content_hash(
+        named
+            .iter()
+            .map(|(name, contents)| (name.as_str(), *contents)),
+    )
+}
+
+/// The `h1` summary lines (`<sha256>  <module>/<path>`), sorted: hashed, they give
+/// [`content_hash`]; kept beside a vendored module, they say which file changed.
+pub fn summary(module: &str, files: &[ArtifactFile]) -> String {
+    let mut lines: Vec<String> = files
+        .iter()
+        .map(|file| {
+            format!(
+                "{}  {module}/{}\n",
+                super::sha256_hex(&file.contents),
+                file.path
+            )
+        })
+        .collect();
+    lines.sort_by(|a, b| {
+        a.split_once("  ")
+            .map(|x| x.1)
+            .cmp(&b.split_once("  ").map(|x| x.1))
+    });
+    lines.concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_build_writes_reads_back_with_the_same_content_hash() {
+        let files = vec![
+            ArtifactFile {
+                path: "main.ncl".into(),
+                contents: b"{}".to_vec(),
+                executable: false,
+            },
+            ArtifactFile {
+                path: "lib/run.sh".into(),
+                contents: b"#!/bin/sh".to_vec(),
+                executable: true,
+            },
+        ];
+        let artifact = super::super::build("m_prov", &semver::Version::new(1, 0, 0), &files, "{}")
+            .expect("builds");
+        let limits = Limits {
+            max_entries: 100,
+            max_bytes: 1 << 20,
+        };
+        let read = read_artifact(&artifact.bytes, "m_prov", &limits).expect("reads");
+        assert_eq!(content_hash("m_prov", &read), artifact.content_hash);
+        let summary = summary("m_prov", &read);
+        let hashed = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            <sha2::Sha256 as sha2::Digest>::digest(summary.as_bytes()),
+        );
+        assert_eq!(format!("h1:{hashed}"), artifact.content_hash);
+        assert!(read.iter().any(|f| f.path == "lib/run.sh" && f.executable));
+    }
+}

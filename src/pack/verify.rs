@@ -1,0 +1,230 @@
+//! Verifying an artifact: its size, sha256 and content hash against what the registry (or a
+//! lock) records, its files as hostile input ([`super::unpack`]), and its signature against the
+//! trusted keys, bound to its module, version and sha256. `pack verify` reports every check;
+//! `install` and `sync` stop at the first that fails.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::ArtifactFile;
+use super::unpack::{self, Limits};
+use crate::signing::{self, Signer, SigningError, TrustedKey};
+
+/// What the artifact must be.
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    pub content_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+    /// Unsigned or signed by an untrusted key, accepted because `--allow-unsigned` said so.
+    Allowed,
+    /// Nothing recorded to check against.
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub check: &'static str,
+    pub status: Status,
+    pub detail: String,
+}
+
+/// The outcome of every check.
+#[derive(Debug)]
+pub struct Report {
+    pub checks: Vec<Check>,
+    pub sha256: String,
+    pub content_hash: Option<String>,
+    /// The files, when the archive could be read safely.
+    pub files: Option<Vec<ArtifactFile>>,
+    pub signer: Option<Signer>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.checks
+            .iter()
+            .all(|check| check.status != Status::Failed)
+    }
+
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks
+            .iter()
+            .find(|check| check.status == Status::Failed)
+    }
+}
+
+/// The signature of an artifact, read from beside it.
+#[derive(Debug, Clone)]
+pub struct SignatureFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl SignatureFile {
+    /// `<artifact>.minisig`, if it exists.
+    pub fn beside(artifact: &Path) -> std::io::Result<Option<Self>> {
+        let mut name = artifact.as_os_str().to_owned();
+        name.push(".minisig");
+        let path = PathBuf::from(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(Self { path, text })),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Runs every check on `bytes`, the artifact of `module` at `version`.
+#[allow(clippy::too_many_arguments)]
+pub fn verify(
+    bytes: &[u8],
+    module: &str,
+    version: &str,
+    expected: &Expected,
+    signature: Option<&SignatureFile>,
+    trusted: &[TrustedKey],
+    limits: &Limits,
+    allow_unsigned: bool,
+) -> Report {
+    let mut checks = Vec::new();
+    let size = bytes.len() as u64;
+    checks.push(compare(
+        "size",
+        expected.size.map(|s| s.to_string()),
+        size.to_string(),
+    ));
+    let sha256 = super::sha256_hex(bytes);
+    checks.push(compare("sha256", expected.sha256.clone(), sha256.clone()));
+    let (files, content_hash) = match unpack::read_artifact(bytes, module, limits) {
+        Ok(files) => {
+            let hash = unpack::content_hash(module, &files);
+            checks.push(compare(
+                "content hash",
+                expected.content_hash.clone(),
+                hash.clone(),
+            ));
+            (Some(files), Some(hash))
+        }
+        Err(error) => {
+            checks.push(Check {
+                check: "archive",
+                status: Status::Failed,
+                detail: error.to_string(),
+            });
+            (None, None)
+        }
+    };
+    let (check, signer) = check_signature(
+        bytes,
+        module,
+        version,
+        &sha256,
+        signature,
+        trusted,
+        allow_unsigned,
+    );
+    checks.push(check);
+    Report {
+        checks,
+        sha256,
+        content_hash,
+        files,
+        signer,
+    }
+}
+
+fn compare(check: &'static str, expected: Option<String>, found: String) -> Check {
+    match expected {
+        None => Check {
+            check,
+            status: Status::Skipped,
+            detail: format!("{found} (nothing recorded to compare)"),
+        },
+        Some(expected) if expected == found => Check {
+            check,
+            status: Status::Ok,
+            detail: found,
+        },
+        Some(expected) => Check {
+            check,
+            status: Status::Failed,
+            detail: format!("expected {expected}, found {found}"),
+        },
+    }
+}
+
+fn check_signature(
+    bytes: &[u8],
+    module: &str,
+    version: &str,
+    sha256: &str,
+    signature: Option<&SignatureFile>,
+    trusted: &[TrustedKey],
+    allow_unsigned: bool,
+) -> (Check, Option<Signer>) {
+    let check = "signature";
+    let Some(signature) = signature else {
+        return if allow_unsigned {
+            (
+                Check {
+                    check,
+                    status: Status::Allowed,
+                    detail: "unsigned, allowed by `--allow-unsigned`".into(),
+                },
+                None,
+            )
+        } else {
+            (
+                Check {
+                    check,
+                    status: Status::Failed,
+                    detail: "the artifact is not signed\nhint: sign packs with a key (`provisioning keys generate`, then pack again), or pass `--allow-unsigned`".into(),
+                },
+                None,
+            )
+        };
+    };
+    match signing::verify(
+        trusted,
+        &signature.path,
+        &signature.text,
+        bytes,
+        module,
+        version,
+        sha256,
+    ) {
+        Ok(signer) => (
+            Check {
+                check,
+                status: Status::Ok,
+                detail: format!("signed by key {} ({})", signer.key_id, signer.source),
+            },
+            Some(signer),
+        ),
+        Err(SigningError::UntrustedKey { key_id, .. }) if allow_unsigned => (
+            Check {
+                check,
+                status: Status::Allowed,
+                detail: format!("signed by untrusted key {key_id}, allowed by `--allow-unsigned`"),
+            },
+            None,
+        ),
+        Err(error) => (
+            Check {
+                check,
+                status: Status::Failed,
+                detail: error.to_string(),
+            },
+            None,
+        ),
+    }
+}

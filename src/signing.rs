@@ -1,0 +1,515 @@
+//! Signing keys and signatures, in minisign's formats (the `minisign` crate), so the standard
+//! `minisign` tool verifies our signatures and we verify its.
+//!
+//! - The user's key pair lives in `<config dir>/provisioning/keys/` (`provisioning.key`, mode
+//!   0600, unencrypted so CI can sign unattended; `provisioning.pub`).
+//! - Trusted public keys: the user's own, those added with `keys trust` (in
+//!   `<config dir>/provisioning/trusted/<KEY ID>.pub`), and a team's keys committed in the base's
+//!   `config/trusted-keys/*.pub`.
+//! - A signature's **trusted comment** names module, version and sha256
+//!   (`provisioning-pack module=upcloud_prov version=0.0.1 sha256=…`), and verification requires
+//!   all three to match: a valid signature of one version cannot be replayed for another.
+//!
+//! `<config dir>` is `$XDG_CONFIG_HOME`, else `$HOME/.config`.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use minisign::{PublicKey, PublicKeyBox, SecretKey, SecretKeyBox, SignatureBox};
+
+const SECRET_KEY_FILE: &str = "provisioning.key";
+const PUBLIC_KEY_FILE: &str = "provisioning.pub";
+const TRUSTED_COMMENT_PREFIX: &str = "provisioning-pack";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    #[error("neither `XDG_CONFIG_HOME` nor `HOME` is set: no place for keys")]
+    NoConfigDir,
+    #[error("a signing key already exists at `{}`\nhint: pass `--force` to replace it (signatures made with the old key will no longer be yours)", path.display())]
+    KeyExists { path: PathBuf },
+    #[error("no signing key\nhint: create one with `provisioning keys generate`")]
+    NoKey,
+    #[error("`{}` is not a minisign key: {message}", path.display())]
+    BadKey { path: PathBuf, message: String },
+    #[error("`{input}` is neither a minisign public key file nor a public key: {message}")]
+    BadPublicKey { input: String, message: String },
+    #[error("failed to sign `{module}` {version}: {message}")]
+    Sign {
+        module: String,
+        version: String,
+        message: String,
+    },
+    #[error("`{}` is not a minisign signature: {message}", path.display())]
+    BadSignature { path: PathBuf, message: String },
+    #[error("`{}` is signed by key {key_id}, which is not trusted\nhint: if you trust it, `provisioning keys trust <its .pub file>`", path.display())]
+    UntrustedKey { path: PathBuf, key_id: String },
+    #[error("the signature `{}` does not match the artifact (key {key_id}): {message}", path.display())]
+    Mismatch {
+        path: PathBuf,
+        key_id: String,
+        message: String,
+    },
+    #[error(
+        "the signature `{}` was made for {found}, not for {expected}: refusing a replayed signature",
+        path.display()
+    )]
+    Replayed {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("failed to access `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SigningError + '_ {
+    move |source| SigningError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A minisign key id as minisign prints it: 16 upper-case hex digits.
+pub fn key_id(keynum: &[u8]) -> String {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&keynum[..8.min(keynum.len())]);
+    format!("{:016X}", u64::from_le_bytes(bytes))
+}
+
+/// Where a trusted key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeySource {
+    /// The user's own signing key.
+    Own,
+    /// Added with `keys trust`.
+    User,
+    /// Committed in the base's `config/trusted-keys/`.
+    Base,
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeySource::Own => "your own key",
+            KeySource::User => "trusted with `keys trust`",
+            KeySource::Base => "trusted by the base's `config/trusted-keys`",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    pub key_id: String,
+    pub source: KeySource,
+    pub path: PathBuf,
+    pub key: PublicKey,
+}
+
+/// What a verified signature says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Signer {
+    pub key_id: String,
+    pub source: KeySource,
+    pub trusted_comment: String,
+}
+
+/// The keys of one user and one base.
+#[derive(Debug, Clone)]
+pub struct Keyring {
+    /// `<config dir>/provisioning`.
+    pub config_dir: PathBuf,
+    /// The base's `config/trusted-keys`.
+    pub base_trusted_dir: PathBuf,
+}
+
+impl Keyring {
+    pub fn new(env: &BTreeMap<String, String>, base: &Path) -> Result<Self, SigningError> {
+        let config_home = env
+            .get("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                env.get("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|home| Path::new(home).join(".config"))
+            })
+            .ok_or(SigningError::NoConfigDir)?;
+        Ok(Self {
+            config_dir: config_home.join("provisioning"),
+            base_trusted_dir: base.join("config/trusted-keys"),
+        })
+    }
+
+    fn keys_dir(&self) -> PathBuf {
+        self.config_dir.join("keys")
+    }
+
+    fn user_trusted_dir(&self) -> PathBuf {
+        self.config_dir.join("trusted")
+    }
+
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.keys_dir().join(SECRET_KEY_FILE)
+    }
+
+    pub fn public_key_path(&self) -> PathBuf {
+        self.keys_dir().join(PUBLIC_KEY_FILE)
+    }
+
+    /// Creates the user's key pair (refusing to replace one unless `force`), and trusts it.
+    pub fn generate(&self, force: bool) -> Result<String, SigningError> {
+        let secret_path = self.secret_key_path();
+        if secret_path.exists() && !force {
+            return Err(SigningError::KeyExists { path: secret_path });
+        }
+        let pair = minisign::KeyPair::generate_unencrypted_keypair().map_err(|error| {
+            SigningError::BadKey {
+                path: secret_path.clone(),
+                message: error.to_string(),
+            }
+        })?;
+        let id = key_id(pair.pk.keynum());
+        let secret = pair
+            .sk
+            .to_box(Some(&format!("provisioning secret key {id}")))
+            .map_err(|error| SigningError::BadKey {
+                path: secret_path.clone(),
+                message: error.to_string(),
+            })?
+            .into_string();
+        let public = public_box(&pair.pk)?;
+        let keys_dir = self.keys_dir();
+        fs_err::create_dir_all(&keys_dir).map_err(io(&keys_dir))?;
+        write_secret(&secret_path, secret.as_bytes())?;
+        crate::fs::atomic_write(&self.public_key_path(), public.as_bytes())
+            .map_err(io(&self.public_key_path()))?;
+        Ok(id)
+    }
+
+    /// The user's secret key and its public key, if a key pair exists.
+    pub fn signing_key(&self) -> Result<Option<(SecretKey, PublicKey)>, SigningError> {
+        let path = self.secret_key_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(SigningError::Io { path, source }),
+        };
+        let bad = |message: String| SigningError::BadKey {
+            path: path.clone(),
+            message,
+        };
+        let secret = SecretKeyBox::from_string(&text)
+            .and_then(SecretKey::from_unencrypted_box)
+            .map_err(|error| bad(format!("{error} (an encrypted key cannot sign unattended)")))?;
+        let public = PublicKey::from_secret_key(&secret).map_err(|error| bad(error.to_string()))?;
+        Ok(Some((secret, public)))
+    }
+
+    /// The user's public key in minisign's `.pub` format.
+    pub fn public_key(&self) -> Result<String, SigningError> {
+        let (_, public) = self.signing_key()?.ok_or(SigningError::NoKey)?;
+        public_box(&public)
+    }
+
+    /// Adds a public key (a `.pub` file, or the key itself) to the user's trusted keys.
+    pub fn trust(&self, input: &str) -> Result<TrustedKey, SigningError> {
+        let path = Path::new(input);
+        let text = if path.is_file() {
+            fs_err::read_to_string(path).map_err(io(path))?
+        } else {
+            input.to_owned()
+        };
+        let key = parse_public_key(&text).map_err(|message| SigningError::BadPublicKey {
+            input: input.to_owned(),
+            message,
+        })?;
+        let id = key_id(key.keynum());
+        let dir = self.user_trusted_dir();
+        fs_err::create_dir_all(&dir).map_err(io(&dir))?;
+        let target = dir.join(format!("{id}.pub"));
+        crate::fs::atomic_write(&target, public_box(&key)?.as_bytes()).map_err(io(&target))?;
+        Ok(TrustedKey {
+            key_id: id,
+            source: KeySource::User,
+            path: target,
+            key,
+        })
+    }
+
+    /// Every trusted key: the user's own, the user's trusted, the base's. A key file that cannot
+    /// be read is an error naming it.
+    pub fn trusted(&self) -> Result<Vec<TrustedKey>, SigningError> {
+        let mut keys: Vec<TrustedKey> = Vec::new();
+        if let Some((_, public)) = self.signing_key()? {
+            keys.push(TrustedKey {
+                key_id: key_id(public.keynum()),
+                source: KeySource::Own,
+                path: self.public_key_path(),
+                key: public,
+            });
+        }
+        for (dir, source) in [
+            (self.user_trusted_dir(), KeySource::User),
+            (self.base_trusted_dir.clone(), KeySource::Base),
+        ] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut paths: Vec<PathBuf> = entries
+                .flatten()
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "pub"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                let text = fs_err::read_to_string(&path).map_err(io(&path))?;
+                let key = parse_public_key(&text).map_err(|message| SigningError::BadKey {
+                    path: path.clone(),
+                    message,
+                })?;
+                let key_id = key_id(key.keynum());
+                if !keys.iter().any(|known| known.key_id == key_id) {
+                    keys.push(TrustedKey {
+                        key_id,
+                        source,
+                        path,
+                        key,
+                    });
+                }
+            }
+        }
+        Ok(keys)
+    }
+}
+
+fn public_box(key: &PublicKey) -> Result<String, SigningError> {
+    key.to_box()
+        .map(PublicKeyBox::into_string)
+        .map_err(|error| SigningError::BadPublicKey {
+            input: key_id(key.keynum()),
+            message: error.to_string(),
+        })
+}
+
+fn parse_public_key(text: &str) -> Result<PublicKey, String> {
+    let text = text.trim();
+    if text.lines().count() > 1 {
+        PublicKeyBox::from_string(text)
+            .and_then(PublicKeyBox::into_public_key)
+            .map_err(|error| error.to_string())
+    } else {
+        PublicKey::from_base64(text).map_err(|error| error.to_string())
+    }
+}
+
+#[cfg(unix)]
+fn write_secret(path: &Path, contents: &[u8]) -> Result<(), SigningError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Created 0600 from the start, never readable by others, even for a moment.
+    let temp = path.with_extension("key.tmp");
+    let _ = std::fs::remove_file(&temp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(io(&temp))?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(io(&temp))?;
+    fs_err::rename(&temp, path).map_err(io(path))
+}
+
+#[cfg(not(unix))]
+fn write_secret(path: &Path, contents: &[u8]) -> Result<(), SigningError> {
+    crate::fs::atomic_write(path, contents).map_err(io(path))
+}
+
+/// The trusted comment that binds a signature to one module, version and artifact.
+pub fn trusted_comment(module: &str, version: &str, sha256: &str) -> String {
+    format!("{TRUSTED_COMMENT_PREFIX} module={module} version={version} sha256={sha256}")
+}
+
+/// Signs an artifact; returns the `.minisig` file's contents.
+pub fn sign(
+    secret: &SecretKey,
+    public: &PublicKey,
+    artifact: &[u8],
+    module: &str,
+    version: &str,
+    sha256: &str,
+) -> Result<String, SigningError> {
+    let comment = trusted_comment(module, version, sha256);
+    minisign::sign(
+        Some(public),
+        secret,
+        Cursor::new(artifact),
+        Some(&comment),
+        Some(&format!(
+            "signature from provisioning key {}",
+            key_id(public.keynum())
+        )),
+    )
+    .map(SignatureBox::into_string)
+    .map_err(|error| SigningError::Sign {
+        module: module.to_owned(),
+        version: version.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+/// Verifies `signature` (the text of `signature_path`) over `artifact` with the trusted keys,
+/// and that its trusted comment names exactly this module, version and sha256.
+pub fn verify(
+    trusted: &[TrustedKey],
+    signature_path: &Path,
+    signature: &str,
+    artifact: &[u8],
+    module: &str,
+    version: &str,
+    sha256: &str,
+) -> Result<Signer, SigningError> {
+    let signature_box =
+        SignatureBox::from_string(signature).map_err(|error| SigningError::BadSignature {
+            path: signature_path.to_owned(),
+            message: error.to_string(),
+        })?;
+    let id = key_id(signature_box.keynum());
+    let Some(key) = trusted.iter().find(|key| key.key_id == id) else {
+        return Err(SigningError::UntrustedKey {
+            path: signature_path.to_owned(),
+            key_id: id,
+        });
+    };
+    minisign::verify(
+        &key.key,
+        &signature_box,
+        Cursor::new(artifact),
+        true,
+        false,
+        false,
+    )
+    .map_err(|error| SigningError::Mismatch {
+        path: signature_path.to_owned(),
+        key_id: id.clone(),
+        message: error.to_string(),
+    })?;
+    let comment = signature_box
+        .trusted_comment()
+        .map_err(|error| SigningError::BadSignature {
+            path: signature_path.to_owned(),
+            message: error.to_string(),
+        })?;
+    let expected = trusted_comment(module, version, sha256);
+    if comment != expected {
+        return Err(SigningError::Replayed {
+            path: signature_path.to_owned(),
+            expected: describe(&expected),
+            found: describe(&comment),
+        });
+    }
+    Ok(Signer {
+        key_id: id,
+        source: key.source,
+        trusted_comment: comment,
+    })
+}
+
+/// `module=x version=y sha256=z` as "`x` y (sha256 z…)" for messages.
+fn describe(comment: &str) -> String {
+    let field = |name: &str| {
+        comment
+            .split_whitespace()
+            .find_map(|part| part.strip_prefix(&format!("{name}=")))
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let sha = field("sha256");
+    format!(
+        "`{}` {} (sha256 {})",
+        field("module"),
+        field("version"),
+        &sha[..12.min(sha.len())]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyring() -> (tempfile::TempDir, Keyring) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = [("HOME".to_owned(), dir.path().display().to_string())].into();
+        let keyring = Keyring::new(&env, &dir.path().join("base")).expect("keyring");
+        (dir, keyring)
+    }
+
+    #[test]
+    fn a_signature_verifies_only_for_its_module_version_and_hash() {
+        let (_dir, keyring) = keyring();
+        let id = keyring.generate(false).expect("generates");
+        let (secret, public) = keyring.signing_key().expect("reads").expect("exists");
+        let artifact = b"artifact bytes";
+        let signature = sign(&secret, &public, artifact, "m_prov", "1.0.0", "abc").expect("signs");
+        let trusted = keyring.trusted().expect("trusted");
+        let path = Path::new("m_prov_1.0.0.tar.minisig");
+        let signer = verify(
+            &trusted, path, &signature, artifact, "m_prov", "1.0.0", "abc",
+        )
+        .expect("verifies");
+        assert_eq!(signer.key_id, id);
+        assert_eq!(signer.source, KeySource::Own);
+        let replayed = verify(
+            &trusted, path, &signature, artifact, "m_prov", "2.0.0", "abc",
+        );
+        assert!(
+            matches!(replayed, Err(SigningError::Replayed { .. })),
+            "{replayed:?}"
+        );
+        let tampered = verify(
+            &trusted,
+            path,
+            &signature,
+            b"artifact bytez",
+            "m_prov",
+            "1.0.0",
+            "abc",
+        );
+        assert!(
+            matches!(tampered, Err(SigningError::Mismatch { .. })),
+            "{tampered:?}"
+        );
+        let untrusted = verify(&[], path, &signature, artifact, "m_prov", "1.0.0", "abc");
+        assert!(
+            matches!(untrusted, Err(SigningError::UntrustedKey { .. })),
+            "{untrusted:?}"
+        );
+    }
+
+    #[test]
+    fn generating_twice_needs_force_and_the_secret_key_is_private() {
+        let (_dir, keyring) = keyring();
+        keyring.generate(false).expect("generates");
+        assert!(matches!(
+            keyring.generate(false),
+            Err(SigningError::KeyExists { .. })
+        ));
+        keyring.generate(true).expect("replaces");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(keyring.secret_key_path())
+                .expect("exists")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}
