@@ -183,6 +183,16 @@ pub fn inspect_archive(bytes: &[u8]) -> String {
     out
 }
 
+/// The hex SHA-256 of a file.
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(path).expect("read");
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// One file of a tar archive.
 pub fn archive_file(bytes: &[u8], path: &str) -> String {
     use std::io::Read as _;

@@ -9,5 +9,7 @@ mod install;
 mod manifest_edits;
 mod pack;
 mod remove;
+mod signing;
 mod sync;
 mod validate;
+mod vendor;

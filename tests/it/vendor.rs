@@ -1,0 +1,612 @@
+//! Pack mode in an infra: `install --version`, hostile archives, vendored drift, mode switches,
+//! `sync` of packs and `clean` keeping pins.
+
+use insta::assert_snapshot;
+
+use crate::common::{TestContext, sha256_file};
+
+/// The example base with a signing key and every provider packed.
+fn packed_examples() -> TestContext {
+    let context = TestContext::examples();
+    context.run(["keys", "generate"]).success();
+    context.run(["pack", "providers"]).success();
+    context
+}
+
+fn key_id(context: &TestContext) -> String {
+    let run = context.run(["keys", "list", "--format", "json"]);
+    let keys: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    keys[0]["key_id"].as_str().expect("a key").to_owned()
+}
+
+#[test]
+fn install_version_verifies_and_vendors_the_pack() {
+    let context = packed_examples();
+    let id = key_id(&context);
+    let run = context.run(["providers", "install", "aws", "wuji", "--version", "1.0.0"]);
+    assert_snapshot!(run.to_string().replace(&id, "[KEY]"), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Installed `aws_prov` 1.0.0 into `wuji` (pack from `distribution/registry`, signed by [KEY])
+    ");
+    assert_snapshot!(context.read("workspace/infra/wuji/manifest.toml"), @r#"
+    # The wuji infrastructure: web servers on UpCloud, a database on AWS.
+    [package]
+    name = "wuji"
+    version = "0.1.0"
+
+    [dependencies]
+    aws_prov = { path = "./vendor/aws_prov", version = "1.0.0" }
+    "#);
+    assert_snapshot!(context.read("workspace/infra/wuji/providers.manifest.yaml").replace(&id, "[KEY]"), @"
+    # Written by `provisioning`; keep it in git.
+    # `provisioning providers sync <infra>` rebuilds the infra's modules from this file.
+    format_version: 1
+    providers:
+    - name: aws
+      module: aws_prov
+      mode: pack
+      version: 1.0.0
+      source: distribution/registry
+      sha256: 888271c64f78cc7138fef1523b32ffc2bc26e0eeea3f371a7e88d3b8f1154c1c
+      content_hash: h1:Gcvemr+iNsC8XrzSaxDAk3YIemhiaYJpMk2YVGPI3ME=
+      signer: [KEY]
+    ");
+    let mut vendored: Vec<String> =
+        std::fs::read_dir(context.path("workspace/infra/wuji/vendor/aws_prov"))
+            .expect("vendored")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+    vendored.sort();
+    assert_eq!(
+        vendored,
+        [
+            "contracts.ncl",
+            "defaults.ncl",
+            "export.json",
+            "main.ncl",
+            "manifest.toml",
+            "server_aws.ncl"
+        ]
+    );
+    let sums = context.read("workspace/infra/wuji/vendor/aws_prov.sha256sums");
+    assert_eq!(sums.lines().count(), 6);
+    assert!(
+        !context
+            .path("workspace/infra/wuji/.nickel-modules")
+            .exists()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(context.path("workspace/infra/wuji"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".provisioning-unpack"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no staging directory is left: {leftovers:?}"
+    );
+    context
+        .run(["providers", "install", "upcloud", "wuji"])
+        .success();
+    assert_snapshot!(context.run(["providers", "validate", "wuji"]), @"
+    exit: 0
+    --- stdout
+    NAME     MODULE        MODE  STATE  EVALUATION
+    aws      aws_prov      pack  ok     ok
+    upcloud  upcloud_prov  link  ok     ok
+    -        main.ncl      -     -      ok
+    --- stderr
+           Valid `wuji`: 2 modules and main.ncl
+    ");
+    let again = context.run(["providers", "install", "aws", "wuji", "--version", "1.0.0"]);
+    assert!(
+        again
+            .stderr
+            .contains("Unchanged `aws_prov` 1.0.0 is already installed"),
+        "{again}"
+    );
+}
+
+#[test]
+fn one_command_moves_a_provider_between_modes() {
+    let context = packed_examples();
+    context
+        .run(["providers", "install", "upcloud", "wuji"])
+        .success();
+    context
+        .run(["providers", "install", "aws", "wuji"])
+        .success();
+    let main = context.read("workspace/infra/wuji/main.ncl");
+    context
+        .run(["providers", "install", "aws", "wuji", "--version", "1.0.0"])
+        .success();
+    assert!(
+        !context
+            .path("workspace/infra/wuji/.nickel-modules/aws_prov")
+            .exists(),
+        "the link went"
+    );
+    assert!(
+        context
+            .path("workspace/infra/wuji/vendor/aws_prov/main.ncl")
+            .is_file()
+    );
+    assert!(
+        context
+            .read("workspace/infra/wuji/manifest.toml")
+            .contains("aws_prov = { path = \"./vendor/aws_prov\", version = \"1.0.0\" }")
+    );
+    context.run(["providers", "validate", "wuji"]).success();
+    context
+        .run(["providers", "install", "aws", "wuji"])
+        .success();
+    assert!(
+        !context
+            .path("workspace/infra/wuji/vendor/aws_prov")
+            .exists(),
+        "the vendored pack went"
+    );
+    assert!(
+        !context
+            .path("workspace/infra/wuji/vendor/aws_prov.sha256sums")
+            .exists()
+    );
+    assert!(
+        context
+            .read("workspace/infra/wuji/manifest.toml")
+            .contains("aws_prov = { path = \"./.nickel-modules/aws_prov\" }")
+    );
+    context.run(["providers", "validate", "wuji"]).success();
+    assert_eq!(
+        context.read("workspace/infra/wuji/main.ncl"),
+        main,
+        "the infra's Nickel never changes"
+    );
+    context
+        .run(["providers", "remove", "aws", "wuji"])
+        .success();
+    context
+        .run(["providers", "install", "aws", "wuji", "--version", "1.0.0"])
+        .success();
+    context
+        .run(["providers", "remove", "aws", "wuji"])
+        .success();
+    assert!(
+        !context
+            .path("workspace/infra/wuji/vendor/aws_prov")
+            .exists()
+    );
+}
+
+#[test]
+fn unsigned_packs_are_refused_unless_allowed_and_the_lock_says_so() {
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "local"]).success();
+    let before = context.tree("workspace");
+    assert_snapshot!(context.run(["providers", "install", "local", "homelab", "--version", "0.2.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `local` 0.2.0 into `homelab`
+      caused by: `local_prov` 0.2.0 failed verification: signature: the artifact is not signed
+    hint: sign packs with a key (`provisioning keys generate`, then pack again), or pass `--allow-unsigned`
+    ");
+    assert_eq!(context.tree("workspace"), before);
+    assert_snapshot!(context.run(["providers", "install", "local", "homelab", "--version", "0.2.0", "--allow-unsigned"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Installed `local_prov` 0.2.0 into `homelab` (pack from `distribution/registry`, unsigned, allowed by `--allow-unsigned`)
+    ");
+    assert!(
+        context
+            .read("workspace/infra/homelab/providers.manifest.yaml")
+            .contains("  signer: unsigned\n")
+    );
+    // sync honours what the lock allowed.
+    std::fs::remove_dir_all(context.path("workspace/infra/homelab/vendor")).expect("rm");
+    context.run(["providers", "sync", "homelab"]).success();
+    context.run(["providers", "validate", "homelab"]).success();
+}
+
+#[test]
+fn unknown_versions_and_modules_say_what_exists() {
+    let context = packed_examples();
+    assert_snapshot!(context.run(["providers", "install", "aws", "wuji", "--version", "9.9.9"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` 9.9.9 into `wuji`
+      caused by: `aws_prov` has no version 9.9.9 in the registry
+    hint: available: 1.0.0
+    ");
+    assert_snapshot!(context.run(["providers", "install", "gcp", "wuji", "--version", "1.0.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `gcp` 1.0.0 into `wuji`
+      caused by: no packs of `gcp_prov` in the registry `[BASE]/distribution/registry`
+    hint: pack it first: `provisioning pack provider gcp`
+    ");
+    assert_snapshot!(context.run(["providers", "install", "aws", "wuji", "--allow-unsigned"]), @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: the following required arguments were not provided:
+      --version <V>
+
+    Usage: provisioning providers install --version <V> --allow-unsigned <PROVIDER> <INFRA>
+
+    For more information, try '--help'.
+    ");
+}
+
+#[test]
+fn validate_names_each_edited_missing_or_extra_vendored_file() {
+    let context = packed_examples();
+    context
+        .run([
+            "providers",
+            "install",
+            "upcloud",
+            "wuji",
+            "--version",
+            "0.0.1",
+        ])
+        .success();
+    context
+        .run(["providers", "install", "aws", "wuji", "--version", "1.0.0"])
+        .success();
+    let vendor = context.path("workspace/infra/wuji/vendor/upcloud_prov");
+    let mut contents = std::fs::read(vendor.join("defaults.ncl")).expect("read");
+    contents[0] ^= 0x01;
+    std::fs::write(vendor.join("defaults.ncl"), contents).expect("write");
+    std::fs::remove_file(vendor.join("README.md")).ok();
+    std::fs::remove_file(vendor.join("network_upcloud.ncl")).expect("rm");
+    std::fs::write(vendor.join("backdoor.ncl"), "{}").expect("write");
+    assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
+    exit: 0
+    --- stdout
+    NAME     MODULE        MODE  VERSION  STATE           SOURCE
+    aws      aws_prov      pack  1.0.0    ok              distribution/registry
+    upcloud  upcloud_prov  pack  0.0.1    drifted vendor  distribution/registry
+    --- stderr
+    ");
+    let run = context.run(["providers", "validate", "wuji"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("error: `upcloud_prov` (drifted vendor): `vendor/upcloud_prov` differs from the pack: edited: `defaults.ncl`; missing: `network_upcloud.ncl`; extra: `backdoor.ncl`"), "{run}");
+    // The list itself cannot be edited to match.
+    let sums = context.path("workspace/infra/wuji/vendor/aws_prov.sha256sums");
+    let edited = std::fs::read_to_string(&sums)
+        .expect("read")
+        .replacen('0', "1", 1);
+    std::fs::write(&sums, edited).expect("write");
+    let run = context.run(["providers", "validate", "wuji"]);
+    assert!(
+        run.stderr
+            .contains("`vendor/aws_prov.sha256sums` does not match the content hash in the lock"),
+        "{run}"
+    );
+    // sync puts both back, verified.
+    assert_snapshot!(context.run(["providers", "sync", "wuji"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Restored `aws_prov` 1.0.0 from `distribution/registry` (verified)
+        Restored `upcloud_prov` 0.0.1 from `distribution/registry` (verified)
+          Synced 2 providers of `wuji`
+    ");
+    context.run(["providers", "validate", "wuji"]).success();
+}
+
+#[test]
+fn sync_refuses_a_registry_that_no_longer_holds_the_pinned_bytes() {
+    let context = packed_examples();
+    context
+        .run([
+            "providers",
+            "install",
+            "local",
+            "homelab",
+            "--version",
+            "0.2.0",
+        ])
+        .success();
+    std::fs::remove_dir_all(context.path("workspace/infra/homelab/vendor")).expect("rm");
+    context.write("extensions/providers/local/nickel/extra.ncl", "{}");
+    context
+        .run(["pack", "provider", "local", "--force"])
+        .success();
+    let run = context.run(["providers", "sync", "homelab"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("but the lock pins"), "{run}");
+    assert!(
+        !context
+            .path("workspace/infra/homelab/vendor/local_prov")
+            .exists()
+    );
+}
+
+#[test]
+fn clean_never_deletes_a_pinned_version_unless_forced() {
+    let context = TestContext::examples();
+    context.run(["keys", "generate"]).success();
+    for version in ["0.9.0", "0.10.0", "0.10.1"] {
+        context
+            .run(["pack", "provider", "local", "--version", version])
+            .success();
+    }
+    context
+        .run([
+            "providers",
+            "install",
+            "local",
+            "homelab",
+            "--version",
+            "0.9.0",
+        ])
+        .success();
+    assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "1"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+            Kept `local_prov` 0.9.0: pinned by `homelab`
+         Deleted `local_prov` 0.10.0 (local_prov_0.10.0.tar, local_prov_0.10.0.tar.minisig)
+    ");
+    assert!(
+        context
+            .path("distribution/packages/local_prov_0.9.0.tar")
+            .is_file()
+    );
+    assert!(
+        context
+            .path("distribution/packages/local_prov_0.9.0.tar.minisig")
+            .is_file()
+    );
+    assert!(
+        !context
+            .path("distribution/packages/local_prov_0.10.0.tar.minisig")
+            .exists()
+    );
+    assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "1", "--force"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig)
+    ");
+}
+
+/// Builds an archive entry by entry, writing names and link targets raw, as an attacker would.
+fn hostile_archive(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, kind, data, link) in entries {
+        let mut header = tar::Header::new_gnu();
+        {
+            let gnu = header.as_gnu_mut().expect("gnu header");
+            gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+            if let Some(link) = link {
+                gnu.linkname[..link.len()].copy_from_slice(link.as_bytes());
+            }
+        }
+        header.set_entry_type(*kind);
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(315_532_800);
+        header.set_cksum();
+        builder.append(&header, *data).expect("append");
+    }
+    builder.into_inner().expect("finish")
+}
+
+/// Puts `bytes` in the registry as `m_prov` 1.0.0, with metadata that matches them.
+fn publish_raw(context: &TestContext, bytes: &[u8]) {
+    context.write("distribution/packages/m_prov_1.0.0.tar", "");
+    std::fs::write(
+        context.path("distribution/packages/m_prov_1.0.0.tar"),
+        bytes,
+    )
+    .expect("write");
+    let sha256 = sha256_file(&context.path("distribution/packages/m_prov_1.0.0.tar"));
+    let metadata = serde_json::json!({
+        "name": "m_prov", "version": "1.0.0", "package_file": "m_prov_1.0.0.tar",
+        "created": "2025-11-26T00:00:00Z", "maintainer": "", "repository": "", "license": "MIT", "homepage": "",
+        "versions": [{
+            "version": "1.0.0", "package_file": "m_prov_1.0.0.tar", "sha256": sha256,
+            "content_hash": "h1:AAAA", "size": bytes.len(), "created": "2025-11-26T00:00:00Z", "signature": null
+        }]
+    });
+    context.write(
+        "distribution/registry/m_prov.json",
+        &serde_json::to_string_pretty(&metadata).expect("json"),
+    );
+}
+
+#[test]
+fn hostile_archives_are_refused_and_leave_nothing_behind() {
+    use tar::EntryType::{Block, Char, Directory, Fifo, Link, Regular, Symlink};
+    let main: &[u8] = b"{ a = 1 }";
+    let big = vec![b' '; 2048];
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "absolute path",
+            hostile_archive(&[("/tmp/evil.ncl", Regular, main, None)]),
+            "the archive holds an absolute path `/tmp/evil.ncl`",
+        ),
+        (
+            "parent dir",
+            hostile_archive(&[("m_prov/../../evil.ncl", Regular, main, None)]),
+            "the archive holds a path with `..`: `m_prov/../../evil.ncl`",
+        ),
+        (
+            "symlink",
+            hostile_archive(&[("m_prov/link.ncl", Symlink, b"", Some("/etc/passwd"))]),
+            "the archive holds a symlink `m_prov/link.ncl`",
+        ),
+        (
+            "hardlink",
+            hostile_archive(&[
+                ("m_prov/main.ncl", Regular, main, None),
+                ("m_prov/hard.ncl", Link, b"", Some("m_prov/main.ncl")),
+            ]),
+            "the archive holds a hardlink `m_prov/hard.ncl`",
+        ),
+        (
+            "char device",
+            hostile_archive(&[("m_prov/tty", Char, b"", None)]),
+            "the archive holds a character device `m_prov/tty`",
+        ),
+        (
+            "block device",
+            hostile_archive(&[("m_prov/disk", Block, b"", None)]),
+            "the archive holds a block device `m_prov/disk`",
+        ),
+        (
+            "fifo",
+            hostile_archive(&[("m_prov/pipe", Fifo, b"", None)]),
+            "the archive holds a FIFO `m_prov/pipe`",
+        ),
+        (
+            "outside the module",
+            hostile_archive(&[
+                ("m_prov/main.ncl", Regular, main, None),
+                ("other_prov/main.ncl", Regular, main, None),
+            ]),
+            "the archive holds `other_prov/main.ncl`, outside `m_prov/`",
+        ),
+        (
+            "duplicate",
+            hostile_archive(&[
+                ("m_prov/main.ncl", Regular, main, None),
+                ("m_prov/main.ncl", Regular, b"{ a = 2 }", None),
+            ]),
+            "the archive holds `m_prov/main.ncl` twice",
+        ),
+        (
+            "file and directory",
+            hostile_archive(&[
+                ("m_prov/x", Regular, main, None),
+                ("m_prov/x/", Directory, b"", None),
+            ]),
+            "twice",
+        ),
+        (
+            "too many entries",
+            hostile_archive(&[
+                ("m_prov/a", Regular, main, None),
+                ("m_prov/b", Regular, main, None),
+                ("m_prov/c", Regular, main, None),
+                ("m_prov/d", Regular, main, None),
+            ]),
+            "the archive holds more than 3 entries",
+        ),
+        (
+            "too large",
+            hostile_archive(&[("m_prov/big", Regular, &big, None)]),
+            "the archive unpacks to more than 1024 bytes",
+        ),
+        (
+            "truncated",
+            hostile_archive(&[("m_prov/main.ncl", Regular, &big[..900], None)])[..1024].to_vec(),
+            "the archive is truncated or corrupt",
+        ),
+    ];
+    for (what, bytes, expected) in cases {
+        let context = TestContext::new();
+        context.infra("wuji");
+        publish_raw(&context, &bytes);
+        let before = context.tree("workspace");
+        let outside_before: Vec<_> = std::fs::read_dir(context.base.parent().expect("root"))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        let run = context
+            .command()
+            .env("PROVISIONING_DISTRIBUTION_UNPACK_MAX_ENTRIES", "3")
+            .env("PROVISIONING_DISTRIBUTION_UNPACK_MAX_BYTES", "1024")
+            .args([
+                "providers",
+                "install",
+                "m",
+                "wuji",
+                "--version",
+                "1.0.0",
+                "--allow-unsigned",
+            ])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{what}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{what}: {stderr:?} lacks {expected:?}"
+        );
+        assert_eq!(
+            context.tree("workspace"),
+            before,
+            "{what}: the infra is unchanged"
+        );
+        let outside_after: Vec<_> = std::fs::read_dir(context.base.parent().expect("root"))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(
+            outside_after, outside_before,
+            "{what}: nothing written outside the base"
+        );
+        assert!(!std::path::Path::new("/tmp/evil.ncl").exists(), "{what}");
+    }
+}
+
+#[test]
+fn a_wrong_sha256_or_content_hash_is_refused() {
+    let context = TestContext::new();
+    context.infra("wuji");
+    let bytes = hostile_archive(&[(
+        "m_prov/main.ncl",
+        tar::EntryType::Regular,
+        b"{ a = 1 }",
+        None,
+    )]);
+    publish_raw(&context, &bytes);
+    let before = context.tree("workspace");
+    let run = context.run([
+        "providers",
+        "install",
+        "m",
+        "wuji",
+        "--version",
+        "1.0.0",
+        "--allow-unsigned",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("failed verification: content hash: expected h1:AAAA, found h1:"),
+        "{run}"
+    );
+    let metadata = context.read("distribution/registry/m_prov.json");
+    let sha256 = sha256_file(&context.path("distribution/packages/m_prov_1.0.0.tar"));
+    context.write(
+        "distribution/registry/m_prov.json",
+        &metadata.replace(&sha256, &"0".repeat(64)),
+    );
+    let run = context.run([
+        "providers",
+        "install",
+        "m",
+        "wuji",
+        "--version",
+        "1.0.0",
+        "--allow-unsigned",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "failed verification: sha256: expected {}, found {sha256}",
+            "0".repeat(64)
+        )),
+        "{run}"
+    );
+    assert_eq!(context.tree("workspace"), before);
+}
