@@ -80,6 +80,9 @@ pub enum PackError {
     },
 }
 
+/// Serialises the write phase of packs running on several threads of one process.
+static WRITE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Packs modules into one destination.
 pub struct Packer<'a> {
     pub registry: &'a LocalRegistry,
@@ -113,6 +116,11 @@ impl Packer<'_> {
             let path = path.to_owned();
             move |source| PackError::Write { path, source }
         };
+        // Threads of this process take turns here, so the lock below is only ever waited for
+        // (and "Blocking" only ever said) because of another process.
+        let _turn = WRITE_TURN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _lock = if self.destination.index {
             self.registry.lock(self.printer)
         } else {
