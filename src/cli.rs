@@ -73,6 +73,9 @@ pub enum Command {
     /// Create, show and trust minisign signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Read the configured registry (local directory or OCI)
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Print a shell completion script on stdout
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout
@@ -120,6 +123,32 @@ pub enum PackCommand {
     Clean(CleanArgs),
     /// Check an artifact's size, hashes and signature; print who signed it
     Verify(VerifyArgs),
+    /// Push packed versions to an OCI registry (all that are not there yet, by default)
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// What to publish: `module` (every packed version) or `module@version`
+    pub packs: Vec<String>,
+    /// The registry, `oci://host[:port]/namespace` [default: `distribution.registry_url`]
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Modules and versions in the registry
+    List(RegistryListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryListArgs {
+    /// Only this module, e.g. `upcloud_prov`
+    pub module: Option<String>,
+    /// The registry, `oci://host[:port]/namespace` [default: the configured registry]
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,12 +5,14 @@ pub mod keys;
 pub mod module_loader;
 pub mod pack;
 pub mod providers;
+pub mod registry;
 
 use clap::CommandFactory as _;
 
 use crate::Outcome;
 use crate::cli::{
     Cli, Command, CompletionsArgs, ModuleLoaderCommand, PackCommand, ProvidersCommand,
+    RegistryCommand,
 };
 use crate::context::Context;
 use crate::printer::Printer;
@@ -37,8 +39,10 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             PackCommand::List => pack::list(context, printer),
             PackCommand::Clean(args) => pack::clean(&args, context, printer),
             PackCommand::Verify(args) => pack::verify(&args, context, printer),
+            PackCommand::Publish(args) => registry::publish(&args, context, printer),
         },
         Command::Keys(command) => keys::run(command, context, printer),
+        Command::Registry(RegistryCommand::List(args)) => registry::list(&args, context, printer),
         Command::Completions(args) => completions(&args, printer),
         Command::Man => man(printer),
     }

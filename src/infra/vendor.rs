@@ -21,8 +21,7 @@ use crate::context::Context;
 use crate::fs::{Entry, Transaction, entry_at};
 use crate::names::ProviderName;
 use crate::pack::unpack::{self, Limits};
-use crate::pack::verify::{self, Expected, SignatureFile};
-use crate::registry::LocalRegistry;
+use crate::pack::verify::{self, Expected};
 use crate::signing::Keyring;
 
 pub const VENDOR_DIR: &str = "vendor";
@@ -198,8 +197,8 @@ pub fn install(
 ) -> anyhow::Result<(LockEntry, Change)> {
     let module = request.name.module_name();
     let version = request.version.to_string();
-    let registry = LocalRegistry::from_config(&context.config);
-    let (recorded, artifact_path) = registry.resolve(&module, request.version)?;
+    let source = crate::registry::fetch(context, &module, request.version)?;
+    let recorded = &source.entry;
     if let Some(pinned) = request.pinned_sha256
         && pinned != recorded.sha256
     {
@@ -208,9 +207,8 @@ pub fn install(
             recorded.sha256
         );
     }
-    let bytes = fs_err::read(&artifact_path).context("failed to read the artifact")?;
-    let signature =
-        SignatureFile::beside(&artifact_path).context("failed to read the signature")?;
+    let bytes = &source.bytes;
+    let signature = source.signature.clone();
     let trusted = Keyring::new(&context.env, &context.base)
         .map_or_else(|_| Ok(Vec::new()), |k| k.trusted())?;
     let limits = Limits {
@@ -223,7 +221,7 @@ pub fn install(
         content_hash: Some(recorded.content_hash.clone()),
     };
     let report = verify::verify(
-        &bytes,
+        bytes,
         &module,
         &version,
         &expected,
@@ -246,7 +244,7 @@ pub fn install(
         module: module.clone(),
         mode: Mode::Pack,
         version: version.clone(),
-        source: registry_label(context, &registry),
+        source: source.label.clone(),
         layout: Layout::Nickel,
         sha256: Some(report.sha256.clone()),
         content_hash: Some(content_hash.clone()),
@@ -297,14 +295,6 @@ pub fn install(
             Change::Unchanged
         },
     ))
-}
-
-/// Where a pack came from, as the lock records it: the registry directory relative to the base.
-fn registry_label(context: &Context, registry: &LocalRegistry) -> String {
-    context
-        .display_path(&registry.registry_path)
-        .to_string_lossy()
-        .replace('\\', "/")
 }
 
 /// A staging directory inside the infra, removed unless it was moved into place.

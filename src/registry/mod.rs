@@ -7,6 +7,7 @@
 //! read, change and write a module's metadata.
 
 pub mod metadata;
+pub mod oci;
 
 use std::path::{Path, PathBuf};
 
@@ -150,6 +151,83 @@ impl LocalRegistry {
     /// Where an artifact named in the metadata is on disk.
     pub fn artifact_path(&self, package_file: &str) -> PathBuf {
         self.pack_path.join(package_file)
+    }
+}
+
+/// A pack as a registry gave it, before verification.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// What the registry records about it: verification checks the bytes against this.
+    pub entry: VersionEntry,
+    pub bytes: Vec<u8>,
+    pub signature: Option<crate::pack::verify::SignatureFile>,
+    /// Where it came from, as the lock records it.
+    pub label: String,
+}
+
+/// The configured registry's OCI side, when `registry_type = "oci"`.
+pub fn configured_oci(
+    context: &crate::context::Context,
+) -> anyhow::Result<Option<oci::OciRegistry>> {
+    let distribution = &context.config.distribution;
+    match distribution.registry_type.as_str() {
+        "local" => Ok(None),
+        "oci" => {
+            if distribution.registry_url.is_empty() {
+                return Err(oci::OciError::NoUrl.into());
+            }
+            let url = oci::RegistryUrl::parse(&distribution.registry_url)?;
+            Ok(Some(oci::OciRegistry::new(
+                url,
+                &context.env,
+                &distribution.cache_path,
+                context.offline,
+            )?))
+        }
+        other => {
+            anyhow::bail!("`distribution.registry_type` is `{other}`; it must be `local` or `oci`")
+        }
+    }
+}
+
+/// Finds `module` at `version`: in the local registry first, then, when the configured
+/// registry is OCI, in its cache or on the network.
+pub fn fetch(
+    context: &crate::context::Context,
+    module: &str,
+    version: &semver::Version,
+) -> anyhow::Result<Source> {
+    let local = LocalRegistry::from_config(&context.config);
+    match local.resolve(module, version) {
+        Ok((entry, path)) => {
+            let bytes = fs_err::read(&path)?;
+            let signature = crate::pack::verify::SignatureFile::beside(&path)?;
+            let label = context
+                .display_path(&local.registry_path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            Ok(Source {
+                entry,
+                bytes,
+                signature,
+                label,
+            })
+        }
+        Err(
+            error @ (RegistryError::UnknownModule { .. } | RegistryError::UnknownVersion { .. }),
+        ) => {
+            let Some(registry) = configured_oci(context)? else {
+                return Err(error.into());
+            };
+            let fetched = registry.fetch(module, version)?;
+            Ok(Source {
+                entry: fetched.entry,
+                bytes: fetched.bytes,
+                signature: fetched.signature,
+                label: registry.label(),
+            })
+        }
+        Err(error) => Err(error.into()),
     }
 }
 

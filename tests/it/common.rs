@@ -296,8 +296,18 @@ pub struct Run {
 
 impl Run {
     fn new(output: Output, base: &Path) -> Self {
+        Self::from_output(output, base, &[])
+    }
+
+    /// Filters the base path, and each `(text, placeholder)` pair, out of the output.
+    pub fn from_output(output: Output, base: &Path, filters: &[(&str, &str)]) -> Self {
         let filter = |bytes: &[u8]| {
-            String::from_utf8_lossy(bytes).replace(&base.display().to_string(), "[BASE]")
+            let mut text =
+                String::from_utf8_lossy(bytes).replace(&base.display().to_string(), "[BASE]");
+            for (from, to) in filters {
+                text = text.replace(from, to);
+            }
+            text
         };
         Self {
             code: output.status.code().unwrap_or(-1),
@@ -320,5 +330,99 @@ impl std::fmt::Display for Run {
         write!(f, "{}", self.stdout)?;
         writeln!(f, "--- stderr")?;
         write!(f, "{}", self.stderr)
+    }
+}
+
+/// A real OCI registry (Debian's `docker-registry`, CNCF Distribution) on a free loopback port,
+/// with filesystem storage in a temporary directory and no auth; stopped by PID on drop.
+pub struct RegistryServer {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl RegistryServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("a free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .expect("write config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the `docker-registry` server is needed for these tests (apt-get install docker-registry)");
+        let server = Self {
+            child: Some(child),
+            port,
+            dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !server.answers() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the registry did not start on port {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn answers(&self) -> bool {
+        use std::io::{Read as _, Write as _};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+        if stream
+            .write_all(b"GET /v2/ HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .is_err()
+        {
+            return false;
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
+    }
+
+    pub fn url(&self) -> String {
+        format!("oci://127.0.0.1:{}/provisioning", self.port)
+    }
+
+    /// Stops the server (the registry "going down").
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The stored blob with this hex digest.
+    pub fn blob_path(&self, hex: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for RegistryServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -7,6 +7,7 @@ mod config;
 mod discovery;
 mod install;
 mod manifest_edits;
+mod oci;
 mod pack;
 mod remove;
 mod signing;

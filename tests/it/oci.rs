@@ -1,0 +1,234 @@
+//! Packs through a real OCI registry on loopback: publish, list, install from an empty cache,
+//! the cache with `--offline`, immutability, a tampered blob, the registry going down.
+
+use insta::assert_snapshot;
+
+use crate::common::{RegistryServer, TestContext, sha256_file};
+
+/// A team member's machine: the examples, configured to use `registry`.
+fn client(
+    registry: &RegistryServer,
+) -> impl Fn(&TestContext, &[&str]) -> crate::common::Run + use<> {
+    let url = registry.url();
+    let host = format!("127.0.0.1:{}", registry.port);
+    move |context, args| {
+        let output = context
+            .command()
+            .env("PROVISIONING_DISTRIBUTION_REGISTRY_TYPE", "oci")
+            .env("PROVISIONING_DISTRIBUTION_REGISTRY_URL", &url)
+            .args(args)
+            .output()
+            .expect("runs");
+        crate::common::Run::from_output(
+            output,
+            &context.base,
+            &[(&url, "[REGISTRY]"), (&host, "[HOST]")],
+        )
+    }
+}
+
+/// A release engineer who packs, signs and publishes the examples; returns their public key.
+fn release(registry: &RegistryServer) -> (TestContext, String) {
+    let releaser = TestContext::examples();
+    releaser.run(["keys", "generate"]).success();
+    releaser.run(["pack", "providers"]).success();
+    let run = client(registry)(&releaser, &["pack", "publish"]);
+    run.success();
+    let public = releaser.run(["keys", "public"]).stdout;
+    (releaser, public)
+}
+
+/// A teammate with nothing packed locally, who trusts the release key.
+fn teammate(public_key: &str) -> TestContext {
+    let context = TestContext::examples();
+    context.write("release.pub", public_key);
+    context.run(["keys", "trust", "release.pub"]).success();
+    context
+}
+
+#[test]
+fn publish_list_install_and_reuse_the_cache_offline() {
+    let mut registry = RegistryServer::start();
+    let releaser = TestContext::examples();
+    releaser.run(["keys", "generate"]).success();
+    releaser.run(["pack", "providers"]).success();
+    let run = client(&registry);
+    assert_snapshot!(run(&releaser, &["pack", "publish"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Published `aws_prov` 1.0.0 to `[REGISTRY]`
+       Published `local_prov` 0.2.0 to `[REGISTRY]`
+       Published `upcloud_prov` 0.0.1 to `[REGISTRY]`
+        Finished 3 published, 0 already there, in `[REGISTRY]`
+    ");
+    assert_snapshot!(run(&releaser, &["pack", "publish", "aws_prov@1.0.0", "-v"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+                 `aws_prov` 1.0.0 is already in the registry
+        Finished 0 published, 1 already there, in `[REGISTRY]`
+    ");
+    assert_snapshot!(run(&releaser, &["registry", "list"]), @"
+    exit: 0
+    --- stdout
+    MODULE        VERSION
+    aws_prov      1.0.0
+    local_prov    0.2.0
+    upcloud_prov  0.0.1
+    --- stderr
+    ");
+    assert_snapshot!(run(&releaser, &["registry", "list", "aws_prov", "--format", "json"]), @r#"
+    exit: 0
+    --- stdout
+    [
+      {
+        "module": "aws_prov",
+        "version": "1.0.0"
+      }
+    ]
+    --- stderr
+    "#);
+
+    let public = releaser.run(["keys", "public"]).stdout;
+    let team = teammate(&public);
+    let installed = run(
+        &team,
+        &["providers", "install", "aws", "wuji", "--version", "1.0.0"],
+    );
+    installed.success();
+    assert!(
+        installed
+            .stderr
+            .contains("Installed `aws_prov` 1.0.0 into `wuji` (pack from `[REGISTRY]`, signed by"),
+        "{installed}"
+    );
+    assert!(
+        team.read("workspace/infra/wuji/providers.manifest.yaml")
+            .contains("source: oci://127.0.0.1:")
+    );
+    run(&team, &["providers", "install", "upcloud", "wuji"]).success();
+    run(&team, &["providers", "validate", "wuji"]).success();
+    assert!(
+        !team.path("distribution/packages").exists(),
+        "nothing was packed locally"
+    );
+
+    // The cache answers with no network at all, even with the registry gone.
+    registry.stop();
+    let offline = run(
+        &team,
+        &[
+            "--offline",
+            "providers",
+            "install",
+            "aws",
+            "homelab",
+            "--version",
+            "1.0.0",
+        ],
+    );
+    offline.success();
+    std::fs::remove_dir_all(team.path("workspace/infra/wuji/vendor")).expect("rm");
+    run(&team, &["--offline", "providers", "sync", "wuji"]).success();
+    assert_snapshot!(run(&team, &["--offline", "providers", "install", "local", "homelab", "--version", "0.2.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `local` 0.2.0 into `homelab`
+      caused by: `local_prov` 0.2.0 is not in the cache, and `--offline` forbids the network
+    hint: run once without `--offline` to fill the cache
+    ");
+    assert_snapshot!(run(&team, &["--offline", "registry", "list"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: listing the registry `[HOST]` needs the network, and `--offline` forbids it
+    ");
+}
+
+#[test]
+fn published_versions_are_immutable() {
+    let registry = RegistryServer::start();
+    let (releaser, _) = release(&registry);
+    let run = client(&registry);
+    releaser.write("extensions/providers/local/nickel/extra.ncl", "{}");
+    releaser
+        .run(["pack", "provider", "local", "--force"])
+        .success();
+    let refused = run(&releaser, &["pack", "publish", "local_prov"]);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(
+        refused.stderr.contains(
+            "failed to publish `local_prov` 0.2.0: `local_prov` 0.2.0 is already in the registry"
+        ),
+        "{refused}"
+    );
+    assert!(
+        refused.stderr.contains("published versions are immutable"),
+        "{refused}"
+    );
+    // The same bytes again are a no-op.
+    let again = run(&releaser, &["pack", "publish", "aws_prov"]);
+    again.success();
+    assert!(
+        again.stderr.contains("0 published, 1 already there"),
+        "{again}"
+    );
+}
+
+#[test]
+fn a_tampered_blob_in_the_registry_is_refused_on_pull() {
+    let registry = RegistryServer::start();
+    let (releaser, public) = release(&registry);
+    let sha256 = sha256_file(&releaser.path("distribution/packages/upcloud_prov_0.0.1.tar"));
+    let blob = registry.blob_path(&sha256);
+    let mut bytes = std::fs::read(&blob).expect("the stored blob");
+    bytes[600] ^= 0x01;
+    std::fs::write(&blob, bytes).expect("tamper");
+    let team = teammate(&public);
+    let before = team.tree("workspace");
+    let run = client(&registry)(
+        &team,
+        &[
+            "providers",
+            "install",
+            "upcloud",
+            "wuji",
+            "--version",
+            "0.0.1",
+        ],
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("the registry `[HOST]` failed"), "{run}");
+    assert!(run.stderr.to_lowercase().contains("digest"), "{run}");
+    assert_eq!(team.tree("workspace"), before);
+    assert!(
+        !team
+            .path("distribution/cache/oci/blobs/sha256")
+            .join(&sha256)
+            .exists(),
+        "nothing tampered is cached"
+    );
+}
+
+#[test]
+fn a_registry_that_is_down_gives_a_clear_error_and_changes_nothing() {
+    let mut registry = RegistryServer::start();
+    let (_, public) = release(&registry);
+    registry.stop();
+    let team = teammate(&public);
+    let before = team.tree("workspace");
+    let run = client(&registry)(
+        &team,
+        &["providers", "install", "aws", "wuji", "--version", "1.0.0"],
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("the registry `[HOST]` failed"), "{run}");
+    assert_eq!(team.tree("workspace"), before);
+    let publish = client(&registry)(&team, &["pack", "publish"]);
+    assert_eq!(
+        publish.code, 0,
+        "nothing packed locally, nothing to publish: {publish}"
+    );
+}
