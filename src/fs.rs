@@ -25,8 +25,10 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
         temp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
+    // fdatasync: the contents and the size reach the disk before the rename makes them visible,
+    // which is what a reader after a crash needs; timestamps need not.
     temp.as_file()
-        .sync_all()
+        .sync_data()
         .map_err(|error| with_path(error, temp.path()))?;
     temp.persist(path)
         .map_err(|error| with_path(error.error, path))?;
