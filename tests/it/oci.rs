@@ -232,3 +232,31 @@ fn a_registry_that_is_down_gives_a_clear_error_and_changes_nothing() {
         "nothing packed locally, nothing to publish: {publish}"
     );
 }
+
+#[test]
+fn an_independent_client_pulls_what_we_published() {
+    let registry = RegistryServer::start();
+    let (releaser, _) = release(&registry);
+    let out = tempfile::tempdir().expect("temp dir");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oras_pull.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(format!("127.0.0.1:{}", registry.port))
+        .arg("provisioning/aws_prov:1.0.0")
+        .arg(out.path())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the `oras` Python SDK is needed (pip install oras): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let packages = releaser.path("distribution/packages");
+    for file in ["aws_prov_1.0.0.tar", "aws_prov_1.0.0.tar.minisig"] {
+        assert_eq!(
+            std::fs::read(out.path().join(file)).expect("pulled by oras"),
+            std::fs::read(packages.join(file)).expect("published"),
+            "{file}"
+        );
+    }
+}
