@@ -54,7 +54,11 @@ pub fn publish(
         return Ok(Outcome::Success);
     }
     let progress = printer.progress(publications.len(), "Publishing");
-    let results = registry.publish(&publications);
+    let results = registry.publish(&publications, &|| {
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    });
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }

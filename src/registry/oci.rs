@@ -375,8 +375,13 @@ impl OciRegistry {
         Ok(modules)
     }
 
-    /// Publishes packs, [`CONCURRENCY`] at a time; one result per pack, in order.
-    pub fn publish(&self, publications: &[Publication]) -> Vec<Result<Published, OciError>> {
+    /// Publishes packs, [`CONCURRENCY`] at a time; one result per pack, in order. `done` is
+    /// called as each one finishes (for progress).
+    pub fn publish(
+        &self,
+        publications: &[Publication],
+        done: &(dyn Fn() + Sync),
+    ) -> Vec<Result<Published, OciError>> {
         if self.offline {
             return publications
                 .iter()
@@ -395,7 +400,9 @@ impl OciRegistry {
             let results: Vec<(usize, Result<Published, OciError>)> =
                 futures_util::stream::iter(publications.iter().enumerate())
                     .map(|(index, publication)| async move {
-                        (index, self.publish_one(publication).await)
+                        let result = self.publish_one(publication).await;
+                        done();
+                        (index, result)
                     })
                     .buffer_unordered(CONCURRENCY)
                     .collect()
