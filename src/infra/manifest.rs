@@ -154,25 +154,16 @@ impl InfraManifestMut {
     /// Makes `module` a path dependency: `module = { path = "…" }`. An entry that already says
     /// exactly that is left as written.
     pub fn set_path_dependency(&mut self, module: &str, path: &str) {
-        let is_same = self
-            .doc
-            .get("dependencies")
-            .and_then(|deps| deps.as_table_like())
-            .and_then(|deps| deps.get(module))
-            .and_then(Item::as_table_like)
-            .is_some_and(|dep| {
-                dep.len() == 1 && dep.get("path").and_then(Item::as_str) == Some(path)
-            });
-        if is_same {
-            return;
-        }
-        let mut inline = InlineTable::new();
-        inline.insert("path", Value::from(path));
-        self.put_dependency(module, inline);
+        self.set_dependency(module, &[("path", path)]);
     }
 
     /// Makes `module` a pinned pack: `module = { path = "./vendor/module", version = "V" }`.
     pub fn set_pack_dependency(&mut self, module: &str, path: &str, version: &str) {
+        self.set_dependency(module, &[("path", path), ("version", version)]);
+    }
+
+    /// Sets `module = { key = "value", ... }`, unless it already says exactly that.
+    fn set_dependency(&mut self, module: &str, fields: &[(&str, &str)]) {
         let is_same = self
             .doc
             .get("dependencies")
@@ -180,16 +171,18 @@ impl InfraManifestMut {
             .and_then(|deps| deps.get(module))
             .and_then(Item::as_table_like)
             .is_some_and(|dep| {
-                dep.len() == 2
-                    && dep.get("path").and_then(Item::as_str) == Some(path)
-                    && dep.get("version").and_then(Item::as_str) == Some(version)
+                dep.len() == fields.len()
+                    && fields
+                        .iter()
+                        .all(|(key, value)| dep.get(key).and_then(Item::as_str) == Some(*value))
             });
         if is_same {
             return;
         }
         let mut inline = InlineTable::new();
-        inline.insert("path", Value::from(path));
-        inline.insert("version", Value::from(version));
+        for (key, value) in fields {
+            inline.insert(*key, Value::from(*value));
+        }
         self.put_dependency(module, inline);
     }
 

@@ -58,6 +58,13 @@ impl TestContext {
         context
     }
 
+    /// The id of the first trusted key (after `keys generate`: the user's own).
+    pub fn key_id(&self) -> String {
+        let run = self.run(["keys", "list", "--format", "json"]);
+        let keys: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+        keys[0]["key_id"].as_str().expect("a key").to_owned()
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.base.join(relative)
     }

@@ -16,18 +16,12 @@ fn minisign() -> Command {
     Command::new("minisign")
 }
 
-fn key_id(context: &TestContext) -> String {
-    let run = context.run(["keys", "list", "--format", "json"]);
-    let keys: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
-    keys[0]["key_id"].as_str().expect("a key").to_owned()
-}
-
 #[test]
 fn keys_generate_list_public() {
     let context = TestContext::examples();
     let generated = context.run(["keys", "generate"]);
     generated.success();
-    let id = key_id(&context);
+    let id = context.key_id();
     assert_eq!(id.len(), 16);
     assert!(
         generated
@@ -49,7 +43,7 @@ fn keys_generate_list_public() {
         "{again}"
     );
     context.run(["keys", "generate", "--force"]).success();
-    assert_ne!(key_id(&context), id);
+    assert_ne!(context.key_id(), id);
     let secret = context
         .base
         .parent()
@@ -118,7 +112,7 @@ fn our_signatures_verify_with_the_minisign_tool() {
         metadata["versions"][0]["signature"],
         "aws_prov_1.0.0.tar.minisig"
     );
-    assert_eq!(metadata["versions"][0]["signer"], key_id(&context));
+    assert_eq!(metadata["versions"][0]["signer"], context.key_id());
 }
 
 #[test]
@@ -194,7 +188,7 @@ fn pack_verify_reports_every_check() {
     let context = TestContext::examples();
     context.run(["keys", "generate"]).success();
     context.run(["pack", "provider", "upcloud"]).success();
-    let id = key_id(&context);
+    let id = context.key_id();
     let verified = context.run(["pack", "verify", "upcloud_prov@0.0.1"]);
     assert_snapshot!(verified.to_string().replace(&id, "[KEY]"), @"
     exit: 0

@@ -13,16 +13,10 @@ fn packed_examples() -> TestContext {
     context
 }
 
-fn key_id(context: &TestContext) -> String {
-    let run = context.run(["keys", "list", "--format", "json"]);
-    let keys: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
-    keys[0]["key_id"].as_str().expect("a key").to_owned()
-}
-
 #[test]
 fn install_version_verifies_and_vendors_the_pack() {
     let context = packed_examples();
-    let id = key_id(&context);
+    let id = context.key_id();
     let run = context.run(["providers", "install", "aws", "wuji", "--version", "1.0.0"]);
     assert_snapshot!(run.to_string().replace(&id, "[KEY]"), @"
     exit: 0

@@ -6,7 +6,7 @@ use crate::cli::InstallArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::link::{self, Change};
-use crate::infra::lockfile::UNSIGNED;
+use crate::infra::lockfile::{LockEntry, UNSIGNED};
 use crate::infra::vendor;
 use crate::lock::DirLock;
 use crate::printer::Printer;
@@ -40,12 +40,18 @@ pub fn install(
                 )
             },
         )?;
+    let how = format!("link to `{}`", entry.source);
+    report(&entry, change, &infra, &how, printer);
+    Ok(Outcome::Success)
+}
+
+fn report(entry: &LockEntry, change: Change, infra: &Infra, how: &str, printer: &Printer) {
     match change {
         Change::Changed => printer.status(
             "Installed",
             format!(
-                "`{}` {} into `{}` (link to `{}`)",
-                entry.module, entry.version, infra.name, entry.source
+                "`{}` {} into `{}` ({how})",
+                entry.module, entry.version, infra.name
             ),
         ),
         Change::Unchanged => printer.status(
@@ -56,7 +62,6 @@ pub fn install(
             ),
         ),
     }
-    Ok(Outcome::Success)
 }
 
 /// `providers install <provider> <infra> --version V`: verify the pack and vendor it.
@@ -84,21 +89,7 @@ fn install_pack(
         Some(UNSIGNED) | None => "unsigned, allowed by `--allow-unsigned`".to_owned(),
         Some(key_id) => format!("signed by {key_id}"),
     };
-    match change {
-        Change::Changed => printer.status(
-            "Installed",
-            format!(
-                "`{}` {} into `{}` (pack from `{}`, {signer})",
-                entry.module, entry.version, infra.name, entry.source
-            ),
-        ),
-        Change::Unchanged => printer.status(
-            "Unchanged",
-            format!(
-                "`{}` {} is already installed in `{}`",
-                entry.module, entry.version, infra.name
-            ),
-        ),
-    }
+    let how = format!("pack from `{}`, {signer}", entry.source);
+    report(&entry, change, infra, &how, printer);
     Ok(Outcome::Success)
 }
