@@ -231,6 +231,21 @@ pub struct SyncedEntry {
 /// fails is reported and left as it was.
 pub fn sync(context: &Context, infra: &Infra) -> anyhow::Result<(Vec<SyncedEntry>, Vec<String>)> {
     let lock = ProvidersLock::read(&infra.lock_path())?;
+    // Packs to restore are fetched together first; each is then verified and vendored alone.
+    let mut missing = Vec::new();
+    for entry in lock
+        .providers
+        .iter()
+        .filter(|entry| entry.mode == Mode::Pack)
+    {
+        let content_hash = entry.content_hash.as_deref().unwrap_or_default();
+        if vendor::check(infra, &entry.module, content_hash)? != vendor::VendorState::Ok
+            && let Ok(version) = semver::Version::parse(&entry.version)
+        {
+            missing.push((entry.module.clone(), version));
+        }
+    }
+    crate::registry::prefetch(context, &missing);
     let mut results = Vec::new();
     for entry in &lock.providers {
         let result = sync_entry(context, infra, entry);

@@ -231,6 +231,24 @@ pub fn fetch(
     }
 }
 
+/// Fills the cache with the packs that are neither in the local registry nor cached yet, many at
+/// a time, when the configured registry is OCI. Best effort: what fails here fails again, with
+/// its error, when the pack itself is fetched.
+pub fn prefetch(context: &crate::context::Context, packs: &[(String, semver::Version)]) {
+    let local = LocalRegistry::from_config(&context.config);
+    let remote: Vec<(String, semver::Version)> = packs
+        .iter()
+        .filter(|(module, version)| local.resolve(module, version).is_err())
+        .cloned()
+        .collect();
+    if remote.len() < 2 || context.offline {
+        return;
+    }
+    if let Ok(Some(registry)) = configured_oci(context) {
+        let _ = registry.prefetch(&remote);
+    }
+}
+
 fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,

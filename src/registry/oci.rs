@@ -496,6 +496,27 @@ impl OciRegistry {
     /// `module` at `version`: from the cache when its manifest and blobs are there and intact
     /// (no request), else from the registry (verified digests, then cached).
     pub fn fetch(&self, module: &str, version: &semver::Version) -> Result<Fetched, OciError> {
+        self.runtime.block_on(self.fetch_async(module, version))
+    }
+
+    /// Fetches several packs into the cache, [`CONCURRENCY`] at a time, so that the fetches that
+    /// follow are answered by the cache. One result per pack, in order.
+    pub fn prefetch(&self, packs: &[(String, semver::Version)]) -> Vec<Result<(), OciError>> {
+        self.runtime.block_on(
+            futures_util::stream::iter(packs)
+                .map(|(module, version)| async move {
+                    self.fetch_async(module, version).await.map(|_| ())
+                })
+                .buffered(CONCURRENCY)
+                .collect(),
+        )
+    }
+
+    async fn fetch_async(
+        &self,
+        module: &str,
+        version: &semver::Version,
+    ) -> Result<Fetched, OciError> {
         let version_text = version.to_string();
         let tag = tag_for(&version_text)?;
         if let Some(fetched) = self.cached(module, &tag)? {
@@ -503,19 +524,18 @@ impl OciRegistry {
         }
         self.online(module, &version_text)?;
         let reference = self.url.reference(module, &tag);
-        let (manifest, _) = match self.runtime.block_on(retry(|| {
-            self.client.pull_image_manifest(&reference, &self.auth)
-        })) {
-            Ok(found) => found,
-            Err(error) if is_not_found(&error) => {
-                return Err(OciError::NotFound {
-                    host: self.url.host.clone(),
-                    module: module.to_owned(),
-                    version: version_text,
-                });
-            }
-            Err(error) => return Err(self.error(error)),
-        };
+        let (manifest, _) =
+            match retry(|| self.client.pull_image_manifest(&reference, &self.auth)).await {
+                Ok(found) => found,
+                Err(error) if is_not_found(&error) => {
+                    return Err(OciError::NotFound {
+                        host: self.url.host.clone(),
+                        module: module.to_owned(),
+                        version: version_text,
+                    });
+                }
+                Err(error) => return Err(self.error(error)),
+            };
         let not_a_pack = |reason: &str| OciError::NotAPack {
             host: self.url.host.clone(),
             module: module.to_owned(),
@@ -533,7 +553,7 @@ impl OciRegistry {
             })
             .collect();
         let reference = &reference;
-        let blobs: Vec<Result<Vec<u8>, OciDistributionError>> = self.runtime.block_on(
+        let blobs: Vec<Result<Vec<u8>, OciDistributionError>> =
             futures_util::stream::iter(wanted.iter())
                 .map(|layer| async move {
                     retry(|| async {
@@ -544,8 +564,8 @@ impl OciRegistry {
                     .await
                 })
                 .buffered(CONCURRENCY)
-                .collect(),
-        );
+                .collect()
+                .await;
         for (layer, blob) in wanted.iter().zip(blobs) {
             let blob = blob.map_err(|error| self.error(error))?;
             // oci-client checked the digest while reading; check it again where it lands.

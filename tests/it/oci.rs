@@ -260,3 +260,39 @@ fn an_independent_client_pulls_what_we_published() {
         );
     }
 }
+
+#[test]
+fn sync_pulls_every_pinned_pack_into_an_empty_cache() {
+    let registry = RegistryServer::start();
+    let (_, public) = release(&registry);
+    let team = teammate(&public);
+    let run = client(&registry);
+    for (provider, version) in [("aws", "1.0.0"), ("upcloud", "0.0.1"), ("local", "0.2.0")] {
+        run(
+            &team,
+            &[
+                "providers",
+                "install",
+                provider,
+                "homelab",
+                "--version",
+                version,
+            ],
+        )
+        .success();
+    }
+    // A fresh clone: the lock and manifest in git, no vendor/, no cache.
+    std::fs::remove_dir_all(team.path("workspace/infra/homelab/vendor")).expect("rm vendor");
+    std::fs::remove_dir_all(team.path("distribution/cache")).expect("rm cache");
+    let synced = run(&team, &["providers", "sync", "homelab"]);
+    assert_snapshot!(synced, @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
+        Restored `local_prov` 0.2.0 from `[REGISTRY]` (verified)
+        Restored `upcloud_prov` 0.0.1 from `[REGISTRY]` (verified)
+          Synced 3 providers of `homelab`
+    ");
+    run(&team, &["providers", "validate", "homelab"]).success();
+}
