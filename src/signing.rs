@@ -288,6 +288,18 @@ impl Keyring {
     }
 }
 
+/// The keys trusted in this context; none when there is no config directory to hold them.
+pub fn trusted_keys(
+    env: &BTreeMap<String, String>,
+    base: &Path,
+) -> Result<Vec<TrustedKey>, SigningError> {
+    match Keyring::new(env, base) {
+        Ok(keyring) => keyring.trusted(),
+        Err(SigningError::NoConfigDir) => Ok(Vec::new()),
+        Err(error) => Err(error),
+    }
+}
+
 fn public_box(key: &PublicKey) -> Result<String, SigningError> {
     key.to_box()
         .map(PublicKeyBox::into_string)

@@ -22,7 +22,6 @@ use crate::fs::{Entry, Transaction, entry_at};
 use crate::names::ProviderName;
 use crate::pack::unpack::{self, Limits};
 use crate::pack::verify::{self, Expected};
-use crate::signing::Keyring;
 
 pub const VENDOR_DIR: &str = "vendor";
 const SUMS_SUFFIX: &str = ".sha256sums";
@@ -209,12 +208,8 @@ pub fn install(
     }
     let bytes = &source.bytes;
     let signature = source.signature.clone();
-    let trusted = Keyring::new(&context.env, &context.base)
-        .map_or_else(|_| Ok(Vec::new()), |k| k.trusted())?;
-    let limits = Limits {
-        max_entries: context.config.distribution.unpack_max_entries,
-        max_bytes: context.config.distribution.unpack_max_bytes,
-    };
+    let trusted = crate::signing::trusted_keys(&context.env, &context.base)?;
+    let limits = Limits::from_config(&context.config.distribution);
     let expected = Expected {
         size: Some(recorded.size),
         sha256: Some(recorded.sha256.clone()),

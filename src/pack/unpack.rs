@@ -16,6 +16,16 @@ pub struct Limits {
     pub max_bytes: u64,
 }
 
+impl Limits {
+    /// `distribution.unpack_max_entries` and `distribution.unpack_max_bytes`.
+    pub fn from_config(distribution: &crate::config::Distribution) -> Self {
+        Self {
+            max_entries: distribution.unpack_max_entries,
+            max_bytes: distribution.unpack_max_bytes,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
     #[error("the archive is truncated or corrupt: {message}")]

@@ -109,6 +109,18 @@ fn publish_list_install_and_reuse_the_cache_offline() {
     );
     run(&team, &["providers", "install", "upcloud", "wuji"]).success();
     run(&team, &["providers", "validate", "wuji"]).success();
+    let verified = run(
+        &team,
+        &["pack", "verify", "upcloud_prov@0.0.1", "--format", "json"],
+    );
+    verified.success();
+    assert!(
+        verified
+            .stdout
+            .contains("\"artifact\": \"upcloud_prov@0.0.1 from `[REGISTRY]`\""),
+        "{verified}"
+    );
+    assert!(verified.stdout.contains("\"verified\": true"), "{verified}");
     assert!(
         !team.path("distribution/packages").exists(),
         "nothing was packed locally"

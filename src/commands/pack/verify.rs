@@ -1,5 +1,3 @@
-use std::path::PathBuf;
-
 use anyhow::Context as _;
 use serde::Serialize;
 
@@ -10,8 +8,7 @@ use crate::context::Context;
 use crate::pack::unpack::Limits;
 use crate::pack::verify::{self, Check, Expected, SignatureFile, Status};
 use crate::printer::{Printer, Table};
-use crate::registry::LocalRegistry;
-use crate::signing::Keyring;
+use crate::registry::{LocalRegistry, RegistryError};
 
 #[derive(Debug, Serialize)]
 struct VerifyReport {
@@ -23,40 +20,28 @@ struct VerifyReport {
     checks: Vec<Check>,
 }
 
-/// `pack verify <artifact | module@version>`: size, sha256 and content hash against the
-/// registry metadata, the archive's entries, and the signature against the trusted keys.
+/// `pack verify <artifact | module@version>`: size, sha256 and content hash against what the
+/// registry records, the archive's entries, and the signature against the trusted keys. A
+/// `module@version` is found as `install` finds it: locally, else in the OCI registry's cache or
+/// on the network.
 pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let registry = LocalRegistry::from_config(&context.config);
-    let (module, version, path) = target(&args.target, context, &registry)?;
-    let recorded = match registry.resolve(&module, &version) {
-        Ok((entry, _)) => Some(entry),
-        Err(
-            crate::registry::RegistryError::UnknownModule { .. }
-            | crate::registry::RegistryError::UnknownVersion { .. },
-        ) => None,
-        Err(error) => return Err(error.into()),
-    };
-    let bytes = fs_err::read(&path).context("failed to read the artifact")?;
-    let expected = recorded
+    let (module, version, source) = target(&args.target, context)?;
+    let expected = source
+        .entry
         .as_ref()
         .map_or_else(Expected::default, |entry| Expected {
             size: Some(entry.size),
             sha256: Some(entry.sha256.clone()),
             content_hash: Some(entry.content_hash.clone()),
         });
-    let signature = SignatureFile::beside(&path).context("failed to read the signature")?;
-    let trusted = Keyring::new(&context.env, &context.base)
-        .map_or_else(|_| Ok(Vec::new()), |k| k.trusted())?;
-    let limits = Limits {
-        max_entries: context.config.distribution.unpack_max_entries,
-        max_bytes: context.config.distribution.unpack_max_bytes,
-    };
+    let trusted = crate::signing::trusted_keys(&context.env, &context.base)?;
+    let limits = Limits::from_config(&context.config.distribution);
     let report = verify::verify(
-        &bytes,
+        &source.bytes,
         &module,
         &version.to_string(),
         &expected,
-        signature.as_ref(),
+        source.signature.as_ref(),
         &trusted,
         &limits,
         false,
@@ -64,7 +49,7 @@ pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow
     let output = VerifyReport {
         module: module.clone(),
         version: version.to_string(),
-        artifact: context.display_path(&path).display().to_string(),
+        artifact: source.label,
         verified: report.passed(),
         signer: report.signer.as_ref().map(|s| s.key_id.clone()),
         checks: report.checks.clone(),
@@ -104,27 +89,39 @@ pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow
     Ok(Outcome::Success)
 }
 
-/// `module@version`, or an artifact path named `<module>_<version>.tar`.
-fn target(
-    target: &str,
-    context: &Context,
-    registry: &LocalRegistry,
-) -> anyhow::Result<(String, semver::Version, PathBuf)> {
+/// What to verify: the bytes, what a registry records about them, their signature.
+struct Target {
+    bytes: Vec<u8>,
+    entry: Option<crate::registry::VersionEntry>,
+    signature: Option<SignatureFile>,
+    label: String,
+}
+
+/// `module@version`, or an artifact path named `<module>_<version>.tar` (compared with the local
+/// registry's record of that version, when it has one).
+fn target(target: &str, context: &Context) -> anyhow::Result<(String, semver::Version, Target)> {
     let path = absolutize(&context.cwd, std::path::Path::new(target));
     if !path.exists() {
-        if let Some((module, version)) = target.split_once('@') {
-            let version = semver::Version::parse(version).map_err(|error| {
-                crate::UsageError(format!(
-                    "`{version}` in `{target}` is not a semantic version: {error}"
-                ))
-            })?;
-            let (_, path) = registry.resolve(module, &version)?;
-            return Ok((module.to_owned(), version, path));
-        }
-        anyhow::bail!(
-            "`{}` does not exist\nhint: give an artifact file or `module@version`",
-            path.display()
-        );
+        let Some((module, version)) = target.split_once('@') else {
+            anyhow::bail!(
+                "`{}` does not exist\nhint: give an artifact file or `module@version`",
+                path.display()
+            );
+        };
+        let version = semver::Version::parse(version).map_err(|error| {
+            crate::UsageError(format!(
+                "`{version}` in `{target}` is not a semantic version: {error}"
+            ))
+        })?;
+        let source = crate::registry::fetch(context, module, &version)?;
+        let label = format!("{module}@{version} from `{}`", source.label);
+        let target = Target {
+            bytes: source.bytes,
+            entry: Some(source.entry),
+            signature: source.signature,
+            label,
+        };
+        return Ok((module.to_owned(), version, target));
     }
     let name = path
         .file_name()
@@ -141,5 +138,22 @@ fn target(
             "`{name}` is not named `<module>_<version>.tar`, so its module and version are unknown"
         );
     };
-    Ok((module, version, path))
+    let entry = match LocalRegistry::from_config(&context.config).resolve(&module, &version) {
+        Ok((entry, _)) => Some(entry),
+        Err(RegistryError::UnknownModule { .. } | RegistryError::UnknownVersion { .. }) => None,
+        Err(error) => return Err(error.into()),
+    };
+    let bytes = fs_err::read(&path).context("failed to read the artifact")?;
+    let signature = SignatureFile::beside(&path).context("failed to read the signature")?;
+    let label = context.display_path(&path).display().to_string();
+    Ok((
+        module,
+        version,
+        Target {
+            bytes,
+            entry,
+            signature,
+            label,
+        },
+    ))
 }
