@@ -62,8 +62,23 @@ impl ModuleMetadata {
 
     /// Checks what serde cannot: every version is semver and listed once.
     pub fn check(&self) -> Result<(), String> {
+        crate::names::validate(&self.name).map_err(|error| format!("module name: {error}"))?;
         let mut seen = std::collections::BTreeSet::new();
         for entry in &self.versions {
+            // Files are named relative to the packages directory: a path could point anywhere
+            // (and `pack clean` deletes what it names).
+            for file in std::iter::once(&entry.package_file).chain(&entry.signature) {
+                let plain = !file.is_empty()
+                    && !file.starts_with('.')
+                    && !file.contains(['/', '\\'])
+                    && file.chars().all(|c| !c.is_control());
+                if !plain {
+                    return Err(format!(
+                        "version `{}` of `{}` names the file `{file}`, which is not a plain file name",
+                        entry.version, self.name
+                    ));
+                }
+            }
             let version = semver::Version::parse(&entry.version).map_err(|error| {
                 format!("version `{}` of `{}`: {error}", entry.version, self.name)
             })?;

@@ -27,6 +27,8 @@ pub enum RegistryError {
     },
     #[error("`{}` is not valid registry metadata: {message}", path.display())]
     Parse { path: PathBuf, message: String },
+    #[error("`{module}` is not a module name: {message}")]
+    InvalidModule { module: String, message: String },
     #[error("no packs of `{module}` in the registry `{}`\nhint: pack it first: `provisioning pack provider {}`", registry.display(), module.strip_suffix(crate::names::MODULE_SUFFIX).unwrap_or(module))]
     UnknownModule { module: String, registry: PathBuf },
     #[error(
@@ -75,6 +77,10 @@ impl LocalRegistry {
 
     /// The metadata of `module`, if the registry has any.
     pub fn read(&self, module: &str) -> Result<Option<ModuleMetadata>, RegistryError> {
+        crate::names::validate(module).map_err(|error| RegistryError::InvalidModule {
+            module: module.to_owned(),
+            message: error.to_string(),
+        })?;
         read_metadata(&self.metadata_path(module))
     }
 

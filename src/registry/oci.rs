@@ -518,6 +518,13 @@ impl OciRegistry {
         version: &semver::Version,
     ) -> Result<Fetched, OciError> {
         let version_text = version.to_string();
+        if crate::names::validate(module).is_err() {
+            return Err(OciError::NotFound {
+                host: self.url.host.clone(),
+                module: module.to_owned(),
+                version: version_text,
+            });
+        }
         let tag = tag_for(&version_text)?;
         if let Some(fetched) = self.cached(module, &tag)? {
             return Ok(fetched);
@@ -544,6 +551,17 @@ impl OciRegistry {
         };
         if manifest.artifact_type.as_deref() != Some(ARTIFACT_TYPE) {
             return Err(not_a_pack("its artifact type is not a pack's"));
+        }
+        // Digests name files in the cache: only `sha256:<64 hex>` is a digest.
+        if let Some(layer) = manifest
+            .layers
+            .iter()
+            .find(|layer| !is_sha256_digest(&layer.digest))
+        {
+            return Err(not_a_pack(&format!(
+                "`{}` is not a sha256 digest",
+                layer.digest
+            )));
         }
         let wanted: Vec<&OciDescriptor> = manifest
             .layers
@@ -632,6 +650,13 @@ impl OciRegistry {
         let Ok(manifest) = serde_json::from_slice::<OciImageManifest>(&text) else {
             return Ok(None);
         };
+        if !manifest
+            .layers
+            .iter()
+            .all(|layer| is_sha256_digest(&layer.digest))
+        {
+            return Ok(None);
+        }
         let mut artifact = None;
         let mut signature = None;
         for layer in &manifest.layers {
@@ -743,6 +768,15 @@ fn tag_for(version: &str) -> Result<String, OciError> {
 
 fn tag_version(tag: &str) -> Option<semver::Version> {
     semver::Version::parse(tag).ok()
+}
+
+fn is_sha256_digest(digest: &str) -> bool {
+    digest.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 fn is_not_found(error: &OciDistributionError) -> bool {

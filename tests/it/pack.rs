@@ -542,3 +542,43 @@ fn concurrent_packs_of_one_module_all_land_in_its_metadata() {
     assert_eq!(recorded, versions);
     assert_eq!(metadata["version"], "2.0.0");
 }
+
+#[test]
+fn metadata_naming_files_outside_the_packages_directory_is_refused() {
+    let context = TestContext::new();
+    context.provider("up").create();
+    for version in ["1.0.0", "2.0.0"] {
+        context
+            .run(["pack", "provider", "up", "--version", version])
+            .success();
+    }
+    context.write("victim.txt", "precious");
+    let metadata = context.read("distribution/registry/up_prov.json");
+    context.write(
+        "distribution/registry/up_prov.json",
+        &metadata.replace(
+            "\"package_file\": \"up_prov_1.0.0.tar\"",
+            "\"package_file\": \"../../victim.txt\"",
+        ),
+    );
+    for args in [
+        &["pack", "clean", "--keep-latest", "1"][..],
+        &["pack", "list"],
+        &["pack", "verify", "up_prov@1.0.0"],
+    ] {
+        let run = context.run(args);
+        assert_eq!(run.code, 1, "{args:?}: {run}");
+        assert!(
+            run.stderr
+                .contains("names the file `../../victim.txt`, which is not a plain file name"),
+            "{args:?}: {run}"
+        );
+    }
+    assert_eq!(context.read("victim.txt"), "precious");
+    let run = context.run(["pack", "verify", "../up_prov@1.0.0"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stderr.contains("`../up_prov` is not a module name"),
+        "{run}"
+    );
+}
