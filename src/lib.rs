@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! arguments (cli) → resolved settings (context, config) → command (commands::*)
-//!     → domain (catalog, infra, nickel) → disk (fs, lock)
+//!     → domain (catalog, infra, nickel, pack, registry, signing) → disk (fs, lock)
 //! ```
 //!
 //! - [`cli`] holds the clap definitions only; `--help`, completions and the man page come from it.
@@ -14,14 +14,16 @@
 //! - [`printer`] owns output: data to stdout as a table, JSON or YAML; status to stderr.
 //! - [`catalog`] discovers providers, taskservs and clusters under `extensions/`.
 //! - [`infra`] reads and edits an infrastructure: its `manifest.toml`, its lock
-//!   (`providers.manifest.yaml`) and the links in its modules directory.
+//!   (`providers.manifest.yaml`), the links in its modules directory and its vendored packs.
 //! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`, and caches exports.
-//! - [`pack`] builds deterministic artifacts and packs modules into a registry.
-//! - [`registry`] reads and writes the local registry: artifacts and per-module metadata.
+//! - [`pack`] builds deterministic artifacts, packs modules, reads artifacts as hostile input
+//!   and verifies them.
+//! - [`registry`] the local registry (artifacts and per-module metadata) and the OCI registry
+//!   (publish, list, pull through a digest-keyed cache).
 //! - [`time`] formats timestamps for metadata.
 //! - [`signing`] manages minisign keys, signs artifacts and verifies signatures.
 //! - [`fs`] is the only place that writes to disk: atomic writes, symlink replacement.
-//! - [`lock`] serialises commands that change one infrastructure.
+//! - [`lock`] serialises commands that change one infrastructure or one registry.
 //! - [`names`] validates provider and module names before anything is touched.
 //! - [`text`] locates errors in files (line and column) for one-line messages.
 //!
