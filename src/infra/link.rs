@@ -1,7 +1,7 @@
 //! Link mode: installing a provider as a relative symlink to its live source, removing it, and
 //! rebuilding links from the lock. Each operation runs in one [`Transaction`]: the link, the
 //! manifest dependency and the lock entry land together or not at all. Callers hold the infra's
-//! [`crate::lock::InfraLock`].
+//! [`crate::lock::DirLock`].
 
 use std::path::{Path, PathBuf};
 
