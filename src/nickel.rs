@@ -1,9 +1,11 @@
 //! Nickel evaluation, in-process through `nickel-lang-core`: no `nickel` binary is needed.
 //!
-//! [`export_json`] evaluates a file fully, applying every contract, with the given import
-//! paths (the infra's `.nickel-modules` and `vendor`, as `nickel export --import-path` would),
-//! and serializes the result as `nickel export --format json` does. A failure carries Nickel's
-//! own diagnostic, with file, line and the offending value.
+//! [`Evaluator::export_json`] evaluates a file fully, applying every contract, with the
+//! evaluator's import paths (the infra's `.nickel-modules` and `vendor`, as `nickel export
+//! --import-path` would), and serializes the result as `nickel export --format json` does. A
+//! failure carries Nickel's own diagnostic, with file, line and the offending value.
+//! [`export_json_all`] and [`with_evaluators`] spread many files over one evaluator per core;
+//! [`ExportCache`] keeps results across runs.
 
 use std::path::{Path, PathBuf};
 
@@ -105,13 +107,6 @@ impl Evaluator {
             diagnostic: diagnostic.trim_end().to_owned(),
         }
     }
-}
-
-/// Evaluates `file` fully and returns its JSON export.
-pub fn export_json(file: &Path, import_paths: &[PathBuf]) -> Result<String, NickelError> {
-    Evaluator::new(import_paths)
-        .export_json(file)
-        .map(|export| export.json)
 }
 
 /// Stack for evaluation threads: Nickel's evaluator recurses with the depth of the data.
@@ -287,7 +282,10 @@ mod tests {
             "let lib = import \"lib_prov/main.ncl\" in { servers = lib.size * 3 }",
         )
         .expect("write");
-        let json = export_json(&main, &[dir.path().join("mods")]).expect("evaluates");
+        let json = Evaluator::new(&[dir.path().join("mods")])
+            .export_json(&main)
+            .expect("evaluates")
+            .json;
         assert_eq!(json, "{\n  \"servers\": 6\n}");
     }
 
@@ -297,7 +295,7 @@ mod tests {
         let main = dir.path().join("main.ncl");
         std::fs::write(&main, "{\n  port | Number = \"eighty\",\n}\n").expect("write");
         let NickelError::Evaluation { diagnostic, .. } =
-            export_json(&main, &[]).expect_err("fails")
+            Evaluator::new(&[]).export_json(&main).expect_err("fails")
         else {
             panic!("expected an evaluation error");
         };

@@ -24,6 +24,31 @@ pub enum Change {
     Unchanged,
 }
 
+impl From<bool> for Change {
+    fn from(changed: bool) -> Self {
+        if changed {
+            Change::Changed
+        } else {
+            Change::Unchanged
+        }
+    }
+}
+
+/// Writes the edited manifest and the lock with `entry` in it, as part of `transaction`; says
+/// whether either file changed. Every install ends here, in either mode.
+pub(super) fn record(
+    transaction: &mut Transaction,
+    manifest: &InfraManifestMut,
+    infra: &Infra,
+    mut lock: ProvidersLock,
+    entry: LockEntry,
+) -> std::io::Result<bool> {
+    let mut changed = transaction.write(manifest.path(), manifest.render().as_bytes())?;
+    lock.upsert(entry);
+    changed |= transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
+    Ok(changed)
+}
+
 /// Installs `package` (the provider `name`'s package in `layout`) into `infra` as a link.
 pub fn install(
     context: &Context,
@@ -34,7 +59,7 @@ pub fn install(
     force: bool,
 ) -> anyhow::Result<(LockEntry, Change)> {
     let module = name.module_name();
-    let mut lock = ProvidersLock::read(&infra.lock_path())?;
+    let lock = ProvidersLock::read(&infra.lock_path())?;
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(layout), &infra.name)?;
     // A provider installed in the other layout moves: its old link and dependency go.
     let mut old_layout_manifest = match lock.get(name.as_str()) {
@@ -82,18 +107,9 @@ pub fn install(
         transaction.write(old_manifest.path(), old_manifest.render().as_bytes())?;
     }
     manifest.set_path_dependency(&module, &link_dependency_path(context, layout, &module));
-    changed |= transaction.write(manifest.path(), manifest.render().as_bytes())?;
-    lock.upsert(entry.clone());
-    changed |= transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
+    changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
     transaction.commit();
-    Ok((
-        entry,
-        if changed {
-            Change::Changed
-        } else {
-            Change::Unchanged
-        },
-    ))
+    Ok((entry, Change::from(changed)))
 }
 
 /// The modules directory of `layout`, created when missing; refuses a file or a symlink there.
@@ -231,20 +247,21 @@ pub struct SyncedEntry {
 /// fails is reported and left as it was.
 pub fn sync(context: &Context, infra: &Infra) -> anyhow::Result<(Vec<SyncedEntry>, Vec<String>)> {
     let lock = ProvidersLock::read(&infra.lock_path())?;
-    // Packs to restore are fetched together first; each is then verified and vendored alone.
-    let mut missing = Vec::new();
-    for entry in lock
+    // Packs missing from `vendor/` are fetched together first; each is then checked (re-hashed
+    // once, by `sync_pack`), verified and vendored alone. The test here is only whether the
+    // directory is there, so an intact vendor is not hashed twice.
+    let missing: Vec<(String, semver::Version)> = lock
         .providers
         .iter()
         .filter(|entry| entry.mode == Mode::Pack)
-    {
-        let content_hash = entry.content_hash.as_deref().unwrap_or_default();
-        if vendor::check(infra, &entry.module, content_hash)? != vendor::VendorState::Ok
-            && let Ok(version) = semver::Version::parse(&entry.version)
-        {
-            missing.push((entry.module.clone(), version));
-        }
-    }
+        .filter(|entry| !vendor::module_dir(infra, &entry.module).is_dir())
+        .filter_map(|entry| {
+            Some((
+                entry.module.clone(),
+                semver::Version::parse(&entry.version).ok()?,
+            ))
+        })
+        .collect();
     crate::registry::prefetch(context, &missing);
     let mut results = Vec::new();
     for entry in &lock.providers {
@@ -288,11 +305,7 @@ fn sync_entry(context: &Context, infra: &Infra, entry: &LockEntry) -> anyhow::Re
     );
     changed |= transaction.write(manifest.path(), manifest.render().as_bytes())?;
     transaction.commit();
-    Ok(if changed {
-        Change::Changed
-    } else {
-        Change::Unchanged
-    })
+    Ok(Change::from(changed))
 }
 
 /// Removes symlinks in the modules directories, and the dependencies pointing at them, that

@@ -71,15 +71,9 @@ pub struct ModuleStatus {
     pub detail: Option<String>,
 }
 
-/// An infra as its records and its disk show it.
-#[derive(Debug)]
-pub struct InfraStatus {
-    pub lock: ProvidersLock,
-    pub modules: Vec<ModuleStatus>,
-}
-
-/// Reads the lock and both layouts' manifests and links, and compares them.
-pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<InfraStatus> {
+/// Reads the lock and both layouts' manifests and links, and compares them: one status per
+/// module the lock lists, then one per stray module it does not.
+pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<Vec<ModuleStatus>> {
     let lock = ProvidersLock::read(&infra.lock_path())?;
     let mut modules = Vec::new();
     for layout in [Layout::Nickel, Layout::Kcl] {
@@ -99,7 +93,7 @@ pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<InfraStatus> 
         }
         modules.extend(untracked(context, infra, layout, &entries, &manifest)?);
     }
-    Ok(InfraStatus { lock, modules })
+    Ok(modules)
 }
 
 /// Where a lock entry's source is on disk.

@@ -98,16 +98,13 @@ pub fn check(infra: &Infra, module: &str, content_hash: &str) -> anyhow::Result<
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Ok(VendorState::ListMismatch);
         }
-        Err(error) => return Err(error).context("failed to read the vendored file list"),
+        Err(error) => {
+            return Err(error).with_context(|| {
+                format!("failed to read `{}`", sums_path(infra, module).display())
+            });
+        }
     };
-    let listed_hash = format!(
-        "h1:{}",
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            <sha2::Sha256 as sha2::Digest>::digest(sums.as_bytes())
-        )
-    );
-    if listed_hash != content_hash {
+    if crate::pack::hash_summary(&sums) != content_hash {
         return Ok(VendorState::ListMismatch);
     }
     let prefix = format!("{module}/");
@@ -232,8 +229,10 @@ pub fn install(
             failure.detail
         );
     }
-    let files = report.files.unwrap_or_default();
-    let content_hash = unpack::content_hash(&module, &files);
+    // Verification read the archive and hashed its files; both come with the report.
+    let (Some(files), Some(content_hash)) = (report.files, report.content_hash) else {
+        bail!("`{module}` {version} could not be read");
+    };
     let entry = LockEntry {
         name: request.name.to_string(),
         module: module.clone(),
@@ -251,7 +250,7 @@ pub fn install(
         ),
     };
 
-    let mut lock = ProvidersLock::read(&infra.lock_path())?;
+    let lock = ProvidersLock::read(&infra.lock_path())?;
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(Layout::Nickel), &infra.name)?;
     let link = infra.modules_dir(context, Layout::Nickel).join(&module);
     let vendored_ok = check(infra, &module, &content_hash)? == VendorState::Ok;
@@ -278,18 +277,9 @@ pub fn install(
     // A provider linked before is unlinked: one form at a time.
     changed |= transaction.remove_symlink(&link)?;
     manifest.set_pack_dependency(&module, &dependency_path(&module), &version);
-    changed |= transaction.write(manifest.path(), manifest.render().as_bytes())?;
-    lock.upsert(entry.clone());
-    changed |= transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
+    changed |= super::link::record(&mut transaction, &manifest, infra, lock, entry.clone())?;
     transaction.commit();
-    Ok((
-        entry,
-        if changed {
-            Change::Changed
-        } else {
-            Change::Unchanged
-        },
-    ))
+    Ok((entry, Change::from(changed)))
 }
 
 /// A staging directory inside the infra, removed unless it was moved into place.
@@ -303,7 +293,12 @@ impl Staging {
         let path = tempfile::Builder::new()
             .prefix(".provisioning-unpack-")
             .tempdir_in(infra_dir)
-            .context("failed to create a staging directory")?
+            .with_context(|| {
+                format!(
+                    "failed to create a staging directory in `{}`",
+                    infra_dir.display()
+                )
+            })?
             .keep();
         Ok(Self {
             path,

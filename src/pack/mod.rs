@@ -172,15 +172,25 @@ fn hex(bytes: &[u8]) -> String {
 /// base64-encoded, prefixed with `h1:`. Names are the paths inside the archive
 /// (`upcloud_prov/main.ncl`). It identifies the files whatever the archive format around them.
 pub fn content_hash<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    hash_summary(&summary(files))
+}
+
+/// The lines [`content_hash`] hashes: `<hex sha256>  <name>\n` for each file, sorted by name.
+/// Kept beside a vendored module, they say which file changed.
+pub fn summary<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
     let mut files: Vec<(&str, &[u8])> = files.into_iter().collect();
     files.sort_by(|a, b| a.0.cmp(b.0));
-    let mut summary = Sha256::new();
-    for (name, contents) in files {
-        summary.update(format!("{}  {name}\n", sha256_hex(contents)));
-    }
+    files
+        .into_iter()
+        .map(|(name, contents)| format!("{}  {name}\n", sha256_hex(contents)))
+        .collect()
+}
+
+/// The `h1:` hash of a [`summary`].
+pub fn hash_summary(summary: &str) -> String {
     format!(
         "h1:{}",
-        base64::engine::general_purpose::STANDARD.encode(summary.finalize())
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(summary.as_bytes()))
     )
 }
 

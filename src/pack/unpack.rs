@@ -207,36 +207,20 @@ pub fn write_files(dir: &Path, files: &[ArtifactFile]) -> std::io::Result<()> {
 
 /// The `h1:` content hash of unpacked files, as the registry records it.
 pub fn content_hash(module: &str, files: &[ArtifactFile]) -> String {
+    super::hash_summary(&summary(module, files))
+}
+
+/// The `h1` summary of unpacked files, named `<module>/<path>` as inside the archive.
+pub fn summary(module: &str, files: &[ArtifactFile]) -> String {
     let named: Vec<(String, &[u8])> = files
         .iter()
         .map(|file| (format!("{module}/{}", file.path), file.contents.as_slice()))
         .collect();
-    super::content_hash(
+    super::summary(
         named
             .iter()
             .map(|(name, contents)| (name.as_str(), *contents)),
     )
-}
-
-/// The `h1` summary lines (`<sha256>  <module>/<path>`), sorted: hashed, they give
-/// [`content_hash`]; kept beside a vendored module, they say which file changed.
-pub fn summary(module: &str, files: &[ArtifactFile]) -> String {
-    let mut lines: Vec<String> = files
-        .iter()
-        .map(|file| {
-            format!(
-                "{}  {module}/{}\n",
-                super::sha256_hex(&file.contents),
-                file.path
-            )
-        })
-        .collect();
-    lines.sort_by(|a, b| {
-        a.split_once("  ")
-            .map(|x| x.1)
-            .cmp(&b.split_once("  ").map(|x| x.1))
-    });
-    lines.concat()
 }
 
 #[cfg(test)]
@@ -266,11 +250,7 @@ mod tests {
         let read = read_artifact(&artifact.bytes, "m_prov", &limits).expect("reads");
         assert_eq!(content_hash("m_prov", &read), artifact.content_hash);
         let summary = summary("m_prov", &read);
-        let hashed = base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            <sha2::Sha256 as sha2::Digest>::digest(summary.as_bytes()),
-        );
-        assert_eq!(format!("h1:{hashed}"), artifact.content_hash);
+        assert_eq!(super::super::hash_summary(&summary), artifact.content_hash);
         assert!(read.iter().any(|f| f.path == "lib/run.sh" && f.executable));
     }
 }

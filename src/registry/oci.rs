@@ -250,7 +250,6 @@ pub struct Fetched {
     pub entry: VersionEntry,
     pub bytes: Vec<u8>,
     pub signature: Option<SignatureFile>,
-    pub from_cache: bool,
 }
 
 /// One registry, one namespace.
@@ -584,6 +583,7 @@ impl OciRegistry {
                 .buffered(CONCURRENCY)
                 .collect()
                 .await;
+        let mut pulled = Vec::with_capacity(wanted.len());
         for (layer, blob) in wanted.iter().zip(blobs) {
             let blob = blob.map_err(|error| self.error(error))?;
             // oci-client checked the digest while reading; check it again where it lands.
@@ -594,6 +594,7 @@ impl OciRegistry {
                 )));
             }
             self.store_blob(&layer.digest, &blob)?;
+            pulled.push((*layer, blob));
         }
         let manifest_json =
             serde_json::to_vec_pretty(&manifest).map_err(|error| not_a_pack(&error.to_string()))?;
@@ -606,11 +607,8 @@ impl OciRegistry {
             fs_err::create_dir_all(parent).map_err(cache_error(parent))?;
         }
         crate::fs::atomic_write(&refs, &manifest_json).map_err(cache_error(&refs))?;
-        let mut fetched = self
-            .cached(module, &tag)?
-            .ok_or_else(|| not_a_pack("it has no pack layer"))?;
-        fetched.from_cache = false;
-        Ok(fetched)
+        self.assemble(&manifest, pulled)
+            .ok_or_else(|| not_a_pack("it has no pack layer"))
     }
 
     fn ref_path(&self, module: &str, tag: &str) -> PathBuf {
@@ -657,31 +655,42 @@ impl OciRegistry {
         {
             return Ok(None);
         }
-        let mut artifact = None;
-        let mut signature = None;
+        let mut blobs = Vec::new();
         for layer in &manifest.layers {
-            let path = self.blob_path(&layer.digest);
-            let Ok(bytes) = std::fs::read(&path) else {
+            let Ok(bytes) = std::fs::read(self.blob_path(&layer.digest)) else {
                 return Ok(None);
             };
             if format!("sha256:{}", crate::pack::sha256_hex(&bytes)) != layer.digest {
                 // A damaged cache entry is a miss: fetch it again.
                 return Ok(None);
             }
+            blobs.push((layer, bytes));
+        }
+        Ok(self.assemble(&manifest, blobs))
+    }
+
+    /// The pack a manifest describes, from its checked blobs: the artifact, its signature, and
+    /// what the annotations record about them.
+    fn assemble(
+        &self,
+        manifest: &OciImageManifest,
+        blobs: Vec<(&OciDescriptor, Vec<u8>)>,
+    ) -> Option<Fetched> {
+        let mut artifact = None;
+        let mut signature = None;
+        for (layer, bytes) in blobs {
             match layer.media_type.as_str() {
                 LAYER_MEDIA_TYPE => artifact = Some((layer, bytes)),
                 SIGNATURE_MEDIA_TYPE => {
                     signature = Some(SignatureFile {
-                        path,
+                        path: self.blob_path(&layer.digest),
                         text: String::from_utf8_lossy(&bytes).into_owned(),
                     });
                 }
                 _ => {}
             }
         }
-        let Some((layer, bytes)) = artifact else {
-            return Ok(None);
-        };
+        let (layer, bytes) = artifact?;
         let annotations = manifest.annotations.clone().unwrap_or_default();
         let get = |key: &str| annotations.get(key).cloned().unwrap_or_default();
         let entry = VersionEntry {
@@ -698,12 +707,11 @@ impl OciRegistry {
             signature: signature.as_ref().map(|s| s.path.display().to_string()),
             signer: annotations.get(ANNOTATION_SIGNER).cloned(),
         };
-        Ok(Some(Fetched {
+        Some(Fetched {
             entry,
             bytes,
             signature,
-            from_cache: true,
-        }))
+        })
     }
 
     pub fn label(&self) -> String {

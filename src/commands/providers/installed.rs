@@ -20,14 +20,14 @@ pub fn installed(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let status = state::inspect(context, &infra)?;
+    let modules = state::inspect(context, &infra)?;
     printer.data(
         &Installed {
             infra: &infra.name,
-            providers: &status.modules,
+            providers: &modules,
         },
         || {
-            status_table(&status.modules)
+            status_table(&modules)
                 .when_empty(&format!("no providers installed in `{}`", infra.name))
         },
     )?;

@@ -51,14 +51,14 @@ struct Report {
 /// disk, and every installed module and the infra's `main.ncl` evaluate.
 pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let status = state::inspect(context, &infra)?;
+    let statuses = state::inspect(context, &infra)?;
     let modules_dir = infra.modules_dir(context, Layout::Nickel);
     let import_paths: Vec<PathBuf> = vec![modules_dir.clone(), infra.dir.join(vendor::VENDOR_DIR)];
 
     // Read what to evaluate first, then evaluate every module and `main.ncl` in parallel.
     let mut jobs = Vec::new();
     let mut modules = Vec::new();
-    for module in status.modules {
+    for module in statuses {
         let mut report = ModuleReport {
             status: module,
             evaluation: Evaluation::Skipped,
