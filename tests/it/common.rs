@@ -28,11 +28,20 @@ impl TestContext {
         Self { _temp: temp, base }
     }
 
+    /// A copy of the repository's `examples/` base exactly as committed (`wuji` has `upcloud`
+    /// and `aws` linked).
+    pub fn examples_as_committed() -> Self {
+        let context = Self::new();
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+            &context.base,
+        );
+        context
+    }
+
     /// A copy of the repository's `examples/` base, with no provider installed.
     pub fn examples() -> Self {
-        let context = Self::new();
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-        copy_tree(&examples, &context.base);
+        let context = Self::examples_as_committed();
         for infra in ["wuji", "homelab"] {
             let dir = context.base.join("workspace/infra").join(infra);
             let _ = std::fs::remove_dir_all(dir.join(".nickel-modules"));

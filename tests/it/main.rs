@@ -9,6 +9,7 @@ mod install;
 mod manifest_edits;
 mod oci;
 mod pack;
+mod readme;
 mod remove;
 mod signing;
 mod sync;
