@@ -142,6 +142,25 @@ impl TestContext {
         Run::new(output, &self.base)
     }
 
+    /// Starts every command at once, waits for all, and returns their runs in order.
+    pub fn run_concurrently(&self, commands: &[Vec<String>]) -> Vec<Run> {
+        let children: Vec<_> = commands
+            .iter()
+            .map(|args| {
+                self.command()
+                    .args(args)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|child| Run::new(child.wait_with_output().expect("wait"), &self.base))
+            .collect()
+    }
+
     /// Every file, directory and link under `relative`, with link targets and file contents,
     /// for snapshotting what a command wrote (and proving what it did not).
     pub fn tree(&self, relative: &str) -> String {

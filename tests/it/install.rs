@@ -366,25 +366,16 @@ fn eight_concurrent_installs_into_one_infra_all_land() {
     for name in &names {
         context.provider(name).create();
     }
-    let children: Vec<_> = names
+    let commands: Vec<Vec<String>> = names
         .iter()
         .map(|name| {
-            context
-                .command()
-                .args(["providers", "install", name, "wuji"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("spawn")
+            ["providers", "install", name, "wuji"]
+                .map(String::from)
+                .to_vec()
         })
         .collect();
-    for child in children {
-        let output = child.wait_with_output().expect("wait");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+    for run in context.run_concurrently(&commands) {
+        run.success();
     }
     let lock = context.read("workspace/infra/wuji/providers.manifest.yaml");
     let manifest = context.read("workspace/infra/wuji/manifest.toml");

@@ -511,25 +511,16 @@ fn concurrent_packs_of_one_module_all_land_in_its_metadata() {
     let context = TestContext::new();
     context.provider("up").create();
     let versions = ["1.0.0", "1.1.0", "1.2.0", "2.0.0"];
-    let children: Vec<_> = versions
+    let commands: Vec<Vec<String>> = versions
         .iter()
         .map(|version| {
-            context
-                .command()
-                .args(["pack", "provider", "up", "--version", version])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("spawn")
+            ["pack", "provider", "up", "--version", version]
+                .map(String::from)
+                .to_vec()
         })
         .collect();
-    for child in children {
-        let output = child.wait_with_output().expect("wait");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+    for run in context.run_concurrently(&commands) {
+        run.success();
     }
     let metadata: serde_json::Value =
         serde_json::from_str(&context.read("distribution/registry/up_prov.json")).expect("json");
