@@ -74,20 +74,30 @@ impl Layout {
 }
 
 /// The `[package]` table of a module's manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PackageManifest {
     pub name: String,
-    pub version: String,
-    #[serde(default)]
+    pub version: semver::Version,
     pub description: String,
     /// The entry point, relative to the package directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<String>,
+}
+
+/// The `[package]` table as written, before its version is parsed.
+#[derive(Debug, Deserialize)]
+struct RawPackage {
+    name: String,
+    version: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    entry: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct ManifestFile {
-    package: PackageManifest,
+    package: RawPackage,
 }
 
 /// A readable package: its manifest and where its files are.
@@ -344,12 +354,18 @@ pub fn read_package_manifest(path: &Path) -> Result<PackageManifest, String> {
             crate::text::located(&text, error.message(), error.span())
         )
     })?;
-    if let Err(error) = semver::Version::parse(&file.package.version) {
-        return Err(format!(
+    let raw = file.package;
+    let version = semver::Version::parse(&raw.version).map_err(|error| {
+        format!(
             "`{}`: `{}` is not a semantic version: {error}",
             path.display(),
-            file.package.version
-        ));
-    }
-    Ok(file.package)
+            raw.version
+        )
+    })?;
+    Ok(PackageManifest {
+        name: raw.name,
+        version,
+        description: raw.description,
+        entry: raw.entry,
+    })
 }

@@ -40,6 +40,10 @@ pub struct GlobalArgs {
     /// Never use the network
     #[arg(long, global = true)]
     pub offline: bool,
+    /// The registry for this run: `oci://host[:port]/namespace`, or a `distribution/`
+    /// directory [default: `distribution.registry_type` and `registry_url`]
+    #[arg(long, global = true, value_name = "URL|DIR")]
+    pub registry: Option<String>,
     /// When to color status output [default: auto; `NO_COLOR` turns it off]
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -130,10 +134,7 @@ pub enum PackCommand {
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// What to publish: `module` (every packed version) or `module@version`
-    pub packs: Vec<String>,
-    /// The registry, `oci://host[:port]/namespace` [default: `distribution.registry_url`]
-    #[arg(long, value_name = "URL")]
-    pub registry: Option<String>,
+    pub packs: Vec<PackSelector>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,10 +146,7 @@ pub enum RegistryCommand {
 #[derive(Debug, Args)]
 pub struct RegistryListArgs {
     /// Only this module, e.g. `upcloud_prov`
-    pub module: Option<String>,
-    /// The registry, `oci://host[:port]/namespace` [default: the configured registry]
-    #[arg(long, value_name = "URL")]
-    pub registry: Option<String>,
+    pub module: Option<crate::names::ModuleName>,
 }
 
 #[derive(Debug, Args)]
@@ -299,6 +297,25 @@ pub struct CompletionsArgs {
 
 /// Names the binary answers to besides `provisioning`: invoked through a link named so, it
 /// behaves as that subcommand (`pack providers` is `provisioning pack providers`).
+/// `module` or `module@version` on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackSelector {
+    Module(crate::names::ModuleName),
+    Version(crate::names::PackRef),
+}
+
+impl std::str::FromStr for PackSelector {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.contains('@') {
+            text.parse().map(Self::Version).map_err(|e| e.to_string())
+        } else {
+            text.parse().map(Self::Module).map_err(|e| e.to_string())
+        }
+    }
+}
+
 const INVOCATION_NAMES: &[&str] = &["module-loader", "pack"];
 
 /// Rewrites `module-loader sync x` (the binary invoked through a link named `module-loader`)

@@ -70,6 +70,12 @@ pub enum ConfigError {
     Cycle { cycle: Vec<String> },
     #[error("unclosed `{{{{` in `{key}` ({origin})")]
     Unclosed { key: String, origin: Origin },
+    #[error("configuration key `{key}` in {origin}: {message}")]
+    InvalidValue {
+        key: String,
+        origin: Origin,
+        message: String,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
@@ -98,11 +104,43 @@ pub struct Distribution {
     pub pack_path: PathBuf,
     pub registry_path: PathBuf,
     pub cache_path: PathBuf,
-    pub registry_type: String,
+    pub registry_type: RegistryKind,
     pub registry_url: String,
     pub unpack_max_entries: u64,
     pub unpack_max_bytes: u64,
     pub metadata: Metadata,
+}
+
+/// `distribution.registry_type`: where packs are shared beyond this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryKind {
+    /// Only the local directories (`pack_path`, `registry_path`).
+    Local,
+    /// An OCI registry at `registry_url`.
+    Oci,
+}
+
+/// Keys whose string values must be one of an enum's variants, checked where the value came
+/// from so the error names the file or variable.
+fn check_enum_values(
+    resolved: &BTreeMap<String, toml::Value>,
+    entries: &BTreeMap<String, Entry>,
+) -> Result<(), ConfigError> {
+    type Check = fn(toml::Value) -> Result<(), toml::de::Error>;
+    let checks: [(&str, Check); 1] = [("distribution.registry_type", |value| {
+        value.try_into::<RegistryKind>().map(|_| ())
+    })];
+    for (key, check) in checks {
+        if let (Some(value), Some(entry)) = (resolved.get(key), entries.get(key)) {
+            check(value.clone()).map_err(|error| ConfigError::InvalidValue {
+                key: key.to_owned(),
+                origin: entry.origin.clone(),
+                message: error.message().trim().to_owned(),
+            })?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,6 +233,7 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
         }
     }
 
+    check_enum_values(&resolved, &entries)?;
     let table = unflatten(&resolved);
     toml::Value::Table(table)
         .try_into()
@@ -416,6 +455,7 @@ pub fn absolutize(base: &Path, path: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test fixtures are written directly
 mod tests {
     use super::*;
 

@@ -23,6 +23,8 @@ pub struct Context {
     /// The working directory, absolute; relative paths on the command line start here.
     pub cwd: PathBuf,
     pub offline: bool,
+    /// `--registry URL|DIR`.
+    pub registry_flag: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,7 @@ impl Context {
             env,
             cwd,
             offline: global.offline,
+            registry_flag: global.registry.clone(),
         })
     }
 
@@ -85,6 +88,28 @@ impl Context {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |elapsed| elapsed.as_secs())
             })
+    }
+
+    /// What the registries of this run are built from.
+    pub fn registry_options(&self) -> crate::registry::RegistryOptions<'_> {
+        crate::registry::RegistryOptions {
+            config: &self.config,
+            env: &self.env,
+            cwd: &self.cwd,
+            flag: self.registry_flag.as_deref(),
+            offline: self.offline,
+        }
+    }
+
+    /// The keys a pack may be signed by: the user's own, those trusted with `keys trust`, and
+    /// the base's `config/trusted-keys`.
+    pub fn trusted_keys(&self) -> anyhow::Result<Vec<crate::signing::TrustedKey>> {
+        Ok(crate::signing::trusted_keys(&self.env, &self.base)?)
+    }
+
+    /// The bounds on what one artifact may unpack to.
+    pub fn unpack_limits(&self) -> crate::pack::unpack::Limits {
+        crate::pack::unpack::Limits::from_config(&self.config.distribution)
     }
 
     /// The workspace's `infra/` directory.
@@ -130,6 +155,7 @@ fn find_base(
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test fixtures are written directly
 mod tests {
     use super::*;
 

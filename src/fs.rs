@@ -3,13 +3,45 @@
 //! and renamed into place. A [`Transaction`] groups several such changes and puts every one back
 //! when the command fails before committing, so a failed command leaves the disk as it found it.
 //! Errors always name the path (through `fs-err`).
+//!
+//! It is the only module that writes: `clippy.toml` disallows the writing functions of `std::fs`,
+//! `fs_err` and `tempfile` everywhere else.
+#![allow(clippy::disallowed_methods)]
 
 use std::io::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
 
 /// Writes `contents` to `path` atomically: readers see the old file or the new one, never a
-/// part. The new file gets mode 0644 on Unix (a temporary file would otherwise keep 0600).
+/// part. The file keeps the mode it had, or gets 0644 on Unix when new.
 pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomically(path, contents, false)
+}
+
+/// [`atomic_write`] for a secret: mode 0600 from the start, never readable by others, even for a
+/// moment (the temporary file is created 0600).
+pub fn atomic_write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomically(path, contents, true)
+}
+
+/// Writes a new file of an unpacked tree, mode 0755 when `executable`, else 0644, creating its
+/// parent directories. The tree is a fresh staging directory, renamed into place whole.
+pub fn write_new_file(path: &Path, contents: &[u8], executable: bool) -> io::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs_err::create_dir_all(parent)?;
+    }
+    fs_err::write(path, contents)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = if executable { 0o755 } else { 0o644 };
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = executable;
+    Ok(())
+}
+
+fn write_atomically(path: &Path, contents: &[u8], private: bool) -> io::Result<()> {
     let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()
         .prefix(".provisioning-")
@@ -21,9 +53,11 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = fs_err::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-        temp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        if !private {
+            let mode = fs_err::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+            temp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
     }
     // fdatasync: the contents and the size reach the disk before the rename makes them visible,
     // which is what a reader after a crash needs; timestamps need not.
@@ -33,6 +67,63 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
     temp.persist(path)
         .map_err(|error| with_path(error.error, path))?;
     Ok(())
+}
+
+/// Creates `dir` and its missing parents.
+pub fn create_dir_all(dir: &Path) -> io::Result<()> {
+    fs_err::create_dir_all(dir)
+}
+
+/// Removes the file at `path`; says whether there was one.
+pub fn remove_file_if_exists(path: &Path) -> io::Result<bool> {
+    match fs_err::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Removes the directory tree at `path`, if any; says whether there was one.
+pub fn remove_dir_all_if_exists(path: &Path) -> io::Result<bool> {
+    match fs_err::remove_dir_all(path) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// A new, empty directory inside `dir` for a tree to be built in and then renamed into place
+/// (so it is on the same filesystem). The caller removes it, or moves it.
+pub fn new_staging_dir(dir: &Path) -> io::Result<PathBuf> {
+    Ok(tempfile::Builder::new()
+        .prefix(".provisioning-unpack-")
+        .tempdir_in(dir)
+        .map_err(|error| with_path(error, dir))?
+        .keep())
+}
+
+/// Reads a regular file whole. Anything else (a FIFO, `/dev/zero`, a directory) is refused
+/// before a byte is read: it could block or never end.
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let not_regular = || {
+        with_path(
+            io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+            path,
+        )
+    };
+    // Checked before opening (opening a FIFO blocks) and again on what was opened.
+    if !fs_err::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut file = fs_err::File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Points the symlink `link` at `target`, replacing an existing symlink atomically. It refuses

@@ -22,6 +22,8 @@ impl DirLock {
     /// Blocks until `dir` is ours, saying so when another command holds it.
     pub fn acquire(dir: &Path, printer: &Printer) -> std::io::Result<Self> {
         let path = dir.join(LOCK_FILE);
+        // The lock file is created empty and never written: the one opening outside `fs`.
+        #[allow(clippy::disallowed_methods)]
         let file = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -1,6 +1,8 @@
-//! Provider and module names. A provider name is `[a-z0-9][a-z0-9_-]*`; its module is
-//! `<provider>_prov`. Names are checked when arguments are parsed, before a file is touched,
-//! so `../x` can never become a path.
+//! Names as types: [`ProviderName`] (`upcloud`), [`ModuleName`] (`upcloud_prov`,
+//! `provisioning_core`) and [`PackRef`] (`upcloud_prov@1.2.0`). Both kinds of name are
+//! `[a-z0-9][a-z0-9_-]*`; a provider's module is `<provider>_prov`. Names are checked where they
+//! arrive (arguments, locks, metadata), before a file is touched, so `../x` can never become a
+//! path.
 
 use std::fmt;
 use std::str::FromStr;
@@ -45,8 +47,8 @@ impl ProviderName {
     }
 
     /// The module this provider is packaged and installed as: `upcloud` → `upcloud_prov`.
-    pub fn module_name(&self) -> String {
-        format!("{}{MODULE_SUFFIX}", self.0)
+    pub fn module_name(&self) -> ModuleName {
+        ModuleName(format!("{}{MODULE_SUFFIX}", self.0))
     }
 
     /// The provider a module name belongs to: `upcloud_prov` → `upcloud`.
@@ -56,6 +58,109 @@ impl ProviderName {
             .and_then(|name| name.parse().ok())
     }
 }
+
+/// A validated module name: a provider's `upcloud_prov`, the core's `provisioning_core`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ModuleName(String);
+
+impl ModuleName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The provider this module packages, when it is a provider's (`upcloud_prov` → `upcloud`).
+    pub fn provider(&self) -> Option<ProviderName> {
+        ProviderName::from_module_name(&self.0)
+    }
+}
+
+impl FromStr for ModuleName {
+    type Err = NameError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        validate(name)?;
+        Ok(Self(name.to_owned()))
+    }
+}
+
+impl fmt::Display for ModuleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<std::path::Path> for ModuleName {
+    fn as_ref(&self) -> &std::path::Path {
+        std::path::Path::new(&self.0)
+    }
+}
+
+impl PartialEq<str> for ModuleName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+/// One version of one module: `upcloud_prov@1.2.0`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PackRef {
+    pub module: ModuleName,
+    pub version: semver::Version,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackRefError {
+    #[error("`{text}` is not `module@version`")]
+    NoVersion { text: String },
+    #[error("`{text}`: {source}")]
+    Name {
+        text: String,
+        #[source]
+        source: NameError,
+    },
+    #[error("`{text}`: `{version}` is not a semantic version: {message}")]
+    Version {
+        text: String,
+        version: String,
+        message: String,
+    },
+}
+
+impl PackRef {
+    pub fn new(module: ModuleName, version: semver::Version) -> Self {
+        Self { module, version }
+    }
+}
+
+impl FromStr for PackRef {
+    type Err = PackRefError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (module, version) = text
+            .split_once('@')
+            .ok_or_else(|| PackRefError::NoVersion {
+                text: text.to_owned(),
+            })?;
+        let module = module.parse().map_err(|source| PackRefError::Name {
+            text: text.to_owned(),
+            source,
+        })?;
+        let version = semver::Version::parse(version).map_err(|error| PackRefError::Version {
+            text: text.to_owned(),
+            version: version.to_owned(),
+            message: error.to_string(),
+        })?;
+        Ok(Self { module, version })
+    }
+}
+
+impl fmt::Display for PackRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.module, self.version)
+    }
+}
+
+crate::digest::serde_as_text!(ProviderName, ModuleName);
 
 impl FromStr for ProviderName {
     type Err = NameError;
@@ -101,9 +206,26 @@ mod tests {
     #[test]
     fn module_names_round_trip() {
         let name: ProviderName = "upcloud".parse().expect("valid name");
-        assert_eq!(name.module_name(), "upcloud_prov");
+        assert_eq!(name.module_name().as_str(), "upcloud_prov");
         assert_eq!(ProviderName::from_module_name("upcloud_prov"), Some(name));
         assert_eq!(ProviderName::from_module_name("upcloud"), None);
         assert_eq!(ProviderName::from_module_name("../x_prov"), None);
+    }
+
+    #[test]
+    fn pack_refs_parse_module_and_version() {
+        let pack: PackRef = "aws_prov@1.2.0-rc.1".parse().expect("valid");
+        assert_eq!(pack.module.as_str(), "aws_prov");
+        assert_eq!(pack.to_string(), "aws_prov@1.2.0-rc.1");
+        for bad in [
+            "aws_prov",
+            "aws_prov@",
+            "@1.0.0",
+            "../x@1.0.0",
+            "aws_prov@1.0",
+            "a@b@1.0.0",
+        ] {
+            assert!(bad.parse::<PackRef>().is_err(), "{bad:?}");
+        }
     }
 }

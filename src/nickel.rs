@@ -211,8 +211,10 @@ impl ExportCache {
             key.push('\0');
             key.push_str(&path.display().to_string());
         }
-        self.dir
-            .join(format!("{}.json", crate::pack::sha256_hex(key.as_bytes())))
+        self.dir.join(format!(
+            "{}.json",
+            crate::digest::Sha256::of(key.as_bytes())
+        ))
     }
 
     /// The cached export of `file`, if every file it read is unchanged.
@@ -220,7 +222,8 @@ impl ExportCache {
         let text = std::fs::read(self.entry_path(file, import_paths)).ok()?;
         let cached: CachedExport = serde_json::from_slice(&text).ok()?;
         let unchanged = cached.files.iter().all(|(path, hash)| {
-            std::fs::read(path).is_ok_and(|contents| crate::pack::sha256_hex(&contents) == *hash)
+            std::fs::read(path)
+                .is_ok_and(|contents| crate::digest::Sha256::of(&contents).to_string() == *hash)
         });
         unchanged.then_some(cached.json)
     }
@@ -232,7 +235,7 @@ impl ExportCache {
             .map(|path| {
                 Some((
                     path.clone(),
-                    crate::pack::sha256_hex(&std::fs::read(path).ok()?),
+                    crate::digest::Sha256::of(&std::fs::read(path).ok()?).to_string(),
                 ))
             })
             .collect();
@@ -242,7 +245,7 @@ impl ExportCache {
             json: export.json.clone(),
         };
         if let Ok(json) = serde_json::to_vec(&cached) {
-            let _ = fs_err::create_dir_all(&self.dir);
+            let _ = crate::fs::create_dir_all(&self.dir);
             let _ = crate::fs::atomic_write(&self.entry_path(file, import_paths), &json);
         }
     }
@@ -267,6 +270,7 @@ pub fn export_json_cached(
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test fixtures are written directly
 mod tests {
     use super::*;
 

@@ -1,25 +1,27 @@
-//! Packing one module into the local registry: read its source, evaluate it (or take the cached
-//! export), build the artifact, and write it with its registry metadata, under the registry's
-//! lock. An evaluation failure, a refused source or a conflicting existing version writes
-//! nothing.
+//! Packing one module into a registry directory: read its source, evaluate it (or take the
+//! cached export), build the artifact ([`crate::pack`]), sign it, and write it with its registry
+//! metadata ([`crate::registry::DirectoryRegistry`]), under the registry's lock. An evaluation
+//! failure, a refused source or a conflicting existing version writes nothing.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::source::{self, SourceError};
-use super::{ArchiveError, Destination, artifact_file_name};
 use crate::config::Metadata;
+use crate::digest::{ContentHash, Sha256};
 use crate::lock::DirLock;
+use crate::names::PackRef;
 use crate::nickel::{Evaluator, ExportCache, NickelError, export_json_cached};
+use crate::pack::source::{self, SourceError};
+use crate::pack::{ArchiveError, Artifact, ArtifactName, Destination};
 use crate::printer::Printer;
-use crate::registry::{LocalRegistry, ModuleMetadata, RegistryError, VersionEntry};
+use crate::registry::{DirectoryRegistry, ModuleMetadata, RegistryError, VersionEntry};
+use crate::signing::KeyId;
 
 /// What to pack.
 #[derive(Debug, Clone)]
 pub struct PackInput {
-    pub module: String,
-    pub version: semver::Version,
+    pub pack: PackRef,
     pub package_dir: PathBuf,
     pub entry: PathBuf,
 }
@@ -38,17 +40,17 @@ pub enum Written {
 /// A packed module, for reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct Packed {
-    pub module: String,
-    pub version: String,
+    pub module: crate::names::ModuleName,
+    pub version: semver::Version,
     pub path: PathBuf,
-    pub sha256: String,
-    pub content_hash: String,
+    pub sha256: Sha256,
+    pub content_hash: ContentHash,
     pub size: u64,
     pub written: Written,
     /// Whether the Nickel export came from the evaluation cache.
     pub cached_evaluation: bool,
     /// The key that signed it, if one did.
-    pub signer: Option<String>,
+    pub signer: Option<KeyId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,13 +64,13 @@ pub enum PackError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(
-        "`{module}` {version} is already packed with other contents (sha256 {existing}, now {new})\nhint: packed versions are immutable: bump the version, or pass `--force` to replace it"
+        "`{}` {} is already packed with other contents (sha256 {existing}, now {new})\nhint: packed versions are immutable: bump the version, or pass `--force` to replace it",
+        pack.module, pack.version
     )]
     Exists {
-        module: String,
-        version: String,
-        existing: String,
-        new: String,
+        pack: PackRef,
+        existing: Sha256,
+        new: Sha256,
     },
     #[error(transparent)]
     Signing(#[from] crate::signing::SigningError),
@@ -85,7 +87,7 @@ static WRITE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Packs modules into one destination.
 pub struct Packer<'a> {
-    pub registry: &'a LocalRegistry,
+    pub registry: &'a DirectoryRegistry,
     pub destination: &'a Destination,
     pub metadata: &'a Metadata,
     pub cache: Option<&'a ExportCache>,
@@ -102,15 +104,11 @@ pub type SigningKey = (minisign::SecretKey, minisign::PublicKey);
 
 impl Packer<'_> {
     pub fn pack(&self, evaluator: &mut Evaluator, input: &PackInput) -> Result<Packed, PackError> {
-        let files = source::read(
-            &input.package_dir,
-            "manifest.toml",
-            &input.module,
-            &input.version,
-        )?;
+        let pack = &input.pack;
+        let files = source::read(&input.package_dir, "manifest.toml", pack)?;
         let (export, cached_evaluation) =
             export_json_cached(evaluator, self.cache, &input.entry, &[])?;
-        let artifact = super::build(&input.module, &input.version, &files, &export)?;
+        let artifact = crate::pack::build(pack, &files, &export)?;
 
         let write_error = |path: &std::path::Path| {
             let path = path.to_owned();
@@ -124,28 +122,28 @@ impl Packer<'_> {
         let _lock = if self.destination.index {
             self.registry.lock(self.printer)
         } else {
-            fs_err::create_dir_all(&self.destination.dir)
+            crate::fs::create_dir_all(&self.destination.dir)
                 .and_then(|()| DirLock::acquire(&self.destination.dir, self.printer))
         }
         .map_err(write_error(&self.destination.dir))?;
 
-        let file_name = artifact_file_name(&input.module, &input.version);
-        let path = self.destination.dir.join(&file_name);
+        let file_name = ArtifactName::new(pack.clone());
+        let path = self.destination.dir.join(file_name.to_string());
         let mut metadata = if self.destination.index {
             Some(
                 self.registry
-                    .read(&input.module)?
-                    .unwrap_or_else(|| ModuleMetadata::new(&input.module, self.metadata)),
+                    .read(&pack.module)?
+                    .unwrap_or_else(|| ModuleMetadata::new(pack.module.clone(), self.metadata)),
             )
         } else {
             None
         };
         let recorded = metadata
             .as_ref()
-            .and_then(|m| m.get(&input.version))
+            .and_then(|m| m.get(&pack.version))
             .cloned();
-        let existing_sha256 = match std::fs::read(&path) {
-            Ok(bytes) => Some(super::sha256_hex(&bytes)),
+        let existing_sha256 = match crate::fs::read_regular(&path) {
+            Ok(bytes) => Some(Sha256::of(&bytes)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
             Err(source) => return Err(PackError::Write { path, source }),
         };
@@ -153,15 +151,14 @@ impl Packer<'_> {
             .iter()
             .chain(recorded.as_ref().map(|entry| &entry.sha256))
             .find(|sha256| **sha256 != artifact.sha256)
-            .cloned();
-        if let Some(existing) = &conflict
+            .copied();
+        if let Some(existing) = conflict
             && !self.force
         {
             return Err(PackError::Exists {
-                module: input.module.clone(),
-                version: input.version.to_string(),
-                existing: existing.clone(),
-                new: artifact.sha256.clone(),
+                pack: pack.clone(),
+                existing,
+                new: artifact.sha256,
             });
         }
         let written = match (&existing_sha256, &conflict) {
@@ -170,22 +167,22 @@ impl Packer<'_> {
             (None, None) => Written::Created,
         };
         if written != Written::Unchanged {
-            fs_err::create_dir_all(&self.destination.dir)
+            crate::fs::create_dir_all(&self.destination.dir)
                 .map_err(write_error(&self.destination.dir))?;
             crate::fs::atomic_write(&path, &artifact.bytes).map_err(write_error(&path))?;
         }
         let (signature, signer) =
             self.sign(&path, &file_name, &artifact, written, recorded.as_ref())?;
-        let signer_for_report = signer.clone();
+        let signer_for_report = signer;
         if let Some(metadata) = &mut metadata {
             let created = recorded
                 .filter(|entry| entry.sha256 == artifact.sha256)
                 .map_or_else(|| crate::time::rfc3339(self.now), |entry| entry.created);
             let entry = VersionEntry {
-                version: input.version.to_string(),
+                version: pack.version.clone(),
                 package_file: file_name,
-                sha256: artifact.sha256.clone(),
-                content_hash: artifact.content_hash.clone(),
+                sha256: artifact.sha256,
+                content_hash: artifact.content_hash,
                 size: artifact.bytes.len() as u64,
                 created,
                 signature,
@@ -196,13 +193,13 @@ impl Packer<'_> {
             if *metadata != before {
                 self.registry
                     .write(metadata)
-                    .map_err(write_error(&self.registry.metadata_path(&input.module)))?;
+                    .map_err(write_error(&self.registry.metadata_path(&pack.module)))?;
             }
         }
         Ok(Packed {
             signer: signer_for_report,
-            module: input.module.clone(),
-            version: input.version.to_string(),
+            module: pack.module.clone(),
+            version: pack.version.clone(),
             path,
             sha256: artifact.sha256,
             content_hash: artifact.content_hash,
@@ -220,33 +217,29 @@ impl Packer<'_> {
     fn sign(
         &self,
         path: &std::path::Path,
-        file_name: &str,
-        artifact: &super::Artifact,
+        file_name: &ArtifactName,
+        artifact: &Artifact,
         written: Written,
         recorded: Option<&VersionEntry>,
-    ) -> Result<(Option<String>, Option<String>), PackError> {
-        let signature_name = format!("{file_name}.minisig");
+    ) -> Result<(Option<String>, Option<KeyId>), PackError> {
+        let signature_name = file_name.signature();
         let signature_path = self.destination.dir.join(&signature_name);
-        let version = artifact.version.to_string();
         let Some((secret, public)) = self.signing else {
             if written == Written::Unchanged {
                 // Still the bytes it was: what was recorded about its signature still holds.
                 let recorded = recorded.filter(|entry| entry.sha256 == artifact.sha256);
                 return Ok((
                     recorded.and_then(|e| e.signature.clone()),
-                    recorded.and_then(|e| e.signer.clone()),
+                    recorded.and_then(|e| e.signer),
                 ));
             }
             // A signature of earlier bytes would not verify: it must not stay beside new ones.
-            match std::fs::remove_file(&signature_path) {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(PackError::Write {
-                        path: signature_path,
-                        source: error,
-                    });
+            crate::fs::remove_file_if_exists(&signature_path).map_err(|source| {
+                PackError::Write {
+                    path: signature_path.clone(),
+                    source,
                 }
-                _ => {}
-            }
+            })?;
             return Ok((None, None));
         };
         let own = [crate::signing::TrustedKey {
@@ -255,19 +248,19 @@ impl Packer<'_> {
             path: signature_path.clone(),
             key: public.clone(),
         }];
-        let existing =
-            super::verify::SignatureFile::beside(path).map_err(|source| PackError::Write {
+        let existing = crate::pack::verify::SignatureFile::beside(path).map_err(|source| {
+            PackError::Write {
                 path: signature_path.clone(),
                 source,
-            })?;
+            }
+        })?;
         let still_good = existing.is_some_and(|signature| {
             crate::signing::verify(
                 &own,
                 &signature.path,
                 &signature.text,
                 &artifact.bytes,
-                &artifact.module,
-                &version,
+                &artifact.pack,
                 &artifact.sha256,
             )
             .is_ok()
@@ -277,8 +270,7 @@ impl Packer<'_> {
                 secret,
                 public,
                 &artifact.bytes,
-                &artifact.module,
-                &version,
+                &artifact.pack,
                 &artifact.sha256,
             )?;
             crate::fs::atomic_write(&signature_path, text.as_bytes()).map_err(|source| {
@@ -288,6 +280,6 @@ impl Packer<'_> {
                 }
             })?;
         }
-        Ok((Some(signature_name), Some(own[0].key_id.clone())))
+        Ok((Some(signature_name), Some(own[0].key_id)))
     }
 }

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 
 use minisign::{PublicKey, PublicKeyBox, SecretKey, SecretKeyBox, SignatureBox};
 
+use crate::digest::Sha256;
+use crate::names::PackRef;
+
 const SECRET_KEY_FILE: &str = "provisioning.key";
 const PUBLIC_KEY_FILE: &str = "provisioning.pub";
 const TRUSTED_COMMENT_PREFIX: &str = "provisioning-pack";
@@ -34,20 +37,16 @@ pub enum SigningError {
     BadKey { path: PathBuf, message: String },
     #[error("`{input}` is neither a minisign public key file nor a public key: {message}")]
     BadPublicKey { input: String, message: String },
-    #[error("failed to sign `{module}` {version}: {message}")]
-    Sign {
-        module: String,
-        version: String,
-        message: String,
-    },
+    #[error("failed to sign `{}` {}: {message}", pack.module, pack.version)]
+    Sign { pack: PackRef, message: String },
     #[error("`{}` is not a minisign signature: {message}", path.display())]
     BadSignature { path: PathBuf, message: String },
     #[error("`{}` is signed by key {key_id}, which is not trusted\nhint: if you trust it, `provisioning keys trust <its .pub file>`", path.display())]
-    UntrustedKey { path: PathBuf, key_id: String },
+    UntrustedKey { path: PathBuf, key_id: KeyId },
     #[error("the signature `{}` does not match the artifact (key {key_id}): {message}", path.display())]
     Mismatch {
         path: PathBuf,
-        key_id: String,
+        key_id: KeyId,
         message: String,
     },
     #[error(
@@ -75,10 +74,46 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SigningError + '_ {
 }
 
 /// A minisign key id as minisign prints it: 16 upper-case hex digits.
-pub fn key_id(keynum: &[u8]) -> String {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(u64);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a key id: expected 16 upper-case hex digits")]
+pub struct KeyIdError {
+    text: String,
+}
+
+impl std::str::FromStr for KeyId {
+    type Err = KeyIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let valid = text.len() == 16
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+        valid
+            .then(|| u64::from_str_radix(text, 16).ok())
+            .flatten()
+            .map(Self)
+            .ok_or_else(|| KeyIdError {
+                text: text.to_owned(),
+            })
+    }
+}
+
+impl std::fmt::Display for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016X}", self.0)
+    }
+}
+
+crate::digest::serde_as_text!(KeyId);
+
+/// The id of a minisign key number (its first 8 bytes, little-endian).
+pub fn key_id(keynum: &[u8]) -> KeyId {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&keynum[..8.min(keynum.len())]);
-    format!("{:016X}", u64::from_le_bytes(bytes))
+    KeyId(u64::from_le_bytes(bytes))
 }
 
 /// Where a trusted key comes from.
@@ -105,7 +140,7 @@ impl std::fmt::Display for KeySource {
 
 #[derive(Debug, Clone)]
 pub struct TrustedKey {
-    pub key_id: String,
+    pub key_id: KeyId,
     pub source: KeySource,
     pub path: PathBuf,
     pub key: PublicKey,
@@ -114,7 +149,7 @@ pub struct TrustedKey {
 /// What a verified signature says.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Signer {
-    pub key_id: String,
+    pub key_id: KeyId,
     pub source: KeySource,
     pub trusted_comment: String,
 }
@@ -185,11 +220,11 @@ impl Keyring {
             .into_string();
         let public = public_box(&pair.pk)?;
         let keys_dir = self.keys_dir();
-        fs_err::create_dir_all(&keys_dir).map_err(io(&keys_dir))?;
+        crate::fs::create_dir_all(&keys_dir).map_err(io(&keys_dir))?;
         write_secret(&secret_path, secret.as_bytes())?;
         crate::fs::atomic_write(&self.public_key_path(), public.as_bytes())
             .map_err(io(&self.public_key_path()))?;
-        Ok(id)
+        Ok(id.to_string())
     }
 
     /// The user's secret key and its public key, if a key pair exists.
@@ -231,7 +266,7 @@ impl Keyring {
         })?;
         let id = key_id(key.keynum());
         let dir = self.user_trusted_dir();
-        fs_err::create_dir_all(&dir).map_err(io(&dir))?;
+        crate::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let target = dir.join(format!("{id}.pub"));
         crate::fs::atomic_write(&target, public_box(&key)?.as_bytes()).map_err(io(&target))?;
         Ok(TrustedKey {
@@ -304,7 +339,7 @@ fn public_box(key: &PublicKey) -> Result<String, SigningError> {
     key.to_box()
         .map(PublicKeyBox::into_string)
         .map_err(|error| SigningError::BadPublicKey {
-            input: key_id(key.keynum()),
+            input: key_id(key.keynum()).to_string(),
             message: error.to_string(),
         })
 }
@@ -320,33 +355,16 @@ fn parse_public_key(text: &str) -> Result<PublicKey, String> {
     }
 }
 
-#[cfg(unix)]
 fn write_secret(path: &Path, contents: &[u8]) -> Result<(), SigningError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    // Created 0600 from the start, never readable by others, even for a moment.
-    let temp = path.with_extension("key.tmp");
-    let _ = std::fs::remove_file(&temp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(io(&temp))?;
-    file.write_all(contents)
-        .and_then(|()| file.sync_all())
-        .map_err(io(&temp))?;
-    fs_err::rename(&temp, path).map_err(io(path))
-}
-
-#[cfg(not(unix))]
-fn write_secret(path: &Path, contents: &[u8]) -> Result<(), SigningError> {
-    crate::fs::atomic_write(path, contents).map_err(io(path))
+    crate::fs::atomic_write_private(path, contents).map_err(io(path))
 }
 
 /// The trusted comment that binds a signature to one module, version and artifact.
-pub fn trusted_comment(module: &str, version: &str, sha256: &str) -> String {
-    format!("{TRUSTED_COMMENT_PREFIX} module={module} version={version} sha256={sha256}")
+pub fn trusted_comment(pack: &PackRef, sha256: &Sha256) -> String {
+    format!(
+        "{TRUSTED_COMMENT_PREFIX} module={} version={} sha256={sha256}",
+        pack.module, pack.version
+    )
 }
 
 /// Signs an artifact; returns the `.minisig` file's contents.
@@ -354,11 +372,10 @@ pub fn sign(
     secret: &SecretKey,
     public: &PublicKey,
     artifact: &[u8],
-    module: &str,
-    version: &str,
-    sha256: &str,
+    pack: &PackRef,
+    sha256: &Sha256,
 ) -> Result<String, SigningError> {
-    let comment = trusted_comment(module, version, sha256);
+    let comment = trusted_comment(pack, sha256);
     minisign::sign(
         Some(public),
         secret,
@@ -371,8 +388,7 @@ pub fn sign(
     )
     .map(SignatureBox::into_string)
     .map_err(|error| SigningError::Sign {
-        module: module.to_owned(),
-        version: version.to_owned(),
+        pack: pack.clone(),
         message: error.to_string(),
     })
 }
@@ -384,9 +400,8 @@ pub fn verify(
     signature_path: &Path,
     signature: &str,
     artifact: &[u8],
-    module: &str,
-    version: &str,
-    sha256: &str,
+    pack: &PackRef,
+    sha256: &Sha256,
 ) -> Result<Signer, SigningError> {
     let signature_box =
         SignatureBox::from_string(signature).map_err(|error| SigningError::BadSignature {
@@ -410,7 +425,7 @@ pub fn verify(
     )
     .map_err(|error| SigningError::Mismatch {
         path: signature_path.to_owned(),
-        key_id: id.clone(),
+        key_id: id,
         message: error.to_string(),
     })?;
     let comment = signature_box
@@ -419,7 +434,7 @@ pub fn verify(
             path: signature_path.to_owned(),
             message: error.to_string(),
         })?;
-    let expected = trusted_comment(module, version, sha256);
+    let expected = trusted_comment(pack, sha256);
     if comment != expected {
         return Err(SigningError::Replayed {
             path: signature_path.to_owned(),
@@ -448,7 +463,7 @@ fn describe(comment: &str) -> String {
         "`{}` {} (sha256 {})",
         field("module"),
         field("version"),
-        &sha[..12.min(sha.len())]
+        sha.chars().take(12).collect::<String>()
     )
 }
 
@@ -469,18 +484,17 @@ mod tests {
         let id = keyring.generate(false).expect("generates");
         let (secret, public) = keyring.signing_key().expect("reads").expect("exists");
         let artifact = b"artifact bytes";
-        let signature = sign(&secret, &public, artifact, "m_prov", "1.0.0", "abc").expect("signs");
+        let pack: PackRef = "m_prov@1.0.0".parse().expect("valid");
+        let sha256 = Sha256::of(artifact);
+        let signature = sign(&secret, &public, artifact, &pack, &sha256).expect("signs");
         let trusted = keyring.trusted().expect("trusted");
         let path = Path::new("m_prov_1.0.0.tar.minisig");
-        let signer = verify(
-            &trusted, path, &signature, artifact, "m_prov", "1.0.0", "abc",
-        )
-        .expect("verifies");
-        assert_eq!(signer.key_id, id);
+        let signer =
+            verify(&trusted, path, &signature, artifact, &pack, &sha256).expect("verifies");
+        assert_eq!(signer.key_id.to_string(), id);
         assert_eq!(signer.source, KeySource::Own);
-        let replayed = verify(
-            &trusted, path, &signature, artifact, "m_prov", "2.0.0", "abc",
-        );
+        let other: PackRef = "m_prov@2.0.0".parse().expect("valid");
+        let replayed = verify(&trusted, path, &signature, artifact, &other, &sha256);
         assert!(
             matches!(replayed, Err(SigningError::Replayed { .. })),
             "{replayed:?}"
@@ -490,15 +504,14 @@ mod tests {
             path,
             &signature,
             b"artifact bytez",
-            "m_prov",
-            "1.0.0",
-            "abc",
+            &pack,
+            &sha256,
         );
         assert!(
             matches!(tampered, Err(SigningError::Mismatch { .. })),
             "{tampered:?}"
         );
-        let untrusted = verify(&[], path, &signature, artifact, "m_prov", "1.0.0", "abc");
+        let untrusted = verify(&[], path, &signature, artifact, &pack, &sha256);
         assert!(
             matches!(untrusted, Err(SigningError::UntrustedKey { .. })),
             "{untrusted:?}"

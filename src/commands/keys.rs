@@ -38,7 +38,7 @@ pub fn run(command: KeysCommand, context: &Context, printer: &Printer) -> anyhow
                 .trusted()?
                 .into_iter()
                 .map(|key| KeyRow {
-                    key_id: key.key_id,
+                    key_id: key.key_id.to_string(),
                     source: key.source,
                     path: key.path.display().to_string(),
                 })

@@ -39,7 +39,7 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             PackCommand::List => pack::list(context, printer),
             PackCommand::Clean(args) => pack::clean(&args, context, printer),
             PackCommand::Verify(args) => pack::verify(&args, context, printer),
-            PackCommand::Publish(args) => registry::publish(&args, context, printer),
+            PackCommand::Publish(args) => pack::publish(&args, context, printer),
         },
         Command::Keys(command) => keys::run(command, context, printer),
         Command::Registry(RegistryCommand::List(args)) => registry::list(&args, context, printer),

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Layout;
-use crate::names;
+use crate::digest::{ContentHash, Sha256};
+use crate::names::{ModuleName, ProviderName};
+use crate::signing::KeyId;
 
 pub const LOCK_FILE_NAME: &str = "providers.manifest.yaml";
 
@@ -35,48 +37,190 @@ impl std::fmt::Display for Mode {
     }
 }
 
+/// One installed provider, as the lock records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawEntry", into = "RawEntry")]
 pub struct LockEntry {
     /// The provider: `upcloud`.
-    pub name: String,
+    pub name: ProviderName,
     /// Its module: `upcloud_prov`.
-    pub module: String,
-    pub mode: Mode,
-    pub version: String,
-    /// For a link: the provider's package directory, relative to the base. For a pack: the
-    /// registry it came from.
-    pub source: String,
-    #[serde(default, skip_serializing_if = "Layout::is_default")]
+    pub module: ModuleName,
+    pub version: semver::Version,
     pub layout: Layout,
-    /// For a pack: the artifact's hex SHA-256.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    /// For a pack: the `h1:` hash of its files, which `validate` checks `vendor/` against.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_hash: Option<String>,
-    /// For a pack: the id of the key that signed it, or `unsigned` when installed with
-    /// `--allow-unsigned`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signer: Option<String>,
+    pub installed: Installed,
 }
 
-/// What `signer` records for a pack installed with `--allow-unsigned`.
-pub const UNSIGNED: &str = "unsigned";
+/// How an entry is installed, with what only that mode records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    /// A link to the provider's package directory, relative to the base (`/`-separated).
+    Link {
+        source: String,
+    },
+    Pack(PackPin),
+}
+
+/// What the lock pins of a vendored pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackPin {
+    /// The registry it came from, as a label (`distribution/registry`, `oci://host/ns`).
+    pub source: String,
+    pub sha256: Sha256,
+    /// The `h1:` hash of its files, which `validate` checks `vendor/` against.
+    pub content_hash: ContentHash,
+    pub signer: Signer,
+}
+
+/// Who signed a pinned pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signer {
+    Key(KeyId),
+    /// Installed with `--allow-unsigned`.
+    Unsigned,
+}
+
+/// How the lock writes [`Signer::Unsigned`].
+const UNSIGNED: &str = "unsigned";
+
+impl std::fmt::Display for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signer::Key(key_id) => write!(f, "{key_id}"),
+            Signer::Unsigned => f.write_str(UNSIGNED),
+        }
+    }
+}
+
+impl std::str::FromStr for Signer {
+    type Err = crate::signing::KeyIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == UNSIGNED {
+            Ok(Signer::Unsigned)
+        } else {
+            text.parse().map(Signer::Key)
+        }
+    }
+}
+
+crate::digest::serde_as_text!(Signer);
 
 impl LockEntry {
-    /// The entry of a linked provider.
-    pub fn link(name: &str, module: &str, version: &str, source: String, layout: Layout) -> Self {
+    pub fn mode(&self) -> Mode {
+        match self.installed {
+            Installed::Link { .. } => Mode::Link,
+            Installed::Pack(_) => Mode::Pack,
+        }
+    }
+
+    /// For a link: the provider's package directory, relative to the base. For a pack: the
+    /// registry it came from.
+    pub fn source(&self) -> &str {
+        match &self.installed {
+            Installed::Link { source } => source,
+            Installed::Pack(pin) => &pin.source,
+        }
+    }
+
+    pub fn pin(&self) -> Option<&PackPin> {
+        match &self.installed {
+            Installed::Pack(pin) => Some(pin),
+            Installed::Link { .. } => None,
+        }
+    }
+}
+
+/// The file format of one entry: flat, in the order the lock has always been written.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    name: ProviderName,
+    module: ModuleName,
+    mode: Mode,
+    version: String,
+    source: String,
+    #[serde(default, skip_serializing_if = "Layout::is_default")]
+    layout: Layout,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<Sha256>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content_hash: Option<ContentHash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signer: Option<Signer>,
+}
+
+impl TryFrom<RawEntry> for LockEntry {
+    type Error = String;
+
+    fn try_from(raw: RawEntry) -> Result<Self, String> {
+        let expected = raw.name.module_name();
+        if raw.module != expected {
+            return Err(format!(
+                "provider `{}` has module `{}`, expected `{expected}`",
+                raw.name, raw.module
+            ));
+        }
+        let version = semver::Version::parse(&raw.version).map_err(|error| {
+            format!(
+                "`{}` has version `{}`, not a semantic version: {error}",
+                raw.module, raw.version
+            )
+        })?;
+        let installed = match (raw.mode, raw.sha256, raw.content_hash, raw.signer) {
+            (Mode::Link, None, None, None) => Installed::Link { source: raw.source },
+            (Mode::Link, ..) => {
+                return Err(format!(
+                    "link `{}` has a pack's `sha256`, `content_hash` or `signer`",
+                    raw.module
+                ));
+            }
+            (Mode::Pack, Some(sha256), Some(content_hash), Some(signer)) => {
+                Installed::Pack(PackPin {
+                    source: raw.source,
+                    sha256,
+                    content_hash,
+                    signer,
+                })
+            }
+            (Mode::Pack, ..) => {
+                return Err(format!(
+                    "pack `{}` lacks its `sha256`, `content_hash` or `signer`",
+                    raw.module
+                ));
+            }
+        };
+        Ok(Self {
+            name: raw.name,
+            module: raw.module,
+            version,
+            layout: raw.layout,
+            installed,
+        })
+    }
+}
+
+impl From<LockEntry> for RawEntry {
+    fn from(entry: LockEntry) -> Self {
+        let mode = entry.mode();
+        let (source, sha256, content_hash, signer) = match entry.installed {
+            Installed::Link { source } => (source, None, None, None),
+            Installed::Pack(pin) => (
+                pin.source,
+                Some(pin.sha256),
+                Some(pin.content_hash),
+                Some(pin.signer),
+            ),
+        };
         Self {
-            name: name.to_owned(),
-            module: module.to_owned(),
-            mode: Mode::Link,
-            version: version.to_owned(),
+            name: entry.name,
+            module: entry.module,
+            mode,
+            version: entry.version.to_string(),
             source,
-            layout,
-            sha256: None,
-            content_hash: None,
-            signer: None,
+            layout: entry.layout,
+            sha256,
+            content_hash,
+            signer,
         }
     }
 }
@@ -142,48 +286,20 @@ impl ProvidersLock {
                 found: lock.format_version,
             });
         }
-        let invalid = |message: String| LockError::Invalid {
-            path: path.to_owned(),
-            message,
-        };
         let mut seen = std::collections::BTreeSet::new();
         for entry in &lock.providers {
-            names::validate(&entry.name).map_err(|error| invalid(error.to_string()))?;
-            let expected = format!("{}{}", entry.name, names::MODULE_SUFFIX);
-            if entry.module != expected {
-                return Err(invalid(format!(
-                    "provider `{}` has module `{}`, expected `{expected}`",
-                    entry.name, entry.module
-                )));
-            }
             if !seen.insert(&entry.name) {
-                return Err(invalid(format!(
-                    "provider `{}` is listed twice",
-                    entry.name
-                )));
-            }
-            if entry.mode == Mode::Pack
-                && (entry.sha256.is_none()
-                    || entry.content_hash.is_none()
-                    || entry.signer.is_none())
-            {
-                return Err(invalid(format!(
-                    "pack `{}` lacks its `sha256`, `content_hash` or `signer`",
-                    entry.module
-                )));
-            }
-            if entry.mode == Mode::Pack && semver::Version::parse(&entry.version).is_err() {
-                return Err(invalid(format!(
-                    "pack `{}` has version `{}`, not a semantic version",
-                    entry.module, entry.version
-                )));
+                return Err(LockError::Invalid {
+                    path: path.to_owned(),
+                    message: format!("provider `{}` is listed twice", entry.name),
+                });
             }
         }
         Ok(lock)
     }
 
-    pub fn get(&self, name: &str) -> Option<&LockEntry> {
-        self.providers.iter().find(|entry| entry.name == name)
+    pub fn get(&self, name: &ProviderName) -> Option<&LockEntry> {
+        self.providers.iter().find(|entry| entry.name == *name)
     }
 
     /// Adds or replaces the entry for `entry.name`, keeping entries sorted by name.
@@ -194,8 +310,11 @@ impl ProvidersLock {
         self.providers.sort_by(|a, b| a.name.cmp(&b.name));
     }
 
-    pub fn remove(&mut self, name: &str) -> Option<LockEntry> {
-        let index = self.providers.iter().position(|entry| entry.name == name)?;
+    pub fn remove(&mut self, name: &ProviderName) -> Option<LockEntry> {
+        let index = self
+            .providers
+            .iter()
+            .position(|entry| entry.name == *name)?;
         Some(self.providers.remove(index))
     }
 
@@ -207,18 +326,21 @@ impl ProvidersLock {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test fixtures are written directly
 mod tests {
     use super::*;
 
     fn entry(name: &str) -> LockEntry {
-        let source = format!("extensions/providers/{name}/nickel");
-        LockEntry::link(
+        let name: ProviderName = name.parse().expect("valid name");
+        LockEntry {
+            module: name.module_name(),
+            installed: Installed::Link {
+                source: format!("extensions/providers/{name}/nickel"),
+            },
             name,
-            &format!("{name}_prov"),
-            "0.0.1",
-            source,
-            Layout::Nickel,
-        )
+            version: semver::Version::new(0, 0, 1),
+            layout: Layout::Nickel,
+        }
     }
 
     #[test]
@@ -257,8 +379,16 @@ mod tests {
                 "expected `up_prov`",
             ),
             (
-                "format_version: 1\nproviders:\n- {name: up, module: up_prov, mode: link, version: '1', source: x}\n- {name: up, module: up_prov, mode: link, version: '1', source: x}\n",
+                "format_version: 1\nproviders:\n- {name: up, module: up_prov, mode: link, version: 1.0.0, source: x}\n- {name: up, module: up_prov, mode: link, version: 1.0.0, source: x}\n",
                 "listed twice",
+            ),
+            (
+                "format_version: 1\nproviders:\n- {name: up, module: up_prov, mode: pack, version: 1.0.0, source: x, sha256: '00', content_hash: 'h1:x', signer: unsigned}\n",
+                "is not a sha256",
+            ),
+            (
+                "format_version: 1\nproviders:\n- {name: up, module: up_prov, mode: pack, version: 1.0.0, source: x}\n",
+                "lacks its `sha256`",
             ),
         ];
         let dir = tempfile::tempdir().expect("temp dir");

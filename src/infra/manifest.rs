@@ -220,6 +220,7 @@ impl InfraManifestMut {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test fixtures are written directly
 mod tests {
     use super::*;
 

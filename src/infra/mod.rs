@@ -1,13 +1,29 @@
-//! An infrastructure (`workspace/infra/<infra>/`) and what it has installed: its
-//! `manifest.toml` ([`manifest`]), its lock `providers.manifest.yaml` ([`lockfile`]) and the
-//! links in its modules directory, checked against each other by [`state`].
+//! An infrastructure (`workspace/infra/<infra>/`) and what it has installed. Its modules form
+//! a one-way graph:
+//!
+//! ```text
+//! ops ──→ link, vendor ──→ state ──→ lockfile, manifest (pure data)
+//!  └──→ pins, validate ──→ state
+//! ```
+//!
+//! - [`lockfile`] and [`manifest`]: the lock `providers.manifest.yaml` and `manifest.toml`, as
+//!   data (read, edit, render); no disk writes.
+//! - [`state`]: reads what is on disk and compares it with the lock; it never writes.
+//! - [`link`] and [`vendor`]: the steps of link mode (a symlink) and pack mode (a verified pack
+//!   unpacked into `vendor/`), each added to a transaction it is given.
+//! - [`ops`]: install, remove and sync; the only place a transaction is opened and committed.
+//! - [`pins`]: what every infra of the workspace pins, for retention.
+//! - [`validate`]: the checks of `providers validate`, evaluation included.
 //!
 //! This module owns the infra's files; it never writes to a provider's source.
 
 pub mod link;
 pub mod lockfile;
 pub mod manifest;
+pub mod ops;
+pub mod pins;
 pub mod state;
+pub mod validate;
 pub mod vendor;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +31,28 @@ use std::path::{Path, PathBuf};
 use crate::catalog::Layout;
 use crate::config::absolutize;
 use crate::context::Context;
-use crate::names;
+use crate::names::{self, ModuleName};
+
+/// Where pinned packs are unpacked, inside the infra.
+pub const VENDOR_DIR: &str = "vendor";
+const SUMS_SUFFIX: &str = ".sha256sums";
+
+/// What an install, removal or sync changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Changed,
+    Unchanged,
+}
+
+impl From<bool> for Change {
+    fn from(changed: bool) -> Self {
+        if changed {
+            Change::Changed
+        } else {
+            Change::Unchanged
+        }
+    }
+}
 
 /// A resolved infrastructure directory.
 #[derive(Debug, Clone)]
@@ -121,6 +158,23 @@ impl Infra {
     pub fn lock_path(&self) -> PathBuf {
         self.dir.join(lockfile::LOCK_FILE_NAME)
     }
+
+    /// `vendor/<module>`, where a pinned pack is unpacked.
+    pub fn vendor_dir(&self, module: &ModuleName) -> PathBuf {
+        self.dir.join(VENDOR_DIR).join(module)
+    }
+
+    /// `vendor/<module>.sha256sums`, the file list of a vendored pack.
+    pub fn sums_path(&self, module: &ModuleName) -> PathBuf {
+        self.dir
+            .join(VENDOR_DIR)
+            .join(format!("{module}{SUMS_SUFFIX}"))
+    }
+}
+
+/// The dependency path written for a pack: `./vendor/<module>`.
+pub fn vendor_dependency_path(module: &ModuleName) -> String {
+    format!("./{VENDOR_DIR}/{module}")
 }
 
 pub fn modules_dir_name(context: &Context, layout: Layout) -> &str {
@@ -131,6 +185,6 @@ pub fn modules_dir_name(context: &Context, layout: Layout) -> &str {
 }
 
 /// The path dependency written for a linked module: `./.nickel-modules/upcloud_prov`.
-pub fn link_dependency_path(context: &Context, layout: Layout, module: &str) -> String {
+pub fn link_dependency_path(context: &Context, layout: Layout, module: &ModuleName) -> String {
     format!("./{}/{module}", modules_dir_name(context, layout))
 }

@@ -6,14 +6,19 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::lockfile::{LockEntry, Mode, ProvidersLock};
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+
+use super::lockfile::{Installed, LockEntry, Mode, ProvidersLock};
 use super::manifest::InfraManifest;
-use super::vendor::{self, VendorState};
-use super::{Infra, link_dependency_path, modules_dir_name};
+use super::{Infra, VENDOR_DIR, link_dependency_path, modules_dir_name, vendor_dependency_path};
 use crate::catalog::Layout;
 use crate::config::absolutize;
 use crate::context::Context;
+use crate::digest::{ContentHash, Sha256};
 use crate::fs::{Entry, entry_at};
+use crate::names::ModuleName;
 
 /// The state of one installed (or stray) module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,7 +66,7 @@ pub struct ModuleStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub version: Option<semver::Version>,
     pub source: String,
     #[serde(skip_serializing_if = "Layout::is_default")]
     pub layout: Layout,
@@ -96,9 +101,9 @@ pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<Vec<ModuleSta
     Ok(modules)
 }
 
-/// Where a lock entry's source is on disk.
-pub fn source_path(context: &Context, entry: &LockEntry) -> PathBuf {
-    absolutize(&context.config.paths.base, Path::new(&entry.source))
+/// Where a linked entry's source is on disk.
+pub fn source_path(context: &Context, source: &str) -> PathBuf {
+    absolutize(&context.config.paths.base, Path::new(source))
 }
 
 fn check_entry(
@@ -107,18 +112,18 @@ fn check_entry(
     entry: &LockEntry,
     manifest: &InfraManifest,
 ) -> anyhow::Result<ModuleStatus> {
-    let (disk_state, expected_dependency, expected_version) = match entry.mode {
-        Mode::Link => {
+    let version = entry.version.to_string();
+    let (disk_state, expected_dependency, expected_version) = match &entry.installed {
+        Installed::Link { source } => {
             let link = infra.modules_dir(context, entry.layout).join(&entry.module);
             (
-                link_state(&link, &source_path(context, entry)),
+                link_state(&link, &source_path(context, source)),
                 link_dependency_path(context, entry.layout, &entry.module),
                 None,
             )
         }
-        Mode::Pack => {
-            let content_hash = entry.content_hash.as_deref().unwrap_or_default();
-            let state = match vendor::check(infra, &entry.module, content_hash)? {
+        Installed::Pack(pin) => {
+            let state = match vendor_state(infra, &entry.module, &pin.content_hash)? {
                 VendorState::Ok => (State::Ok, None),
                 VendorState::Missing => (
                     State::MissingVendor,
@@ -128,15 +133,15 @@ fn check_entry(
             };
             (
                 state,
-                vendor::dependency_path(&entry.module),
-                Some(entry.version.as_str()),
+                vendor_dependency_path(&entry.module),
+                Some(version.as_str()),
             )
         }
     };
     let (state, detail) = match disk_state {
         (State::Ok, _) => match manifest
             .dependencies
-            .get(&entry.module)
+            .get(entry.module.as_str())
             .map(|dep| (dep.path(), dep.version()))
         {
             Some((Some(path), version))
@@ -176,11 +181,11 @@ fn check_entry(
         other => other,
     };
     Ok(ModuleStatus {
-        name: entry.name.clone(),
-        module: entry.module.clone(),
-        mode: Some(entry.mode),
+        name: entry.name.to_string(),
+        module: entry.module.to_string(),
+        mode: Some(entry.mode()),
         version: Some(entry.version.clone()),
-        source: entry.source.clone(),
+        source: entry.source().to_owned(),
         layout: entry.layout,
         state,
         detail,
@@ -235,11 +240,11 @@ fn untracked(
     entries: &[&LockEntry],
     manifest: &InfraManifest,
 ) -> anyhow::Result<Vec<ModuleStatus>> {
-    let tracked = |module: &str| entries.iter().any(|entry| entry.module == module);
+    let tracked = |module: &str| entries.iter().any(|entry| entry.module == *module);
     let tracked_as = |module: &str, mode: Mode| {
         entries
             .iter()
-            .any(|entry| entry.module == module && entry.mode == mode)
+            .any(|entry| entry.module == *module && entry.mode() == mode)
     };
     let mut stray = std::collections::BTreeMap::new();
     let modules_dir = infra.modules_dir(context, layout);
@@ -267,7 +272,7 @@ fn untracked(
             );
         }
     }
-    let vendor_dir = infra.dir.join(vendor::VENDOR_DIR);
+    let vendor_dir = infra.dir.join(VENDOR_DIR);
     if layout == Layout::Nickel && vendor_dir.is_dir() {
         for dir_entry in fs_err::read_dir(&vendor_dir)? {
             let dir_entry = dir_entry?;
@@ -278,14 +283,14 @@ fn untracked(
             {
                 continue;
             }
-            let path = format!("./{}/{module}", vendor::VENDOR_DIR);
-            let detail = format!("`{}/{module}` is not in the lock", vendor::VENDOR_DIR);
+            let path = format!("./{VENDOR_DIR}/{module}");
+            let detail = format!("`{VENDOR_DIR}/{module}` is not in the lock");
             stray.entry(module).or_insert((path, detail));
         }
     }
     let prefixes = [
         format!("./{}/", modules_dir_name(context, layout)),
-        format!("./{}/", vendor::VENDOR_DIR),
+        format!("./{VENDOR_DIR}/"),
     ];
     for (module, dependency) in &manifest.dependencies {
         if tracked(module) || stray.contains_key(module) {
@@ -323,4 +328,135 @@ fn untracked(
             detail: Some(detail),
         })
         .collect())
+}
+
+/// How a vendored module compares with the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VendorState {
+    Ok,
+    Missing,
+    /// The file list does not hash to the lock's content hash.
+    ListMismatch,
+    Drifted {
+        edited: Vec<String>,
+        missing: Vec<String>,
+        extra: Vec<String>,
+    },
+}
+
+impl VendorState {
+    pub fn describe(&self, module: &ModuleName) -> String {
+        match self {
+            VendorState::Ok => "ok".into(),
+            VendorState::Missing => format!("`{VENDOR_DIR}/{module}` does not exist"),
+            VendorState::ListMismatch => format!(
+                "`{VENDOR_DIR}/{module}.sha256sums` does not match the content hash in the lock"
+            ),
+            VendorState::Drifted {
+                edited,
+                missing,
+                extra,
+            } => {
+                let mut parts = Vec::new();
+                for (what, files) in [("edited", edited), ("missing", missing), ("extra", extra)] {
+                    if !files.is_empty() {
+                        let names: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+                        parts.push(format!("{what}: {}", names.join(", ")));
+                    }
+                }
+                format!(
+                    "`{VENDOR_DIR}/{module}` differs from the pack: {}",
+                    parts.join("; ")
+                )
+            }
+        }
+    }
+}
+
+/// Re-hashes `vendor/<module>` against the lock's content hash.
+pub fn vendor_state(
+    infra: &Infra,
+    module: &ModuleName,
+    content_hash: &ContentHash,
+) -> anyhow::Result<VendorState> {
+    let dir = infra.vendor_dir(module);
+    if entry_at(&dir)? != Entry::Dir {
+        return Ok(VendorState::Missing);
+    }
+    let sums = match std::fs::read_to_string(infra.sums_path(module)) {
+        Ok(sums) => sums,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(VendorState::ListMismatch);
+        }
+        Err(error) => {
+            return Err(error).with_context(|| {
+                format!("failed to read `{}`", infra.sums_path(module).display())
+            });
+        }
+    };
+    if ContentHash::of_summary(&sums) != *content_hash {
+        return Ok(VendorState::ListMismatch);
+    }
+    let prefix = format!("{module}/");
+    let mut listed: BTreeMap<String, String> = BTreeMap::new();
+    for line in sums.lines() {
+        let Some((hash, name)) = line.split_once("  ") else {
+            return Ok(VendorState::ListMismatch);
+        };
+        let Some(relative) = name.strip_prefix(&prefix) else {
+            return Ok(VendorState::ListMismatch);
+        };
+        listed.insert(relative.to_owned(), hash.to_owned());
+    }
+    let mut on_disk = BTreeMap::new();
+    collect_files(&dir, &dir, &mut on_disk)?;
+    let (mut edited, mut missing, mut extra) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, hash) in &listed {
+        match on_disk.get(name) {
+            None => missing.push(name.clone()),
+            Some(found) if found != hash => edited.push(name.clone()),
+            Some(_) => {}
+        }
+    }
+    extra.extend(
+        on_disk
+            .keys()
+            .filter(|name| !listed.contains_key(*name))
+            .cloned(),
+    );
+    if edited.is_empty() && missing.is_empty() && extra.is_empty() {
+        Ok(VendorState::Ok)
+    } else {
+        Ok(VendorState::Drifted {
+            edited,
+            missing,
+            extra,
+        })
+    }
+}
+
+/// Every file under `dir` (a symlink counts as a file: it should not be there), with its hash.
+fn collect_files(
+    root: &Path,
+    dir: &Path,
+    out: &mut BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let relative = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            collect_files(root, &path, out)?;
+        } else if file_type.is_symlink() {
+            out.insert(relative, "symlink".into());
+        } else {
+            out.insert(relative, Sha256::of(&fs_err::read(&path)?).to_string());
+        }
+    }
+    Ok(())
 }

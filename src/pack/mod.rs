@@ -9,15 +9,16 @@
 //! This module builds artifacts and hashes them; evaluating the module is [`crate::nickel`]'s
 //! job, and recording them is [`crate::registry`]'s.
 
-pub mod local;
 pub mod source;
 pub mod unpack;
 pub mod verify;
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use base64::Engine as _;
-use sha2::{Digest as _, Sha256};
+use crate::digest::{ContentHash, Sha256};
+use crate::names::{ModuleName, PackRef};
 
 /// The mtime of every entry: 1980-01-01T00:00:00Z, the earliest a zip can hold, as reproducible
 /// Python wheels use; non-zero, since some tools treat 0 as "unset".
@@ -26,10 +27,61 @@ pub const ARCHIVE_MTIME: u64 = 315_532_800;
 /// The name of the Nickel export inside an artifact.
 pub const EXPORT_FILE: &str = "export.json";
 
-/// `<module>_<version>.tar`.
-pub fn artifact_file_name(module: &str, version: &semver::Version) -> String {
-    format!("{module}_{version}.tar")
+/// The file name of an artifact, `<module>_<version>.tar`: built and parsed here only. Versions
+/// never hold `_` (semver allows `[0-9A-Za-z-.+]`), so the last `_` separates the two.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ArtifactName(pub PackRef);
+
+const ARTIFACT_SUFFIX: &str = ".tar";
+const SIGNATURE_SUFFIX: &str = ".minisig";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not named `<module>_<version>.tar`")]
+pub struct ArtifactNameError {
+    text: String,
 }
+
+impl ArtifactName {
+    pub fn new(pack: PackRef) -> Self {
+        Self(pack)
+    }
+
+    pub fn pack(&self) -> &PackRef {
+        &self.0
+    }
+
+    /// `<module>_<version>.tar.minisig`, the detached signature beside it.
+    pub fn signature(&self) -> String {
+        format!("{self}{SIGNATURE_SUFFIX}")
+    }
+}
+
+impl FromStr for ArtifactName {
+    type Err = ArtifactNameError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let parsed = text
+            .strip_suffix(ARTIFACT_SUFFIX)
+            .and_then(|stem| stem.rsplit_once('_'))
+            .and_then(|(module, version)| {
+                Some(PackRef::new(
+                    module.parse::<ModuleName>().ok()?,
+                    semver::Version::parse(version).ok()?,
+                ))
+            });
+        parsed.map(Self).ok_or_else(|| ArtifactNameError {
+            text: text.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for ArtifactName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}{ARTIFACT_SUFFIX}", self.0.module, self.0.version)
+    }
+}
+
+crate::digest::serde_as_text!(ArtifactName);
 
 /// One regular file of an artifact, its path relative to the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,33 +94,32 @@ pub struct ArtifactFile {
 /// A built artifact, in memory.
 #[derive(Debug, Clone)]
 pub struct Artifact {
-    pub module: String,
-    pub version: semver::Version,
+    pub pack: PackRef,
     pub bytes: Vec<u8>,
-    /// Hex SHA-256 of `bytes`.
-    pub sha256: String,
-    /// The `h1:` hash of the files inside (see [`content_hash`]).
-    pub content_hash: String,
+    /// The SHA-256 of `bytes`.
+    pub sha256: Sha256,
+    /// The `h1:` hash of the files inside (see [`ContentHash::of_files`]).
+    pub content_hash: ContentHash,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     #[error("failed to build the archive of `{module}`")]
     Build {
-        module: String,
+        module: ModuleName,
         #[source]
         source: std::io::Error,
     },
 }
 
-/// Builds the artifact of `module` at `version` from its files (which must not hold
-/// `export.json`; `export` is added as it).
+/// Builds the artifact of `pack` from its files (which must not hold `export.json`; `export` is
+/// added as it).
 pub fn build(
-    module: &str,
-    version: &semver::Version,
+    pack: &PackRef,
     files: &[ArtifactFile],
     export: &str,
 ) -> Result<Artifact, ArchiveError> {
+    let module = &pack.module;
     let export_file = ArtifactFile {
         path: EXPORT_FILE.to_owned(),
         contents: export.as_bytes().to_vec(),
@@ -105,7 +156,7 @@ pub fn build(
     entries.sort_by(|a, b| a.0.cmp(&b.0));
 
     let error = |source| ArchiveError::Build {
-        module: module.to_owned(),
+        module: module.clone(),
         source,
     };
     let mut builder = tar::Builder::new(Vec::new());
@@ -141,57 +192,15 @@ pub fn build(
         .map(|file| (format!("{module}/{}", file.path), file.contents.as_slice()))
         .collect();
     Ok(Artifact {
-        module: module.to_owned(),
-        version: version.clone(),
-        sha256: sha256_hex(&bytes),
-        content_hash: content_hash(
+        pack: pack.clone(),
+        sha256: Sha256::of(&bytes),
+        content_hash: ContentHash::of_files(
             named
                 .iter()
                 .map(|(name, contents)| (name.as_str(), *contents)),
         ),
         bytes,
     })
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
-}
-
-/// The content hash of a set of files, by Go's `dirhash.Hash1` recipe: for each file, sorted by
-/// name, the line `<hex sha256 of its contents>  <name>\n`; the SHA-256 of those lines,
-/// base64-encoded, prefixed with `h1:`. Names are the paths inside the archive
-/// (`upcloud_prov/main.ncl`). It identifies the files whatever the archive format around them.
-pub fn content_hash<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
-    hash_summary(&summary(files))
-}
-
-/// The lines [`content_hash`] hashes: `<hex sha256>  <name>\n` for each file, sorted by name.
-/// Kept beside a vendored module, they say which file changed.
-pub fn summary<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
-    let mut files: Vec<(&str, &[u8])> = files.into_iter().collect();
-    files.sort_by(|a, b| a.0.cmp(b.0));
-    files
-        .into_iter()
-        .map(|(name, contents)| format!("{}  {name}\n", sha256_hex(contents)))
-        .collect()
-}
-
-/// The `h1:` hash of a [`summary`].
-pub fn hash_summary(summary: &str) -> String {
-    format!(
-        "h1:{}",
-        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(summary.as_bytes()))
-    )
 }
 
 /// Where artifacts of a run go: the configured packages directory, or `--output`.
@@ -208,24 +217,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn content_hash_follows_gos_dirhash() {
-        // Go: dirhash.Hash1([]string{"a/x", "a/y"}, open) with x = "hello\n", y = "" gives this.
-        let hash = content_hash([("a/y", b"".as_slice()), ("a/x", b"hello\n".as_slice())]);
-        let expected_summary = format!(
-            "{}  a/x\n{}  a/y\n",
-            sha256_hex(b"hello\n"),
-            sha256_hex(b"")
-        );
-        let expected = format!(
-            "h1:{}",
-            base64::engine::general_purpose::STANDARD
-                .encode(Sha256::digest(expected_summary.as_bytes()))
-        );
-        assert_eq!(hash, expected);
-        assert_eq!(
-            sha256_hex(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+    fn artifact_names_round_trip() {
+        let name: ArtifactName = "aws_prov_1.2.0-rc.1+b.tar".parse().expect("valid");
+        assert_eq!(name.pack().module.as_str(), "aws_prov");
+        assert_eq!(name.to_string(), "aws_prov_1.2.0-rc.1+b.tar");
+        assert_eq!(name.signature(), "aws_prov_1.2.0-rc.1+b.tar.minisig");
+        for bad in [
+            "aws_prov.tar",
+            "aws_prov_1.0.tar",
+            "x_1.0.0.tgz",
+            "../x_1.0.0.tar",
+            "_1.0.0.tar",
+        ] {
+            assert!(bad.parse::<ArtifactName>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -242,11 +247,11 @@ mod tests {
                 executable: true,
             },
         ];
-        let version = semver::Version::new(1, 2, 3);
-        let one = build("m_prov", &version, &files, "{}").expect("builds");
+        let pack: PackRef = "m_prov@1.2.3".parse().expect("valid");
+        let one = build(&pack, &files, "{}").expect("builds");
         let mut reversed = files.clone();
         reversed.reverse();
-        let two = build("m_prov", &version, &reversed, "{}").expect("builds");
+        let two = build(&pack, &reversed, "{}").expect("builds");
         assert_eq!(one.bytes, two.bytes);
         let mut archive = tar::Archive::new(one.bytes.as_slice());
         let listing: Vec<String> = archive

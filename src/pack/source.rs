@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use toml_edit::DocumentMut;
 
 use super::{ArtifactFile, EXPORT_FILE};
+use crate::names::PackRef;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -49,9 +50,9 @@ pub enum SourceError {
 pub fn read(
     dir: &Path,
     manifest_file: &str,
-    module: &str,
-    version: &semver::Version,
+    pack: &PackRef,
 ) -> Result<Vec<ArtifactFile>, SourceError> {
+    let (module, version) = (&pack.module, &pack.version);
     let root = std::fs::canonicalize(dir).map_err(|source| SourceError::Io {
         path: dir.to_owned(),
         source,

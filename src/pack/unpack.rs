@@ -8,6 +8,8 @@ use std::io::Read as _;
 use std::path::Path;
 
 use super::ArtifactFile;
+use crate::digest::ContentHash;
+use crate::names::ModuleName;
 
 /// Bounds on what one artifact may unpack to.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +57,7 @@ pub enum UnpackError {
 /// The regular files of `module`'s artifact, paths relative to `<module>/`, checked.
 pub fn read_artifact(
     bytes: &[u8],
-    module: &str,
+    module: &ModuleName,
     limits: &Limits,
 ) -> Result<Vec<ArtifactFile>, UnpackError> {
     let corrupt = |error: std::io::Error| UnpackError::Corrupt {
@@ -92,10 +94,10 @@ pub fn read_artifact(
         if parts.contains(&"..") {
             return Err(UnpackError::ParentDir { entry: name });
         }
-        if parts.first() != Some(&module) {
+        if parts.first() != Some(&module.as_str()) {
             return Err(UnpackError::OutsideModule {
                 entry: name,
-                module: module.to_owned(),
+                module: module.to_string(),
             });
         }
         let relative = parts[1..].join("/");
@@ -148,7 +150,7 @@ pub fn read_artifact(
         if relative.is_empty() {
             return Err(UnpackError::OutsideModule {
                 entry: name,
-                module: module.to_owned(),
+                module: module.to_string(),
             });
         }
         if !seen.insert(relative.clone()) {
@@ -190,33 +192,23 @@ pub fn read_artifact(
 /// Writes checked files under `dir` (which must be new and empty), modes 0644 or 0755.
 pub fn write_files(dir: &Path, files: &[ArtifactFile]) -> std::io::Result<()> {
     for file in files {
-        let path = dir.join(&file.path);
-        if let Some(parent) = path.parent() {
-            fs_err::create_dir_all(parent)?;
-        }
-        fs_err::write(&path, &file.contents)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = if file.executable { 0o755 } else { 0o644 };
-            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
-        }
+        crate::fs::write_new_file(&dir.join(&file.path), &file.contents, file.executable)?;
     }
     Ok(())
 }
 
 /// The `h1:` content hash of unpacked files, as the registry records it.
-pub fn content_hash(module: &str, files: &[ArtifactFile]) -> String {
-    super::hash_summary(&summary(module, files))
+pub fn content_hash(module: &ModuleName, files: &[ArtifactFile]) -> ContentHash {
+    ContentHash::of_summary(&summary(module, files))
 }
 
 /// The `h1` summary of unpacked files, named `<module>/<path>` as inside the archive.
-pub fn summary(module: &str, files: &[ArtifactFile]) -> String {
+pub fn summary(module: &ModuleName, files: &[ArtifactFile]) -> String {
     let named: Vec<(String, &[u8])> = files
         .iter()
         .map(|file| (format!("{module}/{}", file.path), file.contents.as_slice()))
         .collect();
-    super::summary(
+    crate::digest::summary(
         named
             .iter()
             .map(|(name, contents)| (name.as_str(), *contents)),
@@ -241,16 +233,16 @@ mod tests {
                 executable: true,
             },
         ];
-        let artifact = super::super::build("m_prov", &semver::Version::new(1, 0, 0), &files, "{}")
-            .expect("builds");
+        let pack: crate::names::PackRef = "m_prov@1.0.0".parse().expect("valid");
+        let artifact = super::super::build(&pack, &files, "{}").expect("builds");
         let limits = Limits {
             max_entries: 100,
             max_bytes: 1 << 20,
         };
-        let read = read_artifact(&artifact.bytes, "m_prov", &limits).expect("reads");
-        assert_eq!(content_hash("m_prov", &read), artifact.content_hash);
-        let summary = summary("m_prov", &read);
-        assert_eq!(super::super::hash_summary(&summary), artifact.content_hash);
+        let read = read_artifact(&artifact.bytes, &pack.module, &limits).expect("reads");
+        assert_eq!(content_hash(&pack.module, &read), artifact.content_hash);
+        let summary = summary(&pack.module, &read);
+        assert_eq!(ContentHash::of_summary(&summary), artifact.content_hash);
         assert!(read.iter().any(|f| f.path == "lib/run.sh" && f.executable));
     }
 }

@@ -9,14 +9,25 @@ use serde::Serialize;
 
 use super::ArtifactFile;
 use super::unpack::{self, Limits};
+use crate::digest::{ContentHash, Sha256};
+use crate::names::PackRef;
 use crate::signing::{self, Signer, SigningError, TrustedKey};
 
 /// What the artifact must be.
 #[derive(Debug, Clone, Default)]
 pub struct Expected {
     pub size: Option<u64>,
-    pub sha256: Option<String>,
-    pub content_hash: Option<String>,
+    pub sha256: Option<Sha256>,
+    pub content_hash: Option<ContentHash>,
+}
+
+/// What a pack must satisfy beyond its recorded hashes.
+#[derive(Debug, Clone)]
+pub struct Trust<'a> {
+    pub keys: &'a [TrustedKey],
+    pub limits: Limits,
+    /// Accept a pack with no signature, or signed by a key not trusted.
+    pub allow_unsigned: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,8 +52,8 @@ pub struct Check {
 #[derive(Debug)]
 pub struct Report {
     pub checks: Vec<Check>,
-    pub sha256: String,
-    pub content_hash: Option<String>,
+    pub sha256: Sha256,
+    pub content_hash: Option<ContentHash>,
     /// The files, when the archive could be read safely.
     pub files: Option<Vec<ArtifactFile>>,
     pub signer: Option<Signer>,
@@ -75,43 +86,38 @@ impl SignatureFile {
         let mut name = artifact.as_os_str().to_owned();
         name.push(".minisig");
         let path = PathBuf::from(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(Self { path, text })),
+        match crate::fs::read_regular(&path) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("`{}` is not UTF-8", path.display()),
+                    )
+                })?;
+                Ok(Some(Self { path, text }))
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
     }
 }
 
-/// Runs every check on `bytes`, the artifact of `module` at `version`.
-#[allow(clippy::too_many_arguments)]
+/// Runs every check on `bytes`, the artifact of `pack`.
 pub fn verify(
     bytes: &[u8],
-    module: &str,
-    version: &str,
+    pack: &PackRef,
     expected: &Expected,
     signature: Option<&SignatureFile>,
-    trusted: &[TrustedKey],
-    limits: &Limits,
-    allow_unsigned: bool,
+    trust: &Trust<'_>,
 ) -> Report {
     let mut checks = Vec::new();
-    let size = bytes.len() as u64;
-    checks.push(compare(
-        "size",
-        expected.size.map(|s| s.to_string()),
-        size.to_string(),
-    ));
-    let sha256 = super::sha256_hex(bytes);
-    checks.push(compare("sha256", expected.sha256.clone(), sha256.clone()));
-    let (files, content_hash) = match unpack::read_artifact(bytes, module, limits) {
+    checks.push(compare("size", expected.size, bytes.len() as u64));
+    let sha256 = Sha256::of(bytes);
+    checks.push(compare("sha256", expected.sha256, sha256));
+    let (files, content_hash) = match unpack::read_artifact(bytes, &pack.module, &trust.limits) {
         Ok(files) => {
-            let hash = unpack::content_hash(module, &files);
-            checks.push(compare(
-                "content hash",
-                expected.content_hash.clone(),
-                hash.clone(),
-            ));
+            let hash = unpack::content_hash(&pack.module, &files);
+            checks.push(compare("content hash", expected.content_hash, hash));
             (Some(files), Some(hash))
         }
         Err(error) => {
@@ -123,15 +129,7 @@ pub fn verify(
             (None, None)
         }
     };
-    let (check, signer) = check_signature(
-        bytes,
-        module,
-        version,
-        &sha256,
-        signature,
-        trusted,
-        allow_unsigned,
-    );
+    let (check, signer) = check_signature(bytes, pack, &sha256, signature, trust);
     checks.push(check);
     Report {
         checks,
@@ -142,7 +140,11 @@ pub fn verify(
     }
 }
 
-fn compare(check: &'static str, expected: Option<String>, found: String) -> Check {
+fn compare<T: PartialEq + std::fmt::Display>(
+    check: &'static str,
+    expected: Option<T>,
+    found: T,
+) -> Check {
     match expected {
         None => Check {
             check,
@@ -152,7 +154,7 @@ fn compare(check: &'static str, expected: Option<String>, found: String) -> Chec
         Some(expected) if expected == found => Check {
             check,
             status: Status::Ok,
-            detail: found,
+            detail: found.to_string(),
         },
         Some(expected) => Check {
             check,
@@ -164,13 +166,12 @@ fn compare(check: &'static str, expected: Option<String>, found: String) -> Chec
 
 fn check_signature(
     bytes: &[u8],
-    module: &str,
-    version: &str,
-    sha256: &str,
+    pack: &PackRef,
+    sha256: &Sha256,
     signature: Option<&SignatureFile>,
-    trusted: &[TrustedKey],
-    allow_unsigned: bool,
+    trust: &Trust<'_>,
 ) -> (Check, Option<Signer>) {
+    let allow_unsigned = trust.allow_unsigned;
     let check = "signature";
     let Some(signature) = signature else {
         return if allow_unsigned {
@@ -194,12 +195,11 @@ fn check_signature(
         };
     };
     match signing::verify(
-        trusted,
+        trust.keys,
         &signature.path,
         &signature.text,
         bytes,
-        module,
-        version,
+        pack,
         sha256,
     ) {
         Ok(signer) => (

@@ -5,14 +5,21 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Metadata;
+use crate::digest::{ContentHash, Sha256};
+use crate::names::{ModuleName, PackRef};
+use crate::pack::ArtifactName;
+use crate::signing::KeyId;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModuleMetadata {
-    pub name: String,
-    /// The newest version, in semver order.
-    pub version: String,
-    pub package_file: String,
-    pub created: String,
+    pub name: ModuleName,
+    /// The newest version, in semver order (absent only while no version is recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<semver::Version>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_file: Option<ArtifactName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     pub maintainer: String,
     pub repository: String,
     pub license: String,
@@ -23,35 +30,30 @@ pub struct ModuleMetadata {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionEntry {
-    pub version: String,
-    /// The artifact, relative to the packages directory.
-    pub package_file: String,
-    pub sha256: String,
+    pub version: semver::Version,
+    /// The artifact, relative to the packages directory: exactly `<module>_<version>.tar`.
+    pub package_file: ArtifactName,
+    pub sha256: Sha256,
     /// The `h1:` hash of the files inside the artifact.
-    pub content_hash: String,
+    pub content_hash: ContentHash,
     pub size: u64,
     pub created: String,
-    /// The detached signature, relative to the packages directory, when the artifact is signed.
+    /// The detached signature, relative to the packages directory, when the artifact is signed:
+    /// exactly `<package_file>.minisig`.
     #[serde(default)]
     pub signature: Option<String>,
     /// The id of the key that made the signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signer: Option<String>,
-}
-
-impl VersionEntry {
-    pub fn semver(&self) -> Option<semver::Version> {
-        semver::Version::parse(&self.version).ok()
-    }
+    pub signer: Option<KeyId>,
 }
 
 impl ModuleMetadata {
-    pub fn new(name: &str, metadata: &Metadata) -> Self {
+    pub fn new(name: ModuleName, metadata: &Metadata) -> Self {
         Self {
-            name: name.to_owned(),
-            version: String::new(),
-            package_file: String::new(),
-            created: String::new(),
+            name,
+            version: None,
+            package_file: None,
+            created: None,
             maintainer: metadata.maintainer.clone(),
             repository: metadata.repository.clone(),
             license: metadata.license.clone(),
@@ -60,29 +62,33 @@ impl ModuleMetadata {
         }
     }
 
-    /// Checks what serde cannot: every version is semver and listed once.
+    /// Checks what serde cannot: every version is listed once, and names exactly its own files
+    /// (`pack clean` deletes what metadata names, so a name must never reach another version's
+    /// or another module's files).
     pub fn check(&self) -> Result<(), String> {
-        crate::names::validate(&self.name).map_err(|error| format!("module name: {error}"))?;
         let mut seen = std::collections::BTreeSet::new();
         for entry in &self.versions {
-            // Files are named relative to the packages directory: a path could point anywhere
-            // (and `pack clean` deletes what it names).
-            for file in std::iter::once(&entry.package_file).chain(&entry.signature) {
-                let plain = !file.is_empty()
-                    && !file.starts_with('.')
-                    && !file.contains(['/', '\\'])
-                    && file.chars().all(|c| !c.is_control());
-                if !plain {
-                    return Err(format!(
-                        "version `{}` of `{}` names the file `{file}`, which is not a plain file name",
-                        entry.version, self.name
-                    ));
-                }
+            let pack = PackRef::new(self.name.clone(), entry.version.clone());
+            if *entry.package_file.pack() != pack {
+                return Err(format!(
+                    "version `{}` of `{}` names the file `{}`, expected `{}`",
+                    entry.version,
+                    self.name,
+                    entry.package_file,
+                    ArtifactName::new(pack)
+                ));
             }
-            let version = semver::Version::parse(&entry.version).map_err(|error| {
-                format!("version `{}` of `{}`: {error}", entry.version, self.name)
-            })?;
-            if !seen.insert(version) {
+            if let Some(signature) = &entry.signature
+                && *signature != entry.package_file.signature()
+            {
+                return Err(format!(
+                    "version `{}` of `{}` names the signature `{signature}`, expected `{}`",
+                    entry.version,
+                    self.name,
+                    entry.package_file.signature()
+                ));
+            }
+            if !seen.insert(&entry.version) {
                 return Err(format!(
                     "version `{}` of `{}` is listed twice",
                     entry.version, self.name
@@ -93,16 +99,13 @@ impl ModuleMetadata {
     }
 
     pub fn get(&self, version: &semver::Version) -> Option<&VersionEntry> {
-        self.versions
-            .iter()
-            .find(|entry| entry.semver().as_ref() == Some(version))
+        self.versions.iter().find(|entry| entry.version == *version)
     }
 
     /// Adds or replaces a version, and refreshes the latest-version fields.
     pub fn upsert(&mut self, entry: VersionEntry, metadata: &Metadata) {
-        let version = entry.semver();
         self.versions
-            .retain(|existing| existing.semver() != version);
+            .retain(|existing| existing.version != entry.version);
         self.versions.push(entry);
         self.maintainer.clone_from(&metadata.maintainer);
         self.repository.clone_from(&metadata.repository);
@@ -114,20 +117,18 @@ impl ModuleMetadata {
     /// Removes a version; says whether it was there.
     pub fn remove(&mut self, version: &semver::Version) -> bool {
         let before = self.versions.len();
-        self.versions
-            .retain(|entry| entry.semver().as_ref() != Some(version));
+        self.versions.retain(|entry| entry.version != *version);
         self.refresh();
         before != self.versions.len()
     }
 
     /// Sorts versions (semver order) and points the top-level fields at the newest.
     fn refresh(&mut self) {
-        self.versions.sort_by_key(VersionEntry::semver);
-        if let Some(latest) = self.versions.last() {
-            self.version.clone_from(&latest.version);
-            self.package_file.clone_from(&latest.package_file);
-            self.created.clone_from(&latest.created);
-        }
+        self.versions.sort_by(|a, b| a.version.cmp(&b.version));
+        let latest = self.versions.last();
+        self.version = latest.map(|entry| entry.version.clone());
+        self.package_file = latest.map(|entry| entry.package_file.clone());
+        self.created = latest.map(|entry| entry.created.clone());
     }
 }
 
@@ -136,11 +137,12 @@ mod tests {
     use super::*;
 
     fn entry(version: &str) -> VersionEntry {
+        let pack: PackRef = format!("m_prov@{version}").parse().expect("valid");
         VersionEntry {
-            version: version.into(),
-            package_file: format!("m_prov_{version}.tar"),
-            sha256: "00".into(),
-            content_hash: "h1:x".into(),
+            version: pack.version.clone(),
+            package_file: ArtifactName::new(pack),
+            sha256: Sha256::of(b""),
+            content_hash: ContentHash::of_summary(""),
             size: 1,
             created: format!("created {version}"),
             signature: None,
@@ -156,20 +158,58 @@ mod tests {
             license: "MIT".into(),
             homepage: "h".into(),
         };
-        let mut metadata = ModuleMetadata::new("m_prov", &config);
+        let mut metadata = ModuleMetadata::new("m_prov".parse().expect("valid"), &config);
         for version in ["0.10.0", "0.9.0", "0.10.1", "0.2.0"] {
             metadata.upsert(entry(version), &config);
         }
-        let order: Vec<&str> = metadata
+        let order: Vec<String> = metadata
             .versions
             .iter()
-            .map(|e| e.version.as_str())
+            .map(|e| e.version.to_string())
             .collect();
         assert_eq!(order, ["0.2.0", "0.9.0", "0.10.0", "0.10.1"]);
-        assert_eq!(metadata.version, "0.10.1");
-        assert_eq!(metadata.package_file, "m_prov_0.10.1.tar");
+        assert_eq!(metadata.version, Some(semver::Version::new(0, 10, 1)));
+        assert_eq!(
+            metadata
+                .package_file
+                .as_ref()
+                .map(|f| f.to_string())
+                .as_deref(),
+            Some("m_prov_0.10.1.tar")
+        );
         assert!(metadata.remove(&semver::Version::new(0, 10, 1)));
-        assert_eq!(metadata.version, "0.10.0");
+        assert_eq!(metadata.version, Some(semver::Version::new(0, 10, 0)));
         assert!(!metadata.remove(&semver::Version::new(9, 9, 9)));
+        assert_eq!(metadata.check(), Ok(()));
+    }
+
+    #[test]
+    fn metadata_may_name_only_its_own_files() {
+        let config = Metadata {
+            maintainer: String::new(),
+            repository: String::new(),
+            license: String::new(),
+            homepage: String::new(),
+        };
+        let mut metadata = ModuleMetadata::new("m_prov".parse().expect("valid"), &config);
+        let mut other = entry("1.0.0");
+        other.package_file = "n_prov_1.0.0.tar".parse().expect("valid name");
+        metadata.upsert(other, &config);
+        assert!(
+            metadata
+                .check()
+                .expect_err("refused")
+                .contains("expected `m_prov_1.0.0.tar`")
+        );
+        let mut metadata = ModuleMetadata::new("m_prov".parse().expect("valid"), &config);
+        let mut signed = entry("1.0.0");
+        signed.signature = Some("n_prov_1.0.0.tar.minisig".into());
+        metadata.upsert(signed, &config);
+        assert!(
+            metadata
+                .check()
+                .expect_err("refused")
+                .contains("expected `m_prov_1.0.0.tar.minisig`")
+        );
     }
 }

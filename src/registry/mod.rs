@@ -1,21 +1,30 @@
-//! The local registry: artifacts in the packages directory (`pack_path`) and one metadata file
-//! per module in `registry_path/<module>.json`, so the registry grows per module rather than as
-//! one big index. `package_file` paths in the metadata are relative to the packages directory,
-//! so the two directories can be copied or served as they are.
+//! Where packs come from: the [`Registry`] trait (cargo's `Source` is the model), implemented by
+//! a directory on disk ([`DirectoryRegistry`]: artifacts plus one metadata file per module) and
+//! an OCI registry ([`oci::OciRegistry`]), and a [`Chain`] that asks each in turn (the local
+//! directory first, then the remote) for installs.
 //!
-//! Writers hold the registry's lock ([`crate::lock::DirLock`] on `registry_path`) while they
-//! read, change and write a module's metadata.
+//! A command builds its registry once, with [`Registries::open`] (honouring `--registry` and
+//! `distribution.registry_type`), and passes it down; domain functions receive a `&dyn Registry`,
+//! never the whole context. [`Registry::fetch_verified`] is the one way a pack reaches an infra:
+//! fetched, then checked against what the registry records and the trusted keys.
 
+pub mod directory;
 pub mod metadata;
 pub mod oci;
+pub mod retention;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+pub use directory::DirectoryRegistry;
 pub use metadata::{ModuleMetadata, VersionEntry};
 
-use crate::config::Config;
-use crate::lock::DirLock;
-use crate::printer::Printer;
+use crate::config::{Config, RegistryKind};
+use crate::digest::{ContentHash, Sha256};
+use crate::names::{ModuleName, PackRef};
+use crate::pack::ArtifactFile;
+pub use crate::pack::verify::Trust;
+use crate::pack::verify::{self, Expected, SignatureFile};
+use crate::signing::Signer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -27,253 +36,325 @@ pub enum RegistryError {
     },
     #[error("`{}` is not valid registry metadata: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("`{module}` is not a module name: {message}")]
-    InvalidModule { module: String, message: String },
-    #[error("no packs of `{module}` in the registry `{}`\nhint: pack it first: `provisioning pack provider {}`", registry.display(), module.strip_suffix(crate::names::MODULE_SUFFIX).unwrap_or(module))]
-    UnknownModule { module: String, registry: PathBuf },
+    #[error("no packs of `{module}` in the registry `{registry}`\nhint: pack it first: `provisioning pack provider {}`", module.provider().map_or_else(|| module.to_string(), |p| p.to_string()))]
+    UnknownModule {
+        module: ModuleName,
+        registry: String,
+    },
     #[error(
         "`{module}` has no version {version} in the registry\nhint: {}",
         available_versions(available)
     )]
     UnknownVersion {
-        module: String,
-        version: String,
-        available: Vec<String>,
+        module: ModuleName,
+        version: semver::Version,
+        available: Vec<semver::Version>,
     },
+    #[error(transparent)]
+    Oci(#[from] oci::OciError),
 }
 
-fn available_versions(available: &[String]) -> String {
+impl RegistryError {
+    /// The registry does not have it (as opposed to: it could not be asked).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            RegistryError::UnknownModule { .. }
+                | RegistryError::UnknownVersion { .. }
+                | RegistryError::Oci(oci::OciError::NotFound { .. })
+        )
+    }
+}
+
+fn available_versions(available: &[semver::Version]) -> String {
     if available.is_empty() {
         "it has no versions".to_owned()
     } else {
-        format!("available: {}", available.join(", "))
-    }
-}
-
-/// The registry in two local directories.
-#[derive(Debug, Clone)]
-pub struct LocalRegistry {
-    pub pack_path: PathBuf,
-    pub registry_path: PathBuf,
-}
-
-impl LocalRegistry {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            pack_path: config.distribution.pack_path.clone(),
-            registry_path: config.distribution.registry_path.clone(),
-        }
-    }
-
-    /// Takes the registry's lock, creating the registry directory when missing.
-    pub fn lock(&self, printer: &Printer) -> std::io::Result<DirLock> {
-        fs_err::create_dir_all(&self.registry_path)?;
-        DirLock::acquire(&self.registry_path, printer)
-    }
-
-    pub fn metadata_path(&self, module: &str) -> PathBuf {
-        self.registry_path.join(format!("{module}.json"))
-    }
-
-    /// The metadata of `module`, if the registry has any.
-    pub fn read(&self, module: &str) -> Result<Option<ModuleMetadata>, RegistryError> {
-        crate::names::validate(module).map_err(|error| RegistryError::InvalidModule {
-            module: module.to_owned(),
-            message: error.to_string(),
-        })?;
-        read_metadata(&self.metadata_path(module))
-    }
-
-    /// Every module's metadata, sorted by name.
-    pub fn modules(&self) -> Result<Vec<ModuleMetadata>, RegistryError> {
-        let entries = match std::fs::read_dir(&self.registry_path) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
-                return Err(RegistryError::Read {
-                    path: self.registry_path.clone(),
-                    source,
-                });
-            }
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-            .collect();
-        paths.sort();
-        let mut modules = Vec::new();
-        for path in paths {
-            if let Some(metadata) = read_metadata(&path)? {
-                modules.push(metadata);
-            }
-        }
-        Ok(modules)
-    }
-
-    pub fn write(&self, metadata: &ModuleMetadata) -> std::io::Result<()> {
-        let mut json = serde_json::to_string_pretty(metadata).map_err(std::io::Error::other)?;
-        json.push('\n');
-        crate::fs::atomic_write(&self.metadata_path(&metadata.name), json.as_bytes())
-    }
-
-    /// Removes the metadata file of a module that has no version left.
-    pub fn remove(&self, module: &str) -> std::io::Result<()> {
-        match fs_err::remove_file(self.metadata_path(module)) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-            _ => Ok(()),
-        }
-    }
-
-    /// The recorded version `version` of `module`, and where its artifact is.
-    pub fn resolve(
-        &self,
-        module: &str,
-        version: &semver::Version,
-    ) -> Result<(VersionEntry, PathBuf), RegistryError> {
-        let metadata = self
-            .read(module)?
-            .ok_or_else(|| RegistryError::UnknownModule {
-                module: module.to_owned(),
-                registry: self.registry_path.clone(),
-            })?;
-        let entry =
-            metadata
-                .get(version)
-                .cloned()
-                .ok_or_else(|| RegistryError::UnknownVersion {
-                    module: module.to_owned(),
-                    version: version.to_string(),
-                    available: metadata
-                        .versions
-                        .iter()
-                        .map(|v| v.version.clone())
-                        .collect(),
-                })?;
-        let path = self.artifact_path(&entry.package_file);
-        Ok((entry, path))
-    }
-
-    /// Where an artifact named in the metadata is on disk.
-    pub fn artifact_path(&self, package_file: &str) -> PathBuf {
-        self.pack_path.join(package_file)
+        let versions: Vec<String> = available.iter().map(ToString::to_string).collect();
+        format!("available: {}", versions.join(", "))
     }
 }
 
 /// A pack as a registry gave it, before verification.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub struct Fetched {
     /// What the registry records about it: verification checks the bytes against this.
     pub entry: VersionEntry,
     pub bytes: Vec<u8>,
-    pub signature: Option<crate::pack::verify::SignatureFile>,
-    /// Where it came from, as the lock records it.
+    pub signature: Option<SignatureFile>,
+    /// The registry it came from, as messages and the lock name it.
     pub label: String,
 }
 
-/// The configured registry's OCI side, when `registry_type = "oci"`.
-pub fn configured_oci(
-    context: &crate::context::Context,
-) -> anyhow::Result<Option<oci::OciRegistry>> {
-    let distribution = &context.config.distribution;
-    match distribution.registry_type.as_str() {
-        "local" => Ok(None),
-        "oci" => {
-            if distribution.registry_url.is_empty() {
-                return Err(oci::OciError::NoUrl.into());
-            }
-            let url = oci::RegistryUrl::parse(&distribution.registry_url)?;
-            Ok(Some(oci::OciRegistry::new(
-                url,
-                &context.env,
-                &distribution.cache_path,
-                context.offline,
-            )?))
-        }
-        other => {
-            anyhow::bail!("`distribution.registry_type` is `{other}`; it must be `local` or `oci`")
-        }
-    }
+/// A pack that passed every check: its files, read as hostile input and found safe.
+#[derive(Debug, Clone)]
+pub struct VerifiedPack {
+    pub pack: PackRef,
+    pub sha256: Sha256,
+    pub content_hash: ContentHash,
+    pub files: Vec<ArtifactFile>,
+    /// `None` when unsigned (or untrusted) and allowed.
+    pub signer: Option<Signer>,
+    pub label: String,
 }
 
-/// Finds `module` at `version`: in the local registry first, then, when the configured
-/// registry is OCI, in its cache or on the network.
-pub fn fetch(
-    context: &crate::context::Context,
-    module: &str,
-    version: &semver::Version,
-) -> anyhow::Result<Source> {
-    let local = LocalRegistry::from_config(&context.config);
-    match local.resolve(module, version) {
-        Ok((entry, path)) => {
-            let bytes = fs_err::read(&path)?;
-            let signature = crate::pack::verify::SignatureFile::beside(&path)?;
-            let label = context
-                .display_path(&local.registry_path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            Ok(Source {
-                entry,
-                bytes,
-                signature,
-                label,
-            })
-        }
-        Err(
-            error @ (RegistryError::UnknownModule { .. } | RegistryError::UnknownVersion { .. }),
-        ) => {
-            let Some(registry) = configured_oci(context)? else {
-                return Err(error.into());
-            };
-            let fetched = registry.fetch(module, version)?;
-            Ok(Source {
-                entry: fetched.entry,
-                bytes: fetched.bytes,
-                signature: fetched.signature,
-                label: registry.label(),
-            })
-        }
-        Err(error) => Err(error.into()),
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(
+        "the registry's `{}` {} has sha256 {found}, but the lock pins {pinned}: refusing to change a pinned pack",
+        pack.module, pack.version
+    )]
+    PinMismatch {
+        pack: PackRef,
+        pinned: Sha256,
+        found: Sha256,
+    },
+    #[error("`{}` {} failed verification: {check}: {detail}", pack.module, pack.version)]
+    Verification {
+        pack: PackRef,
+        check: &'static str,
+        detail: String,
+    },
 }
 
-/// Fills the cache with the packs that are neither in the local registry nor cached yet, many at
-/// a time, when the configured registry is OCI. Best effort: what fails here fails again, with
-/// its error, when the pack itself is fetched.
-pub fn prefetch(context: &crate::context::Context, packs: &[(String, semver::Version)]) {
-    let local = LocalRegistry::from_config(&context.config);
-    let remote: Vec<(String, semver::Version)> = packs
-        .iter()
-        .filter(|(module, version)| local.resolve(module, version).is_err())
-        .cloned()
-        .collect();
-    if remote.len() < 2 || context.offline {
-        return;
-    }
-    if let Ok(Some(registry)) = configured_oci(context) {
-        let _ = registry.prefetch(&remote);
-    }
-}
+/// Where packs come from.
+pub trait Registry {
+    /// How messages and locks name it: `distribution/registry`, `oci://host/namespace`.
+    fn label(&self) -> String;
 
-fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(RegistryError::Read {
-                path: path.to_owned(),
-                source,
+    /// Every module it holds, sorted.
+    fn modules(&self) -> Result<Vec<ModuleName>, RegistryError>;
+
+    /// The versions of `module`, oldest first; none when it has no such module.
+    fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError>;
+
+    /// One pack and what the registry records about it, unverified.
+    fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError>;
+
+    /// Makes the fetches of `packs` that follow cheap (a remote registry fetches them together
+    /// into its cache). Best effort: a failure here comes back from [`Registry::fetch`].
+    fn prefetch(&self, _packs: &[PackRef]) {}
+
+    /// Fetches `pack` and verifies it: size, sha256 and content hash against the registry's
+    /// record (and `pinned`, the sha256 a lock pins, when given), every archive entry as hostile
+    /// input, and the signature against `trust`.
+    fn fetch_verified(
+        &self,
+        pack: &PackRef,
+        trust: &Trust<'_>,
+        pinned: Option<&Sha256>,
+    ) -> Result<VerifiedPack, FetchError> {
+        let fetched = self.fetch(pack)?;
+        let recorded = &fetched.entry;
+        if let Some(pinned) = pinned
+            && *pinned != recorded.sha256
+        {
+            return Err(FetchError::PinMismatch {
+                pack: pack.clone(),
+                pinned: *pinned,
+                found: recorded.sha256,
             });
         }
-    };
-    let metadata: ModuleMetadata =
-        serde_json::from_str(&text).map_err(|error| RegistryError::Parse {
-            path: path.to_owned(),
-            message: error.to_string(),
-        })?;
-    metadata.check().map_err(|message| RegistryError::Parse {
-        path: path.to_owned(),
-        message,
-    })?;
-    Ok(Some(metadata))
+        let report = verify::verify(
+            &fetched.bytes,
+            pack,
+            &Expected {
+                size: Some(recorded.size),
+                sha256: Some(recorded.sha256),
+                content_hash: Some(recorded.content_hash),
+            },
+            fetched.signature.as_ref(),
+            trust,
+        );
+        if let Some(failure) = report.first_failure() {
+            return Err(FetchError::Verification {
+                pack: pack.clone(),
+                check: failure.check,
+                detail: failure.detail.clone(),
+            });
+        }
+        // The report carries what verification read: a pack that passed has both.
+        let (Some(files), Some(content_hash)) = (report.files, report.content_hash) else {
+            return Err(FetchError::Verification {
+                pack: pack.clone(),
+                check: "archive",
+                detail: "it could not be read".into(),
+            });
+        };
+        Ok(VerifiedPack {
+            pack: pack.clone(),
+            sha256: report.sha256,
+            content_hash,
+            files,
+            signer: report.signer,
+            label: fetched.label,
+        })
+    }
+}
+
+/// Registries asked in order: a pack one does not have is asked of the next. The error of the
+/// last one is the answer when none has it.
+pub struct Chain {
+    registries: Vec<Box<dyn Registry>>,
+}
+
+impl Registry for Chain {
+    fn label(&self) -> String {
+        let labels: Vec<String> = self.registries.iter().map(|r| r.label()).collect();
+        labels.join(", then ")
+    }
+
+    fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
+        let mut modules = Vec::new();
+        for registry in &self.registries {
+            modules.extend(registry.modules()?);
+        }
+        modules.sort();
+        modules.dedup();
+        Ok(modules)
+    }
+
+    fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError> {
+        let mut versions = Vec::new();
+        for registry in &self.registries {
+            versions.extend(registry.versions(module)?);
+        }
+        versions.sort();
+        versions.dedup();
+        Ok(versions)
+    }
+
+    fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
+        let mut last = None;
+        for registry in &self.registries {
+            match registry.fetch(pack) {
+                Err(error) if error.is_not_found() => last = Some(error),
+                result => return result,
+            }
+        }
+        Err(last.unwrap_or_else(|| RegistryError::UnknownModule {
+            module: pack.module.clone(),
+            registry: self.label(),
+        }))
+    }
+
+    fn prefetch(&self, packs: &[PackRef]) {
+        // What the first registry has needs no prefetch; the rest go to the next ones.
+        let Some((first, rest)) = self.registries.split_first() else {
+            return;
+        };
+        let missing: Vec<PackRef> = packs
+            .iter()
+            .filter(|pack| first.fetch(pack).is_err())
+            .cloned()
+            .collect();
+        for registry in rest {
+            registry.prefetch(&missing);
+        }
+    }
+}
+
+/// The registries of one command: the configured directory, and the remote one (`--registry`,
+/// else `distribution.registry_type`/`registry_url`), if any.
+pub struct Registries {
+    pub local: DirectoryRegistry,
+    pub remote: Option<Box<dyn Registry>>,
+}
+
+/// What [`Registries::open`] needs to know.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistryOptions<'a> {
+    pub config: &'a Config,
+    pub env: &'a std::collections::BTreeMap<String, String>,
+    pub cwd: &'a std::path::Path,
+    /// `--registry URL|DIR`.
+    pub flag: Option<&'a str>,
+    pub offline: bool,
+}
+
+impl Registries {
+    pub fn open(options: &RegistryOptions<'_>) -> Result<Self, RegistryError> {
+        let local = DirectoryRegistry::from_config(options.config);
+        let remote = match options.flag {
+            Some(flag) => Some(open_flag(flag, options)?),
+            None => open_configured(options)?,
+        };
+        Ok(Self { local, remote })
+    }
+
+    /// The remote registry as an OCI one, for what only OCI does (publishing).
+    pub fn remote_oci(
+        options: &RegistryOptions<'_>,
+    ) -> Result<Option<oci::OciRegistry>, RegistryError> {
+        let url = match options.flag {
+            Some(flag) if flag.starts_with("oci://") => flag.to_owned(),
+            Some(_) => return Ok(None),
+            None if options.config.distribution.registry_type == RegistryKind::Oci => {
+                configured_url(options.config)?.to_owned()
+            }
+            None => return Ok(None),
+        };
+        Ok(Some(oci_registry(&url, options)?))
+    }
+
+    /// The local directory first, then the remote: where installs look.
+    pub fn chain(self) -> Chain {
+        let mut registries: Vec<Box<dyn Registry>> = vec![Box::new(self.local)];
+        registries.extend(self.remote);
+        Chain { registries }
+    }
+
+    /// The remote registry when there is one, else the local directory: what `registry list`
+    /// shows.
+    pub fn primary(self) -> Box<dyn Registry> {
+        self.remote.unwrap_or_else(|| Box::new(self.local))
+    }
+}
+
+fn configured_url(config: &Config) -> Result<&str, RegistryError> {
+    let url = &config.distribution.registry_url;
+    if url.is_empty() {
+        return Err(oci::OciError::NoUrl.into());
+    }
+    Ok(url)
+}
+
+fn open_configured(
+    options: &RegistryOptions<'_>,
+) -> Result<Option<Box<dyn Registry>>, RegistryError> {
+    match options.config.distribution.registry_type {
+        RegistryKind::Local => Ok(None),
+        RegistryKind::Oci => Ok(Some(Box::new(oci_registry(
+            configured_url(options.config)?,
+            options,
+        )?))),
+    }
+}
+
+/// `--registry oci://host/namespace`, or `--registry DIR` (a `distribution/` directory with
+/// `packages/` and `registry/`).
+fn open_flag(
+    flag: &str,
+    options: &RegistryOptions<'_>,
+) -> Result<Box<dyn Registry>, RegistryError> {
+    if flag.contains("://") {
+        return Ok(Box::new(oci_registry(flag, options)?));
+    }
+    let dir = crate::config::absolutize(options.cwd, std::path::Path::new(flag));
+    Ok(Box::new(DirectoryRegistry::in_distribution_dir(&dir)))
+}
+
+fn oci_registry(
+    url: &str,
+    options: &RegistryOptions<'_>,
+) -> Result<oci::OciRegistry, RegistryError> {
+    let url = oci::RegistryUrl::parse(url)?;
+    Ok(oci::OciRegistry::new(
+        url,
+        options.env,
+        &options.config.distribution.cache_path,
+        options.offline,
+    )?)
 }

@@ -1,4 +1,6 @@
 //! Integration tests: the real binary against sandboxed provisioning bases.
+// Tests build their fixtures, and break things on purpose, by writing directly.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

@@ -16,7 +16,7 @@ fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.0 KiB, sha256 62982c3a3a90, unsigned)
+          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.00 KiB, sha256 62982c3a3a90, unsigned)
     ");
     assert_snapshot!(inspect_archive(&artifact(&context, "upcloud_prov_0.0.1.tar")), @"
     dir  755 0:0 '':'' 315532800     0 upcloud_prov/
@@ -129,7 +129,7 @@ fn version_overrides_the_artifact_but_never_the_source() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (8.0 KiB, sha256 fe489e558fd8, unsigned)
+          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (8.00 KiB, sha256 fe489e558fd8, unsigned)
     ");
     assert_snapshot!(archive_file(&artifact(&context, "aws_prov_1.1.0.tar"), "aws_prov/manifest.toml"), @r#"
     [package]
@@ -294,7 +294,7 @@ fn pack_providers_reports_every_failure_and_packs_the_rest() {
         │           ^^^ this expression has type String, but Number was expected
         │
         = (+) expects its 2nd argument to be a Number
-          Packed `good_prov` 0.0.1 → `distribution/packages/good_prov_0.0.1.tar` (4.5 KiB, sha256 b037af815849, unsigned)
+          Packed `good_prov` 0.0.1 → `distribution/packages/good_prov_0.0.1.tar` (4.50 KiB, sha256 b037af815849, unsigned)
     error: provider `nomanifest` cannot be packed: no manifest: `[BASE]/extensions/providers/nomanifest/nickel/manifest.toml` does not exist
     error: 2 of 3 providers could not be packed
     "#);
@@ -344,7 +344,7 @@ fn pack_core_packs_the_schemas() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `provisioning_core` 0.0.1 → `distribution/packages/provisioning_core_0.0.1.tar` (5.0 KiB, sha256 e591b626b642, unsigned)
+          Packed `provisioning_core` 0.0.1 → `distribution/packages/provisioning_core_0.0.1.tar` (5.00 KiB, sha256 e591b626b642, unsigned)
     ");
     assert_snapshot!(archive_file(&artifact(&context, "provisioning_core_0.0.1.tar"), "provisioning_core/export.json"), @r#"
     {
@@ -397,11 +397,11 @@ fn pack_list_shows_versions_and_strays() {
     assert_snapshot!(context.run(["pack", "list"]), @"
     exit: 0
     --- stdout
-    MODULE        VERSION  SIZE      CREATED               SHA256        SIGNED  STATE
-    aws_prov      1.1.0    8.0 KiB   2025-11-26T00:00:00Z  fe489e558fd8  no      ok
-    aws_prov      1.0.0    8.0 KiB   2025-11-26T00:00:00Z  888271c64f78  no      ok
-    local_prov    0.2.0    4.5 KiB   2025-11-26T00:00:00Z  896a8c041dbd  no      missing
-    upcloud_prov  0.0.1    10.0 KiB  -                     62982c3a3a90  no      unindexed
+    MODULE        VERSION  SIZE       CREATED               SHA256        SIGNED  STATE
+    aws_prov      1.1.0    8.00 KiB   2025-11-26T00:00:00Z  fe489e558fd8  no      ok
+    aws_prov      1.0.0    8.00 KiB   2025-11-26T00:00:00Z  888271c64f78  no      ok
+    local_prov    0.2.0    4.50 KiB   2025-11-26T00:00:00Z  896a8c041dbd  no      missing
+    upcloud_prov  0.0.1    10.00 KiB  -                     62982c3a3a90  no      unindexed
     --- stderr
     ");
 }
@@ -476,14 +476,14 @@ fn malformed_registry_metadata_is_reported() {
     exit: 1
     --- stdout
     --- stderr
-    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: invalid type: integer `1`, expected a string at line 3 column 14
+    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: invalid type: integer `1`, expected semver version at line 3 column 14
     ");
     assert_snapshot!(context.run(["pack", "provider", "aws"]), @"
     exit: 1
     --- stdout
     --- stderr
     error: failed to pack `aws_prov`
-      caused by: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: invalid type: integer `1`, expected a string at line 3 column 14
+      caused by: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: invalid type: integer `1`, expected semver version at line 3 column 14
     ");
 }
 
@@ -561,15 +561,16 @@ fn metadata_naming_files_outside_the_packages_directory_is_refused() {
         assert_eq!(run.code, 1, "{args:?}: {run}");
         assert!(
             run.stderr
-                .contains("names the file `../../victim.txt`, which is not a plain file name"),
+                .contains("`../../victim.txt` is not named `<module>_<version>.tar`"),
             "{args:?}: {run}"
         );
     }
     assert_eq!(context.read("victim.txt"), "precious");
+    // A module name that could be a path is a usage error, refused before anything is read.
     let run = context.run(["pack", "verify", "../up_prov@1.0.0"]);
-    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(run.code, 2, "{run}");
     assert!(
-        run.stderr.contains("`../up_prov` is not a module name"),
+        run.stderr.contains("`../up_prov` is not a valid name"),
         "{run}"
     );
 }

@@ -220,7 +220,7 @@ fn unknown_versions_and_modules_say_what_exists() {
     --- stdout
     --- stderr
     error: failed to install `gcp` 1.0.0 into `wuji`
-      caused by: no packs of `gcp_prov` in the registry `[BASE]/distribution/registry`
+      caused by: no packs of `gcp_prov` in the registry `distribution/registry`
     hint: pack it first: `provisioning pack provider gcp`
     ");
     assert_snapshot!(context.run(["providers", "install", "aws", "wuji", "--allow-unsigned"]), @"
@@ -394,6 +394,9 @@ fn hostile_archive(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> V
 }
 
 /// Puts `bytes` in the registry as `m_prov` 1.0.0, with metadata that matches them.
+/// A content hash of the right form that matches no archive.
+const WRONG_CONTENT_HASH: &str = "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
 fn publish_raw(context: &TestContext, bytes: &[u8]) {
     context.write("distribution/packages/m_prov_1.0.0.tar", "");
     std::fs::write(
@@ -407,7 +410,7 @@ fn publish_raw(context: &TestContext, bytes: &[u8]) {
         "created": "2025-11-26T00:00:00Z", "maintainer": "", "repository": "", "license": "MIT", "homepage": "",
         "versions": [{
             "version": "1.0.0", "package_file": "m_prov_1.0.0.tar", "sha256": sha256,
-            "content_hash": "h1:AAAA", "size": bytes.len(), "created": "2025-11-26T00:00:00Z", "signature": null
+            "content_hash": WRONG_CONTENT_HASH, "size": bytes.len(), "created": "2025-11-26T00:00:00Z", "signature": null
         }]
     });
     context.write(
@@ -575,8 +578,9 @@ fn a_wrong_sha256_or_content_hash_is_refused() {
     ]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr
-            .contains("failed verification: content hash: expected h1:AAAA, found h1:"),
+        run.stderr.contains(&format!(
+            "failed verification: content hash: expected {WRONG_CONTENT_HASH}, found h1:"
+        )),
         "{run}"
     );
     let metadata = context.read("distribution/registry/m_prov.json");

@@ -38,7 +38,7 @@ pub fn discover(
             .map(|module| {
                 let manifest = module.package().map(|package| &package.manifest);
                 DiscoveredModule {
-                    version: manifest.map(|m| m.version.clone()),
+                    version: manifest.map(|m| m.version.to_string()),
                     description: manifest.map(|m| m.description.clone()),
                     problem: module.broken().map(str::to_owned),
                     kind: module.kind,

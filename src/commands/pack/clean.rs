@@ -1,15 +1,11 @@
-use std::collections::BTreeMap;
-
 use serde::Serialize;
-
-use crate::infra::Infra;
-use crate::infra::lockfile::{Mode, ProvidersLock};
 
 use crate::Outcome;
 use crate::cli::CleanArgs;
 use crate::context::Context;
+use crate::infra::pins;
 use crate::printer::Printer;
-use crate::registry::LocalRegistry;
+use crate::registry::{DirectoryRegistry, retention};
 
 #[derive(Debug, Serialize)]
 struct Deletion {
@@ -18,91 +14,64 @@ struct Deletion {
     files: Vec<String>,
 }
 
-/// `pack clean --keep-latest N`: keep the newest N versions of each package (semver order),
-/// delete the others with their signatures, and update the metadata. `--dry-run` only says so.
+/// `pack clean --keep-latest N`: keep the newest N versions of each package (semver order) and
+/// every version an infra pins, delete the others with their signatures, and update the
+/// metadata. `--dry-run` only says so.
 pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let registry = LocalRegistry::from_config(&context.config);
+    let registry = DirectoryRegistry::from_config(&context.config);
     let _lock = if args.dry_run {
         None
     } else {
         Some(registry.lock(printer)?)
     };
     let pins = if args.force {
-        BTreeMap::new()
+        pins::Pins::new()
     } else {
-        pinned_versions(context)?
+        pins::pinned_packs(context)?
+    };
+    let plan = retention::plan(
+        &registry,
+        registry.all()?,
+        args.keep_latest,
+        &pins,
+        args.force,
+    );
+    for (pack, infras) in &plan.kept {
+        let infras: Vec<String> = infras.iter().map(|infra| format!("`{infra}`")).collect();
+        printer.status(
+            "Kept",
+            format!(
+                "`{}` {}: pinned by {}",
+                pack.module,
+                pack.version,
+                infras.join(", ")
+            ),
+        );
+    }
+    if !args.dry_run {
+        retention::apply(&registry, &plan)?;
+    }
+    let verb = if args.dry_run {
+        "Would delete"
+    } else {
+        "Deleted"
     };
     let mut deletions = Vec::new();
-    for mut module in registry.modules()? {
-        let mut newest_first = module.versions.clone();
-        newest_first.sort_by_key(|entry| std::cmp::Reverse(entry.semver()));
-        let (doomed, pinned): (Vec<_>, Vec<_>) = newest_first
-            .into_iter()
-            .skip(args.keep_latest)
-            .partition(|entry| {
-                args.force || !pins.contains_key(&(module.name.clone(), entry.version.clone()))
-            });
-        for entry in pinned {
-            let infras = &pins[&(module.name.clone(), entry.version.clone())];
-            printer.status(
-                "Kept",
-                format!(
-                    "`{}` {}: pinned by {}",
-                    module.name,
-                    entry.version,
-                    infras.join(", ")
-                ),
-            );
-        }
-        if doomed.is_empty() {
-            continue;
-        }
-        for entry in &doomed {
-            if let Some(version) = entry.semver() {
-                module.remove(&version);
-            }
-        }
-        if !args.dry_run {
-            // The metadata first: a crash then leaves unindexed files, never metadata naming
-            // files that are gone.
-            if module.versions.is_empty() {
-                registry.remove(&module.name)?;
-            } else {
-                registry.write(&module)?;
-            }
-        }
-        for entry in doomed {
-            let mut files = vec![entry.package_file.clone()];
-            files.extend(entry.signature.clone());
-            let signature = format!("{}.minisig", entry.package_file);
-            if !files.contains(&signature) && registry.artifact_path(&signature).exists() {
-                files.push(signature);
-            }
-            let verb = if args.dry_run {
-                "Would delete"
-            } else {
-                "Deleted"
-            };
-            if !args.dry_run {
-                for file in &files {
-                    match fs_err::remove_file(registry.artifact_path(file)) {
-                        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                            return Err(error.into());
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            printer.status(
-                verb,
-                format!("`{}` {} ({})", module.name, entry.version, files.join(", ")),
-            );
-            deletions.push(Deletion {
-                module: module.name.clone(),
-                version: entry.version,
-                files,
-            });
-        }
+    for doomed in plan.modules.iter().flat_map(|(_, doomed)| doomed) {
+        printer.status(
+            verb,
+            format!(
+                "`{}` {} ({})",
+                doomed.pack.module,
+                doomed.pack.version,
+                doomed.files.join(", ")
+            ),
+        );
+        deletions.push(Deletion {
+            module: doomed.pack.module.to_string(),
+            version: doomed.pack.version.to_string(),
+            files: doomed.files.clone(),
+        });
     }
     if deletions.is_empty() {
         printer.status(
@@ -116,27 +85,4 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
     }
     printer.report(&deletions)?;
     Ok(Outcome::Success)
-}
-
-/// Every `(module, version)` a pack-mode install pins, with the infras that pin it.
-fn pinned_versions(context: &Context) -> anyhow::Result<BTreeMap<(String, String), Vec<String>>> {
-    let mut pins: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for infra in Infra::all(context) {
-        let lock = ProvidersLock::read(&infra.lock_path()).map_err(|error| {
-            anyhow::anyhow!(
-                "cannot tell what infra `{}` pins, so nothing is safe to delete: {error}\nhint: repair its lock, or pass `--force`",
-                infra.name
-            )
-        })?;
-        for entry in lock
-            .providers
-            .iter()
-            .filter(|entry| entry.mode == Mode::Pack)
-        {
-            pins.entry((entry.module.clone(), entry.version.clone()))
-                .or_default()
-                .push(format!("`{}`", infra.name));
-        }
-    }
-    Ok(pins)
 }

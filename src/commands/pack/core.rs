@@ -5,8 +5,9 @@ use crate::Outcome;
 use crate::catalog;
 use crate::cli::PackCoreArgs;
 use crate::context::Context;
+use crate::names::PackRef;
 use crate::nickel::Evaluator;
-use crate::pack::local::PackInput;
+use crate::packer::PackInput;
 use crate::printer::Printer;
 
 /// `pack core`: the core schemas (`[nickel] core_module`) as `core_package_name`, at
@@ -38,9 +39,14 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
     } else {
         "main.ncl".to_owned()
     };
+    let module = nickel.core_package_name.parse().with_context(|| {
+        format!(
+            "`[nickel] core_package_name` is `{}`",
+            nickel.core_package_name
+        )
+    })?;
     let input = PackInput {
-        module: nickel.core_package_name.clone(),
-        version,
+        pack: PackRef::new(module, version),
         package_dir: dir.clone(),
         entry: dir.join(entry_name),
     };
@@ -48,7 +54,7 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
     let packed = setup
         .packer(context, printer, args.output.force)
         .pack(&mut Evaluator::new(&[]), &input)
-        .with_context(|| format!("failed to pack `{}`", input.module))?;
+        .with_context(|| format!("failed to pack `{}`", input.pack.module))?;
     report_packed(&packed, context, printer);
     printer.report(&packed)?;
     Ok(Outcome::Success)

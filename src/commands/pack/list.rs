@@ -1,10 +1,11 @@
 use serde::Serialize;
 
-use super::human_size;
 use crate::Outcome;
 use crate::context::Context;
+use crate::digest::Sha256;
+use crate::pack::ArtifactName;
 use crate::printer::{Printer, Table};
-use crate::registry::LocalRegistry;
+use crate::registry::DirectoryRegistry;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -20,35 +21,35 @@ pub enum PackageState {
 #[derive(Debug, Serialize)]
 pub struct PackageRow {
     pub module: String,
-    pub version: String,
-    pub package_file: String,
+    pub version: semver::Version,
+    pub package_file: ArtifactName,
     pub size: Option<u64>,
     pub created: Option<String>,
-    pub sha256: Option<String>,
+    pub sha256: Option<Sha256>,
     pub signed: bool,
     pub state: PackageState,
 }
 
 /// `pack list`: every package and version in the local registry.
 pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let registry = LocalRegistry::from_config(&context.config);
+    let registry = DirectoryRegistry::from_config(&context.config);
     let mut rows = Vec::new();
     let mut indexed = std::collections::BTreeSet::new();
-    for module in registry.modules()? {
+    for module in registry.all()? {
         for entry in module.versions.iter().rev() {
             indexed.insert(entry.package_file.clone());
-            let path = registry.artifact_path(&entry.package_file);
+            let path = registry.artifact_path(&entry.package_file.to_string());
             let signed = entry
                 .signature
                 .as_ref()
                 .is_some_and(|signature| registry.artifact_path(signature).is_file());
             rows.push(PackageRow {
-                module: module.name.clone(),
+                module: module.name.to_string(),
                 version: entry.version.clone(),
                 package_file: entry.package_file.clone(),
                 size: Some(entry.size),
                 created: Some(entry.created.clone()),
-                sha256: Some(entry.sha256.clone()),
+                sha256: Some(entry.sha256),
                 signed,
                 state: if path.is_file() {
                     PackageState::Ok
@@ -58,20 +59,17 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
             });
         }
     }
-    for (module, version, file_name) in unindexed_artifacts(&registry, &indexed) {
-        let path = registry.pack_path.join(&file_name);
-        let bytes = fs_err::read(&path)?;
+    for file_name in unindexed_artifacts(&registry, &indexed) {
+        let path = registry.artifact_path(&file_name.to_string());
+        let bytes = crate::fs::read_regular(&path)?;
         rows.push(PackageRow {
-            module,
-            version,
-            signed: registry
-                .pack_path
-                .join(format!("{file_name}.minisig"))
-                .is_file(),
+            module: file_name.pack().module.to_string(),
+            version: file_name.pack().version.clone(),
+            signed: registry.artifact_path(&file_name.signature()).is_file(),
             package_file: file_name,
             size: Some(bytes.len() as u64),
             created: None,
-            sha256: Some(crate::pack::sha256_hex(&bytes)),
+            sha256: Some(Sha256::of(&bytes)),
             state: PackageState::Unindexed,
         });
     }
@@ -86,12 +84,13 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
         for row in &rows {
             table.row([
                 row.module.clone(),
-                row.version.clone(),
-                row.size.map_or_else(|| "-".into(), human_size),
+                row.version.to_string(),
+                row.size.map_or_else(
+                    || "-".into(),
+                    |size| indicatif::HumanBytes(size).to_string(),
+                ),
                 row.created.clone().unwrap_or_else(|| "-".into()),
-                row.sha256
-                    .as_ref()
-                    .map_or_else(|| "-".into(), |sha| sha[..12].to_owned()),
+                row.sha256.map_or_else(|| "-".into(), |sha| sha.short()),
                 if row.signed { "yes" } else { "no" }.into(),
                 match row.state {
                     PackageState::Ok => "ok",
@@ -108,23 +107,15 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
 
 /// Artifacts `<module>_<version>.tar` in the packages directory that no metadata names.
 fn unindexed_artifacts(
-    registry: &LocalRegistry,
-    indexed: &std::collections::BTreeSet<String>,
-) -> Vec<(String, String, String)> {
-    let mut found: Vec<(String, String, String)> = std::fs::read_dir(&registry.pack_path)
+    registry: &DirectoryRegistry,
+    indexed: &std::collections::BTreeSet<ArtifactName>,
+) -> Vec<ArtifactName> {
+    let mut found: Vec<ArtifactName> = std::fs::read_dir(&registry.pack_path)
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|entry| {
-            let file_name = entry.file_name().to_str()?.to_owned();
-            if indexed.contains(&file_name) {
-                return None;
-            }
-            let stem = file_name.strip_suffix(".tar")?;
-            let (module, version) = stem.rsplit_once('_')?;
-            semver::Version::parse(version).ok()?;
-            Some((module.to_owned(), version.to_owned(), file_name))
-        })
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .filter(|name| !indexed.contains(name))
         .collect();
     found.sort();
     found

@@ -5,12 +5,14 @@ mod clean;
 mod core;
 mod list;
 mod provider;
+mod publish;
 mod verify;
 
 pub use clean::clean;
 pub use core::core;
 pub use list::list;
 pub use provider::{provider, providers};
+pub use publish::publish;
 pub use verify::verify;
 
 use crate::cli::PackOutputArgs;
@@ -18,15 +20,15 @@ use crate::config::absolutize;
 use crate::context::Context;
 use crate::nickel::ExportCache;
 use crate::pack::Destination;
-use crate::pack::local::{Packed, Packer, SigningKey, Written};
+use crate::packer::{Packed, Packer, SigningKey, Written};
 use crate::printer::Printer;
-use crate::registry::LocalRegistry;
+use crate::registry::DirectoryRegistry;
 use crate::signing::Keyring;
 
 /// What every pack command sets up: the registry, where artifacts go, the evaluation cache and
 /// the signing key.
 struct Setup {
-    registry: LocalRegistry,
+    registry: DirectoryRegistry,
     destination: Destination,
     cache: ExportCache,
     signing: Option<SigningKey>,
@@ -34,7 +36,7 @@ struct Setup {
 
 impl Setup {
     fn new(context: &Context, output: &PackOutputArgs) -> anyhow::Result<Self> {
-        let registry = LocalRegistry::from_config(&context.config);
+        let registry = DirectoryRegistry::from_config(&context.config);
         let destination = match &output.output {
             Some(dir) => Destination {
                 dir: absolutize(&context.cwd, dir),
@@ -91,24 +93,8 @@ fn report_packed(packed: &Packed, context: &Context, printer: &Printer) {
             packed.module,
             packed.version,
             context.display_path(&packed.path).display(),
-            human_size(packed.size),
-            &packed.sha256[..12]
+            indicatif::HumanBytes(packed.size),
+            packed.sha256.short()
         ),
     );
-}
-
-/// `10.0 KiB`.
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

@@ -5,8 +5,9 @@ use crate::Outcome;
 use crate::catalog::{self, Layout, Module, ModuleKind};
 use crate::cli::{PackOutputArgs, PackProviderArgs};
 use crate::context::Context;
+use crate::names::PackRef;
 use crate::nickel;
-use crate::pack::local::{PackInput, Packed};
+use crate::packer::{PackInput, Packed};
 use crate::printer::Printer;
 
 /// What to pack for a discovered provider, or why it cannot be packed.
@@ -18,14 +19,16 @@ fn input_for(module: &Module, version: Option<&semver::Version>) -> anyhow::Resu
             module.problem().unwrap_or_default()
         );
     };
-    let version = match version {
-        Some(version) => version.clone(),
-        // The catalog checked that the manifest's version is semver.
-        None => semver::Version::parse(&package.manifest.version)?,
-    };
+    let module_name = package.manifest.name.parse().with_context(|| {
+        format!(
+            "`{}` names the module `{}`",
+            package.manifest_path.display(),
+            package.manifest.name
+        )
+    })?;
+    let version = version.unwrap_or(&package.manifest.version).clone();
     Ok(PackInput {
-        module: package.manifest.name.clone(),
-        version,
+        pack: PackRef::new(module_name, version),
         package_dir: package.dir.clone(),
         entry: package.entry.clone(),
     })
@@ -45,7 +48,7 @@ pub fn provider(
     let packed = setup
         .packer(context, printer, args.output.force)
         .pack(&mut nickel::Evaluator::new(&[]), &input)
-        .with_context(|| format!("failed to pack `{}`", input.module))?;
+        .with_context(|| format!("failed to pack `{}`", input.pack.module))?;
     report_packed(&packed, context, printer);
     printer.report(&packed)?;
     Ok(Outcome::Success)
@@ -81,7 +84,7 @@ pub fn providers(
             let result = input_for(module, None).and_then(|input| {
                 packer
                     .pack(evaluator, &input)
-                    .with_context(|| format!("failed to pack `{}`", input.module))
+                    .with_context(|| format!("failed to pack `{}`", input.pack.module))
             });
             if let Some(bar) = &progress {
                 bar.set_message(module.name.clone());

@@ -5,10 +5,11 @@ use crate::Outcome;
 use crate::cli::VerifyArgs;
 use crate::config::absolutize;
 use crate::context::Context;
-use crate::pack::unpack::Limits;
-use crate::pack::verify::{self, Check, Expected, SignatureFile, Status};
+use crate::names::PackRef;
+use crate::pack::ArtifactName;
+use crate::pack::verify::{self, Check, Expected, SignatureFile, Status, Trust};
 use crate::printer::{Printer, Table};
-use crate::registry::{LocalRegistry, RegistryError};
+use crate::registry::{DirectoryRegistry, Registries, Registry as _, VersionEntry};
 
 #[derive(Debug, Serialize)]
 struct VerifyReport {
@@ -25,33 +26,35 @@ struct VerifyReport {
 /// `module@version` is found as `install` finds it: locally, else in the OCI registry's cache or
 /// on the network.
 pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let (module, version, source) = target(&args.target, context)?;
+    let (pack, source) = target(&args.target, context)?;
     let expected = source
         .entry
         .as_ref()
         .map_or_else(Expected::default, |entry| Expected {
             size: Some(entry.size),
-            sha256: Some(entry.sha256.clone()),
-            content_hash: Some(entry.content_hash.clone()),
+            sha256: Some(entry.sha256),
+            content_hash: Some(entry.content_hash),
         });
-    let trusted = crate::signing::trusted_keys(&context.env, &context.base)?;
-    let limits = Limits::from_config(&context.config.distribution);
+    let keys = context.trusted_keys()?;
+    let trust = Trust {
+        keys: &keys,
+        limits: context.unpack_limits(),
+        allow_unsigned: false,
+    };
     let report = verify::verify(
         &source.bytes,
-        &module,
-        &version.to_string(),
+        &pack,
         &expected,
         source.signature.as_ref(),
-        &trusted,
-        &limits,
-        false,
+        &trust,
     );
+    let (module, version) = (&pack.module, &pack.version);
     let output = VerifyReport {
-        module: module.clone(),
+        module: module.to_string(),
         version: version.to_string(),
         artifact: source.label,
         verified: report.passed(),
-        signer: report.signer.as_ref().map(|s| s.key_id.clone()),
+        signer: report.signer.as_ref().map(|s| s.key_id.to_string()),
         checks: report.checks.clone(),
     };
     printer.data(&output, || {
@@ -92,63 +95,59 @@ pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow
 /// What to verify: the bytes, what a registry records about them, their signature.
 struct Target {
     bytes: Vec<u8>,
-    entry: Option<crate::registry::VersionEntry>,
+    entry: Option<VersionEntry>,
     signature: Option<SignatureFile>,
     label: String,
 }
 
 /// `module@version`, or an artifact path named `<module>_<version>.tar` (compared with the local
 /// registry's record of that version, when it has one).
-fn target(target: &str, context: &Context) -> anyhow::Result<(String, semver::Version, Target)> {
+fn target(target: &str, context: &Context) -> anyhow::Result<(PackRef, Target)> {
     let path = absolutize(&context.cwd, std::path::Path::new(target));
     if !path.exists() {
-        let Some((module, version)) = target.split_once('@') else {
+        if !target.contains('@') {
             anyhow::bail!(
                 "`{}` does not exist\nhint: give an artifact file or `module@version`",
                 path.display()
             );
-        };
-        let version = semver::Version::parse(version).map_err(|error| {
-            crate::UsageError(format!(
-                "`{version}` in `{target}` is not a semantic version: {error}"
-            ))
-        })?;
-        let source = crate::registry::fetch(context, module, &version)?;
-        let label = format!("{module}@{version} from `{}`", source.label);
+        }
+        let pack: PackRef = target
+            .parse()
+            .map_err(|error: crate::names::PackRefError| crate::UsageError(error.to_string()))?;
+        let registry = Registries::open(&context.registry_options())?.chain();
+        let fetched = registry.fetch(&pack)?;
+        let label = format!("{pack} from `{}`", fetched.label);
         let target = Target {
-            bytes: source.bytes,
-            entry: Some(source.entry),
-            signature: source.signature,
+            bytes: fetched.bytes,
+            entry: Some(fetched.entry),
+            signature: fetched.signature,
             label,
         };
-        return Ok((module.to_owned(), version, target));
+        return Ok((pack, target));
     }
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let parsed = name
-        .strip_suffix(".tar")
-        .and_then(|stem| stem.rsplit_once('_'))
-        .and_then(|(module, version)| {
-            Some((module.to_owned(), semver::Version::parse(version).ok()?))
-        });
-    let Some((module, version)) = parsed else {
-        anyhow::bail!(
-            "`{name}` is not named `<module>_<version>.tar`, so its module and version are unknown"
-        );
-    };
-    let entry = match LocalRegistry::from_config(&context.config).resolve(&module, &version) {
-        Ok((entry, _)) => Some(entry),
-        Err(RegistryError::UnknownModule { .. } | RegistryError::UnknownVersion { .. }) => None,
+    let pack = name
+        .parse::<ArtifactName>()
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "`{name}` is not named `<module>_<version>.tar`, so its module and version are unknown"
+            )
+        })?
+        .pack()
+        .clone();
+    let entry = match DirectoryRegistry::from_config(&context.config).resolve(&pack) {
+        Ok(entry) => Some(entry),
+        Err(error) if error.is_not_found() => None,
         Err(error) => return Err(error.into()),
     };
-    let bytes = fs_err::read(&path).context("failed to read the artifact")?;
+    let bytes = crate::fs::read_regular(&path).context("failed to read the artifact")?;
     let signature = SignatureFile::beside(&path).context("failed to read the signature")?;
     let label = context.display_path(&path).display().to_string();
     Ok((
-        module,
-        version,
+        pack,
         Target {
             bytes,
             entry,

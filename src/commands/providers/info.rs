@@ -8,6 +8,8 @@ use crate::cli::InfoArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::lockfile::{Mode, ProvidersLock};
+use crate::names::ModuleName;
+use crate::pack::ArtifactName;
 use crate::printer::Printer;
 
 #[derive(Debug, Serialize)]
@@ -30,7 +32,7 @@ pub struct ProviderInfo {
 pub struct Usage {
     pub infra: String,
     pub mode: Mode,
-    pub version: String,
+    pub version: semver::Version,
 }
 
 /// `providers info <provider>`: one provider in full.
@@ -47,10 +49,10 @@ pub fn info(args: &InfoArgs, context: &Context, printer: &Printer) -> anyhow::Re
     for infra in Infra::all(context) {
         match ProvidersLock::read(&infra.lock_path()) {
             Ok(lock) => {
-                if let Some(entry) = lock.get(args.provider.as_str()) {
+                if let Some(entry) = lock.get(&args.provider) {
                     used_by.push(Usage {
                         infra: infra.name,
-                        mode: entry.mode,
+                        mode: entry.mode(),
                         version: entry.version.clone(),
                     });
                 }
@@ -60,7 +62,7 @@ pub fn info(args: &InfoArgs, context: &Context, printer: &Printer) -> anyhow::Re
     }
     let info = ProviderInfo {
         name: module.name.clone(),
-        module: module_name.clone(),
+        module: module_name.to_string(),
         path: context.display_path(&module.dir).display().to_string(),
         layout,
         manifest: package.map(|p| p.manifest.clone()),
@@ -85,7 +87,7 @@ fn render(info: &ProviderInfo) -> crate::printer::Table {
     table.row(["module".into(), info.module.clone()]);
     if let Some(manifest) = &info.manifest {
         table.row(["package".into(), manifest.name.clone()]);
-        table.row(["version".into(), manifest.version.clone()]);
+        table.row(["version".into(), manifest.version.to_string()]);
         table.row(["description".into(), manifest.description.clone()]);
     }
     if let Some(problem) = &info.problem {
@@ -145,17 +147,14 @@ fn package_files(dir: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 /// Versions of `module` in the packages directory (`<module>_<version>.tar`), in semver order.
-fn packed_versions(pack_path: &Path, module: &str) -> Vec<String> {
-    let prefix = format!("{module}_");
+fn packed_versions(pack_path: &Path, module: &ModuleName) -> Vec<String> {
     let mut versions: Vec<semver::Version> = std::fs::read_dir(pack_path)
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let version = name.strip_prefix(&prefix)?.strip_suffix(".tar")?;
-            semver::Version::parse(version).ok()
-        })
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<ArtifactName>().ok())
+        .filter(|name| name.pack().module == *module)
+        .map(|name| name.pack().version.clone())
         .collect();
     versions.sort();
     versions.iter().map(ToString::to_string).collect()

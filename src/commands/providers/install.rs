@@ -4,12 +4,12 @@ use crate::Outcome;
 use crate::catalog::{self, Layout};
 use crate::cli::InstallArgs;
 use crate::context::Context;
-use crate::infra::Infra;
-use crate::infra::link::{self, Change};
-use crate::infra::lockfile::{LockEntry, UNSIGNED};
-use crate::infra::vendor;
+use crate::infra::lockfile::{Installed, LockEntry, Signer};
+use crate::infra::ops::{self, LinkInstall, PackInstall};
+use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
+use crate::registry::Registries;
 
 /// `providers install <provider> <infra>`: link the provider's live source into the infra.
 pub fn install(
@@ -31,16 +31,19 @@ pub fn install(
         );
     };
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let (entry, change) =
-        link::install(context, &infra, &args.provider, package, layout, args.force).with_context(
-            || {
-                format!(
-                    "failed to install `{}` into `{}`",
-                    args.provider, infra.name
-                )
-            },
-        )?;
-    let how = format!("link to `{}`", entry.source);
+    let request = LinkInstall {
+        name: &args.provider,
+        package,
+        layout,
+        force: args.force,
+    };
+    let (entry, change) = ops::install_link(context, &infra, &request).with_context(|| {
+        format!(
+            "failed to install `{}` into `{}`",
+            args.provider, infra.name
+        )
+    })?;
+    let how = format!("link to `{}`", entry.source());
     report(&entry, change, &infra, &how, printer);
     Ok(Outcome::Success)
 }
@@ -72,24 +75,30 @@ fn install_pack(
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
+    let registry = Registries::open(&context.registry_options())?.chain();
+    let keys = context.trusted_keys()?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let request = vendor::PackRequest {
+    let request = PackInstall {
         name: &args.provider,
         version,
+        registry: &registry,
+        keys: &keys,
+        limits: context.unpack_limits(),
         allow_unsigned: args.allow_unsigned,
-        pinned_sha256: None,
     };
-    let (entry, change) = vendor::install(context, infra, &request).with_context(|| {
+    let (entry, change) = ops::install_pack(context, infra, &request, None).with_context(|| {
         format!(
             "failed to install `{}` {version} into `{}`",
             args.provider, infra.name
         )
     })?;
-    let signer = match entry.signer.as_deref() {
-        Some(UNSIGNED) | None => "unsigned, allowed by `--allow-unsigned`".to_owned(),
-        Some(key_id) => format!("signed by {key_id}"),
+    let signer = match &entry.installed {
+        Installed::Pack(pin) if pin.signer != Signer::Unsigned => {
+            format!("signed by {}", pin.signer)
+        }
+        _ => "unsigned, allowed by `--allow-unsigned`".to_owned(),
     };
-    let how = format!("pack from `{}`, {signer}", entry.source);
+    let how = format!("pack from `{}`, {signer}", entry.source());
     report(&entry, change, infra, &how, printer);
     Ok(Outcome::Success)
 }

@@ -43,7 +43,10 @@ fn status_table(modules: &[ModuleStatus]) -> Table {
             module
                 .mode
                 .map_or_else(|| "-".into(), |mode| mode.to_string()),
-            module.version.clone().unwrap_or_else(|| "-".into()),
+            module
+                .version
+                .as_ref()
+                .map_or_else(|| "-".into(), ToString::to_string),
             module.state.as_str().into(),
             module.source.clone(),
         ]);

@@ -31,7 +31,7 @@ pub fn list(args: &LayoutArgs, context: &Context, printer: &Printer) -> anyhow::
     .map(|module| {
         let manifest = module.package().map(|package| &package.manifest);
         ProviderRow {
-            version: manifest.map(|m| m.version.clone()),
+            version: manifest.map(|m| m.version.to_string()),
             description: manifest.map(|m| m.description.clone()),
             problem: module.broken().map(str::to_owned),
             module: format!("{}{}", module.name, crate::names::MODULE_SUFFIX),

@@ -4,8 +4,8 @@ use crate::Outcome;
 use crate::cli::RemoveArgs;
 use crate::context::Context;
 use crate::infra::Infra;
-use crate::infra::link;
 use crate::infra::lockfile::ProvidersLock;
+use crate::infra::ops;
 use crate::lock::DirLock;
 use crate::printer::Printer;
 
@@ -14,7 +14,7 @@ use crate::printer::Printer;
 pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let removal = link::remove(context, &infra, &args.provider, args.force)
+    let removal = ops::remove(context, &infra, &args.provider, args.force)
         .with_context(|| format!("failed to remove `{}` from `{}`", args.provider, infra.name))?;
     if !removal.found_anything() {
         if args.force {

@@ -1,31 +1,41 @@
 use crate::Outcome;
 use crate::cli::InfraArgs;
 use crate::context::Context;
-use crate::infra::Infra;
-use crate::infra::link::{self, Change};
 use crate::infra::lockfile::Mode;
+use crate::infra::ops::{self, SyncSources};
+use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
+use crate::registry::Registries;
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
 /// as a teammate does after `git pull`.
 pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
+    let registry = Registries::open(&context.registry_options())?.chain();
+    let keys = context.trusted_keys()?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let (results, pruned) = link::sync(context, &infra)?;
+    let sources = SyncSources {
+        registry: &registry,
+        keys: &keys,
+        limits: context.unpack_limits(),
+    };
+    let (results, pruned) = ops::sync(context, &infra, &sources)?;
     let mut failed = 0;
     for synced in &results {
         match &synced.result {
-            Ok(Change::Changed) if synced.entry.mode == Mode::Pack => printer.status(
+            Ok(Change::Changed) if synced.entry.mode() == Mode::Pack => printer.status(
                 "Restored",
                 format!(
                     "`{}` {} from `{}` (verified)",
-                    synced.entry.module, synced.entry.version, synced.entry.source
+                    synced.entry.module,
+                    synced.entry.version,
+                    synced.entry.source()
                 ),
             ),
             Ok(Change::Changed) => printer.status(
                 "Linked",
-                format!("`{}` → `{}`", synced.entry.module, synced.entry.source),
+                format!("`{}` → `{}`", synced.entry.module, synced.entry.source()),
             ),
             Ok(Change::Unchanged) => {
                 printer.verbose(format!("`{}` is up to date", synced.entry.module))

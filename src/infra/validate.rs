@@ -1,0 +1,165 @@
+//! The checks of `providers validate`: the state of every module (links resolve, vendored packs
+//! match their hashes, manifests agree with the lock and the disk), then the evaluation of every
+//! module in a good state and of the infra's `main.ncl`, in parallel. It reads and evaluates;
+//! it never writes, and it never prints: what it finds is in the [`Report`].
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::lockfile::Mode;
+use super::state::{self, ModuleStatus, State};
+use super::{Infra, VENDOR_DIR};
+use crate::catalog::{self, Layout};
+use crate::context::Context;
+use crate::nickel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Evaluation {
+    Ok,
+    Failed,
+    /// Not evaluated: the link is broken, or the module is in the KCL layout.
+    Skipped,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModuleReport {
+    #[serde(flatten)]
+    pub status: ModuleStatus,
+    pub evaluation: Evaluation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostic: Option<String>,
+}
+
+impl ModuleReport {
+    pub fn failed(&self) -> bool {
+        self.status.state != State::Ok || self.evaluation == Evaluation::Failed
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MainReport {
+    pub path: String,
+    pub evaluation: Evaluation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostic: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub infra: String,
+    pub valid: bool,
+    pub modules: Vec<ModuleReport>,
+    pub main: Option<MainReport>,
+    /// What is worth saying but is not a problem (a source whose version moved on).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// How many problems it found: each failed module, and `main.ncl` if it failed.
+    pub fn problems(&self) -> usize {
+        let main_failed = self
+            .main
+            .as_ref()
+            .is_some_and(|m| m.evaluation == Evaluation::Failed);
+        self.modules.iter().filter(|m| m.failed()).count() + usize::from(main_failed)
+    }
+}
+
+/// Checks `infra` whole.
+pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
+    let statuses = state::inspect(context, infra)?;
+    let modules_dir = infra.modules_dir(context, Layout::Nickel);
+    let import_paths: Vec<PathBuf> = vec![modules_dir.clone(), infra.dir.join(VENDOR_DIR)];
+    let mut warnings = Vec::new();
+
+    // Read what to evaluate first, then evaluate every module and `main.ncl` in parallel.
+    let mut jobs = Vec::new();
+    let mut modules = Vec::new();
+    for status in statuses {
+        let mut report = ModuleReport {
+            status,
+            evaluation: Evaluation::Skipped,
+            diagnostic: None,
+        };
+        if report.status.state == State::Ok && report.status.layout == Layout::Nickel {
+            let dir = match report.status.mode {
+                Some(Mode::Pack) => infra.dir.join(VENDOR_DIR).join(&report.status.module),
+                _ => modules_dir.join(&report.status.module),
+            };
+            match entry_point(infra, &dir, &report.status, &mut warnings) {
+                Ok(entry) => jobs.push((Some(modules.len()), entry)),
+                Err(reason) => {
+                    report.evaluation = Evaluation::Failed;
+                    report.diagnostic = Some(reason);
+                }
+            }
+        }
+        modules.push(report);
+    }
+    let main_path = infra.dir.join("main.ncl");
+    let mut main = main_path.is_file().then(|| MainReport {
+        path: "main.ncl".into(),
+        evaluation: Evaluation::Ok,
+        diagnostic: None,
+    });
+    if main.is_some() {
+        jobs.push((None, main_path));
+    }
+    let files: Vec<PathBuf> = jobs.iter().map(|(_, file)| file.clone()).collect();
+    for ((target, _), result) in jobs
+        .iter()
+        .zip(nickel::export_json_all(&import_paths, &files))
+    {
+        let (evaluation, diagnostic) = match result {
+            Ok(_) => (Evaluation::Ok, None),
+            Err(error) => (Evaluation::Failed, Some(error.to_string())),
+        };
+        match target {
+            Some(index) => {
+                modules[*index].evaluation = evaluation;
+                modules[*index].diagnostic = diagnostic;
+            }
+            None => {
+                if let Some(main) = &mut main {
+                    main.evaluation = evaluation;
+                    main.diagnostic = diagnostic;
+                }
+            }
+        }
+    }
+    let mut report = Report {
+        infra: infra.name.clone(),
+        valid: false,
+        modules,
+        main,
+        warnings,
+    };
+    report.valid = report.problems() == 0;
+    Ok(report)
+}
+
+/// The entry point of an installed module, read through its link as the infra sees it. Warns
+/// when the version at the source is no longer the one the lock records.
+fn entry_point(
+    infra: &Infra,
+    dir: &Path,
+    module: &ModuleStatus,
+    warnings: &mut Vec<String>,
+) -> Result<PathBuf, String> {
+    let manifest = catalog::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))?;
+    if let Some(recorded) = module.version.as_ref().filter(|v| **v != manifest.version) {
+        warnings.push(format!(
+            "`{}` is now version {} at its source; the lock records {recorded}\nhint: run `provisioning providers install {} {}` again to record it",
+            module.module, manifest.version, module.name, infra.name
+        ));
+    }
+    Ok(dir.join(
+        manifest
+            .entry
+            .as_deref()
+            .unwrap_or(Layout::Nickel.default_entry()),
+    ))
+}

@@ -1,0 +1,197 @@
+//! A registry in two directories: artifacts in the packages directory (`pack_path`) and one
+//! metadata file per module in `registry_path/<module>.json`, so the registry grows per module
+//! rather than as one big index. `package_file` names in the metadata are relative to the
+//! packages directory, so the two directories can be copied or served as they are.
+//!
+//! Writers hold the registry's lock ([`crate::lock::DirLock`] on `registry_path`) while they
+//! read, change and write a module's metadata.
+
+use std::path::{Path, PathBuf};
+
+use super::{Fetched, ModuleMetadata, Registry, RegistryError, VersionEntry};
+use crate::config::Config;
+use crate::lock::DirLock;
+use crate::names::{ModuleName, PackRef};
+use crate::pack::verify::SignatureFile;
+use crate::printer::Printer;
+
+#[derive(Debug, Clone)]
+pub struct DirectoryRegistry {
+    pub pack_path: PathBuf,
+    pub registry_path: PathBuf,
+    /// How messages and locks name it: the registry directory, relative to the base if inside.
+    label: String,
+}
+
+impl DirectoryRegistry {
+    /// The configured directories (`distribution.pack_path`, `distribution.registry_path`).
+    pub fn from_config(config: &Config) -> Self {
+        let registry_path = config.distribution.registry_path.clone();
+        let label = match registry_path.strip_prefix(&config.paths.base) {
+            Ok(relative) if !relative.as_os_str().is_empty() => relative,
+            _ => &registry_path,
+        };
+        Self {
+            label: label.to_string_lossy().replace('\\', "/"),
+            pack_path: config.distribution.pack_path.clone(),
+            registry_path,
+        }
+    }
+
+    /// A `distribution/`-shaped directory: `packages/` and `registry/` inside it.
+    pub fn in_distribution_dir(dir: &Path) -> Self {
+        Self {
+            label: dir.display().to_string(),
+            pack_path: dir.join("packages"),
+            registry_path: dir.join("registry"),
+        }
+    }
+
+    /// Takes the registry's lock, creating the registry directory when missing.
+    pub fn lock(&self, printer: &Printer) -> std::io::Result<DirLock> {
+        crate::fs::create_dir_all(&self.registry_path)?;
+        DirLock::acquire(&self.registry_path, printer)
+    }
+
+    pub fn metadata_path(&self, module: &ModuleName) -> PathBuf {
+        self.registry_path.join(format!("{module}.json"))
+    }
+
+    /// The metadata of `module`, if the registry has any.
+    pub fn read(&self, module: &ModuleName) -> Result<Option<ModuleMetadata>, RegistryError> {
+        let path = self.metadata_path(module);
+        let metadata = read_metadata(&path)?;
+        if let Some(metadata) = &metadata
+            && metadata.name != *module
+        {
+            return Err(RegistryError::Parse {
+                path,
+                message: format!("it describes `{}`, not `{module}`", metadata.name),
+            });
+        }
+        Ok(metadata)
+    }
+
+    /// Every module's metadata, sorted by name. Only `<module>.json` files are read, each for
+    /// the module its name says: a stray copy (`zz-backup.json`) is not a module.
+    pub fn all(&self) -> Result<Vec<ModuleMetadata>, RegistryError> {
+        let mut modules = Vec::new();
+        for module in self.modules()? {
+            modules.extend(self.read(&module)?);
+        }
+        Ok(modules)
+    }
+
+    pub fn write(&self, metadata: &ModuleMetadata) -> std::io::Result<()> {
+        let mut json = serde_json::to_string_pretty(metadata).map_err(std::io::Error::other)?;
+        json.push('\n');
+        crate::fs::atomic_write(&self.metadata_path(&metadata.name), json.as_bytes())
+    }
+
+    /// Removes the metadata file of a module that has no version left.
+    pub fn remove(&self, module: &ModuleName) -> std::io::Result<()> {
+        crate::fs::remove_file_if_exists(&self.metadata_path(module)).map(|_| ())
+    }
+
+    /// The recorded version of a pack.
+    pub fn resolve(&self, pack: &PackRef) -> Result<VersionEntry, RegistryError> {
+        let metadata = self
+            .read(&pack.module)?
+            .ok_or_else(|| RegistryError::UnknownModule {
+                module: pack.module.clone(),
+                registry: self.label.clone(),
+            })?;
+        metadata
+            .get(&pack.version)
+            .cloned()
+            .ok_or_else(|| RegistryError::UnknownVersion {
+                module: pack.module.clone(),
+                version: pack.version.clone(),
+                available: metadata
+                    .versions
+                    .iter()
+                    .map(|v| v.version.clone())
+                    .collect(),
+            })
+    }
+
+    /// Where a file named in the metadata is on disk.
+    pub fn artifact_path(&self, file_name: &str) -> PathBuf {
+        self.pack_path.join(file_name)
+    }
+}
+
+impl Registry for DirectoryRegistry {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
+        let entries = match std::fs::read_dir(&self.registry_path) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(RegistryError::Read {
+                    path: self.registry_path.clone(),
+                    source,
+                });
+            }
+        };
+        let mut modules: Vec<ModuleName> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name();
+                name.to_str()?.strip_suffix(".json")?.parse().ok()
+            })
+            .collect();
+        modules.sort();
+        Ok(modules)
+    }
+
+    fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError> {
+        Ok(self
+            .read(module)?
+            .map(|metadata| metadata.versions.into_iter().map(|v| v.version).collect())
+            .unwrap_or_default())
+    }
+
+    fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
+        let entry = self.resolve(pack)?;
+        let path = self.artifact_path(&entry.package_file.to_string());
+        let read_error = |source| RegistryError::Read {
+            path: path.clone(),
+            source,
+        };
+        let bytes = crate::fs::read_regular(&path).map_err(read_error)?;
+        let signature = SignatureFile::beside(&path).map_err(read_error)?;
+        Ok(Fetched {
+            entry,
+            bytes,
+            signature,
+            label: self.label.clone(),
+        })
+    }
+}
+
+fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(RegistryError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let metadata: ModuleMetadata =
+        serde_json::from_str(&text).map_err(|error| RegistryError::Parse {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
+    metadata.check().map_err(|message| RegistryError::Parse {
+        path: path.to_owned(),
+        message,
+    })?;
+    Ok(Some(metadata))
+}
