@@ -4,28 +4,31 @@
 //!
 //! ```text
 //! arguments (cli) → resolved settings (context, config) → command (commands::*)
-//!     → domain (catalog, infra, nickel, pack, registry, signing) → disk (fs, lock)
+//!     → domain (infra → registry → pack, signing, nickel, catalog) → disk (fs, lock)
 //! ```
 //!
 //! - [`cli`] holds the clap definitions only; `--help`, completions and the man page come from it.
 //! - [`context`] owns the environment a command runs in: base directory, configuration, the
 //!   environment variables and the working directory, so tests never touch the process state.
-//! - [`config`] loads and interpolates `config.defaults.toml` and its overrides.
+//! - [`config`] loads, layers, interpolates and type-checks `config.defaults.toml` and its
+//!   overrides.
 //! - [`printer`] owns output: data to stdout as a table, JSON or YAML; status to stderr.
+//! - [`commands`] one function per command: parse, call the domain, print.
 //! - [`catalog`] discovers providers, taskservs and clusters under `extensions/`.
-//! - [`infra`] reads and edits an infrastructure: its `manifest.toml`, its lock
-//!   (`providers.manifest.yaml`), the links in its modules directory and its vendored packs.
+//! - [`infra`] an infrastructure: its lock and manifest (data), its state (read only), the link
+//!   and vendor steps, and the operations (install, remove, sync) that own the transaction.
+//! - [`packer`] packs a module into a registry directory: evaluate, build, sign, record.
+//! - [`registry`] where packs come from: the `Registry` trait, a directory, an OCI registry, a
+//!   chain of them; retention (`pack clean`).
+//! - [`pack`] the artifact format: deterministic archives, their names, reading them as hostile
+//!   input, verification.
 //! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`, and caches exports.
-//! - [`pack`] builds deterministic artifacts, packs modules, reads artifacts as hostile input
-//!   and verifies them.
-//! - [`registry`] the local registry (artifacts and per-module metadata) and the OCI registry
-//!   (publish, list, pull through a digest-keyed cache).
-//! - [`time`] formats timestamps for metadata.
 //! - [`signing`] manages minisign keys, signs artifacts and verifies signatures.
-//! - [`fs`] is the only place that writes to disk: atomic writes, symlink replacement.
+//! - [`names`], [`digest`] the typed values parsed at the edge: module and provider names,
+//!   `module@version`, sha256, content hashes.
+//! - [`fs`] is the only place that writes to disk: atomic writes, transactions, symlinks.
 //! - [`lock`] serialises commands that change one infrastructure or one registry.
-//! - [`names`] validates provider and module names before anything is touched.
-//! - [`text`] locates errors in files (line and column) for one-line messages.
+//! - [`text`], [`time`] locate errors in files (line and column); format timestamps.
 //!
 //! [`main`] parses arguments, runs the command and maps the outcome to an exit code in one place.
 

@@ -110,26 +110,16 @@ impl Packer<'_> {
             export_json_cached(evaluator, self.cache, &input.entry, &[])?;
         let artifact = crate::pack::build(pack, &files, &export)?;
 
-        let write_error = |path: &std::path::Path| {
-            let path = path.to_owned();
-            move |source| PackError::Write { path, source }
-        };
         // Threads of this process take turns here, so the lock below is only ever waited for
         // (and "Blocking" only ever said) because of another process.
         let _turn = WRITE_TURN
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let _lock = if self.destination.index {
-            self.registry.lock(self.printer)
-        } else {
-            crate::fs::create_dir_all(&self.destination.dir)
-                .and_then(|()| DirLock::acquire(&self.destination.dir, self.printer))
-        }
-        .map_err(write_error(&self.destination.dir))?;
+        let _lock = self.lock_destination()?;
 
         let file_name = ArtifactName::new(pack.clone());
         let path = self.destination.dir.join(file_name.to_string());
-        let mut metadata = if self.destination.index {
+        let metadata = if self.destination.index {
             Some(
                 self.registry
                     .read(&pack.module)?
@@ -142,39 +132,10 @@ impl Packer<'_> {
             .as_ref()
             .and_then(|m| m.get(&pack.version))
             .cloned();
-        let existing_sha256 = match crate::fs::read_regular(&path) {
-            Ok(bytes) => Some(Sha256::of(&bytes)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => return Err(PackError::Write { path, source }),
-        };
-        let conflict = existing_sha256
-            .iter()
-            .chain(recorded.as_ref().map(|entry| &entry.sha256))
-            .find(|sha256| **sha256 != artifact.sha256)
-            .copied();
-        if let Some(existing) = conflict
-            && !self.force
-        {
-            return Err(PackError::Exists {
-                pack: pack.clone(),
-                existing,
-                new: artifact.sha256,
-            });
-        }
-        let written = match (&existing_sha256, &conflict) {
-            (_, Some(_)) => Written::Replaced,
-            (Some(_), None) => Written::Unchanged,
-            (None, None) => Written::Created,
-        };
-        if written != Written::Unchanged {
-            crate::fs::create_dir_all(&self.destination.dir)
-                .map_err(write_error(&self.destination.dir))?;
-            crate::fs::atomic_write(&path, &artifact.bytes).map_err(write_error(&path))?;
-        }
+        let written = self.write_artifact(&artifact, &path, recorded.as_ref())?;
         let (signature, signer) =
             self.sign(&path, &file_name, &artifact, written, recorded.as_ref())?;
-        let signer_for_report = signer;
-        if let Some(metadata) = &mut metadata {
+        if let Some(metadata) = metadata {
             let created = recorded
                 .filter(|entry| entry.sha256 == artifact.sha256)
                 .map_or_else(|| crate::time::rfc3339(self.now), |entry| entry.created);
@@ -188,16 +149,10 @@ impl Packer<'_> {
                 signature,
                 signer,
             };
-            let before = metadata.clone();
-            metadata.upsert(entry, self.metadata);
-            if *metadata != before {
-                self.registry
-                    .write(metadata)
-                    .map_err(write_error(&self.registry.metadata_path(&pack.module)))?;
-            }
+            self.record(metadata, entry)?;
         }
         Ok(Packed {
-            signer: signer_for_report,
+            signer,
             module: pack.module.clone(),
             version: pack.version.clone(),
             path,
@@ -207,6 +162,83 @@ impl Packer<'_> {
             written,
             cached_evaluation,
         })
+    }
+
+    /// Takes the lock of the registry, or of the `--output` directory.
+    fn lock_destination(&self) -> Result<DirLock, PackError> {
+        let dir = &self.destination.dir;
+        if self.destination.index {
+            self.registry.lock(self.printer)
+        } else {
+            crate::fs::create_dir_all(dir).and_then(|()| DirLock::acquire(dir, self.printer))
+        }
+        .map_err(|source| PackError::Write {
+            path: dir.clone(),
+            source,
+        })
+    }
+
+    /// Writes the artifact at `path`, unless exactly these bytes are there. Other bytes, on disk
+    /// or recorded in the metadata, are a conflict: refused unless `force`.
+    fn write_artifact(
+        &self,
+        artifact: &Artifact,
+        path: &std::path::Path,
+        recorded: Option<&VersionEntry>,
+    ) -> Result<Written, PackError> {
+        let write_error = |source| PackError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        let existing_sha256 = match crate::fs::read_regular(path) {
+            Ok(bytes) => Some(Sha256::of(&bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(write_error(source)),
+        };
+        let conflict = existing_sha256
+            .iter()
+            .chain(recorded.map(|entry| &entry.sha256))
+            .find(|sha256| **sha256 != artifact.sha256)
+            .copied();
+        if let Some(existing) = conflict
+            && !self.force
+        {
+            return Err(PackError::Exists {
+                pack: artifact.pack.clone(),
+                existing,
+                new: artifact.sha256,
+            });
+        }
+        let written = match (existing_sha256, conflict) {
+            (_, Some(_)) => Written::Replaced,
+            (Some(_), None) => Written::Unchanged,
+            (None, None) => Written::Created,
+        };
+        if written != Written::Unchanged {
+            crate::fs::create_dir_all(&self.destination.dir).map_err(|source| {
+                PackError::Write {
+                    path: self.destination.dir.clone(),
+                    source,
+                }
+            })?;
+            crate::fs::atomic_write(path, &artifact.bytes).map_err(write_error)?;
+        }
+        Ok(written)
+    }
+
+    /// Records a version in the module's metadata, when that changes it.
+    fn record(&self, mut metadata: ModuleMetadata, entry: VersionEntry) -> Result<(), PackError> {
+        let before = metadata.clone();
+        metadata.upsert(entry, self.metadata);
+        if metadata != before {
+            self.registry
+                .write(&metadata)
+                .map_err(|source| PackError::Write {
+                    path: self.registry.metadata_path(&metadata.name),
+                    source,
+                })?;
+        }
+        Ok(())
     }
 }
 

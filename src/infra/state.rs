@@ -139,45 +139,9 @@ fn check_entry(
         }
     };
     let (state, detail) = match disk_state {
-        (State::Ok, _) => match manifest
-            .dependencies
-            .get(entry.module.as_str())
-            .map(|dep| (dep.path(), dep.version()))
-        {
-            Some((Some(path), version))
-                if path == expected_dependency
-                    && expected_version.is_none_or(|expected| version == Some(expected)) =>
-            {
-                (State::Ok, None)
-            }
-            Some((Some(path), version)) if path == expected_dependency => (
-                State::ManifestMismatch,
-                Some(format!(
-                    "`{}` pins `{}` at version {}, the lock at {}",
-                    entry.layout.manifest_file(),
-                    entry.module,
-                    version.unwrap_or("(none)"),
-                    entry.version
-                )),
-            ),
-            Some((path, _)) => (
-                State::ManifestMismatch,
-                Some(format!(
-                    "`{}` gives `{}` the path `{}`, expected `{expected_dependency}`",
-                    entry.layout.manifest_file(),
-                    entry.module,
-                    path.unwrap_or("(none)")
-                )),
-            ),
-            None => (
-                State::ManifestMismatch,
-                Some(format!(
-                    "`{}` has no dependency `{}`",
-                    entry.layout.manifest_file(),
-                    entry.module
-                )),
-            ),
-        },
+        (State::Ok, _) => {
+            manifest_agreement(entry, manifest, &expected_dependency, expected_version)
+        }
         other => other,
     };
     Ok(ModuleStatus {
@@ -190,6 +154,55 @@ fn check_entry(
         state,
         detail,
     })
+}
+
+/// Whether the infra's manifest depends on `entry` as the lock says it should: at
+/// `expected_dependency`, and pinned at `expected_version` for a pack.
+fn manifest_agreement(
+    entry: &LockEntry,
+    manifest: &InfraManifest,
+    expected_dependency: &str,
+    expected_version: Option<&str>,
+) -> (State, Option<String>) {
+    match manifest
+        .dependencies
+        .get(entry.module.as_str())
+        .map(|dep| (dep.path(), dep.version()))
+    {
+        Some((Some(path), version))
+            if path == expected_dependency
+                && expected_version.is_none_or(|expected| version == Some(expected)) =>
+        {
+            (State::Ok, None)
+        }
+        Some((Some(path), version)) if path == expected_dependency => (
+            State::ManifestMismatch,
+            Some(format!(
+                "`{}` pins `{}` at version {}, the lock at {}",
+                entry.layout.manifest_file(),
+                entry.module,
+                version.unwrap_or("(none)"),
+                entry.version
+            )),
+        ),
+        Some((path, _)) => (
+            State::ManifestMismatch,
+            Some(format!(
+                "`{}` gives `{}` the path `{}`, expected `{expected_dependency}`",
+                entry.layout.manifest_file(),
+                entry.module,
+                path.unwrap_or("(none)")
+            )),
+        ),
+        None => (
+            State::ManifestMismatch,
+            Some(format!(
+                "`{}` has no dependency `{}`",
+                entry.layout.manifest_file(),
+                entry.module
+            )),
+        ),
+    }
 }
 
 /// Compares the link at `link` with the directory it should resolve to.
@@ -246,47 +259,10 @@ fn untracked(
             .iter()
             .any(|entry| entry.module == *module && entry.mode() == mode)
     };
-    let mut stray = std::collections::BTreeMap::new();
-    let modules_dir = infra.modules_dir(context, layout);
-    if modules_dir.is_dir() {
-        for dir_entry in fs_err::read_dir(&modules_dir)? {
-            let dir_entry = dir_entry?;
-            let module = dir_entry.file_name().to_string_lossy().into_owned();
-            if module.starts_with('.') || tracked_as(&module, Mode::Link) {
-                continue;
-            }
-            let source = match entry_at(&dir_entry.path())? {
-                Entry::Symlink(target) => target.display().to_string(),
-                _ => "(not a link)".to_owned(),
-            };
-            stray.insert(
-                module,
-                (
-                    source,
-                    format!(
-                        "`{}/{}` is not in the lock",
-                        modules_dir_name(context, layout),
-                        dir_entry.file_name().to_string_lossy()
-                    ),
-                ),
-            );
-        }
-    }
-    let vendor_dir = infra.dir.join(VENDOR_DIR);
-    if layout == Layout::Nickel && vendor_dir.is_dir() {
-        for dir_entry in fs_err::read_dir(&vendor_dir)? {
-            let dir_entry = dir_entry?;
-            let module = dir_entry.file_name().to_string_lossy().into_owned();
-            if module.starts_with('.')
-                || !dir_entry.file_type()?.is_dir()
-                || tracked_as(&module, Mode::Pack)
-            {
-                continue;
-            }
-            let path = format!("./{VENDOR_DIR}/{module}");
-            let detail = format!("`{VENDOR_DIR}/{module}` is not in the lock");
-            stray.entry(module).or_insert((path, detail));
-        }
+    let mut stray = Stray::new();
+    stray_links(context, infra, layout, &tracked_as, &mut stray)?;
+    if layout == Layout::Nickel {
+        stray_vendored(infra, &tracked_as, &mut stray)?;
     }
     let prefixes = [
         format!("./{}/", modules_dir_name(context, layout)),
@@ -328,6 +304,66 @@ fn untracked(
             detail: Some(detail),
         })
         .collect())
+}
+
+/// Modules found but not in the lock: module → (source, what is wrong).
+type Stray = BTreeMap<String, (String, String)>;
+
+/// Entries of the modules directory that are not links the lock records.
+fn stray_links(
+    context: &Context,
+    infra: &Infra,
+    layout: Layout,
+    tracked_as: &dyn Fn(&str, Mode) -> bool,
+    stray: &mut Stray,
+) -> anyhow::Result<()> {
+    let modules_dir = infra.modules_dir(context, layout);
+    if !modules_dir.is_dir() {
+        return Ok(());
+    }
+    for dir_entry in fs_err::read_dir(&modules_dir)? {
+        let dir_entry = dir_entry?;
+        let module = dir_entry.file_name().to_string_lossy().into_owned();
+        if module.starts_with('.') || tracked_as(&module, Mode::Link) {
+            continue;
+        }
+        let source = match entry_at(&dir_entry.path())? {
+            Entry::Symlink(target) => target.display().to_string(),
+            _ => "(not a link)".to_owned(),
+        };
+        let detail = format!(
+            "`{}/{module}` is not in the lock",
+            modules_dir_name(context, layout)
+        );
+        stray.insert(module, (source, detail));
+    }
+    Ok(())
+}
+
+/// Directories of `vendor/` that are not packs the lock records.
+fn stray_vendored(
+    infra: &Infra,
+    tracked_as: &dyn Fn(&str, Mode) -> bool,
+    stray: &mut Stray,
+) -> anyhow::Result<()> {
+    let vendor_dir = infra.dir.join(VENDOR_DIR);
+    if !vendor_dir.is_dir() {
+        return Ok(());
+    }
+    for dir_entry in fs_err::read_dir(&vendor_dir)? {
+        let dir_entry = dir_entry?;
+        let module = dir_entry.file_name().to_string_lossy().into_owned();
+        if module.starts_with('.')
+            || !dir_entry.file_type()?.is_dir()
+            || tracked_as(&module, Mode::Pack)
+        {
+            continue;
+        }
+        let path = format!("./{VENDOR_DIR}/{module}");
+        let detail = format!("`{VENDOR_DIR}/{module}` is not in the lock");
+        stray.entry(module).or_insert((path, detail));
+    }
+    Ok(())
 }
 
 /// How a vendored module compares with the lock.

@@ -128,33 +128,7 @@ pub fn build(
     let mut all: Vec<&ArtifactFile> = files.iter().chain(std::iter::once(&export_file)).collect();
     all.sort_by(|a, b| a.path.cmp(&b.path));
 
-    // Directories: the module root and every parent of a file, each once.
-    let mut dirs = std::collections::BTreeSet::new();
-    dirs.insert(String::new());
-    for file in &all {
-        let mut parent = std::path::Path::new(&file.path).parent();
-        while let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
-            dirs.insert(dir.to_string_lossy().into_owned());
-            parent = dir.parent();
-        }
-    }
-    let mut entries: Vec<(String, Option<&ArtifactFile>)> = dirs
-        .into_iter()
-        .map(|dir| {
-            let path = if dir.is_empty() {
-                format!("{module}/")
-            } else {
-                format!("{module}/{dir}/")
-            };
-            (path, None)
-        })
-        .chain(
-            all.iter()
-                .map(|file| (format!("{module}/{}", file.path), Some(*file))),
-        )
-        .collect();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-
+    let entries = entries(module, &all);
     let error = |source| ArchiveError::Build {
         module: module.clone(),
         source,
@@ -201,6 +175,43 @@ pub fn build(
         ),
         bytes,
     })
+}
+
+/// Every entry of the archive, sorted by path: the module root, every parent directory of a
+/// file (each once), and the files.
+fn entries<'a>(
+    module: &ModuleName,
+    files: &[&'a ArtifactFile],
+) -> Vec<(String, Option<&'a ArtifactFile>)> {
+    // Directories: the module root and every parent of a file, each once.
+    let mut dirs = std::collections::BTreeSet::new();
+    dirs.insert(String::new());
+    for file in files {
+        let mut parent = std::path::Path::new(&file.path).parent();
+        while let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
+            dirs.insert(dir.to_string_lossy().into_owned());
+            parent = dir.parent();
+        }
+    }
+    let mut entries: Vec<(String, Option<&ArtifactFile>)> = dirs
+        .into_iter()
+        .map(|dir| {
+            let path = if dir.is_empty() {
+                format!("{module}/")
+            } else {
+                format!("{module}/{dir}/")
+            };
+            (path, None)
+        })
+        .chain(
+            files
+                .iter()
+                .map(|file| (format!("{module}/{}", file.path), Some(*file))),
+        )
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+
+    entries
 }
 
 /// Where artifacts of a run go: the configured packages directory, or `--output`.

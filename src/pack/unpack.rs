@@ -101,51 +101,11 @@ pub fn read_artifact(
             });
         }
         let relative = parts[1..].join("/");
-        let kind = entry.header().entry_type();
-        match kind {
-            tar::EntryType::Symlink => {
-                return Err(UnpackError::Link {
-                    entry: name,
-                    kind: "symlink",
-                });
+        if check_kind(entry.header().entry_type(), &name)? == Kind::Directory {
+            if !seen.insert(format!("{relative}/")) {
+                return Err(UnpackError::Duplicate { entry: name });
             }
-            tar::EntryType::Link => {
-                return Err(UnpackError::Link {
-                    entry: name,
-                    kind: "hardlink",
-                });
-            }
-            tar::EntryType::Char => {
-                return Err(UnpackError::Special {
-                    entry: name,
-                    kind: "character device",
-                });
-            }
-            tar::EntryType::Block => {
-                return Err(UnpackError::Special {
-                    entry: name,
-                    kind: "block device",
-                });
-            }
-            tar::EntryType::Fifo => {
-                return Err(UnpackError::Special {
-                    entry: name,
-                    kind: "FIFO",
-                });
-            }
-            tar::EntryType::Directory => {
-                if !seen.insert(format!("{relative}/")) {
-                    return Err(UnpackError::Duplicate { entry: name });
-                }
-                continue;
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {}
-            _ => {
-                return Err(UnpackError::Special {
-                    entry: name,
-                    kind: "special entry",
-                });
-            }
+            continue;
         }
         if relative.is_empty() {
             return Err(UnpackError::OutsideModule {
@@ -187,6 +147,36 @@ pub fn read_artifact(
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    File,
+    Directory,
+}
+
+/// What an entry may be: a regular file or a directory. Links, devices and the rest are refused.
+fn check_kind(kind: tar::EntryType, name: &str) -> Result<Kind, UnpackError> {
+    let refuse = |kind: &'static str| UnpackError::Special {
+        entry: name.to_owned(),
+        kind,
+    };
+    match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous => Ok(Kind::File),
+        tar::EntryType::Directory => Ok(Kind::Directory),
+        tar::EntryType::Symlink => Err(UnpackError::Link {
+            entry: name.to_owned(),
+            kind: "symlink",
+        }),
+        tar::EntryType::Link => Err(UnpackError::Link {
+            entry: name.to_owned(),
+            kind: "hardlink",
+        }),
+        tar::EntryType::Char => Err(refuse("character device")),
+        tar::EntryType::Block => Err(refuse("block device")),
+        tar::EntryType::Fifo => Err(refuse("FIFO")),
+        _ => Err(refuse("special entry")),
+    }
 }
 
 /// Writes checked files under `dir` (which must be new and empty), modes 0644 or 0755.

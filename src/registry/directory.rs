@@ -27,21 +27,18 @@ impl DirectoryRegistry {
     /// The configured directories (`distribution.pack_path`, `distribution.registry_path`).
     pub fn from_config(config: &Config) -> Self {
         let registry_path = config.distribution.registry_path.clone();
-        let label = match registry_path.strip_prefix(&config.paths.base) {
-            Ok(relative) if !relative.as_os_str().is_empty() => relative,
-            _ => &registry_path,
-        };
         Self {
-            label: label.to_string_lossy().replace('\\', "/"),
+            label: relative_label(&registry_path, &config.paths.base),
             pack_path: config.distribution.pack_path.clone(),
             registry_path,
         }
     }
 
-    /// A `distribution/`-shaped directory: `packages/` and `registry/` inside it.
-    pub fn in_distribution_dir(dir: &Path) -> Self {
+    /// A `distribution/`-shaped directory: `packages/` and `registry/` inside it, named
+    /// relative to `base` when inside it.
+    pub fn in_distribution_dir(dir: &Path, base: &Path) -> Self {
         Self {
-            label: dir.display().to_string(),
+            label: relative_label(dir, base),
             pack_path: dir.join("packages"),
             registry_path: dir.join("registry"),
         }
@@ -171,6 +168,15 @@ impl Registry for DirectoryRegistry {
             label: self.label.clone(),
         })
     }
+}
+
+/// `path` relative to `base` when inside it, `/`-separated: how messages and locks name it.
+fn relative_label(path: &Path, base: &Path) -> String {
+    let label = match path.strip_prefix(base) {
+        Ok(relative) if !relative.as_os_str().is_empty() => relative,
+        _ => path,
+    };
+    label.to_string_lossy().replace('\\', "/")
 }
 
 fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {

@@ -343,7 +343,10 @@ fn open_flag(
         return Ok(Box::new(oci_registry(flag, options)?));
     }
     let dir = crate::config::absolutize(options.cwd, std::path::Path::new(flag));
-    Ok(Box::new(DirectoryRegistry::in_distribution_dir(&dir)))
+    Ok(Box::new(DirectoryRegistry::in_distribution_dir(
+        &dir,
+        &options.config.paths.base,
+    )))
 }
 
 fn oci_registry(

@@ -86,3 +86,16 @@ fn config_errors_name_the_key_and_the_file() {
       caused by: configuration keys refer to each other in a cycle: paths.base → paths.extensions → paths.base
     ");
 }
+
+#[test]
+fn a_typo_in_registry_type_is_a_config_error_naming_the_file() {
+    let context = TestContext::examples();
+    context.write("user.toml", "[distribution]\nregistry_type = \"ocl\"\n");
+    assert_snapshot!(context.run(["--config", "user.toml", "providers", "list"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to load the configuration
+      caused by: configuration key `distribution.registry_type` in `[BASE]/user.toml`: unknown variant `ocl`, expected `local` or `oci`
+    ");
+}

@@ -608,3 +608,38 @@ fn a_wrong_sha256_or_content_hash_is_refused() {
     );
     assert_eq!(context.tree("workspace"), before);
 }
+
+#[test]
+fn registry_flag_installs_from_another_distribution_directory() {
+    let context = TestContext::examples();
+    context.run(["keys", "generate"]).success();
+    context.run(["pack", "provider", "aws"]).success();
+    // A teammate's registry: a `distribution/` directory copied elsewhere.
+    std::fs::rename(context.path("distribution"), context.path("team-registry")).expect("move");
+    let run = context.run(["providers", "install", "aws", "wuji", "--version", "1.0.0"]);
+    assert_eq!(run.code, 1, "the configured directory is empty now: {run}");
+    let run = context.run([
+        "--registry",
+        "team-registry",
+        "providers",
+        "install",
+        "aws",
+        "wuji",
+        "--version",
+        "1.0.0",
+    ]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "   Installed `aws_prov` 1.0.0 into `wuji` (pack from `team-registry`, signed by {})\n",
+            context.key_id()
+        )
+    );
+    assert!(
+        context
+            .read("workspace/infra/wuji/providers.manifest.yaml")
+            .contains("source: team-registry\n"),
+        "the lock names the registry as the base sees it"
+    );
+}

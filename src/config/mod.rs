@@ -13,8 +13,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use self::interpolate::resolve;
+pub use self::layers::env_var_for;
+use self::layers::{apply_env_overrides, check_enum_values, flatten, unflatten};
+
+mod interpolate;
+mod layers;
+
 /// The defaults compiled into the binary.
-pub const EMBEDDED_DEFAULTS: &str = include_str!("config.defaults.toml");
+pub const EMBEDDED_DEFAULTS: &str = include_str!("defaults.toml");
 
 /// Where a configuration value came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,28 +128,6 @@ pub enum RegistryKind {
     Oci,
 }
 
-/// Keys whose string values must be one of an enum's variants, checked where the value came
-/// from so the error names the file or variable.
-fn check_enum_values(
-    resolved: &BTreeMap<String, toml::Value>,
-    entries: &BTreeMap<String, Entry>,
-) -> Result<(), ConfigError> {
-    type Check = fn(toml::Value) -> Result<(), toml::de::Error>;
-    let checks: [(&str, Check); 1] = [("distribution.registry_type", |value| {
-        value.try_into::<RegistryKind>().map(|_| ())
-    })];
-    for (key, check) in checks {
-        if let (Some(value), Some(entry)) = (resolved.get(key), entries.get(key)) {
-            check(value.clone()).map_err(|error| ConfigError::InvalidValue {
-                key: key.to_owned(),
-                origin: entry.origin.clone(),
-                message: error.message().trim().to_owned(),
-            })?;
-        }
-    }
-    Ok(())
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
@@ -174,13 +159,6 @@ const PATH_KEYS: &[&str] = &[
     "nickel.core_module",
     "kcl.core_module",
 ];
-
-/// One leaf value and the layer that set it.
-#[derive(Debug, Clone)]
-struct Entry {
-    value: toml::Value,
-    origin: Origin,
-}
 
 /// The inputs of [`load`]: the layers to read, in order, and the environment.
 #[derive(Debug, Clone)]
@@ -238,196 +216,6 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
     toml::Value::Table(table)
         .try_into()
         .map_err(|error: toml::de::Error| ConfigError::Invalid(error.to_string()))
-}
-
-/// Flattens a table into dotted leaf keys. With a schema, every key must already exist there
-/// and keep its type.
-fn flatten(
-    table: &toml::Table,
-    prefix: &str,
-    origin: &Origin,
-    entries: &mut BTreeMap<String, Entry>,
-    schema: Option<&BTreeMap<String, Entry>>,
-) -> Result<(), ConfigError> {
-    for (name, value) in table {
-        let key = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}.{name}")
-        };
-        if let toml::Value::Table(inner) = value {
-            let is_section = schema.is_none_or(|schema| {
-                schema
-                    .keys()
-                    .any(|known| known.starts_with(&format!("{key}.")))
-            });
-            if !is_section {
-                return Err(ConfigError::UnknownKey {
-                    key,
-                    origin: origin.clone(),
-                });
-            }
-            flatten(inner, &key, origin, entries, schema)?;
-            continue;
-        }
-        if let Some(schema) = schema {
-            let Some(known) = schema.get(&key) else {
-                return Err(ConfigError::UnknownKey {
-                    key,
-                    origin: origin.clone(),
-                });
-            };
-            if known.value.type_str() != value.type_str() {
-                return Err(ConfigError::WrongType {
-                    key,
-                    origin: origin.clone(),
-                    expected: type_description(&known.value),
-                });
-            }
-        }
-        entries.insert(
-            key,
-            Entry {
-                value: value.clone(),
-                origin: origin.clone(),
-            },
-        );
-    }
-    Ok(())
-}
-
-fn type_description(value: &toml::Value) -> &'static str {
-    match value {
-        toml::Value::String(_) => "a string",
-        toml::Value::Integer(_) => "an integer",
-        toml::Value::Float(_) => "a number",
-        toml::Value::Boolean(_) => "`true` or `false`",
-        toml::Value::Datetime(_) => "a date",
-        toml::Value::Array(_) => "an array",
-        toml::Value::Table(_) => "a table",
-    }
-}
-
-/// The variable that overrides `key`: `distribution.metadata.license` →
-/// `PROVISIONING_DISTRIBUTION_METADATA_LICENSE`.
-pub fn env_var_for(key: &str) -> String {
-    format!(
-        "PROVISIONING_{}",
-        key.replace('.', "_").to_ascii_uppercase()
-    )
-}
-
-fn apply_env_overrides(
-    entries: &mut BTreeMap<String, Entry>,
-    env: &BTreeMap<String, String>,
-) -> Result<(), ConfigError> {
-    for (key, entry) in entries.iter_mut() {
-        let name = env_var_for(key);
-        let Some(raw) = env.get(&name) else { continue };
-        let origin = Origin::Env(name);
-        let value = match &entry.value {
-            toml::Value::String(_) => Some(toml::Value::String(raw.clone())),
-            toml::Value::Boolean(_) => raw.parse().ok().map(toml::Value::Boolean),
-            toml::Value::Integer(_) => raw.parse().ok().map(toml::Value::Integer),
-            _ => None,
-        };
-        let Some(value) = value else {
-            return Err(ConfigError::WrongType {
-                key: key.clone(),
-                origin,
-                expected: type_description(&entry.value),
-            });
-        };
-        *entry = Entry { value, origin };
-    }
-    Ok(())
-}
-
-/// Resolves `key`, interpolating its references first. `stack` holds the keys being resolved,
-/// to detect cycles.
-fn resolve(
-    key: &str,
-    entries: &BTreeMap<String, Entry>,
-    env: &BTreeMap<String, String>,
-    resolved: &mut BTreeMap<String, toml::Value>,
-    stack: &mut Vec<String>,
-) -> Result<toml::Value, ConfigError> {
-    if let Some(value) = resolved.get(key) {
-        return Ok(value.clone());
-    }
-    if let Some(position) = stack.iter().position(|seen| seen == key) {
-        let mut cycle = stack[position..].to_vec();
-        cycle.push(key.to_owned());
-        return Err(ConfigError::Cycle { cycle });
-    }
-    let entry = &entries[key];
-    let toml::Value::String(text) = &entry.value else {
-        resolved.insert(key.to_owned(), entry.value.clone());
-        return Ok(entry.value.clone());
-    };
-    stack.push(key.to_owned());
-    let mut output = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(start) = rest.find("{{") {
-        output.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            return Err(ConfigError::Unclosed {
-                key: key.to_owned(),
-                origin: entry.origin.clone(),
-            });
-        };
-        let reference = after[..end].trim();
-        if let Some(name) = reference.strip_prefix("env.") {
-            let Some(value) = env.get(name) else {
-                return Err(ConfigError::UnsetVariable {
-                    key: key.to_owned(),
-                    name: name.to_owned(),
-                    origin: entry.origin.clone(),
-                });
-            };
-            output.push_str(value);
-        } else if entries.contains_key(reference) {
-            match resolve(reference, entries, env, resolved, stack)? {
-                toml::Value::String(value) => output.push_str(&value),
-                other => output.push_str(&other.to_string()),
-            }
-        } else {
-            return Err(ConfigError::UnknownReference {
-                key: key.to_owned(),
-                reference: reference.to_owned(),
-                origin: entry.origin.clone(),
-            });
-        }
-        rest = &after[end + 2..];
-    }
-    output.push_str(rest);
-    stack.pop();
-    let value = toml::Value::String(output);
-    resolved.insert(key.to_owned(), value.clone());
-    Ok(value)
-}
-
-fn unflatten(resolved: &BTreeMap<String, toml::Value>) -> toml::Table {
-    let mut root = toml::Table::new();
-    for (key, value) in resolved {
-        let mut table = &mut root;
-        let mut parts = key.split('.').peekable();
-        while let Some(part) = parts.next() {
-            if parts.peek().is_none() {
-                table.insert(part.to_owned(), value.clone());
-            } else {
-                let next = table
-                    .entry(part.to_owned())
-                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-                let toml::Value::Table(next) = next else {
-                    break;
-                };
-                table = next;
-            }
-        }
-    }
-    root
 }
 
 /// Joins a relative `path` onto `base` and removes `.` components and resolvable `..`
