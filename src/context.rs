@@ -78,16 +78,19 @@ impl Context {
     }
 
     /// Now, in seconds since the Unix epoch: `SOURCE_DATE_EPOCH` when it is set (reproducible
-    /// builds' convention), else the system clock.
-    pub fn now(&self) -> u64 {
-        self.env
-            .get("SOURCE_DATE_EPOCH")
-            .and_then(|value| value.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |elapsed| elapsed.as_secs())
-            })
+    /// builds' convention), else the system clock. A `SOURCE_DATE_EPOCH` that is not a number of
+    /// seconds is an error, not silently the clock: a reproducible build must not drift.
+    pub fn now(&self) -> anyhow::Result<u64> {
+        match self.env.get("SOURCE_DATE_EPOCH") {
+            Some(value) => value.trim().parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "`SOURCE_DATE_EPOCH` is `{value}`, not a number of seconds since 1970\nhint: set it to an integer such as `1764288000`, or unset it"
+                )
+            }),
+            None => Ok(std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_secs())),
+        }
     }
 
     /// What the registries of this run are built from.

@@ -48,8 +48,9 @@ fn write_atomically(path: &Path, contents: &[u8], private: bool) -> io::Result<(
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|error| with_path(error, dir))?;
+    // Errors name the file being written, not the temporary file it goes through.
     temp.write_all(contents)
-        .map_err(|error| with_path(error, temp.path()))?;
+        .map_err(|error| with_path(error, path))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -63,7 +64,7 @@ fn write_atomically(path: &Path, contents: &[u8], private: bool) -> io::Result<(
     // which is what a reader after a crash needs; timestamps need not.
     temp.as_file()
         .sync_data()
-        .map_err(|error| with_path(error, temp.path()))?;
+        .map_err(|error| with_path(error, path))?;
     temp.persist(path)
         .map_err(|error| with_path(error.error, path))?;
     Ok(())

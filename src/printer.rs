@@ -4,6 +4,11 @@
 //!
 //! Message style: lower-case, names and paths in backticks, no trailing period, and a
 //! `hint:` line when there is an obvious next step.
+//!
+//! Names and messages come from files and the network (archive entries, metadata, a server's
+//! error): every control character in them is printed escaped (`\u{1b}`), never raw, so no input
+//! can move the cursor, recolor or retitle the user's terminal. Only the printer's own colors
+//! and line breaks reach the terminal as such.
 
 use std::io::{IsTerminal as _, Write as _};
 
@@ -60,8 +65,9 @@ impl Printer {
     pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
         if !self.quiet {
             self.stderr_line(&format!(
-                "{} {message}",
-                self.paint(STATUS, &format!("{verb:>12}"))
+                "{} {}",
+                self.paint(STATUS, &format!("{verb:>12}")),
+                escape_controls(&message.to_string())
             ));
         }
     }
@@ -69,7 +75,11 @@ impl Printer {
     /// Detail shown with `--verbose` only.
     pub fn verbose(&self, message: impl std::fmt::Display) {
         if self.verbose && !self.quiet {
-            self.stderr_line(&format!("{:>12} {message}", ""));
+            self.stderr_line(&format!(
+                "{:>12} {}",
+                "",
+                escape_controls(&message.to_string())
+            ));
         }
     }
 
@@ -95,6 +105,7 @@ impl Printer {
 
     /// Labels a message, moving every `hint:` line to the end and coloring the labels.
     fn labelled(&self, style: Style, label: &str, message: &str) -> String {
+        let message = escape_controls(message);
         let (hints, lines): (Vec<&str>, Vec<&str>) = message
             .lines()
             .partition(|line| line.trim_start().starts_with("hint:"));
@@ -149,6 +160,23 @@ impl Printer {
     }
 }
 
+/// `text` with every control character but the line break escaped (`\u{1b}`, `\r`, `\u{9b}`).
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 fn indent(text: &str) -> String {
     text.replace('\n', "\n  ")
 }
@@ -169,8 +197,14 @@ impl Table {
         }
     }
 
+    /// Adds a row; its cells are printed with control characters (line breaks too) escaped.
     pub fn row<const N: usize>(&mut self, cells: [String; N]) {
-        self.rows.push(cells.into());
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|cell| escape_controls(&cell).replace('\n', "\\n"))
+                .collect(),
+        );
     }
 
     /// What to print instead of a header alone when there are no rows.
@@ -219,6 +253,18 @@ mod tests {
             table.render(),
             "NAME     VERSION  DESCRIPTION\nupcloud  0.0.1    UpCloud servers\naws      1.10.0\n"
         );
+    }
+
+    #[test]
+    fn control_characters_from_input_are_escaped() {
+        assert_eq!(escape_controls("plain `name`\nnext"), "plain `name`\nnext");
+        assert_eq!(
+            escape_controls("evil\u{1b}]0;pwned\u{7}\rname\u{9b}31m"),
+            "evil\\u{1b}]0;pwned\\u{7}\\rname\\u{9b}31m"
+        );
+        let mut table = Table::new(["NAME"]);
+        table.row(["a\u{1b}[2Jb\nc".into()]);
+        assert_eq!(table.render(), "NAME\na\\u{1b}[2Jb\\nc\n");
     }
 
     #[test]

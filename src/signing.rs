@@ -403,11 +403,22 @@ pub fn verify(
     pack: &PackRef,
     sha256: &Sha256,
 ) -> Result<Signer, SigningError> {
+    let bad = |message: String| SigningError::BadSignature {
+        path: signature_path.to_owned(),
+        message,
+    };
+    // `minisign` 0.10 panics on a global signature of the wrong length (it slices 64 bytes
+    // without checking); a signature file is hostile input, so check the shape first.
+    let global = signature.lines().nth(3).unwrap_or_default().trim();
+    let global_len = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, global)
+        .map_or(0, |bytes| bytes.len());
+    if global_len != 64 {
+        return Err(bad(
+            "its global signature (the fourth line) is not 64 base64-encoded bytes".into(),
+        ));
+    }
     let signature_box =
-        SignatureBox::from_string(signature).map_err(|error| SigningError::BadSignature {
-            path: signature_path.to_owned(),
-            message: error.to_string(),
-        })?;
+        SignatureBox::from_string(signature).map_err(|error| bad(error.to_string()))?;
     let id = key_id(signature_box.keynum());
     let Some(key) = trusted.iter().find(|key| key.key_id == id) else {
         return Err(SigningError::UntrustedKey {

@@ -39,11 +39,42 @@ pub struct InfraManifest {
 }
 
 /// A dependency may be written as a table or as a bare version string.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DependencyValue {
     Detailed(Dependency),
     Version(String),
+}
+
+impl<'de> Deserialize<'de> for DependencyValue {
+    /// Says what a dependency may be when it is neither (serde's untagged enums only say that no
+    /// variant matched).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DependencyValue;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a version string or a table such as `{ path = \"./vendor/aws_prov\", version = \"1.0.0\" }`",
+                )
+            }
+
+            fn visit_str<E: serde::de::Error>(self, version: &str) -> Result<Self::Value, E> {
+                Ok(DependencyValue::Version(version.to_owned()))
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<Self::Value, M::Error> {
+                Dependency::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(DependencyValue::Detailed)
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl DependencyValue {
@@ -264,6 +295,20 @@ mod tests {
         assert_eq!(
             manifest.render(),
             "[package]\nname = \"wuji\"\nversion = \"0.1.0\"\n\n[dependencies]\nlocal_prov = { path = \"./.nickel-modules/local_prov\" }\n"
+        );
+    }
+
+    #[test]
+    fn a_dependency_that_is_neither_a_version_nor_a_table_says_what_it_may_be() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("manifest.toml");
+        std::fs::write(&path, "[dependencies]\naws_prov = 3\n").expect("write");
+        let error = InfraManifest::read(&path).expect_err("refused").to_string();
+        assert!(
+            error.contains("line 2")
+                && error
+                    .contains("invalid type: integer `3`, expected a version string or a table"),
+            "{error}"
         );
     }
 

@@ -44,6 +44,8 @@ pub enum UnpackError {
     OutsideModule { entry: String, module: String },
     #[error("the archive holds `{entry}` twice")]
     Duplicate { entry: String },
+    #[error("the archive holds `{entry}` both as a file and as a directory")]
+    FileAndDirectory { entry: String },
     #[error("the archive holds more than {limit} entries (`distribution.unpack_max_entries`)")]
     TooManyEntries { limit: u64 },
     #[error("the archive unpacks to more than {limit} bytes (`distribution.unpack_max_bytes`)")]
@@ -52,7 +54,20 @@ pub enum UnpackError {
         "the archive holds an entry whose name is not UTF-8 or holds a backslash or newline: `{entry}`"
     )]
     BadName { entry: String },
+    #[error(
+        "the archive holds `{entry}`, whose name is too long (at most {max_name} bytes a component, {max_path} in all)"
+    )]
+    TooLong {
+        entry: String,
+        max_name: usize,
+        max_path: usize,
+    },
 }
+
+/// The longest file name (one path component) and path an entry may have: what Linux and macOS
+/// filesystems hold, so that what `pack verify` passes, `install` can write.
+const MAX_NAME: usize = 255;
+const MAX_PATH: usize = 1024;
 
 /// The regular files of `module`'s artifact, paths relative to `<module>/`, checked.
 pub fn read_artifact(
@@ -93,6 +108,14 @@ pub fn read_artifact(
             .collect();
         if parts.contains(&"..") {
             return Err(UnpackError::ParentDir { entry: name });
+        }
+        // What no filesystem can hold would pass here and fail on install with an OS error.
+        if path.len() > MAX_PATH || parts.iter().any(|part| part.len() > MAX_NAME) {
+            return Err(UnpackError::TooLong {
+                entry: name,
+                max_name: MAX_NAME,
+                max_path: MAX_PATH,
+            });
         }
         if parts.first() != Some(&module.as_str()) {
             return Err(UnpackError::OutsideModule {
@@ -137,10 +160,18 @@ pub fn read_artifact(
             executable,
         });
     }
-    // A file and a directory of one name would collide on disk.
+    // A file and a directory of one name would collide on disk: an explicit directory entry
+    // `x/`, or a file `x` beside a file `x/y` (whose parent `x` must be a directory).
+    let file_paths: std::collections::BTreeSet<&str> =
+        files.iter().map(|file| file.path.as_str()).collect();
     for file in &files {
-        if seen.contains(&format!("{}/", file.path)) {
-            return Err(UnpackError::Duplicate {
+        let parent_is_a_file = std::path::Path::new(&file.path)
+            .ancestors()
+            .skip(1)
+            .filter_map(|parent| parent.to_str())
+            .any(|parent| file_paths.contains(parent));
+        if seen.contains(&format!("{}/", file.path)) || parent_is_a_file {
+            return Err(UnpackError::FileAndDirectory {
                 entry: format!("{module}/{}", file.path),
             });
         }

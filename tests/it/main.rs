@@ -11,6 +11,7 @@ mod install;
 mod manifest_edits;
 mod oci;
 mod pack;
+mod parsers;
 mod readme;
 mod remove;
 mod signing;

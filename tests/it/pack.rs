@@ -574,3 +574,45 @@ fn metadata_naming_files_outside_the_packages_directory_is_refused() {
         "{run}"
     );
 }
+
+#[test]
+fn verify_refuses_a_fifo_or_a_device_instead_of_reading_forever() {
+    // Regression: `pack verify` read `/dev/zero` (through a link) or a FIFO without end.
+    let context = TestContext::new();
+    std::os::unix::fs::symlink("/dev/zero", context.path("zero_prov_1.0.0.tar")).expect("link");
+    let made = std::process::Command::new("mkfifo")
+        .arg(context.path("fifo_prov_1.0.0.tar"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    for artifact in ["zero_prov_1.0.0.tar", "fifo_prov_1.0.0.tar"] {
+        let run = context.run(["pack", "verify", artifact]);
+        assert_eq!(run.code, 1, "{artifact}: {run}");
+        assert!(
+            run.stderr.contains("not a regular file"),
+            "{artifact}: {run}"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_source_date_epoch_is_an_error() {
+    // Regression: it was silently replaced by the clock, so a "reproducible" build drifted.
+    let context = TestContext::examples();
+    let run = context
+        .command()
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .args(["pack", "provider", "local"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`SOURCE_DATE_EPOCH` is `yesterday`, not a number of seconds"),
+        "{stderr}"
+    );
+    assert!(
+        !context.path("distribution").exists(),
+        "nothing was written"
+    );
+}

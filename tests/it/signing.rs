@@ -344,3 +344,67 @@ fn a_signature_replayed_for_another_version_is_refused() {
         "{run}"
     );
 }
+
+#[test]
+fn a_trusted_comment_with_a_multibyte_character_at_the_cut_is_reported_not_a_panic() {
+    // Regression: the comment's sha256 was cut at byte 12, inside `é`, and the tool panicked.
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "local"]).success();
+    let artifact = context.path("distribution/packages/local_prov_0.2.0.tar");
+    let generated = minisign()
+        .args(["-G", "-W", "-p"])
+        .arg(context.path("team.pub"))
+        .arg("-s")
+        .arg(context.path("team.key"))
+        .output()
+        .expect("minisign -G");
+    assert!(generated.status.success());
+    let signed = minisign()
+        .arg("-S")
+        .arg("-s")
+        .arg(context.path("team.key"))
+        .arg("-m")
+        .arg(&artifact)
+        .arg("-t")
+        .arg("provisioning-pack module=local_prov version=0.2.0 sha256=abcdefghijké\u{1b}[2J")
+        .output()
+        .expect("minisign -S");
+    assert!(signed.status.success());
+    context.run(["keys", "trust", "team.pub"]).success();
+    let run = context.run(["pack", "verify", "local_prov@0.2.0"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stderr.contains("(sha256 abcdefghijké)"),
+        "the comment is described, cut at a character: {run}"
+    );
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "control characters from the signature are escaped: {run}"
+    );
+}
+
+#[test]
+fn metadata_with_a_short_sha256_is_an_error_not_a_panic() {
+    // Regression: `pack list` sliced the first 12 characters of the recorded sha256.
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "local"]).success();
+    let metadata = context.read("distribution/registry/local_prov.json");
+    let sha256 =
+        crate::common::sha256_file(&context.path("distribution/packages/local_prov_0.2.0.tar"));
+    context.write(
+        "distribution/registry/local_prov.json",
+        &metadata.replace(&sha256, "abc"),
+    );
+    for args in [
+        &["pack", "list"][..],
+        &["pack", "verify", "local_prov@0.2.0"],
+    ] {
+        let run = context.run(args);
+        assert_eq!(run.code, 1, "{args:?}: {run}");
+        assert!(
+            run.stderr
+                .contains("`abc` is not a sha256: expected 64 lower-case hex digits"),
+            "{args:?}: {run}"
+        );
+    }
+}

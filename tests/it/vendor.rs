@@ -376,6 +376,16 @@ fn hostile_archive(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> V
     let mut builder = tar::Builder::new(Vec::new());
     for (name, kind, data, link) in entries {
         let mut header = tar::Header::new_gnu();
+        if name.len() > 100 {
+            // Too long for the header itself: the GNU long-name extension carries it.
+            header.set_entry_type(*kind);
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            builder
+                .append_data(&mut header, name, *data)
+                .expect("append");
+            continue;
+        }
         {
             let gnu = header.as_gnu_mut().expect("gnu header");
             gnu.name[..name.len()].copy_from_slice(name.as_bytes());
@@ -393,10 +403,10 @@ fn hostile_archive(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> V
     builder.into_inner().expect("finish")
 }
 
-/// Puts `bytes` in the registry as `m_prov` 1.0.0, with metadata that matches them.
 /// A content hash of the right form that matches no archive.
 const WRONG_CONTENT_HASH: &str = "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
+/// Puts `bytes` in the registry as `m_prov` 1.0.0, with metadata that matches them.
 fn publish_raw(context: &TestContext, bytes: &[u8]) {
     context.write("distribution/packages/m_prov_1.0.0.tar", "");
     std::fs::write(
@@ -472,6 +482,11 @@ fn hostile_archives_are_refused_and_leave_nothing_behind() {
             "the archive holds `other_prov/main.ncl`, outside `m_prov/`",
         ),
         (
+            "terminal escapes in a name (regression: printed raw, they could rewrite the terminal)",
+            hostile_archive(&[("evil\u{1b}]0;pwned\u{7}/x", Regular, main, None)]),
+            "the archive holds `evil\\u{1b}]0;pwned\\u{7}/x`, outside `m_prov/`",
+        ),
+        (
             "duplicate",
             hostile_archive(&[
                 ("m_prov/main.ncl", Regular, main, None),
@@ -485,7 +500,20 @@ fn hostile_archives_are_refused_and_leave_nothing_behind() {
                 ("m_prov/x", Regular, main, None),
                 ("m_prov/x/", Directory, b"", None),
             ]),
-            "twice",
+            "the archive holds `m_prov/x` both as a file and as a directory",
+        ),
+        (
+            "file under a file (regression: passed `pack verify`, then install failed with an OS error)",
+            hostile_archive(&[
+                ("m_prov/x", Regular, main, None),
+                ("m_prov/x/y", Regular, main, None),
+            ]),
+            "the archive holds `m_prov/x/y` both as a file and as a directory",
+        ),
+        (
+            "over-long name (regression: passed `pack verify`, then install failed with an OS error)",
+            hostile_archive(&[(&format!("m_prov/{}", "n".repeat(300)), Regular, main, None)]),
+            "whose name is too long (at most 255 bytes a component",
         ),
         (
             "too many entries",
@@ -552,6 +580,17 @@ fn hostile_archives_are_refused_and_leave_nothing_behind() {
             "{what}: nothing written outside the base"
         );
         assert!(!std::path::Path::new("/tmp/evil.ncl").exists(), "{what}");
+        // `pack verify` refuses whatever install refuses: they read archives the same way.
+        let verify = context
+            .command()
+            .env("PROVISIONING_DISTRIBUTION_UNPACK_MAX_ENTRIES", "3")
+            .env("PROVISIONING_DISTRIBUTION_UNPACK_MAX_BYTES", "1024")
+            .args(["pack", "verify", "m_prov@1.0.0"])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&verify.stderr);
+        assert_eq!(verify.status.code(), Some(1), "{what}: {stderr}");
+        assert!(stderr.contains(expected), "{what}: verify: {stderr:?}");
     }
 }
 

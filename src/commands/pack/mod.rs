@@ -29,6 +29,8 @@ use crate::signing::Keyring;
 /// the signing key.
 struct Setup {
     registry: DirectoryRegistry,
+    /// Seconds since the epoch, for `created`.
+    now: u64,
     destination: Destination,
     cache: ExportCache,
     signing: Option<SigningKey>,
@@ -54,6 +56,7 @@ impl Setup {
             Err(_) => None,
         };
         Ok(Self {
+            now: context.now()?,
             registry,
             destination,
             cache,
@@ -67,7 +70,7 @@ impl Setup {
             destination: &self.destination,
             metadata: &context.config.distribution.metadata,
             cache: Some(&self.cache),
-            now: context.now(),
+            now: self.now,
             force,
             signing: self.signing.as_ref(),
             printer,
