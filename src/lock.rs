@@ -3,6 +3,10 @@
 //! on Unix) before it reads the files it will rewrite, and holds it until it is done, so two
 //! installs into one infra, or two packs into one registry, at the same moment both land. The
 //! lock file is left in place; it holds nothing.
+//!
+//! A command that only reads a registry but must not see it change under it (an install that
+//! pins a version while `pack clean` could delete it) holds a shared lock: many readers at
+//! once, none while a writer holds it. Locks are always taken registry first, then infra.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -19,8 +23,17 @@ pub struct DirLock {
 }
 
 impl DirLock {
-    /// Blocks until `dir` is ours, saying so when another command holds it.
+    /// Blocks until `dir` is ours alone, saying so when another command holds it.
     pub fn acquire(dir: &Path, printer: &Printer) -> std::io::Result<Self> {
+        Self::take(dir, printer, false)
+    }
+
+    /// Blocks until no command changes `dir`; others may read it at the same time.
+    pub fn acquire_shared(dir: &Path, printer: &Printer) -> std::io::Result<Self> {
+        Self::take(dir, printer, true)
+    }
+
+    fn take(dir: &Path, printer: &Printer, shared: bool) -> std::io::Result<Self> {
         let path = dir.join(LOCK_FILE);
         // The lock file is created empty and never written: the one opening outside `fs`.
         #[allow(clippy::disallowed_methods)]
@@ -31,14 +44,23 @@ impl DirLock {
             .open(&path)?
             .into_parts()
             .0;
-        match file.try_lock() {
+        let attempt = if shared {
+            file.try_lock_shared()
+        } else {
+            file.try_lock()
+        };
+        match attempt {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 printer.status(
                     "Blocking",
                     format!("waiting for the lock on `{}`", path.display()),
                 );
-                file.lock()?;
+                if shared {
+                    file.lock_shared()?;
+                } else {
+                    file.lock()?;
+                }
             }
             Err(std::fs::TryLockError::Error(error)) => return Err(error),
         }

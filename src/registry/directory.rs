@@ -50,6 +50,15 @@ impl DirectoryRegistry {
         DirLock::acquire(&self.registry_path, printer)
     }
 
+    /// Takes the registry's lock shared, when the registry exists: the versions read under it
+    /// cannot be deleted (`pack clean` takes it exclusively) until it is released.
+    pub fn lock_shared(&self, printer: &Printer) -> std::io::Result<Option<DirLock>> {
+        if !self.registry_path.is_dir() {
+            return Ok(None);
+        }
+        DirLock::acquire_shared(&self.registry_path, printer).map(Some)
+    }
+
     pub fn metadata_path(&self, module: &ModuleName) -> PathBuf {
         self.registry_path.join(format!("{module}.json"))
     }

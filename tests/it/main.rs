@@ -12,6 +12,7 @@ mod manifest_edits;
 mod oci;
 mod pack;
 mod parsers;
+mod races;
 mod readme;
 mod remove;
 mod signing;

@@ -75,9 +75,13 @@ fn install_pack(
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let registry = Registries::open(&context.registry_options())?.chain();
+    let registries = Registries::open(&context.registry_options())?;
     let keys = context.trusted_keys()?;
+    // The registry first, then the infra (the order every command keeps): the version pinned
+    // here cannot be cleaned away before the lock records it.
+    let _registry_lock = registries.local.lock_shared(printer)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
+    let registry = registries.chain();
     let request = PackInstall {
         name: &args.provider,
         version,

@@ -12,9 +12,12 @@ use crate::registry::Registries;
 /// as a teammate does after `git pull`.
 pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let registry = Registries::open(&context.registry_options())?.chain();
+    let registries = Registries::open(&context.registry_options())?;
     let keys = context.trusted_keys()?;
+    // The registry first, then the infra: what sync restores is not cleaned away meanwhile.
+    let _registry_lock = registries.local.lock_shared(printer)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
+    let registry = registries.chain();
     let sources = SyncSources {
         registry: &registry,
         keys: &keys,
