@@ -44,7 +44,7 @@ pub fn write_new_file(path: &Path, contents: &[u8], executable: bool) -> io::Res
 fn write_atomically(path: &Path, contents: &[u8], private: bool) -> io::Result<()> {
     let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()
-        .prefix(".provisioning-")
+        .prefix(DEBRIS_PREFIX)
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|error| with_path(error, dir))?;
@@ -68,6 +68,40 @@ fn write_atomically(path: &Path, contents: &[u8], private: bool) -> io::Result<(
     temp.persist(path)
         .map_err(|error| with_path(error.error, path))?;
     Ok(())
+}
+
+/// How every temporary name this tool makes begins (`.provisioning.lock` is not one): what a
+/// killed run leaves behind is recognised by it and removed by [`remove_debris`].
+pub const DEBRIS_PREFIX: &str = ".provisioning-";
+
+/// Removes what killed runs left in `dir` (temporary files, links, staging and set-aside
+/// directories, all named [`DEBRIS_PREFIX`]`...`). Only call it holding the lock that every
+/// writer of `dir` takes: then nothing named so is in use. Returns what it removed.
+pub fn remove_debris(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(with_path(error, dir)),
+    };
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| with_path(error, dir))?;
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(DEBRIS_PREFIX)
+        {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            fs_err::remove_dir_all(&path)?;
+        } else {
+            fs_err::remove_file(&path)?;
+        }
+        removed.push(path);
+    }
+    Ok(removed)
 }
 
 /// Creates `dir` and its missing parents.
@@ -97,7 +131,8 @@ pub fn remove_dir_all_if_exists(path: &Path) -> io::Result<bool> {
 /// (so it is on the same filesystem). The caller removes it, or moves it.
 pub fn new_staging_dir(dir: &Path) -> io::Result<PathBuf> {
     Ok(tempfile::Builder::new()
-        .prefix(".provisioning-unpack-")
+        .prefix(DEBRIS_PREFIX)
+        .suffix(".unpack")
         .tempdir_in(dir)
         .map_err(|error| with_path(error, dir))?
         .keep())
@@ -131,13 +166,15 @@ pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
 /// (with `AlreadyExists`) to replace anything that is not a symlink.
 pub fn replace_symlink(target: &Path, link: &Path) -> io::Result<()> {
     let dir = parent_dir(link);
-    let name = link
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&temp);
-    symlink(target, &temp).map_err(|error| with_path(error, &temp))?;
+    // A fresh random name (PIDs repeat, in containers above all), with the debris prefix.
+    let temp = tempfile::Builder::new()
+        .prefix(DEBRIS_PREFIX)
+        .suffix(".link")
+        .make_in(dir, |path| symlink(target, path))
+        .map_err(|error| with_path(error, dir))?
+        .into_temp_path()
+        .keep()
+        .map_err(|error| with_path(error.error, dir))?;
     if let Ok(metadata) = std::fs::symlink_metadata(link)
         && !metadata.file_type().is_symlink()
     {
@@ -336,17 +373,27 @@ impl Transaction {
     /// Removes the directory or file at `path`: it is moved aside now and deleted on commit,
     /// so an undo can put it back whole.
     pub fn remove_dir(&mut self, path: &Path) -> io::Result<()> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let aside = parent_dir(path).join(format!(".{name}.{}.removed", std::process::id()));
-        fs_err::rename(path, &aside)?;
+        // Set aside inside a fresh directory of a random name, beside it (same filesystem).
+        let holder = tempfile::Builder::new()
+            .prefix(DEBRIS_PREFIX)
+            .suffix(".removed")
+            .tempdir_in(parent_dir(path))
+            .map_err(|error| with_path(error, path))?
+            .keep();
+        let aside = holder.join("entry");
+        if let Err(error) = fs_err::rename(path, &aside) {
+            let _ = std::fs::remove_dir(&holder);
+            return Err(error);
+        }
+        // Undone in reverse: the entry goes back, then the holder, empty again, goes.
+        self.undo.push(Undo::RemoveDir {
+            path: holder.clone(),
+        });
         self.undo.push(Undo::Rename {
-            from: aside.clone(),
+            from: aside,
             to: path.to_owned(),
         });
-        self.trash.push(aside);
+        self.trash.push(holder);
         Ok(())
     }
 
@@ -360,16 +407,22 @@ impl Transaction {
         Ok(())
     }
 
-    /// Keeps every change.
-    pub fn commit(mut self) {
+    /// Keeps every change, and deletes what was set aside. A deletion that fails is an error
+    /// (the changes stand; the next command under the same lock removes the debris).
+    pub fn commit(mut self) -> io::Result<()> {
         self.committed = true;
         for path in std::mem::take(&mut self.trash) {
-            let _ = if path.is_dir() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
+            remove_dir_all_if_exists(&path).map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!(
+                        "the change is made, but `{}`, set aside to be deleted, could not be: {error}\nhint: the next command on this directory removes it",
+                        path.display()
+                    ),
+                )
+            })?;
         }
+        Ok(())
     }
 }
 
@@ -471,7 +524,7 @@ mod tests {
         let mut transaction = Transaction::new();
         transaction.write(&file, b"new").expect("write");
         transaction.remove_dir(&doomed).expect("remove");
-        transaction.commit();
+        transaction.commit().expect("commits");
         assert_eq!(std::fs::read_to_string(&file).expect("read"), "new");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
         assert_eq!(leftovers.len(), 1, "the removed directory is gone for good");

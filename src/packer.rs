@@ -164,18 +164,27 @@ impl Packer<'_> {
         })
     }
 
-    /// Takes the lock of the registry, or of the `--output` directory.
+    /// Takes the lock of the registry, or of the `--output` directory, and removes what killed
+    /// runs left there.
     fn lock_destination(&self) -> Result<DirLock, PackError> {
         let dir = &self.destination.dir;
-        if self.destination.index {
+        let error = |source| PackError::Write {
+            path: dir.clone(),
+            source,
+        };
+        let lock = if self.destination.index {
             self.registry.lock(self.printer)
         } else {
             crate::fs::create_dir_all(dir).and_then(|()| DirLock::acquire(dir, self.printer))
         }
-        .map_err(|source| PackError::Write {
-            path: dir.clone(),
-            source,
-        })
+        .map_err(error)?;
+        if self.destination.index {
+            self.registry.remove_debris()
+        } else {
+            crate::fs::remove_debris(dir).map(|_| ())
+        }
+        .map_err(error)?;
+        Ok(lock)
     }
 
     /// Writes the artifact at `path`, unless exactly these bytes are there. Other bytes, on disk

@@ -38,6 +38,21 @@ pub struct PackInstall<'a> {
     pub allow_unsigned: bool,
 }
 
+/// Removes what killed runs left in the infra (temporary files, staging directories, entries
+/// set aside): every operation starts here, holding the infra's lock, so none is in use.
+fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<()> {
+    let dirs = [
+        infra.dir.clone(),
+        infra.dir.join(super::VENDOR_DIR),
+        infra.modules_dir(context, Layout::Nickel),
+        infra.modules_dir(context, Layout::Kcl),
+    ];
+    for dir in &dirs {
+        crate::fs::remove_debris(dir)?;
+    }
+    Ok(())
+}
+
 /// Writes the edited manifest and the lock with `entry` in it, as part of `transaction`; says
 /// whether either file changed. Every install ends here, in either mode.
 fn record(
@@ -60,6 +75,7 @@ pub fn install_link(
     infra: &Infra,
     request: &LinkInstall<'_>,
 ) -> anyhow::Result<(LockEntry, Change)> {
+    clear_debris(context, infra)?;
     let module = request.name.module_name();
     let layout = request.layout;
     let lock = ProvidersLock::read(&infra.lock_path())?;
@@ -100,7 +116,7 @@ pub fn install_link(
         &link_dependency_path(context, layout, &module),
     );
     changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
-    transaction.commit();
+    transaction.commit()?;
     Ok((entry, Change::from(changed)))
 }
 
@@ -120,6 +136,7 @@ pub fn install_pack(
         limits: request.limits,
         allow_unsigned: request.allow_unsigned,
     };
+    clear_debris(context, infra)?;
     let verified = request.registry.fetch_verified(&pack, &trust, pinned)?;
     let entry = LockEntry {
         name: request.name.clone(),
@@ -149,7 +166,7 @@ pub fn install_pack(
         &request.version.to_string(),
     );
     changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
-    transaction.commit();
+    transaction.commit()?;
     Ok((entry, Change::from(changed)))
 }
 
@@ -176,6 +193,7 @@ pub fn remove(
     name: &ProviderName,
     force: bool,
 ) -> anyhow::Result<Removal> {
+    clear_debris(context, infra)?;
     let module = name.module_name();
     let mut lock = ProvidersLock::read(&infra.lock_path())?;
     let mut removal = Removal::default();
@@ -210,7 +228,7 @@ pub fn remove(
     if removal.lock_entry.is_some() {
         transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
     }
-    transaction.commit();
+    transaction.commit()?;
     Ok(removal)
 }
 
@@ -236,7 +254,8 @@ pub fn sync(
     context: &Context,
     infra: &Infra,
     sources: &SyncSources<'_>,
-) -> anyhow::Result<(Vec<SyncedEntry>, Vec<String>)> {
+) -> anyhow::Result<(Vec<SyncedEntry>, Pruned)> {
+    clear_debris(context, infra)?;
     let lock = ProvidersLock::read(&infra.lock_path())?;
     // Packs missing from `vendor/` are fetched together first; each is then checked (re-hashed
     // once, by `sync_pack`), verified and vendored alone. The test here is only whether the
@@ -260,9 +279,71 @@ pub fn sync(
         })
         .collect();
     let mut transaction = Transaction::new();
-    let pruned = link::prune(context, infra, &lock, &mut transaction)?;
-    transaction.commit();
+    let pruned = Pruned {
+        links: link::prune(context, infra, &lock, &mut transaction)?,
+        packs: vendor::prune(infra, &lock, &mut transaction)?,
+        dependencies: prune_dependencies(context, infra, &lock, &mut transaction)?,
+    };
+    transaction.commit()?;
     Ok((results, pruned))
+}
+
+/// What sync removed because the lock does not list it.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    /// Links in the modules directories (a pack's stale link would shadow its vendored copy).
+    pub links: Vec<String>,
+    /// Vendored packs this tool unpacked (a run killed before it wrote the lock).
+    pub packs: Vec<String>,
+    /// `manifest.toml` dependencies on a link or a vendored pack that the lock does not list.
+    pub dependencies: Vec<String>,
+}
+
+/// Removes the dependencies that point into the modules directory or `vendor/` for modules the
+/// lock does not list (a run killed between writing the manifest and the lock leaves one).
+/// Dependencies elsewhere are the user's and stay.
+fn prune_dependencies(
+    context: &Context,
+    infra: &Infra,
+    lock: &ProvidersLock,
+    transaction: &mut Transaction,
+) -> anyhow::Result<Vec<String>> {
+    let mut pruned = Vec::new();
+    for layout in [Layout::Nickel, Layout::Kcl] {
+        let path = infra.manifest_path(layout);
+        if !path.is_file() {
+            continue;
+        }
+        let read = super::manifest::InfraManifest::read(&path)?;
+        let managed = [
+            format!("./{}/", super::modules_dir_name(context, layout)),
+            format!("./{}/", super::VENDOR_DIR),
+        ];
+        let stray: Vec<&String> = read
+            .dependencies
+            .iter()
+            .filter(|(module, dependency)| {
+                !lock
+                    .providers
+                    .iter()
+                    .any(|entry| entry.layout == layout && entry.module == *module.as_str())
+                    && dependency
+                        .path()
+                        .is_some_and(|p| managed.iter().any(|prefix| p.starts_with(prefix)))
+            })
+            .map(|(module, _)| module)
+            .collect();
+        if stray.is_empty() {
+            continue;
+        }
+        let mut manifest = InfraManifestMut::open(&path, &infra.name)?;
+        for module in stray {
+            manifest.remove_dependency(module);
+            pruned.push(module.clone());
+        }
+        transaction.write(&path, manifest.render().as_bytes())?;
+    }
+    Ok(pruned)
 }
 
 fn sync_link(
@@ -296,7 +377,7 @@ fn sync_link(
         &link_dependency_path(context, entry.layout, &entry.module),
     );
     changed |= transaction.write(manifest.path(), manifest.render().as_bytes())?;
-    transaction.commit();
+    transaction.commit()?;
     Ok(Change::from(changed))
 }
 

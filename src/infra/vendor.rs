@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use super::lockfile::ProvidersLock;
 use super::state::{VendorState, vendor_state};
 use super::{Infra, VENDOR_DIR};
 use crate::fs::{Entry, Transaction, entry_at};
@@ -61,6 +62,51 @@ pub fn remove(
     }
     removed |= transaction.remove_file(&infra.sums_path(module))?;
     Ok(removed)
+}
+
+/// Removes the vendored packs the lock does not list that this tool unpacked (their file list
+/// is there and matches them: a run killed before it wrote the lock). Anything else in `vendor/`
+/// is the user's: it stays, and `state` reports it as untracked. Returns the modules removed.
+pub fn prune(
+    infra: &Infra,
+    lock: &ProvidersLock,
+    transaction: &mut Transaction,
+) -> anyhow::Result<Vec<String>> {
+    let vendor_dir = infra.dir.join(VENDOR_DIR);
+    if !vendor_dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut pruned = Vec::new();
+    let mut entries: Vec<_> = fs_err::read_dir(&vendor_dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for dir_entry in entries {
+        let Ok(module) = dir_entry
+            .file_name()
+            .to_string_lossy()
+            .parse::<ModuleName>()
+        else {
+            continue;
+        };
+        let pinned = lock
+            .providers
+            .iter()
+            .any(|entry| entry.module == module && entry.pin().is_some());
+        if pinned || !dir_entry.file_type()?.is_dir() || !unpacked_here(infra, &module)? {
+            continue;
+        }
+        remove(infra, &module, transaction)?;
+        pruned.push(module.to_string());
+    }
+    Ok(pruned)
+}
+
+/// Whether `vendor/<module>` is exactly what its file list says: what this tool unpacks.
+fn unpacked_here(infra: &Infra, module: &ModuleName) -> anyhow::Result<bool> {
+    let Ok(sums) = std::fs::read_to_string(infra.sums_path(module)) else {
+        return Ok(false);
+    };
+    let listed = crate::digest::ContentHash::of_summary(&sums);
+    Ok(vendor_state(infra, module, &listed)? == VendorState::Ok)
 }
 
 /// A staging directory inside the infra, removed unless it was moved into place.

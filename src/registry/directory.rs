@@ -50,6 +50,13 @@ impl DirectoryRegistry {
         DirLock::acquire(&self.registry_path, printer)
     }
 
+    /// Removes what killed runs left in both directories. Only under the registry's lock.
+    pub fn remove_debris(&self) -> std::io::Result<()> {
+        crate::fs::remove_debris(&self.pack_path)?;
+        crate::fs::remove_debris(&self.registry_path)?;
+        Ok(())
+    }
+
     /// Takes the registry's lock shared, when the registry exists: the versions read under it
     /// cannot be deleted (`pack clean` takes it exclusively) until it is released.
     pub fn lock_shared(&self, printer: &Printer) -> std::io::Result<Option<DirLock>> {

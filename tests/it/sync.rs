@@ -94,3 +94,126 @@ fn sync_reports_each_missing_source_and_fails_at_the_end() {
             .is_file()
     );
 }
+
+/// A base with `aws` 1.0.0 packed (signed) and pinned in `homelab`, and the files as they were.
+fn pinned_aws() -> (TestContext, String) {
+    let context = TestContext::examples();
+    context.run(["keys", "generate"]).success();
+    context.run(["pack", "provider", "aws"]).success();
+    context
+        .run([
+            "providers",
+            "install",
+            "aws",
+            "homelab",
+            "--version",
+            "1.0.0",
+        ])
+        .success();
+    // Where a link would go, as after any link-mode install.
+    std::fs::create_dir_all(context.path("workspace/infra/homelab/.nickel-modules"))
+        .expect("mkdir");
+    let tree = context.tree("workspace/infra/homelab");
+    (context, tree)
+}
+
+/// Regression: after a kill during a pack→link switch, a stale link shadowed the vendored pack
+/// (the infra evaluated unpinned live source) and sync said `Synced`.
+#[test]
+fn sync_removes_a_link_that_would_shadow_a_pinned_pack() {
+    let (context, pinned) = pinned_aws();
+    std::os::unix::fs::symlink(
+        "../../../../extensions/providers/aws/nickel",
+        context.path("workspace/infra/homelab/.nickel-modules/aws_prov"),
+    )
+    .expect("link");
+    let run = context.run(["providers", "sync", "homelab"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stderr
+            .contains("Unlinked `aws_prov`, which the lock does not list"),
+        "{run}"
+    );
+    assert_eq!(context.tree("workspace/infra/homelab"), pinned);
+}
+
+/// Regression: a kill during `install --version` after the pack was unpacked but before the
+/// lock was written left an untracked `vendor/` and a manifest dependency, and sync said
+/// `Synced` over an invalid infra.
+#[test]
+fn sync_removes_what_a_killed_install_left_and_keeps_what_the_user_made() {
+    let (context, pinned) = pinned_aws();
+    let infra = context.path("workspace/infra/homelab");
+    // What the killed run left: the pack unpacked, its file list, the manifest edited.
+    std::fs::rename(
+        infra.join("vendor/aws_prov"),
+        infra.join("vendor/left_prov"),
+    )
+    .expect("mv");
+    let sums = std::fs::read_to_string(infra.join("vendor/aws_prov.sha256sums")).expect("sums");
+    std::fs::write(
+        infra.join("vendor/left_prov.sha256sums"),
+        sums.replace("aws_prov/", "left_prov/"),
+    )
+    .expect("sums");
+    let manifest = std::fs::read_to_string(infra.join("manifest.toml")).expect("manifest");
+    std::fs::write(
+        infra.join("manifest.toml"),
+        format!("{manifest}left_prov = {{ path = \"./vendor/left_prov\", version = \"1.0.0\" }}\n"),
+    )
+    .expect("manifest");
+    let run = context.run(["providers", "sync", "homelab"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stderr.contains("Removed `vendor/left_prov`"), "{run}");
+    assert!(
+        run.stderr.contains("Removed the dependency on `left_prov`"),
+        "{run}"
+    );
+    // `aws_prov` was moved away above: sync restored it from the registry, verified.
+    assert!(run.stderr.contains("Restored `aws_prov` 1.0.0"), "{run}");
+    assert_eq!(context.tree("workspace/infra/homelab"), pinned);
+
+    // A directory the user put in `vendor/` by hand (no file list) is theirs: sync keeps it
+    // and fails, saying what differs.
+    std::fs::create_dir_all(infra.join("vendor/mine_prov")).expect("mkdir");
+    std::fs::write(infra.join("vendor/mine_prov/main.ncl"), "{}").expect("write");
+    let run = context.run(["providers", "sync", "homelab"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stderr.contains("`mine_prov` (untracked)")
+            && run
+                .stderr
+                .contains("`homelab` still differs from its lock: 1 problem"),
+        "{run}"
+    );
+    assert!(infra.join("vendor/mine_prov/main.ncl").is_file());
+}
+
+/// Leftovers of killed runs (temporary files, staging directories, entries set aside) are
+/// removed by the next command under the same lock.
+#[test]
+fn the_next_command_removes_what_killed_runs_left() {
+    let (context, pinned) = pinned_aws();
+    let infra = context.path("workspace/infra/homelab");
+    for debris in [
+        ".provisioning-a1b2c3.tmp",
+        "vendor/.provisioning-d4e5f6.removed/entry/main.ncl",
+        ".provisioning-g7h8i9.unpack/aws_prov/main.ncl",
+        ".nickel-modules/.provisioning-j0k1l2.link",
+    ] {
+        let path = infra.join(debris);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, "left by a killed run").expect("write");
+    }
+    context.run(["providers", "sync", "homelab"]).success();
+    assert_eq!(context.tree("workspace/infra/homelab"), pinned);
+
+    let packages = context.path("distribution/packages");
+    std::fs::write(
+        packages.join(".provisioning-m3n4o5.tmp"),
+        "half an artifact",
+    )
+    .expect("write");
+    context.run(["pack", "provider", "local"]).success();
+    assert!(!packages.join(".provisioning-m3n4o5.tmp").exists());
+}

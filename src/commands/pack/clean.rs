@@ -22,7 +22,9 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
     let _lock = if args.dry_run {
         None
     } else {
-        Some(registry.lock(printer)?)
+        let lock = registry.lock(printer)?;
+        registry.remove_debris()?;
+        Some(lock)
     };
     let pins = if args.force {
         pins::Pins::new()

@@ -3,6 +3,7 @@ use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
 use crate::infra::ops::{self, SyncSources};
+use crate::infra::state::{self, State};
 use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
@@ -52,11 +53,41 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
             }
         }
     }
-    for module in &pruned {
+    for module in &pruned.links {
         printer.status(
             "Unlinked",
             format!("`{module}`, which the lock does not list"),
         );
+    }
+    for module in &pruned.packs {
+        printer.status(
+            "Removed",
+            format!("`vendor/{module}`, which the lock does not list"),
+        );
+    }
+    for module in &pruned.dependencies {
+        printer.status(
+            "Removed",
+            format!("the dependency on `{module}`, which the lock does not list"),
+        );
+    }
+    // Sync promises the lock's state exactly: whatever still differs is a failure too.
+    let reported: Vec<String> = results
+        .iter()
+        .filter(|synced| synced.result.is_err())
+        .map(|synced| synced.entry.module.to_string())
+        .collect();
+    let mut differences = 0;
+    for module in state::inspect(context, &infra)? {
+        if module.state != State::Ok && !reported.contains(&module.module) {
+            differences += 1;
+            printer.error_message(format!(
+                "`{}` ({}): {}",
+                module.module,
+                module.state.as_str(),
+                module.detail.as_deref().unwrap_or_default()
+            ));
+        }
     }
     let total = results.len();
     if failed > 0 {
@@ -64,6 +95,16 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
             "{failed} of {total} providers of `{}` could not be synced",
             infra.name
         ));
+    }
+    if differences > 0 {
+        printer.error_message(format!(
+            "`{}` still differs from its lock: {differences} problem{}\nhint: `provisioning providers installed {}` shows each; adopt what the lock lacks with `providers install`, or remove it",
+            infra.name,
+            if differences == 1 { "" } else { "s" },
+            infra.name
+        ));
+    }
+    if failed + differences > 0 {
         return Ok(Outcome::Failure);
     }
     printer.status(
