@@ -370,8 +370,8 @@ impl Transaction {
         Ok(true)
     }
 
-    /// Removes the directory or file at `path`: it is moved aside now and deleted on commit,
-    /// so an undo can put it back whole.
+    /// Removes the directory or file at `path`: it is moved aside now (a rename, whatever its
+    /// size) and deleted on commit, so an undo can put it back whole.
     pub fn remove_dir(&mut self, path: &Path) -> io::Result<()> {
         // Set aside inside a fresh directory of a random name, beside it (same filesystem).
         let holder = tempfile::Builder::new()
@@ -407,22 +407,23 @@ impl Transaction {
         Ok(())
     }
 
-    /// Keeps every change, and deletes what was set aside. A deletion that fails is an error
-    /// (the changes stand; the next command under the same lock removes the debris).
-    pub fn commit(mut self) -> io::Result<()> {
+    /// Keeps every change, and deletes what was set aside. The changes stand whatever
+    /// happens; a deletion that fails is returned, to be reported (the next command under the
+    /// same lock removes the debris, with [`remove_debris`]).
+    #[must_use = "a failed deletion must be reported"]
+    pub fn commit(mut self) -> Vec<String> {
         self.committed = true;
-        for path in std::mem::take(&mut self.trash) {
-            remove_dir_all_if_exists(&path).map_err(|error| {
-                io::Error::new(
-                    error.kind(),
+        std::mem::take(&mut self.trash)
+            .into_iter()
+            .filter_map(|path| {
+                remove_dir_all_if_exists(&path).err().map(|error| {
                     format!(
-                        "the change is made, but `{}`, set aside to be deleted, could not be: {error}\nhint: the next command on this directory removes it",
+                        "`{}` was set aside to be deleted but could not be: {error}\nhint: the next command on this directory removes it",
                         path.display()
-                    ),
-                )
-            })?;
-        }
-        Ok(())
+                    )
+                })
+            })
+            .collect()
     }
 }
 
@@ -524,7 +525,7 @@ mod tests {
         let mut transaction = Transaction::new();
         transaction.write(&file, b"new").expect("write");
         transaction.remove_dir(&doomed).expect("remove");
-        transaction.commit().expect("commits");
+        assert!(transaction.commit().is_empty());
         assert_eq!(std::fs::read_to_string(&file).expect("read"), "new");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
         assert_eq!(leftovers.len(), 1, "the removed directory is gone for good");

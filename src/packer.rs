@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::Metadata;
 use crate::digest::{ContentHash, Sha256};
+use crate::fs::Transaction;
 use crate::lock::DirLock;
 use crate::names::PackRef;
 use crate::nickel::{Evaluator, ExportCache, NickelError, export_json_cached};
@@ -51,6 +52,9 @@ pub struct Packed {
     pub cached_evaluation: bool,
     /// The key that signed it, if one did.
     pub signer: Option<KeyId>,
+    /// What could not be deleted once it was written, to report.
+    #[serde(skip)]
+    pub leftovers: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,9 +136,24 @@ impl Packer<'_> {
             .as_ref()
             .and_then(|m| m.get(&pack.version))
             .cloned();
-        let written = self.write_artifact(&artifact, &path, recorded.as_ref())?;
-        let (signature, signer) =
-            self.sign(&path, &file_name, &artifact, written, recorded.as_ref())?;
+        // The artifact, its signature and the metadata change together: an error anywhere puts
+        // all three back (a kill is covered by the write order, see `write_artifact`).
+        let mut transaction = Transaction::new();
+        let written = self.write_artifact(
+            &artifact,
+            &path,
+            recorded.as_ref(),
+            metadata.as_ref(),
+            &mut transaction,
+        )?;
+        let (signature, signer) = self.sign(
+            &path,
+            &file_name,
+            &artifact,
+            written,
+            recorded.as_ref(),
+            &mut transaction,
+        )?;
         if let Some(metadata) = metadata {
             let created = recorded
                 .filter(|entry| entry.sha256 == artifact.sha256)
@@ -149,9 +168,18 @@ impl Packer<'_> {
                 signature,
                 signer,
             };
-            self.record(metadata, entry)?;
+            // A replaced version was forgotten on disk first: it is written back whatever
+            // the metadata read before said.
+            self.record(
+                metadata,
+                entry,
+                written == Written::Replaced,
+                &mut transaction,
+            )?;
         }
+        let leftovers = transaction.commit();
         Ok(Packed {
+            leftovers,
             signer,
             module: pack.module.clone(),
             version: pack.version.clone(),
@@ -189,11 +217,19 @@ impl Packer<'_> {
 
     /// Writes the artifact at `path`, unless exactly these bytes are there. Other bytes, on disk
     /// or recorded in the metadata, are a conflict: refused unless `force`.
+    ///
+    /// Replacing (`--force`) keeps the three files of a version one recoverable unit through
+    /// their write order: the metadata forgets the version first and the old signature goes;
+    /// then the artifact, its signature and the metadata are written. A run killed anywhere
+    /// leaves metadata that never names bytes with another hash: at worst an unindexed artifact
+    /// (`pack list` says so), which the next `pack` records.
     fn write_artifact(
         &self,
         artifact: &Artifact,
         path: &std::path::Path,
         recorded: Option<&VersionEntry>,
+        metadata: Option<&ModuleMetadata>,
+        transaction: &mut Transaction,
     ) -> Result<Written, PackError> {
         let write_error = |source| PackError::Write {
             path: path.to_owned(),
@@ -223,29 +259,76 @@ impl Packer<'_> {
             (Some(_), None) => Written::Unchanged,
             (None, None) => Written::Created,
         };
+        if written == Written::Replaced {
+            self.forget(artifact, path, metadata, transaction)?;
+        }
         if written != Written::Unchanged {
-            crate::fs::create_dir_all(&self.destination.dir).map_err(|source| {
-                PackError::Write {
+            transaction
+                .create_dir_all(&self.destination.dir)
+                .map_err(|source| PackError::Write {
                     path: self.destination.dir.clone(),
                     source,
-                }
-            })?;
-            crate::fs::atomic_write(path, &artifact.bytes).map_err(write_error)?;
+                })?;
+            transaction
+                .write(path, &artifact.bytes)
+                .map_err(write_error)?;
         }
         Ok(written)
     }
 
-    /// Records a version in the module's metadata, when that changes it.
-    fn record(&self, mut metadata: ModuleMetadata, entry: VersionEntry) -> Result<(), PackError> {
+    /// Before a version's bytes are replaced: the metadata stops naming it, then its signature
+    /// (of the old bytes) goes.
+    fn forget(
+        &self,
+        artifact: &Artifact,
+        path: &std::path::Path,
+        metadata: Option<&ModuleMetadata>,
+        transaction: &mut Transaction,
+    ) -> Result<(), PackError> {
+        if let Some(metadata) = metadata
+            && metadata.get(&artifact.pack.version).is_some()
+        {
+            let mut forgotten = metadata.clone();
+            forgotten.remove(&artifact.pack.version);
+            let metadata_path = self.registry.metadata_path(&forgotten.name);
+            if forgotten.versions.is_empty() {
+                transaction.remove_file(&metadata_path)
+            } else {
+                transaction.write(&metadata_path, &DirectoryRegistry::render(&forgotten))
+            }
+            .map_err(|source| PackError::Write {
+                path: metadata_path,
+                source,
+            })?;
+        }
+        // Then the signature of the old bytes, which the metadata no longer names.
+        let mut signature = path.as_os_str().to_owned();
+        signature.push(".minisig");
+        let signature = std::path::PathBuf::from(signature);
+        transaction
+            .remove_file(&signature)
+            .map_err(|source| PackError::Write {
+                path: signature.clone(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// Records a version in the module's metadata, when that changes it (or `always`).
+    fn record(
+        &self,
+        mut metadata: ModuleMetadata,
+        entry: VersionEntry,
+        always: bool,
+        transaction: &mut Transaction,
+    ) -> Result<(), PackError> {
         let before = metadata.clone();
         metadata.upsert(entry, self.metadata);
-        if metadata != before {
-            self.registry
-                .write(&metadata)
-                .map_err(|source| PackError::Write {
-                    path: self.registry.metadata_path(&metadata.name),
-                    source,
-                })?;
+        if always || metadata != before {
+            let path = self.registry.metadata_path(&metadata.name);
+            transaction
+                .write(&path, &DirectoryRegistry::render(&metadata))
+                .map_err(|source| PackError::Write { path, source })?;
         }
         Ok(())
     }
@@ -262,6 +345,7 @@ impl Packer<'_> {
         artifact: &Artifact,
         written: Written,
         recorded: Option<&VersionEntry>,
+        transaction: &mut Transaction,
     ) -> Result<(Option<String>, Option<KeyId>), PackError> {
         let signature_name = file_name.signature();
         let signature_path = self.destination.dir.join(&signature_name);
@@ -275,12 +359,12 @@ impl Packer<'_> {
                 ));
             }
             // A signature of earlier bytes would not verify: it must not stay beside new ones.
-            crate::fs::remove_file_if_exists(&signature_path).map_err(|source| {
-                PackError::Write {
+            transaction
+                .remove_file(&signature_path)
+                .map_err(|source| PackError::Write {
                     path: signature_path.clone(),
                     source,
-                }
-            })?;
+                })?;
             return Ok((None, None));
         };
         let own = [crate::signing::TrustedKey {
@@ -314,12 +398,12 @@ impl Packer<'_> {
                 &artifact.pack,
                 &artifact.sha256,
             )?;
-            crate::fs::atomic_write(&signature_path, text.as_bytes()).map_err(|source| {
-                PackError::Write {
+            transaction
+                .write(&signature_path, text.as_bytes())
+                .map_err(|source| PackError::Write {
                     path: signature_path.clone(),
                     source,
-                }
-            })?;
+                })?;
         }
         Ok((Some(signature_name), Some(own[0].key_id)))
     }

@@ -53,6 +53,16 @@ fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What an install did.
+#[derive(Debug)]
+pub struct InstallReport {
+    pub entry: LockEntry,
+    pub change: Change,
+    /// What could not be deleted after the change was made (to report; the next command
+    /// removes it).
+    pub leftovers: Vec<String>,
+}
+
 /// Writes the edited manifest and the lock with `entry` in it, as part of `transaction`; says
 /// whether either file changed. Every install ends here, in either mode.
 fn record(
@@ -74,7 +84,7 @@ pub fn install_link(
     context: &Context,
     infra: &Infra,
     request: &LinkInstall<'_>,
-) -> anyhow::Result<(LockEntry, Change)> {
+) -> anyhow::Result<InstallReport> {
     clear_debris(context, infra)?;
     let module = request.name.module_name();
     let layout = request.layout;
@@ -116,8 +126,12 @@ pub fn install_link(
         &link_dependency_path(context, layout, &module),
     );
     changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
-    transaction.commit()?;
-    Ok((entry, Change::from(changed)))
+    let leftovers = transaction.commit();
+    Ok(InstallReport {
+        entry,
+        change: Change::from(changed),
+        leftovers,
+    })
 }
 
 /// Fetches, verifies and vendors a pack, replacing a link or another version of the module in
@@ -128,7 +142,7 @@ pub fn install_pack(
     infra: &Infra,
     request: &PackInstall<'_>,
     pinned: Option<&crate::digest::Sha256>,
-) -> anyhow::Result<(LockEntry, Change)> {
+) -> anyhow::Result<InstallReport> {
     let module = request.name.module_name();
     let pack = PackRef::new(module.clone(), request.version.clone());
     let trust = Trust {
@@ -166,8 +180,12 @@ pub fn install_pack(
         &request.version.to_string(),
     );
     changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
-    transaction.commit()?;
-    Ok((entry, Change::from(changed)))
+    let leftovers = transaction.commit();
+    Ok(InstallReport {
+        entry,
+        change: Change::from(changed),
+        leftovers,
+    })
 }
 
 /// What [`remove`] found and took away.
@@ -176,6 +194,8 @@ pub struct Removal {
     pub lock_entry: Option<LockEntry>,
     pub link: bool,
     pub dependency: bool,
+    /// What could not be deleted after the change was made.
+    pub leftovers: Vec<String>,
 }
 
 impl Removal {
@@ -228,7 +248,7 @@ pub fn remove(
     if removal.lock_entry.is_some() {
         transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
     }
-    transaction.commit()?;
+    removal.leftovers = transaction.commit();
     Ok(removal)
 }
 
@@ -254,7 +274,7 @@ pub fn sync(
     context: &Context,
     infra: &Infra,
     sources: &SyncSources<'_>,
-) -> anyhow::Result<(Vec<SyncedEntry>, Pruned)> {
+) -> anyhow::Result<SyncReport> {
     clear_debris(context, infra)?;
     let lock = ProvidersLock::read(&infra.lock_path())?;
     // Packs missing from `vendor/` are fetched together first; each is then checked (re-hashed
@@ -267,15 +287,22 @@ pub fn sync(
         .map(|entry| PackRef::new(entry.module.clone(), entry.version.clone()))
         .collect();
     sources.registry.prefetch(&missing);
-    let results = lock
+    let mut leftovers = Vec::new();
+    let entries = lock
         .providers
         .iter()
-        .map(|entry| SyncedEntry {
-            entry: entry.clone(),
-            result: match &entry.installed {
+        .map(|entry| {
+            let result = match &entry.installed {
                 Installed::Link { source } => sync_link(context, infra, entry, source),
                 Installed::Pack(pin) => sync_pack(context, infra, entry, pin, sources),
-            },
+            };
+            SyncedEntry {
+                entry: entry.clone(),
+                result: result.map(|(change, mut left)| {
+                    leftovers.append(&mut left);
+                    change
+                }),
+            }
         })
         .collect();
     let mut transaction = Transaction::new();
@@ -284,8 +311,20 @@ pub fn sync(
         packs: vendor::prune(infra, &lock, &mut transaction)?,
         dependencies: prune_dependencies(context, infra, &lock, &mut transaction)?,
     };
-    transaction.commit()?;
-    Ok((results, pruned))
+    leftovers.extend(transaction.commit());
+    Ok(SyncReport {
+        entries,
+        pruned,
+        leftovers,
+    })
+}
+
+/// What sync did: each entry's outcome, what it pruned, what it could not delete.
+#[derive(Debug)]
+pub struct SyncReport {
+    pub entries: Vec<SyncedEntry>,
+    pub pruned: Pruned,
+    pub leftovers: Vec<String>,
 }
 
 /// What sync removed because the lock does not list it.
@@ -351,7 +390,7 @@ fn sync_link(
     infra: &Infra,
     entry: &LockEntry,
     source: &str,
-) -> anyhow::Result<Change> {
+) -> anyhow::Result<(Change, Vec<String>)> {
     let source_dir = source_path(context, source);
     if !source_dir.is_dir() {
         bail!(
@@ -377,8 +416,7 @@ fn sync_link(
         &link_dependency_path(context, entry.layout, &entry.module),
     );
     changed |= transaction.write(manifest.path(), manifest.render().as_bytes())?;
-    transaction.commit()?;
-    Ok(Change::from(changed))
+    Ok((Change::from(changed), transaction.commit()))
 }
 
 /// Restores a pinned pack when `vendor/` or the manifest no longer match the lock, verifying as
@@ -389,7 +427,7 @@ fn sync_pack(
     entry: &LockEntry,
     pin: &PackPin,
     sources: &SyncSources<'_>,
-) -> anyhow::Result<Change> {
+) -> anyhow::Result<(Change, Vec<String>)> {
     let manifest = super::manifest::InfraManifest::read(&infra.manifest_path(Layout::Nickel))?;
     let version = entry.version.to_string();
     let dependency_ok = manifest
@@ -400,7 +438,7 @@ fn sync_pack(
                 && dependency.version() == Some(version.as_str())
         });
     if dependency_ok && vendor_state(infra, &entry.module, &pin.content_hash)? == VendorState::Ok {
-        return Ok(Change::Unchanged);
+        return Ok((Change::Unchanged, Vec::new()));
     }
     let request = PackInstall {
         name: &entry.name,
@@ -410,6 +448,6 @@ fn sync_pack(
         limits: sources.limits,
         allow_unsigned: pin.signer == Signer::Unsigned,
     };
-    let (_, change) = install_pack(context, infra, &request, Some(&pin.sha256))?;
-    Ok(change)
+    let report = install_pack(context, infra, &request, Some(&pin.sha256))?;
+    Ok((report.change, report.leftovers))
 }

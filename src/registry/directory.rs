@@ -96,9 +96,15 @@ impl DirectoryRegistry {
     }
 
     pub fn write(&self, metadata: &ModuleMetadata) -> std::io::Result<()> {
-        let mut json = serde_json::to_string_pretty(metadata).map_err(std::io::Error::other)?;
-        json.push('\n');
-        crate::fs::atomic_write(&self.metadata_path(&metadata.name), json.as_bytes())
+        crate::fs::atomic_write(&self.metadata_path(&metadata.name), &Self::render(metadata))
+    }
+
+    /// The file's contents: pretty JSON and a final newline.
+    pub fn render(metadata: &ModuleMetadata) -> Vec<u8> {
+        // Serializing strings, numbers and typed values that print as strings cannot fail.
+        let mut json = serde_json::to_vec_pretty(metadata).unwrap_or_default();
+        json.push(b'\n');
+        json
     }
 
     /// Removes the metadata file of a module that has no version left.

@@ -1,18 +1,23 @@
 //! The retention policy of `pack clean`: keep the newest N versions of each module (semver
-//! order) and every version an infra pins; delete the rest with their signatures. Planning is
-//! pure; [`apply`] writes the metadata first and then deletes files, so a crash leaves unindexed
-//! files, never metadata that names files that are gone.
+//! order) and every version an infra pins; delete the rest with their signatures. [`apply`]
+//! writes the metadata first and then deletes files, so a crash leaves unindexed files, never
+//! metadata that names files that are gone; the next clean deletes such an unindexed artifact
+//! like any other old version (when N indexed versions are newer and no infra pins it).
 
 use std::collections::BTreeMap;
 
 use super::{DirectoryRegistry, ModuleMetadata, VersionEntry};
+use crate::fs::Transaction;
 use crate::names::PackRef;
+use crate::pack::ArtifactName;
 
 /// One version to delete, and the files that go with it (relative to the packages directory).
 #[derive(Debug, Clone)]
 pub struct Doomed {
     pub pack: PackRef,
     pub files: Vec<String>,
+    /// Whether the metadata recorded it (else it is an artifact left unindexed).
+    pub indexed: bool,
 }
 
 /// What a clean does.
@@ -22,6 +27,8 @@ pub struct Plan {
     pub kept: Vec<(PackRef, Vec<String>)>,
     /// Each module that loses versions: its metadata after the clean, and what goes.
     pub modules: Vec<(ModuleMetadata, Vec<Doomed>)>,
+    /// Unindexed artifacts that go: no metadata to change.
+    pub unindexed: Vec<Doomed>,
 }
 
 /// Plans a clean of `modules`. `pins` maps each pinned pack to the infras pinning it; with
@@ -35,6 +42,9 @@ pub fn plan(
 ) -> Plan {
     let mut plan = Plan::default();
     for mut module in modules {
+        // What is on disk but was never in the metadata, judged against the metadata as read.
+        plan.unindexed
+            .extend(unindexed(registry, &module, keep_latest, pins, force));
         let mut newest_first: Vec<VersionEntry> = module.versions.clone();
         newest_first.sort_by(|a, b| b.version.cmp(&a.version));
         let mut doomed = Vec::new();
@@ -51,7 +61,11 @@ pub fn plan(
             if entry.signature.is_some() || registry.artifact_path(&signature).exists() {
                 files.push(signature);
             }
-            doomed.push(Doomed { pack, files });
+            doomed.push(Doomed {
+                pack,
+                files,
+                indexed: true,
+            });
         }
         if !doomed.is_empty() {
             plan.modules.push((module, doomed));
@@ -60,17 +74,67 @@ pub fn plan(
     plan
 }
 
-/// Carries out a plan, module by module: the metadata first, then the files.
-pub fn apply(registry: &DirectoryRegistry, plan: &Plan) -> std::io::Result<()> {
-    for (module, doomed) in &plan.modules {
+/// The artifacts of `module` on disk that its metadata does not name, and that retention would
+/// not keep: `keep_latest` recorded versions are newer, and no infra pins them.
+fn unindexed(
+    registry: &DirectoryRegistry,
+    module: &ModuleMetadata,
+    keep_latest: usize,
+    pins: &BTreeMap<PackRef, Vec<String>>,
+    force: bool,
+) -> Vec<Doomed> {
+    let Ok(entries) = std::fs::read_dir(&registry.pack_path) else {
+        return Vec::new();
+    };
+    let mut found: Vec<Doomed> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<ArtifactName>().ok())
+        .filter(|name| name.pack().module == module.name)
+        .filter(|name| module.get(&name.pack().version).is_none())
+        .filter(|name| {
+            let version = &name.pack().version;
+            let newer = module
+                .versions
+                .iter()
+                .filter(|v| v.version > *version)
+                .count();
+            newer >= keep_latest && (force || !pins.contains_key(name.pack()))
+        })
+        .map(|name| {
+            let mut files = vec![name.to_string()];
+            if registry.artifact_path(&name.signature()).exists() {
+                files.push(name.signature());
+            }
+            Doomed {
+                pack: name.pack().clone(),
+                files,
+                indexed: false,
+            }
+        })
+        .collect();
+    found.sort_by(|a, b| b.pack.cmp(&a.pack));
+    found
+}
+
+/// Carries out a plan in one transaction: every module's metadata first, then the files (set
+/// aside, deleted at the end). An error puts everything back; a kill leaves metadata that names
+/// only files still there. Returns what could not be deleted at the end, to report.
+pub fn apply(registry: &DirectoryRegistry, plan: &Plan) -> std::io::Result<Vec<String>> {
+    let mut transaction = Transaction::new();
+    for (module, _) in &plan.modules {
+        let path = registry.metadata_path(&module.name);
         if module.versions.is_empty() {
-            registry.remove(&module.name)?;
+            transaction.remove_file(&path)?;
         } else {
-            registry.write(module)?;
-        }
-        for file in doomed.iter().flat_map(|d| &d.files) {
-            crate::fs::remove_file_if_exists(&registry.artifact_path(file))?;
+            transaction.write(&path, &DirectoryRegistry::render(module))?;
         }
     }
-    Ok(())
+    let doomed = plan.modules.iter().flat_map(|(_, doomed)| doomed);
+    for file in doomed.chain(&plan.unindexed).flat_map(|d| &d.files) {
+        let path = registry.artifact_path(file);
+        if path.exists() {
+            transaction.remove_dir(&path)?;
+        }
+    }
+    Ok(transaction.commit())
 }

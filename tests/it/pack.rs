@@ -616,3 +616,33 @@ fn an_invalid_source_date_epoch_is_an_error() {
         "nothing was written"
     );
 }
+
+/// Regression: a crash between writing a replaced artifact, its signature and its metadata left
+/// new bytes beside an old signature and old metadata, and `pack list` said `ok`.
+#[test]
+fn pack_list_shows_a_version_whose_files_disagree() {
+    let context = TestContext::examples();
+    context.run(["keys", "generate"]).success();
+    context.run(["pack", "provider", "local"]).success();
+    let artifact = context.path("distribution/packages/local_prov_0.2.0.tar");
+    // Other bytes under the old signature and metadata: what the torn write left.
+    std::fs::write(&artifact, b"other bytes").expect("write");
+    let run = context.run(["pack", "list"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("MISMATCH"), "{run}");
+    assert!(
+        run.stderr
+            .contains("`local_prov` 0.2.0: the artifact has sha256 "),
+        "{run}"
+    );
+    // Repacking with `--force` writes the three again, in an order that never lets the
+    // metadata name other bytes.
+    context
+        .run(["pack", "provider", "local", "--force"])
+        .success();
+    let run = context.run(["pack", "list"]);
+    assert!(!run.stdout.contains("MISMATCH"), "{run}");
+    context
+        .run(["pack", "verify", "local_prov@0.2.0"])
+        .success();
+}

@@ -51,7 +51,9 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
         );
     }
     if !args.dry_run {
-        retention::apply(&registry, &plan)?;
+        for leftover in retention::apply(&registry, &plan)? {
+            printer.warning(leftover);
+        }
     }
     let verb = if args.dry_run {
         "Would delete"
@@ -59,11 +61,13 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
         "Deleted"
     };
     let mut deletions = Vec::new();
-    for doomed in plan.modules.iter().flat_map(|(_, doomed)| doomed) {
+    let all = plan.modules.iter().flat_map(|(_, doomed)| doomed);
+    for doomed in all.chain(&plan.unindexed) {
+        let unindexed = if doomed.indexed { "" } else { ", unindexed" };
         printer.status(
             verb,
             format!(
-                "`{}` {} ({})",
+                "`{}` {} ({}{unindexed})",
                 doomed.pack.module,
                 doomed.pack.version,
                 doomed.files.join(", ")

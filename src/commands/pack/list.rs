@@ -16,6 +16,9 @@ pub enum PackageState {
     Missing,
     /// On disk, but in no metadata (packed with `--output` and copied in, or left by a crash).
     Unindexed,
+    /// On disk and in the metadata, but the bytes or the signature are not what the metadata
+    /// records (a torn write, or an edit by hand).
+    Mismatch,
 }
 
 #[derive(Debug, Serialize)]
@@ -28,6 +31,9 @@ pub struct PackageRow {
     pub sha256: Option<Sha256>,
     pub signed: bool,
     pub state: PackageState,
+    /// What does not match, for `mismatch`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// `pack list`: every package and version in the local registry.
@@ -43,6 +49,11 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
                 .signature
                 .as_ref()
                 .is_some_and(|signature| registry.artifact_path(signature).is_file());
+            let problem = if path.is_file() {
+                mismatch(&registry, entry)?
+            } else {
+                None
+            };
             rows.push(PackageRow {
                 module: module.name.to_string(),
                 version: entry.version.clone(),
@@ -51,11 +62,12 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
                 created: Some(entry.created.clone()),
                 sha256: Some(entry.sha256),
                 signed,
-                state: if path.is_file() {
-                    PackageState::Ok
-                } else {
-                    PackageState::Missing
+                state: match (path.is_file(), &problem) {
+                    (false, _) => PackageState::Missing,
+                    (true, Some(_)) => PackageState::Mismatch,
+                    (true, None) => PackageState::Ok,
                 },
+                problem,
             });
         }
     }
@@ -71,6 +83,7 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
             created: None,
             sha256: Some(Sha256::of(&bytes)),
             state: PackageState::Unindexed,
+            problem: None,
         });
     }
     printer.data(&rows, || {
@@ -96,13 +109,54 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
                     PackageState::Ok => "ok",
                     PackageState::Missing => "missing",
                     PackageState::Unindexed => "unindexed",
+                    PackageState::Mismatch => "MISMATCH",
                 }
                 .into(),
             ]);
         }
         table
     })?;
+    for row in &rows {
+        if let Some(problem) = &row.problem {
+            printer.warning(format!(
+                "`{}` {}: {problem}\nhint: pack it again with `--force` to make the three agree, or `pack clean --force` it",
+                row.module, row.version
+            ));
+        }
+    }
     Ok(Outcome::Success)
+}
+
+/// What differs between a recorded version and its files: the artifact's size or sha256, or a
+/// signature the metadata records that is missing or made for other bytes.
+fn mismatch(
+    registry: &DirectoryRegistry,
+    entry: &crate::registry::VersionEntry,
+) -> anyhow::Result<Option<String>> {
+    let bytes = crate::fs::read_regular(&registry.artifact_path(&entry.package_file.to_string()))?;
+    let sha256 = Sha256::of(&bytes);
+    if sha256 != entry.sha256 {
+        return Ok(Some(format!(
+            "the artifact has sha256 {}, the metadata records {}",
+            sha256.short(),
+            entry.sha256.short()
+        )));
+    }
+    let Some(signature) = &entry.signature else {
+        return Ok(None);
+    };
+    let path = registry.artifact_path(signature);
+    let text = match crate::fs::read_regular(&path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Some(format!("the signature `{signature}` is missing")));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    // Whose key it is, `pack verify` checks; here, only that it was made for these bytes.
+    let comment = text.lines().nth(2).unwrap_or_default();
+    Ok((!comment.ends_with(&format!(" sha256={sha256}")))
+        .then(|| format!("the signature `{signature}` was not made for these bytes")))
 }
 
 /// Artifacts `<module>_<version>.tar` in the packages directory that no metadata names.

@@ -80,6 +80,9 @@ impl Setup {
 
 /// The status line of one packed module.
 fn report_packed(packed: &Packed, context: &Context, printer: &Printer) {
+    for leftover in &packed.leftovers {
+        printer.warning(leftover);
+    }
     let verb = match packed.written {
         Written::Created => "Packed",
         Written::Replaced => "Replaced",

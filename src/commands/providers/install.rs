@@ -4,8 +4,8 @@ use crate::Outcome;
 use crate::catalog::{self, Layout};
 use crate::cli::InstallArgs;
 use crate::context::Context;
-use crate::infra::lockfile::{Installed, LockEntry, Signer};
-use crate::infra::ops::{self, LinkInstall, PackInstall};
+use crate::infra::lockfile::{Installed, Signer};
+use crate::infra::ops::{self, InstallReport, LinkInstall, PackInstall};
 use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
@@ -37,19 +37,23 @@ pub fn install(
         layout,
         force: args.force,
     };
-    let (entry, change) = ops::install_link(context, &infra, &request).with_context(|| {
+    let done = ops::install_link(context, &infra, &request).with_context(|| {
         format!(
             "failed to install `{}` into `{}`",
             args.provider, infra.name
         )
     })?;
-    let how = format!("link to `{}`", entry.source());
-    report(&entry, change, &infra, &how, printer);
+    let how = format!("link to `{}`", done.entry.source());
+    report(&done, &infra, &how, printer);
     Ok(Outcome::Success)
 }
 
-fn report(entry: &LockEntry, change: Change, infra: &Infra, how: &str, printer: &Printer) {
-    match change {
+fn report(done: &InstallReport, infra: &Infra, how: &str, printer: &Printer) {
+    let entry = &done.entry;
+    for leftover in &done.leftovers {
+        printer.warning(leftover);
+    }
+    match done.change {
         Change::Changed => printer.status(
             "Installed",
             format!(
@@ -90,19 +94,19 @@ fn install_pack(
         limits: context.unpack_limits(),
         allow_unsigned: args.allow_unsigned,
     };
-    let (entry, change) = ops::install_pack(context, infra, &request, None).with_context(|| {
+    let done = ops::install_pack(context, infra, &request, None).with_context(|| {
         format!(
             "failed to install `{}` {version} into `{}`",
             args.provider, infra.name
         )
     })?;
-    let signer = match &entry.installed {
+    let signer = match &done.entry.installed {
         Installed::Pack(pin) if pin.signer != Signer::Unsigned => {
             format!("signed by {}", pin.signer)
         }
         _ => "unsigned, allowed by `--allow-unsigned`".to_owned(),
     };
-    let how = format!("pack from `{}`, {signer}", entry.source());
-    report(&entry, change, infra, &how, printer);
+    let how = format!("pack from `{}`, {signer}", done.entry.source());
+    report(&done, infra, &how, printer);
     Ok(Outcome::Success)
 }

@@ -40,6 +40,9 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
             infra.name
         );
     }
+    for leftover in &removal.leftovers {
+        printer.warning(leftover);
+    }
     if removal.lock_entry.is_none() {
         printer.warning(format!(
             "`{}` was not in the lock of `{}`; removed its leftovers",

@@ -24,9 +24,13 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
         keys: &keys,
         limits: context.unpack_limits(),
     };
-    let (results, pruned) = ops::sync(context, &infra, &sources)?;
+    let report = ops::sync(context, &infra, &sources)?;
+    let (results, pruned) = (&report.entries, &report.pruned);
+    for leftover in &report.leftovers {
+        printer.warning(leftover);
+    }
     let mut failed = 0;
-    for synced in &results {
+    for synced in results {
         match &synced.result {
             Ok(Change::Changed) if synced.entry.mode() == Mode::Pack => printer.status(
                 "Restored",
