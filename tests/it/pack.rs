@@ -646,3 +646,30 @@ fn pack_list_shows_a_version_whose_files_disagree() {
         .run(["pack", "verify", "local_prov@0.2.0"])
         .success();
 }
+
+/// Regression: a stray copy of a metadata file (`registry/zz-backup.json`) was read as the
+/// module it names, and could stand in for the real one.
+#[test]
+fn a_stray_copy_of_metadata_is_refused_not_read_as_the_module() {
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "local"]).success();
+    let real = context.read("distribution/registry/local_prov.json");
+    context.write("distribution/registry/zz-backup.json", &real);
+    let run = context.run(["pack", "list"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stderr.contains(
+            "zz-backup.json` is not valid registry metadata: it describes `local_prov`, not `zz-backup`"
+        ),
+        "{run}"
+    );
+    // Packing reads and writes only `local_prov.json`.
+    context
+        .run(["pack", "provider", "local", "--version", "0.3.0"])
+        .success();
+    assert!(
+        context
+            .read("distribution/registry/local_prov.json")
+            .contains("local_prov_0.3.0.tar")
+    );
+}
