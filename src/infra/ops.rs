@@ -27,14 +27,20 @@ pub struct LinkInstall<'a> {
     pub force: bool,
 }
 
+/// Where packs come from, and what they must satisfy.
+#[derive(Clone, Copy)]
+pub struct PackSources<'a> {
+    pub registry: &'a dyn Registry,
+    pub keys: &'a [TrustedKey],
+    pub limits: Limits,
+}
+
 /// What to vendor, and from where.
 #[derive(Clone, Copy)]
 pub struct PackInstall<'a> {
     pub name: &'a ProviderName,
     pub version: &'a semver::Version,
-    pub registry: &'a dyn Registry,
-    pub keys: &'a [TrustedKey],
-    pub limits: Limits,
+    pub sources: PackSources<'a>,
     pub allow_unsigned: bool,
 }
 
@@ -145,13 +151,14 @@ pub fn install_pack(
 ) -> anyhow::Result<InstallReport> {
     let module = request.name.module_name();
     let pack = PackRef::new(module.clone(), request.version.clone());
+    let sources = &request.sources;
     let trust = Trust {
-        keys: request.keys,
-        limits: request.limits,
+        keys: sources.keys,
+        limits: sources.limits,
         allow_unsigned: request.allow_unsigned,
     };
     clear_debris(context, infra)?;
-    let verified = request.registry.fetch_verified(&pack, &trust, pinned)?;
+    let verified = sources.registry.fetch_verified(&pack, &trust, pinned)?;
     let entry = LockEntry {
         name: request.name.clone(),
         module: module.clone(),
@@ -259,21 +266,13 @@ pub struct SyncedEntry {
     pub result: anyhow::Result<Change>,
 }
 
-/// Where sync restores packs from, and whom it trusts.
-#[derive(Clone, Copy)]
-pub struct SyncSources<'a> {
-    pub registry: &'a dyn Registry,
-    pub keys: &'a [TrustedKey],
-    pub limits: Limits,
-}
-
 /// Rebuilds the links, vendored packs and manifest dependencies of `infra` from its lock alone,
 /// and removes links the lock does not list. Every entry is tried; each one that fails is
 /// reported and left as it was.
 pub fn sync(
     context: &Context,
     infra: &Infra,
-    sources: &SyncSources<'_>,
+    sources: &PackSources<'_>,
 ) -> anyhow::Result<SyncReport> {
     clear_debris(context, infra)?;
     let lock = ProvidersLock::read(&infra.lock_path())?;
@@ -426,7 +425,7 @@ fn sync_pack(
     infra: &Infra,
     entry: &LockEntry,
     pin: &PackPin,
-    sources: &SyncSources<'_>,
+    sources: &PackSources<'_>,
 ) -> anyhow::Result<(Change, Vec<String>)> {
     let manifest = super::manifest::InfraManifest::read(&infra.manifest_path(Layout::Nickel))?;
     let version = entry.version.to_string();
@@ -443,9 +442,7 @@ fn sync_pack(
     let request = PackInstall {
         name: &entry.name,
         version: &entry.version,
-        registry: sources.registry,
-        keys: sources.keys,
-        limits: sources.limits,
+        sources: *sources,
         allow_unsigned: pin.signer == Signer::Unsigned,
     };
     let report = install_pack(context, infra, &request, Some(&pin.sha256))?;

@@ -16,6 +16,41 @@ fn minisign() -> Command {
     Command::new("minisign")
 }
 
+/// A minisign key pair made by the `minisign` tool: `team.pub` and `team.key` in the base.
+fn team_key(context: &TestContext) {
+    let generated = minisign()
+        .args(["-G", "-W", "-p"])
+        .arg(context.path("team.pub"))
+        .arg("-s")
+        .arg(context.path("team.key"))
+        .output()
+        .expect("minisign -G");
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+}
+
+/// Signs `artifact` with `team.key` and the trusted comment `comment`, as `minisign -S` does.
+fn team_sign(context: &TestContext, artifact: &std::path::Path, comment: &str) {
+    let signed = minisign()
+        .arg("-S")
+        .arg("-s")
+        .arg(context.path("team.key"))
+        .arg("-m")
+        .arg(artifact)
+        .arg("-t")
+        .arg(comment)
+        .output()
+        .expect("minisign -S");
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+}
+
 #[test]
 fn keys_generate_list_public() {
     let context = TestContext::examples();
@@ -120,35 +155,12 @@ fn a_signature_made_by_minisign_with_a_trusted_key_is_accepted() {
     let context = TestContext::examples();
     context.run(["pack", "provider", "local"]).success();
     let artifact = context.path("distribution/packages/local_prov_0.2.0.tar");
-    let status = minisign()
-        .args(["-G", "-W", "-p"])
-        .arg(context.path("team.pub"))
-        .arg("-s")
-        .arg(context.path("team.key"))
-        .output()
-        .expect("minisign -G");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    team_key(&context);
     let sha256 = crate::common::sha256_file(&artifact);
-    let signed = minisign()
-        .arg("-S")
-        .arg("-s")
-        .arg(context.path("team.key"))
-        .arg("-m")
-        .arg(&artifact)
-        .arg("-t")
-        .arg(format!(
-            "provisioning-pack module=local_prov version=0.2.0 sha256={sha256}"
-        ))
-        .output()
-        .expect("minisign -S");
-    assert!(
-        signed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&signed.stderr)
+    team_sign(
+        &context,
+        &artifact,
+        &format!("provisioning-pack module=local_prov version=0.2.0 sha256={sha256}"),
     );
     // Not trusted yet.
     let untrusted = context.run(["pack", "verify", "local_prov@0.2.0"]);
@@ -351,25 +363,12 @@ fn a_trusted_comment_with_a_multibyte_character_at_the_cut_is_reported_not_a_pan
     let context = TestContext::examples();
     context.run(["pack", "provider", "local"]).success();
     let artifact = context.path("distribution/packages/local_prov_0.2.0.tar");
-    let generated = minisign()
-        .args(["-G", "-W", "-p"])
-        .arg(context.path("team.pub"))
-        .arg("-s")
-        .arg(context.path("team.key"))
-        .output()
-        .expect("minisign -G");
-    assert!(generated.status.success());
-    let signed = minisign()
-        .arg("-S")
-        .arg("-s")
-        .arg(context.path("team.key"))
-        .arg("-m")
-        .arg(&artifact)
-        .arg("-t")
-        .arg("provisioning-pack module=local_prov version=0.2.0 sha256=abcdefghijké\u{1b}[2J")
-        .output()
-        .expect("minisign -S");
-    assert!(signed.status.success());
+    team_key(&context);
+    team_sign(
+        &context,
+        &artifact,
+        "provisioning-pack module=local_prov version=0.2.0 sha256=abcdefghijké\u{1b}[2J",
+    );
     context.run(["keys", "trust", "team.pub"]).success();
     let run = context.run(["pack", "verify", "local_prov@0.2.0"]);
     assert_eq!(run.code, 1, "{run}");

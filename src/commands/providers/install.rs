@@ -5,7 +5,7 @@ use crate::catalog::{self, Layout};
 use crate::cli::InstallArgs;
 use crate::context::Context;
 use crate::infra::lockfile::{Installed, Signer};
-use crate::infra::ops::{self, InstallReport, LinkInstall, PackInstall};
+use crate::infra::ops::{self, InstallReport, LinkInstall, PackInstall, PackSources};
 use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
@@ -89,9 +89,11 @@ fn install_pack(
     let request = PackInstall {
         name: &args.provider,
         version,
-        registry: &registry,
-        keys: &keys,
-        limits: context.unpack_limits(),
+        sources: PackSources {
+            registry: &registry,
+            keys: &keys,
+            limits: context.unpack_limits(),
+        },
         allow_unsigned: args.allow_unsigned,
     };
     let done = ops::install_pack(context, infra, &request, None).with_context(|| {

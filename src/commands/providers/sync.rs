@@ -2,7 +2,7 @@ use crate::Outcome;
 use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
-use crate::infra::ops::{self, SyncSources};
+use crate::infra::ops::{self, PackSources};
 use crate::infra::state::{self, State};
 use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
@@ -19,7 +19,7 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
     let _registry_lock = registries.local.lock_shared(printer)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
     let registry = registries.chain();
-    let sources = SyncSources {
+    let sources = PackSources {
         registry: &registry,
         keys: &keys,
         limits: context.unpack_limits(),
