@@ -76,3 +76,53 @@ fn clean_never_deletes_a_version_an_install_is_pinning() {
             .exists()
     );
 }
+
+/// Packs and cleans at once on one registry: every command lands whole, and the metadata never
+/// names an artifact that is gone or other bytes.
+#[test]
+fn packs_racing_cleans_leave_a_consistent_registry() {
+    let context = TestContext::examples();
+    context.run(["keys", "generate"]).success();
+    let mut commands: Vec<Vec<String>> = Vec::new();
+    for minor in 0..6 {
+        commands.push(
+            [
+                "pack",
+                "provider",
+                "aws",
+                "--version",
+                &format!("1.{minor}.0"),
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        if minor % 2 == 1 {
+            commands.push(
+                ["pack", "clean", "--keep-latest", "2"]
+                    .map(String::from)
+                    .to_vec(),
+            );
+        }
+    }
+    for (args, run) in commands.iter().zip(context.run_concurrently(&commands)) {
+        assert_eq!(run.code, 0, "{args:?}: {run}");
+    }
+    let list = context.run(["pack", "list"]);
+    assert_eq!(list.code, 0, "{list}");
+    for state in ["MISMATCH", "missing", "unindexed"] {
+        assert!(!list.stdout.contains(state), "{list}");
+    }
+    // One more clean settles on the two newest, whatever the order was.
+    context
+        .run(["pack", "clean", "--keep-latest", "2"])
+        .success();
+    let list = context.run(["pack", "list", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let versions: Vec<&str> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| row["version"].as_str().expect("version"))
+        .collect();
+    assert_eq!(versions, ["1.5.0", "1.4.0"]);
+}
