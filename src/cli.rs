@@ -84,6 +84,16 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout
     Man,
+    /// Internal: evaluates Nickel files sent on stdin, for the command that started it
+    #[command(name = "__evaluate-worker", hide = true)]
+    EvaluateWorker(EvaluateWorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateWorkerArgs {
+    /// The address-space limit of the worker, in bytes
+    #[arg(long)]
+    pub max_memory_bytes: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -110,6 +110,11 @@ impl Context {
         Ok(crate::signing::trusted_keys(&self.env, &self.base)?)
     }
 
+    /// The bounds of one Nickel evaluation.
+    pub fn evaluation_bounds(&self) -> crate::nickel::Bounds {
+        crate::nickel::Bounds::from_config(&self.config.evaluation)
+    }
+
     /// The bounds on what one artifact may unpack to.
     pub fn unpack_limits(&self) -> crate::pack::unpack::Limits {
         crate::pack::unpack::Limits::from_config(&self.config.distribution)

@@ -89,6 +89,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Evaluations run in bounded worker processes started from this executable.
+    nickel::worker::enable();
     let printer = Printer::new(&cli.global);
     match run(cli, &printer) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -113,6 +115,9 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
     }
     if let cli::Command::Man = &cli.command {
         return commands::man(printer);
+    }
+    if let cli::Command::EvaluateWorker(args) = &cli.command {
+        return commands::evaluate_worker(args);
     }
     let context = Context::from_process(&cli.global)?;
     commands::dispatch(cli.command, &context, printer)

@@ -45,6 +45,7 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
         Command::Registry(RegistryCommand::List(args)) => registry::list(&args, context, printer),
         Command::Completions(args) => completions(&args, printer),
         Command::Man => man(printer),
+        Command::EvaluateWorker(args) => evaluate_worker(&args),
     }
 }
 
@@ -53,6 +54,13 @@ pub fn completions(args: &CompletionsArgs, _printer: &Printer) -> anyhow::Result
     let mut buffer = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "provisioning", &mut buffer);
     crate::write_stdout(&String::from_utf8_lossy(&buffer))?;
+    Ok(Outcome::Success)
+}
+
+/// `provisioning __evaluate-worker` (hidden): a bounded evaluation worker, started by the
+/// commands that evaluate Nickel ([`crate::nickel::worker`]).
+pub fn evaluate_worker(args: &crate::cli::EvaluateWorkerArgs) -> anyhow::Result<Outcome> {
+    crate::nickel::worker::serve(args.max_memory_bytes)?;
     Ok(Outcome::Success)
 }
 

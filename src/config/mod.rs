@@ -93,6 +93,7 @@ pub enum ConfigError {
 pub struct Config {
     pub paths: Paths,
     pub distribution: Distribution,
+    pub evaluation: Evaluation,
     pub nickel: ModulesConfig,
     pub kcl: ModulesConfig,
 }
@@ -116,6 +117,14 @@ pub struct Distribution {
     pub unpack_max_entries: u64,
     pub unpack_max_bytes: u64,
     pub metadata: Metadata,
+}
+
+/// `[evaluation]`: the bounds of one Nickel evaluation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluation {
+    pub timeout_secs: u64,
+    pub max_memory_mib: u64,
 }
 
 /// `distribution.registry_type`: where packs are shared beyond this machine.

@@ -109,10 +109,11 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
         jobs.push((None, main_path));
     }
     let files: Vec<PathBuf> = jobs.iter().map(|(_, file)| file.clone()).collect();
-    for ((target, _), result) in jobs
-        .iter()
-        .zip(nickel::export_json_all(&import_paths, &files))
-    {
+    for ((target, _), result) in jobs.iter().zip(nickel::export_json_all(
+        &import_paths,
+        context.evaluation_bounds(),
+        &files,
+    )) {
         let (evaluation, diagnostic) = match result {
             Ok(_) => (Evaluation::Ok, None),
             Err(error) => (Evaluation::Failed, Some(error.to_string())),

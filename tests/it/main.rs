@@ -7,6 +7,7 @@ mod common;
 mod cli;
 mod config;
 mod discovery;
+mod evaluation;
 mod faults;
 mod install;
 mod manifest_edits;

@@ -53,7 +53,10 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
     let setup = Setup::new(context, &args.output)?;
     let packed = setup
         .packer(context, printer, args.output.force)
-        .pack(&mut Evaluator::new(&[]), &input)
+        .pack(
+            &mut Evaluator::new(&[], context.evaluation_bounds()),
+            &input,
+        )
         .with_context(|| format!("failed to pack `{}`", input.pack.module))?;
     report_packed(&packed, context, printer);
     printer.report(&packed)?;

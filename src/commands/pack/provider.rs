@@ -47,7 +47,10 @@ pub fn provider(
     let setup = Setup::new(context, &args.output)?;
     let packed = setup
         .packer(context, printer, args.output.force)
-        .pack(&mut nickel::Evaluator::new(&[]), &input)
+        .pack(
+            &mut nickel::Evaluator::new(&[], context.evaluation_bounds()),
+            &input,
+        )
         .with_context(|| format!("failed to pack `{}`", input.pack.module))?;
     report_packed(&packed, context, printer);
     printer.report(&packed)?;
@@ -79,8 +82,11 @@ pub fn providers(
     let setup = Setup::new(context, args)?;
     let packer = setup.packer(context, printer, args.force);
     let progress = printer.progress(modules.len(), "Packing");
-    let results: Vec<anyhow::Result<Packed>> =
-        nickel::with_evaluators(&[], &modules, |evaluator, module| {
+    let results: Vec<anyhow::Result<Packed>> = nickel::with_evaluators(
+        &[],
+        context.evaluation_bounds(),
+        &modules,
+        |evaluator, module| {
             let result = input_for(module, None).and_then(|input| {
                 packer
                     .pack(evaluator, &input)
@@ -91,7 +97,8 @@ pub fn providers(
                 bar.inc(1);
             }
             result
-        });
+        },
+    );
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }

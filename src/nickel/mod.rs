@@ -1,22 +1,26 @@
-//! Nickel evaluation, in-process through `nickel-lang-core`: no `nickel` binary is needed.
+//! Nickel evaluation with `nickel-lang-core`: no `nickel` binary is needed.
 //!
 //! [`Evaluator::export_json`] evaluates a file fully, applying every contract, with the
 //! evaluator's import paths (the infra's `.nickel-modules` and `vendor`, as `nickel export
 //! --import-path` would), and serializes the result as `nickel export --format json` does. A
 //! failure carries Nickel's own diagnostic, with file, line and the offending value.
-//! [`export_json_all`] and [`with_evaluators`] spread many files over one evaluator per core;
-//! [`ExportCache`] keeps results across runs.
+//!
+//! - [`engine`]: the evaluation itself, which keeps one prepared standard library for many files;
+//! - [`worker`]: the same, in a worker process under [`Bounds`] (a deadline and a memory
+//!   ceiling, on a stack large enough for deep data), so a runaway file fails alone;
+//! - [`cache`]: exports kept across runs;
+//! - this file: the [`Evaluator`] commands use (a worker when the binary runs, the engine
+//!   in-process in the library's unit tests), and [`with_evaluators`], which spreads many files
+//!   over one evaluator per core.
+
+mod cache;
+mod engine;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use nickel_lang_core::cache::{CacheHub, InputFormat};
-use nickel_lang_core::error::report::{ColorOpt, report_as_str};
-use nickel_lang_core::error::{Error, NullReporter};
-use nickel_lang_core::eval::cache::CacheImpl;
-use nickel_lang_core::eval::value::NickelValue;
-use nickel_lang_core::eval::{VirtualMachine, VmContext};
-use nickel_lang_core::files::FileId;
-use nickel_lang_core::serialize::{self, ExportFormat};
+pub use cache::ExportCache;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NickelError {
@@ -24,12 +28,85 @@ pub enum NickelError {
     Load { path: PathBuf, message: String },
     #[error("`{}` does not evaluate:\n{diagnostic}", path.display())]
     Evaluation { path: PathBuf, diagnostic: String },
+    #[error(
+        "`{}` did not finish evaluating in {seconds} s, and was stopped\nhint: an infinite recursion? If it is only slow, raise `evaluation.timeout_secs`",
+        path.display()
+    )]
+    Timeout { path: PathBuf, seconds: u64 },
+    #[error(
+        "`{}` used more than {mebibytes} MiB while evaluating, and was stopped\nhint: an unbounded recursion? If it needs more, raise `evaluation.max_memory_mib`",
+        path.display()
+    )]
+    Memory { path: PathBuf, mebibytes: u64 },
+    #[error(
+        "`{}` is nested too deeply to evaluate (the evaluation stack overflowed)",
+        path.display()
+    )]
+    TooDeep { path: PathBuf },
 }
 
 impl NickelError {
     pub fn path(&self) -> &Path {
         match self {
-            NickelError::Load { path, .. } | NickelError::Evaluation { path, .. } => path,
+            NickelError::Load { path, .. }
+            | NickelError::Evaluation { path, .. }
+            | NickelError::Timeout { path, .. }
+            | NickelError::Memory { path, .. }
+            | NickelError::TooDeep { path } => path,
+        }
+    }
+}
+
+/// What one evaluation may take (`[evaluation]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub timeout: Duration,
+    pub max_memory_bytes: u64,
+}
+
+impl Bounds {
+    pub fn from_config(evaluation: &crate::config::Evaluation) -> Self {
+        Self {
+            timeout: Duration::from_secs(evaluation.timeout_secs),
+            max_memory_bytes: evaluation.max_memory_mib.saturating_mul(1024 * 1024),
+        }
+    }
+}
+
+/// Evaluates files with one set of import paths: in a bounded worker process when the binary
+/// runs ([`worker::enable`]), else in-process. Either way the standard library is prepared once
+/// for all the files it evaluates.
+pub struct Evaluator {
+    import_paths: Vec<PathBuf>,
+    bounds: Bounds,
+    backend: Backend,
+}
+
+enum Backend {
+    Worker(worker::WorkerSlot),
+    InProcess(Box<engine::Engine>),
+}
+
+impl Evaluator {
+    pub fn new(import_paths: &[PathBuf], bounds: Bounds) -> Self {
+        let backend = if worker::enabled() {
+            Backend::Worker(worker::WorkerSlot::new())
+        } else {
+            Backend::InProcess(Box::new(engine::Engine::new(import_paths)))
+        };
+        Self {
+            import_paths: import_paths.to_vec(),
+            bounds,
+            backend,
+        }
+    }
+
+    /// Evaluates `file` fully, applying every contract, and exports it as JSON exactly as
+    /// `nickel export --format json` does.
+    pub fn export_json(&mut self, file: &Path) -> Result<Export, NickelError> {
+        match &mut self.backend {
+            Backend::Worker(worker) => worker.evaluate(file, &self.import_paths, &self.bounds),
+            Backend::InProcess(engine) => engine.export_json(file),
         }
     }
 }
@@ -42,80 +119,19 @@ pub struct Export {
     pub files: Vec<PathBuf>,
 }
 
-/// Evaluates files on one thread, preparing Nickel's standard library once for all of them
-/// (preparing it is most of the cost of evaluating a small file). Files evaluated by one
-/// evaluator share its import paths, and imports shared between them are evaluated once.
-pub struct Evaluator {
-    context: VmContext<CacheHub, CacheImpl>,
-}
-
-impl Evaluator {
-    pub fn new(import_paths: &[PathBuf]) -> Self {
-        let mut cache = CacheHub::new();
-        cache.sources.add_import_paths(import_paths.iter().cloned());
-        Self {
-            context: VmContext::new(cache, std::io::sink(), NullReporter {}),
-        }
-    }
-
-    /// Evaluates `file` fully, applying every contract, and exports it as JSON exactly as
-    /// `nickel export --format json` does.
-    pub fn export_json(&mut self, file: &Path) -> Result<Export, NickelError> {
-        let file_id = self
-            .context
-            .import_resolver
-            .sources
-            .add_file(file, InputFormat::Nickel)
-            .map_err(|error| NickelError::Load {
-                path: file.to_owned(),
-                message: error.to_string(),
-            })?;
-        let value = match self.evaluate(file_id) {
-            Ok(value) => value,
-            Err(error) => return Err(self.diagnose(file, error)),
-        };
-        let exported = serialize::validate(ExportFormat::Json, &value)
-            .and_then(|()| serialize::to_string(ExportFormat::Json, &value));
-        let json = match exported {
-            Ok(json) => json,
-            Err(data) => {
-                let error = Error::export_error(self.context.pos_table.clone(), data);
-                return Err(self.diagnose(file, error));
-            }
-        };
-        let cache = &self.context.import_resolver;
-        let mut files: Vec<PathBuf> = std::iter::once(file_id)
-            .chain(cache.import_data.transitive_imports(file_id))
-            .filter(|id| !cache.sources.is_stdlib_module(*id))
-            .map(|id| PathBuf::from(cache.sources.name(id)))
-            .collect();
-        files.sort();
-        files.dedup();
-        Ok(Export { json, files })
-    }
-
-    fn evaluate(&mut self, file_id: FileId) -> Result<NickelValue, Error> {
-        let value = self.context.prepare_eval(file_id)?;
-        Ok(VirtualMachine::new(&mut self.context).eval_full_for_export(value)?)
-    }
-
-    fn diagnose(&self, file: &Path, error: Error) -> NickelError {
-        let mut files = self.context.import_resolver.sources.files().clone();
-        let diagnostic = report_as_str(&mut files, error, ColorOpt::Never);
-        NickelError::Evaluation {
-            path: file.to_owned(),
-            diagnostic: diagnostic.trim_end().to_owned(),
-        }
-    }
-}
-
-/// Stack for evaluation threads: Nickel's evaluator recurses with the depth of the data.
+/// Stack for evaluation threads, for the in-process engine: Nickel's evaluator recurses with
+/// the depth of the data (a worker has its own, larger one).
 const EVALUATION_STACK: usize = 64 * 1024 * 1024;
 
 /// Runs `work` over `items` on as many threads as there are cores, each thread with its own
 /// [`Evaluator`] (so the standard library is prepared once per thread, not once per item), and
 /// returns the results in the items' order. A failing item does not stop the others.
-pub fn with_evaluators<T, R, F>(import_paths: &[PathBuf], items: &[T], work: F) -> Vec<R>
+pub fn with_evaluators<T, R, F>(
+    import_paths: &[PathBuf],
+    bounds: Bounds,
+    items: &[T],
+    work: F,
+) -> Vec<R>
 where
     T: Sync,
     R: Send,
@@ -130,7 +146,7 @@ where
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     let run = || {
-        let mut evaluator = Evaluator::new(import_paths);
+        let mut evaluator = Evaluator::new(import_paths, bounds);
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(index) else { break };
@@ -155,7 +171,7 @@ where
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if results.iter().any(Option::is_none) {
-        let mut evaluator = Evaluator::new(import_paths);
+        let mut evaluator = Evaluator::new(import_paths, bounds);
         for (slot, item) in results.iter_mut().zip(items) {
             if slot.is_none() {
                 *slot = Some(work(&mut evaluator, item));
@@ -168,87 +184,12 @@ where
 /// Evaluates every file with the same import paths, in parallel; results in the files' order.
 pub fn export_json_all(
     import_paths: &[PathBuf],
+    bounds: Bounds,
     files: &[PathBuf],
 ) -> Vec<Result<String, NickelError>> {
-    with_evaluators(import_paths, files, |evaluator, file| {
+    with_evaluators(import_paths, bounds, files, |evaluator, file| {
         evaluator.export_json(file).map(|e| e.json)
     })
-}
-
-/// Evaluation results kept on disk (`<cache_path>/nickel/`), keyed by the evaluated file and
-/// import paths, and valid while every file the evaluation read still has the content it had.
-/// A re-pack of unchanged sources then costs a few file hashes instead of an evaluation.
-///
-/// The cache is best effort: an unreadable or stale entry is a miss, and a failure to write one
-/// is ignored (the result is still correct, only the next run is slower).
-#[derive(Debug, Clone)]
-pub struct ExportCache {
-    dir: PathBuf,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct CachedExport {
-    /// Every file the evaluation read, with the hex SHA-256 of its contents then.
-    files: Vec<(PathBuf, String)>,
-    json: String,
-}
-
-impl ExportCache {
-    pub fn new(cache_path: &Path) -> Self {
-        Self {
-            dir: cache_path.join("nickel"),
-        }
-    }
-
-    fn entry_path(&self, file: &Path, import_paths: &[PathBuf]) -> PathBuf {
-        // The tool's version stands for the evaluator's: a new release may evaluate differently.
-        let mut key = format!(
-            "provisioning {}\0{}",
-            env!("CARGO_PKG_VERSION"),
-            file.display()
-        );
-        for path in import_paths {
-            key.push('\0');
-            key.push_str(&path.display().to_string());
-        }
-        self.dir.join(format!(
-            "{}.json",
-            crate::digest::Sha256::of(key.as_bytes())
-        ))
-    }
-
-    /// The cached export of `file`, if every file it read is unchanged.
-    pub fn get(&self, file: &Path, import_paths: &[PathBuf]) -> Option<String> {
-        let text = std::fs::read(self.entry_path(file, import_paths)).ok()?;
-        let cached: CachedExport = serde_json::from_slice(&text).ok()?;
-        let unchanged = cached.files.iter().all(|(path, hash)| {
-            std::fs::read(path)
-                .is_ok_and(|contents| crate::digest::Sha256::of(&contents).to_string() == *hash)
-        });
-        unchanged.then_some(cached.json)
-    }
-
-    pub fn put(&self, file: &Path, import_paths: &[PathBuf], export: &Export) {
-        let files: Option<Vec<(PathBuf, String)>> = export
-            .files
-            .iter()
-            .map(|path| {
-                Some((
-                    path.clone(),
-                    crate::digest::Sha256::of(&std::fs::read(path).ok()?).to_string(),
-                ))
-            })
-            .collect();
-        let Some(files) = files else { return };
-        let cached = CachedExport {
-            files,
-            json: export.json.clone(),
-        };
-        if let Ok(json) = serde_json::to_vec(&cached) {
-            let _ = crate::fs::create_dir_all(&self.dir);
-            let _ = crate::fs::atomic_write(&self.entry_path(file, import_paths), &json);
-        }
-    }
 }
 
 /// Evaluates `file` with `evaluator`, or takes its export from `cache` when nothing it read has
@@ -274,6 +215,13 @@ pub fn export_json_cached(
 mod tests {
     use super::*;
 
+    fn bounds() -> Bounds {
+        Bounds {
+            timeout: Duration::from_secs(60),
+            max_memory_bytes: 1 << 31,
+        }
+    }
+
     #[test]
     fn exports_json_with_imports_from_the_import_path() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -286,7 +234,7 @@ mod tests {
             "let lib = import \"lib_prov/main.ncl\" in { servers = lib.size * 3 }",
         )
         .expect("write");
-        let json = Evaluator::new(&[dir.path().join("mods")])
+        let json = Evaluator::new(&[dir.path().join("mods")], bounds())
             .export_json(&main)
             .expect("evaluates")
             .json;
@@ -298,8 +246,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let main = dir.path().join("main.ncl");
         std::fs::write(&main, "{\n  port | Number = \"eighty\",\n}\n").expect("write");
-        let NickelError::Evaluation { diagnostic, .. } =
-            Evaluator::new(&[]).export_json(&main).expect_err("fails")
+        let NickelError::Evaluation { diagnostic, .. } = Evaluator::new(&[], bounds())
+            .export_json(&main)
+            .expect_err("fails")
         else {
             panic!("expected an evaluation error");
         };
@@ -323,7 +272,7 @@ mod tests {
                 file
             })
             .collect();
-        let results = export_json_all(&[], &files);
+        let results = export_json_all(&[], bounds(), &files);
         assert_eq!(results.len(), 5);
         for (i, result) in results.iter().enumerate() {
             match result {
@@ -344,7 +293,7 @@ mod tests {
         std::fs::write(dir.path().join("b.ncl"), "{ c = import \"c.ncl\" }").expect("write");
         std::fs::write(dir.path().join("c.ncl"), "1").expect("write");
         std::fs::write(dir.path().join("other.ncl"), "2").expect("write");
-        let mut evaluator = Evaluator::new(&[]);
+        let mut evaluator = Evaluator::new(&[], bounds());
         let export = evaluator
             .export_json(&dir.path().join("a.ncl"))
             .expect("evaluates");
@@ -377,16 +326,18 @@ mod tests {
         std::fs::write(&main, "{ x = import \"lib.ncl\" }").expect("write");
         std::fs::write(&lib, "1").expect("write");
         let cache = ExportCache::new(&dir.path().join("cache"));
-        let mut evaluator = Evaluator::new(&[]);
+        let mut evaluator = Evaluator::new(&[], bounds());
         let first =
             export_json_cached(&mut evaluator, Some(&cache), &main, &[]).expect("evaluates");
         assert_eq!(first, ("{\n  \"x\": 1\n}".to_owned(), false));
         let second =
-            export_json_cached(&mut Evaluator::new(&[]), Some(&cache), &main, &[]).expect("cached");
+            export_json_cached(&mut Evaluator::new(&[], bounds()), Some(&cache), &main, &[])
+                .expect("cached");
         assert_eq!(second, (first.0.clone(), true));
         std::fs::write(&lib, "2").expect("write");
-        let third = export_json_cached(&mut Evaluator::new(&[]), Some(&cache), &main, &[])
-            .expect("evaluates");
+        let third =
+            export_json_cached(&mut Evaluator::new(&[], bounds()), Some(&cache), &main, &[])
+                .expect("evaluates");
         assert_eq!(third, ("{\n  \"x\": 2\n}".to_owned(), false));
     }
 }

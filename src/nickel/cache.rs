@@ -1,0 +1,81 @@
+//! The evaluation cache: exports kept on disk, valid while every file they read is unchanged.
+
+use std::path::{Path, PathBuf};
+
+use super::Export;
+
+/// Evaluation results kept on disk (`<cache_path>/nickel/`), keyed by the evaluated file and
+/// import paths, and valid while every file the evaluation read still has the content it had.
+/// A re-pack of unchanged sources then costs a few file hashes instead of an evaluation.
+///
+/// The cache is best effort: an unreadable or stale entry is a miss, and a failure to write one
+/// is ignored (the result is still correct, only the next run is slower).
+#[derive(Debug, Clone)]
+pub struct ExportCache {
+    dir: PathBuf,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct CachedExport {
+    /// Every file the evaluation read, with the hex SHA-256 of its contents then.
+    files: Vec<(PathBuf, String)>,
+    json: String,
+}
+
+impl ExportCache {
+    pub fn new(cache_path: &Path) -> Self {
+        Self {
+            dir: cache_path.join("nickel"),
+        }
+    }
+
+    fn entry_path(&self, file: &Path, import_paths: &[PathBuf]) -> PathBuf {
+        // The tool's version stands for the evaluator's: a new release may evaluate differently.
+        let mut key = format!(
+            "provisioning {}\0{}",
+            env!("CARGO_PKG_VERSION"),
+            file.display()
+        );
+        for path in import_paths {
+            key.push('\0');
+            key.push_str(&path.display().to_string());
+        }
+        self.dir.join(format!(
+            "{}.json",
+            crate::digest::Sha256::of(key.as_bytes())
+        ))
+    }
+
+    /// The cached export of `file`, if every file it read is unchanged.
+    pub fn get(&self, file: &Path, import_paths: &[PathBuf]) -> Option<String> {
+        let text = std::fs::read(self.entry_path(file, import_paths)).ok()?;
+        let cached: CachedExport = serde_json::from_slice(&text).ok()?;
+        let unchanged = cached.files.iter().all(|(path, hash)| {
+            std::fs::read(path)
+                .is_ok_and(|contents| crate::digest::Sha256::of(&contents).to_string() == *hash)
+        });
+        unchanged.then_some(cached.json)
+    }
+
+    pub fn put(&self, file: &Path, import_paths: &[PathBuf], export: &Export) {
+        let files: Option<Vec<(PathBuf, String)>> = export
+            .files
+            .iter()
+            .map(|path| {
+                Some((
+                    path.clone(),
+                    crate::digest::Sha256::of(&std::fs::read(path).ok()?).to_string(),
+                ))
+            })
+            .collect();
+        let Some(files) = files else { return };
+        let cached = CachedExport {
+            files,
+            json: export.json.clone(),
+        };
+        if let Ok(json) = serde_json::to_vec(&cached) {
+            let _ = crate::fs::create_dir_all(&self.dir);
+            let _ = crate::fs::atomic_write(&self.entry_path(file, import_paths), &json);
+        }
+    }
+}

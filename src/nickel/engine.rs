@@ -1,0 +1,84 @@
+//! In-process evaluation with `nickel-lang-core`: an [`Engine`] keeps one prepared standard
+//! library for every file it evaluates. It has no bounds of its own: the worker process
+//! ([`super::worker`]) runs it under a memory ceiling, on a large stack, with a deadline held
+//! by the parent.
+
+use std::path::{Path, PathBuf};
+
+use nickel_lang_core::cache::{CacheHub, InputFormat};
+use nickel_lang_core::error::report::{ColorOpt, report_as_str};
+use nickel_lang_core::error::{Error, NullReporter};
+use nickel_lang_core::eval::cache::CacheImpl;
+use nickel_lang_core::eval::value::NickelValue;
+use nickel_lang_core::eval::{VirtualMachine, VmContext};
+use nickel_lang_core::files::FileId;
+use nickel_lang_core::serialize::{self, ExportFormat};
+
+use super::{Export, NickelError};
+
+/// Evaluates files on one thread, preparing Nickel's standard library once for all of them
+/// (preparing it is most of the cost of evaluating a small file). Files evaluated by one
+/// evaluator share its import paths, and imports shared between them are evaluated once.
+pub struct Engine {
+    context: VmContext<CacheHub, CacheImpl>,
+}
+
+impl Engine {
+    pub fn new(import_paths: &[PathBuf]) -> Self {
+        let mut cache = CacheHub::new();
+        cache.sources.add_import_paths(import_paths.iter().cloned());
+        Self {
+            context: VmContext::new(cache, std::io::sink(), NullReporter {}),
+        }
+    }
+
+    /// Evaluates `file` fully, applying every contract, and exports it as JSON exactly as
+    /// `nickel export --format json` does.
+    pub fn export_json(&mut self, file: &Path) -> Result<Export, NickelError> {
+        let file_id = self
+            .context
+            .import_resolver
+            .sources
+            .add_file(file, InputFormat::Nickel)
+            .map_err(|error| NickelError::Load {
+                path: file.to_owned(),
+                message: error.to_string(),
+            })?;
+        let value = match self.evaluate(file_id) {
+            Ok(value) => value,
+            Err(error) => return Err(self.diagnose(file, error)),
+        };
+        let exported = serialize::validate(ExportFormat::Json, &value)
+            .and_then(|()| serialize::to_string(ExportFormat::Json, &value));
+        let json = match exported {
+            Ok(json) => json,
+            Err(data) => {
+                let error = Error::export_error(self.context.pos_table.clone(), data);
+                return Err(self.diagnose(file, error));
+            }
+        };
+        let cache = &self.context.import_resolver;
+        let mut files: Vec<PathBuf> = std::iter::once(file_id)
+            .chain(cache.import_data.transitive_imports(file_id))
+            .filter(|id| !cache.sources.is_stdlib_module(*id))
+            .map(|id| PathBuf::from(cache.sources.name(id)))
+            .collect();
+        files.sort();
+        files.dedup();
+        Ok(Export { json, files })
+    }
+
+    fn evaluate(&mut self, file_id: FileId) -> Result<NickelValue, Error> {
+        let value = self.context.prepare_eval(file_id)?;
+        Ok(VirtualMachine::new(&mut self.context).eval_full_for_export(value)?)
+    }
+
+    fn diagnose(&self, file: &Path, error: Error) -> NickelError {
+        let mut files = self.context.import_resolver.sources.files().clone();
+        let diagnostic = report_as_str(&mut files, error, ColorOpt::Never);
+        NickelError::Evaluation {
+            path: file.to_owned(),
+            diagnostic: diagnostic.trim_end().to_owned(),
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Evaluation in a worker process, so that a runaway evaluation fails alone. An evaluation that
+//! recurses forever or allocates without end cannot be interrupted inside `nickel-lang-core`,
+//! and a memory ceiling cannot be held per thread without unsafe code; a process can be bounded
+//! and killed. So the binary starts itself as a worker (`provisioning __evaluate-worker`), one
+//! per evaluating thread, and keeps it for every file that thread evaluates: the standard
+//! library is prepared once per worker, as it was once per thread.
+//!
+//! - The worker sets its own address-space limit (`setrlimit(RLIMIT_AS)`, through the `rlimit`
+//!   crate) and evaluates on a thread with a large stack, for deeply nested data. Past the
+//!   limit, an allocation fails and the worker aborts.
+//! - The parent sends one request a line (JSON) and waits for the answer with a deadline; on
+//!   the deadline it kills the worker. Either way it reports that file's failure, naming the
+//!   bound and the key that raises it, and starts a fresh worker for the next file.
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::engine::Engine;
+use super::{Bounds, Export, NickelError};
+
+/// The hidden subcommand that runs a worker.
+pub const SUBCOMMAND: &str = "__evaluate-worker";
+
+/// Stack of the worker's evaluation thread: Nickel's evaluator recurses with the depth of the
+/// data. It is reserved address space, counted by the memory limit (so it takes a quarter of
+/// it, at most this much), and touched only as deep as the data goes.
+const MAX_STACK: u64 = 256 * 1024 * 1024;
+
+/// The program that runs workers: set by the `provisioning` binary when it starts. Unset (in
+/// the library's unit tests), evaluation runs in-process, without bounds.
+static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
+
+/// Lets evaluations run in workers started from this executable.
+pub fn enable() {
+    if let Ok(program) = std::env::current_exe() {
+        let _ = PROGRAM.set(program);
+    }
+}
+
+pub fn enabled() -> bool {
+    PROGRAM.get().is_some()
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Request {
+    file: PathBuf,
+    import_paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Response {
+    Exported { json: String, files: Vec<PathBuf> },
+    Load { message: String },
+    Evaluation { diagnostic: String },
+}
+
+/// The worker's side: sets the memory limit, then answers requests from stdin until it closes.
+pub fn serve(max_memory_bytes: u64) -> std::io::Result<()> {
+    rlimit::setrlimit(rlimit::Resource::AS, max_memory_bytes, max_memory_bytes)?;
+    let stack = (max_memory_bytes / 4).min(MAX_STACK);
+    let thread = std::thread::Builder::new()
+        .name("evaluate".into())
+        .stack_size(usize::try_from(stack).unwrap_or(usize::MAX))
+        .spawn(answer_requests)?;
+    thread
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the evaluation thread panicked")))
+}
+
+fn answer_requests() -> std::io::Result<()> {
+    let mut engines: HashMap<Vec<PathBuf>, Engine> = HashMap::new();
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    for line in stdin.lines() {
+        let request: Request = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
+        let engine = engines
+            .entry(request.import_paths.clone())
+            .or_insert_with(|| Engine::new(&request.import_paths));
+        let response = match engine.export_json(&request.file) {
+            Ok(export) => Response::Exported {
+                json: export.json,
+                files: export.files,
+            },
+            Err(NickelError::Load { message, .. }) => Response::Load { message },
+            Err(NickelError::Evaluation { diagnostic, .. }) => Response::Evaluation { diagnostic },
+            Err(other) => Response::Load {
+                message: other.to_string(),
+            },
+        };
+        serde_json::to_writer(&mut stdout, &response).map_err(std::io::Error::other)?;
+        stdout.write_all(b"\n")?;
+        stdout.flush()?;
+    }
+    Ok(())
+}
+
+/// The parent's side: a running worker, and the lines it answers with.
+pub struct Worker {
+    child: Child,
+    /// Closed on drop: the worker, idle between requests, then ends by itself.
+    stdin: Option<ChildStdin>,
+    answers: Receiver<Option<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Worker {
+    fn start(bounds: &Bounds) -> std::io::Result<Self> {
+        let program = PROGRAM
+            .get()
+            .ok_or_else(|| std::io::Error::other("no evaluation worker program"))?;
+        let mut command = Command::new(program);
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::arg0(&mut command, "provisioning");
+        let mut child = command
+            .args([SUBCOMMAND, "--max-memory-bytes"])
+            .arg(bounds.max_memory_bytes.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let (Some(stdin), Some(stdout), Some(mut stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(std::io::Error::other("the worker's pipes are missing"));
+        };
+        let (sender, answers) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if sender.send(line.ok()).is_err() {
+                    return;
+                }
+            }
+            let _ = sender.send(None);
+        });
+        let collected = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&collected);
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            if let Ok(mut sink) = sink.lock() {
+                *sink = text;
+            }
+        });
+        Ok(Self {
+            child,
+            stdin: Some(stdin),
+            answers,
+            stderr: collected,
+        })
+    }
+
+    /// Evaluates `file`. On a deadline or a death the worker is gone: the caller drops it.
+    fn evaluate(
+        &mut self,
+        file: &Path,
+        import_paths: &[PathBuf],
+        bounds: &Bounds,
+    ) -> Result<Export, Failure> {
+        let request = Request {
+            file: file.to_owned(),
+            import_paths: import_paths.to_vec(),
+        };
+        let mut line = serde_json::to_string(&request).map_err(|e| Failure::Io(e.to_string()))?;
+        line.push('\n');
+        let sent = self.stdin.as_mut().is_some_and(|stdin| {
+            stdin
+                .write_all(line.as_bytes())
+                .and_then(|()| stdin.flush())
+                .is_ok()
+        });
+        if !sent {
+            return Err(self.died());
+        }
+        match self.answers.recv_timeout(bounds.timeout) {
+            Ok(Some(answer)) => match serde_json::from_str(&answer) {
+                Ok(Response::Exported { json, files }) => Ok(Export { json, files }),
+                Ok(Response::Load { message }) => Err(Failure::Load(message)),
+                Ok(Response::Evaluation { diagnostic }) => Err(Failure::Evaluation(diagnostic)),
+                Err(error) => Err(Failure::Io(format!("an unreadable answer: {error}"))),
+            },
+            Ok(None) | Err(RecvTimeoutError::Disconnected) => Err(self.died()),
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                Err(Failure::Timeout)
+            }
+        }
+    }
+
+    /// Why the worker ended, from how it exited and what it said. (A worker that could not be
+    /// written to may still be alive, waiting for input: it is ended first.)
+    fn died(&mut self) -> Failure {
+        self.end();
+        let status = self.child.wait();
+        // The stderr reader finishes when the worker's stderr closes, which it has.
+        std::thread::sleep(Duration::from_millis(20));
+        let stderr = self.stderr.lock().map(|s| s.clone()).unwrap_or_default();
+        if stderr.contains("memory allocation of") {
+            Failure::Memory
+        } else if stderr.contains("has overflowed its stack") {
+            Failure::Stack
+        } else {
+            let how = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+            Failure::Io(format!(
+                "the evaluation worker ended ({how}): {}",
+                stderr.trim()
+            ))
+        }
+    }
+}
+
+impl Worker {
+    /// Closes the worker's stdin, which ends an idle worker; one that does not end promptly is
+    /// killed.
+    fn end(&mut self) {
+        drop(self.stdin.take());
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.end();
+        let _ = self.child.wait();
+    }
+}
+
+/// How an evaluation in a worker failed.
+enum Failure {
+    Load(String),
+    Evaluation(String),
+    Timeout,
+    Memory,
+    Stack,
+    Io(String),
+}
+
+/// A worker started on first use and started again after a failure that ended it.
+pub struct WorkerSlot {
+    worker: Option<Worker>,
+}
+
+impl Default for WorkerSlot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WorkerSlot {
+    pub fn new() -> Self {
+        Self { worker: None }
+    }
+
+    pub fn evaluate(
+        &mut self,
+        file: &Path,
+        import_paths: &[PathBuf],
+        bounds: &Bounds,
+    ) -> Result<Export, NickelError> {
+        let path = file.to_owned();
+        let worker = match &mut self.worker {
+            Some(worker) => worker,
+            None => {
+                let started = Worker::start(bounds).map_err(|error| NickelError::Load {
+                    path: path.clone(),
+                    message: format!("failed to start an evaluation worker: {error}"),
+                })?;
+                self.worker.insert(started)
+            }
+        };
+        let result = worker.evaluate(file, import_paths, bounds);
+        if matches!(
+            result,
+            Err(Failure::Timeout | Failure::Memory | Failure::Stack | Failure::Io(_))
+        ) {
+            self.worker = None;
+        }
+        result.map_err(|failure| match failure {
+            Failure::Load(message) => NickelError::Load { path, message },
+            Failure::Evaluation(diagnostic) => NickelError::Evaluation { path, diagnostic },
+            Failure::Timeout => NickelError::Timeout {
+                path,
+                seconds: bounds.timeout.as_secs(),
+            },
+            Failure::Memory => NickelError::Memory {
+                path,
+                mebibytes: bounds.max_memory_bytes / (1024 * 1024),
+            },
+            Failure::Stack => NickelError::TooDeep { path },
+            Failure::Io(message) => NickelError::Load { path, message },
+        })
+    }
+}
