@@ -78,6 +78,13 @@ pub enum PackError {
     },
     #[error(transparent)]
     Signing(#[from] crate::signing::SigningError),
+    #[error(
+        "`{module}` is not self-contained: {escape}\nhint: a pack holds only the module's own files; move what it needs into the module"
+    )]
+    NotSelfContained {
+        module: crate::names::ModuleName,
+        escape: crate::nickel::Escape,
+    },
     #[error("failed to write `{}`", path.display())]
     Write {
         path: PathBuf,
@@ -112,7 +119,14 @@ impl Packer<'_> {
         let files = source::read(&input.package_dir, "manifest.toml", pack)?;
         let (export, cached_evaluation) =
             export_json_cached(evaluator, self.cache, &input.entry, &[])?;
-        let artifact = crate::pack::build(pack, &files, &export)?;
+        // A pack carries only the module's own files: an import that leaves it is refused.
+        crate::nickel::check_confined(&input.package_dir, &[], &export).map_err(|escape| {
+            PackError::NotSelfContained {
+                module: pack.module.clone(),
+                escape,
+            }
+        })?;
+        let artifact = crate::pack::build(pack, &files, &export.json)?;
 
         // Threads of this process take turns here, so the lock below is only ever waited for
         // (and "Blocking" only ever said) because of another process.

@@ -90,7 +90,7 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
                 _ => modules_dir.join(&report.status.module),
             };
             match entry_point(infra, &dir, &report.status, &mut warnings) {
-                Ok(entry) => jobs.push((Some(modules.len()), entry)),
+                Ok(entry) => jobs.push((Some((modules.len(), dir)), entry)),
                 Err(reason) => {
                     report.evaluation = Evaluation::Failed;
                     report.diagnostic = Some(reason);
@@ -114,12 +114,26 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
         context.evaluation_bounds(),
         &files,
     )) {
+        // A module must also be packable: no import may leave its directory.
+        let confined = |export: &nickel::Export| match target {
+            Some((index, dir)) => nickel::check_confined(dir, &[], export)
+                .map_err(|escape| (modules[*index].status.module.clone(), escape)),
+            None => Ok(()),
+        };
         let (evaluation, diagnostic) = match result {
-            Ok(_) => (Evaluation::Ok, None),
+            Ok(export) => match confined(&export) {
+                Ok(()) => (Evaluation::Ok, None),
+                Err((module, escape)) => (
+                    Evaluation::Failed,
+                    Some(format!(
+                        "`{module}` is not packable: {escape}\nhint: a pack holds only the module's own files; move what it needs into the module"
+                    )),
+                ),
+            },
             Err(error) => (Evaluation::Failed, Some(error.to_string())),
         };
         match target {
-            Some(index) => {
+            Some((index, _)) => {
                 modules[*index].evaluation = evaluation;
                 modules[*index].diagnostic = diagnostic;
             }

@@ -47,14 +47,17 @@ impl ExportCache {
     }
 
     /// The cached export of `file`, if every file it read is unchanged.
-    pub fn get(&self, file: &Path, import_paths: &[PathBuf]) -> Option<String> {
+    pub fn get(&self, file: &Path, import_paths: &[PathBuf]) -> Option<Export> {
         let text = std::fs::read(self.entry_path(file, import_paths)).ok()?;
         let cached: CachedExport = serde_json::from_slice(&text).ok()?;
         let unchanged = cached.files.iter().all(|(path, hash)| {
             std::fs::read(path)
                 .is_ok_and(|contents| crate::digest::Sha256::of(&contents).to_string() == *hash)
         });
-        unchanged.then_some(cached.json)
+        unchanged.then(|| Export {
+            json: cached.json,
+            files: cached.files.into_iter().map(|(path, _)| path).collect(),
+        })
     }
 
     pub fn put(&self, file: &Path, import_paths: &[PathBuf], export: &Export) {

@@ -14,6 +14,7 @@
 //!   over one evaluator per core.
 
 mod cache;
+mod confine;
 mod engine;
 pub mod worker;
 
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use cache::ExportCache;
+pub use confine::{Escape, check_confined};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NickelError {
@@ -186,9 +188,9 @@ pub fn export_json_all(
     import_paths: &[PathBuf],
     bounds: Bounds,
     files: &[PathBuf],
-) -> Vec<Result<String, NickelError>> {
+) -> Vec<Result<Export, NickelError>> {
     with_evaluators(import_paths, bounds, files, |evaluator, file| {
-        evaluator.export_json(file).map(|e| e.json)
+        evaluator.export_json(file)
     })
 }
 
@@ -199,15 +201,15 @@ pub fn export_json_cached(
     cache: Option<&ExportCache>,
     file: &Path,
     import_paths: &[PathBuf],
-) -> Result<(String, bool), NickelError> {
-    if let Some(json) = cache.and_then(|cache| cache.get(file, import_paths)) {
-        return Ok((json, true));
+) -> Result<(Export, bool), NickelError> {
+    if let Some(export) = cache.and_then(|cache| cache.get(file, import_paths)) {
+        return Ok((export, true));
     }
     let export = evaluator.export_json(file)?;
     if let Some(cache) = cache {
         cache.put(file, import_paths, &export);
     }
-    Ok((export.json, false))
+    Ok((export, false))
 }
 
 #[cfg(test)]
@@ -276,7 +278,7 @@ mod tests {
         assert_eq!(results.len(), 5);
         for (i, result) in results.iter().enumerate() {
             match result {
-                Ok(json) => assert_eq!(json, &format!("{{\n  \"x\": {i}\n}}")),
+                Ok(export) => assert_eq!(export.json, format!("{{\n  \"x\": {i}\n}}")),
                 Err(error) => {
                     assert_eq!(i, 2);
                     assert!(error.path().ends_with("f2.ncl"));
@@ -327,17 +329,20 @@ mod tests {
         std::fs::write(&lib, "1").expect("write");
         let cache = ExportCache::new(&dir.path().join("cache"));
         let mut evaluator = Evaluator::new(&[], bounds());
+        let json = |(export, cached): (Export, bool)| (export.json, cached);
         let first =
             export_json_cached(&mut evaluator, Some(&cache), &main, &[]).expect("evaluates");
+        let first = json(first);
         assert_eq!(first, ("{\n  \"x\": 1\n}".to_owned(), false));
         let second =
             export_json_cached(&mut Evaluator::new(&[], bounds()), Some(&cache), &main, &[])
                 .expect("cached");
-        assert_eq!(second, (first.0.clone(), true));
+        assert_eq!(second.0.files.len(), 2, "the cache keeps the files it read");
+        assert_eq!(json(second), (first.0.clone(), true));
         std::fs::write(&lib, "2").expect("write");
         let third =
             export_json_cached(&mut Evaluator::new(&[], bounds()), Some(&cache), &main, &[])
                 .expect("evaluates");
-        assert_eq!(third, ("{\n  \"x\": 2\n}".to_owned(), false));
+        assert_eq!(json(third), ("{\n  \"x\": 2\n}".to_owned(), false));
     }
 }

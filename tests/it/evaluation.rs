@@ -52,7 +52,9 @@ fn a_runaway_provider_fails_alone_and_the_others_pack() {
         "{stderr}"
     );
     // All at once: the runaways fail, named; the others pack, deep data included.
-    let (code, stderr) = pack(&["pack", "providers"], "2", "256");
+    // (A generous deadline, so a loaded machine does not stop the deep one: the runaways hit
+    // the ceiling, or the deadline, whichever comes first.)
+    let (code, stderr) = pack(&["pack", "providers"], "30", "256");
     assert_eq!(code, Some(1), "{stderr}");
     for runaway in ["spins_prov", "grows_prov"] {
         assert!(
@@ -95,7 +97,7 @@ fn validate_reports_a_runaway_module_and_evaluates_the_rest() {
     }
     let run = context
         .command()
-        .env("PROVISIONING_EVALUATION_TIMEOUT_SECS", "2")
+        .env("PROVISIONING_EVALUATION_TIMEOUT_SECS", "5")
         .args(["providers", "validate", "wuji"])
         .output()
         .expect("runs");
@@ -103,12 +105,68 @@ fn validate_reports_a_runaway_module_and_evaluates_the_rest() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("did not finish evaluating in 2 s"),
+        stderr.contains("did not finish evaluating in 5 s"),
         "{stderr}"
     );
     assert!(
         stdout.contains("good   good_prov   link  ok     ok")
             && stdout.contains("spins  spins_prov  link  ok     failed"),
         "{stdout}"
+    );
+}
+
+/// Regression: `import "/etc/hostname" as 'Text` or `import "../../../../x.ncl"` in a provider
+/// was evaluated into the signed `export.json`, so the pack was not self-contained.
+#[test]
+fn a_pack_carries_no_file_from_outside_its_module() {
+    let context = TestContext::new();
+    context.write("shared.ncl", "{ region = \"fr-par\" }");
+    context
+        .provider("absolute")
+        .file(
+            "main.ncl",
+            "{\n  host = import \"/etc/hostname\" as 'Text,\n}\n",
+        )
+        .create();
+    context
+        .provider("relative")
+        .file(
+            "main.ncl",
+            "let lib = import \"lib.ncl\" in\n{\n  shared = import \"../../../../shared.ncl\",\n  value = lib,\n}\n",
+        )
+        .file("lib.ncl", "1")
+        .create();
+    for (provider, line, import) in [
+        ("absolute", 2, "/etc/hostname"),
+        ("relative", 3, "../../../../shared.ncl"),
+    ] {
+        let run = context.run(["pack", "provider", provider]);
+        assert_eq!(run.code, 1, "{run}");
+        assert!(
+            run.stderr.contains(&format!(
+                "`{provider}_prov` is not self-contained: `[BASE]/extensions/providers/{provider}/nickel/main.ncl`:{line}: `import \"{import}\"` leaves the module"
+            )),
+            "{run}"
+        );
+        assert!(
+            run.stderr
+                .contains("hint: a pack holds only the module's own files"),
+            "{run}"
+        );
+    }
+    for dir in ["distribution/packages", "distribution/registry"] {
+        assert!(!context.path(dir).exists(), "nothing was packed: {dir}");
+    }
+
+    // `validate` reports the same module as not packable.
+    context.infra("wuji");
+    context
+        .run(["providers", "install", "relative", "wuji"])
+        .success();
+    let run = context.run(["providers", "validate", "wuji"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stderr.contains("`relative_prov` is not packable: `[BASE]/workspace/infra/wuji/.nickel-modules/relative_prov/main.ncl`:3: `import \"../../../../shared.ncl\"` leaves the module"),
+        "{run}"
     );
 }
