@@ -56,6 +56,20 @@ impl Sha256 {
     }
 }
 
+/// A [`Sha256`] computed piece by piece, for bytes never all in memory at once (a download).
+#[derive(Debug, Clone, Default)]
+pub struct Sha256Hasher(sha2::Sha256);
+
+impl Sha256Hasher {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn finish(self) -> Sha256 {
+        Sha256(self.0.finalize().into())
+    }
+}
+
 impl FromStr for Sha256 {
     type Err = DigestError;
 
@@ -177,6 +191,15 @@ serde_as_text!(Sha256, ContentHash);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hash_in_pieces_is_the_hash_of_the_whole() {
+        let mut hasher = Sha256Hasher::default();
+        hasher.update(b"hello ");
+        hasher.update(b"");
+        hasher.update(b"world");
+        assert_eq!(hasher.finish(), Sha256::of(b"hello world"));
+    }
 
     #[test]
     fn content_hash_follows_gos_dirhash() {

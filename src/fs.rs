@@ -70,6 +70,58 @@ fn write_atomically(path: &Path, contents: &[u8], private: bool) -> io::Result<(
     Ok(())
 }
 
+/// A file written piece by piece (a download), under a temporary name beside its final path,
+/// and put in place by [`StreamedFile::persist`] only once whole and checked: readers never see
+/// a part of it. Dropped without `persist` (an error, a deadline), it is deleted.
+#[derive(Debug)]
+pub struct StreamedFile {
+    temp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl StreamedFile {
+    /// Starts the file that becomes `path`, creating its directory.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let dir = parent_dir(path);
+        fs_err::create_dir_all(dir)?;
+        let temp = tempfile::Builder::new()
+            .prefix(DEBRIS_PREFIX)
+            .suffix(".part")
+            .tempfile_in(dir)
+            .map_err(|error| with_path(error, dir))?;
+        Ok(Self {
+            temp,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.temp
+            .write_all(bytes)
+            .map_err(|error| with_path(error, &self.path))
+    }
+
+    /// Syncs the contents and renames the file to its path, mode 0644 on Unix.
+    pub fn persist(self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            self.temp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(|error| with_path(error, &self.path))?;
+        }
+        self.temp
+            .as_file()
+            .sync_data()
+            .map_err(|error| with_path(error, &self.path))?;
+        self.temp
+            .persist(&self.path)
+            .map_err(|error| with_path(error.error, &self.path))?;
+        Ok(())
+    }
+}
+
 /// How every temporary name this tool makes begins (`.provisioning.lock` is not one): what a
 /// killed run leaves behind is recognised by it and removed by [`remove_debris`].
 pub const DEBRIS_PREFIX: &str = ".provisioning-";
@@ -529,6 +581,27 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&file).expect("read"), "new");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
         assert_eq!(leftovers.len(), 1, "the removed directory is gone for good");
+    }
+
+    #[test]
+    fn a_streamed_file_appears_whole_on_persist_and_not_at_all_when_dropped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("blobs/sha256/abc");
+        let mut file = StreamedFile::create(&path).expect("create");
+        file.write(b"hello ").expect("write");
+        file.write(b"world").expect("write");
+        assert!(!path.exists(), "nothing at the path before persist");
+        file.persist().expect("persist");
+        assert_eq!(std::fs::read(&path).expect("read"), b"hello world");
+        let abandoned = dir.path().join("blobs/sha256/def");
+        let mut file = StreamedFile::create(&abandoned).expect("create");
+        file.write(b"part").expect("write");
+        drop(file);
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("blobs/sha256"))
+            .expect("list")
+            .map(|entry| entry.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["abc"], "the abandoned file left nothing");
     }
 
     #[test]
