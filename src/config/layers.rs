@@ -117,16 +117,22 @@ pub(super) fn apply_env_overrides(
     Ok(())
 }
 
-/// Keys whose string values must be one of an enum's variants, checked where the value came
-/// from so the error names the file or variable.
-pub(super) fn check_enum_values(
+/// Keys whose values must be more than their TOML type says (one of an enum's variants, a
+/// number above zero), checked where the value came from so the error names the file or
+/// variable.
+pub(super) fn check_typed_values(
     resolved: &BTreeMap<String, toml::Value>,
     entries: &BTreeMap<String, Entry>,
 ) -> Result<(), ConfigError> {
     type Check = fn(toml::Value) -> Result<(), toml::de::Error>;
-    let checks: [(&str, Check); 1] = [("distribution.registry_type", |value| {
-        value.try_into::<RegistryKind>().map(|_| ())
-    })];
+    let checks: [(&str, Check); 2] = [
+        ("distribution.registry_type", |value| {
+            value.try_into::<RegistryKind>().map(|_| ())
+        }),
+        ("distribution.network_timeout_secs", |value| {
+            value.try_into::<std::num::NonZeroU64>().map(|_| ())
+        }),
+    ];
     for (key, check) in checks {
         if let (Some(value), Some(entry)) = (resolved.get(key), entries.get(key)) {
             check(value.clone()).map_err(|error| ConfigError::InvalidValue {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use self::interpolate::resolve;
 pub use self::layers::env_var_for;
-use self::layers::{apply_env_overrides, check_enum_values, flatten, unflatten};
+use self::layers::{apply_env_overrides, check_typed_values, flatten, unflatten};
 
 mod interpolate;
 mod layers;
@@ -116,6 +116,9 @@ pub struct Distribution {
     pub registry_url: String,
     pub unpack_max_entries: u64,
     pub unpack_max_bytes: u64,
+    /// The deadline of each operation on an OCI registry: a pack's fetch (with its blobs and
+    /// retries), a listing, a publication.
+    pub network_timeout_secs: std::num::NonZeroU64,
     pub metadata: Metadata,
 }
 
@@ -220,7 +223,7 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
         }
     }
 
-    check_enum_values(&resolved, &entries)?;
+    check_typed_values(&resolved, &entries)?;
     let table = unflatten(&resolved);
     toml::Value::Table(table)
         .try_into()
@@ -379,6 +382,11 @@ mod tests {
                 "",
                 &[("PROVISIONING_NICKEL_USE_MODULE_LOADER", "maybe")],
                 "environment variable",
+            ),
+            (
+                "",
+                &[("PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS", "0")],
+                "`distribution.network_timeout_secs` in the environment variable `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`: ",
             ),
         ];
         for (text, env, expected) in cases {

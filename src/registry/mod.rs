@@ -357,7 +357,7 @@ fn oci_registry(
     Ok(oci::OciRegistry::new(
         url,
         options.env,
-        &options.config.distribution.cache_path,
+        &options.config.distribution,
         options.offline,
     )?)
 }

@@ -48,17 +48,18 @@ impl RegistryUrl {
     /// Whether the host is on this machine: only then is plain HTTP used.
     pub fn is_loopback(&self) -> bool {
         let name = match self.host.strip_prefix('[') {
-            Some(rest) => rest.split(']').next().unwrap_or_default().to_owned(),
+            Some(rest) => rest.split(']').next().unwrap_or_default(),
             None => self
                 .host
                 .rsplit_once(':')
-                .map_or(self.host.clone(), |(name, _)| name.to_owned()),
+                .map_or(self.host.as_str(), |(name, _)| name),
         };
-        name == "localhost"
-            || name == "::1"
-            || name
-                .parse::<std::net::Ipv4Addr>()
-                .is_ok_and(|ip| ip.is_loopback())
+        is_loopback_host(name)
+    }
+
+    /// `http` for a loopback host, else `https`.
+    pub(super) fn scheme(&self) -> &'static str {
+        if self.is_loopback() { "http" } else { "https" }
     }
 
     /// The repository of `module`, at `tag`.
@@ -73,6 +74,16 @@ impl RegistryUrl {
     pub fn display(&self) -> String {
         format!("oci://{}/{}", self.host, self.namespace)
     }
+}
+
+/// Whether a host name without its port (`localhost`, `127.0.0.1`, `::1` or `[::1]`) is on this
+/// machine.
+pub(super) fn is_loopback_host(name: &str) -> bool {
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -1,18 +1,16 @@
-//! The digest-keyed cache of pulled packs: blobs in `cache_path/oci/blobs/sha256/<hex>`, written
-//! only after their digest is checked, and the manifest of each pulled tag in
-//! `cache_path/oci/refs/<host>/<namespace>/<module>/<tag>.json`. A tag whose manifest and blobs
-//! are all there and intact is answered with no request at all; a damaged entry is a miss.
+//! The digest-keyed cache of pulled packs: blobs in `cache_path/oci/blobs/sha256/<hex>`, streamed
+//! there by [`super::http`] and put in place only once their size and digest are checked, and
+//! the manifest of each pulled tag in `cache_path/oci/refs/<host>/<namespace>/<module>/<tag>.json`,
+//! recorded once its blobs are in. A tag whose manifest and blobs are all there and intact is
+//! answered with no request at all; a damaged entry is a miss.
 
 use std::path::{Path, PathBuf};
 
-use oci_client::manifest::{OciDescriptor, OciImageManifest};
+use oci_client::manifest::OciImageManifest;
 
 use super::{OciError, RegistryUrl};
 use crate::digest::Sha256;
 use crate::names::ModuleName;
-
-/// Layers with their bytes, in the manifest's order.
-pub type Blobs = Vec<(OciDescriptor, Vec<u8>)>;
 
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -40,11 +38,6 @@ impl Cache {
         self.dir.join("blobs/sha256").join(digest.to_string())
     }
 
-    /// Stores a blob whose digest the caller has checked.
-    pub fn store_blob(&self, digest: &Sha256, bytes: &[u8]) -> Result<(), OciError> {
-        write(&self.blob_path(digest), bytes)
-    }
-
     /// Records the manifest a tag resolved to, once its blobs are stored.
     pub fn store_manifest(
         &self,
@@ -54,42 +47,36 @@ impl Cache {
         manifest: &OciImageManifest,
     ) -> Result<(), OciError> {
         let path = self.ref_path(url, module, tag);
-        let json = serde_json::to_vec_pretty(manifest).map_err(|error| OciError::Cache {
+        let error = |source| OciError::Cache {
             path: path.clone(),
-            source: std::io::Error::other(error),
-        })?;
-        write(&path, &json)
+            source,
+        };
+        let json = serde_json::to_vec_pretty(manifest).map_err(|e| error(e.into()))?;
+        if let Some(parent) = path.parent() {
+            crate::fs::create_dir_all(parent).map_err(error)?;
+        }
+        crate::fs::atomic_write(&path, &json).map_err(error)
     }
 
-    /// The cached manifest of a tag and its blobs, if every one is there and matches its digest.
-    pub fn get(
+    /// The manifest a tag resolved to when it was pulled, if it is recorded.
+    pub fn manifest(
         &self,
         url: &RegistryUrl,
         module: &ModuleName,
         tag: &str,
-    ) -> Option<(OciImageManifest, Blobs)> {
-        let text = std::fs::read(self.ref_path(url, module, tag)).ok()?;
-        let manifest = serde_json::from_slice::<OciImageManifest>(&text).ok()?;
-        let mut blobs = Vec::new();
-        for layer in &manifest.layers {
-            let digest = Sha256::from_oci_digest(&layer.digest).ok()?;
-            let bytes = std::fs::read(self.blob_path(&digest)).ok()?;
-            if Sha256::of(&bytes) != digest {
-                return None;
-            }
-            blobs.push((layer.clone(), bytes));
-        }
-        Some((manifest, blobs))
+    ) -> Option<OciImageManifest> {
+        let text = crate::fs::read_regular(&self.ref_path(url, module, tag)).ok()?;
+        serde_json::from_slice(&text).ok()
     }
-}
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
-    let error = |path: &Path| {
-        let path = path.to_owned();
-        move |source| OciError::Cache { path, source }
-    };
-    if let Some(parent) = path.parent() {
-        crate::fs::create_dir_all(parent).map_err(error(parent))?;
+    /// The blob `digest`, if it is there with `size` bytes (checked before it is read) and
+    /// matches its digest.
+    pub fn blob(&self, digest: &Sha256, size: u64) -> Option<Vec<u8>> {
+        let path = self.blob_path(digest);
+        if std::fs::metadata(&path).ok()?.len() != size {
+            return None;
+        }
+        let bytes = crate::fs::read_regular(&path).ok()?;
+        (Sha256::of(&bytes) == *digest).then_some(bytes)
     }
-    crate::fs::atomic_write(path, bytes).map_err(error(path))
 }

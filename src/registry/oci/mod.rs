@@ -8,27 +8,33 @@
 //!
 //! - [`address`]: `oci://host[:port]/namespace`, and which hosts are loopback;
 //! - [`credentials`]: where the credentials for a host come from;
-//! - [`client`]: the transport (timeouts, retries, error descriptions);
+//! - [`client`]: the transport (timeouts, redirects, retries, error descriptions);
+//! - [`http`]: every read, bounded in size (`oci-client` reads answers whole);
 //! - [`cache`]: the digest-keyed cache that answers repeated pulls with no request;
+//! - [`pull`]: fetching a pack: its manifest checked and bounded, its blobs streamed to the cache;
 //! - [`publish`]: pushing packs;
-//! - this file: the registry itself: listing, fetching (cache first), and turning a manifest
-//!   into what the registry records about a version.
+//! - this file: the registry itself: its bounds, the deadline of each operation, listing (every
+//!   page), and fetching (cache first).
 //!
-//! `--offline` forbids the network: only the cache answers.
+//! Each operation on the network (a pack's fetch with its blobs and retries, a listing, a
+//! publication) must finish within `distribution.network_timeout_secs`: per-read timeouts do not
+//! stop a registry that drips one byte at a time. `--offline` forbids the network: only the
+//! cache answers.
 
 mod address;
 mod cache;
 mod client;
 mod credentials;
+mod http;
 mod publish;
+mod pull;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use oci_client::Client;
 use oci_client::errors::OciDistributionError;
-use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 
 pub use address::RegistryUrl;
@@ -36,12 +42,11 @@ pub use credentials::credentials;
 pub use publish::{Publication, Published};
 
 use self::cache::Cache;
-use self::client::{CONCURRENCY, describe, is_not_found, retry};
-use super::{Fetched, Registry, RegistryError, VersionEntry};
-use crate::digest::{ContentHash, Sha256};
+use self::client::{CONCURRENCY, describe, retry};
+use self::http::{Failure, Session};
+use super::{Fetched, Registry, RegistryError};
+use crate::config::Distribution;
 use crate::names::{ModuleName, PackRef};
-use crate::pack::ArtifactName;
-use crate::pack::verify::SignatureFile;
 
 pub const ARTIFACT_TYPE: &str = "application/vnd.provisioning.pack.v1";
 pub const LAYER_MEDIA_TYPE: &str = "application/vnd.provisioning.pack.layer.v1.tar";
@@ -69,6 +74,26 @@ pub enum OciError {
     Unauthorized { host: String, source_name: String },
     #[error("the registry `{host}` failed: {message}")]
     Request { host: String, message: String },
+    #[error("the registry `{host}` failed to give `{}` {}: {reason}", pack.module, pack.version)]
+    Pull {
+        host: String,
+        pack: PackRef,
+        reason: String,
+    },
+    #[error("the registry `{host}` failed to list {what}: {reason}")]
+    Listing {
+        host: String,
+        what: String,
+        reason: String,
+    },
+    #[error(
+        "the registry `{host}` is too slow: {operation} did not finish within {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
+    )]
+    Deadline {
+        host: String,
+        operation: String,
+        seconds: u64,
+    },
     #[error("`{}` {} is not in the registry `{host}`", pack.module, pack.version)]
     NotFound { host: String, pack: PackRef },
     #[error(
@@ -79,7 +104,7 @@ pub enum OciError {
         host: String,
         pack: PackRef,
         existing: String,
-        local: Sha256,
+        local: crate::digest::Sha256,
     },
     #[error(
         "`{}` {} in the registry `{host}` is not a provisioning pack: {reason}",
@@ -101,16 +126,42 @@ pub enum OciError {
     BadTag { version: semver::Version },
     #[error("failed to access the cache at `{}`", path.display())]
     Cache {
-        path: PathBuf,
+        path: std::path::PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("failed to start the network runtime")]
+    #[error("failed to start the network client")]
     Runtime(#[source] std::io::Error),
 }
 
+/// What one command may ask of a registry.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Each network operation (a pack's fetch with its blobs and retries, a listing, a
+    /// publication) must finish within it: `distribution.network_timeout_secs`.
+    pub deadline: Duration,
+    /// The largest pack layer downloaded: `distribution.unpack_max_bytes` (an artifact larger
+    /// than what it may unpack to is refused before a byte of it is read).
+    pub max_artifact_bytes: u64,
+}
+
+impl Bounds {
+    pub fn from_config(distribution: &Distribution) -> Self {
+        Self {
+            deadline: Duration::from_secs(distribution.network_timeout_secs.get()),
+            max_artifact_bytes: distribution.unpack_max_bytes,
+        }
+    }
+}
+
+/// Entries asked for in one page of a listing. Servers may answer with fewer (Distribution caps
+/// `n` at its own maximum), so a short page does not mean the last one: see [`list_pages`].
+const PAGE_SIZE: usize = 100;
+/// The most one listing (all its pages) may read: a catalog of 100 000 repositories.
+const MAX_LISTING_BYTES: u64 = 16 * 1024 * 1024;
+
 /// One registry, one namespace. Built once per command: it owns the network runtime and the
-/// client, which every request of the command shares. Both are made on first use, so a command
+/// clients, which every request of the command shares. They are made on first use, so a command
 /// that the cache or the local directory answers never pays for them.
 pub struct OciRegistry {
     pub url: RegistryUrl,
@@ -118,11 +169,16 @@ pub struct OciRegistry {
     auth: RegistryAuth,
     auth_source: String,
     cache: Cache,
+    bounds: Bounds,
     offline: bool,
 }
 
+/// The network side of a registry.
 struct Connection {
+    /// Negotiates credentials and pushes.
     client: Client,
+    /// Reads, bounded (see [`http`]).
+    http: reqwest::Client,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -130,7 +186,7 @@ impl OciRegistry {
     pub fn new(
         url: RegistryUrl,
         env: &BTreeMap<String, String>,
-        cache_path: &std::path::Path,
+        distribution: &Distribution,
         offline: bool,
     ) -> Result<Self, OciError> {
         let (auth, auth_source) = credentials(env, &url.host);
@@ -139,7 +195,8 @@ impl OciRegistry {
             connection: std::cell::OnceCell::new(),
             auth,
             auth_source,
-            cache: Cache::new(cache_path),
+            cache: Cache::new(&distribution.cache_path),
+            bounds: Bounds::from_config(distribution),
             offline,
         })
     }
@@ -152,34 +209,88 @@ impl OciRegistry {
             .enable_all()
             .build()
             .map_err(OciError::Runtime)?;
+        let http =
+            client::http().map_err(|error| OciError::Runtime(std::io::Error::other(error)))?;
         let connection = Connection {
             client: client::new(&self.url),
+            http,
             runtime,
         };
         Ok(self.connection.get_or_init(|| connection))
     }
 
-    /// Runs `work` with the client on the runtime.
+    /// Runs `work` with the connection on the runtime.
     fn run<'a, T, F, Fut>(&'a self, work: F) -> Result<T, OciError>
     where
-        F: FnOnce(&'a Client) -> Fut,
+        F: FnOnce(&'a Connection) -> Fut,
         Fut: std::future::Future<Output = T>,
     {
         let connection = self.connection()?;
-        Ok(connection.runtime.block_on(work(&connection.client)))
+        Ok(connection.runtime.block_on(work(connection)))
     }
 
+    /// `work`, one network operation, failing when it does not finish within the deadline;
+    /// `operation` names it for the error ("fetching `aws_prov` 1.0.0").
+    async fn within_deadline<T>(
+        &self,
+        operation: impl FnOnce() -> String,
+        work: impl std::future::Future<Output = Result<T, OciError>>,
+    ) -> Result<T, OciError> {
+        tokio::time::timeout(self.bounds.deadline, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(OciError::Deadline {
+                    host: self.url.host.clone(),
+                    operation: operation(),
+                    seconds: self.bounds.deadline.as_secs(),
+                })
+            })
+    }
+
+    /// The reads of one operation on `reference`'s repository, its credentials negotiated.
+    async fn session<'a>(
+        &self,
+        connection: &'a Connection,
+        reference: &oci_client::Reference,
+    ) -> Result<Session<'a>, Failure> {
+        retry(Failure::is_transient, || {
+            Session::open(
+                &connection.client,
+                &connection.http,
+                self.url.scheme(),
+                reference,
+                &self.auth,
+            )
+        })
+        .await
+    }
+
+    /// An `oci-client` error (of a push) as ours.
     fn error(&self, error: OciDistributionError) -> OciError {
         match error {
             OciDistributionError::UnauthorizedError { .. }
-            | OciDistributionError::AuthenticationFailure(_) => OciError::Unauthorized {
-                host: self.url.host.clone(),
-                source_name: self.auth_source.clone(),
-            },
+            | OciDistributionError::AuthenticationFailure(_) => self.unauthorized(),
             other => OciError::Request {
                 host: self.url.host.clone(),
                 message: describe(&other),
             },
+        }
+    }
+
+    /// A failed read as ours: refused credentials and the cache have their own errors; the rest
+    /// is described to `make`.
+    fn failure(&self, failure: Failure, make: impl FnOnce(String) -> OciError) -> OciError {
+        match failure {
+            failure if failure.is_unauthorized() => self.unauthorized(),
+            Failure::Cache { path, source } => OciError::Cache { path, source },
+            other => make(other.describe()),
+        }
+    }
+
+    fn unauthorized(&self) -> OciError {
+        OciError::Unauthorized {
+            host: self.url.host.clone(),
+            source_name: self.auth_source.clone(),
         }
     }
 
@@ -193,17 +304,49 @@ impl OciRegistry {
         }
     }
 
-    fn oci_versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, OciError> {
+    /// Every entry of a listing (`path` below `/v2/`, the entries under `key` of each page), in
+    /// one operation under the deadline, with the credentials of the repository `<namespace>/
+    /// <name>`; `None` when the registry has no such listing (404). `what` names it in errors.
+    fn list(
+        &self,
+        name: &str,
+        path: &str,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<Vec<String>>, OciError> {
         self.listing_allowed()?;
-        let reference = self.url.reference(module.as_str(), "latest");
-        let reference = &reference;
-        let result =
-            self.run(|client| retry(move || client.list_tags(reference, &self.auth, None, None)))?;
-        let tags = match result {
-            Ok(response) => response.tags,
-            Err(error) if is_not_found(&error) => Vec::new(),
-            Err(error) => return Err(self.error(error)),
+        let reference = self.url.reference(name, "latest");
+        let failed = |reason: String| OciError::Listing {
+            host: self.url.host.clone(),
+            what: what.to_owned(),
+            reason,
         };
+        self.run(|connection| {
+            self.within_deadline(|| format!("listing {what}"), async {
+                let listed = async {
+                    let session = self.session(connection, &reference).await?;
+                    list_pages(&session, path, key).await
+                };
+                match listed.await {
+                    Ok(entries) => Ok(Some(entries)),
+                    Err(failure) if failure.is_not_found() => Ok(None),
+                    Err(failure) => Err(self.failure(failure, failed)),
+                }
+            })
+        })?
+    }
+
+    fn oci_versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, OciError> {
+        let repository = format!("{}/{module}", self.url.namespace);
+        let tags = self
+            .list(
+                module.as_str(),
+                &format!("{repository}/tags/list"),
+                "tags",
+                &format!("the versions of `{module}`"),
+            )?
+            // No such repository: no versions.
+            .unwrap_or_default();
         let mut versions: Vec<semver::Version> = tags
             .iter()
             .filter_map(|tag| semver::Version::parse(tag).ok())
@@ -213,17 +356,16 @@ impl OciRegistry {
     }
 
     fn oci_modules(&self) -> Result<Vec<ModuleName>, OciError> {
-        self.listing_allowed()?;
-        let reference = self.url.reference("catalog", "latest");
-        let response = self
-            .run(|client| {
-                let reference = &reference;
-                retry(move || client.catalog(reference, &self.auth, None, None))
-            })?
-            .map_err(|error| self.error(error))?;
+        let what = "its modules";
+        let repositories = self
+            .list("catalog", "_catalog", "repositories", what)?
+            .ok_or_else(|| OciError::Listing {
+                host: self.url.host.clone(),
+                what: what.to_owned(),
+                reason: "it has no catalog (`/v2/_catalog` is not found)".into(),
+            })?;
         let prefix = format!("{}/", self.url.namespace);
-        let mut modules: Vec<ModuleName> = response
-            .repositories
+        let mut modules: Vec<ModuleName> = repositories
             .iter()
             .filter_map(|repository| repository.strip_prefix(&prefix))
             .filter_map(|name| name.parse().ok())
@@ -233,150 +375,103 @@ impl OciRegistry {
     }
 
     /// `pack`: from the cache when its manifest and blobs are there and intact (no request),
-    /// else from the registry (verified digests, then cached).
-    async fn fetch_async(&self, client: &Client, pack: &PackRef) -> Result<Fetched, OciError> {
+    /// else from the registry within the deadline (checked, then cached).
+    async fn fetch_async(
+        &self,
+        connection: &Connection,
+        pack: &PackRef,
+    ) -> Result<Fetched, OciError> {
         let tag = tag_for(&pack.version)?;
-        let not_a_pack = |reason: String| OciError::NotAPack {
-            host: self.url.host.clone(),
-            pack: pack.clone(),
-            reason,
-        };
         if let Some(fetched) = self.cached(pack) {
             return Ok(fetched);
         }
         if self.offline {
             return Err(OciError::Offline { pack: pack.clone() });
         }
-        let reference = self.url.reference(pack.module.as_str(), &tag);
-        let (manifest, _) = match retry(|| client.pull_image_manifest(&reference, &self.auth)).await
-        {
-            Ok(found) => found,
-            Err(error) if is_not_found(&error) => {
-                return Err(OciError::NotFound {
-                    host: self.url.host.clone(),
-                    pack: pack.clone(),
-                });
-            }
-            Err(error) => return Err(self.error(error)),
-        };
-        if manifest.artifact_type.as_deref() != Some(ARTIFACT_TYPE) {
-            return Err(not_a_pack("its artifact type is not a pack's".into()));
-        }
-        let mut wanted = Vec::new();
-        for layer in &manifest.layers {
-            // Digests name files in the cache: only `sha256:<64 hex>` is a digest.
-            let digest = Sha256::from_oci_digest(&layer.digest)
-                .map_err(|_| not_a_pack(format!("`{}` is not a sha256 digest", layer.digest)))?;
-            if layer.media_type == LAYER_MEDIA_TYPE || layer.media_type == SIGNATURE_MEDIA_TYPE {
-                wanted.push((layer, digest));
-            }
-        }
-        let reference = &reference;
-        let blobs: Vec<Result<Vec<u8>, OciDistributionError>> =
-            futures_util::stream::iter(wanted.iter())
-                .map(|(layer, _)| async move {
-                    retry(|| async {
-                        let mut out = Vec::new();
-                        client.pull_blob(reference, *layer, &mut out).await?;
-                        Ok(out)
-                    })
-                    .await
-                })
-                .buffered(CONCURRENCY)
-                .collect()
-                .await;
-        let mut pulled = Vec::with_capacity(wanted.len());
-        for ((layer, digest), blob) in wanted.iter().zip(blobs) {
-            let blob = blob.map_err(|error| self.error(error))?;
-            // oci-client checked the digest while reading; check it again where it lands.
-            if Sha256::of(&blob) != *digest {
-                return Err(not_a_pack(format!(
-                    "the blob {} does not match its digest",
-                    layer.digest
-                )));
-            }
-            self.cache.store_blob(digest, &blob)?;
-            pulled.push(((*layer).clone(), blob));
-        }
-        self.cache
-            .store_manifest(&self.url, &pack.module, &tag, &manifest)?;
-        self.assemble(pack, &manifest, pulled).map_err(not_a_pack)
+        self.within_deadline(
+            || format!("fetching `{}` {}", pack.module, pack.version),
+            self.pull(connection, pack, &tag),
+        )
+        .await
     }
 
     /// The pack from the cache, if it is there whole. A cached manifest that no longer reads as
-    /// a pack is a miss, fetched again.
+    /// a pack (or breaks a bound lowered since) is a miss, fetched again.
     fn cached(&self, pack: &PackRef) -> Option<Fetched> {
         let tag = tag_for(&pack.version).ok()?;
-        let (manifest, blobs) = self.cache.get(&self.url, &pack.module, &tag)?;
-        self.assemble(pack, &manifest, blobs).ok()
+        let manifest = self.cache.manifest(&self.url, &pack.module, &tag)?;
+        let layout = self.layout(pack, &manifest).ok()?;
+        self.load(&layout)
     }
+}
 
-    /// The pack a manifest describes, from its checked blobs: the artifact, its signature, and
-    /// what the annotations record about them.
-    fn assemble(
-        &self,
-        pack: &PackRef,
-        manifest: &OciImageManifest,
-        blobs: Vec<(OciDescriptor, Vec<u8>)>,
-    ) -> Result<Fetched, String> {
-        let mut artifact = None;
-        let mut signature = None;
-        for (layer, bytes) in blobs {
-            let digest = Sha256::from_oci_digest(&layer.digest).map_err(|e| e.to_string())?;
-            match layer.media_type.as_str() {
-                LAYER_MEDIA_TYPE => artifact = Some((layer, digest, bytes)),
-                SIGNATURE_MEDIA_TYPE => {
-                    signature = Some(SignatureFile {
-                        path: self.cache.blob_path(&digest),
-                        text: String::from_utf8_lossy(&bytes).into_owned(),
-                    });
-                }
-                _ => {}
+/// Every entry of a paginated listing (a catalog or a tag list), page after page.
+///
+/// When to stop is decided from the entries alone. A page shorter than `n` is not the last one:
+/// servers cap `n` at their own maximum (Distribution does; so do registries that ignore `n`
+/// beyond a few entries). The `Link` header that marks a next page is not relied on either:
+/// servers that page without sending it exist, and `oci-client`, which this code used to go
+/// through, does not even hand it back. So the next page is asked for, `last` being the last
+/// entry so far, until a page is empty or brings nothing new (a server that ignores `last`
+/// answers with the first page again: everything it holds is then listed). That costs one
+/// request more than reading `Link`, and never stops early. [`MAX_LISTING_BYTES`] bounds the
+/// whole, and the caller's deadline its time.
+async fn list_pages(session: &Session<'_>, path: &str, key: &str) -> Result<Vec<String>, Failure> {
+    let mut entries: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut budget = MAX_LISTING_BYTES;
+    let page_size = PAGE_SIZE.to_string();
+    loop {
+        let last = entries.last().cloned().unwrap_or_default();
+        let mut query = vec![("n", page_size.as_str())];
+        if !last.is_empty() {
+            query.push(("last", last.as_str()));
+        }
+        let (_, body) = retry(Failure::is_transient, || {
+            session.get_bounded(path, &query, None, budget)
+        })
+        .await
+        .map_err(|failure| match failure {
+            Failure::TooLarge { limit } => Failure::Invalid(format!(
+                "the listing is larger than {limit} bytes (at most {MAX_LISTING_BYTES} in all)"
+            )),
+            other => other,
+        })?;
+        budget -= body.len() as u64;
+        let page = parse_page(&body, key)?;
+        let before = entries.len();
+        for entry in page {
+            if seen.insert(entry.clone()) {
+                entries.push(entry);
             }
         }
-        let (layer, sha256, bytes) = artifact.ok_or("it has no pack layer")?;
-        let annotations = manifest.annotations.clone().unwrap_or_default();
-        let annotation = |key: &str| {
-            annotations
-                .get(key)
-                .ok_or_else(|| format!("it lacks the annotation `{key}`"))
-        };
-        let version = semver::Version::parse(annotation(ANNOTATION_VERSION)?)
-            .map_err(|error| format!("`{ANNOTATION_VERSION}`: {error}"))?;
-        if version != pack.version {
-            return Err(format!("its annotations name version {version}"));
+        if entries.len() == before {
+            return Ok(entries);
         }
-        let content_hash: ContentHash = annotation(ANNOTATION_CONTENT_HASH)?
-            .parse()
-            .map_err(|error| format!("`{ANNOTATION_CONTENT_HASH}`: {error}"))?;
-        let signer = match annotations.get(ANNOTATION_SIGNER) {
-            Some(key_id) => Some(
-                key_id
-                    .parse()
-                    .map_err(|error| format!("`{ANNOTATION_SIGNER}`: {error}"))?,
-            ),
-            None => None,
-        };
-        let package_file = ArtifactName::new(pack.clone());
-        let entry = VersionEntry {
-            signature: signature.as_ref().map(|_| package_file.signature()),
-            package_file,
-            version,
-            sha256,
-            content_hash,
-            size: u64::try_from(layer.size).unwrap_or(0),
-            created: annotations
-                .get(ANNOTATION_CREATED)
-                .cloned()
-                .unwrap_or_default(),
-            signer,
-        };
-        Ok(Fetched {
-            entry,
-            bytes,
-            signature,
-            label: self.label(),
-        })
+    }
+}
+
+/// The entries under `key` in a listing page: `{"tags": [...]}` or `{"repositories": [...]}`
+/// (`null` or missing for none, as some registries answer for an empty repository).
+fn parse_page(body: &[u8], key: &str) -> Result<Vec<String>, Failure> {
+    let not_a_listing =
+        |detail: String| Failure::Invalid(format!("the answer is not a listing: {detail}"));
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| not_a_listing(error.to_string()))?;
+    let Some(object) = value.as_object() else {
+        return Err(not_a_listing("it is not a JSON object".into()));
+    };
+    match object.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| not_a_listing(format!("`{key}` holds a non-string")))
+            })
+            .collect(),
+        Some(_) => Err(not_a_listing(format!("`{key}` is not a list"))),
     }
 }
 
@@ -397,7 +492,7 @@ impl Registry for OciRegistry {
         if let Some(fetched) = self.cached(pack) {
             return Ok(fetched);
         }
-        Ok(self.run(|client| self.fetch_async(client, pack))??)
+        Ok(self.run(|connection| self.fetch_async(connection, pack))??)
     }
 
     /// Fetches several packs into the cache, [`CONCURRENCY`] at a time, so that the fetches that
@@ -407,9 +502,9 @@ impl Registry for OciRegistry {
         if self.offline || packs.len() < 2 {
             return;
         }
-        let _: Result<Vec<Result<Fetched, OciError>>, OciError> = self.run(|client| {
+        let _: Result<Vec<Result<Fetched, OciError>>, OciError> = self.run(|connection| {
             futures_util::stream::iter(packs)
-                .map(|pack| self.fetch_async(client, pack))
+                .map(|pack| self.fetch_async(connection, pack))
                 .buffered(CONCURRENCY)
                 .collect()
         });

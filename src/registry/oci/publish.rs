@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use futures_util::StreamExt as _;
 use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
 
-use super::client::{CONCURRENCY, is_not_found, retry};
+use super::client::CONCURRENCY;
 use super::{
     ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_MODULE, ANNOTATION_SHA256,
-    ANNOTATION_SIGNER, ANNOTATION_TITLE, ANNOTATION_VERSION, ARTIFACT_TYPE, LAYER_MEDIA_TYPE,
-    OciError, OciRegistry, SIGNATURE_MEDIA_TYPE, tag_for,
+    ANNOTATION_SIGNER, ANNOTATION_TITLE, ANNOTATION_VERSION, ARTIFACT_TYPE, Connection,
+    LAYER_MEDIA_TYPE, OciError, OciRegistry, SIGNATURE_MEDIA_TYPE, tag_for,
 };
 use crate::digest::Sha256;
 use crate::names::PackRef;
@@ -105,14 +105,21 @@ impl OciRegistry {
                 })
                 .collect();
         }
-        let run = self.run(|client| async move {
-            client
+        let run = self.run(|connection| async move {
+            connection
+                .client
                 .store_auth_if_needed(&self.url.host, &self.auth)
                 .await;
             let results: Vec<(usize, Result<Published, OciError>)> =
                 futures_util::stream::iter(publications.iter().enumerate())
                     .map(|(index, publication)| async move {
-                        let result = self.publish_one(client, publication).await;
+                        let pack = &publication.pack;
+                        let result = self
+                            .within_deadline(
+                                || format!("publishing `{}` {}", pack.module, pack.version),
+                                self.publish_one(connection, publication),
+                            )
+                            .await;
                         done();
                         (index, result)
                     })
@@ -145,14 +152,25 @@ impl OciRegistry {
 
     async fn publish_one(
         &self,
-        client: &oci_client::Client,
+        connection: &Connection,
         publication: &Publication,
     ) -> Result<Published, OciError> {
         let pack = &publication.pack;
         let tag = tag_for(&pack.version)?;
         let reference = self.url.reference(pack.module.as_str(), &tag);
-        match retry(|| client.pull_image_manifest(&reference, &self.auth)).await {
-            Ok((manifest, _)) => {
+        let failed = |reason: String| OciError::Request {
+            host: self.url.host.clone(),
+            message: format!(
+                "looking for `{}` {} in it: {reason}",
+                pack.module, pack.version
+            ),
+        };
+        let existing = async {
+            let session = self.session(connection, &reference).await?;
+            self.manifest(&session, reference.repository(), &tag).await
+        };
+        match existing.await {
+            Ok(manifest) => {
                 let existing = manifest
                     .layers
                     .iter()
@@ -172,9 +190,10 @@ impl OciRegistry {
                     }),
                 };
             }
-            Err(error) if is_not_found(&error) => {}
-            Err(error) => return Err(self.error(error)),
+            Err(failure) if failure.is_not_found() => {}
+            Err(failure) => return Err(self.failure(failure, failed)),
         }
+        let client = &connection.client;
         let package_file = publication.entry.package_file.to_string();
         let mut layers = vec![descriptor(
             LAYER_MEDIA_TYPE,

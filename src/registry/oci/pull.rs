@@ -1,0 +1,288 @@
+//! Pulling one pack: its manifest (at most [`MAX_MANIFEST_BYTES`]), checked as a pack's and
+//! against the bounds before any blob is asked for; its blobs, streamed into the cache while
+//! they are hashed, each refused past the size its manifest gives; then the pack as the cache
+//! holds it. The same checks answer a pull from the cache.
+
+use futures_util::StreamExt as _;
+use oci_client::manifest::OciImageManifest;
+
+use super::client::{CONCURRENCY, retry};
+use super::http::{Failure, Session};
+use super::{
+    ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_SIGNER, ANNOTATION_VERSION,
+    ARTIFACT_TYPE, Connection, LAYER_MEDIA_TYPE, OciError, OciRegistry, SIGNATURE_MEDIA_TYPE,
+};
+use crate::digest::{ContentHash, Sha256};
+use crate::names::PackRef;
+use crate::pack::ArtifactName;
+use crate::pack::verify::SignatureFile;
+use crate::registry::{Fetched, VersionEntry};
+
+/// The largest manifest read: what the OCI distribution specification asks registries to accept
+/// at least. A pack's is about 1 KiB.
+pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+/// The largest signature layer read: a minisign signature is a few hundred bytes.
+pub const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
+const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// What a pack's manifest says, checked: its layers (within their bounds) and the registry's
+/// record of the pack.
+pub(super) struct Layout {
+    artifact: Layer,
+    signature: Option<Layer>,
+    entry: VersionEntry,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Layer {
+    /// How messages name it: `pack layer`, `signature layer`.
+    name: &'static str,
+    digest: Sha256,
+    size: u64,
+}
+
+impl Layout {
+    fn layers(&self) -> impl Iterator<Item = &Layer> {
+        std::iter::once(&self.artifact).chain(&self.signature)
+    }
+}
+
+impl OciRegistry {
+    /// Pulls `pack` (tag `tag`) into the cache and returns it from there.
+    pub(super) async fn pull(
+        &self,
+        connection: &Connection,
+        pack: &PackRef,
+        tag: &str,
+    ) -> Result<Fetched, OciError> {
+        let failed = |reason: String| OciError::Pull {
+            host: self.url.host.clone(),
+            pack: pack.clone(),
+            reason,
+        };
+        let reference = self.url.reference(pack.module.as_str(), tag);
+        let session = self
+            .session(connection, &reference)
+            .await
+            .map_err(|failure| self.failure(failure, failed))?;
+        let repository = reference.repository();
+        let manifest = match self.manifest(&session, repository, tag).await {
+            Ok(manifest) => manifest,
+            Err(failure) if failure.is_not_found() => {
+                return Err(OciError::NotFound {
+                    host: self.url.host.clone(),
+                    pack: pack.clone(),
+                });
+            }
+            Err(failure) => return Err(self.failure(failure, failed)),
+        };
+        let layout = self.layout(pack, &manifest)?;
+        let pulled: Vec<Result<(), Failure>> = futures_util::stream::iter(layout.layers())
+            .map(|layer| {
+                let path = self.cache.blob_path(&layer.digest);
+                let session = &session;
+                async move {
+                    retry(Failure::is_transient, || {
+                        session.get_blob(repository, &layer.digest, layer.size, &path)
+                    })
+                    .await
+                }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        for (layer, result) in layout.layers().zip(pulled) {
+            result.map_err(|failure| match failure {
+                Failure::Blob(fault) => failed(format!("its {} {fault}", layer.name)),
+                other => self.failure(other, |reason| {
+                    failed(format!("its {} could not be read: {reason}", layer.name))
+                }),
+            })?;
+        }
+        self.cache
+            .store_manifest(&self.url, &pack.module, tag, &manifest)?;
+        self.load(&layout)
+            .ok_or_else(|| failed("its blobs could not be read back from the cache".into()))
+    }
+
+    /// The manifest of `repository` at `tag`, at most [`MAX_MANIFEST_BYTES`], with retries.
+    pub(super) async fn manifest(
+        &self,
+        session: &Session<'_>,
+        repository: &str,
+        tag: &str,
+    ) -> Result<OciImageManifest, Failure> {
+        let path = format!("{repository}/manifests/{tag}");
+        let (headers, body) = retry(Failure::is_transient, || {
+            session.get_bounded(&path, &[], Some(MANIFEST_MEDIA_TYPE), MAX_MANIFEST_BYTES)
+        })
+        .await
+        .map_err(|failure| match failure {
+            Failure::TooLarge { limit } => {
+                Failure::Invalid(format!("its manifest is larger than {limit} bytes"))
+            }
+            other => other,
+        })?;
+        // The digest the registry gives for it, when it gives one, must be the body's.
+        let announced = headers
+            .get("docker-content-digest")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| Sha256::from_oci_digest(value).ok());
+        if announced.is_some_and(|digest| digest != Sha256::of(&body)) {
+            return Err(Failure::Invalid(
+                "its manifest does not match the digest the registry gives for it".into(),
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|error| {
+            Failure::Invalid(format!(
+                "its manifest is not an OCI image manifest: {error}"
+            ))
+        })
+    }
+
+    /// The pack a manifest describes: exactly one pack layer and at most one signature layer,
+    /// each within its bound, and the registry's record in the annotations.
+    pub(super) fn layout(
+        &self,
+        pack: &PackRef,
+        manifest: &OciImageManifest,
+    ) -> Result<Layout, OciError> {
+        let not_a_pack = |reason: String| OciError::NotAPack {
+            host: self.url.host.clone(),
+            pack: pack.clone(),
+            reason,
+        };
+        if manifest.artifact_type.as_deref() != Some(ARTIFACT_TYPE) {
+            return Err(not_a_pack("its artifact type is not a pack's".into()));
+        }
+        let mut artifacts = Vec::new();
+        let mut signatures = Vec::new();
+        for layer in &manifest.layers {
+            let (name, found) = match layer.media_type.as_str() {
+                LAYER_MEDIA_TYPE => ("pack layer", &mut artifacts),
+                SIGNATURE_MEDIA_TYPE => ("signature layer", &mut signatures),
+                _ => continue,
+            };
+            // Digests name files in the cache: only `sha256:<64 hex>` is a digest.
+            let digest = Sha256::from_oci_digest(&layer.digest)
+                .map_err(|_| not_a_pack(format!("`{}` is not a sha256 digest", layer.digest)))?;
+            let size = u64::try_from(layer.size)
+                .map_err(|_| not_a_pack(format!("its {name} has a negative size")))?;
+            found.push(Layer { name, digest, size });
+        }
+        let (artifact, signature) = match (artifacts.as_slice(), signatures.as_slice()) {
+            ([artifact], [] | [_]) => (*artifact, signatures.first().copied()),
+            ([], _) => return Err(not_a_pack("it has no pack layer".into())),
+            _ => {
+                return Err(not_a_pack(
+                    "it has more than one pack or signature layer".into(),
+                ));
+            }
+        };
+        self.check_bounds(pack, &artifact, signature.as_ref())?;
+        let entry = self
+            .version_entry(pack, manifest, &artifact, signature.is_some())
+            .map_err(not_a_pack)?;
+        Ok(Layout {
+            artifact,
+            signature,
+            entry,
+        })
+    }
+
+    /// Refuses a layer larger than it may be, before any of it is read: the pack as
+    /// `distribution.unpack_max_bytes` allows, the signature as [`MAX_SIGNATURE_BYTES`].
+    fn check_bounds(
+        &self,
+        pack: &PackRef,
+        artifact: &Layer,
+        signature: Option<&Layer>,
+    ) -> Result<(), OciError> {
+        let too_large = |reason: String| OciError::Pull {
+            host: self.url.host.clone(),
+            pack: pack.clone(),
+            reason,
+        };
+        let max = self.bounds.max_artifact_bytes;
+        if artifact.size > max {
+            return Err(too_large(format!(
+                "its pack layer is {} bytes, more than `distribution.unpack_max_bytes` ({max})\nhint: if the pack is genuine, raise `distribution.unpack_max_bytes`",
+                artifact.size
+            )));
+        }
+        if let Some(signature) = signature.filter(|s| s.size > MAX_SIGNATURE_BYTES) {
+            return Err(too_large(format!(
+                "its signature layer is {} bytes, more than a signature's {MAX_SIGNATURE_BYTES}",
+                signature.size
+            )));
+        }
+        Ok(())
+    }
+
+    /// What the registry records about the pack: its annotations, checked.
+    fn version_entry(
+        &self,
+        pack: &PackRef,
+        manifest: &OciImageManifest,
+        artifact: &Layer,
+        signed: bool,
+    ) -> Result<VersionEntry, String> {
+        let annotations = manifest.annotations.clone().unwrap_or_default();
+        let annotation = |key: &str| {
+            annotations
+                .get(key)
+                .ok_or_else(|| format!("it lacks the annotation `{key}`"))
+        };
+        let version = semver::Version::parse(annotation(ANNOTATION_VERSION)?)
+            .map_err(|error| format!("`{ANNOTATION_VERSION}`: {error}"))?;
+        if version != pack.version {
+            return Err(format!("its annotations name version {version}"));
+        }
+        let content_hash: ContentHash = annotation(ANNOTATION_CONTENT_HASH)?
+            .parse()
+            .map_err(|error| format!("`{ANNOTATION_CONTENT_HASH}`: {error}"))?;
+        let signer = match annotations.get(ANNOTATION_SIGNER) {
+            Some(key_id) => Some(
+                key_id
+                    .parse()
+                    .map_err(|error| format!("`{ANNOTATION_SIGNER}`: {error}"))?,
+            ),
+            None => None,
+        };
+        let package_file = ArtifactName::new(pack.clone());
+        Ok(VersionEntry {
+            signature: signed.then(|| package_file.signature()),
+            package_file,
+            version,
+            sha256: artifact.digest,
+            content_hash,
+            size: artifact.size,
+            created: annotations
+                .get(ANNOTATION_CREATED)
+                .cloned()
+                .unwrap_or_default(),
+            signer,
+        })
+    }
+
+    /// The pack a layout describes, from the cache, if its blobs are there and intact.
+    pub(super) fn load(&self, layout: &Layout) -> Option<Fetched> {
+        let bytes = self
+            .cache
+            .blob(&layout.artifact.digest, layout.artifact.size)?;
+        let signature = match &layout.signature {
+            Some(layer) => Some(SignatureFile {
+                path: self.cache.blob_path(&layer.digest),
+                text: String::from_utf8_lossy(&self.cache.blob(&layer.digest, layer.size)?)
+                    .into_owned(),
+            }),
+            None => None,
+        };
+        Some(Fetched {
+            entry: layout.entry.clone(),
+            bytes,
+            signature,
+            label: self.url.display(),
+        })
+    }
+}
