@@ -461,3 +461,130 @@ impl Drop for RegistryServer {
         self.stop();
     }
 }
+
+/// A hostile OCI registry on a free loopback port (`tests/hostile_registry.py`, Python's standard
+/// library only), serving one pack that `releaser` packed, in namespace `team`, and misbehaving
+/// as `mode` says (see the script); stopped by PID on drop. Its catalog holds that module and
+/// [`HostileRegistry::MORE_MODULES`], and every tag list the pack's version and
+/// [`HostileRegistry::MORE_TAGS`], two entries a page whatever the client asks for.
+pub struct HostileRegistry {
+    child: std::process::Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl HostileRegistry {
+    pub const MORE_MODULES: &str = "gcp_prov,hetzner_prov,local_prov,upcloud_prov";
+    pub const MORE_TAGS: &str = "0.1.0,0.2.0,1.1.0,2.0.0";
+
+    /// Serves `pack` (`module@version`) as `releaser` packed it (signed when it was).
+    pub fn start(mode: &str, releaser: &TestContext, pack: &str) -> Self {
+        use std::io::BufRead as _;
+        let (module, version) = pack.split_once('@').expect("module@version");
+        let metadata: serde_json::Value =
+            serde_json::from_str(&releaser.read(&format!("distribution/registry/{module}.json")))
+                .expect("registry metadata");
+        let entry = metadata["versions"]
+            .as_array()
+            .and_then(|versions| versions.iter().find(|v| v["version"] == version))
+            .expect("the version is packed");
+        let mut annotations = serde_json::json!({
+            "dev.provisioning.module": module,
+            "org.opencontainers.image.version": version,
+            "org.opencontainers.image.created": entry["created"],
+            "dev.provisioning.sha256": entry["sha256"],
+            "dev.provisioning.content-hash": entry["content_hash"],
+        });
+        if let Some(signer) = entry["signer"].as_str() {
+            annotations["dev.provisioning.signer"] = signer.into();
+        }
+        let packages = releaser.path("distribution/packages");
+        let tar = packages.join(format!("{module}_{version}.tar"));
+        let signature = packages.join(format!("{module}_{version}.tar.minisig"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile_registry.py");
+        let mut command = Command::new("python3");
+        command
+            .arg(script)
+            .args(["--mode", mode, "--namespace", "team", "--module", module])
+            .args([
+                "--version",
+                version,
+                "--annotations",
+                &annotations.to_string(),
+            ])
+            .args(["--modules", Self::MORE_MODULES, "--tags", Self::MORE_TAGS])
+            .arg("--pack")
+            .arg(&tar)
+            .arg("--log")
+            .arg(dir.path().join("requests.log"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        if signature.exists() {
+            command.arg("--signature").arg(&signature);
+        }
+        let mut child = command.spawn().expect("python3 runs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the server prints its port");
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the hostile registry did not start: {line:?}")
+        });
+        Self { child, port, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("oci://127.0.0.1:{}/team", self.port)
+    }
+
+    /// Every request it received, one `METHOD PATH` a line.
+    pub fn requests(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("requests.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for HostileRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `command` to its end, or kills it after `limit` and fails the test: a guard against a
+/// hang, not a measure (no test asserts how long a command takes).
+pub fn output_within(mut command: Command, limit: std::time::Duration) -> Output {
+    use std::io::Read as _;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the command was still running after {limit:?}: killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout"),
+        stderr: stderr.join().expect("stderr"),
+    }
+}

@@ -9,6 +9,7 @@ mod config;
 mod discovery;
 mod evaluation;
 mod faults;
+mod hostile_registry;
 mod install;
 mod manifest_edits;
 mod oci;
