@@ -69,6 +69,11 @@ impl Cache {
         serde_json::from_slice(&text).ok()
     }
 
+    /// Whether the blob `digest` is there with `size` bytes (not read, not checked).
+    pub fn holds(&self, digest: &Sha256, size: u64) -> bool {
+        std::fs::metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
+    }
+
     /// The blob `digest`, if it is there with `size` bytes (checked before it is read) and
     /// matches its digest.
     pub fn blob(&self, digest: &Sha256, size: u64) -> Option<Vec<u8>> {

@@ -30,6 +30,7 @@ mod publish;
 mod pull;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -46,6 +47,7 @@ use self::client::{CONCURRENCY, describe, retry};
 use self::http::{Failure, Session};
 use super::{Fetched, Registry, RegistryError};
 use crate::config::Distribution;
+use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
 
 pub const ARTIFACT_TYPE: &str = "application/vnd.provisioning.pack.v1";
@@ -104,7 +106,7 @@ pub enum OciError {
         host: String,
         pack: PackRef,
         existing: String,
-        local: crate::digest::Sha256,
+        local: Sha256,
     },
     #[error(
         "`{}` {} in the registry `{host}` is not a provisioning pack: {reason}",
@@ -126,7 +128,7 @@ pub enum OciError {
     BadTag { version: semver::Version },
     #[error("failed to access the cache at `{}`", path.display())]
     Cache {
-        path: std::path::PathBuf,
+        path: PathBuf,
         #[source]
         source: std::io::Error,
     },
@@ -375,16 +377,30 @@ impl OciRegistry {
     }
 
     /// `pack`: from the cache when its manifest and blobs are there and intact (no request),
-    /// else from the registry within the deadline (checked, then cached).
+    /// else pulled into the cache and read from there.
     async fn fetch_async(
         &self,
         connection: &Connection,
         pack: &PackRef,
     ) -> Result<Fetched, OciError> {
-        let tag = tag_for(&pack.version)?;
         if let Some(fetched) = self.cached(pack) {
             return Ok(fetched);
         }
+        let layout = self.pull_within_deadline(connection, pack).await?;
+        self.load(&layout).ok_or_else(|| OciError::Pull {
+            host: self.url.host.clone(),
+            pack: pack.clone(),
+            reason: "its blobs could not be read back from the cache".into(),
+        })
+    }
+
+    /// Pulls `pack` into the cache, within the deadline (`--offline` forbids it).
+    async fn pull_within_deadline(
+        &self,
+        connection: &Connection,
+        pack: &PackRef,
+    ) -> Result<pull::Layout, OciError> {
+        let tag = tag_for(&pack.version)?;
         if self.offline {
             return Err(OciError::Offline { pack: pack.clone() });
         }
@@ -502,9 +518,11 @@ impl Registry for OciRegistry {
         if self.offline || packs.len() < 2 {
             return;
         }
-        let _: Result<Vec<Result<Fetched, OciError>>, OciError> = self.run(|connection| {
-            futures_util::stream::iter(packs)
-                .map(|pack| self.fetch_async(connection, pack))
+        // Only into the cache: the packs' bytes are read when each is fetched, one at a time.
+        let missing: Vec<&PackRef> = packs.iter().filter(|p| !self.looks_cached(p)).collect();
+        let _: Result<Vec<Result<pull::Layout, OciError>>, OciError> = self.run(|connection| {
+            futures_util::stream::iter(missing)
+                .map(|pack| self.pull_within_deadline(connection, pack))
                 .buffered(CONCURRENCY)
                 .collect()
         });

@@ -48,13 +48,13 @@ impl Layout {
 }
 
 impl OciRegistry {
-    /// Pulls `pack` (tag `tag`) into the cache and returns it from there.
+    /// Pulls `pack` (tag `tag`) into the cache; returns what its manifest says.
     pub(super) async fn pull(
         &self,
         connection: &Connection,
         pack: &PackRef,
         tag: &str,
-    ) -> Result<Fetched, OciError> {
+    ) -> Result<Layout, OciError> {
         let failed = |reason: String| OciError::Pull {
             host: self.url.host.clone(),
             pack: pack.clone(),
@@ -101,8 +101,7 @@ impl OciRegistry {
         }
         self.cache
             .store_manifest(&self.url, &pack.module, tag, &manifest)?;
-        self.load(&layout)
-            .ok_or_else(|| failed("its blobs could not be read back from the cache".into()))
+        Ok(layout)
     }
 
     /// The manifest of `repository` at `tag`, at most [`MAX_MANIFEST_BYTES`], with retries.
@@ -263,6 +262,23 @@ impl OciRegistry {
                 .unwrap_or_default(),
             signer,
         })
+    }
+
+    /// Whether `pack` looks whole in the cache: its manifest recorded, its blobs there with
+    /// their sizes. They are not read: enough to skip a prefetch, since the fetch that follows
+    /// checks them (and pulls again what is damaged).
+    pub(super) fn looks_cached(&self, pack: &PackRef) -> bool {
+        let Ok(tag) = super::tag_for(&pack.version) else {
+            return false;
+        };
+        self.cache
+            .manifest(&self.url, &pack.module, &tag)
+            .and_then(|manifest| self.layout(pack, &manifest).ok())
+            .is_some_and(|layout| {
+                layout
+                    .layers()
+                    .all(|layer| self.cache.holds(&layer.digest, layer.size))
+            })
     }
 
     /// The pack a layout describes, from the cache, if its blobs are there and intact.
