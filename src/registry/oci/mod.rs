@@ -433,14 +433,12 @@ impl OciRegistry {
 /// request more than reading `Link`, and never stops early. [`MAX_LISTING_BYTES`] bounds the
 /// whole, and the caller's deadline its time.
 async fn list_pages(session: &Session<'_>, path: &str, key: &str) -> Result<Vec<String>, Failure> {
-    let mut entries: Vec<String> = Vec::new();
-    let mut seen = BTreeSet::new();
+    let mut listing = Listing::default();
     let mut budget = MAX_LISTING_BYTES;
     let page_size = PAGE_SIZE.to_string();
     loop {
-        let last = entries.last().cloned().unwrap_or_default();
         let mut query = vec![("n", page_size.as_str())];
-        if !last.is_empty() {
+        if let Some(last) = &listing.last {
             query.push(("last", last.as_str()));
         }
         let (_, body) = retry(Failure::is_transient, || {
@@ -448,22 +446,40 @@ async fn list_pages(session: &Session<'_>, path: &str, key: &str) -> Result<Vec<
         })
         .await
         .map_err(|failure| match failure {
-            Failure::TooLarge { limit } => Failure::Invalid(format!(
-                "the listing is larger than {limit} bytes (at most {MAX_LISTING_BYTES} in all)"
+            Failure::TooLarge { .. } => Failure::Invalid(format!(
+                "the listing is larger than {MAX_LISTING_BYTES} bytes"
             )),
             other => other,
         })?;
         budget -= body.len() as u64;
-        let page = parse_page(&body, key)?;
-        let before = entries.len();
+        if !listing.add(parse_page(&body, key)?) {
+            return Ok(listing.entries);
+        }
+    }
+}
+
+/// The entries of a listing, gathered page after page.
+#[derive(Debug, Default)]
+struct Listing {
+    entries: Vec<String>,
+    seen: BTreeSet<String>,
+    /// The last entry of the last page: where the next one starts.
+    last: Option<String>,
+}
+
+impl Listing {
+    /// Adds a page; says whether it brought anything new (else the listing is complete).
+    fn add(&mut self, page: Vec<String>) -> bool {
+        let before = self.entries.len();
+        if let Some(last) = page.last() {
+            self.last = Some(last.clone());
+        }
         for entry in page {
-            if seen.insert(entry.clone()) {
-                entries.push(entry);
+            if self.seen.insert(entry.clone()) {
+                self.entries.push(entry);
             }
         }
-        if entries.len() == before {
-            return Ok(entries);
-        }
+        self.entries.len() > before
     }
 }
 
@@ -537,4 +553,79 @@ fn tag_for(version: &semver::Version) -> Result<String, OciError> {
         });
     }
     Ok(version.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_ends_at_an_empty_page_or_one_with_nothing_new() {
+        // What the server answers page after page; how many pages are asked for; the listing.
+        type Case<'a> = (&'a str, &'a [&'a [&'a str]], usize, &'a [&'a str]);
+        let cases: [Case<'_>; 4] = [
+            (
+                "short pages are not the last",
+                &[&["a", "b"], &["c"], &["d", "e"], &[]],
+                4,
+                &["a", "b", "c", "d", "e"],
+            ),
+            (
+                "a server ignoring `n` and `last` answers everything twice",
+                &[&["a", "b", "c"], &["a", "b", "c"]],
+                2,
+                &["a", "b", "c"],
+            ),
+            ("an empty listing", &[&[]], 1, &[]),
+            (
+                "a page that repeats its predecessor's last entry",
+                &[&["a", "b"], &["b", "c"], &["c"]],
+                3,
+                &["a", "b", "c"],
+            ),
+        ];
+        for (case, pages, asked, expected) in cases {
+            let mut listing = Listing::default();
+            let mut count = 0;
+            for page in pages {
+                count += 1;
+                if !listing.add(page.iter().map(|entry| (*entry).to_owned()).collect()) {
+                    break;
+                }
+            }
+            assert_eq!(count, asked, "{case}: pages asked for");
+            assert_eq!(listing.entries, expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn listing_pages_are_json_objects_of_strings() {
+        let cases: [(&str, Result<&[&str], &str>); 6] = [
+            (
+                r#"{"name":"ns/m","tags":["1.0.0","0.1.0"]}"#,
+                Ok(&["1.0.0", "0.1.0"]),
+            ),
+            (r#"{"name":"ns/m","tags":null}"#, Ok(&[])),
+            (r#"{"name":"ns/m"}"#, Ok(&[])),
+            (r#"{"tags":[1]}"#, Err("holds a non-string")),
+            (r#"["1.0.0"]"#, Err("not a JSON object")),
+            (
+                r#"{"tags": [oops"#,
+                Err("the answer is not a listing: expected value"),
+            ),
+        ];
+        for (body, expected) in cases {
+            match (parse_page(body.as_bytes(), "tags"), expected) {
+                (Ok(found), Ok(expected)) => assert_eq!(found, expected, "{body}"),
+                (Err(failure), Err(expected)) => {
+                    assert!(
+                        failure.describe().contains(expected),
+                        "{body}: {}",
+                        failure.describe()
+                    )
+                }
+                (found, _) => panic!("{body}: {found:?}"),
+            }
+        }
+    }
 }
