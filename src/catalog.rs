@@ -3,14 +3,19 @@
 //! (`clusters/<name>/`). A module keeps its Nickel package in `nickel/` (with a
 //! `manifest.toml`) or, in the legacy layout, its KCL package in `kcl/` (with a `kcl.mod`).
 //!
+//! The core schemas (`[nickel] core_module`, packaged as `core_package_name`) are a module
+//! too: the one every provider may depend on. [`Catalog`] finds any module by its module name,
+//! for dependencies.
+//!
 //! A directory that looks like a module but whose package cannot be read is listed with the
 //! reason, never skipped. This module only reads; installing is [`crate::infra`]'s job.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{self, ProviderName};
+use crate::names::{self, ModuleName, ProviderName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -18,6 +23,9 @@ pub enum ModuleKind {
     Providers,
     Taskservs,
     Clusters,
+    /// The core schemas: one module, found through the configuration, never discovered.
+    #[value(skip)]
+    Core,
 }
 
 impl ModuleKind {
@@ -26,6 +34,7 @@ impl ModuleKind {
             ModuleKind::Providers => "providers",
             ModuleKind::Taskservs => "taskservs",
             ModuleKind::Clusters => "clusters",
+            ModuleKind::Core => "core",
         }
     }
 }
@@ -73,7 +82,7 @@ impl Layout {
     }
 }
 
-/// The `[package]` table of a module's manifest.
+/// The `[package]` table of a module's manifest, and its `[dependencies]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PackageManifest {
     pub name: String,
@@ -82,7 +91,14 @@ pub struct PackageManifest {
     /// The entry point, relative to the package directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<String>,
+    /// The modules it imports by name, each with the versions it accepts (Cargo's requirement
+    /// syntax: `"0.1"` means `^0.1`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependencies: BTreeMap<ModuleName, semver::VersionReq>,
 }
+
+/// The accepted forms of a version requirement, for hints.
+pub const REQUIREMENT_FORMS: &str = "a version requirement in Cargo's syntax: `0.1` (meaning `^0.1`), `^1.2`, `~1.2.3`, `=1.2.3`, `>=1.0, <2.0` or `*`";
 
 /// The `[package]` table as written, before its version is parsed.
 #[derive(Debug, Deserialize)]
@@ -98,6 +114,24 @@ struct RawPackage {
 #[derive(Debug, Deserialize)]
 struct ManifestFile {
     package: RawPackage,
+    #[serde(default)]
+    dependencies: BTreeMap<String, RawRequirement>,
+}
+
+/// A dependency as written: `"^0.1"`, or Cargo's table form `{ version = "^0.1" }`. A
+/// `path = "..."` (a development link to another module's source, as Cargo writes it) is
+/// accepted here and refused by `pack`, which never puts a development link into a release.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawRequirement {
+    Plain(String),
+    Table {
+        #[serde(default)]
+        version: Option<String>,
+        #[serde(default)]
+        #[allow(dead_code)] // read only to accept the form; `pack` reports it
+        path: Option<String>,
+    },
 }
 
 /// A readable package: its manifest and where its files are.
@@ -165,6 +199,8 @@ impl Module {
 pub enum CatalogError {
     #[error("unknown provider `{name}`\nhint: {}", known_list("providers", known))]
     UnknownProvider { name: String, known: Vec<String> },
+    #[error("unknown module `{name}`\nhint: {}", known_list("modules", known))]
+    UnknownModule { name: String, known: Vec<String> },
     #[error("failed to read `{}`", path.display())]
     Read {
         path: PathBuf,
@@ -203,6 +239,8 @@ pub fn discover(
                 }
             }
         }
+        // The core schemas are found through the configuration: see [`Catalog`].
+        ModuleKind::Core => {}
     }
     modules.sort_by(|a, b| (&a.name, &a.category).cmp(&(&b.name, &b.category)));
     Ok(modules)
@@ -297,15 +335,19 @@ fn read_package(kind: ModuleKind, name: &str, dir: &Path, layout: Layout) -> Pac
         Ok(manifest) => manifest,
         Err(reason) => return PackageState::Broken(reason),
     };
-    if kind == ModuleKind::Providers {
-        let expected = format!("{name}{}", names::MODULE_SUFFIX);
-        if manifest.name != expected {
-            return PackageState::Broken(format!(
-                "`{}` names the package `{}`, expected `{expected}`",
-                manifest_path.display(),
-                manifest.name
-            ));
-        }
+    let expected = match kind {
+        ModuleKind::Providers => Some(format!("{name}{}", names::MODULE_SUFFIX)),
+        ModuleKind::Core => Some(name.to_owned()),
+        ModuleKind::Taskservs | ModuleKind::Clusters => None,
+    };
+    if let Some(expected) = expected
+        && manifest.name != expected
+    {
+        return PackageState::Broken(format!(
+            "`{}` names the package `{}`, expected `{expected}`",
+            manifest_path.display(),
+            manifest.name
+        ));
     }
     let entry_name = manifest
         .entry
@@ -347,14 +389,46 @@ pub fn read_package_manifest(path: &Path) -> Result<PackageManifest, String> {
         }
         Err(error) => return Err(format!("failed to read `{}`: {error}", path.display())),
     };
-    let file: ManifestFile = toml::from_str(&text).map_err(|error| {
+    parse_package_manifest(&text, path)
+}
+
+/// Parses a module manifest's text; `path` names it in errors.
+pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest, String> {
+    let file: ManifestFile = toml::from_str(text).map_err(|error| {
         format!(
             "`{}` is not a valid manifest: {}",
             path.display(),
-            crate::text::located(&text, error.message(), error.span())
+            crate::text::located(text, error.message(), error.span())
         )
     })?;
     let raw = file.package;
+    let mut dependencies = BTreeMap::new();
+    for (name, requirement) in file.dependencies {
+        let module: ModuleName = name
+            .parse()
+            .map_err(|error| format!("`{}`: dependency `{name}`: {error}", path.display()))?;
+        if module == *raw.name.as_str() {
+            return Err(format!(
+                "`{}`: `{module}` depends on itself",
+                path.display()
+            ));
+        }
+        let written = match requirement {
+            RawRequirement::Plain(text)
+            | RawRequirement::Table {
+                version: Some(text),
+                ..
+            } => text,
+            RawRequirement::Table { version: None, .. } => continue,
+        };
+        let requirement = parse_requirement(&written).map_err(|error| {
+            format!(
+                "`{}`: dependency `{module} = \"{written}\"`: {error}",
+                path.display()
+            )
+        })?;
+        dependencies.insert(module, requirement);
+    }
     let version = semver::Version::parse(&raw.version).map_err(|error| {
         format!(
             "`{}`: `{}` is not a semantic version: {error}",
@@ -367,5 +441,92 @@ pub fn read_package_manifest(path: &Path) -> Result<PackageManifest, String> {
         version,
         description: raw.description,
         entry: raw.entry,
+        dependencies,
     })
+}
+
+/// Parses a version requirement, with an error that names the accepted forms rather than the
+/// parser's message alone.
+pub fn parse_requirement(text: &str) -> Result<semver::VersionReq, String> {
+    semver::VersionReq::parse(text.trim()).map_err(|error| {
+        format!("`{text}` is not a version requirement ({error})\nhint: use {REQUIREMENT_FORMS}")
+    })
+}
+
+/// Every module a dependency can name: the providers under `extensions/` and the core schemas.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub extensions: PathBuf,
+    /// The core schemas' package directory and module name, when configured.
+    pub core: Option<(PathBuf, ModuleName)>,
+}
+
+impl Catalog {
+    pub fn new(config: &crate::config::Config) -> Self {
+        let core = config
+            .nickel
+            .core_package_name
+            .parse()
+            .ok()
+            .map(|name| (config.nickel.core_module.clone(), name));
+        Self {
+            extensions: config.paths.extensions.clone(),
+            core,
+        }
+    }
+
+    /// The module packaged as `module`: the core schemas, or a provider (`<name>_prov`).
+    pub fn find(&self, module: &ModuleName) -> Result<Module, CatalogError> {
+        if let Some((dir, name)) = &self.core
+            && name == module
+        {
+            return Ok(self.core_module(dir, name));
+        }
+        if let Some(provider) = module.provider() {
+            let dir = self.extensions.join("providers").join(provider.as_str());
+            if dir.is_dir() {
+                return Ok(read_module(
+                    ModuleKind::Providers,
+                    provider.to_string(),
+                    None,
+                    dir,
+                    Layout::Nickel,
+                ));
+            }
+        }
+        Err(CatalogError::UnknownModule {
+            name: module.to_string(),
+            known: self
+                .module_names()?
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        })
+    }
+
+    /// The module names of every module a dependency can name, sorted.
+    pub fn module_names(&self) -> Result<Vec<ModuleName>, CatalogError> {
+        let mut names: Vec<ModuleName> =
+            discover(&self.extensions, ModuleKind::Providers, Layout::Nickel)?
+                .iter()
+                .filter_map(|module| module.name.parse::<ProviderName>().ok())
+                .map(|provider| provider.module_name())
+                .collect();
+        names.extend(self.core.iter().map(|(_, name)| name.clone()));
+        names.sort();
+        Ok(names)
+    }
+
+    fn core_module(&self, dir: &Path, name: &ModuleName) -> Module {
+        Module {
+            kind: ModuleKind::Core,
+            name: name.to_string(),
+            category: None,
+            dir: dir.to_owned(),
+            has_nickel: dir.is_dir(),
+            has_kcl: false,
+            layout: Layout::Nickel,
+            package: read_package(ModuleKind::Core, name.as_str(), dir, Layout::Nickel),
+        }
+    }
 }

@@ -72,6 +72,20 @@ impl ModuleName {
     pub fn provider(&self) -> Option<ProviderName> {
         ProviderName::from_module_name(&self.0)
     }
+
+    /// How commands and locks name the module: its provider (`upcloud`), or else the module
+    /// name itself (`provisioning_core`).
+    pub fn short_name(&self) -> ProviderName {
+        self.provider()
+            .unwrap_or_else(|| ProviderName(self.0.clone()))
+    }
+}
+
+/// A name as a module name: the core schemas' entry in a lock is named by its module name.
+impl From<&ProviderName> for ModuleName {
+    fn from(name: &ProviderName) -> Self {
+        ModuleName(name.0.clone())
+    }
 }
 
 impl FromStr for ModuleName {

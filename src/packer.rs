@@ -3,18 +3,20 @@
 //! metadata ([`crate::registry::DirectoryRegistry`]), under the registry's lock. An evaluation
 //! failure, a refused source or a conflicting existing version writes nothing.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::config::Metadata;
+use crate::dependencies::{ModuleImports, declare_hint, undeclared_imports};
 use crate::digest::{ContentHash, Sha256};
 use crate::fs::Transaction;
 use crate::lock::DirLock;
-use crate::names::PackRef;
+use crate::names::{ModuleName, PackRef};
 use crate::nickel::{Evaluator, ExportCache, NickelError, export_json_cached};
 use crate::pack::source::{self, SourceError};
-use crate::pack::{ArchiveError, Artifact, ArtifactName, Destination};
+use crate::pack::{ArchiveError, Artifact, ArtifactFile, ArtifactName, Destination};
 use crate::printer::Printer;
 use crate::registry::{DirectoryRegistry, ModuleMetadata, RegistryError, VersionEntry};
 use crate::signing::KeyId;
@@ -25,6 +27,8 @@ pub struct PackInput {
     pub pack: PackRef,
     pub package_dir: PathBuf,
     pub entry: PathBuf,
+    /// Its manifest's `[dependencies]`, recorded in the metadata of the version.
+    pub dependencies: BTreeMap<ModuleName, semver::VersionReq>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,19 +82,42 @@ pub enum PackError {
     },
     #[error(transparent)]
     Signing(#[from] crate::signing::SigningError),
-    #[error(
-        "`{module}` is not self-contained: {escape}\nhint: a pack holds only the module's own files; move what it needs into the module"
-    )]
+    #[error("`{module}` is not self-contained: {escape}\nhint: {hint}")]
     NotSelfContained {
         module: crate::names::ModuleName,
         escape: crate::nickel::Escape,
+        hint: String,
     },
+    #[error("`{module}` is not hermetic: {undeclared}\nhint: {hint}")]
+    Undeclared {
+        module: crate::names::ModuleName,
+        undeclared: crate::dependencies::Undeclared,
+        hint: String,
+    },
+    #[error(transparent)]
+    Dependency(#[from] crate::dependencies::DependencyError),
     #[error("failed to write `{}`", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The hint for an import that leaves the module: reaching another module by a relative path
+/// is what a dependency is for.
+pub fn escape_hint(imports: &ModuleImports, escape: &crate::nickel::Escape) -> String {
+    let target = std::fs::canonicalize(&escape.target).unwrap_or(escape.target.clone());
+    let reached = imports.names().find(|name| {
+        std::fs::canonicalize(imports.dir.join(name)).is_ok_and(|dir| target.starts_with(dir))
+    });
+    match reached {
+        Some(module) => format!(
+            "it reaches the module `{module}`: import it by name (`import \"{module}/...\"`) and {}",
+            declare_hint(module, imports.version(module))
+        ),
+        None => "a pack holds only the module's own files and its declared dependencies; move what it needs into the module".into(),
+    }
 }
 
 /// Serialises the write phase of packs running on several threads of one process.
@@ -107,6 +134,8 @@ pub struct Packer<'a> {
     pub force: bool,
     /// The key that signs every artifact written, when the user has one.
     pub signing: Option<&'a SigningKey>,
+    /// The modules a dependency can name; their directory is on the evaluator's import path.
+    pub imports: &'a ModuleImports,
     pub printer: &'a Printer,
 }
 
@@ -117,11 +146,18 @@ impl Packer<'_> {
     pub fn pack(&self, evaluator: &mut Evaluator, input: &PackInput) -> Result<Packed, PackError> {
         let pack = &input.pack;
         let files = source::read(&input.package_dir, "manifest.toml", pack)?;
+        self.check_hermetic(input, &files)?;
+        let closure = self
+            .imports
+            .closure(&pack.module, &pack.version, &input.dependencies)?;
         let (export, cached_evaluation) =
-            export_json_cached(evaluator, self.cache, &input.entry, &[])?;
-        // A pack carries only the module's own files: an import that leaves it is refused.
-        crate::nickel::check_confined(&input.package_dir, &[], &export).map_err(|escape| {
+            export_json_cached(evaluator, self.cache, &input.entry, &self.imports.key)?;
+        // A pack carries only the module's own files: an import that leaves it other than into
+        // a declared dependency (or what that one needs) is refused.
+        let allowed: Vec<PathBuf> = closure.into_iter().map(|(_, source)| source.dir).collect();
+        crate::nickel::check_confined(&input.package_dir, &allowed, &export).map_err(|escape| {
             PackError::NotSelfContained {
+                hint: escape_hint(self.imports, &escape),
                 module: pack.module.clone(),
                 escape,
             }
@@ -181,6 +217,7 @@ impl Packer<'_> {
                 created,
                 signature,
                 signer,
+                dependencies: input.dependencies.clone(),
             };
             // A replaced version was forgotten on disk first: it is written back whatever
             // the metadata read before said.
@@ -204,6 +241,31 @@ impl Packer<'_> {
             written,
             cached_evaluation,
         })
+    }
+
+    /// Refuses a module whose Nickel files import a module it does not declare.
+    fn check_hermetic(&self, input: &PackInput, files: &[ArtifactFile]) -> Result<(), PackError> {
+        let known: Vec<&ModuleName> = self.imports.names().collect();
+        let sources = files
+            .iter()
+            .filter(|file| file.path.ends_with(".ncl"))
+            .filter_map(|file| {
+                let text = std::str::from_utf8(&file.contents).ok()?;
+                Some((input.package_dir.join(&file.path), text))
+            });
+        let undeclared =
+            undeclared_imports(sources, &input.pack.module, &input.dependencies, &known);
+        match undeclared.into_iter().next() {
+            None => Ok(()),
+            Some(undeclared) => Err(PackError::Undeclared {
+                hint: declare_hint(
+                    &undeclared.dependency,
+                    self.imports.version(&undeclared.dependency),
+                ),
+                module: input.pack.module.clone(),
+                undeclared,
+            }),
+        }
     }
 
     /// Takes the lock of the registry, or of the `--output` directory, and removes what killed

@@ -1,7 +1,13 @@
-//! `providers.manifest.yaml`, the infra's lock: one entry per installed provider, saying how it
-//! is installed and from where. It is kept in git, and `sync` rebuilds the infra from it alone.
-//! The file is owned by the tool and rewritten whole (atomically) on each change.
+//! `providers.manifest.yaml`, the infra's lock: one entry per installed module (each provider,
+//! and the modules they depend on, such as the core schemas), saying how it is installed, from
+//! where, and which modules require it. It is kept in git, and `sync` rebuilds the infra from it
+//! alone. The file is owned by the tool and rewritten whole (atomically) on each change.
+//!
+//! Entries are kept in one list, `providers`, sorted by name; an entry that is not a provider
+//! says so with `kind: core`. A module installed only because others need it has
+//! `direct: false`, and `required_by` names who needs it (`remove` drops it with the last).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -37,17 +43,48 @@ impl std::fmt::Display for Mode {
     }
 }
 
-/// One installed provider, as the lock records it.
+/// What kind of module an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A provider: its name is `upcloud`, its module `upcloud_prov`.
+    #[default]
+    Provider,
+    /// A module that is not a provider (the core schemas): its name is its module name.
+    Core,
+}
+
+impl EntryKind {
+    /// The kind of a module, from its name: providers end in `_prov`.
+    pub fn of(module: &ModuleName) -> Self {
+        if module.provider().is_some() {
+            EntryKind::Provider
+        } else {
+            EntryKind::Core
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == EntryKind::Provider
+    }
+}
+
+/// One installed module, as the lock records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawEntry", into = "RawEntry")]
 pub struct LockEntry {
-    /// The provider: `upcloud`.
+    /// How commands name it: the provider (`upcloud`), or the module name for other modules.
     pub name: ProviderName,
     /// Its module: `upcloud_prov`.
     pub module: ModuleName,
+    pub kind: EntryKind,
     pub version: semver::Version,
     pub layout: Layout,
     pub installed: Installed,
+    /// The installed modules that depend on it.
+    pub required_by: BTreeSet<ModuleName>,
+    /// Whether it was installed by name (`false`: only because others require it).
+    pub direct: bool,
 }
 
 /// How an entry is installed, with what only that mode records.
@@ -130,12 +167,22 @@ impl LockEntry {
     }
 }
 
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// The file format of one entry: flat, in the order the lock has always been written.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
     name: ProviderName,
     module: ModuleName,
+    #[serde(default, skip_serializing_if = "EntryKind::is_default")]
+    kind: EntryKind,
     mode: Mode,
     version: String,
     source: String,
@@ -147,17 +194,38 @@ struct RawEntry {
     content_hash: Option<ContentHash>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     signer: Option<Signer>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    required_by: BTreeSet<ModuleName>,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    direct: bool,
 }
 
 impl TryFrom<RawEntry> for LockEntry {
     type Error = String;
 
     fn try_from(raw: RawEntry) -> Result<Self, String> {
-        let expected = raw.name.module_name();
+        let expected = match raw.kind {
+            EntryKind::Provider => raw.name.module_name(),
+            EntryKind::Core => ModuleName::from(&raw.name),
+        };
         if raw.module != expected {
             return Err(format!(
-                "provider `{}` has module `{}`, expected `{expected}`",
-                raw.name, raw.module
+                "{} `{}` has module `{}`, expected `{expected}`",
+                match raw.kind {
+                    EntryKind::Provider => "provider",
+                    EntryKind::Core => "module",
+                },
+                raw.name,
+                raw.module
+            ));
+        }
+        if raw.required_by.contains(&raw.module) {
+            return Err(format!("`{}` is required by itself", raw.module));
+        }
+        if !raw.direct && raw.required_by.is_empty() {
+            return Err(format!(
+                "`{}` is installed only as a dependency, but nothing requires it",
+                raw.module
             ));
         }
         let version = semver::Version::parse(&raw.version).map_err(|error| {
@@ -192,9 +260,12 @@ impl TryFrom<RawEntry> for LockEntry {
         Ok(Self {
             name: raw.name,
             module: raw.module,
+            kind: raw.kind,
             version,
             layout: raw.layout,
             installed,
+            required_by: raw.required_by,
+            direct: raw.direct,
         })
     }
 }
@@ -214,6 +285,7 @@ impl From<LockEntry> for RawEntry {
         Self {
             name: entry.name,
             module: entry.module,
+            kind: entry.kind,
             mode,
             version: entry.version.to_string(),
             source,
@@ -221,6 +293,8 @@ impl From<LockEntry> for RawEntry {
             sha256,
             content_hash,
             signer,
+            required_by: entry.required_by,
+            direct: entry.direct,
         }
     }
 }
@@ -302,6 +376,11 @@ impl ProvidersLock {
         self.providers.iter().find(|entry| entry.name == *name)
     }
 
+    /// The entry of a module, by module name.
+    pub fn module(&self, module: &ModuleName) -> Option<&LockEntry> {
+        self.providers.iter().find(|entry| entry.module == *module)
+    }
+
     /// Adds or replaces the entry for `entry.name`, keeping entries sorted by name.
     pub fn upsert(&mut self, entry: LockEntry) {
         self.providers
@@ -334,12 +413,15 @@ mod tests {
         let name: ProviderName = name.parse().expect("valid name");
         LockEntry {
             module: name.module_name(),
+            kind: EntryKind::Provider,
             installed: Installed::Link {
                 source: format!("extensions/providers/{name}/nickel"),
             },
             name,
             version: semver::Version::new(0, 0, 1),
             layout: Layout::Nickel,
+            required_by: BTreeSet::new(),
+            direct: true,
         }
     }
 

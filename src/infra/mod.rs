@@ -17,6 +17,7 @@
 //!
 //! This module owns the infra's files; it never writes to a provider's source.
 
+pub mod closure;
 pub mod link;
 pub mod lockfile;
 pub mod manifest;

@@ -3,18 +3,21 @@
 //! manifest and the lock, and commits; a failure anywhere puts everything back. Callers hold the
 //! infra's [`crate::lock::DirLock`].
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use anyhow::bail;
 
-use super::lockfile::{Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
+use super::closure::{self, Plan, Provenance, Sources, Target};
+use super::lockfile::{EntryKind, Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
 use super::manifest::InfraManifestMut;
 use super::state::{VendorState, source_path, vendor_state};
 use super::{Change, Infra, link, link_dependency_path, vendor, vendor_dependency_path};
-use crate::catalog::{Layout, Package};
+use crate::catalog::{Catalog, Layout, Package};
 use crate::context::Context;
 use crate::fs::Transaction;
-use crate::names::{PackRef, ProviderName};
+use crate::names::{ModuleName, PackRef, ProviderName};
 use crate::pack::unpack::Limits;
-use crate::registry::{Registry, Trust};
+use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::signing::TrustedKey;
 
 /// What to link.
@@ -25,6 +28,8 @@ pub struct LinkInstall<'a> {
     pub layout: Layout,
     /// Replace a directory or file where the link goes.
     pub force: bool,
+    /// Where its dependencies are found.
+    pub catalog: &'a Catalog,
 }
 
 /// Where packs come from, and what they must satisfy.
@@ -38,10 +43,12 @@ pub struct PackSources<'a> {
 /// What to vendor, and from where.
 #[derive(Clone, Copy)]
 pub struct PackInstall<'a> {
-    pub name: &'a ProviderName,
+    pub module: &'a ModuleName,
     pub version: &'a semver::Version,
     pub sources: PackSources<'a>,
     pub allow_unsigned: bool,
+    /// Installed by name (`false` for `sync` restoring a dependency: it stays one).
+    pub direct: bool,
 }
 
 /// Removes what killed runs left in the infra (temporary files, staging directories, entries
@@ -64,9 +71,29 @@ fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<()> {
 pub struct InstallReport {
     pub entry: LockEntry,
     pub change: Change,
+    /// What it did to other modules: dependencies linked, vendored or dropped.
+    pub dependencies: Vec<DependencyChange>,
     /// What could not be deleted after the change was made (to report; the next command
     /// removes it).
     pub leftovers: Vec<String>,
+}
+
+/// What an install or removal did to a module other than the one named.
+#[derive(Debug, Clone)]
+pub struct DependencyChange {
+    pub module: ModuleName,
+    pub version: semver::Version,
+    pub action: DependencyAction,
+    /// Who requires it (none for a dropped one).
+    pub required_by: BTreeSet<ModuleName>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DependencyAction {
+    Linked,
+    Vendored,
+    /// Nothing needs it any more.
+    Removed,
 }
 
 /// Writes the edited manifest and the lock with `entry` in it, as part of `transaction`; says
@@ -94,16 +121,35 @@ pub fn install_link(
     clear_debris(context, infra)?;
     let module = request.name.module_name();
     let layout = request.layout;
-    let lock = ProvidersLock::read(&infra.lock_path())?;
+    let mut lock = ProvidersLock::read(&infra.lock_path())?;
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(layout), &infra.name)?;
-    let entry = LockEntry {
+    let mut entry = LockEntry {
         name: request.name.clone(),
         module: module.clone(),
+        kind: EntryKind::Provider,
         version: request.package.manifest.version.clone(),
         layout,
         installed: Installed::Link {
             source: link::recorded_source(context, &request.package.dir)?,
         },
+        required_by: BTreeSet::new(),
+        direct: true,
+    };
+    // The legacy KCL layout has no dependencies.
+    let plan = match layout {
+        Layout::Nickel => Some(closure::plan(
+            context,
+            infra,
+            &lock,
+            Target {
+                module: module.clone(),
+                version: entry.version.clone(),
+                dependencies: request.package.manifest.dependencies.clone(),
+                provenance: Provenance::Source(request.package.dir.clone()),
+            },
+            &Sources::Catalog(request.catalog),
+        )?),
+        Layout::Kcl => None,
     };
 
     let mut transaction = Transaction::new();
@@ -131,11 +177,29 @@ pub fn install_link(
         module.as_str(),
         &link_dependency_path(context, layout, &module),
     );
+    let mut dependencies = Vec::new();
+    if let Some(plan) = &plan {
+        entry.required_by = plan.required_by(&module);
+        let placed = Placement {
+            context,
+            infra,
+            fetched: &BTreeMap::new(),
+        };
+        changed |= placed.apply(
+            plan,
+            &module,
+            &mut manifest,
+            &mut lock,
+            &mut transaction,
+            &mut dependencies,
+        )?;
+    }
     changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
     let leftovers = transaction.commit();
     Ok(InstallReport {
         entry,
         change: Change::from(changed),
+        dependencies,
         leftovers,
     })
 }
@@ -149,7 +213,7 @@ pub fn install_pack(
     request: &PackInstall<'_>,
     pinned: Option<&crate::digest::Sha256>,
 ) -> anyhow::Result<InstallReport> {
-    let module = request.name.module_name();
+    let module = request.module.clone();
     let pack = PackRef::new(module.clone(), request.version.clone());
     let sources = &request.sources;
     let trust = Trust {
@@ -159,23 +223,55 @@ pub fn install_pack(
     };
     clear_debris(context, infra)?;
     let verified = sources.registry.fetch_verified(&pack, &trust, pinned)?;
-    let entry = LockEntry {
-        name: request.name.clone(),
-        module: module.clone(),
-        version: request.version.clone(),
-        layout: Layout::Nickel,
-        installed: Installed::Pack(PackPin {
-            source: verified.label.clone(),
-            sha256: verified.sha256,
-            content_hash: verified.content_hash,
-            signer: verified
-                .signer
-                .as_ref()
-                .map_or(Signer::Unsigned, |signer| Signer::Key(signer.key_id)),
-        }),
+    let mut lock = ProvidersLock::read(&infra.lock_path())?;
+    let existing = lock.module(&module);
+    let mut entry = pack_entry(
+        &verified,
+        existing.map(|e| e.required_by.clone()).unwrap_or_default(),
+        existing.is_none_or(|e| e.direct) || request.direct,
+    );
+    // `sync` (a pinned pack) restores the one entry as the lock has it: the rest of the
+    // closure has entries of its own.
+    let plan = if pinned.is_some() {
+        Plan {
+            modules: Vec::new(),
+            dropped: Vec::new(),
+        }
+    } else {
+        closure::plan(
+            context,
+            infra,
+            &lock,
+            Target {
+                module: module.clone(),
+                version: request.version.clone(),
+                dependencies: verified.dependencies.clone(),
+                provenance: Provenance::Locked,
+            },
+            &Sources::Registry {
+                registry: sources.registry,
+                keys: sources.keys,
+                allow_unsigned: request.allow_unsigned,
+            },
+        )?
     };
+    // Every pack the closure adds is fetched and verified before anything is written.
+    let wanted: Vec<PackRef> = plan
+        .modules
+        .iter()
+        .filter(|planned| matches!(planned.provenance, Provenance::Registry(_)))
+        .map(|planned| PackRef::new(planned.module.clone(), planned.version.clone()))
+        .collect();
+    sources.registry.prefetch(&wanted);
+    let mut fetched = BTreeMap::new();
+    for dependency in wanted {
+        let verified = sources.registry.fetch_verified(&dependency, &trust, None)?;
+        fetched.insert(dependency.module, verified);
+    }
+    if pinned.is_none() {
+        entry.required_by = plan.required_by(&module);
+    }
 
-    let lock = ProvidersLock::read(&infra.lock_path())?;
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(Layout::Nickel), &infra.name)?;
     let mut transaction = Transaction::new();
     let mut changed = vendor::place(infra, &verified, &mut transaction)?;
@@ -186,13 +282,193 @@ pub fn install_pack(
         &vendor_dependency_path(&module),
         &request.version.to_string(),
     );
+    let mut dependencies = Vec::new();
+    let placed = Placement {
+        context,
+        infra,
+        fetched: &fetched,
+    };
+    changed |= placed.apply(
+        &plan,
+        &module,
+        &mut manifest,
+        &mut lock,
+        &mut transaction,
+        &mut dependencies,
+    )?;
     changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
     let leftovers = transaction.commit();
     Ok(InstallReport {
         entry,
         change: Change::from(changed),
+        dependencies,
         leftovers,
     })
+}
+
+/// The lock entry of a verified pack.
+fn pack_entry(
+    verified: &VerifiedPack,
+    required_by: BTreeSet<ModuleName>,
+    direct: bool,
+) -> LockEntry {
+    let module = verified.pack.module.clone();
+    LockEntry {
+        name: module.short_name(),
+        kind: EntryKind::of(&module),
+        module,
+        version: verified.pack.version.clone(),
+        layout: Layout::Nickel,
+        installed: Installed::Pack(PackPin {
+            source: verified.label.clone(),
+            sha256: verified.sha256,
+            content_hash: verified.content_hash,
+            signer: verified
+                .signer
+                .as_ref()
+                .map_or(Signer::Unsigned, |signer| Signer::Key(signer.key_id)),
+        }),
+        required_by,
+        direct,
+    }
+}
+
+impl Plan {
+    /// Who requires `module` after the install.
+    fn required_by(&self, module: &ModuleName) -> BTreeSet<ModuleName> {
+        self.modules
+            .iter()
+            .find(|planned| planned.module == *module)
+            .map(|planned| planned.required_by.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Carries out the part of a plan beyond the module asked for: dependencies linked or vendored,
+/// those kept updated with who requires them, those no longer needed dropped; the manifest and
+/// the lock edited to match.
+struct Placement<'a> {
+    context: &'a Context,
+    infra: &'a Infra,
+    /// The verified packs of the plan's registry modules.
+    fetched: &'a BTreeMap<ModuleName, VerifiedPack>,
+}
+
+impl Placement<'_> {
+    fn apply(
+        &self,
+        plan: &Plan,
+        target: &ModuleName,
+        manifest: &mut InfraManifestMut,
+        lock: &mut ProvidersLock,
+        transaction: &mut Transaction,
+        changes: &mut Vec<DependencyChange>,
+    ) -> anyhow::Result<bool> {
+        let (context, infra) = (self.context, self.infra);
+        let mut changed = false;
+        for planned in plan.modules.iter().filter(|p| p.module != *target) {
+            let module = &planned.module;
+            let entry = match &planned.provenance {
+                Provenance::Locked => {
+                    let Some(existing) = lock.module(module) else {
+                        continue;
+                    };
+                    let mut entry = existing.clone();
+                    entry.required_by.clone_from(&planned.required_by);
+                    entry
+                }
+                Provenance::Source(dir) => {
+                    changed |= link::place(
+                        context,
+                        infra,
+                        Layout::Nickel,
+                        module,
+                        dir,
+                        false,
+                        transaction,
+                    )?;
+                    changed |= vendor::remove(infra, module, transaction)?;
+                    manifest.set_path_dependency(
+                        module.as_str(),
+                        &link_dependency_path(context, Layout::Nickel, module),
+                    );
+                    changes.push(DependencyChange {
+                        module: module.clone(),
+                        version: planned.version.clone(),
+                        action: DependencyAction::Linked,
+                        required_by: planned.required_by.clone(),
+                    });
+                    LockEntry {
+                        name: module.short_name(),
+                        module: module.clone(),
+                        kind: EntryKind::of(module),
+                        version: planned.version.clone(),
+                        layout: Layout::Nickel,
+                        installed: Installed::Link {
+                            source: link::recorded_source(context, dir)?,
+                        },
+                        required_by: planned.required_by.clone(),
+                        direct: planned.direct,
+                    }
+                }
+                Provenance::Registry(_) => {
+                    let Some(verified) = self.fetched.get(module) else {
+                        bail!("`{module}` {} was not fetched", planned.version);
+                    };
+                    changed |= vendor::place(infra, verified, transaction)?;
+                    changed |=
+                        link::remove_symlink(context, infra, Layout::Nickel, module, transaction)?;
+                    manifest.set_pack_dependency(
+                        module.as_str(),
+                        &vendor_dependency_path(module),
+                        &planned.version.to_string(),
+                    );
+                    changes.push(DependencyChange {
+                        module: module.clone(),
+                        version: planned.version.clone(),
+                        action: DependencyAction::Vendored,
+                        required_by: planned.required_by.clone(),
+                    });
+                    pack_entry(verified, planned.required_by.clone(), planned.direct)
+                }
+            };
+            if lock.module(module) != Some(&entry) {
+                changed = true;
+                lock.upsert(entry);
+            }
+        }
+        for dropped in &plan.dropped {
+            changed |= drop_entry(context, infra, dropped, manifest, lock, transaction)?;
+            changes.push(DependencyChange {
+                module: dropped.module.clone(),
+                version: dropped.version.clone(),
+                action: DependencyAction::Removed,
+                required_by: BTreeSet::new(),
+            });
+        }
+        Ok(changed)
+    }
+}
+
+/// Removes a Nickel-layout entry's link or vendored pack, its dependency in the manifest and
+/// its lock entry.
+fn drop_entry(
+    context: &Context,
+    infra: &Infra,
+    entry: &LockEntry,
+    manifest: &mut InfraManifestMut,
+    lock: &mut ProvidersLock,
+    transaction: &mut Transaction,
+) -> anyhow::Result<bool> {
+    let mut changed = match entry.mode() {
+        Mode::Link => {
+            link::remove_symlink(context, infra, entry.layout, &entry.module, transaction)?
+        }
+        Mode::Pack => vendor::remove(infra, &entry.module, transaction)?,
+    };
+    changed |= manifest.remove_dependency(entry.module.as_str());
+    changed |= lock.remove(&entry.name).is_some();
+    Ok(changed)
 }
 
 /// What [`remove`] found and took away.
@@ -201,13 +477,17 @@ pub struct Removal {
     pub lock_entry: Option<LockEntry>,
     pub link: bool,
     pub dependency: bool,
+    /// The installed modules that still require it: it stays, as their dependency.
+    pub kept_for: BTreeSet<ModuleName>,
+    /// Its dependencies that nothing needs any more, removed with it.
+    pub dependencies: Vec<DependencyChange>,
     /// What could not be deleted after the change was made.
     pub leftovers: Vec<String>,
 }
 
 impl Removal {
     pub fn found_anything(&self) -> bool {
-        self.lock_entry.is_some() || self.link || self.dependency
+        self.lock_entry.is_some() || self.link || self.dependency || !self.kept_for.is_empty()
     }
 }
 
@@ -224,6 +504,19 @@ pub fn remove(
     let module = name.module_name();
     let mut lock = ProvidersLock::read(&infra.lock_path())?;
     let mut removal = Removal::default();
+    // A module others require stays, as their dependency.
+    if let Some(entry) = lock.get(name)
+        && !entry.required_by.is_empty()
+    {
+        let mut entry = entry.clone();
+        removal.kept_for = entry.required_by.clone();
+        if entry.direct {
+            entry.direct = false;
+            lock.upsert(entry);
+            crate::fs::atomic_write(&infra.lock_path(), lock.render().as_bytes())?;
+        }
+        return Ok(removal);
+    }
     let mut transaction = Transaction::new();
     for layout in [Layout::Nickel, Layout::Kcl] {
         let manifest_path = infra.manifest_path(layout);
@@ -253,10 +546,52 @@ pub fn remove(
     }
     removal.lock_entry = lock.remove(name);
     if removal.lock_entry.is_some() {
+        removal.dependencies = drop_unneeded(context, infra, &module, &mut lock, &mut transaction)?;
         transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
     }
     removal.leftovers = transaction.commit();
     Ok(removal)
+}
+
+/// Forgets `removed` as a requirer, then drops every module installed only as a dependency
+/// that nothing requires any more, and again for what those required.
+fn drop_unneeded(
+    context: &Context,
+    infra: &Infra,
+    removed: &ModuleName,
+    lock: &mut ProvidersLock,
+    transaction: &mut Transaction,
+) -> anyhow::Result<Vec<DependencyChange>> {
+    let mut dropped = Vec::new();
+    let mut gone = vec![removed.clone()];
+    while let Some(module) = gone.pop() {
+        for entry in &mut lock.providers {
+            entry.required_by.remove(&module);
+        }
+        let unneeded: Vec<LockEntry> = lock
+            .providers
+            .iter()
+            .filter(|entry| !entry.direct && entry.required_by.is_empty())
+            .cloned()
+            .collect();
+        if unneeded.is_empty() {
+            continue;
+        }
+        let path = infra.manifest_path(Layout::Nickel);
+        let mut manifest = InfraManifestMut::open(&path, &infra.name)?;
+        for entry in unneeded {
+            drop_entry(context, infra, &entry, &mut manifest, lock, transaction)?;
+            gone.push(entry.module.clone());
+            dropped.push(DependencyChange {
+                module: entry.module,
+                version: entry.version,
+                action: DependencyAction::Removed,
+                required_by: BTreeSet::new(),
+            });
+        }
+        transaction.write(&path, manifest.render().as_bytes())?;
+    }
+    Ok(dropped)
 }
 
 /// The outcome of syncing one lock entry.
@@ -440,10 +775,11 @@ fn sync_pack(
         return Ok((Change::Unchanged, Vec::new()));
     }
     let request = PackInstall {
-        name: &entry.name,
+        module: &entry.module,
         version: &entry.version,
         sources: *sources,
         allow_unsigned: pin.signer == Signer::Unsigned,
+        direct: entry.direct,
     };
     let report = install_pack(context, infra, &request, Some(&pin.sha256))?;
     Ok((report.change, report.leftovers))

@@ -41,6 +41,8 @@ pub enum State {
     MissingVendor,
     /// `vendor/<module>` no longer matches the pinned pack.
     DriftedVendor,
+    /// A module it requires is not installed, or not at a version it accepts.
+    UnmetDependency,
 }
 
 impl State {
@@ -55,6 +57,7 @@ impl State {
             State::Untracked => "untracked",
             State::MissingVendor => "missing vendor",
             State::DriftedVendor => "drifted vendor",
+            State::UnmetDependency => "unmet dependency",
         }
     }
 }
@@ -74,6 +77,10 @@ pub struct ModuleStatus {
     /// What exactly is wrong, when the state is not `ok`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The installed modules that require it.
+    pub required_by: Vec<String>,
+    /// Whether it was installed by name, rather than only as a dependency.
+    pub direct: bool,
 }
 
 /// Reads the lock and both layouts' manifests and links, and compares them: one status per
@@ -94,11 +101,48 @@ pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<Vec<ModuleSta
             .filter(|e| e.layout == layout)
             .collect();
         for entry in &entries {
-            modules.push(check_entry(context, infra, entry, &manifest)?);
+            let mut status = check_entry(context, infra, entry, &manifest)?;
+            if status.state == State::Ok
+                && layout == Layout::Nickel
+                && let Some(problem) = unmet_dependency(context, infra, entry, &lock)
+            {
+                status.state = State::UnmetDependency;
+                status.detail = Some(problem);
+            }
+            modules.push(status);
         }
         modules.extend(untracked(context, infra, layout, &entries, &manifest)?);
     }
     Ok(modules)
+}
+
+/// The first requirement of an installed module that the infra does not meet: a dependency
+/// not installed, or installed at a version the requirement does not accept.
+fn unmet_dependency(
+    context: &Context,
+    infra: &Infra,
+    entry: &LockEntry,
+    lock: &ProvidersLock,
+) -> Option<String> {
+    let dependencies = super::closure::installed_dependencies(context, infra, entry)?;
+    for (dependency, requirement) in dependencies {
+        match lock.module(&dependency) {
+            None => {
+                return Some(format!(
+                    "`{}` requires {dependency} {requirement}, which is not installed\nhint: install `{}` again to bring its dependencies: `provisioning providers install {} {}`",
+                    entry.module, entry.module, entry.name, infra.name
+                ));
+            }
+            Some(installed) if !requirement.matches(&installed.version) => {
+                return Some(format!(
+                    "`{}` requires {dependency} {requirement}, but `{}` has {dependency} {}",
+                    entry.module, infra.name, installed.version
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    None
 }
 
 /// Where a linked entry's source is on disk.
@@ -153,6 +197,8 @@ fn check_entry(
         layout: entry.layout,
         state,
         detail,
+        required_by: entry.required_by.iter().map(ToString::to_string).collect(),
+        direct: entry.direct,
     })
 }
 
@@ -302,6 +348,8 @@ fn untracked(
             layout,
             state: State::Untracked,
             detail: Some(detail),
+            required_by: Vec::new(),
+            direct: true,
         })
         .collect())
 }

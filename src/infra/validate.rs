@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::lockfile::Mode;
+use super::closure;
+use super::lockfile::{Mode, ProvidersLock};
 use super::state::{self, ModuleStatus, State};
 use super::{Infra, VENDOR_DIR};
 use crate::catalog::{self, Layout};
 use crate::context::Context;
+use crate::dependencies::{declare_hint, undeclared_imports};
+use crate::names::ModuleName;
 use crate::nickel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,6 +74,7 @@ impl Report {
 /// Checks `infra` whole.
 pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
     let statuses = state::inspect(context, infra)?;
+    let lock = ProvidersLock::read(&infra.lock_path())?;
     let modules_dir = infra.modules_dir(context, Layout::Nickel);
     let import_paths: Vec<PathBuf> = vec![modules_dir.clone(), infra.dir.join(VENDOR_DIR)];
     let mut warnings = Vec::new();
@@ -89,8 +93,11 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
                 Some(Mode::Pack) => infra.dir.join(VENDOR_DIR).join(&report.status.module),
                 _ => modules_dir.join(&report.status.module),
             };
-            match entry_point(infra, &dir, &report.status, &mut warnings) {
-                Ok(entry) => jobs.push((Some((modules.len(), dir)), entry)),
+            match entry_point(infra, &dir, &report.status, &mut warnings).and_then(|entry| {
+                hermetic(context, infra, &lock, &dir, &report.status)
+                    .map(|allowed| (entry, allowed))
+            }) {
+                Ok((entry, allowed)) => jobs.push((Some((modules.len(), dir, allowed)), entry)),
                 Err(reason) => {
                     report.evaluation = Evaluation::Failed;
                     report.diagnostic = Some(reason);
@@ -114,9 +121,10 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
         context.evaluation_bounds(),
         &files,
     )) {
-        // A module must also be packable: no import may leave its directory.
+        // A module must also be packable: no import may leave its directory other than into
+        // its dependencies.
         let confined = |export: &nickel::Export| match target {
-            Some((index, dir)) => nickel::check_confined(dir, &[], export)
+            Some((index, dir, allowed)) => nickel::check_confined(dir, allowed, export)
                 .map_err(|escape| (modules[*index].status.module.clone(), escape)),
             None => Ok(()),
         };
@@ -126,14 +134,14 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
                 Err((module, escape)) => (
                     Evaluation::Failed,
                     Some(format!(
-                        "`{module}` is not packable: {escape}\nhint: a pack holds only the module's own files; move what it needs into the module"
+                        "`{module}` is not packable: {escape}\nhint: a pack holds only the module's own files and its declared dependencies; move what it needs into the module, or make it a dependency"
                     )),
                 ),
             },
             Err(error) => (Evaluation::Failed, Some(error.to_string())),
         };
         match target {
-            Some((index, _)) => {
+            Some((index, _, _)) => {
                 modules[*index].evaluation = evaluation;
                 modules[*index].diagnostic = diagnostic;
             }
@@ -154,6 +162,87 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
     };
     report.valid = report.problems() == 0;
     Ok(report)
+}
+
+/// Checks that a module imports by name only modules it declares, and returns the directories
+/// of its installed dependencies (and theirs), where its evaluation may read.
+fn hermetic(
+    context: &Context,
+    infra: &Infra,
+    lock: &ProvidersLock,
+    dir: &Path,
+    module: &ModuleStatus,
+) -> Result<Vec<PathBuf>, String> {
+    let manifest = catalog::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))?;
+    let Ok(name) = module.module.parse::<ModuleName>() else {
+        return Ok(Vec::new());
+    };
+    let known: Vec<&ModuleName> = lock.providers.iter().map(|entry| &entry.module).collect();
+    let mut texts = Vec::new();
+    for file in nickel_files(dir) {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            texts.push((file, text));
+        }
+    }
+    let sources = texts
+        .iter()
+        .map(|(file, text)| (file.clone(), text.as_str()));
+    if let Some(undeclared) = undeclared_imports(sources, &name, &manifest.dependencies, &known)
+        .into_iter()
+        .next()
+    {
+        return Err(format!(
+            "`{name}` is not packable: {undeclared}\nhint: {}",
+            declare_hint(
+                &undeclared.dependency,
+                lock.module(&undeclared.dependency)
+                    .map(|entry| &entry.version)
+            )
+        ));
+    }
+    // The dependencies' directories, transitively, as the infra has them.
+    let mut allowed = Vec::new();
+    let mut queue: Vec<ModuleName> = manifest.dependencies.into_keys().collect();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(dependency) = queue.pop() {
+        if !seen.insert(dependency.clone()) {
+            continue;
+        }
+        let Some(entry) = lock.module(&dependency) else {
+            continue;
+        };
+        allowed.push(closure::installed_dir(context, infra, entry));
+        if let Some(more) = closure::installed_dependencies(context, infra, entry) {
+            queue.extend(more.into_keys());
+        }
+    }
+    Ok(allowed)
+}
+
+/// The Nickel files under `dir` (through its link), sorted; hidden entries skipped.
+fn nickel_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(current) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push(path),
+                Ok(kind) if kind.is_file() && path.extension().is_some_and(|e| e == "ncl") => {
+                    files.push(path);
+                }
+                _ => {}
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// The entry point of an installed module, read through its link as the infra sees it. Warns

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::Export;
 
 /// Evaluation results kept on disk (`<cache_path>/nickel/`), keyed by the evaluated file and
-/// import paths, and valid while every file the evaluation read still has the content it had.
+/// import paths (or what stands for them: see [`crate::dependencies::ModuleImports::key`]), and valid while every file the evaluation read still has the content it had.
 /// A re-pack of unchanged sources then costs a few file hashes instead of an evaluation.
 ///
 /// The cache is best effort: an unreadable or stale entry is a miss, and a failure to write one
@@ -60,13 +60,16 @@ impl ExportCache {
         })
     }
 
+    /// Records `export`. Files are recorded by their canonical paths: a file read through a
+    /// directory of links that is gone by the next run (packing's import directory) is still
+    /// found and checked.
     pub fn put(&self, file: &Path, import_paths: &[PathBuf], export: &Export) {
         let files: Option<Vec<(PathBuf, String)>> = export
             .files
             .iter()
             .map(|path| {
                 Some((
-                    path.clone(),
+                    std::fs::canonicalize(path).ok()?,
                     crate::digest::Sha256::of(&std::fs::read(path).ok()?).to_string(),
                 ))
             })

@@ -97,7 +97,7 @@ pub fn check_confined(root: &Path, allowed: &[PathBuf], export: &Export) -> Resu
 
 /// Every `import "..."` in `text`, with its line. Nickel strings in imports are plain string
 /// literals; escapes other than `\"` and `\\` do not occur in paths.
-fn imports(text: &str) -> Vec<(usize, String)> {
+pub fn imports(text: &str) -> Vec<(usize, String)> {
     let mut found = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let mut rest = line;

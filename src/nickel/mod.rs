@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use cache::ExportCache;
-pub use confine::{Escape, check_confined};
+pub use confine::{Escape, check_confined, imports};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NickelError {

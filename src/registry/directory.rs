@@ -167,10 +167,10 @@ impl Registry for DirectoryRegistry {
         Ok(modules)
     }
 
-    fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError> {
+    fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
         Ok(self
             .read(module)?
-            .map(|metadata| metadata.versions.into_iter().map(|v| v.version).collect())
+            .map(|metadata| metadata.versions)
             .unwrap_or_default())
     }
 

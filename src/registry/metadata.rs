@@ -2,6 +2,8 @@
 //! `package_file`, `created`, `maintainer`, `repository`, `license`, `homepage`), and every
 //! version with its artifact, hashes, size, creation time and signature file.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::Metadata;
@@ -45,6 +47,10 @@ pub struct VersionEntry {
     /// The id of the key that made the signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<KeyId>,
+    /// What this version requires (its manifest's `[dependencies]`), so that resolution never
+    /// downloads a pack to learn what it needs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependencies: BTreeMap<ModuleName, semver::VersionReq>,
 }
 
 impl ModuleMetadata {
@@ -147,6 +153,7 @@ mod tests {
             created: format!("created {version}"),
             signature: None,
             signer: None,
+            dependencies: BTreeMap::new(),
         }
     }
 

@@ -96,6 +96,9 @@ pub struct VerifiedPack {
     /// `None` when unsigned (or untrusted) and allowed.
     pub signer: Option<Signer>,
     pub label: String,
+    /// What it requires: its manifest's `[dependencies]`, which the registry's record agrees
+    /// with.
+    pub dependencies: std::collections::BTreeMap<ModuleName, semver::VersionReq>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,8 +130,19 @@ pub trait Registry {
     /// Every module it holds, sorted.
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError>;
 
+    /// Every version of `module` with what the registry records about it (hashes, signer,
+    /// dependencies), oldest first; none when it has no such module. Resolution reads this,
+    /// never a pack.
+    fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError>;
+
     /// The versions of `module`, oldest first; none when it has no such module.
-    fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError>;
+    fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError> {
+        Ok(self
+            .index(module)?
+            .into_iter()
+            .map(|entry| entry.version)
+            .collect())
+    }
 
     /// One pack and what the registry records about it, unverified.
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError>;
@@ -183,6 +197,25 @@ pub trait Registry {
                 detail: "it could not be read".into(),
             });
         };
+        // Resolution trusted the registry's record of the dependencies: the pack must say the
+        // same.
+        let dependencies =
+            packed_dependencies(&files).map_err(|detail| FetchError::Verification {
+                pack: pack.clone(),
+                check: "dependencies",
+                detail,
+            })?;
+        if dependencies != recorded.dependencies {
+            return Err(FetchError::Verification {
+                pack: pack.clone(),
+                check: "dependencies",
+                detail: format!(
+                    "its manifest requires {}, but the registry records {}",
+                    describe_dependencies(&dependencies),
+                    describe_dependencies(&recorded.dependencies)
+                ),
+            });
+        }
         Ok(VerifiedPack {
             pack: pack.clone(),
             sha256: report.sha256,
@@ -190,8 +223,36 @@ pub trait Registry {
             files,
             signer: report.signer,
             label: fetched.label,
+            dependencies,
         })
     }
+}
+
+/// The `[dependencies]` of a pack's `manifest.toml`.
+fn packed_dependencies(
+    files: &[ArtifactFile],
+) -> Result<std::collections::BTreeMap<ModuleName, semver::VersionReq>, String> {
+    let manifest = files
+        .iter()
+        .find(|file| file.path == "manifest.toml")
+        .ok_or("it has no `manifest.toml`")?;
+    let text = std::str::from_utf8(&manifest.contents)
+        .map_err(|_| "its `manifest.toml` is not UTF-8".to_owned())?;
+    crate::catalog::parse_package_manifest(text, std::path::Path::new("manifest.toml"))
+        .map(|manifest| manifest.dependencies)
+}
+
+fn describe_dependencies(
+    dependencies: &std::collections::BTreeMap<ModuleName, semver::VersionReq>,
+) -> String {
+    if dependencies.is_empty() {
+        return "nothing".into();
+    }
+    let each: Vec<String> = dependencies
+        .iter()
+        .map(|(module, requirement)| format!("{module} {requirement}"))
+        .collect();
+    each.join(", ")
 }
 
 /// Registries asked in order: a pack one does not have is asked of the next. The error of the
@@ -224,6 +285,21 @@ impl Registry for Chain {
         versions.sort();
         versions.dedup();
         Ok(versions)
+    }
+
+    /// Every registry's versions; where two hold the same version, the first one's record (the
+    /// one a fetch gets).
+    fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
+        let mut entries: Vec<VersionEntry> = Vec::new();
+        for registry in &self.registries {
+            for entry in registry.index(module)? {
+                if !entries.iter().any(|known| known.version == entry.version) {
+                    entries.push(entry);
+                }
+            }
+        }
+        entries.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(entries)
     }
 
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {

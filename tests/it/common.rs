@@ -498,6 +498,9 @@ impl HostileRegistry {
         if let Some(signer) = entry["signer"].as_str() {
             annotations["dev.provisioning.signer"] = signer.into();
         }
+        if let Some(dependencies) = entry.get("dependencies") {
+            annotations["dev.provisioning.dependencies"] = dependencies.to_string().into();
+        }
         let packages = releaser.path("distribution/packages");
         let tar = packages.join(format!("{module}_{version}.tar"));
         let signature = packages.join(format!("{module}_{version}.tar.minisig"));

@@ -161,7 +161,10 @@ fn info_shows_one_provider_in_full() {
         "name": "upcloud_prov",
         "version": "0.0.1",
         "description": "UpCloud servers, networks and storage",
-        "entry": "main.ncl"
+        "entry": "main.ncl",
+        "dependencies": {
+          "provisioning_core": "^0.1"
+        }
       },
       "entry": "extensions/providers/upcloud/nickel/main.ncl",
       "files": [

@@ -17,15 +17,27 @@ const HANG: Duration = Duration::from_secs(60);
 const PACK: &str = "aws_prov@1.0.0";
 const INSTALL: &[&str] = &["providers", "install", "aws", "wuji", "--version", "1.0.0"];
 
-/// A release engineer who packed and signed `aws`, and a teammate who trusts their key.
+/// A release engineer who packed and signed `aws`, and a teammate who trusts their key and
+/// has the core schemas `aws` depends on in their local registry (the test registry serves one
+/// module: `aws`).
 fn releaser_and_teammate() -> (TestContext, TestContext) {
     let releaser = TestContext::examples();
     releaser.run(["keys", "generate"]).success();
+    releaser.run(["pack", "core"]).success();
     releaser.run(["pack", "provider", "aws"]).success();
     let public = releaser.run(["keys", "public"]).stdout;
     let team = TestContext::examples();
     team.write("release.pub", &public);
     team.run(["keys", "trust", "release.pub"]).success();
+    for file in [
+        "packages/provisioning_core_0.1.0.tar",
+        "packages/provisioning_core_0.1.0.tar.minisig",
+        "registry/provisioning_core.json",
+    ] {
+        let target = team.path(&format!("distribution/{file}"));
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(releaser.path(&format!("distribution/{file}")), target).expect("copy");
+    }
     (releaser, team)
 }
 

@@ -12,9 +12,11 @@ fn install_links_records_and_depends() {
     --- stdout
     --- stderr
        Installed `upcloud_prov` 0.0.1 into `wuji` (link to `extensions/providers/upcloud/nickel`)
+          Linked provisioning_core 0.1.0 (required by upcloud_prov)
     ");
     assert_snapshot!(context.tree("workspace/infra/wuji"), @r#"
     .nickel-modules/
+    .nickel-modules/provisioning_core -> ../../../../schemas
     .nickel-modules/upcloud_prov -> ../../../../extensions/providers/upcloud/nickel
     main.ncl:
       | # Modules are imported by module name, whichever mode installed them: `provisioning` puts
@@ -39,11 +41,21 @@ fn install_links_records_and_depends() {
       | 
       | [dependencies]
       | upcloud_prov = { path = "./.nickel-modules/upcloud_prov" }
+      | provisioning_core = { path = "./.nickel-modules/provisioning_core" }
     providers.manifest.yaml:
       | # Written by `provisioning`; keep it in git.
       | # `provisioning providers sync <infra>` rebuilds the infra's modules from this file.
       | format_version: 1
       | providers:
+      | - name: provisioning_core
+      |   module: provisioning_core
+      |   kind: core
+      |   mode: link
+      |   version: 0.1.0
+      |   source: schemas
+      |   required_by:
+      |   - upcloud_prov
+      |   direct: false
       | - name: upcloud
       |   module: upcloud_prov
       |   mode: link
@@ -126,6 +138,7 @@ fn install_creates_a_missing_manifest() {
 
     [dependencies]
     aws_prov = { path = "./.nickel-modules/aws_prov" }
+    provisioning_core = { path = "./.nickel-modules/provisioning_core" }
     "#);
 }
 
@@ -310,14 +323,16 @@ fn a_directory_where_the_link_goes_is_refused_then_replaced_with_force() {
             .file_type()
             .is_symlink()
     );
-    let leftovers: Vec<_> = std::fs::read_dir(context.path("workspace/infra/wuji/.nickel-modules"))
-        .expect("list")
-        .map(|e| e.expect("entry").file_name())
-        .collect();
+    let mut leftovers: Vec<_> =
+        std::fs::read_dir(context.path("workspace/infra/wuji/.nickel-modules"))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+    leftovers.sort();
     assert_eq!(
         leftovers,
-        ["upcloud_prov"],
-        "the replaced directory leaves nothing behind"
+        ["provisioning_core", "upcloud_prov"],
+        "the replaced directory leaves nothing behind (the dependency is linked beside it)"
     );
 }
 

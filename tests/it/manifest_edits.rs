@@ -1,6 +1,7 @@
 //! Manifest edits as in/out trees (`tests/fixtures/manifest_edits/<case>/`): `in/` is copied
 //! into an infra, the `commands` file's lines run as `providers <line> wuji`, and every file in
-//! `out/` must then match byte for byte.
+//! `out/` must then match byte for byte. `PROVISIONING_BLESS=1` writes what the commands
+//! produced into `out/` instead, to review with `git diff`.
 
 use std::path::Path;
 
@@ -25,6 +26,10 @@ fn check_case(name: &str) {
         let entry = entry.expect("entry");
         let expected = std::fs::read_to_string(entry.path()).expect("expected");
         let actual = std::fs::read_to_string(infra.join(entry.file_name())).expect("actual");
+        if std::env::var_os("PROVISIONING_BLESS").is_some() {
+            std::fs::write(entry.path(), &actual).expect("bless");
+            continue;
+        }
         assert_eq!(
             actual,
             expected,

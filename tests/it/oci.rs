@@ -31,6 +31,7 @@ fn client(
 fn release(registry: &RegistryServer) -> (TestContext, String) {
     let releaser = TestContext::examples();
     releaser.run(["keys", "generate"]).success();
+    releaser.run(["pack", "core"]).success();
     releaser.run(["pack", "providers"]).success();
     let run = client(registry)(&releaser, &["pack", "publish"]);
     run.success();
@@ -51,6 +52,7 @@ fn publish_list_install_and_reuse_the_cache_offline() {
     let mut registry = RegistryServer::start();
     let releaser = TestContext::examples();
     releaser.run(["keys", "generate"]).success();
+    releaser.run(["pack", "core"]).success();
     releaser.run(["pack", "providers"]).success();
     let run = client(&registry);
     assert_snapshot!(run(&releaser, &["pack", "publish"]), @"
@@ -59,8 +61,9 @@ fn publish_list_install_and_reuse_the_cache_offline() {
     --- stderr
        Published `aws_prov` 1.0.0 to `[REGISTRY]`
        Published `local_prov` 0.2.0 to `[REGISTRY]`
+       Published `provisioning_core` 0.1.0 to `[REGISTRY]`
        Published `upcloud_prov` 0.0.1 to `[REGISTRY]`
-        Finished 3 published, 0 already there, in `[REGISTRY]`
+        Finished 4 published, 0 already there, in `[REGISTRY]`
     ");
     assert_snapshot!(run(&releaser, &["pack", "publish", "aws_prov@1.0.0", "-v"]), @"
     exit: 0
@@ -72,10 +75,11 @@ fn publish_list_install_and_reuse_the_cache_offline() {
     assert_snapshot!(run(&releaser, &["registry", "list"]), @"
     exit: 0
     --- stdout
-    MODULE        VERSION
-    aws_prov      1.0.0
-    local_prov    0.2.0
-    upcloud_prov  0.0.1
+    MODULE             VERSION
+    aws_prov           1.0.0
+    local_prov         0.2.0
+    provisioning_core  0.1.0
+    upcloud_prov       0.0.1
     --- stderr
     ");
     assert_snapshot!(run(&releaser, &["registry", "list", "aws_prov", "--format", "json"]), @r#"
@@ -303,8 +307,9 @@ fn sync_pulls_every_pinned_pack_into_an_empty_cache() {
     --- stderr
         Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
         Restored `local_prov` 0.2.0 from `[REGISTRY]` (verified)
+        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
         Restored `upcloud_prov` 0.0.1 from `[REGISTRY]` (verified)
-          Synced 3 providers of `homelab`
+          Synced 4 modules of `homelab`
     ");
     run(&team, &["providers", "validate", "homelab"]).success();
 }

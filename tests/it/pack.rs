@@ -16,15 +16,15 @@ fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.00 KiB, sha256 62982c3a3a90, unsigned)
+          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.00 KiB, sha256 6d5f57fbf5c5, unsigned)
     ");
     assert_snapshot!(inspect_archive(&artifact(&context, "upcloud_prov_0.0.1.tar")), @"
     dir  755 0:0 '':'' 315532800     0 upcloud_prov/
-    file 644 0:0 '':'' 315532800   821 upcloud_prov/contracts.ncl
+    file 644 0:0 '':'' 315532800   884 upcloud_prov/contracts.ncl
     file 644 0:0 '':'' 315532800   170 upcloud_prov/defaults.ncl
     file 644 0:0 '':'' 315532800   537 upcloud_prov/export.json
     file 644 0:0 '':'' 315532800   736 upcloud_prov/main.ncl
-    file 644 0:0 '':'' 315532800   123 upcloud_prov/manifest.toml
+    file 644 0:0 '':'' 315532800   219 upcloud_prov/manifest.toml
     file 644 0:0 '':'' 315532800   188 upcloud_prov/network_upcloud.ncl
     file 644 0:0 '':'' 315532800   333 upcloud_prov/server_upcloud.ncl
     ");
@@ -42,11 +42,14 @@ fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
         {
           "version": "0.0.1",
           "package_file": "upcloud_prov_0.0.1.tar",
-          "sha256": "62982c3a3a90ba5c3139949771b08f0c82000ba9bd5a3c092987dcfef05f103a",
-          "content_hash": "h1:3heBtCaDDIAVx9Q0vJJJzc3ttTlK2IrYr4AHI6x3ri0=",
+          "sha256": "6d5f57fbf5c56a2328955e8cecd684d3ec04e10d22be1aaf6b0b523f1f0456f4",
+          "content_hash": "h1:70ylIguPjBwVB4+VMvzSUuK0nl7XWGYaMXp5ru8uFtM=",
           "size": 10240,
           "created": "2025-11-26T00:00:00Z",
-          "signature": null
+          "signature": null,
+          "dependencies": {
+            "provisioning_core": "^0.1"
+          }
         }
       ]
     }
@@ -129,13 +132,16 @@ fn version_overrides_the_artifact_but_never_the_source() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (8.00 KiB, sha256 fe489e558fd8, unsigned)
+          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (8.00 KiB, sha256 cce80f7d521f, unsigned)
     ");
     assert_snapshot!(archive_file(&artifact(&context, "aws_prov_1.1.0.tar"), "aws_prov/manifest.toml"), @r#"
     [package]
     name = "aws_prov"
     version = "1.1.0"
     description = "Amazon EC2 instances and VPCs"
+
+    [dependencies]
+    provisioning_core = "^0.1"          # the core contracts every server satisfies
     "#);
     assert_eq!(
         context.read("extensions/providers/aws/nickel/manifest.toml"),
@@ -344,9 +350,9 @@ fn pack_core_packs_the_schemas() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `provisioning_core` 0.0.1 → `distribution/packages/provisioning_core_0.0.1.tar` (5.00 KiB, sha256 e591b626b642, unsigned)
+          Packed `provisioning_core` 0.1.0 → `distribution/packages/provisioning_core_0.1.0.tar` (5.00 KiB, sha256 db05ef9d901a, unsigned)
     ");
-    assert_snapshot!(archive_file(&artifact(&context, "provisioning_core_0.0.1.tar"), "provisioning_core/export.json"), @r#"
+    assert_snapshot!(archive_file(&artifact(&context, "provisioning_core_0.1.0.tar"), "provisioning_core/export.json"), @r#"
     {
       "contracts": [
         "Hostname",
@@ -398,10 +404,10 @@ fn pack_list_shows_versions_and_strays() {
     exit: 0
     --- stdout
     MODULE        VERSION  SIZE       CREATED               SHA256        SIGNED  STATE
-    aws_prov      1.1.0    8.00 KiB   2025-11-26T00:00:00Z  fe489e558fd8  no      ok
-    aws_prov      1.0.0    8.00 KiB   2025-11-26T00:00:00Z  888271c64f78  no      ok
+    aws_prov      1.1.0    8.00 KiB   2025-11-26T00:00:00Z  cce80f7d521f  no      ok
+    aws_prov      1.0.0    8.00 KiB   2025-11-26T00:00:00Z  2fac80784304  no      ok
     local_prov    0.2.0    4.50 KiB   2025-11-26T00:00:00Z  896a8c041dbd  no      missing
-    upcloud_prov  0.0.1    10.00 KiB  -                     62982c3a3a90  no      unindexed
+    upcloud_prov  0.0.1    10.00 KiB  -                     6d5f57fbf5c5  no      unindexed
     --- stderr
     ");
 }

@@ -9,6 +9,7 @@ use crate::common::TestContext;
 fn clean_never_deletes_a_version_an_install_is_pinning() {
     let context = TestContext::examples();
     context.run(["keys", "generate"]).success();
+    context.run(["pack", "core"]).success();
     for version in ["1.0.0", "1.1.0", "1.2.0"] {
         context
             .run(["pack", "provider", "aws", "--version", version])

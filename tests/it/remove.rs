@@ -24,6 +24,7 @@ fn remove_undoes_install_and_keeps_the_source() {
     assert_snapshot!(context.tree("workspace/infra/wuji"), @r#"
     .nickel-modules/
     .nickel-modules/aws_prov -> ../../../../extensions/providers/aws/nickel
+    .nickel-modules/provisioning_core -> ../../../../schemas
     main.ncl:
       | # Modules are imported by module name, whichever mode installed them: `provisioning` puts
       | # `.nickel-modules/` and `vendor/` on the import path.
@@ -46,6 +47,7 @@ fn remove_undoes_install_and_keeps_the_source() {
       | version = "0.1.0"
       | 
       | [dependencies]
+      | provisioning_core = { path = "./.nickel-modules/provisioning_core" }
       | aws_prov = { path = "./.nickel-modules/aws_prov" }
     providers.manifest.yaml:
       | # Written by `provisioning`; keep it in git.
@@ -57,6 +59,15 @@ fn remove_undoes_install_and_keeps_the_source() {
       |   mode: link
       |   version: 1.0.0
       |   source: extensions/providers/aws/nickel
+      | - name: provisioning_core
+      |   module: provisioning_core
+      |   kind: core
+      |   mode: link
+      |   version: 0.1.0
+      |   source: schemas
+      |   required_by:
+      |   - aws_prov
+      |   direct: false
     "#);
     context
         .run(["providers", "remove", "aws", "wuji"])
@@ -80,7 +91,7 @@ fn removing_what_is_not_installed_fails_unless_forced() {
     --- stdout
     --- stderr
     error: `upcloud` is not installed in `wuji`
-    hint: installed: `aws`
+    hint: installed: `aws`, `provisioning_core`
     ");
     assert_snapshot!(context.run(["providers", "remove", "upcloud", "wuji", "--force"]), @"
     exit: 0
@@ -138,6 +149,7 @@ fn remove_refuses_a_real_directory_unless_forced() {
     --- stdout
     --- stderr
          Removed `upcloud_prov` from `wuji`
+         Removed provisioning_core 0.1.0 (no longer required)
     ");
     assert!(!link.exists());
     assert_eq!(
@@ -167,7 +179,8 @@ fn remove_force_cleans_leftovers_missing_from_the_lock() {
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 0
     --- stdout
-    no providers installed in `wuji`
+    NAME               MODULE             MODE  VERSION  STATE      SOURCE
+    provisioning_core  provisioning_core  -     -        untracked  ../../../../schemas
     --- stderr
     ");
 }

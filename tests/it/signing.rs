@@ -117,6 +117,7 @@ fn keys_trust_refuses_what_is_not_a_key() {
 fn our_signatures_verify_with_the_minisign_tool() {
     let context = TestContext::examples();
     context.run(["keys", "generate"]).success();
+    context.run(["pack", "core"]).success();
     context.run(["pack", "provider", "aws"]).success();
     let public = context.run(["keys", "public"]).stdout;
     context.write("release.pub", &public);
@@ -207,8 +208,8 @@ fn pack_verify_reports_every_check() {
     --- stdout
     CHECK         STATUS  DETAIL
     size          ok      10240
-    sha256        ok      62982c3a3a90ba5c3139949771b08f0c82000ba9bd5a3c092987dcfef05f103a
-    content hash  ok      h1:3heBtCaDDIAVx9Q0vJJJzc3ttTlK2IrYr4AHI6x3ri0=
+    sha256        ok      6d5f57fbf5c56a2328955e8cecd684d3ec04e10d22be1aaf6b0b523f1f0456f4
+    content hash  ok      h1:70ylIguPjBwVB4+VMvzSUuK0nl7XWGYaMXp5ru8uFtM=
     signature     ok      signed by key [KEY] (your own key)
     --- stderr
         Verified `upcloud_prov` 0.0.1: signed by key [KEY] (your own key)
@@ -231,6 +232,7 @@ fn pack_verify_reports_every_check() {
 fn one_changed_byte_of_an_artifact_or_its_signature_is_detected() {
     let context = TestContext::examples();
     context.run(["keys", "generate"]).success();
+    context.run(["pack", "core"]).success();
     context.run(["pack", "provider", "aws"]).success();
     let artifact = context.path("distribution/packages/aws_prov_1.0.0.tar");
     let original = std::fs::read(&artifact).expect("read");

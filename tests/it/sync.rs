@@ -15,8 +15,9 @@ fn sync_rebuilds_links_from_the_lock_alone() {
     --- stdout
     --- stderr
           Linked `aws_prov` → `extensions/providers/aws/nickel`
+          Linked `provisioning_core` → `schemas`
           Linked `upcloud_prov` → `extensions/providers/upcloud/nickel`
-          Synced 2 providers of `wuji`
+          Synced 3 modules of `wuji`
     ");
     assert_eq!(context.tree("workspace/infra/wuji"), installed);
     context.run(["providers", "validate", "wuji"]).success();
@@ -24,15 +25,16 @@ fn sync_rebuilds_links_from_the_lock_alone() {
     exit: 0
     --- stdout
     --- stderr
-          Synced 2 providers of `wuji`
+          Synced 3 modules of `wuji`
     ");
     assert_snapshot!(context.run(["module-loader", "sync-kcl", "wuji", "-v"]), @"
     exit: 0
     --- stdout
     --- stderr
                  `aws_prov` is up to date
+                 `provisioning_core` is up to date
                  `upcloud_prov` is up to date
-          Synced 2 providers of `wuji`
+          Synced 3 modules of `wuji`
     ");
 }
 
@@ -40,7 +42,7 @@ fn sync_rebuilds_links_from_the_lock_alone() {
 fn sync_repairs_the_manifest_and_prunes_untracked_links() {
     let context = TestContext::examples_installed();
     let installed = context.tree("workspace/infra/wuji");
-    context.write("workspace/infra/wuji/manifest.toml", "# The wuji infrastructure: web servers on UpCloud, a database on AWS.\n[package]\nname = \"wuji\"\nversion = \"0.1.0\"\n\n[dependencies]\nupcloud_prov = { path = \"./.nickel-modules/upcloud_prov\" }\naws_prov = { path = \"./.nickel-modules/aws_prov\" }\nlocal_prov = { path = \"./.nickel-modules/local_prov\" }\n");
+    context.write("workspace/infra/wuji/manifest.toml", "# The wuji infrastructure: web servers on UpCloud, a database on AWS.\n[package]\nname = \"wuji\"\nversion = \"0.1.0\"\n\n[dependencies]\nupcloud_prov = { path = \"./.nickel-modules/upcloud_prov\" }\nprovisioning_core = { path = \"./.nickel-modules/provisioning_core\" }\naws_prov = { path = \"./.nickel-modules/aws_prov\" }\nlocal_prov = { path = \"./.nickel-modules/local_prov\" }\n");
     std::os::unix::fs::symlink(
         "../../../../extensions/providers/local/nickel",
         context.path("workspace/infra/wuji/.nickel-modules/local_prov"),
@@ -51,10 +53,11 @@ fn sync_repairs_the_manifest_and_prunes_untracked_links() {
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 0
     --- stdout
-    NAME     MODULE        MODE  VERSION  STATE         SOURCE
-    aws      aws_prov      link  1.0.0    missing link  extensions/providers/aws/nickel
-    upcloud  upcloud_prov  link  0.0.1    ok            extensions/providers/upcloud/nickel
-    local    local_prov    -     -        untracked     ../../../../extensions/providers/local/nickel
+    NAME               MODULE             MODE  VERSION  STATE         SOURCE
+    aws                aws_prov           link  1.0.0    missing link  extensions/providers/aws/nickel
+    provisioning_core  provisioning_core  link  0.1.0    ok            schemas
+    upcloud            upcloud_prov       link  0.0.1    ok            extensions/providers/upcloud/nickel
+    local              local_prov         -     -        untracked     ../../../../extensions/providers/local/nickel
     --- stderr
     ");
     assert_snapshot!(context.run(["providers", "sync", "wuji"]), @"
@@ -63,7 +66,7 @@ fn sync_repairs_the_manifest_and_prunes_untracked_links() {
     --- stderr
           Linked `aws_prov` → `extensions/providers/aws/nickel`
         Unlinked `local_prov`, which the lock does not list
-          Synced 2 providers of `wuji`
+          Synced 3 modules of `wuji`
     ");
     assert_eq!(context.tree("workspace/infra/wuji"), installed);
 }
@@ -85,8 +88,9 @@ fn sync_reports_each_missing_source_and_fails_at_the_end() {
     --- stderr
     error: failed to sync `local_prov`: the source `extensions/providers/local/nickel` of `local` does not exist
     hint: check out the provider, or `provisioning providers remove local wuji`
+          Linked `provisioning_core` → `schemas`
           Linked `upcloud_prov` → `extensions/providers/upcloud/nickel`
-    error: 1 of 2 providers of `wuji` could not be synced
+    error: 1 of 3 modules of `wuji` could not be synced
     ");
     assert!(
         context
@@ -99,6 +103,7 @@ fn sync_reports_each_missing_source_and_fails_at_the_end() {
 fn pinned_aws() -> (TestContext, String) {
     let context = TestContext::examples();
     context.run(["keys", "generate"]).success();
+    context.run(["pack", "core"]).success();
     context.run(["pack", "provider", "aws"]).success();
     context
         .run([

@@ -10,12 +10,13 @@ fn the_example_infra_validates() {
     assert_snapshot!(context.run(["providers", "validate", "wuji"]), @"
     exit: 0
     --- stdout
-    NAME     MODULE        MODE  STATE  EVALUATION
-    aws      aws_prov      link  ok     ok
-    upcloud  upcloud_prov  link  ok     ok
-    -        main.ncl      -     -      ok
+    NAME               MODULE             MODE  STATE  EVALUATION
+    aws                aws_prov           link  ok     ok
+    provisioning_core  provisioning_core  link  ok     ok
+    upcloud            upcloud_prov       link  ok     ok
+    -                  main.ncl           -     -      ok
     --- stderr
-           Valid `wuji`: 2 modules and main.ncl
+           Valid `wuji`: 3 modules and main.ncl
     ");
     assert_snapshot!(context.run(["providers", "validate", "wuji", "--format", "json", "--quiet"]), @r#"
     exit: 0
@@ -31,6 +32,22 @@ fn the_example_infra_validates() {
           "version": "1.0.0",
           "source": "extensions/providers/aws/nickel",
           "state": "ok",
+          "required_by": [],
+          "direct": true,
+          "evaluation": "ok"
+        },
+        {
+          "name": "provisioning_core",
+          "module": "provisioning_core",
+          "mode": "link",
+          "version": "0.1.0",
+          "source": "schemas",
+          "state": "ok",
+          "required_by": [
+            "aws_prov",
+            "upcloud_prov"
+          ],
+          "direct": false,
           "evaluation": "ok"
         },
         {
@@ -40,6 +57,8 @@ fn the_example_infra_validates() {
           "version": "0.0.1",
           "source": "extensions/providers/upcloud/nickel",
           "state": "ok",
+          "required_by": [],
+          "direct": true,
           "evaluation": "ok"
         }
       ],
@@ -53,9 +72,10 @@ fn the_example_infra_validates() {
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 0
     --- stdout
-    NAME     MODULE        MODE  VERSION  STATE  SOURCE
-    aws      aws_prov      link  1.0.0    ok     extensions/providers/aws/nickel
-    upcloud  upcloud_prov  link  0.0.1    ok     extensions/providers/upcloud/nickel
+    NAME               MODULE             MODE  VERSION  STATE  SOURCE
+    aws                aws_prov           link  1.0.0    ok     extensions/providers/aws/nickel
+    provisioning_core  provisioning_core  link  0.1.0    ok     schemas
+    upcloud            upcloud_prov       link  0.0.1    ok     extensions/providers/upcloud/nickel
     --- stderr
     ");
     assert_snapshot!(context.run(["providers", "installed", "wuji", "--format", "yaml"]), @"
@@ -69,12 +89,26 @@ fn the_example_infra_validates() {
       version: 1.0.0
       source: extensions/providers/aws/nickel
       state: ok
+      required_by: []
+      direct: true
+    - name: provisioning_core
+      module: provisioning_core
+      mode: link
+      version: 0.1.0
+      source: schemas
+      state: ok
+      required_by:
+      - aws_prov
+      - upcloud_prov
+      direct: false
     - name: upcloud
       module: upcloud_prov
       mode: link
       version: 0.0.1
       source: extensions/providers/upcloud/nickel
       state: ok
+      required_by: []
+      direct: true
     --- stderr
     ");
 }
@@ -99,9 +133,10 @@ fn main_ncl_without_its_modules_fails_with_nickels_diagnostic() {
     assert_snapshot!(context.run(["providers", "validate", "wuji"]), @r#"
     exit: 1
     --- stdout
-    NAME     MODULE        MODE  STATE  EVALUATION
-    upcloud  upcloud_prov  link  ok     ok
-    -        main.ncl      -     -      failed
+    NAME               MODULE             MODE  STATE  EVALUATION
+    provisioning_core  provisioning_core  link  ok     ok
+    upcloud            upcloud_prov       link  ok     ok
+    -                  main.ncl           -     -      failed
     --- stderr
     error: `[BASE]/workspace/infra/wuji/main.ncl` does not evaluate:
     error: import of aws_prov/main.ncl failed: could not find import (looked in [[BASE]/workspace/infra/wuji, [BASE]/workspace/infra/wuji/.nickel-modules, [BASE]/workspace/infra/wuji/vendor])
@@ -121,16 +156,17 @@ fn a_contract_violation_shows_file_line_and_value() {
     assert_snapshot!(context.run(["providers", "validate", "wuji"]), @r#"
     exit: 1
     --- stdout
-    NAME     MODULE        MODE  STATE  EVALUATION
-    aws      aws_prov      link  ok     ok
-    upcloud  upcloud_prov  link  ok     ok
-    -        main.ncl      -     -      failed
+    NAME               MODULE             MODE  STATE  EVALUATION
+    aws                aws_prov           link  ok     ok
+    provisioning_core  provisioning_core  link  ok     ok
+    upcloud            upcloud_prov       link  ok     ok
+    -                  main.ncl           -     -      failed
     --- stderr
     error: `[BASE]/workspace/infra/wuji/main.ncl` does not evaluate:
     error: contract broken by the value of `zone`
-       ┌─ [BASE]/workspace/infra/wuji/.nickel-modules/upcloud_prov/contracts.ncl:23:12
+       ┌─ [BASE]/workspace/infra/wuji/.nickel-modules/upcloud_prov/contracts.ncl:24:12
        │
-    23 │     zone | Zone,
+    24 │     zone | Zone,
        │            ---- expected type
        │
        ┌─ [BASE]/workspace/infra/wuji/main.ncl:7:59
@@ -159,17 +195,18 @@ fn an_edit_to_the_source_is_seen_without_reinstalling() {
     assert_snapshot!(context.run(["providers", "validate", "wuji"]), @"
     exit: 1
     --- stdout
-    NAME     MODULE        MODE  STATE  EVALUATION
-    aws      aws_prov      link  ok     failed
-    upcloud  upcloud_prov  link  ok     ok
-    -        main.ncl      -     -      failed
+    NAME               MODULE             MODE  STATE  EVALUATION
+    aws                aws_prov           link  ok     failed
+    provisioning_core  provisioning_core  link  ok     ok
+    upcloud            upcloud_prov       link  ok     ok
+    -                  main.ncl           -     -      failed
     --- stderr
     error: `[BASE]/workspace/infra/wuji/.nickel-modules/aws_prov/main.ncl` does not evaluate:
     error: contract broken by the value of `volume_gb`
            expected a positive integer
-       ┌─ [BASE]/workspace/infra/wuji/.nickel-modules/aws_prov/contracts.ncl:16:17
+       ┌─ [BASE]/workspace/infra/wuji/.nickel-modules/aws_prov/contracts.ncl:18:17
        │
-    16 │     volume_gb | std.number.PosNat,
+    18 │     volume_gb | std.number.PosNat,
        │                 ----------------- expected type
        │
        ┌─ [BASE]/workspace/infra/wuji/.nickel-modules/aws_prov/defaults.ncl:5:25
@@ -184,9 +221,9 @@ fn an_edit_to_the_source_is_seen_without_reinstalling() {
     error: `[BASE]/workspace/infra/wuji/main.ncl` does not evaluate:
     error: contract broken by the value of `volume_gb`
            expected a positive integer
-       ┌─ [BASE]/workspace/infra/wuji/.nickel-modules/aws_prov/contracts.ncl:16:17
+       ┌─ [BASE]/workspace/infra/wuji/.nickel-modules/aws_prov/contracts.ncl:18:17
        │
-    16 │     volume_gb | std.number.PosNat,
+    18 │     volume_gb | std.number.PosNat,
        │                 ----------------- expected type
        │
        ┌─ [BASE]/workspace/infra/wuji/.nickel-modules/aws_prov/defaults.ncl:5:25
@@ -333,11 +370,12 @@ fn every_example_provider_evaluates() {
     assert_snapshot!(context.run(["providers", "validate", "homelab"]), @"
     exit: 0
     --- stdout
-    NAME     MODULE        MODE  STATE  EVALUATION
-    aws      aws_prov      link  ok     ok
-    local    local_prov    link  ok     ok
-    upcloud  upcloud_prov  link  ok     ok
+    NAME               MODULE             MODE  STATE  EVALUATION
+    aws                aws_prov           link  ok     ok
+    local              local_prov         link  ok     ok
+    provisioning_core  provisioning_core  link  ok     ok
+    upcloud            upcloud_prov       link  ok     ok
     --- stderr
-           Valid `homelab`: 3 modules
+           Valid `homelab`: 4 modules
     ");
 }

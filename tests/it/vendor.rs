@@ -9,6 +9,7 @@ use crate::common::{TestContext, sha256_file};
 fn packed_examples() -> TestContext {
     let context = TestContext::examples();
     context.run(["keys", "generate"]).success();
+    context.run(["pack", "core"]).success();
     context.run(["pack", "providers"]).success();
     context
 }
@@ -23,6 +24,7 @@ fn install_version_verifies_and_vendors_the_pack() {
     --- stdout
     --- stderr
        Installed `aws_prov` 1.0.0 into `wuji` (pack from `distribution/registry`, signed by [KEY])
+        Vendored provisioning_core 0.1.0 (required by aws_prov)
     ");
     assert_snapshot!(context.read("workspace/infra/wuji/manifest.toml"), @r#"
     # The wuji infrastructure: web servers on UpCloud, a database on AWS.
@@ -32,6 +34,7 @@ fn install_version_verifies_and_vendors_the_pack() {
 
     [dependencies]
     aws_prov = { path = "./vendor/aws_prov", version = "1.0.0" }
+    provisioning_core = { path = "./vendor/provisioning_core", version = "0.1.0" }
     "#);
     assert_snapshot!(context.read("workspace/infra/wuji/providers.manifest.yaml").replace(&id, "[KEY]"), @"
     # Written by `provisioning`; keep it in git.
@@ -43,9 +46,21 @@ fn install_version_verifies_and_vendors_the_pack() {
       mode: pack
       version: 1.0.0
       source: distribution/registry
-      sha256: 888271c64f78cc7138fef1523b32ffc2bc26e0eeea3f371a7e88d3b8f1154c1c
-      content_hash: h1:Gcvemr+iNsC8XrzSaxDAk3YIemhiaYJpMk2YVGPI3ME=
+      sha256: 2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0
+      content_hash: h1:T7nU/HLrf8dL06Il4RYJ10qost2/2sYT1QSQQ7Uz//M=
       signer: [KEY]
+    - name: provisioning_core
+      module: provisioning_core
+      kind: core
+      mode: pack
+      version: 0.1.0
+      source: distribution/registry
+      sha256: db05ef9d901a967b8fc82db190a2078c72e1c479d37770af9035365e8680764f
+      content_hash: h1:kcn63Fcj8Zd6E9lOXEYiouAesCYUC476Qr9vWzc92xQ=
+      signer: [KEY]
+      required_by:
+      - aws_prov
+      direct: false
     ");
     let mut vendored: Vec<String> =
         std::fs::read_dir(context.path("workspace/infra/wuji/vendor/aws_prov"))
@@ -86,12 +101,13 @@ fn install_version_verifies_and_vendors_the_pack() {
     assert_snapshot!(context.run(["providers", "validate", "wuji"]), @"
     exit: 0
     --- stdout
-    NAME     MODULE        MODE  STATE  EVALUATION
-    aws      aws_prov      pack  ok     ok
-    upcloud  upcloud_prov  link  ok     ok
-    -        main.ncl      -     -      ok
+    NAME               MODULE             MODE  STATE  EVALUATION
+    aws                aws_prov           pack  ok     ok
+    provisioning_core  provisioning_core  pack  ok     ok
+    upcloud            upcloud_prov       link  ok     ok
+    -                  main.ncl           -     -      ok
     --- stderr
-           Valid `wuji`: 2 modules and main.ncl
+           Valid `wuji`: 3 modules and main.ncl
     ");
     let again = context.run(["providers", "install", "aws", "wuji", "--version", "1.0.0"]);
     assert!(
@@ -262,9 +278,10 @@ fn validate_names_each_edited_missing_or_extra_vendored_file() {
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 0
     --- stdout
-    NAME     MODULE        MODE  VERSION  STATE           SOURCE
-    aws      aws_prov      pack  1.0.0    ok              distribution/registry
-    upcloud  upcloud_prov  pack  0.0.1    drifted vendor  distribution/registry
+    NAME               MODULE             MODE  VERSION  STATE           SOURCE
+    aws                aws_prov           pack  1.0.0    ok              distribution/registry
+    provisioning_core  provisioning_core  pack  0.1.0    ok              distribution/registry
+    upcloud            upcloud_prov       pack  0.0.1    drifted vendor  distribution/registry
     --- stderr
     ");
     let run = context.run(["providers", "validate", "wuji"]);
@@ -289,7 +306,7 @@ fn validate_names_each_edited_missing_or_extra_vendored_file() {
     --- stderr
         Restored `aws_prov` 1.0.0 from `distribution/registry` (verified)
         Restored `upcloud_prov` 0.0.1 from `distribution/registry` (verified)
-          Synced 2 providers of `wuji`
+          Synced 3 modules of `wuji`
     ");
     context.run(["providers", "validate", "wuji"]).success();
 }
@@ -652,6 +669,7 @@ fn a_wrong_sha256_or_content_hash_is_refused() {
 fn registry_flag_installs_from_another_distribution_directory() {
     let context = TestContext::examples();
     context.run(["keys", "generate"]).success();
+    context.run(["pack", "core"]).success();
     context.run(["pack", "provider", "aws"]).success();
     // A teammate's registry: a `distribution/` directory copied elsewhere.
     std::fs::rename(context.path("distribution"), context.path("team-registry")).expect("move");
@@ -671,7 +689,7 @@ fn registry_flag_installs_from_another_distribution_directory() {
     assert_eq!(
         run.stderr,
         format!(
-            "   Installed `aws_prov` 1.0.0 into `wuji` (pack from `team-registry`, signed by {})\n",
+            "   Installed `aws_prov` 1.0.0 into `wuji` (pack from `team-registry`, signed by {})\n    Vendored provisioning_core 0.1.0 (required by aws_prov)\n",
             context.key_id()
         )
     );

@@ -21,31 +21,37 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
             dir.display()
         );
     }
-    let version = match &args.version {
-        Some(version) => version.clone(),
-        None => semver::Version::parse(&nickel.core_version).with_context(|| {
-            format!(
-                "`[nickel] core_version` is `{}`, not a semantic version",
-                nickel.core_version
-            )
-        })?,
-    };
     let manifest_path = dir.join("manifest.toml");
-    let entry_name = if manifest_path.is_file() {
-        catalog::read_package_manifest(&manifest_path)
-            .map_err(anyhow::Error::msg)?
-            .entry
-            .unwrap_or_else(|| "main.ncl".to_owned())
+    let manifest = if manifest_path.is_file() {
+        Some(catalog::read_package_manifest(&manifest_path).map_err(anyhow::Error::msg)?)
     } else {
-        "main.ncl".to_owned()
+        None
     };
+    let entry_name = manifest
+        .as_ref()
+        .and_then(|manifest| manifest.entry.clone())
+        .unwrap_or_else(|| "main.ncl".to_owned());
     let module = nickel.core_package_name.parse().with_context(|| {
         format!(
             "`[nickel] core_package_name` is `{}`",
             nickel.core_package_name
         )
     })?;
+    // `--version`, else the version its manifest declares, else `[nickel] core_version`.
+    let version = match (&args.version, &manifest) {
+        (Some(version), _) => version.clone(),
+        (None, Some(manifest)) => manifest.version.clone(),
+        (None, None) => semver::Version::parse(&nickel.core_version).with_context(|| {
+            format!(
+                "`[nickel] core_version` is `{}`, not a semantic version",
+                nickel.core_version
+            )
+        })?,
+    };
     let input = PackInput {
+        dependencies: manifest
+            .map(|manifest| manifest.dependencies)
+            .unwrap_or_default(),
         pack: PackRef::new(module, version),
         package_dir: dir.clone(),
         entry: dir.join(entry_name),
@@ -54,7 +60,7 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
     let packed = setup
         .packer(context, printer, args.output.force)
         .pack(
-            &mut Evaluator::new(&[], context.evaluation_bounds()),
+            &mut Evaluator::new(&setup.import_paths(), context.evaluation_bounds()),
             &input,
         )
         .with_context(|| format!("failed to pack `{}`", input.pack.module))?;

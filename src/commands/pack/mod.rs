@@ -15,9 +15,11 @@ pub use provider::{provider, providers};
 pub use publish::publish;
 pub use verify::verify;
 
+use crate::catalog::Catalog;
 use crate::cli::PackOutputArgs;
 use crate::config::absolutize;
 use crate::context::Context;
+use crate::dependencies::ModuleImports;
 use crate::nickel::ExportCache;
 use crate::pack::Destination;
 use crate::packer::{Packed, Packer, SigningKey, Written};
@@ -34,6 +36,8 @@ struct Setup {
     destination: Destination,
     cache: ExportCache,
     signing: Option<SigningKey>,
+    /// The modules dependencies name, reachable from one import directory.
+    imports: ModuleImports,
 }
 
 impl Setup {
@@ -55,7 +59,9 @@ impl Setup {
             Ok(keyring) => keyring.signing_key()?,
             Err(_) => None,
         };
+        let imports = ModuleImports::prepare(&Catalog::new(&context.config))?;
         Ok(Self {
+            imports,
             now: context.now()?,
             registry,
             destination,
@@ -73,8 +79,14 @@ impl Setup {
             now: self.now,
             force,
             signing: self.signing.as_ref(),
+            imports: &self.imports,
             printer,
         }
+    }
+
+    /// The import path packing evaluates with: the modules, by name.
+    fn import_paths(&self) -> Vec<std::path::PathBuf> {
+        vec![self.imports.dir.clone()]
     }
 }
 

@@ -31,6 +31,7 @@ fn input_for(module: &Module, version: Option<&semver::Version>) -> anyhow::Resu
         pack: PackRef::new(module_name, version),
         package_dir: package.dir.clone(),
         entry: package.entry.clone(),
+        dependencies: package.manifest.dependencies.clone(),
     })
 }
 
@@ -48,7 +49,7 @@ pub fn provider(
     let packed = setup
         .packer(context, printer, args.output.force)
         .pack(
-            &mut nickel::Evaluator::new(&[], context.evaluation_bounds()),
+            &mut nickel::Evaluator::new(&setup.import_paths(), context.evaluation_bounds()),
             &input,
         )
         .with_context(|| format!("failed to pack `{}`", input.pack.module))?;
@@ -83,7 +84,7 @@ pub fn providers(
     let packer = setup.packer(context, printer, args.force);
     let progress = printer.progress(modules.len(), "Packing");
     let results: Vec<anyhow::Result<Packed>> = nickel::with_evaluators(
-        &[],
+        &setup.import_paths(),
         context.evaluation_bounds(),
         &modules,
         |evaluator, module| {

@@ -5,7 +5,9 @@ use crate::catalog::{self, Layout};
 use crate::cli::InstallArgs;
 use crate::context::Context;
 use crate::infra::lockfile::{Installed, Signer};
-use crate::infra::ops::{self, InstallReport, LinkInstall, PackInstall, PackSources};
+use crate::infra::ops::{
+    self, DependencyAction, DependencyChange, InstallReport, LinkInstall, PackInstall, PackSources,
+};
 use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
@@ -36,6 +38,7 @@ pub fn install(
         package,
         layout,
         force: args.force,
+        catalog: &catalog::Catalog::new(&context.config),
     };
     let done = ops::install_link(context, &infra, &request).with_context(|| {
         format!(
@@ -69,6 +72,29 @@ fn report(done: &InstallReport, infra: &Infra, how: &str, printer: &Printer) {
             ),
         ),
     }
+    report_dependencies(&done.dependencies, printer);
+}
+
+/// One status line per dependency an install or removal linked, vendored or dropped, as Cargo
+/// says `Adding` and `Removing`.
+pub fn report_dependencies(changes: &[DependencyChange], printer: &Printer) {
+    for change in changes {
+        let required_by: Vec<String> = change.required_by.iter().map(ToString::to_string).collect();
+        let (verb, why) = match change.action {
+            DependencyAction::Linked => {
+                ("Linked", format!("required by {}", required_by.join(", ")))
+            }
+            DependencyAction::Vendored => (
+                "Vendored",
+                format!("required by {}", required_by.join(", ")),
+            ),
+            DependencyAction::Removed => ("Removed", "no longer required".to_owned()),
+        };
+        printer.status(
+            verb,
+            format!("{} {} ({why})", change.module, change.version),
+        );
+    }
 }
 
 /// `providers install <provider> <infra> --version V`: verify the pack and vendor it.
@@ -86,8 +112,9 @@ fn install_pack(
     let _registry_lock = registries.local.lock_shared(printer)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
     let registry = registries.chain();
+    let module = args.provider.module_name();
     let request = PackInstall {
-        name: &args.provider,
+        module: &module,
         version,
         sources: PackSources {
             registry: &registry,
@@ -95,6 +122,7 @@ fn install_pack(
             limits: context.unpack_limits(),
         },
         allow_unsigned: args.allow_unsigned,
+        direct: true,
     };
     let done = ops::install_pack(context, infra, &request, None).with_context(|| {
         format!(

@@ -43,6 +43,19 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
     for leftover in &removal.leftovers {
         printer.warning(leftover);
     }
+    if !removal.kept_for.is_empty() {
+        let required_by: Vec<String> = removal.kept_for.iter().map(ToString::to_string).collect();
+        printer.status(
+            "Kept",
+            format!(
+                "`{}` in `{}`: required by {}",
+                args.provider.module_name(),
+                infra.name,
+                required_by.join(", ")
+            ),
+        );
+        return Ok(Outcome::Success);
+    }
     if removal.lock_entry.is_none() {
         printer.warning(format!(
             "`{}` was not in the lock of `{}`; removed its leftovers",
@@ -53,5 +66,6 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
         "Removed",
         format!("`{}` from `{}`", args.provider.module_name(), infra.name),
     );
+    super::install::report_dependencies(&removal.dependencies, printer);
     Ok(Outcome::Success)
 }

@@ -96,7 +96,7 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
     let total = results.len();
     if failed > 0 {
         printer.error_message(format!(
-            "{failed} of {total} providers of `{}` could not be synced",
+            "{failed} of {total} modules of `{}` could not be synced",
             infra.name
         ));
     }
@@ -114,7 +114,7 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
     printer.status(
         "Synced",
         format!(
-            "{total} provider{} of `{}`",
+            "{total} module{} of `{}`",
             if total == 1 { "" } else { "s" },
             infra.name
         ),

@@ -34,11 +34,33 @@ impl Cache {
             .join(format!("{tag}.json"))
     }
 
+    /// The tags of `module` whose manifests are recorded: what `--offline` knows of its
+    /// versions.
+    pub fn tags(&self, url: &RegistryUrl, module: &ModuleName) -> Vec<String> {
+        let dir = self.ref_path(url, module, "x");
+        let Some(dir) = dir.parent() else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut tags: Vec<String> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                name.strip_suffix(".json").map(str::to_owned)
+            })
+            .collect();
+        tags.sort();
+        tags
+    }
+
     pub fn blob_path(&self, digest: &Sha256) -> PathBuf {
         self.dir.join("blobs/sha256").join(digest.to_string())
     }
 
-    /// Records the manifest a tag resolved to, once its blobs are stored.
+    /// Records the manifest a tag resolved to (after its blobs are stored, for a pull; alone, for
+    /// an index read: a fetch then finds the blobs missing and pulls them).
     pub fn store_manifest(
         &self,
         url: &RegistryUrl,

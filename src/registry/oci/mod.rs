@@ -62,6 +62,8 @@ const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
 const ANNOTATION_SHA256: &str = "dev.provisioning.sha256";
 const ANNOTATION_CONTENT_HASH: &str = "dev.provisioning.content-hash";
 const ANNOTATION_SIGNER: &str = "dev.provisioning.signer";
+/// A version's dependencies, as a JSON object of module names to requirements.
+const ANNOTATION_DEPENDENCIES: &str = "dev.provisioning.dependencies";
 const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
 
 #[derive(Debug, thiserror::Error)]
@@ -359,6 +361,72 @@ impl OciRegistry {
         Ok(versions)
     }
 
+    /// Every version of `module` with its record: the tags, then each version's manifest (its
+    /// annotations are the record), from the cache when it is there, else fetched
+    /// [`CONCURRENCY`] at a time and cached. Versions are immutable, so a cached manifest stays
+    /// true. No pack is downloaded. With `--offline`, the versions the cache knows.
+    fn oci_index(&self, module: &ModuleName) -> Result<Vec<super::VersionEntry>, OciError> {
+        // Offline, the versions are those whose manifests the cache holds.
+        let versions = if self.offline {
+            let mut cached: Vec<semver::Version> = self
+                .cache
+                .tags(&self.url, module)
+                .iter()
+                .filter_map(|tag| semver::Version::parse(tag).ok())
+                .collect();
+            cached.sort();
+            cached
+        } else {
+            self.oci_versions(module)?
+        };
+        let mut entries = Vec::new();
+        let mut missing = Vec::new();
+        for version in versions {
+            let pack = PackRef::new(module.clone(), version);
+            let tag = tag_for(&pack.version)?;
+            match self.cache.manifest(&self.url, module, &tag) {
+                Some(manifest) => entries.push(self.layout(&pack, &manifest)?.entry),
+                None => missing.push((pack, tag)),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(entries);
+        }
+        let reference = self.url.reference(module.as_str(), "latest");
+        let what = format!("the versions of `{module}`");
+        let fetched = self.run(|connection| {
+            self.within_deadline(|| format!("reading {what}"), async {
+                let failed = |reason: String| OciError::Listing {
+                    host: self.url.host.clone(),
+                    what: what.clone(),
+                    reason,
+                };
+                let session = self
+                    .session(connection, &reference)
+                    .await
+                    .map_err(|failure| self.failure(failure, failed))?;
+                let repository = reference.repository();
+                let manifests: Vec<Result<_, Failure>> = futures_util::stream::iter(&missing)
+                    .map(|(_, tag)| self.manifest(&session, repository, tag))
+                    .buffered(CONCURRENCY)
+                    .collect()
+                    .await;
+                let mut read = Vec::new();
+                for ((pack, tag), manifest) in missing.iter().zip(manifests) {
+                    let manifest = manifest.map_err(|failure| self.failure(failure, failed))?;
+                    let entry = self.layout(pack, &manifest)?.entry;
+                    self.cache
+                        .store_manifest(&self.url, module, tag, &manifest)?;
+                    read.push(entry);
+                }
+                Ok(read)
+            })
+        })??;
+        entries.extend(fetched);
+        entries.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(entries)
+    }
+
     fn oci_modules(&self) -> Result<Vec<ModuleName>, OciError> {
         let what = "its modules";
         let repositories = self
@@ -434,6 +502,10 @@ impl Registry for OciRegistry {
 
     fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError> {
         Ok(self.oci_versions(module)?)
+    }
+
+    fn index(&self, module: &ModuleName) -> Result<Vec<super::VersionEntry>, RegistryError> {
+        Ok(self.oci_index(module)?)
     }
 
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {

@@ -9,9 +9,9 @@ use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
 
 use super::client::CONCURRENCY;
 use super::{
-    ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_MODULE, ANNOTATION_SHA256,
-    ANNOTATION_SIGNER, ANNOTATION_TITLE, ANNOTATION_VERSION, ARTIFACT_TYPE, Connection,
-    LAYER_MEDIA_TYPE, OciError, OciRegistry, SIGNATURE_MEDIA_TYPE, tag_for,
+    ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_DEPENDENCIES, ANNOTATION_MODULE,
+    ANNOTATION_SHA256, ANNOTATION_SIGNER, ANNOTATION_TITLE, ANNOTATION_VERSION, ARTIFACT_TYPE,
+    Connection, LAYER_MEDIA_TYPE, OciError, OciRegistry, SIGNATURE_MEDIA_TYPE, tag_for,
 };
 use crate::digest::Sha256;
 use crate::names::PackRef;
@@ -55,6 +55,11 @@ impl Publication {
                 entry.content_hash.to_string(),
             ),
         ]);
+        if !entry.dependencies.is_empty() {
+            // A map of names to requirements always serializes.
+            let dependencies = serde_json::to_string(&entry.dependencies).unwrap_or_default();
+            annotations.insert(ANNOTATION_DEPENDENCIES.to_owned(), dependencies);
+        }
         for (key, value) in [
             (
                 ANNOTATION_SIGNER,

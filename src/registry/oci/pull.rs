@@ -9,8 +9,9 @@ use oci_client::manifest::OciImageManifest;
 use super::client::{CONCURRENCY, retry};
 use super::http::{Failure, Session};
 use super::{
-    ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_SIGNER, ANNOTATION_VERSION,
-    ARTIFACT_TYPE, Connection, LAYER_MEDIA_TYPE, OciError, OciRegistry, SIGNATURE_MEDIA_TYPE,
+    ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_DEPENDENCIES, ANNOTATION_SIGNER,
+    ANNOTATION_VERSION, ARTIFACT_TYPE, Connection, LAYER_MEDIA_TYPE, OciError, OciRegistry,
+    SIGNATURE_MEDIA_TYPE,
 };
 use crate::digest::{ContentHash, Sha256};
 use crate::names::PackRef;
@@ -30,7 +31,7 @@ const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 pub(super) struct Layout {
     artifact: Layer,
     signature: Option<Layer>,
-    entry: VersionEntry,
+    pub(super) entry: VersionEntry,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -248,8 +249,14 @@ impl OciRegistry {
             ),
             None => None,
         };
+        let dependencies = match annotations.get(ANNOTATION_DEPENDENCIES) {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|error| format!("`{ANNOTATION_DEPENDENCIES}`: {error}"))?,
+            None => Default::default(),
+        };
         let package_file = ArtifactName::new(pack.clone());
         Ok(VersionEntry {
+            dependencies,
             signature: signed.then(|| package_file.signature()),
             package_file,
             version,

@@ -1,0 +1,322 @@
+//! What an install brings along: the module asked for and every module it needs, resolved
+//! ([`crate::resolve`]) against what the infra already has, and the catalog's sources (link
+//! mode) or the registry's index (pack mode) for the rest.
+//!
+//! What the infra has is kept unless it must move: a module installed by name keeps its
+//! version (its requirement is "exactly what the lock has"); a module installed only as a
+//! dependency keeps its version when that satisfies every requirement, and is otherwise
+//! replaced, in the install's mode, by the version resolution picks. A dependency nothing needs
+//! any more is dropped. KCL-layout entries take no part: the legacy layout has no dependencies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use semver::{Version, VersionReq};
+
+use super::lockfile::{LockEntry, Mode, ProvidersLock};
+use super::{Infra, VENDOR_DIR};
+use crate::catalog::{Catalog, Layout};
+use crate::context::Context;
+use crate::names::ModuleName;
+use crate::registry::{Registry, VersionEntry};
+use crate::resolve::{self, Candidate, Origin, Requirement, ResolveError};
+use crate::signing::TrustedKey;
+
+/// Where the versions not already installed come from.
+pub enum Sources<'a> {
+    /// Link mode: the module's source in the catalog (one version each).
+    Catalog(&'a Catalog),
+    /// Pack mode: the registry's index, each version signed by a trusted key (or unsigned and
+    /// allowed).
+    Registry {
+        registry: &'a dyn Registry,
+        keys: &'a [TrustedKey],
+        allow_unsigned: bool,
+    },
+}
+
+/// How a planned module gets into the infra.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provenance {
+    /// It stays as the lock has it.
+    Locked,
+    /// Linked to its source, this package directory.
+    Source(PathBuf),
+    /// Fetched from the registry, verified and vendored.
+    Registry(Box<VersionEntry>),
+}
+
+/// One module of the infra after the install.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub module: ModuleName,
+    pub version: Version,
+    pub provenance: Provenance,
+    pub required_by: BTreeSet<ModuleName>,
+    pub direct: bool,
+}
+
+/// The modules an install leaves in the infra's Nickel layout (the target among them), and the
+/// lock entries it drops.
+#[derive(Debug)]
+pub struct Plan {
+    pub modules: Vec<Planned>,
+    pub dropped: Vec<LockEntry>,
+}
+
+/// The module asked for, at the one version it is installed at.
+pub struct Target {
+    pub module: ModuleName,
+    pub version: Version,
+    pub dependencies: BTreeMap<ModuleName, VersionReq>,
+    pub provenance: Provenance,
+}
+
+/// Plans the install of `target` into `infra`, whose lock is `lock`.
+pub fn plan(
+    context: &Context,
+    infra: &Infra,
+    lock: &ProvidersLock,
+    target: Target,
+    sources: &Sources<'_>,
+) -> Result<Plan, ResolveError> {
+    let entries: Vec<&LockEntry> = lock
+        .providers
+        .iter()
+        .filter(|entry| entry.layout == Layout::Nickel && entry.module != target.module)
+        .collect();
+    let locked: BTreeMap<ModuleName, (&LockEntry, BTreeMap<ModuleName, VersionReq>)> = entries
+        .iter()
+        .map(|entry| {
+            // A module whose manifest cannot be read (its vendored copy is missing, say) is
+            // taken to need what the lock says it needs, as installed: nothing is dropped
+            // because it could not be read.
+            let dependencies = installed_dependencies(context, infra, entry).unwrap_or_else(|| {
+                entries
+                    .iter()
+                    .filter(|other| other.required_by.contains(&entry.module))
+                    .map(|other| (other.module.clone(), exactly(&other.version)))
+                    .collect()
+            });
+            (entry.module.clone(), (*entry, dependencies))
+        })
+        .collect();
+    let mut roots = vec![Requirement {
+        module: target.module.clone(),
+        requirement: exactly(&target.version),
+        origin: Origin::Root(format!("the install of {}", target.module)),
+    }];
+    for (module, (entry, _)) in &locked {
+        if entry.direct {
+            roots.push(Requirement {
+                module: module.clone(),
+                requirement: exactly(&entry.version),
+                origin: Origin::Root(format!("{} (installed in `{}`)", module, infra.name)),
+            });
+        }
+    }
+    let preferred: BTreeMap<ModuleName, Version> = locked
+        .iter()
+        .map(|(module, (entry, _))| (module.clone(), entry.version.clone()))
+        .collect();
+    let index = InstallIndex {
+        target: &target,
+        locked: &locked,
+        sources,
+        origins: std::sync::Mutex::new(BTreeMap::new()),
+    };
+    let resolution = resolve::resolve(&roots, &index, &preferred)?;
+    let origins = index
+        .origins
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+
+    let mut modules = Vec::new();
+    for (module, resolved) in &resolution {
+        let locked_entry = locked.get(module).map(|(entry, _)| *entry);
+        let provenance = if *module == target.module {
+            target.provenance.clone()
+        } else {
+            origins
+                .get(&(module.clone(), resolved.version.clone()))
+                .cloned()
+                .unwrap_or(Provenance::Locked)
+        };
+        modules.push(Planned {
+            module: module.clone(),
+            version: resolved.version.clone(),
+            provenance,
+            required_by: resolved.required_by.clone(),
+            direct: *module == target.module || locked_entry.is_some_and(|entry| entry.direct),
+        });
+    }
+    let dropped = entries
+        .into_iter()
+        .filter(|entry| !resolution.contains_key(&entry.module))
+        .cloned()
+        .collect();
+    Ok(Plan { modules, dropped })
+}
+
+/// `=V`: the requirement that keeps a module where it is.
+fn exactly(version: &Version) -> VersionReq {
+    VersionReq {
+        comparators: vec![semver::Comparator {
+            op: semver::Op::Exact,
+            major: version.major,
+            minor: Some(version.minor),
+            patch: Some(version.patch),
+            pre: version.pre.clone(),
+        }],
+    }
+}
+
+/// The dependencies of an installed module, read from its manifest in the infra (through its
+/// link, or in `vendor/`); `None` when the manifest cannot be read (`validate` reports why).
+pub fn installed_dependencies(
+    context: &Context,
+    infra: &Infra,
+    entry: &LockEntry,
+) -> Option<BTreeMap<ModuleName, VersionReq>> {
+    let dir = installed_dir(context, infra, entry);
+    crate::catalog::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))
+        .map(|manifest| manifest.dependencies)
+        .ok()
+}
+
+/// Where an installed module's files are, as the infra's import path sees them.
+pub fn installed_dir(context: &Context, infra: &Infra, entry: &LockEntry) -> PathBuf {
+    match entry.mode() {
+        Mode::Link => infra.modules_dir(context, entry.layout).join(&entry.module),
+        Mode::Pack => infra.dir.join(VENDOR_DIR).join(&entry.module),
+    }
+}
+
+struct InstallIndex<'a> {
+    target: &'a Target,
+    locked: &'a BTreeMap<ModuleName, (&'a LockEntry, BTreeMap<ModuleName, VersionReq>)>,
+    sources: &'a Sources<'a>,
+    /// Where each candidate offered from the sources comes from.
+    origins: std::sync::Mutex<BTreeMap<(ModuleName, Version), Provenance>>,
+}
+
+impl InstallIndex<'_> {
+    fn offer(&self, module: &ModuleName, version: &Version, provenance: Provenance) {
+        if let Ok(mut origins) = self.origins.lock() {
+            origins.insert((module.clone(), version.clone()), provenance);
+        }
+    }
+
+    fn offered_by_sources(&self, module: &ModuleName) -> Result<Vec<Candidate>, String> {
+        match self.sources {
+            Sources::Catalog(catalog) => {
+                let found = catalog.find(module).map_err(|error| error.to_string())?;
+                let Some(package) = found.package() else {
+                    return Err(format!(
+                        "module `{module}` cannot be used: {}",
+                        found.problem().unwrap_or_default()
+                    ));
+                };
+                let version = package.manifest.version.clone();
+                self.offer(module, &version, Provenance::Source(package.dir.clone()));
+                Ok(vec![Candidate {
+                    version,
+                    dependencies: package.manifest.dependencies.clone(),
+                    excluded: None,
+                }])
+            }
+            Sources::Registry {
+                registry,
+                keys,
+                allow_unsigned,
+            } => {
+                let entries = registry.index(module).map_err(|error| error.to_string())?;
+                if entries.is_empty() {
+                    let pack = match module.provider() {
+                        Some(provider) => format!("`provisioning pack provider {provider}`"),
+                        None => "`provisioning pack core`, for the core schemas".to_owned(),
+                    };
+                    return Err(format!(
+                        "no packs of `{module}` in the registry `{}`\nhint: pack it first: {pack}; or publish it to the registry",
+                        registry.label()
+                    ));
+                }
+                Ok(entries
+                    .into_iter()
+                    .map(|entry| {
+                        let excluded = trust_problem(&entry, keys, *allow_unsigned);
+                        let candidate = Candidate {
+                            version: entry.version.clone(),
+                            dependencies: entry.dependencies.clone(),
+                            excluded,
+                        };
+                        let version = entry.version.clone();
+                        self.offer(module, &version, Provenance::Registry(Box::new(entry)));
+                        candidate
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+/// Why a version the registry records may not be chosen: no signature, or a signer not
+/// trusted (both allowed by `--allow-unsigned`, as verification allows them).
+fn trust_problem(
+    entry: &VersionEntry,
+    keys: &[TrustedKey],
+    allow_unsigned: bool,
+) -> Option<String> {
+    if allow_unsigned {
+        return None;
+    }
+    match (&entry.signature, &entry.signer) {
+        (None, _) => Some(resolve::UNSIGNED.to_owned()),
+        (Some(_), Some(signer)) if !keys.iter().any(|key| key.key_id == *signer) => {
+            Some(format!("signed by {signer}, not a trusted key"))
+        }
+        _ => None,
+    }
+}
+
+impl resolve::Index for InstallIndex<'_> {
+    fn candidates(&self, module: &ModuleName) -> Result<Vec<Candidate>, String> {
+        if *module == self.target.module {
+            return Ok(vec![Candidate {
+                version: self.target.version.clone(),
+                dependencies: self.target.dependencies.clone(),
+                excluded: None,
+            }]);
+        }
+        let Some((entry, dependencies)) = self.locked.get(module) else {
+            return self.offered_by_sources(module);
+        };
+        let locked = Candidate {
+            version: entry.version.clone(),
+            dependencies: dependencies.clone(),
+            excluded: None,
+        };
+        if entry.direct {
+            self.offer(module, &entry.version, Provenance::Locked);
+            return Ok(vec![locked]);
+        }
+        // A dependency may move when it must. A pack install replaces a linked dependency by
+        // a pack (a pinned module must not rest on a live source), the same version first.
+        let more = self.offered_by_sources(module);
+        let replace_link =
+            matches!(self.sources, Sources::Registry { .. }) && entry.mode() == Mode::Link;
+        match more {
+            Ok(more) if replace_link && !more.is_empty() => Ok(more),
+            more => {
+                self.offer(module, &entry.version, Provenance::Locked);
+                let mut candidates = vec![locked];
+                candidates.extend(
+                    more.unwrap_or_default()
+                        .into_iter()
+                        .filter(|c| c.version != entry.version),
+                );
+                Ok(candidates)
+            }
+        }
+    }
+}
