@@ -49,7 +49,7 @@ pub enum DependencyError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the dependencies of `{module}` cannot be resolved: {source}")]
+    #[error("the dependencies of `{module}` cannot be resolved")]
     Resolve {
         module: ModuleName,
         #[source]
@@ -228,7 +228,7 @@ pub fn undeclared_imports<'a>(
 pub fn declare_hint(dependency: &ModuleName, version: Option<&semver::Version>) -> String {
     let requirement = version.map_or_else(|| "*".to_owned(), caret);
     format!(
-        "declare it in the module's `manifest.toml`:\n    [dependencies]\n    {dependency} = \"{requirement}\""
+        "declare it under `[dependencies]` in the module's `manifest.toml`: `{dependency} = \"{requirement}\"`"
     )
 }
 

@@ -14,7 +14,7 @@ use crate::digest::{ContentHash, Sha256};
 use crate::fs::Transaction;
 use crate::lock::DirLock;
 use crate::names::{ModuleName, PackRef};
-use crate::nickel::{Evaluator, ExportCache, NickelError, export_json_cached};
+use crate::nickel::{Evaluator, ExportCache, NickelError};
 use crate::pack::source::{self, SourceError};
 use crate::pack::{ArchiveError, Artifact, ArtifactFile, ArtifactName, Destination};
 use crate::printer::Printer;
@@ -150,8 +150,16 @@ impl Packer<'_> {
         let closure = self
             .imports
             .closure(&pack.module, &pack.version, &input.dependencies)?;
-        let (export, cached_evaluation) =
-            export_json_cached(evaluator, self.cache, &input.entry, &self.imports.key)?;
+        // The cached export when nothing it read has changed; else an evaluation, cached only
+        // once the module has passed every check below.
+        let cached = self
+            .cache
+            .and_then(|cache| cache.get(&input.entry, &self.imports.key));
+        let cached_evaluation = cached.is_some();
+        let export = match cached {
+            Some(export) => export,
+            None => evaluator.export_json(&input.entry)?,
+        };
         // A pack carries only the module's own files: an import that leaves it other than into
         // a declared dependency (or what that one needs) is refused.
         let allowed: Vec<PathBuf> = closure.into_iter().map(|(_, source)| source.dir).collect();
@@ -163,6 +171,9 @@ impl Packer<'_> {
             }
         })?;
         let artifact = crate::pack::build(pack, &files, &export.json)?;
+        if let Some(cache) = self.cache.filter(|_| !cached_evaluation) {
+            cache.put(&input.entry, &self.imports.key, &export);
+        }
 
         // Threads of this process take turns here, so the lock below is only ever waited for
         // (and "Blocking" only ever said) because of another process.

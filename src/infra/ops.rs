@@ -477,8 +477,9 @@ pub struct Removal {
     pub lock_entry: Option<LockEntry>,
     pub link: bool,
     pub dependency: bool,
-    /// The installed modules that still require it: it stays, as their dependency.
-    pub kept_for: BTreeSet<ModuleName>,
+    /// When installed modules still require it: the module, and who requires it. It stays, as
+    /// their dependency.
+    pub kept: Option<(ModuleName, BTreeSet<ModuleName>)>,
     /// Its dependencies that nothing needs any more, removed with it.
     pub dependencies: Vec<DependencyChange>,
     /// What could not be deleted after the change was made.
@@ -487,7 +488,7 @@ pub struct Removal {
 
 impl Removal {
     pub fn found_anything(&self) -> bool {
-        self.lock_entry.is_some() || self.link || self.dependency || !self.kept_for.is_empty()
+        self.lock_entry.is_some() || self.link || self.dependency || self.kept.is_some()
     }
 }
 
@@ -509,7 +510,7 @@ pub fn remove(
         && !entry.required_by.is_empty()
     {
         let mut entry = entry.clone();
-        removal.kept_for = entry.required_by.clone();
+        removal.kept = Some((entry.module.clone(), entry.required_by.clone()));
         if entry.direct {
             entry.direct = false;
             lock.upsert(entry);

@@ -194,24 +194,6 @@ pub fn export_json_all(
     })
 }
 
-/// Evaluates `file` with `evaluator`, or takes its export from `cache` when nothing it read has
-/// changed. Says whether the cache answered.
-pub fn export_json_cached(
-    evaluator: &mut Evaluator,
-    cache: Option<&ExportCache>,
-    file: &Path,
-    import_paths: &[PathBuf],
-) -> Result<(Export, bool), NickelError> {
-    if let Some(export) = cache.and_then(|cache| cache.get(file, import_paths)) {
-        return Ok((export, true));
-    }
-    let export = evaluator.export_json(file)?;
-    if let Some(cache) = cache {
-        cache.put(file, import_paths, &export);
-    }
-    Ok((export, false))
-}
-
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // test fixtures are written directly
 mod tests {
@@ -328,21 +310,20 @@ mod tests {
         std::fs::write(&main, "{ x = import \"lib.ncl\" }").expect("write");
         std::fs::write(&lib, "1").expect("write");
         let cache = ExportCache::new(&dir.path().join("cache"));
-        let mut evaluator = Evaluator::new(&[], bounds());
-        let json = |(export, cached): (Export, bool)| (export.json, cached);
-        let first =
-            export_json_cached(&mut evaluator, Some(&cache), &main, &[]).expect("evaluates");
-        let first = json(first);
-        assert_eq!(first, ("{\n  \"x\": 1\n}".to_owned(), false));
-        let second =
-            export_json_cached(&mut Evaluator::new(&[], bounds()), Some(&cache), &main, &[])
-                .expect("cached");
-        assert_eq!(second.0.files.len(), 2, "the cache keeps the files it read");
-        assert_eq!(json(second), (first.0.clone(), true));
+        assert!(cache.get(&main, &[]).is_none());
+        let first = Evaluator::new(&[], bounds())
+            .export_json(&main)
+            .expect("evaluates");
+        assert_eq!(first.json, "{\n  \"x\": 1\n}");
+        cache.put(&main, &[], &first);
+        let second = cache.get(&main, &[]).expect("cached");
+        assert_eq!(second.files.len(), 2, "the cache keeps the files it read");
+        assert_eq!(second.json, first.json);
+        assert!(
+            cache.get(&main, &[dir.path().to_owned()]).is_none(),
+            "other import paths are another entry"
+        );
         std::fs::write(&lib, "2").expect("write");
-        let third =
-            export_json_cached(&mut Evaluator::new(&[], bounds()), Some(&cache), &main, &[])
-                .expect("evaluates");
-        assert_eq!(json(third), ("{\n  \"x\": 2\n}".to_owned(), false));
+        assert!(cache.get(&main, &[]).is_none(), "a file it read changed");
     }
 }

@@ -96,6 +96,7 @@ impl TestContext {
             name: name.to_owned(),
             version: "0.0.1".to_owned(),
             description: format!("The {name} provider"),
+            dependencies: Vec::new(),
             files: vec![(
                 "main.ncl".to_owned(),
                 format!("{{ provider = \"{name}\", size | Number = 1 }}\n"),
@@ -287,11 +288,19 @@ pub struct ProviderBuilder<'a> {
     version: String,
     description: String,
     files: Vec<(String, String)>,
+    dependencies: Vec<(String, String)>,
 }
 
 impl ProviderBuilder<'_> {
     pub fn version(mut self, version: &str) -> Self {
         self.version = version.to_owned();
+        self
+    }
+
+    /// Declares a dependency: `module = "requirement"` under `[dependencies]`.
+    pub fn dependency(mut self, module: &str, requirement: &str) -> Self {
+        self.dependencies
+            .push((module.to_owned(), requirement.to_owned()));
         self
     }
 
@@ -307,14 +316,17 @@ impl ProviderBuilder<'_> {
             .context
             .path(&format!("extensions/providers/{}/nickel", self.name));
         std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(
-            dir.join("manifest.toml"),
-            format!(
-                "[package]\nname = \"{}_prov\"\nversion = \"{}\"\ndescription = \"{}\"\n",
-                self.name, self.version, self.description
-            ),
-        )
-        .expect("write manifest");
+        let mut manifest = format!(
+            "[package]\nname = \"{}_prov\"\nversion = \"{}\"\ndescription = \"{}\"\n",
+            self.name, self.version, self.description
+        );
+        if !self.dependencies.is_empty() {
+            manifest.push_str("\n[dependencies]\n");
+            for (module, requirement) in &self.dependencies {
+                manifest.push_str(&format!("{module} = \"{requirement}\"\n"));
+            }
+        }
+        std::fs::write(dir.join("manifest.toml"), manifest).expect("write manifest");
         for (name, contents) in &self.files {
             std::fs::write(dir.join(name), contents).expect("write file");
         }

@@ -142,6 +142,7 @@ fn info_shows_one_provider_in_full() {
     package          upcloud_prov
     version          0.0.1
     description      UpCloud servers, networks and storage
+    dependencies     provisioning_core ^0.1
     path             extensions/providers/upcloud
     entry            extensions/providers/upcloud/nickel/main.ncl
     files            contracts.ncl, defaults.ncl, main.ncl, manifest.toml, network_upcloud.ncl, server_upcloud.ncl

@@ -278,7 +278,7 @@ fn an_independent_client_pulls_what_we_published() {
 }
 
 #[test]
-fn sync_pulls_every_pinned_pack_into_an_empty_cache() {
+fn sync_pulls_every_pinned_pack_into_an_empty_cache_and_offline_says_what_it_lacks() {
     let registry = RegistryServer::start();
     let (_, public) = release(&registry);
     let team = teammate(&public);
@@ -300,6 +300,23 @@ fn sync_pulls_every_pinned_pack_into_an_empty_cache() {
     // A fresh clone: the lock and manifest in git, no vendor/, no cache.
     std::fs::remove_dir_all(team.path("workspace/infra/homelab/vendor")).expect("rm vendor");
     std::fs::remove_dir_all(team.path("distribution/cache")).expect("rm cache");
+    // Offline, with nothing cached, every pack of the closure is named, and nothing changes.
+    let before = team.tree("workspace/infra/homelab");
+    assert_snapshot!(run(&team, &["--offline", "providers", "sync", "homelab"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to sync `aws_prov`: `aws_prov` 1.0.0 is not in the cache, and `--offline` forbids the network
+    hint: run once without `--offline` to fill the cache
+    error: failed to sync `local_prov`: `local_prov` 0.2.0 is not in the cache, and `--offline` forbids the network
+    hint: run once without `--offline` to fill the cache
+    error: failed to sync `provisioning_core`: `provisioning_core` 0.1.0 is not in the cache, and `--offline` forbids the network
+    hint: run once without `--offline` to fill the cache
+    error: failed to sync `upcloud_prov`: `upcloud_prov` 0.0.1 is not in the cache, and `--offline` forbids the network
+    hint: run once without `--offline` to fill the cache
+    error: 4 of 4 modules of `homelab` could not be synced
+    ");
+    assert_eq!(team.tree("workspace/infra/homelab"), before);
     let synced = run(&team, &["providers", "sync", "homelab"]);
     assert_snapshot!(synced, @"
     exit: 0

@@ -179,8 +179,8 @@ fn remove_force_cleans_leftovers_missing_from_the_lock() {
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 0
     --- stdout
-    NAME               MODULE             MODE  VERSION  STATE      SOURCE
-    provisioning_core  provisioning_core  -     -        untracked  ../../../../schemas
+    NAME               MODULE             MODE  VERSION  STATE      SOURCE               REQUIRED BY
+    provisioning_core  provisioning_core  -     -        untracked  ../../../../schemas  -
     --- stderr
     ");
 }

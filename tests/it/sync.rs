@@ -53,11 +53,11 @@ fn sync_repairs_the_manifest_and_prunes_untracked_links() {
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 0
     --- stdout
-    NAME               MODULE             MODE  VERSION  STATE         SOURCE
-    aws                aws_prov           link  1.0.0    missing link  extensions/providers/aws/nickel
-    provisioning_core  provisioning_core  link  0.1.0    ok            schemas
-    upcloud            upcloud_prov       link  0.0.1    ok            extensions/providers/upcloud/nickel
-    local              local_prov         -     -        untracked     ../../../../extensions/providers/local/nickel
+    NAME               MODULE             MODE  VERSION  STATE         SOURCE                                         REQUIRED BY
+    aws                aws_prov           link  1.0.0    missing link  extensions/providers/aws/nickel                -
+    provisioning_core  provisioning_core  link  0.1.0    ok            schemas                                        aws_prov, upcloud_prov
+    upcloud            upcloud_prov       link  0.0.1    ok            extensions/providers/upcloud/nickel            -
+    local              local_prov         -     -        untracked     ../../../../extensions/providers/local/nickel  -
     --- stderr
     ");
     assert_snapshot!(context.run(["providers", "sync", "wuji"]), @"

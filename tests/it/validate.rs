@@ -72,10 +72,10 @@ fn the_example_infra_validates() {
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 0
     --- stdout
-    NAME               MODULE             MODE  VERSION  STATE  SOURCE
-    aws                aws_prov           link  1.0.0    ok     extensions/providers/aws/nickel
-    provisioning_core  provisioning_core  link  0.1.0    ok     schemas
-    upcloud            upcloud_prov       link  0.0.1    ok     extensions/providers/upcloud/nickel
+    NAME               MODULE             MODE  VERSION  STATE  SOURCE                               REQUIRED BY
+    aws                aws_prov           link  1.0.0    ok     extensions/providers/aws/nickel      -
+    provisioning_core  provisioning_core  link  0.1.0    ok     schemas                              aws_prov, upcloud_prov
+    upcloud            upcloud_prov       link  0.0.1    ok     extensions/providers/upcloud/nickel  -
     --- stderr
     ");
     assert_snapshot!(context.run(["providers", "installed", "wuji", "--format", "yaml"]), @"
@@ -293,10 +293,10 @@ fn dangling_links_and_drifted_manifests_are_reported() {
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 0
     --- stdout
-    NAME      MODULE         MODE  VERSION  STATE              SOURCE
-    gone      gone_prov      link  0.0.1    dangling link      extensions/providers/gone/nickel
-    kept      kept_prov      link  0.0.1    manifest mismatch  extensions/providers/kept/nickel
-    replaced  replaced_prov  link  0.0.1    not a link         extensions/providers/replaced/nickel
+    NAME      MODULE         MODE  VERSION  STATE              SOURCE                                REQUIRED BY
+    gone      gone_prov      link  0.0.1    dangling link      extensions/providers/gone/nickel      -
+    kept      kept_prov      link  0.0.1    manifest mismatch  extensions/providers/kept/nickel      -
+    replaced  replaced_prov  link  0.0.1    not a link         extensions/providers/replaced/nickel  -
     --- stderr
     ");
     assert_snapshot!(context.run(["providers", "validate", "wuji"]), @"

@@ -278,10 +278,10 @@ fn validate_names_each_edited_missing_or_extra_vendored_file() {
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 0
     --- stdout
-    NAME               MODULE             MODE  VERSION  STATE           SOURCE
-    aws                aws_prov           pack  1.0.0    ok              distribution/registry
-    provisioning_core  provisioning_core  pack  0.1.0    ok              distribution/registry
-    upcloud            upcloud_prov       pack  0.0.1    drifted vendor  distribution/registry
+    NAME               MODULE             MODE  VERSION  STATE           SOURCE                 REQUIRED BY
+    aws                aws_prov           pack  1.0.0    ok              distribution/registry  -
+    provisioning_core  provisioning_core  pack  0.1.0    ok              distribution/registry  aws_prov, upcloud_prov
+    upcloud            upcloud_prov       pack  0.0.1    drifted vendor  distribution/registry  -
     --- stderr
     ");
     let run = context.run(["providers", "validate", "wuji"]);

@@ -89,6 +89,19 @@ fn render(info: &ProviderInfo) -> crate::printer::Table {
         table.row(["package".into(), manifest.name.clone()]);
         table.row(["version".into(), manifest.version.to_string()]);
         table.row(["description".into(), manifest.description.clone()]);
+        let dependencies: Vec<String> = manifest
+            .dependencies
+            .iter()
+            .map(|(module, requirement)| format!("{module} {requirement}"))
+            .collect();
+        table.row([
+            "dependencies".into(),
+            if dependencies.is_empty() {
+                none()
+            } else {
+                dependencies.join(", ")
+            },
+        ]);
     }
     if let Some(problem) = &info.problem {
         table.row(["problem".into(), problem.clone()]);

@@ -35,7 +35,15 @@ pub fn installed(
 }
 
 fn status_table(modules: &[ModuleStatus]) -> Table {
-    let mut table = Table::new(["NAME", "MODULE", "MODE", "VERSION", "STATE", "SOURCE"]);
+    let mut table = Table::new([
+        "NAME",
+        "MODULE",
+        "MODE",
+        "VERSION",
+        "STATE",
+        "SOURCE",
+        "REQUIRED BY",
+    ]);
     for module in modules {
         table.row([
             module.name.clone(),
@@ -49,6 +57,11 @@ fn status_table(modules: &[ModuleStatus]) -> Table {
                 .map_or_else(|| "-".into(), ToString::to_string),
             module.state.as_str().into(),
             module.source.clone(),
+            if module.required_by.is_empty() {
+                "-".into()
+            } else {
+                module.required_by.join(", ")
+            },
         ]);
     }
     table

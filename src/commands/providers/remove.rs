@@ -43,13 +43,12 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
     for leftover in &removal.leftovers {
         printer.warning(leftover);
     }
-    if !removal.kept_for.is_empty() {
-        let required_by: Vec<String> = removal.kept_for.iter().map(ToString::to_string).collect();
+    if let Some((module, required_by)) = &removal.kept {
+        let required_by: Vec<String> = required_by.iter().map(ToString::to_string).collect();
         printer.status(
             "Kept",
             format!(
-                "`{}` in `{}`: required by {}",
-                args.provider.module_name(),
+                "`{module}` in `{}`: required by {}",
                 infra.name,
                 required_by.join(", ")
             ),
