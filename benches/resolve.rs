@@ -7,8 +7,9 @@
 //!   asks for it, and resolving.
 //!
 //! `cargo bench --bench resolve` (a release build). The 100 modules depend on each other (up to
-//! three dependencies each, with caret and range requirements, some forcing older versions);
-//! the other 900 are in the registry and never read. Results: docs/performance.md.
+//! three dependencies each, different for every version, with caret and range requirements
+//! that often exclude the newest version); the other 900 are in the registry and never read.
+//! Results: docs/performance.md.
 
 // The fixture is written directly, as tests write theirs; the results go to stdout.
 #![allow(clippy::disallowed_methods, clippy::print_stdout)]
@@ -42,20 +43,29 @@ fn name(index: usize) -> ModuleName {
     format!("m{index:04}_prov").parse().expect("a valid name")
 }
 
+/// The version of module `index` that every requirement on it allows: 1.10.0 to 1.19.0. The
+/// requirements differ (ranges with upper bounds below the newest version, carets), so the
+/// newest version is often not allowed and modules must settle on older ones; a solution always
+/// exists.
+fn allowed(index: usize) -> u64 {
+    10 + (index as u64 * 7) % 10
+}
+
 /// The dependencies of one version of module `index`: up to three of the infra's modules after
-/// it, each with a requirement every fourth one of which caps the version.
-fn dependencies(index: usize, version: u64, rng: &mut Lcg) -> BTreeMap<ModuleName, VersionReq> {
+/// it, each with a requirement around the version all requirements allow.
+fn dependencies(index: usize, rng: &mut Lcg) -> BTreeMap<ModuleName, VersionReq> {
     let mut dependencies = BTreeMap::new();
     if index + 1 >= INFRA {
         return dependencies;
     }
     for _ in 0..rng.next(4) {
         let target = index + 1 + rng.next((INFRA - index - 1) as u64) as usize;
-        let minor = rng.next(VERSIONS / 2);
-        let requirement = if (version + minor).is_multiple_of(4) {
-            format!(">=1.{minor}, <1.{}", minor + 8)
+        let good = allowed(target);
+        let below = good - rng.next(5);
+        let requirement = if rng.next(3) == 0 {
+            format!("^1.{below}")
         } else {
-            format!("^1.{minor}")
+            format!(">=1.{below}, <1.{}", good + 1 + rng.next(3))
         };
         dependencies.insert(name(target), VersionReq::parse(&requirement).expect("req"));
     }
@@ -69,7 +79,7 @@ fn index_in_memory() -> BTreeMap<ModuleName, Vec<Candidate>> {
             let candidates = (0..VERSIONS)
                 .map(|minor| Candidate {
                     version: Version::new(1, minor, 0),
-                    dependencies: dependencies(index, minor, &mut rng),
+                    dependencies: dependencies(index, &mut rng),
                     excluded: None,
                 })
                 .collect();

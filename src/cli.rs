@@ -130,7 +130,8 @@ pub enum PackCommand {
     /// Evaluate one provider and pack it with its registry metadata
     Provider(PackProviderArgs),
     /// Pack every provider, in parallel; one failure does not stop the others
-    Providers(PackOutputArgs),
+    Providers(PackProvidersArgs),
+
     /// Packages and versions present: size, created, hash, signed or not
     List,
     /// Delete all but the newest versions of each package (semver order)
@@ -223,6 +224,16 @@ pub struct PackProviderArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PackProvidersArgs {
+    /// The version to pack every provider as (a release), in the artifacts only [default: each
+    /// provider's manifest version]
+    #[arg(long, value_name = "V")]
+    pub version: Option<semver::Version>,
+    #[command(flatten)]
+    pub output: PackOutputArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct CleanArgs {
     /// How many of the newest versions of each package to keep
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -259,9 +270,10 @@ pub struct InstallArgs {
     /// Replace whatever stands where the link goes (a directory, a stray file)
     #[arg(long)]
     pub force: bool,
-    /// Install this packed version (pack mode) instead of linking the live source
-    #[arg(long, value_name = "V", conflicts_with = "kcl")]
-    pub version: Option<semver::Version>,
+    /// Install a packed version (pack mode) instead of linking the live source: exactly `1.2.3`,
+    /// or the newest matching a requirement (`^1.2`, `~1.2.3`, `>=1.0, <2.0`, `*`)
+    #[arg(long, value_name = "V|REQ", conflicts_with = "kcl")]
+    pub version: Option<crate::version_spec::VersionSpec>,
     /// With `--version`: accept an unsigned pack, or one signed by an untrusted key (recorded in
     /// the lock)
     #[arg(long, requires = "version")]

@@ -52,6 +52,7 @@ pub mod resolve;
 pub mod signing;
 pub mod text;
 pub mod time;
+pub mod version_spec;
 
 use std::ffi::OsString;
 use std::io::Write as _;

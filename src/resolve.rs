@@ -4,13 +4,17 @@
 //! heuristics): a module whose newest version conflicts with what was chosen before is tried
 //! at its older versions, and a choice that leads nowhere is undone.
 //!
+//! Modules are decided in topological order of every version's dependencies (requirers before
+//! what they require), so that when a module's version is chosen, every requirement on it is
+//! usually known already: newest-first then rarely has to be undone.
+//!
 //! It works in memory over what an [`Index`] says about each version (its dependencies, and
 //! whether it may be chosen at all: unsigned, untrusted or yanked versions may not), so that
 //! nothing is downloaded to learn what a pack needs. The same resolver serves link mode (the
 //! index is the catalog's sources: one version per module) and pack mode (the registry's
 //! metadata).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use semver::{Version, VersionReq};
@@ -189,17 +193,19 @@ pub fn resolve(
         candidates: BTreeMap::new(),
         chosen: BTreeMap::new(),
         requirements: BTreeMap::new(),
+        rank: BTreeMap::new(),
         backtracks: 0,
         first_conflict: None,
     };
-    let mut queue = VecDeque::new();
+    search.rank(roots);
+    let mut queue = Queue::new();
     for root in roots {
         search
             .requirements
             .entry(root.module.clone())
             .or_default()
             .push(root.clone());
-        queue.push_back(root.module.clone());
+        queue.insert(search.ranked(&root.module));
     }
     if !search.solve(queue)? {
         return Err(search.first_conflict.unwrap_or_else(|| {
@@ -211,6 +217,9 @@ pub fn resolve(
     Ok(resolution)
 }
 
+/// The modules still to decide, in rank order.
+type Queue = BTreeSet<(usize, ModuleName)>;
+
 struct Search<'a> {
     index: &'a dyn Index,
     preferred: &'a BTreeMap<ModuleName, Version>,
@@ -218,6 +227,8 @@ struct Search<'a> {
     candidates: BTreeMap<ModuleName, Vec<Candidate>>,
     chosen: BTreeMap<ModuleName, Candidate>,
     requirements: BTreeMap<ModuleName, Vec<Requirement>>,
+    /// Each module's place in the order modules are decided.
+    rank: BTreeMap<ModuleName, usize>,
     backtracks: usize,
     /// The first dead end met: the most telling one, since choices are made newest first.
     first_conflict: Option<ResolveError>,
@@ -226,8 +237,57 @@ struct Search<'a> {
 impl Search<'_> {
     /// Chooses a version for every module in `queue` (and what they need); says whether it
     /// could. On `false`, the state is as it was on entry.
-    fn solve(&mut self, mut queue: VecDeque<ModuleName>) -> Result<bool, ResolveError> {
-        let Some(module) = queue.pop_front() else {
+    /// Ranks every module reachable from `roots` through any version's dependencies in
+    /// topological order (reverse post-order of a depth-first walk; a cycle is broken where it
+    /// is met, and refused later). A module whose versions cannot be read is ranked last: the
+    /// error comes when, and if, it is needed.
+    fn rank(&mut self, roots: &[Requirement]) {
+        let mut post_order = Vec::new();
+        let mut visited = BTreeSet::new();
+        for root in roots {
+            let mut stack = vec![(root.module.clone(), false)];
+            while let Some((module, expanded)) = stack.pop() {
+                if expanded {
+                    post_order.push(module);
+                    continue;
+                }
+                if !visited.insert(module.clone()) {
+                    continue;
+                }
+                stack.push((module.clone(), true));
+                let dependencies: BTreeSet<ModuleName> = self
+                    .candidates(&module)
+                    .map(|candidates| {
+                        candidates
+                            .iter()
+                            .flat_map(|c| c.dependencies.keys().cloned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for dependency in dependencies.into_iter().rev() {
+                    if !visited.contains(&dependency) {
+                        stack.push((dependency, false));
+                    }
+                }
+            }
+        }
+        self.rank = post_order
+            .into_iter()
+            .rev()
+            .enumerate()
+            .map(|(rank, module)| (module, rank))
+            .collect();
+    }
+
+    fn ranked(&self, module: &ModuleName) -> (usize, ModuleName) {
+        (
+            self.rank.get(module).copied().unwrap_or(usize::MAX),
+            module.clone(),
+        )
+    }
+
+    fn solve(&mut self, mut queue: Queue) -> Result<bool, ResolveError> {
+        let Some((_, module)) = queue.pop_first() else {
             return Ok(true);
         };
         if self.chosen.contains_key(&module) {
@@ -275,7 +335,7 @@ impl Search<'_> {
                         requirement: requirement.clone(),
                         origin: origin.clone(),
                     });
-                next.push_back(dependency.clone());
+                next.insert(self.ranked(dependency));
             }
             self.chosen.insert(module.clone(), candidate.clone());
             if self.solve(next)? {
@@ -583,7 +643,7 @@ mod tests {
         .expect_err("conflicts");
         assert_eq!(
             error.to_string(),
-            "no version of `core` satisfies every requirement on it:\n  upcloud_prov 0.2.0 requires core ^0.1\n  aws_prov 1.0.0 requires core ^0.2\nhint: available: 0.1.0, 0.2.0"
+            "no version of `core` satisfies every requirement on it:\n  aws_prov 1.0.0 requires core ^0.2\n  upcloud_prov 0.2.0 requires core ^0.1\nhint: available: 0.1.0, 0.2.0"
         );
     }
 

@@ -21,6 +21,7 @@ use crate::names::ModuleName;
 use crate::registry::{Registry, VersionEntry};
 use crate::resolve::{self, Candidate, Origin, Requirement, ResolveError};
 use crate::signing::TrustedKey;
+use crate::version_spec::exactly;
 
 /// Where the versions not already installed come from.
 pub enum Sources<'a> {
@@ -64,12 +65,14 @@ pub struct Plan {
     pub dropped: Vec<LockEntry>,
 }
 
-/// The module asked for, at the one version it is installed at.
+/// The module asked for.
 pub struct Target {
     pub module: ModuleName,
-    pub version: Version,
-    pub dependencies: BTreeMap<ModuleName, VersionReq>,
-    pub provenance: Provenance,
+    /// The one version it is installed at, with its dependencies, and how it gets there; `None`
+    /// to resolve it from the sources against `requirement`.
+    pub fixed: Option<(Version, BTreeMap<ModuleName, VersionReq>, Provenance)>,
+    /// What the install asks for: `=V` for a fixed version.
+    pub requirement: VersionReq,
 }
 
 /// Plans the install of `target` into `infra`, whose lock is `lock`.
@@ -103,8 +106,8 @@ pub fn plan(
         .collect();
     let mut roots = vec![Requirement {
         module: target.module.clone(),
-        requirement: exactly(&target.version),
-        origin: Origin::Root(format!("the install of {}", target.module)),
+        requirement: target.requirement.clone(),
+        origin: Origin::Root("the command line".into()),
     }];
     for (module, (entry, _)) in &locked {
         if entry.direct {
@@ -115,9 +118,12 @@ pub fn plan(
             });
         }
     }
-    let preferred: BTreeMap<ModuleName, Version> = locked
+    // What the lock pins stays when it satisfies, the target included.
+    let preferred: BTreeMap<ModuleName, Version> = lock
+        .providers
         .iter()
-        .map(|(module, (entry, _))| (module.clone(), entry.version.clone()))
+        .filter(|entry| entry.layout == Layout::Nickel)
+        .map(|entry| (entry.module.clone(), entry.version.clone()))
         .collect();
     let index = InstallIndex {
         target: &target,
@@ -134,8 +140,10 @@ pub fn plan(
     let mut modules = Vec::new();
     for (module, resolved) in &resolution {
         let locked_entry = locked.get(module).map(|(entry, _)| *entry);
-        let provenance = if *module == target.module {
-            target.provenance.clone()
+        let provenance = if let Some((_, _, provenance)) =
+            target.fixed.as_ref().filter(|_| *module == target.module)
+        {
+            provenance.clone()
         } else {
             origins
                 .get(&(module.clone(), resolved.version.clone()))
@@ -156,19 +164,6 @@ pub fn plan(
         .cloned()
         .collect();
     Ok(Plan { modules, dropped })
-}
-
-/// `=V`: the requirement that keeps a module where it is.
-fn exactly(version: &Version) -> VersionReq {
-    VersionReq {
-        comparators: vec![semver::Comparator {
-            op: semver::Op::Exact,
-            major: version.major,
-            minor: Some(version.minor),
-            patch: Some(version.patch),
-            pre: version.pre.clone(),
-        }],
-    }
 }
 
 /// The dependencies of an installed module, read from its manifest in the infra (through its
@@ -282,11 +277,14 @@ fn trust_problem(
 impl resolve::Index for InstallIndex<'_> {
     fn candidates(&self, module: &ModuleName) -> Result<Vec<Candidate>, String> {
         if *module == self.target.module {
-            return Ok(vec![Candidate {
-                version: self.target.version.clone(),
-                dependencies: self.target.dependencies.clone(),
-                excluded: None,
-            }]);
+            return match &self.target.fixed {
+                Some((version, dependencies, _)) => Ok(vec![Candidate {
+                    version: version.clone(),
+                    dependencies: dependencies.clone(),
+                    excluded: None,
+                }]),
+                None => self.offered_by_sources(module),
+            };
         }
         let Some((entry, dependencies)) = self.locked.get(module) else {
             return self.offered_by_sources(module);

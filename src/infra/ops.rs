@@ -19,6 +19,7 @@ use crate::names::{ModuleName, PackRef, ProviderName};
 use crate::pack::unpack::Limits;
 use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::signing::TrustedKey;
+use crate::version_spec::{VersionSpec, exactly};
 
 /// What to link.
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +45,10 @@ pub struct PackSources<'a> {
 #[derive(Clone, Copy)]
 pub struct PackInstall<'a> {
     pub module: &'a ModuleName,
-    pub version: &'a semver::Version,
+    /// Exactly one version, or a requirement resolved to the newest allowed one.
+    pub version: &'a VersionSpec,
+    /// What `manifest.toml` records for it [default: the version or requirement asked for].
+    pub recorded: Option<&'a str>,
     pub sources: PackSources<'a>,
     pub allow_unsigned: bool,
     /// Installed by name (`false` for `sync` restoring a dependency: it stays one).
@@ -143,9 +147,12 @@ pub fn install_link(
             &lock,
             Target {
                 module: module.clone(),
-                version: entry.version.clone(),
-                dependencies: request.package.manifest.dependencies.clone(),
-                provenance: Provenance::Source(request.package.dir.clone()),
+                requirement: exactly(&entry.version),
+                fixed: Some((
+                    entry.version.clone(),
+                    request.package.manifest.dependencies.clone(),
+                    Provenance::Source(request.package.dir.clone()),
+                )),
             },
             &Sources::Catalog(request.catalog),
         )?),
@@ -214,7 +221,6 @@ pub fn install_pack(
     pinned: Option<&crate::digest::Sha256>,
 ) -> anyhow::Result<InstallReport> {
     let module = request.module.clone();
-    let pack = PackRef::new(module.clone(), request.version.clone());
     let sources = &request.sources;
     let trust = Trust {
         keys: sources.keys,
@@ -222,38 +228,44 @@ pub fn install_pack(
         allow_unsigned: request.allow_unsigned,
     };
     clear_debris(context, infra)?;
-    let verified = sources.registry.fetch_verified(&pack, &trust, pinned)?;
+    // An exact version is fetched and verified first: what the registry has of it decides.
+    let prefetched = match request.version {
+        VersionSpec::Exact(version) => Some(sources.registry.fetch_verified(
+            &PackRef::new(module.clone(), version.clone()),
+            &trust,
+            pinned,
+        )?),
+        VersionSpec::Requirement { .. } => None,
+    };
     let mut lock = ProvidersLock::read(&infra.lock_path())?;
-    let existing = lock.module(&module);
-    let mut entry = pack_entry(
-        &verified,
-        existing.map(|e| e.required_by.clone()).unwrap_or_default(),
-        existing.is_none_or(|e| e.direct) || request.direct,
-    );
     // `sync` (a pinned pack) restores the one entry as the lock has it: the rest of the
     // closure has entries of its own.
-    let plan = if pinned.is_some() {
-        Plan {
+    let plan = match (&prefetched, pinned) {
+        (Some(_), Some(_)) => Plan {
             modules: Vec::new(),
             dropped: Vec::new(),
-        }
-    } else {
-        closure::plan(
+        },
+        _ => closure::plan(
             context,
             infra,
             &lock,
             Target {
                 module: module.clone(),
-                version: request.version.clone(),
-                dependencies: verified.dependencies.clone(),
-                provenance: Provenance::Locked,
+                requirement: request.version.requirement(),
+                fixed: prefetched.as_ref().map(|verified| {
+                    (
+                        verified.pack.version.clone(),
+                        verified.dependencies.clone(),
+                        Provenance::Locked,
+                    )
+                }),
             },
             &Sources::Registry {
                 registry: sources.registry,
                 keys: sources.keys,
                 allow_unsigned: request.allow_unsigned,
             },
-        )?
+        )?,
     };
     // Every pack the closure adds is fetched and verified before anything is written.
     let wanted: Vec<PackRef> = plan
@@ -268,6 +280,18 @@ pub fn install_pack(
         let verified = sources.registry.fetch_verified(&dependency, &trust, None)?;
         fetched.insert(dependency.module, verified);
     }
+    let verified = match prefetched {
+        Some(verified) => verified,
+        None => fetched
+            .remove(&module)
+            .ok_or_else(|| anyhow::anyhow!("`{module}` was not resolved"))?,
+    };
+    let existing = lock.module(&module);
+    let mut entry = pack_entry(
+        &verified,
+        existing.map(|e| e.required_by.clone()).unwrap_or_default(),
+        existing.is_none_or(|e| e.direct) || request.direct,
+    );
     if pinned.is_none() {
         entry.required_by = plan.required_by(&module);
     }
@@ -277,11 +301,10 @@ pub fn install_pack(
     let mut changed = vendor::place(infra, &verified, &mut transaction)?;
     // A provider linked before is unlinked: one form at a time.
     changed |= link::remove_symlink(context, infra, Layout::Nickel, &module, &mut transaction)?;
-    manifest.set_pack_dependency(
-        module.as_str(),
-        &vendor_dependency_path(&module),
-        &request.version.to_string(),
-    );
+    let recorded = request
+        .recorded
+        .map_or_else(|| request.version.manifest_text(), str::to_owned);
+    manifest.set_pack_dependency(module.as_str(), &vendor_dependency_path(&module), &recorded);
     let mut dependencies = Vec::new();
     let placed = Placement {
         context,
@@ -764,20 +787,24 @@ fn sync_pack(
     sources: &PackSources<'_>,
 ) -> anyhow::Result<(Change, Vec<String>)> {
     let manifest = super::manifest::InfraManifest::read(&infra.manifest_path(Layout::Nickel))?;
-    let version = entry.version.to_string();
-    let dependency_ok = manifest
-        .dependencies
-        .get(entry.module.as_str())
-        .is_some_and(|dependency| {
-            dependency.path() == Some(vendor_dependency_path(&entry.module).as_str())
-                && dependency.version() == Some(version.as_str())
+    let dependency = manifest.dependencies.get(entry.module.as_str());
+    // A requirement the manifest keeps (`^1.2`) stays when the pin satisfies it.
+    let recorded = dependency
+        .and_then(|dependency| dependency.version())
+        .filter(|text| {
+            VersionSpec::from_manifest(text).is_some_and(|spec| spec.matches(&entry.version))
         });
+    let dependency_ok = recorded.is_some()
+        && dependency.and_then(|d| d.path())
+            == Some(vendor_dependency_path(&entry.module).as_str());
     if dependency_ok && vendor_state(infra, &entry.module, &pin.content_hash)? == VendorState::Ok {
         return Ok((Change::Unchanged, Vec::new()));
     }
+    let exact = VersionSpec::Exact(entry.version.clone());
     let request = PackInstall {
         module: &entry.module,
-        version: &entry.version,
+        version: &exact,
+        recorded,
         sources: *sources,
         allow_unsigned: pin.signer == Signer::Unsigned,
         direct: entry.direct,

@@ -19,6 +19,7 @@ use crate::context::Context;
 use crate::digest::{ContentHash, Sha256};
 use crate::fs::{Entry, entry_at};
 use crate::names::ModuleName;
+use crate::version_spec::VersionSpec;
 
 /// The state of one installed (or stray) module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -156,7 +157,6 @@ fn check_entry(
     entry: &LockEntry,
     manifest: &InfraManifest,
 ) -> anyhow::Result<ModuleStatus> {
-    let version = entry.version.to_string();
     let (disk_state, expected_dependency, expected_version) = match &entry.installed {
         Installed::Link { source } => {
             let link = infra.modules_dir(context, entry.layout).join(&entry.module);
@@ -178,7 +178,7 @@ fn check_entry(
             (
                 state,
                 vendor_dependency_path(&entry.module),
-                Some(version.as_str()),
+                Some(&entry.version),
             )
         }
     };
@@ -203,13 +203,18 @@ fn check_entry(
 }
 
 /// Whether the infra's manifest depends on `entry` as the lock says it should: at
-/// `expected_dependency`, and pinned at `expected_version` for a pack.
+/// `expected_dependency`, and, for a pack, with a version or requirement that the pinned
+/// `expected_version` satisfies.
 fn manifest_agreement(
     entry: &LockEntry,
     manifest: &InfraManifest,
     expected_dependency: &str,
-    expected_version: Option<&str>,
+    expected_version: Option<&semver::Version>,
 ) -> (State, Option<String>) {
+    let allows = |text: Option<&str>, pinned: &semver::Version| {
+        text.and_then(VersionSpec::from_manifest)
+            .is_some_and(|spec| spec.matches(pinned))
+    };
     match manifest
         .dependencies
         .get(entry.module.as_str())
@@ -217,14 +222,14 @@ fn manifest_agreement(
     {
         Some((Some(path), version))
             if path == expected_dependency
-                && expected_version.is_none_or(|expected| version == Some(expected)) =>
+                && expected_version.is_none_or(|pinned| allows(version, pinned)) =>
         {
             (State::Ok, None)
         }
         Some((Some(path), version)) if path == expected_dependency => (
             State::ManifestMismatch,
             Some(format!(
-                "`{}` pins `{}` at version {}, the lock at {}",
+                "`{}` asks for `{}` {}, the lock pins {}",
                 entry.layout.manifest_file(),
                 entry.module,
                 version.unwrap_or("(none)"),

@@ -163,8 +163,8 @@ fn a_diamond_that_conflicts_names_both_requirements_and_changes_nothing() {
     --- stderr
     error: failed to install `edge` into `wuji`
       caused by: no version of `provisioning_core` satisfies every requirement on it:
-        edge_prov 0.0.1 requires provisioning_core ^0.2
         upcloud_prov 0.0.1 requires provisioning_core ^0.1
+        edge_prov 0.0.1 requires provisioning_core ^0.2
     hint: available: 0.1.0
     ");
     assert_eq!(context.tree("workspace/infra/wuji"), before);
@@ -198,8 +198,8 @@ fn a_diamond_that_conflicts_names_both_requirements_and_changes_nothing() {
     --- stderr
     error: failed to install `edge` 0.0.1 into `homelab`
       caused by: no version of `provisioning_core` satisfies every requirement on it:
-        edge_prov 0.0.1 requires provisioning_core ^0.2
         aws_prov 1.0.0 requires provisioning_core ^0.1
+        edge_prov 0.0.1 requires provisioning_core ^0.2
     hint: available: 0.1.0, 0.2.0
     ");
     assert_eq!(context.tree("workspace/infra/homelab"), before);

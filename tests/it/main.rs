@@ -23,3 +23,4 @@ mod signing;
 mod sync;
 mod validate;
 mod vendor;
+mod versions;

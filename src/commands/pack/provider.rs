@@ -3,7 +3,7 @@ use anyhow::Context as _;
 use super::{Setup, report_packed};
 use crate::Outcome;
 use crate::catalog::{self, Layout, Module, ModuleKind};
-use crate::cli::{PackOutputArgs, PackProviderArgs};
+use crate::cli::{PackProviderArgs, PackProvidersArgs};
 use crate::context::Context;
 use crate::names::PackRef;
 use crate::nickel;
@@ -58,10 +58,10 @@ pub fn provider(
     Ok(Outcome::Success)
 }
 
-/// `pack providers`: every discovered provider, in parallel, with progress. Every failure is
-/// reported; the exit code says whether any failed.
+/// `pack providers [--version V]`: every discovered provider (each as V, for a release), in
+/// parallel, with progress. Every failure is reported; the exit code says whether any failed.
 pub fn providers(
-    args: &PackOutputArgs,
+    args: &PackProvidersArgs,
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
@@ -80,15 +80,15 @@ pub fn providers(
         printer.report(&Vec::<Packed>::new())?;
         return Ok(Outcome::Success);
     }
-    let setup = Setup::new(context, args)?;
-    let packer = setup.packer(context, printer, args.force);
+    let setup = Setup::new(context, &args.output)?;
+    let packer = setup.packer(context, printer, args.output.force);
     let progress = printer.progress(modules.len(), "Packing");
     let results: Vec<anyhow::Result<Packed>> = nickel::with_evaluators(
         &setup.import_paths(),
         context.evaluation_bounds(),
         &modules,
         |evaluator, module| {
-            let result = input_for(module, None).and_then(|input| {
+            let result = input_for(module, args.version.as_ref()).and_then(|input| {
                 packer
                     .pack(evaluator, &input)
                     .with_context(|| format!("failed to pack `{}`", input.pack.module))

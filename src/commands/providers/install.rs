@@ -12,6 +12,7 @@ use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
 use crate::registry::Registries;
+use crate::version_spec::VersionSpec;
 
 /// `providers install <provider> <infra>`: link the provider's live source into the infra.
 pub fn install(
@@ -100,7 +101,7 @@ pub fn report_dependencies(changes: &[DependencyChange], printer: &Printer) {
 /// `providers install <provider> <infra> --version V`: verify the pack and vendor it.
 fn install_pack(
     args: &InstallArgs,
-    version: &semver::Version,
+    version: &VersionSpec,
     infra: &Infra,
     context: &Context,
     printer: &Printer,
@@ -116,6 +117,7 @@ fn install_pack(
     let request = PackInstall {
         module: &module,
         version,
+        recorded: None,
         sources: PackSources {
             registry: &registry,
             keys: &keys,

@@ -1,0 +1,206 @@
+//! Versions over time: requirements on install, `pack providers --version`.
+
+use insta::assert_snapshot;
+
+use crate::common::TestContext;
+
+/// The examples packed and signed, `aws` at several versions: 1.0.0, 1.2.0, 1.3.1, a
+/// pre-release 1.4.0-rc.1, and 2.0.0.
+fn released() -> TestContext {
+    let context = TestContext::examples();
+    context.run(["keys", "generate"]).success();
+    context.run(["pack", "core"]).success();
+    for version in ["1.0.0", "1.2.0", "1.3.1", "1.4.0-rc.1", "2.0.0"] {
+        context
+            .run(["pack", "provider", "aws", "--version", version])
+            .success();
+    }
+    context
+}
+
+fn pinned(context: &TestContext, infra: &str, module: &str) -> String {
+    let lock = context.read(&format!("workspace/infra/{infra}/providers.manifest.yaml"));
+    let entry = lock
+        .split("\n- ")
+        .find(|entry| entry.contains(&format!("module: {module}\n")))
+        .unwrap_or_else(|| panic!("{module} in the lock:\n{lock}"));
+    entry
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("version: "))
+        .expect("a version")
+        .to_owned()
+}
+
+#[test]
+fn a_requirement_resolves_to_the_newest_match_and_is_kept_in_the_manifest() {
+    let context = released();
+    let cases = [
+        ("^1.2", "1.3.1"),
+        ("~1.2", "1.2.0"),
+        (">=1.0, <1.3", "1.2.0"),
+        ("*", "2.0.0"),
+        ("1", "1.3.1"),
+        (">=1.4.0-rc.1, <2", "1.4.0-rc.1"),
+        ("1.2.0", "1.2.0"),
+    ];
+    for (requirement, expected) in cases {
+        let infra = context.infra("scratch");
+        context
+            .run([
+                "providers",
+                "install",
+                "aws",
+                "scratch",
+                "--version",
+                requirement,
+            ])
+            .success();
+        assert_eq!(
+            pinned(&context, "scratch", "aws_prov"),
+            expected,
+            "{requirement}"
+        );
+        let manifest = context.read("workspace/infra/scratch/manifest.toml");
+        assert!(
+            manifest.contains(&format!(
+                "aws_prov = {{ path = \"./vendor/aws_prov\", version = \"{requirement}\" }}"
+            )),
+            "{requirement}: the manifest keeps it as written:\n{manifest}"
+        );
+        context.run(["providers", "validate", "scratch"]).success();
+        std::fs::remove_dir_all(infra).expect("rm infra");
+    }
+}
+
+#[test]
+fn sync_and_a_second_install_reuse_the_pin() {
+    let context = released();
+    context
+        .run([
+            "providers",
+            "install",
+            "aws",
+            "homelab",
+            "--version",
+            "^1.2",
+        ])
+        .success();
+    // A newer matching version appears; nothing moves without `update`.
+    context
+        .run(["pack", "provider", "aws", "--version", "1.3.5"])
+        .success();
+    std::fs::remove_dir_all(context.path("workspace/infra/homelab/vendor")).expect("rm vendor");
+    context.run(["providers", "sync", "homelab"]).success();
+    assert_eq!(pinned(&context, "homelab", "aws_prov"), "1.3.1");
+    context
+        .run([
+            "providers",
+            "install",
+            "aws",
+            "homelab",
+            "--version",
+            "^1.2",
+        ])
+        .success();
+    assert_eq!(pinned(&context, "homelab", "aws_prov"), "1.3.1");
+    assert!(
+        context
+            .read("workspace/infra/homelab/manifest.toml")
+            .contains("version = \"^1.2\"")
+    );
+    context.run(["providers", "validate", "homelab"]).success();
+}
+
+#[test]
+fn bad_requirements_say_what_is_accepted_and_what_exists() {
+    let context = released();
+    assert_snapshot!(context.run(["providers", "install", "aws", "homelab", "--version", "latest"]), @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: invalid value 'latest' for '--version <V|REQ>': `latest` is neither a version nor a version requirement
+    hint: give an exact version (`1.2.3`) or a version requirement in Cargo's syntax: `0.1` (meaning `^0.1`), `^1.2`, `~1.2.3`, `=1.2.3`, `>=1.0, <2.0` or `*`
+
+    For more information, try '--help'.
+    ");
+    assert_snapshot!(context.run(["providers", "install", "aws", "homelab", "--version", "^3"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` ^3 into `homelab`
+      caused by: no version of `aws_prov` satisfies the requirement on it:
+        the command line requires aws_prov ^3
+    hint: available: 1.0.0, 1.2.0, 1.3.1, 1.4.0-rc.1, 2.0.0
+    ");
+    // Only an unsigned version matches.
+    let unsigned = TestContext::examples();
+    unsigned.run(["pack", "core"]).success();
+    unsigned
+        .run(["pack", "provider", "aws", "--version", "1.0.0"])
+        .success();
+    assert_snapshot!(unsigned.run(["providers", "install", "aws", "homelab", "--version", "^1"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` ^1 into `homelab`
+      caused by: no version of `aws_prov` satisfies the requirement on it:
+        the command line requires aws_prov ^1
+    hint: available: 1.0.0 (unsigned); pass `--allow-unsigned` to accept unsigned versions
+    ");
+    unsigned
+        .run([
+            "providers",
+            "install",
+            "aws",
+            "homelab",
+            "--version",
+            "^1",
+            "--allow-unsigned",
+        ])
+        .success();
+}
+
+#[test]
+fn pack_providers_packs_a_release_at_one_version() {
+    let context = TestContext::examples();
+    assert_snapshot!(context.run(["pack", "providers", "--version", "0.2.0"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+          Packed `aws_prov` 0.2.0 → `distribution/packages/aws_prov_0.2.0.tar` (8.00 KiB, sha256 0b19b5f73516, unsigned)
+          Packed `local_prov` 0.2.0 → `distribution/packages/local_prov_0.2.0.tar` (4.50 KiB, sha256 896a8c041dbd, unsigned)
+          Packed `upcloud_prov` 0.2.0 → `distribution/packages/upcloud_prov_0.2.0.tar` (10.00 KiB, sha256 e14d549e5040, unsigned)
+        Finished 3 providers packed
+    ");
+    for module in ["aws_prov", "local_prov", "upcloud_prov"] {
+        assert!(
+            context
+                .path(&format!("distribution/packages/{module}_0.2.0.tar"))
+                .is_file(),
+            "{module}"
+        );
+    }
+    // The sources keep their own versions.
+    assert!(
+        context
+            .read("extensions/providers/aws/nickel/manifest.toml")
+            .contains("version = \"1.0.0\"")
+    );
+    // A version that exists with other contents is refused per module; the rest are reported.
+    let manifest = context.read("extensions/providers/local/nickel/main.ncl");
+    context.write(
+        "extensions/providers/local/nickel/main.ncl",
+        &format!("{manifest}\n# changed\n"),
+    );
+    assert_snapshot!(context.run(["pack", "providers", "--version", "0.2.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+       Unchanged `aws_prov` 0.2.0 → `distribution/packages/aws_prov_0.2.0.tar` (8.00 KiB, sha256 0b19b5f73516, unsigned)
+    error: failed to pack `local_prov`
+      caused by: `local_prov` 0.2.0 is already packed with other contents (sha256 896a8c041dbd65aa0de48e8b5c64189d43d7050cb65ead2ce97e349dbd88de51, now e808fb7937e392623a9b73607b7a607858f962b9ae6c8cc5556478d0e22360f2)
+    hint: packed versions are immutable: bump the version, or pass `--force` to replace it
+       Unchanged `upcloud_prov` 0.2.0 → `distribution/packages/upcloud_prov_0.2.0.tar` (10.00 KiB, sha256 e14d549e5040, unsigned)
+    error: 1 of 3 providers could not be packed
+    ");
+}
