@@ -112,6 +112,35 @@ pub enum ProvidersCommand {
     Validate(InfraArgs),
     /// Rebuild an infra's module links from `providers.manifest.yaml`
     Sync(InfraArgs),
+    /// Each pinned module: its pin, the newest version its requirement allows, the newest
+    /// overall, and why the pin is behind
+    Outdated(OutdatedArgs),
+    /// Move pins forward within their requirements (all, or the modules named and what they
+    /// need)
+    Update(UpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+    /// Exit 1 when a pin is behind the newest version its requirement allows (for CI)
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+    /// The providers to update (and what they need) [default: every pinned module]
+    pub providers: Vec<ProviderName>,
+    /// Print what would change, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Accept unsigned versions, or versions signed by an untrusted key
+    #[arg(long)]
+    pub allow_unsigned: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +160,8 @@ pub enum PackCommand {
     Provider(PackProviderArgs),
     /// Pack every provider, in parallel; one failure does not stop the others
     Providers(PackProvidersArgs),
+    /// Withdraw a version from resolution without deleting it (`--undo` restores it)
+    Yank(YankArgs),
 
     /// Packages and versions present: size, created, hash, signed or not
     List,
@@ -231,6 +262,15 @@ pub struct PackProvidersArgs {
     pub version: Option<semver::Version>,
     #[command(flatten)]
     pub output: PackOutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct YankArgs {
+    /// The version to yank: `module@version`
+    pub pack: crate::names::PackRef,
+    /// Restore a yanked version
+    #[arg(long)]
+    pub undo: bool,
 }
 
 #[derive(Debug, Args)]

@@ -216,6 +216,9 @@ impl Packer<'_> {
             &mut transaction,
         )?;
         if let Some(metadata) = metadata {
+            let recorded_yanked = recorded
+                .as_ref()
+                .is_some_and(|entry| entry.yanked && entry.sha256 == artifact.sha256);
             let created = recorded
                 .filter(|entry| entry.sha256 == artifact.sha256)
                 .map_or_else(|| crate::time::rfc3339(self.now), |entry| entry.created);
@@ -229,6 +232,8 @@ impl Packer<'_> {
                 signature,
                 signer,
                 dependencies: input.dependencies.clone(),
+                // Re-packing the same bytes keeps a version yanked.
+                yanked: recorded_yanked,
             };
             // A replaced version was forgotten on disk first: it is written back whatever
             // the metadata read before said.

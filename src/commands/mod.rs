@@ -27,6 +27,8 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             ProvidersCommand::Installed(args) => providers::installed(&args, context, printer),
             ProvidersCommand::Validate(args) => providers::validate(&args, context, printer),
             ProvidersCommand::Sync(args) => providers::sync(&args, context, printer),
+            ProvidersCommand::Outdated(args) => providers::outdated(&args, context, printer),
+            ProvidersCommand::Update(args) => providers::update(&args, context, printer),
         },
         Command::ModuleLoader(command) => match command {
             ModuleLoaderCommand::Discover(args) => module_loader::discover(&args, context, printer),
@@ -40,6 +42,7 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             PackCommand::Clean(args) => pack::clean(&args, context, printer),
             PackCommand::Verify(args) => pack::verify(&args, context, printer),
             PackCommand::Publish(args) => pack::publish(&args, context, printer),
+            PackCommand::Yank(args) => pack::yank(&args, context, printer),
         },
         Command::Keys(command) => keys::run(command, context, printer),
         Command::Registry(RegistryCommand::List(args)) => registry::list(&args, context, printer),

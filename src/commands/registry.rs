@@ -12,6 +12,8 @@ use crate::registry::Registries;
 struct ListedVersion {
     module: String,
     version: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    yanked: bool,
 }
 
 /// `registry list [<module>]`: modules and versions in the registry (`--registry`, else the
@@ -28,9 +30,11 @@ pub fn list(
     };
     let mut rows = Vec::new();
     for module in modules {
+        let yanked = registry.yanked(&module)?;
         for version in registry.versions(&module)? {
             rows.push(ListedVersion {
                 module: module.to_string(),
+                yanked: yanked.contains(&version),
                 version: version.to_string(),
             });
         }
@@ -40,7 +44,12 @@ pub fn list(
         let mut table =
             Table::new(["MODULE", "VERSION"]).when_empty(&format!("no packs in `{label}`"));
         for row in &rows {
-            table.row([row.module.clone(), row.version.clone()]);
+            let version = if row.yanked {
+                format!("{} (yanked)", row.version)
+            } else {
+                row.version.clone()
+            };
+            table.row([row.module.clone(), version]);
         }
         table
     })?;

@@ -55,6 +55,8 @@ pub struct Planned {
     pub provenance: Provenance,
     pub required_by: BTreeSet<ModuleName>,
     pub direct: bool,
+    /// What `manifest.toml` keeps for a pack (a requirement as written) [default: its version].
+    pub recorded: Option<String>,
 }
 
 /// The modules an install leaves in the infra's Nickel layout (the target among them), and the
@@ -128,6 +130,7 @@ pub fn plan(
     let index = InstallIndex {
         target: &target,
         locked: &locked,
+        pinned: &preferred,
         sources,
         origins: std::sync::Mutex::new(BTreeMap::new()),
     };
@@ -156,6 +159,7 @@ pub fn plan(
             provenance,
             required_by: resolved.required_by.clone(),
             direct: *module == target.module || locked_entry.is_some_and(|entry| entry.direct),
+            recorded: None,
         });
     }
     let dropped = entries
@@ -189,6 +193,8 @@ pub fn installed_dir(context: &Context, infra: &Infra, entry: &LockEntry) -> Pat
 
 struct InstallIndex<'a> {
     target: &'a Target,
+    /// What the lock pins: a yanked version stays available to the infra that pins it.
+    pinned: &'a BTreeMap<ModuleName, Version>,
     locked: &'a BTreeMap<ModuleName, (&'a LockEntry, BTreeMap<ModuleName, VersionReq>)>,
     sources: &'a Sources<'a>,
     /// Where each candidate offered from the sources comes from.
@@ -239,7 +245,12 @@ impl InstallIndex<'_> {
                 Ok(entries
                     .into_iter()
                     .map(|entry| {
-                        let excluded = trust_problem(&entry, keys, *allow_unsigned);
+                        let pinned = self.pinned.get(module) == Some(&entry.version);
+                        let excluded = if entry.yanked && !pinned {
+                            Some("yanked".to_owned())
+                        } else {
+                            trust_problem(&entry, keys, *allow_unsigned)
+                        };
                         let candidate = Candidate {
                             version: entry.version.clone(),
                             dependencies: entry.dependencies.clone(),
@@ -257,7 +268,7 @@ impl InstallIndex<'_> {
 
 /// Why a version the registry records may not be chosen: no signature, or a signer not
 /// trusted (both allowed by `--allow-unsigned`, as verification allows them).
-fn trust_problem(
+pub fn trust_problem(
     entry: &VersionEntry,
     keys: &[TrustedKey],
     allow_unsigned: bool,

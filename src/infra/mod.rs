@@ -26,6 +26,7 @@ pub mod pins;
 pub mod state;
 pub mod validate;
 pub mod vendor;
+pub mod versions;
 
 use std::path::{Path, PathBuf};
 

@@ -77,6 +77,9 @@ pub struct InstallReport {
     pub change: Change,
     /// What it did to other modules: dependencies linked, vendored or dropped.
     pub dependencies: Vec<DependencyChange>,
+    /// What to say although it worked (a yanked version installed because it was asked for
+    /// exactly, or is pinned).
+    pub warnings: Vec<String>,
     /// What could not be deleted after the change was made (to report; the next command
     /// removes it).
     pub leftovers: Vec<String>,
@@ -194,7 +197,7 @@ pub fn install_link(
         };
         changed |= placed.apply(
             plan,
-            &module,
+            Some(&module),
             &mut manifest,
             &mut lock,
             &mut transaction,
@@ -207,6 +210,7 @@ pub fn install_link(
         entry,
         change: Change::from(changed),
         dependencies,
+        warnings: Vec::new(),
         leftovers,
     })
 }
@@ -313,7 +317,7 @@ pub fn install_pack(
     };
     changed |= placed.apply(
         &plan,
-        &module,
+        Some(&module),
         &mut manifest,
         &mut lock,
         &mut transaction,
@@ -321,10 +325,21 @@ pub fn install_pack(
     )?;
     changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
     let leftovers = transaction.commit();
+    let warnings = std::iter::once(&verified)
+        .chain(fetched.values())
+        .filter(|pack| pack.yanked)
+        .map(|pack| {
+            format!(
+                "`{}` {} is yanked in `{}`: it stays because it is pinned or asked for exactly\nhint: `provisioning providers update` moves to a version that is not",
+                pack.pack.module, pack.pack.version, pack.label
+            )
+        })
+        .collect();
     Ok(InstallReport {
         entry,
         change: Change::from(changed),
         dependencies,
+        warnings,
         leftovers,
     })
 }
@@ -381,7 +396,7 @@ impl Placement<'_> {
     fn apply(
         &self,
         plan: &Plan,
-        target: &ModuleName,
+        target: Option<&ModuleName>,
         manifest: &mut InfraManifestMut,
         lock: &mut ProvidersLock,
         transaction: &mut Transaction,
@@ -389,7 +404,7 @@ impl Placement<'_> {
     ) -> anyhow::Result<bool> {
         let (context, infra) = (self.context, self.infra);
         let mut changed = false;
-        for planned in plan.modules.iter().filter(|p| p.module != *target) {
+        for planned in plan.modules.iter().filter(|p| Some(&p.module) != target) {
             let module = &planned.module;
             let entry = match &planned.provenance {
                 Provenance::Locked => {
@@ -441,10 +456,11 @@ impl Placement<'_> {
                     changed |= vendor::place(infra, verified, transaction)?;
                     changed |=
                         link::remove_symlink(context, infra, Layout::Nickel, module, transaction)?;
+                    let version = planned.version.to_string();
                     manifest.set_pack_dependency(
                         module.as_str(),
                         &vendor_dependency_path(module),
-                        &planned.version.to_string(),
+                        planned.recorded.as_deref().unwrap_or(&version),
                     );
                     changes.push(DependencyChange {
                         module: module.clone(),
@@ -492,6 +508,82 @@ fn drop_entry(
     changed |= manifest.remove_dependency(entry.module.as_str());
     changed |= lock.remove(&entry.name).is_some();
     Ok(changed)
+}
+
+/// Carries out an update plan ([`super::versions::plan_update`]): every version that moves
+/// is fetched and verified first, then vendored, with the manifest (requirements kept as
+/// written) and the lock, in one transaction; a failure anywhere leaves the infra as it was.
+/// Returns what could not be deleted after the change.
+pub fn update(
+    context: &Context,
+    infra: &Infra,
+    plan: &super::versions::UpdatePlan,
+    sources: &PackSources<'_>,
+    allow_unsigned: bool,
+) -> anyhow::Result<Vec<String>> {
+    clear_debris(context, infra)?;
+    let trust = Trust {
+        keys: sources.keys,
+        limits: sources.limits,
+        allow_unsigned,
+    };
+    let wanted: Vec<PackRef> = plan
+        .changes
+        .iter()
+        .filter_map(|change| {
+            let version = change.to.clone()?;
+            Some(PackRef::new(change.module.clone(), version))
+        })
+        .collect();
+    sources.registry.prefetch(&wanted);
+    let mut fetched = BTreeMap::new();
+    for pack in wanted {
+        let verified = sources.registry.fetch_verified(&pack, &trust, None)?;
+        fetched.insert(pack.module, verified);
+    }
+    let mut lock = ProvidersLock::read(&infra.lock_path())?;
+    let modules = plan
+        .resolution
+        .iter()
+        .map(|(module, resolved)| closure::Planned {
+            module: module.clone(),
+            version: resolved.version.clone(),
+            provenance: match plan.records.get(module) {
+                Some(record) if fetched.contains_key(module) => {
+                    Provenance::Registry(Box::new(record.clone()))
+                }
+                _ => Provenance::Locked,
+            },
+            required_by: resolved.required_by.clone(),
+            direct: lock.module(module).is_some_and(|entry| entry.direct) || resolved.root,
+            recorded: plan.recorded.get(module).cloned(),
+        })
+        .collect();
+    let dropped = plan
+        .changes
+        .iter()
+        .filter(|change| change.to.is_none())
+        .filter_map(|change| lock.module(&change.module).cloned())
+        .collect();
+    let closure_plan = Plan { modules, dropped };
+    let mut manifest = InfraManifestMut::open(&infra.manifest_path(Layout::Nickel), &infra.name)?;
+    let mut transaction = Transaction::new();
+    let placed = Placement {
+        context,
+        infra,
+        fetched: &fetched,
+    };
+    placed.apply(
+        &closure_plan,
+        None,
+        &mut manifest,
+        &mut lock,
+        &mut transaction,
+        &mut Vec::new(),
+    )?;
+    transaction.write(manifest.path(), manifest.render().as_bytes())?;
+    transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
+    Ok(transaction.commit())
 }
 
 /// What [`remove`] found and took away.
@@ -810,5 +902,7 @@ fn sync_pack(
         direct: entry.direct,
     };
     let report = install_pack(context, infra, &request, Some(&pin.sha256))?;
-    Ok((report.change, report.leftovers))
+    let mut said = report.warnings;
+    said.extend(report.leftovers);
+    Ok((report.change, said))
 }

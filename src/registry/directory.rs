@@ -134,6 +134,44 @@ impl DirectoryRegistry {
             })
     }
 
+    /// Marks `pack` yanked (or not), under the registry's lock; says whether anything changed.
+    pub fn set_yanked(
+        &self,
+        pack: &PackRef,
+        yanked: bool,
+        printer: &Printer,
+    ) -> Result<bool, RegistryError> {
+        let lock_error = |source| RegistryError::Read {
+            path: self.registry_path.clone(),
+            source,
+        };
+        let _lock = self.lock(printer).map_err(lock_error)?;
+        self.resolve(pack)?;
+        let Some(mut metadata) = self.read(&pack.module)? else {
+            return Err(RegistryError::UnknownModule {
+                module: pack.module.clone(),
+                registry: self.label.clone(),
+            });
+        };
+        let Some(entry) = metadata
+            .versions
+            .iter_mut()
+            .find(|entry| entry.version == pack.version)
+        else {
+            return Ok(false);
+        };
+        if entry.yanked == yanked {
+            return Ok(false);
+        }
+        entry.yanked = yanked;
+        self.write(&metadata)
+            .map_err(|source| RegistryError::Write {
+                path: self.metadata_path(&pack.module),
+                source,
+            })?;
+        Ok(true)
+    }
+
     /// Where a file named in the metadata is on disk.
     pub fn artifact_path(&self, file_name: &str) -> PathBuf {
         self.pack_path.join(file_name)
@@ -165,6 +203,18 @@ impl Registry for DirectoryRegistry {
             .collect();
         modules.sort();
         Ok(modules)
+    }
+
+    fn yanked(
+        &self,
+        module: &ModuleName,
+    ) -> Result<std::collections::BTreeSet<semver::Version>, RegistryError> {
+        Ok(self
+            .index(module)?
+            .into_iter()
+            .filter(|entry| entry.yanked)
+            .map(|entry| entry.version)
+            .collect())
     }
 
     fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {

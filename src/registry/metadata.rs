@@ -51,6 +51,10 @@ pub struct VersionEntry {
     /// downloads a pack to learn what it needs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dependencies: BTreeMap<ModuleName, semver::VersionReq>,
+    /// Withdrawn from resolution (`pack yank`): never chosen by a requirement, still installed
+    /// where a lock pins it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub yanked: bool,
 }
 
 impl ModuleMetadata {
@@ -154,6 +158,7 @@ mod tests {
             signature: None,
             signer: None,
             dependencies: BTreeMap::new(),
+            yanked: false,
         }
     }
 

@@ -34,6 +34,12 @@ pub enum RegistryError {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`{}` is not valid registry metadata: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     #[error("no packs of `{module}` in the registry `{registry}`\nhint: pack it first: `provisioning pack provider {}`", module.provider().map_or_else(|| module.to_string(), |p| p.to_string()))]
@@ -99,6 +105,8 @@ pub struct VerifiedPack {
     /// What it requires: its manifest's `[dependencies]`, which the registry's record agrees
     /// with.
     pub dependencies: std::collections::BTreeMap<ModuleName, semver::VersionReq>,
+    /// The registry marks it yanked.
+    pub yanked: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +154,15 @@ pub trait Registry {
 
     /// One pack and what the registry records about it, unverified.
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError>;
+
+    /// The versions of `module` withdrawn from resolution (`pack yank`), for listings. A
+    /// registry that records none (OCI, for now) has none.
+    fn yanked(
+        &self,
+        _module: &ModuleName,
+    ) -> Result<std::collections::BTreeSet<semver::Version>, RegistryError> {
+        Ok(std::collections::BTreeSet::new())
+    }
 
     /// Makes the fetches of `packs` that follow cheap (a remote registry fetches them together
     /// into its cache). Best effort: a failure here comes back from [`Registry::fetch`].
@@ -224,6 +241,7 @@ pub trait Registry {
             signer: report.signer,
             label: fetched.label,
             dependencies,
+            yanked: recorded.yanked,
         })
     }
 }
@@ -300,6 +318,17 @@ impl Registry for Chain {
         }
         entries.sort_by(|a, b| a.version.cmp(&b.version));
         Ok(entries)
+    }
+
+    fn yanked(
+        &self,
+        module: &ModuleName,
+    ) -> Result<std::collections::BTreeSet<semver::Version>, RegistryError> {
+        let mut yanked = std::collections::BTreeSet::new();
+        for registry in &self.registries {
+            yanked.extend(registry.yanked(module)?);
+        }
+        Ok(yanked)
     }
 
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {

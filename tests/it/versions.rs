@@ -1,4 +1,5 @@
-//! Versions over time: requirements on install, `pack providers --version`.
+//! Versions over time: requirements on install, `outdated`, `update`, yank, and
+//! `pack providers --version`.
 
 use insta::assert_snapshot;
 
@@ -203,4 +204,234 @@ fn pack_providers_packs_a_release_at_one_version() {
        Unchanged `upcloud_prov` 0.2.0 → `distribution/packages/upcloud_prov_0.2.0.tar` (10.00 KiB, sha256 e14d549e5040, unsigned)
     error: 1 of 3 providers could not be packed
     ");
+}
+
+/// `released()`, with `homelab` pinning `aws` `~1.2` (1.2.0) and, through it, the core.
+fn pinned_infra() -> TestContext {
+    let context = released();
+    context
+        .run([
+            "providers",
+            "install",
+            "aws",
+            "homelab",
+            "--version",
+            "~1.2",
+        ])
+        .success();
+    context
+}
+
+#[test]
+fn outdated_says_what_is_behind_and_why() {
+    let context = pinned_infra();
+    assert_snapshot!(context.run(["providers", "outdated", "homelab"]), @"
+    exit: 0
+    --- stdout
+    MODULE             PINNED  REQUIREMENT      MATCHING  NEWEST  WHY
+    aws_prov           1.2.0   ~1.2             1.2.0     2.0.0   the requirement ~1.2 excludes 2.0.0
+    provisioning_core  0.1.0   ^0.1 (aws_prov)  0.1.0     0.1.0   up to date
+    --- stderr
+    ");
+    context.run(["pack", "yank", "aws_prov@2.0.0"]).success();
+    assert_snapshot!(context.run(["providers", "outdated", "homelab", "--exit-code"]), @"
+    exit: 1
+    --- stdout
+    MODULE             PINNED  REQUIREMENT      MATCHING  NEWEST  WHY
+    aws_prov           1.2.0   ~1.2             1.2.0     1.3.1   the requirement ~1.2 excludes 1.3.1 (2.0.0 is yanked)
+    provisioning_core  0.1.0   ^0.1 (aws_prov)  0.1.0     0.1.0   up to date
+    --- stderr
+    ");
+    assert_snapshot!(context.run(["providers", "outdated", "homelab", "--format", "json", "--quiet"]), @r#"
+    exit: 0
+    --- stdout
+    {
+      "infra": "homelab",
+      "modules": [
+        {
+          "module": "aws_prov",
+          "pinned": "1.2.0",
+          "requirement": "~1.2",
+          "matching": "1.2.0",
+          "newest": "1.3.1",
+          "why": "the requirement ~1.2 excludes 1.3.1 (2.0.0 is yanked)",
+          "behind": true
+        },
+        {
+          "module": "provisioning_core",
+          "pinned": "0.1.0",
+          "requirement": "^0.1 (aws_prov)",
+          "matching": "0.1.0",
+          "newest": "0.1.0",
+          "why": "up to date",
+          "behind": false
+        }
+      ]
+    }
+    --- stderr
+    "#);
+}
+
+#[test]
+fn update_moves_pins_within_their_requirements_as_one_change() {
+    let context = pinned_infra();
+    let manifest = context.read("workspace/infra/homelab/manifest.toml");
+    context.write(
+        "workspace/infra/homelab/manifest.toml",
+        &manifest.replace("version = \"~1.2\"", "version = \"^1.2\""),
+    );
+    let before = context.tree("workspace/infra/homelab");
+    assert_snapshot!(context.run(["providers", "update", "homelab", "--dry-run"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Updating aws_prov 1.2.0 -> 1.3.1
+    warning: dry run: nothing was changed
+    ");
+    assert_eq!(
+        context.tree("workspace/infra/homelab"),
+        before,
+        "a dry run writes nothing"
+    );
+
+    // A tampered artifact of the version it moves to: verification fails, nothing changes.
+    let artifact = context.path("distribution/packages/aws_prov_1.3.1.tar");
+    let mut bytes = std::fs::read(&artifact).expect("read");
+    let last = bytes.len() - 600;
+    bytes[last] ^= 0x55;
+    std::fs::write(&artifact, &bytes).expect("tamper");
+    let failed = context.run(["providers", "update", "homelab"]);
+    assert_eq!(failed.code, 1, "{failed}");
+    assert!(failed.stderr.contains("failed verification"), "{failed}");
+    assert_eq!(
+        context.tree("workspace/infra/homelab"),
+        before,
+        "rolled back"
+    );
+
+    // Packed again, intact: one module named, then all.
+    context
+        .run(["pack", "provider", "aws", "--version", "1.3.1", "--force"])
+        .success();
+    assert_snapshot!(context.run(["providers", "update", "homelab", "aws"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Updating aws_prov 1.2.0 -> 1.3.1
+         Updated `homelab`: 1 change
+    ");
+    assert_eq!(pinned(&context, "homelab", "aws_prov"), "1.3.1");
+    assert!(
+        context
+            .read("workspace/infra/homelab/manifest.toml")
+            .contains("version = \"^1.2\""),
+        "the requirement is kept as written"
+    );
+    context.run(["providers", "validate", "homelab"]).success();
+    assert_snapshot!(context.run(["providers", "update", "homelab"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Unchanged every pin of `homelab` is as new as its requirements allow
+    ");
+    assert_snapshot!(context.run(["providers", "update", "homelab", "local"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to update `homelab`
+      caused by: `local_prov` is not installed in `homelab`
+    hint: pinned: `aws`, `provisioning_core`
+    ");
+}
+
+#[test]
+fn a_yanked_version_is_never_chosen_but_its_pins_keep_working() {
+    let context = released();
+    context
+        .run([
+            "providers",
+            "install",
+            "aws",
+            "homelab",
+            "--version",
+            "1.3.1",
+        ])
+        .success();
+    assert_snapshot!(context.run(["pack", "yank", "aws_prov@1.3.1"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+          Yanked `aws_prov` 1.3.1 in `distribution/registry`: withdrawn from resolution; pinned infras keep it
+    ");
+    assert_snapshot!(context.run(["pack", "yank", "aws_prov@9.9.9"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `aws_prov` has no version 9.9.9 in the registry
+    hint: available: 1.0.0, 1.2.0, 1.3.1, 1.4.0-rc.1, 2.0.0
+    ");
+    // Requirements skip it.
+    context.infra("fresh");
+    assert_snapshot!(context.run(["providers", "install", "aws", "fresh", "--version", "~1.3"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` ~1.3 into `fresh`
+      caused by: no version of `aws_prov` satisfies the requirement on it:
+        the command line requires aws_prov ~1.3
+    hint: available: 1.0.0, 1.2.0, 1.3.1 (yanked), 1.4.0-rc.1, 2.0.0
+    ");
+    context
+        .run(["providers", "install", "aws", "fresh", "--version", "^1.2"])
+        .success();
+    assert_eq!(pinned(&context, "fresh", "aws_prov"), "1.2.0");
+    // The infra that pins it still syncs it, and is told.
+    std::fs::remove_dir_all(context.path("workspace/infra/homelab/vendor")).expect("rm vendor");
+    assert_snapshot!(context.run(["providers", "sync", "homelab"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+    warning: `aws_prov` 1.3.1 is yanked in `distribution/registry`: it stays because it is pinned or asked for exactly
+    hint: `provisioning providers update` moves to a version that is not
+        Restored `aws_prov` 1.3.1 from `distribution/registry` (verified)
+        Restored `provisioning_core` 0.1.0 from `distribution/registry` (verified)
+          Synced 2 modules of `homelab`
+    ");
+    let listed = context.run(["pack", "list"]);
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|line| line.starts_with("aws_prov") && line.contains("1.3.1 (yanked)")),
+        "{listed}"
+    );
+    // `pack clean` keeps it: an infra pins it.
+    context
+        .run(["pack", "clean", "--keep-latest", "1"])
+        .success();
+    assert!(
+        context
+            .path("distribution/packages/aws_prov_1.3.1.tar")
+            .is_file()
+    );
+    assert_snapshot!(context.run(["registry", "list", "aws_prov"]), @"
+    exit: 0
+    --- stdout
+    MODULE    VERSION
+    aws_prov  1.2.0
+    aws_prov  1.3.1 (yanked)
+    aws_prov  2.0.0
+    --- stderr
+    ");
+    // Restored, it is chosen again.
+    assert_snapshot!(context.run(["pack", "yank", "aws_prov@1.3.1", "--undo"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Restored `aws_prov` 1.3.1 in `distribution/registry`: back in resolution
+    ");
+    context
+        .run(["providers", "install", "aws", "fresh", "--version", "~1.3"])
+        .success();
+    assert_eq!(pinned(&context, "fresh", "aws_prov"), "1.3.1");
 }

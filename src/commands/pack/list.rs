@@ -30,6 +30,9 @@ pub struct PackageRow {
     pub created: Option<String>,
     pub sha256: Option<Sha256>,
     pub signed: bool,
+    /// Withdrawn from resolution (`pack yank`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub yanked: bool,
     pub state: PackageState,
     /// What does not match, for `mismatch`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,6 +65,7 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
                 created: Some(entry.created.clone()),
                 sha256: Some(entry.sha256),
                 signed,
+                yanked: entry.yanked,
                 state: match (path.is_file(), &problem) {
                     (false, _) => PackageState::Missing,
                     (true, Some(_)) => PackageState::Mismatch,
@@ -82,6 +86,7 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
             size: Some(bytes.len() as u64),
             created: None,
             sha256: Some(Sha256::of(&bytes)),
+            yanked: false,
             state: PackageState::Unindexed,
             problem: None,
         });
@@ -97,7 +102,11 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
         for row in &rows {
             table.row([
                 row.module.clone(),
-                row.version.to_string(),
+                if row.yanked {
+                    format!("{} (yanked)", row.version)
+                } else {
+                    row.version.to_string()
+                },
                 row.size.map_or_else(
                     || "-".into(),
                     |size| indicatif::HumanBytes(size).to_string(),

@@ -7,6 +7,7 @@ mod list;
 mod provider;
 mod publish;
 mod verify;
+mod yank;
 
 pub use clean::clean;
 pub use core::core;
@@ -14,6 +15,7 @@ pub use list::list;
 pub use provider::{provider, providers};
 pub use publish::publish;
 pub use verify::verify;
+pub use yank::yank;
 
 use crate::catalog::Catalog;
 use crate::cli::PackOutputArgs;

@@ -54,8 +54,8 @@ pub fn install(
 
 fn report(done: &InstallReport, infra: &Infra, how: &str, printer: &Printer) {
     let entry = &done.entry;
-    for leftover in &done.leftovers {
-        printer.warning(leftover);
+    for warning in done.warnings.iter().chain(&done.leftovers) {
+        printer.warning(warning);
     }
     match done.change {
         Change::Changed => printer.status(

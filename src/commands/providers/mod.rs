@@ -4,14 +4,18 @@ mod info;
 mod install;
 mod installed;
 mod list;
+mod outdated;
 mod remove;
 mod sync;
+mod update;
 mod validate;
 
 pub use info::info;
 pub use install::install;
 pub use installed::installed;
 pub use list::list;
+pub use outdated::outdated;
 pub use remove::remove;
 pub use sync::sync;
+pub use update::update;
 pub use validate::validate;

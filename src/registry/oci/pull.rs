@@ -257,6 +257,7 @@ impl OciRegistry {
         let package_file = ArtifactName::new(pack.clone());
         Ok(VersionEntry {
             dependencies,
+            yanked: false,
             signature: signed.then(|| package_file.signature()),
             package_file,
             version,

@@ -1,0 +1,82 @@
+use anyhow::Context as _;
+
+use crate::Outcome;
+use crate::cli::UpdateArgs;
+use crate::context::Context;
+use crate::infra::Infra;
+use crate::infra::ops::{self, PackSources};
+use crate::infra::versions;
+use crate::lock::DirLock;
+use crate::names::ModuleName;
+use crate::printer::Printer;
+use crate::registry::Registries;
+
+/// `providers update <infra> [providers...] [--dry-run]`: re-resolve the pinned modules (all,
+/// or those named and what they need) within their requirements, and move what moves, as one
+/// change.
+pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let infra = Infra::resolve(context, &args.infra)?;
+    let registries = Registries::open(&context.registry_options())?;
+    let keys = context.trusted_keys()?;
+    let _registry_lock = registries.local.lock_shared(printer)?;
+    let _lock = DirLock::acquire(&infra.dir, printer)?;
+    let registry = registries.chain();
+    let named: Vec<ModuleName> = args
+        .providers
+        .iter()
+        .map(crate::names::ProviderName::module_name)
+        .collect();
+    let plan = versions::plan_update(
+        context,
+        &infra,
+        &named,
+        &registry,
+        &keys,
+        args.allow_unsigned,
+    )
+    .with_context(|| format!("failed to update `{}`", infra.name))?;
+    if plan.changes.is_empty() {
+        printer.status(
+            "Unchanged",
+            format!(
+                "every pin of `{}` is as new as its requirements allow",
+                infra.name
+            ),
+        );
+        return Ok(Outcome::Success);
+    }
+    for change in &plan.changes {
+        match (&change.from, &change.to) {
+            (Some(from), Some(to)) => {
+                printer.status("Updating", format!("{} {from} -> {to}", change.module))
+            }
+            (None, Some(to)) => printer.status("Adding", format!("{} {to}", change.module)),
+            (Some(from), None) => printer.status("Removing", format!("{} {from}", change.module)),
+            (None, None) => {}
+        }
+    }
+    if args.dry_run {
+        printer.warning("dry run: nothing was changed");
+        return Ok(Outcome::Success);
+    }
+    let sources = PackSources {
+        registry: &registry,
+        keys: &keys,
+        limits: context.unpack_limits(),
+    };
+    let leftovers = ops::update(context, &infra, &plan, &sources, args.allow_unsigned)
+        .with_context(|| format!("failed to update `{}`", infra.name))?;
+    for leftover in &leftovers {
+        printer.warning(leftover);
+    }
+    printer.status(
+        "Updated",
+        format!(
+            "`{}`: {} change{}",
+            infra.name,
+            plan.changes.len(),
+            if plan.changes.len() == 1 { "" } else { "s" }
+        ),
+    );
+    Ok(Outcome::Success)
+}
