@@ -330,3 +330,76 @@ fn sync_pulls_every_pinned_pack_into_an_empty_cache_and_offline_says_what_it_lac
     ");
     run(&team, &["providers", "validate", "homelab"]).success();
 }
+
+#[test]
+fn a_yank_on_the_registry_withdraws_a_version_that_pinned_infras_keep() {
+    let registry = RegistryServer::start();
+    let (releaser, public) = release(&registry);
+    let team = teammate(&public);
+    let run = client(&registry);
+    run(
+        &team,
+        &[
+            "providers",
+            "install",
+            "aws",
+            "homelab",
+            "--version",
+            "1.0.0",
+        ],
+    )
+    .success();
+    assert_snapshot!(run(&releaser, &["pack", "yank", "aws_prov@1.0.0"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+          Yanked `aws_prov` 1.0.0 in `[REGISTRY]`: withdrawn from resolution; pinned infras keep it
+    ");
+    assert_snapshot!(run(&releaser, &["pack", "yank", "aws_prov@1.0.0"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Unchanged `aws_prov` 1.0.0 in `[REGISTRY]`: already yanked
+    ");
+    assert_snapshot!(run(&releaser, &["pack", "yank", "aws_prov@7.0.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `aws_prov` 7.0.0 is not in the registry `[HOST]`
+    ");
+    assert_snapshot!(run(&team, &["registry", "list", "aws_prov"]), @"
+    exit: 0
+    --- stdout
+    MODULE    VERSION
+    aws_prov  1.0.0 (yanked)
+    --- stderr
+    ");
+    // A requirement never chooses it.
+    team.infra("fresh");
+    assert_snapshot!(run(&team, &["providers", "install", "aws", "fresh", "--version", "^1"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` ^1 into `fresh`
+      caused by: no version of `aws_prov` satisfies the requirement on it:
+        the command line requires aws_prov ^1
+    hint: available: 1.0.0 (yanked)
+    ");
+    // The infra that pins it syncs it from an empty cache.
+    std::fs::remove_dir_all(team.path("workspace/infra/homelab/vendor")).expect("rm vendor");
+    std::fs::remove_dir_all(team.path("distribution/cache")).expect("rm cache");
+    run(&team, &["providers", "sync", "homelab"]).success();
+    run(&team, &["providers", "validate", "homelab"]).success();
+    // Restored, it is chosen again; offline, the cached record says so too.
+    assert_snapshot!(run(&releaser, &["pack", "yank", "aws_prov@1.0.0", "--undo"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Restored `aws_prov` 1.0.0 in `[REGISTRY]`: back in resolution
+    ");
+    run(
+        &team,
+        &["providers", "install", "aws", "fresh", "--version", "^1"],
+    )
+    .success();
+}

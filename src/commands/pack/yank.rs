@@ -3,16 +3,26 @@ use anyhow::bail;
 use crate::Outcome;
 use crate::cli::YankArgs;
 use crate::context::Context;
+use crate::names::PackRef;
 use crate::printer::Printer;
-use crate::registry::DirectoryRegistry;
+use crate::registry::{DirectoryRegistry, Registries, Registry};
 
 /// `pack yank module@version [--undo]`: withdraw a version from resolution (or restore it) in
-/// the local registry, or in the directory `--registry` names. The version stays: an infra that
+/// the OCI registry (`--registry oci://…` or the configured one), else in the local registry or
+/// the directory `--registry` names. The version stays: an infra that
 /// pins it still installs and syncs it.
 pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let pack = &args.pack;
+    let yanked = !args.undo;
+    let options = context.registry_options();
+    if let Some(oci) = Registries::remote_oci(&options)? {
+        let changed = oci.set_yanked(pack, yanked)?;
+        report(pack, yanked, changed, &Registry::label(&oci), printer);
+        return Ok(Outcome::Success);
+    }
     let registry = match context.registry_flag.as_deref() {
         Some(flag) if flag.contains("://") => bail!(
-            "`pack yank` works on a registry directory; `{flag}` is a remote registry\nhint: yank in the `distribution/` directory the registry is published from"
+            "`{flag}` is not a registry `pack yank` can write to\nhint: an `oci://` registry, or a `distribution/` directory"
         ),
         Some(flag) => DirectoryRegistry::in_distribution_dir(
             &crate::config::absolutize(&context.cwd, std::path::Path::new(flag)),
@@ -20,9 +30,12 @@ pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Re
         ),
         None => DirectoryRegistry::from_config(&context.config),
     };
-    let pack = &args.pack;
-    let yanked = !args.undo;
     let changed = registry.set_yanked(pack, yanked, printer)?;
+    report(pack, yanked, changed, &Registry::label(&registry), printer);
+    Ok(Outcome::Success)
+}
+
+fn report(pack: &PackRef, yanked: bool, changed: bool, label: &str, printer: &Printer) {
     let (verb, state) = match (yanked, changed) {
         (true, true) => ("Yanked", "withdrawn from resolution; pinned infras keep it"),
         (false, true) => ("Restored", "back in resolution"),
@@ -31,12 +44,6 @@ pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Re
     };
     printer.status(
         verb,
-        format!(
-            "`{}` {} in `{}`: {state}",
-            pack.module,
-            pack.version,
-            crate::registry::Registry::label(&registry)
-        ),
+        format!("`{}` {} in `{label}`: {state}", pack.module, pack.version),
     );
-    Ok(Outcome::Success)
 }

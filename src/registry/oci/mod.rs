@@ -29,6 +29,7 @@ mod http;
 mod list;
 mod publish;
 mod pull;
+mod yank;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -505,7 +506,21 @@ impl Registry for OciRegistry {
     }
 
     fn index(&self, module: &ModuleName) -> Result<Vec<super::VersionEntry>, RegistryError> {
-        Ok(self.oci_index(module)?)
+        let mut entries = self.oci_index(module)?;
+        if !entries.is_empty() {
+            let yanked = self.oci_yanked(module)?;
+            for entry in &mut entries {
+                entry.yanked = yanked.contains(&entry.version);
+            }
+        }
+        Ok(entries)
+    }
+
+    fn yanked(
+        &self,
+        module: &ModuleName,
+    ) -> Result<std::collections::BTreeSet<semver::Version>, RegistryError> {
+        Ok(self.oci_yanked(module)?)
     }
 
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {

@@ -1,0 +1,210 @@
+//! Yanks on an OCI registry. A published version is an immutable manifest, so a module's
+//! yanked versions are recorded beside them: the tag `_yanked` of the module's repository names
+//! a small manifest whose annotation `dev.provisioning.yanked` lists them (a JSON array of
+//! versions), with the same list as its one layer. The tag is mutable: `pack yank` and
+//! `--undo` rewrite it. `_yanked` is not a version, so listings never read it as one.
+//!
+//! Reading it is one manifest request per module, made with the module's index; the manifest
+//! is cached, so `--offline` sees the yanks known when the cache was last filled.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
+
+use super::http::{Failure, Session};
+use super::{Connection, OciError, OciRegistry, tag_for};
+use crate::digest::Sha256;
+use crate::names::{ModuleName, PackRef};
+
+/// The tag of a module's yank record.
+pub const YANKED_TAG: &str = "_yanked";
+const YANKED_ARTIFACT_TYPE: &str = "application/vnd.provisioning.yanked.v1";
+const YANKED_MEDIA_TYPE: &str = "application/vnd.provisioning.yanked.v1+json";
+const ANNOTATION_YANKED: &str = "dev.provisioning.yanked";
+const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+const EMPTY_CONFIG: &[u8] = b"{}";
+const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// The versions a yank record lists; a record that does not read as one is an error (a
+/// registry that lies about yanks must not make a version silently available again).
+fn parse(manifest: &OciImageManifest) -> Result<BTreeSet<semver::Version>, String> {
+    let Some(text) = manifest
+        .annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get(ANNOTATION_YANKED))
+    else {
+        return Err(format!(
+            "its `{YANKED_TAG}` record lacks `{ANNOTATION_YANKED}`"
+        ));
+    };
+    let versions: Vec<String> = serde_json::from_str(text)
+        .map_err(|error| format!("its `{YANKED_TAG}` record is not a list: {error}"))?;
+    versions
+        .iter()
+        .map(|version| {
+            semver::Version::parse(version)
+                .map_err(|error| format!("its `{YANKED_TAG}` record lists `{version}`: {error}"))
+        })
+        .collect()
+}
+
+impl OciRegistry {
+    /// The yanked versions of `module`: from the registry (and cached), or with `--offline`
+    /// from the cache; none when the module has no record.
+    pub(super) fn oci_yanked(
+        &self,
+        module: &ModuleName,
+    ) -> Result<BTreeSet<semver::Version>, OciError> {
+        let invalid = |reason: String| OciError::Listing {
+            host: self.url.host.clone(),
+            what: format!("the yanked versions of `{module}`"),
+            reason,
+        };
+        if self.offline {
+            return match self.cache.manifest(&self.url, module, YANKED_TAG) {
+                Some(manifest) => parse(&manifest).map_err(invalid),
+                None => Ok(BTreeSet::new()),
+            };
+        }
+        let reference = self.url.reference(module.as_str(), YANKED_TAG);
+        let read = self.run(|connection| {
+            self.within_deadline(
+                || format!("reading the yanked versions of `{module}`"),
+                async {
+                    let session = self
+                        .session(connection, &reference)
+                        .await
+                        .map_err(|failure| self.failure(failure, invalid))?;
+                    self.read_record(&session, reference.repository())
+                        .await
+                        .map_err(|failure| self.failure(failure, invalid))
+                },
+            )
+        })??;
+        match read {
+            None => Ok(BTreeSet::new()),
+            Some(manifest) => {
+                let yanked = parse(&manifest).map_err(invalid)?;
+                self.cache
+                    .store_manifest(&self.url, module, YANKED_TAG, &manifest)?;
+                Ok(yanked)
+            }
+        }
+    }
+
+    /// The yank record, if the repository has one.
+    async fn read_record(
+        &self,
+        session: &Session<'_>,
+        repository: &str,
+    ) -> Result<Option<OciImageManifest>, Failure> {
+        match self.manifest(session, repository, YANKED_TAG).await {
+            Ok(manifest) => Ok(Some(manifest)),
+            Err(failure) if failure.is_not_found() => Ok(None),
+            Err(failure) => Err(failure),
+        }
+    }
+
+    /// Yanks `pack` (or restores it), rewriting the module's record; says whether anything
+    /// changed. The version must exist.
+    pub fn set_yanked(&self, pack: &PackRef, yanked: bool) -> Result<bool, OciError> {
+        if self.offline {
+            return Err(OciError::Offline { pack: pack.clone() });
+        }
+        self.run(|connection| {
+            self.within_deadline(
+                || format!("yanking `{}` {}", pack.module, pack.version),
+                self.set_yanked_async(connection, pack, yanked),
+            )
+        })?
+    }
+
+    async fn set_yanked_async(
+        &self,
+        connection: &Connection,
+        pack: &PackRef,
+        yanked: bool,
+    ) -> Result<bool, OciError> {
+        let failed = |reason: String| OciError::Request {
+            host: self.url.host.clone(),
+            message: format!("yanking `{}` {}: {reason}", pack.module, pack.version),
+        };
+        let reference = self.url.reference(pack.module.as_str(), YANKED_TAG);
+        let session = self
+            .session(connection, &reference)
+            .await
+            .map_err(|failure| self.failure(failure, failed))?;
+        let repository = reference.repository();
+        match self
+            .manifest(&session, repository, &tag_for(&pack.version)?)
+            .await
+        {
+            Ok(_) => {}
+            Err(failure) if failure.is_not_found() => {
+                return Err(OciError::NotFound {
+                    host: self.url.host.clone(),
+                    pack: pack.clone(),
+                });
+            }
+            Err(failure) => return Err(self.failure(failure, failed)),
+        }
+        let mut versions = match self
+            .read_record(&session, repository)
+            .await
+            .map_err(|failure| self.failure(failure, failed))?
+        {
+            Some(manifest) => parse(&manifest).map_err(failed)?,
+            None => BTreeSet::new(),
+        };
+        let changed = if yanked {
+            versions.insert(pack.version.clone())
+        } else {
+            versions.remove(&pack.version)
+        };
+        if !changed {
+            return Ok(false);
+        }
+        let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
+        // A list of strings always serializes.
+        let json = serde_json::to_string(&listed).unwrap_or_default();
+        let layer = descriptor(YANKED_MEDIA_TYPE, json.as_bytes());
+        let config = descriptor(EMPTY_CONFIG_MEDIA_TYPE, EMPTY_CONFIG);
+        let client = &connection.client;
+        client
+            .store_auth_if_needed(&self.url.host, &self.auth)
+            .await;
+        for (descriptor, data) in [(&layer, json.as_bytes()), (&config, EMPTY_CONFIG)] {
+            client
+                .push_blob(&reference, data.to_vec(), &descriptor.digest)
+                .await
+                .map_err(|error| self.error(error))?;
+        }
+        let manifest = OciImageManifest {
+            schema_version: 2,
+            media_type: Some(MANIFEST_MEDIA_TYPE.to_owned()),
+            config,
+            layers: vec![layer],
+            subject: None,
+            artifact_type: Some(YANKED_ARTIFACT_TYPE.to_owned()),
+            annotations: Some(BTreeMap::from([(ANNOTATION_YANKED.to_owned(), json)])),
+        };
+        client
+            .push_manifest(&reference, &OciManifest::Image(manifest.clone()))
+            .await
+            .map_err(|error| self.error(error))?;
+        self.cache
+            .store_manifest(&self.url, &pack.module, YANKED_TAG, &manifest)?;
+        Ok(true)
+    }
+}
+
+fn descriptor(media_type: &str, data: &[u8]) -> OciDescriptor {
+    OciDescriptor {
+        media_type: media_type.to_owned(),
+        digest: Sha256::of(data).oci_digest(),
+        size: i64::try_from(data.len()).unwrap_or(i64::MAX),
+        urls: None,
+        annotations: None,
+        artifact_type: None,
+    }
+}
