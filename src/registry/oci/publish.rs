@@ -17,9 +17,9 @@ use crate::digest::Sha256;
 use crate::names::PackRef;
 use crate::registry::VersionEntry;
 
-const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-const EMPTY_CONFIG: &[u8] = b"{}";
-const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(super) const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+pub(super) const EMPTY_CONFIG: &[u8] = b"{}";
+pub(super) const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 const ANNOTATION_LICENSE: &str = "org.opencontainers.image.licenses";
 const ANNOTATION_SOURCE: &str = "org.opencontainers.image.source";
@@ -242,7 +242,7 @@ impl OciRegistry {
     }
 }
 
-fn descriptor(media_type: &str, data: &[u8], title: Option<&str>) -> OciDescriptor {
+pub(super) fn descriptor(media_type: &str, data: &[u8], title: Option<&str>) -> OciDescriptor {
     OciDescriptor {
         media_type: media_type.to_owned(),
         digest: Sha256::of(data).oci_digest(),

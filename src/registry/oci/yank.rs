@@ -9,11 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
+use oci_client::manifest::{OciImageManifest, OciManifest};
 
 use super::http::{Failure, Session};
+use super::publish::{EMPTY_CONFIG, EMPTY_CONFIG_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, descriptor};
 use super::{Connection, OciError, OciRegistry, tag_for};
-use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
 
 /// The tag of a module's yank record.
@@ -21,9 +21,6 @@ pub const YANKED_TAG: &str = "_yanked";
 const YANKED_ARTIFACT_TYPE: &str = "application/vnd.provisioning.yanked.v1";
 const YANKED_MEDIA_TYPE: &str = "application/vnd.provisioning.yanked.v1+json";
 const ANNOTATION_YANKED: &str = "dev.provisioning.yanked";
-const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-const EMPTY_CONFIG: &[u8] = b"{}";
-const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// The versions a yank record lists; a record that does not read as one is an error (a
 /// registry that lies about yanks must not make a version silently available again).
@@ -167,8 +164,8 @@ impl OciRegistry {
         let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
         // A list of strings always serializes.
         let json = serde_json::to_string(&listed).unwrap_or_default();
-        let layer = descriptor(YANKED_MEDIA_TYPE, json.as_bytes());
-        let config = descriptor(EMPTY_CONFIG_MEDIA_TYPE, EMPTY_CONFIG);
+        let layer = descriptor(YANKED_MEDIA_TYPE, json.as_bytes(), None);
+        let config = descriptor(EMPTY_CONFIG_MEDIA_TYPE, EMPTY_CONFIG, None);
         let client = &connection.client;
         client
             .store_auth_if_needed(&self.url.host, &self.auth)
@@ -195,16 +192,5 @@ impl OciRegistry {
         self.cache
             .store_manifest(&self.url, &pack.module, YANKED_TAG, &manifest)?;
         Ok(true)
-    }
-}
-
-fn descriptor(media_type: &str, data: &[u8]) -> OciDescriptor {
-    OciDescriptor {
-        media_type: media_type.to_owned(),
-        digest: Sha256::of(data).oci_digest(),
-        size: i64::try_from(data.len()).unwrap_or(i64::MAX),
-        urls: None,
-        annotations: None,
-        artifact_type: None,
     }
 }

@@ -10,7 +10,6 @@ use anyhow::bail;
 use super::closure::{self, Plan, Provenance, Sources, Target};
 use super::lockfile::{EntryKind, Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
 use super::manifest::InfraManifestMut;
-use super::state::{VendorState, source_path, vendor_state};
 use super::{Change, Infra, link, link_dependency_path, vendor, vendor_dependency_path};
 use crate::catalog::{Catalog, Layout, Package};
 use crate::context::Context;
@@ -20,6 +19,12 @@ use crate::pack::unpack::Limits;
 use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::signing::TrustedKey;
 use crate::version_spec::{VersionSpec, exactly};
+
+mod remove;
+mod sync;
+
+pub use remove::{Removal, remove};
+pub use sync::{Pruned, SyncReport, SyncedEntry, sync};
 
 /// What to link.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +62,7 @@ pub struct PackInstall<'a> {
 
 /// Removes what killed runs left in the infra (temporary files, staging directories, entries
 /// set aside): every operation starts here, holding the infra's lock, so none is in use.
-fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<()> {
+pub(super) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<()> {
     let dirs = [
         infra.dir.clone(),
         infra.dir.join(super::VENDOR_DIR),
@@ -491,7 +496,7 @@ impl Placement<'_> {
 
 /// Removes a Nickel-layout entry's link or vendored pack, its dependency in the manifest and
 /// its lock entry.
-fn drop_entry(
+pub(super) fn drop_entry(
     context: &Context,
     infra: &Infra,
     entry: &LockEntry,
@@ -584,325 +589,4 @@ pub fn update(
     transaction.write(manifest.path(), manifest.render().as_bytes())?;
     transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
     Ok(transaction.commit())
-}
-
-/// What [`remove`] found and took away.
-#[derive(Debug, Default)]
-pub struct Removal {
-    pub lock_entry: Option<LockEntry>,
-    pub link: bool,
-    pub dependency: bool,
-    /// When installed modules still require it: the module, and who requires it. It stays, as
-    /// their dependency.
-    pub kept: Option<(ModuleName, BTreeSet<ModuleName>)>,
-    /// Its dependencies that nothing needs any more, removed with it.
-    pub dependencies: Vec<DependencyChange>,
-    /// What could not be deleted after the change was made.
-    pub leftovers: Vec<String>,
-}
-
-impl Removal {
-    pub fn found_anything(&self) -> bool {
-        self.lock_entry.is_some() || self.link || self.dependency || self.kept.is_some()
-    }
-}
-
-/// Removes the provider `name` from `infra` in every layout: its link or vendored pack, its
-/// dependency and its lock entry. Anything but a symlink where the link should be, or a vendored
-/// directory the lock does not record, is refused unless `force`.
-pub fn remove(
-    context: &Context,
-    infra: &Infra,
-    name: &ProviderName,
-    force: bool,
-) -> anyhow::Result<Removal> {
-    clear_debris(context, infra)?;
-    let module = name.module_name();
-    let mut lock = ProvidersLock::read(&infra.lock_path())?;
-    let mut removal = Removal::default();
-    // A module others require stays, as their dependency.
-    if let Some(entry) = lock.get(name)
-        && !entry.required_by.is_empty()
-    {
-        let mut entry = entry.clone();
-        removal.kept = Some((entry.module.clone(), entry.required_by.clone()));
-        if entry.direct {
-            entry.direct = false;
-            lock.upsert(entry);
-            crate::fs::atomic_write(&infra.lock_path(), lock.render().as_bytes())?;
-        }
-        return Ok(removal);
-    }
-    let mut transaction = Transaction::new();
-    for layout in [Layout::Nickel, Layout::Kcl] {
-        let manifest_path = infra.manifest_path(layout);
-        if layout == Layout::Kcl
-            && !manifest_path.exists()
-            && !infra.modules_dir(context, layout).exists()
-        {
-            continue;
-        }
-        let mut manifest = InfraManifestMut::open(&manifest_path, &infra.name)?;
-        removal.link |= link::unlink(context, infra, layout, &module, force, &mut transaction)?;
-        if manifest.remove_dependency(module.as_str()) {
-            removal.dependency = true;
-            transaction.write(&manifest_path, manifest.render().as_bytes())?;
-        }
-    }
-    let pinned = lock
-        .get(name)
-        .is_some_and(|entry| entry.mode() == Mode::Pack);
-    if pinned || force {
-        removal.link |= vendor::remove(infra, &module, &mut transaction)?;
-    } else if infra.vendor_dir(&module).exists() {
-        bail!(
-            "`{}` is not recorded as a pack in the lock; refusing to delete it\nhint: pass `--force` to delete it too",
-            infra.vendor_dir(&module).display()
-        );
-    }
-    removal.lock_entry = lock.remove(name);
-    if removal.lock_entry.is_some() {
-        removal.dependencies = drop_unneeded(context, infra, &module, &mut lock, &mut transaction)?;
-        transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
-    }
-    removal.leftovers = transaction.commit();
-    Ok(removal)
-}
-
-/// Forgets `removed` as a requirer, then drops every module installed only as a dependency
-/// that nothing requires any more, and again for what those required.
-fn drop_unneeded(
-    context: &Context,
-    infra: &Infra,
-    removed: &ModuleName,
-    lock: &mut ProvidersLock,
-    transaction: &mut Transaction,
-) -> anyhow::Result<Vec<DependencyChange>> {
-    let mut dropped = Vec::new();
-    let mut gone = vec![removed.clone()];
-    while let Some(module) = gone.pop() {
-        for entry in &mut lock.providers {
-            entry.required_by.remove(&module);
-        }
-        let unneeded: Vec<LockEntry> = lock
-            .providers
-            .iter()
-            .filter(|entry| !entry.direct && entry.required_by.is_empty())
-            .cloned()
-            .collect();
-        if unneeded.is_empty() {
-            continue;
-        }
-        let path = infra.manifest_path(Layout::Nickel);
-        let mut manifest = InfraManifestMut::open(&path, &infra.name)?;
-        for entry in unneeded {
-            drop_entry(context, infra, &entry, &mut manifest, lock, transaction)?;
-            gone.push(entry.module.clone());
-            dropped.push(DependencyChange {
-                module: entry.module,
-                version: entry.version,
-                action: DependencyAction::Removed,
-                required_by: BTreeSet::new(),
-            });
-        }
-        transaction.write(&path, manifest.render().as_bytes())?;
-    }
-    Ok(dropped)
-}
-
-/// The outcome of syncing one lock entry.
-#[derive(Debug)]
-pub struct SyncedEntry {
-    pub entry: LockEntry,
-    pub result: anyhow::Result<Change>,
-}
-
-/// Rebuilds the links, vendored packs and manifest dependencies of `infra` from its lock alone,
-/// and removes links the lock does not list. Every entry is tried; each one that fails is
-/// reported and left as it was.
-pub fn sync(
-    context: &Context,
-    infra: &Infra,
-    sources: &PackSources<'_>,
-) -> anyhow::Result<SyncReport> {
-    clear_debris(context, infra)?;
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    // Packs missing from `vendor/` are fetched together first; each is then checked (re-hashed
-    // once, by `sync_pack`), verified and vendored alone. The test here is only whether the
-    // directory is there, so an intact vendor is not hashed twice.
-    let missing: Vec<PackRef> = lock
-        .providers
-        .iter()
-        .filter(|entry| entry.mode() == Mode::Pack && !infra.vendor_dir(&entry.module).is_dir())
-        .map(|entry| PackRef::new(entry.module.clone(), entry.version.clone()))
-        .collect();
-    sources.registry.prefetch(&missing);
-    let mut leftovers = Vec::new();
-    let entries = lock
-        .providers
-        .iter()
-        .map(|entry| {
-            let result = match &entry.installed {
-                Installed::Link { source } => sync_link(context, infra, entry, source),
-                Installed::Pack(pin) => sync_pack(context, infra, entry, pin, sources),
-            };
-            SyncedEntry {
-                entry: entry.clone(),
-                result: result.map(|(change, mut left)| {
-                    leftovers.append(&mut left);
-                    change
-                }),
-            }
-        })
-        .collect();
-    let mut transaction = Transaction::new();
-    let pruned = Pruned {
-        links: link::prune(context, infra, &lock, &mut transaction)?,
-        packs: vendor::prune(infra, &lock, &mut transaction)?,
-        dependencies: prune_dependencies(context, infra, &lock, &mut transaction)?,
-    };
-    leftovers.extend(transaction.commit());
-    Ok(SyncReport {
-        entries,
-        pruned,
-        leftovers,
-    })
-}
-
-/// What sync did: each entry's outcome, what it pruned, what it could not delete.
-#[derive(Debug)]
-pub struct SyncReport {
-    pub entries: Vec<SyncedEntry>,
-    pub pruned: Pruned,
-    pub leftovers: Vec<String>,
-}
-
-/// What sync removed because the lock does not list it.
-#[derive(Debug, Default)]
-pub struct Pruned {
-    /// Links in the modules directories (a pack's stale link would shadow its vendored copy).
-    pub links: Vec<String>,
-    /// Vendored packs this tool unpacked (a run killed before it wrote the lock).
-    pub packs: Vec<String>,
-    /// `manifest.toml` dependencies on a link or a vendored pack that the lock does not list.
-    pub dependencies: Vec<String>,
-}
-
-/// Removes the dependencies that point into the modules directory or `vendor/` for modules the
-/// lock does not list (a run killed between writing the manifest and the lock leaves one).
-/// Dependencies elsewhere are the user's and stay.
-fn prune_dependencies(
-    context: &Context,
-    infra: &Infra,
-    lock: &ProvidersLock,
-    transaction: &mut Transaction,
-) -> anyhow::Result<Vec<String>> {
-    let mut pruned = Vec::new();
-    for layout in [Layout::Nickel, Layout::Kcl] {
-        let path = infra.manifest_path(layout);
-        if !path.is_file() {
-            continue;
-        }
-        let read = super::manifest::InfraManifest::read(&path)?;
-        let managed = [
-            format!("./{}/", super::modules_dir_name(context, layout)),
-            format!("./{}/", super::VENDOR_DIR),
-        ];
-        let stray: Vec<&String> = read
-            .dependencies
-            .iter()
-            .filter(|(module, dependency)| {
-                !lock
-                    .providers
-                    .iter()
-                    .any(|entry| entry.layout == layout && entry.module == *module.as_str())
-                    && dependency
-                        .path()
-                        .is_some_and(|p| managed.iter().any(|prefix| p.starts_with(prefix)))
-            })
-            .map(|(module, _)| module)
-            .collect();
-        if stray.is_empty() {
-            continue;
-        }
-        let mut manifest = InfraManifestMut::open(&path, &infra.name)?;
-        for module in stray {
-            manifest.remove_dependency(module);
-            pruned.push(module.clone());
-        }
-        transaction.write(&path, manifest.render().as_bytes())?;
-    }
-    Ok(pruned)
-}
-
-fn sync_link(
-    context: &Context,
-    infra: &Infra,
-    entry: &LockEntry,
-    source: &str,
-) -> anyhow::Result<(Change, Vec<String>)> {
-    let source_dir = source_path(context, source);
-    if !source_dir.is_dir() {
-        bail!(
-            "the source `{source}` of `{}` does not exist\nhint: check out the provider, or `provisioning providers remove {} {}`",
-            entry.name,
-            entry.name,
-            infra.name
-        );
-    }
-    let mut transaction = Transaction::new();
-    let mut changed = link::place(
-        context,
-        infra,
-        entry.layout,
-        &entry.module,
-        &source_dir,
-        false,
-        &mut transaction,
-    )?;
-    let mut manifest = InfraManifestMut::open(&infra.manifest_path(entry.layout), &infra.name)?;
-    manifest.set_path_dependency(
-        entry.module.as_str(),
-        &link_dependency_path(context, entry.layout, &entry.module),
-    );
-    changed |= transaction.write(manifest.path(), manifest.render().as_bytes())?;
-    Ok((Change::from(changed), transaction.commit()))
-}
-
-/// Restores a pinned pack when `vendor/` or the manifest no longer match the lock, verifying as
-/// `install` does, and requiring the registry to hold the very bytes pinned.
-fn sync_pack(
-    context: &Context,
-    infra: &Infra,
-    entry: &LockEntry,
-    pin: &PackPin,
-    sources: &PackSources<'_>,
-) -> anyhow::Result<(Change, Vec<String>)> {
-    let manifest = super::manifest::InfraManifest::read(&infra.manifest_path(Layout::Nickel))?;
-    let dependency = manifest.dependencies.get(entry.module.as_str());
-    // A requirement the manifest keeps (`^1.2`) stays when the pin satisfies it.
-    let recorded = dependency
-        .and_then(|dependency| dependency.version())
-        .filter(|text| {
-            VersionSpec::from_manifest(text).is_some_and(|spec| spec.matches(&entry.version))
-        });
-    let dependency_ok = recorded.is_some()
-        && dependency.and_then(|d| d.path())
-            == Some(vendor_dependency_path(&entry.module).as_str());
-    if dependency_ok && vendor_state(infra, &entry.module, &pin.content_hash)? == VendorState::Ok {
-        return Ok((Change::Unchanged, Vec::new()));
-    }
-    let exact = VersionSpec::Exact(entry.version.clone());
-    let request = PackInstall {
-        module: &entry.module,
-        version: &exact,
-        recorded,
-        sources: *sources,
-        allow_unsigned: pin.signer == Signer::Unsigned,
-        direct: entry.direct,
-    };
-    let report = install_pack(context, infra, &request, Some(&pin.sha256))?;
-    let mut said = report.warnings;
-    said.extend(report.leftovers);
-    Ok((report.change, said))
 }

@@ -1,0 +1,216 @@
+//! [`Transaction`]: changes that land together or not at all.
+#![allow(clippy::disallowed_methods)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{
+    DEBRIS_PREFIX, Entry, atomic_write, entry_at, parent_dir, remove_dir_all_if_exists,
+    replace_symlink, with_path,
+};
+
+/// A group of changes that land together or not at all. Each change records how to undo
+/// itself; dropping the transaction without [`Transaction::commit`] undoes them in reverse.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    undo: Vec<Undo>,
+    /// Directories set aside by [`Transaction::remove_dir`], deleted on commit.
+    trash: Vec<PathBuf>,
+    committed: bool,
+}
+
+#[derive(Debug)]
+enum Undo {
+    RestoreFile {
+        path: PathBuf,
+        previous: Option<Vec<u8>>,
+    },
+    RestoreLink {
+        path: PathBuf,
+        previous: Option<PathBuf>,
+    },
+    RemoveDir {
+        path: PathBuf,
+    },
+    RemoveTree {
+        path: PathBuf,
+    },
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+    },
+}
+
+impl Transaction {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes `contents` to `path` unless it already holds exactly them.
+    pub fn write(&mut self, path: &Path, contents: &[u8]) -> io::Result<bool> {
+        let previous = match fs_err::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error),
+        };
+        if previous.as_deref() == Some(contents) {
+            return Ok(false);
+        }
+        atomic_write(path, contents)?;
+        self.undo.push(Undo::RestoreFile {
+            path: path.to_owned(),
+            previous,
+        });
+        Ok(true)
+    }
+
+    /// Removes the file at `path`, if any.
+    pub fn remove_file(&mut self, path: &Path) -> io::Result<bool> {
+        let previous = match fs_err::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(error) => return Err(error),
+        };
+        fs_err::remove_file(path)?;
+        self.undo.push(Undo::RestoreFile {
+            path: path.to_owned(),
+            previous: Some(previous),
+        });
+        Ok(true)
+    }
+
+    /// Creates `dir` (and its parents) when missing.
+    pub fn create_dir_all(&mut self, dir: &Path) -> io::Result<()> {
+        let mut missing = Vec::new();
+        for ancestor in dir.ancestors() {
+            if ancestor.as_os_str().is_empty() || ancestor.exists() {
+                break;
+            }
+            missing.push(ancestor.to_owned());
+        }
+        fs_err::create_dir_all(dir)?;
+        self.undo.extend(
+            missing
+                .into_iter()
+                .rev()
+                .map(|path| Undo::RemoveDir { path }),
+        );
+        Ok(())
+    }
+
+    /// Points the symlink `link` at `target` unless it already does.
+    pub fn symlink(&mut self, target: &Path, link: &Path) -> io::Result<bool> {
+        let previous = match entry_at(link)? {
+            Entry::Symlink(current) if current == target => return Ok(false),
+            Entry::Symlink(current) => Some(current),
+            _ => None,
+        };
+        replace_symlink(target, link)?;
+        self.undo.push(Undo::RestoreLink {
+            path: link.to_owned(),
+            previous,
+        });
+        Ok(true)
+    }
+
+    /// Removes the symlink `link` (never what it points to).
+    pub fn remove_symlink(&mut self, link: &Path) -> io::Result<bool> {
+        let Entry::Symlink(previous) = entry_at(link)? else {
+            return Ok(false);
+        };
+        fs_err::remove_file(link)?;
+        self.undo.push(Undo::RestoreLink {
+            path: link.to_owned(),
+            previous: Some(previous),
+        });
+        Ok(true)
+    }
+
+    /// Removes the directory or file at `path`: it is moved aside now (a rename, whatever its
+    /// size) and deleted on commit, so an undo can put it back whole.
+    pub fn remove_dir(&mut self, path: &Path) -> io::Result<()> {
+        // Set aside inside a fresh directory of a random name, beside it (same filesystem).
+        let holder = tempfile::Builder::new()
+            .prefix(DEBRIS_PREFIX)
+            .suffix(".removed")
+            .tempdir_in(parent_dir(path))
+            .map_err(|error| with_path(error, path))?
+            .keep();
+        let aside = holder.join("entry");
+        if let Err(error) = fs_err::rename(path, &aside) {
+            let _ = std::fs::remove_dir(&holder);
+            return Err(error);
+        }
+        // Undone in reverse: the entry goes back, then the holder, empty again, goes.
+        self.undo.push(Undo::RemoveDir {
+            path: holder.clone(),
+        });
+        self.undo.push(Undo::Rename {
+            from: aside,
+            to: path.to_owned(),
+        });
+        self.trash.push(holder);
+        Ok(())
+    }
+
+    /// Moves the directory `from`, which this command just filled, to `to` (which must not
+    /// exist); an undo deletes it.
+    pub fn move_new_dir_into_place(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+        fs_err::rename(from, to)?;
+        self.undo.push(Undo::RemoveTree {
+            path: to.to_owned(),
+        });
+        Ok(())
+    }
+
+    /// Keeps every change, and deletes what was set aside. The changes stand whatever
+    /// happens; a deletion that fails is returned, to be reported (the next command under the
+    /// same lock removes the debris, with [`remove_debris`]).
+    #[must_use = "a failed deletion must be reported"]
+    pub fn commit(mut self) -> Vec<String> {
+        self.committed = true;
+        std::mem::take(&mut self.trash)
+            .into_iter()
+            .filter_map(|path| {
+                remove_dir_all_if_exists(&path).err().map(|error| {
+                    format!(
+                        "`{}` was set aside to be deleted but could not be: {error}\nhint: the next command on this directory removes it",
+                        path.display()
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        // Best effort: the command is failing already, and its error is what the user needs.
+        for undo in self.undo.drain(..).rev() {
+            let _ = match undo {
+                Undo::RestoreFile {
+                    path,
+                    previous: Some(bytes),
+                } => atomic_write(&path, &bytes),
+                Undo::RestoreFile {
+                    path,
+                    previous: None,
+                } => std::fs::remove_file(path),
+                Undo::RestoreLink {
+                    path,
+                    previous: Some(target),
+                } => replace_symlink(&target, &path),
+                Undo::RestoreLink {
+                    path,
+                    previous: None,
+                } => std::fs::remove_file(path),
+                Undo::RemoveDir { path } => std::fs::remove_dir(path),
+                Undo::RemoveTree { path } => std::fs::remove_dir_all(path),
+                Undo::Rename { from, to } => std::fs::rename(from, to),
+            };
+        }
+    }
+}
