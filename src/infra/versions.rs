@@ -98,8 +98,14 @@ pub fn outdated(
 ) -> anyhow::Result<Vec<Outdated>> {
     let lock = ProvidersLock::read(&infra.lock_path())?;
     let requirements = requirements(context, infra, &lock)?;
+    let pinned: Vec<&LockEntry> = nickel_entries(&lock)
+        .filter(|entry| entry.mode() == Mode::Pack)
+        .collect();
+    // Every index at once: a remote registry reads them concurrently.
+    let modules: Vec<ModuleName> = pinned.iter().map(|entry| entry.module.clone()).collect();
+    let indexes = registry.index_many(&modules);
     let mut rows = Vec::new();
-    for entry in nickel_entries(&lock).filter(|entry| entry.mode() == Mode::Pack) {
+    for (entry, index) in pinned.into_iter().zip(indexes) {
         let module = &entry.module;
         let on_it = requirements.get(module).cloned().unwrap_or_default();
         let requirement = on_it
@@ -110,7 +116,7 @@ pub fn outdated(
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let index = registry.index(module)?;
+        let index = index?;
         let usable: Vec<&VersionEntry> = index
             .iter()
             .filter(|version| unusable(version, keys, false).is_none())

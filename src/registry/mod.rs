@@ -152,6 +152,11 @@ pub trait Registry {
             .collect())
     }
 
+    /// The index of each of `modules`, in order: a remote registry reads them concurrently.
+    fn index_many(&self, modules: &[ModuleName]) -> Vec<Result<Vec<VersionEntry>, RegistryError>> {
+        modules.iter().map(|module| self.index(module)).collect()
+    }
+
     /// One pack and what the registry records about it, unverified.
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError>;
 
@@ -303,6 +308,31 @@ impl Registry for Chain {
         versions.sort();
         versions.dedup();
         Ok(versions)
+    }
+
+    fn index_many(&self, modules: &[ModuleName]) -> Vec<Result<Vec<VersionEntry>, RegistryError>> {
+        let mut merged: Vec<Result<Vec<VersionEntry>, RegistryError>> =
+            modules.iter().map(|_| Ok(Vec::new())).collect();
+        for registry in &self.registries {
+            for (slot, result) in merged.iter_mut().zip(registry.index_many(modules)) {
+                if let Ok(entries) = slot {
+                    match result {
+                        Ok(more) => {
+                            for entry in more {
+                                if !entries.iter().any(|known| known.version == entry.version) {
+                                    entries.push(entry);
+                                }
+                            }
+                        }
+                        Err(error) => *slot = Err(error),
+                    }
+                }
+            }
+        }
+        for entries in merged.iter_mut().flatten() {
+            entries.sort_by(|a, b| a.version.cmp(&b.version));
+        }
+        merged
     }
 
     /// Every registry's versions; where two hold the same version, the first one's record (the

@@ -405,10 +405,11 @@ impl RegistryServer {
             ),
         )
         .expect("write config");
+        let access_log = std::fs::File::create(dir.path().join("access.log")).expect("log file");
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
-            .stdout(std::process::Stdio::null())
+            .stdout(access_log)
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("the `docker-registry` server is needed for these tests (apt-get install docker-registry)");
@@ -443,6 +444,21 @@ impl RegistryServer {
         let mut response = String::new();
         let _ = stream.read_to_string(&mut response);
         response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
+    }
+
+    /// The requests the registry has answered so far, one access-log line each.
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| {
+                line.contains("\"GET ")
+                    || line.contains("\"HEAD ")
+                    || line.contains("\"PUT ")
+                    || line.contains("\"POST ")
+            })
+            .map(str::to_owned)
+            .collect()
     }
 
     pub fn url(&self) -> String {

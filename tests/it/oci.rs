@@ -403,3 +403,62 @@ fn a_yank_on_the_registry_withdraws_a_version_that_pinned_infras_keep() {
     )
     .success();
 }
+
+#[test]
+fn outdated_asks_for_one_listing_per_module_and_nothing_offline() {
+    let registry = RegistryServer::start();
+    let (_, public) = release(&registry);
+    let team = teammate(&public);
+    let run = client(&registry);
+    for (provider, version) in [("aws", "1.0.0"), ("upcloud", "0.0.1"), ("local", "0.2.0")] {
+        run(
+            &team,
+            &[
+                "providers",
+                "install",
+                provider,
+                "homelab",
+                "--version",
+                version,
+            ],
+        )
+        .success();
+    }
+    let before = registry.requests().len();
+    let outdated = run(&team, &["providers", "outdated", "homelab"]);
+    outdated.success();
+    assert_snapshot!(outdated, @"
+    exit: 0
+    --- stdout
+    MODULE             PINNED  REQUIREMENT                           MATCHING  NEWEST  WHY
+    aws_prov           1.0.0   =1.0.0                                1.0.0     1.0.0   up to date
+    local_prov         0.2.0   =0.2.0                                0.2.0     0.2.0   up to date
+    provisioning_core  0.1.0   ^0.1 (aws_prov), ^0.1 (upcloud_prov)  0.1.0     0.1.0   up to date
+    upcloud_prov       0.0.1   =0.0.1                                0.0.1     0.0.1   up to date
+    --- stderr
+    ");
+    let requests = registry.requests()[before..].to_vec();
+    for module in [
+        "aws_prov",
+        "local_prov",
+        "provisioning_core",
+        "upcloud_prov",
+    ] {
+        let listings = requests
+            .iter()
+            .filter(|line| line.contains(&format!("/{module}/tags/list")))
+            .count();
+        assert_eq!(listings, 1, "{module}: {requests:#?}");
+    }
+    // Offline, from the cache: not one request.
+    let before = registry.requests().len();
+    let offline = run(&team, &["--offline", "providers", "outdated", "homelab"]);
+    offline.success();
+    assert_eq!(offline.stdout, outdated.stdout);
+    assert_eq!(
+        registry.requests().len(),
+        before,
+        "{:#?}",
+        registry.requests()
+    );
+}

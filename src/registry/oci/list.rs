@@ -8,15 +8,16 @@ use super::{MAX_LISTING_BYTES, PAGE_SIZE};
 
 /// Every entry of a paginated listing (a catalog or a tag list), page after page.
 ///
-/// When to stop is decided from the entries alone. A page shorter than `n` is not the last one:
-/// servers cap `n` at their own maximum (Distribution does; so do registries that ignore `n`
-/// beyond a few entries). The `Link` header that marks a next page is not relied on either:
-/// servers that page without sending it exist, and `oci-client`, which this code used to go
-/// through, does not even hand it back. So the next page is asked for, `last` being the last
-/// entry so far, until a page is empty or brings nothing new (a server that ignores `last`
-/// answers with the first page again: everything it holds is then listed). That costs one
-/// request more than reading `Link`, and never stops early. [`MAX_LISTING_BYTES`] bounds the
-/// whole, and the caller's deadline its time.
+/// The distribution spec says a server that has more sends a `Link` header naming the next
+/// page, and that without one the client may take the listing as complete. Registries that say
+/// they implement that API (the `Docker-Distribution-API-Version: registry/2.0` header:
+/// Distribution, Harbor, Zot, GHCR, …) are taken at their word: a page without `Link` that is
+/// shorter than the `n` asked for is the last, so a module with fewer than [`PAGE_SIZE`]
+/// versions costs one request. Any other server is read defensively: a page shorter than `n`
+/// is not the last one (some cap `n` at their own maximum and send no `Link`), so the next page
+/// is asked for, `last` being the last entry so far, until a page is empty or brings nothing
+/// new (a server that ignores `last` answers with the first page again: everything it holds is
+/// then listed). [`MAX_LISTING_BYTES`] bounds the whole, and the caller's deadline its time.
 pub(super) async fn list_pages(
     session: &Session<'_>,
     path: &str,
@@ -30,7 +31,7 @@ pub(super) async fn list_pages(
         if let Some(last) = &listing.last {
             query.push(("last", last.as_str()));
         }
-        let (_, body) = retry(Failure::is_transient, || {
+        let (headers, body) = retry(Failure::is_transient, || {
             session.get_bounded(path, &query, None, budget)
         })
         .await
@@ -41,10 +42,22 @@ pub(super) async fn list_pages(
             other => other,
         })?;
         budget -= body.len() as u64;
-        if !listing.add(parse_page(&body, key)?) {
+        let page = parse_page(&body, key)?;
+        let said_last = speaks_distribution_api(&headers)
+            && !headers.contains_key("link")
+            && page.len() < PAGE_SIZE;
+        if !listing.add(page) || said_last {
             return Ok(listing.entries);
         }
     }
+}
+
+/// Whether the server says it implements the distribution API (and so its `Link` headers).
+fn speaks_distribution_api(headers: &reqwest::header::HeaderMap) -> bool {
+    headers
+        .get("docker-distribution-api-version")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim().starts_with("registry/2"))
 }
 
 /// The entries of a listing, gathered page after page.

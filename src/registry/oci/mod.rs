@@ -362,70 +362,141 @@ impl OciRegistry {
         Ok(versions)
     }
 
-    /// Every version of `module` with its record: the tags, then each version's manifest (its
-    /// annotations are the record), from the cache when it is there, else fetched
-    /// [`CONCURRENCY`] at a time and cached. Versions are immutable, so a cached manifest stays
-    /// true. No pack is downloaded. With `--offline`, the versions the cache knows.
+    /// Every version of `module` with its record (see [`Self::index_async`]); with `--offline`,
+    /// the versions whose manifests the cache holds, and the cached yank record: no request.
     fn oci_index(&self, module: &ModuleName) -> Result<Vec<super::VersionEntry>, OciError> {
-        // Offline, the versions are those whose manifests the cache holds.
-        let versions = if self.offline {
-            let mut cached: Vec<semver::Version> = self
-                .cache
-                .tags(&self.url, module)
-                .iter()
-                .filter_map(|tag| semver::Version::parse(tag).ok())
-                .collect();
-            cached.sort();
-            cached
-        } else {
-            self.oci_versions(module)?
-        };
+        if !self.offline {
+            self.listing_allowed()?;
+            return self.run(|connection| self.index_async(connection, module))?;
+        }
+        let mut versions: Vec<semver::Version> = self
+            .cache
+            .tags(&self.url, module)
+            .iter()
+            .filter_map(|tag| semver::Version::parse(tag).ok())
+            .collect();
+        versions.sort();
+        let yanked = self.oci_yanked(module)?;
         let mut entries = Vec::new();
-        let mut missing = Vec::new();
         for version in versions {
             let pack = PackRef::new(module.clone(), version);
             let tag = tag_for(&pack.version)?;
-            match self.cache.manifest(&self.url, module, &tag) {
-                Some(manifest) => entries.push(self.layout(&pack, &manifest)?.entry),
-                None => missing.push((pack, tag)),
+            if let Some(manifest) = self.cache.manifest(&self.url, module, &tag) {
+                let mut entry = self.layout(&pack, &manifest)?.entry;
+                entry.yanked = yanked.contains(&entry.version);
+                entries.push(entry);
             }
         }
-        if missing.is_empty() {
-            return Ok(entries);
-        }
-        let reference = self.url.reference(module.as_str(), "latest");
-        let what = format!("the versions of `{module}`");
-        let fetched = self.run(|connection| {
-            self.within_deadline(|| format!("reading {what}"), async {
-                let failed = |reason: String| OciError::Listing {
-                    host: self.url.host.clone(),
-                    what: what.clone(),
-                    reason,
-                };
-                let session = self
-                    .session(connection, &reference)
-                    .await
-                    .map_err(|failure| self.failure(failure, failed))?;
-                let repository = reference.repository();
-                let manifests: Vec<Result<_, Failure>> = futures_util::stream::iter(&missing)
-                    .map(|(_, tag)| self.manifest(&session, repository, tag))
-                    .buffered(CONCURRENCY)
-                    .collect()
-                    .await;
-                let mut read = Vec::new();
-                for ((pack, tag), manifest) in missing.iter().zip(manifests) {
-                    let manifest = manifest.map_err(|failure| self.failure(failure, failed))?;
-                    let entry = self.layout(pack, &manifest)?.entry;
-                    self.cache
-                        .store_manifest(&self.url, module, tag, &manifest)?;
-                    read.push(entry);
-                }
-                Ok(read)
-            })
-        })??;
-        entries.extend(fetched);
-        entries.sort_by(|a, b| a.version.cmp(&b.version));
         Ok(entries)
+    }
+
+    /// Every version of `module` with its record, in one operation under the deadline: the tag
+    /// listing (one request for a registry that speaks the distribution API and holds fewer
+    /// than a page of versions), the yank record, and the manifest of each version the cache
+    /// does not hold yet ([`CONCURRENCY`] at a time, then cached: versions are immutable, so a
+    /// cached manifest stays true). No pack is downloaded.
+    async fn index_async(
+        &self,
+        connection: &Connection,
+        module: &ModuleName,
+    ) -> Result<Vec<super::VersionEntry>, OciError> {
+        let what = format!("the versions of `{module}`");
+        let reference = self.url.reference(module.as_str(), "latest");
+        self.within_deadline(|| format!("reading {what}"), async {
+            let failed = |reason: String| OciError::Listing {
+                host: self.url.host.clone(),
+                what: what.clone(),
+                reason,
+            };
+            let session = self
+                .session(connection, &reference)
+                .await
+                .map_err(|failure| self.failure(failure, failed))?;
+            let repository = reference.repository();
+            let tags = match list_pages(&session, &format!("{repository}/tags/list"), "tags").await
+            {
+                Ok(tags) => tags,
+                // No such repository: no versions.
+                Err(failure) if failure.is_not_found() => return Ok(Vec::new()),
+                Err(failure) => return Err(self.failure(failure, failed)),
+            };
+            let mut versions: Vec<semver::Version> = tags
+                .iter()
+                .filter_map(|tag| semver::Version::parse(tag).ok())
+                .collect();
+            versions.sort();
+            let yanked = self
+                .yank_record(&session, module)
+                .await
+                .map_err(|failure| self.failure(failure, failed))?;
+            let yanked = match yanked {
+                Some(manifest) => yank::parse(&manifest).map_err(failed)?,
+                None => std::collections::BTreeSet::new(),
+            };
+            let mut entries = Vec::new();
+            let mut missing = Vec::new();
+            for version in versions {
+                let pack = PackRef::new(module.clone(), version);
+                let tag = tag_for(&pack.version)?;
+                match self.cache.manifest(&self.url, module, &tag) {
+                    Some(manifest) => entries.push(self.layout(&pack, &manifest)?.entry),
+                    None => missing.push((pack, tag)),
+                }
+            }
+            let manifests: Vec<Result<_, Failure>> = futures_util::stream::iter(&missing)
+                .map(|(_, tag)| self.manifest(&session, repository, tag))
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+            for ((pack, tag), manifest) in missing.iter().zip(manifests) {
+                let manifest = manifest.map_err(|failure| self.failure(failure, failed))?;
+                entries.push(self.layout(pack, &manifest)?.entry);
+                self.cache
+                    .store_manifest(&self.url, module, tag, &manifest)?;
+            }
+            for entry in &mut entries {
+                entry.yanked = yanked.contains(&entry.version);
+            }
+            entries.sort_by(|a, b| a.version.cmp(&b.version));
+            Ok(entries)
+        })
+        .await
+    }
+
+    /// The index of each of `modules`, read concurrently ([`CONCURRENCY`] modules at a time)
+    /// in one runtime; offline, each from the cache.
+    fn oci_index_many(
+        &self,
+        modules: &[ModuleName],
+    ) -> Vec<Result<Vec<super::VersionEntry>, OciError>> {
+        if self.offline {
+            return modules
+                .iter()
+                .map(|module| self.oci_index(module))
+                .collect();
+        }
+        let run = self.run(|connection| async move {
+            futures_util::stream::iter(modules)
+                .map(|module| self.index_async(connection, module))
+                .buffered(CONCURRENCY)
+                .collect::<Vec<_>>()
+                .await
+        });
+        match run {
+            Ok(results) => results,
+            Err(error) => {
+                let message = error.to_string();
+                modules
+                    .iter()
+                    .map(|_| {
+                        Err(OciError::Request {
+                            host: self.url.host.clone(),
+                            message: message.clone(),
+                        })
+                    })
+                    .collect()
+            }
+        }
     }
 
     fn oci_modules(&self) -> Result<Vec<ModuleName>, OciError> {
@@ -506,14 +577,17 @@ impl Registry for OciRegistry {
     }
 
     fn index(&self, module: &ModuleName) -> Result<Vec<super::VersionEntry>, RegistryError> {
-        let mut entries = self.oci_index(module)?;
-        if !entries.is_empty() {
-            let yanked = self.oci_yanked(module)?;
-            for entry in &mut entries {
-                entry.yanked = yanked.contains(&entry.version);
-            }
-        }
-        Ok(entries)
+        Ok(self.oci_index(module)?)
+    }
+
+    fn index_many(
+        &self,
+        modules: &[ModuleName],
+    ) -> Vec<Result<Vec<super::VersionEntry>, RegistryError>> {
+        self.oci_index_many(modules)
+            .into_iter()
+            .map(|result| result.map_err(RegistryError::from))
+            .collect()
     }
 
     fn yanked(

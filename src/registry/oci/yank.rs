@@ -24,7 +24,7 @@ const ANNOTATION_YANKED: &str = "dev.provisioning.yanked";
 
 /// The versions a yank record lists; a record that does not read as one is an error (a
 /// registry that lies about yanks must not make a version silently available again).
-fn parse(manifest: &OciImageManifest) -> Result<BTreeSet<semver::Version>, String> {
+pub(super) fn parse(manifest: &OciImageManifest) -> Result<BTreeSet<semver::Version>, String> {
     let Some(text) = manifest
         .annotations
         .as_ref()
@@ -100,6 +100,23 @@ impl OciRegistry {
             Err(failure) if failure.is_not_found() => Ok(None),
             Err(failure) => Err(failure),
         }
+    }
+
+    /// The yank record of `module` through `session` (of its repository), cached when there.
+    pub(super) async fn yank_record(
+        &self,
+        session: &Session<'_>,
+        module: &ModuleName,
+    ) -> Result<Option<OciImageManifest>, Failure> {
+        let repository = format!("{}/{module}", self.url.namespace);
+        let record = self.read_record(session, &repository).await?;
+        if let Some(manifest) = &record {
+            // A cache that cannot be written only costs `--offline` this record.
+            let _ = self
+                .cache
+                .store_manifest(&self.url, module, YANKED_TAG, manifest);
+        }
+        Ok(record)
     }
 
     /// Yanks `pack` (or restores it), rewriting the module's record; says whether anything
