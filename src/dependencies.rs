@@ -4,9 +4,9 @@
 //! checks that a module is hermetic: every import that names a module names a declared one.
 //!
 //! - [`ModuleImports`]: the catalog's modules (the core schemas and every provider), each
-//!   reachable by its module name from one import directory (a private temporary directory
-//!   holding one symlink per module, removed when packing ends: nothing is written to the base
-//!   before a pack succeeds). Packing evaluates with it on the import path, as an infra
+//!   reachable by its module name from one import directory once a pack needs it (a private
+//!   temporary directory holding one symlink per module, removed when packing ends: nothing is
+//!   written to the base before a pack succeeds). Packing evaluates with it on the import path, as an infra
 //!   evaluates with `.nickel-modules/` and `vendor/`.
 //! - [`undeclared_imports`]: the static half of hermeticity. The other half, that evaluation
 //!   read no file outside the module and its dependencies, is [`crate::nickel::check_confined`].
@@ -35,6 +35,8 @@ pub struct ModuleImports {
     /// on (the evaluation cache's key), whatever the directory's own name.
     pub key: Vec<PathBuf>,
     modules: BTreeMap<ModuleName, Result<SourceModule, String>>,
+    /// The modules linked in the directory so far: only what a pack's closure needs is.
+    linked: std::sync::Mutex<std::collections::BTreeSet<ModuleName>>,
     /// Removes the directory when dropped.
     _temp: tempfile::TempDir,
 }
@@ -58,7 +60,8 @@ pub enum DependencyError {
 }
 
 impl ModuleImports {
-    /// Reads the catalog and points `<temporary dir>/<module>` at each readable module.
+    /// Reads the catalog and makes the (empty) import directory; [`Self::link`] then points
+    /// `<dir>/<module>` at the modules a pack needs.
     pub fn prepare(catalog: &Catalog) -> Result<Self, DependencyError> {
         let temp = tempfile::Builder::new()
             .prefix("provisioning-imports-")
@@ -68,10 +71,6 @@ impl ModuleImports {
                 source,
             })?;
         let dir = temp.path().to_owned();
-        let write_error = |source| DependencyError::Write {
-            path: dir.clone(),
-            source,
-        };
         let mut key = Vec::new();
         let mut modules = BTreeMap::new();
         for name in catalog.module_names()? {
@@ -84,7 +83,6 @@ impl ModuleImports {
                 None => Err(module.problem().unwrap_or_default()),
             };
             if let Ok(source) = &source {
-                crate::fs::replace_symlink(&source.dir, &dir.join(&name)).map_err(write_error)?;
                 key.push(PathBuf::from(format!("{name}={}", source.dir.display())));
             }
             modules.insert(name, source);
@@ -93,8 +91,32 @@ impl ModuleImports {
             dir,
             key,
             modules,
+            linked: std::sync::Mutex::new(std::collections::BTreeSet::new()),
             _temp: temp,
         })
+    }
+
+    /// Makes each module of `closure` reachable by name from the import directory (once, from
+    /// any thread). Imports of other modules are refused before evaluation, by
+    /// [`undeclared_imports`].
+    pub fn link(&self, closure: &[(ModuleName, SourceModule)]) -> Result<(), DependencyError> {
+        let mut linked = self
+            .linked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (name, source) in closure {
+            if linked.contains(name) {
+                continue;
+            }
+            crate::fs::replace_symlink(&source.dir, &self.dir.join(name)).map_err(|source| {
+                DependencyError::Write {
+                    path: self.dir.clone(),
+                    source,
+                }
+            })?;
+            linked.insert(name.clone());
+        }
+        Ok(())
     }
 
     /// The module names a dependency can name.
@@ -242,6 +264,14 @@ pub fn caret(version: &semver::Version) -> String {
 }
 
 impl ModuleImports {
+    /// The module whose source holds `path` (canonical), if one does.
+    pub fn owner(&self, path: &std::path::Path) -> Option<&ModuleName> {
+        self.modules.iter().find_map(|(name, source)| {
+            let source = source.as_ref().ok()?;
+            path.starts_with(&source.dir).then_some(name)
+        })
+    }
+
     /// The version of a module at its source, for hints.
     pub fn version(&self, module: &ModuleName) -> Option<&semver::Version> {
         Some(&self.modules.get(module)?.as_ref().ok()?.manifest.version)

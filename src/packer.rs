@@ -108,9 +108,7 @@ pub enum PackError {
 /// is what a dependency is for.
 pub fn escape_hint(imports: &ModuleImports, escape: &crate::nickel::Escape) -> String {
     let target = std::fs::canonicalize(&escape.target).unwrap_or(escape.target.clone());
-    let reached = imports.names().find(|name| {
-        std::fs::canonicalize(imports.dir.join(name)).is_ok_and(|dir| target.starts_with(dir))
-    });
+    let reached = imports.owner(&target);
     match reached {
         Some(module) => format!(
             "it reaches the module `{module}`: import it by name (`import \"{module}/...\"`) and {}",
@@ -150,6 +148,7 @@ impl Packer<'_> {
         let closure = self
             .imports
             .closure(&pack.module, &pack.version, &input.dependencies)?;
+        self.imports.link(&closure)?;
         // The cached export when nothing it read has changed; else an evaluation, cached only
         // once the module has passed every check below.
         let cached = self
