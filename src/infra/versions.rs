@@ -135,7 +135,9 @@ pub fn outdated(
             .map(|version| version.version.clone())
             .filter(|version| version.pre.is_empty() || !pinned.pre.is_empty())
             .max();
-        let mut why = if index
+        let mut why = if index.is_empty() {
+            format!("`{module}` is not in the registry `{}`", registry.label())
+        } else if index
             .iter()
             .any(|version| version.version == *pinned && version.yanked)
         {

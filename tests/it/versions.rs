@@ -270,6 +270,16 @@ fn outdated_says_what_is_behind_and_why() {
     }
     --- stderr
     "#);
+    // A pinned module the registry no longer has says so.
+    std::fs::remove_file(context.path("distribution/registry/provisioning_core.json"))
+        .expect("rm metadata");
+    let run = context.run(["providers", "outdated", "homelab"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("`provisioning_core` is not in the registry `distribution/registry`"),
+        "{run}"
+    );
 }
 
 #[test]
