@@ -115,23 +115,7 @@ struct RawPackage {
 struct ManifestFile {
     package: RawPackage,
     #[serde(default)]
-    dependencies: BTreeMap<String, RawRequirement>,
-}
-
-/// A dependency as written: `"^0.1"`, or Cargo's table form `{ version = "^0.1" }`. A
-/// `path = "..."` (a development link to another module's source, as Cargo writes it) is
-/// accepted here and refused by `pack`, which never puts a development link into a release.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawRequirement {
-    Plain(String),
-    Table {
-        #[serde(default)]
-        version: Option<String>,
-        #[serde(default)]
-        #[allow(dead_code)] // read only to accept the form; `pack` reports it
-        path: Option<String>,
-    },
+    dependencies: BTreeMap<String, toml::Value>,
 }
 
 /// A readable package: its manifest and where its files are.
@@ -413,13 +397,20 @@ pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest
                 path.display()
             ));
         }
-        let written = match requirement {
-            RawRequirement::Plain(text)
-            | RawRequirement::Table {
-                version: Some(text),
-                ..
-            } => text,
-            RawRequirement::Table { version: None, .. } => continue,
+        // `"^0.1"`, or Cargo's table form `{ version = "^0.1" }`. A `path = "..."` (a
+        // development link to another module's source, as Cargo writes it) is accepted here and
+        // refused by `pack`, which never puts a development link into a release.
+        let table = requirement.as_table();
+        let written = match (&requirement, table.and_then(|t| t.get("version"))) {
+            (toml::Value::String(text), _) => text.clone(),
+            (_, Some(toml::Value::String(text))) => text.clone(),
+            (_, None) if table.is_some_and(|t| t.contains_key("path")) => continue,
+            _ => {
+                return Err(format!(
+                    "`{}`: dependency `{module}` must be a version requirement (`{module} = \"^0.1\"`) or a table with one (`{module} = {{ version = \"^0.1\" }}`)",
+                    path.display()
+                ));
+            }
         };
         let requirement = parse_requirement(&written).map_err(|error| {
             format!(

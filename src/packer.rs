@@ -215,9 +215,9 @@ impl Packer<'_> {
             &mut transaction,
         )?;
         if let Some(metadata) = metadata {
-            let recorded_yanked = recorded
-                .as_ref()
-                .is_some_and(|entry| entry.yanked && entry.sha256 == artifact.sha256);
+            // A yanked version stays yanked, re-packed or replaced (`--force`): only
+            // `pack yank --undo` brings it back.
+            let recorded_yanked = recorded.as_ref().is_some_and(|entry| entry.yanked);
             let created = recorded
                 .filter(|entry| entry.sha256 == artifact.sha256)
                 .map_or_else(|| crate::time::rfc3339(self.now), |entry| entry.created);
@@ -231,7 +231,6 @@ impl Packer<'_> {
                 signature,
                 signer,
                 dependencies: input.dependencies.clone(),
-                // Re-packing the same bytes keeps a version yanked.
                 yanked: recorded_yanked,
             };
             // A replaced version was forgotten on disk first: it is written back whatever

@@ -369,6 +369,21 @@ impl ProvidersLock {
                 });
             }
         }
+        for entry in &lock.providers {
+            if let Some(unknown) = entry
+                .required_by
+                .iter()
+                .find(|module| lock.module(module).is_none())
+            {
+                return Err(LockError::Invalid {
+                    path: path.to_owned(),
+                    message: format!(
+                        "`{}` is required by `{unknown}`, which the lock does not list",
+                        entry.module
+                    ),
+                });
+            }
+        }
         Ok(lock)
     }
 
@@ -471,6 +486,10 @@ mod tests {
             (
                 "format_version: 1\nproviders:\n- {name: up, module: up_prov, mode: pack, version: 1.0.0, source: x}\n",
                 "lacks its `sha256`",
+            ),
+            (
+                "format_version: 1\nproviders:\n- {name: up, module: up_prov, mode: link, version: 1.0.0, source: x, required_by: [ghost_prov], direct: false}\n",
+                "required by `ghost_prov`, which the lock does not list",
             ),
         ];
         let dir = tempfile::tempdir().expect("temp dir");

@@ -205,6 +205,11 @@ fn hermetic(
     let mut queue: Vec<ModuleName> = manifest.dependencies.into_keys().collect();
     let mut seen = std::collections::BTreeSet::new();
     while let Some(dependency) = queue.pop() {
+        if dependency == name {
+            return Err(format!(
+                "`{name}` is not packable: it requires itself through its dependencies (a dependency cycle)\nhint: `provisioning pack provider` names the cycle"
+            ));
+        }
         if !seen.insert(dependency.clone()) {
             continue;
         }

@@ -513,3 +513,46 @@ fn the_nickel_cli_evaluates_an_installed_infra_as_validate_does() {
     );
     assert_nickel_agrees(&context, "wuji");
 }
+
+#[test]
+fn sources_that_changed_since_the_install_are_seen_by_validate_and_remove() {
+    let context = TestContext::examples_installed();
+    let aws = context.read("extensions/providers/aws/nickel/manifest.toml");
+    context.write(
+        "extensions/providers/aws/nickel/manifest.toml",
+        &format!("{aws}upcloud_prov = \"*\"\n"),
+    );
+    // `aws` now requires `upcloud`: removing `upcloud` keeps it, as `aws`'s dependency.
+    assert_snapshot!(context.run(["providers", "remove", "upcloud", "wuji"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+            Kept `upcloud_prov` in `wuji`: required by aws_prov
+    ");
+    context.run(["providers", "validate", "wuji"]).success();
+    // And `upcloud` requiring `aws` back makes a cycle, which validate refuses as pack does.
+    let upcloud = context.read("extensions/providers/upcloud/nickel/manifest.toml");
+    context.write(
+        "extensions/providers/upcloud/nickel/manifest.toml",
+        &format!("{upcloud}aws_prov = \"*\"\n"),
+    );
+    let run = context.run(["providers", "validate", "wuji"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("a dependency cycle"), "{run}");
+}
+
+#[test]
+fn a_dependency_without_a_version_is_a_manifest_error() {
+    let context = TestContext::examples();
+    let aws = context.read("extensions/providers/aws/nickel/manifest.toml");
+    context.write(
+        "extensions/providers/aws/nickel/manifest.toml",
+        &aws.replace("provisioning_core = \"^0.1\"", "provisioning_core = { }"),
+    );
+    assert_snapshot!(context.run(["providers", "install", "aws", "wuji"]), @r#"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: provider `aws` cannot be installed: `[BASE]/extensions/providers/aws/nickel/manifest.toml`: dependency `provisioning_core` must be a version requirement (`provisioning_core = "^0.1"`) or a table with one (`provisioning_core = { version = "^0.1" }`)
+    "#);
+}

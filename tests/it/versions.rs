@@ -402,7 +402,7 @@ fn a_yanked_version_is_never_chosen_but_its_pins_keep_working() {
     --- stdout
     --- stderr
     warning: `aws_prov` 1.3.1 is yanked in `distribution/registry`: it stays because it is pinned or asked for exactly
-    hint: `provisioning providers update` moves to a version that is not
+    hint: to move off it, install again with a requirement that allows other versions (`--version ^X.Y`)
         Restored `aws_prov` 1.3.1 from `distribution/registry` (verified)
         Restored `provisioning_core` 0.1.0 from `distribution/registry` (verified)
           Synced 2 modules of `homelab`
@@ -444,4 +444,30 @@ fn a_yanked_version_is_never_chosen_but_its_pins_keep_working() {
         .run(["providers", "install", "aws", "fresh", "--version", "~1.3"])
         .success();
     assert_eq!(pinned(&context, "fresh", "aws_prov"), "1.3.1");
+}
+
+#[test]
+fn update_takes_any_module_by_name_and_force_keeps_a_yank() {
+    let context = pinned_infra();
+    assert_snapshot!(context.run(["providers", "update", "homelab", "provisioning_core", "--dry-run"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Unchanged every pin of `homelab` is as new as its requirements allow
+    ");
+    context
+        .run(["providers", "update", "homelab", "aws_prov", "--dry-run"])
+        .success();
+    // A yanked version replaced with `--force` stays yanked.
+    context.run(["pack", "yank", "aws_prov@2.0.0"]).success();
+    let main = context.read("extensions/providers/aws/nickel/defaults.ncl");
+    context.write(
+        "extensions/providers/aws/nickel/defaults.ncl",
+        &format!("{main}\n# changed\n"),
+    );
+    context
+        .run(["pack", "provider", "aws", "--version", "2.0.0", "--force"])
+        .success();
+    let listed = context.run(["pack", "list"]);
+    assert!(listed.stdout.contains("2.0.0 (yanked)"), "{listed}");
 }

@@ -4,6 +4,7 @@ use crate::Outcome;
 use crate::cli::UpdateArgs;
 use crate::context::Context;
 use crate::infra::Infra;
+use crate::infra::lockfile::ProvidersLock;
 use crate::infra::ops::{self, PackSources};
 use crate::infra::versions;
 use crate::lock::DirLock;
@@ -21,10 +22,22 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
     let _registry_lock = registries.local.lock_shared(printer)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
     let registry = registries.chain();
+    // A name as the lock has it (`aws`, `provisioning_core`), or a module name (`aws_prov`).
+    let lock = ProvidersLock::read(&infra.lock_path())?;
     let named: Vec<ModuleName> = args
         .providers
         .iter()
-        .map(crate::names::ProviderName::module_name)
+        .map(|name| match lock.get(name) {
+            Some(entry) => entry.module.clone(),
+            None => {
+                let module = ModuleName::from(name);
+                if lock.module(&module).is_some() {
+                    module
+                } else {
+                    name.module_name()
+                }
+            }
+        })
         .collect();
     let plan = versions::plan_update(
         context,

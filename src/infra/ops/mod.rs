@@ -335,7 +335,7 @@ pub fn install_pack(
         .filter(|pack| pack.yanked)
         .map(|pack| {
             format!(
-                "`{}` {} is yanked in `{}`: it stays because it is pinned or asked for exactly\nhint: `provisioning providers update` moves to a version that is not",
+                "`{}` {} is yanked in `{}`: it stays because it is pinned or asked for exactly\nhint: to move off it, install again with a requirement that allows other versions (`--version ^X.Y`)",
                 pack.pack.module, pack.pack.version, pack.label
             )
         })

@@ -48,14 +48,33 @@ pub fn remove(
     let module = name.module_name();
     let mut lock = ProvidersLock::read(&infra.lock_path())?;
     let mut removal = Removal::default();
-    // A module others require stays, as their dependency.
+    // A module others require stays, as their dependency: those the lock records, and those
+    // whose manifest (a linked source may have changed) requires it now.
+    let requirers: BTreeSet<ModuleName> = match lock.get(name) {
+        Some(entry) => {
+            let mut requirers = entry.required_by.clone();
+            requirers.extend(
+                lock.providers
+                    .iter()
+                    .filter(|other| other.module != entry.module && other.layout == Layout::Nickel)
+                    .filter(|other| {
+                        crate::infra::closure::installed_dependencies(context, infra, other)
+                            .is_some_and(|dependencies| dependencies.contains_key(&entry.module))
+                    })
+                    .map(|other| other.module.clone()),
+            );
+            requirers
+        }
+        None => BTreeSet::new(),
+    };
     if let Some(entry) = lock.get(name)
-        && !entry.required_by.is_empty()
+        && !requirers.is_empty()
     {
         let mut entry = entry.clone();
-        removal.kept = Some((entry.module.clone(), entry.required_by.clone()));
-        if entry.direct {
+        removal.kept = Some((entry.module.clone(), requirers.clone()));
+        if entry.direct || entry.required_by != requirers {
             entry.direct = false;
+            entry.required_by = requirers;
             lock.upsert(entry);
             crate::fs::atomic_write(&infra.lock_path(), lock.render().as_bytes())?;
         }
