@@ -378,10 +378,11 @@ impl std::str::FromStr for PackSelector {
     }
 }
 
-const INVOCATION_NAMES: &[&str] = &["module-loader", "pack"];
+const INVOCATION_NAMES: &[&str] = &["module-loader", "pack", "providers"];
 
-/// Rewrites `module-loader sync x` (the binary invoked through a link named `module-loader`)
-/// into `provisioning module-loader sync x`.
+/// Rewrites `module-loader sync x` (the binary invoked through a link named `module-loader`,
+/// `pack` or `providers`, as the guide's commands are written) into
+/// `provisioning module-loader sync x`.
 pub fn expand_invocation_name(mut args: Vec<OsString>) -> Vec<OsString> {
     let invoked_as = args
         .first()
@@ -413,6 +414,10 @@ mod tests {
             (
                 &["./pack", "providers"],
                 &["provisioning", "pack", "providers"],
+            ),
+            (
+                &["providers", "install", "upcloud", "homelab"],
+                &["provisioning", "providers", "install", "upcloud", "homelab"],
             ),
             (&["packer", "list"], &["packer", "list"]),
         ];

@@ -31,6 +31,30 @@ fn a_link_named_module_loader_behaves_as_the_subcommand() {
     ");
 }
 
+/// The guide's scenarios run `providers install upcloud homelab` as a command of its own.
+#[test]
+fn a_link_named_providers_runs_the_guides_commands_as_written() {
+    let context = TestContext::examples();
+    let link = context.base.parent().expect("temp root").join("providers");
+    std::os::unix::fs::symlink(BIN, &link).expect("symlink");
+    let output = std::process::Command::new(&link)
+        .current_dir(&context.base)
+        .env("NO_COLOR", "1")
+        .args(["install", "local", "homelab"])
+        .output()
+        .expect("run through the link");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        context
+            .path("workspace/infra/homelab/.nickel-modules/local_prov")
+            .is_symlink()
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let context = TestContext::examples();
