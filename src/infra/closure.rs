@@ -246,11 +246,7 @@ impl InstallIndex<'_> {
                     .into_iter()
                     .map(|entry| {
                         let pinned = self.pinned.get(module) == Some(&entry.version);
-                        let excluded = if entry.yanked && !pinned {
-                            Some("yanked".to_owned())
-                        } else {
-                            trust_problem(&entry, keys, *allow_unsigned)
-                        };
+                        let excluded = exclusion(&entry, keys, *allow_unsigned, pinned);
                         let candidate = Candidate {
                             version: entry.version.clone(),
                             dependencies: entry.dependencies.clone(),
@@ -266,13 +262,18 @@ impl InstallIndex<'_> {
     }
 }
 
-/// Why a version the registry records may not be chosen: no signature, or a signer not
-/// trusted (both allowed by `--allow-unsigned`, as verification allows them).
-pub fn trust_problem(
+/// Why a version the registry records may not be chosen, if it may not: yanked (unless it is
+/// the version the lock pins), unsigned, or signed by a key that is not trusted (both allowed
+/// by `--allow-unsigned`, as verification allows them).
+pub fn exclusion(
     entry: &VersionEntry,
     keys: &[TrustedKey],
     allow_unsigned: bool,
+    pinned: bool,
 ) -> Option<String> {
+    if entry.yanked && !pinned {
+        return Some("yanked".to_owned());
+    }
     if allow_unsigned {
         return None;
     }

@@ -80,12 +80,10 @@ fn nickel_entries(lock: &ProvidersLock) -> impl Iterator<Item = &LockEntry> {
         .filter(|entry| entry.layout == Layout::Nickel)
 }
 
-/// Why a version the registry records may not be chosen, if it may not.
+/// Why a version may not be chosen by `outdated` or `update`: a yanked version never is, not
+/// even the pinned one (they move away from it).
 fn unusable(entry: &VersionEntry, keys: &[TrustedKey], allow_unsigned: bool) -> Option<String> {
-    if entry.yanked {
-        return Some("yanked".into());
-    }
-    closure::trust_problem(entry, keys, allow_unsigned)
+    closure::exclusion(entry, keys, allow_unsigned, false)
 }
 
 /// Each pinned module: its pin, the newest version its requirements allow, the newest there

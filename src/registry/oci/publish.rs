@@ -17,9 +17,9 @@ use crate::digest::Sha256;
 use crate::names::PackRef;
 use crate::registry::VersionEntry;
 
-pub(super) const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-pub(super) const EMPTY_CONFIG: &[u8] = b"{}";
-pub(super) const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+const EMPTY_CONFIG: &[u8] = b"{}";
+const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 const ANNOTATION_LICENSE: &str = "org.opencontainers.image.licenses";
 const ANNOTATION_SOURCE: &str = "org.opencontainers.image.source";
@@ -198,47 +198,68 @@ impl OciRegistry {
             Err(failure) if failure.is_not_found() => {}
             Err(failure) => return Err(self.failure(failure, failed)),
         }
-        let client = &connection.client;
         let package_file = publication.entry.package_file.to_string();
-        let mut layers = vec![descriptor(
-            LAYER_MEDIA_TYPE,
-            &publication.bytes,
-            Some(&package_file),
+        let mut layers = vec![(
+            descriptor(LAYER_MEDIA_TYPE, &publication.bytes, Some(&package_file)),
+            publication.bytes.as_slice(),
         )];
-        let mut blobs: Vec<&[u8]> = vec![&publication.bytes];
         if let Some(signature) = &publication.signature {
-            layers.push(descriptor(
-                SIGNATURE_MEDIA_TYPE,
+            layers.push((
+                descriptor(
+                    SIGNATURE_MEDIA_TYPE,
+                    signature.as_bytes(),
+                    Some(&publication.entry.package_file.signature()),
+                ),
                 signature.as_bytes(),
-                Some(&publication.entry.package_file.signature()),
             ));
-            blobs.push(signature.as_bytes());
         }
-        for (layer, data) in layers.iter().zip(&blobs) {
+        self.push_artifact(
+            connection,
+            &reference,
+            layers,
+            ARTIFACT_TYPE,
+            publication.annotations.clone(),
+        )
+        .await?;
+        Ok(Published::Pushed)
+    }
+
+    /// Pushes an OCI 1.1 artifact to `reference`: each layer's blob, the empty config, then the
+    /// manifest, which the tag of `reference` then names. Returns the manifest pushed.
+    pub(super) async fn push_artifact(
+        &self,
+        connection: &Connection,
+        reference: &oci_client::Reference,
+        layers: Vec<(OciDescriptor, &[u8])>,
+        artifact_type: &str,
+        annotations: BTreeMap<String, String>,
+    ) -> Result<OciImageManifest, OciError> {
+        let client = &connection.client;
+        let config = descriptor(EMPTY_CONFIG_MEDIA_TYPE, EMPTY_CONFIG, None);
+        let blobs = layers
+            .iter()
+            .map(|(layer, data)| (&layer.digest, *data))
+            .chain(std::iter::once((&config.digest, EMPTY_CONFIG)));
+        for (digest, data) in blobs {
             client
-                .push_blob(&reference, data.to_vec(), &layer.digest)
+                .push_blob(reference, data.to_vec(), digest)
                 .await
                 .map_err(|error| self.error(error))?;
         }
-        let config = descriptor(EMPTY_CONFIG_MEDIA_TYPE, EMPTY_CONFIG, None);
-        client
-            .push_blob(&reference, EMPTY_CONFIG.to_vec(), &config.digest)
-            .await
-            .map_err(|error| self.error(error))?;
         let manifest = OciImageManifest {
             schema_version: 2,
             media_type: Some(MANIFEST_MEDIA_TYPE.to_owned()),
             config,
-            layers,
+            layers: layers.into_iter().map(|(layer, _)| layer).collect(),
             subject: None,
-            artifact_type: Some(ARTIFACT_TYPE.to_owned()),
-            annotations: Some(publication.annotations.clone()),
+            artifact_type: Some(artifact_type.to_owned()),
+            annotations: Some(annotations),
         };
         client
-            .push_manifest(&reference, &OciManifest::Image(manifest))
+            .push_manifest(reference, &OciManifest::Image(manifest.clone()))
             .await
             .map_err(|error| self.error(error))?;
-        Ok(Published::Pushed)
+        Ok(manifest)
     }
 }
 

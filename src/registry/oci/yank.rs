@@ -9,10 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use oci_client::manifest::{OciImageManifest, OciManifest};
+use oci_client::manifest::OciImageManifest;
 
 use super::http::{Failure, Session};
-use super::publish::{EMPTY_CONFIG, EMPTY_CONFIG_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, descriptor};
+use super::publish::descriptor;
 use super::{Connection, OciError, OciRegistry, tag_for};
 use crate::names::{ModuleName, PackRef};
 
@@ -64,7 +64,7 @@ impl OciRegistry {
             };
         }
         let reference = self.url.reference(module.as_str(), YANKED_TAG);
-        let read = self.run(|connection| {
+        let record = self.run(|connection| {
             self.within_deadline(
                 || format!("reading the yanked versions of `{module}`"),
                 async {
@@ -72,20 +72,15 @@ impl OciRegistry {
                         .session(connection, &reference)
                         .await
                         .map_err(|failure| self.failure(failure, invalid))?;
-                    self.read_record(&session, reference.repository())
+                    self.yank_record(&session, module)
                         .await
                         .map_err(|failure| self.failure(failure, invalid))
                 },
             )
         })??;
-        match read {
+        match record {
+            Some(manifest) => parse(&manifest).map_err(invalid),
             None => Ok(BTreeSet::new()),
-            Some(manifest) => {
-                let yanked = parse(&manifest).map_err(invalid)?;
-                self.cache
-                    .store_manifest(&self.url, module, YANKED_TAG, &manifest)?;
-                Ok(yanked)
-            }
         }
     }
 
@@ -181,31 +176,22 @@ impl OciRegistry {
         let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
         // A list of strings always serializes.
         let json = serde_json::to_string(&listed).unwrap_or_default();
-        let layer = descriptor(YANKED_MEDIA_TYPE, json.as_bytes(), None);
-        let config = descriptor(EMPTY_CONFIG_MEDIA_TYPE, EMPTY_CONFIG, None);
-        let client = &connection.client;
-        client
+        connection
+            .client
             .store_auth_if_needed(&self.url.host, &self.auth)
             .await;
-        for (descriptor, data) in [(&layer, json.as_bytes()), (&config, EMPTY_CONFIG)] {
-            client
-                .push_blob(&reference, data.to_vec(), &descriptor.digest)
-                .await
-                .map_err(|error| self.error(error))?;
-        }
-        let manifest = OciImageManifest {
-            schema_version: 2,
-            media_type: Some(MANIFEST_MEDIA_TYPE.to_owned()),
-            config,
-            layers: vec![layer],
-            subject: None,
-            artifact_type: Some(YANKED_ARTIFACT_TYPE.to_owned()),
-            annotations: Some(BTreeMap::from([(ANNOTATION_YANKED.to_owned(), json)])),
-        };
-        client
-            .push_manifest(&reference, &OciManifest::Image(manifest.clone()))
-            .await
-            .map_err(|error| self.error(error))?;
+        let manifest = self
+            .push_artifact(
+                connection,
+                &reference,
+                vec![(
+                    descriptor(YANKED_MEDIA_TYPE, json.as_bytes(), None),
+                    json.as_bytes(),
+                )],
+                YANKED_ARTIFACT_TYPE,
+                BTreeMap::from([(ANNOTATION_YANKED.to_owned(), json.clone())]),
+            )
+            .await?;
         self.cache
             .store_manifest(&self.url, &pack.module, YANKED_TAG, &manifest)?;
         Ok(true)
