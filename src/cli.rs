@@ -28,7 +28,7 @@ pub struct GlobalArgs {
     /// A user configuration file layered over the defaults [env: PROVISIONING_CONFIG]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// How to print data on stdout
+    /// How to print data on stdout (`toml` and `text` are for `export` only)
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     /// Print nothing on stderr but errors
@@ -54,6 +54,11 @@ pub enum OutputFormat {
     Table,
     Json,
     Yaml,
+    /// `export` only
+    Toml,
+    /// `export` only: a string value, as it is
+    #[value(alias = "raw")]
+    Text,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +85,12 @@ pub enum Command {
     /// Read the configured registry (local directory or OCI)
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Evaluate an infra's Nickel with its modules on the import path, as `nickel export -I
+    /// .nickel-modules -I vendor` would, and print it (JSON unless `--format` says otherwise)
+    Export(ExportArgs),
+    /// Print the shell line that puts an infra's modules on `NICKEL_IMPORT_PATH`, so that plain
+    /// `nickel export main.ncl` works: `eval "$(provisioning env wuji)"`
+    Env(EnvArgs),
     /// Print a shell completion script on stdout
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout
@@ -87,6 +98,38 @@ pub enum Command {
     /// Internal: evaluates Nickel files sent on stdin, for the command that started it
     #[command(name = "__evaluate-worker", hide = true)]
     EvaluateWorker(EvaluateWorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+    /// The file to evaluate, relative to the infra directory (`defs/servers.ncl`)
+    /// [default: main.ncl]
+    pub file: Option<PathBuf>,
+    /// Only this field of the result: a dotted path (`servers.web`)
+    #[arg(long, value_name = "PATH")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+    /// The shell to print the line for
+    #[arg(long, value_enum, default_value_t = Shell::Sh)]
+    pub shell: Shell,
+}
+
+/// The shells `env` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// POSIX shells: sh, bash, zsh (`eval "$(provisioning env wuji)"`)
+    Sh,
+    /// fish (`provisioning env wuji --shell fish | source`)
+    Fish,
+    /// Nushell (`$env.NICKEL_IMPORT_PATH = ...`)
+    Nu,
 }
 
 #[derive(Debug, Args)]
@@ -229,7 +272,7 @@ pub struct PackOutputArgs {
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
     /// Replace an existing version whose contents differ (packed versions are immutable
-    /// otherwise)
+    /// otherwise), and sign with your key a version another key signed
     #[arg(long)]
     pub force: bool,
 }
@@ -307,7 +350,8 @@ pub struct InstallArgs {
     pub provider: ProviderName,
     /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
     pub infra: String,
-    /// Replace whatever stands where the link goes (a directory, a stray file)
+    /// Replace whatever stands where the module goes: a directory or file where the link goes,
+    /// or a `vendor/<module>` that `provisioning` did not unpack (its files are lost)
     #[arg(long)]
     pub force: bool,
     /// Install a packed version (pack mode) instead of linking the live source: exactly `1.2.3`,

@@ -53,13 +53,19 @@ impl Context {
         env: BTreeMap<String, String>,
         cwd: PathBuf,
     ) -> anyhow::Result<Self> {
-        let base = find_base(global.base.as_deref(), &env, &cwd)?;
-        let base_defaults = Some(base.join("config/config.defaults.toml")).filter(|p| p.is_file());
         let user_config = global
             .config
             .clone()
             .or_else(|| env.get("PROVISIONING_CONFIG").map(PathBuf::from))
             .map(|path| config::absolutize(&cwd, &path));
+        // The guide's `PROVISIONING_CONFIG=/path/to/provisioning`: a directory is the base (its
+        // `config/config.defaults.toml` is read as always), an alternative to `PROVISIONING`.
+        let (config_dir, user_config) = match user_config {
+            Some(path) if path.is_dir() => (Some(path), None),
+            other => (None, other),
+        };
+        let base = find_base(global.base.as_deref(), &env, config_dir.as_deref(), &cwd)?;
+        let base_defaults = Some(base.join("config/config.defaults.toml")).filter(|p| p.is_file());
         let config = config::load(&config::Sources {
             base_dir: &base,
             base_defaults,
@@ -134,9 +140,12 @@ impl Context {
     }
 }
 
+/// The base: `--base`, else `PROVISIONING`, else a directory given as the configuration, else
+/// the nearest ancestor of `cwd` that looks like one.
 fn find_base(
     flag: Option<&Path>,
     env: &BTreeMap<String, String>,
+    config_dir: Option<&Path>,
     cwd: &Path,
 ) -> Result<PathBuf, BaseError> {
     let explicit = flag
@@ -145,7 +154,8 @@ fn find_base(
             env.get("PROVISIONING")
                 .filter(|v| !v.is_empty())
                 .map(|v| (PathBuf::from(v), "`PROVISIONING`"))
-        });
+        })
+        .or_else(|| config_dir.map(|dir| (dir.to_path_buf(), "the configuration directory")));
     if let Some((path, origin)) = explicit {
         let path = config::absolutize(cwd, &path);
         return if path.is_dir() {
@@ -183,23 +193,31 @@ mod tests {
         .into();
 
         assert_eq!(
-            find_base(None, &none, &nested).expect("ancestor"),
+            find_base(None, &none, None, &nested).expect("ancestor"),
             root.join("b1")
         );
         assert_eq!(
-            find_base(None, &with_env, &nested).expect("env"),
+            find_base(None, &with_env, None, &nested).expect("env"),
             root.join("b2")
         );
         assert_eq!(
-            find_base(Some(Path::new("../../..")), &with_env, &nested).expect("flag"),
+            find_base(Some(Path::new("../../..")), &with_env, None, &nested).expect("flag"),
             root.join("b1")
         );
+        assert_eq!(
+            find_base(None, &none, Some(&root.join("b2")), &nested).expect("config dir"),
+            root.join("b2")
+        );
+        assert_eq!(
+            find_base(None, &with_env, Some(&root.join("b1")), root).expect("env first"),
+            root.join("b2")
+        );
         assert!(matches!(
-            find_base(None, &none, root),
+            find_base(None, &none, None, root),
             Err(BaseError::NotFound { .. })
         ));
         assert!(matches!(
-            find_base(Some(Path::new("/nonexistent/base")), &none, root),
+            find_base(Some(Path::new("/nonexistent/base")), &none, None, root),
             Err(BaseError::Missing { .. })
         ));
     }

@@ -112,6 +112,16 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
+    if matches!(
+        cli.global.format,
+        cli::OutputFormat::Toml | cli::OutputFormat::Text
+    ) && !matches!(cli.command, cli::Command::Export(_))
+    {
+        return Err(UsageError(
+            "`--format toml` and `--format text` are for `export` only\nhint: other commands print `table`, `json` or `yaml`".into(),
+        )
+        .into());
+    }
     // Commands that need no provisioning base.
     if let cli::Command::Completions(args) = &cli.command {
         return commands::completions(args, printer);
@@ -123,6 +133,9 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         return commands::evaluate_worker(args);
     }
     let context = Context::from_process(&cli.global)?;
+    for ignored in &context.config.ignored {
+        printer.warning(ignored);
+    }
     commands::dispatch(cli.command, &context, printer)
 }
 

@@ -1,8 +1,10 @@
 //! Serialises commands that change one directory: an infra, or the local registry. A command
-//! takes an exclusive advisory lock on `<dir>/.provisioning.lock` (std's `File::lock`, `flock`
-//! on Unix) before it reads the files it will rewrite, and holds it until it is done, so two
-//! installs into one infra, or two packs into one registry, at the same moment both land. The
-//! lock file is left in place; it holds nothing.
+//! takes an exclusive advisory lock on the directory itself (std's `File::lock` on the
+//! directory opened read-only: `flock` on Unix) before it reads the files it will rewrite, and
+//! holds it until it is done, so two installs into one infra, or two packs into one registry, at
+//! the same moment both land. Locking the directory leaves nothing behind for `git add -A` to
+//! pick up (an earlier version locked a `.provisioning.lock` file in it; such a file is now
+//! debris, removed by the next command that changes the directory).
 //!
 //! A command that only reads a registry but must not see it change under it (an install that
 //! pins a version while `pack clean` could delete it) holds a shared lock: many readers at
@@ -13,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use crate::printer::Printer;
 
-pub const LOCK_FILE: &str = ".provisioning.lock";
+/// The lock file earlier versions left in each directory they locked.
+pub const OLD_LOCK_FILE: &str = ".provisioning.lock";
 
 /// Held while a command changes a directory; released on drop.
 #[derive(Debug)]
@@ -34,16 +37,9 @@ impl DirLock {
     }
 
     fn take(dir: &Path, printer: &Printer, shared: bool) -> std::io::Result<Self> {
-        let path = dir.join(LOCK_FILE);
-        // The lock file is created empty and never written: the one opening outside `fs`.
-        #[allow(clippy::disallowed_methods)]
-        let file = fs_err::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?
-            .into_parts()
-            .0;
+        let path = dir.to_owned();
+        // Opened read-only, to hold the lock: nothing is written through it.
+        let file = fs_err::File::open(&path)?.into_parts().0;
         let attempt = if shared {
             file.try_lock_shared()
         } else {
@@ -63,6 +59,11 @@ impl DirLock {
                 }
             }
             Err(std::fs::TryLockError::Error(error)) => return Err(error),
+        }
+        // What an earlier version left is not needed by anyone now that this lock is held
+        // (a command of that version would hold the file's lock, not the directory's).
+        if !shared {
+            let _ = crate::fs::remove_file_if_exists(&dir.join(OLD_LOCK_FILE));
         }
         Ok(Self { _file: file, path })
     }

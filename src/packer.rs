@@ -169,7 +169,7 @@ impl Packer<'_> {
                 escape,
             }
         })?;
-        let artifact = crate::pack::build(pack, &files, &export.json)?;
+        let artifact = crate::pack::build(pack, &files, &export.text)?;
         if let Some(cache) = self.cache.filter(|_| !cached_evaluation) {
             cache.put(&input.entry, &self.imports.key, &export);
         }
@@ -426,8 +426,8 @@ impl Packer<'_> {
 
 impl Packer<'_> {
     /// Signs the artifact at `path` when there is a key (keeping a signature beside it that our
-    /// key already made for these bytes), and says what the metadata records: the signature file
-    /// and the key id.
+    /// key already made for these bytes, or that another key made unless `--force`), and says
+    /// what the metadata records: the signature file and the key id.
     fn sign(
         &self,
         path: &std::path::Path,
@@ -469,6 +469,17 @@ impl Packer<'_> {
                 source,
             }
         })?;
+        // Someone else's signature of these very bytes stays, with its signer: a teammate
+        // re-packing with their key does not take over a release (unless `--force`).
+        if written == Written::Unchanged
+            && !self.force
+            && let Some(theirs) = existing
+                .as_ref()
+                .and_then(|signature| crate::signing::signature_key_id(&signature.text))
+                .filter(|key_id| *key_id != own[0].key_id)
+        {
+            return Ok((Some(signature_name), Some(theirs)));
+        }
         let still_good = existing.is_some_and(|signature| {
             crate::signing::verify(
                 &own,

@@ -151,7 +151,8 @@ impl Printer {
         table: impl FnOnce() -> Table,
     ) -> anyhow::Result<()> {
         let text = match self.format {
-            OutputFormat::Table => table().render(),
+            // `toml` and `text` are refused for every command but `export` before it runs.
+            OutputFormat::Table | OutputFormat::Toml | OutputFormat::Text => table().render(),
             OutputFormat::Json => serde_json::to_string_pretty(value)? + "\n",
             OutputFormat::Yaml => serde_yaml_ng::to_string(value)?,
         };

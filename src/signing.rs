@@ -157,7 +157,7 @@ pub struct Signer {
 /// The keys of one user and one base.
 #[derive(Debug, Clone)]
 pub struct Keyring {
-    /// `<config dir>/provisioning`.
+    /// `$PROVISIONING_KEYRING`, else `<config dir>/provisioning`.
     pub config_dir: PathBuf,
     /// The base's `config/trusted-keys`.
     pub base_trusted_dir: PathBuf,
@@ -165,6 +165,14 @@ pub struct Keyring {
 
 impl Keyring {
     pub fn new(env: &BTreeMap<String, String>, base: &Path) -> Result<Self, SigningError> {
+        let base_trusted_dir = base.join("config/trusted-keys");
+        // A keyring of its own (a walk-through, CI), away from the user's real key.
+        if let Some(dir) = env.get("PROVISIONING_KEYRING").filter(|v| !v.is_empty()) {
+            return Ok(Self {
+                config_dir: PathBuf::from(dir),
+                base_trusted_dir,
+            });
+        }
         let config_home = env
             .get("XDG_CONFIG_HOME")
             .filter(|v| !v.is_empty())
@@ -177,7 +185,7 @@ impl Keyring {
             .ok_or(SigningError::NoConfigDir)?;
         Ok(Self {
             config_dir: config_home.join("provisioning"),
-            base_trusted_dir: base.join("config/trusted-keys"),
+            base_trusted_dir,
         })
     }
 
@@ -393,6 +401,27 @@ pub fn sign(
     })
 }
 
+/// The id of the key that made `signature` (a minisign signature file's text), without
+/// verifying it; `None` when it is not one.
+pub fn signature_key_id(signature: &str) -> Option<KeyId> {
+    parse_signature(signature)
+        .ok()
+        .map(|signature_box| key_id(signature_box.keynum()))
+}
+
+/// A minisign signature file's text, parsed as hostile input.
+fn parse_signature(signature: &str) -> Result<SignatureBox, String> {
+    // `minisign` 0.10 panics on a global signature of the wrong length (it slices 64 bytes
+    // without checking); a signature file is hostile input, so check the shape first.
+    let global = signature.lines().nth(3).unwrap_or_default().trim();
+    let global_len = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, global)
+        .map_or(0, |bytes| bytes.len());
+    if global_len != 64 {
+        return Err("its global signature (the fourth line) is not 64 base64-encoded bytes".into());
+    }
+    SignatureBox::from_string(signature).map_err(|error| error.to_string())
+}
+
 /// Verifies `signature` (the text of `signature_path`) over `artifact` with the trusted keys,
 /// and that its trusted comment names exactly this module, version and sha256.
 pub fn verify(
@@ -407,18 +436,7 @@ pub fn verify(
         path: signature_path.to_owned(),
         message,
     };
-    // `minisign` 0.10 panics on a global signature of the wrong length (it slices 64 bytes
-    // without checking); a signature file is hostile input, so check the shape first.
-    let global = signature.lines().nth(3).unwrap_or_default().trim();
-    let global_len = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, global)
-        .map_or(0, |bytes| bytes.len());
-    if global_len != 64 {
-        return Err(bad(
-            "its global signature (the fourth line) is not 64 base64-encoded bytes".into(),
-        ));
-    }
-    let signature_box =
-        SignatureBox::from_string(signature).map_err(|error| bad(error.to_string()))?;
+    let signature_box = parse_signature(signature).map_err(bad)?;
     let id = key_id(signature_box.keynum());
     let Some(key) = trusted.iter().find(|key| key.key_id == id) else {
         return Err(SigningError::UntrustedKey {

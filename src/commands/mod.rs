@@ -1,6 +1,7 @@
 //! One function per command, each taking its options and the [`Context`]. Commands turn
 //! domain results into output through the [`Printer`]; they hold no domain logic of their own.
 
+pub mod export;
 pub mod keys;
 pub mod module_loader;
 pub mod pack;
@@ -46,6 +47,8 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
         },
         Command::Keys(command) => keys::run(command, context, printer),
         Command::Registry(RegistryCommand::List(args)) => registry::list(&args, context, printer),
+        Command::Export(args) => export::export(&args, context, printer),
+        Command::Env(args) => export::env(&args, context, printer),
         Command::Completions(args) => completions(&args, printer),
         Command::Man => man(printer),
         Command::EvaluateWorker(args) => evaluate_worker(&args),

@@ -96,7 +96,36 @@ pub struct Config {
     pub evaluation: Evaluation,
     pub nickel: ModulesConfig,
     pub kcl: ModulesConfig,
+    /// The settings a layer gave that change nothing here, each with why: warned about by
+    /// every command, never silently a no-op.
+    #[serde(skip)]
+    pub ignored: Vec<String>,
 }
+
+/// Keys the guide's configuration has that do nothing in this tool, and why. Set to anything
+/// but the built-in default, each is reported.
+const IGNORED_KEYS: &[(&str, &str)] = &[
+    (
+        "nickel.use_module_loader",
+        "link mode is always available: `providers install` without `--version` links",
+    ),
+    (
+        "kcl.use_module_loader",
+        "link mode is always available: `providers install --kcl` links",
+    ),
+    (
+        "kcl.core_module",
+        "the KCL layout is only linked, never packed: `pack core` packs `nickel.core_module`",
+    ),
+    (
+        "kcl.core_version",
+        "the KCL layout is only linked, never packed: `pack core` uses `nickel.core_version`",
+    ),
+    (
+        "kcl.core_package_name",
+        "the KCL layout is only linked, never packed: `pack core` uses `nickel.core_package_name`",
+    ),
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -208,6 +237,7 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
     }
 
     apply_env_overrides(&mut entries, sources.env)?;
+    let ignored = ignored_settings(&entries, &defaults);
 
     let mut resolved = BTreeMap::new();
     let keys: Vec<String> = entries.keys().cloned().collect();
@@ -225,9 +255,28 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
 
     check_typed_values(&resolved, &entries)?;
     let table = unflatten(&resolved);
-    toml::Value::Table(table)
+    let mut config: Config = toml::Value::Table(table)
         .try_into()
-        .map_err(|error: toml::de::Error| ConfigError::Invalid(error.to_string()))
+        .map_err(|error: toml::de::Error| ConfigError::Invalid(error.to_string()))?;
+    config.ignored = ignored;
+    Ok(config)
+}
+
+/// A warning for each of [`IGNORED_KEYS`] that a layer set to other than its default.
+fn ignored_settings(
+    entries: &BTreeMap<String, layers::Entry>,
+    defaults: &toml::Table,
+) -> Vec<String> {
+    IGNORED_KEYS
+        .iter()
+        .filter_map(|(key, why)| {
+            let entry = entries.get(*key)?;
+            let (section, name) = key.split_once('.')?;
+            let default = defaults.get(section)?.get(name)?;
+            (entry.origin != Origin::Embedded && entry.value != *default)
+                .then(|| format!("`{key}` (set in {}) has no effect: {why}", entry.origin))
+        })
+        .collect()
 }
 
 /// Joins a relative `path` onto `base` and removes `.` components and resolvable `..`

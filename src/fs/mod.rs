@@ -175,6 +175,22 @@ pub fn remove_file_if_exists(path: &Path) -> io::Result<bool> {
 }
 
 /// Removes the directory tree at `path`, if any; says whether there was one.
+/// Removes `path` if it is an empty directory; says whether it did.
+pub fn remove_dir_if_empty(path: &Path) -> io::Result<bool> {
+    match fs_err::remove_dir(path) {
+        Ok(()) => Ok(true),
+        Err(error)
+            if matches!(
+                error.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(error),
+    }
+}
+
 pub fn remove_dir_all_if_exists(path: &Path) -> io::Result<bool> {
     match fs_err::remove_dir_all(path) {
         Ok(()) => Ok(true),

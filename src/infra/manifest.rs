@@ -238,11 +238,33 @@ impl InfraManifestMut {
     }
 
     /// Removes `module` from `[dependencies]`; says whether it was there.
+    /// Removes `module`'s dependency; says whether there was one. A `[dependencies]` table
+    /// left empty goes too, unless it carries a comment: the manifest is as it was before the
+    /// first install.
     pub fn remove_dependency(&mut self, module: &str) -> bool {
-        self.doc
+        let Some(deps) = self
+            .doc
             .get_mut("dependencies")
             .and_then(Item::as_table_like_mut)
-            .is_some_and(|deps| deps.remove(module).is_some())
+        else {
+            return false;
+        };
+        if deps.remove(module).is_none() {
+            return false;
+        }
+        let bare = deps.is_empty()
+            && self
+                .doc
+                .get("dependencies")
+                .and_then(Item::as_table)
+                .is_some_and(|table| {
+                    let prefix = table.decor().prefix().and_then(|p| p.as_str());
+                    prefix.is_none_or(|p| !p.contains('#'))
+                });
+        if bare {
+            self.doc.remove("dependencies");
+        }
+        true
     }
 
     pub fn render(&self) -> String {

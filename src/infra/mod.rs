@@ -152,6 +152,15 @@ impl Infra {
         self.dir.join(modules_dir_name(context, layout))
     }
 
+    /// Where the infra's Nickel finds its modules by name, in order: the links, then the
+    /// vendored packs (`nickel export -I .nickel-modules -I vendor`).
+    pub fn import_paths(&self, context: &Context) -> Vec<PathBuf> {
+        vec![
+            self.modules_dir(context, Layout::Nickel),
+            self.dir.join(VENDOR_DIR),
+        ]
+    }
+
     /// The infra's own manifest for a layout: `manifest.toml` or `kcl.mod`.
     pub fn manifest_path(&self, layout: Layout) -> PathBuf {
         self.dir.join(layout.manifest_file())

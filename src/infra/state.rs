@@ -497,10 +497,16 @@ pub fn vendor_state(
         };
         listed.insert(relative.to_owned(), hash.to_owned());
     }
+    compare_files(&dir, &listed)
+}
+
+/// How the files under `dir` compare with `listed` (relative path → sha256): [`VendorState::Ok`]
+/// or [`VendorState::Drifted`], naming each file edited, missing or extra.
+pub fn compare_files(dir: &Path, listed: &BTreeMap<String, String>) -> anyhow::Result<VendorState> {
     let mut on_disk = BTreeMap::new();
-    collect_files(&dir, &dir, &mut on_disk)?;
+    collect_files(dir, dir, &mut on_disk)?;
     let (mut edited, mut missing, mut extra) = (Vec::new(), Vec::new(), Vec::new());
-    for (name, hash) in &listed {
+    for (name, hash) in listed {
         match on_disk.get(name) {
             None => missing.push(name.clone()),
             Some(found) if found != hash => edited.push(name.clone()),

@@ -1,7 +1,11 @@
 //! The checks of `providers validate`: the state of every module (links resolve, vendored packs
 //! match their hashes, manifests agree with the lock and the disk), then the evaluation of every
-//! module in a good state and of the infra's `main.ncl`, in parallel. It reads and evaluates;
-//! it never writes, and it never prints: what it finds is in the [`Report`].
+//! module in a good state and of every Nickel file of the infra itself, in parallel. It reads
+//! and evaluates; it never writes, and it never prints: what it finds is in the [`Report`].
+//!
+//! The infra's `main.ncl` must export (as `nickel export main.ncl` would); its other files
+//! (`defs/servers.ncl`, ...) must evaluate fully with their contracts (as `nickel eval` would),
+//! so a library of functions passes and a contract broken anywhere does not.
 
 use std::path::{Path, PathBuf};
 
@@ -41,8 +45,10 @@ impl ModuleReport {
     }
 }
 
+/// One Nickel file of the infra's own.
 #[derive(Debug, Serialize)]
-pub struct MainReport {
+pub struct FileReport {
+    /// Relative to the infra directory: `main.ncl`, `defs/servers.ncl`.
     pub path: String,
     pub evaluation: Evaluation,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,20 +60,23 @@ pub struct Report {
     pub infra: String,
     pub valid: bool,
     pub modules: Vec<ModuleReport>,
-    pub main: Option<MainReport>,
+    /// The infra's own Nickel files, `main.ncl` first.
+    pub files: Vec<FileReport>,
     /// What is worth saying but is not a problem (a source whose version moved on).
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
 
 impl Report {
-    /// How many problems it found: each failed module, and `main.ncl` if it failed.
+    /// How many problems it found: each failed module, and each of the infra's files that
+    /// failed.
     pub fn problems(&self) -> usize {
-        let main_failed = self
-            .main
-            .as_ref()
-            .is_some_and(|m| m.evaluation == Evaluation::Failed);
-        self.modules.iter().filter(|m| m.failed()).count() + usize::from(main_failed)
+        let files = self
+            .files
+            .iter()
+            .filter(|file| file.evaluation == Evaluation::Failed)
+            .count();
+        self.modules.iter().filter(|m| m.failed()).count() + files
     }
 }
 
@@ -76,10 +85,10 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
     let statuses = state::inspect(context, infra)?;
     let lock = ProvidersLock::read(&infra.lock_path())?;
     let modules_dir = infra.modules_dir(context, Layout::Nickel);
-    let import_paths: Vec<PathBuf> = vec![modules_dir.clone(), infra.dir.join(VENDOR_DIR)];
+    let import_paths = infra.import_paths(context);
     let mut warnings = Vec::new();
 
-    // Read what to evaluate first, then evaluate every module and `main.ncl` in parallel.
+    // Read what to evaluate first, then evaluate every module and infra file in parallel.
     let mut jobs = Vec::new();
     let mut modules = Vec::new();
     for status in statuses {
@@ -97,7 +106,10 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
                 hermetic(context, infra, &lock, &dir, &report.status)
                     .map(|allowed| (entry, allowed))
             }) {
-                Ok((entry, allowed)) => jobs.push((Some((modules.len(), dir, allowed)), entry)),
+                Ok((entry, allowed)) => jobs.push((
+                    Target::Module(modules.len(), dir, allowed),
+                    (entry, nickel::Output::json()),
+                )),
                 Err(reason) => {
                     report.evaluation = Evaluation::Failed;
                     report.diagnostic = Some(reason);
@@ -106,27 +118,36 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
         }
         modules.push(report);
     }
-    let main_path = infra.dir.join("main.ncl");
-    let mut main = main_path.is_file().then(|| MainReport {
-        path: "main.ncl".into(),
-        evaluation: Evaluation::Ok,
-        diagnostic: None,
-    });
-    if main.is_some() {
-        jobs.push((None, main_path));
+    let mut files = Vec::new();
+    for path in infra_files(&infra.dir, &modules_dir) {
+        let output = if path == Path::new("main.ncl") {
+            nickel::Output::json()
+        } else {
+            nickel::Output {
+                format: nickel::Format::Evaluated,
+                field: None,
+            }
+        };
+        jobs.push((Target::File(files.len()), (infra.dir.join(&path), output)));
+        files.push(FileReport {
+            path: path.to_string_lossy().into_owned(),
+            evaluation: Evaluation::Ok,
+            diagnostic: None,
+        });
     }
-    let files: Vec<PathBuf> = jobs.iter().map(|(_, file)| file.clone()).collect();
-    for ((target, _), result) in jobs.iter().zip(nickel::export_json_all(
+    let requests: Vec<(PathBuf, nickel::Output)> =
+        jobs.iter().map(|(_, request)| request.clone()).collect();
+    for ((target, _), result) in jobs.iter().zip(nickel::evaluate_all(
         &import_paths,
         context.evaluation_bounds(),
-        &files,
+        &requests,
     )) {
         // A module must also be packable: no import may leave its directory other than into
         // its dependencies.
         let confined = |export: &nickel::Export| match target {
-            Some((index, dir, allowed)) => nickel::check_confined(dir, allowed, export)
+            Target::Module(index, dir, allowed) => nickel::check_confined(dir, allowed, export)
                 .map_err(|escape| (modules[*index].status.module.clone(), escape)),
-            None => Ok(()),
+            Target::File(_) => Ok(()),
         };
         let (evaluation, diagnostic) = match result {
             Ok(export) => match confined(&export) {
@@ -141,15 +162,13 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
             Err(error) => (Evaluation::Failed, Some(error.to_string())),
         };
         match target {
-            Some((index, _, _)) => {
+            Target::Module(index, _, _) => {
                 modules[*index].evaluation = evaluation;
                 modules[*index].diagnostic = diagnostic;
             }
-            None => {
-                if let Some(main) = &mut main {
-                    main.evaluation = evaluation;
-                    main.diagnostic = diagnostic;
-                }
+            Target::File(index) => {
+                files[*index].evaluation = evaluation;
+                files[*index].diagnostic = diagnostic;
             }
         }
     }
@@ -157,11 +176,31 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
         infra: infra.name.clone(),
         valid: false,
         modules,
-        main,
+        files,
         warnings,
     };
     report.valid = report.problems() == 0;
     Ok(report)
+}
+
+/// What one evaluation is for: a module (its index in the report, its directory, where its
+/// evaluation may read), or one of the infra's files (its index).
+enum Target {
+    Module(usize, PathBuf, Vec<PathBuf>),
+    File(usize),
+}
+
+/// The infra's own Nickel files, relative to its directory: `main.ncl` first, then the others
+/// sorted; the installed modules (`.nickel-modules/`, `vendor/`) and hidden entries are not its
+/// own.
+fn infra_files(dir: &Path, modules_dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = nickel_files(dir)
+        .into_iter()
+        .filter(|file| !file.starts_with(modules_dir) && !file.starts_with(dir.join(VENDOR_DIR)))
+        .filter_map(|file| file.strip_prefix(dir).ok().map(Path::to_path_buf))
+        .collect();
+    files.sort_by_key(|file| (file != Path::new("main.ncl"), file.clone()));
+    files
 }
 
 /// Checks that a module imports by name only modules it declares, and returns the directories

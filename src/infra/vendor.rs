@@ -13,23 +13,30 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::lockfile::ProvidersLock;
-use super::state::{VendorState, vendor_state};
+use super::state::{VendorState, compare_files, vendor_state};
 use super::{Infra, VENDOR_DIR};
+use crate::digest::Sha256;
 use crate::fs::{Entry, Transaction, entry_at};
 use crate::names::ModuleName;
 use crate::pack::unpack;
 use crate::registry::VerifiedPack;
 
 /// Unpacks `pack` into `vendor/<module>` (unless it is there intact already) and writes its file
-/// list. Says whether anything changed.
+/// list. Says whether anything changed. A `vendor/<module>` that this tool did not unpack as it
+/// stands (put there by hand, or edited since) is replaced only if that loses nothing, or with
+/// `force`: otherwise the error names every file that would be lost.
 pub fn place(
     infra: &Infra,
     pack: &VerifiedPack,
+    force: bool,
     transaction: &mut Transaction,
 ) -> anyhow::Result<bool> {
     let module = &pack.pack.module;
     let mut changed = false;
     if vendor_state(infra, module, &pack.content_hash)? != VendorState::Ok {
+        if !force {
+            refuse_to_lose(infra, pack)?;
+        }
         transaction.create_dir_all(&infra.dir.join(VENDOR_DIR))?;
         let staging = Staging::new(&infra.dir)?;
         unpack::write_files(staging.path(), &pack.files).context("failed to unpack")?;
@@ -46,6 +53,40 @@ pub fn place(
         unpack::summary(module, &pack.files).as_bytes(),
     )?;
     Ok(changed)
+}
+
+/// Fails when `vendor/<module>` holds work that replacing it with `pack` would lose: it is not
+/// a pack this tool unpacked (its file list is missing, or the files no longer match it), and
+/// some of its files are not in `pack` as they are.
+fn refuse_to_lose(infra: &Infra, pack: &VerifiedPack) -> anyhow::Result<()> {
+    let module = &pack.pack.module;
+    let dir = infra.vendor_dir(module);
+    if entry_at(&dir)? != Entry::Dir || unpacked_here(infra, module)? {
+        return Ok(());
+    }
+    let listed = pack
+        .files
+        .iter()
+        .map(|file| (file.path.clone(), Sha256::of(&file.contents).to_string()))
+        .collect();
+    let VendorState::Drifted { edited, extra, .. } = compare_files(&dir, &listed)? else {
+        return Ok(());
+    };
+    if edited.is_empty() && extra.is_empty() {
+        return Ok(());
+    }
+    let mut lost = Vec::new();
+    for (what, files) in [("edited", &edited), ("not in the pack", &extra)] {
+        if !files.is_empty() {
+            let names: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+            lost.push(format!("{what}: {}", names.join(", ")));
+        }
+    }
+    anyhow::bail!(
+        "`{VENDOR_DIR}/{module}` was not unpacked by `provisioning` and differs from `{module}` {}; replacing it would lose {}\nhint: keep those files elsewhere first, or pass `--force` to `providers install` to replace them",
+        pack.pack.version,
+        lost.join("; ")
+    )
 }
 
 /// Removes `vendor/<module>` and its file list, when there. Says whether anything went.

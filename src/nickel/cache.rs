@@ -55,7 +55,7 @@ impl ExportCache {
                 .is_ok_and(|contents| crate::digest::Sha256::of(&contents).to_string() == *hash)
         });
         unchanged.then(|| Export {
-            json: cached.json,
+            text: cached.json,
             files: cached.files.into_iter().map(|(path, _)| path).collect(),
         })
     }
@@ -77,7 +77,7 @@ impl ExportCache {
         let Some(files) = files else { return };
         let cached = CachedExport {
             files,
-            json: export.json.clone(),
+            json: export.text.clone(),
         };
         if let Ok(json) = serde_json::to_vec(&cached) {
             let _ = crate::fs::create_dir_all(&self.dir);

@@ -159,7 +159,7 @@ mod tests {
         )
         .expect("write");
         let export = Export {
-            json: String::new(),
+            text: String::new(),
             files: vec![
                 module.join("main.ncl"),
                 module.join("lib.ncl"),
@@ -171,7 +171,7 @@ mod tests {
         assert_eq!((escape.line, escape.import.as_str()), (3, "../outside.ncl"));
         assert!(check_confined(&module, &[dir.path().to_owned()], &export).is_ok());
         let inside = Export {
-            json: String::new(),
+            text: String::new(),
             files: vec![module.join("main.ncl"), module.join("lib.ncl")],
         };
         assert!(check_confined(&module, &[], &inside).is_ok());

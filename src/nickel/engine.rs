@@ -10,11 +10,12 @@ use nickel_lang_core::error::report::{ColorOpt, report_as_str};
 use nickel_lang_core::error::{Error, NullReporter};
 use nickel_lang_core::eval::cache::CacheImpl;
 use nickel_lang_core::eval::value::NickelValue;
-use nickel_lang_core::eval::{VirtualMachine, VmContext};
+use nickel_lang_core::eval::{Closure, VirtualMachine, VmContext};
 use nickel_lang_core::files::FileId;
+use nickel_lang_core::program::FieldPath;
 use nickel_lang_core::serialize::{self, ExportFormat};
 
-use super::{Export, NickelError};
+use super::{Export, Format, NickelError, Output};
 
 /// Evaluates files on one thread, preparing Nickel's standard library once for all of them
 /// (preparing it is most of the cost of evaluating a small file). Files evaluated by one
@@ -32,9 +33,10 @@ impl Engine {
         }
     }
 
-    /// Evaluates `file` fully, applying every contract, and exports it as JSON exactly as
-    /// `nickel export --format json` does.
-    pub fn export_json(&mut self, file: &Path) -> Result<Export, NickelError> {
+    /// Evaluates `file` (or one field of it) fully, applying every contract, and serializes it
+    /// in `output.format` exactly as `nickel export --format F [--field P]` does (without the
+    /// newline the CLI adds after JSON).
+    pub fn evaluate(&mut self, file: &Path, output: &Output) -> Result<Export, NickelError> {
         let file_id = self
             .context
             .import_resolver
@@ -44,18 +46,22 @@ impl Engine {
                 path: file.to_owned(),
                 message: error.to_string(),
             })?;
-        let value = match self.evaluate(file_id) {
+        let value = match self.evaluate_value(file_id, output.field.as_deref()) {
             Ok(value) => value,
             Err(error) => return Err(self.diagnose(file, error)),
         };
-        let exported = serialize::validate(ExportFormat::Json, &value)
-            .and_then(|()| serialize::to_string(ExportFormat::Json, &value));
-        let json = match exported {
-            Ok(json) => json,
-            Err(data) => {
-                let error = Error::export_error(self.context.pos_table.clone(), data);
-                return Err(self.diagnose(file, error));
-            }
+        let text = match export_format(output.format) {
+            // Evaluated fully is all that was asked: a function is a fine value here.
+            None => String::new(),
+            Some(format) => match serialize::validate(format, &value)
+                .and_then(|()| serialize::to_string(format, &value))
+            {
+                Ok(text) => text,
+                Err(data) => {
+                    let error = Error::export_error(self.context.pos_table.clone(), data);
+                    return Err(self.diagnose(file, error));
+                }
+            },
         };
         let cache = &self.context.import_resolver;
         let mut files: Vec<PathBuf> = std::iter::once(file_id)
@@ -65,12 +71,22 @@ impl Engine {
             .collect();
         files.sort();
         files.dedup();
-        Ok(Export { json, files })
+        Ok(Export { text, files })
     }
 
-    fn evaluate(&mut self, file_id: FileId) -> Result<NickelValue, Error> {
+    fn evaluate_value(
+        &mut self,
+        file_id: FileId,
+        field: Option<&str>,
+    ) -> Result<NickelValue, Error> {
         let value = self.context.prepare_eval(file_id)?;
-        Ok(VirtualMachine::new(&mut self.context).eval_full_for_export(value)?)
+        let mut closure = Closure::from(value);
+        if let Some(field) = field {
+            let path = FieldPath::parse(&mut self.context.import_resolver, field.to_owned())?;
+            closure = VirtualMachine::new(&mut self.context)
+                .extract_field_value_closure(closure, &path)?;
+        }
+        Ok(VirtualMachine::new(&mut self.context).eval_full_for_export_closure(closure)?)
     }
 
     fn diagnose(&self, file: &Path, error: Error) -> NickelError {
@@ -80,5 +96,15 @@ impl Engine {
             path: file.to_owned(),
             diagnostic: diagnostic.trim_end().to_owned(),
         }
+    }
+}
+
+fn export_format(format: Format) -> Option<ExportFormat> {
+    match format {
+        Format::Json => Some(ExportFormat::Json),
+        Format::Yaml => Some(ExportFormat::Yaml),
+        Format::Toml => Some(ExportFormat::Toml),
+        Format::Text => Some(ExportFormat::Text),
+        Format::Evaluated => None,
     }
 }

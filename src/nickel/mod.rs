@@ -106,18 +106,57 @@ impl Evaluator {
     /// Evaluates `file` fully, applying every contract, and exports it as JSON exactly as
     /// `nickel export --format json` does.
     pub fn export_json(&mut self, file: &Path) -> Result<Export, NickelError> {
+        self.evaluate(file, &Output::json())
+    }
+
+    /// Evaluates `file` (or the field `output.field` of it) fully, applying every contract, and
+    /// serializes it as `output.format` says.
+    pub fn evaluate(&mut self, file: &Path, output: &Output) -> Result<Export, NickelError> {
         match &mut self.backend {
-            Backend::Worker(worker) => worker.evaluate(file, &self.import_paths, &self.bounds),
-            Backend::InProcess(engine) => engine.export_json(file),
+            Backend::Worker(worker) => {
+                worker.evaluate(file, &self.import_paths, output, &self.bounds)
+            }
+            Backend::InProcess(engine) => engine.evaluate(file, output),
         }
     }
 }
 
-/// The result of evaluating one file: its JSON export and every file the evaluation read (the
-/// file itself and everything it imported, transitively), for caching.
+/// What an evaluation produces: `nickel export --format F [--field P]`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Output {
+    pub format: Format,
+    /// A dotted field path (`servers.web`) to evaluate instead of the whole file.
+    pub field: Option<String>,
+}
+
+impl Output {
+    pub fn json() -> Self {
+        Self {
+            format: Format::Json,
+            field: None,
+        }
+    }
+}
+
+/// The serialization of an evaluated value, as `nickel export --format` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Format {
+    Json,
+    Yaml,
+    Toml,
+    /// A string, written as it is (`--format text`, alias `raw`).
+    Text,
+    /// Evaluated fully with every contract applied, and not serialized: a file whose value is
+    /// a function (a library of builders) passes.
+    Evaluated,
+}
+
+/// The result of evaluating one file: the value serialized as asked (empty for
+/// [`Format::Evaluated`]) and every file the evaluation read (the file itself and everything it
+/// imported, transitively), for caching.
 #[derive(Debug, Clone)]
 pub struct Export {
-    pub json: String,
+    pub text: String,
     pub files: Vec<PathBuf>,
 }
 
@@ -183,14 +222,15 @@ where
     results.into_iter().flatten().collect()
 }
 
-/// Evaluates every file with the same import paths, in parallel; results in the files' order.
-pub fn export_json_all(
+/// Evaluates every file with the same import paths, in parallel, each as its [`Output`] says;
+/// results in the files' order.
+pub fn evaluate_all(
     import_paths: &[PathBuf],
     bounds: Bounds,
-    files: &[PathBuf],
+    files: &[(PathBuf, Output)],
 ) -> Vec<Result<Export, NickelError>> {
-    with_evaluators(import_paths, bounds, files, |evaluator, file| {
-        evaluator.export_json(file)
+    with_evaluators(import_paths, bounds, files, |evaluator, (file, output)| {
+        evaluator.evaluate(file, output)
     })
 }
 
@@ -221,7 +261,7 @@ mod tests {
         let json = Evaluator::new(&[dir.path().join("mods")], bounds())
             .export_json(&main)
             .expect("evaluates")
-            .json;
+            .text;
         assert_eq!(json, "{\n  \"servers\": 6\n}");
     }
 
@@ -256,11 +296,13 @@ mod tests {
                 file
             })
             .collect();
-        let results = export_json_all(&[], bounds(), &files);
+        let jobs: Vec<(PathBuf, Output)> =
+            files.iter().map(|f| (f.clone(), Output::json())).collect();
+        let results = evaluate_all(&[], bounds(), &jobs);
         assert_eq!(results.len(), 5);
         for (i, result) in results.iter().enumerate() {
             match result {
-                Ok(export) => assert_eq!(export.json, format!("{{\n  \"x\": {i}\n}}")),
+                Ok(export) => assert_eq!(export.text, format!("{{\n  \"x\": {i}\n}}")),
                 Err(error) => {
                     assert_eq!(i, 2);
                     assert!(error.path().ends_with("f2.ncl"));
@@ -297,7 +339,7 @@ mod tests {
             evaluator
                 .export_json(&dir.path().join("other.ncl"))
                 .expect("evaluates")
-                .json,
+                .text,
             "2"
         );
     }
@@ -314,11 +356,11 @@ mod tests {
         let first = Evaluator::new(&[], bounds())
             .export_json(&main)
             .expect("evaluates");
-        assert_eq!(first.json, "{\n  \"x\": 1\n}");
+        assert_eq!(first.text, "{\n  \"x\": 1\n}");
         cache.put(&main, &[], &first);
         let second = cache.get(&main, &[]).expect("cached");
         assert_eq!(second.files.len(), 2, "the cache keeps the files it read");
-        assert_eq!(second.json, first.json);
+        assert_eq!(second.text, first.text);
         assert!(
             cache.get(&main, &[dir.path().to_owned()]).is_none(),
             "other import paths are another entry"

@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::engine::Engine;
-use super::{Bounds, Export, NickelError};
+use super::{Bounds, Export, NickelError, Output};
 
 /// The hidden subcommand that runs a worker.
 pub const SUBCOMMAND: &str = "__evaluate-worker";
@@ -52,11 +52,12 @@ pub fn enabled() -> bool {
 struct Request {
     file: PathBuf,
     import_paths: Vec<PathBuf>,
+    output: Output,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Response {
-    Exported { json: String, files: Vec<PathBuf> },
+    Exported { text: String, files: Vec<PathBuf> },
     Load { message: String },
     Evaluation { diagnostic: String },
 }
@@ -83,9 +84,9 @@ fn answer_requests() -> std::io::Result<()> {
         let engine = engines
             .entry(request.import_paths.clone())
             .or_insert_with(|| Engine::new(&request.import_paths));
-        let response = match engine.export_json(&request.file) {
+        let response = match engine.evaluate(&request.file, &request.output) {
             Ok(export) => Response::Exported {
-                json: export.json,
+                text: export.text,
                 files: export.files,
             },
             Err(NickelError::Load { message, .. }) => Response::Load { message },
@@ -161,11 +162,13 @@ impl Worker {
         &mut self,
         file: &Path,
         import_paths: &[PathBuf],
+        output: &Output,
         bounds: &Bounds,
     ) -> Result<Export, Failure> {
         let request = Request {
             file: file.to_owned(),
             import_paths: import_paths.to_vec(),
+            output: output.clone(),
         };
         let mut line = serde_json::to_string(&request).map_err(|e| Failure::Io(e.to_string()))?;
         line.push('\n');
@@ -180,7 +183,7 @@ impl Worker {
         }
         match self.answers.recv_timeout(bounds.timeout) {
             Ok(Some(answer)) => match serde_json::from_str(&answer) {
-                Ok(Response::Exported { json, files }) => Ok(Export { json, files }),
+                Ok(Response::Exported { text, files }) => Ok(Export { text, files }),
                 Ok(Response::Load { message }) => Err(Failure::Load(message)),
                 Ok(Response::Evaluation { diagnostic }) => Err(Failure::Evaluation(diagnostic)),
                 Err(error) => Err(Failure::Io(format!("an unreadable answer: {error}"))),
@@ -268,6 +271,7 @@ impl WorkerSlot {
         &mut self,
         file: &Path,
         import_paths: &[PathBuf],
+        output: &Output,
         bounds: &Bounds,
     ) -> Result<Export, NickelError> {
         let path = file.to_owned();
@@ -281,7 +285,7 @@ impl WorkerSlot {
                 self.worker.insert(started)
             }
         };
-        let result = worker.evaluate(file, import_paths, bounds);
+        let result = worker.evaluate(file, import_paths, output, bounds);
         if matches!(
             result,
             Err(Failure::Timeout | Failure::Memory | Failure::Stack | Failure::Io(_))

@@ -73,9 +73,9 @@ fn usage_errors_exit_2() {
     --- stdout
     --- stderr
     error: invalid value 'xml' for '--format <FORMAT>'
-      [possible values: table, json, yaml]
+      [possible values: table, json, yaml, toml, text]
 
-      tip: a similar value exists: 'yaml'
+      tip: a similar value exists: 'toml'
 
     For more information, try '--help'.
     ");

@@ -46,11 +46,10 @@ impl TestContext {
             let dir = context.base.join("workspace/infra").join(infra);
             let _ = std::fs::remove_dir_all(dir.join(".nickel-modules"));
             let _ = std::fs::remove_file(dir.join("providers.manifest.yaml"));
-            let _ = std::fs::remove_file(dir.join(".provisioning.lock"));
         }
         std::fs::write(
             context.base.join("workspace/infra/wuji/manifest.toml"),
-            "# The wuji infrastructure: web servers on UpCloud, a database on AWS.\n[package]\nname = \"wuji\"\nversion = \"0.1.0\"\n\n[dependencies]\n",
+            "# The wuji infrastructure: web servers on UpCloud, a database on AWS.\n[package]\nname = \"wuji\"\nversion = \"0.1.0\"\n",
         )
         .expect("reset manifest");
         context
@@ -255,9 +254,6 @@ fn collect(root: &Path, dir: &Path, paths: &mut Vec<String>) {
             .expect("under root")
             .display()
             .to_string();
-        if relative.ends_with(".provisioning.lock") {
-            continue;
-        }
         let is_real_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
         paths.push(relative);
         if is_real_dir {

@@ -227,8 +227,8 @@ fn removal_keeps_a_shared_dependency_until_nothing_needs_it() {
          Removed `aws_prov` from `wuji`
          Removed provisioning_core 0.1.0 (no longer required)
     ");
+    // As before the first install: no empty `.nickel-modules/`, `[dependencies]` or lock.
     assert_snapshot!(context.tree("workspace/infra/wuji"), @r#"
-    .nickel-modules/
     main.ncl:
       | # Modules are imported by module name, whichever mode installed them: `provisioning` puts
       | # `.nickel-modules/` and `vendor/` on the import path.
@@ -249,13 +249,6 @@ fn removal_keeps_a_shared_dependency_until_nothing_needs_it() {
       | [package]
       | name = "wuji"
       | version = "0.1.0"
-      | 
-      | [dependencies]
-    providers.manifest.yaml:
-      | # Written by `provisioning`; keep it in git.
-      | # `provisioning providers sync <infra>` rebuilds the infra's modules from this file.
-      | format_version: 1
-      | providers: []
     "#);
 }
 
@@ -475,11 +468,11 @@ fn assert_nickel_agrees(context: &TestContext, infra: &str) {
         .export_json(&dir.join("main.ncl"))
         .expect("evaluates in-process");
     let cli: serde_json::Value = serde_json::from_slice(&output.stdout).expect("CLI JSON");
-    let ours: serde_json::Value = serde_json::from_str(&export.json).expect("our JSON");
+    let ours: serde_json::Value = serde_json::from_str(&export.text).expect("our JSON");
     assert_eq!(cli, ours);
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim_end(),
-        export.json.trim_end(),
+        export.text.trim_end(),
         "byte for byte"
     );
 }

@@ -7,7 +7,7 @@ use crate::common::TestContext;
 #[test]
 fn remove_undoes_install_and_keeps_the_source() {
     let context = TestContext::examples();
-    let manifest_before = context.read("workspace/infra/wuji/manifest.toml");
+    let infra_before = context.tree("workspace/infra/wuji");
     let source_before = context.tree("extensions");
     context
         .run(["providers", "install", "upcloud", "wuji"])
@@ -73,10 +73,9 @@ fn remove_undoes_install_and_keeps_the_source() {
         .run(["providers", "remove", "aws", "wuji"])
         .success();
     assert_eq!(context.tree("extensions"), source_before);
-    assert_eq!(
-        context.read("workspace/infra/wuji/manifest.toml"),
-        manifest_before
-    );
+    // The last removal leaves the infra as it was before the first install: no empty
+    // `[dependencies]`, no `providers: []` lock, no empty `.nickel-modules/`.
+    assert_eq!(context.tree("workspace/infra/wuji"), infra_before);
 }
 
 #[test]

@@ -62,10 +62,12 @@ fn the_example_infra_validates() {
           "evaluation": "ok"
         }
       ],
-      "main": {
-        "path": "main.ncl",
-        "evaluation": "ok"
-      }
+      "files": [
+        {
+          "path": "main.ncl",
+          "evaluation": "ok"
+        }
+      ]
     }
     --- stderr
     "#);

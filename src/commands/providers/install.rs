@@ -125,6 +125,7 @@ fn install_pack(
         },
         allow_unsigned: args.allow_unsigned,
         direct: true,
+        force: args.force,
     };
     let done = ops::install_pack(context, infra, &request, None).with_context(|| {
         format!(

@@ -7,7 +7,7 @@ use crate::infra::validate::{self, Evaluation, Report};
 use crate::printer::{Printer, Table};
 
 /// `providers validate <infra>`: links resolve, manifests agree with each other and with the
-/// disk, and every installed module and the infra's `main.ncl` evaluate.
+/// disk, and every installed module and every Nickel file of the infra evaluate.
 pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
     let report = validate::validate(context, &infra)?;
@@ -31,21 +31,21 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
             printer.error_message(diagnostic);
         }
     }
-    if let Some(diagnostic) = report.main.as_ref().and_then(|m| m.diagnostic.as_ref()) {
+    for diagnostic in report.files.iter().filter_map(|f| f.diagnostic.as_ref()) {
         printer.error_message(diagnostic);
     }
     printer.data(&report, || render(&report))?;
     if report.valid {
         let count = report.modules.len();
-        let main = if report.main.is_some() {
-            " and main.ncl"
-        } else {
-            ""
+        let files = match report.files.as_slice() {
+            [] => String::new(),
+            [file] => format!(" and {}", file.path),
+            more => format!(" and {} Nickel files", more.len()),
         };
         printer.status(
             "Valid",
             format!(
-                "`{}`: {count} module{}{main}",
+                "`{}`: {count} module{}{files}",
                 infra.name,
                 if count == 1 { "" } else { "s" }
             ),
@@ -81,13 +81,13 @@ fn render(report: &Report) -> Table {
             evaluation(module.evaluation).into(),
         ]);
     }
-    if let Some(main) = &report.main {
+    for file in &report.files {
         table.row([
             "-".into(),
-            main.path.clone(),
+            file.path.clone(),
             "-".into(),
             "-".into(),
-            evaluation(main.evaluation).into(),
+            evaluation(file.evaluation).into(),
         ]);
     }
     table

@@ -58,6 +58,8 @@ pub struct PackInstall<'a> {
     pub allow_unsigned: bool,
     /// Installed by name (`false` for `sync` restoring a dependency: it stays one).
     pub direct: bool,
+    /// Replace a `vendor/<module>` this tool did not unpack even when that loses files.
+    pub force: bool,
 }
 
 /// Removes what killed runs left in the infra (temporary files, staging directories, entries
@@ -199,6 +201,7 @@ pub fn install_link(
             context,
             infra,
             fetched: &BTreeMap::new(),
+            force: request.force,
         };
         changed |= placed.apply(
             plan,
@@ -307,7 +310,7 @@ pub fn install_pack(
 
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(Layout::Nickel), &infra.name)?;
     let mut transaction = Transaction::new();
-    let mut changed = vendor::place(infra, &verified, &mut transaction)?;
+    let mut changed = vendor::place(infra, &verified, request.force, &mut transaction)?;
     // A provider linked before is unlinked: one form at a time.
     changed |= link::remove_symlink(context, infra, Layout::Nickel, &module, &mut transaction)?;
     let recorded = request
@@ -319,6 +322,7 @@ pub fn install_pack(
         context,
         infra,
         fetched: &fetched,
+        force: request.force,
     };
     changed |= placed.apply(
         &plan,
@@ -395,6 +399,8 @@ struct Placement<'a> {
     infra: &'a Infra,
     /// The verified packs of the plan's registry modules.
     fetched: &'a BTreeMap<ModuleName, VerifiedPack>,
+    /// Replace a `vendor/<module>` this tool did not unpack even when that loses files.
+    force: bool,
 }
 
 impl Placement<'_> {
@@ -458,7 +464,7 @@ impl Placement<'_> {
                     let Some(verified) = self.fetched.get(module) else {
                         bail!("`{module}` {} was not fetched", planned.version);
                     };
-                    changed |= vendor::place(infra, verified, transaction)?;
+                    changed |= vendor::place(infra, verified, self.force, transaction)?;
                     changed |=
                         link::remove_symlink(context, infra, Layout::Nickel, module, transaction)?;
                     let version = planned.version.to_string();
@@ -577,6 +583,7 @@ pub fn update(
         context,
         infra,
         fetched: &fetched,
+        force: false,
     };
     placed.apply(
         &closure_plan,

@@ -110,9 +110,24 @@ pub fn remove(
     removal.lock_entry = lock.remove(name);
     if removal.lock_entry.is_some() {
         removal.dependencies = drop_unneeded(context, infra, &module, &mut lock, &mut transaction)?;
-        transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
+        if lock.providers.is_empty() {
+            // The last module gone: the infra is as it was before the first install.
+            transaction.remove_file(&infra.lock_path())?;
+        } else {
+            transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
+        }
     }
     removal.leftovers = transaction.commit();
+    if lock.providers.is_empty() {
+        for dir in [
+            infra.modules_dir(context, Layout::Nickel),
+            infra.modules_dir(context, Layout::Kcl),
+            infra.dir.join(crate::infra::VENDOR_DIR),
+        ] {
+            // Only when empty: anything left in them is someone's.
+            let _ = crate::fs::remove_dir_if_empty(&dir);
+        }
+    }
     Ok(removal)
 }
 

@@ -205,6 +205,8 @@ fn sync_pack(
         sources: *sources,
         allow_unsigned: pin.signer == Signer::Unsigned,
         direct: entry.direct,
+        // The lock is the truth: sync puts back the pinned pack, over edits `validate` names.
+        force: true,
     };
     let report = install_pack(context, infra, &request, Some(&pin.sha256))?;
     let mut said = report.warnings;

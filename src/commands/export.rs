@@ -1,0 +1,166 @@
+//! `export` and `env`: the guide's inner loop, "test changes immediately: `nickel export
+//! main.ncl`", with the infra's modules on the import path.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::Outcome;
+use crate::cli::{EnvArgs, ExportArgs, OutputFormat, Shell};
+use crate::context::Context;
+use crate::infra::Infra;
+use crate::nickel::{Evaluator, Format, Output};
+use crate::printer::Printer;
+
+/// `export <infra> [FILE]`: evaluates the infra's `main.ncl` (or FILE in it) in-process and
+/// prints it byte for byte as `nickel export -I .nickel-modules -I vendor --format F [--field P]`
+/// does.
+pub fn export(args: &ExportArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let infra = Infra::resolve(context, &args.infra)?;
+    let file = infra_file(&infra, args.file.as_deref())?;
+    let format = match printer.format {
+        OutputFormat::Table | OutputFormat::Json => Format::Json,
+        OutputFormat::Yaml => Format::Yaml,
+        OutputFormat::Toml => Format::Toml,
+        OutputFormat::Text => Format::Text,
+    };
+    let output = Output {
+        format,
+        field: args.field.clone(),
+    };
+    let mut evaluator = Evaluator::new(&infra.import_paths(context), context.evaluation_bounds());
+    let export = evaluator.evaluate(&file, &output).with_context(|| {
+        format!(
+            "failed to export `{}`",
+            context.display_path(&file).display()
+        )
+    })?;
+    // The `nickel` CLI ends JSON with a line break; its YAML and TOML end with one already.
+    let newline = if format == Format::Json { "\n" } else { "" };
+    crate::write_stdout(&format!("{}{newline}", export.text))?;
+    Ok(Outcome::Success)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FileError {
+    #[error(
+        "`{}` is not a file of the infra `{infra}` (looked for `{}`)\nhint: FILE is relative to the infra directory: `provisioning export {infra} defs/servers.ncl`",
+        given.display(), path.display()
+    )]
+    NotFound {
+        infra: String,
+        given: PathBuf,
+        path: PathBuf,
+    },
+    #[error(
+        "the infra `{infra}` has no `main.ncl`\nhint: name the file to evaluate: `provisioning export {infra} FILE`"
+    )]
+    NoMain { infra: String },
+}
+
+/// FILE relative to the infra directory, or its `main.ncl`.
+fn infra_file(infra: &Infra, file: Option<&Path>) -> Result<PathBuf, FileError> {
+    let Some(given) = file else {
+        let main = infra.dir.join("main.ncl");
+        return if main.is_file() {
+            Ok(main)
+        } else {
+            Err(FileError::NoMain {
+                infra: infra.name.clone(),
+            })
+        };
+    };
+    let path = crate::config::absolutize(&infra.dir, given);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(FileError::NotFound {
+            infra: infra.name.clone(),
+            given: given.to_owned(),
+            path,
+        })
+    }
+}
+
+/// `env <infra> [--shell sh|fish|nu]`: the line that sets `NICKEL_IMPORT_PATH` to the infra's
+/// import path, for `eval`; with `--format json|yaml`, the variable as data.
+pub fn env(args: &EnvArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let infra = Infra::resolve(context, &args.infra)?;
+    let value = std::env::join_paths(infra.import_paths(context))
+        .context("an import path holds a `:`, which `NICKEL_IMPORT_PATH` cannot carry")?
+        .to_string_lossy()
+        .into_owned();
+    match printer.format {
+        OutputFormat::Json | OutputFormat::Yaml => {
+            let variables = std::collections::BTreeMap::from([(VARIABLE, &value)]);
+            printer.data(&variables, || {
+                let mut table = crate::printer::Table::new(["NAME", "VALUE"]);
+                table.row([VARIABLE.to_owned(), value.clone()]);
+                table
+            })?;
+        }
+        _ => crate::write_stdout(&format!("{}\n", shell_line(args.shell, &value)))?,
+    }
+    Ok(Outcome::Success)
+}
+
+const VARIABLE: &str = "NICKEL_IMPORT_PATH";
+
+/// The line that sets the variable in `shell`, the value quoted so that no character of a
+/// path is taken as syntax.
+fn shell_line(shell: Shell, value: &str) -> String {
+    match shell {
+        Shell::Sh => format!("export {VARIABLE}='{}'", value.replace('\'', r"'\''")),
+        Shell::Fish => format!(
+            "set -gx {VARIABLE} '{}'",
+            value.replace('\\', r"\\").replace('\'', r"\'")
+        ),
+        Shell::Nu => {
+            // A raw string with more `#` than any run of them in the value.
+            let hashes = "#".repeat(longest_run(value, '#') + 1);
+            format!("$env.{VARIABLE} = r{hashes}'{value}'{hashes}")
+        }
+    }
+}
+
+fn longest_run(text: &str, wanted: char) -> usize {
+    let (mut longest, mut current) = (0, 0);
+    for c in text.chars() {
+        current = if c == wanted { current + 1 } else { 0 };
+        longest = longest.max(current);
+    }
+    longest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_lines_quote_every_character_of_a_path() {
+        let cases = [
+            (Shell::Sh, "/a b:/c", "export NICKEL_IMPORT_PATH='/a b:/c'"),
+            (Shell::Sh, "/it's", r"export NICKEL_IMPORT_PATH='/it'\''s'"),
+            (
+                Shell::Sh,
+                "/$HOME`x`",
+                "export NICKEL_IMPORT_PATH='/$HOME`x`'",
+            ),
+            (
+                Shell::Fish,
+                "/a b:/c",
+                "set -gx NICKEL_IMPORT_PATH '/a b:/c'",
+            ),
+            (
+                Shell::Fish,
+                r"/it's\",
+                r"set -gx NICKEL_IMPORT_PATH '/it\'s\\'",
+            ),
+            (Shell::Nu, "/a:/b", "$env.NICKEL_IMPORT_PATH = r#'/a:/b'#"),
+            (Shell::Nu, "/'#x", "$env.NICKEL_IMPORT_PATH = r##'/'#x'##"),
+        ];
+        for (shell, value, expected) in cases {
+            assert_eq!(shell_line(shell, value), expected, "{shell:?} {value:?}");
+        }
+    }
+}
