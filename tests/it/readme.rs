@@ -69,7 +69,11 @@ fn the_walk_through_runs_as_written_and_again() {
         "rm -rf /tmp/base && cp -r examples /tmp/base && cd /tmp/base\n",
     );
     assert!(
-        script.lines().filter(|l| l.starts_with("provisioning ")).count() >= 15,
+        script
+            .lines()
+            .filter(|l| l.starts_with("provisioning "))
+            .count()
+            >= 15,
         "{script}"
     );
     let scratch = tempfile::tempdir().expect("temp dir");
@@ -83,7 +87,10 @@ fn the_walk_through_runs_as_written_and_again() {
         );
     }
     let base: PathBuf = scratch.path().join("base");
-    assert!(!base.join("base").exists(), "the second copy nested the first");
+    assert!(
+        !base.join("base").exists(),
+        "the second copy nested the first"
+    );
     let lock = std::fs::read_to_string(base.join("workspace/infra/wuji/providers.manifest.yaml"))
         .expect("lock");
     assert!(lock.contains("mode: pack"), "{lock}");
@@ -106,7 +113,8 @@ fn the_walk_through_runs_as_written_and_again() {
     assert_eq!(
         std::fs::read_to_string(homelab.join("manifest.toml")).expect("manifest"),
         std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/workspace/infra/homelab/manifest.toml")
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/workspace/infra/homelab/manifest.toml")
         )
         .expect("committed manifest")
     );
