@@ -29,12 +29,8 @@ pub fn export(args: &ExportArgs, context: &Context, printer: &Printer) -> anyhow
         field: args.field.clone(),
     };
     let mut evaluator = Evaluator::new(&infra.import_paths(context), context.evaluation_bounds());
-    let export = evaluator.evaluate(&file, &output).with_context(|| {
-        format!(
-            "failed to export `{}`",
-            context.display_path(&file).display()
-        )
-    })?;
+    // Nickel's diagnostic names the file and the line: nothing to add to it.
+    let export = evaluator.evaluate(&file, &output)?;
     // The `nickel` CLI ends JSON with a line break; its YAML and TOML end with one already.
     let newline = if format == Format::Json { "\n" } else { "" };
     crate::write_stdout(&format!("{}{newline}", export.text))?;

@@ -44,6 +44,10 @@ pub enum State {
     DriftedVendor,
     /// A module it requires is not installed, or not at a version it accepts.
     UnmetDependency,
+    /// A `manifest.toml` dependency that points outside `.nickel-modules/` and `vendor/` (the
+    /// guide's hand-extracted pack): not managed here, and not on Nickel's import path. Worth
+    /// saying, not a failure.
+    Unmanaged,
 }
 
 impl State {
@@ -59,7 +63,13 @@ impl State {
             State::MissingVendor => "missing vendor",
             State::DriftedVendor => "drifted vendor",
             State::UnmetDependency => "unmet dependency",
+            State::Unmanaged => "unmanaged",
         }
+    }
+
+    /// Whether it makes the infra invalid (everything but `ok` and `unmanaged`).
+    pub fn is_problem(self) -> bool {
+        !matches!(self, State::Ok | State::Unmanaged)
     }
 }
 
@@ -311,6 +321,7 @@ fn untracked(
             .any(|entry| entry.module == *module && entry.mode() == mode)
     };
     let mut stray = Stray::new();
+    let mut unmanaged = Vec::new();
     stray_links(context, infra, layout, &tracked_as, &mut stray)?;
     if layout == Layout::Nickel {
         stray_vendored(infra, &tracked_as, &mut stray)?;
@@ -328,24 +339,45 @@ fn untracked(
                 .iter()
                 .any(|prefix| path.starts_with(prefix.as_str()))
         };
-        if let Some(path) = dependency.path().filter(managed) {
-            stray.insert(
-                module.clone(),
-                (
-                    path.to_owned(),
-                    format!(
-                        "`{}` depends on `{module}`, which is not in the lock",
-                        layout.manifest_file()
+        let name = display_name(module);
+        match dependency.path() {
+            Some(path) if managed(&path) => {
+                stray.insert(
+                    module.clone(),
+                    (
+                        path.to_owned(),
+                        format!(
+                            "`{}` depends on `{module}`, which is not in the lock\nhint: adopt it with `provisioning providers install {name} {}` (add `--version V` for a pack), or remove the line",
+                            layout.manifest_file(),
+                            infra.name
+                        ),
                     ),
-                ),
-            );
+                );
+            }
+            path => unmanaged.push(ModuleStatus {
+                name: name.clone(),
+                module: module.clone(),
+                mode: None,
+                version: None,
+                source: path.unwrap_or("-").to_owned(),
+                layout,
+                state: State::Unmanaged,
+                detail: Some(format!(
+                    "`{}` depends on `{module}` {}, which `provisioning` does not manage; Nickel finds modules by name only in `{}/` and `{VENDOR_DIR}/`\nhint: vendor it with `provisioning providers install {name} {} --version V`, or import it by its relative path",
+                    layout.manifest_file(),
+                    path.map_or_else(|| "without a path".to_owned(), |p| format!("at `{p}`")),
+                    modules_dir_name(context, layout),
+                    infra.name
+                )),
+                required_by: Vec::new(),
+                direct: true,
+            }),
         }
     }
-    Ok(stray
+    let mut found: Vec<ModuleStatus> = stray
         .into_iter()
         .map(|(module, (source, detail))| ModuleStatus {
-            name: crate::names::ProviderName::from_module_name(&module)
-                .map_or_else(|| module.clone(), |name| name.to_string()),
+            name: display_name(&module),
             module,
             mode: None,
             version: None,
@@ -356,7 +388,15 @@ fn untracked(
             required_by: Vec::new(),
             direct: true,
         })
-        .collect())
+        .collect();
+    found.extend(unmanaged);
+    Ok(found)
+}
+
+/// A module's provider name when it is a provider's, else the module name.
+fn display_name(module: &str) -> String {
+    crate::names::ProviderName::from_module_name(module)
+        .map_or_else(|| module.to_owned(), |name| name.to_string())
 }
 
 /// Modules found but not in the lock: module → (source, what is wrong).
@@ -385,8 +425,10 @@ fn stray_links(
             _ => "(not a link)".to_owned(),
         };
         let detail = format!(
-            "`{}/{module}` is not in the lock",
-            modules_dir_name(context, layout)
+            "`{}/{module}` is not in the lock\nhint: adopt it with `provisioning providers install {} {}`, or remove it",
+            modules_dir_name(context, layout),
+            display_name(&module),
+            infra.name
         );
         stray.insert(module, (source, detail));
     }
@@ -413,7 +455,16 @@ fn stray_vendored(
             continue;
         }
         let path = format!("./{VENDOR_DIR}/{module}");
-        let detail = format!("`{VENDOR_DIR}/{module}` is not in the lock");
+        // The version its own manifest says, for the command that adopts it.
+        let version = crate::catalog::read_package_manifest(
+            &dir_entry.path().join(Layout::Nickel.manifest_file()),
+        )
+        .map_or_else(|_| "V".to_owned(), |manifest| manifest.version.to_string());
+        let detail = format!(
+            "`{VENDOR_DIR}/{module}` is not in the lock\nhint: adopt it with `provisioning providers install {} {} --version {version}` (verified against the registry's pack), or remove it",
+            display_name(&module),
+            infra.name
+        );
         stray.entry(module).or_insert((path, detail));
     }
     Ok(())

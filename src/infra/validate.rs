@@ -41,7 +41,7 @@ pub struct ModuleReport {
 
 impl ModuleReport {
     pub fn failed(&self) -> bool {
-        self.status.state != State::Ok || self.evaluation == Evaluation::Failed
+        self.status.state.is_problem() || self.evaluation == Evaluation::Failed
     }
 }
 

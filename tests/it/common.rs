@@ -615,3 +615,18 @@ pub fn output_within(mut command: Command, limit: std::time::Duration) -> Output
         stderr: stderr.join().expect("stderr"),
     }
 }
+
+/// The `nickel` CLI that `scripts/test` installs (`cargo install nickel-lang-cli`), or the one
+/// `PROVISIONING_TEST_NICKEL` names.
+pub fn nickel_cli() -> PathBuf {
+    let path = std::env::var_os("PROVISIONING_TEST_NICKEL").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/bin/nickel"),
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "the `nickel` CLI is not at `{}`: run the tests with `scripts/test`, which installs it",
+        path.display()
+    );
+    path
+}

@@ -2,8 +2,6 @@
 //! removal of what nothing needs, sync of a closure, hermetic packs, bad input, and the real
 //! `nickel` CLI evaluating an installed infra as `validate` does.
 
-use std::path::{Path, PathBuf};
-
 use insta::assert_snapshot;
 
 use crate::common::TestContext;
@@ -421,26 +419,11 @@ fn unsigned_dependencies_and_disagreeing_records_are_refused() {
     assert_eq!(context.tree("workspace/infra/wuji"), before);
 }
 
-/// The `nickel` CLI that `scripts/test` installs (`cargo install nickel-lang-cli`), or the one
-/// `PROVISIONING_TEST_NICKEL` names.
-fn nickel_cli() -> PathBuf {
-    let path = std::env::var_os("PROVISIONING_TEST_NICKEL").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/bin/nickel"),
-        PathBuf::from,
-    );
-    assert!(
-        path.is_file(),
-        "the `nickel` CLI is not at `{}`: run the tests with `scripts/test`, which installs it",
-        path.display()
-    );
-    path
-}
-
 /// The infra's `main.ncl` evaluated by the `nickel` CLI with the import path the tool documents,
 /// and in-process as `validate` evaluates it: the same JSON.
 fn assert_nickel_agrees(context: &TestContext, infra: &str) {
     let dir = context.path(&format!("workspace/infra/{infra}"));
-    let output = std::process::Command::new(nickel_cli())
+    let output = std::process::Command::new(crate::common::nickel_cli())
         .args([
             "export",
             "--format",

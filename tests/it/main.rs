@@ -6,6 +6,7 @@ mod common;
 
 mod cli;
 mod config;
+mod daily_loop;
 mod dependencies;
 mod discovery;
 mod evaluation;

@@ -3,7 +3,7 @@ use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
 use crate::infra::ops::{self, PackSources};
-use crate::infra::state::{self, State};
+use crate::infra::state;
 use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
@@ -83,7 +83,7 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
         .collect();
     let mut differences = 0;
     for module in state::inspect(context, &infra)? {
-        if module.state != State::Ok && !reported.contains(&module.module) {
+        if module.state.is_problem() && !reported.contains(&module.module) {
             differences += 1;
             printer.error_message(format!(
                 "`{}` ({}): {}",

@@ -21,11 +21,16 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
             .as_ref()
             .filter(|_| module.status.state != State::Ok)
         {
-            printer.error_message(format!(
+            let message = format!(
                 "`{}` ({}): {detail}",
                 module.status.module,
                 module.status.state.as_str()
-            ));
+            );
+            if module.status.state.is_problem() {
+                printer.error_message(message);
+            } else {
+                printer.warning(message);
+            }
         }
         if let Some(diagnostic) = &module.diagnostic {
             printer.error_message(diagnostic);

@@ -60,10 +60,14 @@ pub fn sync(
         })
         .collect();
     let mut transaction = Transaction::new();
+    let links = link::prune(context, infra, &lock, &mut transaction)?;
+    let packs = vendor::prune(infra, &lock, &mut transaction)?;
+    let gone: Vec<&String> = links.iter().chain(&packs).collect();
+    let dependencies = prune_dependencies(context, infra, &lock, &gone, &mut transaction)?;
     let pruned = Pruned {
-        links: link::prune(context, infra, &lock, &mut transaction)?,
-        packs: vendor::prune(infra, &lock, &mut transaction)?,
-        dependencies: prune_dependencies(context, infra, &lock, &mut transaction)?,
+        links,
+        packs,
+        dependencies,
     };
     leftovers.extend(transaction.commit());
     Ok(SyncReport {
@@ -93,12 +97,15 @@ pub struct Pruned {
 }
 
 /// Removes the dependencies that point into the modules directory or `vendor/` for modules the
-/// lock does not list (a run killed between writing the manifest and the lock leaves one).
-/// Dependencies elsewhere are the user's and stay.
+/// lock does not list, when what they point at is gone or goes with this sync (`gone`: a run
+/// killed between writing the manifest and the lock leaves one). A dependency on something
+/// that stays (a `vendor/` unpacked by hand, the guide's migration) is the user's: it stays,
+/// and `installed` reports the module untracked. Dependencies elsewhere stay too.
 fn prune_dependencies(
     context: &Context,
     infra: &Infra,
     lock: &ProvidersLock,
+    gone: &[&String],
     transaction: &mut Transaction,
 ) -> anyhow::Result<Vec<String>> {
     let mut pruned = Vec::new();
@@ -120,9 +127,12 @@ fn prune_dependencies(
                     .providers
                     .iter()
                     .any(|entry| entry.layout == layout && entry.module == *module.as_str())
-                    && dependency
-                        .path()
-                        .is_some_and(|p| managed.iter().any(|prefix| p.starts_with(prefix)))
+                    && dependency.path().is_some_and(|p| {
+                        managed.iter().any(|prefix| p.starts_with(prefix))
+                            && (gone.contains(&module)
+                                || crate::fs::entry_at(&infra.dir.join(p))
+                                    .is_ok_and(|e| e == crate::fs::Entry::Missing))
+                    })
             })
             .map(|(module, _)| module)
             .collect();
