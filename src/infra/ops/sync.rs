@@ -129,7 +129,7 @@ fn prune_dependencies(
                     .any(|entry| entry.layout == layout && entry.module == *module.as_str())
                     && dependency.path().is_some_and(|p| {
                         managed.iter().any(|prefix| p.starts_with(prefix))
-                            && (gone.contains(&module)
+                            && (gone.contains(module)
                                 || crate::fs::entry_at(&infra.dir.join(p))
                                     .is_ok_and(|e| e == crate::fs::Entry::Missing))
                     })
