@@ -29,6 +29,23 @@ pub enum ModuleKind {
 }
 
 impl ModuleKind {
+    /// The kinds `module-loader load` serves, in the order infras list them.
+    pub const LOADABLE: [ModuleKind; 3] = [
+        ModuleKind::Providers,
+        ModuleKind::Taskservs,
+        ModuleKind::Clusters,
+    ];
+
+    /// One module of the kind, for messages: `provider`, `taskserv`, `cluster`, `core`.
+    pub fn singular(self) -> &'static str {
+        match self {
+            ModuleKind::Providers => "provider",
+            ModuleKind::Taskservs => "taskserv",
+            ModuleKind::Clusters => "cluster",
+            ModuleKind::Core => "core",
+        }
+    }
+
     pub fn dir_name(self) -> &'static str {
         match self {
             ModuleKind::Providers => "providers",
@@ -36,6 +53,60 @@ impl ModuleKind {
             ModuleKind::Clusters => "clusters",
             ModuleKind::Core => "core",
         }
+    }
+}
+
+/// What kind of module one is, as locks, packs and registry metadata record it: `provider`,
+/// `core`, `taskserv`, `cluster`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A provider: its name is `upcloud`, its module `upcloud_prov`.
+    #[default]
+    Provider,
+    /// The core schemas: its name is its module name.
+    Core,
+    /// A taskserv (`taskservs/<category>/<name>`): its name is its module name.
+    Taskserv,
+    /// A cluster (`clusters/<name>`): its name is its module name.
+    Cluster,
+}
+
+impl EntryKind {
+    /// The kind of a module whose record does not say (packs and locks from before taskservs
+    /// and clusters were modules): providers end in `_prov`, the rest was the core.
+    pub fn of(module: &ModuleName) -> Self {
+        if module.provider().is_some() {
+            EntryKind::Provider
+        } else {
+            EntryKind::Core
+        }
+    }
+
+    pub fn from_module_kind(kind: ModuleKind) -> Self {
+        match kind {
+            ModuleKind::Providers => EntryKind::Provider,
+            ModuleKind::Taskservs => EntryKind::Taskserv,
+            ModuleKind::Clusters => EntryKind::Cluster,
+            ModuleKind::Core => EntryKind::Core,
+        }
+    }
+
+    pub fn module_kind(self) -> ModuleKind {
+        match self {
+            EntryKind::Provider => ModuleKind::Providers,
+            EntryKind::Taskserv => ModuleKind::Taskservs,
+            EntryKind::Cluster => ModuleKind::Clusters,
+            EntryKind::Core => ModuleKind::Core,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.module_kind().singular()
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == EntryKind::Provider
     }
 }
 
@@ -95,6 +166,35 @@ pub struct PackageManifest {
     /// syntax: `"0.1"` means `^0.1`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub dependencies: BTreeMap<ModuleName, semver::VersionReq>,
+    /// `[package] kind`: what a pack says it is (absent in sources and in providers' packs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EntryKind>,
+    /// `[package] category`: a packed taskserv's category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// What it offers and needs beyond named dependencies (`[capabilities]`).
+    #[serde(skip_serializing_if = "Capabilities::is_empty")]
+    pub capabilities: Capabilities,
+}
+
+/// A module's `[capabilities]`: names of capabilities (`container-runtime`) or of modules.
+/// `requires` is met by a loaded module that provides the capability or has that name;
+/// `conflicts_with` is broken by one that does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provides: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts_with: Vec<String>,
+}
+
+impl Capabilities {
+    pub fn is_empty(&self) -> bool {
+        self.provides.is_empty() && self.requires.is_empty() && self.conflicts_with.is_empty()
+    }
 }
 
 /// The accepted forms of a version requirement, for hints.
@@ -109,6 +209,11 @@ struct RawPackage {
     description: String,
     #[serde(default)]
     entry: Option<String>,
+    /// Written into a packed taskserv's or cluster's manifest, so the artifact says what it is.
+    #[serde(default)]
+    kind: Option<EntryKind>,
+    #[serde(default)]
+    category: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +221,8 @@ struct ManifestFile {
     package: RawPackage,
     #[serde(default)]
     dependencies: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    capabilities: Capabilities,
 }
 
 /// A readable package: its manifest and where its files are.
@@ -135,7 +242,7 @@ pub enum PackageState {
     Missing,
     /// The package directory exists but cannot be used; the reason says why.
     Broken(String),
-    Ready(Package),
+    Ready(Box<Package>),
 }
 
 /// One discovered module.
@@ -185,6 +292,20 @@ pub enum CatalogError {
     UnknownProvider { name: String, known: Vec<String> },
     #[error("unknown module `{name}`\nhint: {}", known_list("modules", known))]
     UnknownModule { name: String, known: Vec<String> },
+    #[error("unknown {} `{name}`\nhint: {}", kind.singular(), known_list(kind.dir_name(), known))]
+    UnknownOfKind {
+        kind: ModuleKind,
+        name: String,
+        known: Vec<String>,
+    },
+    #[error(
+        "the taskserv `{name}` is in more than one category: {}\nhint: a module name must be unique; rename one of them",
+        categories.iter().map(|c| format!("`taskservs/{c}/{name}`")).collect::<Vec<_>>().join(", ")
+    )]
+    Ambiguous {
+        name: String,
+        categories: Vec<String>,
+    },
     #[error("failed to read `{}`", path.display())]
     Read {
         path: PathBuf,
@@ -320,13 +441,19 @@ fn read_package(kind: ModuleKind, name: &str, dir: &Path, layout: Layout) -> Pac
         Err(reason) => return PackageState::Broken(reason),
     };
     let expected = match kind {
-        ModuleKind::Providers => Some(format!("{name}{}", names::MODULE_SUFFIX)),
-        ModuleKind::Core => Some(name.to_owned()),
-        ModuleKind::Taskservs | ModuleKind::Clusters => None,
+        ModuleKind::Providers => format!("{name}{}", names::MODULE_SUFFIX),
+        ModuleKind::Core | ModuleKind::Taskservs | ModuleKind::Clusters => name.to_owned(),
     };
-    if let Some(expected) = expected
-        && manifest.name != expected
+    if matches!(kind, ModuleKind::Taskservs | ModuleKind::Clusters)
+        && name.ends_with(names::MODULE_SUFFIX)
     {
+        return PackageState::Broken(format!(
+            "a {} cannot be named `{name}`: names ending in `{}` are providers' modules",
+            kind.singular(),
+            names::MODULE_SUFFIX
+        ));
+    }
+    if manifest.name != expected {
         return PackageState::Broken(format!(
             "`{}` names the package `{}`, expected `{expected}`",
             manifest_path.display(),
@@ -355,12 +482,12 @@ fn read_package(kind: ModuleKind, name: &str, dir: &Path, layout: Layout) -> Pac
             entry.display()
         ));
     }
-    PackageState::Ready(Package {
+    PackageState::Ready(Box::new(Package {
         dir: dir.to_owned(),
         manifest_path,
         manifest,
         entry,
-    })
+    }))
 }
 
 /// Reads the `[package]` table of a module manifest; the error is a full sentence naming the
@@ -386,6 +513,16 @@ pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest
         )
     })?;
     let raw = file.package;
+    let capabilities = file.capabilities;
+    for name in capabilities
+        .provides
+        .iter()
+        .chain(&capabilities.requires)
+        .chain(&capabilities.conflicts_with)
+    {
+        names::validate(name)
+            .map_err(|error| format!("`{}`: `[capabilities]`: {error}", path.display()))?;
+    }
     let mut dependencies = BTreeMap::new();
     for (name, requirement) in file.dependencies {
         let module: ModuleName = name
@@ -432,7 +569,10 @@ pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest
         version,
         description: raw.description,
         entry: raw.entry,
+        kind: raw.kind,
+        category: raw.category,
         dependencies,
+        capabilities,
     })
 }
 
@@ -466,7 +606,8 @@ impl Catalog {
         }
     }
 
-    /// The module packaged as `module`: the core schemas, or a provider (`<name>_prov`).
+    /// The module packaged as `module`: the core schemas, a provider (`<name>_prov`), a
+    /// taskserv or a cluster (by its name).
     pub fn find(&self, module: &ModuleName) -> Result<Module, CatalogError> {
         if let Some((dir, name)) = &self.core
             && name == module
@@ -484,6 +625,12 @@ impl Catalog {
                     Layout::Nickel,
                 ));
             }
+        } else {
+            for kind in [ModuleKind::Taskservs, ModuleKind::Clusters] {
+                if let Some(found) = self.find_in(kind, module.as_str())? {
+                    return Ok(found);
+                }
+            }
         }
         Err(CatalogError::UnknownModule {
             name: module.to_string(),
@@ -495,6 +642,72 @@ impl Catalog {
         })
     }
 
+    /// The module of `kind` called `name` on the command line (`upcloud`, `kubernetes`), or
+    /// the error that lists the catalog's modules of that kind.
+    pub fn find_named(&self, kind: ModuleKind, name: &str) -> Result<Module, CatalogError> {
+        let found = match kind {
+            ModuleKind::Providers => {
+                let dir = self.extensions.join("providers").join(name);
+                dir.is_dir()
+                    .then(|| read_module(kind, name.to_owned(), None, dir, Layout::Nickel))
+            }
+            ModuleKind::Taskservs | ModuleKind::Clusters => self.find_in(kind, name)?,
+            ModuleKind::Core => self
+                .core
+                .as_ref()
+                .filter(|(_, core)| core.as_str() == name)
+                .map(|(dir, core)| self.core_module(dir, core)),
+        };
+        found.ok_or_else(|| CatalogError::UnknownOfKind {
+            kind,
+            name: name.to_owned(),
+            known: discover(&self.extensions, kind, Layout::Nickel)
+                .map(|modules| modules.into_iter().map(|m| m.name).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// A taskserv (in whichever category holds it) or a cluster called `name`.
+    fn find_in(&self, kind: ModuleKind, name: &str) -> Result<Option<Module>, CatalogError> {
+        if names::validate(name).is_err() {
+            return Ok(None);
+        }
+        let root = self.extensions.join(kind.dir_name());
+        match kind {
+            ModuleKind::Clusters => {
+                let dir = root.join(name);
+                Ok(dir
+                    .is_dir()
+                    .then(|| read_module(kind, name.to_owned(), None, dir, Layout::Nickel)))
+            }
+            ModuleKind::Taskservs => {
+                let mut found: Vec<(String, PathBuf)> = subdirs(&root)?
+                    .into_iter()
+                    .map(|(category, dir)| (category, dir.join(name)))
+                    .filter(|(_, dir)| dir.is_dir())
+                    .collect();
+                match found.len() {
+                    0 => Ok(None),
+                    1 => {
+                        let (category, dir) = found.remove(0);
+                        Ok(Some(read_module(
+                            kind,
+                            name.to_owned(),
+                            Some(category),
+                            dir,
+                            Layout::Nickel,
+                        )))
+                    }
+                    _ => Err(CatalogError::Ambiguous {
+                        name: name.to_owned(),
+                        categories: found.into_iter().map(|(category, _)| category).collect(),
+                    }),
+                }
+            }
+            ModuleKind::Providers | ModuleKind::Core => Ok(None),
+        }
+    }
+
     /// The module names of every module a dependency can name, sorted.
     pub fn module_names(&self) -> Result<Vec<ModuleName>, CatalogError> {
         let mut names: Vec<ModuleName> =
@@ -503,9 +716,26 @@ impl Catalog {
                 .filter_map(|module| module.name.parse::<ProviderName>().ok())
                 .map(|provider| provider.module_name())
                 .collect();
+        for kind in [ModuleKind::Taskservs, ModuleKind::Clusters] {
+            names.extend(
+                discover(&self.extensions, kind, Layout::Nickel)?
+                    .iter()
+                    .filter_map(|module| module.name.parse::<ModuleName>().ok()),
+            );
+        }
         names.extend(self.core.iter().map(|(_, name)| name.clone()));
         names.sort();
+        names.dedup();
         Ok(names)
+    }
+
+    /// Every loadable module of the catalog with its package read: for the capability check's
+    /// hints (which modules provide what).
+    pub fn loadable(&self) -> Vec<Module> {
+        ModuleKind::LOADABLE
+            .iter()
+            .flat_map(|kind| discover(&self.extensions, *kind, Layout::Nickel).unwrap_or_default())
+            .collect()
     }
 
     fn core_module(&self, dir: &Path, name: &ModuleName) -> Module {

@@ -28,7 +28,8 @@ pub struct GlobalArgs {
     /// A user configuration file layered over the defaults [env: PROVISIONING_CONFIG]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// How to print data on stdout (`toml` and `text` are for `export` only)
+    /// How to print data on stdout (`toml` and `text` are for `export` only, `dot` and
+    /// `mermaid` for `module-loader graph`)
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     /// Print nothing on stderr but errors
@@ -59,6 +60,10 @@ pub enum OutputFormat {
     /// `export` only: a string value, as it is
     #[value(alias = "raw")]
     Text,
+    /// `module-loader graph` only: Graphviz
+    Dot,
+    /// `module-loader graph` only: a Mermaid flowchart, for Markdown
+    Mermaid,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -190,9 +195,74 @@ pub struct UpdateArgs {
 pub enum ModuleLoaderCommand {
     /// Discover providers, taskservs or clusters, filtered by a name fragment
     Discover(DiscoverArgs),
+    /// Create an infra when it does not exist (manifest, main.ncl, lock), and load the modules
+    /// given
+    Init(InitArgs),
+    /// Load modules of one kind into an infra: live links, or verified packs with `--version`
+    Load(LoadArgs),
+    /// Unload modules of one kind from an infra; never touches their sources
+    Unload(UnloadArgs),
+    /// Every module an infra has, of every kind: mode, version, state; and its generated files
+    Installed(InfraArgs),
+    /// Draw an infra: its modules by kind, their dependencies and capabilities
+    /// (`--format dot|mermaid|json`, dot by default)
+    Graph(InfraArgs),
     /// Rebuild an infra's module links from `providers.manifest.yaml`
     #[command(alias = "sync-kcl")]
     Sync(InfraArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+    /// Providers to load, comma-separated: `upcloud,aws`
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub providers: Vec<ModuleArg>,
+    /// Taskservs to load, comma-separated: `kubernetes,containerd`
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub taskservs: Vec<ModuleArg>,
+    /// Clusters to load, comma-separated: `web`
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub clusters: Vec<ModuleArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// What kind of modules
+    #[arg(value_enum)]
+    pub kind: crate::catalog::ModuleKind,
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+    /// The modules, by name: `kubernetes containerd`
+    #[arg(required = true)]
+    pub names: Vec<ModuleArg>,
+    /// Load packed versions (pack mode) instead of linking the live sources: exactly `1.2.3`,
+    /// or the newest matching a requirement (`^1.2`)
+    #[arg(long, value_name = "V|REQ")]
+    pub version: Option<crate::version_spec::VersionSpec>,
+    /// With `--version`: accept unsigned packs, or packs signed by an untrusted key
+    #[arg(long, requires = "version")]
+    pub allow_unsigned: bool,
+    /// Replace whatever stands where a module goes (a directory where the link goes, a
+    /// `vendor/<module>` that `provisioning` did not unpack)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnloadArgs {
+    /// What kind of modules
+    #[arg(value_enum)]
+    pub kind: crate::catalog::ModuleKind,
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+    /// The modules, by name
+    #[arg(required = true)]
+    pub names: Vec<ModuleArg>,
+    /// Also unload what loaded modules still require, and clean a half-loaded state
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +273,14 @@ pub enum PackCommand {
     Provider(PackProviderArgs),
     /// Pack every provider, in parallel; one failure does not stop the others
     Providers(PackProvidersArgs),
+    /// Evaluate one taskserv and pack it with its registry metadata
+    Taskserv(PackModuleArgs),
+    /// Pack every taskserv, in parallel; one failure does not stop the others
+    Taskservs(PackProvidersArgs),
+    /// Evaluate one cluster and pack it with its registry metadata
+    Cluster(PackModuleArgs),
+    /// Pack every cluster, in parallel; one failure does not stop the others
+    Clusters(PackProvidersArgs),
     /// Withdraw a version from resolution without deleting it (`--undo` restores it)
     Yank(YankArgs),
 
@@ -296,6 +374,22 @@ pub struct PackProviderArgs {
     #[command(flatten)]
     pub output: PackOutputArgs,
 }
+
+#[derive(Debug, Args)]
+pub struct PackModuleArgs {
+    /// The module's name, e.g. `kubernetes` (a taskserv is found in whichever category holds
+    /// it)
+    pub name: ModuleArg,
+    /// The version to pack as, in the artifact only [default: the module's manifest version]
+    #[arg(long, value_name = "V")]
+    pub version: Option<semver::Version>,
+    #[command(flatten)]
+    pub output: PackOutputArgs,
+}
+
+/// A module name as typed (`kubernetes`, `web`, `upcloud`): checked against the name grammar
+/// before a file is touched.
+pub type ModuleArg = ProviderName;
 
 #[derive(Debug, Args)]
 pub struct PackProvidersArgs {

@@ -112,16 +112,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
-    if matches!(
-        cli.global.format,
-        cli::OutputFormat::Toml | cli::OutputFormat::Text
-    ) && !matches!(cli.command, cli::Command::Export(_))
-    {
-        return Err(UsageError(
-            "`--format toml` and `--format text` are for `export` only\nhint: other commands print `table`, `json` or `yaml`".into(),
-        )
-        .into());
-    }
+    check_format(&cli)?;
     // Commands that need no provisioning base.
     if let cli::Command::Completions(args) = &cli.command {
         return commands::completions(args, printer);
@@ -137,6 +128,28 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         printer.warning(ignored);
     }
     commands::dispatch(cli.command, &context, printer)
+}
+
+/// The formats only one command prints are refused by the others, before they run.
+fn check_format(cli: &Cli) -> Result<(), UsageError> {
+    use cli::{Command, ModuleLoaderCommand, OutputFormat};
+    let (only, command) = match cli.global.format {
+        OutputFormat::Toml | OutputFormat::Text => ("export", "`export`"),
+        OutputFormat::Dot | OutputFormat::Mermaid => ("graph", "`module-loader graph`"),
+        OutputFormat::Table | OutputFormat::Json | OutputFormat::Yaml => return Ok(()),
+    };
+    let allowed = match &cli.command {
+        Command::Export(_) => only == "export",
+        Command::ModuleLoader(ModuleLoaderCommand::Graph(_)) => only == "graph",
+        _ => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    let format = format!("{:?}", cli.global.format).to_lowercase();
+    Err(UsageError(format!(
+        "`--format {format}` is for {command} only\nhint: other commands print `table`, `json` or `yaml`"
+    )))
 }
 
 /// A mistake in how the tool was called that clap could not see (exit code 2).

@@ -29,6 +29,9 @@ pub struct PackInput {
     pub entry: PathBuf,
     /// Its manifest's `[dependencies]`, recorded in the metadata of the version.
     pub dependencies: BTreeMap<ModuleName, semver::VersionReq>,
+    /// What it is; a taskserv or a cluster says so (and its category) in the packed manifest.
+    pub kind: crate::catalog::EntryKind,
+    pub category: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -143,7 +146,11 @@ pub type SigningKey = (minisign::SecretKey, minisign::PublicKey);
 impl Packer<'_> {
     pub fn pack(&self, evaluator: &mut Evaluator, input: &PackInput) -> Result<Packed, PackError> {
         let pack = &input.pack;
-        let files = source::read(&input.package_dir, "manifest.toml", pack)?;
+        let stamp = source::Stamp {
+            kind: input.kind,
+            category: input.category.as_deref(),
+        };
+        let files = source::read(&input.package_dir, "manifest.toml", pack, &stamp)?;
         self.check_hermetic(input, &files)?;
         let closure = self
             .imports
@@ -187,7 +194,8 @@ impl Packer<'_> {
             Some(
                 self.registry
                     .read(&pack.module)?
-                    .unwrap_or_else(|| ModuleMetadata::new(pack.module.clone(), self.metadata)),
+                    .unwrap_or_else(|| ModuleMetadata::new(pack.module.clone(), self.metadata))
+                    .with_kind(input.kind, input.category.as_deref()),
             )
         } else {
             None

@@ -151,8 +151,12 @@ impl Printer {
         table: impl FnOnce() -> Table,
     ) -> anyhow::Result<()> {
         let text = match self.format {
-            // `toml` and `text` are refused for every command but `export` before it runs.
-            OutputFormat::Table | OutputFormat::Toml | OutputFormat::Text => table().render(),
+            // The formats of one command are refused by every other before it runs.
+            OutputFormat::Table
+            | OutputFormat::Toml
+            | OutputFormat::Text
+            | OutputFormat::Dot
+            | OutputFormat::Mermaid => table().render(),
             OutputFormat::Json => serde_json::to_string_pretty(value)? + "\n",
             OutputFormat::Yaml => serde_yaml_ng::to_string(value)?,
         };

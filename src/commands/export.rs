@@ -23,6 +23,8 @@ pub fn export(args: &ExportArgs, context: &Context, printer: &Printer) -> anyhow
         OutputFormat::Yaml => Format::Yaml,
         OutputFormat::Toml => Format::Toml,
         OutputFormat::Text => Format::Text,
+        // Refused before the command runs.
+        OutputFormat::Dot | OutputFormat::Mermaid => Format::Json,
     };
     let output = Output {
         format,

@@ -11,6 +11,7 @@ pub mod registry;
 use clap::CommandFactory as _;
 
 use crate::Outcome;
+use crate::catalog::ModuleKind;
 use crate::cli::{
     Cli, Command, CompletionsArgs, ModuleLoaderCommand, PackCommand, ProvidersCommand,
     RegistryCommand,
@@ -33,12 +34,31 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
         },
         Command::ModuleLoader(command) => match command {
             ModuleLoaderCommand::Discover(args) => module_loader::discover(&args, context, printer),
+            ModuleLoaderCommand::Init(args) => module_loader::init(&args, context, printer),
+            ModuleLoaderCommand::Load(args) => module_loader::load(&args, context, printer),
+            ModuleLoaderCommand::Unload(args) => module_loader::unload(&args, context, printer),
+            ModuleLoaderCommand::Installed(args) => {
+                module_loader::installed(&args, context, printer)
+            }
+            ModuleLoaderCommand::Graph(args) => module_loader::graph(&args, context, printer),
             ModuleLoaderCommand::Sync(args) => providers::sync(&args, context, printer),
         },
         Command::Pack(command) => match command {
             PackCommand::Core(args) => pack::core(&args, context, printer),
             PackCommand::Provider(args) => pack::provider(&args, context, printer),
-            PackCommand::Providers(args) => pack::providers(&args, context, printer),
+            PackCommand::Providers(args) => {
+                pack::all(ModuleKind::Providers, &args, context, printer)
+            }
+            PackCommand::Taskserv(args) => {
+                pack::named(ModuleKind::Taskservs, &args, context, printer)
+            }
+            PackCommand::Taskservs(args) => {
+                pack::all(ModuleKind::Taskservs, &args, context, printer)
+            }
+            PackCommand::Cluster(args) => {
+                pack::named(ModuleKind::Clusters, &args, context, printer)
+            }
+            PackCommand::Clusters(args) => pack::all(ModuleKind::Clusters, &args, context, printer),
             PackCommand::List => pack::list(context, printer),
             PackCommand::Clean(args) => pack::clean(&args, context, printer),
             PackCommand::Verify(args) => pack::verify(&args, context, printer),

@@ -41,8 +41,8 @@ pub enum Sources<'a> {
 pub enum Provenance {
     /// It stays as the lock has it.
     Locked,
-    /// Linked to its source, this package directory.
-    Source(PathBuf),
+    /// Linked to its source, this package directory, a module of this kind.
+    Source(PathBuf, crate::catalog::EntryKind),
     /// Fetched from the registry, verified and vendored.
     Registry(Box<VersionEntry>),
 }
@@ -219,7 +219,14 @@ impl InstallIndex<'_> {
                     ));
                 };
                 let version = package.manifest.version.clone();
-                self.offer(module, &version, Provenance::Source(package.dir.clone()));
+                self.offer(
+                    module,
+                    &version,
+                    Provenance::Source(
+                        package.dir.clone(),
+                        crate::catalog::EntryKind::from_module_kind(found.kind),
+                    ),
+                );
                 Ok(vec![Candidate {
                     version,
                     dependencies: package.manifest.dependencies.clone(),
@@ -233,10 +240,7 @@ impl InstallIndex<'_> {
             } => {
                 let entries = registry.index(module).map_err(|error| error.to_string())?;
                 if entries.is_empty() {
-                    let pack = match module.provider() {
-                        Some(provider) => format!("`provisioning pack provider {provider}`"),
-                        None => "`provisioning pack core`, for the core schemas".to_owned(),
-                    };
+                    let pack = pack_command(module);
                     return Err(format!(
                         "no packs of `{module}` in the registry `{}`\nhint: pack it first: {pack}; or publish it to the registry",
                         registry.label()
@@ -328,5 +332,17 @@ impl resolve::Index for InstallIndex<'_> {
                 Ok(candidates)
             }
         }
+    }
+}
+
+/// The command that packs `module`, for hints: by its name it is a provider or the core; else
+/// a taskserv or a cluster, which `pack taskserv` or `pack cluster` packs.
+pub fn pack_command(module: &ModuleName) -> String {
+    match module.provider() {
+        Some(provider) => format!("`provisioning pack provider {provider}`"),
+        None if module.as_str() == "provisioning_core" => {
+            "`provisioning pack core`, for the core schemas".to_owned()
+        }
+        None => format!("`provisioning pack taskserv {module}` (or `pack cluster {module}`)"),
     }
 }

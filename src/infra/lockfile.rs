@@ -43,31 +43,7 @@ impl std::fmt::Display for Mode {
     }
 }
 
-/// What kind of module an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EntryKind {
-    /// A provider: its name is `upcloud`, its module `upcloud_prov`.
-    #[default]
-    Provider,
-    /// A module that is not a provider (the core schemas): its name is its module name.
-    Core,
-}
-
-impl EntryKind {
-    /// The kind of a module, from its name: providers end in `_prov`.
-    pub fn of(module: &ModuleName) -> Self {
-        if module.provider().is_some() {
-            EntryKind::Provider
-        } else {
-            EntryKind::Core
-        }
-    }
-
-    fn is_default(&self) -> bool {
-        *self == EntryKind::Provider
-    }
-}
+pub use crate::catalog::EntryKind;
 
 /// One installed module, as the lock records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,14 +182,16 @@ impl TryFrom<RawEntry> for LockEntry {
     fn try_from(raw: RawEntry) -> Result<Self, String> {
         let expected = match raw.kind {
             EntryKind::Provider => raw.name.module_name(),
-            EntryKind::Core => ModuleName::from(&raw.name),
+            EntryKind::Core | EntryKind::Taskserv | EntryKind::Cluster => {
+                ModuleName::from(&raw.name)
+            }
         };
         if raw.module != expected {
             return Err(format!(
                 "{} `{}` has module `{}`, expected `{expected}`",
                 match raw.kind {
-                    EntryKind::Provider => "provider",
                     EntryKind::Core => "module",
+                    other => other.as_str(),
                 },
                 raw.name,
                 raw.module

@@ -17,7 +17,9 @@
 //!
 //! This module owns the infra's files; it never writes to a provider's source.
 
+pub mod capabilities;
 pub mod closure;
+pub mod generated;
 pub mod link;
 pub mod lockfile;
 pub mod manifest;
@@ -71,7 +73,10 @@ pub enum InfraError {
         "invalid infra name: {0}\nhint: a name under the workspace's `infra/`, or a path containing `/`"
     )]
     InvalidName(names::NameError),
-    #[error("unknown infra `{name}`\nhint: {}", known_infras(known, root))]
+    #[error(
+        "unknown infra `{name}`\nhint: {}; to create it: `provisioning module-loader init {name}`",
+        known_infras(known, root)
+    )]
     Unknown {
         name: String,
         known: Vec<String>,

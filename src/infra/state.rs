@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 
-use super::lockfile::{Installed, LockEntry, Mode, ProvidersLock};
+use super::lockfile::{EntryKind, Installed, LockEntry, Mode, ProvidersLock};
 use super::manifest::InfraManifest;
 use super::{Infra, VENDOR_DIR, link_dependency_path, modules_dir_name, vendor_dependency_path};
 use crate::catalog::Layout;
@@ -77,6 +77,9 @@ impl State {
 pub struct ModuleStatus {
     pub name: String,
     pub module: String,
+    /// A provider unless it says otherwise.
+    #[serde(skip_serializing_if = "EntryKind::is_default")]
+    pub kind: EntryKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,6 +204,7 @@ fn check_entry(
     Ok(ModuleStatus {
         name: entry.name.to_string(),
         module: entry.module.to_string(),
+        kind: entry.kind,
         mode: Some(entry.mode()),
         version: Some(entry.version.clone()),
         source: entry.source().to_owned(),
@@ -357,6 +361,7 @@ fn untracked(
             path => unmanaged.push(ModuleStatus {
                 name: name.clone(),
                 module: module.clone(),
+                kind: kind_of(module),
                 mode: None,
                 version: None,
                 source: path.unwrap_or("-").to_owned(),
@@ -378,6 +383,7 @@ fn untracked(
         .into_iter()
         .map(|(module, (source, detail))| ModuleStatus {
             name: display_name(&module),
+            kind: kind_of(&module),
             module,
             mode: None,
             version: None,
@@ -391,6 +397,13 @@ fn untracked(
         .collect();
     found.extend(unmanaged);
     Ok(found)
+}
+
+/// What a module the lock does not know probably is, from its name.
+fn kind_of(module: &str) -> EntryKind {
+    module
+        .parse()
+        .map_or(EntryKind::Provider, |module| EntryKind::of(&module))
 }
 
 /// A module's provider name when it is a provider's, else the module name.

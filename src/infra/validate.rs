@@ -62,6 +62,12 @@ pub struct Report {
     pub modules: Vec<ModuleReport>,
     /// The infra's own Nickel files, `main.ncl` first.
     pub files: Vec<FileReport>,
+    /// What is wrong with the loaded set's capabilities: unmet, conflicting, cyclic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    /// Generated import files edited by hand.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub edited: Vec<String>,
     /// What is worth saying but is not a problem (a source whose version moved on).
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -76,7 +82,10 @@ impl Report {
             .iter()
             .filter(|file| file.evaluation == Evaluation::Failed)
             .count();
-        self.modules.iter().filter(|m| m.failed()).count() + files
+        self.modules.iter().filter(|m| m.failed()).count()
+            + files
+            + self.capabilities.len()
+            + self.edited.len()
     }
 }
 
@@ -172,11 +181,42 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
             }
         }
     }
+    let everything = crate::catalog::Catalog::new(&context.config).loadable();
+    let capabilities = super::capabilities::check(
+        &super::capabilities::loaded(context, infra, &lock),
+        &|capability| super::capabilities::offered_by(&everything, capability),
+    )
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let mut edited = Vec::new();
+    for (file, state) in super::generated::inspect(context, infra, &lock) {
+        match state {
+            super::generated::FileState::Ok => {}
+            super::generated::FileState::Edited => edited.push(format!(
+                "`{file}` is generated, and was edited by hand\nhint: `provisioning providers sync {}` rewrites it from the lock",
+                infra.name
+            )),
+            super::generated::FileState::Missing | super::generated::FileState::Stale => {
+                warnings.push(format!(
+                    "`{file}` is {} the lock\nhint: `provisioning providers sync {}` rewrites it",
+                    if state == super::generated::FileState::Missing {
+                        "missing; it lists the modules of one kind from"
+                    } else {
+                        "out of date with"
+                    },
+                    infra.name
+                ));
+            }
+        }
+    }
     let mut report = Report {
         infra: infra.name.clone(),
         valid: false,
         modules,
         files,
+        capabilities,
+        edited,
         warnings,
     };
     report.valid = report.problems() == 0;

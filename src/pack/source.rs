@@ -47,10 +47,20 @@ pub enum SourceError {
 /// Reads the files of the package in `dir`, with its manifest (`manifest_file`, at the root)
 /// rewritten to carry `version` when it says otherwise, or written anew as `[package] name,
 /// version` when the package has none.
+/// What a packed manifest is stamped with besides its version: a taskserv or a cluster names
+/// its kind (and category) in `[package]`, so the artifact says what it is. A provider's or the
+/// core's manifest is left as written (their artifacts stay byte for byte what they were).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    pub kind: crate::catalog::EntryKind,
+    pub category: Option<&'a str>,
+}
+
 pub fn read(
     dir: &Path,
     manifest_file: &str,
     pack: &PackRef,
+    stamp: &Stamp<'_>,
 ) -> Result<Vec<ArtifactFile>, SourceError> {
     let (module, version) = (&pack.module, &pack.version);
     let root = std::fs::canonicalize(dir).map_err(|source| SourceError::Io {
@@ -67,7 +77,7 @@ pub fn read(
     let manifest_path = dir.join(manifest_file);
     match files.iter_mut().find(|file| file.path == manifest_file) {
         Some(manifest) => {
-            manifest.contents = packed_manifest(&manifest_path, &manifest.contents, version)?
+            manifest.contents = packed_manifest(&manifest_path, &manifest.contents, version, stamp)?
         }
         None => files.push(ArtifactFile {
             path: manifest_file.to_owned(),
@@ -156,6 +166,7 @@ fn packed_manifest(
     path: &Path,
     contents: &[u8],
     version: &semver::Version,
+    stamp: &Stamp<'_>,
 ) -> Result<Vec<u8>, SourceError> {
     let text = String::from_utf8_lossy(contents);
     let mut doc: DocumentMut =
@@ -208,6 +219,19 @@ fn packed_manifest(
             }
         }
     }
+    if matches!(
+        stamp.kind,
+        crate::catalog::EntryKind::Taskserv | crate::catalog::EntryKind::Cluster
+    ) {
+        if package.get("kind").and_then(toml_edit::Item::as_str) != Some(stamp.kind.as_str()) {
+            package.insert("kind", toml_edit::value(stamp.kind.as_str()));
+        }
+        if let Some(category) = stamp.category
+            && package.get("category").and_then(toml_edit::Item::as_str) != Some(category)
+        {
+            package.insert("category", toml_edit::value(category));
+        }
+    }
     Ok(doc.to_string().into_bytes())
 }
 
@@ -219,20 +243,45 @@ mod tests {
     fn the_packed_manifest_carries_the_packed_version() {
         let path = Path::new("manifest.toml");
         let input = b"[package]\nname = \"x_prov\"\nversion = \"0.0.1\" # bump me\n";
-        let packed = packed_manifest(path, input, &semver::Version::new(1, 0, 0)).expect("packs");
+        let provider = Stamp {
+            kind: crate::catalog::EntryKind::Provider,
+            category: None,
+        };
+        let packed =
+            packed_manifest(path, input, &semver::Version::new(1, 0, 0), &provider).expect("packs");
         assert_eq!(
             String::from_utf8_lossy(&packed),
             "[package]\nname = \"x_prov\"\nversion = \"1.0.0\" # bump me\n"
         );
-        let same = packed_manifest(path, input, &semver::Version::new(0, 0, 1)).expect("packs");
+        let same =
+            packed_manifest(path, input, &semver::Version::new(0, 0, 1), &provider).expect("packs");
         assert_eq!(same, input);
+        let taskserv = Stamp {
+            kind: crate::catalog::EntryKind::Taskserv,
+            category: Some("container-runtime"),
+        };
+        let stamped =
+            packed_manifest(path, input, &semver::Version::new(0, 0, 1), &taskserv).expect("packs");
+        assert_eq!(
+            String::from_utf8_lossy(&stamped),
+            "[package]\nname = \"x_prov\"\nversion = \"0.0.1\" # bump me\nkind = \"taskserv\"\ncategory = \"container-runtime\"\n"
+        );
     }
 
     #[test]
     fn path_dependencies_are_refused() {
         let input = b"[package]\nname = \"x_prov\"\nversion = \"0.0.1\"\n[dependencies]\nlib = { path = \"../lib\" }\n";
-        let error = packed_manifest(Path::new("m.toml"), input, &semver::Version::new(0, 0, 1))
-            .expect_err("refused");
+        let stamp = Stamp {
+            kind: crate::catalog::EntryKind::Provider,
+            category: None,
+        };
+        let error = packed_manifest(
+            Path::new("m.toml"),
+            input,
+            &semver::Version::new(0, 0, 1),
+            &stamp,
+        )
+        .expect_err("refused");
         assert!(
             error
                 .to_string()

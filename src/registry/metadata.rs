@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::EntryKind;
 use crate::config::Metadata;
 use crate::digest::{ContentHash, Sha256};
 use crate::names::{ModuleName, PackRef};
@@ -26,6 +27,12 @@ pub struct ModuleMetadata {
     pub repository: String,
     pub license: String,
     pub homepage: String,
+    /// `taskserv` or `cluster` (absent for providers and the core, whose names say it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EntryKind>,
+    /// A taskserv's category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
     /// Every version, oldest first (semver order).
     pub versions: Vec<VersionEntry>,
 }
@@ -68,8 +75,25 @@ impl ModuleMetadata {
             repository: metadata.repository.clone(),
             license: metadata.license.clone(),
             homepage: metadata.homepage.clone(),
+            kind: None,
+            category: None,
             versions: Vec::new(),
         }
+    }
+
+    /// Records a taskserv's or a cluster's kind and category (providers' and the core's
+    /// metadata stays as it was: their names say what they are).
+    pub fn with_kind(mut self, kind: EntryKind, category: Option<&str>) -> Self {
+        if matches!(kind, EntryKind::Taskserv | EntryKind::Cluster) {
+            self.kind = Some(kind);
+            self.category = category.map(str::to_owned);
+        }
+        self
+    }
+
+    /// What kind of module it is: as recorded, else as its name says.
+    pub fn module_kind(&self) -> EntryKind {
+        self.kind.unwrap_or_else(|| EntryKind::of(&self.name))
     }
 
     /// Checks what serde cannot: every version is listed once, and names exactly its own files

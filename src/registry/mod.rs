@@ -107,6 +107,8 @@ pub struct VerifiedPack {
     pub dependencies: std::collections::BTreeMap<ModuleName, semver::VersionReq>,
     /// The registry marks it yanked.
     pub yanked: bool,
+    /// What its manifest says it is (a provider or the core when it does not say).
+    pub kind: crate::catalog::EntryKind,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -221,12 +223,15 @@ pub trait Registry {
         };
         // Resolution trusted the registry's record of the dependencies: the pack must say the
         // same.
-        let dependencies =
-            packed_dependencies(&files).map_err(|detail| FetchError::Verification {
-                pack: pack.clone(),
-                check: "dependencies",
-                detail,
-            })?;
+        let manifest = packed_manifest(&files).map_err(|detail| FetchError::Verification {
+            pack: pack.clone(),
+            check: "dependencies",
+            detail,
+        })?;
+        let kind = manifest
+            .kind
+            .unwrap_or_else(|| crate::catalog::EntryKind::of(&pack.module));
+        let dependencies = manifest.dependencies;
         if dependencies != recorded.dependencies {
             return Err(FetchError::Verification {
                 pack: pack.clone(),
@@ -247,14 +252,13 @@ pub trait Registry {
             label: fetched.label,
             dependencies,
             yanked: recorded.yanked,
+            kind,
         })
     }
 }
 
-/// The `[dependencies]` of a pack's `manifest.toml`.
-fn packed_dependencies(
-    files: &[ArtifactFile],
-) -> Result<std::collections::BTreeMap<ModuleName, semver::VersionReq>, String> {
+/// A pack's `manifest.toml`.
+fn packed_manifest(files: &[ArtifactFile]) -> Result<crate::catalog::PackageManifest, String> {
     let manifest = files
         .iter()
         .find(|file| file.path == "manifest.toml")
@@ -262,7 +266,6 @@ fn packed_dependencies(
     let text = std::str::from_utf8(&manifest.contents)
         .map_err(|_| "its `manifest.toml` is not UTF-8".to_owned())?;
     crate::catalog::parse_package_manifest(text, std::path::Path::new("manifest.toml"))
-        .map(|manifest| manifest.dependencies)
 }
 
 fn describe_dependencies(

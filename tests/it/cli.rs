@@ -73,7 +73,7 @@ fn usage_errors_exit_2() {
     --- stdout
     --- stderr
     error: invalid value 'xml' for '--format <FORMAT>'
-      [possible values: table, json, yaml, toml, text]
+      [possible values: table, json, yaml, toml, text, dot, mermaid]
 
       tip: a similar value exists: 'toml'
 

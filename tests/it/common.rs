@@ -28,8 +28,8 @@ impl TestContext {
         Self { _temp: temp, base }
     }
 
-    /// A copy of the repository's `examples/` base exactly as committed (`wuji` has `upcloud`
-    /// and `aws` linked).
+    /// A copy of the repository's `examples/` base exactly as committed (`wuji` has `upcloud`,
+    /// `aws`, the `kubernetes` and `containerd` taskservs and the `web` cluster linked).
     pub fn examples_as_committed() -> Self {
         let context = Self::new();
         copy_tree(
@@ -46,6 +46,9 @@ impl TestContext {
             let dir = context.base.join("workspace/infra").join(infra);
             let _ = std::fs::remove_dir_all(dir.join(".nickel-modules"));
             let _ = std::fs::remove_file(dir.join("providers.manifest.yaml"));
+            for generated in ["providers.ncl", "taskservs.ncl", "clusters.ncl"] {
+                let _ = std::fs::remove_file(dir.join(generated));
+            }
         }
         std::fs::write(
             context.base.join("workspace/infra/wuji/manifest.toml"),

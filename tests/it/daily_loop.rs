@@ -102,7 +102,7 @@ fn export_errors_name_the_file_and_what_to_do() {
     exit: 2
     --- stdout
     --- stderr
-    error: `--format toml` and `--format text` are for `export` only
+    error: `--format toml` is for `export` only
     hint: other commands print `table`, `json` or `yaml`
     ");
     context.write(
@@ -195,7 +195,7 @@ fn validate_checks_every_nickel_file_of_the_infra() {
     run.success();
     assert!(
         run.stderr
-            .contains("Valid `wuji`: 3 modules and 2 Nickel files"),
+            .contains("Valid `wuji`: 3 modules and 3 Nickel files"),
         "{run}"
     );
     // A contract broken in a file `main.ncl` does not import is still found.
@@ -359,10 +359,11 @@ fn a_dependency_outside_the_managed_directories_is_reported() {
     upcloud            upcloud_prov       link  ok         ok
     local              local_prov         -     unmanaged  skipped
     -                  main.ncl           -     -          ok
+    -                  providers.ncl      -     -          ok
     --- stderr
     warning: `local_prov` (unmanaged): `manifest.toml` depends on `local_prov` at `../../../infrastructure/providers/local_prov`, which `provisioning` does not manage; Nickel finds modules by name only in `.nickel-modules/` and `vendor/`
     hint: vendor it with `provisioning providers install local wuji --version V`, or import it by its relative path
-           Valid `wuji`: 4 modules and main.ncl
+           Valid `wuji`: 4 modules and 2 Nickel files
     ");
     assert_snapshot!(context.run(["providers", "installed", "wuji"]).stdout, @"
     NAME               MODULE             MODE  VERSION  STATE      SOURCE                                        REQUIRED BY
@@ -491,6 +492,7 @@ fn commands_leave_nothing_for_git_to_pick_up() {
             " M workspace/infra/homelab/manifest.toml",
             "?? workspace/infra/homelab/.nickel-modules/local_prov",
             "?? workspace/infra/homelab/providers.manifest.yaml",
+            "?? workspace/infra/homelab/providers.ncl",
         ]
     );
     context

@@ -297,6 +297,7 @@ fn imports_of_undeclared_modules_are_refused_by_pack_and_validate() {
     leaky              leaky_prov         link  ok     failed
     provisioning_core  provisioning_core  link  ok     ok
     upcloud            upcloud_prov       link  ok     ok
+    -                  providers.ncl      -     -      ok
     --- stderr
     error: `leaky_prov` is not packable: `[BASE]/workspace/infra/homelab/.nickel-modules/leaky_prov/main.ncl`:1: `import "provisioning_core/main.ncl"` uses `provisioning_core`, which is not a declared dependency
     hint: declare it under `[dependencies]` in the module's `manifest.toml`: `provisioning_core = "^0.1"`
@@ -340,7 +341,7 @@ fn bad_dependencies_are_clear_errors_and_change_nothing() {
     error: failed to install `orphan` into `wuji`
       caused by: unknown module `nosuch_prov`
         needed because orphan_prov 0.0.1 requires nosuch_prov ^1
-    hint: found modules: `aws_prov`, `local_prov`, `narcissus_prov`, `orphan_prov`, `ping_prov`, `pong_prov`, `provisioning_core`, `upcloud_prov`, `vague_prov`
+    hint: found modules: `aws_prov`, `containerd`, `crio`, `kubernetes`, `local_prov`, `narcissus_prov`, `orphan_prov`, `ping_prov`, `pong_prov`, `provisioning_core`, `upcloud_prov`, `vague_prov`, `web`
     ");
     assert_snapshot!(context.run(["providers", "install", "vague", "wuji"]), @r#"
     exit: 1

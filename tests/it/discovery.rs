@@ -212,6 +212,7 @@ fn discover_filters_by_kind_and_name() {
     --- stdout
     NAME        CATEGORY           VERSION  DESCRIPTION                           PATH
     containerd  container-runtime  0.1.0    containerd container runtime          extensions/taskservs/container-runtime/containerd
+    crio        container-runtime  0.1.0    CRI-O container runtime               extensions/taskservs/container-runtime/crio
     kubernetes  kubernetes         1.30.0   Kubernetes control plane and kubelet  extensions/taskservs/kubernetes/kubernetes
     --- stderr
     ");

@@ -106,8 +106,9 @@ fn install_version_verifies_and_vendors_the_pack() {
     provisioning_core  provisioning_core  pack  ok     ok
     upcloud            upcloud_prov       link  ok     ok
     -                  main.ncl           -     -      ok
+    -                  providers.ncl      -     -      ok
     --- stderr
-           Valid `wuji`: 3 modules and main.ncl
+           Valid `wuji`: 3 modules and 2 Nickel files
     ");
     let again = context.run(["providers", "install", "aws", "wuji", "--version", "1.0.0"]);
     assert!(

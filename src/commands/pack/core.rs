@@ -55,6 +55,8 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
         pack: PackRef::new(module, version),
         package_dir: dir.clone(),
         entry: dir.join(entry_name),
+        kind: crate::catalog::EntryKind::Core,
+        category: None,
     };
     let setup = Setup::new(context, &args.output)?;
     let packed = setup

@@ -4,7 +4,7 @@
 mod clean;
 mod core;
 mod list;
-mod provider;
+mod modules;
 mod publish;
 mod verify;
 mod yank;
@@ -12,7 +12,7 @@ mod yank;
 pub use clean::clean;
 pub use core::core;
 pub use list::list;
-pub use provider::{provider, providers};
+pub use modules::{all, named, provider};
 pub use publish::publish;
 pub use verify::verify;
 pub use yank::yank;

@@ -35,7 +35,8 @@ pub fn install(
     };
     let _lock = DirLock::acquire(&infra.dir, printer)?;
     let request = LinkInstall {
-        name: &args.provider,
+        module: &args.provider.module_name(),
+        kind: crate::catalog::EntryKind::Provider,
         package,
         layout,
         force: args.force,

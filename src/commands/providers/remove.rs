@@ -14,7 +14,7 @@ use crate::printer::Printer;
 pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let removal = ops::remove(context, &infra, &args.provider, args.force)
+    let removal = ops::remove(context, &infra, &args.provider.module_name(), args.force)
         .with_context(|| format!("failed to remove `{}` from `{}`", args.provider, infra.name))?;
     if !removal.found_anything() {
         if args.force {

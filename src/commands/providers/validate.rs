@@ -39,6 +39,9 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
     for diagnostic in report.files.iter().filter_map(|f| f.diagnostic.as_ref()) {
         printer.error_message(diagnostic);
     }
+    for problem in report.capabilities.iter().chain(&report.edited) {
+        printer.error_message(problem);
+    }
     printer.data(&report, || render(&report))?;
     if report.valid {
         let count = report.modules.len();

@@ -14,7 +14,7 @@ use super::{Change, Infra, link, link_dependency_path, vendor, vendor_dependency
 use crate::catalog::{Catalog, Layout, Package};
 use crate::context::Context;
 use crate::fs::Transaction;
-use crate::names::{ModuleName, PackRef, ProviderName};
+use crate::names::{ModuleName, PackRef};
 use crate::pack::unpack::Limits;
 use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::signing::TrustedKey;
@@ -29,7 +29,9 @@ pub use sync::{Pruned, SyncReport, SyncedEntry, sync};
 /// What to link.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkInstall<'a> {
-    pub name: &'a ProviderName,
+    /// Its module: `upcloud_prov`, `kubernetes`.
+    pub module: &'a ModuleName,
+    pub kind: EntryKind,
     pub package: &'a Package,
     pub layout: Layout,
     /// Replace a directory or file where the link goes.
@@ -75,6 +77,21 @@ pub(super) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<(
         crate::fs::remove_debris(dir)?;
     }
     Ok(())
+}
+
+/// Rewrites the infra's generated import files after a change (a second step: they are derived
+/// from the lock and the disk the change left). A failure is said, not fatal: the change itself
+/// is done, and `validate` reports the file, `sync` rewrites it.
+pub(super) fn regenerate(context: &Context, infra: &Infra, leftovers: &mut Vec<String>) {
+    match super::generated::refresh(context, infra) {
+        Ok((_, kept)) => leftovers.extend(kept.into_iter().map(|file| {
+            format!("`{file}` was edited by hand and lists modules the infra no longer has; it stays\nhint: delete it, or edit it to match")
+        })),
+        Err(error) => leftovers.push(format!(
+            "the generated import files of `{}` could not be rewritten: {error:#}\nhint: `provisioning providers sync {}` rewrites them",
+            infra.name, infra.name
+        )),
+    }
 }
 
 /// What an install did.
@@ -133,14 +150,15 @@ pub fn install_link(
     request: &LinkInstall<'_>,
 ) -> anyhow::Result<InstallReport> {
     clear_debris(context, infra)?;
-    let module = request.name.module_name();
+    let module = request.module.clone();
+    let name = module.short_name();
     let layout = request.layout;
     let mut lock = ProvidersLock::read(&infra.lock_path())?;
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(layout), &infra.name)?;
     let mut entry = LockEntry {
-        name: request.name.clone(),
+        name: name.clone(),
         module: module.clone(),
-        kind: EntryKind::Provider,
+        kind: request.kind,
         version: request.package.manifest.version.clone(),
         layout,
         installed: Installed::Link {
@@ -161,7 +179,7 @@ pub fn install_link(
                 fixed: Some((
                     entry.version.clone(),
                     request.package.manifest.dependencies.clone(),
-                    Provenance::Source(request.package.dir.clone()),
+                    Provenance::Source(request.package.dir.clone(), request.kind),
                 )),
             },
             &Sources::Catalog(request.catalog),
@@ -181,7 +199,7 @@ pub fn install_link(
     )?;
     // One form at a time: a pinned pack goes, and so does a link in the other layout.
     changed |= vendor::remove(infra, &module, &mut transaction)?;
-    if let Some(existing) = lock.get(request.name)
+    if let Some(existing) = lock.get(&name)
         && existing.layout != layout
     {
         let old = existing.layout;
@@ -213,7 +231,8 @@ pub fn install_link(
         )?;
     }
     changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
-    let leftovers = transaction.commit();
+    let mut leftovers = transaction.commit();
+    regenerate(context, infra, &mut leftovers);
     Ok(InstallReport {
         entry,
         change: Change::from(changed),
@@ -333,7 +352,8 @@ pub fn install_pack(
         &mut dependencies,
     )?;
     changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
-    let leftovers = transaction.commit();
+    let mut leftovers = transaction.commit();
+    regenerate(context, infra, &mut leftovers);
     let warnings = std::iter::once(&verified)
         .chain(fetched.values())
         .filter(|pack| pack.yanked)
@@ -362,7 +382,7 @@ fn pack_entry(
     let module = verified.pack.module.clone();
     LockEntry {
         name: module.short_name(),
-        kind: EntryKind::of(&module),
+        kind: verified.kind,
         module,
         version: verified.pack.version.clone(),
         layout: Layout::Nickel,
@@ -426,7 +446,7 @@ impl Placement<'_> {
                     entry.required_by.clone_from(&planned.required_by);
                     entry
                 }
-                Provenance::Source(dir) => {
+                Provenance::Source(dir, kind) => {
                     changed |= link::place(
                         context,
                         infra,
@@ -450,7 +470,7 @@ impl Placement<'_> {
                     LockEntry {
                         name: module.short_name(),
                         module: module.clone(),
-                        kind: EntryKind::of(module),
+                        kind: *kind,
                         version: planned.version.clone(),
                         layout: Layout::Nickel,
                         installed: Installed::Link {
@@ -595,5 +615,7 @@ pub fn update(
     )?;
     transaction.write(manifest.path(), manifest.render().as_bytes())?;
     transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
-    Ok(transaction.commit())
+    let mut leftovers = transaction.commit();
+    regenerate(context, infra, &mut leftovers);
+    Ok(leftovers)
 }

@@ -12,7 +12,7 @@ use crate::fs::Transaction;
 use crate::infra::lockfile::{LockEntry, Mode, ProvidersLock};
 use crate::infra::manifest::InfraManifestMut;
 use crate::infra::{Infra, link, vendor};
-use crate::names::{ModuleName, ProviderName};
+use crate::names::ModuleName;
 
 /// What [`remove`] found and took away.
 #[derive(Debug, Default)]
@@ -35,17 +35,18 @@ impl Removal {
     }
 }
 
-/// Removes the provider `name` from `infra` in every layout: its link or vendored pack, its
+/// Removes the module from `infra` in every layout: its link or vendored pack, its
 /// dependency and its lock entry. Anything but a symlink where the link should be, or a vendored
 /// directory the lock does not record, is refused unless `force`.
 pub fn remove(
     context: &Context,
     infra: &Infra,
-    name: &ProviderName,
+    module: &ModuleName,
     force: bool,
 ) -> anyhow::Result<Removal> {
     clear_debris(context, infra)?;
-    let module = name.module_name();
+    let name = &module.short_name();
+    let module = module.clone();
     let mut lock = ProvidersLock::read(&infra.lock_path())?;
     let mut removal = Removal::default();
     // A module others require stays, as their dependency: those the lock records, and those
@@ -118,6 +119,7 @@ pub fn remove(
         }
     }
     removal.leftovers = transaction.commit();
+    super::regenerate(context, infra, &mut removal.leftovers);
     if lock.providers.is_empty() {
         for dir in [
             infra.modules_dir(context, Layout::Nickel),

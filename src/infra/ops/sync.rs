@@ -70,6 +70,7 @@ pub fn sync(
         dependencies,
     };
     leftovers.extend(transaction.commit());
+    super::regenerate(context, infra, &mut leftovers);
     Ok(SyncReport {
         entries,
         pruned,

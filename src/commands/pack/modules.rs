@@ -1,20 +1,24 @@
+//! `pack provider(s)`, `pack taskserv(s)`, `pack cluster(s)`: one discovered module, or every
+//! module of a kind in parallel, evaluated and packed with its registry metadata.
+
 use anyhow::Context as _;
 
 use super::{Setup, report_packed};
 use crate::Outcome;
-use crate::catalog::{self, Layout, Module, ModuleKind};
-use crate::cli::{PackProviderArgs, PackProvidersArgs};
+use crate::catalog::{self, Catalog, EntryKind, Layout, Module, ModuleKind};
+use crate::cli::{PackModuleArgs, PackOutputArgs, PackProviderArgs, PackProvidersArgs};
 use crate::context::Context;
 use crate::names::PackRef;
 use crate::nickel;
 use crate::packer::{PackInput, Packed};
 use crate::printer::Printer;
 
-/// What to pack for a discovered provider, or why it cannot be packed.
+/// What to pack for a discovered module, or why it cannot be packed.
 fn input_for(module: &Module, version: Option<&semver::Version>) -> anyhow::Result<PackInput> {
     let Some(package) = module.package() else {
         anyhow::bail!(
-            "provider `{}` cannot be packed: {}",
+            "{} `{}` cannot be packed: {}",
+            module.kind.singular(),
             module.name,
             module.problem().unwrap_or_default()
         );
@@ -32,11 +36,12 @@ fn input_for(module: &Module, version: Option<&semver::Version>) -> anyhow::Resu
         package_dir: package.dir.clone(),
         entry: package.entry.clone(),
         dependencies: package.manifest.dependencies.clone(),
+        kind: EntryKind::from_module_kind(module.kind),
+        category: module.category.clone(),
     })
 }
 
-/// `pack provider <name>`: evaluate the provider (refusing to pack if it fails), build the
-/// artifact and write its registry metadata.
+/// `pack provider <name>`.
 pub fn provider(
     args: &PackProviderArgs,
     context: &Context,
@@ -44,10 +49,45 @@ pub fn provider(
 ) -> anyhow::Result<Outcome> {
     let module =
         catalog::find_provider(&context.config.paths.extensions, &args.name, Layout::Nickel)?;
-    let input = input_for(&module, args.version.as_ref())?;
-    let setup = Setup::new(context, &args.output)?;
+    one(
+        &module,
+        args.version.as_ref(),
+        &args.output,
+        context,
+        printer,
+    )
+}
+
+/// `pack taskserv <name>` and `pack cluster <name>`.
+pub fn named(
+    kind: ModuleKind,
+    args: &PackModuleArgs,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let module = Catalog::new(&context.config).find_named(kind, args.name.as_str())?;
+    one(
+        &module,
+        args.version.as_ref(),
+        &args.output,
+        context,
+        printer,
+    )
+}
+
+/// Evaluates `module` (refusing to pack if it fails), builds the artifact and writes its
+/// registry metadata.
+fn one(
+    module: &Module,
+    version: Option<&semver::Version>,
+    output: &PackOutputArgs,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let input = input_for(module, version)?;
+    let setup = Setup::new(context, output)?;
     let packed = setup
-        .packer(context, printer, args.output.force)
+        .packer(context, printer, output.force)
         .pack(
             &mut nickel::Evaluator::new(&setup.import_paths(), context.evaluation_bounds()),
             &input,
@@ -58,23 +98,22 @@ pub fn provider(
     Ok(Outcome::Success)
 }
 
-/// `pack providers [--version V]`: every discovered provider (each as V, for a release), in
-/// parallel, with progress. Every failure is reported; the exit code says whether any failed.
-pub fn providers(
+/// `pack providers|taskservs|clusters [--version V]`: every discovered module of the kind (each
+/// as V, for a release), in parallel, with progress. Every failure is reported; the exit code
+/// says whether any failed.
+pub fn all(
+    kind: ModuleKind,
     args: &PackProvidersArgs,
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let modules = catalog::discover(
-        &context.config.paths.extensions,
-        ModuleKind::Providers,
-        Layout::Nickel,
-    )?;
+    let modules = catalog::discover(&context.config.paths.extensions, kind, Layout::Nickel)?;
+    let plural = kind.dir_name();
     if modules.is_empty() {
         printer.warning(format!(
-            "no providers found in `{}`",
+            "no {plural} found in `{}`",
             context
-                .display_path(&context.config.paths.extensions.join("providers"))
+                .display_path(&context.config.paths.extensions.join(plural))
                 .display()
         ));
         printer.report(&Vec::<Packed>::new())?;
@@ -120,15 +159,10 @@ pub fn providers(
     printer.report(&packed)?;
     let total = modules.len();
     if failed > 0 {
-        printer.error_message(format!("{failed} of {total} providers could not be packed"));
+        printer.error_message(format!("{failed} of {total} {plural} could not be packed"));
         return Ok(Outcome::Failure);
     }
-    printer.status(
-        "Finished",
-        format!(
-            "{total} provider{} packed",
-            if total == 1 { "" } else { "s" }
-        ),
-    );
+    let noun = if total == 1 { kind.singular() } else { plural };
+    printer.status("Finished", format!("{total} {noun} packed"));
     Ok(Outcome::Success)
 }

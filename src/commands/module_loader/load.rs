@@ -1,0 +1,354 @@
+//! `module-loader load` and `unload`: modules of any kind into and out of an infra, in link
+//! mode or (with `--version`) pack mode, with the capability check of the set they leave.
+
+use anyhow::{Context as _, bail};
+
+use crate::Outcome;
+use crate::catalog::{Catalog, EntryKind, Layout, Module, ModuleKind};
+use crate::cli::{LoadArgs, ModuleArg, UnloadArgs};
+use crate::context::Context;
+use crate::infra::capabilities::{self, Loaded};
+use crate::infra::lockfile::ProvidersLock;
+use crate::infra::ops::{self, LinkInstall, PackInstall, PackSources};
+use crate::infra::{Change, Infra};
+use crate::lock::DirLock;
+use crate::names::ModuleName;
+use crate::printer::Printer;
+use crate::registry::Registries;
+use crate::version_spec::VersionSpec;
+
+/// How to load the modules of one command.
+pub struct Request<'a> {
+    pub version: Option<&'a VersionSpec>,
+    pub allow_unsigned: bool,
+    pub force: bool,
+}
+
+/// `module-loader load <kind> <infra> <names>...`.
+pub fn load(args: &LoadArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let infra = Infra::resolve(context, &args.infra)?;
+    let request = Request {
+        version: args.version.as_ref(),
+        allow_unsigned: args.allow_unsigned,
+        force: args.force,
+    };
+    let catalog = Catalog::new(&context.config);
+    let modules = find_all(&catalog, &[(args.kind, &args.names)])?;
+    check_after(context, &infra, &catalog, &modules, &[])?;
+    load_modules(context, &infra, &request, &modules, &catalog, printer)
+}
+
+/// Finds every module named, of its kind; every unknown name is reported at once.
+pub fn find_all(
+    catalog: &Catalog,
+    wanted: &[(ModuleKind, &[ModuleArg])],
+) -> anyhow::Result<Vec<Module>> {
+    let mut modules = Vec::new();
+    let mut unknown = Vec::new();
+    for (kind, names) in wanted {
+        if *kind == ModuleKind::Core {
+            bail!(
+                "the core schemas are not loaded by name: a module that depends on them brings them"
+            );
+        }
+        for name in *names {
+            match catalog.find_named(*kind, name.as_str()) {
+                Ok(module) => modules.push(module),
+                Err(error) => unknown.push(error.to_string()),
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        bail!("{}", unknown.join("\n"));
+    }
+    Ok(modules)
+}
+
+/// The module name a catalog module is loaded as.
+pub fn module_name(module: &Module) -> anyhow::Result<ModuleName> {
+    let name = module.package().map_or(module.name.as_str(), |package| {
+        package.manifest.name.as_str()
+    });
+    name.parse()
+        .with_context(|| format!("`{name}` is not a module name"))
+}
+
+/// Refuses a change that would leave the infra's loaded set with an unmet requirement, a
+/// conflict or a cycle: the set is the lock's, plus `adding`, minus `removing`. Nothing is
+/// written before this passes.
+pub fn check_after(
+    context: &Context,
+    infra: &Infra,
+    catalog: &Catalog,
+    adding: &[Module],
+    removing: &[ModuleName],
+) -> anyhow::Result<()> {
+    let lock = ProvidersLock::read(&infra.lock_path())?;
+    let mut set: Vec<Loaded> = capabilities::loaded(context, infra, &lock)
+        .into_iter()
+        .filter(|loaded| !removing.contains(&loaded.module))
+        .collect();
+    for module in adding {
+        let name = module_name(module)?;
+        set.retain(|loaded| loaded.module != name);
+        set.push(Loaded {
+            module: name,
+            kind: EntryKind::from_module_kind(module.kind),
+            capabilities: module
+                .package()
+                .map(|package| package.manifest.capabilities.clone())
+                .unwrap_or_default(),
+        });
+    }
+    let everything = catalog.loadable();
+    let problems = capabilities::check(&set, &|capability| {
+        capabilities::offered_by(&everything, capability)
+    });
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut message: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let suggested = problems.iter().find_map(|problem| match problem {
+        capabilities::Problem::Unmet { offered_by, .. } => offered_by.first().cloned(),
+        _ => None,
+    });
+    if let Some(suggested) = suggested {
+        message.push(format!("hint: {}", together(infra, adding, &suggested)));
+    }
+    bail!(
+        "refusing to change `{}`: its modules would not fit together\n{}",
+        infra.name,
+        message.join("\n")
+    )
+}
+
+/// The command that loads `adding` with `suggested`: `load <kind>` when they are all of one
+/// kind, else `init`, which loads several kinds at once (on an existing infra too).
+fn together(infra: &Infra, adding: &[Module], suggested: &(String, EntryKind)) -> String {
+    let mut wanted: Vec<(ModuleKind, String)> = adding
+        .iter()
+        .map(|module| (module.kind, module.name.clone()))
+        .collect();
+    wanted.push((suggested.1.module_kind(), suggested.0.clone()));
+    let first = wanted[0].0;
+    if wanted.iter().all(|(kind, _)| *kind == first) {
+        let names: Vec<&str> = wanted.iter().map(|(_, name)| name.as_str()).collect();
+        return format!(
+            "load them together: `provisioning module-loader load {} {} {}`",
+            first.dir_name(),
+            infra.name,
+            names.join(" ")
+        );
+    }
+    let mut flags = Vec::new();
+    for kind in ModuleKind::LOADABLE {
+        let names: Vec<&str> = wanted
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, name)| name.as_str())
+            .collect();
+        if !names.is_empty() {
+            flags.push(format!("--{} {}", kind.dir_name(), names.join(",")));
+        }
+    }
+    format!(
+        "load them together: `provisioning module-loader init {} {}`",
+        infra.name,
+        flags.join(" ")
+    )
+}
+
+/// Loads `modules` one by one (each one transaction); every failure is reported and fails the
+/// exit code at the end.
+pub fn load_modules(
+    context: &Context,
+    infra: &Infra,
+    request: &Request<'_>,
+    modules: &[Module],
+    catalog: &Catalog,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let registries = match request.version {
+        Some(_) => Some(Registries::open(&context.registry_options())?),
+        None => None,
+    };
+    let keys = context.trusted_keys()?;
+    let _registry_lock = match &registries {
+        Some(registries) => registries.local.lock_shared(printer)?,
+        None => None,
+    };
+    let _lock = DirLock::acquire(&infra.dir, printer)?;
+    let registry = registries.map(Registries::chain);
+    let mut failed = 0;
+    for module in modules {
+        let name = module_name(module)?;
+        let kind = EntryKind::from_module_kind(module.kind);
+        let done = match (request.version, &registry) {
+            (Some(version), Some(registry)) => ops::install_pack(
+                context,
+                infra,
+                &PackInstall {
+                    module: &name,
+                    version,
+                    recorded: None,
+                    sources: PackSources {
+                        registry,
+                        keys: &keys,
+                        limits: context.unpack_limits(),
+                    },
+                    allow_unsigned: request.allow_unsigned,
+                    direct: true,
+                    force: request.force,
+                },
+                None,
+            ),
+            _ => match module.package() {
+                Some(package) => ops::install_link(
+                    context,
+                    infra,
+                    &LinkInstall {
+                        module: &name,
+                        kind,
+                        package,
+                        layout: Layout::Nickel,
+                        force: request.force,
+                        catalog,
+                    },
+                ),
+                None => Err(anyhow::anyhow!(
+                    "{} `{}` cannot be loaded: {}",
+                    module.kind.singular(),
+                    module.name,
+                    module.problem().unwrap_or_default()
+                )),
+            },
+        };
+        match done.with_context(|| format!("failed to load `{name}` into `{}`", infra.name)) {
+            Ok(report) => {
+                for warning in report.warnings.iter().chain(&report.leftovers) {
+                    printer.warning(warning);
+                }
+                let entry = &report.entry;
+                let how = match entry.pin() {
+                    Some(pin) => format!("pack from `{}`, signed by {}", pin.source, pin.signer),
+                    None => format!("link to `{}`", entry.source()),
+                };
+                match report.change {
+                    Change::Changed => printer.status(
+                        "Loaded",
+                        format!(
+                            "{} `{}` {} into `{}` ({how})",
+                            entry.kind.as_str(),
+                            entry.module,
+                            entry.version,
+                            infra.name
+                        ),
+                    ),
+                    Change::Unchanged => printer.status(
+                        "Unchanged",
+                        format!(
+                            "{} `{}` {} is already loaded in `{}`",
+                            entry.kind.as_str(),
+                            entry.module,
+                            entry.version,
+                            infra.name
+                        ),
+                    ),
+                }
+                crate::commands::providers::report_dependencies(&report.dependencies, printer);
+            }
+            Err(error) => {
+                failed += 1;
+                printer.error(&error);
+            }
+        }
+    }
+    if failed > 0 {
+        printer.error_message(format!(
+            "{failed} of {} modules could not be loaded into `{}`",
+            modules.len(),
+            infra.name
+        ));
+        return Ok(Outcome::Failure);
+    }
+    Ok(Outcome::Success)
+}
+
+/// `module-loader unload <kind> <infra> <names>...`.
+pub fn unload(args: &UnloadArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let infra = Infra::resolve(context, &args.infra)?;
+    let lock = ProvidersLock::read(&infra.lock_path())?;
+    let kind = EntryKind::from_module_kind(args.kind);
+    let mut modules = Vec::new();
+    for name in &args.names {
+        let module: ModuleName = match args.kind {
+            ModuleKind::Providers => name.module_name(),
+            _ => ModuleName::from(name),
+        };
+        match lock.module(&module) {
+            Some(entry) if entry.kind != kind => bail!(
+                "`{module}` is a {} in `{}`, not a {}\nhint: `provisioning module-loader unload {} {} {name}`",
+                entry.kind.as_str(),
+                infra.name,
+                kind.as_str(),
+                entry.kind.module_kind().dir_name(),
+                infra.name
+            ),
+            Some(_) => modules.push(module),
+            None if args.force => modules.push(module),
+            None => {
+                let loaded: Vec<String> = lock
+                    .providers
+                    .iter()
+                    .filter(|entry| entry.kind == kind)
+                    .map(|entry| format!("`{}`", entry.name))
+                    .collect();
+                let hint = if loaded.is_empty() {
+                    format!("`{}` has no {} loaded", infra.name, args.kind.dir_name())
+                } else {
+                    format!("loaded {}: {}", args.kind.dir_name(), loaded.join(", "))
+                };
+                bail!(
+                    "the {} `{name}` is not loaded in `{}`\nhint: {hint}",
+                    kind.as_str(),
+                    infra.name
+                );
+            }
+        }
+    }
+    if !args.force {
+        check_after(
+            context,
+            &infra,
+            &Catalog::new(&context.config),
+            &[],
+            &modules,
+        )?;
+    }
+    let _lock = DirLock::acquire(&infra.dir, printer)?;
+    for module in &modules {
+        let removal = ops::remove(context, &infra, module, args.force)
+            .with_context(|| format!("failed to unload `{module}` from `{}`", infra.name))?;
+        for leftover in &removal.leftovers {
+            printer.warning(leftover);
+        }
+        if let Some((kept, required_by)) = &removal.kept {
+            let required_by: Vec<String> = required_by.iter().map(ToString::to_string).collect();
+            printer.status(
+                "Kept",
+                format!(
+                    "`{kept}` in `{}`: required by {}",
+                    infra.name,
+                    required_by.join(", ")
+                ),
+            );
+            continue;
+        }
+        printer.status(
+            "Unloaded",
+            format!("{} `{module}` from `{}`", kind.as_str(), infra.name),
+        );
+        crate::commands::providers::report_dependencies(&removal.dependencies, printer);
+    }
+    Ok(Outcome::Success)
+}
