@@ -213,6 +213,7 @@ fn validate_checks_every_nickel_file_of_the_infra() {
     -                  main.ncl           -     -      ok
     -                  defs/lib.ncl       -     -      ok
     -                  defs/servers.ncl   -     -      failed
+    -                  providers.ncl      -     -      ok
     ");
     assert!(run.stderr.contains("defs/servers.ncl:2:"), "{run}");
     assert!(
