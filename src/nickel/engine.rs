@@ -57,6 +57,51 @@ impl Engine {
                 return Err(self.diagnose(file, error));
             }
         };
+        Ok(Export {
+            json,
+            files: self.files_read(file_id),
+        })
+    }
+
+    /// The documentation of `file` as `nickel doc --format json` gives it ([`super::doc`]), as
+    /// JSON, with every file the evaluation read.
+    pub fn document(&mut self, file: &Path) -> Result<Export, NickelError> {
+        let file_id = self
+            .context
+            .import_resolver
+            .sources
+            .add_file(file, InputFormat::Nickel)
+            .map_err(|error| NickelError::Load {
+                path: file.to_owned(),
+                message: error.to_string(),
+            })?;
+        let documentation = match self
+            .context
+            .prepare_eval(file_id)
+            .and_then(|prepared| super::doc::extract(&mut self.context, prepared))
+        {
+            Ok(Some(documentation)) => documentation,
+            Ok(None) => {
+                return Err(NickelError::Load {
+                    path: file.to_owned(),
+                    message: "it is not a record, so it has no fields to document".into(),
+                });
+            }
+            Err(error) => return Err(self.diagnose(file, error)),
+        };
+        let json =
+            serde_json::to_string_pretty(&documentation).map_err(|error| NickelError::Load {
+                path: file.to_owned(),
+                message: error.to_string(),
+            })?;
+        Ok(Export {
+            json,
+            files: self.files_read(file_id),
+        })
+    }
+
+    /// `file_id` and every file it imported, transitively, but the standard library's.
+    fn files_read(&self, file_id: FileId) -> Vec<PathBuf> {
         let cache = &self.context.import_resolver;
         let mut files: Vec<PathBuf> = std::iter::once(file_id)
             .chain(cache.import_data.transitive_imports(file_id))
@@ -65,7 +110,7 @@ impl Engine {
             .collect();
         files.sort();
         files.dedup();
-        Ok(Export { json, files })
+        files
     }
 
     fn evaluate(&mut self, file_id: FileId) -> Result<NickelValue, Error> {

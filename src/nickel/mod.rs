@@ -8,13 +8,16 @@
 //! - [`engine`]: the evaluation itself, which keeps one prepared standard library for many files;
 //! - [`worker`]: the same, in a worker process under [`Bounds`] (a deadline and a memory
 //!   ceiling, on a stack large enough for deep data), so a runaway file fails alone;
-//! - [`cache`]: exports kept across runs;
+//! - [`doc`]: a module's documentation (fields, contracts, `doc` strings), as `nickel doc`
+//!   extracts it, for the registry's web pages;
+//! - [`cache`]: exports (and documentation) kept across runs;
 //! - this file: the [`Evaluator`] commands use (a worker when the binary runs, the engine
 //!   in-process in the library's unit tests), and [`with_evaluators`], which spreads many files
 //!   over one evaluator per core.
 
 mod cache;
 mod confine;
+pub mod doc;
 mod engine;
 pub mod worker;
 
@@ -107,8 +110,23 @@ impl Evaluator {
     /// `nickel export --format json` does.
     pub fn export_json(&mut self, file: &Path) -> Result<Export, NickelError> {
         match &mut self.backend {
-            Backend::Worker(worker) => worker.evaluate(file, &self.import_paths, &self.bounds),
+            Backend::Worker(worker) => {
+                worker.evaluate(worker::Task::Export, file, &self.import_paths, &self.bounds)
+            }
             Backend::InProcess(engine) => engine.export_json(file),
+        }
+    }
+
+    /// The documentation of `file` (see [`doc`]), as JSON, under the same bounds as an export.
+    pub fn document(&mut self, file: &Path) -> Result<Export, NickelError> {
+        match &mut self.backend {
+            Backend::Worker(worker) => worker.evaluate(
+                worker::Task::Document,
+                file,
+                &self.import_paths,
+                &self.bounds,
+            ),
+            Backend::InProcess(engine) => engine.document(file),
         }
     }
 }

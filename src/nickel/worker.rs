@@ -52,6 +52,18 @@ pub fn enabled() -> bool {
 struct Request {
     file: PathBuf,
     import_paths: Vec<PathBuf>,
+    #[serde(default)]
+    task: Task,
+}
+
+/// What a worker does with a file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Task {
+    /// Its JSON export, as `nickel export` gives it.
+    #[default]
+    Export,
+    /// Its documentation, as `nickel doc --format json` gives it.
+    Document,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -83,7 +95,11 @@ fn answer_requests() -> std::io::Result<()> {
         let engine = engines
             .entry(request.import_paths.clone())
             .or_insert_with(|| Engine::new(&request.import_paths));
-        let response = match engine.export_json(&request.file) {
+        let result = match request.task {
+            Task::Export => engine.export_json(&request.file),
+            Task::Document => engine.document(&request.file),
+        };
+        let response = match result {
             Ok(export) => Response::Exported {
                 json: export.json,
                 files: export.files,
@@ -156,9 +172,11 @@ impl Worker {
         })
     }
 
-    /// Evaluates `file`. On a deadline or a death the worker is gone: the caller drops it.
+    /// Does `task` with `file`. On a deadline or a death the worker is gone: the caller drops
+    /// it.
     fn evaluate(
         &mut self,
+        task: Task,
         file: &Path,
         import_paths: &[PathBuf],
         bounds: &Bounds,
@@ -166,6 +184,7 @@ impl Worker {
         let request = Request {
             file: file.to_owned(),
             import_paths: import_paths.to_vec(),
+            task,
         };
         let mut line = serde_json::to_string(&request).map_err(|e| Failure::Io(e.to_string()))?;
         line.push('\n');
@@ -266,6 +285,7 @@ impl WorkerSlot {
 
     pub fn evaluate(
         &mut self,
+        task: Task,
         file: &Path,
         import_paths: &[PathBuf],
         bounds: &Bounds,
@@ -281,7 +301,7 @@ impl WorkerSlot {
                 self.worker.insert(started)
             }
         };
-        let result = worker.evaluate(file, import_paths, bounds);
+        let result = worker.evaluate(task, file, import_paths, bounds);
         if matches!(
             result,
             Err(Failure::Timeout | Failure::Memory | Failure::Stack | Failure::Io(_))

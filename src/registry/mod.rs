@@ -13,9 +13,11 @@
 
 pub mod directory;
 pub mod http;
+pub mod loose;
 pub mod metadata;
 pub mod oci;
 pub mod retention;
+pub mod site;
 pub mod transport;
 
 use std::path::PathBuf;
@@ -65,6 +67,8 @@ pub enum RegistryError {
     Oci(#[from] oci::OciError),
     #[error(transparent)]
     Http(#[from] http::HttpError),
+    #[error(transparent)]
+    Loose(#[from] loose::LooseError),
 }
 
 impl RegistryError {
@@ -444,7 +448,13 @@ impl Registries {
 
     /// The local directory first, then the remote: where installs look.
     pub fn chain(self) -> Chain {
-        let mut registries: Vec<Box<dyn Registry>> = vec![Box::new(self.local)];
+        self.chain_after(Vec::new())
+    }
+
+    /// `first` (loose artifacts), then the local directory, then the remote.
+    pub fn chain_after(self, first: Vec<Box<dyn Registry>>) -> Chain {
+        let mut registries = first;
+        registries.push(Box::new(self.local));
         registries.extend(self.remote);
         Chain { registries }
     }

@@ -430,7 +430,7 @@ fn unsigned_dependencies_and_disagreeing_records_are_refused() {
 
 /// The `nickel` CLI that `scripts/test` installs (`cargo install nickel-lang-cli`), or the one
 /// `PROVISIONING_TEST_NICKEL` names.
-fn nickel_cli() -> PathBuf {
+pub(crate) fn nickel_cli() -> PathBuf {
     let path = std::env::var_os("PROVISIONING_TEST_NICKEL").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/bin/nickel"),
         PathBuf::from,

@@ -194,8 +194,8 @@ impl HttpRegistry {
         Ok(())
     }
 
-    /// A small file read whole (at most `limit` bytes), not kept as a document; `None` on 404.
-    async fn document_uncached(
+    /// A file read whole (at most `limit` bytes), not kept as a document; `None` on 404.
+    pub(super) async fn document_uncached(
         &self,
         http: &reqwest::Client,
         path: &str,

@@ -325,6 +325,22 @@ impl HttpRegistry {
     }
 }
 
+impl HttpRegistry {
+    /// The file at `path` below the registry's address (a loose artifact, its signature), at
+    /// most `limit` bytes, under the deadline; `None` when the host answers 404. Not cached.
+    pub fn read_file(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>, RegistryError> {
+        if self.offline {
+            return Err(HttpError::OfflineDocument {
+                url: self.url.join(path).to_string(),
+            }
+            .into());
+        }
+        self.run(&format!("reading `{}`", self.url.join(path)), |http| {
+            self.document_uncached(http, path, limit)
+        })
+    }
+}
+
 impl Registry for HttpRegistry {
     fn label(&self) -> String {
         self.url.display()
