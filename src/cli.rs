@@ -292,6 +292,9 @@ pub enum PackCommand {
     Verify(VerifyArgs),
     /// Push packed versions to an OCI registry (all that are not there yet, by default)
     Publish(PublishArgs),
+    /// Write the registry's `index.json` and web pages (`index.html`, `modules/*.html`) from its
+    /// metadata; every pack command keeps them current
+    Index,
 }
 
 #[derive(Debug, Args)]
@@ -439,6 +442,7 @@ pub struct InfoArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("pack_source").args(["version", "from"])))]
 pub struct InstallArgs {
     /// The provider, e.g. `upcloud`
     pub provider: ProviderName,
@@ -452,10 +456,14 @@ pub struct InstallArgs {
     /// or the newest matching a requirement (`^1.2`, `~1.2.3`, `>=1.0, <2.0`, `*`)
     #[arg(long, value_name = "V|REQ", conflicts_with = "kcl")]
     pub version: Option<crate::version_spec::VersionSpec>,
-    /// With `--version`: accept an unsigned pack, or one signed by an untrusted key (recorded in
-    /// the lock)
-    #[arg(long, requires = "version")]
+    /// With `--version` or `--from`: accept an unsigned pack, or one signed by an untrusted key
+    /// (recorded in the lock)
+    #[arg(long, requires = "pack_source")]
     pub allow_unsigned: bool,
+    /// Install one loose artifact (pack mode): a `<module>_<version>.tar` file or `https://`
+    /// URL, with its signature beside it (`.minisig`); module and version come from the artifact
+    #[arg(long, value_name = "PATH|URL", conflicts_with_all = ["version", "kcl"])]
+    pub from: Option<String>,
     #[command(flatten)]
     pub layout: LayoutArgs,
 }

@@ -14,10 +14,12 @@ use crate::digest::{ContentHash, Sha256};
 use crate::fs::Transaction;
 use crate::lock::DirLock;
 use crate::names::{ModuleName, PackRef};
+use crate::nickel::doc::Documentation;
 use crate::nickel::{Evaluator, ExportCache, NickelError};
 use crate::pack::source::{self, SourceError};
 use crate::pack::{ArchiveError, Artifact, ArtifactFile, ArtifactName, Destination};
 use crate::printer::Printer;
+use crate::registry::site::VersionDocs;
 use crate::registry::{DirectoryRegistry, ModuleMetadata, RegistryError, VersionEntry};
 use crate::signing::KeyId;
 
@@ -130,6 +132,8 @@ pub struct Packer<'a> {
     pub destination: &'a Destination,
     pub metadata: &'a Metadata,
     pub cache: Option<&'a ExportCache>,
+    /// The documentation kept across runs, like `cache`.
+    pub doc_cache: Option<&'a ExportCache>,
     /// Seconds since the epoch, for `created`.
     pub now: u64,
     pub force: bool,
@@ -180,6 +184,11 @@ impl Packer<'_> {
         if let Some(cache) = self.cache.filter(|_| !cached_evaluation) {
             cache.put(&input.entry, &self.imports.key, &export);
         }
+        // What the version's web page shows (only for a registry: `--output` has no pages).
+        let docs = self
+            .destination
+            .index
+            .then(|| self.document(evaluator, input, &files));
 
         // Threads of this process take turns here, so the lock below is only ever waited for
         // (and "Blocking" only ever said) because of another process.
@@ -250,6 +259,13 @@ impl Packer<'_> {
                 &mut transaction,
             )?;
         }
+        if let Some(docs) = docs {
+            let path = crate::registry::site::docs_path(self.registry, pack);
+            transaction
+                .create_dir_all(path.parent().unwrap_or(&self.registry.registry_path))
+                .and_then(|()| transaction.write(&path, &docs.render()).map(|_| ()))
+                .map_err(|source| PackError::Write { path, source })?;
+        }
         let leftovers = transaction.commit();
         Ok(Packed {
             leftovers,
@@ -263,6 +279,53 @@ impl Packer<'_> {
             written,
             cached_evaluation,
         })
+    }
+
+    /// The description and the documentation of a module being packed, for its page: from the
+    /// documentation cache, else extracted by `evaluator` (under its bounds). A failure is
+    /// recorded as the page's problem, never a reason not to pack: the module evaluated.
+    fn document(
+        &self,
+        evaluator: &mut Evaluator,
+        input: &PackInput,
+        files: &[ArtifactFile],
+    ) -> VersionDocs {
+        let description = files
+            .iter()
+            .find(|file| file.path == "manifest.toml")
+            .and_then(|file| std::str::from_utf8(&file.contents).ok())
+            .and_then(|text| crate::catalog::parse_package_manifest(text, &input.package_dir).ok())
+            .map(|manifest| manifest.description)
+            .unwrap_or_default();
+        let cached = self
+            .doc_cache
+            .and_then(|cache| cache.get(&input.entry, &self.imports.key));
+        let extracted = match cached {
+            Some(export) => Ok(export),
+            None => evaluator.document(&input.entry).inspect(|export| {
+                if let Some(cache) = self.doc_cache {
+                    cache.put(&input.entry, &self.imports.key, export);
+                }
+            }),
+        };
+        let parsed = extracted
+            .map_err(|error| error.to_string())
+            .and_then(|export| {
+                serde_json::from_str::<Documentation>(&export.text)
+                    .map_err(|error| error.to_string())
+            });
+        match parsed {
+            Ok(documentation) => VersionDocs {
+                description,
+                documentation: Some(documentation),
+                problem: None,
+            },
+            Err(problem) => VersionDocs {
+                description,
+                documentation: None,
+                problem: Some(problem),
+            },
+        }
     }
 
     /// Refuses a module whose Nickel files import a module it does not declare.

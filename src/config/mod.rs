@@ -167,6 +167,9 @@ pub enum RegistryKind {
     Local,
     /// An OCI registry at `registry_url`.
     Oci,
+    /// A static HTTP registry (a `distribution/` directory on any static host) at
+    /// `registry_url`; read-only.
+    Http,
 }
 
 #[derive(Debug, Clone, Deserialize)]

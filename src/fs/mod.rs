@@ -18,13 +18,20 @@ pub use transaction::Transaction;
 /// Writes `contents` to `path` atomically: readers see the old file or the new one, never a
 /// part. The file keeps the mode it had, or gets 0644 on Unix when new.
 pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
-    write_atomically(path, contents, false)
+    write_atomically(path, contents, false, true)
+}
+
+/// [`atomic_write`] without waiting for the disk, for files derived from others that the next
+/// run writes again (the registry's web pages): readers still see the old file or the new one,
+/// but after a power loss the file may be empty until it is written again.
+pub fn atomic_write_unsynced(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomically(path, contents, false, false)
 }
 
 /// [`atomic_write`] for a secret: mode 0600 from the start, never readable by others, even for a
 /// moment (the temporary file is created 0600).
 pub fn atomic_write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
-    write_atomically(path, contents, true)
+    write_atomically(path, contents, true, true)
 }
 
 /// Writes a new file of an unpacked tree, mode 0755 when `executable`, else 0644, creating its
@@ -45,7 +52,7 @@ pub fn write_new_file(path: &Path, contents: &[u8], executable: bool) -> io::Res
     Ok(())
 }
 
-fn write_atomically(path: &Path, contents: &[u8], private: bool) -> io::Result<()> {
+fn write_atomically(path: &Path, contents: &[u8], private: bool, sync: bool) -> io::Result<()> {
     let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()
         .prefix(DEBRIS_PREFIX)
@@ -66,9 +73,11 @@ fn write_atomically(path: &Path, contents: &[u8], private: bool) -> io::Result<(
     }
     // fdatasync: the contents and the size reach the disk before the rename makes them visible,
     // which is what a reader after a crash needs; timestamps need not.
-    temp.as_file()
-        .sync_data()
-        .map_err(|error| with_path(error, path))?;
+    if sync {
+        temp.as_file()
+            .sync_data()
+            .map_err(|error| with_path(error, path))?;
+    }
     temp.persist(path)
         .map_err(|error| with_path(error.error, path))?;
     Ok(())

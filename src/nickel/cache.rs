@@ -29,6 +29,14 @@ impl ExportCache {
         }
     }
 
+    /// The same cache for documentation ([`super::Evaluator::document`]), kept apart from
+    /// exports.
+    pub fn documentation(cache_path: &Path) -> Self {
+        Self {
+            dir: cache_path.join("nickel-doc"),
+        }
+    }
+
     fn entry_path(&self, file: &Path, import_paths: &[PathBuf]) -> PathBuf {
         // The tool's version stands for the evaluator's: a new release may evaluate differently.
         let mut key = format!(

@@ -37,6 +37,9 @@ impl Engine {
     /// in `output.format` exactly as `nickel export --format F [--field P]` does (without the
     /// newline the CLI adds after JSON).
     pub fn evaluate(&mut self, file: &Path, output: &Output) -> Result<Export, NickelError> {
+        if output.format == Format::Documentation {
+            return self.document(file);
+        }
         let file_id = self
             .context
             .import_resolver
@@ -63,6 +66,51 @@ impl Engine {
                 }
             },
         };
+        Ok(Export {
+            text,
+            files: self.files_read(file_id),
+        })
+    }
+
+    /// The documentation of `file` as `nickel doc --format json` gives it ([`super::doc`]), as
+    /// JSON, with every file the evaluation read.
+    pub fn document(&mut self, file: &Path) -> Result<Export, NickelError> {
+        let file_id = self
+            .context
+            .import_resolver
+            .sources
+            .add_file(file, InputFormat::Nickel)
+            .map_err(|error| NickelError::Load {
+                path: file.to_owned(),
+                message: error.to_string(),
+            })?;
+        let documentation = match self
+            .context
+            .prepare_eval(file_id)
+            .and_then(|prepared| super::doc::extract(&mut self.context, prepared))
+        {
+            Ok(Some(documentation)) => documentation,
+            Ok(None) => {
+                return Err(NickelError::Load {
+                    path: file.to_owned(),
+                    message: "it is not a record, so it has no fields to document".into(),
+                });
+            }
+            Err(error) => return Err(self.diagnose(file, error)),
+        };
+        let text =
+            serde_json::to_string_pretty(&documentation).map_err(|error| NickelError::Load {
+                path: file.to_owned(),
+                message: error.to_string(),
+            })?;
+        Ok(Export {
+            text,
+            files: self.files_read(file_id),
+        })
+    }
+
+    /// `file_id` and every file it imported, transitively, but the standard library's.
+    fn files_read(&self, file_id: FileId) -> Vec<PathBuf> {
         let cache = &self.context.import_resolver;
         let mut files: Vec<PathBuf> = std::iter::once(file_id)
             .chain(cache.import_data.transitive_imports(file_id))
@@ -71,7 +119,7 @@ impl Engine {
             .collect();
         files.sort();
         files.dedup();
-        Ok(Export { text, files })
+        files
     }
 
     fn evaluate_value(
@@ -105,6 +153,6 @@ fn export_format(format: Format) -> Option<ExportFormat> {
         Format::Yaml => Some(ExportFormat::Yaml),
         Format::Toml => Some(ExportFormat::Toml),
         Format::Text => Some(ExportFormat::Text),
-        Format::Evaluated => None,
+        Format::Evaluated | Format::Documentation => None,
     }
 }

@@ -8,13 +8,16 @@
 //! - [`engine`]: the evaluation itself, which keeps one prepared standard library for many files;
 //! - [`worker`]: the same, in a worker process under [`Bounds`] (a deadline and a memory
 //!   ceiling, on a stack large enough for deep data), so a runaway file fails alone;
-//! - [`cache`]: exports kept across runs;
+//! - [`doc`]: a module's documentation (fields, contracts, `doc` strings), as `nickel doc`
+//!   extracts it, for the registry's web pages;
+//! - [`cache`]: exports (and documentation) kept across runs;
 //! - this file: the [`Evaluator`] commands use (a worker when the binary runs, the engine
 //!   in-process in the library's unit tests), and [`with_evaluators`], which spreads many files
 //!   over one evaluator per core.
 
 mod cache;
 mod confine;
+pub mod doc;
 mod engine;
 pub mod worker;
 
@@ -119,6 +122,17 @@ impl Evaluator {
             Backend::InProcess(engine) => engine.evaluate(file, output),
         }
     }
+
+    /// The documentation of `file` (see [`doc`]), as JSON, under the same bounds as an export.
+    pub fn document(&mut self, file: &Path) -> Result<Export, NickelError> {
+        self.evaluate(
+            file,
+            &Output {
+                format: Format::Documentation,
+                field: None,
+            },
+        )
+    }
 }
 
 /// What an evaluation produces: `nickel export --format F [--field P]`.
@@ -149,6 +163,8 @@ pub enum Format {
     /// Evaluated fully with every contract applied, and not serialized: a file whose value is
     /// a function (a library of builders) passes.
     Evaluated,
+    /// Its documentation, as `nickel doc --format json` gives it ([`doc`]).
+    Documentation,
 }
 
 /// The result of evaluating one file: the value serialized as asked (empty for

@@ -262,14 +262,10 @@ fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {
             });
         }
     };
-    let metadata: ModuleMetadata =
-        serde_json::from_str(&text).map_err(|error| RegistryError::Parse {
+    ModuleMetadata::from_json(text.as_bytes())
+        .map(Some)
+        .map_err(|message| RegistryError::Parse {
             path: path.to_owned(),
-            message: error.to_string(),
-        })?;
-    metadata.check().map_err(|message| RegistryError::Parse {
-        path: path.to_owned(),
-        message,
-    })?;
-    Ok(Some(metadata))
+            message,
+        })
 }

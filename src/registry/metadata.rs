@@ -64,7 +64,53 @@ pub struct VersionEntry {
     pub yanked: bool,
 }
 
+/// `index.json` at the root of a registry directory: the modules it holds, which a static host
+/// cannot list by itself. Written by every pack command (see [`crate::registry::site`]), read
+/// by the HTTP registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryIndex {
+    /// [`RegistryIndex::FORMAT`]; a reader refuses another.
+    pub format: u32,
+    /// Every module with metadata in `registry/`, sorted.
+    pub modules: Vec<ModuleName>,
+}
+
+impl RegistryIndex {
+    pub const FORMAT: u32 = 1;
+    pub const FILE_NAME: &str = "index.json";
+
+    /// Parses and checks `index.json`; the error says what is wrong, on one line.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let index: Self = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+        if index.format != Self::FORMAT {
+            return Err(format!(
+                "its format is {}, this version of provisioning reads format {}",
+                index.format,
+                Self::FORMAT
+            ));
+        }
+        Ok(index)
+    }
+
+    /// The file's contents: pretty JSON and a final newline.
+    pub fn render(&self) -> Vec<u8> {
+        // Serializing names and numbers cannot fail.
+        let mut json = serde_json::to_vec_pretty(self).unwrap_or_default();
+        json.push(b'\n');
+        json
+    }
+}
+
 impl ModuleMetadata {
+    /// Parses and checks (see [`Self::check`]) a `<module>.json`; the error says what is wrong,
+    /// on one line.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let metadata: Self = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+        metadata.check()?;
+        Ok(metadata)
+    }
+
     pub fn new(name: ModuleName, metadata: &Metadata) -> Self {
         Self {
             name,

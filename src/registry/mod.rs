@@ -1,7 +1,10 @@
 //! Where packs come from: the [`Registry`] trait (cargo's `Source` is the model), implemented by
-//! a directory on disk ([`DirectoryRegistry`]: artifacts plus one metadata file per module) and
-//! an OCI registry ([`oci::OciRegistry`]), and a [`Chain`] that asks each in turn (the local
-//! directory first, then the remote) for installs.
+//! a directory on disk ([`DirectoryRegistry`]: artifacts plus one metadata file per module), an
+//! OCI registry ([`oci::OciRegistry`]), the same directory served by a static HTTP host
+//! ([`http::HttpRegistry`]) and one loose artifact ([`loose::LooseArtifact`]), and a [`Chain`]
+//! that asks each in turn (the local directory first, then the remote) for installs. What the
+//! two remote registries share on the wire is [`transport`]; the registry's `index.json` and
+//! web pages are [`site`].
 //!
 //! A command builds its registry once, with [`Registries::open`] (honouring `--registry` and
 //! `distribution.registry_type`), and passes it down; domain functions receive a `&dyn Registry`,
@@ -9,9 +12,13 @@
 //! fetched, then checked against what the registry records and the trusted keys.
 
 pub mod directory;
+pub mod http;
+pub mod loose;
 pub mod metadata;
 pub mod oci;
 pub mod retention;
+pub mod site;
+pub mod transport;
 
 use std::path::PathBuf;
 
@@ -58,6 +65,10 @@ pub enum RegistryError {
     },
     #[error(transparent)]
     Oci(#[from] oci::OciError),
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+    #[error(transparent)]
+    Loose(#[from] loose::LooseError),
 }
 
 impl RegistryError {
@@ -68,6 +79,7 @@ impl RegistryError {
             RegistryError::UnknownModule { .. }
                 | RegistryError::UnknownVersion { .. }
                 | RegistryError::Oci(oci::OciError::NotFound { .. })
+                | RegistryError::Http(http::HttpError::UnknownModule { .. })
         )
     }
 }
@@ -439,7 +451,13 @@ impl Registries {
 
     /// The local directory first, then the remote: where installs look.
     pub fn chain(self) -> Chain {
-        let mut registries: Vec<Box<dyn Registry>> = vec![Box::new(self.local)];
+        self.chain_after(Vec::new())
+    }
+
+    /// `first` (loose artifacts), then the local directory, then the remote.
+    pub fn chain_after(self, first: Vec<Box<dyn Registry>>) -> Chain {
+        let mut registries = first;
+        registries.push(Box::new(self.local));
         registries.extend(self.remote);
         Chain { registries }
     }
@@ -468,15 +486,34 @@ fn open_configured(
             configured_url(options.config)?,
             options,
         )?))),
+        RegistryKind::Http => {
+            let url = &options.config.distribution.registry_url;
+            if url.is_empty() {
+                return Err(http::HttpError::BadUrl {
+                    url: String::new(),
+                    reason: "`distribution.registry_url` is empty, and `registry_type = \"http\"` needs it".into(),
+                }
+                .into());
+            }
+            Ok(Some(Box::new(http_registry(url, options)?)))
+        }
     }
 }
 
-/// `--registry oci://host/namespace`, or `--registry DIR` (a `distribution/` directory with
-/// `packages/` and `registry/`).
+/// Whether `--registry` (or `registry_url`) names a static HTTP registry.
+pub fn is_http_url(text: &str) -> bool {
+    text.starts_with("http://") || text.starts_with("https://")
+}
+
+/// `--registry oci://host/namespace`, `--registry https://host/path` (a static HTTP registry),
+/// or `--registry DIR` (a `distribution/` directory with `packages/` and `registry/`).
 fn open_flag(
     flag: &str,
     options: &RegistryOptions<'_>,
 ) -> Result<Box<dyn Registry>, RegistryError> {
+    if is_http_url(flag) {
+        return Ok(Box::new(http_registry(flag, options)?));
+    }
     if flag.contains("://") {
         return Ok(Box::new(oci_registry(flag, options)?));
     }
@@ -498,4 +535,16 @@ fn oci_registry(
         &options.config.distribution,
         options.offline,
     )?)
+}
+
+fn http_registry(
+    url: &str,
+    options: &RegistryOptions<'_>,
+) -> Result<http::HttpRegistry, RegistryError> {
+    Ok(http::HttpRegistry::new(
+        http::HttpUrl::parse(url)?,
+        options.env,
+        &options.config.distribution,
+        options.offline,
+    ))
 }

@@ -130,10 +130,17 @@ pub fn apply(registry: &DirectoryRegistry, plan: &Plan) -> std::io::Result<Vec<S
         }
     }
     let doomed = plan.modules.iter().flat_map(|(_, doomed)| doomed);
-    for file in doomed.chain(&plan.unindexed).flat_map(|d| &d.files) {
-        let path = registry.artifact_path(file);
-        if path.exists() {
-            transaction.remove_dir(&path)?;
+    for doomed in doomed.chain(&plan.unindexed) {
+        for file in &doomed.files {
+            let path = registry.artifact_path(file);
+            if path.exists() {
+                transaction.remove_dir(&path)?;
+            }
+        }
+        // The page's record of the version goes with it.
+        let docs = super::site::docs_path(registry, &doomed.pack);
+        if docs.exists() {
+            transaction.remove_dir(&docs)?;
         }
     }
     Ok(transaction.commit())

@@ -633,3 +633,80 @@ pub fn nickel_cli() -> PathBuf {
     );
     path
 }
+
+/// A static file server on a free loopback port (`tests/static_server.py`, Python's standard
+/// library only) serving `root` as nginx or an object store would, with `ETag`s and
+/// `304 Not Modified`, logging every request; stopped by PID on drop.
+pub struct StaticServer {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl StaticServer {
+    pub fn start(root: &Path) -> Self {
+        Self::start_with(root, None)
+    }
+
+    /// Serves only requests with basic authentication `login:password`.
+    pub fn start_with(root: &Path, basic: Option<&str>) -> Self {
+        use std::io::BufRead as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/static_server.py");
+        let mut command = Command::new("python3");
+        command
+            .arg(script)
+            .arg("--root")
+            .arg(root)
+            .arg("--log")
+            .arg(dir.path().join("requests.log"));
+        if let Some(basic) = basic {
+            command.args(["--basic", basic]);
+        }
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the server prints its port");
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the static server did not start: {line:?}")
+        });
+        Self {
+            child: Some(child),
+            port,
+            dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request it answered, one `METHOD PATH STATUS` a line.
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("requests.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Stops the server (the host "going down").
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -96,6 +96,6 @@ fn a_typo_in_registry_type_is_a_config_error_naming_the_file() {
     --- stdout
     --- stderr
     error: failed to load the configuration
-      caused by: configuration key `distribution.registry_type` in `[BASE]/user.toml`: unknown variant `ocl`, expected `local` or `oci`
+      caused by: configuration key `distribution.registry_type` in `[BASE]/user.toml`: unknown variant `ocl`, expected one of `local`, `oci`, `http`
     ");
 }

@@ -54,7 +54,8 @@ fn the_quick_start_validates_the_committed_example() {
     let run = context.run(["providers", "validate", "wuji"]);
     run.success();
     assert!(
-        run.stderr.contains("Valid `wuji`: 6 modules and 4 Nickel files"),
+        run.stderr
+            .contains("Valid `wuji`: 6 modules and 4 Nickel files"),
         "{run}"
     );
 }

@@ -54,6 +54,10 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
         for leftover in retention::apply(&registry, &plan)? {
             printer.warning(leftover);
         }
+        // Under the lock still held: the index and the pages no longer show what went.
+        if let Err(error) = super::index::write(&registry, context, printer) {
+            super::index::warn(&error, printer);
+        }
     }
     let verb = if args.dry_run {
         "Would delete"

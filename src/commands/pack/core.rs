@@ -67,6 +67,7 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
         )
         .with_context(|| format!("failed to pack `{}`", input.pack.module))?;
     report_packed(&packed, context, printer);
+    setup.refresh_site(context, printer);
     printer.report(&packed)?;
     Ok(Outcome::Success)
 }

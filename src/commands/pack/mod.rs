@@ -3,6 +3,7 @@
 
 mod clean;
 mod core;
+mod index;
 mod list;
 mod modules;
 mod publish;
@@ -11,6 +12,7 @@ mod yank;
 
 pub use clean::clean;
 pub use core::core;
+pub use index::index;
 pub use list::list;
 pub use modules::{all, named, provider};
 pub use publish::publish;
@@ -37,6 +39,7 @@ struct Setup {
     now: u64,
     destination: Destination,
     cache: ExportCache,
+    doc_cache: ExportCache,
     signing: Option<SigningKey>,
     /// The modules dependencies name, reachable from one import directory.
     imports: ModuleImports,
@@ -56,6 +59,7 @@ impl Setup {
             },
         };
         let cache = ExportCache::new(&context.config.distribution.cache_path);
+        let doc_cache = ExportCache::documentation(&context.config.distribution.cache_path);
         // No config directory (neither `XDG_CONFIG_HOME` nor `HOME`) means no key: pack unsigned.
         let signing = match Keyring::new(&context.env, &context.base) {
             Ok(keyring) => keyring.signing_key()?,
@@ -68,8 +72,16 @@ impl Setup {
             registry,
             destination,
             cache,
+            doc_cache,
             signing,
         })
+    }
+
+    /// `index.json` and the pages after packing into the registry (not into `--output`).
+    fn refresh_site(&self, context: &Context, printer: &Printer) {
+        if self.destination.index {
+            index::refresh_or_warn(&self.registry, context, printer);
+        }
     }
 
     fn packer<'a>(&'a self, context: &'a Context, printer: &'a Printer, force: bool) -> Packer<'a> {
@@ -78,6 +90,7 @@ impl Setup {
             destination: &self.destination,
             metadata: &context.config.distribution.metadata,
             cache: Some(&self.cache),
+            doc_cache: Some(&self.doc_cache),
             now: self.now,
             force,
             signing: self.signing.as_ref(),

@@ -94,6 +94,7 @@ fn one(
         )
         .with_context(|| format!("failed to pack `{}`", input.pack.module))?;
     report_packed(&packed, context, printer);
+    setup.refresh_site(context, printer);
     printer.report(&packed)?;
     Ok(Outcome::Success)
 }
@@ -155,6 +156,10 @@ pub fn all(
                 printer.error(&error);
             }
         }
+    }
+    // What was packed is in the index and the pages, even when another provider failed.
+    if !packed.is_empty() {
+        setup.refresh_site(context, printer);
     }
     printer.report(&packed)?;
     let total = modules.len();

@@ -23,7 +23,17 @@ pub fn publish(
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let Some(registry) = Registries::remote_oci(&context.registry_options())? else {
+    let options = context.registry_options();
+    let http = options.flag.map_or(
+        options.config.distribution.registry_type == crate::config::RegistryKind::Http,
+        crate::registry::is_http_url,
+    );
+    if http {
+        bail!(
+            "an HTTP registry is read-only: `pack publish` cannot write to it\nhint: publish by uploading the `distribution/` directory as it is (`rsync -a distribution/ host:/srv/provisioning/`, or any static upload)"
+        );
+    }
+    let Some(registry) = Registries::remote_oci(&options)? else {
         bail!(
             "the configured registry is a local directory: packs are already published there\nhint: publish to an OCI registry with `--registry oci://host[:port]/namespace`, or set `distribution.registry_type = \"oci\"`"
         );

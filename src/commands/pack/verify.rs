@@ -9,6 +9,7 @@ use crate::names::PackRef;
 use crate::pack::ArtifactName;
 use crate::pack::verify::{self, Check, Expected, SignatureFile, Status, Trust};
 use crate::printer::{Printer, Table};
+use crate::registry::loose::{LooseArtifact, LooseSource};
 use crate::registry::{DirectoryRegistry, Registries, Registry as _, VersionEntry};
 
 #[derive(Debug, Serialize)]
@@ -41,13 +42,21 @@ pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow
         limits: context.unpack_limits(),
         allow_unsigned: false,
     };
-    let report = verify::verify(
+    let mut report = verify::verify(
         &source.bytes,
         &pack,
         &expected,
         source.signature.as_ref(),
         &trust,
     );
+    // A loose artifact has no record: what its own manifest says is checked instead.
+    if source.entry.is_none()
+        && let Some(files) = &report.files
+    {
+        report
+            .checks
+            .insert(report.checks.len() - 1, manifest_check(&pack, files));
+    }
     let (module, version) = (&pack.module, &pack.version);
     let output = VerifyReport {
         module: module.to_string(),
@@ -92,6 +101,44 @@ pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow
     Ok(Outcome::Success)
 }
 
+/// Whether the archive's `manifest.toml` names the module and version its file name gives.
+fn manifest_check(pack: &PackRef, files: &[crate::pack::ArtifactFile]) -> Check {
+    let found = files
+        .iter()
+        .find(|file| file.path == "manifest.toml")
+        .and_then(|file| std::str::from_utf8(&file.contents).ok())
+        .ok_or_else(|| "the archive has no readable `manifest.toml`".to_owned())
+        .and_then(|text| {
+            crate::catalog::parse_package_manifest(text, std::path::Path::new("manifest.toml"))
+        });
+    let (status, detail) = match found {
+        Ok(manifest)
+            if manifest.name == pack.module.as_str() && manifest.version == pack.version =>
+        {
+            (
+                Status::Ok,
+                format!(
+                    "names `{}` {}, as the file name does",
+                    pack.module, pack.version
+                ),
+            )
+        }
+        Ok(manifest) => (
+            Status::Failed,
+            format!(
+                "names `{}` {}, but the file name says `{}` {}",
+                manifest.name, manifest.version, pack.module, pack.version
+            ),
+        ),
+        Err(reason) => (Status::Failed, reason),
+    };
+    Check {
+        check: "manifest",
+        status,
+        detail,
+    }
+}
+
 /// What to verify: the bytes, what a registry records about them, their signature.
 struct Target {
     bytes: Vec<u8>,
@@ -103,6 +150,20 @@ struct Target {
 /// `module@version`, or an artifact path named `<module>_<version>.tar` (compared with the local
 /// registry's record of that version, when it has one).
 fn target(target: &str, context: &Context) -> anyhow::Result<(PackRef, Target)> {
+    if crate::registry::is_http_url(target) {
+        let options = context.registry_options();
+        let loose = LooseArtifact::new(LooseSource::parse(target, &context.cwd)?, &options)?;
+        let pack = loose.pack().clone();
+        let fetched = loose.fetch(&pack)?;
+        // Its record is made from its own bytes: nothing independent to compare them with.
+        let target = Target {
+            bytes: fetched.bytes,
+            entry: None,
+            signature: fetched.signature,
+            label: fetched.label,
+        };
+        return Ok((pack, target));
+    }
     let path = absolutize(&context.cwd, std::path::Path::new(target));
     if !path.exists() {
         if !target.contains('@') {

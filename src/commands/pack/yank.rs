@@ -31,6 +31,9 @@ pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Re
         None => DirectoryRegistry::from_config(&context.config),
     };
     let changed = registry.set_yanked(pack, yanked, printer)?;
+    if changed {
+        super::index::refresh_or_warn(&registry, context, printer);
+    }
     report(pack, yanked, changed, &Registry::label(&registry), printer);
     Ok(Outcome::Success)
 }

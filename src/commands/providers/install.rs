@@ -11,7 +11,8 @@ use crate::infra::ops::{
 use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
-use crate::registry::Registries;
+use crate::registry::loose::{LooseArtifact, LooseSource};
+use crate::registry::{Registries, Registry};
 use crate::version_spec::VersionSpec;
 
 /// `providers install <provider> <infra>`: link the provider's live source into the infra.
@@ -24,6 +25,9 @@ pub fn install(
     let infra = Infra::resolve(context, &args.infra)?;
     if let Some(version) = &args.version {
         return install_pack(args, version, &infra, context, printer);
+    }
+    if let Some(from) = &args.from {
+        return install_loose(args, from, &infra, context, printer);
     }
     let module = catalog::find_provider(&context.config.paths.extensions, &args.provider, layout)?;
     let Some(package) = module.package() else {
@@ -99,10 +103,55 @@ pub fn report_dependencies(changes: &[DependencyChange], printer: &Printer) {
     }
 }
 
+/// `providers install <provider> <infra> --from PATH|URL`: one loose artifact, verified as a
+/// registry's pack and vendored; its dependencies come from the registries.
+fn install_loose(
+    args: &InstallArgs,
+    from: &str,
+    infra: &Infra,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let options = context.registry_options();
+    let loose = LooseArtifact::new(LooseSource::parse(from, &context.cwd)?, &options)?;
+    let module = args.provider.module_name();
+    let pack = loose.pack().clone();
+    if pack.module != module {
+        bail!(
+            "`{from}` is a pack of `{}`, not of `{}` (`{module}`)\nhint: `provisioning providers install {} {} --from {from}`",
+            pack.module,
+            args.provider,
+            pack.module.short_name(),
+            args.infra
+        );
+    }
+    let version = VersionSpec::Exact(pack.version.clone());
+    install_from(
+        args,
+        &version,
+        vec![Box::new(loose)],
+        infra,
+        context,
+        printer,
+    )
+}
+
 /// `providers install <provider> <infra> --version V`: verify the pack and vendor it.
 fn install_pack(
     args: &InstallArgs,
     version: &VersionSpec,
+    infra: &Infra,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    install_from(args, version, Vec::new(), infra, context, printer)
+}
+
+/// Installs `version` of the provider from `first` (a loose artifact), else the registries.
+fn install_from(
+    args: &InstallArgs,
+    version: &VersionSpec,
+    first: Vec<Box<dyn Registry>>,
     infra: &Infra,
     context: &Context,
     printer: &Printer,
@@ -113,7 +162,7 @@ fn install_pack(
     // here cannot be cleaned away before the lock records it.
     let _registry_lock = registries.local.lock_shared(printer)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let registry = registries.chain();
+    let registry = registries.chain_after(first);
     let module = args.provider.module_name();
     let request = PackInstall {
         module: &module,

@@ -2,12 +2,14 @@ use crate::Outcome;
 use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
+use crate::infra::lockfile::ProvidersLock;
 use crate::infra::ops::{self, PackSources};
 use crate::infra::state;
 use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
-use crate::registry::Registries;
+use crate::registry::loose::{LooseArtifact, LooseSource};
+use crate::registry::{Registries, Registry};
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
 /// as a teammate does after `git pull`.
@@ -18,7 +20,19 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
     // The registry first, then the infra: what sync restores is not cleaned away meanwhile.
     let _registry_lock = registries.local.lock_shared(printer)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let registry = registries.chain();
+    // A pack installed `--from` a loose artifact is restored from there (read only if needed).
+    let mut loose: Vec<Box<dyn Registry>> = Vec::new();
+    for entry in ProvidersLock::read(&infra.lock_path())?.providers {
+        if let Some(pin) = entry.pin()
+            && let Some(source) = LooseSource::from_lock(&pin.source, &context.config.paths.base)
+        {
+            loose.push(Box::new(LooseArtifact::new(
+                source,
+                &context.registry_options(),
+            )?));
+        }
+    }
+    let registry = registries.chain_after(loose);
     let sources = PackSources {
         registry: &registry,
         keys: &keys,

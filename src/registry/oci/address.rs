@@ -4,6 +4,7 @@
 use oci_client::Reference;
 
 use super::OciError;
+use crate::registry::transport::is_loopback_host;
 
 /// `oci://host[:port]/namespace`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,16 +75,6 @@ impl RegistryUrl {
     pub fn display(&self) -> String {
         format!("oci://{}/{}", self.host, self.namespace)
     }
-}
-
-/// Whether a host name without its port (`localhost`, `127.0.0.1`, `::1` or `[::1]`) is on this
-/// machine.
-pub(super) fn is_loopback_host(name: &str) -> bool {
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -11,16 +11,20 @@ use oci_client::manifest::OciImageManifest;
 use super::{OciError, RegistryUrl};
 use crate::digest::Sha256;
 use crate::names::ModuleName;
+use crate::registry::transport::BlobStore;
 
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
+    blobs: BlobStore,
 }
 
 impl Cache {
     pub fn new(cache_path: &Path) -> Self {
+        let dir = cache_path.join("oci");
         Self {
-            dir: cache_path.join("oci"),
+            blobs: BlobStore::new(dir.join("blobs/sha256")),
+            dir,
         }
     }
 
@@ -56,7 +60,7 @@ impl Cache {
     }
 
     pub fn blob_path(&self, digest: &Sha256) -> PathBuf {
-        self.dir.join("blobs/sha256").join(digest.to_string())
+        self.blobs.path(digest)
     }
 
     /// Records the manifest a tag resolved to (after its blobs are stored, for a pull; alone, for
@@ -93,17 +97,11 @@ impl Cache {
 
     /// Whether the blob `digest` is there with `size` bytes (not read, not checked).
     pub fn holds(&self, digest: &Sha256, size: u64) -> bool {
-        std::fs::metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
+        self.blobs.holds(digest, size)
     }
 
-    /// The blob `digest`, if it is there with `size` bytes (checked before it is read) and
-    /// matches its digest.
+    /// The blob `digest`, if it is there with `size` bytes and matches its digest.
     pub fn blob(&self, digest: &Sha256, size: u64) -> Option<Vec<u8>> {
-        let path = self.blob_path(digest);
-        if std::fs::metadata(&path).ok()?.len() != size {
-            return None;
-        }
-        let bytes = crate::fs::read_regular(&path).ok()?;
-        (Sha256::of(&bytes) == *digest).then_some(bytes)
+        self.blobs.get(digest, size)
     }
 }

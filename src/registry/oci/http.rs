@@ -18,9 +18,12 @@ use oci_client::{Client, Reference, RegistryOperation};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap};
 
-use super::client::{describe, is_transient, is_transient_http};
-use crate::digest::{Sha256, Sha256Hasher};
-use crate::fs::StreamedFile;
+use super::client::{describe, is_transient};
+use crate::digest::Sha256;
+pub use crate::registry::transport::BlobFault;
+use crate::registry::transport::{
+    StreamError, is_transient_http, is_transient_status, read_up_to, stream_to_file,
+};
 
 /// An error's body is read this far, for its message.
 const MAX_ERROR_BYTES: u64 = 64 * 1024;
@@ -55,9 +58,7 @@ impl Failure {
         match self {
             Failure::Http(error) => is_transient_http(error),
             Failure::Auth(error) => is_transient(error),
-            Failure::Status { code, .. } => {
-                code.is_server_error() || *code == StatusCode::TOO_MANY_REQUESTS
-            }
+            Failure::Status { code, .. } => is_transient_status(*code),
             Failure::TooLarge { .. }
             | Failure::Invalid(_)
             | Failure::Blob(_)
@@ -104,18 +105,6 @@ impl Failure {
             }
         }
     }
-}
-
-/// How a blob is not what its descriptor says; displayed as what follows its name ("the pack
-/// layer is longer than ...").
-#[derive(Debug, thiserror::Error)]
-pub enum BlobFault {
-    #[error("is longer than the {size} bytes its manifest gives")]
-    Longer { size: u64 },
-    #[error("ended after {received} of the {size} bytes its manifest gives")]
-    Shorter { received: u64, size: u64 },
-    #[error("does not match its digest (its bytes hash to sha256:{}…)", found.short())]
-    Digest { found: Sha256 },
 }
 
 /// The reads of one operation on one repository, with the credentials `oci-client` negotiated
@@ -209,7 +198,7 @@ impl<'a> Session<'a> {
             return Err(Failure::TooLarge { limit });
         }
         let headers = response.headers().clone();
-        match read_up_to(response, limit).await? {
+        match read_up_to(response, limit).await.map_err(Failure::Http)? {
             (body, false) => Ok((headers, body)),
             (_, true) => Err(Failure::TooLarge { limit }),
         }
@@ -225,60 +214,16 @@ impl<'a> Session<'a> {
         size: u64,
         path: &Path,
     ) -> Result<(), Failure> {
-        let longer = || Failure::Blob(BlobFault::Longer { size });
-        let cache = |source| Failure::Cache {
-            path: path.to_owned(),
-            source,
-        };
         let blob = format!("{repository}/blobs/{}", digest.oci_digest());
-        let mut response = self.get(&blob, &[], None).await?;
-        if response
-            .content_length()
-            .is_some_and(|length| length > size)
-        {
-            return Err(longer());
-        }
-        let mut file = StreamedFile::create(path).map_err(cache)?;
-        let mut hasher = Sha256Hasher::default();
-        let mut received: u64 = 0;
-        while let Some(chunk) = response.chunk().await.map_err(Failure::Http)? {
-            received = received.saturating_add(chunk.len() as u64);
-            if received > size {
-                return Err(longer());
-            }
-            hasher.update(&chunk);
-            file.write(&chunk).map_err(cache)?;
-        }
-        if received < size {
-            return Err(Failure::Blob(BlobFault::Shorter { received, size }));
-        }
-        let found = hasher.finish();
-        if found != *digest {
-            return Err(Failure::Blob(BlobFault::Digest { found }));
-        }
-        file.persist().map_err(cache)
+        let response = self.get(&blob, &[], None).await?;
+        stream_to_file(response, digest, size, "its manifest", path)
+            .await
+            .map_err(|error| match error {
+                StreamError::Http(error) => Failure::Http(error),
+                StreamError::Fault(fault) => Failure::Blob(fault),
+                StreamError::Write { path, source } => Failure::Cache { path, source },
+            })
     }
-}
-
-/// At most `limit` bytes of a response's body, and whether there was more (then the rest is not
-/// read: the connection is dropped).
-async fn read_up_to(
-    mut response: reqwest::Response,
-    limit: u64,
-) -> Result<(Vec<u8>, bool), Failure> {
-    let capacity = response.content_length().unwrap_or(0).min(limit);
-    let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
-    while let Some(chunk) = response.chunk().await.map_err(Failure::Http)? {
-        let room = usize::try_from(limit)
-            .unwrap_or(usize::MAX)
-            .saturating_sub(body.len());
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((body, true));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, false))
 }
 
 /// The message of an error's body: the OCI error envelope's codes and messages, else its first

@@ -34,13 +34,13 @@ mod yank;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use oci_client::Client;
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 
+pub use crate::registry::transport::Bounds;
 pub use address::RegistryUrl;
 pub use credentials::credentials;
 pub use publish::{Publication, Published};
@@ -142,26 +142,6 @@ pub enum OciError {
     Runtime(#[source] std::io::Error),
 }
 
-/// What one command may ask of a registry.
-#[derive(Debug, Clone, Copy)]
-pub struct Bounds {
-    /// Each network operation (a pack's fetch with its blobs and retries, a listing, a
-    /// publication) must finish within it: `distribution.network_timeout_secs`.
-    pub deadline: Duration,
-    /// The largest pack layer downloaded: `distribution.unpack_max_bytes` (an artifact larger
-    /// than what it may unpack to is refused before a byte of it is read).
-    pub max_artifact_bytes: u64,
-}
-
-impl Bounds {
-    pub fn from_config(distribution: &Distribution) -> Self {
-        Self {
-            deadline: Duration::from_secs(distribution.network_timeout_secs.get()),
-            max_artifact_bytes: distribution.unpack_max_bytes,
-        }
-    }
-}
-
 /// Entries asked for in one page of a listing. Servers may answer with fewer (Distribution caps
 /// `n` at its own maximum), so a short page does not mean the last one: see [`list::list_pages`].
 const PAGE_SIZE: usize = 100;
@@ -217,8 +197,8 @@ impl OciRegistry {
             .enable_all()
             .build()
             .map_err(OciError::Runtime)?;
-        let http =
-            client::http().map_err(|error| OciError::Runtime(std::io::Error::other(error)))?;
+        let http = crate::registry::transport::http_client()
+            .map_err(|error| OciError::Runtime(std::io::Error::other(error)))?;
         let connection = Connection {
             client: client::new(&self.url),
             http,

@@ -1,0 +1,85 @@
+//! `pack index`: the registry directory's `index.json` and web pages, written from its metadata
+//! (every command that changes the registry also ends here).
+
+use anyhow::Context as _;
+
+use crate::Outcome;
+use crate::config::{Config, RegistryKind};
+use crate::context::Context;
+use crate::printer::Printer;
+use crate::registry::DirectoryRegistry;
+use crate::registry::site::{self, Written};
+
+/// `pack index`: refresh `distribution/index.json`, `index.html` and `modules/*.html`.
+pub fn index(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let registry = DirectoryRegistry::from_config(&context.config);
+    let written = refresh(&registry, context, printer)?;
+    printer.status(
+        "Indexed",
+        format!(
+            "{} module{} in `{}` (`index.json`, `index.html`, `{}/`; {} file{} changed)",
+            written.modules,
+            if written.modules == 1 { "" } else { "s" },
+            context.display_path(&written.dir).display(),
+            site::MODULES_DIR,
+            written.changed,
+            if written.changed == 1 { "" } else { "s" },
+        ),
+    );
+    Ok(Outcome::Success)
+}
+
+/// The index and pages of `registry`, under its lock.
+pub(super) fn refresh(
+    registry: &DirectoryRegistry,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Written> {
+    let written = site::refresh(registry, install_url(&context.config), printer)
+        .context("failed to write the registry's index and pages")?;
+    report(&written, context, printer);
+    Ok(written)
+}
+
+/// [`refresh`] after a command that changed the registry and succeeded at that: a failure here
+/// (another module's broken metadata) is said, and left for `pack index` once it is fixed.
+pub(super) fn refresh_or_warn(registry: &DirectoryRegistry, context: &Context, printer: &Printer) {
+    if let Err(error) = refresh(registry, context, printer) {
+        warn(&error, printer);
+    }
+}
+
+pub(super) fn warn(error: &anyhow::Error, printer: &Printer) {
+    printer.warning(format!(
+        "{error:#}\nhint: the registry changed, but `index.json` and the pages did not follow: fix it, then run `provisioning pack index`"
+    ));
+}
+
+/// The same, for a caller that holds the registry's lock.
+pub(super) fn write(
+    registry: &DirectoryRegistry,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Written> {
+    let written = site::write(registry, install_url(&context.config))
+        .context("failed to write the registry's index and pages")?;
+    report(&written, context, printer);
+    Ok(written)
+}
+
+fn report(written: &Written, context: &Context, printer: &Printer) {
+    printer.verbose(format!(
+        "`{}`: index and pages of {} modules, {} files changed",
+        context.display_path(&written.dir).display(),
+        written.modules,
+        written.changed
+    ));
+}
+
+/// The address the pages give in their install commands: the configured HTTP registry's, when
+/// there is one.
+fn install_url(config: &Config) -> Option<&str> {
+    let distribution = &config.distribution;
+    (distribution.registry_type == RegistryKind::Http && !distribution.registry_url.is_empty())
+        .then_some(distribution.registry_url.as_str())
+}

@@ -1,0 +1,105 @@
+//! What a static HTTP registry gave, kept on disk (`cache_path/http/`):
+//!
+//! - `blobs/sha256/<hex>`: artifacts by digest ([`BlobStore`]), put there only once their size
+//!   and sha256 match the registry's metadata;
+//! - `signatures/<hex>.minisig`: the signature of the artifact with that digest (checked against
+//!   the trusted keys whenever it is used, as any signature);
+//! - `<host>_<port>_<path>/<file>` and `<file>.etag`: the last `index.json` and
+//!   `registry/<module>.json` read, with the `ETag` they came with, so the next read is a
+//!   conditional request (`If-None-Match`) that a `304 Not Modified` answers without a body,
+//!   and `--offline` has something to answer with.
+//!
+//! Every entry is best effort to read: a damaged one is a miss.
+
+use std::path::{Path, PathBuf};
+
+use super::{HttpError, HttpUrl};
+use crate::digest::Sha256;
+use crate::registry::transport::BlobStore;
+
+#[derive(Debug, Clone)]
+pub struct Cache {
+    documents: PathBuf,
+    signatures: PathBuf,
+    pub blobs: BlobStore,
+}
+
+/// A document as it was last read.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    pub body: Vec<u8>,
+    pub etag: Option<String>,
+}
+
+impl Cache {
+    pub fn new(cache_path: &Path, url: &HttpUrl) -> Self {
+        let dir = cache_path.join("http");
+        Self {
+            documents: dir.join(url.cache_key()),
+            signatures: dir.join("signatures"),
+            blobs: BlobStore::new(dir.join("blobs/sha256")),
+        }
+    }
+
+    fn document_path(&self, relative: &str) -> PathBuf {
+        self.documents.join(relative)
+    }
+
+    fn etag_path(&self, relative: &str) -> PathBuf {
+        self.documents.join(format!("{relative}.etag"))
+    }
+
+    pub fn document(&self, relative: &str) -> Option<Cached> {
+        let body = crate::fs::read_regular(&self.document_path(relative)).ok()?;
+        let etag = crate::fs::read_regular(&self.etag_path(relative))
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        Some(Cached { body, etag })
+    }
+
+    /// Records a document and its `ETag` (the body first: an `ETag` never stands beside a body
+    /// it does not belong to, since a stale one is removed before).
+    pub fn store_document(
+        &self,
+        relative: &str,
+        body: &[u8],
+        etag: Option<&str>,
+    ) -> Result<(), HttpError> {
+        let path = self.document_path(relative);
+        let error = |source| HttpError::Cache {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            crate::fs::create_dir_all(parent).map_err(error)?;
+        }
+        let etag_path = self.etag_path(relative);
+        crate::fs::remove_file_if_exists(&etag_path).map_err(error)?;
+        crate::fs::atomic_write(&path, body).map_err(error)?;
+        if let Some(etag) = etag {
+            crate::fs::atomic_write(&etag_path, etag.as_bytes()).map_err(error)?;
+        }
+        Ok(())
+    }
+
+    pub fn signature_path(&self, artifact: &Sha256) -> PathBuf {
+        self.signatures.join(format!("{artifact}.minisig"))
+    }
+
+    /// The signature kept for the artifact `artifact`, if there is one (not checked: whoever uses
+    /// it verifies it).
+    pub fn signature(&self, artifact: &Sha256) -> Option<String> {
+        let bytes = crate::fs::read_regular(&self.signature_path(artifact)).ok()?;
+        String::from_utf8(bytes).ok()
+    }
+
+    pub fn store_signature(&self, artifact: &Sha256, text: &str) -> Result<(), HttpError> {
+        let path = self.signature_path(artifact);
+        let error = |source| HttpError::Cache {
+            path: path.clone(),
+            source,
+        };
+        crate::fs::create_dir_all(&self.signatures).map_err(error)?;
+        crate::fs::atomic_write(&path, text.as_bytes()).map_err(error)
+    }
+}

@@ -1,0 +1,463 @@
+//! A static HTTP registry as a [`Registry`]: read-only, over exactly the directory `pack`
+//! writes (`distribution/`), served by any static host (nginx, an object store, GitHub Pages,
+//! an artifact server). A static host cannot list a directory, so the modules come from
+//! `index.json`, which every pack command keeps current; each module's versions and their
+//! records from `registry/<module>.json`; the packs from `packages/<module>_<version>.tar` and
+//! the `.minisig` beside it.
+//!
+//! - [`address`]: the URL, and the rule that plain HTTP is for loopback hosts only;
+//! - [`credentials`]: a bearer token, or `.netrc`;
+//! - [`cache`]: artifacts by digest, signatures, and the last documents read with their `ETag`;
+//! - [`fetch`]: every read, bounded in size, retried when transient, conditional when cached;
+//! - this file: the registry itself: the deadline of each operation, `--offline`, and fetching
+//!   cache first (a pack the cache holds whole costs no request at all: versions are immutable).
+
+mod address;
+mod cache;
+mod credentials;
+mod fetch;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use futures_util::StreamExt as _;
+
+pub use address::HttpUrl;
+
+use self::cache::Cache;
+use self::credentials::Auth;
+use super::transport::{Bounds, CONCURRENCY};
+use super::{Fetched, ModuleMetadata, Registry, RegistryError, VersionEntry};
+use crate::config::Distribution;
+use crate::names::{ModuleName, PackRef};
+use crate::pack::verify::SignatureFile;
+
+/// The largest `index.json` read: 100 000 module names.
+const MAX_INDEX_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest `<module>.json` read: thousands of versions.
+const MAX_METADATA_BYTES: u64 = 4 * 1024 * 1024;
+/// The largest signature read: a minisign signature is a few hundred bytes.
+const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error(
+        "`{url}` is not an HTTP registry URL: {reason}\nhint: `https://host[:port]/path`, the directory that holds `index.json`, `registry/` and `packages/`"
+    )]
+    BadUrl { url: String, reason: String },
+    #[error(
+        "`{url}` would be read over plain HTTP, which is allowed only for a loopback host (127.0.0.0/8, ::1, localhost)\nhint: serve the registry over HTTPS (`https://…`)"
+    )]
+    PlainHttp { url: String },
+    #[error(
+        "the registry `{registry}` refused access to `{url}` with the credentials from {source_name}"
+    )]
+    Unauthorized {
+        registry: String,
+        url: String,
+        source_name: String,
+    },
+    #[error("the registry `{registry}` failed to give `{url}`: {reason}")]
+    Request {
+        registry: String,
+        url: String,
+        reason: String,
+    },
+    #[error(
+        "the registry `{registry}` is too slow: {operation} did not finish within {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
+    )]
+    Deadline {
+        registry: String,
+        operation: String,
+        seconds: u64,
+    },
+    #[error(
+        "the registry `{registry}` has no `index.json`, so its modules cannot be listed\nhint: `provisioning pack index` writes it into `distribution/` (every pack command keeps it current): upload it with `registry/` and `packages/`"
+    )]
+    NoIndex { registry: String },
+    #[error("`{url}` is not a valid {what}: {reason}")]
+    Invalid {
+        url: String,
+        what: &'static str,
+        reason: String,
+    },
+    #[error(
+        "no packs of `{module}` in the registry `{registry}`\nhint: `provisioning --registry {registry} registry list` shows what it has"
+    )]
+    UnknownModule {
+        registry: String,
+        module: ModuleName,
+    },
+    #[error("the registry `{registry}` failed to give `{}` {}: {reason}", pack.module, pack.version)]
+    Artifact {
+        registry: String,
+        pack: PackRef,
+        reason: String,
+    },
+    #[error(
+        "`{}` {} is not in the cache, and `--offline` forbids the network\nhint: run once without `--offline` to fill the cache",
+        pack.module, pack.version
+    )]
+    Offline { pack: PackRef },
+    #[error(
+        "reading `{url}` needs the network, `--offline` forbids it, and the cache has no copy\nhint: run once without `--offline` to fill the cache"
+    )]
+    OfflineDocument { url: String },
+    #[error("failed to access the cache at `{}`", path.display())]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to start the network client")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// One static registry. Built once per command; the network client and its runtime are made on
+/// first use, so a command the cache answers never pays for them.
+pub struct HttpRegistry {
+    pub url: HttpUrl,
+    connection: std::cell::OnceCell<Connection>,
+    auth: Auth,
+    auth_source: String,
+    cache: Cache,
+    bounds: Bounds,
+    offline: bool,
+}
+
+struct Connection {
+    http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl HttpRegistry {
+    pub fn new(
+        url: HttpUrl,
+        env: &BTreeMap<String, String>,
+        distribution: &Distribution,
+        offline: bool,
+    ) -> Self {
+        let (auth, auth_source) = credentials::credentials(env, url.host());
+        Self {
+            cache: Cache::new(&distribution.cache_path, &url),
+            url,
+            connection: std::cell::OnceCell::new(),
+            auth,
+            auth_source,
+            bounds: Bounds::from_config(distribution),
+            offline,
+        }
+    }
+
+    fn connection(&self) -> Result<&Connection, HttpError> {
+        if let Some(connection) = self.connection.get() {
+            return Ok(connection);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(HttpError::Runtime)?;
+        let http = super::transport::http_client()
+            .map_err(|error| HttpError::Runtime(std::io::Error::other(error)))?;
+        Ok(self.connection.get_or_init(|| Connection { http, runtime }))
+    }
+
+    /// Runs `work`, one network operation, on the runtime, failing when it does not finish
+    /// within the deadline; `operation` names it for the error ("fetching `aws_prov` 1.0.0").
+    fn run<'a, T, F, Fut>(&'a self, operation: &str, work: F) -> Result<T, RegistryError>
+    where
+        F: FnOnce(&'a reqwest::Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, RegistryError>>,
+    {
+        let connection = self.connection()?;
+        connection
+            .runtime
+            .block_on(self.within_deadline(operation, work(&connection.http)))
+    }
+
+    async fn within_deadline<T>(
+        &self,
+        operation: &str,
+        work: impl std::future::Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        tokio::time::timeout(self.bounds.deadline, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(HttpError::Deadline {
+                    registry: self.url.display(),
+                    operation: operation.to_owned(),
+                    seconds: self.bounds.deadline.as_secs(),
+                }
+                .into())
+            })
+    }
+
+    fn metadata_path(module: &ModuleName) -> String {
+        format!("registry/{module}.json")
+    }
+
+    /// The metadata of `module` as the cache last recorded it (no request).
+    fn cached_metadata(&self, module: &ModuleName) -> Option<ModuleMetadata> {
+        let cached = self.cache.document(&Self::metadata_path(module))?;
+        self.parse_metadata(module, &cached.body).ok()
+    }
+
+    fn parse_metadata(
+        &self,
+        module: &ModuleName,
+        body: &[u8],
+    ) -> Result<ModuleMetadata, HttpError> {
+        let invalid = |reason: String| HttpError::Invalid {
+            url: self.url.join(&Self::metadata_path(module)).to_string(),
+            what: "registry metadata file",
+            reason,
+        };
+        let metadata = ModuleMetadata::from_json(body).map_err(invalid)?;
+        if metadata.name != *module {
+            return Err(invalid(format!(
+                "it describes `{}`, not `{module}`",
+                metadata.name
+            )));
+        }
+        Ok(metadata)
+    }
+
+    /// The metadata of `module`, revalidated (a conditional request when cached); `None` when
+    /// the registry has none. Offline, the cached copy.
+    async fn metadata(
+        &self,
+        http: &reqwest::Client,
+        module: &ModuleName,
+    ) -> Result<Option<ModuleMetadata>, RegistryError> {
+        let path = Self::metadata_path(module);
+        let body = if self.offline {
+            self.cache.document(&path).map(|cached| cached.body)
+        } else {
+            self.document(http, &path, MAX_METADATA_BYTES).await?
+        };
+        Ok(body
+            .map(|body| self.parse_metadata(module, &body))
+            .transpose()?)
+    }
+
+    fn index_of(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
+        if self.offline {
+            return Ok(self
+                .cached_metadata(module)
+                .map(|metadata| metadata.versions)
+                .unwrap_or_default());
+        }
+        let operation = format!("reading the versions of `{module}`");
+        let metadata = self.run(&operation, |http| self.metadata(http, module))?;
+        Ok(metadata.map(|m| m.versions).unwrap_or_default())
+    }
+
+    /// The pack from the cache, when the cached metadata records it and its artifact (and
+    /// signature, when it has one) are there intact: no request.
+    fn cached(&self, pack: &PackRef) -> Option<Fetched> {
+        let entry = self
+            .cached_metadata(&pack.module)?
+            .get(&pack.version)?
+            .clone();
+        self.load(entry)
+    }
+
+    /// The pack `entry` records, from the cache.
+    fn load(&self, entry: VersionEntry) -> Option<Fetched> {
+        let bytes = self.cache.blobs.get(&entry.sha256, entry.size)?;
+        let signature = match &entry.signature {
+            Some(_) => Some(SignatureFile {
+                path: self.cache.signature_path(&entry.sha256),
+                text: self.cache.signature(&entry.sha256)?,
+            }),
+            None => None,
+        };
+        Some(Fetched {
+            entry,
+            bytes,
+            signature,
+            label: self.url.display(),
+        })
+    }
+
+    /// `pack`: from the cache when it is there whole, else its record revalidated and its
+    /// files downloaded into the cache (`--offline` forbids it).
+    async fn fetch_async(
+        &self,
+        http: &reqwest::Client,
+        pack: &PackRef,
+    ) -> Result<Fetched, RegistryError> {
+        if let Some(fetched) = self.cached(pack) {
+            return Ok(fetched);
+        }
+        if self.offline {
+            return Err(HttpError::Offline { pack: pack.clone() }.into());
+        }
+        let metadata =
+            self.metadata(http, &pack.module)
+                .await?
+                .ok_or_else(|| HttpError::UnknownModule {
+                    registry: self.url.display(),
+                    module: pack.module.clone(),
+                })?;
+        let entry =
+            metadata
+                .get(&pack.version)
+                .cloned()
+                .ok_or_else(|| RegistryError::UnknownVersion {
+                    module: pack.module.clone(),
+                    version: pack.version.clone(),
+                    available: metadata
+                        .versions
+                        .iter()
+                        .map(|v| v.version.clone())
+                        .collect(),
+                })?;
+        self.download(http, pack, &entry).await?;
+        self.load(entry).ok_or_else(|| {
+            HttpError::Artifact {
+                registry: self.url.display(),
+                pack: pack.clone(),
+                reason: "it could not be read back from the cache".into(),
+            }
+            .into()
+        })
+    }
+}
+
+impl HttpRegistry {
+    /// The file at `path` below the registry's address (a loose artifact, its signature), at
+    /// most `limit` bytes, under the deadline; `None` when the host answers 404. Not cached.
+    pub fn read_file(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>, RegistryError> {
+        if self.offline {
+            return Err(HttpError::OfflineDocument {
+                url: self.url.join(path).to_string(),
+            }
+            .into());
+        }
+        self.run(&format!("reading `{}`", self.url.join(path)), |http| {
+            self.document_uncached(http, path, limit)
+        })
+    }
+}
+
+impl Registry for HttpRegistry {
+    fn label(&self) -> String {
+        self.url.display()
+    }
+
+    fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
+        let path = super::metadata::RegistryIndex::FILE_NAME;
+        let body = if self.offline {
+            let cached = self
+                .cache
+                .document(path)
+                .ok_or_else(|| HttpError::OfflineDocument {
+                    url: self.url.join(path).to_string(),
+                })?;
+            Some(cached.body)
+        } else {
+            self.run("reading `index.json`", |http| {
+                self.document(http, path, MAX_INDEX_BYTES)
+            })?
+        };
+        let body = body.ok_or_else(|| HttpError::NoIndex {
+            registry: self.url.display(),
+        })?;
+        let index = super::metadata::RegistryIndex::from_json(&body).map_err(|reason| {
+            HttpError::Invalid {
+                url: self.url.join(path).to_string(),
+                what: "registry index",
+                reason,
+            }
+        })?;
+        let mut modules = index.modules;
+        modules.sort();
+        modules.dedup();
+        Ok(modules)
+    }
+
+    fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
+        self.index_of(module)
+    }
+
+    /// Every module's metadata, [`CONCURRENCY`] at a time, in one operation.
+    fn index_many(&self, modules: &[ModuleName]) -> Vec<Result<Vec<VersionEntry>, RegistryError>> {
+        if self.offline || modules.len() < 2 {
+            return modules.iter().map(|module| self.index_of(module)).collect();
+        }
+        let read = self.run("reading the versions of many modules", |http| async move {
+            let results: Vec<Result<Option<ModuleMetadata>, RegistryError>> =
+                futures_util::stream::iter(modules)
+                    .map(|module| self.metadata(http, module))
+                    .buffered(CONCURRENCY)
+                    .collect()
+                    .await;
+            Ok(results)
+        });
+        match read {
+            Ok(results) => results
+                .into_iter()
+                .map(|result| Ok(result?.map(|m| m.versions).unwrap_or_default()))
+                .collect(),
+            Err(error) => {
+                let message = error.to_string();
+                modules
+                    .iter()
+                    .map(|_| {
+                        Err(HttpError::Request {
+                            registry: self.url.display(),
+                            url: self.url.display(),
+                            reason: message.clone(),
+                        }
+                        .into())
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn yanked(
+        &self,
+        module: &ModuleName,
+    ) -> Result<std::collections::BTreeSet<semver::Version>, RegistryError> {
+        Ok(self
+            .index_of(module)?
+            .into_iter()
+            .filter(|entry| entry.yanked)
+            .map(|entry| entry.version)
+            .collect())
+    }
+
+    fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
+        if let Some(fetched) = self.cached(pack) {
+            return Ok(fetched);
+        }
+        if self.offline {
+            return Err(HttpError::Offline { pack: pack.clone() }.into());
+        }
+        let operation = format!("fetching `{}` {}", pack.module, pack.version);
+        self.run(&operation, |http| self.fetch_async(http, pack))
+    }
+
+    /// Fetches several packs into the cache, [`CONCURRENCY`] at a time, so that the fetches
+    /// that follow are answered by the cache. Best effort: what fails here fails again, with its
+    /// error, when the pack itself is fetched.
+    fn prefetch(&self, packs: &[PackRef]) {
+        if self.offline || packs.len() < 2 {
+            return;
+        }
+        let missing: Vec<&PackRef> = packs.iter().filter(|p| self.cached(p).is_none()).collect();
+        if missing.is_empty() {
+            return;
+        }
+        let _: Result<Vec<Result<Fetched, RegistryError>>, RegistryError> =
+            self.run("fetching packs", |http| async move {
+                Ok(futures_util::stream::iter(missing)
+                    .map(|pack| self.fetch_async(http, pack))
+                    .buffer_unordered(CONCURRENCY)
+                    .collect()
+                    .await)
+            });
+    }
+}

@@ -1,0 +1,301 @@
+//! One loose artifact as a [`Registry`]: a `<module>_<version>.tar` on disk or at an `https://`
+//! URL (a GitHub release asset, a file on a web server), with its `.minisig` beside it (same
+//! name plus `.minisig`) when it is signed. `install --from` installs it, and `sync` restores
+//! it from the source the lock records.
+//!
+//! There is no registry record to check it against, so the record is made from the artifact
+//! itself, once it has passed what can be checked without one: its module and version come from
+//! its file name and must be what its own `manifest.toml` says; its dependencies are its
+//! manifest's. [`Registry::fetch_verified`] then checks it as any pack: archive rules, hashes,
+//! signature (bound to module, version and sha256), dependencies. A lock pins its sha256, so a
+//! source whose bytes change is refused by `sync`.
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+
+use super::http::{HttpRegistry, HttpUrl};
+use super::{Fetched, Registry, RegistryError, RegistryOptions, VersionEntry};
+use crate::digest::Sha256;
+use crate::names::{ModuleName, PackRef};
+use crate::pack::ArtifactName;
+use crate::pack::unpack::{self, Limits};
+use crate::pack::verify::SignatureFile;
+
+/// The largest signature read: a minisign signature is a few hundred bytes.
+const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LooseError {
+    #[error(
+        "`{source_name}` is not named `<module>_<version>.tar`, so its module and version are unknown\nhint: keep the name `pack` gave it (`aws_prov_1.0.0.tar`)"
+    )]
+    BadName { source_name: String },
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{source_name}` is not found")]
+    NotFound { source_name: String },
+    #[error("`{source_name}` is {size} bytes, more than `distribution.unpack_max_bytes` ({max})")]
+    TooLarge {
+        source_name: String,
+        size: u64,
+        max: u64,
+    },
+    #[error("`{source_name}` cannot be read as a pack: {reason}")]
+    NotAPack { source_name: String, reason: String },
+    #[error(
+        "`{source_name}` is named for `{}` {}, but its `manifest.toml` says `{name}` {version}\nhint: a pack's file name and its manifest must agree: rename it back, or pack it again",
+        named.module, named.version
+    )]
+    Mismatch {
+        source_name: String,
+        named: PackRef,
+        name: String,
+        version: semver::Version,
+    },
+}
+
+/// Where a loose artifact is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LooseSource {
+    Path(PathBuf),
+    /// The registry address of its directory, and its file name there.
+    Url {
+        dir: String,
+        file: String,
+    },
+}
+
+impl LooseSource {
+    /// `text` as `--from` gives it: an `http(s)://` URL, else a path (relative to `cwd`).
+    pub fn parse(text: &str, cwd: &Path) -> Result<Self, RegistryError> {
+        if super::is_http_url(text) {
+            let (dir, file) = text.rsplit_once('/').unwrap_or((text, ""));
+            // The directory must be a registry address (the loopback rule, no credentials).
+            HttpUrl::parse(dir)?;
+            return Ok(Self::Url {
+                dir: dir.to_owned(),
+                file: file.to_owned(),
+            });
+        }
+        Ok(Self::Path(crate::config::absolutize(cwd, Path::new(text))))
+    }
+
+    /// The source a lock records for a loose artifact: a path or URL ending in `.tar` (a
+    /// registry's label never does). Relative paths are relative to `base`.
+    pub fn from_lock(source: &str, base: &Path) -> Option<Self> {
+        if !source.ends_with(".tar") {
+            return None;
+        }
+        Self::parse(source, base).ok()
+    }
+
+    fn file_name(&self) -> String {
+        match self {
+            LooseSource::Path(path) => path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            LooseSource::Url { file, .. } => file.clone(),
+        }
+    }
+
+    /// How the lock and messages name it: a URL as given, a path relative to `base` when
+    /// inside it.
+    pub fn label(&self, base: &Path) -> String {
+        match self {
+            LooseSource::Path(path) => match path.strip_prefix(base) {
+                Ok(relative) if !relative.as_os_str().is_empty() => {
+                    relative.to_string_lossy().into_owned()
+                }
+                _ => path.to_string_lossy().into_owned(),
+            },
+            LooseSource::Url { dir, file } => format!("{dir}/{file}"),
+        }
+    }
+}
+
+/// One loose artifact, read on first use.
+pub struct LooseArtifact {
+    source: LooseSource,
+    label: String,
+    pack: PackRef,
+    /// For a URL: the host as a static registry (its deadline, bounds, retries, credentials).
+    http: Option<HttpRegistry>,
+    limits: Limits,
+    loaded: OnceCell<Fetched>,
+}
+
+impl LooseArtifact {
+    pub fn new(source: LooseSource, options: &RegistryOptions<'_>) -> Result<Self, RegistryError> {
+        let name = source.file_name();
+        let pack = name
+            .parse::<ArtifactName>()
+            .map_err(|_| LooseError::BadName {
+                source_name: source.label(&options.config.paths.base),
+            })?
+            .pack()
+            .clone();
+        let http = match &source {
+            LooseSource::Url { dir, .. } => Some(HttpRegistry::new(
+                HttpUrl::parse(dir)?,
+                options.env,
+                &options.config.distribution,
+                options.offline,
+            )),
+            LooseSource::Path(_) => None,
+        };
+        Ok(Self {
+            label: source.label(&options.config.paths.base),
+            source,
+            pack,
+            http,
+            limits: Limits::from_config(&options.config.distribution),
+            loaded: OnceCell::new(),
+        })
+    }
+
+    /// The module and version its file name gives.
+    pub fn pack(&self) -> &PackRef {
+        &self.pack
+    }
+
+    fn loaded(&self) -> Result<&Fetched, RegistryError> {
+        if let Some(fetched) = self.loaded.get() {
+            return Ok(fetched);
+        }
+        let fetched = self.load()?;
+        Ok(self.loaded.get_or_init(|| fetched))
+    }
+
+    /// Reads the artifact and its signature, and makes its record from it.
+    fn load(&self) -> Result<Fetched, RegistryError> {
+        let file = self.source.file_name();
+        let signature_file = format!("{file}.minisig");
+        let (bytes, signature) = match (&self.source, &self.http) {
+            (LooseSource::Url { .. }, Some(http)) => {
+                let bytes = http
+                    .read_file(&file, self.limits.max_bytes)?
+                    .ok_or_else(|| LooseError::NotFound {
+                        source_name: self.label.clone(),
+                    })?;
+                let signature = http
+                    .read_file(&signature_file, MAX_SIGNATURE_BYTES)?
+                    .map(|text| SignatureFile {
+                        path: PathBuf::from(format!("{}.minisig", self.label)),
+                        text: String::from_utf8_lossy(&text).into_owned(),
+                    });
+                (bytes, signature)
+            }
+            (LooseSource::Url { .. }, None) => {
+                return Err(LooseError::NotFound {
+                    source_name: self.label.clone(),
+                }
+                .into());
+            }
+            (LooseSource::Path(path), _) => {
+                let read_error = |source| LooseError::Read {
+                    path: path.clone(),
+                    source,
+                };
+                let size = std::fs::metadata(path).map_err(read_error)?.len();
+                if size > self.limits.max_bytes {
+                    return Err(LooseError::TooLarge {
+                        source_name: self.label.clone(),
+                        size,
+                        max: self.limits.max_bytes,
+                    }
+                    .into());
+                }
+                let bytes = crate::fs::read_regular(path).map_err(read_error)?;
+                let signature = SignatureFile::beside(path).map_err(read_error)?;
+                (bytes, signature)
+            }
+        };
+        let entry = self.record(&bytes, signature.is_some())?;
+        Ok(Fetched {
+            entry,
+            bytes,
+            signature,
+            label: self.label.clone(),
+        })
+    }
+
+    /// The record of the artifact, made from its bytes: what its manifest says must be what its
+    /// file name says.
+    fn record(&self, bytes: &[u8], signed: bool) -> Result<VersionEntry, LooseError> {
+        let not_a_pack = |reason: String| LooseError::NotAPack {
+            source_name: self.label.clone(),
+            reason,
+        };
+        let module = &self.pack.module;
+        let files = unpack::read_artifact(bytes, module, &self.limits)
+            .map_err(|error| not_a_pack(error.to_string()))?;
+        let manifest = files
+            .iter()
+            .find(|file| file.path == "manifest.toml")
+            .ok_or_else(|| not_a_pack("it has no `manifest.toml`".into()))?;
+        let text = std::str::from_utf8(&manifest.contents)
+            .map_err(|_| not_a_pack("its `manifest.toml` is not UTF-8".into()))?;
+        let manifest = crate::catalog::parse_package_manifest(text, Path::new("manifest.toml"))
+            .map_err(not_a_pack)?;
+        if manifest.name != module.as_str() || manifest.version != self.pack.version {
+            return Err(LooseError::Mismatch {
+                source_name: self.label.clone(),
+                named: self.pack.clone(),
+                name: manifest.name,
+                version: manifest.version,
+            });
+        }
+        let package_file = ArtifactName::new(self.pack.clone());
+        Ok(VersionEntry {
+            version: self.pack.version.clone(),
+            signature: signed.then(|| package_file.signature()),
+            package_file,
+            sha256: Sha256::of(bytes),
+            content_hash: unpack::content_hash(module, &files),
+            size: bytes.len() as u64,
+            created: String::new(),
+            signer: None,
+            dependencies: manifest.dependencies,
+            yanked: false,
+        })
+    }
+}
+
+impl Registry for LooseArtifact {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
+        Ok(vec![self.pack.module.clone()])
+    }
+
+    fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
+        if *module != self.pack.module {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.loaded()?.entry.clone()])
+    }
+
+    fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
+        if pack.module != self.pack.module {
+            return Err(RegistryError::UnknownModule {
+                module: pack.module.clone(),
+                registry: self.label.clone(),
+            });
+        }
+        if pack.version != self.pack.version {
+            return Err(RegistryError::UnknownVersion {
+                module: pack.module.clone(),
+                version: pack.version.clone(),
+                available: vec![self.pack.version.clone()],
+            });
+        }
+        self.loaded().cloned()
+    }
+}

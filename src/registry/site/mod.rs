@@ -1,0 +1,247 @@
+//! The registry directory as a site: `index.json` (the modules, which a static host cannot list
+//! by itself: what the HTTP registry reads) and the web pages people browse (`index.html`, and
+//! `modules/<module>.html` for each module: its versions, signers, yanked state, the command to
+//! install it, and its documentation), all static files beside `registry/` and `packages/`, in
+//! the directory that holds them (`distribution/`).
+//!
+//! A module's documentation is extracted when it is packed (the evaluation is there, with its
+//! dependencies on the import path, under the evaluation bounds) into
+//! `registry/docs/<module>_<version>.json`, so writing the site reads files and never evaluates:
+//! it is fast enough for every pack command to do it. [`html`] renders; everything a page shows
+//! is escaped there.
+//!
+//! Callers hold the registry's lock ([`write`]) or let [`refresh`] take it.
+
+pub mod html;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::metadata::RegistryIndex;
+use super::{DirectoryRegistry, ModuleMetadata, RegistryError};
+use crate::names::{ModuleName, PackRef};
+use crate::nickel::doc::Documentation;
+use crate::printer::Printer;
+
+/// Where the pages of the modules go, below the site's directory.
+pub const MODULES_DIR: &str = "modules";
+
+/// What packing records about a version for its page: the description of its manifest and its
+/// documentation (or why there is none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionDocs {
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documentation: Option<Documentation>,
+    /// Why the documentation could not be extracted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+impl VersionDocs {
+    pub fn render(&self) -> Vec<u8> {
+        // Strings and maps of strings serialize.
+        let mut json = serde_json::to_vec_pretty(self).unwrap_or_default();
+        json.push(b'\n');
+        json
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("failed to write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the registry directory `{}` has no parent directory to hold `index.json` and the pages",
+        path.display()
+    )]
+    NoSiteDir { path: PathBuf },
+}
+
+/// What writing the site did.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The directory holding `index.json` and `index.html`.
+    pub dir: PathBuf,
+    pub modules: usize,
+    /// Files written because they changed (or were new), and pages removed.
+    pub changed: usize,
+}
+
+/// The site's directory: the one that holds `registry/` (`distribution/`).
+pub fn site_dir(registry: &DirectoryRegistry) -> Result<PathBuf, SiteError> {
+    registry
+        .registry_path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .map(Path::to_owned)
+        .ok_or_else(|| SiteError::NoSiteDir {
+            path: registry.registry_path.clone(),
+        })
+}
+
+/// Where packing records the page of a version.
+pub fn docs_path(registry: &DirectoryRegistry, pack: &PackRef) -> PathBuf {
+    registry
+        .registry_path
+        .join("docs")
+        .join(format!("{}_{}.json", pack.module, pack.version))
+}
+
+/// The recorded page of a version, if there is one that reads.
+pub fn read_docs(registry: &DirectoryRegistry, pack: &PackRef) -> Option<VersionDocs> {
+    let bytes = crate::fs::read_regular(&docs_path(registry, pack)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// [`write`], under the registry's lock.
+pub fn refresh(
+    registry: &DirectoryRegistry,
+    install_url: Option<&str>,
+    printer: &Printer,
+) -> Result<Written, SiteError> {
+    let _lock = registry.lock(printer).map_err(|source| SiteError::Write {
+        path: registry.registry_path.clone(),
+        source,
+    })?;
+    write(registry, install_url)
+}
+
+/// Writes `index.json`, `index.html` and every module's page from the registry's metadata (and
+/// the recorded documentation), and removes the pages of modules it no longer has. A file that
+/// would not change is not written. `install_url` is the registry's address, for the install
+/// commands the pages show. The caller holds the registry's lock.
+pub fn write(
+    registry: &DirectoryRegistry,
+    install_url: Option<&str>,
+) -> Result<Written, SiteError> {
+    let dir = site_dir(registry)?;
+    let modules = registry.all()?;
+    let mut changed = 0;
+    let index = RegistryIndex {
+        format: RegistryIndex::FORMAT,
+        modules: modules.iter().map(|module| module.name.clone()).collect(),
+    };
+    // `index.json` is what clients read: written to disk for sure. The pages are derived, and
+    // written again by the next run (see `write_if_changed`).
+    changed += write_if_changed(&dir.join(RegistryIndex::FILE_NAME), &index.render(), true)?;
+    let pages: Vec<(&ModuleMetadata, Option<VersionDocs>)> = modules
+        .iter()
+        .map(|module| {
+            let docs = module.versions.last().and_then(|latest| {
+                read_docs(
+                    registry,
+                    &PackRef::new(module.name.clone(), latest.version.clone()),
+                )
+            });
+            (module, docs)
+        })
+        .collect();
+    changed += write_if_changed(
+        &dir.join("index.html"),
+        html::index(&pages).as_bytes(),
+        false,
+    )?;
+    let pages_dir = dir.join(MODULES_DIR);
+    let rendered: Vec<(PathBuf, String)> = pages
+        .iter()
+        .map(|(module, docs)| {
+            (
+                pages_dir.join(format!("{}.html", module.name)),
+                html::module(module, docs.as_ref(), install_url),
+            )
+        })
+        .collect();
+    changed += write_all_if_changed(&rendered)?;
+    changed += remove_stale_pages(&pages_dir, &index.modules)?;
+    Ok(Written {
+        dir,
+        modules: modules.len(),
+        changed,
+    })
+}
+
+/// Files written at once by [`write_all_if_changed`].
+const WRITERS: usize = 8;
+
+/// [`write_if_changed`] for many files, [`WRITERS`] at a time; the first error is the answer.
+fn write_all_if_changed(files: &[(PathBuf, String)]) -> Result<usize, SiteError> {
+    let chunk = files.len().div_ceil(WRITERS).max(1);
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter().try_fold(0, |written, (path, contents)| {
+                        Ok(written + write_if_changed(path, contents.as_bytes(), false)?)
+                    })
+                })
+            })
+            .collect();
+        writers.into_iter().try_fold(0, |total, writer| {
+            let written = writer.join().unwrap_or_else(|_| {
+                Err(SiteError::Write {
+                    path: PathBuf::from(MODULES_DIR),
+                    source: std::io::Error::other("a page writer panicked"),
+                })
+            })?;
+            Ok(total + written)
+        })
+    })
+}
+
+/// Writes `contents` atomically unless the file holds them already; `durable` waits for the disk.
+/// A page is not waited for: it is derived from the metadata, and a page lost to a power cut is
+/// rewritten by the next pack command or `pack index` (1,000 pages take a second less).
+fn write_if_changed(path: &Path, contents: &[u8], durable: bool) -> Result<usize, SiteError> {
+    if crate::fs::read_regular(path).is_ok_and(|existing| existing == contents) {
+        return Ok(0);
+    }
+    let error = |source| SiteError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        crate::fs::create_dir_all(parent).map_err(error)?;
+    }
+    if durable {
+        crate::fs::atomic_write(path, contents)
+    } else {
+        crate::fs::atomic_write_unsynced(path, contents)
+    }
+    .map_err(error)?;
+    Ok(1)
+}
+
+/// Removes `modules/<module>.html` for modules not in `modules` (only files named so: anything
+/// else there is someone's and stays).
+fn remove_stale_pages(dir: &Path, modules: &[ModuleName]) -> Result<usize, SiteError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(module) = name
+            .to_str()
+            .and_then(|name| name.strip_suffix(".html"))
+            .and_then(|stem| stem.parse::<ModuleName>().ok())
+        else {
+            continue;
+        };
+        if modules.binary_search(&module).is_err() {
+            let path = entry.path();
+            crate::fs::remove_file_if_exists(&path)
+                .map_err(|source| SiteError::Write { path, source })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,275 @@
+//! What every remote registry (OCI, static HTTP) does on the wire, whatever it speaks: one
+//! `reqwest` client with timeouts, bounded redirects and plain HTTP for loopback hosts only;
+//! retries of idempotent requests with backoff; bodies read up to a bound, or streamed into a
+//! file while they are hashed and put in place only when their size and digest match; one-line
+//! descriptions of errors. Time is bounded by each registry's deadline, not here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::Distribution;
+use crate::digest::{Sha256, Sha256Hasher};
+use crate::fs::StreamedFile;
+
+/// How many packs move at once.
+pub const CONCURRENCY: usize = 8;
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub const USER_AGENT: &str = concat!("provisioning/", env!("CARGO_PKG_VERSION"));
+const ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Redirects followed in a row at most: a loop fails after this many.
+const MAX_REDIRECTS: usize = 10;
+
+/// What one command may ask of a registry.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Each network operation (a pack's fetch with its blobs and retries, a listing, a
+    /// publication, a static registry's document) must finish within it: `distribution.network_timeout_secs`.
+    pub deadline: Duration,
+    /// The largest pack layer downloaded: `distribution.unpack_max_bytes` (an artifact larger
+    /// than what it may unpack to is refused before a byte of it is read).
+    pub max_artifact_bytes: u64,
+}
+
+impl Bounds {
+    pub fn from_config(distribution: &Distribution) -> Self {
+        Self {
+            deadline: Duration::from_secs(distribution.network_timeout_secs.get()),
+            max_artifact_bytes: distribution.unpack_max_bytes,
+        }
+    }
+}
+
+/// The client every read goes through: the timeouts above, and redirects followed at most
+/// [`MAX_REDIRECTS`] times in a row, never to plain HTTP unless to a loopback host (nothing
+/// beyond this machine is spoken to in clear text, whatever a registry answers). `reqwest`
+/// drops the credentials on a redirect to another host.
+pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        let url = attempt.url();
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            let error = format!("more than {MAX_REDIRECTS} redirects in a row");
+            attempt.error(error)
+        } else if url.scheme() != "https" && !url.host_str().is_some_and(is_loopback_host) {
+            let error = format!("refused a redirect to plain HTTP (`{url}`)");
+            attempt.error(error)
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .user_agent(USER_AGENT)
+        .redirect(redirects)
+        .build()
+}
+
+/// Whether a host name without its port (`localhost`, `127.0.0.1`, `::1` or `[::1]`) is on this
+/// machine: only then is plain HTTP spoken.
+pub fn is_loopback_host(name: &str) -> bool {
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A request that failed on the way: connecting, a timeout, a connection dropped mid-answer.
+/// Not a redirect refused by our policy: that fails the same way again.
+pub fn is_transient_http(error: &reqwest::Error) -> bool {
+    !error.is_redirect()
+        && (error.is_timeout() || error.is_connect() || error.is_request() || error.is_body())
+}
+
+/// Worth another try for an answer with this status: the server failed, or asked us to slow
+/// down.
+pub fn is_transient_status(code: reqwest::StatusCode) -> bool {
+    code.is_server_error() || code == reqwest::StatusCode::TOO_MANY_REQUESTS
+}
+
+/// Runs an idempotent request up to [`ATTEMPTS`] times while it fails and `transient` says
+/// another try may succeed, backing off exponentially from [`FIRST_BACKOFF`] with full jitter
+/// (so many clients do not retry in step). A 429 is retried on the same backoff (a
+/// `Retry-After` is not honoured). The caller's deadline bounds the whole.
+pub async fn retry<T, E, F, Fut>(transient: fn(&E) -> bool, operation: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    use backon::Retryable as _;
+    let backoff = backon::ExponentialBuilder::default()
+        .with_min_delay(FIRST_BACKOFF)
+        .with_max_times(ATTEMPTS as usize - 1)
+        .with_jitter();
+    operation.retry(backoff).when(transient).await
+}
+
+/// One line about what went wrong, with the causes an error keeps behind it.
+pub fn describe(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// At most `limit` bytes of a response's body, and whether there was more (then the rest is not
+/// read: the connection is dropped).
+pub async fn read_up_to(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let capacity = response.content_length().unwrap_or(0).min(limit);
+    let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await? {
+        let room = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(body.len());
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// How a downloaded file is not what its record (`record`: "its manifest", "the registry
+/// metadata") says; displayed as what follows its name ("the pack layer is longer than ...").
+#[derive(Debug, thiserror::Error)]
+pub enum BlobFault {
+    #[error("is longer than the {size} bytes {record} gives")]
+    Longer { size: u64, record: &'static str },
+    #[error("ended after {received} of the {size} bytes {record} gives")]
+    Shorter {
+        received: u64,
+        size: u64,
+        record: &'static str,
+    },
+    #[error("does not match its digest (its bytes hash to sha256:{}…)", found.short())]
+    Digest { found: Sha256 },
+}
+
+/// Why streaming a body into a file failed.
+#[derive(Debug)]
+pub enum StreamError {
+    /// The body was cut short, or timed out.
+    Http(reqwest::Error),
+    /// It is not what its record says.
+    Fault(BlobFault),
+    /// Writing the file failed.
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Streams `response`'s body into a file that becomes `path`, hashing it: refused as soon as it
+/// is longer than `size` bytes (it is not read further), or when it ends short or does not hash
+/// to `digest`. The file is put in place only when it passed. `record` names what gives the size
+/// and digest, for messages.
+pub async fn stream_to_file(
+    mut response: reqwest::Response,
+    digest: &Sha256,
+    size: u64,
+    record: &'static str,
+    path: &Path,
+) -> Result<(), StreamError> {
+    let longer = || StreamError::Fault(BlobFault::Longer { size, record });
+    let write = |source| StreamError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > size)
+    {
+        return Err(longer());
+    }
+    let mut file = StreamedFile::create(path).map_err(write)?;
+    let mut hasher = Sha256Hasher::default();
+    let mut received: u64 = 0;
+    while let Some(chunk) = response.chunk().await.map_err(StreamError::Http)? {
+        received = received.saturating_add(chunk.len() as u64);
+        if received > size {
+            return Err(longer());
+        }
+        hasher.update(&chunk);
+        file.write(&chunk).map_err(write)?;
+    }
+    if received < size {
+        return Err(StreamError::Fault(BlobFault::Shorter {
+            received,
+            size,
+            record,
+        }));
+    }
+    let found = hasher.finish();
+    if found != *digest {
+        return Err(StreamError::Fault(BlobFault::Digest { found }));
+    }
+    file.persist().map_err(write)
+}
+
+/// Files named by their sha256 (`<dir>/<hex>`), each put there only once its size and digest
+/// were checked ([`stream_to_file`]), and checked again when read: the digest-keyed cache of
+/// both remote registries.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    dir: PathBuf,
+}
+
+impl BlobStore {
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    pub fn path(&self, digest: &Sha256) -> PathBuf {
+        self.dir.join(digest.to_string())
+    }
+
+    /// Whether the blob `digest` is there with `size` bytes (not read, not checked).
+    pub fn holds(&self, digest: &Sha256, size: u64) -> bool {
+        std::fs::metadata(self.path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
+    }
+
+    /// The blob `digest`, if it is there with `size` bytes (checked before it is read) and
+    /// matches its digest.
+    pub fn get(&self, digest: &Sha256, size: u64) -> Option<Vec<u8>> {
+        let path = self.path(digest);
+        if std::fs::metadata(&path).ok()?.len() != size {
+            return None;
+        }
+        let bytes = crate::fs::read_regular(&path).ok()?;
+        (Sha256::of(&bytes) == *digest).then_some(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for (host, loopback) in [
+            ("localhost", true),
+            ("127.0.0.1", true),
+            ("127.8.9.10", true),
+            ("::1", true),
+            ("[::1]", true),
+            ("10.0.0.1", false),
+            ("example.com", false),
+            ("localhost.example.com", false),
+        ] {
+            assert_eq!(is_loopback_host(host), loopback, "{host}");
+        }
+    }
+}
