@@ -19,7 +19,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The options every subcommand takes, listed under their own heading in each `--help`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The provisioning base directory [default: `$PROVISIONING`, else the nearest ancestor
     /// holding `config/config.defaults.toml` or `extensions/`]
@@ -44,7 +46,7 @@ pub struct GlobalArgs {
     /// directory [default: `distribution.registry_type` and `registry_url`]
     #[arg(long, global = true, value_name = "URL|DIR")]
     pub registry: Option<String>,
-    /// When to color status output [default: auto; `NO_COLOR` turns it off]
+    /// When to color status output (`NO_COLOR` turns it off in `auto`)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 }

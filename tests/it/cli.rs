@@ -165,3 +165,66 @@ fn a_closed_stdout_is_not_an_error() {
     );
     assert_eq!(output.status.code(), Some(0));
 }
+
+/// Regression: clap listed every similar subcommand, the least similar first, so `lsit`
+/// suggested `validate` before `list`.
+#[test]
+fn a_mistyped_subcommand_suggests_the_closest_one() {
+    let context = TestContext::examples();
+    assert_snapshot!(context.run(["providers", "lsit"]), @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: unrecognized subcommand 'lsit'
+
+      tip: a similar subcommand exists: 'list'
+
+    Usage: provisioning providers [OPTIONS] <COMMAND>
+
+    For more information, try '--help'.
+    ");
+}
+
+/// The eight global options sit under their own heading, apart from the subcommand's own.
+#[test]
+fn a_subcommands_help_lists_the_global_options_apart() {
+    let context = TestContext::new();
+    assert_snapshot!(context.run(["providers", "install", "--help"]), @"
+    exit: 0
+    --- stdout
+    Install a provider into an infra as a live link (link mode)
+
+    Usage: provisioning providers install [OPTIONS] <PROVIDER> <INFRA>
+
+    Arguments:
+      <PROVIDER>  The provider, e.g. `upcloud`
+      <INFRA>     The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+
+    Options:
+          --force            Replace whatever stands where the link goes (a directory, a stray file)
+          --version <V|REQ>  Install a packed version (pack mode) instead of linking the live source:
+                             exactly `1.2.3`, or the newest matching a requirement (`^1.2`, `~1.2.3`,
+                             `>=1.0, <2.0`, `*`)
+          --allow-unsigned   With `--version`: accept an unsigned pack, or one signed by an untrusted
+                             key (recorded in the lock)
+          --kcl              Use the legacy KCL layout (`kcl/`, `.kcl-modules/`, `kcl.mod`)
+      -h, --help             Print help
+
+    Global options:
+          --base <DIR>          The provisioning base directory [default: `$PROVISIONING`, else the
+                                nearest ancestor holding `config/config.defaults.toml` or `extensions/`]
+          --config <FILE>       A user configuration file layered over the defaults [env:
+                                PROVISIONING_CONFIG]
+          --format <FORMAT>     How to print data on stdout [default: table] [possible values: table,
+                                json, yaml]
+      -q, --quiet               Print nothing on stderr but errors
+      -v, --verbose             Print more about what is done
+          --offline             Never use the network
+          --registry <URL|DIR>  The registry for this run: `oci://host[:port]/namespace`, or a
+                                `distribution/` directory [default: `distribution.registry_type` and
+                                `registry_url`]
+          --color <COLOR>       When to color status output (`NO_COLOR` turns it off in `auto`)
+                                [default: auto] [possible values: auto, always, never]
+    --- stderr
+    ");
+}
