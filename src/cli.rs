@@ -84,8 +84,8 @@ pub enum Command {
     Registry(RegistryCommand),
     /// Print a shell completion script on stdout
     Completions(CompletionsArgs),
-    /// Print the man page (roff) on stdout
-    Man,
+    /// Print the man page (roff) on stdout, or write one page per subcommand into a directory
+    Man(ManArgs),
     /// Internal: evaluates Nickel files sent on stdin, for the command that started it
     #[command(name = "__evaluate-worker", hide = true)]
     EvaluateWorker(EvaluateWorkerArgs),
@@ -350,6 +350,14 @@ pub struct DiscoverArgs {
     pub query: Option<String>,
     #[command(flatten)]
     pub layout: LayoutArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `provisioning.1` and a page per subcommand (`provisioning-providers-install.1`,
+    /// ...) into DIR, e.g. `~/.local/share/man/man1`, instead of printing the top page
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -131,8 +131,8 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
     if let cli::Command::Completions(args) = &cli.command {
         return commands::completions(args, printer);
     }
-    if let cli::Command::Man = &cli.command {
-        return commands::man(printer);
+    if let cli::Command::Man(args) = &cli.command {
+        return commands::man::man(args, printer);
     }
     if let cli::Command::EvaluateWorker(args) = &cli.command {
         return commands::evaluate_worker(args);

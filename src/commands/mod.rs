@@ -2,6 +2,7 @@
 //! domain results into output through the [`Printer`]; they hold no domain logic of their own.
 
 pub mod keys;
+pub mod man;
 pub mod module_loader;
 pub mod pack;
 pub mod providers;
@@ -47,7 +48,7 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
         Command::Keys(command) => keys::run(command, context, printer),
         Command::Registry(RegistryCommand::List(args)) => registry::list(&args, context, printer),
         Command::Completions(args) => completions(&args, printer),
-        Command::Man => man(printer),
+        Command::Man(args) => man::man(&args, printer),
         Command::EvaluateWorker(args) => evaluate_worker(&args),
     }
 }
@@ -64,13 +65,5 @@ pub fn completions(args: &CompletionsArgs, _printer: &Printer) -> anyhow::Result
 /// commands that evaluate Nickel ([`crate::nickel::worker`]).
 pub fn evaluate_worker(args: &crate::cli::EvaluateWorkerArgs) -> anyhow::Result<Outcome> {
     crate::nickel::worker::serve(args.max_memory_bytes)?;
-    Ok(Outcome::Success)
-}
-
-/// `provisioning man`: the man page, in roff, generated from the clap definitions.
-pub fn man(_printer: &Printer) -> anyhow::Result<Outcome> {
-    let mut buffer = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut buffer)?;
-    crate::write_stdout(&String::from_utf8_lossy(&buffer))?;
     Ok(Outcome::Success)
 }
