@@ -239,7 +239,7 @@ pub struct PackOutputArgs {
 #[derive(Debug, Args)]
 pub struct PackCoreArgs {
     /// The version to pack as [default: `[nickel] core_version`]
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", value_parser = crate::names::parse_version)]
     pub version: Option<semver::Version>,
     #[command(flatten)]
     pub output: PackOutputArgs,
@@ -250,7 +250,7 @@ pub struct PackProviderArgs {
     /// The provider, e.g. `upcloud`
     pub name: ProviderName,
     /// The version to pack as, in the artifact only [default: the provider's manifest version]
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", value_parser = crate::names::parse_version)]
     pub version: Option<semver::Version>,
     #[command(flatten)]
     pub output: PackOutputArgs,
@@ -260,7 +260,7 @@ pub struct PackProviderArgs {
 pub struct PackProvidersArgs {
     /// The version to pack every provider as (a release), in the artifacts only [default: each
     /// provider's manifest version]
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", value_parser = crate::names::parse_version)]
     pub version: Option<semver::Version>,
     #[command(flatten)]
     pub output: PackOutputArgs,

@@ -13,6 +13,7 @@ mod faults;
 mod hostile_registry;
 mod install;
 mod manifest_edits;
+mod messages;
 mod oci;
 mod pack;
 mod parsers;

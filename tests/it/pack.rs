@@ -151,7 +151,8 @@ fn version_overrides_the_artifact_but_never_the_source() {
     exit: 2
     --- stdout
     --- stderr
-    error: invalid value '1.x' for '--version <V>': unexpected character 'x' while parsing minor version number
+    error: invalid value '1.x' for '--version <V>': `1.x` is not a version
+    hint: give an exact version, `MAJOR.MINOR.PATCH`: `1.2.3`, or `1.2.3-rc.1` for a pre-release
 
     For more information, try '--help'.
     ");
