@@ -64,3 +64,24 @@ fn a_version_that_does_not_parse_says_what_a_version_looks_like() {
     For more information, try '--help'.
     ");
 }
+
+/// Regression: a `.pub` file that does not exist was read as a base64 key ("base64 conversion
+/// failed").
+#[test]
+fn keys_trust_of_a_missing_file_says_no_such_file() {
+    let context = TestContext::examples();
+    assert_snapshot!(context.run(["keys", "trust", "/nonexistent.pub"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no such file `/nonexistent.pub`
+    hint: give a minisign `.pub` file, or the public key itself (`RW...`, the second line of a `.pub` file)
+    ");
+    context.write("notes.txt", "not a key\n");
+    assert_snapshot!(context.run(["keys", "trust", "notes.txt"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `notes.txt` is not a minisign key: base64 conversion failed - was an actual public key given?
+    ");
+}
