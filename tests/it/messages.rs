@@ -85,3 +85,63 @@ fn keys_trust_of_a_missing_file_says_no_such_file() {
     error: `notes.txt` is not a minisign key: base64 conversion failed - was an actual public key given?
     ");
 }
+
+/// Regression: `registry list <module>` of a module the registry lacks printed "no packs in
+/// `distribution/registry`" and exited 0, naming neither the module nor what is there.
+#[test]
+fn registry_list_of_an_unknown_module_names_it() {
+    let context = TestContext::examples();
+    assert_snapshot!(context.run(["registry", "list", "aws_prov"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no packs of `aws_prov` in the registry `distribution/registry`
+    hint: it holds no packs
+    ");
+    context.run(["pack", "core"]).success();
+    context.run(["pack", "provider", "aws"]).success();
+    assert_snapshot!(context.run(["registry", "list", "nosuch_prov"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no packs of `nosuch_prov` in the registry `distribution/registry`
+    hint: modules there: `aws_prov`, `provisioning_core`
+    ");
+    assert_snapshot!(context.run(["registry", "list", "aws"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no packs of `aws` in the registry `distribution/registry`
+    hint: the provider `aws` is packed as `aws_prov`: `provisioning registry list aws_prov`
+    ");
+}
+
+/// Regression: a provider's name where its module is meant (`pack yank aws@1.0.0`) got the
+/// hint to pack `aws`, not the pack meant.
+#[test]
+fn a_provider_name_where_a_module_is_meant_names_the_module() {
+    let context = TestContext::examples();
+    context.run(["pack", "core"]).success();
+    context.run(["pack", "provider", "aws"]).success();
+    assert_snapshot!(context.run(["pack", "yank", "aws@1.0.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no packs of `aws` in the registry `distribution/registry`
+    hint: the provider `aws` is packed as `aws_prov`: `aws_prov@1.0.0`
+    ");
+    assert_snapshot!(context.run(["pack", "verify", "aws@1.0.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no packs of `aws` in the registry `distribution/registry`
+    hint: the provider `aws` is packed as `aws_prov`: `aws_prov@1.0.0`
+    ");
+    assert_snapshot!(context.run(["pack", "yank", "nosuch@1.0.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no packs of `nosuch` in the registry `distribution/registry`
+    hint: pack it first: `provisioning pack provider nosuch`
+    ");
+}
