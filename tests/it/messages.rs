@@ -145,3 +145,36 @@ fn a_provider_name_where_a_module_is_meant_names_the_module() {
     hint: pack it first: `provisioning pack provider nosuch`
     ");
 }
+
+/// Regression: `pack verify`'s hint for an unsigned pack named `--allow-unsigned`, which `pack
+/// verify` does not take (`install` does, and its hint still names it: `vendor.rs`).
+#[test]
+fn pack_verify_of_an_unsigned_pack_hints_only_at_signing() {
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "local"]).success();
+    assert_snapshot!(context.run(["pack", "verify", "local_prov@0.2.0"]), @"
+    exit: 1
+    --- stdout
+    CHECK         STATUS  DETAIL
+    size          ok      4608
+    sha256        ok      896a8c041dbd65aa0de48e8b5c64189d43d7050cb65ead2ce97e349dbd88de51
+    content hash  ok      h1:qgr08Q4grd2GqKKklLqO0ezEoNlD+0v+bSRXqz68o5Q=
+    signature     FAILED  the artifact is not signed
+    --- stderr
+    error: signature: the artifact is not signed
+    hint: sign packs with a key (`provisioning keys generate`, then pack again)
+    error: `local_prov` 0.2.0 failed verification (signature)
+    ");
+    assert_snapshot!(context.run(["pack", "verify", "local_prov@0.2.0", "--allow-unsigned"]), @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: unexpected argument '--allow-unsigned' found
+
+      tip: to pass '--allow-unsigned' as a value, use '-- --allow-unsigned'
+
+    Usage: provisioning pack verify <TARGET>
+
+    For more information, try '--help'.
+    ");
+}
