@@ -147,7 +147,7 @@ fn info_shows_one_provider_in_full() {
     entry            extensions/providers/upcloud/nickel/main.ncl
     files            contracts.ncl, defaults.ncl, main.ncl, manifest.toml, network_upcloud.ncl, server_upcloud.ncl
     packed versions  0.9.0, 0.10.0
-    used by          wuji (link 0.0.1)
+    used by          wuji (link 0.0.1, nickel)
     --- stderr
     ");
     assert_snapshot!(context.run(["providers", "info", "upcloud", "--format", "json"]), @r#"
@@ -184,7 +184,8 @@ fn info_shows_one_provider_in_full() {
         {
           "infra": "wuji",
           "mode": "link",
-          "version": "0.0.1"
+          "version": "0.0.1",
+          "layout": "nickel"
         }
       ]
     }

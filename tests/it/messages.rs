@@ -178,3 +178,33 @@ fn pack_verify_of_an_unsigned_pack_hints_only_at_signing() {
     For more information, try '--help'.
     ");
 }
+
+/// Regression: `info --kcl` listed an infra that uses the provider's Nickel package as if it
+/// used the KCL one: each use now says which package.
+#[test]
+fn info_says_which_layout_each_infra_uses() {
+    let context = TestContext::examples();
+    context
+        .run(["providers", "install", "upcloud", "wuji"])
+        .success();
+    context
+        .run(["providers", "install", "upcloud", "homelab", "--kcl"])
+        .success();
+    assert_snapshot!(context.run(["providers", "info", "upcloud", "--kcl"]), @"
+    exit: 0
+    --- stdout
+    FIELD            VALUE
+    name             upcloud
+    module           upcloud_prov
+    package          upcloud_prov
+    version          0.0.1
+    description      UpCloud servers (legacy KCL layout)
+    dependencies     -
+    path             extensions/providers/upcloud
+    entry            extensions/providers/upcloud/kcl/main.k
+    files            kcl.mod, main.k
+    packed versions  -
+    used by          homelab (link 0.0.1, kcl), wuji (link 0.0.1, nickel)
+    --- stderr
+    ");
+}
