@@ -71,6 +71,8 @@ fn list_with_kcl_reads_the_legacy_layout() {
     ");
 }
 
+/// Each problem is reported once, in its row. Regression: each was also printed as a warning on
+/// stderr, so the terminal showed every missing manifest twice.
 #[test]
 fn list_reports_a_provider_without_a_readable_manifest() {
     let context = TestContext::new();
@@ -105,12 +107,6 @@ fn list_reports_a_provider_without_a_readable_manifest() {
     nomanifest  -        yes     no   extensions/providers/nomanifest  error: no manifest: `[BASE]/extensions/providers/nomanifest/nickel/manifest.toml` does not exist
     wrongname   -        yes     no   extensions/providers/wrongname   error: `[BASE]/extensions/providers/wrongname/nickel/manifest.toml` names the package `other_prov`, expected `wrongname_prov`
     --- stderr
-    warning: provider `Bad Name`: `Bad Name` is not a valid name: it must start with a lower-case letter or digit and hold only `a-z`, `0-9`, `_` and `-`
-    warning: provider `badtoml`: `[BASE]/extensions/providers/badtoml/nickel/manifest.toml` is not a valid manifest: line 1, column 9: unclosed table, expected `]`
-    warning: provider `badversion`: `[BASE]/extensions/providers/badversion/nickel/manifest.toml`: `one` is not a semantic version: unexpected character 'o' while parsing major version number
-    warning: provider `noentry`: the entry point `[BASE]/extensions/providers/noentry/nickel/main.ncl` does not exist
-    warning: provider `nomanifest`: no manifest: `[BASE]/extensions/providers/nomanifest/nickel/manifest.toml` does not exist
-    warning: provider `wrongname`: `[BASE]/extensions/providers/wrongname/nickel/manifest.toml` names the package `other_prov`, expected `wrongname_prov`
     ");
 }
 
