@@ -208,3 +208,22 @@ fn info_says_which_layout_each_infra_uses() {
     --- stderr
     ");
 }
+
+/// Regression: `update` of an infra of links only said "every pin ... is as new as its
+/// requirements allow", where `outdated` says it has no pinned packs.
+#[test]
+fn update_and_outdated_agree_on_an_infra_without_pins() {
+    let context = TestContext::examples_installed();
+    assert_snapshot!(context.run(["providers", "outdated", "wuji"]), @"
+    exit: 0
+    --- stdout
+    no pinned packs in `wuji`
+    --- stderr
+    ");
+    assert_snapshot!(context.run(["providers", "update", "wuji"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Unchanged `wuji`: no pinned packs to update
+    ");
+}
