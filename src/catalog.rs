@@ -420,9 +420,9 @@ pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest
         })?;
         dependencies.insert(module, requirement);
     }
-    let version = semver::Version::parse(&raw.version).map_err(|error| {
+    let version = names::parse_version(&raw.version).map_err(|_| {
         format!(
-            "`{}`: `{}` is not a semantic version: {error}",
+            "`{}`: `version = \"{}\"` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)",
             path.display(),
             raw.version
         )

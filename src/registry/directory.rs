@@ -269,11 +269,10 @@ fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {
             });
         }
     };
-    let metadata: ModuleMetadata =
-        serde_json::from_str(&text).map_err(|error| RegistryError::Parse {
-            path: path.to_owned(),
-            message: error.to_string(),
-        })?;
+    let metadata = super::metadata::parse(&text).map_err(|message| RegistryError::Parse {
+        path: path.to_owned(),
+        message,
+    })?;
     metadata.check().map_err(|message| RegistryError::Parse {
         path: path.to_owned(),
         message,

@@ -227,3 +227,43 @@ fn update_and_outdated_agree_on_an_infra_without_pins() {
        Unchanged `wuji`: no pinned packs to update
     ");
 }
+
+/// Regression: errors in registry metadata were serde's and semver's ("invalid type: integer
+/// `1`, expected semver version", "unexpected character 'x' while parsing minor version
+/// number"), with the position last and no field: now the field, and what it must be.
+#[test]
+fn registry_metadata_errors_name_the_field_and_what_it_must_be() {
+    let context = TestContext::examples();
+    context.run(["pack", "core"]).success();
+    context.run(["pack", "provider", "aws"]).success();
+    let path = "distribution/registry/aws_prov.json";
+    let good: serde_json::Value = serde_json::from_str(&context.read(path)).expect("json");
+    let mut version = good.clone();
+    version["versions"][0]["version"] = "1.x".into();
+    let mut requirement = good.clone();
+    requirement["versions"][0]["dependencies"]["provisioning_core"] = "latest".into();
+    let mut size = good;
+    size["versions"][0]["size"] = "big".into();
+    let list_with = |broken: &serde_json::Value| {
+        context.write(path, &serde_json::to_string_pretty(broken).expect("json"));
+        context.run(["registry", "list", "aws_prov"])
+    };
+    assert_snapshot!(list_with(&version), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 22, column 5: `versions[0].version`: `1.x` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)
+    ");
+    assert_snapshot!(list_with(&requirement), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 16, column 7: `versions[0].dependencies`: `provisioning_core`: `latest` is not a version requirement in Cargo's syntax: `0.1` (meaning `^0.1`), `^1.2`, `~1.2.3`, `=1.2.3`, `>=1.0, <2.0` or `*`
+    ");
+    assert_snapshot!(list_with(&size), @r#"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 20, column 19: `versions[0].size`: invalid type: string "big", expected u64
+    "#);
+}

@@ -239,8 +239,8 @@ impl OciRegistry {
                 .get(key)
                 .ok_or_else(|| format!("it lacks the annotation `{key}`"))
         };
-        let version = semver::Version::parse(annotation(ANNOTATION_VERSION)?)
-            .map_err(|error| format!("`{ANNOTATION_VERSION}`: {error}"))?;
+        let version = crate::names::parse_version(annotation(ANNOTATION_VERSION)?)
+            .map_err(|_| format!("`{ANNOTATION_VERSION}` is not a version"))?;
         if version != pack.version {
             return Err(format!("its annotations name version {version}"));
         }
@@ -256,7 +256,7 @@ impl OciRegistry {
             None => None,
         };
         let dependencies = match annotations.get(ANNOTATION_DEPENDENCIES) {
-            Some(json) => serde_json::from_str(json)
+            Some(json) => crate::registry::metadata::parse_dependencies(json)
                 .map_err(|error| format!("`{ANNOTATION_DEPENDENCIES}`: {error}"))?,
             None => Default::default(),
         };

@@ -39,8 +39,9 @@ pub(super) fn parse(manifest: &OciImageManifest) -> Result<BTreeSet<semver::Vers
     versions
         .iter()
         .map(|version| {
-            semver::Version::parse(version)
-                .map_err(|error| format!("its `{YANKED_TAG}` record lists `{version}`: {error}"))
+            crate::names::parse_version(version).map_err(|_| {
+                format!("its `{YANKED_TAG}` record lists `{version}`, which is not a version")
+            })
         })
         .collect()
 }
