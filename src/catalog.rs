@@ -557,9 +557,9 @@ pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest
         })?;
         dependencies.insert(module, requirement);
     }
-    let version = semver::Version::parse(&raw.version).map_err(|error| {
+    let version = names::parse_version(&raw.version).map_err(|_| {
         format!(
-            "`{}`: `{}` is not a semantic version: {error}",
+            "`{}`: `version = \"{}\"` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)",
             path.display(),
             raw.version
         )
@@ -749,5 +749,17 @@ impl Catalog {
             layout: Layout::Nickel,
             package: read_package(ModuleKind::Core, name.as_str(), dir, Layout::Nickel),
         }
+    }
+}
+
+/// The command that packs `module`, for hints: by its name it is a provider or the core; else
+/// a taskserv or a cluster, which `pack taskserv` or `pack cluster` packs.
+pub fn pack_command(module: &ModuleName) -> String {
+    match module.provider() {
+        Some(provider) => format!("`provisioning pack provider {provider}`"),
+        None if module.as_str() == "provisioning_core" => {
+            "`provisioning pack core`, for the core schemas".to_owned()
+        }
+        None => format!("`provisioning pack taskserv {module}` (or `pack cluster {module}`)"),
     }
 }

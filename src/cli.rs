@@ -19,7 +19,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The options every subcommand takes, listed under their own heading in each `--help`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The provisioning base directory [default: `$PROVISIONING`, else the nearest ancestor
     /// holding `config/config.defaults.toml` or `extensions/`]
@@ -45,7 +47,7 @@ pub struct GlobalArgs {
     /// directory [default: `distribution.registry_type` and `registry_url`]
     #[arg(long, global = true, value_name = "URL|DIR")]
     pub registry: Option<String>,
-    /// When to color status output [default: auto; `NO_COLOR` turns it off]
+    /// When to color status output (`NO_COLOR` turns it off in `auto`)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 }
@@ -98,8 +100,8 @@ pub enum Command {
     Env(EnvArgs),
     /// Print a shell completion script on stdout
     Completions(CompletionsArgs),
-    /// Print the man page (roff) on stdout
-    Man,
+    /// Print the man page (roff) on stdout, or write one page per subcommand into a directory
+    Man(ManArgs),
     /// Internal: evaluates Nickel files sent on stdin, for the command that started it
     #[command(name = "__evaluate-worker", hide = true)]
     EvaluateWorker(EvaluateWorkerArgs),
@@ -361,7 +363,7 @@ pub struct PackOutputArgs {
 #[derive(Debug, Args)]
 pub struct PackCoreArgs {
     /// The version to pack as [default: `[nickel] core_version`]
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", value_parser = crate::names::parse_version)]
     pub version: Option<semver::Version>,
     #[command(flatten)]
     pub output: PackOutputArgs,
@@ -372,7 +374,7 @@ pub struct PackProviderArgs {
     /// The provider, e.g. `upcloud`
     pub name: ProviderName,
     /// The version to pack as, in the artifact only [default: the provider's manifest version]
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", value_parser = crate::names::parse_version)]
     pub version: Option<semver::Version>,
     #[command(flatten)]
     pub output: PackOutputArgs,
@@ -398,7 +400,7 @@ pub type ModuleArg = ProviderName;
 pub struct PackProvidersArgs {
     /// The version to pack every provider as (a release), in the artifacts only [default: each
     /// provider's manifest version]
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", value_parser = crate::names::parse_version)]
     pub version: Option<semver::Version>,
     #[command(flatten)]
     pub output: PackOutputArgs,
@@ -494,6 +496,14 @@ pub struct DiscoverArgs {
     pub query: Option<String>,
     #[command(flatten)]
     pub layout: LayoutArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `provisioning.1` and a page per subcommand (`provisioning-providers-install.1`,
+    /// ...) into DIR, e.g. `~/.local/share/man/man1`, instead of printing the top page
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

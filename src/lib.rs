@@ -83,7 +83,7 @@ const EXIT_USAGE: u8 = 2;
 /// process environment, and returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args = cli::expand_invocation_name(args.into_iter().collect());
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(args).map_err(closest_subcommand_only) {
         Ok(cli) => cli,
         Err(error) => {
             // `--help` and `--version` are "errors" to clap that exit 0.
@@ -111,14 +111,29 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
+/// clap suggests every subcommand similar to a mistyped one, the least similar first (`providers
+/// lsit`: "'validate', 'list'"); keep only the closest, as clap does for flags and values.
+fn closest_subcommand_only(mut error: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    if let Some(ContextValue::Strings(similar)) = error.get(ContextKind::SuggestedSubcommand)
+        && let Some(closest) = similar.last().cloned()
+    {
+        error.insert(
+            ContextKind::SuggestedSubcommand,
+            ContextValue::String(closest),
+        );
+    }
+    error
+}
+
 fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
     check_format(&cli)?;
     // Commands that need no provisioning base.
     if let cli::Command::Completions(args) = &cli.command {
         return commands::completions(args, printer);
     }
-    if let cli::Command::Man = &cli.command {
-        return commands::man(printer);
+    if let cli::Command::Man(args) = &cli.command {
+        return commands::man::man(args, printer);
     }
     if let cli::Command::EvaluateWorker(args) = &cli.command {
         return commands::evaluate_worker(args);

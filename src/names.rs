@@ -132,12 +132,32 @@ pub enum PackRefError {
         #[source]
         source: NameError,
     },
-    #[error("`{text}`: `{version}` is not a semantic version: {message}")]
-    Version {
-        text: String,
-        version: String,
-        message: String,
-    },
+    #[error("`{text}`: {error}")]
+    Version { text: String, error: VersionError },
+}
+
+/// Text that is not an exact version.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    #[error("the version is empty\nhint: {VERSION_FORM}")]
+    Empty,
+    #[error("`{text}` is not a version\nhint: {VERSION_FORM}")]
+    Invalid { text: String },
+}
+
+const VERSION_FORM: &str =
+    "give an exact version, `MAJOR.MINOR.PATCH`: `1.2.3`, or `1.2.3-rc.1` for a pre-release";
+
+/// An exact version, where one arrives as text (`module@version`, `pack --version`). semver's
+/// own errors ("unexpected character 'l' while parsing major version number") describe its
+/// parser, not what to type.
+pub fn parse_version(text: &str) -> Result<semver::Version, VersionError> {
+    semver::Version::parse(text).map_err(|_| match text {
+        "" => VersionError::Empty,
+        _ => VersionError::Invalid {
+            text: text.to_owned(),
+        },
+    })
 }
 
 impl PackRef {
@@ -159,10 +179,9 @@ impl FromStr for PackRef {
             text: text.to_owned(),
             source,
         })?;
-        let version = semver::Version::parse(version).map_err(|error| PackRefError::Version {
+        let version = parse_version(version).map_err(|error| PackRefError::Version {
             text: text.to_owned(),
-            version: version.to_owned(),
-            message: error.to_string(),
+            error,
         })?;
         Ok(Self { module, version })
     }

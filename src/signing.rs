@@ -35,8 +35,10 @@ pub enum SigningError {
     NoKey,
     #[error("`{}` is not a minisign key: {message}", path.display())]
     BadKey { path: PathBuf, message: String },
-    #[error("`{input}` is neither a minisign public key file nor a public key: {message}")]
+    #[error("`{input}` is not a minisign public key: {message}")]
     BadPublicKey { input: String, message: String },
+    #[error("no such file `{}`\nhint: give a minisign `.pub` file, or the public key itself (`RW...`, the second line of a `.pub` file)", path.display())]
+    NoKeyFile { path: PathBuf },
     #[error("failed to sign `{}` {}: {message}", pack.module, pack.version)]
     Sign { pack: PackRef, message: String },
     #[error("`{}` is not a minisign signature: {message}", path.display())]
@@ -263,15 +265,22 @@ impl Keyring {
     /// Adds a public key (a `.pub` file, or the key itself) to the user's trusted keys.
     pub fn trust(&self, input: &str) -> Result<TrustedKey, SigningError> {
         let path = Path::new(input);
-        let text = if path.is_file() {
-            fs_err::read_to_string(path).map_err(io(path))?
+        let key = if path.exists() {
+            let text = fs_err::read_to_string(path).map_err(io(path))?;
+            parse_public_key(&text).map_err(|message| SigningError::BadKey {
+                path: path.to_owned(),
+                message,
+            })?
+        } else if looks_like_a_public_key(input) {
+            parse_public_key(input).map_err(|message| SigningError::BadPublicKey {
+                input: input.to_owned(),
+                message,
+            })?
         } else {
-            input.to_owned()
+            return Err(SigningError::NoKeyFile {
+                path: path.to_owned(),
+            });
         };
-        let key = parse_public_key(&text).map_err(|message| SigningError::BadPublicKey {
-            input: input.to_owned(),
-            message,
-        })?;
         let id = key_id(key.keynum());
         let dir = self.user_trusted_dir();
         crate::fs::create_dir_all(&dir).map_err(io(&dir))?;
@@ -350,6 +359,12 @@ fn public_box(key: &PublicKey) -> Result<String, SigningError> {
             input: key_id(key.keynum()).to_string(),
             message: error.to_string(),
         })
+}
+
+/// Whether text given for a key (not an existing file) is meant as the key itself: minisign's
+/// public keys are base64 of `Ed...`, so they start with `RW`.
+fn looks_like_a_public_key(text: &str) -> bool {
+    text.starts_with("RW") && !text.ends_with(".pub")
 }
 
 fn parse_public_key(text: &str) -> Result<PublicKey, String> {

@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod keys;
+pub mod man;
 pub mod module_loader;
 pub mod pack;
 pub mod providers;
@@ -71,7 +72,7 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
         Command::Export(args) => export::export(&args, context, printer),
         Command::Env(args) => export::env(&args, context, printer),
         Command::Completions(args) => completions(&args, printer),
-        Command::Man => man(printer),
+        Command::Man(args) => man::man(&args, printer),
         Command::EvaluateWorker(args) => evaluate_worker(&args),
     }
 }
@@ -88,13 +89,5 @@ pub fn completions(args: &CompletionsArgs, _printer: &Printer) -> anyhow::Result
 /// commands that evaluate Nickel ([`crate::nickel::worker`]).
 pub fn evaluate_worker(args: &crate::cli::EvaluateWorkerArgs) -> anyhow::Result<Outcome> {
     crate::nickel::worker::serve(args.max_memory_bytes)?;
-    Ok(Outcome::Success)
-}
-
-/// `provisioning man`: the man page, in roff, generated from the clap definitions.
-pub fn man(_printer: &Printer) -> anyhow::Result<Outcome> {
-    let mut buffer = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut buffer)?;
-    crate::write_stdout(&String::from_utf8_lossy(&buffer))?;
     Ok(Outcome::Success)
 }

@@ -5,8 +5,9 @@ use serde::Serialize;
 use crate::Outcome;
 use crate::cli::RegistryListArgs;
 use crate::context::Context;
+use crate::names::ModuleName;
 use crate::printer::{Printer, Table};
-use crate::registry::Registries;
+use crate::registry::{Registries, Registry};
 
 #[derive(Debug, Serialize)]
 struct ListedVersion {
@@ -28,6 +29,7 @@ pub fn list(
         Some(module) => vec![module.clone()],
         None => registry.modules()?,
     };
+    let label = registry.label();
     let mut rows = Vec::new();
     for module in modules {
         let yanked = registry.yanked(&module)?;
@@ -39,7 +41,12 @@ pub fn list(
             });
         }
     }
-    let label = registry.label();
+    if let Some(module) = args.module.as_ref().filter(|_| rows.is_empty()) {
+        anyhow::bail!(
+            "no packs of `{module}` in the registry `{label}`\nhint: {}",
+            held_instead(module, registry.as_ref())
+        );
+    }
     printer.data(&rows, || {
         let mut table =
             Table::new(["MODULE", "VERSION"]).when_empty(&format!("no packs in `{label}`"));
@@ -54,4 +61,23 @@ pub fn list(
         table
     })?;
     Ok(Outcome::Success)
+}
+
+/// What a registry holds instead of `module`: the provider's module when `module` is a
+/// provider's name (`aws` for `aws_prov`), else the modules it has. A registry that cannot list
+/// its modules (an OCI registry without a catalog) says only that it has none of `module`.
+fn held_instead(module: &ModuleName, registry: &dyn Registry) -> String {
+    let Ok(held) = registry.modules() else {
+        return format!("it has no versions of `{module}`");
+    };
+    if let Some(meant) = crate::registry::provider_module(module).filter(|m| held.contains(m)) {
+        return format!(
+            "the provider `{module}` is packed as `{meant}`: `provisioning registry list {meant}`"
+        );
+    }
+    if held.is_empty() {
+        return "it holds no packs".to_owned();
+    }
+    let names: Vec<String> = held.iter().map(|m| format!("`{m}`")).collect();
+    format!("modules there: {}", names.join(", "))
 }

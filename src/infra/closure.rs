@@ -240,7 +240,7 @@ impl InstallIndex<'_> {
             } => {
                 let entries = registry.index(module).map_err(|error| error.to_string())?;
                 if entries.is_empty() {
-                    let pack = pack_command(module);
+                    let pack = crate::catalog::pack_command(module);
                     return Err(format!(
                         "no packs of `{module}` in the registry `{}`\nhint: pack it first: {pack}; or publish it to the registry",
                         registry.label()
@@ -332,17 +332,5 @@ impl resolve::Index for InstallIndex<'_> {
                 Ok(candidates)
             }
         }
-    }
-}
-
-/// The command that packs `module`, for hints: by its name it is a provider or the core; else
-/// a taskserv or a cluster, which `pack taskserv` or `pack cluster` packs.
-pub fn pack_command(module: &ModuleName) -> String {
-    match module.provider() {
-        Some(provider) => format!("`provisioning pack provider {provider}`"),
-        None if module.as_str() == "provisioning_core" => {
-            "`provisioning pack core`, for the core schemas".to_owned()
-        }
-        None => format!("`provisioning pack taskserv {module}` (or `pack cluster {module}`)"),
     }
 }

@@ -26,8 +26,29 @@ pub struct Expected {
 pub struct Trust<'a> {
     pub keys: &'a [TrustedKey],
     pub limits: Limits,
-    /// Accept a pack with no signature, or signed by a key not trusted.
-    pub allow_unsigned: bool,
+    /// What to do with a pack with no signature, or signed by a key not trusted.
+    pub unsigned: Unsigned,
+}
+
+/// A pack with no signature, or signed by a key not trusted: accepted or refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsigned {
+    /// Accepted: `--allow-unsigned`.
+    Allowed,
+    /// Refused. `overridable`: the command takes `--allow-unsigned`, so the hint names it
+    /// (`pack verify` does not).
+    Refused { overridable: bool },
+}
+
+impl Unsigned {
+    /// What a command's `--allow-unsigned` says.
+    pub fn from_flag(allow_unsigned: bool) -> Self {
+        if allow_unsigned {
+            Unsigned::Allowed
+        } else {
+            Unsigned::Refused { overridable: true }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -171,28 +192,28 @@ fn check_signature(
     signature: Option<&SignatureFile>,
     trust: &Trust<'_>,
 ) -> (Check, Option<Signer>) {
-    let allow_unsigned = trust.allow_unsigned;
+    let allow_unsigned = trust.unsigned == Unsigned::Allowed;
     let check = "signature";
     let Some(signature) = signature else {
-        return if allow_unsigned {
-            (
-                Check {
-                    check,
-                    status: Status::Allowed,
-                    detail: "unsigned, allowed by `--allow-unsigned`".into(),
-                },
-                None,
-            )
-        } else {
-            (
-                Check {
-                    check,
-                    status: Status::Failed,
-                    detail: "the artifact is not signed\nhint: sign packs with a key (`provisioning keys generate`, then pack again), or pass `--allow-unsigned`".into(),
-                },
-                None,
-            )
+        let (status, detail) = match trust.unsigned {
+            Unsigned::Allowed => (Status::Allowed, "unsigned, allowed by `--allow-unsigned`"),
+            Unsigned::Refused { overridable: true } => (
+                Status::Failed,
+                "the artifact is not signed\nhint: sign packs with a key (`provisioning keys generate`, then pack again), or pass `--allow-unsigned`",
+            ),
+            Unsigned::Refused { overridable: false } => (
+                Status::Failed,
+                "the artifact is not signed\nhint: sign packs with a key (`provisioning keys generate`, then pack again)",
+            ),
         };
+        return (
+            Check {
+                check,
+                status,
+                detail: detail.into(),
+            },
+            None,
+        );
     };
     match signing::verify(
         trust.keys,

@@ -116,10 +116,7 @@ impl DirectoryRegistry {
     pub fn resolve(&self, pack: &PackRef) -> Result<VersionEntry, RegistryError> {
         let metadata = self
             .read(&pack.module)?
-            .ok_or_else(|| RegistryError::UnknownModule {
-                module: pack.module.clone(),
-                registry: self.label.clone(),
-            })?;
+            .ok_or_else(|| self.unknown_module(pack))?;
         metadata
             .get(&pack.version)
             .cloned()
@@ -132,6 +129,19 @@ impl DirectoryRegistry {
                     .map(|v| v.version.clone())
                     .collect(),
             })
+    }
+
+    /// The error for a pack of a module it has no metadata of, naming the provider's module when
+    /// `pack` names a provider (`aws@1.1.0`) whose module (`aws_prov`) it has.
+    fn unknown_module(&self, pack: &PackRef) -> RegistryError {
+        let provider_pack = super::provider_module(&pack.module)
+            .filter(|module| self.metadata_path(module).is_file())
+            .map(|module| PackRef::new(module, pack.version.clone()));
+        RegistryError::UnknownModule {
+            module: pack.module.clone(),
+            registry: self.label.clone(),
+            provider_pack,
+        }
     }
 
     /// Marks `pack` yanked (or not), under the registry's lock; says whether anything changed.
@@ -148,10 +158,7 @@ impl DirectoryRegistry {
         let _lock = self.lock(printer).map_err(lock_error)?;
         self.resolve(pack)?;
         let Some(mut metadata) = self.read(&pack.module)? else {
-            return Err(RegistryError::UnknownModule {
-                module: pack.module.clone(),
-                registry: self.label.clone(),
-            });
+            return Err(self.unknown_module(pack));
         };
         let Some(entry) = metadata
             .versions

@@ -287,6 +287,7 @@ impl Registry for LooseArtifact {
             return Err(RegistryError::UnknownModule {
                 module: pack.module.clone(),
                 registry: self.label.clone(),
+                provider_pack: None,
             });
         }
         if pack.version != self.pack.version {

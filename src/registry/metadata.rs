@@ -17,7 +17,11 @@ use crate::signing::KeyId;
 pub struct ModuleMetadata {
     pub name: ModuleName,
     /// The newest version, in semver order (absent only while no version is recorded).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "text::optional_version"
+    )]
     pub version: Option<semver::Version>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_file: Option<ArtifactName>,
@@ -39,6 +43,7 @@ pub struct ModuleMetadata {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionEntry {
+    #[serde(deserialize_with = "text::version")]
     pub version: semver::Version,
     /// The artifact, relative to the packages directory: exactly `<module>_<version>.tar`.
     pub package_file: ArtifactName,
@@ -56,7 +61,11 @@ pub struct VersionEntry {
     pub signer: Option<KeyId>,
     /// What this version requires (its manifest's `[dependencies]`), so that resolution never
     /// downloads a pack to learn what it needs.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "text::requirements"
+    )]
     pub dependencies: BTreeMap<ModuleName, semver::VersionReq>,
     /// Withdrawn from resolution (`pack yank`): never chosen by a requirement, still installed
     /// where a lock pins it.
@@ -102,11 +111,92 @@ impl RegistryIndex {
     }
 }
 
+/// Reads a module's metadata: an error says where (`line L, column C`), which field
+/// (`versions[0].version`) and what it must be.
+pub fn parse(text: &str) -> Result<ModuleMetadata, String> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let error = error.into_inner();
+        // serde_json ends its messages with the position; every parse error here starts with it.
+        let position = format!(" at line {} column {}", error.line(), error.column());
+        let message = error.to_string();
+        let message = message.strip_suffix(&position).unwrap_or(&message);
+        let field = match field.as_str() {
+            // The whole document, or where serde could not tell.
+            "." | "?" => String::new(),
+            field => format!("`{field}`: "),
+        };
+        format!(
+            "line {}, column {}: {field}{message}",
+            error.line(),
+            error.column()
+        )
+    })
+}
+
+/// A version's dependencies as JSON (`{"provisioning_core": "^0.1"}`, an OCI annotation), with
+/// errors as [`parse`] words them.
+pub fn parse_dependencies(json: &str) -> Result<BTreeMap<ModuleName, semver::VersionReq>, String> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    text::requirements(&mut deserializer).map_err(|error| error.to_string())
+}
+
+/// Versions and requirements read as text, with errors that say what they must be: semver's
+/// own say where its parser stopped ("unexpected character 'l' while parsing major version
+/// number") or name its type ("expected semver version").
+mod text {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize as _, Deserializer};
+
+    use crate::names::ModuleName;
+
+    pub fn version<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<semver::Version, D::Error> {
+        parse(&String::deserialize(deserializer)?)
+    }
+
+    pub fn optional_version<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<semver::Version>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| parse(&text))
+            .transpose()
+    }
+
+    pub fn requirements<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<ModuleName, semver::VersionReq>, D::Error> {
+        BTreeMap::<ModuleName, String>::deserialize(deserializer)?
+            .into_iter()
+            .map(|(module, text)| match semver::VersionReq::parse(&text) {
+                Ok(requirement) => Ok((module, requirement)),
+                Err(_) => Err(D::Error::custom(format!(
+                    "`{module}`: `{text}` is not {}",
+                    crate::catalog::REQUIREMENT_FORMS
+                ))),
+            })
+            .collect()
+    }
+
+    fn parse<E: serde::de::Error>(text: &str) -> Result<semver::Version, E> {
+        crate::names::parse_version(text).map_err(|_| {
+            E::custom(format!(
+                "`{text}` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)"
+            ))
+        })
+    }
+}
+
 impl ModuleMetadata {
     /// Parses and checks (see [`Self::check`]) a `<module>.json`; the error says what is wrong,
     /// on one line.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        let metadata: Self = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+        let text = std::str::from_utf8(bytes).map_err(|_| "it is not UTF-8".to_owned())?;
+        let metadata = parse(text)?;
         metadata.check()?;
         Ok(metadata)
     }

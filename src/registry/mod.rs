@@ -49,10 +49,13 @@ pub enum RegistryError {
     },
     #[error("`{}` is not valid registry metadata: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("no packs of `{module}` in the registry `{registry}`\nhint: pack it first: `provisioning pack provider {}`", module.provider().map_or_else(|| module.to_string(), |p| p.to_string()))]
+    #[error("no packs of `{module}` in the registry `{registry}`\nhint: {}", unknown_module_hint(module, provider_pack.as_ref()))]
     UnknownModule {
         module: ModuleName,
         registry: String,
+        /// When `module` is a provider's name (`aws`) and the registry has packs of the
+        /// provider's module: the pack meant (`aws_prov@1.1.0`).
+        provider_pack: Option<PackRef>,
     },
     #[error(
         "`{module}` has no version {version} in the registry\nhint: {}",
@@ -84,7 +87,33 @@ impl RegistryError {
     }
 }
 
-fn available_versions(available: &[semver::Version]) -> String {
+fn unknown_module_hint(module: &ModuleName, provider_pack: Option<&PackRef>) -> String {
+    match provider_pack {
+        Some(pack) => provider_pack_hint(module, pack),
+        None => format!("pack it first: {}", crate::catalog::pack_command(module)),
+    }
+}
+
+/// `provider` was given where its module is meant: `aws@1.1.0` for `aws_prov@1.1.0`.
+pub(crate) fn provider_pack_hint(provider: &ModuleName, pack: &PackRef) -> String {
+    format!(
+        "the provider `{provider}` is packed as `{}`: `{pack}`",
+        pack.module
+    )
+}
+
+/// The module a provider's name stands for (`aws` → `aws_prov`), when `module` is not already a
+/// provider's module: what a user who typed a provider where a module is meant wants.
+pub fn provider_module(module: &ModuleName) -> Option<ModuleName> {
+    if module.provider().is_some() {
+        return None;
+    }
+    format!("{module}{}", crate::names::MODULE_SUFFIX)
+        .parse()
+        .ok()
+}
+
+pub(crate) fn available_versions(available: &[semver::Version]) -> String {
     if available.is_empty() {
         "it has no versions".to_owned()
     } else {
@@ -387,6 +416,7 @@ impl Registry for Chain {
         Err(last.unwrap_or_else(|| RegistryError::UnknownModule {
             module: pack.module.clone(),
             registry: self.label(),
+            provider_pack: None,
         }))
     }
 

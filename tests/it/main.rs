@@ -16,6 +16,7 @@ mod http_registry;
 mod install;
 mod loose;
 mod manifest_edits;
+mod messages;
 mod oci;
 mod pack;
 mod parsers;

@@ -366,6 +366,7 @@ fn a_yank_on_the_registry_withdraws_a_version_that_pinned_infras_keep() {
     --- stdout
     --- stderr
     error: `aws_prov` 7.0.0 is not in the registry `[HOST]`
+    hint: available: 1.0.0
     ");
     assert_snapshot!(run(&team, &["registry", "list", "aws_prov"]), @"
     exit: 0
@@ -461,4 +462,63 @@ fn outdated_asks_for_one_listing_per_module_and_nothing_offline() {
         "{:#?}",
         registry.requests()
     );
+}
+
+/// Regression: the OCI registry said a version was not there without naming those that are (the
+/// local registry does), took no provider name for its module (`aws@1.0.0`), and a cache that
+/// could not be written was named by a blob's path, not by the pack.
+#[test]
+fn what_the_registry_lacks_is_named_with_what_it_has() {
+    let registry = RegistryServer::start();
+    let (releaser, public) = release(&registry);
+    let run = client(&registry);
+    let team = teammate(&public);
+    assert_snapshot!(run(&team, &["providers", "install", "aws", "wuji", "--version", "9.9.9"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` 9.9.9 into `wuji`
+      caused by: `aws_prov` 9.9.9 is not in the registry `[HOST]`
+    hint: available: 1.0.0
+    ");
+    assert_snapshot!(run(&releaser, &["pack", "yank", "aws@1.0.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `aws` 1.0.0 is not in the registry `[HOST]`
+    hint: the provider `aws` is packed as `aws_prov`: `aws_prov@1.0.0`
+    ");
+    assert_snapshot!(run(&team, &["pack", "verify", "nosuch_prov@1.0.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `nosuch_prov` 1.0.0 is not in the registry `[HOST]`
+    hint: it has no versions of `nosuch_prov`
+    ");
+    assert_snapshot!(run(&team, &["registry", "list", "nosuch_prov"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no packs of `nosuch_prov` in the registry `[REGISTRY]`
+    hint: modules there: `aws_prov`, `local_prov`, `provisioning_core`, `upcloud_prov`
+    ");
+    assert_snapshot!(run(&team, &["registry", "list", "aws"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no packs of `aws` in the registry `[REGISTRY]`
+    hint: the provider `aws` is packed as `aws_prov`: `provisioning registry list aws_prov`
+    ");
+    // A file where the cache's blob directory goes.
+    team.write("distribution/cache/oci/blobs", "");
+    let before = team.tree("workspace");
+    assert_snapshot!(run(&team, &["providers", "install", "upcloud", "wuji", "--version", "0.0.1"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `upcloud` 0.0.1 into `wuji`
+      caused by: failed to store `upcloud_prov` 0.0.1 in the cache
+      caused by: failed to create directory `[BASE]/distribution/cache/oci/blobs/sha256`: Not a directory (os error 20)
+    ");
+    assert_eq!(team.tree("workspace"), before);
 }

@@ -151,7 +151,8 @@ fn version_overrides_the_artifact_but_never_the_source() {
     exit: 2
     --- stdout
     --- stderr
-    error: invalid value '1.x' for '--version <V>': unexpected character 'x' while parsing minor version number
+    error: invalid value '1.x' for '--version <V>': `1.x` is not a version
+    hint: give an exact version, `MAJOR.MINOR.PATCH`: `1.2.3`, or `1.2.3-rc.1` for a pre-release
 
     For more information, try '--help'.
     ");
@@ -482,14 +483,14 @@ fn malformed_registry_metadata_is_reported() {
     exit: 1
     --- stdout
     --- stderr
-    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: invalid type: integer `1`, expected semver version at line 3 column 14
+    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 3, column 14: `version`: invalid type: integer `1`, expected a string
     ");
     assert_snapshot!(context.run(["pack", "provider", "aws"]), @"
     exit: 1
     --- stdout
     --- stderr
     error: failed to pack `aws_prov`
-      caused by: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: invalid type: integer `1`, expected semver version at line 3 column 14
+      caused by: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 3, column 14: `version`: invalid type: integer `1`, expected a string
     ");
 }
 

@@ -102,7 +102,7 @@ fn keys_trust_refuses_what_is_not_a_key() {
     exit: 1
     --- stdout
     --- stderr
-    error: `RWnotakey` is neither a minisign public key file nor a public key: base64 conversion failed - was an actual public key given?
+    error: `RWnotakey` is not a minisign public key: base64 conversion failed - was an actual public key given?
     ");
     assert_snapshot!(context.run(["keys", "list"]), @"
     exit: 0

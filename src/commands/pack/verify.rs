@@ -7,7 +7,7 @@ use crate::config::absolutize;
 use crate::context::Context;
 use crate::names::PackRef;
 use crate::pack::ArtifactName;
-use crate::pack::verify::{self, Check, Expected, SignatureFile, Status, Trust};
+use crate::pack::verify::{self, Check, Expected, SignatureFile, Status, Trust, Unsigned};
 use crate::printer::{Printer, Table};
 use crate::registry::loose::{LooseArtifact, LooseSource};
 use crate::registry::{DirectoryRegistry, Registries, Registry as _, VersionEntry};
@@ -40,7 +40,8 @@ pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow
     let trust = Trust {
         keys: &keys,
         limits: context.unpack_limits(),
-        allow_unsigned: false,
+        // Verification reports; it has no `--allow-unsigned` to accept what fails.
+        unsigned: Unsigned::Refused { overridable: false },
     };
     let mut report = verify::verify(
         &source.bytes,

@@ -28,11 +28,14 @@ pub struct ProviderInfo {
     pub problem: Option<String>,
 }
 
+/// An infra that has the provider installed: how, and which of its packages (Nickel or KCL),
+/// whichever layout `info` was asked about.
 #[derive(Debug, Serialize)]
 pub struct Usage {
     pub infra: String,
     pub mode: Mode,
     pub version: semver::Version,
+    pub layout: Layout,
 }
 
 /// `providers info <provider>`: one provider in full.
@@ -54,6 +57,7 @@ pub fn info(args: &InfoArgs, context: &Context, printer: &Printer) -> anyhow::Re
                         infra: infra.name,
                         mode: entry.mode(),
                         version: entry.version.clone(),
+                        layout: entry.layout,
                     });
                 }
             }
@@ -127,7 +131,15 @@ fn render(info: &ProviderInfo) -> crate::printer::Table {
     let used: Vec<String> = info
         .used_by
         .iter()
-        .map(|u| format!("{} ({} {})", u.infra, u.mode, u.version))
+        .map(|u| {
+            format!(
+                "{} ({} {}, {})",
+                u.infra,
+                u.mode,
+                u.version,
+                u.layout.package_dir()
+            )
+        })
         .collect();
     table.row([
         "used by".into(),

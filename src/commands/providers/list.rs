@@ -42,11 +42,8 @@ pub fn list(args: &LayoutArgs, context: &Context, printer: &Printer) -> anyhow::
         }
     })
     .collect();
-    for row in &rows {
-        if let Some(problem) = &row.problem {
-            printer.warning(format!("provider `{}`: {problem}", row.name));
-        }
-    }
+    // A provider's problem is reported once, in its row (`problem` in JSON and YAML), as
+    // `module-loader discover` and `info` report it: not again as a warning on stderr.
     printer.data(&rows, || {
         let mut table = Table::new(["NAME", "VERSION", "NICKEL", "KCL", "PATH", "DESCRIPTION"])
             .when_empty(&format!(

@@ -49,13 +49,16 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
     )
     .with_context(|| format!("failed to update `{}`", infra.name))?;
     if plan.changes.is_empty() {
-        printer.status(
-            "Unchanged",
+        // Worded as `outdated` words it: an infra of links only has nothing to update.
+        let message = if lock.providers.iter().any(|entry| entry.pin().is_some()) {
             format!(
                 "every pin of `{}` is as new as its requirements allow",
                 infra.name
-            ),
-        );
+            )
+        } else {
+            format!("`{}`: no pinned packs to update", infra.name)
+        };
+        printer.status("Unchanged", message);
         return Ok(Outcome::Success);
     }
     for change in &plan.changes {

@@ -16,6 +16,7 @@ use crate::context::Context;
 use crate::fs::Transaction;
 use crate::names::{ModuleName, PackRef};
 use crate::pack::unpack::Limits;
+use crate::pack::verify::Unsigned;
 use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::signing::TrustedKey;
 use crate::version_spec::{VersionSpec, exactly};
@@ -256,7 +257,7 @@ pub fn install_pack(
     let trust = Trust {
         keys: sources.keys,
         limits: sources.limits,
-        allow_unsigned: request.allow_unsigned,
+        unsigned: Unsigned::from_flag(request.allow_unsigned),
     };
     clear_debris(context, infra)?;
     // An exact version is fetched and verified first: what the registry has of it decides.
@@ -556,7 +557,7 @@ pub fn update(
     let trust = Trust {
         keys: sources.keys,
         limits: sources.limits,
-        allow_unsigned,
+        unsigned: Unsigned::from_flag(allow_unsigned),
     };
     let wanted: Vec<PackRef> = plan
         .changes

@@ -65,23 +65,28 @@ impl Cache {
 
     /// Records the manifest a tag resolved to (after its blobs are stored, for a pull; alone, for
     /// an index read: a fetch then finds the blobs missing and pulls them).
+    /// `what` names the pack or record in the error.
     pub fn store_manifest(
         &self,
         url: &RegistryUrl,
         module: &ModuleName,
         tag: &str,
         manifest: &OciImageManifest,
+        what: impl FnOnce() -> String,
     ) -> Result<(), OciError> {
         let path = self.ref_path(url, module, tag);
-        let error = |source| OciError::Cache {
-            path: path.clone(),
+        let stored = serde_json::to_vec_pretty(manifest)
+            .map_err(std::io::Error::other)
+            .and_then(|json| {
+                if let Some(parent) = path.parent() {
+                    crate::fs::create_dir_all(parent)?;
+                }
+                crate::fs::atomic_write(&path, &json)
+            });
+        stored.map_err(|source| OciError::Cache {
+            what: what(),
             source,
-        };
-        let json = serde_json::to_vec_pretty(manifest).map_err(|e| error(e.into()))?;
-        if let Some(parent) = path.parent() {
-            crate::fs::create_dir_all(parent).map_err(error)?;
-        }
-        crate::fs::atomic_write(&path, &json).map_err(error)
+        })
     }
 
     /// The manifest a tag resolved to when it was pulled, if it is recorded.

@@ -102,7 +102,9 @@ impl OciRegistry {
                 let manifest = manifest.map_err(|failure| self.failure(failure, failed))?;
                 entries.push(self.layout(pack, &manifest)?.entry);
                 self.cache
-                    .store_manifest(&self.url, module, tag, &manifest)?;
+                    .store_manifest(&self.url, module, tag, &manifest, || {
+                        format!("the manifest of `{}` {}", pack.module, pack.version)
+                    })?;
             }
             for entry in &mut entries {
                 entry.yanked = yanked.contains(&entry.version);

@@ -33,7 +33,6 @@ mod pull;
 mod yank;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use futures_util::StreamExt as _;
 use oci_client::Client;
@@ -102,8 +101,17 @@ pub enum OciError {
         operation: String,
         seconds: u64,
     },
-    #[error("`{}` {} is not in the registry `{host}`", pack.module, pack.version)]
-    NotFound { host: String, pack: PackRef },
+    #[error(
+        "`{}` {} is not in the registry `{host}`{}",
+        pack.module, pack.version, hint.as_ref().map(|hint| format!("\nhint: {hint}")).unwrap_or_default()
+    )]
+    NotFound {
+        host: String,
+        pack: PackRef,
+        /// What the registry has instead, when it could be listed: see
+        /// [`OciRegistry::explain_not_found`].
+        hint: Option<String>,
+    },
     #[error(
         "`{}` {} is already in the registry `{host}` with other contents (sha256 {existing}, local {local})\nhint: published versions are immutable: release a new version",
         pack.module, pack.version
@@ -132,9 +140,10 @@ pub enum OciError {
     OfflineListing { host: String },
     #[error("`{version}` cannot be an OCI tag (build metadata `+...` is not allowed in tags)")]
     BadTag { version: semver::Version },
-    #[error("failed to access the cache at `{}`", path.display())]
+    /// `what`: the pack (`` `upcloud_prov` 0.0.1 ``) or record; the cause names the path.
+    #[error("failed to store {what} in the cache")]
     Cache {
-        path: PathBuf,
+        what: String,
         #[source]
         source: std::io::Error,
     },
@@ -265,12 +274,11 @@ impl OciRegistry {
         }
     }
 
-    /// A failed read as ours: refused credentials and the cache have their own errors; the rest
-    /// is described to `make`.
+    /// A failed read as ours: refused credentials have their own error; the rest is described
+    /// to `make`. (A pull names what it failed to cache itself: [`pull`].)
     fn failure(&self, failure: Failure, make: impl FnOnce(String) -> OciError) -> OciError {
         match failure {
             failure if failure.is_unauthorized() => self.unauthorized(),
-            Failure::Cache { path, source } => OciError::Cache { path, source },
             other => make(other.describe()),
         }
     }
@@ -280,6 +288,28 @@ impl OciRegistry {
             host: self.url.host.clone(),
             source_name: self.auth_source.clone(),
         }
+    }
+
+    /// A pack the registry does not have, with what it has instead: the module's versions, or
+    /// when it has none and the module is a provider's name (`aws`), the provider's module
+    /// (`aws_prov`) if it has that. Listing is one more request, on this failure only.
+    fn explain_not_found(&self, error: OciError) -> OciError {
+        let OciError::NotFound { host, pack, .. } = error else {
+            return error;
+        };
+        let versions = |module: &ModuleName| self.oci_versions(module).ok();
+        let hint = match versions(&pack.module) {
+            Some(available) if !available.is_empty() => Some(super::available_versions(&available)),
+            Some(_) => super::provider_module(&pack.module)
+                .filter(|module| versions(module).is_some_and(|found| !found.is_empty()))
+                .map(|module| {
+                    let meant = PackRef::new(module, pack.version.clone());
+                    super::provider_pack_hint(&pack.module, &meant)
+                })
+                .or_else(|| Some(format!("it has no versions of `{}`", pack.module))),
+            None => None,
+        };
+        OciError::NotFound { host, pack, hint }
     }
 
     fn listing_allowed(&self) -> Result<(), OciError> {
@@ -445,7 +475,9 @@ impl Registry for OciRegistry {
         if let Some(fetched) = self.cached(pack) {
             return Ok(fetched);
         }
-        Ok(self.run(|connection| self.fetch_async(connection, pack))??)
+        Ok(self
+            .run(|connection| self.fetch_async(connection, pack))?
+            .map_err(|error| self.explain_not_found(error))?)
     }
 
     /// Fetches several packs into the cache, [`CONCURRENCY`] at a time, so that the fetches that

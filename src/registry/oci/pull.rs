@@ -61,6 +61,7 @@ impl OciRegistry {
             pack: pack.clone(),
             reason,
         };
+        let described = || format!("`{}` {}", pack.module, pack.version);
         let reference = self.url.reference(pack.module.as_str(), tag);
         let session = self
             .session(connection, &reference)
@@ -73,6 +74,7 @@ impl OciRegistry {
                 return Err(OciError::NotFound {
                     host: self.url.host.clone(),
                     pack: pack.clone(),
+                    hint: None,
                 });
             }
             Err(failure) => return Err(self.failure(failure, failed)),
@@ -95,13 +97,17 @@ impl OciRegistry {
         for (layer, result) in layout.layers().zip(pulled) {
             result.map_err(|failure| match failure {
                 Failure::Blob(fault) => failed(format!("its {} {fault}", layer.name)),
+                Failure::Cache { source, .. } => OciError::Cache {
+                    what: described(),
+                    source,
+                },
                 other => self.failure(other, |reason| {
                     failed(format!("its {} could not be read: {reason}", layer.name))
                 }),
             })?;
         }
         self.cache
-            .store_manifest(&self.url, &pack.module, tag, &manifest)?;
+            .store_manifest(&self.url, &pack.module, tag, &manifest, described)?;
         Ok(layout)
     }
 
@@ -233,8 +239,8 @@ impl OciRegistry {
                 .get(key)
                 .ok_or_else(|| format!("it lacks the annotation `{key}`"))
         };
-        let version = semver::Version::parse(annotation(ANNOTATION_VERSION)?)
-            .map_err(|error| format!("`{ANNOTATION_VERSION}`: {error}"))?;
+        let version = crate::names::parse_version(annotation(ANNOTATION_VERSION)?)
+            .map_err(|_| format!("`{ANNOTATION_VERSION}` is not a version"))?;
         if version != pack.version {
             return Err(format!("its annotations name version {version}"));
         }
@@ -250,7 +256,7 @@ impl OciRegistry {
             None => None,
         };
         let dependencies = match annotations.get(ANNOTATION_DEPENDENCIES) {
-            Some(json) => serde_json::from_str(json)
+            Some(json) => crate::registry::metadata::parse_dependencies(json)
                 .map_err(|error| format!("`{ANNOTATION_DEPENDENCIES}`: {error}"))?,
             None => Default::default(),
         };

@@ -39,8 +39,9 @@ pub(super) fn parse(manifest: &OciImageManifest) -> Result<BTreeSet<semver::Vers
     versions
         .iter()
         .map(|version| {
-            semver::Version::parse(version)
-                .map_err(|error| format!("its `{YANKED_TAG}` record lists `{version}`: {error}"))
+            crate::names::parse_version(version).map_err(|_| {
+                format!("its `{YANKED_TAG}` record lists `{version}`, which is not a version")
+            })
         })
         .collect()
 }
@@ -109,7 +110,7 @@ impl OciRegistry {
             // A cache that cannot be written only costs `--offline` this record.
             let _ = self
                 .cache
-                .store_manifest(&self.url, module, YANKED_TAG, manifest);
+                .store_manifest(&self.url, module, YANKED_TAG, manifest, String::new);
         }
         Ok(record)
     }
@@ -126,6 +127,7 @@ impl OciRegistry {
                 self.set_yanked_async(connection, pack, yanked),
             )
         })?
+        .map_err(|error| self.explain_not_found(error))
     }
 
     async fn set_yanked_async(
@@ -153,6 +155,7 @@ impl OciRegistry {
                 return Err(OciError::NotFound {
                     host: self.url.host.clone(),
                     pack: pack.clone(),
+                    hint: None,
                 });
             }
             Err(failure) => return Err(self.failure(failure, failed)),
@@ -193,7 +196,9 @@ impl OciRegistry {
             )
             .await?;
         self.cache
-            .store_manifest(&self.url, &pack.module, YANKED_TAG, &manifest)?;
+            .store_manifest(&self.url, &pack.module, YANKED_TAG, &manifest, || {
+                format!("the yank record of `{}`", pack.module)
+            })?;
         Ok(true)
     }
 }
