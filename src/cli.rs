@@ -57,14 +57,14 @@ pub enum OutputFormat {
     Table,
     Json,
     Yaml,
-    /// `export` only
+    // `export` only; refused by the other commands.
     Toml,
-    /// `export` only: a string value, as it is
+    // `export` only: a string value, as it is.
     #[value(alias = "raw")]
     Text,
-    /// `module-loader graph` only: Graphviz
+    // `module-loader graph` only: Graphviz.
     Dot,
-    /// `module-loader graph` only: a Mermaid flowchart, for Markdown
+    // `module-loader graph` only: a Mermaid flowchart, for Markdown.
     Mermaid,
 }
 

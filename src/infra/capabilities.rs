@@ -44,6 +44,15 @@ impl std::fmt::Display for Problem {
                 capability,
                 offered_by,
             } => {
+                if let [(name, kind)] = offered_by.as_slice()
+                    && name == capability
+                {
+                    return write!(
+                        f,
+                        "`{module}` requires the {} `{capability}`, which is not loaded",
+                        kind.as_str()
+                    );
+                }
                 write!(f, "`{module}` requires `{capability}`")?;
                 if offered_by.is_empty() {
                     write!(f, ", which no module of the catalog provides")

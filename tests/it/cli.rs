@@ -169,6 +169,8 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
         format!("{}\n{run}", names.join("\n")).replace(&dir.display().to_string(), "[DIR]");
     assert_snapshot!(listing, @"
     provisioning-completions.1
+    provisioning-env.1
+    provisioning-export.1
     provisioning-keys-generate.1
     provisioning-keys-list.1
     provisioning-keys-public.1
@@ -176,14 +178,24 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     provisioning-keys.1
     provisioning-man.1
     provisioning-module-loader-discover.1
+    provisioning-module-loader-graph.1
+    provisioning-module-loader-init.1
+    provisioning-module-loader-installed.1
+    provisioning-module-loader-load.1
     provisioning-module-loader-sync.1
+    provisioning-module-loader-unload.1
     provisioning-module-loader.1
     provisioning-pack-clean.1
+    provisioning-pack-cluster.1
+    provisioning-pack-clusters.1
     provisioning-pack-core.1
+    provisioning-pack-index.1
     provisioning-pack-list.1
     provisioning-pack-provider.1
     provisioning-pack-providers.1
     provisioning-pack-publish.1
+    provisioning-pack-taskserv.1
+    provisioning-pack-taskservs.1
     provisioning-pack-verify.1
     provisioning-pack-yank.1
     provisioning-pack.1
@@ -203,7 +215,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     exit: 0
     --- stdout
     --- stderr
-           Wrote 32 man pages into `[DIR]`
+           Wrote 44 man pages into `[DIR]`
     ");
     let mut references = 0;
     for name in &names {
@@ -288,8 +300,9 @@ fn man_help_says_where_the_pages_go() {
                                 nearest ancestor holding `config/config.defaults.toml` or `extensions/`]
           --config <FILE>       A user configuration file layered over the defaults [env:
                                 PROVISIONING_CONFIG]
-          --format <FORMAT>     How to print data on stdout [default: table] [possible values: table,
-                                json, yaml]
+          --format <FORMAT>     How to print data on stdout (`toml` and `text` are for `export` only,
+                                `dot` and `mermaid` for `module-loader graph`) [default: table]
+                                [possible values: table, json, yaml, toml, text, dot, mermaid]
       -q, --quiet               Print nothing on stderr but errors
       -v, --verbose             Print more about what is done
           --offline             Never use the network
@@ -357,12 +370,17 @@ fn a_subcommands_help_lists_the_global_options_apart() {
       <INFRA>     The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
 
     Options:
-          --force            Replace whatever stands where the link goes (a directory, a stray file)
+          --force            Replace whatever stands where the module goes: a directory or file where
+                             the link goes, or a `vendor/<module>` that `provisioning` did not unpack
+                             (its files are lost)
           --version <V|REQ>  Install a packed version (pack mode) instead of linking the live source:
                              exactly `1.2.3`, or the newest matching a requirement (`^1.2`, `~1.2.3`,
                              `>=1.0, <2.0`, `*`)
-          --allow-unsigned   With `--version`: accept an unsigned pack, or one signed by an untrusted
-                             key (recorded in the lock)
+          --allow-unsigned   With `--version` or `--from`: accept an unsigned pack, or one signed by an
+                             untrusted key (recorded in the lock)
+          --from <PATH|URL>  Install one loose artifact (pack mode): a `<module>_<version>.tar` file or
+                             `https://` URL, with its signature beside it (`.minisig`); module and
+                             version come from the artifact
           --kcl              Use the legacy KCL layout (`kcl/`, `.kcl-modules/`, `kcl.mod`)
       -h, --help             Print help
 
@@ -371,8 +389,9 @@ fn a_subcommands_help_lists_the_global_options_apart() {
                                 nearest ancestor holding `config/config.defaults.toml` or `extensions/`]
           --config <FILE>       A user configuration file layered over the defaults [env:
                                 PROVISIONING_CONFIG]
-          --format <FORMAT>     How to print data on stdout [default: table] [possible values: table,
-                                json, yaml]
+          --format <FORMAT>     How to print data on stdout (`toml` and `text` are for `export` only,
+                                `dot` and `mermaid` for `module-loader graph`) [default: table]
+                                [possible values: table, json, yaml, toml, text, dot, mermaid]
       -q, --quiet               Print nothing on stderr but errors
       -v, --verbose             Print more about what is done
           --offline             Never use the network

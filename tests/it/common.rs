@@ -710,3 +710,18 @@ impl Drop for StaticServer {
         self.stop();
     }
 }
+
+/// The text of one entry of an artifact (`module/manifest.toml`).
+pub fn artifact_file(artifact: &Path, entry: &str) -> String {
+    let file = std::fs::File::open(artifact).expect("open the artifact");
+    let mut archive = tar::Archive::new(file);
+    for found in archive.entries().expect("entries") {
+        let mut found = found.expect("entry");
+        if found.path().expect("path").to_string_lossy() == entry {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut found, &mut text).expect("read");
+            return text;
+        }
+    }
+    panic!("`{entry}` is not in `{}`", artifact.display());
+}

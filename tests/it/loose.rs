@@ -172,7 +172,7 @@ fn install_from_refuses_unsigned_mismatched_and_foreign_artifacts() {
     --- stderr
     error: manifest: names `local_prov` 0.2.0, but the file name says `local_prov` 0.3.0
     error: signature: the artifact is not signed
-    hint: sign packs with a key (`provisioning keys generate`, then pack again), or pass `--allow-unsigned`
+    hint: sign packs with a key (`provisioning keys generate`, then pack again)
     error: `local_prov` 0.3.0 failed verification (manifest)
     ");
 }

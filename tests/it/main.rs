@@ -17,6 +17,7 @@ mod install;
 mod loose;
 mod manifest_edits;
 mod messages;
+mod modules;
 mod oci;
 mod pack;
 mod parsers;

@@ -142,7 +142,7 @@ fn a_provider_name_where_a_module_is_meant_names_the_module() {
     --- stdout
     --- stderr
     error: no packs of `nosuch` in the registry `distribution/registry`
-    hint: pack it first: `provisioning pack provider nosuch`
+    hint: pack it first: `provisioning pack taskserv nosuch` (or `pack cluster nosuch`)
     ");
 }
 

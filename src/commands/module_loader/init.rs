@@ -22,7 +22,7 @@ pub fn init(args: &InitArgs, context: &Context, printer: &Printer) -> anyhow::Re
         (ModuleKind::Clusters, args.clusters.as_slice()),
     ];
     // Every name is checked, and the set they make, before the infra is created.
-    let modules = find_all(&catalog, &wanted)?;
+    let modules = find_all(&catalog, &wanted, false)?;
     let missing = match Infra::resolve(context, &args.infra) {
         Ok(infra) => Ok(infra),
         Err(crate::infra::InfraError::Unknown { name, root, .. }) => Err(Infra {
@@ -90,12 +90,13 @@ fn create(infra: &Infra, kinds: &[EntryKind]) -> anyhow::Result<()> {
         .iter()
         .filter_map(|kind| Some((kind.module_kind().dir_name(), generated::file_name(*kind)?)))
         .collect();
+    // The bindings are named apart from the fields: a record's fields are in scope inside it.
     for (kind, file) in &files {
-        main.push_str(&format!("let {kind} = import \"{file}\" in\n"));
+        main.push_str(&format!("let loaded_{kind} = import \"{file}\" in\n"));
     }
     main.push_str("{\n");
     for (kind, _) in &files {
-        main.push_str(&format!("  {kind} = std.record.fields {kind},\n"));
+        main.push_str(&format!("  {kind} = std.record.fields loaded_{kind},\n"));
     }
     main.push_str("}\n");
     let mut transaction = crate::fs::Transaction::new();

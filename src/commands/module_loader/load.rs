@@ -33,15 +33,23 @@ pub fn load(args: &LoadArgs, context: &Context, printer: &Printer) -> anyhow::Re
         force: args.force,
     };
     let catalog = Catalog::new(&context.config);
-    let modules = find_all(&catalog, &[(args.kind, &args.names)])?;
+    let modules = find_all(
+        &catalog,
+        &[(args.kind, &args.names)],
+        args.version.is_some(),
+    )?;
     check_after(context, &infra, &catalog, &modules, &[])?;
     load_modules(context, &infra, &request, &modules, &catalog, printer)
 }
 
 /// Finds every module named, of its kind; every unknown name is reported at once.
+///
+/// In link mode a module must be in the catalog with a readable package. In pack mode
+/// (`packs`) one the catalog lacks is looked for in the registry alone.
 pub fn find_all(
     catalog: &Catalog,
     wanted: &[(ModuleKind, &[ModuleArg])],
+    packs: bool,
 ) -> anyhow::Result<Vec<Module>> {
     let mut modules = Vec::new();
     let mut unknown = Vec::new();
@@ -53,7 +61,18 @@ pub fn find_all(
         }
         for name in *names {
             match catalog.find_named(*kind, name.as_str()) {
-                Ok(module) => modules.push(module),
+                Ok(module) if packs => modules.push(module),
+                Ok(module) => match module.problem() {
+                    None => modules.push(module),
+                    Some(problem) => unknown.push(format!(
+                        "{} `{}` cannot be loaded: {problem}",
+                        kind.singular(),
+                        module.name
+                    )),
+                },
+                Err(crate::catalog::CatalogError::UnknownOfKind { .. }) if packs => {
+                    modules.push(registry_only(*kind, name));
+                }
                 Err(error) => unknown.push(error.to_string()),
             }
         }
@@ -64,13 +83,34 @@ pub fn find_all(
     Ok(modules)
 }
 
-/// The module name a catalog module is loaded as.
+/// A module known to the registry only (pack mode): no source, so no package to read.
+fn registry_only(kind: ModuleKind, name: &ModuleArg) -> Module {
+    Module {
+        kind,
+        name: name.to_string(),
+        category: None,
+        dir: std::path::PathBuf::new(),
+        has_nickel: false,
+        has_kcl: false,
+        layout: Layout::Nickel,
+        package: crate::catalog::PackageState::Missing,
+    }
+}
+
+/// The module name a catalog module is loaded as: its package's, else (a registry-only
+/// module) what its kind makes of its name.
 pub fn module_name(module: &Module) -> anyhow::Result<ModuleName> {
-    let name = module.package().map_or(module.name.as_str(), |package| {
-        package.manifest.name.as_str()
-    });
-    name.parse()
-        .with_context(|| format!("`{name}` is not a module name"))
+    if let Some(package) = module.package() {
+        let name = &package.manifest.name;
+        return name
+            .parse()
+            .with_context(|| format!("`{name}` is not a module name"));
+    }
+    let name: crate::names::ProviderName = module.name.parse()?;
+    Ok(match module.kind {
+        ModuleKind::Providers => name.module_name(),
+        _ => ModuleName::from(&name),
+    })
 }
 
 /// Refuses a change that would leave the infra's loaded set with an unmet requirement, a

@@ -5,8 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::bail;
-
 use super::closure::{self, Plan, Provenance, Sources, Target};
 use super::lockfile::{EntryKind, Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
 use super::manifest::InfraManifestMut;
@@ -21,8 +19,11 @@ use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::signing::TrustedKey;
 use crate::version_spec::{VersionSpec, exactly};
 
+mod placement;
 mod remove;
 mod sync;
+
+use placement::Placement;
 
 pub use remove::{Removal, remove};
 pub use sync::{Pruned, SyncReport, SyncedEntry, sync};
@@ -375,7 +376,7 @@ pub fn install_pack(
 }
 
 /// The lock entry of a verified pack.
-fn pack_entry(
+pub(super) fn pack_entry(
     verified: &VerifiedPack,
     required_by: BTreeSet<ModuleName>,
     direct: bool,
@@ -409,115 +410,6 @@ impl Plan {
             .find(|planned| planned.module == *module)
             .map(|planned| planned.required_by.clone())
             .unwrap_or_default()
-    }
-}
-
-/// Carries out the part of a plan beyond the module asked for: dependencies linked or vendored,
-/// those kept updated with who requires them, those no longer needed dropped; the manifest and
-/// the lock edited to match.
-struct Placement<'a> {
-    context: &'a Context,
-    infra: &'a Infra,
-    /// The verified packs of the plan's registry modules.
-    fetched: &'a BTreeMap<ModuleName, VerifiedPack>,
-    /// Replace a `vendor/<module>` this tool did not unpack even when that loses files.
-    force: bool,
-}
-
-impl Placement<'_> {
-    fn apply(
-        &self,
-        plan: &Plan,
-        target: Option<&ModuleName>,
-        manifest: &mut InfraManifestMut,
-        lock: &mut ProvidersLock,
-        transaction: &mut Transaction,
-        changes: &mut Vec<DependencyChange>,
-    ) -> anyhow::Result<bool> {
-        let (context, infra) = (self.context, self.infra);
-        let mut changed = false;
-        for planned in plan.modules.iter().filter(|p| Some(&p.module) != target) {
-            let module = &planned.module;
-            let entry = match &planned.provenance {
-                Provenance::Locked => {
-                    let Some(existing) = lock.module(module) else {
-                        continue;
-                    };
-                    let mut entry = existing.clone();
-                    entry.required_by.clone_from(&planned.required_by);
-                    entry
-                }
-                Provenance::Source(dir, kind) => {
-                    changed |= link::place(
-                        context,
-                        infra,
-                        Layout::Nickel,
-                        module,
-                        dir,
-                        false,
-                        transaction,
-                    )?;
-                    changed |= vendor::remove(infra, module, transaction)?;
-                    manifest.set_path_dependency(
-                        module.as_str(),
-                        &link_dependency_path(context, Layout::Nickel, module),
-                    );
-                    changes.push(DependencyChange {
-                        module: module.clone(),
-                        version: planned.version.clone(),
-                        action: DependencyAction::Linked,
-                        required_by: planned.required_by.clone(),
-                    });
-                    LockEntry {
-                        name: module.short_name(),
-                        module: module.clone(),
-                        kind: *kind,
-                        version: planned.version.clone(),
-                        layout: Layout::Nickel,
-                        installed: Installed::Link {
-                            source: link::recorded_source(context, dir)?,
-                        },
-                        required_by: planned.required_by.clone(),
-                        direct: planned.direct,
-                    }
-                }
-                Provenance::Registry(_) => {
-                    let Some(verified) = self.fetched.get(module) else {
-                        bail!("`{module}` {} was not fetched", planned.version);
-                    };
-                    changed |= vendor::place(infra, verified, self.force, transaction)?;
-                    changed |=
-                        link::remove_symlink(context, infra, Layout::Nickel, module, transaction)?;
-                    let version = planned.version.to_string();
-                    manifest.set_pack_dependency(
-                        module.as_str(),
-                        &vendor_dependency_path(module),
-                        planned.recorded.as_deref().unwrap_or(&version),
-                    );
-                    changes.push(DependencyChange {
-                        module: module.clone(),
-                        version: planned.version.clone(),
-                        action: DependencyAction::Vendored,
-                        required_by: planned.required_by.clone(),
-                    });
-                    pack_entry(verified, planned.required_by.clone(), planned.direct)
-                }
-            };
-            if lock.module(module) != Some(&entry) {
-                changed = true;
-                lock.upsert(entry);
-            }
-        }
-        for dropped in &plan.dropped {
-            changed |= drop_entry(context, infra, dropped, manifest, lock, transaction)?;
-            changes.push(DependencyChange {
-                module: dropped.module.clone(),
-                version: dropped.version.clone(),
-                action: DependencyAction::Removed,
-                required_by: BTreeSet::new(),
-            });
-        }
-        Ok(changed)
     }
 }
 

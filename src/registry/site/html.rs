@@ -6,6 +6,8 @@
 
 use std::fmt::Write as _;
 
+use crate::catalog::EntryKind;
+
 use super::VersionDocs;
 use crate::nickel::doc::{Documentation, DocumentedField};
 use crate::registry::{ModuleMetadata, VersionEntry};
@@ -65,14 +67,36 @@ pub fn index(modules: &[(&ModuleMetadata, Option<VersionDocs>)]) -> String {
     );
     if modules.is_empty() {
         body.push_str("<p>No modules are packed yet.</p>\n");
-    } else {
+    }
+    // One section per kind, in the order infras use them.
+    for (kind, heading) in [
+        (EntryKind::Provider, "Providers"),
+        (EntryKind::Taskserv, "Taskservs"),
+        (EntryKind::Cluster, "Clusters"),
+        (EntryKind::Core, "Core schemas"),
+    ] {
+        let of_kind: Vec<_> = modules
+            .iter()
+            .filter(|(module, _)| module.module_kind() == kind)
+            .collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            body,
+            "<h2 id=\"{}\">{heading}</h2>",
+            kind.module_kind().dir_name()
+        );
         body.push_str("<div class=\"scroll\">\n<table>\n<thead><tr><th>Module</th><th>Latest</th><th>Versions</th><th>Signed by</th><th>Description</th></tr></thead>\n<tbody>\n");
-        for (module, docs) in modules {
+        for (module, docs) in of_kind {
             let name = escape(module.name.as_str());
             let latest = module.versions.last();
+            let category = module.category.as_deref().map_or_else(String::new, |c| {
+                format!(" <span class=\"muted\">{}</span>", escape(c))
+            });
             let _ = writeln!(
                 body,
-                "<tr><td><a href=\"modules/{name}.html\">{name}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><a href=\"modules/{name}.html\">{name}</a>{category}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 latest.map_or_else(String::new, |entry| escape(&entry.version.to_string())),
                 module.versions.len(),
                 latest.map_or_else(String::new, |entry| escape(&signer(entry))),
@@ -97,6 +121,16 @@ pub fn module(
     let _ = writeln!(
         body,
         "<nav><a href=\"../index.html\">← All modules</a></nav>\n<header>\n<h1>{name}</h1>"
+    );
+    let kind = module.module_kind();
+    let _ = writeln!(
+        body,
+        "<p class=\"muted\">A {}{}</p>",
+        kind.as_str(),
+        module
+            .category
+            .as_deref()
+            .map_or_else(String::new, |c| format!(" in the category {}", escape(c)))
     );
     if let Some(docs) = docs.filter(|docs| !docs.description.is_empty()) {
         let _ = writeln!(body, "<p>{}</p>", escape(&docs.description));
@@ -146,6 +180,10 @@ pub fn module(
     page(&format!("{} — provisioning registry", module.name), &body)
 }
 
+fn name_of(module: &ModuleMetadata) -> String {
+    escape(module.name.as_str())
+}
+
 fn install(body: &mut String, module: &ModuleMetadata, install_url: Option<&str>) {
     let Some(latest) = module.versions.iter().rev().find(|e| !e.yanked) else {
         return;
@@ -162,6 +200,20 @@ fn install(body: &mut String, module: &ModuleMetadata, install_url: Option<&str>
                 escape(&latest.version.to_string()),
                 escape(&provider.to_string()),
                 escape(&latest.package_file.to_string()),
+            );
+        }
+        None if matches!(
+            module.module_kind(),
+            EntryKind::Taskserv | EntryKind::Cluster
+        ) =>
+        {
+            let _ = writeln!(
+                body,
+                "<pre><code>provisioning {}module-loader load {} &lt;infra&gt; {} --version {}</code></pre>",
+                escape(&registry),
+                module.module_kind().module_kind().dir_name(),
+                name_of(module),
+                escape(&latest.version.to_string()),
             );
         }
         None => {

@@ -1,0 +1,177 @@
+//! A module's `manifest.toml`: `[package]` (name, version, description, entry; a pack's kind
+//! and category), `[dependencies]` (Cargo's requirement syntax) and `[capabilities]`, parsed
+//! once with errors that name the file and the line.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::EntryKind;
+use crate::names::{self, ModuleName};
+
+/// The `[package]` table of a module's manifest, and its `[dependencies]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageManifest {
+    pub name: String,
+    pub version: semver::Version,
+    pub description: String,
+    /// The entry point, relative to the package directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// The modules it imports by name, each with the versions it accepts (Cargo's requirement
+    /// syntax: `"0.1"` means `^0.1`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependencies: BTreeMap<ModuleName, semver::VersionReq>,
+    /// `[package] kind`: what a pack says it is (absent in sources and in providers' packs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EntryKind>,
+    /// `[package] category`: a packed taskserv's category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// What it offers and needs beyond named dependencies (`[capabilities]`).
+    #[serde(skip_serializing_if = "Capabilities::is_empty")]
+    pub capabilities: Capabilities,
+}
+
+/// A module's `[capabilities]`: names of capabilities (`container-runtime`) or of modules.
+/// `requires` is met by a loaded module that provides the capability or has that name;
+/// `conflicts_with` is broken by one that does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provides: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts_with: Vec<String>,
+}
+
+impl Capabilities {
+    pub fn is_empty(&self) -> bool {
+        self.provides.is_empty() && self.requires.is_empty() && self.conflicts_with.is_empty()
+    }
+}
+
+/// The accepted forms of a version requirement, for hints.
+pub const REQUIREMENT_FORMS: &str = "a version requirement in Cargo's syntax: `0.1` (meaning `^0.1`), `^1.2`, `~1.2.3`, `=1.2.3`, `>=1.0, <2.0` or `*`";
+
+/// The `[package]` table as written, before its version is parsed.
+#[derive(Debug, Deserialize)]
+struct RawPackage {
+    name: String,
+    version: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    entry: Option<String>,
+    /// Written into a packed taskserv's or cluster's manifest, so the artifact says what it is.
+    #[serde(default)]
+    kind: Option<EntryKind>,
+    #[serde(default)]
+    category: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ManifestFile {
+    package: RawPackage,
+    #[serde(default)]
+    dependencies: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    capabilities: Capabilities,
+}
+
+/// Reads the `[package]` table of a module manifest; the error is a full sentence naming the
+/// file (and the line, for malformed TOML).
+pub fn read_package_manifest(path: &Path) -> Result<PackageManifest, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("no manifest: `{}` does not exist", path.display()));
+        }
+        Err(error) => return Err(format!("failed to read `{}`: {error}", path.display())),
+    };
+    parse_package_manifest(&text, path)
+}
+
+/// Parses a module manifest's text; `path` names it in errors.
+pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest, String> {
+    let file: ManifestFile = toml::from_str(text).map_err(|error| {
+        format!(
+            "`{}` is not a valid manifest: {}",
+            path.display(),
+            crate::text::located(text, error.message(), error.span())
+        )
+    })?;
+    let raw = file.package;
+    let capabilities = file.capabilities;
+    for name in capabilities
+        .provides
+        .iter()
+        .chain(&capabilities.requires)
+        .chain(&capabilities.conflicts_with)
+    {
+        names::validate(name)
+            .map_err(|error| format!("`{}`: `[capabilities]`: {error}", path.display()))?;
+    }
+    let mut dependencies = BTreeMap::new();
+    for (name, requirement) in file.dependencies {
+        let module: ModuleName = name
+            .parse()
+            .map_err(|error| format!("`{}`: dependency `{name}`: {error}", path.display()))?;
+        if module == *raw.name.as_str() {
+            return Err(format!(
+                "`{}`: `{module}` depends on itself",
+                path.display()
+            ));
+        }
+        // `"^0.1"`, or Cargo's table form `{ version = "^0.1" }`. A `path = "..."` (a
+        // development link to another module's source, as Cargo writes it) is accepted here and
+        // refused by `pack`, which never puts a development link into a release.
+        let table = requirement.as_table();
+        let written = match (&requirement, table.and_then(|t| t.get("version"))) {
+            (toml::Value::String(text), _) => text.clone(),
+            (_, Some(toml::Value::String(text))) => text.clone(),
+            (_, None) if table.is_some_and(|t| t.contains_key("path")) => continue,
+            _ => {
+                return Err(format!(
+                    "`{}`: dependency `{module}` must be a version requirement (`{module} = \"^0.1\"`) or a table with one (`{module} = {{ version = \"^0.1\" }}`)",
+                    path.display()
+                ));
+            }
+        };
+        let requirement = parse_requirement(&written).map_err(|error| {
+            format!(
+                "`{}`: dependency `{module} = \"{written}\"`: {error}",
+                path.display()
+            )
+        })?;
+        dependencies.insert(module, requirement);
+    }
+    let version = names::parse_version(&raw.version).map_err(|_| {
+        format!(
+            "`{}`: `version = \"{}\"` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)",
+            path.display(),
+            raw.version
+        )
+    })?;
+    Ok(PackageManifest {
+        name: raw.name,
+        version,
+        description: raw.description,
+        entry: raw.entry,
+        kind: raw.kind,
+        category: raw.category,
+        dependencies,
+        capabilities,
+    })
+}
+
+/// Parses a version requirement, with an error that names the accepted forms rather than the
+/// parser's message alone.
+pub fn parse_requirement(text: &str) -> Result<semver::VersionReq, String> {
+    semver::VersionReq::parse(text.trim()).map_err(|error| {
+        format!("`{text}` is not a version requirement ({error})\nhint: use {REQUIREMENT_FORMS}")
+    })
+}

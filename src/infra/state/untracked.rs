@@ -1,0 +1,185 @@
+//! What an infra has that its lock does not: stray links in the modules directory, vendored
+//! directories, `manifest.toml` dependencies (untracked, with the command that adopts each), and
+//! dependencies outside the managed directories (unmanaged).
+
+use std::collections::BTreeMap;
+
+use super::{ModuleStatus, State};
+use crate::catalog::Layout;
+use crate::context::Context;
+use crate::fs::{Entry, entry_at};
+use crate::infra::lockfile::{EntryKind, LockEntry, Mode};
+use crate::infra::manifest::InfraManifest;
+use crate::infra::{Infra, VENDOR_DIR, modules_dir_name};
+
+pub(super) fn untracked(
+    context: &Context,
+    infra: &Infra,
+    layout: Layout,
+    entries: &[&LockEntry],
+    manifest: &InfraManifest,
+) -> anyhow::Result<Vec<ModuleStatus>> {
+    let tracked = |module: &str| entries.iter().any(|entry| entry.module == *module);
+    let tracked_as = |module: &str, mode: Mode| {
+        entries
+            .iter()
+            .any(|entry| entry.module == *module && entry.mode() == mode)
+    };
+    let mut stray = Stray::new();
+    let mut unmanaged = Vec::new();
+    stray_links(context, infra, layout, &tracked_as, &mut stray)?;
+    if layout == Layout::Nickel {
+        stray_vendored(infra, &tracked_as, &mut stray)?;
+    }
+    let prefixes = [
+        format!("./{}/", modules_dir_name(context, layout)),
+        format!("./{VENDOR_DIR}/"),
+    ];
+    for (module, dependency) in &manifest.dependencies {
+        if tracked(module) || stray.contains_key(module) {
+            continue;
+        }
+        let managed = |path: &&str| {
+            prefixes
+                .iter()
+                .any(|prefix| path.starts_with(prefix.as_str()))
+        };
+        let name = display_name(module);
+        match dependency.path() {
+            Some(path) if managed(&path) => {
+                stray.insert(
+                    module.clone(),
+                    (
+                        path.to_owned(),
+                        format!(
+                            "`{}` depends on `{module}`, which is not in the lock\nhint: adopt it with `provisioning providers install {name} {}` (add `--version V` for a pack), or remove the line",
+                            layout.manifest_file(),
+                            infra.name
+                        ),
+                    ),
+                );
+            }
+            path => unmanaged.push(ModuleStatus {
+                name: name.clone(),
+                module: module.clone(),
+                kind: kind_of(module),
+                mode: None,
+                version: None,
+                source: path.unwrap_or("-").to_owned(),
+                layout,
+                state: State::Unmanaged,
+                detail: Some(format!(
+                    "`{}` depends on `{module}` {}, which `provisioning` does not manage; Nickel finds modules by name only in `{}/` and `{VENDOR_DIR}/`\nhint: vendor it with `provisioning providers install {name} {} --version V`, or import it by its relative path",
+                    layout.manifest_file(),
+                    path.map_or_else(|| "without a path".to_owned(), |p| format!("at `{p}`")),
+                    modules_dir_name(context, layout),
+                    infra.name
+                )),
+                required_by: Vec::new(),
+                direct: true,
+            }),
+        }
+    }
+    let mut found: Vec<ModuleStatus> = stray
+        .into_iter()
+        .map(|(module, (source, detail))| ModuleStatus {
+            name: display_name(&module),
+            kind: kind_of(&module),
+            module,
+            mode: None,
+            version: None,
+            source,
+            layout,
+            state: State::Untracked,
+            detail: Some(detail),
+            required_by: Vec::new(),
+            direct: true,
+        })
+        .collect();
+    found.extend(unmanaged);
+    Ok(found)
+}
+
+/// What a module the lock does not know probably is, from its name.
+fn kind_of(module: &str) -> EntryKind {
+    module
+        .parse()
+        .map_or(EntryKind::Provider, |module| EntryKind::of(&module))
+}
+
+/// A module's provider name when it is a provider's, else the module name.
+fn display_name(module: &str) -> String {
+    crate::names::ProviderName::from_module_name(module)
+        .map_or_else(|| module.to_owned(), |name| name.to_string())
+}
+
+/// Modules found but not in the lock: module → (source, what is wrong).
+type Stray = BTreeMap<String, (String, String)>;
+
+/// Entries of the modules directory that are not links the lock records.
+fn stray_links(
+    context: &Context,
+    infra: &Infra,
+    layout: Layout,
+    tracked_as: &dyn Fn(&str, Mode) -> bool,
+    stray: &mut Stray,
+) -> anyhow::Result<()> {
+    let modules_dir = infra.modules_dir(context, layout);
+    if !modules_dir.is_dir() {
+        return Ok(());
+    }
+    for dir_entry in fs_err::read_dir(&modules_dir)? {
+        let dir_entry = dir_entry?;
+        let module = dir_entry.file_name().to_string_lossy().into_owned();
+        if module.starts_with('.') || tracked_as(&module, Mode::Link) {
+            continue;
+        }
+        let source = match entry_at(&dir_entry.path())? {
+            Entry::Symlink(target) => target.display().to_string(),
+            _ => "(not a link)".to_owned(),
+        };
+        let detail = format!(
+            "`{}/{module}` is not in the lock\nhint: adopt it with `provisioning providers install {} {}`, or remove it",
+            modules_dir_name(context, layout),
+            display_name(&module),
+            infra.name
+        );
+        stray.insert(module, (source, detail));
+    }
+    Ok(())
+}
+
+/// Directories of `vendor/` that are not packs the lock records.
+fn stray_vendored(
+    infra: &Infra,
+    tracked_as: &dyn Fn(&str, Mode) -> bool,
+    stray: &mut Stray,
+) -> anyhow::Result<()> {
+    let vendor_dir = infra.dir.join(VENDOR_DIR);
+    if !vendor_dir.is_dir() {
+        return Ok(());
+    }
+    for dir_entry in fs_err::read_dir(&vendor_dir)? {
+        let dir_entry = dir_entry?;
+        let module = dir_entry.file_name().to_string_lossy().into_owned();
+        if module.starts_with('.')
+            || !dir_entry.file_type()?.is_dir()
+            || tracked_as(&module, Mode::Pack)
+        {
+            continue;
+        }
+        let path = format!("./{VENDOR_DIR}/{module}");
+        // The version its own manifest says, for the command that adopts it.
+        let version = crate::catalog::read_package_manifest(
+            &dir_entry.path().join(Layout::Nickel.manifest_file()),
+        )
+        .map_or_else(|_| "V".to_owned(), |manifest| manifest.version.to_string());
+        let detail = format!(
+            "`{VENDOR_DIR}/{module}` is not in the lock\nhint: adopt it with `provisioning providers install {} {} --version {version}` (verified against the registry's pack), or remove it",
+            display_name(&module),
+            infra.name
+        );
+        stray.entry(module).or_insert((path, detail));
+    }
+    Ok(())
+}
