@@ -40,15 +40,7 @@ impl Engine {
         if output.format == Format::Documentation {
             return self.document(file);
         }
-        let file_id = self
-            .context
-            .import_resolver
-            .sources
-            .add_file(file, InputFormat::Nickel)
-            .map_err(|error| NickelError::Load {
-                path: file.to_owned(),
-                message: error.to_string(),
-            })?;
+        let file_id = self.add_file(file)?;
         let value = match self.evaluate_value(file_id, output.field.as_deref()) {
             Ok(value) => value,
             Err(error) => return Err(self.diagnose(file, error)),
@@ -75,15 +67,7 @@ impl Engine {
     /// The documentation of `file` as `nickel doc --format json` gives it ([`super::doc`]), as
     /// JSON, with every file the evaluation read.
     pub fn document(&mut self, file: &Path) -> Result<Export, NickelError> {
-        let file_id = self
-            .context
-            .import_resolver
-            .sources
-            .add_file(file, InputFormat::Nickel)
-            .map_err(|error| NickelError::Load {
-                path: file.to_owned(),
-                message: error.to_string(),
-            })?;
+        let file_id = self.add_file(file)?;
         let documentation = match self
             .context
             .prepare_eval(file_id)
@@ -107,6 +91,18 @@ impl Engine {
             text,
             files: self.files_read(file_id),
         })
+    }
+
+    /// Registers `file` with the evaluator's sources.
+    fn add_file(&mut self, file: &Path) -> Result<FileId, NickelError> {
+        self.context
+            .import_resolver
+            .sources
+            .add_file(file, InputFormat::Nickel)
+            .map_err(|error| NickelError::Load {
+                path: file.to_owned(),
+                message: error.to_string(),
+            })
     }
 
     /// `file_id` and every file it imported, transitively, but the standard library's.

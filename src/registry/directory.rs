@@ -117,18 +117,7 @@ impl DirectoryRegistry {
         let metadata = self
             .read(&pack.module)?
             .ok_or_else(|| self.unknown_module(pack))?;
-        metadata
-            .get(&pack.version)
-            .cloned()
-            .ok_or_else(|| RegistryError::UnknownVersion {
-                module: pack.module.clone(),
-                version: pack.version.clone(),
-                available: metadata
-                    .versions
-                    .iter()
-                    .map(|v| v.version.clone())
-                    .collect(),
-            })
+        metadata.require(&pack.version)
     }
 
     /// The error for a pack of a module it has no metadata of, naming the provider's module when

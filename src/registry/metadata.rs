@@ -227,6 +227,17 @@ impl ModuleMetadata {
         self
     }
 
+    /// The record of `version`, or the error that lists the versions there are.
+    pub fn require(&self, version: &semver::Version) -> Result<VersionEntry, super::RegistryError> {
+        self.get(version)
+            .cloned()
+            .ok_or_else(|| super::RegistryError::UnknownVersion {
+                module: self.name.clone(),
+                version: version.clone(),
+                available: self.versions.iter().map(|v| v.version.clone()).collect(),
+            })
+    }
+
     /// What kind of module it is: as recorded, else as its name says.
     pub fn module_kind(&self) -> EntryKind {
         self.kind.unwrap_or_else(|| EntryKind::of(&self.name))

@@ -300,19 +300,7 @@ impl HttpRegistry {
                     registry: self.url.display(),
                     module: pack.module.clone(),
                 })?;
-        let entry =
-            metadata
-                .get(&pack.version)
-                .cloned()
-                .ok_or_else(|| RegistryError::UnknownVersion {
-                    module: pack.module.clone(),
-                    version: pack.version.clone(),
-                    available: metadata
-                        .versions
-                        .iter()
-                        .map(|v| v.version.clone())
-                        .collect(),
-                })?;
+        let entry = metadata.require(&pack.version)?;
         self.download(http, pack, &entry).await?;
         self.load(entry).ok_or_else(|| {
             HttpError::Artifact {
