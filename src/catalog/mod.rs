@@ -106,6 +106,10 @@ pub enum CatalogError {
         name: String,
         categories: Vec<String>,
     },
+    #[error(
+        "`{name}` is both a taskserv and a cluster\nhint: a module name must be unique across kinds; rename one of them"
+    )]
+    AmbiguousKinds { name: String },
     #[error("failed to read `{}`", path.display())]
     Read {
         path: PathBuf,
@@ -332,9 +336,17 @@ impl Catalog {
                 ));
             }
         } else {
+            let mut found = Vec::new();
             for kind in [ModuleKind::Taskservs, ModuleKind::Clusters] {
-                if let Some(found) = self.find_in(kind, module.as_str())? {
-                    return Ok(found);
+                found.extend(self.find_in(kind, module.as_str())?);
+            }
+            match found.len() {
+                0 => {}
+                1 => return Ok(found.remove(0)),
+                _ => {
+                    return Err(CatalogError::AmbiguousKinds {
+                        name: module.to_string(),
+                    });
                 }
             }
         }
@@ -422,10 +434,12 @@ impl Catalog {
                 .filter_map(|module| module.name.parse::<ProviderName>().ok())
                 .map(|provider| provider.module_name())
                 .collect();
+        // Only modules that can be used: a taskserv whose name is refused is not one.
         for kind in [ModuleKind::Taskservs, ModuleKind::Clusters] {
             names.extend(
                 discover(&self.extensions, kind, Layout::Nickel)?
                     .iter()
+                    .filter(|module| module.broken().is_none())
                     .filter_map(|module| module.name.parse::<ModuleName>().ok()),
             );
         }

@@ -221,15 +221,28 @@ pub fn loaded(
     lock.providers
         .iter()
         .filter(|entry| entry.layout == crate::catalog::Layout::Nickel)
-        .map(|entry| Loaded {
-            module: entry.module.clone(),
-            kind: entry.kind,
-            capabilities: crate::catalog::read_package_manifest(
-                &super::closure::installed_dir(context, infra, entry)
-                    .join(crate::catalog::Layout::Nickel.manifest_file()),
-            )
-            .map(|manifest| manifest.capabilities)
-            .unwrap_or_default(),
+        .map(|entry| {
+            let manifest = crate::catalog::Layout::Nickel.manifest_file();
+            let installed = super::closure::installed_dir(context, infra, entry).join(manifest);
+            // A link not made yet (a fresh clone before `sync`) still says what its source is.
+            let source = match &entry.installed {
+                super::lockfile::Installed::Link { source } => {
+                    Some(super::state::source_path(context, source).join(manifest))
+                }
+                super::lockfile::Installed::Pack(_) => None,
+            };
+            let capabilities = crate::catalog::read_package_manifest(&installed)
+                .or_else(|error| match &source {
+                    Some(source) => crate::catalog::read_package_manifest(source),
+                    None => Err(error),
+                })
+                .map(|manifest| manifest.capabilities)
+                .unwrap_or_default();
+            Loaded {
+                module: entry.module.clone(),
+                kind: entry.kind,
+                capabilities,
+            }
         })
         .collect()
 }

@@ -38,6 +38,8 @@ pub enum FileState {
     /// stale (a module was loaded since).
     Edited,
     Stale,
+    /// A file of that name that `provisioning` did not write (no generated header): the user's.
+    Foreign,
 }
 
 /// The file of `kind` as it should be for `lock`, or `None` when the infra has no module of it.
@@ -52,7 +54,9 @@ pub fn render(
         .iter()
         .filter(|entry| entry.kind == kind && entry.layout == Layout::Nickel)
         .collect();
-    if entries.is_empty() {
+    // A kind the infra no longer has keeps an empty file while its `main.ncl` imports it (the
+    // one `init` writes does), so the infra still evaluates.
+    if entries.is_empty() && !imported(infra, kind) {
         return None;
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -68,7 +72,7 @@ pub fn render(
             "  {} = import \"{}/{}\",\n",
             field_name(entry.name.as_str()),
             entry.module,
-            entry_point
+            string_contents(&entry_point)
         ));
     }
     body.push_str("}\n");
@@ -78,13 +82,56 @@ pub fn render(
     ))
 }
 
-/// A record field for a module name: bare when Nickel takes it as an identifier, else quoted.
+/// Whether the infra's `main.ncl` imports the generated file of `kind`.
+fn imported(infra: &Infra, kind: EntryKind) -> bool {
+    let Some(file) = file_name(kind) else {
+        return false;
+    };
+    std::fs::read_to_string(infra.dir.join("main.ncl"))
+        .is_ok_and(|text| text.contains(&format!("import \"{file}\"")))
+}
+
+/// Nickel's keywords: a field of one of these names must be quoted.
+const KEYWORDS: &[&str] = &[
+    "if",
+    "then",
+    "else",
+    "forall",
+    "in",
+    "let",
+    "rec",
+    "match",
+    "null",
+    "true",
+    "false",
+    "fun",
+    "import",
+    "merge",
+    "default",
+    "doc",
+    "optional",
+    "priority",
+    "force",
+    "not_exported",
+    "include",
+];
+
+/// A record field for a module name: bare when Nickel takes it as an identifier, else quoted
+/// (module names hold only `a-z`, `0-9`, `_` and `-`, none of which needs escaping).
 fn field_name(name: &str) -> String {
-    if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+    if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && !KEYWORDS.contains(&name)
+    {
         name.to_owned()
     } else {
         format!("\"{name}\"")
     }
+}
+
+/// A Nickel string literal's contents: `\`, `"` and the `%{` of interpolation escaped.
+fn string_contents(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace("%{", "\\%{")
 }
 
 fn path(infra: &Infra, file: &str) -> PathBuf {
@@ -105,6 +152,7 @@ pub fn inspect(
         let state = match (&wanted, &found) {
             (None, None) => continue,
             (Some(_), None) => FileState::Missing,
+            (_, Some(text)) if !text.starts_with(MARK) => FileState::Foreign,
             (_, Some(text)) if !intact(text) => FileState::Edited,
             (Some(wanted), Some(text)) if wanted == text => FileState::Ok,
             _ => FileState::Stale,
@@ -126,37 +174,54 @@ fn intact(text: &str) -> bool {
             .is_some_and(|recorded| recorded == Sha256::of(body.as_bytes()).to_string())
 }
 
+/// What [`refresh`] did, and what it left alone.
+#[derive(Debug, Default)]
+pub struct Refreshed {
+    pub changed: Vec<&'static str>,
+    /// Generated files edited by hand whose edits were written over.
+    pub discarded: Vec<&'static str>,
+    /// Files of these names that `provisioning` did not write: never touched.
+    pub foreign: Vec<&'static str>,
+    /// Generated files edited by hand of kinds the infra no longer uses: left.
+    pub kept: Vec<&'static str>,
+}
+
 /// Rewrites every generated file that differs from what the lock says, and removes those of
-/// kinds the infra no longer uses; returns the files it changed. A file of an unused kind
-/// that was edited by hand stays (it is someone's work), and is named in the result's second
-/// list.
-pub fn refresh(
-    context: &Context,
-    infra: &Infra,
-) -> anyhow::Result<(Vec<&'static str>, Vec<&'static str>)> {
+/// kinds the infra no longer uses. A file of one of these names that has no generated header is
+/// the user's and is never written over; an edited generated file is rewritten (and said so),
+/// unless its kind is no longer used (then it stays).
+pub fn refresh(context: &Context, infra: &Infra) -> anyhow::Result<Refreshed> {
     let lock = ProvidersLock::read(&infra.lock_path())?;
-    let mut changed = Vec::new();
-    let mut kept = Vec::new();
+    let mut done = Refreshed::default();
     for (kind, file) in FILES {
         let target = path(infra, file);
         let found = std::fs::read_to_string(&target).ok();
+        if found.as_deref().is_some_and(|text| !text.starts_with(MARK)) {
+            if render(context, infra, &lock, kind).is_some() {
+                done.foreign.push(file);
+            }
+            continue;
+        }
         match render(context, infra, &lock, kind) {
             Some(wanted) if found.as_deref() != Some(wanted.as_str()) => {
+                if found.as_deref().is_some_and(|text| !intact(text)) {
+                    done.discarded.push(file);
+                }
                 crate::fs::atomic_write(&target, wanted.as_bytes())?;
-                changed.push(file);
+                done.changed.push(file);
             }
             Some(_) => {}
             None => match found {
                 Some(text) if intact(&text) => {
                     crate::fs::remove_file_if_exists(&target)?;
-                    changed.push(file);
+                    done.changed.push(file);
                 }
-                Some(_) => kept.push(file),
+                Some(_) => done.kept.push(file),
                 None => {}
             },
         }
     }
-    Ok((changed, kept))
+    Ok(done)
 }
 
 /// The generated file of `kind`, relative to the infra.

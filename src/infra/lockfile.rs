@@ -375,6 +375,16 @@ impl ProvidersLock {
     }
 
     /// Adds or replaces the entry for `entry.name`, keeping entries sorted by name.
+    /// The entry that holds the name `module` would be locked under, when it is another module
+    /// or another kind (a provider `kubernetes` and a taskserv `kubernetes` are both named
+    /// `kubernetes`): the two cannot be in one infra.
+    pub fn clash(&self, module: &ModuleName, kind: EntryKind) -> Option<&LockEntry> {
+        let name = module.short_name();
+        self.providers
+            .iter()
+            .find(|entry| entry.name == name && (entry.module != *module || entry.kind != kind))
+    }
+
     pub fn upsert(&mut self, entry: LockEntry) {
         self.providers
             .retain(|existing| existing.name != entry.name);

@@ -193,6 +193,10 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
     for (file, state) in super::generated::inspect(context, infra, &lock) {
         match state {
             super::generated::FileState::Ok => {}
+            super::generated::FileState::Foreign => edited.push(format!(
+                "`{file}` is not a generated file, so it cannot list the infra's modules of its kind\nhint: rename it; `provisioning providers sync {}` then writes the generated one",
+                infra.name
+            )),
             super::generated::FileState::Edited => edited.push(format!(
                 "`{file}` is generated, and was edited by hand\nhint: `provisioning providers sync {}` rewrites it from the lock",
                 infra.name

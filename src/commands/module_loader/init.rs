@@ -24,6 +24,8 @@ pub fn init(args: &InitArgs, context: &Context, printer: &Printer) -> anyhow::Re
     // Every name is checked, and the set they make, before the infra is created.
     let modules = find_all(&catalog, &wanted, false)?;
     let missing = match Infra::resolve(context, &args.infra) {
+        // A directory that is not an infra yet (no manifest) is made one.
+        Ok(infra) if !infra.manifest_path(crate::catalog::Layout::Nickel).exists() => Err(infra),
         Ok(infra) => Ok(infra),
         Err(crate::infra::InfraError::Unknown { name, root, .. }) => Err(Infra {
             dir: root.join(&name),
@@ -62,7 +64,6 @@ pub fn init(args: &InitArgs, context: &Context, printer: &Printer) -> anyhow::Re
     if modules.is_empty() {
         return Ok(Outcome::Success);
     }
-    check_after(context, &infra, &catalog, &modules, &[])?;
     let request = Request {
         version: None,
         allow_unsigned: false,
@@ -74,10 +75,14 @@ pub fn init(args: &InitArgs, context: &Context, printer: &Printer) -> anyhow::Re
 /// Writes a new infra: `manifest.toml`, a `main.ncl` importing the generated file of each kind
 /// it is created with, and an empty lock. Refuses a directory that exists.
 fn create(infra: &Infra, kinds: &[EntryKind]) -> anyhow::Result<()> {
-    if infra.dir.exists() {
-        bail!("`{}` exists already", infra.dir.display());
-    }
     crate::names::validate(&infra.name).map_err(crate::infra::InfraError::InvalidName)?;
+    let manifest_path = infra.manifest_path(crate::catalog::Layout::Nickel);
+    if manifest_path.exists() || infra.dir.join("main.ncl").exists() {
+        bail!(
+            "`{}` has a `manifest.toml` or a `main.ncl` already",
+            infra.dir.display()
+        );
+    }
     let manifest = format!(
         "[package]\nname = \"{}\"\nversion = \"0.1.0\"\n",
         infra.name

@@ -85,5 +85,6 @@ pub fn describe(state: &FileState) -> &'static str {
         FileState::Missing => "missing",
         FileState::Edited => "edited by hand",
         FileState::Stale => "stale",
+        FileState::Foreign => "not generated",
     }
 }

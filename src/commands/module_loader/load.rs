@@ -38,7 +38,6 @@ pub fn load(args: &LoadArgs, context: &Context, printer: &Printer) -> anyhow::Re
         &[(args.kind, &args.names)],
         args.version.is_some(),
     )?;
-    check_after(context, &infra, &catalog, &modules, &[])?;
     load_modules(context, &infra, &request, &modules, &catalog, printer)
 }
 
@@ -152,7 +151,10 @@ pub fn check_after(
         capabilities::Problem::Unmet { offered_by, .. } => offered_by.first().cloned(),
         _ => None,
     });
-    if let Some(suggested) = suggested {
+    if !removing.is_empty() {
+        message
+            .push("hint: `--force` unloads anyway, and leaves what requires it unmet".to_owned());
+    } else if let Some(suggested) = suggested {
         message.push(format!("hint: {}", together(infra, adding, &suggested)));
     }
     bail!(
@@ -169,7 +171,11 @@ fn together(infra: &Infra, adding: &[Module], suggested: &(String, EntryKind)) -
         .iter()
         .map(|module| (module.kind, module.name.clone()))
         .collect();
-    wanted.push((suggested.1.module_kind(), suggested.0.clone()));
+    // A provider is named on the command line by its provider name, not its module's.
+    let name = crate::names::ProviderName::from_module_name(&suggested.0)
+        .filter(|_| suggested.1 == EntryKind::Provider)
+        .map_or_else(|| suggested.0.clone(), |provider| provider.to_string());
+    wanted.push((suggested.1.module_kind(), name));
     let first = wanted[0].0;
     if wanted.iter().all(|(kind, _)| *kind == first) {
         let names: Vec<&str> = wanted.iter().map(|(_, name)| name.as_str()).collect();
@@ -218,8 +224,13 @@ pub fn load_modules(
         None => None,
     };
     let _lock = DirLock::acquire(&infra.dir, printer)?;
+    // Checked under the infra's lock: two loads at once cannot each pass against the set
+    // before the other's change.
+    check_after(context, infra, catalog, modules, &[])?;
+    let before = ProvidersLock::read(&infra.lock_path())?;
     let registry = registries.map(Registries::chain);
     let mut failed = 0;
+    let mut loaded: Vec<ModuleName> = Vec::new();
     for module in modules {
         let name = module_name(module)?;
         let kind = EntryKind::from_module_kind(module.kind);
@@ -296,6 +307,7 @@ pub fn load_modules(
                     ),
                 }
                 crate::commands::providers::report_dependencies(&report.dependencies, printer);
+                loaded.push(report.entry.module.clone());
             }
             Err(error) => {
                 failed += 1;
@@ -303,15 +315,54 @@ pub fn load_modules(
             }
         }
     }
-    if failed > 0 {
+    // The modules of one command go together: when one failed, or the packs as loaded do not
+    // fit together (their own manifests may say other than the sources the check read), what
+    // this command added goes again.
+    let misfit = if failed == 0 {
+        let lock = ProvidersLock::read(&infra.lock_path())?;
+        let everything = catalog.loadable();
+        capabilities::check(
+            &capabilities::loaded(context, infra, &lock),
+            &|capability| capabilities::offered_by(&everything, capability),
+        )
+    } else {
+        Vec::new()
+    };
+    if failed > 0 || !misfit.is_empty() {
+        for problem in &misfit {
+            printer.error_message(format!("as loaded, {problem}"));
+        }
+        roll_back(context, infra, &before, &loaded, printer);
         printer.error_message(format!(
-            "{failed} of {} modules could not be loaded into `{}`",
+            "{} of {} modules could not be loaded into `{}`, so none were",
+            if failed > 0 { failed } else { modules.len() },
             modules.len(),
             infra.name
         ));
         return Ok(Outcome::Failure);
     }
     Ok(Outcome::Success)
+}
+
+/// Unloads what one command loaded that the infra did not have before it.
+fn roll_back(
+    context: &Context,
+    infra: &Infra,
+    before: &ProvidersLock,
+    loaded: &[ModuleName],
+    printer: &Printer,
+) {
+    for module in loaded.iter().rev() {
+        if before.module(module).is_some() {
+            continue;
+        }
+        match ops::remove(context, infra, module, true) {
+            Ok(_) => printer.status("Unloaded", format!("`{module}` again")),
+            Err(error) => printer.error(&error.context(format!(
+                "failed to unload `{module}` again; `provisioning module-loader unload` it by hand"
+            ))),
+        }
+    }
 }
 
 /// `module-loader unload <kind> <infra> <names>...`.
@@ -356,6 +407,7 @@ pub fn unload(args: &UnloadArgs, context: &Context, printer: &Printer) -> anyhow
             }
         }
     }
+    let _lock = DirLock::acquire(&infra.dir, printer)?;
     if !args.force {
         check_after(
             context,
@@ -365,7 +417,6 @@ pub fn unload(args: &UnloadArgs, context: &Context, printer: &Printer) -> anyhow
             &modules,
         )?;
     }
-    let _lock = DirLock::acquire(&infra.dir, printer)?;
     for module in &modules {
         let removal = ops::remove(context, &infra, module, args.force)
             .with_context(|| format!("failed to unload `{module}` from `{}`", infra.name))?;

@@ -38,13 +38,21 @@ pub fn install(
         );
     };
     let _lock = DirLock::acquire(&infra.dir, printer)?;
+    let catalog = catalog::Catalog::new(&context.config);
+    crate::commands::module_loader::check_after(
+        context,
+        &infra,
+        &catalog,
+        std::slice::from_ref(&module),
+        &[],
+    )?;
     let request = LinkInstall {
         module: &args.provider.module_name(),
         kind: crate::catalog::EntryKind::Provider,
         package,
         layout,
         force: args.force,
-        catalog: &catalog::Catalog::new(&context.config),
+        catalog: &catalog,
     };
     let done = ops::install_link(context, &infra, &request).with_context(|| {
         format!(

@@ -14,7 +14,17 @@ use crate::printer::Printer;
 pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let removal = ops::remove(context, &infra, &args.provider.module_name(), args.force)
+    let module = args.provider.module_name();
+    if !args.force {
+        crate::commands::module_loader::check_after(
+            context,
+            &infra,
+            &crate::catalog::Catalog::new(&context.config),
+            &[],
+            std::slice::from_ref(&module),
+        )?;
+    }
+    let removal = ops::remove(context, &infra, &module, args.force)
         .with_context(|| format!("failed to remove `{}` from `{}`", args.provider, infra.name))?;
     if !removal.found_anything() {
         if args.force {

@@ -86,14 +86,46 @@ pub(super) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<(
 /// is done, and `validate` reports the file, `sync` rewrites it.
 pub(super) fn regenerate(context: &Context, infra: &Infra, leftovers: &mut Vec<String>) {
     match super::generated::refresh(context, infra) {
-        Ok((_, kept)) => leftovers.extend(kept.into_iter().map(|file| {
-            format!("`{file}` was edited by hand and lists modules the infra no longer has; it stays\nhint: delete it, or edit it to match")
-        })),
+        Ok(done) => {
+            leftovers.extend(done.kept.into_iter().map(|file| {
+                format!("`{file}` was edited by hand and lists modules the infra no longer has; it stays\nhint: delete it, or edit it to match")
+            }));
+            leftovers.extend(done.discarded.into_iter().map(|file| {
+                format!("`{file}` had been edited by hand; it is generated, and was written again from the lock")
+            }));
+            leftovers.extend(done.foreign.into_iter().map(|file| {
+                format!("`{file}` in `{}` was not written by `provisioning`, so it stays as it is and does not list the infra's modules\nhint: rename it, and the next `provisioning providers sync {}` writes the generated file", infra.name, infra.name)
+            }));
+        }
         Err(error) => leftovers.push(format!(
             "the generated import files of `{}` could not be rewritten: {error:#}\nhint: `provisioning providers sync {}` rewrites them",
             infra.name, infra.name
         )),
     }
+}
+
+/// Refuses to put `module` (of `kind`) into an infra whose lock has its name for another
+/// module or kind: one would silently replace the other.
+pub(super) fn refuse_clash(
+    infra: &Infra,
+    lock: &ProvidersLock,
+    module: &ModuleName,
+    kind: EntryKind,
+) -> anyhow::Result<()> {
+    if let Some(existing) = lock.clash(module, kind) {
+        anyhow::bail!(
+            "`{}` is already in `{}` as the {} `{}`; the {} `{module}` cannot be loaded beside it under the same name\nhint: unload it first (`provisioning module-loader unload {} {} {}`), or rename one of the modules",
+            existing.name,
+            infra.name,
+            existing.kind.as_str(),
+            existing.module,
+            kind.as_str(),
+            existing.kind.module_kind().dir_name(),
+            infra.name,
+            existing.name
+        );
+    }
+    Ok(())
 }
 
 /// What an install did.
@@ -156,6 +188,7 @@ pub fn install_link(
     let name = module.short_name();
     let layout = request.layout;
     let mut lock = ProvidersLock::read(&infra.lock_path())?;
+    refuse_clash(infra, &lock, &module, request.kind)?;
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(layout), &infra.name)?;
     let mut entry = LockEntry {
         name: name.clone(),
@@ -319,6 +352,7 @@ pub fn install_pack(
             .remove(&module)
             .ok_or_else(|| anyhow::anyhow!("`{module}` was not resolved"))?,
     };
+    refuse_clash(infra, &lock, &module, verified.kind)?;
     let existing = lock.module(&module);
     let mut entry = pack_entry(
         &verified,

@@ -107,6 +107,7 @@ impl Placement<'_> {
                     pack_entry(verified, planned.required_by.clone(), planned.direct)
                 }
             };
+            super::refuse_clash(infra, lock, module, entry.kind)?;
             if lock.module(module) != Some(&entry) {
                 changed = true;
                 lock.upsert(entry);
