@@ -247,6 +247,15 @@ pub fn loaded(
         .collect()
 }
 
+/// [`check`], with the hints from `catalog`, which is read (every module of every kind) only
+/// when a requirement is unmet: the check itself stays off the disk.
+pub fn check_against(loaded: &[Loaded], catalog: &crate::catalog::Catalog) -> Vec<Problem> {
+    let everything = std::cell::OnceCell::new();
+    check(loaded, &|capability| {
+        offered_by(everything.get_or_init(|| catalog.loadable()), capability)
+    })
+}
+
 /// The catalog's modules that provide `capability` (or are named so), for hints.
 pub fn offered_by(
     catalog: &[crate::catalog::Module],

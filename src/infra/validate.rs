@@ -181,10 +181,9 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
             }
         }
     }
-    let everything = crate::catalog::Catalog::new(&context.config).loadable();
-    let capabilities = super::capabilities::check(
+    let capabilities = super::capabilities::check_against(
         &super::capabilities::loaded(context, infra, &lock),
-        &|capability| super::capabilities::offered_by(&everything, capability),
+        &crate::catalog::Catalog::new(&context.config),
     )
     .iter()
     .map(ToString::to_string)

@@ -139,10 +139,7 @@ pub fn check_after(
                 .unwrap_or_default(),
         });
     }
-    let everything = catalog.loadable();
-    let problems = capabilities::check(&set, &|capability| {
-        capabilities::offered_by(&everything, capability)
-    });
+    let problems = capabilities::check_against(&set, catalog);
     if problems.is_empty() {
         return Ok(());
     }
@@ -320,11 +317,7 @@ pub fn load_modules(
     // this command added goes again.
     let misfit = if failed == 0 {
         let lock = ProvidersLock::read(&infra.lock_path())?;
-        let everything = catalog.loadable();
-        capabilities::check(
-            &capabilities::loaded(context, infra, &lock),
-            &|capability| capabilities::offered_by(&everything, capability),
-        )
+        capabilities::check_against(&capabilities::loaded(context, infra, &lock), catalog)
     } else {
         Vec::new()
     };

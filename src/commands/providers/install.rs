@@ -45,7 +45,13 @@ pub fn install(
         &catalog,
         std::slice::from_ref(&module),
         &[],
-    )?;
+    )
+    .with_context(|| {
+        format!(
+            "failed to install `{}` into `{}`",
+            args.provider, infra.name
+        )
+    })?;
     let request = LinkInstall {
         module: &args.provider.module_name(),
         kind: crate::catalog::EntryKind::Provider,

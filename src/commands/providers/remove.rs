@@ -22,7 +22,8 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
             &crate::catalog::Catalog::new(&context.config),
             &[],
             std::slice::from_ref(&module),
-        )?;
+        )
+        .with_context(|| format!("failed to remove `{}` from `{}`", args.provider, infra.name))?;
     }
     let removal = ops::remove(context, &infra, &module, args.force)
         .with_context(|| format!("failed to remove `{}` from `{}`", args.provider, infra.name))?;
