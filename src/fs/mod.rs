@@ -219,6 +219,18 @@ pub fn new_staging_dir(dir: &Path) -> io::Result<PathBuf> {
         .keep())
 }
 
+/// [`new_staging_dir`] that others may read once it is in place (`0755`, not the `0700` a
+/// temporary directory is made with): for what a web server serves.
+pub fn new_public_staging_dir(dir: &Path) -> io::Result<PathBuf> {
+    let path = new_staging_dir(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(path)
+}
+
 /// Reads a regular file whole. Anything else (a FIFO, `/dev/zero`, a directory) is refused
 /// before a byte is read: it could block or never end.
 pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {

@@ -159,8 +159,12 @@ pub fn write(
             )
         })
         .collect();
-    changed += write_all_if_changed(&rendered)?;
-    changed += remove_stale_pages(&pages_dir, &index.modules)?;
+    if pages_dir.exists() {
+        changed += write_all_if_changed(&rendered)?;
+        changed += remove_stale_pages(&pages_dir, &index.modules)?;
+    } else {
+        changed += write_fresh_dir(&dir, &pages_dir, &rendered)?;
+    }
     Ok(Written {
         dir,
         modules: modules.len(),
@@ -182,6 +186,66 @@ fn write_all_if_changed(files: &[(PathBuf, String)]) -> Result<usize, SiteError>
                     part.iter().try_fold(0, |written, (path, contents)| {
                         Ok(written + write_if_changed(path, contents.as_bytes(), false)?)
                     })
+                })
+            })
+            .collect();
+        writers.into_iter().try_fold(0, |total, writer| {
+            let written = writer.join().unwrap_or_else(|_| {
+                Err(SiteError::Write {
+                    path: PathBuf::from(MODULES_DIR),
+                    source: std::io::Error::other("a page writer panicked"),
+                })
+            })?;
+            Ok(total + written)
+        })
+    })
+}
+
+/// The first index of a registry: every page written into a staging directory (one `open` and
+/// `write` each, no rename each), which is renamed into place whole. Half the system calls of
+/// writing the pages one by one, and the pages appear together or not at all.
+fn write_fresh_dir(
+    dir: &Path,
+    pages_dir: &Path,
+    files: &[(PathBuf, String)],
+) -> Result<usize, SiteError> {
+    let error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| SiteError::Write { path, source }
+    };
+    let staging = crate::fs::new_public_staging_dir(dir).map_err(error(dir))?;
+    let written = write_pages_into(&staging, files);
+    let moved = written.and_then(|written| {
+        let mut transaction = crate::fs::Transaction::new();
+        transaction
+            .move_new_dir_into_place(&staging, pages_dir)
+            .map_err(error(pages_dir))?;
+        let _ = transaction.commit();
+        Ok(written)
+    });
+    if moved.is_err() {
+        let _ = crate::fs::remove_dir_all_if_exists(&staging);
+    }
+    moved
+}
+
+/// Writes each page into `staging` under its file name, [`WRITERS`] at a time.
+fn write_pages_into(staging: &Path, files: &[(PathBuf, String)]) -> Result<usize, SiteError> {
+    let chunk = files.len().div_ceil(WRITERS).max(1);
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    for (path, contents) in part {
+                        let name = path.file_name().unwrap_or_default();
+                        crate::fs::write_new_file(&staging.join(name), contents.as_bytes(), false)
+                            .map_err(|source| SiteError::Write {
+                                path: path.clone(),
+                                source,
+                            })?;
+                    }
+                    Ok::<usize, SiteError>(part.len())
                 })
             })
             .collect();
