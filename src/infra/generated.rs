@@ -152,7 +152,7 @@ pub fn inspect(
         let state = match (&wanted, &found) {
             (None, None) => continue,
             (Some(_), None) => FileState::Missing,
-            (_, Some(text)) if !text.starts_with(MARK) => FileState::Foreign,
+            (_, Some(text)) if foreign(text) => FileState::Foreign,
             (_, Some(text)) if !intact(text) => FileState::Edited,
             (Some(wanted), Some(text)) if wanted == text => FileState::Ok,
             _ => FileState::Stale,
@@ -160,6 +160,12 @@ pub fn inspect(
         states.push((file, state));
     }
     states
+}
+
+/// Whether a file of a generated file's name is someone else's: it has no generated header.
+/// An empty one is not (a generated file cut short by a crash before it reached the disk).
+fn foreign(text: &str) -> bool {
+    !text.is_empty() && !text.starts_with(MARK)
 }
 
 /// Whether a generated file's body still has the hash its header records.
@@ -196,7 +202,7 @@ pub fn refresh(context: &Context, infra: &Infra) -> anyhow::Result<Refreshed> {
     for (kind, file) in FILES {
         let target = path(infra, file);
         let found = std::fs::read_to_string(&target).ok();
-        if found.as_deref().is_some_and(|text| !text.starts_with(MARK)) {
+        if found.as_deref().is_some_and(foreign) {
             if render(context, infra, &lock, kind).is_some() {
                 done.foreign.push(file);
             }
@@ -207,7 +213,9 @@ pub fn refresh(context: &Context, infra: &Infra) -> anyhow::Result<Refreshed> {
                 if found.as_deref().is_some_and(|text| !intact(text)) {
                     done.discarded.push(file);
                 }
-                crate::fs::atomic_write(&target, wanted.as_bytes())?;
+                // Derived from the lock, which is synced: a file lost to a power cut is stale, which
+                // `validate` reports and the next change or `sync` rewrites. Not waited for.
+                crate::fs::atomic_write_unsynced(&target, wanted.as_bytes())?;
                 done.changed.push(file);
             }
             Some(_) => {}
