@@ -666,20 +666,39 @@ fn taskservs_and_clusters_pack_and_load_as_verified_packs() {
     std::fs::remove_file(context.path("workspace/infra/homelab/clusters.ncl")).expect("rm");
     context.run(["providers", "sync", "homelab"]).success();
     context.run(["providers", "validate", "homelab"]).success();
+    // `pack list` lists them under their kind; `update` moves pins of every kind.
+    assert_snapshot!(context.run(["pack", "list"]).stdout, @"
+    MODULE      KIND      VERSION  SIZE      CREATED               SHA256        SIGNED  STATE
+    containerd  taskserv  0.1.0    4.50 KiB  2025-11-26T00:00:00Z  da544b7c40e1  yes     ok
+    crio        taskserv  0.1.0    4.50 KiB  2025-11-26T00:00:00Z  6c6ea4ecbef2  yes     ok
+    kubernetes  taskserv  1.30.0   4.50 KiB  2025-11-26T00:00:00Z  7fec81a9df15  yes     ok
+    web         cluster   0.1.0    4.50 KiB  2025-11-26T00:00:00Z  331ebbf8b09c  yes     ok
+    ");
+    context
+        .run(["pack", "taskserv", "kubernetes", "--version", "1.31.0"])
+        .success();
+    assert_snapshot!(context.run(["providers", "update", "homelab", "kubernetes"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Updating kubernetes 1.30.0 -> 1.31.0
+         Updated `homelab`: 1 change
+    ");
     // Pins of every kind are kept by `pack clean`, and `outdated` sees them.
     assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "0", "--dry-run"]), @"
     exit: 0
     --- stdout
     --- stderr
             Kept `containerd` 0.1.0: pinned by `homelab`
-            Kept `kubernetes` 1.30.0: pinned by `homelab`
+            Kept `kubernetes` 1.31.0: pinned by `homelab`
             Kept `web` 0.1.0: pinned by `homelab`
     Would delete `crio` 0.1.0 (crio_0.1.0.tar, crio_0.1.0.tar.minisig)
+    Would delete `kubernetes` 1.30.0 (kubernetes_1.30.0.tar, kubernetes_1.30.0.tar.minisig)
     ");
     assert_snapshot!(context.run(["providers", "outdated", "homelab"]).stdout, @"
     MODULE      PINNED  REQUIREMENT  MATCHING  NEWEST  WHY
     containerd  0.1.0   *            0.1.0     0.1.0   up to date
-    kubernetes  1.30.0  *            1.30.0    1.30.0  up to date
+    kubernetes  1.31.0  *            1.31.0    1.31.0  up to date
     web         0.1.0   =0.1.0       0.1.0     0.1.0   up to date
     ");
 }

@@ -404,11 +404,11 @@ fn pack_list_shows_versions_and_strays() {
     assert_snapshot!(context.run(["pack", "list"]), @"
     exit: 0
     --- stdout
-    MODULE        VERSION  SIZE       CREATED               SHA256        SIGNED  STATE
-    aws_prov      1.1.0    8.00 KiB   2025-11-26T00:00:00Z  cce80f7d521f  no      ok
-    aws_prov      1.0.0    8.00 KiB   2025-11-26T00:00:00Z  2fac80784304  no      ok
-    local_prov    0.2.0    4.50 KiB   2025-11-26T00:00:00Z  896a8c041dbd  no      missing
-    upcloud_prov  0.0.1    10.00 KiB  -                     6d5f57fbf5c5  no      unindexed
+    MODULE        KIND      VERSION  SIZE       CREATED               SHA256        SIGNED  STATE
+    aws_prov      provider  1.1.0    8.00 KiB   2025-11-26T00:00:00Z  cce80f7d521f  no      ok
+    aws_prov      provider  1.0.0    8.00 KiB   2025-11-26T00:00:00Z  2fac80784304  no      ok
+    local_prov    provider  0.2.0    4.50 KiB   2025-11-26T00:00:00Z  896a8c041dbd  no      missing
+    upcloud_prov  provider  0.0.1    10.00 KiB  -                     6d5f57fbf5c5  no      unindexed
     --- stderr
     ");
 }

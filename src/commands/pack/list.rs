@@ -1,6 +1,7 @@
 use serde::Serialize;
 
 use crate::Outcome;
+use crate::catalog::EntryKind;
 use crate::context::Context;
 use crate::digest::Sha256;
 use crate::pack::ArtifactName;
@@ -24,6 +25,9 @@ pub enum PackageState {
 #[derive(Debug, Serialize)]
 pub struct PackageRow {
     pub module: String,
+    /// A provider unless it says otherwise.
+    #[serde(skip_serializing_if = "EntryKind::is_default")]
+    pub kind: EntryKind,
     pub version: semver::Version,
     pub package_file: ArtifactName,
     pub size: Option<u64>,
@@ -59,6 +63,7 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
             };
             rows.push(PackageRow {
                 module: module.name.to_string(),
+                kind: module.module_kind(),
                 version: entry.version.clone(),
                 package_file: entry.package_file.clone(),
                 size: Some(entry.size),
@@ -80,6 +85,7 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
         let bytes = crate::fs::read_regular(&path)?;
         rows.push(PackageRow {
             module: file_name.pack().module.to_string(),
+            kind: EntryKind::of(&file_name.pack().module),
             version: file_name.pack().version.clone(),
             signed: registry.artifact_path(&file_name.signature()).is_file(),
             package_file: file_name,
@@ -91,9 +97,11 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
             problem: None,
         });
     }
+    // Listed under their kind: providers, then the core, taskservs, clusters.
+    rows.sort_by_key(|row| row.kind);
     printer.data(&rows, || {
         let mut table = Table::new([
-            "MODULE", "VERSION", "SIZE", "CREATED", "SHA256", "SIGNED", "STATE",
+            "MODULE", "KIND", "VERSION", "SIZE", "CREATED", "SHA256", "SIGNED", "STATE",
         ])
         .when_empty(&format!(
             "no packages in `{}`",
@@ -102,6 +110,7 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
         for row in &rows {
             table.row([
                 row.module.clone(),
+                row.kind.as_str().into(),
                 if row.yanked {
                     format!("{} (yanked)", row.version)
                 } else {
