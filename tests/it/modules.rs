@@ -646,6 +646,41 @@ fn taskservs_and_clusters_pack_and_load_as_verified_packs() {
           Loaded taskserv `kubernetes` 1.30.0 into `homelab` (pack from `distribution/registry`, signed by [KEY])
           Loaded taskserv `containerd` 0.1.0 into `homelab` (pack from `distribution/registry`, signed by [KEY])
     ");
+    // A pack of another kind than the command names is refused.
+    assert_snapshot!(context.run(["module-loader", "load", "taskservs", "homelab", "web", "--version", "0.1.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to load `web` into `homelab`
+      caused by: `web` 0.1.0 in `distribution/registry` is a cluster, not a taskserv
+    hint: `provisioning module-loader load clusters homelab web --version 0.1.0`
+    error: 1 of 1 modules could not be loaded into `homelab`, so none were
+    ");
+    // A taskserv's pack untarred by hand is reported with the command that adopts it.
+    let wuji = context.path("workspace/infra/wuji");
+    std::fs::create_dir_all(wuji.join("vendor")).expect("mkdir");
+    let untar = std::process::Command::new("tar")
+        .args([
+            "-xf",
+            "../../../distribution/packages/crio_0.1.0.tar",
+            "-C",
+            "vendor/",
+        ])
+        .current_dir(&wuji)
+        .status()
+        .expect("tar");
+    assert!(untar.success());
+    assert_snapshot!(context.run(["module-loader", "installed", "wuji"]).stdout, @"
+    KIND      NAME  MODE  VERSION  STATE      SOURCE
+    taskserv  crio  -     -        untracked  ./vendor/crio
+    ");
+    let validate = context.run(["providers", "validate", "wuji"]);
+    assert!(
+        validate.stderr.contains(
+            "adopt it with `provisioning module-loader load taskservs wuji crio --version 0.1.0`"
+        ),
+        "{validate}"
+    );
     assert_snapshot!(filtered(context.run(["module-loader", "load", "clusters", "homelab", "web", "--version", "0.1.0"])), @"
     exit: 0
     --- stdout

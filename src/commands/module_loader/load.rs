@@ -247,6 +247,7 @@ pub fn load_modules(
                     allow_unsigned: request.allow_unsigned,
                     direct: true,
                     force: request.force,
+                    expected: Some(kind),
                 },
                 None,
             ),

@@ -190,6 +190,7 @@ fn install_from(
         allow_unsigned: args.allow_unsigned,
         direct: true,
         force: args.force,
+        expected: None,
     };
     let done = ops::install_pack(context, infra, &request, None).with_context(|| {
         format!(

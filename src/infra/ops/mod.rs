@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use anyhow::bail;
+
 use super::closure::{self, Plan, Provenance, Sources, Target};
 use super::lockfile::{EntryKind, Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
 use super::manifest::InfraManifestMut;
@@ -64,6 +66,8 @@ pub struct PackInstall<'a> {
     pub direct: bool,
     /// Replace a `vendor/<module>` this tool did not unpack even when that loses files.
     pub force: bool,
+    /// The kind the command asked for (`load taskservs`): a pack of another kind is refused.
+    pub expected: Option<EntryKind>,
 }
 
 /// Removes what killed runs left in the infra (temporary files, staging directories, entries
@@ -352,6 +356,19 @@ pub fn install_pack(
             .remove(&module)
             .ok_or_else(|| anyhow::anyhow!("`{module}` was not resolved"))?,
     };
+    if let Some(expected) = request.expected.filter(|kind| *kind != verified.kind) {
+        bail!(
+            "`{module}` {} in `{}` is a {}, not a {}\nhint: `provisioning module-loader load {} {} {} --version {}`",
+            verified.pack.version,
+            verified.label,
+            verified.kind.as_str(),
+            expected.as_str(),
+            verified.kind.module_kind().dir_name(),
+            infra.name,
+            module.short_name(),
+            verified.pack.version
+        );
+    }
     refuse_clash(infra, &lock, &module, verified.kind)?;
     let existing = lock.module(&module);
     let mut entry = pack_entry(

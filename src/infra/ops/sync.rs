@@ -218,6 +218,7 @@ fn sync_pack(
         direct: entry.direct,
         // The lock is the truth: sync puts back the pinned pack, over edits `validate` names.
         force: true,
+        expected: None,
     };
     let report = install_pack(context, infra, &request, Some(&pin.sha256))?;
     let mut said = report.warnings;

@@ -47,15 +47,17 @@ pub(super) fn untracked(
         let name = display_name(module);
         match dependency.path() {
             Some(path) if managed(&path) => {
+                let kind = kind_of(module);
                 stray.insert(
                     module.clone(),
                     (
                         path.to_owned(),
                         format!(
-                            "`{}` depends on `{module}`, which is not in the lock\nhint: adopt it with `provisioning providers install {name} {}` (add `--version V` for a pack), or remove the line",
+                            "`{}` depends on `{module}`, which is not in the lock\nhint: adopt it with {} (add `--version V` for a pack), or remove the line",
                             layout.manifest_file(),
-                            infra.name
+                            adopt_command(kind, module, infra, None)
                         ),
+                        kind,
                     ),
                 );
             }
@@ -82,9 +84,9 @@ pub(super) fn untracked(
     }
     let mut found: Vec<ModuleStatus> = stray
         .into_iter()
-        .map(|(module, (source, detail))| ModuleStatus {
+        .map(|(module, (source, detail, kind))| ModuleStatus {
             name: display_name(&module),
-            kind: kind_of(&module),
+            kind,
             module,
             mode: None,
             version: None,
@@ -113,8 +115,38 @@ fn display_name(module: &str) -> String {
         .map_or_else(|| module.to_owned(), |name| name.to_string())
 }
 
-/// Modules found but not in the lock: module → (source, what is wrong).
-type Stray = BTreeMap<String, (String, String)>;
+/// Modules found but not in the lock: module → (source, what is wrong, what kind it looks like).
+type Stray = BTreeMap<String, (String, String, EntryKind)>;
+
+/// The command that adopts an untracked module of `kind`, as the hint gives it.
+fn adopt_command(kind: EntryKind, module: &str, infra: &Infra, version: Option<&str>) -> String {
+    let version = version.map_or_else(String::new, |v| format!(" --version {v}"));
+    match kind {
+        EntryKind::Provider => format!(
+            "`provisioning providers install {} {}{version}`",
+            display_name(module),
+            infra.name
+        ),
+        EntryKind::Taskserv | EntryKind::Cluster => format!(
+            "`provisioning module-loader load {} {} {module}{version}`",
+            kind.module_kind().dir_name(),
+            infra.name
+        ),
+        EntryKind::Core => "installing a module that depends on it".to_owned(),
+    }
+}
+
+/// What kind a stray link's target says it is: where under `extensions/` it points.
+fn kind_of_target(module: &str, target: &std::path::Path) -> EntryKind {
+    let under = |dir: &str| target.components().any(|c| c.as_os_str() == dir);
+    if under("taskservs") {
+        EntryKind::Taskserv
+    } else if under("clusters") {
+        EntryKind::Cluster
+    } else {
+        kind_of(module)
+    }
+}
 
 /// Entries of the modules directory that are not links the lock records.
 fn stray_links(
@@ -134,17 +166,19 @@ fn stray_links(
         if module.starts_with('.') || tracked_as(&module, Mode::Link) {
             continue;
         }
-        let source = match entry_at(&dir_entry.path())? {
-            Entry::Symlink(target) => target.display().to_string(),
-            _ => "(not a link)".to_owned(),
+        let (source, kind) = match entry_at(&dir_entry.path())? {
+            Entry::Symlink(target) => (
+                target.display().to_string(),
+                kind_of_target(&module, &target),
+            ),
+            _ => ("(not a link)".to_owned(), kind_of(&module)),
         };
         let detail = format!(
-            "`{}/{module}` is not in the lock\nhint: adopt it with `provisioning providers install {} {}`, or remove it",
+            "`{}/{module}` is not in the lock\nhint: adopt it with {}, or remove it",
             modules_dir_name(context, layout),
-            display_name(&module),
-            infra.name
+            adopt_command(kind, &module, infra, None)
         );
-        stray.insert(module, (source, detail));
+        stray.insert(module, (source, detail, kind));
     }
     Ok(())
 }
@@ -170,16 +204,22 @@ fn stray_vendored(
         }
         let path = format!("./{VENDOR_DIR}/{module}");
         // The version its own manifest says, for the command that adopts it.
-        let version = crate::catalog::read_package_manifest(
+        let manifest = crate::catalog::read_package_manifest(
             &dir_entry.path().join(Layout::Nickel.manifest_file()),
-        )
-        .map_or_else(|_| "V".to_owned(), |manifest| manifest.version.to_string());
-        let detail = format!(
-            "`{VENDOR_DIR}/{module}` is not in the lock\nhint: adopt it with `provisioning providers install {} {} --version {version}` (verified against the registry's pack), or remove it",
-            display_name(&module),
-            infra.name
         );
-        stray.entry(module).or_insert((path, detail));
+        let version = manifest
+            .as_ref()
+            .map_or_else(|_| "V".to_owned(), |manifest| manifest.version.to_string());
+        // A pack says what it is; else its name does.
+        let kind = manifest
+            .ok()
+            .and_then(|manifest| manifest.kind)
+            .unwrap_or_else(|| kind_of(&module));
+        let detail = format!(
+            "`{VENDOR_DIR}/{module}` is not in the lock\nhint: adopt it with {} (verified against the registry's pack), or remove it",
+            adopt_command(kind, &module, infra, Some(&version))
+        );
+        stray.entry(module).or_insert((path, detail, kind));
     }
     Ok(())
 }
