@@ -120,3 +120,34 @@ fn the_walk_through_runs_as_written_and_again() {
         .expect("committed manifest")
     );
 }
+
+/// The completions and man pages block, as written, into a home of its own.
+#[test]
+fn the_completions_and_man_pages_block_runs_as_written() {
+    let script = block(
+        &readme(),
+        "mkdir -p ~/.local/share/bash-completion/completions ~/.zfunc ~/.config/fish/completions\n",
+    );
+    let scratch = tempfile::tempdir().expect("temp dir");
+    for round in ["first", "second"] {
+        let output = run_in_bash(&script, scratch.path());
+        assert!(
+            output.status.success(),
+            "the block failed on its {round} run:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let home = scratch.path().join("home");
+    for file in [
+        ".local/share/bash-completion/completions/provisioning",
+        ".zfunc/_provisioning",
+        ".config/fish/completions/provisioning.fish",
+        ".local/share/man/man1/provisioning.1",
+        ".local/share/man/man1/provisioning-providers-install.1",
+        ".local/share/man/man1/provisioning-module-loader-load.1",
+    ] {
+        let path = home.join(file);
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        assert!(size > 0, "`{file}` was not written");
+    }
+}
