@@ -148,22 +148,19 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
 /// The formats only one command prints are refused by the others, before they run.
 fn check_format(cli: &Cli) -> Result<(), UsageError> {
     use cli::{Command, ModuleLoaderCommand, OutputFormat};
-    let (only, command) = match cli.global.format {
-        OutputFormat::Toml | OutputFormat::Text => ("export", "`export`"),
-        OutputFormat::Dot | OutputFormat::Mermaid => ("graph", "`module-loader graph`"),
-        OutputFormat::Table | OutputFormat::Json | OutputFormat::Yaml => return Ok(()),
+    let only = match (cli.global.format, &cli.command) {
+        (OutputFormat::Table | OutputFormat::Json | OutputFormat::Yaml, _)
+        | (OutputFormat::Toml | OutputFormat::Text, Command::Export(_))
+        | (
+            OutputFormat::Dot | OutputFormat::Mermaid,
+            Command::ModuleLoader(ModuleLoaderCommand::Graph(_)),
+        ) => return Ok(()),
+        (OutputFormat::Toml | OutputFormat::Text, _) => "`export`",
+        (OutputFormat::Dot | OutputFormat::Mermaid, _) => "`module-loader graph`",
     };
-    let allowed = match &cli.command {
-        Command::Export(_) => only == "export",
-        Command::ModuleLoader(ModuleLoaderCommand::Graph(_)) => only == "graph",
-        _ => false,
-    };
-    if allowed {
-        return Ok(());
-    }
     let format = format!("{:?}", cli.global.format).to_lowercase();
     Err(UsageError(format!(
-        "`--format {format}` is for {command} only\nhint: other commands print `table`, `json` or `yaml`"
+        "`--format {format}` is for {only} only\nhint: other commands print `table`, `json` or `yaml`"
     )))
 }
 

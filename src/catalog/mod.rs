@@ -78,6 +78,19 @@ impl Module {
         }
     }
 
+    /// The module name it is loaded and packed as: its package's, else (a module known only
+    /// to a registry, with no source here) what its kind makes of its name.
+    pub fn module_name(&self) -> Result<ModuleName, names::NameError> {
+        if let Some(package) = self.package() {
+            return package.manifest.name.parse();
+        }
+        let name: ProviderName = self.name.parse()?;
+        Ok(match self.kind {
+            ModuleKind::Providers => name.module_name(),
+            _ => ModuleName::from(&name),
+        })
+    }
+
     pub fn package(&self) -> Option<&Package> {
         match &self.package {
             PackageState::Ready(package) => Some(package),

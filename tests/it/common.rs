@@ -76,6 +76,21 @@ impl TestContext {
         keys[0]["key_id"].as_str().expect("a key").to_owned()
     }
 
+    /// Unpacks `distribution/packages/<artifact>` into the infra's `vendor/` with the real
+    /// `tar`, as the guide's migration does by hand.
+    pub fn untar_into_vendor(&self, infra: &str, artifact: &str) {
+        let dir = self.path(&format!("workspace/infra/{infra}"));
+        std::fs::create_dir_all(dir.join("vendor")).expect("mkdir");
+        let untar = Command::new("tar")
+            .arg("-xf")
+            .arg(self.path("distribution/packages").join(artifact))
+            .args(["-C", "vendor/"])
+            .current_dir(&dir)
+            .status()
+            .expect("tar");
+        assert!(untar.success(), "tar -xf {artifact}");
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.base.join(relative)
     }

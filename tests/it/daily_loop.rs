@@ -240,18 +240,7 @@ fn released_examples() -> TestContext {
 fn a_hand_done_migration_is_reported_adopted_and_never_overwritten() {
     let context = released_examples();
     let dir = context.path("workspace/infra/wuji");
-    std::fs::create_dir_all(dir.join("vendor")).expect("mkdir");
-    let untar = Command::new("tar")
-        .args([
-            "-xf",
-            "../../../distribution/packages/upcloud_prov_0.0.1.tar",
-            "-C",
-            "vendor/",
-        ])
-        .current_dir(&dir)
-        .status()
-        .expect("tar");
-    assert!(untar.success());
+    context.untar_into_vendor("wuji", "upcloud_prov_0.0.1.tar");
     let mut manifest = context.read("workspace/infra/wuji/manifest.toml");
     manifest.push_str("upcloud_prov = { path = \"./vendor/upcloud_prov\", version = \"0.0.1\" }\n");
     context.write("workspace/infra/wuji/manifest.toml", &manifest);
@@ -316,19 +305,7 @@ fn a_hand_done_migration_is_reported_adopted_and_never_overwritten() {
 #[test]
 fn an_unedited_hand_extracted_pack_is_adopted_without_force() {
     let context = released_examples();
-    let dir = context.path("workspace/infra/wuji");
-    std::fs::create_dir_all(dir.join("vendor")).expect("mkdir");
-    let untar = Command::new("tar")
-        .args([
-            "-xf",
-            "../../../distribution/packages/upcloud_prov_0.0.1.tar",
-            "-C",
-            "vendor/",
-        ])
-        .current_dir(&dir)
-        .status()
-        .expect("tar");
-    assert!(untar.success());
+    context.untar_into_vendor("wuji", "upcloud_prov_0.0.1.tar");
     context
         .run([
             "providers",

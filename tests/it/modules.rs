@@ -657,19 +657,7 @@ fn taskservs_and_clusters_pack_and_load_as_verified_packs() {
     error: 1 of 1 modules could not be loaded into `homelab`, so none were
     ");
     // A taskserv's pack untarred by hand is reported with the command that adopts it.
-    let wuji = context.path("workspace/infra/wuji");
-    std::fs::create_dir_all(wuji.join("vendor")).expect("mkdir");
-    let untar = std::process::Command::new("tar")
-        .args([
-            "-xf",
-            "../../../distribution/packages/crio_0.1.0.tar",
-            "-C",
-            "vendor/",
-        ])
-        .current_dir(&wuji)
-        .status()
-        .expect("tar");
-    assert!(untar.success());
+    context.untar_into_vendor("wuji", "crio_0.1.0.tar");
     assert_snapshot!(context.run(["module-loader", "installed", "wuji"]).stdout, @"
     KIND      NAME  MODE  VERSION  STATE      SOURCE
     taskserv  crio  -     -        untracked  ./vendor/crio

@@ -4,12 +4,13 @@
 
 use anyhow::bail;
 
-use super::load::{Request, check_after, find_all, load_modules};
+use super::load::{Request, find_all, load_modules};
 use crate::Outcome;
 use crate::catalog::{Catalog, ModuleKind};
 use crate::cli::InitArgs;
 use crate::context::Context;
 use crate::infra::Infra;
+use crate::infra::capabilities;
 use crate::infra::generated;
 use crate::infra::lockfile::EntryKind;
 use crate::printer::Printer;
@@ -48,7 +49,7 @@ pub fn init(args: &InitArgs, context: &Context, printer: &Printer) -> anyhow::Re
                 .filter(|(_, names)| !names.is_empty())
                 .map(|(kind, _)| EntryKind::from_module_kind(*kind))
                 .collect();
-            check_after(context, &infra, &catalog, &modules, &[])?;
+            capabilities::check_change(context, &infra, &catalog, &modules, &[])?;
             create(&infra, &kinds)?;
             printer.status(
                 "Created",

@@ -7,7 +7,7 @@ use crate::Outcome;
 use crate::catalog::{Catalog, EntryKind, Layout, Module, ModuleKind};
 use crate::cli::{LoadArgs, ModuleArg, UnloadArgs};
 use crate::context::Context;
-use crate::infra::capabilities::{self, Loaded};
+use crate::infra::capabilities;
 use crate::infra::lockfile::ProvidersLock;
 use crate::infra::ops::{self, LinkInstall, PackInstall, PackSources};
 use crate::infra::{Change, Infra};
@@ -96,111 +96,6 @@ fn registry_only(kind: ModuleKind, name: &ModuleArg) -> Module {
     }
 }
 
-/// The module name a catalog module is loaded as: its package's, else (a registry-only
-/// module) what its kind makes of its name.
-pub fn module_name(module: &Module) -> anyhow::Result<ModuleName> {
-    if let Some(package) = module.package() {
-        let name = &package.manifest.name;
-        return name
-            .parse()
-            .with_context(|| format!("`{name}` is not a module name"));
-    }
-    let name: crate::names::ProviderName = module.name.parse()?;
-    Ok(match module.kind {
-        ModuleKind::Providers => name.module_name(),
-        _ => ModuleName::from(&name),
-    })
-}
-
-/// Refuses a change that would leave the infra's loaded set with an unmet requirement, a
-/// conflict or a cycle: the set is the lock's, plus `adding`, minus `removing`. Nothing is
-/// written before this passes.
-pub fn check_after(
-    context: &Context,
-    infra: &Infra,
-    catalog: &Catalog,
-    adding: &[Module],
-    removing: &[ModuleName],
-) -> anyhow::Result<()> {
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    let mut set: Vec<Loaded> = capabilities::loaded(context, infra, &lock)
-        .into_iter()
-        .filter(|loaded| !removing.contains(&loaded.module))
-        .collect();
-    for module in adding {
-        let name = module_name(module)?;
-        set.retain(|loaded| loaded.module != name);
-        set.push(Loaded {
-            module: name,
-            kind: EntryKind::from_module_kind(module.kind),
-            capabilities: module
-                .package()
-                .map(|package| package.manifest.capabilities.clone())
-                .unwrap_or_default(),
-        });
-    }
-    let problems = capabilities::check_against(&set, catalog);
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let mut message: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    let suggested = problems.iter().find_map(|problem| match problem {
-        capabilities::Problem::Unmet { offered_by, .. } => offered_by.first().cloned(),
-        _ => None,
-    });
-    if !removing.is_empty() {
-        message
-            .push("hint: `--force` unloads anyway, and leaves what requires it unmet".to_owned());
-    } else if let Some(suggested) = suggested {
-        message.push(format!("hint: {}", together(infra, adding, &suggested)));
-    }
-    bail!(
-        "refusing to change `{}`: its modules would not fit together\n{}",
-        infra.name,
-        message.join("\n")
-    )
-}
-
-/// The command that loads `adding` with `suggested`: `load <kind>` when they are all of one
-/// kind, else `init`, which loads several kinds at once (on an existing infra too).
-fn together(infra: &Infra, adding: &[Module], suggested: &(String, EntryKind)) -> String {
-    let mut wanted: Vec<(ModuleKind, String)> = adding
-        .iter()
-        .map(|module| (module.kind, module.name.clone()))
-        .collect();
-    // A provider is named on the command line by its provider name, not its module's.
-    let name = crate::names::ProviderName::from_module_name(&suggested.0)
-        .filter(|_| suggested.1 == EntryKind::Provider)
-        .map_or_else(|| suggested.0.clone(), |provider| provider.to_string());
-    wanted.push((suggested.1.module_kind(), name));
-    let first = wanted[0].0;
-    if wanted.iter().all(|(kind, _)| *kind == first) {
-        let names: Vec<&str> = wanted.iter().map(|(_, name)| name.as_str()).collect();
-        return format!(
-            "load them together: `provisioning module-loader load {} {} {}`",
-            first.dir_name(),
-            infra.name,
-            names.join(" ")
-        );
-    }
-    let mut flags = Vec::new();
-    for kind in ModuleKind::LOADABLE {
-        let names: Vec<&str> = wanted
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, name)| name.as_str())
-            .collect();
-        if !names.is_empty() {
-            flags.push(format!("--{} {}", kind.dir_name(), names.join(",")));
-        }
-    }
-    format!(
-        "load them together: `provisioning module-loader init {} {}`",
-        infra.name,
-        flags.join(" ")
-    )
-}
-
 /// Loads `modules` one by one (each one transaction); every failure is reported and fails the
 /// exit code at the end.
 pub fn load_modules(
@@ -223,13 +118,13 @@ pub fn load_modules(
     let _lock = DirLock::acquire(&infra.dir, printer)?;
     // Checked under the infra's lock: two loads at once cannot each pass against the set
     // before the other's change.
-    check_after(context, infra, catalog, modules, &[])?;
+    capabilities::check_change(context, infra, catalog, modules, &[])?;
     let before = ProvidersLock::read(&infra.lock_path())?;
     let registry = registries.map(Registries::chain);
     let mut failed = 0;
     let mut loaded: Vec<ModuleName> = Vec::new();
     for module in modules {
-        let name = module_name(module)?;
+        let name = module.module_name()?;
         let kind = EntryKind::from_module_kind(module.kind);
         let done = match (request.version, &registry) {
             (Some(version), Some(registry)) => ops::install_pack(
@@ -403,7 +298,7 @@ pub fn unload(args: &UnloadArgs, context: &Context, printer: &Printer) -> anyhow
     }
     let _lock = DirLock::acquire(&infra.dir, printer)?;
     if !args.force {
-        check_after(
+        capabilities::check_change(
             context,
             &infra,
             &Catalog::new(&context.config),

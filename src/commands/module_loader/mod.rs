@@ -11,4 +11,4 @@ pub use discover::discover;
 pub use graph::run as graph;
 pub use init::init;
 pub use installed::installed;
-pub use load::{check_after, load, unload};
+pub use load::{load, unload};

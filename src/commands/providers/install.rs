@@ -39,7 +39,7 @@ pub fn install(
     };
     let _lock = DirLock::acquire(&infra.dir, printer)?;
     let catalog = catalog::Catalog::new(&context.config);
-    crate::commands::module_loader::check_after(
+    crate::infra::capabilities::check_change(
         context,
         &infra,
         &catalog,

@@ -16,7 +16,7 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
     let _lock = DirLock::acquire(&infra.dir, printer)?;
     let module = args.provider.module_name();
     if !args.force {
-        crate::commands::module_loader::check_after(
+        crate::infra::capabilities::check_change(
             context,
             &infra,
             &crate::catalog::Catalog::new(&context.config),

@@ -290,6 +290,19 @@ pub fn install_pack(
     request: &PackInstall<'_>,
     pinned: Option<&crate::digest::Sha256>,
 ) -> anyhow::Result<InstallReport> {
+    let mut report = vendor_pack(context, infra, request, pinned)?;
+    regenerate(context, infra, &mut report.leftovers);
+    Ok(report)
+}
+
+/// [`install_pack`] without rewriting the generated files: `sync` restores many entries this
+/// way, then rewrites them once.
+pub(super) fn vendor_pack(
+    context: &Context,
+    infra: &Infra,
+    request: &PackInstall<'_>,
+    pinned: Option<&crate::digest::Sha256>,
+) -> anyhow::Result<InstallReport> {
     let module = request.module.clone();
     let sources = &request.sources;
     let trust = Trust {
@@ -405,8 +418,7 @@ pub fn install_pack(
         &mut dependencies,
     )?;
     changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
-    let mut leftovers = transaction.commit();
-    regenerate(context, infra, &mut leftovers);
+    let leftovers = transaction.commit();
     let warnings = std::iter::once(&verified)
         .chain(fetched.values())
         .filter(|pack| pack.yanked)

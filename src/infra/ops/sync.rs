@@ -3,7 +3,7 @@
 
 use anyhow::bail;
 
-use super::{PackInstall, PackSources, clear_debris, install_pack};
+use super::{PackInstall, PackSources, clear_debris, vendor_pack};
 use crate::catalog::Layout;
 use crate::context::Context;
 use crate::fs::Transaction;
@@ -220,7 +220,7 @@ fn sync_pack(
         force: true,
         expected: None,
     };
-    let report = install_pack(context, infra, &request, Some(&pin.sha256))?;
+    let report = vendor_pack(context, infra, &request, Some(&pin.sha256))?;
     let mut said = report.warnings;
     said.extend(report.leftovers);
     Ok((report.change, said))

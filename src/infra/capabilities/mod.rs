@@ -3,7 +3,11 @@
 //! among the modules that require each other. Pure and linear in modules + edges; the catalog's
 //! providers of a capability come in as an argument, for hints.
 
+mod change;
+
 use std::collections::{BTreeMap, BTreeSet};
+
+pub use change::check_change;
 
 use crate::catalog::{Capabilities, EntryKind};
 use crate::names::ModuleName;

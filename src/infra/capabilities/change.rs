@@ -1,0 +1,101 @@
+//! The capability check of a change to an infra: the loaded set as the lock and the disk have
+//! it, plus what the change adds, minus what it removes, checked before anything is written,
+//! with a hint that names the command that would make the set fit.
+
+use anyhow::bail;
+
+use super::{Loaded, Problem, check_against, loaded};
+use crate::catalog::{Catalog, EntryKind, Module, ModuleKind};
+use crate::context::Context;
+use crate::infra::Infra;
+use crate::infra::lockfile::ProvidersLock;
+use crate::names::ModuleName;
+
+/// Refuses a change that would leave the infra's loaded set with an unmet requirement, a
+/// conflict or a cycle: the set is the lock's, plus `adding`, minus `removing`. Nothing is
+/// written before this passes.
+pub fn check_change(
+    context: &Context,
+    infra: &Infra,
+    catalog: &Catalog,
+    adding: &[Module],
+    removing: &[ModuleName],
+) -> anyhow::Result<()> {
+    let lock = ProvidersLock::read(&infra.lock_path())?;
+    let mut set: Vec<Loaded> = loaded(context, infra, &lock)
+        .into_iter()
+        .filter(|loaded| !removing.contains(&loaded.module))
+        .collect();
+    for module in adding {
+        let name = module.module_name()?;
+        set.retain(|loaded| loaded.module != name);
+        set.push(Loaded {
+            module: name,
+            kind: EntryKind::from_module_kind(module.kind),
+            capabilities: module
+                .package()
+                .map(|package| package.manifest.capabilities.clone())
+                .unwrap_or_default(),
+        });
+    }
+    let problems = check_against(&set, catalog);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut message: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let suggested = problems.iter().find_map(|problem| match problem {
+        Problem::Unmet { offered_by, .. } => offered_by.first().cloned(),
+        _ => None,
+    });
+    if !removing.is_empty() {
+        message
+            .push("hint: `--force` unloads anyway, and leaves what requires it unmet".to_owned());
+    } else if let Some(suggested) = suggested {
+        message.push(format!("hint: {}", together(infra, adding, &suggested)));
+    }
+    bail!(
+        "refusing to change `{}`: its modules would not fit together\n{}",
+        infra.name,
+        message.join("\n")
+    )
+}
+
+/// The command that loads `adding` with `suggested`: `load <kind>` when they are all of one
+/// kind, else `init`, which loads several kinds at once (on an existing infra too).
+fn together(infra: &Infra, adding: &[Module], suggested: &(String, EntryKind)) -> String {
+    let mut wanted: Vec<(ModuleKind, String)> = adding
+        .iter()
+        .map(|module| (module.kind, module.name.clone()))
+        .collect();
+    // A provider is named on the command line by its provider name, not its module's.
+    let name = crate::names::ProviderName::from_module_name(&suggested.0)
+        .filter(|_| suggested.1 == EntryKind::Provider)
+        .map_or_else(|| suggested.0.clone(), |provider| provider.to_string());
+    wanted.push((suggested.1.module_kind(), name));
+    let first = wanted[0].0;
+    if wanted.iter().all(|(kind, _)| *kind == first) {
+        let names: Vec<&str> = wanted.iter().map(|(_, name)| name.as_str()).collect();
+        return format!(
+            "load them together: `provisioning module-loader load {} {} {}`",
+            first.dir_name(),
+            infra.name,
+            names.join(" ")
+        );
+    }
+    let mut flags = Vec::new();
+    for kind in ModuleKind::LOADABLE {
+        let names: Vec<&str> = wanted
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, name)| name.as_str())
+            .collect();
+        if !names.is_empty() {
+            flags.push(format!("--{} {}", kind.dir_name(), names.join(",")));
+        }
+    }
+    format!(
+        "load them together: `provisioning module-loader init {} {}`",
+        infra.name,
+        flags.join(" ")
+    )
+}
