@@ -168,6 +168,24 @@ pub enum ProvidersCommand {
     /// Move pins forward within their requirements (all, or the modules named and what they
     /// need)
     Update(UpdateArgs),
+    /// Run the examples in a provider's doc comments, as `nickel test` runs them (`pack` runs
+    /// them too, and refuses a module whose examples fail)
+    Test(ProviderTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProviderTestArgs {
+    /// The provider, e.g. `upcloud`
+    pub provider: ProviderName,
+}
+
+#[derive(Debug, Args)]
+pub struct ModuleTestArgs {
+    /// What kind of module
+    #[arg(value_enum)]
+    pub kind: crate::catalog::ModuleKind,
+    /// The module, by name: `kubernetes`
+    pub name: ModuleArg,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +230,8 @@ pub enum ModuleLoaderCommand {
     /// Rebuild an infra's module links from `providers.manifest.yaml`
     #[command(alias = "sync-kcl")]
     Sync(InfraArgs),
+    /// Run the examples in a module's doc comments, as `nickel test` runs them
+    Test(ModuleTestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -358,6 +378,10 @@ pub struct PackOutputArgs {
     /// otherwise), and sign with your key a version another key signed
     #[arg(long)]
     pub force: bool,
+    /// Pack without running the examples in the module's doc comments (the registry metadata
+    /// records that they were not run)
+    #[arg(long)]
+    pub skip_tests: bool,
 }
 
 #[derive(Debug, Args)]

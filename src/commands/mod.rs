@@ -8,6 +8,7 @@ pub mod module_loader;
 pub mod pack;
 pub mod providers;
 pub mod registry;
+pub mod test;
 
 use clap::CommandFactory as _;
 
@@ -32,6 +33,7 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             ProvidersCommand::Sync(args) => providers::sync(&args, context, printer),
             ProvidersCommand::Outdated(args) => providers::outdated(&args, context, printer),
             ProvidersCommand::Update(args) => providers::update(&args, context, printer),
+            ProvidersCommand::Test(args) => test::provider(&args, context, printer),
         },
         Command::ModuleLoader(command) => match command {
             ModuleLoaderCommand::Discover(args) => module_loader::discover(&args, context, printer),
@@ -43,6 +45,7 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             }
             ModuleLoaderCommand::Graph(args) => module_loader::graph(&args, context, printer),
             ModuleLoaderCommand::Sync(args) => providers::sync(&args, context, printer),
+            ModuleLoaderCommand::Test(args) => test::module(&args, context, printer),
         },
         Command::Pack(command) => match command {
             PackCommand::Core(args) => pack::core(&args, context, printer),

@@ -1,11 +1,14 @@
 //! The checks of `providers validate`: the state of every module (links resolve, vendored packs
 //! match their hashes, manifests agree with the lock and the disk), then the evaluation of every
 //! module in a good state and of every Nickel file of the infra itself, in parallel. It reads
-//! and evaluates; it never writes, and it never prints: what it finds is in the [`Report`].
+//! and evaluates; it never writes (but for the evaluation cache), and it never prints: what it
+//! finds is in the [`Report`].
 //!
 //! The infra's `main.ncl` must export (as `nickel export main.ncl` would); its other files
-//! (`defs/servers.ncl`, ...) must evaluate fully with their contracts (as `nickel eval` would),
-//! so a library of functions passes and a contract broken anywhere does not.
+//! (`defs/servers.ncl`, ...) and every module's entry point must evaluate deeply with their
+//! contracts ([`nickel::Format::Evaluated`]), so a library of functions or contracts passes and
+//! a contract broken anywhere does not. A module is a library or a configuration: either is
+//! valid when it evaluates, not only when it serializes.
 
 use std::path::{Path, PathBuf};
 
@@ -117,7 +120,7 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
             }) {
                 Ok((entry, allowed)) => jobs.push((
                     Target::Module(modules.len(), dir, allowed),
-                    (entry, nickel::Output::json()),
+                    (entry, nickel::Output::of(nickel::Format::Evaluated)),
                 )),
                 Err(reason) => {
                     report.evaluation = Evaluation::Failed;
@@ -127,36 +130,43 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
         }
         modules.push(report);
     }
+    let generated = super::generated::inspect(context, infra, &lock);
     let mut files = Vec::new();
     for path in infra_files(&infra.dir, &modules_dir) {
-        let output = if path == Path::new("main.ncl") {
-            nickel::Output::json()
+        // A generated file as written lists the modules checked above: it must load (its
+        // imports resolve), and is not walked again; walking it would force every contract of
+        // every library it names.
+        let is_generated = generated.iter().any(|(file, state)| {
+            *state == super::generated::FileState::Ok && path == Path::new(file)
+        });
+        let (target, output) = if path == Path::new("main.ncl") {
+            (Target::File(files.len()), nickel::Output::json())
+        } else if is_generated {
+            (
+                Target::Generated(files.len()),
+                nickel::Output::of(nickel::Format::Loaded),
+            )
         } else {
-            nickel::Output {
-                format: nickel::Format::Evaluated,
-                field: None,
-            }
+            (
+                Target::File(files.len()),
+                nickel::Output::of(nickel::Format::Evaluated),
+            )
         };
-        jobs.push((Target::File(files.len()), (infra.dir.join(&path), output)));
+        jobs.push((target, (infra.dir.join(&path), output)));
         files.push(FileReport {
             path: path.to_string_lossy().into_owned(),
             evaluation: Evaluation::Ok,
             diagnostic: None,
         });
     }
-    let requests: Vec<(PathBuf, nickel::Output)> =
-        jobs.iter().map(|(_, request)| request.clone()).collect();
-    for ((target, _), result) in jobs.iter().zip(nickel::evaluate_all(
-        &import_paths,
-        context.evaluation_bounds(),
-        &requests,
-    )) {
+    let results = evaluate(context, &import_paths, &jobs);
+    for ((target, _), result) in jobs.iter().zip(results) {
         // A module must also be packable: no import may leave its directory other than into
         // its dependencies.
         let confined = |export: &nickel::Export| match target {
             Target::Module(index, dir, allowed) => nickel::check_confined(dir, allowed, export)
                 .map_err(|escape| (modules[*index].status.module.clone(), escape)),
-            Target::File(_) => Ok(()),
+            Target::File(_) | Target::Generated(_) => Ok(()),
         };
         let (evaluation, diagnostic) = match result {
             Ok(export) => match confined(&export) {
@@ -175,7 +185,7 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
                 modules[*index].evaluation = evaluation;
                 modules[*index].diagnostic = diagnostic;
             }
-            Target::File(index) => {
+            Target::File(index) | Target::Generated(index) => {
                 files[*index].evaluation = evaluation;
                 files[*index].diagnostic = diagnostic;
             }
@@ -189,7 +199,7 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
     .map(ToString::to_string)
     .collect();
     let mut edited = Vec::new();
-    for (file, state) in super::generated::inspect(context, infra, &lock) {
+    for (file, state) in generated {
         match state {
             super::generated::FileState::Ok => {}
             super::generated::FileState::Foreign => edited.push(format!(
@@ -226,11 +236,55 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// Evaluates every job, in parallel. A module's evaluation (and a generated file's, which only
+/// lists modules) is taken from the evaluation cache when no file it read has changed: a module
+/// of thousands of files is checked once, not at every validate. The infra's own files, which
+/// are what changes, are always evaluated.
+fn evaluate(
+    context: &Context,
+    import_paths: &[PathBuf],
+    jobs: &[(Target, (PathBuf, nickel::Output))],
+) -> Vec<Result<nickel::Export, nickel::NickelError>> {
+    let cache = nickel::ExportCache::new(&context.config.distribution.cache_path);
+    fn request<'a>(
+        (file, output): &'a (PathBuf, nickel::Output),
+        import_paths: &'a [PathBuf],
+    ) -> nickel::CacheRequest<'a> {
+        nickel::CacheRequest {
+            file,
+            import_paths,
+            format: output.format,
+        }
+    }
+    let mut results: Vec<Option<Result<nickel::Export, nickel::NickelError>>> = jobs
+        .iter()
+        .map(|(target, job)| match target {
+            Target::Module(..) | Target::Generated(_) => {
+                cache.get(&request(job, import_paths)).map(Ok)
+            }
+            Target::File(_) => None,
+        })
+        .collect();
+    let pending: Vec<usize> = (0..jobs.len()).filter(|i| results[*i].is_none()).collect();
+    let requests: Vec<(PathBuf, nickel::Output)> =
+        pending.iter().map(|i| jobs[*i].1.clone()).collect();
+    let evaluated = nickel::evaluate_all(import_paths, context.evaluation_bounds(), &requests);
+    for (index, result) in pending.into_iter().zip(evaluated) {
+        if let (Target::Module(..) | Target::Generated(_), Ok(export)) = (&jobs[index].0, &result) {
+            cache.put(&request(&jobs[index].1, import_paths), export);
+        }
+        results[index] = Some(result);
+    }
+    results.into_iter().flatten().collect()
+}
+
 /// What one evaluation is for: a module (its index in the report, its directory, where its
 /// evaluation may read), or one of the infra's files (its index).
 enum Target {
     Module(usize, PathBuf, Vec<PathBuf>),
     File(usize),
+    /// A generated file as `provisioning` wrote it (its index among the files).
+    Generated(usize),
 }
 
 /// The infra's own Nickel files, relative to its directory: `main.ncl` first, then the others

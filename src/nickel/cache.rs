@@ -4,12 +4,21 @@ use std::path::{Path, PathBuf};
 
 use super::Export;
 
-/// Evaluation results kept on disk (`<cache_path>/nickel/`), keyed by the evaluated file and
-/// import paths (or what stands for them: see [`crate::dependencies::ModuleImports::key`]), and valid while every file the evaluation read still has the content it had.
+/// Evaluation results kept on disk (`<cache_path>/nickel/`), keyed by the evaluated file, the format asked and
+/// the import paths (or what stands for them: see [`crate::dependencies::ModuleImports::key`]), and valid while every file the evaluation read still has the content it had.
 /// A re-pack of unchanged sources then costs a few file hashes instead of an evaluation.
 ///
 /// The cache is best effort: an unreadable or stale entry is a miss, and a failure to write one
 /// is ignored (the result is still correct, only the next run is slower).
+/// What a cached result is of: a file, evaluated with import paths (or what stands for them) to
+/// produce a format.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub file: &'a Path,
+    pub import_paths: &'a [PathBuf],
+    pub format: super::Format,
+}
+
 #[derive(Debug, Clone)]
 pub struct ExportCache {
     dir: PathBuf,
@@ -20,6 +29,9 @@ struct CachedExport {
     /// Every file the evaluation read, with the hex SHA-256 of its contents then.
     files: Vec<(PathBuf, String)>,
     json: String,
+    /// A library's entry point: evaluated, with no export.
+    #[serde(default)]
+    library: bool,
 }
 
 impl ExportCache {
@@ -29,22 +41,15 @@ impl ExportCache {
         }
     }
 
-    /// The same cache for documentation ([`super::Evaluator::document`]), kept apart from
-    /// exports.
-    pub fn documentation(cache_path: &Path) -> Self {
-        Self {
-            dir: cache_path.join("nickel-doc"),
-        }
-    }
-
-    fn entry_path(&self, file: &Path, import_paths: &[PathBuf]) -> PathBuf {
+    fn entry_path(&self, request: &Request<'_>) -> PathBuf {
         // The tool's version stands for the evaluator's: a new release may evaluate differently.
         let mut key = format!(
-            "provisioning {}\0{}",
+            "provisioning {}\0{:?}\0{}",
             env!("CARGO_PKG_VERSION"),
-            file.display()
+            request.format,
+            request.file.display()
         );
-        for path in import_paths {
+        for path in request.import_paths {
             key.push('\0');
             key.push_str(&path.display().to_string());
         }
@@ -55,8 +60,8 @@ impl ExportCache {
     }
 
     /// The cached export of `file`, if every file it read is unchanged.
-    pub fn get(&self, file: &Path, import_paths: &[PathBuf]) -> Option<Export> {
-        let text = std::fs::read(self.entry_path(file, import_paths)).ok()?;
+    pub fn get(&self, request: &Request<'_>) -> Option<Export> {
+        let text = std::fs::read(self.entry_path(request)).ok()?;
         let cached: CachedExport = serde_json::from_slice(&text).ok()?;
         let unchanged = cached.files.iter().all(|(path, hash)| {
             std::fs::read(path)
@@ -64,6 +69,7 @@ impl ExportCache {
         });
         unchanged.then(|| Export {
             text: cached.json,
+            library: cached.library,
             files: cached.files.into_iter().map(|(path, _)| path).collect(),
         })
     }
@@ -71,7 +77,7 @@ impl ExportCache {
     /// Records `export`. Files are recorded by their canonical paths: a file read through a
     /// directory of links that is gone by the next run (packing's import directory) is still
     /// found and checked.
-    pub fn put(&self, file: &Path, import_paths: &[PathBuf], export: &Export) {
+    pub fn put(&self, request: &Request<'_>, export: &Export) {
         let files: Option<Vec<(PathBuf, String)>> = export
             .files
             .iter()
@@ -86,10 +92,11 @@ impl ExportCache {
         let cached = CachedExport {
             files,
             json: export.text.clone(),
+            library: export.library,
         };
         if let Ok(json) = serde_json::to_vec(&cached) {
             let _ = crate::fs::create_dir_all(&self.dir);
-            let _ = crate::fs::atomic_write(&self.entry_path(file, import_paths), &json);
+            let _ = crate::fs::atomic_write(&self.entry_path(request), &json);
         }
     }
 }

@@ -159,6 +159,7 @@ mod tests {
         )
         .expect("write");
         let export = Export {
+            library: false,
             text: String::new(),
             files: vec![
                 module.join("main.ncl"),
@@ -171,6 +172,7 @@ mod tests {
         assert_eq!((escape.line, escape.import.as_str()), (3, "../outside.ncl"));
         assert!(check_confined(&module, &[dir.path().to_owned()], &export).is_ok());
         let inside = Export {
+            library: false,
             text: String::new(),
             files: vec![module.join("main.ncl"), module.join("lib.ncl")],
         };

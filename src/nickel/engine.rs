@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 
 use nickel_lang_core::cache::{CacheHub, InputFormat};
 use nickel_lang_core::error::report::{ColorOpt, report_as_str};
-use nickel_lang_core::error::{Error, NullReporter};
+use nickel_lang_core::error::{Error, EvalErrorKind, ExportErrorKind, NullReporter};
 use nickel_lang_core::eval::cache::CacheImpl;
-use nickel_lang_core::eval::value::NickelValue;
 use nickel_lang_core::eval::{Closure, VirtualMachine, VmContext};
 use nickel_lang_core::files::FileId;
 use nickel_lang_core::program::FieldPath;
@@ -22,6 +21,7 @@ use super::{Export, Format, NickelError, Output};
 /// evaluator share its import paths, and imports shared between them are evaluated once.
 pub struct Engine {
     context: VmContext<CacheHub, CacheImpl>,
+    import_paths: Vec<PathBuf>,
 }
 
 impl Engine {
@@ -30,6 +30,7 @@ impl Engine {
         cache.sources.add_import_paths(import_paths.iter().cloned());
         Self {
             context: VmContext::new(cache, std::io::sink(), NullReporter {}),
+            import_paths: import_paths.to_vec(),
         }
     }
 
@@ -37,30 +38,95 @@ impl Engine {
     /// in `output.format` exactly as `nickel export --format F [--field P]` does (without the
     /// newline the CLI adds after JSON).
     pub fn evaluate(&mut self, file: &Path, output: &Output) -> Result<Export, NickelError> {
-        if output.format == Format::Documentation {
-            return self.document(file);
+        match output.format {
+            Format::Documentation => return self.document(file),
+            Format::Tests => return self.test(file),
+            _ => {}
         }
         let file_id = self.add_file(file)?;
-        let value = match self.evaluate_value(file_id, output.field.as_deref()) {
-            Ok(value) => value,
+        let closure = match self.prepare(file_id, output.field.as_deref()) {
+            Ok(closure) => closure,
             Err(error) => return Err(self.diagnose(file, error)),
         };
-        let text = match export_format(output.format) {
-            // Evaluated fully is all that was asked: a function is a fine value here.
-            None => String::new(),
-            Some(format) => match serialize::validate(format, &value)
-                .and_then(|()| serialize::to_string(format, &value))
-            {
-                Ok(text) => text,
-                Err(data) => {
-                    let error = Error::export_error(self.context.pos_table.clone(), data);
-                    return Err(self.diagnose(file, error));
-                }
-            },
+        let result = match (output.format, export_format(output.format)) {
+            (_, Some(format)) => self.serialize(closure, format),
+            (Format::Module, None) => self.module(closure),
+            (Format::Loaded, None) => VirtualMachine::new(&mut self.context)
+                .eval_closure(closure)
+                .map(|_| (String::new(), false))
+                .map_err(Error::from),
+            // Evaluated: deeply, and nothing to serialize (a library of functions passes).
+            (_, None) => {
+                super::check::evaluate(&mut self.context, closure).map(|()| (String::new(), false))
+            }
         };
+        match result {
+            Ok((text, library)) => Ok(Export {
+                text,
+                library,
+                files: self.files_read(file_id),
+            }),
+            Err(error) => Err(self.diagnose(file, error)),
+        }
+    }
+
+    /// A module's entry point: evaluated deeply with its contracts ([`super::check`]), then
+    /// exported as JSON when its value serializes. A value that does not (functions, contracts,
+    /// fields left for the user to define) is a library's: no export, and no failure.
+    fn module(&mut self, closure: Closure) -> Result<(String, bool), Error> {
+        super::check::evaluate(&mut self.context, closure.clone())?;
+        let value =
+            match VirtualMachine::new(&mut self.context).eval_full_for_export_closure(closure) {
+                Ok(value) => value,
+                Err(error) if matches!(error.error, EvalErrorKind::MissingFieldDef { .. }) => {
+                    return Ok((String::new(), true));
+                }
+                Err(error) => return Err(error.into()),
+            };
+        match serialize::validate(ExportFormat::Json, &value) {
+            Ok(()) => {}
+            Err(data) if matches!(data.error, ExportErrorKind::NonSerializable(_)) => {
+                return Ok((String::new(), true));
+            }
+            Err(data) => return Err(Error::export_error(self.context.pos_table.clone(), data)),
+        }
+        serialize::to_string(ExportFormat::Json, &value)
+            .map(|text| (text, false))
+            .map_err(|data| Error::export_error(self.context.pos_table.clone(), data))
+    }
+
+    /// Evaluates `closure` fully for export, and serializes it.
+    fn serialize(
+        &mut self,
+        closure: Closure,
+        format: ExportFormat,
+    ) -> Result<(String, bool), Error> {
+        let value = VirtualMachine::new(&mut self.context).eval_full_for_export_closure(closure)?;
+        serialize::validate(format, &value)
+            .and_then(|()| serialize::to_string(format, &value))
+            .map(|text| (text, false))
+            .map_err(|data| Error::export_error(self.context.pos_table.clone(), data))
+    }
+
+    /// The examples in the doc comments of `file`, run as `nickel test` runs them
+    /// ([`super::doctest`]), in a program of their own: running them adds fields to the file's
+    /// terms, which no later evaluation may see.
+    pub fn test(&mut self, file: &Path) -> Result<Export, NickelError> {
+        let (report, files) =
+            super::doctest::run(file, &self.import_paths).map_err(|diagnostic| {
+                NickelError::Evaluation {
+                    path: file.to_owned(),
+                    diagnostic,
+                }
+            })?;
+        let text = serde_json::to_string(&report).map_err(|error| NickelError::Load {
+            path: file.to_owned(),
+            message: error.to_string(),
+        })?;
         Ok(Export {
             text,
-            files: self.files_read(file_id),
+            library: false,
+            files,
         })
     }
 
@@ -89,6 +155,7 @@ impl Engine {
             })?;
         Ok(Export {
             text,
+            library: false,
             files: self.files_read(file_id),
         })
     }
@@ -118,19 +185,15 @@ impl Engine {
         files
     }
 
-    fn evaluate_value(
-        &mut self,
-        file_id: FileId,
-        field: Option<&str>,
-    ) -> Result<NickelValue, Error> {
+    /// Prepares `file_id` (parse, typecheck, imports), and takes the field `field` of it.
+    fn prepare(&mut self, file_id: FileId, field: Option<&str>) -> Result<Closure, Error> {
         let value = self.context.prepare_eval(file_id)?;
-        let mut closure = Closure::from(value);
-        if let Some(field) = field {
-            let path = FieldPath::parse(&mut self.context.import_resolver, field.to_owned())?;
-            closure = VirtualMachine::new(&mut self.context)
-                .extract_field_value_closure(closure, &path)?;
-        }
-        Ok(VirtualMachine::new(&mut self.context).eval_full_for_export_closure(closure)?)
+        let closure = Closure::from(value);
+        let Some(field) = field else {
+            return Ok(closure);
+        };
+        let path = FieldPath::parse(&mut self.context.import_resolver, field.to_owned())?;
+        Ok(VirtualMachine::new(&mut self.context).extract_field_value_closure(closure, &path)?)
     }
 
     fn diagnose(&self, file: &Path, error: Error) -> NickelError {
@@ -149,6 +212,10 @@ fn export_format(format: Format) -> Option<ExportFormat> {
         Format::Yaml => Some(ExportFormat::Yaml),
         Format::Toml => Some(ExportFormat::Toml),
         Format::Text => Some(ExportFormat::Text),
-        Format::Evaluated | Format::Documentation => None,
+        Format::Evaluated
+        | Format::Loaded
+        | Format::Module
+        | Format::Documentation
+        | Format::Tests => None,
     }
 }

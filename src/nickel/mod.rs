@@ -16,15 +16,17 @@
 //!   over one evaluator per core.
 
 mod cache;
+mod check;
 mod confine;
 pub mod doc;
+pub mod doctest;
 mod engine;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use cache::ExportCache;
+pub use cache::{ExportCache, Request as CacheRequest};
 pub use confine::{Escape, check_confined, imports};
 
 #[derive(Debug, thiserror::Error)]
@@ -145,8 +147,13 @@ pub struct Output {
 
 impl Output {
     pub fn json() -> Self {
+        Self::of(Format::Json)
+    }
+
+    /// The whole file, as `format`.
+    pub fn of(format: Format) -> Self {
         Self {
-            format: Format::Json,
+            format,
             field: None,
         }
     }
@@ -160,9 +167,18 @@ pub enum Format {
     Toml,
     /// A string, written as it is (`--format text`, alias `raw`).
     Text,
-    /// Evaluated fully with every contract applied, and not serialized: a file whose value is
-    /// a function (a library of builders) passes.
+    /// Evaluated deeply with every contract applied ([`check`]), and not serialized: a file
+    /// whose value is a function, a contract or a record contract (a library) passes.
     Evaluated,
+    /// Loaded: parsed, typechecked, every import resolved, and evaluated to its head (a record's
+    /// fields are not): what a file needs to be importable.
+    Loaded,
+    /// A module's entry point: [`Format::Evaluated`], then its JSON export when the value
+    /// serializes; when it does not, [`Export::library`] says so and the text is empty.
+    Module,
+    /// The examples in its doc comments, run as `nickel test` runs them ([`doctest`]): the
+    /// text is a [`doctest::Report`] as JSON.
+    Tests,
     /// Its documentation, as `nickel doc --format json` gives it ([`doc`]).
     Documentation,
 }
@@ -173,6 +189,9 @@ pub enum Format {
 #[derive(Debug, Clone)]
 pub struct Export {
     pub text: String,
+    /// For [`Format::Module`]: the value evaluated, and does not serialize (a library of
+    /// contracts and functions), so there is no export.
+    pub library: bool,
     pub files: Vec<PathBuf>,
 }
 
@@ -368,20 +387,39 @@ mod tests {
         std::fs::write(&main, "{ x = import \"lib.ncl\" }").expect("write");
         std::fs::write(&lib, "1").expect("write");
         let cache = ExportCache::new(&dir.path().join("cache"));
-        assert!(cache.get(&main, &[]).is_none());
+        let request = CacheRequest {
+            file: &main,
+            import_paths: &[],
+            format: Format::Json,
+        };
+        assert!(cache.get(&request).is_none());
         let first = Evaluator::new(&[], bounds())
             .export_json(&main)
             .expect("evaluates");
         assert_eq!(first.text, "{\n  \"x\": 1\n}");
-        cache.put(&main, &[], &first);
-        let second = cache.get(&main, &[]).expect("cached");
+        cache.put(&request, &first);
+        let second = cache.get(&request).expect("cached");
         assert_eq!(second.files.len(), 2, "the cache keeps the files it read");
         assert_eq!(second.text, first.text);
         assert!(
-            cache.get(&main, &[dir.path().to_owned()]).is_none(),
+            cache
+                .get(&CacheRequest {
+                    import_paths: &[dir.path().to_owned()],
+                    ..request
+                })
+                .is_none(),
             "other import paths are another entry"
         );
+        assert!(
+            cache
+                .get(&CacheRequest {
+                    format: Format::Module,
+                    ..request
+                })
+                .is_none(),
+            "another format is another entry"
+        );
         std::fs::write(&lib, "2").expect("write");
-        assert!(cache.get(&main, &[]).is_none(), "a file it read changed");
+        assert!(cache.get(&request).is_none(), "a file it read changed");
     }
 }

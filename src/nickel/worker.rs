@@ -57,9 +57,17 @@ struct Request {
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Response {
-    Exported { text: String, files: Vec<PathBuf> },
-    Load { message: String },
-    Evaluation { diagnostic: String },
+    Exported {
+        text: String,
+        library: bool,
+        files: Vec<PathBuf>,
+    },
+    Load {
+        message: String,
+    },
+    Evaluation {
+        diagnostic: String,
+    },
 }
 
 /// The worker's side: sets the memory limit, then answers requests from stdin until it closes.
@@ -87,6 +95,7 @@ fn answer_requests() -> std::io::Result<()> {
         let response = match engine.evaluate(&request.file, &request.output) {
             Ok(export) => Response::Exported {
                 text: export.text,
+                library: export.library,
                 files: export.files,
             },
             Err(NickelError::Load { message, .. }) => Response::Load { message },
@@ -183,7 +192,15 @@ impl Worker {
         }
         match self.answers.recv_timeout(bounds.timeout) {
             Ok(Some(answer)) => match serde_json::from_str(&answer) {
-                Ok(Response::Exported { text, files }) => Ok(Export { text, files }),
+                Ok(Response::Exported {
+                    text,
+                    library,
+                    files,
+                }) => Ok(Export {
+                    text,
+                    library,
+                    files,
+                }),
                 Ok(Response::Load { message }) => Err(Failure::Load(message)),
                 Ok(Response::Evaluation { diagnostic }) => Err(Failure::Evaluation(diagnostic)),
                 Err(error) => Err(Failure::Io(format!("an unreadable answer: {error}"))),
@@ -286,10 +303,15 @@ impl WorkerSlot {
             }
         };
         let result = worker.evaluate(file, import_paths, output, bounds);
-        if matches!(
-            result,
-            Err(Failure::Timeout | Failure::Memory | Failure::Stack | Failure::Io(_))
-        ) {
+        // Doc tests load the module in a program of their own, whose memory a worker would
+        // keep (freed, not returned): the worker ends with them, and the next file gets a
+        // fresh one.
+        if output.format == super::Format::Tests
+            || matches!(
+                result,
+                Err(Failure::Timeout | Failure::Memory | Failure::Stack | Failure::Io(_))
+            )
+        {
             self.worker = None;
         }
         result.map_err(|failure| match failure {

@@ -2,7 +2,7 @@
 //!
 //! An artifact `<module>_<version>.tar` holds every entry under `<module>/`: the module's files,
 //! its `manifest.toml` carrying the packed version, and `export.json`, the Nickel export of its
-//! entry point. It is **deterministic**: entries sorted by path, one fixed mtime, uid/gid 0,
+//! entry point when its value serializes (a library of contracts and functions has none). It is **deterministic**: entries sorted by path, one fixed mtime, uid/gid 0,
 //! empty user and group names, modes 0644 (0755 for directories and executables), no links,
 //! devices, absolute or `..` paths. The same sources give the same bytes, whatever their mtimes.
 //!
@@ -112,20 +112,20 @@ pub enum ArchiveError {
     },
 }
 
-/// Builds the artifact of `pack` from its files (which must not hold `export.json`; `export` is
-/// added as it).
+/// Builds the artifact of `pack` from its files (which must not hold `export.json`; `export`,
+/// when the module's value serializes, is added as it: a library has none).
 pub fn build(
     pack: &PackRef,
     files: &[ArtifactFile],
-    export: &str,
+    export: Option<&str>,
 ) -> Result<Artifact, ArchiveError> {
     let module = &pack.module;
-    let export_file = ArtifactFile {
+    let export_file = export.map(|export| ArtifactFile {
         path: EXPORT_FILE.to_owned(),
         contents: export.as_bytes().to_vec(),
         executable: false,
-    };
-    let mut all: Vec<&ArtifactFile> = files.iter().chain(std::iter::once(&export_file)).collect();
+    });
+    let mut all: Vec<&ArtifactFile> = files.iter().chain(export_file.as_ref()).collect();
     all.sort_by(|a, b| a.path.cmp(&b.path));
 
     let entries = entries(module, &all);
@@ -259,10 +259,10 @@ mod tests {
             },
         ];
         let pack: PackRef = "m_prov@1.2.3".parse().expect("valid");
-        let one = build(&pack, &files, "{}").expect("builds");
+        let one = build(&pack, &files, Some("{}")).expect("builds");
         let mut reversed = files.clone();
         reversed.reverse();
-        let two = build(&pack, &reversed, "{}").expect("builds");
+        let two = build(&pack, &reversed, Some("{}")).expect("builds");
         assert_eq!(one.bytes, two.bytes);
         let mut archive = tar::Archive::new(one.bytes.as_slice());
         let listing: Vec<String> = archive

@@ -1,7 +1,8 @@
 //! Reading a module's source for packing: every file under its package directory, safely.
 //!
 //! Hidden files and directories (names starting with `.`) are left out, so editor and VCS
-//! droppings never change an artifact. A symlink to a file inside the module is packed as the
+//! droppings never change an artifact; a hidden file that the module's Nickel imports is part
+//! of it all the same, and is added once the evaluation has said which ([`read_hidden`]). A symlink to a file inside the module is packed as the
 //! file it points to; a symlink that leaves the module, a symlinked directory, a device or a
 //! FIFO is refused, as is a manifest that still holds a path dependency: a development link
 //! must never leak into a release.
@@ -111,42 +112,96 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<ArtifactFile>) -> Result<(), So
         if name.contains(['\n', '\\']) {
             return Err(SourceError::BadName { path });
         }
-        let metadata = std::fs::symlink_metadata(&path).map_err(io(&path))?;
-        let file_type = metadata.file_type();
-        let (real, metadata) = if file_type.is_symlink() {
-            let target = std::fs::canonicalize(&path).map_err(io(&path))?;
-            if !target.starts_with(root) {
-                return Err(SourceError::EscapingLink { path, target });
-            }
-            let metadata = std::fs::metadata(&target).map_err(io(&target))?;
-            if metadata.is_dir() {
-                return Err(SourceError::LinkedDirectory { path });
-            }
-            (target, metadata)
-        } else {
-            (path.clone(), metadata)
-        };
-        if metadata.is_dir() {
-            walk(root, &path, files)?;
-        } else if metadata.is_file() {
-            let contents = std::fs::read(&real).map_err(io(&real))?;
-            let relative = path
-                .strip_prefix(root)
-                .map_err(|_| SourceError::BadName { path: path.clone() })?;
-            let relative: Vec<String> = relative
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            files.push(ArtifactFile {
-                path: relative.join("/"),
-                contents,
-                executable: is_executable(&metadata),
-            });
-        } else {
-            return Err(SourceError::Special { path });
+        match read_entry(root, &path)? {
+            Entry::Directory => walk(root, &path, files)?,
+            Entry::File(file) => files.push(file),
         }
     }
     Ok(())
+}
+
+enum Entry {
+    Directory,
+    File(ArtifactFile),
+}
+
+/// One entry under `root`, read as the walk reads it: a symlink to a file inside the module is
+/// the file; anything else that is not a file or a directory is refused.
+fn read_entry(root: &Path, path: &Path) -> Result<Entry, SourceError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| SourceError::Io { path, source }
+    };
+    let path = path.to_owned();
+    let metadata = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+    let file_type = metadata.file_type();
+    let (real, metadata) = if file_type.is_symlink() {
+        let target = std::fs::canonicalize(&path).map_err(io(&path))?;
+        if !target.starts_with(root) {
+            return Err(SourceError::EscapingLink { path, target });
+        }
+        let metadata = std::fs::metadata(&target).map_err(io(&target))?;
+        if metadata.is_dir() {
+            return Err(SourceError::LinkedDirectory { path });
+        }
+        (target, metadata)
+    } else {
+        (path.clone(), metadata)
+    };
+    if metadata.is_dir() {
+        return Ok(Entry::Directory);
+    }
+    if !metadata.is_file() {
+        return Err(SourceError::Special { path });
+    }
+    let contents = std::fs::read(&real).map_err(io(&real))?;
+    let relative = path
+        .strip_prefix(root)
+        .map_err(|_| SourceError::BadName { path: path.clone() })?;
+    let relative: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Ok(Entry::File(ArtifactFile {
+        path: relative.join("/"),
+        contents,
+        executable: is_executable(&metadata),
+    }))
+}
+
+/// Files under hidden directories (or hidden themselves) that the module's Nickel reads, which
+/// [`read`] left out: a generated library's `.js2n-lib/` is part of the module because its files
+/// import it. `paths` are canonical paths under `dir`; the files come back packed as [`read`]
+/// packs any file, sorted with the others by the artifact's build.
+pub fn read_hidden(dir: &Path, paths: &[PathBuf]) -> Result<Vec<ArtifactFile>, SourceError> {
+    let root = std::fs::canonicalize(dir).map_err(|source| SourceError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut files = Vec::new();
+    for path in paths {
+        let relative = path
+            .strip_prefix(&root)
+            .map_err(|_| SourceError::BadName { path: path.clone() })?;
+        let hidden = relative
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+        if !hidden {
+            continue;
+        }
+        if relative
+            .to_str()
+            .is_none_or(|name| name.contains(['\n', '\\']))
+        {
+            return Err(SourceError::BadName { path: path.clone() });
+        }
+        if let Entry::File(file) = read_entry(&root, path)? {
+            files.push(file);
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.dedup_by(|a, b| a.path == b.path);
+    Ok(files)
 }
 
 #[cfg(unix)]

@@ -255,7 +255,7 @@ mod tests {
             },
         ];
         let pack: crate::names::PackRef = "m_prov@1.0.0".parse().expect("valid");
-        let artifact = super::super::build(&pack, &files, "{}").expect("builds");
+        let artifact = super::super::build(&pack, &files, Some("{}")).expect("builds");
         let limits = Limits {
             max_entries: 100,
             max_bytes: 1 << 20,

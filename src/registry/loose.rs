@@ -262,6 +262,10 @@ impl LooseArtifact {
             signer: None,
             dependencies: manifest.dependencies,
             yanked: false,
+            library: !files
+                .iter()
+                .any(|file| file.path == crate::pack::EXPORT_FILE),
+            tests: None,
         })
     }
 }

@@ -71,6 +71,41 @@ pub struct VersionEntry {
     /// where a lock pins it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub yanked: bool,
+    /// Its value does not serialize (a library of contracts and functions): the artifact holds
+    /// no `export.json`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub library: bool,
+    /// The examples in its doc comments, as `pack` ran them; absent when it has none (or was
+    /// packed by a release that did not run them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<DocTests>,
+}
+
+/// What `pack` did with a version's doc-comment examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocTests {
+    /// Run, as `nickel test` runs them: `skipped` counts the `nickel ignore` blocks.
+    Ran {
+        passed: usize,
+        failed: usize,
+        skipped: usize,
+    },
+    /// `pack --skip-tests`: packed without running them.
+    NotRun,
+}
+
+impl std::fmt::Display for DocTests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DocTests::Ran {
+                passed,
+                failed,
+                skipped,
+            } => write!(f, "{passed} passed, {failed} failed, {skipped} skipped"),
+            DocTests::NotRun => f.write_str("not run (packed with --skip-tests)"),
+        }
+    }
 }
 
 /// `index.json` at the root of a registry directory: the modules it holds, which a static host
@@ -330,6 +365,8 @@ mod tests {
             signer: None,
             dependencies: BTreeMap::new(),
             yanked: false,
+            library: false,
+            tests: None,
         }
     }
 

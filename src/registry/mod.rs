@@ -23,7 +23,7 @@ pub mod transport;
 use std::path::PathBuf;
 
 pub use directory::DirectoryRegistry;
-pub use metadata::{ModuleMetadata, VersionEntry};
+pub use metadata::{DocTests, ModuleMetadata, VersionEntry};
 
 use crate::config::{Config, RegistryKind};
 use crate::digest::{ContentHash, Sha256};

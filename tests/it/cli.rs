@@ -183,6 +183,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     provisioning-module-loader-installed.1
     provisioning-module-loader-load.1
     provisioning-module-loader-sync.1
+    provisioning-module-loader-test.1
     provisioning-module-loader-unload.1
     provisioning-module-loader.1
     provisioning-pack-clean.1
@@ -206,6 +207,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     provisioning-providers-outdated.1
     provisioning-providers-remove.1
     provisioning-providers-sync.1
+    provisioning-providers-test.1
     provisioning-providers-update.1
     provisioning-providers-validate.1
     provisioning-providers.1
@@ -215,7 +217,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     exit: 0
     --- stdout
     --- stderr
-           Wrote 44 man pages into `[DIR]`
+           Wrote 46 man pages into `[DIR]`
     ");
     let mut references = 0;
     for name in &names {

@@ -14,6 +14,7 @@ mod faults;
 mod hostile_registry;
 mod http_registry;
 mod install;
+mod libraries;
 mod loose;
 mod manifest_edits;
 mod messages;

@@ -60,7 +60,7 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
     };
     let setup = Setup::new(context, &args.output)?;
     let packed = setup
-        .packer(context, printer, args.output.force)
+        .packer(context, printer, &args.output)
         .pack(
             &mut Evaluator::new(&setup.import_paths(), context.evaluation_bounds()),
             &input,

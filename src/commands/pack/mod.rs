@@ -14,6 +14,7 @@ pub use clean::clean;
 pub use core::core;
 pub use index::index;
 pub use list::list;
+pub(crate) use modules::input_for;
 pub use modules::{all, named, provider};
 pub use publish::publish;
 pub use verify::verify;
@@ -39,7 +40,6 @@ struct Setup {
     now: u64,
     destination: Destination,
     cache: ExportCache,
-    doc_cache: ExportCache,
     signing: Option<SigningKey>,
     /// The modules dependencies name, reachable from one import directory.
     imports: ModuleImports,
@@ -59,7 +59,6 @@ impl Setup {
             },
         };
         let cache = ExportCache::new(&context.config.distribution.cache_path);
-        let doc_cache = ExportCache::documentation(&context.config.distribution.cache_path);
         // No config directory (neither `XDG_CONFIG_HOME` nor `HOME`) means no key: pack unsigned.
         let signing = match Keyring::new(&context.env, &context.base) {
             Ok(keyring) => keyring.signing_key()?,
@@ -72,7 +71,6 @@ impl Setup {
             registry,
             destination,
             cache,
-            doc_cache,
             signing,
         })
     }
@@ -84,15 +82,20 @@ impl Setup {
         }
     }
 
-    fn packer<'a>(&'a self, context: &'a Context, printer: &'a Printer, force: bool) -> Packer<'a> {
+    fn packer<'a>(
+        &'a self,
+        context: &'a Context,
+        printer: &'a Printer,
+        output: &PackOutputArgs,
+    ) -> Packer<'a> {
         Packer {
             registry: &self.registry,
             destination: &self.destination,
             metadata: &context.config.distribution.metadata,
             cache: Some(&self.cache),
-            doc_cache: Some(&self.doc_cache),
             now: self.now,
-            force,
+            force: output.force,
+            skip_tests: output.skip_tests,
             signing: self.signing.as_ref(),
             imports: &self.imports,
             printer,

@@ -14,7 +14,10 @@ use crate::packer::{PackInput, Packed};
 use crate::printer::Printer;
 
 /// What to pack for a discovered module, or why it cannot be packed.
-fn input_for(module: &Module, version: Option<&semver::Version>) -> anyhow::Result<PackInput> {
+pub(crate) fn input_for(
+    module: &Module,
+    version: Option<&semver::Version>,
+) -> anyhow::Result<PackInput> {
     let Some(package) = module.package() else {
         anyhow::bail!(
             "{} `{}` cannot be packed: {}",
@@ -87,7 +90,7 @@ fn one(
     let input = input_for(module, version)?;
     let setup = Setup::new(context, output)?;
     let packed = setup
-        .packer(context, printer, output.force)
+        .packer(context, printer, output)
         .pack(
             &mut nickel::Evaluator::new(&setup.import_paths(), context.evaluation_bounds()),
             &input,
@@ -121,7 +124,7 @@ pub fn all(
         return Ok(Outcome::Success);
     }
     let setup = Setup::new(context, &args.output)?;
-    let packer = setup.packer(context, printer, args.output.force);
+    let packer = setup.packer(context, printer, &args.output);
     let progress = printer.progress(modules.len(), "Packing");
     let results: Vec<anyhow::Result<Packed>> = nickel::with_evaluators(
         &setup.import_paths(),

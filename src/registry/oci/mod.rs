@@ -66,6 +66,10 @@ const ANNOTATION_SIGNER: &str = "dev.provisioning.signer";
 /// A version's dependencies, as a JSON object of module names to requirements.
 const ANNOTATION_DEPENDENCIES: &str = "dev.provisioning.dependencies";
 const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
+/// `true` for a library's pack (no `export.json`).
+const ANNOTATION_LIBRARY: &str = "dev.provisioning.library";
+/// The doc tests `pack` ran, as the registry metadata records them (JSON).
+const ANNOTATION_TESTS: &str = "dev.provisioning.tests";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {

@@ -9,9 +9,10 @@ use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
 
 use super::client::CONCURRENCY;
 use super::{
-    ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_DEPENDENCIES, ANNOTATION_MODULE,
-    ANNOTATION_SHA256, ANNOTATION_SIGNER, ANNOTATION_TITLE, ANNOTATION_VERSION, ARTIFACT_TYPE,
-    Connection, LAYER_MEDIA_TYPE, OciError, OciRegistry, SIGNATURE_MEDIA_TYPE, tag_for,
+    ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_DEPENDENCIES, ANNOTATION_LIBRARY,
+    ANNOTATION_MODULE, ANNOTATION_SHA256, ANNOTATION_SIGNER, ANNOTATION_TESTS, ANNOTATION_TITLE,
+    ANNOTATION_VERSION, ARTIFACT_TYPE, Connection, LAYER_MEDIA_TYPE, OciError, OciRegistry,
+    SIGNATURE_MEDIA_TYPE, tag_for,
 };
 use crate::digest::Sha256;
 use crate::names::PackRef;
@@ -59,6 +60,14 @@ impl Publication {
             // A map of names to requirements always serializes.
             let dependencies = serde_json::to_string(&entry.dependencies).unwrap_or_default();
             annotations.insert(ANNOTATION_DEPENDENCIES.to_owned(), dependencies);
+        }
+        if entry.library {
+            annotations.insert(ANNOTATION_LIBRARY.to_owned(), "true".to_owned());
+        }
+        if let Some(tests) = &entry.tests {
+            // An enum of counts always serializes.
+            let tests = serde_json::to_string(tests).unwrap_or_default();
+            annotations.insert(ANNOTATION_TESTS.to_owned(), tests);
         }
         for (key, value) in [
             (

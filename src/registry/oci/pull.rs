@@ -9,9 +9,9 @@ use oci_client::manifest::OciImageManifest;
 use super::client::{CONCURRENCY, retry};
 use super::http::{Failure, Session};
 use super::{
-    ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_DEPENDENCIES, ANNOTATION_SIGNER,
-    ANNOTATION_VERSION, ARTIFACT_TYPE, Connection, LAYER_MEDIA_TYPE, OciError, OciRegistry,
-    SIGNATURE_MEDIA_TYPE,
+    ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_DEPENDENCIES, ANNOTATION_LIBRARY,
+    ANNOTATION_SIGNER, ANNOTATION_TESTS, ANNOTATION_VERSION, ARTIFACT_TYPE, Connection,
+    LAYER_MEDIA_TYPE, OciError, OciRegistry, SIGNATURE_MEDIA_TYPE,
 };
 use crate::digest::{ContentHash, Sha256};
 use crate::names::PackRef;
@@ -260,10 +260,21 @@ impl OciRegistry {
                 .map_err(|error| format!("`{ANNOTATION_DEPENDENCIES}`: {error}"))?,
             None => Default::default(),
         };
+        let tests = match annotations.get(ANNOTATION_TESTS) {
+            Some(json) => Some(
+                serde_json::from_str(json)
+                    .map_err(|error| format!("`{ANNOTATION_TESTS}`: {error}"))?,
+            ),
+            None => None,
+        };
         let package_file = ArtifactName::new(pack.clone());
         Ok(VersionEntry {
             dependencies,
             yanked: false,
+            library: annotations
+                .get(ANNOTATION_LIBRARY)
+                .is_some_and(|v| v == "true"),
+            tests,
             signature: signed.then(|| package_file.signature()),
             package_file,
             version,

@@ -241,24 +241,28 @@ fn install(body: &mut String, module: &ModuleMetadata, install_url: Option<&str>
 }
 
 fn versions(body: &mut String, module: &ModuleMetadata) {
-    body.push_str("<h2 id=\"versions\">Versions</h2>\n<div class=\"scroll\">\n<table>\n<thead><tr><th>Version</th><th>Size</th><th>Created</th><th>Signed by</th><th>State</th><th>sha256</th><th>Files</th></tr></thead>\n<tbody>\n");
+    body.push_str("<h2 id=\"versions\">Versions</h2>\n<div class=\"scroll\">\n<table>\n<thead><tr><th>Version</th><th>Size</th><th>Created</th><th>Signed by</th><th>State</th><th>Doc tests</th><th>sha256</th><th>Files</th></tr></thead>\n<tbody>\n");
     for entry in module.versions.iter().rev() {
         let file = escape(&entry.package_file.to_string());
         let signature = entry.signature.as_ref().map_or_else(String::new, |s| {
             format!(" · <a href=\"../packages/{0}\">signature</a>", escape(s))
         });
-        let state = if entry.yanked {
-            "<span class=\"yanked\">yanked</span>"
-        } else {
-            "available"
+        let state = match (entry.yanked, entry.library) {
+            (true, _) => "<span class=\"yanked\">yanked</span>",
+            (false, true) => "available (a library: no export)",
+            (false, false) => "available",
         };
+        let tests = entry
+            .tests
+            .map_or_else(|| "none".to_owned(), |tests| tests.to_string());
         let _ = writeln!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{state}</td><td><code>{}</code></td><td><a href=\"../packages/{file}\">{file}</a>{signature}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{state}</td><td>{}</td><td><code>{}</code></td><td><a href=\"../packages/{file}\">{file}</a>{signature}</td></tr>",
             escape(&entry.version.to_string()),
             indicatif::HumanBytes(entry.size),
             escape(&entry.created),
             escape(&signer(entry)),
+            escape(&tests),
             entry.sha256,
         );
     }

@@ -1,7 +1,11 @@
-//! Packing one module into a registry directory: read its source, evaluate it (or take the
-//! cached export), build the artifact ([`crate::pack`]), sign it, and write it with its registry
+//! Packing one module into a registry directory: read its source, check it ([`check`]: it
+//! evaluates, its files evaluate, its doc-comment examples pass), build the artifact ([`crate::pack`]), sign it, and write it with its registry
 //! metadata ([`crate::registry::DirectoryRegistry`]), under the registry's lock. An evaluation
 //! failure, a refused source or a conflicting existing version writes nothing.
+
+mod check;
+
+pub use check::doc_tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -101,12 +105,44 @@ pub enum PackError {
     },
     #[error(transparent)]
     Dependency(#[from] crate::dependencies::DependencyError),
+    #[error(
+        "`{module}` has examples in its doc comments that fail ({})\n{}\nhint: fix them (`provisioning providers test` runs them alone), or pass `--skip-tests` to pack anyway",
+        tests_summary(report),
+        failures(report)
+    )]
+    Tests {
+        module: crate::names::ModuleName,
+        report: crate::nickel::doctest::Report,
+    },
     #[error("failed to write `{}`", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+fn tests_summary(report: &crate::nickel::doctest::Report) -> String {
+    format!(
+        "{} passed, {} failed, {} skipped",
+        report.passed,
+        report.failed.len(),
+        report.skipped
+    )
+}
+
+fn failures(report: &crate::nickel::doctest::Report) -> String {
+    report
+        .failed
+        .iter()
+        .map(|failure| {
+            format!(
+                "example {} of `{}` failed: {}",
+                failure.example, failure.field, failure.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The hint for an import that leaves the module: reaching another module by a relative path
@@ -131,12 +167,13 @@ pub struct Packer<'a> {
     pub registry: &'a DirectoryRegistry,
     pub destination: &'a Destination,
     pub metadata: &'a Metadata,
+    /// Evaluation results (exports, checks, doc tests, documentation) kept across runs.
     pub cache: Option<&'a ExportCache>,
-    /// The documentation kept across runs, like `cache`.
-    pub doc_cache: Option<&'a ExportCache>,
     /// Seconds since the epoch, for `created`.
     pub now: u64,
     pub force: bool,
+    /// `--skip-tests`: pack without running the examples in the doc comments.
+    pub skip_tests: bool,
     /// The key that signs every artifact written, when the user has one.
     pub signing: Option<&'a SigningKey>,
     /// The modules a dependency can name; their directory is on the evaluator's import path.
@@ -154,36 +191,34 @@ impl Packer<'_> {
             kind: input.kind,
             category: input.category.as_deref(),
         };
-        let files = source::read(&input.package_dir, "manifest.toml", pack, &stamp)?;
+        let mut files = source::read(&input.package_dir, "manifest.toml", pack, &stamp)?;
         self.check_hermetic(input, &files)?;
         let closure = self
             .imports
             .closure(&pack.module, &pack.version, &input.dependencies)?;
         self.imports.link(&closure)?;
-        // The cached export when nothing it read has changed; else an evaluation, cached only
-        // once the module has passed every check below.
-        let cached = self
-            .cache
-            .and_then(|cache| cache.get(&input.entry, &self.imports.key));
-        let cached_evaluation = cached.is_some();
-        let export = match cached {
-            Some(export) => export,
-            None => evaluator.export_json(&input.entry)?,
-        };
+        let mut checked = self.check(evaluator, input, &mut files)?;
+        // Hidden files joined the pack: they must be hermetic too.
+        self.check_hermetic(input, &files)?;
         // A pack carries only the module's own files: an import that leaves it other than into
         // a declared dependency (or what that one needs) is refused.
         let allowed: Vec<PathBuf> = closure.into_iter().map(|(_, source)| source.dir).collect();
-        crate::nickel::check_confined(&input.package_dir, &allowed, &export).map_err(|escape| {
+        let read = crate::nickel::Export {
+            text: String::new(),
+            library: checked.export.is_none(),
+            files: std::mem::take(&mut checked.read),
+        };
+        crate::nickel::check_confined(&input.package_dir, &allowed, &read).map_err(|escape| {
             PackError::NotSelfContained {
                 hint: escape_hint(self.imports, &escape),
                 module: pack.module.clone(),
                 escape,
             }
         })?;
-        let artifact = crate::pack::build(pack, &files, &export.text)?;
-        if let Some(cache) = self.cache.filter(|_| !cached_evaluation) {
-            cache.put(&input.entry, &self.imports.key, &export);
-        }
+        self.remember(&mut checked);
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let artifact = crate::pack::build(pack, &files, checked.export.as_deref())?;
+        let cached_evaluation = checked.cached;
         // What the version's web page shows (only for a registry: `--output` has no pages).
         let docs = self
             .destination
@@ -249,6 +284,8 @@ impl Packer<'_> {
                 signer,
                 dependencies: input.dependencies.clone(),
                 yanked: recorded_yanked,
+                library: checked.export.is_none(),
+                tests: checked.tests,
             };
             // A replaced version was forgotten on disk first: it is written back whatever
             // the metadata read before said.
@@ -297,14 +334,17 @@ impl Packer<'_> {
             .and_then(|text| crate::catalog::parse_package_manifest(text, &input.package_dir).ok())
             .map(|manifest| manifest.description)
             .unwrap_or_default();
-        let cached = self
-            .doc_cache
-            .and_then(|cache| cache.get(&input.entry, &self.imports.key));
+        let request = crate::nickel::CacheRequest {
+            file: &input.entry,
+            import_paths: &self.imports.key,
+            format: crate::nickel::Format::Documentation,
+        };
+        let cached = self.cache.and_then(|cache| cache.get(&request));
         let extracted = match cached {
             Some(export) => Ok(export),
             None => evaluator.document(&input.entry).inspect(|export| {
-                if let Some(cache) = self.doc_cache {
-                    cache.put(&input.entry, &self.imports.key, export);
+                if let Some(cache) = self.cache {
+                    cache.put(&request, export);
                 }
             }),
         };

@@ -1,0 +1,202 @@
+//! What `pack` checks of a module before it builds the artifact: the module is valid when it
+//! evaluates, not only when it serializes.
+//!
+//! - the entry point is evaluated deeply with its contracts, then exported as JSON when its
+//!   value serializes (that export is the artifact's `export.json`); a value that does not (a
+//!   library of contracts and functions) makes the pack a library's, with no export;
+//! - every other Nickel file the pack holds that the entry point does not import is evaluated
+//!   deeply on its own, so a broken file is caught before it is released (the files the entry
+//!   point imports were loaded and typechecked with it, and evaluated as far as its value
+//!   reaches them: evaluating each again would load a library of thousands of files once per
+//!   file);
+//! - the files under hidden directories that those evaluations read (a generated library's
+//!   `.js2n-lib/`) join the pack;
+//! - the examples in the entry point's doc comments (and in the records of the files it
+//!   imports) run as `nickel test` runs them, unless `--skip-tests`; one that fails refuses the
+//!   pack, naming the field and the example.
+//!
+//! Each result is taken from the evaluation cache when no file it read has changed.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::{PackError, PackInput, Packer};
+use crate::dependencies::ModuleImports;
+use crate::nickel::doctest::Report;
+use crate::nickel::{CacheRequest, Evaluator, Export, Format, Output};
+use crate::pack::ArtifactFile;
+use crate::pack::source;
+use crate::registry::DocTests;
+
+/// New evaluation results, kept for the cache until the checks have all passed.
+type Evaluations = Vec<(PathBuf, Format, Export)>;
+
+/// What the checks found, for the artifact and its metadata.
+pub struct Checked {
+    /// The JSON export of the entry point, when its value serializes.
+    pub export: Option<String>,
+    /// Every file the evaluations read, for the confinement check.
+    pub read: Vec<PathBuf>,
+    /// Whether the entry point's evaluation came from the cache.
+    pub cached: bool,
+    /// The examples, as run (absent when there are none).
+    pub tests: Option<DocTests>,
+    /// What was evaluated anew, for the cache once the pack passed every check
+    /// ([`Packer::remember`]).
+    evaluations: Evaluations,
+}
+
+impl Packer<'_> {
+    /// Runs the checks of the module doc over `input`, whose source files are `files`; the
+    /// hidden files the evaluations read are added to `files`.
+    pub(super) fn check(
+        &self,
+        evaluator: &mut Evaluator,
+        input: &PackInput,
+        files: &mut Vec<ArtifactFile>,
+    ) -> Result<Checked, PackError> {
+        // The examples first: they load the module in a program of their own, which is gone
+        // before the checks below load it again (a module of thousands of files is large).
+        let mut evaluations = Evaluations::new();
+        let tests = if self.skip_tests {
+            Some(DocTests::NotRun)
+        } else {
+            self.test(evaluator, input, &mut evaluations)?
+        };
+        let (entry, cached) =
+            self.evaluate(evaluator, &input.entry, Format::Module, &mut evaluations)?;
+        let mut read: BTreeSet<PathBuf> = entry.files.iter().map(|f| canonical(f)).collect();
+        let root = canonical(&input.package_dir);
+        // The files the entry point read were loaded and typechecked with it, and evaluated as
+        // far as its value reaches them; the others are evaluated on their own.
+        let mut evaluated = read.clone();
+        let mut pending: Vec<PathBuf> = nickel_files(&root, files);
+        loop {
+            for file in pending.drain(..) {
+                if !evaluated.insert(file.clone()) {
+                    continue;
+                }
+                let (export, _) =
+                    self.evaluate(evaluator, &file, Format::Evaluated, &mut evaluations)?;
+                evaluated.extend(export.files.iter().map(|f| canonical(f)));
+                read.extend(export.files.iter().map(|f| canonical(f)));
+            }
+            // Hidden files read by what was evaluated join the pack, and are evaluated in turn.
+            let known: BTreeSet<PathBuf> = files.iter().map(|f| root.join(&f.path)).collect();
+            let hidden: Vec<PathBuf> = read
+                .iter()
+                .filter(|path| path.starts_with(&root) && !known.contains(*path))
+                .cloned()
+                .collect();
+            let added = source::read_hidden(&input.package_dir, &hidden)?;
+            if added.is_empty() {
+                break;
+            }
+            pending = nickel_files(&root, &added);
+            files.extend(added);
+        }
+        Ok(Checked {
+            evaluations,
+            export: (!entry.library).then_some(entry.text),
+            read: read.into_iter().collect(),
+            cached,
+            tests,
+        })
+    }
+
+    /// Keeps the new evaluations of a module that passed every check, for the next pack. (A
+    /// refused pack writes nothing, not even to the cache.)
+    pub(super) fn remember(&self, checked: &mut Checked) {
+        let Some(cache) = self.cache else { return };
+        for (file, format, export) in checked.evaluations.drain(..) {
+            let request = CacheRequest {
+                file: &file,
+                import_paths: &self.imports.key,
+                format,
+            };
+            cache.put(&request, &export);
+        }
+    }
+
+    /// Runs the examples of the entry point; refuses the pack when one fails.
+    fn test(
+        &self,
+        evaluator: &mut Evaluator,
+        input: &PackInput,
+        evaluations: &mut Evaluations,
+    ) -> Result<Option<DocTests>, PackError> {
+        let (export, _) = self.evaluate(evaluator, &input.entry, Format::Tests, evaluations)?;
+        let report = parse_report(&export, input)?;
+        if !report.failed.is_empty() {
+            return Err(PackError::Tests {
+                module: input.pack.module.clone(),
+                report,
+            });
+        }
+        Ok(
+            (report.passed + report.skipped > 0).then_some(DocTests::Ran {
+                passed: report.passed,
+                failed: 0,
+                skipped: report.skipped,
+            }),
+        )
+    }
+
+    /// One evaluation, from the cache when nothing it read has changed; a new result joins
+    /// `evaluations`, for the cache once every check has passed. Says whether it came from the
+    /// cache.
+    fn evaluate(
+        &self,
+        evaluator: &mut Evaluator,
+        file: &Path,
+        format: Format,
+        evaluations: &mut Evaluations,
+    ) -> Result<(Export, bool), PackError> {
+        let request = CacheRequest {
+            file,
+            import_paths: &self.imports.key,
+            format,
+        };
+        if let Some(export) = self.cache.and_then(|cache| cache.get(&request)) {
+            return Ok((export, true));
+        }
+        let export = evaluator.evaluate(file, &Output::of(format))?;
+        evaluations.push((file.to_owned(), format, export.clone()));
+        Ok((export, false))
+    }
+}
+
+/// The examples of a module at its source, run alone (`providers test`): its dependencies
+/// reachable by name as `pack` has them, and never from the cache.
+pub fn doc_tests(
+    imports: &ModuleImports,
+    evaluator: &mut Evaluator,
+    input: &PackInput,
+) -> Result<Report, PackError> {
+    let closure = imports.closure(&input.pack.module, &input.pack.version, &input.dependencies)?;
+    imports.link(&closure)?;
+    let export = evaluator.evaluate(&input.entry, &Output::of(Format::Tests))?;
+    parse_report(&export, input)
+}
+
+fn parse_report(export: &Export, input: &PackInput) -> Result<Report, PackError> {
+    serde_json::from_str(&export.text).map_err(|error| {
+        PackError::Nickel(crate::nickel::NickelError::Load {
+            path: input.entry.clone(),
+            message: format!("the examples' report is not readable: {error}"),
+        })
+    })
+}
+
+/// The Nickel files among `files` (paths relative to `root`), as absolute paths.
+fn nickel_files(root: &Path, files: &[ArtifactFile]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|file| file.path.ends_with(".ncl"))
+        .map(|file| root.join(&file.path))
+        .collect()
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
