@@ -6,7 +6,7 @@
 //! to another key and `{{env.NAME}}` to an environment variable; references resolve recursively,
 //! and a cycle is an error naming the keys in it. Relative paths are relative to the base
 //! directory. Every value that names a thing (a module, a version, a registry's address, a
-//! path) is parsed into its type here, once ([`typed`]): the rest of the tool takes the types.
+//! path) is parsed into its type here, once (`typed.rs`): the rest of the tool takes the types.
 //! This module does not find the base directory; [`crate::context`] does.
 
 use std::collections::BTreeMap;

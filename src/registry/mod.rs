@@ -2,12 +2,13 @@
 //! a directory on disk ([`DirectoryRegistry`]: artifacts plus one metadata file per module), an
 //! OCI registry ([`oci::OciRegistry`]), the same directory served by a static HTTP host
 //! ([`http::HttpRegistry`]) and one loose artifact ([`loose::LooseArtifact`]), and a [`Chain`]
-//! that asks each in turn (the local directory first, then the remote) for installs. What the
-//! two remote registries share on the wire is [`transport`]; the registry's `index.json` and
-//! web pages are [`site`].
+//! that asks each in turn (the local directory first, then the sources a lock records
+//! ([`recorded`]), then the remote) for installs. What the two remote registries share on the
+//! wire is [`transport`]; the registry's `index.json` and web pages are [`site`]. Their
+//! addresses are [`crate::address`]'s.
 //!
 //! A command builds its registry once, with [`Registries::open`] (honouring `--registry` and
-//! `distribution.registry_type`), and passes it down; domain functions receive a `&dyn Registry`,
+//! `distribution.registry`, parsed when the configuration loaded), and passes it down; domain functions receive a `&dyn Registry`,
 //! never the whole context. [`Registry::fetch_verified`] is the one way a pack reaches an infra:
 //! fetched, then checked against what the registry records and the trusted keys.
 
