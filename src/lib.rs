@@ -24,14 +24,15 @@
 //!   input, verification.
 //! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`, and caches exports.
 //! - [`signing`] manages minisign keys, signs artifacts and verifies signatures.
-//! - [`names`], [`digest`] the typed values parsed at the edge: module and provider names,
-//!   `module@version`, sha256, content hashes.
+//! - [`names`], [`digest`], [`address`] the typed values parsed at the edge: module and provider
+//!   names, `module@version`, sha256, content hashes, the address of a remote registry.
 //! - [`fs`] is the only place that writes to disk: atomic writes, transactions, symlinks.
 //! - [`lock`] serialises commands that change one infrastructure or one registry.
 //! - [`text`], [`time`] locate errors in files (line and column); format timestamps.
 //!
 //! [`main`] parses arguments, runs the command and maps the outcome to an exit code in one place.
 
+pub mod address;
 pub mod catalog;
 pub mod cli;
 pub mod commands;

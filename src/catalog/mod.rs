@@ -311,31 +311,28 @@ fn read_package(kind: ModuleKind, name: &str, dir: &Path, layout: Layout) -> Pac
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub extensions: PathBuf,
-    /// The core schemas' package directory and module name, when configured.
-    pub core: Option<(PathBuf, ModuleName)>,
+    /// The core schemas' package directory and module name (`[nickel] core_module`,
+    /// `core_package_name`).
+    pub core: (PathBuf, ModuleName),
 }
 
 impl Catalog {
     pub fn new(config: &crate::config::Config) -> Self {
-        let core = config
-            .nickel
-            .core_package_name
-            .parse()
-            .ok()
-            .map(|name| (config.nickel.core_module.clone(), name));
         Self {
             extensions: config.paths.extensions.clone(),
-            core,
+            core: (
+                config.nickel.core_module.clone(),
+                config.nickel.core_package_name.clone(),
+            ),
         }
     }
 
     /// The module packaged as `module`: the core schemas, a provider (`<name>_prov`), a
     /// taskserv or a cluster (by its name).
     pub fn find(&self, module: &ModuleName) -> Result<Module, CatalogError> {
-        if let Some((dir, name)) = &self.core
-            && name == module
-        {
-            return Ok(self.core_module(dir, name));
+        let (core_dir, core_name) = &self.core;
+        if core_name == module {
+            return Ok(self.core_module(core_dir, core_name));
         }
         if let Some(provider) = module.provider() {
             let dir = self.extensions.join("providers").join(provider.as_str());
@@ -383,11 +380,10 @@ impl Catalog {
                     .then(|| read_module(kind, name.to_owned(), None, dir, Layout::Nickel))
             }
             ModuleKind::Taskservs | ModuleKind::Clusters => self.find_in(kind, name)?,
-            ModuleKind::Core => self
-                .core
-                .as_ref()
-                .filter(|(_, core)| core.as_str() == name)
-                .map(|(dir, core)| self.core_module(dir, core)),
+            ModuleKind::Core => {
+                let (dir, core) = &self.core;
+                (core.as_str() == name).then(|| self.core_module(dir, core))
+            }
         };
         found.ok_or_else(|| CatalogError::UnknownOfKind {
             kind,
@@ -456,7 +452,7 @@ impl Catalog {
                     .filter_map(|module| module.name.parse::<ModuleName>().ok()),
             );
         }
-        names.extend(self.core.iter().map(|(_, name)| name.clone()));
+        names.push(self.core.1.clone());
         names.sort();
         names.dedup();
         Ok(names)

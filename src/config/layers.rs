@@ -1,11 +1,10 @@
 //! The layers of the configuration as dotted leaf keys (`distribution.pack_path`), each with the
 //! layer that set it: flattening a TOML table against the schema (the embedded defaults), the
-//! `PROVISIONING_<SECTION>_<KEY>` overrides, the checks serde cannot place, and the way back to
-//! a table.
+//! `PROVISIONING_<SECTION>_<KEY>` overrides, and the way back to a table.
 
 use std::collections::BTreeMap;
 
-use super::{ConfigError, Origin, RegistryKind};
+use super::{ConfigError, Origin};
 
 /// One leaf value and the layer that set it.
 #[derive(Debug, Clone)]
@@ -113,34 +112,6 @@ pub(super) fn apply_env_overrides(
             });
         };
         *entry = Entry { value, origin };
-    }
-    Ok(())
-}
-
-/// Keys whose values must be more than their TOML type says (one of an enum's variants, a
-/// number above zero), checked where the value came from so the error names the file or
-/// variable.
-pub(super) fn check_typed_values(
-    resolved: &BTreeMap<String, toml::Value>,
-    entries: &BTreeMap<String, Entry>,
-) -> Result<(), ConfigError> {
-    type Check = fn(toml::Value) -> Result<(), toml::de::Error>;
-    let checks: [(&str, Check); 2] = [
-        ("distribution.registry_type", |value| {
-            value.try_into::<RegistryKind>().map(|_| ())
-        }),
-        ("distribution.network_timeout_secs", |value| {
-            value.try_into::<std::num::NonZeroU64>().map(|_| ())
-        }),
-    ];
-    for (key, check) in checks {
-        if let (Some(value), Some(entry)) = (resolved.get(key), entries.get(key)) {
-            check(value.clone()).map_err(|error| ConfigError::InvalidValue {
-                key: key.to_owned(),
-                origin: entry.origin.clone(),
-                message: error.message().trim().to_owned(),
-            })?;
-        }
     }
     Ok(())
 }

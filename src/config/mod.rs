@@ -5,7 +5,9 @@
 //! key and the file, so a typo never silently falls back to a default. `{{section.key}}` refers
 //! to another key and `{{env.NAME}}` to an environment variable; references resolve recursively,
 //! and a cycle is an error naming the keys in it. Relative paths are relative to the base
-//! directory. This module does not find the base directory; [`crate::context`] does.
+//! directory. Every value that names a thing (a module, a version, a registry's address, a
+//! path) is parsed into its type here, once (`typed.rs`): the rest of the tool takes the types.
+//! This module does not find the base directory; [`crate::context`] does.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,10 +17,13 @@ use serde::Deserialize;
 
 use self::interpolate::resolve;
 pub use self::layers::env_var_for;
-use self::layers::{apply_env_overrides, check_typed_values, flatten, unflatten};
+use self::layers::{apply_env_overrides, flatten, unflatten};
+use crate::address::Remote;
+use crate::names::ModuleName;
 
 mod interpolate;
 mod layers;
+mod typed;
 
 /// The defaults compiled into the binary.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("defaults.toml");
@@ -141,8 +146,10 @@ pub struct Distribution {
     pub pack_path: PathBuf,
     pub registry_path: PathBuf,
     pub cache_path: PathBuf,
-    pub registry_type: RegistryKind,
-    pub registry_url: String,
+    /// The remote registry (`registry_type` with `registry_url`); none when packs are shared
+    /// through the local directories only.
+    #[serde(skip)]
+    pub registry: Option<Remote>,
     pub unpack_max_entries: u64,
     pub unpack_max_bytes: u64,
     /// The deadline of each operation on an OCI registry: a pack's fetch (with its blobs and
@@ -159,19 +166,6 @@ pub struct Evaluation {
     pub max_memory_mib: u64,
 }
 
-/// `distribution.registry_type`: where packs are shared beyond this machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RegistryKind {
-    /// Only the local directories (`pack_path`, `registry_path`).
-    Local,
-    /// An OCI registry at `registry_url`.
-    Oci,
-    /// A static HTTP registry (a `distribution/` directory on any static host) at
-    /// `registry_url`; read-only.
-    Http,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
@@ -186,9 +180,10 @@ pub struct Metadata {
 #[serde(deny_unknown_fields)]
 pub struct ModulesConfig {
     pub core_module: PathBuf,
-    pub core_version: String,
-    pub core_package_name: String,
+    pub core_version: semver::Version,
+    pub core_package_name: ModuleName,
     pub use_module_loader: bool,
+    /// A relative directory inside an infra.
     pub modules_dir: String,
 }
 
@@ -248,6 +243,8 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
         resolve(key, &entries, sources.env, &mut resolved, &mut Vec::new())?;
     }
 
+    typed::check(&resolved, &entries)?;
+    let remote = typed::take_remote(&mut resolved, &entries)?;
     for key in PATH_KEYS {
         if let Some(toml::Value::String(path)) = resolved.get_mut(*key) {
             *path = absolutize(sources.base_dir, Path::new(path))
@@ -256,12 +253,12 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
         }
     }
 
-    check_typed_values(&resolved, &entries)?;
     let table = unflatten(&resolved);
     let mut config: Config = toml::Value::Table(table)
         .try_into()
         .map_err(|error: toml::de::Error| ConfigError::Invalid(error.to_string()))?;
     config.ignored = ignored;
+    config.distribution.registry = remote;
     Ok(config)
 }
 
@@ -440,6 +437,43 @@ mod tests {
                 &[("PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS", "0")],
                 "`distribution.network_timeout_secs` in the environment variable `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`: ",
             ),
+            (
+                "[nickel]\ncore_package_name = \"Provisioning Core\"\n",
+                &[],
+                "`nickel.core_package_name` in `",
+            ),
+            (
+                "[kcl]\ncore_version = \"latest\"\n",
+                &[],
+                "`kcl.core_version` in `",
+            ),
+            (
+                "[nickel]\nmodules_dir = \"../shared\"\n",
+                &[],
+                "`nickel.modules_dir` in `",
+            ),
+            ("[paths]\nworkspace = \"\"\n", &[], "`paths.workspace` in `"),
+            (
+                "[distribution]\nregistry_type = \"oci\"\n",
+                &[],
+                "`distribution.registry_type` in `",
+            ),
+            (
+                "[distribution]\nregistry_type = \"http\"\nregistry_url = \"oci://127.0.0.1:5000/p\"\n",
+                &[],
+                "`distribution.registry_url` in `",
+            ),
+            (
+                "",
+                &[
+                    ("PROVISIONING_DISTRIBUTION_REGISTRY_TYPE", "oci"),
+                    (
+                        "PROVISIONING_DISTRIBUTION_REGISTRY_URL",
+                        "oci://127.0.0.1:5000/Upper",
+                    ),
+                ],
+                "`distribution.registry_url` in the environment variable `PROVISIONING_DISTRIBUTION_REGISTRY_URL`: ",
+            ),
         ];
         for (text, env, expected) in cases {
             let error = load_with(&[("config.toml", text)], env).expect_err(text);
@@ -449,6 +483,34 @@ mod tests {
                 "{text:?}: {message:?} lacks {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_remote_registry_is_parsed_at_load() {
+        let cases = [
+            ("", None),
+            ("registry_url = \"oci://127.0.0.1:5000/p\"\n", None),
+            (
+                "registry_type = \"oci\"\nregistry_url = \"oci://127.0.0.1:5000/p\"\n",
+                Some("oci://127.0.0.1:5000/p"),
+            ),
+            (
+                "registry_type = \"http\"\nregistry_url = \"https://packs.example/d/\"\n",
+                Some("https://packs.example/d"),
+            ),
+        ];
+        for (text, expected) in cases {
+            let config =
+                load_with(&[("config.toml", &format!("[distribution]\n{text}"))], &[]).expect(text);
+            let remote = config.distribution.registry.map(|remote| remote.display());
+            assert_eq!(remote.as_deref(), expected, "{text}");
+        }
+        let config = load_with(&[], &[]).expect("defaults");
+        assert_eq!(
+            config.nickel.core_package_name.as_str(),
+            "provisioning_core"
+        );
+        assert_eq!(config.nickel.core_version, semver::Version::new(0, 0, 1));
     }
 
     #[test]

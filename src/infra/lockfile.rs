@@ -311,6 +311,14 @@ pub enum LockError {
 }
 
 impl ProvidersLock {
+    /// Each pinned pack's module and the source it came from: where the commands that restore or
+    /// move it look for it ([`crate::registry::Registries::chain_recorded`]).
+    pub fn pack_sources(&self) -> impl Iterator<Item = (&str, &ModuleName)> {
+        self.providers
+            .iter()
+            .filter_map(|entry| Some((entry.pin()?.source.as_str(), &entry.module)))
+    }
+
     /// Reads the lock; a missing file reads as an empty lock.
     pub fn read(path: &Path) -> Result<Self, LockError> {
         let text = match std::fs::read_to_string(path) {

@@ -72,7 +72,7 @@ pub enum LooseSource {
 impl LooseSource {
     /// `text` as `--from` gives it: an `http(s)://` URL, else a path (relative to `cwd`).
     pub fn parse(text: &str, cwd: &Path) -> Result<Self, RegistryError> {
-        if super::is_http_url(text) {
+        if crate::address::is_http_url(text) {
             let (dir, file) = text.rsplit_once('/').unwrap_or((text, ""));
             // The directory must be a registry address (the loopback rule, no credentials).
             HttpUrl::parse(dir)?;
@@ -82,15 +82,6 @@ impl LooseSource {
             });
         }
         Ok(Self::Path(crate::config::absolutize(cwd, Path::new(text))))
-    }
-
-    /// The source a lock records for a loose artifact: a path or URL ending in `.tar` (a
-    /// registry's label never does). Relative paths are relative to `base`.
-    pub fn from_lock(source: &str, base: &Path) -> Option<Self> {
-        if !source.ends_with(".tar") {
-            return None;
-        }
-        Self::parse(source, base).ok()
     }
 
     fn file_name(&self) -> String {

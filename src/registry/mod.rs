@@ -2,30 +2,35 @@
 //! a directory on disk ([`DirectoryRegistry`]: artifacts plus one metadata file per module), an
 //! OCI registry ([`oci::OciRegistry`]), the same directory served by a static HTTP host
 //! ([`http::HttpRegistry`]) and one loose artifact ([`loose::LooseArtifact`]), and a [`Chain`]
-//! that asks each in turn (the local directory first, then the remote) for installs. What the
-//! two remote registries share on the wire is [`transport`]; the registry's `index.json` and
-//! web pages are [`site`].
+//! that asks each in turn (the local directory first, then the sources a lock records
+//! ([`recorded`]), then the remote) for installs. What the two remote registries share on the
+//! wire is [`transport`]; the registry's `index.json` and web pages are [`site`]. Their
+//! addresses are [`crate::address`]'s.
 //!
 //! A command builds its registry once, with [`Registries::open`] (honouring `--registry` and
-//! `distribution.registry_type`), and passes it down; domain functions receive a `&dyn Registry`,
+//! `distribution.registry`, parsed when the configuration loaded), and passes it down; domain functions receive a `&dyn Registry`,
 //! never the whole context. [`Registry::fetch_verified`] is the one way a pack reaches an infra:
 //! fetched, then checked against what the registry records and the trusted keys.
 
+mod chain;
 pub mod directory;
 pub mod http;
 pub mod loose;
 pub mod metadata;
 pub mod oci;
+pub mod recorded;
 pub mod retention;
 pub mod site;
 pub mod transport;
 
 use std::path::PathBuf;
 
+pub use chain::Chain;
 pub use directory::DirectoryRegistry;
 pub use metadata::{DocTests, ModuleMetadata, VersionEntry};
 
-use crate::config::{Config, RegistryKind};
+use crate::address::{AddressError, OciUrl, Remote};
+use crate::config::Config;
 use crate::digest::{ContentHash, Sha256};
 use crate::names::{ModuleName, PackRef};
 use crate::pack::ArtifactFile;
@@ -66,6 +71,8 @@ pub enum RegistryError {
         version: semver::Version,
         available: Vec<semver::Version>,
     },
+    #[error(transparent)]
+    Address(#[from] AddressError),
     #[error(transparent)]
     Oci(#[from] oci::OciError),
     #[error(transparent)]
@@ -225,77 +232,86 @@ pub trait Registry {
         trust: &Trust<'_>,
         pinned: Option<&Sha256>,
     ) -> Result<VerifiedPack, FetchError> {
-        let fetched = self.fetch(pack)?;
-        let recorded = &fetched.entry;
-        if let Some(pinned) = pinned
-            && *pinned != recorded.sha256
-        {
-            return Err(FetchError::PinMismatch {
-                pack: pack.clone(),
-                pinned: *pinned,
-                found: recorded.sha256,
-            });
-        }
-        let report = verify::verify(
-            &fetched.bytes,
-            pack,
-            &Expected {
-                size: Some(recorded.size),
-                sha256: Some(recorded.sha256),
-                content_hash: Some(recorded.content_hash),
-            },
-            fetched.signature.as_ref(),
-            trust,
-        );
-        if let Some(failure) = report.first_failure() {
-            return Err(FetchError::Verification {
-                pack: pack.clone(),
-                check: failure.check,
-                detail: failure.detail.clone(),
-            });
-        }
-        // The report carries what verification read: a pack that passed has both.
-        let (Some(files), Some(content_hash)) = (report.files, report.content_hash) else {
-            return Err(FetchError::Verification {
-                pack: pack.clone(),
-                check: "archive",
-                detail: "it could not be read".into(),
-            });
-        };
-        // Resolution trusted the registry's record of the dependencies: the pack must say the
-        // same.
-        let manifest = packed_manifest(&files).map_err(|detail| FetchError::Verification {
+        verify_fetched(self.fetch(pack)?, pack, trust, pinned)
+    }
+}
+
+/// Checks a fetched pack as [`Registry::fetch_verified`] says.
+fn verify_fetched(
+    fetched: Fetched,
+    pack: &PackRef,
+    trust: &Trust<'_>,
+    pinned: Option<&Sha256>,
+) -> Result<VerifiedPack, FetchError> {
+    let recorded = &fetched.entry;
+    if let Some(pinned) = pinned
+        && *pinned != recorded.sha256
+    {
+        return Err(FetchError::PinMismatch {
+            pack: pack.clone(),
+            pinned: *pinned,
+            found: recorded.sha256,
+        });
+    }
+    let report = verify::verify(
+        &fetched.bytes,
+        pack,
+        &Expected {
+            size: Some(recorded.size),
+            sha256: Some(recorded.sha256),
+            content_hash: Some(recorded.content_hash),
+        },
+        fetched.signature.as_ref(),
+        trust,
+    );
+    if let Some(failure) = report.first_failure() {
+        return Err(FetchError::Verification {
+            pack: pack.clone(),
+            check: failure.check,
+            detail: failure.detail.clone(),
+        });
+    }
+    // The report carries what verification read: a pack that passed has both.
+    let (Some(files), Some(content_hash)) = (report.files, report.content_hash) else {
+        return Err(FetchError::Verification {
+            pack: pack.clone(),
+            check: "archive",
+            detail: "it could not be read".into(),
+        });
+    };
+    // Resolution trusted the registry's record of the dependencies: the pack must say the
+    // same.
+    let manifest = packed_manifest(&files).map_err(|detail| FetchError::Verification {
+        pack: pack.clone(),
+        check: "dependencies",
+        detail,
+    })?;
+    let kind = manifest
+        .kind
+        .unwrap_or_else(|| crate::catalog::EntryKind::of(&pack.module));
+    let dependencies = manifest.dependencies;
+    if dependencies != recorded.dependencies {
+        return Err(FetchError::Verification {
             pack: pack.clone(),
             check: "dependencies",
-            detail,
-        })?;
-        let kind = manifest
-            .kind
-            .unwrap_or_else(|| crate::catalog::EntryKind::of(&pack.module));
-        let dependencies = manifest.dependencies;
-        if dependencies != recorded.dependencies {
-            return Err(FetchError::Verification {
-                pack: pack.clone(),
-                check: "dependencies",
-                detail: format!(
-                    "its manifest requires {}, but the registry records {}",
-                    describe_dependencies(&dependencies),
-                    describe_dependencies(&recorded.dependencies)
-                ),
-            });
-        }
-        Ok(VerifiedPack {
-            pack: pack.clone(),
-            sha256: report.sha256,
-            content_hash,
-            files,
-            signer: report.signer,
-            label: fetched.label,
-            dependencies,
-            yanked: recorded.yanked,
-            kind,
-        })
+            detail: format!(
+                "its manifest requires {}, but the registry records {}",
+                describe_dependencies(&dependencies),
+                describe_dependencies(&recorded.dependencies)
+            ),
+        });
     }
+    Ok(VerifiedPack {
+        pack: pack.clone(),
+        sha256: report.sha256,
+        content_hash,
+        files,
+        signer: report.signer,
+        label: fetched.label,
+        dependencies,
+        yanked: recorded.yanked,
+        kind,
+    })
 }
 
 /// A pack's `manifest.toml`.
@@ -322,120 +338,6 @@ fn describe_dependencies(
     each.join(", ")
 }
 
-/// Registries asked in order: a pack one does not have is asked of the next. The error of the
-/// last one is the answer when none has it.
-pub struct Chain {
-    registries: Vec<Box<dyn Registry>>,
-}
-
-impl Registry for Chain {
-    fn label(&self) -> String {
-        let labels: Vec<String> = self.registries.iter().map(|r| r.label()).collect();
-        labels.join(", then ")
-    }
-
-    fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
-        let mut modules = Vec::new();
-        for registry in &self.registries {
-            modules.extend(registry.modules()?);
-        }
-        modules.sort();
-        modules.dedup();
-        Ok(modules)
-    }
-
-    fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError> {
-        let mut versions = Vec::new();
-        for registry in &self.registries {
-            versions.extend(registry.versions(module)?);
-        }
-        versions.sort();
-        versions.dedup();
-        Ok(versions)
-    }
-
-    fn index_many(&self, modules: &[ModuleName]) -> Vec<Result<Vec<VersionEntry>, RegistryError>> {
-        let mut merged: Vec<Result<Vec<VersionEntry>, RegistryError>> =
-            modules.iter().map(|_| Ok(Vec::new())).collect();
-        for registry in &self.registries {
-            for (slot, result) in merged.iter_mut().zip(registry.index_many(modules)) {
-                if let Ok(entries) = slot {
-                    match result {
-                        Ok(more) => {
-                            for entry in more {
-                                if !entries.iter().any(|known| known.version == entry.version) {
-                                    entries.push(entry);
-                                }
-                            }
-                        }
-                        Err(error) => *slot = Err(error),
-                    }
-                }
-            }
-        }
-        for entries in merged.iter_mut().flatten() {
-            entries.sort_by(|a, b| a.version.cmp(&b.version));
-        }
-        merged
-    }
-
-    /// Every registry's versions; where two hold the same version, the first one's record (the
-    /// one a fetch gets).
-    fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
-        let mut entries: Vec<VersionEntry> = Vec::new();
-        for registry in &self.registries {
-            for entry in registry.index(module)? {
-                if !entries.iter().any(|known| known.version == entry.version) {
-                    entries.push(entry);
-                }
-            }
-        }
-        entries.sort_by(|a, b| a.version.cmp(&b.version));
-        Ok(entries)
-    }
-
-    fn yanked(
-        &self,
-        module: &ModuleName,
-    ) -> Result<std::collections::BTreeSet<semver::Version>, RegistryError> {
-        let mut yanked = std::collections::BTreeSet::new();
-        for registry in &self.registries {
-            yanked.extend(registry.yanked(module)?);
-        }
-        Ok(yanked)
-    }
-
-    fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
-        let mut last = None;
-        for registry in &self.registries {
-            match registry.fetch(pack) {
-                Err(error) if error.is_not_found() => last = Some(error),
-                result => return result,
-            }
-        }
-        Err(last.unwrap_or_else(|| RegistryError::UnknownModule {
-            module: pack.module.clone(),
-            registry: self.label(),
-            provider_pack: None,
-        }))
-    }
-
-    fn prefetch(&self, packs: &[PackRef]) {
-        // What the first registry has needs no prefetch; the rest go to the next ones.
-        let Some((first, rest)) = self.registries.split_first() else {
-            return;
-        };
-        let missing: Vec<PackRef> = packs
-            .iter()
-            .filter(|pack| first.fetch(pack).is_err())
-            .cloned()
-            .collect();
-        for registry in rest {
-            registry.prefetch(&missing);
-        }
-    }
-}
-
 /// The registries of one command: the configured directory, and the remote one (`--registry`,
 /// else `distribution.registry_type`/`registry_url`), if any.
 pub struct Registries {
@@ -459,35 +361,60 @@ impl Registries {
         let local = DirectoryRegistry::from_config(options.config);
         let remote = match options.flag {
             Some(flag) => Some(open_flag(flag, options)?),
-            None => open_configured(options)?,
+            None => options
+                .config
+                .distribution
+                .registry
+                .as_ref()
+                .map(|remote| open_remote(remote, options)),
         };
         Ok(Self { local, remote })
+    }
+
+    /// The remote registry of this run, without opening it: `--registry URL`, else the
+    /// configured one; none for `--registry DIR` or a local configuration.
+    pub fn remote_address(options: &RegistryOptions<'_>) -> Result<Option<Remote>, RegistryError> {
+        match options.flag {
+            Some(flag) if flag.contains("://") => Ok(Some(Remote::parse(flag)?)),
+            Some(_) => Ok(None),
+            None => Ok(options.config.distribution.registry.clone()),
+        }
     }
 
     /// The remote registry as an OCI one, for what only OCI does (publishing).
     pub fn remote_oci(
         options: &RegistryOptions<'_>,
     ) -> Result<Option<oci::OciRegistry>, RegistryError> {
-        let url = match options.flag {
-            Some(flag) if flag.starts_with("oci://") => flag.to_owned(),
-            Some(_) => return Ok(None),
-            None if options.config.distribution.registry_type == RegistryKind::Oci => {
-                configured_url(options.config)?.to_owned()
-            }
-            None => return Ok(None),
-        };
-        Ok(Some(oci_registry(&url, options)?))
+        Ok(match Self::remote_address(options)? {
+            Some(Remote::Oci(url)) => Some(oci_registry(url, options)),
+            _ => None,
+        })
     }
 
-    /// The local directory first, then the remote: where installs look.
+    /// The local directory first, then the remote.
     pub fn chain(self) -> Chain {
-        self.chain_after(Vec::new())
+        let mut registries: Vec<Box<dyn Registry>> = vec![Box::new(self.local)];
+        registries.extend(self.remote);
+        Chain { registries }
     }
 
-    /// `first` (loose artifacts), then the local directory, then the remote.
-    pub fn chain_after(self, first: Vec<Box<dyn Registry>>) -> Chain {
+    /// `first` (loose artifacts), the local directory, the sources a lock records that are
+    /// neither (`recorded`: each pack's source and module; see [`recorded`]), then the remote:
+    /// where the commands that change an infra look.
+    pub fn chain_recorded<'a>(
+        self,
+        first: Vec<Box<dyn Registry>>,
+        recorded: impl IntoIterator<Item = (&'a str, &'a ModuleName)>,
+        options: &RegistryOptions<'_>,
+    ) -> Chain {
+        let mut opened = vec![self.local.label()];
+        opened.extend(self.remote.as_ref().map(|remote| remote.label()));
+        opened.extend(first.iter().map(|registry| registry.label()));
         let mut registries = first;
         registries.push(Box::new(self.local));
+        for source in recorded::Recorded::from_lock(recorded, &opened, options) {
+            registries.push(Box::new(source));
+        }
         registries.extend(self.remote);
         Chain { registries }
     }
@@ -499,53 +426,14 @@ impl Registries {
     }
 }
 
-fn configured_url(config: &Config) -> Result<&str, RegistryError> {
-    let url = &config.distribution.registry_url;
-    if url.is_empty() {
-        return Err(oci::OciError::NoUrl.into());
-    }
-    Ok(url)
-}
-
-fn open_configured(
-    options: &RegistryOptions<'_>,
-) -> Result<Option<Box<dyn Registry>>, RegistryError> {
-    match options.config.distribution.registry_type {
-        RegistryKind::Local => Ok(None),
-        RegistryKind::Oci => Ok(Some(Box::new(oci_registry(
-            configured_url(options.config)?,
-            options,
-        )?))),
-        RegistryKind::Http => {
-            let url = &options.config.distribution.registry_url;
-            if url.is_empty() {
-                return Err(http::HttpError::BadUrl {
-                    url: String::new(),
-                    reason: "`distribution.registry_url` is empty, and `registry_type = \"http\"` needs it".into(),
-                }
-                .into());
-            }
-            Ok(Some(Box::new(http_registry(url, options)?)))
-        }
-    }
-}
-
-/// Whether `--registry` (or `registry_url`) names a static HTTP registry.
-pub fn is_http_url(text: &str) -> bool {
-    text.starts_with("http://") || text.starts_with("https://")
-}
-
 /// `--registry oci://host/namespace`, `--registry https://host/path` (a static HTTP registry),
 /// or `--registry DIR` (a `distribution/` directory with `packages/` and `registry/`).
 fn open_flag(
     flag: &str,
     options: &RegistryOptions<'_>,
 ) -> Result<Box<dyn Registry>, RegistryError> {
-    if is_http_url(flag) {
-        return Ok(Box::new(http_registry(flag, options)?));
-    }
     if flag.contains("://") {
-        return Ok(Box::new(oci_registry(flag, options)?));
+        return Ok(open_remote(&Remote::parse(flag)?, options));
     }
     let dir = crate::config::absolutize(options.cwd, std::path::Path::new(flag));
     Ok(Box::new(DirectoryRegistry::in_distribution_dir(
@@ -554,27 +442,24 @@ fn open_flag(
     )))
 }
 
-fn oci_registry(
-    url: &str,
-    options: &RegistryOptions<'_>,
-) -> Result<oci::OciRegistry, RegistryError> {
-    let url = oci::RegistryUrl::parse(url)?;
-    Ok(oci::OciRegistry::new(
+/// The registry at `remote`; nothing is read from it until it is asked for something.
+pub(crate) fn open_remote(remote: &Remote, options: &RegistryOptions<'_>) -> Box<dyn Registry> {
+    match remote {
+        Remote::Oci(url) => Box::new(oci_registry(url.clone(), options)),
+        Remote::Http(url) => Box::new(http::HttpRegistry::new(
+            url.clone(),
+            options.env,
+            &options.config.distribution,
+            options.offline,
+        )),
+    }
+}
+
+fn oci_registry(url: OciUrl, options: &RegistryOptions<'_>) -> oci::OciRegistry {
+    oci::OciRegistry::new(
         url,
         options.env,
         &options.config.distribution,
         options.offline,
-    )?)
-}
-
-fn http_registry(
-    url: &str,
-    options: &RegistryOptions<'_>,
-) -> Result<http::HttpRegistry, RegistryError> {
-    Ok(http::HttpRegistry::new(
-        http::HttpUrl::parse(url)?,
-        options.env,
-        &options.config.distribution,
-        options.offline,
-    ))
+    )
 }

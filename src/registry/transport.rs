@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::address::is_loopback_host;
 use crate::config::Distribution;
 use crate::digest::{Sha256, Sha256Hasher};
 use crate::fs::StreamedFile;
@@ -64,16 +65,6 @@ pub fn http_client() -> reqwest::Result<reqwest::Client> {
         .user_agent(USER_AGENT)
         .redirect(redirects)
         .build()
-}
-
-/// Whether a host name without its port (`localhost`, `127.0.0.1`, `::1` or `[::1]`) is on this
-/// machine: only then is plain HTTP spoken.
-pub fn is_loopback_host(name: &str) -> bool {
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A request that failed on the way: connecting, a timeout, a connection dropped mid-answer.
@@ -250,26 +241,5 @@ impl BlobStore {
         }
         let bytes = crate::fs::read_regular(&path).ok()?;
         (Sha256::of(&bytes) == *digest).then_some(bytes)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_hosts() {
-        for (host, loopback) in [
-            ("localhost", true),
-            ("127.0.0.1", true),
-            ("127.8.9.10", true),
-            ("::1", true),
-            ("[::1]", true),
-            ("10.0.0.1", false),
-            ("example.com", false),
-            ("localhost.example.com", false),
-        ] {
-            assert_eq!(is_loopback_host(host), loopback, "{host}");
-        }
     }
 }

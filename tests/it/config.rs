@@ -99,3 +99,62 @@ fn a_typo_in_registry_type_is_a_config_error_naming_the_file() {
       caused by: configuration key `distribution.registry_type` in `[BASE]/user.toml`: unknown variant `ocl`, expected one of `local`, `oci`, `http`
     ");
 }
+
+/// Regression (issue 19): a typo in `core_package_name` silently disabled the core schemas
+/// (the name was parsed with `.ok()` where the catalog was built); `core_version` and
+/// `registry_url` were parsed only where used. Each is an error when the configuration loads.
+#[test]
+fn values_that_name_nothing_are_config_errors_naming_the_key_and_the_file() {
+    let context = TestContext::examples();
+    let run = |text: &str| {
+        context.write("user.toml", text);
+        context.run(["--config", "user.toml", "providers", "list"])
+    };
+    assert_snapshot!(run("[nickel]\ncore_package_name = \"provisioning core\"\n"), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to load the configuration
+      caused by: configuration key `nickel.core_package_name` in `[BASE]/user.toml`: `provisioning core` is not a valid name: it must start with a lower-case letter or digit and hold only `a-z`, `0-9`, `_` and `-`
+    ");
+    assert_snapshot!(run("[nickel]\ncore_version = \"0.1\"\n"), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to load the configuration
+      caused by: configuration key `nickel.core_version` in `[BASE]/user.toml`: `0.1` is not a version
+    hint: give an exact version, `MAJOR.MINOR.PATCH`: `1.2.3`, or `1.2.3-rc.1` for a pre-release
+    ");
+    assert_snapshot!(run("[nickel]\nmodules_dir = \"../shared\"\n"), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to load the configuration
+      caused by: configuration key `nickel.modules_dir` in `[BASE]/user.toml`: `../shared` is not a directory inside an infra
+    hint: a relative name such as `.nickel-modules`, without `..`
+    ");
+    assert_snapshot!(run("[distribution]\nregistry_type = \"oci\"\nregistry_url = \"oci://127.0.0.1:5000\"\n"), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to load the configuration
+      caused by: configuration key `distribution.registry_url` in `[BASE]/user.toml`: `oci://127.0.0.1:5000` is not a registry URL: it has no namespace
+    hint: `oci://host[:port]/namespace`, e.g. `oci://127.0.0.1:5000/provisioning`
+    ");
+    assert_snapshot!(run("[distribution]\nregistry_type = \"oci\"\n"), @r#"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to load the configuration
+      caused by: configuration key `distribution.registry_type` in `[BASE]/user.toml`: `oci` needs `distribution.registry_url`, which is empty
+    hint: set `registry_url = "oci://host[:port]/namespace"` in `[distribution]`, or `PROVISIONING_DISTRIBUTION_REGISTRY_URL`
+    "#);
+    assert_snapshot!(run("[paths]\nworkspace = \"\"\n"), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to load the configuration
+      caused by: configuration key `paths.workspace` in `[BASE]/user.toml`: a path cannot be empty
+    hint: `.` is the base directory
+    ");
+}

@@ -291,9 +291,38 @@ fn plain_http_is_refused_beyond_loopback_and_urls_are_checked() {
     exit: 1
     --- stdout
     --- stderr
-    error: `` is not an HTTP registry URL: `distribution.registry_url` is empty, and `registry_type = \"http\"` needs it
-    hint: `https://host[:port]/path`, the directory that holds `index.json`, `registry/` and `packages/`
+    error: failed to load the configuration
+      caused by: configuration key `distribution.registry_type` in the environment variable `PROVISIONING_DISTRIBUTION_REGISTRY_TYPE`: `http` needs `distribution.registry_url`, which is empty
+    hint: set `registry_url = \"https://host[:port]/path\"` in `[distribution]`, or `PROVISIONING_DISTRIBUTION_REGISTRY_URL`
     ");
+}
+
+/// Regression (issue 19): with `registry_type = "http"` configured, `pack yank` said "pack it
+/// first" instead of refusing a read-only registry, as it does with `--registry http://…`.
+#[test]
+fn pack_yank_refuses_an_http_registry_configured_or_given() {
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "aws"]).success();
+    let before = context.tree("distribution");
+    let url = "https://packs.example/provisioning";
+    let configured = context
+        .command()
+        .env("PROVISIONING_DISTRIBUTION_REGISTRY_TYPE", "http")
+        .env("PROVISIONING_DISTRIBUTION_REGISTRY_URL", url)
+        .args(["pack", "yank", "aws_prov@1.0.0"])
+        .output()
+        .expect("runs");
+    let configured = Run::from_output(configured, &context.base, &[]);
+    assert_snapshot!(configured, @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `https://packs.example/provisioning` is a static HTTP registry, which is read-only: `pack yank` cannot write to it
+    hint: yank in the `distribution/` directory it serves (`provisioning --registry DIR pack yank aws_prov@1.0.0`), then upload that directory again
+    ");
+    let given = context.run(["--registry", url, "pack", "yank", "aws_prov@1.0.0"]);
+    assert_eq!(given.to_string(), configured.to_string());
+    assert_eq!(context.tree("distribution"), before, "nothing was yanked");
 }
 
 #[test]

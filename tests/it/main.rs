@@ -27,6 +27,7 @@ mod readme;
 mod remove;
 mod signing;
 mod site;
+mod sources;
 mod sync;
 mod validate;
 mod vendor;

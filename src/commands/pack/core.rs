@@ -31,22 +31,12 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
         .as_ref()
         .and_then(|manifest| manifest.entry.clone())
         .unwrap_or_else(|| "main.ncl".to_owned());
-    let module = nickel.core_package_name.parse().with_context(|| {
-        format!(
-            "`[nickel] core_package_name` is `{}`",
-            nickel.core_package_name
-        )
-    })?;
+    let module = nickel.core_package_name.clone();
     // `--version`, else the version its manifest declares, else `[nickel] core_version`.
     let version = match (&args.version, &manifest) {
         (Some(version), _) => version.clone(),
         (None, Some(manifest)) => manifest.version.clone(),
-        (None, None) => semver::Version::parse(&nickel.core_version).with_context(|| {
-            format!(
-                "`[nickel] core_version` is `{}`, not a semantic version",
-                nickel.core_version
-            )
-        })?,
+        (None, None) => nickel.core_version.clone(),
     };
     let input = PackInput {
         dependencies: manifest

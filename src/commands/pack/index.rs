@@ -4,7 +4,8 @@
 use anyhow::Context as _;
 
 use crate::Outcome;
-use crate::config::{Config, RegistryKind};
+use crate::address::Remote;
+use crate::config::Config;
 use crate::context::Context;
 use crate::printer::Printer;
 use crate::registry::DirectoryRegistry;
@@ -35,7 +36,7 @@ pub(super) fn refresh(
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Written> {
-    let written = site::refresh(registry, install_url(&context.config), printer)
+    let written = site::refresh(registry, install_url(&context.config).as_deref(), printer)
         .context("failed to write the registry's index and pages")?;
     report(&written, context, printer);
     Ok(written)
@@ -61,7 +62,7 @@ pub(super) fn write(
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Written> {
-    let written = site::write(registry, install_url(&context.config))
+    let written = site::write(registry, install_url(&context.config).as_deref())
         .context("failed to write the registry's index and pages")?;
     report(&written, context, printer);
     Ok(written)
@@ -78,8 +79,9 @@ fn report(written: &Written, context: &Context, printer: &Printer) {
 
 /// The address the pages give in their install commands: the configured HTTP registry's, when
 /// there is one.
-fn install_url(config: &Config) -> Option<&str> {
-    let distribution = &config.distribution;
-    (distribution.registry_type == RegistryKind::Http && !distribution.registry_url.is_empty())
-        .then_some(distribution.registry_url.as_str())
+fn install_url(config: &Config) -> Option<String> {
+    match &config.distribution.registry {
+        Some(Remote::Http(url)) => Some(url.display()),
+        _ => None,
+    }
 }

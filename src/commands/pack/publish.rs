@@ -2,6 +2,7 @@ use anyhow::bail;
 use serde::Serialize;
 
 use crate::Outcome;
+use crate::address::Remote;
 use crate::cli::{PackSelector, PublishArgs};
 use crate::context::Context;
 use crate::names::PackRef;
@@ -24,11 +25,7 @@ pub fn publish(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let options = context.registry_options();
-    let http = options.flag.map_or(
-        options.config.distribution.registry_type == crate::config::RegistryKind::Http,
-        crate::registry::is_http_url,
-    );
-    if http {
+    if let Some(Remote::Http(_)) = Registries::remote_address(&options)? {
         bail!(
             "an HTTP registry is read-only: `pack publish` cannot write to it\nhint: publish by uploading the `distribution/` directory as it is (`rsync -a distribution/ host:/srv/provisioning/`, or any static upload)"
         );

@@ -151,7 +151,7 @@ struct Target {
 /// `module@version`, or an artifact path named `<module>_<version>.tar` (compared with the local
 /// registry's record of that version, when it has one).
 fn target(target: &str, context: &Context) -> anyhow::Result<(PackRef, Target)> {
-    if crate::registry::is_http_url(target) {
+    if crate::address::is_http_url(target) {
         let options = context.registry_options();
         let loose = LooseArtifact::new(LooseSource::parse(target, &context.cwd)?, &options)?;
         let pack = loose.pack().clone();

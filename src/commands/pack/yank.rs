@@ -1,6 +1,7 @@
 use anyhow::bail;
 
 use crate::Outcome;
+use crate::address::Remote;
 use crate::cli::YankArgs;
 use crate::context::Context;
 use crate::names::PackRef;
@@ -9,21 +10,24 @@ use crate::registry::{DirectoryRegistry, Registries, Registry};
 
 /// `pack yank module@version [--undo]`: withdraw a version from resolution (or restore it) in
 /// the OCI registry (`--registry oci://…` or the configured one), else in the local registry or
-/// the directory `--registry` names. The version stays: an infra that
-/// pins it still installs and syncs it.
+/// the directory `--registry` names; a static HTTP registry (flag or configuration) is
+/// read-only, and refused. The version stays: an infra that pins it still installs and syncs it.
 pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let pack = &args.pack;
     let yanked = !args.undo;
     let options = context.registry_options();
+    if let Some(Remote::Http(url)) = Registries::remote_address(&options)? {
+        bail!(
+            "`{}` is a static HTTP registry, which is read-only: `pack yank` cannot write to it\nhint: yank in the `distribution/` directory it serves (`provisioning --registry DIR pack yank {pack}`), then upload that directory again",
+            url.display()
+        );
+    }
     if let Some(oci) = Registries::remote_oci(&options)? {
         let changed = oci.set_yanked(pack, yanked)?;
         report(pack, yanked, changed, &Registry::label(&oci), printer);
         return Ok(Outcome::Success);
     }
     let registry = match context.registry_flag.as_deref() {
-        Some(flag) if flag.contains("://") => bail!(
-            "`{flag}` is not a registry `pack yank` can write to\nhint: an `oci://` registry, or a `distribution/` directory"
-        ),
         Some(flag) => DirectoryRegistry::in_distribution_dir(
             &crate::config::absolutize(&context.cwd, std::path::Path::new(flag)),
             &context.config.paths.base,

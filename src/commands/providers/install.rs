@@ -4,7 +4,7 @@ use crate::Outcome;
 use crate::catalog::{self, Layout};
 use crate::cli::InstallArgs;
 use crate::context::Context;
-use crate::infra::lockfile::{Installed, Signer};
+use crate::infra::lockfile::{Installed, ProvidersLock, Signer};
 use crate::infra::ops::{
     self, DependencyAction, DependencyChange, InstallReport, LinkInstall, PackInstall, PackSources,
 };
@@ -176,7 +176,9 @@ fn install_from(
     // here cannot be cleaned away before the lock records it.
     let _registry_lock = registries.local.lock_shared(printer)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let registry = registries.chain_after(first);
+    let lock = ProvidersLock::read(&infra.lock_path())?;
+    let registry =
+        registries.chain_recorded(first, lock.pack_sources(), &context.registry_options());
     let module = args.provider.module_name();
     let request = PackInstall {
         module: &module,

@@ -4,6 +4,7 @@ use crate::Outcome;
 use crate::cli::OutdatedArgs;
 use crate::context::Context;
 use crate::infra::Infra;
+use crate::infra::lockfile::ProvidersLock;
 use crate::infra::versions::{self, Outdated};
 use crate::printer::{Printer, Table};
 use crate::registry::Registries;
@@ -22,7 +23,10 @@ pub fn outdated(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let registry = Registries::open(&context.registry_options())?.chain();
+    let options = context.registry_options();
+    let lock = ProvidersLock::read(&infra.lock_path())?;
+    let registry =
+        Registries::open(&options)?.chain_recorded(Vec::new(), lock.pack_sources(), &options);
     let keys = context.trusted_keys()?;
     let rows = versions::outdated(context, &infra, &registry, &keys)?;
     let none = || "-".to_owned();

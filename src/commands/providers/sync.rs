@@ -8,8 +8,7 @@ use crate::infra::state;
 use crate::infra::{Change, Infra};
 use crate::lock::DirLock;
 use crate::printer::Printer;
-use crate::registry::loose::{LooseArtifact, LooseSource};
-use crate::registry::{Registries, Registry};
+use crate::registry::Registries;
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
 /// as a teammate does after `git pull`.
@@ -20,19 +19,11 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
     // The registry first, then the infra: what sync restores is not cleaned away meanwhile.
     let _registry_lock = registries.local.lock_shared(printer)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    // A pack installed `--from` a loose artifact is restored from there (read only if needed).
-    let mut loose: Vec<Box<dyn Registry>> = Vec::new();
-    for entry in ProvidersLock::read(&infra.lock_path())?.providers {
-        if let Some(pin) = entry.pin()
-            && let Some(source) = LooseSource::from_lock(&pin.source, &context.config.paths.base)
-        {
-            loose.push(Box::new(LooseArtifact::new(
-                source,
-                &context.registry_options(),
-            )?));
-        }
-    }
-    let registry = registries.chain_after(loose);
+    // A pack is restored from the local directory when it holds the pinned bytes, else from
+    // the source the lock records (an OCI or HTTP registry, a loose artifact), opened only then.
+    let lock = ProvidersLock::read(&infra.lock_path())?;
+    let registry =
+        registries.chain_recorded(Vec::new(), lock.pack_sources(), &context.registry_options());
     let sources = PackSources {
         registry: &registry,
         keys: &keys,

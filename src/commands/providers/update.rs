@@ -21,9 +21,10 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
     let keys = context.trusted_keys()?;
     let _registry_lock = registries.local.lock_shared(printer)?;
     let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let registry = registries.chain();
     // A name as the lock has it (`aws`, `provisioning_core`), or a module name (`aws_prov`).
     let lock = ProvidersLock::read(&infra.lock_path())?;
+    let registry =
+        registries.chain_recorded(Vec::new(), lock.pack_sources(), &context.registry_options());
     let named: Vec<ModuleName> = args
         .providers
         .iter()

@@ -389,8 +389,17 @@ pub(super) fn vendor_pack(
         existing.map(|e| e.required_by.clone()).unwrap_or_default(),
         existing.is_none_or(|e| e.direct) || request.direct,
     );
-    if pinned.is_none() {
-        entry.required_by = plan.required_by(&module);
+    match (
+        pinned,
+        existing.and_then(LockEntry::pin),
+        &mut entry.installed,
+    ) {
+        (None, _, _) => entry.required_by = plan.required_by(&module),
+        // Restoring the pinned bytes (`sync`), from wherever they were found (and whichever
+        // trusted key signed that copy), keeps the pin as the lock records it: sync does not
+        // change the lock.
+        (Some(_), Some(recorded), Installed::Pack(pin)) => pin.clone_from(recorded),
+        (Some(_), _, _) => {}
     }
 
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(Layout::Nickel), &infra.name)?;

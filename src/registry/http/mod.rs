@@ -12,7 +12,6 @@
 //! - this file: the registry itself: the deadline of each operation, `--offline`, and fetching
 //!   cache first (a pack the cache holds whole costs no request at all: versions are immutable).
 
-mod address;
 mod cache;
 mod credentials;
 mod fetch;
@@ -22,7 +21,7 @@ use std::path::PathBuf;
 
 use futures_util::StreamExt as _;
 
-pub use address::HttpUrl;
+pub use crate::address::HttpUrl;
 
 use self::cache::Cache;
 use self::credentials::Auth;
@@ -41,14 +40,6 @@ const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error(
-        "`{url}` is not an HTTP registry URL: {reason}\nhint: `https://host[:port]/path`, the directory that holds `index.json`, `registry/` and `packages/`"
-    )]
-    BadUrl { url: String, reason: String },
-    #[error(
-        "`{url}` would be read over plain HTTP, which is allowed only for a loopback host (127.0.0.0/8, ::1, localhost)\nhint: serve the registry over HTTPS (`https://…`)"
-    )]
-    PlainHttp { url: String },
     #[error(
         "the registry `{registry}` refused access to `{url}` with the credentials from {source_name}"
     )]

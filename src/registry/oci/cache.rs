@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use oci_client::manifest::OciImageManifest;
 
-use super::{OciError, RegistryUrl};
+use super::{OciError, OciUrl};
 use crate::digest::Sha256;
 use crate::names::ModuleName;
 use crate::registry::transport::BlobStore;
@@ -28,7 +28,7 @@ impl Cache {
         }
     }
 
-    fn ref_path(&self, url: &RegistryUrl, module: &ModuleName, tag: &str) -> PathBuf {
+    fn ref_path(&self, url: &OciUrl, module: &ModuleName, tag: &str) -> PathBuf {
         let host = url.host.replace([':', '[', ']'], "_");
         self.dir
             .join("refs")
@@ -40,7 +40,7 @@ impl Cache {
 
     /// The tags of `module` whose manifests are recorded: what `--offline` knows of its
     /// versions.
-    pub fn tags(&self, url: &RegistryUrl, module: &ModuleName) -> Vec<String> {
+    pub fn tags(&self, url: &OciUrl, module: &ModuleName) -> Vec<String> {
         let dir = self.ref_path(url, module, "x");
         let Some(dir) = dir.parent() else {
             return Vec::new();
@@ -68,7 +68,7 @@ impl Cache {
     /// `what` names the pack or record in the error.
     pub fn store_manifest(
         &self,
-        url: &RegistryUrl,
+        url: &OciUrl,
         module: &ModuleName,
         tag: &str,
         manifest: &OciImageManifest,
@@ -92,7 +92,7 @@ impl Cache {
     /// The manifest a tag resolved to when it was pulled, if it is recorded.
     pub fn manifest(
         &self,
-        url: &RegistryUrl,
+        url: &OciUrl,
         module: &ModuleName,
         tag: &str,
     ) -> Option<OciImageManifest> {

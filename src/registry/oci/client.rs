@@ -6,12 +6,12 @@ use oci_client::Client;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 
-use super::RegistryUrl;
+use super::OciUrl;
 pub use crate::registry::transport::{CONCURRENCY, describe, retry};
 use crate::registry::transport::{CONNECT_TIMEOUT, READ_TIMEOUT, USER_AGENT, is_transient_http};
 
 /// The `oci-client` client for the registry at `url`.
-pub fn new(url: &RegistryUrl) -> Client {
+pub fn new(url: &OciUrl) -> Client {
     let protocol = if url.is_loopback() {
         ClientProtocol::HttpsExcept(vec![url.host.clone()])
     } else {

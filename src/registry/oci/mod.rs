@@ -21,7 +21,6 @@
 //! stop a registry that drips one byte at a time. `--offline` forbids the network: only the
 //! cache answers.
 
-mod address;
 mod cache;
 mod client;
 mod credentials;
@@ -39,8 +38,8 @@ use oci_client::Client;
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 
+pub use crate::address::OciUrl;
 pub use crate::registry::transport::Bounds;
-pub use address::RegistryUrl;
 pub use credentials::credentials;
 pub use publish::{Publication, Published};
 
@@ -73,14 +72,6 @@ const ANNOTATION_TESTS: &str = "dev.provisioning.tests";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
-    #[error(
-        "`{url}` is not a registry URL: {reason}\nhint: `oci://host[:port]/namespace`, e.g. `oci://127.0.0.1:5000/provisioning`"
-    )]
-    BadUrl { url: String, reason: String },
-    #[error(
-        "no registry URL is configured\nhint: set `[distribution] registry_url = \"oci://host[:port]/namespace\"`, or pass `--registry`"
-    )]
-    NoUrl,
     #[error("the registry `{host}` refused access with the credentials from {source_name}")]
     Unauthorized { host: String, source_name: String },
     #[error("the registry `{host}` failed: {message}")]
@@ -165,7 +156,7 @@ const MAX_LISTING_BYTES: u64 = 16 * 1024 * 1024;
 /// clients, which every request of the command shares. They are made on first use, so a command
 /// that the cache or the local directory answers never pays for them.
 pub struct OciRegistry {
-    pub url: RegistryUrl,
+    pub url: OciUrl,
     connection: std::cell::OnceCell<Connection>,
     auth: RegistryAuth,
     auth_source: String,
@@ -185,13 +176,13 @@ struct Connection {
 
 impl OciRegistry {
     pub fn new(
-        url: RegistryUrl,
+        url: OciUrl,
         env: &BTreeMap<String, String>,
         distribution: &Distribution,
         offline: bool,
-    ) -> Result<Self, OciError> {
+    ) -> Self {
         let (auth, auth_source) = credentials(env, &url.host);
-        Ok(Self {
+        Self {
             url,
             connection: std::cell::OnceCell::new(),
             auth,
@@ -199,7 +190,7 @@ impl OciRegistry {
             cache: Cache::new(&distribution.cache_path),
             bounds: Bounds::from_config(distribution),
             offline,
-        })
+        }
     }
 
     fn connection(&self) -> Result<&Connection, OciError> {

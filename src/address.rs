@@ -1,0 +1,322 @@
+//! Where a remote registry is, parsed once where the text arrives (the configuration's
+//! `registry_url`, `--registry`, the source a lock records): an OCI registry,
+//! `oci://host[:port]/namespace` ([`OciUrl`]), or a static HTTP host, `https://host/path`
+//! ([`HttpUrl`]); [`Remote`] is either. Plain HTTP is spoken to loopback hosts only.
+//!
+//! This module only parses and names addresses; talking to them is [`crate::registry`]'s.
+
+use oci_client::Reference;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error(
+        "`{url}` is not a registry URL: {reason}\nhint: `oci://host[:port]/namespace`, e.g. `oci://127.0.0.1:5000/provisioning`"
+    )]
+    Oci { url: String, reason: String },
+    #[error(
+        "`{url}` is not an HTTP registry URL: {reason}\nhint: `https://host[:port]/path`, the directory that holds `index.json`, `registry/` and `packages/`"
+    )]
+    Http { url: String, reason: String },
+    #[error(
+        "`{url}` would be read over plain HTTP, which is allowed only for a loopback host (127.0.0.0/8, ::1, localhost)\nhint: serve the registry over HTTPS (`https://…`)"
+    )]
+    PlainHttp { url: String },
+}
+
+/// A registry beyond this machine's directories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    Oci(OciUrl),
+    /// Read-only.
+    Http(HttpUrl),
+}
+
+impl Remote {
+    /// `https://…` (or `http://` to a loopback host) is a static HTTP registry; anything else
+    /// must be `oci://…`.
+    pub fn parse(text: &str) -> Result<Self, AddressError> {
+        if is_http_url(text) {
+            HttpUrl::parse(text).map(Remote::Http)
+        } else {
+            OciUrl::parse(text).map(Remote::Oci)
+        }
+    }
+
+    /// How messages and locks name it, as the registry's label does.
+    pub fn display(&self) -> String {
+        match self {
+            Remote::Oci(url) => url.display(),
+            Remote::Http(url) => url.display(),
+        }
+    }
+}
+
+/// Whether `text` names a static HTTP registry (`http://` or `https://`).
+pub fn is_http_url(text: &str) -> bool {
+    text.starts_with("http://") || text.starts_with("https://")
+}
+
+/// Whether a host name without its port (`localhost`, `127.0.0.1`, `::1` or `[::1]`) is on this
+/// machine: only then is plain HTTP spoken.
+pub fn is_loopback_host(name: &str) -> bool {
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `oci://host[:port]/namespace`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciUrl {
+    pub host: String,
+    pub namespace: String,
+}
+
+impl OciUrl {
+    pub fn parse(url: &str) -> Result<Self, AddressError> {
+        let bad = |reason: &str| AddressError::Oci {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let rest = url
+            .strip_prefix("oci://")
+            .ok_or_else(|| bad("it must start with `oci://`"))?;
+        let (host, namespace) = rest
+            .split_once('/')
+            .ok_or_else(|| bad("it has no namespace"))?;
+        let namespace = namespace.trim_end_matches('/');
+        if host.is_empty() || namespace.is_empty() {
+            return Err(bad("the host and the namespace must not be empty"));
+        }
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        };
+        if !namespace.split('/').all(valid) {
+            return Err(bad(
+                "the namespace must be lower-case path components (`a-z`, `0-9`, `.`, `_`, `-`)",
+            ));
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            namespace: namespace.to_owned(),
+        })
+    }
+
+    /// Whether the host is on this machine: only then is plain HTTP used.
+    pub fn is_loopback(&self) -> bool {
+        let name = match self.host.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or_default(),
+            None => self
+                .host
+                .rsplit_once(':')
+                .map_or(self.host.as_str(), |(name, _)| name),
+        };
+        is_loopback_host(name)
+    }
+
+    /// `http` for a loopback host, else `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.is_loopback() { "http" } else { "https" }
+    }
+
+    /// The repository of `module`, at `tag`.
+    pub fn reference(&self, module: &str, tag: &str) -> Reference {
+        Reference::with_tag(
+            self.host.clone(),
+            format!("{}/{module}", self.namespace),
+            tag.to_owned(),
+        )
+    }
+
+    pub fn display(&self) -> String {
+        format!("oci://{}/{}", self.host, self.namespace)
+    }
+}
+
+/// The root of a registry directory on a static host: `index.json`, `registry/` and `packages/`
+/// are below it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// With a final `/`, so that relative paths join below it.
+    base: reqwest::Url,
+}
+
+impl HttpUrl {
+    pub fn parse(text: &str) -> Result<Self, AddressError> {
+        let bad = |reason: &str| AddressError::Http {
+            url: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let mut base = reqwest::Url::parse(text).map_err(|error| bad(&error.to_string()))?;
+        let host = base
+            .host_str()
+            .ok_or_else(|| bad("it has no host"))?
+            .to_owned();
+        match base.scheme() {
+            "https" => {}
+            "http" if is_loopback_host(&host) => {}
+            "http" => {
+                return Err(AddressError::PlainHttp {
+                    url: text.to_owned(),
+                });
+            }
+            _ => {
+                return Err(bad(
+                    "it must start with `https://` (or `http://` to a loopback host)",
+                ));
+            }
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(bad(
+                "credentials do not belong in the URL: set `PROVISIONING_REGISTRY_TOKEN`, or use `~/.netrc`",
+            ));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(bad("it must not have a query or a fragment"));
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Ok(Self { base })
+    }
+
+    /// The host without its port, as `.netrc` names machines.
+    pub fn host(&self) -> &str {
+        self.base.host_str().unwrap_or_default()
+    }
+
+    /// `path` below the root (`registry/aws_prov.json`).
+    pub fn join(&self, path: &str) -> reqwest::Url {
+        // A relative path of our own making (module and file names) always joins.
+        self.base.join(path).unwrap_or_else(|_| self.base.clone())
+    }
+
+    /// A directory name for this registry in the cache: its host, port and path, with anything
+    /// but `[A-Za-z0-9._-]` as `_`.
+    pub fn cache_key(&self) -> String {
+        let text = format!(
+            "{}_{}{}",
+            self.host(),
+            self.base.port_or_known_default().unwrap_or_default(),
+            self.base.path().trim_end_matches('/')
+        );
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
+    /// How messages and locks name it: the URL without its final `/`.
+    pub fn display(&self) -> String {
+        self.base.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for (host, loopback) in [
+            ("localhost", true),
+            ("127.0.0.1", true),
+            ("127.8.9.10", true),
+            ("::1", true),
+            ("[::1]", true),
+            ("10.0.0.1", false),
+            ("example.com", false),
+            ("localhost.example.com", false),
+        ] {
+            assert_eq!(is_loopback_host(host), loopback, "{host}");
+        }
+    }
+
+    #[test]
+    fn oci_urls() {
+        let url = OciUrl::parse("oci://127.0.0.1:5000/provisioning").expect("valid");
+        assert_eq!(
+            url,
+            OciUrl {
+                host: "127.0.0.1:5000".into(),
+                namespace: "provisioning".into()
+            }
+        );
+        assert!(url.is_loopback());
+        let cases = [
+            ("oci://localhost/team/packs", true, true),
+            ("oci://[::1]:5000/p", true, true),
+            ("oci://127.8.9.10/p", true, true),
+            ("oci://ghcr.io/org/packs", true, false),
+            ("oci://10.0.0.1:5000/p", true, false),
+            ("https://ghcr.io/org", false, false),
+            ("oci://ghcr.io", false, false),
+            ("oci://ghcr.io/Org", false, false),
+        ];
+        for (text, valid, loopback) in cases {
+            let parsed = OciUrl::parse(text);
+            assert_eq!(parsed.is_ok(), valid, "{text}");
+            if let Ok(url) = parsed {
+                assert_eq!(url.is_loopback(), loopback, "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn http_urls() {
+        let cases = [
+            (
+                "https://packs.example/provisioning",
+                Ok("https://packs.example/provisioning"),
+            ),
+            ("https://packs.example/", Ok("https://packs.example")),
+            ("http://127.0.0.1:8080/d/", Ok("http://127.0.0.1:8080/d")),
+            ("http://localhost:8080", Ok("http://localhost:8080")),
+            ("http://[::1]:8080/x", Ok("http://[::1]:8080/x")),
+            ("http://packs.example/provisioning", Err("plain")),
+            ("http://10.0.0.1/provisioning", Err("plain")),
+            ("ftp://packs.example/", Err("bad")),
+            ("https://user:secret@packs.example/", Err("bad")),
+            ("https://packs.example/?x=1", Err("bad")),
+        ];
+        for (text, expected) in cases {
+            match (HttpUrl::parse(text), expected) {
+                (Ok(url), Ok(display)) => assert_eq!(url.display(), display, "{text}"),
+                (Err(AddressError::PlainHttp { .. }), Err("plain"))
+                | (Err(AddressError::Http { .. }), Err("bad")) => {}
+                (other, _) => panic!("{text}: {other:?}"),
+            }
+        }
+        let url = HttpUrl::parse("http://127.0.0.1:8080/team/packs").expect("valid");
+        assert_eq!(
+            url.join("registry/aws_prov.json").as_str(),
+            "http://127.0.0.1:8080/team/packs/registry/aws_prov.json"
+        );
+        assert_eq!(url.cache_key(), "127.0.0.1_8080_team_packs");
+    }
+
+    #[test]
+    fn remotes_by_scheme() {
+        let cases = [
+            ("oci://127.0.0.1:5000/p", Ok("oci://127.0.0.1:5000/p")),
+            ("https://packs.example/d/", Ok("https://packs.example/d")),
+            ("http://127.0.0.1:8080/d", Ok("http://127.0.0.1:8080/d")),
+            ("ftp://packs.example/d", Err(())),
+            ("distribution/registry", Err(())),
+        ];
+        for (text, expected) in cases {
+            let parsed = Remote::parse(text).map(|remote| remote.display());
+            assert_eq!(parsed.as_deref().map_err(|_| ()), expected, "{text}");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! [`Chain`]: registries asked in order, the first that has a pack giving it; for a pinned
+//! pack, the first that has the very bytes pinned.
+
+use super::{FetchError, Fetched, Registry, RegistryError, Trust, VerifiedPack, VersionEntry};
+use crate::digest::Sha256;
+use crate::names::{ModuleName, PackRef};
+
+/// Registries asked in order: a pack one does not have is asked of the next. The error of the
+/// last one is the answer when none has it.
+pub struct Chain {
+    pub(super) registries: Vec<Box<dyn Registry>>,
+}
+
+impl Registry for Chain {
+    fn label(&self) -> String {
+        let labels: Vec<String> = self.registries.iter().map(|r| r.label()).collect();
+        labels.join(", then ")
+    }
+
+    fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
+        let mut modules = Vec::new();
+        for registry in &self.registries {
+            modules.extend(registry.modules()?);
+        }
+        modules.sort();
+        modules.dedup();
+        Ok(modules)
+    }
+
+    fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError> {
+        let mut versions = Vec::new();
+        for registry in &self.registries {
+            versions.extend(registry.versions(module)?);
+        }
+        versions.sort();
+        versions.dedup();
+        Ok(versions)
+    }
+
+    fn index_many(&self, modules: &[ModuleName]) -> Vec<Result<Vec<VersionEntry>, RegistryError>> {
+        let mut merged: Vec<Result<Vec<VersionEntry>, RegistryError>> =
+            modules.iter().map(|_| Ok(Vec::new())).collect();
+        for registry in &self.registries {
+            for (slot, result) in merged.iter_mut().zip(registry.index_many(modules)) {
+                if let Ok(entries) = slot {
+                    match result {
+                        Ok(more) => {
+                            for entry in more {
+                                if !entries.iter().any(|known| known.version == entry.version) {
+                                    entries.push(entry);
+                                }
+                            }
+                        }
+                        Err(error) => *slot = Err(error),
+                    }
+                }
+            }
+        }
+        for entries in merged.iter_mut().flatten() {
+            entries.sort_by(|a, b| a.version.cmp(&b.version));
+        }
+        merged
+    }
+
+    /// Every registry's versions; where two hold the same version, the first one's record (the
+    /// one a fetch gets).
+    fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
+        let mut entries: Vec<VersionEntry> = Vec::new();
+        for registry in &self.registries {
+            for entry in registry.index(module)? {
+                if !entries.iter().any(|known| known.version == entry.version) {
+                    entries.push(entry);
+                }
+            }
+        }
+        entries.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(entries)
+    }
+
+    fn yanked(
+        &self,
+        module: &ModuleName,
+    ) -> Result<std::collections::BTreeSet<semver::Version>, RegistryError> {
+        let mut yanked = std::collections::BTreeSet::new();
+        for registry in &self.registries {
+            yanked.extend(registry.yanked(module)?);
+        }
+        Ok(yanked)
+    }
+
+    fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
+        let mut last = None;
+        for registry in &self.registries {
+            match registry.fetch(pack) {
+                Err(error) if error.is_not_found() => last = Some(error),
+                result => return result,
+            }
+        }
+        Err(last.unwrap_or_else(|| RegistryError::UnknownModule {
+            module: pack.module.clone(),
+            registry: self.label(),
+            provider_pack: None,
+        }))
+    }
+
+    /// For a pinned pack, the first registry whose record has the pinned sha256 (a local
+    /// directory may hold another build of the same version than the registry the lock names);
+    /// a registry that has it with other bytes is the answer only when none has the pinned ones.
+    fn fetch_verified(
+        &self,
+        pack: &PackRef,
+        trust: &Trust<'_>,
+        pinned: Option<&Sha256>,
+    ) -> Result<VerifiedPack, FetchError> {
+        let Some(pinned) = pinned else {
+            return super::verify_fetched(self.fetch(pack)?, pack, trust, None);
+        };
+        let mut mismatch = None;
+        let mut not_found = None;
+        for registry in &self.registries {
+            match registry.fetch(pack) {
+                Ok(fetched) if fetched.entry.sha256 == *pinned => {
+                    return super::verify_fetched(fetched, pack, trust, Some(pinned));
+                }
+                Ok(fetched) => {
+                    mismatch.get_or_insert(FetchError::PinMismatch {
+                        pack: pack.clone(),
+                        pinned: *pinned,
+                        found: fetched.entry.sha256,
+                    });
+                }
+                Err(error) if error.is_not_found() => not_found = Some(error),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(mismatch.unwrap_or_else(|| {
+            not_found
+                .unwrap_or_else(|| RegistryError::UnknownModule {
+                    module: pack.module.clone(),
+                    registry: self.label(),
+                    provider_pack: None,
+                })
+                .into()
+        }))
+    }
+
+    fn prefetch(&self, packs: &[PackRef]) {
+        // What the first registry has needs no prefetch; the rest go to the next ones.
+        let Some((first, rest)) = self.registries.split_first() else {
+            return;
+        };
+        let missing: Vec<PackRef> = packs
+            .iter()
+            .filter(|pack| first.fetch(pack).is_err())
+            .cloned()
+            .collect();
+        for registry in rest {
+            registry.prefetch(&missing);
+        }
+    }
+}
