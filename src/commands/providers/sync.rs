@@ -2,27 +2,24 @@ use crate::Outcome;
 use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
-use crate::infra::lockfile::ProvidersLock;
 use crate::infra::ops::{self, PackSources};
 use crate::infra::state;
+use crate::infra::session::{Access, InfraSession};
 use crate::infra::{Change, Infra};
-use crate::lock::DirLock;
 use crate::printer::Printer;
 use crate::registry::loose::{LooseArtifact, LooseSource};
-use crate::registry::{Registries, Registry};
+use crate::registry::Registry;
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
 /// as a teammate does after `git pull`.
 pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let registries = Registries::open(&context.registry_options())?;
-    let keys = context.trusted_keys()?;
-    // The registry first, then the infra: what sync restores is not cleaned away meanwhile.
-    let _registry_lock = registries.local.lock_shared(printer)?;
-    let _lock = DirLock::acquire(&infra.dir, printer)?;
+    // The registry's lock, then the infra's: what sync restores is not cleaned away meanwhile.
+    let session = InfraSession::open(context, infra, Access::Packs, printer)?;
+    let infra = &session.infra;
     // A pack installed `--from` a loose artifact is restored from there (read only if needed).
     let mut loose: Vec<Box<dyn Registry>> = Vec::new();
-    for entry in ProvidersLock::read(&infra.lock_path())?.providers {
+    for entry in &session.lock().providers {
         if let Some(pin) = entry.pin()
             && let Some(source) = LooseSource::from_lock(&pin.source, &context.config.paths.base)
         {
@@ -32,13 +29,12 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
             )?));
         }
     }
-    let registry = registries.chain_after(loose);
     let sources = PackSources {
-        registry: &registry,
-        keys: &keys,
+        registry: session.registry(loose)?,
+        keys: session.keys()?,
         limits: context.unpack_limits(),
     };
-    let report = ops::sync(context, &infra, &sources)?;
+    let report = ops::sync(context, infra, &sources)?;
     let (results, pruned) = (&report.entries, &report.pruned);
     for leftover in &report.leftovers {
         printer.warning(leftover);
