@@ -42,24 +42,21 @@ impl Wording {
 
 /// Prints every failure, then (when there is none) the warnings and events; returns the
 /// outcome. `participle` is the word for a change refused as a whole (`loaded`, `unloaded`).
-pub fn print(
-    report: Report,
-    wording: Wording,
-    participle: &str,
-    printer: &Printer,
-) -> Outcome {
+pub fn print(report: Report, wording: Wording, participle: &str, printer: &Printer) -> Outcome {
     let infra = report.infra.clone();
     let infra = infra.as_str();
     if !report.failures.is_empty() {
         let failed = report.failures.len();
         for failure in report.failures {
             let (verb, module) = (wording.verb, &failure.module);
-            let preposition = if verb.starts_with("un") { "from" } else { "into" };
-            printer.error(
-                &failure
-                    .error
-                    .context(format!("failed to {verb} `{module}` {preposition} `{infra}`")),
-            );
+            let preposition = if verb.starts_with("un") {
+                "from"
+            } else {
+                "into"
+            };
+            printer.error(&failure.error.context(format!(
+                "failed to {verb} `{module}` {preposition} `{infra}`"
+            )));
         }
         printer.error_message(format!(
             "{failed} of {} modules could not be {participle} {} `{infra}`, so none were",

@@ -87,8 +87,10 @@ pub fn plan(
     targets: &[Target],
     sources: &Sources<'_>,
 ) -> Result<Plan, ResolveError> {
-    let targets: BTreeMap<&ModuleName, &Target> =
-        targets.iter().map(|target| (&target.module, target)).collect();
+    let targets: BTreeMap<&ModuleName, &Target> = targets
+        .iter()
+        .map(|target| (&target.module, target))
+        .collect();
     let entries: Vec<&LockEntry> = lock
         .providers
         .iter()
@@ -151,16 +153,15 @@ pub fn plan(
     for (module, resolved) in &resolution {
         let locked_entry = locked.get(module).map(|(entry, _)| *entry);
         let target = targets.get(module);
-        let provenance = if let Some((_, _, provenance)) =
-            target.and_then(|target| target.fixed.as_ref())
-        {
-            provenance.clone()
-        } else {
-            origins
-                .get(&(module.clone(), resolved.version.clone()))
-                .cloned()
-                .unwrap_or(Provenance::Locked)
-        };
+        let provenance =
+            if let Some((_, _, provenance)) = target.and_then(|target| target.fixed.as_ref()) {
+                provenance.clone()
+            } else {
+                origins
+                    .get(&(module.clone(), resolved.version.clone()))
+                    .cloned()
+                    .unwrap_or(Provenance::Locked)
+            };
         modules.push(Planned {
             module: module.clone(),
             version: resolved.version.clone(),

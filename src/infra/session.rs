@@ -59,7 +59,9 @@ impl<'a> InfraSession<'a> {
         printer: &Printer,
     ) -> anyhow::Result<Self> {
         let registry = match access {
-            Access::Packs => DirectoryRegistry::from_config(&context.config).lock_shared(printer)?,
+            Access::Packs => {
+                DirectoryRegistry::from_config(&context.config).lock_shared(printer)?
+            }
             Access::Links => None,
         };
         let infra_lock = DirLock::acquire(&infra.dir, printer)?;
@@ -101,7 +103,10 @@ impl<'a> InfraSession<'a> {
     /// directory, then the remote one. Opened on first use; `first` counts only then.
     pub fn registry(&self, first: Vec<Box<dyn Registry>>) -> anyhow::Result<&Chain> {
         if self.access != Access::Packs {
-            anyhow::bail!("the session of `{}` was opened for links only", self.infra.name);
+            anyhow::bail!(
+                "the session of `{}` was opened for links only",
+                self.infra.name
+            );
         }
         if let Some(chain) = self.registry.get() {
             return Ok(chain);

@@ -76,10 +76,19 @@ pub fn install(
     if let Some(failure) = report.failures.pop() {
         return Err(failure.error.context(failed()));
     }
-    Ok(changes::print(report, Wording::PROVIDERS, "installed", printer))
+    Ok(changes::print(
+        report,
+        Wording::PROVIDERS,
+        "installed",
+        printer,
+    ))
 }
 
-fn pack_options(version: VersionSpec, first: Vec<Box<dyn Registry>>, args: &InstallArgs) -> PackOptions {
+fn pack_options(
+    version: VersionSpec,
+    first: Vec<Box<dyn Registry>>,
+    args: &InstallArgs,
+) -> PackOptions {
     PackOptions {
         version,
         allow_unsigned: args.allow_unsigned,

@@ -29,5 +29,10 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
         catalog: &Catalog::new(&context.config),
     };
     let report = ops::remove(&mut session, &options).with_context(failed)?;
-    Ok(changes::print(report, Wording::PROVIDERS, "removed", printer))
+    Ok(changes::print(
+        report,
+        Wording::PROVIDERS,
+        "removed",
+        printer,
+    ))
 }

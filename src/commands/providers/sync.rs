@@ -3,12 +3,12 @@ use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
 use crate::infra::ops::{self, PackSources};
-use crate::infra::state;
 use crate::infra::session::{Access, InfraSession};
+use crate::infra::state;
 use crate::infra::{Change, Infra};
 use crate::printer::Printer;
-use crate::registry::loose::{LooseArtifact, LooseSource};
 use crate::registry::Registry;
+use crate::registry::loose::{LooseArtifact, LooseSource};
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
 /// as a teammate does after `git pull`.
@@ -92,7 +92,7 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
         .map(|synced| synced.entry.module.to_string())
         .collect();
     let mut differences = 0;
-    for module in state::inspect(context, &infra)? {
+    for module in state::inspect(context, infra)? {
         if module.state.is_problem() && !reported.contains(&module.module) {
             differences += 1;
             printer.error_message(format!(

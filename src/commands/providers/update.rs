@@ -4,8 +4,8 @@ use crate::Outcome;
 use crate::cli::UpdateArgs;
 use crate::context::Context;
 use crate::infra::Infra;
-use crate::infra::session::{Access, InfraSession};
 use crate::infra::ops::{self, PackSources};
+use crate::infra::session::{Access, InfraSession};
 use crate::infra::versions;
 use crate::names::ModuleName;
 use crate::printer::Printer;
@@ -38,10 +38,10 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
         .collect();
     let plan = versions::plan_update(
         context,
-        &infra,
+        infra,
         &named,
         registry,
-        &keys,
+        keys,
         args.allow_unsigned,
     )
     .with_context(|| format!("failed to update `{}`", infra.name))?;
@@ -74,10 +74,10 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
     }
     let sources = PackSources {
         registry,
-        keys: &keys,
+        keys,
         limits: context.unpack_limits(),
     };
-    let leftovers = ops::update(context, &infra, &plan, &sources, args.allow_unsigned)
+    let leftovers = ops::update(context, infra, &plan, &sources, args.allow_unsigned)
         .with_context(|| format!("failed to update `{}`", infra.name))?;
     for leftover in &leftovers {
         printer.warning(leftover);

@@ -97,7 +97,11 @@ pub(super) fn plan(
         }
     }
     if !targets.failures.is_empty() {
-        return Ok(Err(Report::refused(&session.infra.name, targets.failures, named_count)));
+        return Ok(Err(Report::refused(
+            &session.infra.name,
+            targets.failures,
+            named_count,
+        )));
     }
     let trust_keys = match &options.packs {
         Some(_) => session.keys()?,
@@ -117,7 +121,11 @@ pub(super) fn plan(
     }
     targets.check_planned(session, &closure);
     if !targets.failures.is_empty() {
-        return Ok(Err(Report::refused(&session.infra.name, targets.failures, named_count)));
+        return Ok(Err(Report::refused(
+            &session.infra.name,
+            targets.failures,
+            named_count,
+        )));
     }
     let set = targets.set_after(&closure)?;
     let dropped: Vec<ModuleName> = closure.dropped.iter().map(|e| e.module.clone()).collect();
@@ -128,7 +136,13 @@ pub(super) fn plan(
         set,
         &dropped,
     );
-    capabilities::refuse_misfit(&session.infra, &set, options.catalog, options.modules, false)?;
+    capabilities::refuse_misfit(
+        &session.infra,
+        &set,
+        options.catalog,
+        options.modules,
+        false,
+    )?;
     let warnings = yanked_warnings(&targets.fetched);
     Ok(Ok(LoadPlan {
         closure,
@@ -161,7 +175,13 @@ pub(super) fn apply(
         force: plan.force,
         named: &plan.named,
     }
-    .apply(&plan.closure, &mut manifest, &mut lock, transaction, &mut events)?;
+    .apply(
+        &plan.closure,
+        &mut manifest,
+        &mut lock,
+        transaction,
+        &mut events,
+    )?;
     transaction.write(manifest.path(), manifest.render().as_bytes())?;
     transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
     let named = plan.named.len();
@@ -352,13 +372,9 @@ impl Targets {
         };
         if self.targets.len() > 1 {
             for target in &self.targets {
-                if let Err(alone) = closure::plan(
-                    context,
-                    infra,
-                    lock,
-                    std::slice::from_ref(target),
-                    &sources,
-                ) {
+                if let Err(alone) =
+                    closure::plan(context, infra, lock, std::slice::from_ref(target), &sources)
+                {
                     self.failures.push(Failure {
                         module: target.module.clone(),
                         error: alone.into(),

@@ -47,7 +47,9 @@ impl Placement<'_> {
         let mut others = Vec::new();
         // The named first, in the command's order: their dependencies in the manifest follow them.
         let named = self.named.iter().filter_map(|(module, _)| {
-            plan.modules.iter().find(|planned| planned.module == *module)
+            plan.modules
+                .iter()
+                .find(|planned| planned.module == *module)
         });
         let others_planned = plan
             .modules
@@ -134,7 +136,8 @@ impl Placement<'_> {
             }
             Provenance::Source(dir, kind) => {
                 let layout = named.unwrap_or(Layout::Nickel);
-                let mut changed = link::place(context, infra, layout, module, dir, force, transaction)?;
+                let mut changed =
+                    link::place(context, infra, layout, module, dir, force, transaction)?;
                 changed |= vendor::remove(infra, module, transaction)?;
                 // The legacy layout's manifest is edited by the caller.
                 if layout == Layout::Nickel {

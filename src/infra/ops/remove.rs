@@ -32,14 +32,18 @@ pub struct RemoveOptions<'a> {
 }
 
 /// Removes `options.modules` from the session's infra, all or none.
-pub fn remove(session: &mut InfraSession<'_>, options: &RemoveOptions<'_>) -> anyhow::Result<Report> {
+pub fn remove(
+    session: &mut InfraSession<'_>,
+    options: &RemoveOptions<'_>,
+) -> anyhow::Result<Report> {
     let lock = session.lock();
     if let Some(kind) = options.kind {
         let failures: Vec<Failure> = options
             .modules
             .iter()
             .filter_map(|module| {
-                let error = refuse_unloaded(&session.infra, lock, module, kind, options.force).err()?;
+                let error =
+                    refuse_unloaded(&session.infra, lock, module, kind, options.force).err()?;
                 Some(Failure {
                     module: module.clone(),
                     error,
@@ -47,7 +51,11 @@ pub fn remove(session: &mut InfraSession<'_>, options: &RemoveOptions<'_>) -> an
             })
             .collect();
         if !failures.is_empty() {
-            return Ok(Report::refused(&session.infra.name, failures, options.modules.len()));
+            return Ok(Report::refused(
+                &session.infra.name,
+                failures,
+                options.modules.len(),
+            ));
         }
     }
     if !options.force {
@@ -197,8 +205,7 @@ impl Steps<'_, '_> {
             let mut legacy = InfraManifestMut::open(&path, &infra.name)?;
             if legacy.remove_dependency(module.as_str()) {
                 found = true;
-                self.transaction
-                    .write(&path, legacy.render().as_bytes())?;
+                self.transaction.write(&path, legacy.render().as_bytes())?;
             }
         }
         let pinned = self
@@ -289,7 +296,14 @@ impl Steps<'_, '_> {
                 .cloned()
                 .collect();
             for entry in unneeded {
-                drop_entry(context, infra, &entry, self.manifest, self.lock, self.transaction)?;
+                drop_entry(
+                    context,
+                    infra,
+                    &entry,
+                    self.manifest,
+                    self.lock,
+                    self.transaction,
+                )?;
                 gone.push(entry.module.clone());
                 events.push(Event::Dependency(DependencyChange {
                     module: entry.module,
