@@ -64,11 +64,11 @@ fn init_creates_a_valid_infra_from_nothing() {
       | 
       | [dependencies]
       | upcloud_prov = { path = "./.nickel-modules/upcloud_prov" }
-      | provisioning_core = { path = "./.nickel-modules/provisioning_core" }
       | aws_prov = { path = "./.nickel-modules/aws_prov" }
       | kubernetes = { path = "./.nickel-modules/kubernetes" }
       | containerd = { path = "./.nickel-modules/containerd" }
       | web = { path = "./.nickel-modules/web" }
+      | provisioning_core = { path = "./.nickel-modules/provisioning_core" }
     providers.manifest.yaml:
       | # Written by `provisioning`; keep it in git.
       | # `provisioning providers sync <infra>` rebuilds the infra's modules from this file.

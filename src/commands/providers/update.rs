@@ -36,15 +36,8 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
             }
         })
         .collect();
-    let plan = versions::plan_update(
-        context,
-        infra,
-        &named,
-        registry,
-        keys,
-        args.allow_unsigned,
-    )
-    .with_context(|| format!("failed to update `{}`", infra.name))?;
+    let plan = versions::plan_update(context, infra, &named, registry, keys, args.allow_unsigned)
+        .with_context(|| format!("failed to update `{}`", infra.name))?;
     if plan.changes.is_empty() {
         // Worded as `outdated` words it: an infra of links only has nothing to update.
         let message = if lock.providers.iter().any(|entry| entry.pin().is_some()) {
