@@ -82,10 +82,6 @@ pub fn remove(
         };
         steps.remove_one(module, options.kind.is_none(), &mut events)?;
     }
-    let rendered = manifest.render();
-    if rendered != session.manifest().render() {
-        transaction.write(manifest.path(), rendered.as_bytes())?;
-    }
     if lock == *session.lock() {
         // Nothing recorded changed.
     } else if lock.providers.is_empty() {
@@ -93,6 +89,12 @@ pub fn remove(
         transaction.remove_file(&session.infra.lock_path())?;
     } else {
         transaction.write(&session.infra.lock_path(), lock.render().as_bytes())?;
+    }
+    // The manifest after the lock: a run killed in between leaves dependencies on what is
+    // gone, which `sync` prunes as this would have.
+    let rendered = manifest.render();
+    if rendered != session.manifest().render() {
+        transaction.write(manifest.path(), rendered.as_bytes())?;
     }
     let mut warnings = transaction.commit();
     let empty = lock.providers.is_empty();
