@@ -460,8 +460,9 @@ impl Targets {
                 (_, Some(verified)) => verified.kind,
                 _ => continue,
             };
-            if let Some(expected) = self.kinds.get(module).filter(|k| **k != kind) {
-                let verified = &self.fetched[module];
+            if let Some(expected) = self.kinds.get(module).filter(|k| **k != kind)
+                && let Some(verified) = self.fetched.get(module)
+            {
                 let error = anyhow!(
                     "`{module}` {} in `{}` is a {}, not a {}\nhint: `provisioning module-loader load {} {} {} --version {}`",
                     verified.pack.version,
@@ -490,13 +491,15 @@ impl Targets {
         for planned in &closure.modules {
             let module = &planned.module;
             let (kind, capabilities) = match (&planned.provenance, self.fetched.get(module)) {
-                (Provenance::Source(_, kind), _) if self.capabilities.contains_key(module) => {
-                    (*kind, Ok(self.capabilities[module].clone()))
-                }
+                // A named module as the catalog read it (the legacy layout has no
+                // `manifest.toml`); a dependency from its source's manifest.
                 (Provenance::Source(dir, kind), _) => (
                     *kind,
-                    crate::catalog::read_package_manifest(&dir.join(manifest_file))
-                        .map(|manifest| manifest.capabilities),
+                    match self.capabilities.get(module) {
+                        Some(capabilities) => Ok(capabilities.clone()),
+                        None => crate::catalog::read_package_manifest(&dir.join(manifest_file))
+                            .map(|manifest| manifest.capabilities),
+                    },
                 ),
                 (Provenance::Registry(_) | Provenance::Fetched, Some(verified)) => (
                     verified.kind,
