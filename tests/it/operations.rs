@@ -287,3 +287,37 @@ fn an_unload_of_several_modules_goes_whole_or_not_at_all() {
       | }
     "#);
 }
+
+/// `init` creates the infra and loads its modules in one transaction: when the load is refused,
+/// or fails part way, no infra is left behind.
+#[test]
+fn init_leaves_no_infra_when_its_modules_cannot_be_loaded() {
+    let context = TestContext::examples();
+    let refused = context.run(["module-loader", "init", "edge", "--taskservs", "kubernetes"]);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(!context.path("workspace/infra/edge").exists(), "{refused}");
+    // Fails in the transaction, once the manifest, `main.ncl` and the lock are written: a
+    // directory that init makes an infra holds a file where the modules directory goes.
+    context.write("workspace/infra/edge/.nickel-modules", "not a directory\n");
+    let before = context.tree("workspace/infra/edge");
+    let run = context.run([
+        "module-loader",
+        "init",
+        "edge",
+        "--taskservs",
+        "kubernetes,containerd",
+    ]);
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(context.tree("workspace/infra/edge"), before, "{run}");
+    std::fs::remove_file(context.path("workspace/infra/edge/.nickel-modules")).expect("rm");
+    context
+        .run([
+            "module-loader",
+            "init",
+            "edge",
+            "--taskservs",
+            "kubernetes,containerd",
+        ])
+        .success();
+    assert!(context.path("workspace/infra/edge/taskservs.ncl").is_file());
+}

@@ -182,7 +182,11 @@ pub(super) fn apply(
         transaction,
         &mut events,
     )?;
-    transaction.write(manifest.path(), manifest.render().as_bytes())?;
+    // Only when it changed: an infra of the legacy layout alone has no `manifest.toml`.
+    let rendered = manifest.render();
+    if rendered != session.manifest().render() {
+        transaction.write(manifest.path(), rendered.as_bytes())?;
+    }
     transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
     let named = plan.named.len();
     session.committed(lock, manifest);
