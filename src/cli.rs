@@ -266,6 +266,10 @@ pub struct LoadArgs {
     /// With `--version`: accept unsigned packs, or packs signed by an untrusted key
     #[arg(long, requires = "version")]
     pub allow_unsigned: bool,
+    /// Link the modules even where the infra pins a pack of one (without it, a pin stays: a
+    /// pack becomes a link only when asked)
+    #[arg(long, conflicts_with = "version")]
+    pub link: bool,
     /// Replace whatever stands where a module goes (a directory where the link goes, a
     /// `vendor/<module>` that `provisioning` did not unpack)
     #[arg(long)]

@@ -16,7 +16,9 @@
 //! - [`commands`] one function per command: parse, call the domain, print.
 //! - [`catalog`] discovers providers, taskservs and clusters under `extensions/`.
 //! - [`infra`] an infrastructure: its lock and manifest (data), its state (read only), the link
-//!   and vendor steps, and the operations (install, remove, sync) that own the transaction.
+//!   and vendor steps, the session that holds its locks (`infra::session`), and the operations
+//!   (`infra::ops`: load, remove, init, sync, update) that plan a change whole and own its one
+//!   transaction, returning a report the command prints.
 //! - [`packer`] packs a module into a registry directory: evaluate, build, sign, record.
 //! - [`registry`] where packs come from: the `Registry` trait, a directory, an OCI registry, a
 //!   chain of them; retention (`pack clean`).
@@ -27,7 +29,8 @@
 //! - [`names`], [`digest`], [`address`] the typed values parsed at the edge: module and provider
 //!   names, `module@version`, sha256, content hashes, the address of a remote registry.
 //! - [`fs`] is the only place that writes to disk: atomic writes, transactions, symlinks.
-//! - [`lock`] serialises commands that change one infrastructure or one registry.
+//! - [`lock`] serialises commands that change one infrastructure or one registry (taken for an
+//!   infra only through `infra::session`).
 //! - [`text`], [`time`] locate errors in files (line and column); format timestamps.
 //!
 //! [`main`] parses arguments, runs the command and maps the outcome to an exit code in one place.

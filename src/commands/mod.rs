@@ -1,6 +1,7 @@
 //! One function per command, each taking its options and the [`Context`]. Commands turn
 //! domain results into output through the [`Printer`]; they hold no domain logic of their own.
 
+pub mod changes;
 pub mod export;
 pub mod keys;
 pub mod man;

@@ -45,6 +45,8 @@ pub enum Provenance {
     Source(PathBuf, crate::catalog::EntryKind),
     /// Fetched from the registry, verified and vendored.
     Registry(Box<VersionEntry>),
+    /// Asked for exactly, and fetched and verified before the plan was made: vendored.
+    Fetched,
 }
 
 /// One module of the infra after the install.
@@ -59,7 +61,7 @@ pub struct Planned {
     pub recorded: Option<String>,
 }
 
-/// The modules an install leaves in the infra's Nickel layout (the target among them), and the
+/// The modules an install leaves in the infra's Nickel layout (the targets among them), and the
 /// lock entries it drops.
 #[derive(Debug)]
 pub struct Plan {
@@ -77,18 +79,22 @@ pub struct Target {
     pub requirement: VersionReq,
 }
 
-/// Plans the install of `target` into `infra`, whose lock is `lock`.
+/// Plans the install of `targets` (one or many, together) into `infra`, whose lock is `lock`.
 pub fn plan(
     context: &Context,
     infra: &Infra,
     lock: &ProvidersLock,
-    target: Target,
+    targets: &[Target],
     sources: &Sources<'_>,
 ) -> Result<Plan, ResolveError> {
+    let targets: BTreeMap<&ModuleName, &Target> = targets
+        .iter()
+        .map(|target| (&target.module, target))
+        .collect();
     let entries: Vec<&LockEntry> = lock
         .providers
         .iter()
-        .filter(|entry| entry.layout == Layout::Nickel && entry.module != target.module)
+        .filter(|entry| entry.layout == Layout::Nickel && !targets.contains_key(&entry.module))
         .collect();
     let locked: BTreeMap<ModuleName, (&LockEntry, BTreeMap<ModuleName, VersionReq>)> = entries
         .iter()
@@ -106,11 +112,14 @@ pub fn plan(
             (entry.module.clone(), (*entry, dependencies))
         })
         .collect();
-    let mut roots = vec![Requirement {
-        module: target.module.clone(),
-        requirement: target.requirement.clone(),
-        origin: Origin::Root("the command line".into()),
-    }];
+    let mut roots: Vec<Requirement> = targets
+        .values()
+        .map(|target| Requirement {
+            module: target.module.clone(),
+            requirement: target.requirement.clone(),
+            origin: Origin::Root("the command line".into()),
+        })
+        .collect();
     for (module, (entry, _)) in &locked {
         if entry.direct {
             roots.push(Requirement {
@@ -128,7 +137,7 @@ pub fn plan(
         .map(|entry| (entry.module.clone(), entry.version.clone()))
         .collect();
     let index = InstallIndex {
-        target: &target,
+        targets: &targets,
         locked: &locked,
         pinned: &preferred,
         sources,
@@ -143,22 +152,22 @@ pub fn plan(
     let mut modules = Vec::new();
     for (module, resolved) in &resolution {
         let locked_entry = locked.get(module).map(|(entry, _)| *entry);
-        let provenance = if let Some((_, _, provenance)) =
-            target.fixed.as_ref().filter(|_| *module == target.module)
-        {
-            provenance.clone()
-        } else {
-            origins
-                .get(&(module.clone(), resolved.version.clone()))
-                .cloned()
-                .unwrap_or(Provenance::Locked)
-        };
+        let target = targets.get(module);
+        let provenance =
+            if let Some((_, _, provenance)) = target.and_then(|target| target.fixed.as_ref()) {
+                provenance.clone()
+            } else {
+                origins
+                    .get(&(module.clone(), resolved.version.clone()))
+                    .cloned()
+                    .unwrap_or(Provenance::Locked)
+            };
         modules.push(Planned {
             module: module.clone(),
             version: resolved.version.clone(),
             provenance,
             required_by: resolved.required_by.clone(),
-            direct: *module == target.module || locked_entry.is_some_and(|entry| entry.direct),
+            direct: target.is_some() || locked_entry.is_some_and(|entry| entry.direct),
             recorded: None,
         });
     }
@@ -192,7 +201,7 @@ pub fn installed_dir(context: &Context, infra: &Infra, entry: &LockEntry) -> Pat
 }
 
 struct InstallIndex<'a> {
-    target: &'a Target,
+    targets: &'a BTreeMap<&'a ModuleName, &'a Target>,
     /// What the lock pins: a yanked version stays available to the infra that pins it.
     pinned: &'a BTreeMap<ModuleName, Version>,
     locked: &'a BTreeMap<ModuleName, (&'a LockEntry, BTreeMap<ModuleName, VersionReq>)>,
@@ -292,8 +301,8 @@ pub fn exclusion(
 
 impl resolve::Index for InstallIndex<'_> {
     fn candidates(&self, module: &ModuleName) -> Result<Vec<Candidate>, String> {
-        if *module == self.target.module {
-            return match &self.target.fixed {
+        if let Some(target) = self.targets.get(module) {
+            return match &target.fixed {
                 Some((version, dependencies, _)) => Ok(vec![Candidate {
                     version: version.clone(),
                     dependencies: dependencies.clone(),

@@ -118,7 +118,7 @@ fn read_optional(path: &Path) -> Result<Option<String>, ManifestError> {
 }
 
 /// An infra manifest opened for editing.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct InfraManifestMut {
     path: PathBuf,
     doc: DocumentMut,
@@ -183,18 +183,19 @@ impl InfraManifestMut {
     }
 
     /// Makes `module` a path dependency: `module = { path = "…" }`. An entry that already says
-    /// exactly that is left as written.
-    pub fn set_path_dependency(&mut self, module: &str, path: &str) {
-        self.set_dependency(module, &[("path", path)]);
+    /// exactly that is left as written. Says whether it changed.
+    pub fn set_path_dependency(&mut self, module: &str, path: &str) -> bool {
+        self.set_dependency(module, &[("path", path)])
     }
 
     /// Makes `module` a pinned pack: `module = { path = "./vendor/module", version = "V" }`.
-    pub fn set_pack_dependency(&mut self, module: &str, path: &str, version: &str) {
-        self.set_dependency(module, &[("path", path), ("version", version)]);
+    /// Says whether it changed.
+    pub fn set_pack_dependency(&mut self, module: &str, path: &str, version: &str) -> bool {
+        self.set_dependency(module, &[("path", path), ("version", version)])
     }
 
     /// Sets `module = { key = "value", ... }`, unless it already says exactly that.
-    fn set_dependency(&mut self, module: &str, fields: &[(&str, &str)]) {
+    fn set_dependency(&mut self, module: &str, fields: &[(&str, &str)]) -> bool {
         let is_same = self
             .doc
             .get("dependencies")
@@ -208,13 +209,14 @@ impl InfraManifestMut {
                         .all(|(key, value)| dep.get(key).and_then(Item::as_str) == Some(*value))
             });
         if is_same {
-            return;
+            return false;
         }
         let mut inline = InlineTable::new();
         for (key, value) in fields {
             inline.insert(*key, Value::from(*value));
         }
         self.put_dependency(module, inline);
+        true
     }
 
     fn put_dependency(&mut self, module: &str, inline: InlineTable) {
@@ -290,7 +292,7 @@ mod tests {
     fn adding_a_dependency_keeps_comments_and_order() {
         let input = "# my infra\n[package]\nname = \"wuji\" # the name\nversion = \"0.1.0\"\n\n[dependencies]\n# pinned\naws_prov = { path = \"./vendor/aws_prov\", version = \"1.0.0\" }\n\n[extra]\nkeep = true\n";
         let output = edit(input, |m| {
-            m.set_path_dependency("upcloud_prov", "./.nickel-modules/upcloud_prov")
+            assert!(m.set_path_dependency("upcloud_prov", "./.nickel-modules/upcloud_prov"));
         });
         assert_eq!(
             output,

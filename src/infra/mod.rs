@@ -2,8 +2,10 @@
 //! a one-way graph:
 //!
 //! ```text
-//! ops ──→ link, vendor ──→ state ──→ lockfile, manifest (pure data)
-//!  └──→ pins, validate ──→ state
+//! ops ──→ session (the locks, the lock file and manifest read once)
+//!  ├──→ link, vendor ──→ state ──→ lockfile, manifest (pure data)
+//!  └──→ closure, capabilities, generated
+//! pins, validate ──→ state
 //! ```
 //!
 //! - [`lockfile`] and [`manifest`]: the lock `providers.manifest.yaml` and `manifest.toml`, as
@@ -11,7 +13,10 @@
 //! - [`state`]: reads what is on disk and compares it with the lock; it never writes.
 //! - [`link`] and [`vendor`]: the steps of link mode (a symlink) and pack mode (a verified pack
 //!   unpacked into `vendor/`), each added to a transaction it is given.
-//! - [`ops`]: install, remove and sync; the only place a transaction is opened and committed.
+//! - [`session`]: an infra opened for a change: its locks held (as a value), its lock file and
+//!   manifest read once, registries and keys opened on first use.
+//! - [`ops`]: load, remove, init, sync and update, each planned before it writes and applied in
+//!   one transaction; the only place a transaction is opened and committed.
 //! - [`pins`]: what every infra of the workspace pins, for retention.
 //! - [`validate`]: the checks of `providers validate`, evaluation included.
 //!
@@ -25,6 +30,7 @@ pub mod lockfile;
 pub mod manifest;
 pub mod ops;
 pub mod pins;
+pub mod session;
 pub mod state;
 pub mod validate;
 pub mod vendor;

@@ -14,7 +14,7 @@ use anyhow::Context as _;
 
 use super::lockfile::ProvidersLock;
 use super::state::{VendorState, compare_files, vendor_state};
-use super::{Infra, VENDOR_DIR};
+use super::{Infra, SUMS_SUFFIX, VENDOR_DIR};
 use crate::digest::Sha256;
 use crate::fs::{Entry, Transaction, entry_at};
 use crate::names::ModuleName;
@@ -32,27 +32,27 @@ pub fn place(
     transaction: &mut Transaction,
 ) -> anyhow::Result<bool> {
     let module = &pack.pack.module;
-    let mut changed = false;
-    if vendor_state(infra, module, &pack.content_hash)? != VendorState::Ok {
-        if !force {
-            refuse_to_lose(infra, pack)?;
-        }
-        transaction.create_dir_all(&infra.dir.join(VENDOR_DIR))?;
-        let staging = Staging::new(&infra.dir)?;
-        unpack::write_files(staging.path(), &pack.files).context("failed to unpack")?;
-        let target = infra.vendor_dir(module);
-        if entry_at(&target)? != Entry::Missing {
-            transaction.remove_dir(&target)?;
-        }
-        transaction.move_new_dir_into_place(staging.path(), &target)?;
-        staging.moved();
-        changed = true;
+    let sums = unpack::summary(module, &pack.files);
+    if vendor_state(infra, module, &pack.content_hash)? == VendorState::Ok {
+        return Ok(transaction.write(&infra.sums_path(module), sums.as_bytes())?);
     }
-    changed |= transaction.write(
-        &infra.sums_path(module),
-        unpack::summary(module, &pack.files).as_bytes(),
-    )?;
-    Ok(changed)
+    if !force {
+        refuse_to_lose(infra, pack)?;
+    }
+    transaction.create_dir_all(&infra.dir.join(VENDOR_DIR))?;
+    let staging = Staging::new(&infra.dir)?;
+    unpack::write_files(staging.path(), &pack.files).context("failed to unpack")?;
+    let target = infra.vendor_dir(module);
+    if entry_at(&target)? != Entry::Missing {
+        transaction.remove_dir(&target)?;
+    }
+    // The file list first: a run killed before the directory lands leaves a list without a
+    // directory, which `prune` removes; never a directory without its list, which would look
+    // like the user's own.
+    transaction.write(&infra.sums_path(module), sums.as_bytes())?;
+    transaction.move_new_dir_into_place(staging.path(), &target)?;
+    staging.moved();
+    Ok(true)
 }
 
 /// Fails when `vendor/<module>` holds work that replacing it with `pack` would lose: it is not
@@ -120,19 +120,27 @@ pub fn prune(
     let mut pruned = Vec::new();
     let mut entries: Vec<_> = fs_err::read_dir(&vendor_dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|entry| entry.file_name());
+    let pinned = |module: &ModuleName| {
+        lock.providers
+            .iter()
+            .any(|entry| entry.module == *module && entry.pin().is_some())
+    };
     for dir_entry in entries {
-        let Ok(module) = dir_entry
-            .file_name()
-            .to_string_lossy()
-            .parse::<ModuleName>()
-        else {
+        let file_name = dir_entry.file_name().to_string_lossy().into_owned();
+        // A file list whose directory never landed (a run killed in between) is this tool's.
+        if let Some(module) = file_name
+            .strip_suffix(SUMS_SUFFIX)
+            .and_then(|name| name.parse::<ModuleName>().ok())
+        {
+            if !pinned(&module) && entry_at(&infra.vendor_dir(&module))? == Entry::Missing {
+                transaction.remove_file(&dir_entry.path())?;
+            }
+            continue;
+        }
+        let Ok(module) = file_name.parse::<ModuleName>() else {
             continue;
         };
-        let pinned = lock
-            .providers
-            .iter()
-            .any(|entry| entry.module == module && entry.pin().is_some());
-        if pinned || !dir_entry.file_type()?.is_dir() || !unpacked_here(infra, &module)? {
+        if pinned(&module) || !dir_entry.file_type()?.is_dir() || !unpacked_here(infra, &module)? {
             continue;
         }
         remove(infra, &module, transaction)?;

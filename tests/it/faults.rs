@@ -24,11 +24,14 @@ fn nothing_is_lost_when_a_command_is_killed_or_its_writes_fail() {
     for scenario in [
         "install-link",
         "install-pack",
+        "load-modules",
+        "load-modules",
         "pack-clean",
         "pack-force",
         "pack-to-link",
         "remove",
         "sync",
+        "unload-modules",
     ] {
         assert!(
             stdout.contains(&format!("ok    {scenario}: 9 runs")),

@@ -26,11 +26,11 @@ fn init_creates_a_valid_infra_from_nothing() {
     --- stderr
          Created `edge` in `workspace/infra/edge`
           Loaded provider `upcloud_prov` 0.0.1 into `edge` (link to `extensions/providers/upcloud/nickel`)
-          Linked provisioning_core 0.1.0 (required by upcloud_prov)
           Loaded provider `aws_prov` 1.0.0 into `edge` (link to `extensions/providers/aws/nickel`)
           Loaded taskserv `kubernetes` 1.30.0 into `edge` (link to `extensions/taskservs/kubernetes/kubernetes/nickel`)
           Loaded taskserv `containerd` 0.1.0 into `edge` (link to `extensions/taskservs/container-runtime/containerd/nickel`)
           Loaded cluster `web` 0.1.0 into `edge` (link to `extensions/clusters/web/nickel`)
+          Linked provisioning_core 0.1.0 (required by aws_prov, upcloud_prov)
     ");
     assert_snapshot!(context.tree("workspace/infra/edge"), @r#"
     .nickel-modules/
@@ -64,11 +64,11 @@ fn init_creates_a_valid_infra_from_nothing() {
       | 
       | [dependencies]
       | upcloud_prov = { path = "./.nickel-modules/upcloud_prov" }
-      | provisioning_core = { path = "./.nickel-modules/provisioning_core" }
       | aws_prov = { path = "./.nickel-modules/aws_prov" }
       | kubernetes = { path = "./.nickel-modules/kubernetes" }
       | containerd = { path = "./.nickel-modules/containerd" }
       | web = { path = "./.nickel-modules/web" }
+      | provisioning_core = { path = "./.nickel-modules/provisioning_core" }
     providers.manifest.yaml:
       | # Written by `provisioning`; keep it in git.
       | # `provisioning providers sync <infra>` rebuilds the infra's modules from this file.
@@ -361,8 +361,10 @@ fn bad_names_and_kinds_are_refused_with_the_catalogs_names() {
     exit: 1
     --- stdout
     --- stderr
-    error: the taskserv `kubernetes` is not loaded in `homelab`
+    error: failed to unload `kubernetes` from `homelab`
+      caused by: the taskserv `kubernetes` is not loaded in `homelab`
     hint: `homelab` has no taskservs loaded
+    error: 1 of 1 modules could not be unloaded from `homelab`, so none were
     ");
 }
 

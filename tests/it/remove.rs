@@ -95,7 +95,8 @@ fn removing_what_is_not_installed_fails_unless_forced() {
     exit: 1
     --- stdout
     --- stderr
-    error: `upcloud` is not installed in `wuji`
+    error: failed to remove `upcloud` from `wuji`
+      caused by: `upcloud` is not installed in `wuji`
     hint: installed: `aws`, `provisioning_core`
     ");
     assert_snapshot!(context.run(["providers", "remove", "upcloud", "wuji", "--force"]), @"

@@ -1,21 +1,23 @@
+//! `providers install <provider> <infra> [--version V | --from PATH|URL]`: the providers' front
+//! end of the load operation, for one provider.
+
 use anyhow::{Context as _, bail};
 
 use crate::Outcome;
 use crate::catalog::{self, Layout};
 use crate::cli::InstallArgs;
+use crate::commands::changes::{self, Wording};
 use crate::context::Context;
-use crate::infra::lockfile::{Installed, ProvidersLock, Signer};
-use crate::infra::ops::{
-    self, DependencyAction, DependencyChange, InstallReport, LinkInstall, PackInstall, PackSources,
-};
-use crate::infra::{Change, Infra};
-use crate::lock::DirLock;
+use crate::infra::Infra;
+use crate::infra::ops::{self, LoadOptions, PackOptions};
+use crate::infra::session::{Access, InfraSession};
 use crate::printer::Printer;
+use crate::registry::Registry;
 use crate::registry::loose::{LooseArtifact, LooseSource};
-use crate::registry::{Registries, Registry};
 use crate::version_spec::VersionSpec;
 
-/// `providers install <provider> <infra>`: link the provider's live source into the infra.
+/// `providers install <provider> <infra>`: link the provider's live source into the infra, or
+/// (with `--version` or `--from`) vendor a verified pack of it.
 pub fn install(
     args: &InstallArgs,
     context: &Context,
@@ -23,109 +25,98 @@ pub fn install(
 ) -> anyhow::Result<Outcome> {
     let layout = Layout::from_kcl_flag(args.layout.kcl);
     let infra = Infra::resolve(context, &args.infra)?;
-    if let Some(version) = &args.version {
-        return install_pack(args, version, &infra, context, printer);
-    }
-    if let Some(from) = &args.from {
-        return install_loose(args, from, &infra, context, printer);
-    }
-    let module = catalog::find_provider(&context.config.paths.extensions, &args.provider, layout)?;
-    let Some(package) = module.package() else {
-        bail!(
-            "provider `{}` cannot be installed: {}",
-            args.provider,
-            module.problem().unwrap_or_default()
-        );
-    };
-    let _lock = DirLock::acquire(&infra.dir, printer)?;
     let catalog = catalog::Catalog::new(&context.config);
-    crate::infra::capabilities::check_change(
-        context,
-        &infra,
-        &catalog,
-        std::slice::from_ref(&module),
-        &[],
-    )
-    .with_context(|| {
-        format!(
-            "failed to install `{}` into `{}`",
-            args.provider, infra.name
-        )
-    })?;
-    let request = LinkInstall {
-        module: &args.provider.module_name(),
-        kind: crate::catalog::EntryKind::Provider,
-        package,
+    let (packs, what) = match (&args.version, &args.from) {
+        (Some(version), _) => (
+            Some(pack_options(version.clone(), Vec::new(), args)),
+            format!("`{}` {version}", args.provider),
+        ),
+        (None, Some(from)) => {
+            let (version, loose) = loose_artifact(args, from, context)?;
+            let what = format!("`{}` {version}", args.provider);
+            (Some(pack_options(version, vec![loose], args)), what)
+        }
+        (None, None) => (None, format!("`{}`", args.provider)),
+    };
+    let module = match &packs {
+        // Pack mode: the catalog's source is read for capabilities when it is there.
+        Some(_) => catalog::find_provider(&context.config.paths.extensions, &args.provider, layout)
+            .unwrap_or_else(|_| registry_only(&args.provider)),
+        None => {
+            let module =
+                catalog::find_provider(&context.config.paths.extensions, &args.provider, layout)?;
+            if module.package().is_none() {
+                bail!(
+                    "provider `{}` cannot be installed: {}",
+                    args.provider,
+                    module.problem().unwrap_or_default()
+                );
+            }
+            module
+        }
+    };
+    let access = if packs.is_some() {
+        Access::Packs
+    } else {
+        Access::Links
+    };
+    let failed = || format!("failed to install {what} into `{}`", infra.name);
+    let mut session =
+        InfraSession::open(context, infra.clone(), access, printer).with_context(failed)?;
+    let options = LoadOptions {
+        modules: std::slice::from_ref(&module),
+        catalog: &catalog,
+        packs,
         layout,
         force: args.force,
-        catalog: &catalog,
+        // Naming one provider without `--version` asks for its link.
+        switch_pins: true,
     };
-    let done = ops::install_link(context, &infra, &request).with_context(|| {
-        format!(
-            "failed to install `{}` into `{}`",
-            args.provider, infra.name
-        )
-    })?;
-    let how = format!("link to `{}`", done.entry.source());
-    report(&done, &infra, &how, printer);
-    Ok(Outcome::Success)
+    let mut report = ops::load(&mut session, options).with_context(failed)?;
+    if let Some(failure) = report.failures.pop() {
+        return Err(failure.error.context(failed()));
+    }
+    Ok(changes::print(
+        report,
+        Wording::PROVIDERS,
+        "installed",
+        printer,
+    ))
 }
 
-fn report(done: &InstallReport, infra: &Infra, how: &str, printer: &Printer) {
-    let entry = &done.entry;
-    for warning in done.warnings.iter().chain(&done.leftovers) {
-        printer.warning(warning);
-    }
-    match done.change {
-        Change::Changed => printer.status(
-            "Installed",
-            format!(
-                "`{}` {} into `{}` ({how})",
-                entry.module, entry.version, infra.name
-            ),
-        ),
-        Change::Unchanged => printer.status(
-            "Unchanged",
-            format!(
-                "`{}` {} is already installed in `{}`",
-                entry.module, entry.version, infra.name
-            ),
-        ),
-    }
-    report_dependencies(&done.dependencies, printer);
-}
-
-/// One status line per dependency an install or removal linked, vendored or dropped, as Cargo
-/// says `Adding` and `Removing`.
-pub fn report_dependencies(changes: &[DependencyChange], printer: &Printer) {
-    for change in changes {
-        let required_by: Vec<String> = change.required_by.iter().map(ToString::to_string).collect();
-        let (verb, why) = match change.action {
-            DependencyAction::Linked => {
-                ("Linked", format!("required by {}", required_by.join(", ")))
-            }
-            DependencyAction::Vendored => (
-                "Vendored",
-                format!("required by {}", required_by.join(", ")),
-            ),
-            DependencyAction::Removed => ("Removed", "no longer required".to_owned()),
-        };
-        printer.status(
-            verb,
-            format!("{} {} ({why})", change.module, change.version),
-        );
+fn pack_options(
+    version: VersionSpec,
+    first: Vec<Box<dyn Registry>>,
+    args: &InstallArgs,
+) -> PackOptions {
+    PackOptions {
+        version,
+        allow_unsigned: args.allow_unsigned,
+        first,
     }
 }
 
-/// `providers install <provider> <infra> --from PATH|URL`: one loose artifact, verified as a
-/// registry's pack and vendored; its dependencies come from the registries.
-fn install_loose(
+/// A provider known to a registry only: no source here.
+fn registry_only(provider: &crate::names::ProviderName) -> catalog::Module {
+    catalog::Module {
+        kind: catalog::ModuleKind::Providers,
+        name: provider.to_string(),
+        category: None,
+        dir: std::path::PathBuf::new(),
+        has_nickel: false,
+        has_kcl: false,
+        layout: Layout::Nickel,
+        package: catalog::PackageState::Missing,
+    }
+}
+
+/// `--from PATH|URL`: one loose artifact, which must be a pack of the provider named; its
+/// dependencies come from the registries.
+fn loose_artifact(
     args: &InstallArgs,
     from: &str,
-    infra: &Infra,
     context: &Context,
-    printer: &Printer,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<(VersionSpec, Box<dyn Registry>)> {
     let options = context.registry_options();
     let loose = LooseArtifact::new(LooseSource::parse(from, &context.cwd)?, &options)?;
     let module = args.provider.module_name();
@@ -139,74 +130,5 @@ fn install_loose(
             args.infra
         );
     }
-    let version = VersionSpec::Exact(pack.version.clone());
-    install_from(
-        args,
-        &version,
-        vec![Box::new(loose)],
-        infra,
-        context,
-        printer,
-    )
-}
-
-/// `providers install <provider> <infra> --version V`: verify the pack and vendor it.
-fn install_pack(
-    args: &InstallArgs,
-    version: &VersionSpec,
-    infra: &Infra,
-    context: &Context,
-    printer: &Printer,
-) -> anyhow::Result<Outcome> {
-    install_from(args, version, Vec::new(), infra, context, printer)
-}
-
-/// Installs `version` of the provider from `first` (a loose artifact), else the registries.
-fn install_from(
-    args: &InstallArgs,
-    version: &VersionSpec,
-    first: Vec<Box<dyn Registry>>,
-    infra: &Infra,
-    context: &Context,
-    printer: &Printer,
-) -> anyhow::Result<Outcome> {
-    let registries = Registries::open(&context.registry_options())?;
-    let keys = context.trusted_keys()?;
-    // The registry first, then the infra (the order every command keeps): the version pinned
-    // here cannot be cleaned away before the lock records it.
-    let _registry_lock = registries.local.lock_shared(printer)?;
-    let _lock = DirLock::acquire(&infra.dir, printer)?;
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    let registry =
-        registries.chain_recorded(first, lock.pack_sources(), &context.registry_options());
-    let module = args.provider.module_name();
-    let request = PackInstall {
-        module: &module,
-        version,
-        recorded: None,
-        sources: PackSources {
-            registry: &registry,
-            keys: &keys,
-            limits: context.unpack_limits(),
-        },
-        allow_unsigned: args.allow_unsigned,
-        direct: true,
-        force: args.force,
-        expected: None,
-    };
-    let done = ops::install_pack(context, infra, &request, None).with_context(|| {
-        format!(
-            "failed to install `{}` {version} into `{}`",
-            args.provider, infra.name
-        )
-    })?;
-    let signer = match &done.entry.installed {
-        Installed::Pack(pin) if pin.signer != Signer::Unsigned => {
-            format!("signed by {}", pin.signer)
-        }
-        _ => "unsigned, allowed by `--allow-unsigned`".to_owned(),
-    };
-    let how = format!("pack from `{}`, {signer}", done.entry.source());
-    report(&done, infra, &how, printer);
-    Ok(Outcome::Success)
+    Ok((VersionSpec::Exact(pack.version), Box::new(loose)))
 }

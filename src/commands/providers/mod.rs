@@ -11,7 +11,7 @@ mod update;
 mod validate;
 
 pub use info::info;
-pub use install::{install, report_dependencies};
+pub use install::install;
 pub use installed::installed;
 pub use list::list;
 pub use outdated::outdated;

@@ -2,34 +2,25 @@ use crate::Outcome;
 use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
-use crate::infra::lockfile::ProvidersLock;
 use crate::infra::ops::{self, PackSources};
+use crate::infra::session::{Access, InfraSession};
 use crate::infra::state;
 use crate::infra::{Change, Infra};
-use crate::lock::DirLock;
 use crate::printer::Printer;
-use crate::registry::Registries;
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
 /// as a teammate does after `git pull`.
 pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let registries = Registries::open(&context.registry_options())?;
-    let keys = context.trusted_keys()?;
-    // The registry first, then the infra: what sync restores is not cleaned away meanwhile.
-    let _registry_lock = registries.local.lock_shared(printer)?;
-    let _lock = DirLock::acquire(&infra.dir, printer)?;
-    // A pack is restored from the local directory when it holds the pinned bytes, else from
-    // the source the lock records (an OCI or HTTP registry, a loose artifact), opened only then.
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    let registry =
-        registries.chain_recorded(Vec::new(), lock.pack_sources(), &context.registry_options());
+    // The registry's lock, then the infra's: what sync restores is not cleaned away meanwhile.
+    let session = InfraSession::open(context, infra, Access::Packs, printer)?;
+    let infra = &session.infra;
     let sources = PackSources {
-        registry: &registry,
-        keys: &keys,
+        registry: session.registry(Vec::new())?,
+        keys: session.keys()?,
         limits: context.unpack_limits(),
     };
-    let report = ops::sync(context, &infra, &sources)?;
+    let report = ops::sync(context, infra, &sources)?;
     let (results, pruned) = (&report.entries, &report.pruned);
     for leftover in &report.leftovers {
         printer.warning(leftover);
@@ -87,7 +78,7 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
         .map(|synced| synced.entry.module.to_string())
         .collect();
     let mut differences = 0;
-    for module in state::inspect(context, &infra)? {
+    for module in state::inspect(context, infra)? {
         if module.state.is_problem() && !reported.contains(&module.module) {
             differences += 1;
             printer.error_message(format!(

@@ -4,27 +4,23 @@ use crate::Outcome;
 use crate::cli::UpdateArgs;
 use crate::context::Context;
 use crate::infra::Infra;
-use crate::infra::lockfile::ProvidersLock;
 use crate::infra::ops::{self, PackSources};
+use crate::infra::session::{Access, InfraSession};
 use crate::infra::versions;
-use crate::lock::DirLock;
 use crate::names::ModuleName;
 use crate::printer::Printer;
-use crate::registry::Registries;
 
 /// `providers update <infra> [providers...] [--dry-run]`: re-resolve the pinned modules (all,
 /// or those named and what they need) within their requirements, and move what moves, as one
 /// change.
 pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let registries = Registries::open(&context.registry_options())?;
-    let keys = context.trusted_keys()?;
-    let _registry_lock = registries.local.lock_shared(printer)?;
-    let _lock = DirLock::acquire(&infra.dir, printer)?;
+    let session = InfraSession::open(context, infra, Access::Packs, printer)?;
+    let infra = &session.infra;
+    let registry = session.registry(Vec::new())?;
+    let keys = session.keys()?;
     // A name as the lock has it (`aws`, `provisioning_core`), or a module name (`aws_prov`).
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    let registry =
-        registries.chain_recorded(Vec::new(), lock.pack_sources(), &context.registry_options());
+    let lock = session.lock();
     let named: Vec<ModuleName> = args
         .providers
         .iter()
@@ -40,15 +36,8 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
             }
         })
         .collect();
-    let plan = versions::plan_update(
-        context,
-        &infra,
-        &named,
-        &registry,
-        &keys,
-        args.allow_unsigned,
-    )
-    .with_context(|| format!("failed to update `{}`", infra.name))?;
+    let plan = versions::plan_update(context, infra, &named, registry, keys, args.allow_unsigned)
+        .with_context(|| format!("failed to update `{}`", infra.name))?;
     if plan.changes.is_empty() {
         // Worded as `outdated` words it: an infra of links only has nothing to update.
         let message = if lock.providers.iter().any(|entry| entry.pin().is_some()) {
@@ -77,11 +66,11 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
         return Ok(Outcome::Success);
     }
     let sources = PackSources {
-        registry: &registry,
-        keys: &keys,
+        registry,
+        keys,
         limits: context.unpack_limits(),
     };
-    let leftovers = ops::update(context, &infra, &plan, &sources, args.allow_unsigned)
+    let leftovers = ops::update(context, infra, &plan, &sources, args.allow_unsigned)
         .with_context(|| format!("failed to update `{}`", infra.name))?;
     for leftover in &leftovers {
         printer.warning(leftover);

@@ -12,33 +12,18 @@ use crate::infra::lockfile::ProvidersLock;
 use crate::names::ModuleName;
 
 /// Refuses a change that would leave the infra's loaded set with an unmet requirement, a
-/// conflict or a cycle: the set is the lock's, plus `adding`, minus `removing`. Nothing is
-/// written before this passes.
-pub fn check_change(
-    context: &Context,
+/// conflict or a cycle. `set` is the set the change leaves (the lock's, with what the change
+/// adds as it will be installed, minus what it takes away); `adding` are the modules the
+/// command names (for the hint), `removing` whether it takes modules away. Nothing is written
+/// before this passes.
+pub fn refuse_misfit(
     infra: &Infra,
+    set: &[Loaded],
     catalog: &Catalog,
     adding: &[Module],
-    removing: &[ModuleName],
+    removing: bool,
 ) -> anyhow::Result<()> {
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    let mut set: Vec<Loaded> = loaded(context, infra, &lock)
-        .into_iter()
-        .filter(|loaded| !removing.contains(&loaded.module))
-        .collect();
-    for module in adding {
-        let name = module.module_name()?;
-        set.retain(|loaded| loaded.module != name);
-        set.push(Loaded {
-            module: name,
-            kind: EntryKind::from_module_kind(module.kind),
-            capabilities: module
-                .package()
-                .map(|package| package.manifest.capabilities.clone())
-                .unwrap_or_default(),
-        });
-    }
-    let problems = check_against(&set, catalog);
+    let problems = check_against(set, catalog);
     if problems.is_empty() {
         return Ok(());
     }
@@ -47,7 +32,7 @@ pub fn check_change(
         Problem::Unmet { offered_by, .. } => offered_by.first().cloned(),
         _ => None,
     });
-    if !removing.is_empty() {
+    if removing {
         message
             .push("hint: `--force` unloads anyway, and leaves what requires it unmet".to_owned());
     } else if let Some(suggested) = suggested {
@@ -58,6 +43,25 @@ pub fn check_change(
         infra.name,
         message.join("\n")
     )
+}
+
+/// The set the lock has (as [`loaded`] reads it), without `removing`, with `adding` in place of
+/// what the lock has of them.
+pub fn changed_set(
+    context: &Context,
+    infra: &Infra,
+    lock: &ProvidersLock,
+    adding: Vec<Loaded>,
+    removing: &[ModuleName],
+) -> Vec<Loaded> {
+    let mut set: Vec<Loaded> = loaded(context, infra, lock)
+        .into_iter()
+        .filter(|loaded| {
+            !removing.contains(&loaded.module) && !adding.iter().any(|a| a.module == loaded.module)
+        })
+        .collect();
+    set.extend(adding);
+    set
 }
 
 /// The command that loads `adding` with `suggested`: `load <kind>` when they are all of one

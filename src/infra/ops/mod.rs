@@ -1,17 +1,20 @@
-//! Install, remove and sync: the operations that change an infra. Each opens one
+//! The operations that change an infra, one function per verb, in the spirit of cargo's
+//! `ops::<verb>(ws, &opts)`: [`load`] (and `providers install`), [`remove`] (and `unload`),
+//! [`init`], [`sync`] and [`update`]. Each plans without writing, then opens one
 //! [`Transaction`], adds the steps of [`link`] or [`vendor`] to it, records the result in the
-//! manifest and the lock, and commits; a failure anywhere puts everything back. Callers hold the
-//! infra's [`crate::lock::DirLock`].
+//! manifest and the lock, and commits; a failure anywhere puts everything back. Load, remove and
+//! init take an [`InfraSession`](super::session::InfraSession), which holds the locks, and
+//! return a [`Report`] for the command to print.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::bail;
 
-use super::closure::{self, Plan, Provenance, Sources, Target};
+use super::closure::{self, Plan, Provenance};
 use super::lockfile::{EntryKind, Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
 use super::manifest::InfraManifestMut;
-use super::{Change, Infra, link, link_dependency_path, vendor, vendor_dependency_path};
-use crate::catalog::{Catalog, Layout, Package};
+use super::{Change, Infra, link, vendor, vendor_dependency_path};
+use crate::catalog::Layout;
 use crate::context::Context;
 use crate::fs::Transaction;
 use crate::names::{ModuleName, PackRef};
@@ -19,30 +22,22 @@ use crate::pack::unpack::Limits;
 use crate::pack::verify::Unsigned;
 use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::signing::TrustedKey;
-use crate::version_spec::{VersionSpec, exactly};
+use crate::version_spec::VersionSpec;
 
+mod init;
+mod load;
 mod placement;
 mod remove;
+mod report;
 mod sync;
 
 use placement::Placement;
 
-pub use remove::{Removal, remove};
+pub use init::{InitOptions, init};
+pub use load::{LoadOptions, PackOptions, load};
+pub use remove::{RemoveOptions, remove};
+pub use report::{Event, Failure, Report};
 pub use sync::{Pruned, SyncReport, SyncedEntry, sync};
-
-/// What to link.
-#[derive(Debug, Clone, Copy)]
-pub struct LinkInstall<'a> {
-    /// Its module: `upcloud_prov`, `kubernetes`.
-    pub module: &'a ModuleName,
-    pub kind: EntryKind,
-    pub package: &'a Package,
-    pub layout: Layout,
-    /// Replace a directory or file where the link goes.
-    pub force: bool,
-    /// Where its dependencies are found.
-    pub catalog: &'a Catalog,
-}
 
 /// Where packs come from, and what they must satisfy.
 #[derive(Clone, Copy)]
@@ -132,21 +127,6 @@ pub(super) fn refuse_clash(
     Ok(())
 }
 
-/// What an install did.
-#[derive(Debug)]
-pub struct InstallReport {
-    pub entry: LockEntry,
-    pub change: Change,
-    /// What it did to other modules: dependencies linked, vendored or dropped.
-    pub dependencies: Vec<DependencyChange>,
-    /// What to say although it worked (a yanked version installed because it was asked for
-    /// exactly, or is pinned).
-    pub warnings: Vec<String>,
-    /// What could not be deleted after the change was made (to report; the next command
-    /// removes it).
-    pub leftovers: Vec<String>,
-}
-
 /// What an install or removal did to a module other than the one named.
 #[derive(Debug, Clone)]
 pub struct DependencyChange {
@@ -165,223 +145,47 @@ pub enum DependencyAction {
     Removed,
 }
 
-/// Writes the edited manifest and the lock with `entry` in it, as part of `transaction`; says
-/// whether either file changed. Every install ends here, in either mode.
-fn record(
-    transaction: &mut Transaction,
-    manifest: &InfraManifestMut,
-    infra: &Infra,
-    mut lock: ProvidersLock,
-    entry: LockEntry,
-) -> std::io::Result<bool> {
-    let mut changed = transaction.write(manifest.path(), manifest.render().as_bytes())?;
-    lock.upsert(entry);
-    changed |= transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
-    Ok(changed)
+/// What restoring one pinned pack did.
+#[derive(Debug)]
+pub(super) struct Restored {
+    pub change: Change,
+    /// What to say although it worked (a yanked version stays pinned).
+    pub warnings: Vec<String>,
+    /// What could not be deleted after the change was made.
+    pub leftovers: Vec<String>,
 }
 
-/// Installs a provider's package as a link; a pinned pack of it, or its link in the other
-/// layout, goes in the same transaction.
-pub fn install_link(
-    context: &Context,
-    infra: &Infra,
-    request: &LinkInstall<'_>,
-) -> anyhow::Result<InstallReport> {
-    clear_debris(context, infra)?;
-    let module = request.module.clone();
-    let name = module.short_name();
-    let layout = request.layout;
-    let mut lock = ProvidersLock::read(&infra.lock_path())?;
-    refuse_clash(infra, &lock, &module, request.kind)?;
-    let mut manifest = InfraManifestMut::open(&infra.manifest_path(layout), &infra.name)?;
-    let mut entry = LockEntry {
-        name: name.clone(),
-        module: module.clone(),
-        kind: request.kind,
-        version: request.package.manifest.version.clone(),
-        layout,
-        installed: Installed::Link {
-            source: link::recorded_source(context, &request.package.dir)?,
-        },
-        required_by: BTreeSet::new(),
-        direct: true,
-    };
-    // The legacy KCL layout has no dependencies.
-    let plan = match layout {
-        Layout::Nickel => Some(closure::plan(
-            context,
-            infra,
-            &lock,
-            Target {
-                module: module.clone(),
-                requirement: exactly(&entry.version),
-                fixed: Some((
-                    entry.version.clone(),
-                    request.package.manifest.dependencies.clone(),
-                    Provenance::Source(request.package.dir.clone(), request.kind),
-                )),
-            },
-            &Sources::Catalog(request.catalog),
-        )?),
-        Layout::Kcl => None,
-    };
-
-    let mut transaction = Transaction::new();
-    let mut changed = link::place(
-        context,
-        infra,
-        layout,
-        &module,
-        &request.package.dir,
-        request.force,
-        &mut transaction,
-    )?;
-    // One form at a time: a pinned pack goes, and so does a link in the other layout.
-    changed |= vendor::remove(infra, &module, &mut transaction)?;
-    if let Some(existing) = lock.get(&name)
-        && existing.layout != layout
-    {
-        let old = existing.layout;
-        changed |= link::remove_symlink(context, infra, old, &module, &mut transaction)?;
-        let mut old_manifest = InfraManifestMut::open(&infra.manifest_path(old), &infra.name)?;
-        old_manifest.remove_dependency(module.as_str());
-        transaction.write(old_manifest.path(), old_manifest.render().as_bytes())?;
-    }
-    manifest.set_path_dependency(
-        module.as_str(),
-        &link_dependency_path(context, layout, &module),
-    );
-    let mut dependencies = Vec::new();
-    if let Some(plan) = &plan {
-        entry.required_by = plan.required_by(&module);
-        let placed = Placement {
-            context,
-            infra,
-            fetched: &BTreeMap::new(),
-            force: request.force,
-        };
-        changed |= placed.apply(
-            plan,
-            Some(&module),
-            &mut manifest,
-            &mut lock,
-            &mut transaction,
-            &mut dependencies,
-        )?;
-    }
-    changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
-    let mut leftovers = transaction.commit();
-    regenerate(context, infra, &mut leftovers);
-    Ok(InstallReport {
-        entry,
-        change: Change::from(changed),
-        dependencies,
-        warnings: Vec::new(),
-        leftovers,
-    })
-}
-
-/// Fetches, verifies and vendors a pack, replacing a link or another version of the module in
-/// the same transaction. `pinned` is the sha256 a lock pins (for `sync`): the registry must
-/// still hold exactly those bytes.
-pub fn install_pack(
-    context: &Context,
-    infra: &Infra,
-    request: &PackInstall<'_>,
-    pinned: Option<&crate::digest::Sha256>,
-) -> anyhow::Result<InstallReport> {
-    let mut report = vendor_pack(context, infra, request, pinned)?;
-    regenerate(context, infra, &mut report.leftovers);
-    Ok(report)
-}
-
-/// [`install_pack`] without rewriting the generated files: `sync` restores many entries this
-/// way, then rewrites them once.
+/// Restores one pack as the lock pins it (`sync`, entry by entry): fetched and verified at its
+/// exact version (with `pinned`, the registry must hold exactly those bytes), vendored, with its
+/// dependency and its lock entry, in one transaction. The rest of the closure has entries of
+/// its own. Does not rewrite the generated files: `sync` does that once, at the end.
 pub(super) fn vendor_pack(
     context: &Context,
     infra: &Infra,
     request: &PackInstall<'_>,
     pinned: Option<&crate::digest::Sha256>,
-) -> anyhow::Result<InstallReport> {
+) -> anyhow::Result<Restored> {
     let module = request.module.clone();
+    let VersionSpec::Exact(version) = request.version else {
+        bail!("`{module}` is restored at the exact version its lock entry pins");
+    };
     let sources = &request.sources;
     let trust = Trust {
         keys: sources.keys,
         limits: sources.limits,
         unsigned: Unsigned::from_flag(request.allow_unsigned),
     };
-    clear_debris(context, infra)?;
-    // An exact version is fetched and verified first: what the registry has of it decides.
-    let prefetched = match request.version {
-        VersionSpec::Exact(version) => Some(sources.registry.fetch_verified(
-            &PackRef::new(module.clone(), version.clone()),
-            &trust,
-            pinned,
-        )?),
-        VersionSpec::Requirement { .. } => None,
-    };
-    let mut lock = ProvidersLock::read(&infra.lock_path())?;
-    // `sync` (a pinned pack) restores the one entry as the lock has it: the rest of the
-    // closure has entries of its own.
-    let plan = match (&prefetched, pinned) {
-        (Some(_), Some(_)) => Plan {
-            modules: Vec::new(),
-            dropped: Vec::new(),
-        },
-        _ => closure::plan(
-            context,
-            infra,
-            &lock,
-            Target {
-                module: module.clone(),
-                requirement: request.version.requirement(),
-                fixed: prefetched.as_ref().map(|verified| {
-                    (
-                        verified.pack.version.clone(),
-                        verified.dependencies.clone(),
-                        Provenance::Locked,
-                    )
-                }),
-            },
-            &Sources::Registry {
-                registry: sources.registry,
-                keys: sources.keys,
-                allow_unsigned: request.allow_unsigned,
-            },
-        )?,
-    };
-    // Every pack the closure adds is fetched and verified before anything is written.
-    let wanted: Vec<PackRef> = plan
-        .modules
-        .iter()
-        .filter(|planned| matches!(planned.provenance, Provenance::Registry(_)))
-        .map(|planned| PackRef::new(planned.module.clone(), planned.version.clone()))
-        .collect();
-    sources.registry.prefetch(&wanted);
-    let mut fetched = BTreeMap::new();
-    for dependency in wanted {
-        let verified = sources.registry.fetch_verified(&dependency, &trust, None)?;
-        fetched.insert(dependency.module, verified);
-    }
-    let verified = match prefetched {
-        Some(verified) => verified,
-        None => fetched
-            .remove(&module)
-            .ok_or_else(|| anyhow::anyhow!("`{module}` was not resolved"))?,
-    };
+    let pack = PackRef::new(module.clone(), version.clone());
+    let verified = sources.registry.fetch_verified(&pack, &trust, pinned)?;
     if let Some(expected) = request.expected.filter(|kind| *kind != verified.kind) {
         bail!(
-            "`{module}` {} in `{}` is a {}, not a {}\nhint: `provisioning module-loader load {} {} {} --version {}`",
-            verified.pack.version,
+            "`{module}` {version} in `{}` is a {}, not a {}",
             verified.label,
             verified.kind.as_str(),
-            expected.as_str(),
-            verified.kind.module_kind().dir_name(),
-            infra.name,
-            module.short_name(),
-            verified.pack.version
+            expected.as_str()
         );
     }
+    let mut lock = ProvidersLock::read(&infra.lock_path())?;
     refuse_clash(infra, &lock, &module, verified.kind)?;
     let existing = lock.module(&module);
     let mut entry = pack_entry(
@@ -389,61 +193,42 @@ pub(super) fn vendor_pack(
         existing.map(|e| e.required_by.clone()).unwrap_or_default(),
         existing.is_none_or(|e| e.direct) || request.direct,
     );
-    match (
-        pinned,
-        existing.and_then(LockEntry::pin),
-        &mut entry.installed,
-    ) {
-        (None, _, _) => entry.required_by = plan.required_by(&module),
-        // Restoring the pinned bytes (`sync`), from wherever they were found (and whichever
-        // trusted key signed that copy), keeps the pin as the lock records it: sync does not
-        // change the lock.
-        (Some(_), Some(recorded), Installed::Pack(pin)) => pin.clone_from(recorded),
-        (Some(_), _, _) => {}
+    // Restoring the pinned bytes (`sync`), from wherever they were found (and whichever trusted
+    // key signed that copy), keeps the pin as the lock records it: sync does not change the
+    // lock.
+    if pinned.is_some()
+        && let (Some(recorded), Installed::Pack(pin)) =
+            (existing.and_then(LockEntry::pin), &mut entry.installed)
+    {
+        pin.clone_from(recorded);
     }
-
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(Layout::Nickel), &infra.name)?;
     let mut transaction = Transaction::new();
     let mut changed = vendor::place(infra, &verified, request.force, &mut transaction)?;
-    // A provider linked before is unlinked: one form at a time.
     changed |= link::remove_symlink(context, infra, Layout::Nickel, &module, &mut transaction)?;
     let recorded = request
         .recorded
         .map_or_else(|| request.version.manifest_text(), str::to_owned);
     manifest.set_pack_dependency(module.as_str(), &vendor_dependency_path(&module), &recorded);
-    let mut dependencies = Vec::new();
-    let placed = Placement {
-        context,
-        infra,
-        fetched: &fetched,
-        force: request.force,
-    };
-    changed |= placed.apply(
-        &plan,
-        Some(&module),
-        &mut manifest,
-        &mut lock,
-        &mut transaction,
-        &mut dependencies,
-    )?;
-    changed |= record(&mut transaction, &manifest, infra, lock, entry.clone())?;
+    changed |= transaction.write(manifest.path(), manifest.render().as_bytes())?;
+    lock.upsert(entry);
+    changed |= transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
     let leftovers = transaction.commit();
-    let warnings = std::iter::once(&verified)
-        .chain(fetched.values())
-        .filter(|pack| pack.yanked)
-        .map(|pack| {
-            format!(
-                "`{}` {} is yanked in `{}`: it stays because it is pinned or asked for exactly\nhint: to move off it, install again with a requirement that allows other versions (`--version ^X.Y`)",
-                pack.pack.module, pack.pack.version, pack.label
-            )
-        })
-        .collect();
-    Ok(InstallReport {
-        entry,
+    let warnings = yanked_warning(&verified).into_iter().collect();
+    Ok(Restored {
         change: Change::from(changed),
-        dependencies,
         warnings,
         leftovers,
+    })
+}
+
+/// What to say when a pack installed is yanked.
+pub(super) fn yanked_warning(pack: &VerifiedPack) -> Option<String> {
+    pack.yanked.then(|| {
+        format!(
+            "`{}` {} is yanked in `{}`: it stays because it is pinned or asked for exactly\nhint: to move off it, install again with a requirement that allows other versions (`--version ^X.Y`)",
+            pack.pack.module, pack.pack.version, pack.label
+        )
     })
 }
 
@@ -471,17 +256,6 @@ pub(super) fn pack_entry(
         }),
         required_by,
         direct,
-    }
-}
-
-impl Plan {
-    /// Who requires `module` after the install.
-    fn required_by(&self, module: &ModuleName) -> BTreeSet<ModuleName> {
-        self.modules
-            .iter()
-            .find(|planned| planned.module == *module)
-            .map(|planned| planned.required_by.clone())
-            .unwrap_or_default()
     }
 }
 
@@ -564,15 +338,15 @@ pub fn update(
     let closure_plan = Plan { modules, dropped };
     let mut manifest = InfraManifestMut::open(&infra.manifest_path(Layout::Nickel), &infra.name)?;
     let mut transaction = Transaction::new();
-    let placed = Placement {
+    Placement {
         context,
         infra,
         fetched: &fetched,
         force: false,
-    };
-    placed.apply(
+        named: &[],
+    }
+    .apply(
         &closure_plan,
-        None,
         &mut manifest,
         &mut lock,
         &mut transaction,

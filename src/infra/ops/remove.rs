@@ -1,126 +1,107 @@
-//! Remove: a module's link or vendored pack, its dependency and its lock entry, then every
-//! module installed only as a dependency that nothing requires any more.
+//! Remove (and `unload`): modules' links or vendored packs, their dependencies and their lock
+//! entries, then every module installed only as a dependency that nothing requires any more.
+//! Every name is checked, and the capabilities of the set left, before anything is written;
+//! then every module goes in one transaction.
 
 use std::collections::BTreeSet;
 
 use anyhow::bail;
 
-use super::{DependencyAction, DependencyChange, clear_debris, drop_entry};
-use crate::catalog::Layout;
-use crate::context::Context;
+use super::report::{Event, Failure, Report};
+use super::{DependencyAction, DependencyChange, drop_entry};
+use crate::catalog::{Catalog, EntryKind, Layout};
 use crate::fs::Transaction;
+use crate::infra::capabilities;
 use crate::infra::lockfile::{LockEntry, Mode, ProvidersLock};
 use crate::infra::manifest::InfraManifestMut;
+use crate::infra::session::InfraSession;
 use crate::infra::{Infra, link, vendor};
 use crate::names::ModuleName;
 
-/// What [`remove`] found and took away.
-#[derive(Debug, Default)]
-pub struct Removal {
-    pub lock_entry: Option<LockEntry>,
-    pub link: bool,
-    pub dependency: bool,
-    /// When installed modules still require it: the module, and who requires it. It stays, as
-    /// their dependency.
-    pub kept: Option<(ModuleName, BTreeSet<ModuleName>)>,
-    /// Its dependencies that nothing needs any more, removed with it.
-    pub dependencies: Vec<DependencyChange>,
-    /// What could not be deleted after the change was made.
-    pub leftovers: Vec<String>,
+/// What to remove.
+pub struct RemoveOptions<'a> {
+    pub modules: &'a [ModuleName],
+    /// The kind the command names (`unload taskservs`): a module of another kind, or one not
+    /// loaded, is refused. `None` for `providers remove`, which also cleans what a lock entry
+    /// no longer records.
+    pub kind: Option<EntryKind>,
+    /// Skip the capability check, and delete what is not a link or a recorded pack.
+    pub force: bool,
+    /// Where capability hints come from.
+    pub catalog: &'a Catalog,
 }
 
-impl Removal {
-    pub fn found_anything(&self) -> bool {
-        self.lock_entry.is_some() || self.link || self.dependency || self.kept.is_some()
-    }
-}
-
-/// Removes the module from `infra` in every layout: its link or vendored pack, its
-/// dependency and its lock entry. Anything but a symlink where the link should be, or a vendored
-/// directory the lock does not record, is refused unless `force`.
+/// Removes `options.modules` from the session's infra, all or none.
 pub fn remove(
-    context: &Context,
-    infra: &Infra,
-    module: &ModuleName,
-    force: bool,
-) -> anyhow::Result<Removal> {
-    clear_debris(context, infra)?;
-    let name = &module.short_name();
-    let module = module.clone();
-    let mut lock = ProvidersLock::read(&infra.lock_path())?;
-    let mut removal = Removal::default();
-    // A module others require stays, as their dependency: those the lock records, and those
-    // whose manifest (a linked source may have changed) requires it now.
-    let requirers: BTreeSet<ModuleName> = match lock.get(name) {
-        Some(entry) => {
-            let mut requirers = entry.required_by.clone();
-            requirers.extend(
-                lock.providers
-                    .iter()
-                    .filter(|other| other.module != entry.module && other.layout == Layout::Nickel)
-                    .filter(|other| {
-                        crate::infra::closure::installed_dependencies(context, infra, other)
-                            .is_some_and(|dependencies| dependencies.contains_key(&entry.module))
-                    })
-                    .map(|other| other.module.clone()),
-            );
-            requirers
-        }
-        None => BTreeSet::new(),
-    };
-    if let Some(entry) = lock.get(name)
-        && !requirers.is_empty()
-    {
-        let mut entry = entry.clone();
-        removal.kept = Some((entry.module.clone(), requirers.clone()));
-        if entry.direct || entry.required_by != requirers {
-            entry.direct = false;
-            entry.required_by = requirers;
-            lock.upsert(entry);
-            crate::fs::atomic_write(&infra.lock_path(), lock.render().as_bytes())?;
-        }
-        return Ok(removal);
-    }
-    let mut transaction = Transaction::new();
-    for layout in [Layout::Nickel, Layout::Kcl] {
-        let manifest_path = infra.manifest_path(layout);
-        if layout == Layout::Kcl
-            && !manifest_path.exists()
-            && !infra.modules_dir(context, layout).exists()
-        {
-            continue;
-        }
-        let mut manifest = InfraManifestMut::open(&manifest_path, &infra.name)?;
-        removal.link |= link::unlink(context, infra, layout, &module, force, &mut transaction)?;
-        if manifest.remove_dependency(module.as_str()) {
-            removal.dependency = true;
-            transaction.write(&manifest_path, manifest.render().as_bytes())?;
+    session: &mut InfraSession<'_>,
+    options: &RemoveOptions<'_>,
+) -> anyhow::Result<Report> {
+    let lock = session.lock();
+    if let Some(kind) = options.kind {
+        let failures: Vec<Failure> = options
+            .modules
+            .iter()
+            .filter_map(|module| {
+                let error =
+                    refuse_unloaded(&session.infra, lock, module, kind, options.force).err()?;
+                Some(Failure {
+                    module: module.clone(),
+                    error,
+                })
+            })
+            .collect();
+        if !failures.is_empty() {
+            return Ok(Report::refused(
+                &session.infra.name,
+                failures,
+                options.modules.len(),
+            ));
         }
     }
-    let pinned = lock
-        .get(name)
-        .is_some_and(|entry| entry.mode() == Mode::Pack);
-    if pinned || force {
-        removal.link |= vendor::remove(infra, &module, &mut transaction)?;
-    } else if infra.vendor_dir(&module).exists() {
-        bail!(
-            "`{}` is not recorded as a pack in the lock; refusing to delete it\nhint: pass `--force` to delete it too",
-            infra.vendor_dir(&module).display()
+    if !options.force {
+        let set = capabilities::changed_set(
+            session.context,
+            &session.infra,
+            lock,
+            Vec::new(),
+            options.modules,
         );
+        capabilities::refuse_misfit(&session.infra, &set, options.catalog, &[], true)?;
     }
-    removal.lock_entry = lock.remove(name);
-    if removal.lock_entry.is_some() {
-        removal.dependencies = drop_unneeded(context, infra, &module, &mut lock, &mut transaction)?;
-        if lock.providers.is_empty() {
-            // The last module gone: the infra is as it was before the first install.
-            transaction.remove_file(&infra.lock_path())?;
-        } else {
-            transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
-        }
+    let mut lock = lock.clone();
+    let mut manifest = session.manifest().clone();
+    let mut transaction = Transaction::new();
+    let mut events = Vec::new();
+    for module in options.modules {
+        let mut steps = Steps {
+            session,
+            lock: &mut lock,
+            manifest: &mut manifest,
+            transaction: &mut transaction,
+            force: options.force,
+        };
+        steps.remove_one(module, options.kind.is_none(), &mut events)?;
     }
-    removal.leftovers = transaction.commit();
-    super::regenerate(context, infra, &mut removal.leftovers);
-    if lock.providers.is_empty() {
+    if lock == *session.lock() {
+        // Nothing recorded changed.
+    } else if lock.providers.is_empty() {
+        // The last module gone: the infra is as it was before the first install.
+        transaction.remove_file(&session.infra.lock_path())?;
+    } else {
+        transaction.write(&session.infra.lock_path(), lock.render().as_bytes())?;
+    }
+    // The manifest after the lock: a run killed in between leaves dependencies on what is
+    // gone, which `sync` prunes as this would have.
+    let rendered = manifest.render();
+    if rendered != session.manifest().render() {
+        transaction.write(manifest.path(), rendered.as_bytes())?;
+    }
+    let mut warnings = transaction.commit();
+    let empty = lock.providers.is_empty();
+    session.committed(lock, manifest);
+    let (context, infra) = (session.context, &session.infra);
+    super::regenerate(context, infra, &mut warnings);
+    if empty {
         for dir in [
             infra.modules_dir(context, Layout::Nickel),
             infra.modules_dir(context, Layout::Kcl),
@@ -130,46 +111,224 @@ pub fn remove(
             let _ = crate::fs::remove_dir_if_empty(&dir);
         }
     }
-    Ok(removal)
+    Ok(Report {
+        infra: session.infra.name.clone(),
+        events,
+        warnings,
+        failures: Vec::new(),
+        named: options.modules.len(),
+    })
 }
 
-/// Forgets `removed` as a requirer, then drops every module installed only as a dependency
-/// that nothing requires any more, and again for what those required.
-fn drop_unneeded(
-    context: &Context,
+/// Refuses to unload a module of another kind than named, or (without `force`) one the lock
+/// does not have.
+fn refuse_unloaded(
     infra: &Infra,
-    removed: &ModuleName,
-    lock: &mut ProvidersLock,
-    transaction: &mut Transaction,
-) -> anyhow::Result<Vec<DependencyChange>> {
-    let mut dropped = Vec::new();
-    let mut gone = vec![removed.clone()];
-    while let Some(module) = gone.pop() {
-        for entry in &mut lock.providers {
-            entry.required_by.remove(&module);
+    lock: &ProvidersLock,
+    module: &ModuleName,
+    kind: EntryKind,
+    force: bool,
+) -> anyhow::Result<()> {
+    let name = module.short_name();
+    match lock.module(module) {
+        Some(entry) if entry.kind != kind => bail!(
+            "`{module}` is a {} in `{}`, not a {}\nhint: `provisioning module-loader unload {} {} {name}`",
+            entry.kind.as_str(),
+            infra.name,
+            kind.as_str(),
+            entry.kind.module_kind().dir_name(),
+            infra.name
+        ),
+        Some(_) => Ok(()),
+        None if force => Ok(()),
+        None => {
+            let loaded: Vec<String> = lock
+                .providers
+                .iter()
+                .filter(|entry| entry.kind == kind)
+                .map(|entry| format!("`{}`", entry.name))
+                .collect();
+            let dir_name = kind.module_kind().dir_name();
+            let hint = if loaded.is_empty() {
+                format!("`{}` has no {dir_name} loaded", infra.name)
+            } else {
+                format!("loaded {dir_name}: {}", loaded.join(", "))
+            };
+            bail!(
+                "the {} `{name}` is not loaded in `{}`\nhint: {hint}",
+                kind.as_str(),
+                infra.name
+            )
         }
-        let unneeded: Vec<LockEntry> = lock
-            .providers
-            .iter()
-            .filter(|entry| !entry.direct && entry.required_by.is_empty())
-            .cloned()
-            .collect();
-        if unneeded.is_empty() {
-            continue;
-        }
-        let path = infra.manifest_path(Layout::Nickel);
-        let mut manifest = InfraManifestMut::open(&path, &infra.name)?;
-        for entry in unneeded {
-            drop_entry(context, infra, &entry, &mut manifest, lock, transaction)?;
-            gone.push(entry.module.clone());
-            dropped.push(DependencyChange {
-                module: entry.module,
-                version: entry.version,
-                action: DependencyAction::Removed,
-                required_by: BTreeSet::new(),
-            });
-        }
-        transaction.write(&path, manifest.render().as_bytes())?;
     }
-    Ok(dropped)
+}
+
+/// The removal steps of one operation, sharing its lock, manifest and transaction.
+struct Steps<'s, 'a> {
+    session: &'s InfraSession<'a>,
+    lock: &'s mut ProvidersLock,
+    manifest: &'s mut InfraManifestMut,
+    transaction: &'s mut Transaction,
+    force: bool,
+}
+
+impl Steps<'_, '_> {
+    /// Removes `module` in every layout: its link or vendored pack, its dependency and its lock
+    /// entry; a module others require stays, as their dependency. Anything but a symlink where
+    /// the link should be, or a vendored directory the lock does not record, is refused unless
+    /// `force`. `strays`: a module with no lock entry is cleaned of what it left, and one with
+    /// nothing at all is an error (unless `force`).
+    fn remove_one(
+        &mut self,
+        module: &ModuleName,
+        strays: bool,
+        events: &mut Vec<Event>,
+    ) -> anyhow::Result<()> {
+        let (context, infra) = (self.session.context, &self.session.infra);
+        let name = module.short_name();
+        if let Some(required_by) = self.keep_if_required(module) {
+            events.push(Event::Kept {
+                module: module.clone(),
+                required_by,
+            });
+            return Ok(());
+        }
+        let mut found = false;
+        for layout in [Layout::Nickel, Layout::Kcl] {
+            found |= link::unlink(context, infra, layout, module, self.force, self.transaction)?;
+            if layout == Layout::Nickel {
+                found |= self.manifest.remove_dependency(module.as_str());
+                continue;
+            }
+            let path = infra.manifest_path(layout);
+            if !path.exists() {
+                continue;
+            }
+            let mut legacy = InfraManifestMut::open(&path, &infra.name)?;
+            if legacy.remove_dependency(module.as_str()) {
+                found = true;
+                self.transaction.write(&path, legacy.render().as_bytes())?;
+            }
+        }
+        let pinned = self
+            .lock
+            .get(&name)
+            .is_some_and(|entry| entry.mode() == Mode::Pack);
+        if pinned || self.force {
+            found |= vendor::remove(infra, module, self.transaction)?;
+        } else if infra.vendor_dir(module).exists() {
+            bail!(
+                "`{}` is not recorded as a pack in the lock; refusing to delete it\nhint: pass `--force` to delete it too",
+                infra.vendor_dir(module).display()
+            );
+        }
+        let entry = self.lock.remove(&name);
+        if entry.is_none() && !found {
+            if self.force {
+                events.push(Event::Absent {
+                    module: module.clone(),
+                });
+                return Ok(());
+            }
+            if strays {
+                bail!(
+                    "`{name}` is not installed in `{}`\nhint: {}",
+                    infra.name,
+                    installed_hint(infra, self.lock)
+                );
+            }
+        }
+        let locked = entry.is_some();
+        events.push(Event::Removed {
+            module: module.clone(),
+            entry,
+        });
+        if locked {
+            self.drop_unneeded(module, events)?;
+        }
+        Ok(())
+    }
+
+    /// When installed modules still require `module` (those the lock records, and those whose
+    /// manifest, a linked source may have changed, requires it now), it stays as their
+    /// dependency: returns who requires it.
+    fn keep_if_required(&mut self, module: &ModuleName) -> Option<BTreeSet<ModuleName>> {
+        let (context, infra) = (self.session.context, &self.session.infra);
+        let entry = self.lock.module(module)?.clone();
+        let mut requirers = entry.required_by.clone();
+        requirers.extend(
+            self.lock
+                .providers
+                .iter()
+                .filter(|other| other.module != entry.module && other.layout == Layout::Nickel)
+                .filter(|other| {
+                    crate::infra::closure::installed_dependencies(context, infra, other)
+                        .is_some_and(|dependencies| dependencies.contains_key(&entry.module))
+                })
+                .map(|other| other.module.clone()),
+        );
+        if requirers.is_empty() {
+            return None;
+        }
+        let mut kept = entry;
+        kept.direct = false;
+        kept.required_by = requirers.clone();
+        self.lock.upsert(kept);
+        Some(requirers)
+    }
+
+    /// Forgets `removed` as a requirer, then drops every module installed only as a dependency
+    /// that nothing requires any more, and again for what those required.
+    fn drop_unneeded(
+        &mut self,
+        removed: &ModuleName,
+        events: &mut Vec<Event>,
+    ) -> anyhow::Result<()> {
+        let (context, infra) = (self.session.context, &self.session.infra);
+        let mut gone = vec![removed.clone()];
+        while let Some(module) = gone.pop() {
+            for entry in &mut self.lock.providers {
+                entry.required_by.remove(&module);
+            }
+            let unneeded: Vec<LockEntry> = self
+                .lock
+                .providers
+                .iter()
+                .filter(|entry| !entry.direct && entry.required_by.is_empty())
+                .cloned()
+                .collect();
+            for entry in unneeded {
+                drop_entry(
+                    context,
+                    infra,
+                    &entry,
+                    self.manifest,
+                    self.lock,
+                    self.transaction,
+                )?;
+                gone.push(entry.module.clone());
+                events.push(Event::Dependency(DependencyChange {
+                    module: entry.module,
+                    version: entry.version,
+                    action: DependencyAction::Removed,
+                    required_by: BTreeSet::new(),
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an infra has installed, for the hint of a module it does not have.
+fn installed_hint(infra: &Infra, lock: &ProvidersLock) -> String {
+    let installed: Vec<String> = lock
+        .providers
+        .iter()
+        .map(|entry| format!("`{}`", entry.name))
+        .collect();
+    if installed.is_empty() {
+        format!("`{}` has no providers installed", infra.name)
+    } else {
+        format!("installed: {}", installed.join(", "))
+    }
 }
