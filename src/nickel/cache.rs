@@ -96,7 +96,8 @@ impl ExportCache {
         };
         if let Ok(json) = serde_json::to_vec(&cached) {
             let _ = crate::fs::create_dir_all(&self.dir);
-            let _ = crate::fs::atomic_write(&self.entry_path(request), &json);
+            // Best effort, and derived: a cache entry lost to a crash is only a miss.
+            let _ = crate::fs::atomic_write_unsynced(&self.entry_path(request), &json);
         }
     }
 }

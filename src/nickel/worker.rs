@@ -292,6 +292,11 @@ impl WorkerSlot {
         bounds: &Bounds,
     ) -> Result<Export, NickelError> {
         let path = file.to_owned();
+        // Doc tests load the module in a program of their own: in a fresh worker, so the
+        // memory of earlier evaluations (a library of thousands of files) is not added to it.
+        if output.format == super::Format::Tests {
+            self.worker = None;
+        }
         let worker = match &mut self.worker {
             Some(worker) => worker,
             None => {

@@ -13,7 +13,8 @@
 //!   `.js2n-lib/`) join the pack;
 //! - the examples in the entry point's doc comments (and in the records of the files it
 //!   imports) run as `nickel test` runs them, unless `--skip-tests`; one that fails refuses the
-//!   pack, naming the field and the example.
+//!   pack, naming the field and the example. A module none of whose files has a ```` ```nickel
+//!   ```` block has no examples, and is not loaded a second time to find none.
 //!
 //! Each result is taken from the evaluation cache when no file it read has changed.
 
@@ -29,7 +30,7 @@ use crate::pack::source;
 use crate::registry::DocTests;
 
 /// New evaluation results, kept for the cache until the checks have all passed.
-type Evaluations = Vec<(PathBuf, Format, Export)>;
+pub(super) type Evaluations = Vec<(PathBuf, Format, Export)>;
 
 /// What the checks found, for the artifact and its metadata.
 pub struct Checked {
@@ -41,6 +42,8 @@ pub struct Checked {
     pub cached: bool,
     /// The examples, as run (absent when there are none).
     pub tests: Option<DocTests>,
+    /// The version's page, for a registry.
+    pub docs: Option<crate::registry::site::VersionDocs>,
     /// What was evaluated anew, for the cache once the pack passed every check
     /// ([`Packer::remember`]).
     evaluations: Evaluations,
@@ -55,14 +58,7 @@ impl Packer<'_> {
         input: &PackInput,
         files: &mut Vec<ArtifactFile>,
     ) -> Result<Checked, PackError> {
-        // The examples first: they load the module in a program of their own, which is gone
-        // before the checks below load it again (a module of thousands of files is large).
         let mut evaluations = Evaluations::new();
-        let tests = if self.skip_tests {
-            Some(DocTests::NotRun)
-        } else {
-            self.test(evaluator, input, &mut evaluations)?
-        };
         let (entry, cached) =
             self.evaluate(evaluator, &input.entry, Format::Module, &mut evaluations)?;
         let mut read: BTreeSet<PathBuf> = entry.files.iter().map(|f| canonical(f)).collect();
@@ -95,7 +91,24 @@ impl Packer<'_> {
             pending = nickel_files(&root, &added);
             files.extend(added);
         }
+        // What the version's web page shows (only for a registry: `--output` has no pages),
+        // extracted while the module is loaded, before the examples load it anew.
+        let docs = self
+            .destination
+            .index
+            .then(|| self.document(evaluator, input, files, &mut evaluations));
+        // The examples last, and only when a file the entry point reads has a ```nickel block
+        // (most modules have none): running them loads the module again, in a program of its
+        // own.
+        let tests = if self.skip_tests {
+            Some(DocTests::NotRun)
+        } else if entry.files.iter().any(|file| has_examples(file)) {
+            self.test(evaluator, input, &mut evaluations)?
+        } else {
+            None
+        };
         Ok(Checked {
+            docs,
             evaluations,
             export: (!entry.library).then_some(entry.text),
             read: read.into_iter().collect(),
@@ -145,7 +158,7 @@ impl Packer<'_> {
     /// One evaluation, from the cache when nothing it read has changed; a new result joins
     /// `evaluations`, for the cache once every check has passed. Says whether it came from the
     /// cache.
-    fn evaluate(
+    pub(super) fn evaluate(
         &self,
         evaluator: &mut Evaluator,
         file: &Path,
@@ -185,6 +198,22 @@ fn parse_report(export: &Export, input: &PackInput) -> Result<Report, PackError>
             path: input.entry.clone(),
             message: format!("the examples' report is not readable: {error}"),
         })
+    })
+}
+
+/// Whether `file` has a fenced code block whose info string starts with `nickel`: an example
+/// for `nickel test` (or an ignored one).
+fn has_examples(file: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return false;
+    };
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        let rest = line
+            .strip_prefix("```")
+            .or_else(|| line.strip_prefix("~~~"))
+            .map(|rest| rest.trim_start_matches(['`', '~']).trim_start());
+        rest.is_some_and(|info| info.starts_with("nickel"))
     })
 }
 

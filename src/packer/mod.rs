@@ -219,11 +219,7 @@ impl Packer<'_> {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let artifact = crate::pack::build(pack, &files, checked.export.as_deref())?;
         let cached_evaluation = checked.cached;
-        // What the version's web page shows (only for a registry: `--output` has no pages).
-        let docs = self
-            .destination
-            .index
-            .then(|| self.document(evaluator, input, &files));
+        let docs = checked.docs.take();
 
         // Threads of this process take turns here, so the lock below is only ever waited for
         // (and "Blocking" only ever said) because of another process.
@@ -326,6 +322,7 @@ impl Packer<'_> {
         evaluator: &mut Evaluator,
         input: &PackInput,
         files: &[ArtifactFile],
+        evaluations: &mut check::Evaluations,
     ) -> VersionDocs {
         let description = files
             .iter()
@@ -334,20 +331,14 @@ impl Packer<'_> {
             .and_then(|text| crate::catalog::parse_package_manifest(text, &input.package_dir).ok())
             .map(|manifest| manifest.description)
             .unwrap_or_default();
-        let request = crate::nickel::CacheRequest {
-            file: &input.entry,
-            import_paths: &self.imports.key,
-            format: crate::nickel::Format::Documentation,
-        };
-        let cached = self.cache.and_then(|cache| cache.get(&request));
-        let extracted = match cached {
-            Some(export) => Ok(export),
-            None => evaluator.document(&input.entry).inspect(|export| {
-                if let Some(cache) = self.cache {
-                    cache.put(&request, export);
-                }
-            }),
-        };
+        let extracted = self
+            .evaluate(
+                evaluator,
+                &input.entry,
+                crate::nickel::Format::Documentation,
+                evaluations,
+            )
+            .map(|(export, _)| export);
         let parsed = extracted
             .map_err(|error| error.to_string())
             .and_then(|export| {
