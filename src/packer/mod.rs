@@ -4,6 +4,7 @@
 //! failure, a refused source or a conflicting existing version writes nothing.
 
 mod check;
+mod sign;
 
 pub use check::doc_tests;
 
@@ -523,91 +524,5 @@ impl Packer<'_> {
                 .map_err(|source| PackError::Write { path, source })?;
         }
         Ok(())
-    }
-}
-
-impl Packer<'_> {
-    /// Signs the artifact at `path` when there is a key (keeping a signature beside it that our
-    /// key already made for these bytes, or that another key made unless `--force`), and says
-    /// what the metadata records: the signature file and the key id.
-    fn sign(
-        &self,
-        path: &std::path::Path,
-        file_name: &ArtifactName,
-        artifact: &Artifact,
-        written: Written,
-        recorded: Option<&VersionEntry>,
-        transaction: &mut Transaction,
-    ) -> Result<(Option<String>, Option<KeyId>), PackError> {
-        let signature_name = file_name.signature();
-        let signature_path = self.destination.dir.join(&signature_name);
-        let Some((secret, public)) = self.signing else {
-            if written == Written::Unchanged {
-                // Still the bytes it was: what was recorded about its signature still holds.
-                let recorded = recorded.filter(|entry| entry.sha256 == artifact.sha256);
-                return Ok((
-                    recorded.and_then(|e| e.signature.clone()),
-                    recorded.and_then(|e| e.signer),
-                ));
-            }
-            // A signature of earlier bytes would not verify: it must not stay beside new ones.
-            transaction
-                .remove_file(&signature_path)
-                .map_err(|source| PackError::Write {
-                    path: signature_path.clone(),
-                    source,
-                })?;
-            return Ok((None, None));
-        };
-        let own = [crate::signing::TrustedKey {
-            key_id: crate::signing::key_id(public.keynum()),
-            source: crate::signing::KeySource::Own,
-            path: signature_path.clone(),
-            key: public.clone(),
-        }];
-        let existing = crate::pack::verify::SignatureFile::beside(path).map_err(|source| {
-            PackError::Write {
-                path: signature_path.clone(),
-                source,
-            }
-        })?;
-        // Someone else's signature of these very bytes stays, with its signer: a teammate
-        // re-packing with their key does not take over a release (unless `--force`).
-        if written == Written::Unchanged
-            && !self.force
-            && let Some(theirs) = existing
-                .as_ref()
-                .and_then(|signature| crate::signing::signature_key_id(&signature.text))
-                .filter(|key_id| *key_id != own[0].key_id)
-        {
-            return Ok((Some(signature_name), Some(theirs)));
-        }
-        let still_good = existing.is_some_and(|signature| {
-            crate::signing::verify(
-                &own,
-                &signature.path,
-                &signature.text,
-                &artifact.bytes,
-                &artifact.pack,
-                &artifact.sha256,
-            )
-            .is_ok()
-        });
-        if !still_good {
-            let text = crate::signing::sign(
-                secret,
-                public,
-                &artifact.bytes,
-                &artifact.pack,
-                &artifact.sha256,
-            )?;
-            transaction
-                .write(&signature_path, text.as_bytes())
-                .map_err(|source| PackError::Write {
-                    path: signature_path.clone(),
-                    source,
-                })?;
-        }
-        Ok((Some(signature_name), Some(own[0].key_id)))
     }
 }
