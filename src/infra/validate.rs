@@ -164,8 +164,10 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
         // A module must also be packable: no import may leave its directory other than into
         // its dependencies.
         let confined = |export: &nickel::Export| match target {
-            Target::Module(index, dir, allowed) => nickel::check_confined(dir, allowed, export)
-                .map_err(|escape| (modules[*index].status.module.clone(), escape)),
+            Target::Module(index, dir, allowed) => {
+                nickel::check_confined(dir, allowed, &export.files)
+                    .map_err(|escape| (modules[*index].status.module.clone(), escape))
+            }
             Target::File(_) | Target::Generated(_) => Ok(()),
         };
         let (evaluation, diagnostic) = match result {

@@ -1,7 +1,7 @@
 //! Whether an evaluation stayed inside its module: a pack carries only the module's own files,
 //! so an import that leaves the module's directory (an absolute path, `..` past its root, or
 //! another module reached through the import path) makes it not packable. The check reads the
-//! list of files the evaluation read ([`Export::files`]); the import that reached an outside
+//! list of files the evaluation read ([`super::Export::files`]); the import that reached an outside
 //! file is found by reading the importers' `import "..."` expressions, for the message.
 //!
 //! `allowed` roots are where imports may also go: the way a later module-dependency feature
@@ -9,8 +9,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-
-use super::Export;
 
 /// An import that leaves the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,15 +43,15 @@ impl fmt::Display for Escape {
     }
 }
 
-/// Checks that every file `export` read lies under `root` or one of `allowed`.
-pub fn check_confined(root: &Path, allowed: &[PathBuf], export: &Export) -> Result<(), Escape> {
+/// Checks that every file an evaluation read (`read`, as [`super::Export::files`] lists them) lies
+/// under `root` or one of `allowed`.
+pub fn check_confined(root: &Path, allowed: &[PathBuf], read: &[PathBuf]) -> Result<(), Escape> {
     let canonical = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let root = canonical(root);
     let allowed: Vec<PathBuf> = allowed.iter().map(|dir| canonical(dir)).collect();
     let inside =
         |path: &Path| path.starts_with(&root) || allowed.iter().any(|a| path.starts_with(a));
-    let files: Vec<(PathBuf, PathBuf)> = export
-        .files
+    let files: Vec<(PathBuf, PathBuf)> = read
         .iter()
         .map(|file| (file.clone(), canonical(file)))
         .collect();
@@ -158,24 +156,16 @@ mod tests {
             "{\n  a = import \"lib.ncl\",\n  b = import \"../outside.ncl\",\n}",
         )
         .expect("write");
-        let export = Export {
-            library: false,
-            text: String::new(),
-            files: vec![
-                module.join("main.ncl"),
-                module.join("lib.ncl"),
-                dir.path().join("outside.ncl"),
-            ],
-        };
-        let escape = check_confined(&module, &[], &export).expect_err("leaves");
+        let read = vec![
+            module.join("main.ncl"),
+            module.join("lib.ncl"),
+            dir.path().join("outside.ncl"),
+        ];
+        let escape = check_confined(&module, &[], &read).expect_err("leaves");
         assert_eq!(escape.importer, Some(module.join("main.ncl")));
         assert_eq!((escape.line, escape.import.as_str()), (3, "../outside.ncl"));
-        assert!(check_confined(&module, &[dir.path().to_owned()], &export).is_ok());
-        let inside = Export {
-            library: false,
-            text: String::new(),
-            files: vec![module.join("main.ncl"), module.join("lib.ncl")],
-        };
+        assert!(check_confined(&module, &[dir.path().to_owned()], &read).is_ok());
+        let inside = vec![module.join("main.ncl"), module.join("lib.ncl")];
         assert!(check_confined(&module, &[], &inside).is_ok());
     }
 }

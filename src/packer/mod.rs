@@ -107,7 +107,7 @@ pub enum PackError {
     #[error(transparent)]
     Dependency(#[from] crate::dependencies::DependencyError),
     #[error(
-        "`{module}` has examples in its doc comments that fail ({})\n{}\nhint: fix them (`provisioning providers test` runs them alone), or pass `--skip-tests` to pack anyway",
+        "`{module}` has examples in its doc comments that fail ({})\n{}\nhint: fix them (`provisioning providers test <provider>` or `module-loader test <kind> <name>` runs them alone), or pass `--skip-tests` to pack anyway",
         tests_summary(report),
         failures(report)
     )]
@@ -204,18 +204,13 @@ impl Packer<'_> {
         // A pack carries only the module's own files: an import that leaves it other than into
         // a declared dependency (or what that one needs) is refused.
         let allowed: Vec<PathBuf> = closure.into_iter().map(|(_, source)| source.dir).collect();
-        let read = crate::nickel::Export {
-            text: String::new(),
-            library: checked.export.is_none(),
-            files: std::mem::take(&mut checked.read),
-        };
-        crate::nickel::check_confined(&input.package_dir, &allowed, &read).map_err(|escape| {
-            PackError::NotSelfContained {
+        crate::nickel::check_confined(&input.package_dir, &allowed, &checked.read).map_err(
+            |escape| PackError::NotSelfContained {
                 hint: escape_hint(self.imports, &escape),
                 module: pack.module.clone(),
                 escape,
-            }
-        })?;
+            },
+        )?;
         self.remember(&mut checked);
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let artifact = crate::pack::build(pack, &files, checked.export.as_deref())?;

@@ -226,7 +226,7 @@ fn a_failing_example_refuses_the_pack_naming_the_field_and_the_example() {
         │ ^   ------------ expected type
         │ │    
         │ applied to this expression
-    hint: fix them (`provisioning providers test` runs them alone), or pass `--skip-tests` to pack anyway
+    hint: fix them (`provisioning providers test <provider>` or `module-loader test <kind> <name>` runs them alone), or pass `--skip-tests` to pack anyway
     ");
     assert!(
         !context.path("distribution").exists(),
