@@ -15,12 +15,11 @@ use crate::artifact::verify::Unsigned;
 use crate::context::Context;
 use crate::fs::Transaction;
 use crate::infra::closure::{self, Plan, Provenance};
-use crate::infra::lockfile::{
-    Installed, LockEntry, Mode, ModuleKind, PackPin, ProvidersLock, Signer,
-};
+use crate::infra::lockfile::{Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
 use crate::infra::manifest::InfraManifestMut;
 use crate::infra::{Change, Infra, link, vendor, vendor_dependency_path};
 use crate::module::Layout;
+use crate::module::ModuleKind;
 use crate::names::{ModuleName, PackRef};
 use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::signing::TrustedKey;
