@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::closure::{self, installed_dependencies};
 use super::lockfile::{LockEntry, Mode, ProvidersLock};
 use super::session::InfraSession;
-use crate::catalog::Layout;
+use crate::module::Layout;
 use crate::names::ModuleName;
 use crate::registry::{Registry, VersionEntry};
 use crate::resolve::{self, Candidate, Origin, Requirement, Resolution};

@@ -5,8 +5,8 @@ use crate::catalog::Catalog;
 use crate::cli::UpdateArgs;
 use crate::context::Context;
 use crate::infra::Infra;
-use crate::infra::ops::{self, UpdateOptions, UpdateReport};
 use crate::infra::session::{Access, InfraSession};
+use crate::ops::{self, UpdateOptions, UpdateReport};
 use crate::printer::Printer;
 
 /// `providers update <infra> [providers...] [--dry-run]`: re-resolve the pinned modules (all,

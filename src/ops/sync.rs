@@ -11,15 +11,15 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-use crate::catalog::Layout;
+use crate::artifact::verify::Unsigned;
 use crate::fs::Transaction;
 use crate::infra::lockfile::{Installed, LockEntry, PackPin, ProvidersLock, Signer};
 use crate::infra::manifest::InfraManifestMut;
 use crate::infra::session::InfraSession;
 use crate::infra::state::{VendorState, source_path, vendor_state};
 use crate::infra::{Change, link, link_dependency_path, vendor, vendor_dependency_path};
+use crate::module::Layout;
 use crate::names::PackRef;
-use crate::pack::verify::Unsigned;
 use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::version_spec::VersionSpec;
 

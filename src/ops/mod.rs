@@ -3,23 +3,26 @@
 //! [`init`], [`sync`] and [`update`]. Each plans without writing, then opens one
 //! [`Transaction`], adds the steps of [`link`] or [`vendor`] to it, records the result in the
 //! manifest and the lock, and commits; a failure anywhere puts everything back. Every one takes
-//! an [`InfraSession`](super::session::InfraSession), which holds the locks, and
-//! return a typed report for the command to print ([`Report`], [`SyncReport`],
+//! an [`InfraSession`](crate::infra::session::InfraSession), which holds the locks, and
+//! returns a typed report for the command to print ([`Report`], [`SyncReport`],
 //! [`UpdateReport`]).
 
 use std::collections::BTreeSet;
 
-use super::lockfile::{EntryKind, Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
-use super::manifest::InfraManifestMut;
-use super::{Infra, link, vendor};
-use crate::catalog::Layout;
 use crate::context::Context;
 use crate::fs::Transaction;
+use crate::infra::lockfile::{
+    Installed, LockEntry, Mode, ModuleKind, PackPin, ProvidersLock, Signer,
+};
+use crate::infra::manifest::InfraManifestMut;
+use crate::infra::{Infra, link, vendor};
+use crate::module::Layout;
 use crate::names::ModuleName;
 use crate::registry::VerifiedPack;
 
 mod init;
 mod load;
+pub mod pack;
 mod placement;
 mod remove;
 mod report;
@@ -35,10 +38,10 @@ pub use update::{UpdateOptions, UpdateReport, update};
 
 /// Removes what killed runs left in the infra (temporary files, staging directories, entries
 /// set aside): every operation starts here, holding the infra's lock, so none is in use.
-pub(super) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<()> {
+pub(crate) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<()> {
     let dirs = [
         infra.dir.clone(),
-        infra.dir.join(super::VENDOR_DIR),
+        infra.dir.join(crate::infra::VENDOR_DIR),
         infra.modules_dir(context, Layout::Nickel),
         infra.modules_dir(context, Layout::Kcl),
     ];
@@ -51,8 +54,8 @@ pub(super) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<(
 /// Rewrites the infra's generated import files after a change (a second step: they are derived
 /// from the lock and the disk the change left). A failure is said, not fatal: the change itself
 /// is done, and `validate` reports the file, `sync` rewrites it.
-pub(super) fn regenerate(context: &Context, infra: &Infra, leftovers: &mut Vec<String>) {
-    match super::generated::refresh(context, infra) {
+pub(crate) fn regenerate(context: &Context, infra: &Infra, leftovers: &mut Vec<String>) {
+    match crate::infra::generated::refresh(context, infra) {
         Ok(done) => {
             leftovers.extend(done.kept.into_iter().map(|file| {
                 format!("`{file}` was edited by hand and lists modules the infra no longer has; it stays\nhint: delete it, or edit it to match")
@@ -73,11 +76,11 @@ pub(super) fn regenerate(context: &Context, infra: &Infra, leftovers: &mut Vec<S
 
 /// Refuses to put `module` (of `kind`) into an infra whose lock has its name for another
 /// module or kind: one would silently replace the other.
-pub(super) fn refuse_clash(
+pub(crate) fn refuse_clash(
     infra: &Infra,
     lock: &ProvidersLock,
     module: &ModuleName,
-    kind: EntryKind,
+    kind: ModuleKind,
 ) -> anyhow::Result<()> {
     if let Some(existing) = lock.clash(module, kind) {
         anyhow::bail!(
@@ -87,7 +90,7 @@ pub(super) fn refuse_clash(
             existing.kind.as_str(),
             existing.module,
             kind.as_str(),
-            existing.kind.module_kind().dir_name(),
+            existing.kind.dir_name(),
             infra.name,
             existing.name
         );
@@ -114,7 +117,7 @@ pub enum DependencyAction {
 }
 
 /// What to say when a pack installed is yanked.
-pub(super) fn yanked_warning(pack: &VerifiedPack) -> Option<String> {
+pub(crate) fn yanked_warning(pack: &VerifiedPack) -> Option<String> {
     pack.yanked.then(|| {
         format!(
             "`{}` {} is yanked in `{}`: it stays because it is pinned or asked for exactly\nhint: to move off it, install again with a requirement that allows other versions (`--version ^X.Y`)",
@@ -124,7 +127,7 @@ pub(super) fn yanked_warning(pack: &VerifiedPack) -> Option<String> {
 }
 
 /// The lock entry of a verified pack.
-pub(super) fn pack_entry(
+pub(crate) fn pack_entry(
     verified: &VerifiedPack,
     required_by: BTreeSet<ModuleName>,
     direct: bool,
@@ -152,7 +155,7 @@ pub(super) fn pack_entry(
 
 /// Removes a Nickel-layout entry's link or vendored pack, its dependency in the manifest and
 /// its lock entry.
-pub(super) fn drop_entry(
+pub(crate) fn drop_entry(
     context: &Context,
     infra: &Infra,
     entry: &LockEntry,

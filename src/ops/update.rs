@@ -13,6 +13,7 @@ use anyhow::anyhow;
 use super::load::pack_manifest;
 use super::placement::Placement;
 use super::report::Failure;
+use crate::artifact::verify::Unsigned;
 use crate::catalog::Catalog;
 use crate::fs::Transaction;
 use crate::infra::capabilities::{self, Loaded};
@@ -20,15 +21,14 @@ use crate::infra::closure::{self, Plan, Provenance};
 use crate::infra::lockfile::ProvidersLock;
 use crate::infra::session::InfraSession;
 use crate::infra::versions::{self, UpdatePlan, VersionChange};
-use crate::names::{ModuleName, PackRef, ProviderName};
-use crate::pack::verify::Unsigned;
+use crate::names::{ModuleName, PackRef, ShortName};
 use crate::registry::{Registry, Trust, VerifiedPack};
 
 /// What to update, and how.
 pub struct UpdateOptions<'a> {
     /// The modules named, as the lock names them (`aws`, `provisioning_core`) or by module
     /// name (`aws_prov`); every pinned module when empty.
-    pub modules: &'a [ProviderName],
+    pub modules: &'a [ShortName],
     /// Where the capability check finds who provides what, for its hints.
     pub catalog: &'a Catalog,
     pub allow_unsigned: bool,
@@ -87,7 +87,7 @@ pub fn update(
 }
 
 /// A name as the lock has it (`aws`, `provisioning_core`), or a module name (`aws_prov`).
-fn named_modules(lock: &ProvidersLock, names: &[ProviderName]) -> Vec<ModuleName> {
+fn named_modules(lock: &ProvidersLock, names: &[ShortName]) -> Vec<ModuleName> {
     names
         .iter()
         .map(|name| match lock.get(name) {
@@ -97,7 +97,7 @@ fn named_modules(lock: &ProvidersLock, names: &[ProviderName]) -> Vec<ModuleName
                 if lock.module(&module).is_some() {
                     module
                 } else {
-                    name.module_name()
+                    name.provider_module()
                 }
             }
         })
