@@ -126,38 +126,15 @@ pub fn outdated(session: &InfraSession<'_>) -> anyhow::Result<Vec<Outdated>> {
             .map(|version| version.version.clone())
             .filter(|version| version.pre.is_empty() || !pinned.pre.is_empty())
             .max();
-        let mut why = if index.is_empty() {
-            format!("`{module}` is not in the registry `{}`", registry.label())
-        } else if index
-            .iter()
-            .any(|version| version.version == *pinned && version.yanked)
-        {
-            "the pinned version is yanked".to_owned()
-        } else if matching.as_ref().is_some_and(|matching| matching > pinned) {
-            "an update is available: `providers update` moves it".to_owned()
-        } else if let Some(newest) = newest.as_ref().filter(|newest| *newest > pinned) {
-            match on_it.iter().find(|(req, _)| !req.matches(newest)) {
-                Some((req, who)) if who == "manifest.toml" => {
-                    format!("the requirement {req} excludes {newest}")
-                }
-                Some((req, who)) => format!("{who} requires {req}, which excludes {newest}"),
-                None => format!("{newest} needs what other pins exclude"),
-            }
-        } else {
-            "up to date".to_owned()
-        };
-        // Newer versions that may not be chosen at all, said once.
-        let refused: Vec<String> = index
-            .iter()
-            .filter(|version| version.version > *pinned)
-            .filter_map(|version| {
-                unusable(version, keys, false)
-                    .map(|reason| format!("{} is {reason}", version.version))
-            })
-            .collect();
-        if !refused.is_empty() {
-            why.push_str(&format!(" ({})", refused.join(", ")));
-        }
+        let why = why_not_newer(
+            &index,
+            entry,
+            &on_it,
+            &matching,
+            newest.as_ref(),
+            &registry.label(),
+            keys,
+        );
         rows.push(Outdated {
             module: module.clone(),
             pinned: pinned.clone(),
@@ -169,6 +146,51 @@ pub fn outdated(session: &InfraSession<'_>) -> anyhow::Result<Vec<Outdated>> {
         });
     }
     Ok(rows)
+}
+
+/// Why a pin is where it is: not in the registry, yanked, behind (and what holds it back), or
+/// up to date; newer versions that may not be chosen at all are said once.
+fn why_not_newer(
+    index: &[VersionEntry],
+    entry: &LockEntry,
+    on_it: &[(VersionReq, String)],
+    matching: &Option<Version>,
+    newest: Option<&Version>,
+    registry: &str,
+    keys: &[TrustedKey],
+) -> String {
+    let (module, pinned) = (&entry.module, &entry.version);
+    let mut why = if index.is_empty() {
+        format!("`{module}` is not in the registry `{registry}`")
+    } else if index
+        .iter()
+        .any(|version| version.version == *pinned && version.yanked)
+    {
+        "the pinned version is yanked".to_owned()
+    } else if matching.as_ref().is_some_and(|matching| matching > pinned) {
+        "an update is available: `providers update` moves it".to_owned()
+    } else if let Some(newest) = newest.filter(|newest| *newest > pinned) {
+        match on_it.iter().find(|(req, _)| !req.matches(newest)) {
+            Some((req, who)) if who == "manifest.toml" => {
+                format!("the requirement {req} excludes {newest}")
+            }
+            Some((req, who)) => format!("{who} requires {req}, which excludes {newest}"),
+            None => format!("{newest} needs what other pins exclude"),
+        }
+    } else {
+        "up to date".to_owned()
+    };
+    let refused: Vec<String> = index
+        .iter()
+        .filter(|version| version.version > *pinned)
+        .filter_map(|version| {
+            unusable(version, keys, false).map(|reason| format!("{} is {reason}", version.version))
+        })
+        .collect();
+    if !refused.is_empty() {
+        why.push_str(&format!(" ({})", refused.join(", ")));
+    }
+    why
 }
 
 /// What `update` does to one module.
@@ -204,12 +226,55 @@ pub fn plan_update(
     let entries: BTreeMap<ModuleName, &LockEntry> = nickel_entries(session.lock())
         .map(|entry| (entry.module.clone(), entry))
         .collect();
+    refuse_unpinned(&infra.name, &entries, named)?;
+    let installed: BTreeMap<ModuleName, BTreeMap<ModuleName, VersionReq>> = entries
+        .iter()
+        .map(|(module, entry)| {
+            let dependencies = installed_dependencies(context, infra, entry).unwrap_or_default();
+            (module.clone(), dependencies)
+        })
+        .collect();
+    let moving = moving_set(&entries, &installed, named);
+    let (roots, recorded) = update_roots(session, &entries);
+    let preferred: BTreeMap<ModuleName, Version> = entries
+        .iter()
+        .filter(|(module, _)| !moving.contains(*module))
+        .map(|(module, entry)| (module.clone(), entry.version.clone()))
+        .collect();
+    let index = UpdateIndex {
+        entries: &entries,
+        installed: &installed,
+        moving: &moving,
+        registry: session.registry(Vec::new())?,
+        keys: session.keys()?,
+        allow_unsigned,
+        records: std::sync::Mutex::new(BTreeMap::new()),
+    };
+    let resolution = resolve::resolve(&roots, &index, &preferred)?;
+    let all_records = index
+        .records
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (changes, records) = changes_from(&entries, &resolution, &all_records);
+    Ok(UpdatePlan {
+        resolution,
+        changes,
+        records,
+        recorded,
+    })
+}
+
+/// Refuses a named module that is linked (a link follows its source) or not installed.
+fn refuse_unpinned(
+    infra: &str,
+    entries: &BTreeMap<ModuleName, &LockEntry>,
+    named: &[ModuleName],
+) -> anyhow::Result<()> {
     for module in named {
         match entries.get(module) {
             Some(entry) if entry.mode() == Mode::Pack => {}
             Some(_) => anyhow::bail!(
-                "`{module}` is linked in `{}`: a link follows its source; only pinned packs update",
-                infra.name
+                "`{module}` is linked in `{infra}`: a link follows its source; only pinned packs update"
             ),
             None => {
                 let pinned: Vec<String> = entries
@@ -218,8 +283,7 @@ pub fn plan_update(
                     .map(|entry| format!("`{}`", entry.name))
                     .collect();
                 anyhow::bail!(
-                    "`{module}` is not installed in `{}`\nhint: pinned: {}",
-                    infra.name,
+                    "`{module}` is not installed in `{infra}`\nhint: pinned: {}",
                     if pinned.is_empty() {
                         "none".to_owned()
                     } else {
@@ -229,20 +293,26 @@ pub fn plan_update(
             }
         }
     }
-    let installed: BTreeMap<ModuleName, BTreeMap<ModuleName, VersionReq>> = entries
-        .iter()
-        .map(|(module, entry)| {
-            let dependencies = installed_dependencies(context, infra, entry).unwrap_or_default();
-            (module.clone(), dependencies)
-        })
-        .collect();
-    // The modules that may move: those named (or every pinned one) and, transitively, the
-    // pinned modules they need.
+    Ok(())
+}
+
+/// The modules that may move: those named (or every pinned one) and, transitively, the pinned
+/// modules they need.
+fn moving_set(
+    entries: &BTreeMap<ModuleName, &LockEntry>,
+    installed: &BTreeMap<ModuleName, BTreeMap<ModuleName, VersionReq>>,
+    named: &[ModuleName],
+) -> BTreeSet<ModuleName> {
+    let pinned = |module: &ModuleName| {
+        entries
+            .get(module)
+            .is_some_and(|entry| entry.mode() == Mode::Pack)
+    };
     let mut moving: BTreeSet<ModuleName> = if named.is_empty() {
         entries
-            .values()
-            .filter(|entry| entry.mode() == Mode::Pack)
-            .map(|entry| entry.module.clone())
+            .keys()
+            .filter(|module| pinned(module))
+            .cloned()
             .collect()
     } else {
         named.iter().cloned().collect()
@@ -250,14 +320,20 @@ pub fn plan_update(
     let mut queue: Vec<ModuleName> = moving.iter().cloned().collect();
     while let Some(module) = queue.pop() {
         for dependency in installed.get(&module).into_iter().flat_map(BTreeMap::keys) {
-            let pinned = entries
-                .get(dependency)
-                .is_some_and(|entry| entry.mode() == Mode::Pack);
-            if pinned && moving.insert(dependency.clone()) {
+            if pinned(dependency) && moving.insert(dependency.clone()) {
                 queue.push(dependency.clone());
             }
         }
     }
+    moving
+}
+
+/// What the infra asks for directly: a pack within the requirement `manifest.toml` records
+/// (else exactly its pinned version), a link at its version; and the requirements recorded.
+fn update_roots(
+    session: &InfraSession<'_>,
+    entries: &BTreeMap<ModuleName, &LockEntry>,
+) -> (Vec<Requirement>, BTreeMap<ModuleName, String>) {
     let mut recorded = BTreeMap::new();
     let mut roots = Vec::new();
     for entry in entries.values().filter(|entry| entry.direct) {
@@ -279,29 +355,19 @@ pub fn plan_update(
             origin: Origin::Root(format!("manifest.toml ({})", entry.module)),
         });
     }
-    let preferred: BTreeMap<ModuleName, Version> = entries
-        .iter()
-        .filter(|(module, _)| !moving.contains(*module))
-        .map(|(module, entry)| (module.clone(), entry.version.clone()))
-        .collect();
-    let index = UpdateIndex {
-        entries: &entries,
-        installed: &installed,
-        moving: &moving,
-        registry: session.registry(Vec::new())?,
-        keys: session.keys()?,
-        allow_unsigned,
-        records: std::sync::Mutex::new(BTreeMap::new()),
-    };
-    let resolution = resolve::resolve(&roots, &index, &preferred)?;
-    let all_records = index
-        .records
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    (roots, recorded)
+}
 
+/// The versions that change between the lock and `resolution` (a module nothing needs any
+/// more goes), with the record of each new version.
+fn changes_from(
+    entries: &BTreeMap<ModuleName, &LockEntry>,
+    resolution: &Resolution,
+    all_records: &BTreeMap<(ModuleName, Version), VersionEntry>,
+) -> (Vec<VersionChange>, BTreeMap<ModuleName, VersionEntry>) {
     let mut changes = Vec::new();
     let mut records = BTreeMap::new();
-    for (module, resolved) in &resolution {
+    for (module, resolved) in resolution {
         let from = entries.get(module).map(|entry| entry.version.clone());
         if from.as_ref() == Some(&resolved.version) {
             continue;
@@ -315,7 +381,7 @@ pub fn plan_update(
             to: Some(resolved.version.clone()),
         });
     }
-    for (module, entry) in &entries {
+    for (module, entry) in entries {
         if !resolution.contains_key(module) && !entry.direct {
             changes.push(VersionChange {
                 module: module.clone(),
@@ -324,12 +390,7 @@ pub fn plan_update(
             });
         }
     }
-    Ok(UpdatePlan {
-        resolution,
-        changes,
-        records,
-        recorded,
-    })
+    (changes, records)
 }
 
 struct UpdateIndex<'a> {

@@ -10,6 +10,7 @@ use anyhow::bail;
 use super::report::{Event, Failure, Report};
 use super::{DependencyAction, DependencyChange, drop_entry};
 use crate::catalog::Catalog;
+use crate::context::Context;
 use crate::fs::Transaction;
 use crate::infra::capabilities;
 use crate::infra::lockfile::{LockEntry, Mode, ProvidersLock};
@@ -39,18 +40,7 @@ pub fn remove(
 ) -> anyhow::Result<Report> {
     let lock = session.lock();
     if let Some(kind) = options.kind {
-        let failures: Vec<Failure> = options
-            .modules
-            .iter()
-            .filter_map(|module| {
-                let error =
-                    refuse_unloaded(&session.infra, lock, module, kind, options.force).err()?;
-                Some(Failure {
-                    module: module.clone(),
-                    error,
-                })
-            })
-            .collect();
+        let failures = refusals(session, options, kind);
         if !failures.is_empty() {
             return Ok(Report::refused(
                 &session.infra.name,
@@ -103,14 +93,7 @@ pub fn remove(
     let (context, infra) = (session.context, &session.infra);
     super::regenerate(context, infra, &mut warnings);
     if empty {
-        for dir in [
-            infra.modules_dir(context, Layout::Nickel),
-            infra.modules_dir(context, Layout::Kcl),
-            infra.dir.join(crate::infra::VENDOR_DIR),
-        ] {
-            // Only when empty: anything left in them is someone's.
-            let _ = crate::fs::remove_dir_if_empty(&dir);
-        }
+        remove_empty_module_dirs(context, infra);
     }
     Ok(Report {
         infra: session.infra.name.clone(),
@@ -119,6 +102,39 @@ pub fn remove(
         failures: Vec::new(),
         named: options.modules.len(),
     })
+}
+
+/// The modules named that `unload <kind>` refuses: of another kind, or not loaded.
+fn refusals(
+    session: &InfraSession<'_>,
+    options: &RemoveOptions<'_>,
+    kind: ModuleKind,
+) -> Vec<Failure> {
+    options
+        .modules
+        .iter()
+        .filter_map(|module| {
+            let error =
+                refuse_unloaded(&session.infra, session.lock(), module, kind, options.force)
+                    .err()?;
+            Some(Failure {
+                module: module.clone(),
+                error,
+            })
+        })
+        .collect()
+}
+
+/// After the last module is gone, the directories modules live in, when empty: anything left
+/// in them is someone's.
+fn remove_empty_module_dirs(context: &Context, infra: &Infra) {
+    for dir in [
+        infra.modules_dir(context, Layout::Nickel),
+        infra.modules_dir(context, Layout::Kcl),
+        infra.dir.join(crate::infra::VENDOR_DIR),
+    ] {
+        let _ = crate::fs::remove_dir_if_empty(&dir);
+    }
 }
 
 /// Refuses to unload a module of another kind than named, or (without `force`) one the lock

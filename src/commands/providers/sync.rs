@@ -20,6 +20,41 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
     for leftover in &report.leftovers {
         printer.warning(leftover);
     }
+    let failed = print_entries(printer, results);
+    print_pruned(printer, pruned);
+    // Sync promises the lock's state exactly: whatever still differs is a failure too.
+    let differences = remaining_differences(context, infra, results, printer)?;
+    let total = results.len();
+    if failed > 0 {
+        printer.error_message(format!(
+            "{failed} of {total} modules of `{}` could not be synced",
+            infra.name
+        ));
+    }
+    if differences > 0 {
+        printer.error_message(format!(
+            "`{}` still differs from its lock: {differences} problem{}\nhint: `provisioning providers installed {}` shows each; adopt what the lock lacks with `providers install`, or remove it",
+            infra.name,
+            if differences == 1 { "" } else { "s" },
+            infra.name
+        ));
+    }
+    if failed + differences > 0 {
+        return Ok(Outcome::Failure);
+    }
+    printer.status(
+        "Synced",
+        format!(
+            "{total} module{} of `{}`",
+            if total == 1 { "" } else { "s" },
+            infra.name
+        ),
+    );
+    Ok(Outcome::Success)
+}
+
+/// Prints what sync did to each entry of the lock; returns how many failed.
+fn print_entries(printer: &Printer, results: &[ops::SyncedEntry]) -> usize {
     let mut failed = 0;
     for synced in results {
         match &synced.result {
@@ -48,6 +83,11 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
             }
         }
     }
+    failed
+}
+
+/// Prints what sync removed because the lock does not list it.
+fn print_pruned(printer: &Printer, pruned: &ops::Pruned) {
     for module in &pruned.links {
         printer.status(
             "Unlinked",
@@ -66,7 +106,16 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
             format!("the dependency on `{module}`, which the lock does not list"),
         );
     }
-    // Sync promises the lock's state exactly: whatever still differs is a failure too.
+}
+
+/// Sync promises the lock's state exactly: whatever still differs (and was not reported as a
+/// failed entry) is printed, and counted as a failure too.
+fn remaining_differences(
+    context: &Context,
+    infra: &Infra,
+    results: &[ops::SyncedEntry],
+    printer: &Printer,
+) -> anyhow::Result<usize> {
     let reported: Vec<String> = results
         .iter()
         .filter(|synced| synced.result.is_err())
@@ -84,31 +133,5 @@ pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::R
             ));
         }
     }
-    let total = results.len();
-    if failed > 0 {
-        printer.error_message(format!(
-            "{failed} of {total} modules of `{}` could not be synced",
-            infra.name
-        ));
-    }
-    if differences > 0 {
-        printer.error_message(format!(
-            "`{}` still differs from its lock: {differences} problem{}\nhint: `provisioning providers installed {}` shows each; adopt what the lock lacks with `providers install`, or remove it",
-            infra.name,
-            if differences == 1 { "" } else { "s" },
-            infra.name
-        ));
-    }
-    if failed + differences > 0 {
-        return Ok(Outcome::Failure);
-    }
-    printer.status(
-        "Synced",
-        format!(
-            "{total} module{} of `{}`",
-            if total == 1 { "" } else { "s" },
-            infra.name
-        ),
-    );
-    Ok(Outcome::Success)
+    Ok(differences)
 }
