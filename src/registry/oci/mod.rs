@@ -29,6 +29,7 @@ mod index;
 mod list;
 mod publish;
 mod pull;
+pub mod referrers;
 mod yank;
 
 use std::collections::BTreeMap;
@@ -423,12 +424,15 @@ impl OciRegistry {
     }
 
     /// The pack from the cache, if it is there whole. A cached manifest that no longer reads as
-    /// a pack (or breaks a bound lowered since) is a miss, fetched again.
+    /// a pack (or breaks a bound lowered since) is a miss, fetched again; so is an unsigned pack
+    /// when the network may be asked, since its signature may have been published since
+    /// ([`referrers`]).
     fn cached(&self, pack: &PackRef) -> Option<Fetched> {
         let tag = tag_for(&pack.version).ok()?;
         let manifest = self.cache.manifest(&self.url, &pack.module, &tag)?;
-        let layout = self.layout(pack, &manifest).ok()?;
+        let layout = self.cached_layout(pack, &manifest).ok()?;
         self.load(&layout)
+            .filter(|fetched| fetched.signature.is_some() || self.offline)
     }
 }
 
