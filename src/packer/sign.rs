@@ -65,7 +65,11 @@ impl Packer<'_> {
                 .filter(|key_id| *key_id != own[0].key_id)
         {
             let ours = own[0].key_id;
-            return Ok((Some(signature_name), Some(theirs), Signing::KeptAnother { ours }));
+            return Ok((
+                Some(signature_name),
+                Some(theirs),
+                Signing::KeptAnother { ours },
+            ));
         }
         let still_good = existing.is_some_and(|signature| {
             crate::signing::verify(

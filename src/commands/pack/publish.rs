@@ -117,7 +117,11 @@ impl Tally {
             parts.push(format!(
                 "{} {} added",
                 self.signed,
-                if self.signed == 1 { "signature" } else { "signatures" }
+                if self.signed == 1 {
+                    "signature"
+                } else {
+                    "signatures"
+                }
             ));
         }
         parts.push(format!("{} already there", self.unchanged));

@@ -101,7 +101,8 @@ impl OciRegistry {
                 .collect()
                 .await;
             for ((pack, tag), manifest) in missing.into_iter().zip(manifests) {
-                let (manifest, found) = manifest.map_err(|failure| self.failure(failure, failed))?;
+                let (manifest, found) =
+                    manifest.map_err(|failure| self.failure(failure, failed))?;
                 let layout = self.layout(&pack, &manifest)?;
                 layouts.push((layout, pack.clone(), tag.clone(), Some(found.digest)));
                 self.cache
@@ -114,14 +115,21 @@ impl OciRegistry {
             let signed: Vec<Result<_, Failure>> = futures_util::stream::iter(layouts)
                 .map(|(layout, pack, tag, digest)| {
                     let session = &session;
-                    async move { self.late_signature(session, &pack, &tag, layout, digest).await }
+                    async move {
+                        self.late_signature(session, &pack, &tag, layout, digest)
+                            .await
+                    }
                 })
                 .buffered(CONCURRENCY)
                 .collect()
                 .await;
             let mut entries = Vec::new();
             for layout in signed {
-                entries.push(layout.map_err(|failure| self.failure(failure, failed))?.entry);
+                entries.push(
+                    layout
+                        .map_err(|failure| self.failure(failure, failed))?
+                        .entry,
+                );
             }
             for entry in &mut entries {
                 entry.yanked = yanked.contains(&entry.version);

@@ -284,7 +284,13 @@ impl OciRegistry {
             .or_else(|| crate::signing::signature_key_id(signature));
         let tag = tag_for(&pack.version)?;
         let layout = self
-            .late_signature(session, pack, &tag, self.layout(pack, manifest)?, Some(found.digest))
+            .late_signature(
+                session,
+                pack,
+                &tag,
+                self.layout(pack, manifest)?,
+                Some(found.digest),
+            )
             .await
             .map_err(|failure| {
                 self.failure(failure, |reason| {

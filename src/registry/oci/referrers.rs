@@ -60,7 +60,10 @@ impl Referrer {
             return Err("it does not have exactly one layer".into());
         };
         if layer.media_type != SIGNATURE_MEDIA_TYPE {
-            return Err(format!("its layer is `{}`, not a signature", layer.media_type));
+            return Err(format!(
+                "its layer is `{}`, not a signature",
+                layer.media_type
+            ));
         }
         let digest = Sha256::from_oci_digest(&layer.digest)
             .map_err(|_| format!("`{}` is not a sha256 digest", layer.digest))?;
@@ -140,7 +143,12 @@ impl OciRegistry {
         let repository = format!("{}/{}", self.url.namespace, pack.module);
         let digest = match digest {
             Some(digest) => digest,
-            None => self.manifest_with_digest(session, &repository, tag).await?.1.digest,
+            None => {
+                self.manifest_with_digest(session, &repository, tag)
+                    .await?
+                    .1
+                    .digest
+            }
         };
         let Some(referrer) = self.find_referrer(session, &repository, &digest).await? else {
             return Ok(layout);
@@ -287,8 +295,15 @@ impl OciRegistry {
             annotations,
             artifact_type: Some(SIGNATURE_ARTIFACT_TYPE.to_owned()),
         };
-        self.add_to_fallback_tag(connection, session, pack, &repository, &subject_digest, entry)
-            .await
+        self.add_to_fallback_tag(
+            connection,
+            session,
+            pack,
+            &repository,
+            &subject_digest,
+            entry,
+        )
+        .await
     }
 
     /// Adds `entry` to the index the fallback tag of `subject` names (creating it).
@@ -318,7 +333,11 @@ impl OciRegistry {
                 }));
             }
         };
-        if index.manifests.iter().any(|known| known.digest == entry.digest) {
+        if index
+            .manifests
+            .iter()
+            .any(|known| known.digest == entry.digest)
+        {
             return Ok(());
         }
         index.manifests.push(entry);
@@ -382,10 +401,16 @@ mod tests {
     #[test]
     fn a_referrer_is_read_only_as_one_bounded_signature() {
         let layer = descriptor(SIGNATURE_MEDIA_TYPE, b"sig", None);
-        let read = Referrer::read(signature_manifest(SIGNATURE_ARTIFACT_TYPE, vec![layer.clone()]))
-            .expect("a signature referrer");
+        let read = Referrer::read(signature_manifest(
+            SIGNATURE_ARTIFACT_TYPE,
+            vec![layer.clone()],
+        ))
+        .expect("a signature referrer");
         assert_eq!(read.size, 3);
-        assert_eq!(read.signer.map(|k| k.to_string()).as_deref(), Some("0123456789ABCDEF"));
+        assert_eq!(
+            read.signer.map(|k| k.to_string()).as_deref(),
+            Some("0123456789ABCDEF")
+        );
         let refused = [
             signature_manifest("application/vnd.other", vec![layer.clone()]),
             signature_manifest(SIGNATURE_ARTIFACT_TYPE, vec![]),
