@@ -71,6 +71,14 @@ fn packing_again_with_a_key_adds_the_signature_to_the_same_bytes() {
       caused by: `local_prov` 0.2.0 failed verification: signature: the artifact is not signed
     hint: pack it again to sign it with your key: `provisioning pack provider local`, or pass `--allow-unsigned`
     ");
+    let verify = context.run(["pack", "verify", "local_prov@0.2.0"]);
+    assert_eq!(verify.code, 1, "{verify}");
+    assert!(
+        verify
+            .stderr
+            .contains("hint: pack it again to sign it with your key"),
+        "{verify}"
+    );
     let signed = context.run(["pack", "provider", "local"]);
     assert_snapshot!(keyed(&signed, &[&key]), @"
     exit: 0

@@ -193,7 +193,13 @@ impl OciRegistry {
                     entry.digest
                 )));
             }
-            if let Ok(referrer) = Referrer::read(manifest.0) {
+            // Listed for this pack, it must say so itself.
+            let about_subject = manifest
+                .0
+                .subject
+                .as_ref()
+                .is_some_and(|named| named.digest == subject.oci_digest());
+            if about_subject && let Ok(referrer) = Referrer::read(manifest.0) {
                 return Ok(Some(referrer));
             }
         }
