@@ -30,12 +30,12 @@ pub use directory::DirectoryRegistry;
 pub use metadata::{DocTests, ModuleMetadata, VersionEntry};
 
 use crate::address::{AddressError, OciUrl, Remote};
+use crate::artifact::ArtifactFile;
+pub use crate::artifact::verify::Trust;
+use crate::artifact::verify::{self, Expected, SignatureFile};
 use crate::config::Config;
 use crate::digest::{ContentHash, Sha256};
 use crate::names::{ModuleName, PackRef};
-use crate::pack::ArtifactFile;
-pub use crate::pack::verify::Trust;
-use crate::pack::verify::{self, Expected, SignatureFile};
 use crate::signing::Signer;
 
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +156,7 @@ pub struct VerifiedPack {
     /// The registry marks it yanked.
     pub yanked: bool,
     /// What its manifest says it is (a provider or the core when it does not say).
-    pub kind: crate::catalog::EntryKind,
+    pub kind: crate::module::ModuleKind,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -290,18 +290,7 @@ fn verify_fetched(
     );
     if let Some(failure) = report.first_failure() {
         if failure.check == "signature" && fetched.signature.is_none() {
-            let own_key = trust
-                .keys
-                .iter()
-                .any(|key| key.source == crate::signing::KeySource::Own);
-            let mut hint = unsigned_hint(own_key);
-            if trust.unsigned == (verify::Unsigned::Refused { overridable: true }) {
-                hint.push_str(", or pass `--allow-unsigned`");
-            }
-            return Err(FetchError::Unsigned {
-                pack: pack.clone(),
-                hint,
-            });
+            return Err(unsigned(pack, trust, unsigned_hint));
         }
         return Err(FetchError::Verification {
             pack: pack.clone(),
@@ -326,7 +315,7 @@ fn verify_fetched(
     })?;
     let kind = manifest
         .kind
-        .unwrap_or_else(|| crate::catalog::EntryKind::of(&pack.module));
+        .unwrap_or_else(|| crate::module::ModuleKind::of(&pack.module));
     let dependencies = manifest.dependencies;
     if dependencies != recorded.dependencies {
         return Err(FetchError::Verification {
@@ -352,15 +341,31 @@ fn verify_fetched(
     })
 }
 
+/// The error for `pack`, found unsigned and refused: what would sign it, where it was found.
+fn unsigned(pack: &PackRef, trust: &Trust<'_>, hint: &dyn Fn(bool) -> String) -> FetchError {
+    let own_key = trust
+        .keys
+        .iter()
+        .any(|key| key.source == crate::signing::KeySource::Own);
+    let mut hint = hint(own_key);
+    if trust.unsigned == (verify::Unsigned::Refused { overridable: true }) {
+        hint.push_str(", or pass `--allow-unsigned`");
+    }
+    FetchError::Unsigned {
+        pack: pack.clone(),
+        hint,
+    }
+}
+
 /// A pack's `manifest.toml`.
-fn packed_manifest(files: &[ArtifactFile]) -> Result<crate::catalog::PackageManifest, String> {
+fn packed_manifest(files: &[ArtifactFile]) -> Result<crate::module::PackageManifest, String> {
     let manifest = files
         .iter()
         .find(|file| file.path == "manifest.toml")
         .ok_or("it has no `manifest.toml`")?;
     let text = std::str::from_utf8(&manifest.contents)
         .map_err(|_| "its `manifest.toml` is not UTF-8".to_owned())?;
-    crate::catalog::parse_package_manifest(text, std::path::Path::new("manifest.toml"))
+    crate::module::parse_package_manifest(text, std::path::Path::new("manifest.toml"))
 }
 
 fn describe_dependencies(

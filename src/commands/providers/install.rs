@@ -4,13 +4,14 @@
 use anyhow::{Context as _, bail};
 
 use crate::Outcome;
-use crate::catalog::{self, Layout};
+use crate::catalog;
 use crate::cli::InstallArgs;
 use crate::commands::changes::{self, Wording};
 use crate::context::Context;
 use crate::infra::Infra;
-use crate::infra::ops::{self, LoadOptions, PackOptions};
 use crate::infra::session::{Access, InfraSession};
+use crate::module::Layout;
+use crate::ops::{self, LoadOptions, PackOptions};
 use crate::printer::Printer;
 use crate::registry::Registry;
 use crate::registry::loose::{LooseArtifact, LooseSource};
@@ -97,9 +98,9 @@ fn pack_options(
 }
 
 /// A provider known to a registry only: no source here.
-fn registry_only(provider: &crate::names::ProviderName) -> catalog::Module {
+fn registry_only(provider: &crate::names::ShortName) -> catalog::Module {
     catalog::Module {
-        kind: catalog::ModuleKind::Providers,
+        kind: crate::module::ModuleKind::Provider,
         name: provider.to_string(),
         category: None,
         dir: std::path::PathBuf::new(),
@@ -119,7 +120,7 @@ fn loose_artifact(
 ) -> anyhow::Result<(VersionSpec, Box<dyn Registry>)> {
     let options = context.registry_options();
     let loose = LooseArtifact::new(LooseSource::parse(from, &context.cwd)?, &options)?;
-    let module = args.provider.module_name();
+    let module = args.provider.provider_module();
     let pack = loose.pack().clone();
     if pack.module != module {
         bail!(

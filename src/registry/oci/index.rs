@@ -5,9 +5,11 @@
 use futures_util::StreamExt as _;
 
 use super::client::CONCURRENCY;
-use super::http::Failure;
+use super::http::{Failure, Session};
 use super::list::list_pages;
+use super::pull::Layout;
 use super::{Connection, OciError, OciRegistry, tag_for, yank};
+use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
 use crate::registry::VersionEntry;
 
@@ -110,27 +112,11 @@ impl OciRegistry {
                         format!("the manifest of `{}` {}", pack.module, pack.version)
                     })?;
             }
-            // A version published unsigned may have been signed since: its referrer says so
-            // (asked only for versions that are unsigned, and not yet known to be signed).
-            let signed: Vec<Result<_, Failure>> = futures_util::stream::iter(layouts)
-                .map(|(layout, pack, tag, digest)| {
-                    let session = &session;
-                    async move {
-                        self.late_signature(session, &pack, &tag, layout, digest)
-                            .await
-                    }
-                })
-                .buffered(CONCURRENCY)
-                .collect()
-                .await;
-            let mut entries = Vec::new();
-            for layout in signed {
-                entries.push(
-                    layout
-                        .map_err(|failure| self.failure(failure, failed))?
-                        .entry,
-                );
-            }
+            // A version published unsigned may have been signed since: its referrer says so.
+            let mut entries = self
+                .late_signatures(&session, layouts)
+                .await
+                .map_err(|failure| self.failure(failure, failed))?;
             for entry in &mut entries {
                 entry.yanked = yanked.contains(&entry.version);
             }
@@ -138,6 +124,28 @@ impl OciRegistry {
             Ok(entries)
         })
         .await
+    }
+
+    /// The records of `layouts` (with their pack, tag and manifest digest when known), each
+    /// unsigned one with the signature published since, if any: asked only for versions that
+    /// are unsigned and not yet known to be signed, [`CONCURRENCY`] at a time.
+    async fn late_signatures(
+        &self,
+        session: &Session<'_>,
+        layouts: Vec<(Layout, PackRef, String, Option<Sha256>)>,
+    ) -> Result<Vec<VersionEntry>, Failure> {
+        let signed: Vec<Result<Layout, Failure>> = futures_util::stream::iter(layouts)
+            .map(|(layout, pack, tag, digest)| async move {
+                self.late_signature(session, &pack, &tag, layout, digest)
+                    .await
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        signed
+            .into_iter()
+            .map(|layout| layout.map(|layout| layout.entry))
+            .collect()
     }
 
     /// The index of each of `modules`, read concurrently ([`CONCURRENCY`] modules at a time)

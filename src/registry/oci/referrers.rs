@@ -29,9 +29,9 @@ use super::http::{Failure, Session};
 use super::publish::{EMPTY_CONFIG, EMPTY_CONFIG_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, descriptor};
 use super::pull::{Layout, MAX_MANIFEST_BYTES, MAX_SIGNATURE_BYTES};
 use super::{ANNOTATION_SIGNER, Connection, OciError, OciRegistry, SIGNATURE_MEDIA_TYPE};
+use crate::artifact::ArtifactName;
 use crate::digest::Sha256;
 use crate::names::PackRef;
-use crate::pack::ArtifactName;
 use crate::signing::KeyId;
 
 /// The `artifactType` of a signature published after its pack.
