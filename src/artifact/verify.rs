@@ -195,22 +195,35 @@ fn check_signature(
     let allow_unsigned = trust.unsigned == Unsigned::Allowed;
     let check = "signature";
     let Some(signature) = signature else {
+        // A user with a key signs by packing again; without one, generating it comes first.
+        let sign = if trust
+            .keys
+            .iter()
+            .any(|key| key.source == signing::KeySource::Own)
+        {
+            "pack it again to sign it with your key (a signature can come after its version)"
+        } else {
+            "sign packs with a key (`provisioning keys generate`, then pack again)"
+        };
         let (status, detail) = match trust.unsigned {
-            Unsigned::Allowed => (Status::Allowed, "unsigned, allowed by `--allow-unsigned`"),
+            Unsigned::Allowed => (
+                Status::Allowed,
+                "unsigned, allowed by `--allow-unsigned`".to_owned(),
+            ),
             Unsigned::Refused { overridable: true } => (
                 Status::Failed,
-                "the artifact is not signed\nhint: sign packs with a key (`provisioning keys generate`, then pack again), or pass `--allow-unsigned`",
+                format!("the artifact is not signed\nhint: {sign}, or pass `--allow-unsigned`"),
             ),
             Unsigned::Refused { overridable: false } => (
                 Status::Failed,
-                "the artifact is not signed\nhint: sign packs with a key (`provisioning keys generate`, then pack again)",
+                format!("the artifact is not signed\nhint: {sign}"),
             ),
         };
         return (
             Check {
                 check,
                 status,
-                detail: detail.into(),
+                detail,
             },
             None,
         );

@@ -11,6 +11,64 @@ pub struct Chain {
     pub(super) registries: Vec<Box<dyn Registry>>,
 }
 
+impl Chain {
+    /// The registry that gives `pack` (see [`Registry::fetch_verified`]), and what it gave.
+    fn serving(
+        &self,
+        pack: &PackRef,
+        pinned: Option<&Sha256>,
+    ) -> Result<(usize, Fetched), FetchError> {
+        let mut mismatch = None;
+        let mut not_found = None;
+        for (index, registry) in self.registries.iter().enumerate() {
+            match registry.fetch(pack) {
+                Ok(fetched) if pinned.is_none_or(|pinned| fetched.entry.sha256 == *pinned) => {
+                    return Ok((index, fetched));
+                }
+                Ok(fetched) => {
+                    if let Some(pinned) = pinned {
+                        mismatch.get_or_insert(FetchError::PinMismatch {
+                            pack: pack.clone(),
+                            pinned: *pinned,
+                            found: fetched.entry.sha256,
+                        });
+                    }
+                }
+                Err(error) if error.is_not_found() => not_found = Some(error),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(mismatch.unwrap_or_else(|| {
+            not_found
+                .unwrap_or_else(|| RegistryError::UnknownModule {
+                    module: pack.module.clone(),
+                    registry: self.label(),
+                    provider_pack: None,
+                })
+                .into()
+        }))
+    }
+
+    /// Another registry of the chain (than `serving`) whose record has `pack` with the bytes
+    /// `sha256`, signed: where a signature to publish already is.
+    fn signed_elsewhere(&self, serving: usize, pack: &PackRef, sha256: &Sha256) -> Option<String> {
+        self.registries
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| *index != serving)
+            .find(|(_, registry)| {
+                registry.index(&pack.module).is_ok_and(|entries| {
+                    entries.iter().any(|entry| {
+                        entry.version == pack.version
+                            && entry.sha256 == *sha256
+                            && entry.signature.is_some()
+                    })
+                })
+            })
+            .map(|(_, registry)| registry.label())
+    }
+}
+
 impl Registry for Chain {
     fn label(&self) -> String {
         let labels: Vec<String> = self.registries.iter().map(|r| r.label()).collect();
@@ -103,45 +161,30 @@ impl Registry for Chain {
         }))
     }
 
-    /// For a pinned pack, the first registry whose record has the pinned sha256 (a local
-    /// directory may hold another build of the same version than the registry the lock names);
-    /// a registry that has it with other bytes is the answer only when none has the pinned ones.
+    /// The first registry that has the pack gives it; for a pinned pack, the first whose record
+    /// has the pinned sha256 (a local directory may hold another build of the same version than
+    /// the registry the lock names). A pack it gives unsigned gets the hint of that registry,
+    /// naming another one of the chain that holds the same bytes signed.
     fn fetch_verified(
         &self,
         pack: &PackRef,
         trust: &Trust<'_>,
         pinned: Option<&Sha256>,
     ) -> Result<VerifiedPack, FetchError> {
-        let Some(pinned) = pinned else {
-            return super::verify_fetched(self.fetch(pack)?, pack, trust, None);
+        let (serving, fetched) = self.serving(pack, pinned)?;
+        let sha256 = fetched.entry.sha256;
+        let hint = |own_key| {
+            let signed_in = self.signed_elsewhere(serving, pack, &sha256);
+            self.registries[serving].unsigned_hint(pack, own_key, signed_in.as_deref())
         };
-        let mut mismatch = None;
-        let mut not_found = None;
-        for registry in &self.registries {
-            match registry.fetch(pack) {
-                Ok(fetched) if fetched.entry.sha256 == *pinned => {
-                    return super::verify_fetched(fetched, pack, trust, Some(pinned));
-                }
-                Ok(fetched) => {
-                    mismatch.get_or_insert(FetchError::PinMismatch {
-                        pack: pack.clone(),
-                        pinned: *pinned,
-                        found: fetched.entry.sha256,
-                    });
-                }
-                Err(error) if error.is_not_found() => not_found = Some(error),
-                Err(error) => return Err(error.into()),
-            }
+        super::verify_fetched(fetched, pack, trust, pinned, &hint)
+    }
+
+    fn unsigned_hint(&self, pack: &PackRef, own_key: bool, signed_in: Option<&str>) -> String {
+        match self.registries.first() {
+            Some(first) => first.unsigned_hint(pack, own_key, signed_in),
+            None => String::new(),
         }
-        Err(mismatch.unwrap_or_else(|| {
-            not_found
-                .unwrap_or_else(|| RegistryError::UnknownModule {
-                    module: pack.module.clone(),
-                    registry: self.label(),
-                    provider_pack: None,
-                })
-                .into()
-        }))
     }
 
     fn prefetch(&self, packs: &[PackRef]) {

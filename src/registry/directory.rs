@@ -179,6 +179,18 @@ impl Registry for DirectoryRegistry {
         self.label.clone()
     }
 
+    /// Packing signs what it writes here: with a key, packing again adds the signature.
+    fn unsigned_hint(&self, pack: &PackRef, own_key: bool, _signed_in: Option<&str>) -> String {
+        if own_key {
+            format!(
+                "pack it again to sign it with your key: {}",
+                crate::catalog::pack_command(&pack.module)
+            )
+        } else {
+            "sign packs with a key (`provisioning keys generate`, then pack again)".to_owned()
+        }
+    }
+
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
         let entries = match std::fs::read_dir(&self.registry_path) {
             Ok(entries) => entries,

@@ -266,6 +266,19 @@ impl Registry for LooseArtifact {
         self.label.clone()
     }
 
+    /// The signature of a loose artifact travels beside it, from where it was packed.
+    fn unsigned_hint(&self, pack: &PackRef, _own_key: bool, signed_in: Option<&str>) -> String {
+        match signed_in {
+            Some(signed_in) => format!(
+                "`{signed_in}` holds the same bytes signed: install from there, without `--from`"
+            ),
+            None => format!(
+                "a signed artifact comes with its signature beside it (`{}`): get it from where the artifact came from",
+                crate::artifact::ArtifactName::new(pack.clone()).signature()
+            ),
+        }
+    }
+
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
         Ok(vec![self.pack.module.clone()])
     }

@@ -172,6 +172,10 @@ pub enum FetchError {
         pinned: Sha256,
         found: Sha256,
     },
+    /// The registry holds it without a signature, and unsigned packs are refused: `hint` says
+    /// what would sign it, where it was found.
+    #[error("`{}` {} failed verification: signature: the artifact is not signed\nhint: {hint}", pack.module, pack.version)]
+    Unsigned { pack: PackRef, hint: String },
     #[error("`{}` {} failed verification: {check}: {detail}", pack.module, pack.version)]
     Verification {
         pack: PackRef,
@@ -232,16 +236,36 @@ pub trait Registry {
         trust: &Trust<'_>,
         pinned: Option<&Sha256>,
     ) -> Result<VerifiedPack, FetchError> {
-        verify_fetched(self.fetch(pack)?, pack, trust, pinned)
+        let hint = |own_key| self.unsigned_hint(pack, own_key, None);
+        verify_fetched(self.fetch(pack)?, pack, trust, pinned, &hint)
+    }
+
+    /// What would sign a pack it holds unsigned, for the error's hint (`own_key`: the user has
+    /// a signing key; `signed_in`: another registry that holds the same bytes signed). A remote
+    /// registry's publisher adds the signature later: a signature is not part of a version's
+    /// bytes.
+    fn unsigned_hint(&self, pack: &PackRef, _own_key: bool, signed_in: Option<&str>) -> String {
+        match signed_in {
+            Some(signed_in) => format!(
+                "`{signed_in}` holds the same bytes signed: add the signature to `{}` with `provisioning pack publish {pack}`",
+                self.label()
+            ),
+            None => format!(
+                "`{}` holds it unsigned: its publisher can add the signature later (`provisioning keys generate`, pack it again, then `provisioning pack publish {pack}`)",
+                self.label()
+            ),
+        }
     }
 }
 
-/// Checks a fetched pack as [`Registry::fetch_verified`] says.
+/// Checks a fetched pack as [`Registry::fetch_verified`] says; `unsigned_hint` words the hint
+/// for a pack without a signature (see [`Registry::unsigned_hint`]).
 fn verify_fetched(
     fetched: Fetched,
     pack: &PackRef,
     trust: &Trust<'_>,
     pinned: Option<&Sha256>,
+    unsigned_hint: &dyn Fn(bool) -> String,
 ) -> Result<VerifiedPack, FetchError> {
     let recorded = &fetched.entry;
     if let Some(pinned) = pinned
@@ -265,6 +289,9 @@ fn verify_fetched(
         trust,
     );
     if let Some(failure) = report.first_failure() {
+        if failure.check == "signature" && fetched.signature.is_none() {
+            return Err(unsigned(pack, trust, unsigned_hint));
+        }
         return Err(FetchError::Verification {
             pack: pack.clone(),
             check: failure.check,
@@ -312,6 +339,22 @@ fn verify_fetched(
         yanked: recorded.yanked,
         kind,
     })
+}
+
+/// The error for `pack`, found unsigned and refused: what would sign it, where it was found.
+fn unsigned(pack: &PackRef, trust: &Trust<'_>, hint: &dyn Fn(bool) -> String) -> FetchError {
+    let own_key = trust
+        .keys
+        .iter()
+        .any(|key| key.source == crate::signing::KeySource::Own);
+    let mut hint = hint(own_key);
+    if trust.unsigned == (verify::Unsigned::Refused { overridable: true }) {
+        hint.push_str(", or pass `--allow-unsigned`");
+    }
+    FetchError::Unsigned {
+        pack: pack.clone(),
+        hint,
+    }
 }
 
 /// A pack's `manifest.toml`.

@@ -115,6 +115,13 @@ impl Registry for Recorded {
         self.label.clone()
     }
 
+    fn unsigned_hint(&self, pack: &PackRef, own_key: bool, signed_in: Option<&str>) -> String {
+        match self.registry() {
+            Ok(registry) => registry.unsigned_hint(pack, own_key, signed_in),
+            Err(_) => format!("`{}` holds it unsigned", self.label),
+        }
+    }
+
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
         let held = self.registry()?.modules()?;
         Ok(held

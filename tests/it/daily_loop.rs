@@ -374,12 +374,19 @@ fn a_teammates_signature_is_not_replaced_unless_forced() {
         )
     };
     as_teammate(&["keys", "generate"]).success();
+    let keys: serde_json::Value =
+        serde_json::from_str(&as_teammate(&["keys", "list", "--format", "json"]).stdout)
+            .expect("json");
+    let second = keys[0]["key_id"].as_str().expect("a key").to_owned();
+    // Kept, and said (issue 19: never replaced silently).
     let run = as_teammate(&["pack", "core"]);
-    assert_snapshot!(run, @"
+    assert_snapshot!(run.to_string().replace(&second, "[SECOND]"), @"
     exit: 0
     --- stdout
     --- stderr
        Unchanged `provisioning_core` 0.1.0 → `distribution/packages/provisioning_core_0.1.0.tar` (5.00 KiB, sha256 db05ef9d901a, signed by [FIRST])
+    warning: kept the signature of `provisioning_core` 0.1.0 by key [FIRST]: your key [SECOND] did not replace it
+    hint: pass `--force` to sign it with your key instead
     ");
     assert_eq!(
         context.read("distribution/packages/provisioning_core_0.1.0.tar.minisig"),

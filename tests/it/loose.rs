@@ -103,7 +103,7 @@ fn install_from_refuses_unsigned_mismatched_and_foreign_artifacts() {
     --- stderr
     error: failed to install `local` 0.2.0 into `homelab`
       caused by: `local_prov` 0.2.0 failed verification: signature: the artifact is not signed
-    hint: sign packs with a key (`provisioning keys generate`, then pack again), or pass `--allow-unsigned`
+    hint: a signed artifact comes with its signature beside it (`local_prov_0.2.0.tar.minisig`): get it from where the artifact came from, or pass `--allow-unsigned`
     ");
     assert!(!team.path("workspace/infra/homelab/vendor").exists());
     assert_snapshot!(run(&["downloads/local_prov_0.2.0.tar", "--allow-unsigned"]), @"

@@ -15,6 +15,7 @@ mod fixtures;
 mod hostile_registry;
 mod http_registry;
 mod install;
+mod late_signatures;
 mod libraries;
 mod loose;
 mod manifest_edits;

@@ -6,7 +6,7 @@ use insta::assert_snapshot;
 use crate::common::{RegistryServer, TestContext, sha256_file};
 
 /// A team member's machine: the examples, configured to use `registry`.
-fn client(
+pub(crate) fn client(
     registry: &RegistryServer,
 ) -> impl Fn(&TestContext, &[&str]) -> crate::common::Run + use<> {
     let url = registry.url();
@@ -28,7 +28,7 @@ fn client(
 }
 
 /// A release engineer who packs, signs and publishes the examples; returns their public key.
-fn release(registry: &RegistryServer) -> (TestContext, String) {
+pub(crate) fn release(registry: &RegistryServer) -> (TestContext, String) {
     let releaser = TestContext::examples();
     releaser.run(["keys", "generate"]).success();
     releaser.run(["pack", "core"]).success();
@@ -40,7 +40,7 @@ fn release(registry: &RegistryServer) -> (TestContext, String) {
 }
 
 /// A teammate with nothing packed locally, who trusts the release key.
-fn teammate(public_key: &str) -> TestContext {
+pub(crate) fn teammate(public_key: &str) -> TestContext {
     let context = TestContext::examples();
     context.write("release.pub", public_key);
     context.run(["keys", "trust", "release.pub"]).success();

@@ -27,7 +27,7 @@ use crate::config::absolutize;
 use crate::context::Context;
 use crate::dependencies::ModuleImports;
 use crate::nickel::ExportCache;
-use crate::ops::pack::{Packed, Packer, SigningKey, Written};
+use crate::ops::pack::{Packed, Packer, Signing, SigningKey, Written};
 use crate::printer::Printer;
 use crate::registry::DirectoryRegistry;
 use crate::signing::Keyring;
@@ -113,14 +113,19 @@ fn report_packed(packed: &Packed, context: &Context, printer: &Printer) {
     for leftover in &packed.leftovers {
         printer.warning(leftover);
     }
-    let verb = match packed.written {
-        Written::Created => "Packed",
-        Written::Replaced => "Replaced",
-        Written::Unchanged => "Unchanged",
+    let verb = match (packed.written, packed.signing) {
+        (Written::Created, _) => "Packed",
+        (Written::Replaced, _) => "Replaced",
+        // Same bytes, signed only now: the signature came later.
+        (Written::Unchanged, Signing::Made) => "Signed",
+        (Written::Unchanged, _) => "Unchanged",
     };
-    let signed = match &packed.signer {
-        Some(key_id) => format!("signed by {key_id}"),
-        None => "unsigned".to_owned(),
+    let signed = match (&packed.signer, packed.written, packed.signing) {
+        (Some(key_id), Written::Unchanged, Signing::Made) => {
+            format!("added the signature of key {key_id}, the bytes are unchanged")
+        }
+        (Some(key_id), _, _) => format!("signed by {key_id}"),
+        (None, _, _) => "unsigned".to_owned(),
     };
     printer.status(
         verb,
@@ -133,4 +138,10 @@ fn report_packed(packed: &Packed, context: &Context, printer: &Printer) {
             packed.sha256.short()
         ),
     );
+    if let (Signing::KeptAnother { ours }, Some(theirs)) = (packed.signing, &packed.signer) {
+        printer.warning(format!(
+            "kept the signature of `{}` {} by key {theirs}: your key {ours} did not replace it\nhint: pass `--force` to sign it with your key instead",
+            packed.module, packed.version
+        ));
+    }
 }

@@ -14,7 +14,10 @@ use crate::registry::{DirectoryRegistry, ModuleMetadata, Registries, Registry as
 struct PublishRow {
     module: String,
     version: String,
-    result: Option<Published>,
+    /// `pushed`, `unchanged`, `signature_added` or `signed_by_another_key`; none on error.
+    result: Option<&'static str>,
+    /// The key whose signature the registry keeps, when it is not the local one.
+    registry_signer: Option<String>,
     error: Option<String>,
 }
 
@@ -53,46 +56,118 @@ pub fn publish(
     }
     let label = registry.label();
     let mut rows = Vec::new();
-    let mut failed = 0;
+    let mut tally = Tally::default();
     for (publication, result) in publications.iter().zip(results) {
-        let (module, version) = (&publication.pack.module, &publication.pack.version);
-        match &result {
-            Ok(Published::Pushed) => {
-                printer.status("Published", format!("`{module}` {version} to `{label}`"))
-            }
-            Ok(Published::Unchanged) => {
-                printer.verbose(format!("`{module}` {version} is already in the registry"))
-            }
-            Err(error) => {
-                failed += 1;
-                printer.error_message(format!("failed to publish `{module}` {version}: {error}"));
-            }
+        if let Err(error) = &result {
+            let (module, version) = (&publication.pack.module, &publication.pack.version);
+            printer.error_message(format!("failed to publish `{module}` {version}: {error}"));
         }
+        tally.add(&result);
+        report_one(publication, &result, &label, printer);
         rows.push(PublishRow {
-            module: module.to_string(),
-            version: version.to_string(),
-            result: result.as_ref().ok().copied(),
+            module: publication.pack.module.to_string(),
+            version: publication.pack.version.to_string(),
+            result: result.as_ref().ok().map(|published| published.name()),
+            registry_signer: match &result {
+                Ok(Published::SignedByAnother(theirs)) => theirs.map(|key| key.to_string()),
+                _ => None,
+            },
             error: result.as_ref().err().map(ToString::to_string),
         });
     }
     printer.report(&rows)?;
-    let count = |wanted: Published| rows.iter().filter(|r| r.result == Some(wanted)).count();
-    if failed > 0 {
+    if tally.failed > 0 {
         printer.error_message(format!(
-            "{failed} of {} packs could not be published",
+            "{} of {} packs could not be published",
+            tally.failed,
             rows.len()
         ));
         return Ok(Outcome::Failure);
     }
-    printer.status(
-        "Finished",
-        format!(
-            "{} published, {} already there, in `{label}`",
-            count(Published::Pushed),
-            count(Published::Unchanged)
-        ),
-    );
+    printer.status("Finished", format!("{}, in `{label}`", tally.summary()));
     Ok(Outcome::Success)
+}
+
+/// What a publication did, counted.
+#[derive(Debug, Default)]
+struct Tally {
+    pushed: usize,
+    signed: usize,
+    unchanged: usize,
+    other_key: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn add(&mut self, result: &Result<Published, crate::registry::oci::OciError>) {
+        match result {
+            Ok(Published::Pushed) => self.pushed += 1,
+            Ok(Published::SignatureAdded) => self.signed += 1,
+            Ok(Published::Unchanged) => self.unchanged += 1,
+            Ok(Published::SignedByAnother(_)) => self.other_key += 1,
+            Err(_) => self.failed += 1,
+        }
+    }
+
+    /// `2 published, 1 signature added, 3 already there`: what was added is never counted as
+    /// already there.
+    fn summary(&self) -> String {
+        let mut parts = vec![format!("{} published", self.pushed)];
+        if self.signed > 0 {
+            parts.push(format!(
+                "{} {} added",
+                self.signed,
+                if self.signed == 1 {
+                    "signature"
+                } else {
+                    "signatures"
+                }
+            ));
+        }
+        parts.push(format!("{} already there", self.unchanged));
+        if self.other_key > 0 {
+            parts.push(format!("{} signed there by another key", self.other_key));
+        }
+        parts.join(", ")
+    }
+}
+
+/// The status line (or warning) of one publication that did not fail.
+fn report_one(
+    publication: &Publication,
+    result: &Result<Published, crate::registry::oci::OciError>,
+    label: &str,
+    printer: &Printer,
+) {
+    let (module, version) = (&publication.pack.module, &publication.pack.version);
+    let ours = publication
+        .entry
+        .signer
+        .map_or_else(|| "unknown".to_owned(), |key| key.to_string());
+    match result {
+        Ok(Published::Pushed) => {
+            printer.status("Published", format!("`{module}` {version} to `{label}`"));
+        }
+        Ok(Published::SignatureAdded) => printer.status(
+            "Signed",
+            format!(
+                "`{module}` {version} in `{label}`: added the signature of key {ours} (the published bytes are unchanged)"
+            ),
+        ),
+        Ok(Published::Unchanged) => {
+            printer.verbose(format!("`{module}` {version} is already in the registry"));
+        }
+        Ok(Published::SignedByAnother(theirs)) => {
+            let theirs = theirs.map_or_else(
+                || "a key it does not name".to_owned(),
+                |key| format!("key {key}"),
+            );
+            printer.warning(format!(
+                "`{label}` keeps `{module}` {version} signed by {theirs}: your signature (key {ours}) was not published\nhint: a published signature is never replaced; whoever installs it must trust {theirs} (`provisioning keys trust <public key>`)"
+            ));
+        }
+        Err(_) => {}
+    }
 }
 
 /// The packs named on the command line (every packed version when none is).

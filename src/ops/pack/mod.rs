@@ -52,6 +52,19 @@ pub enum Written {
     Unchanged,
 }
 
+/// What signing did to a packed artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// No signature (no key, or new bytes packed without one).
+    Unsigned,
+    /// The signature beside it still holds.
+    Kept,
+    /// Signed now: new bytes, or bytes that were unsigned (the signature came later).
+    Made,
+    /// Another key's signature of these very bytes stays: `ours` did not replace it.
+    KeptAnother { ours: KeyId },
+}
+
 /// A packed module, for reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct Packed {
@@ -66,6 +79,9 @@ pub struct Packed {
     pub cached_evaluation: bool,
     /// The key that signed it, if one did.
     pub signer: Option<KeyId>,
+    /// What signing did.
+    #[serde(skip)]
+    pub signing: Signing,
     /// What could not be deleted once it was written, to report.
     #[serde(skip)]
     pub leftovers: Vec<String>,
@@ -250,7 +266,7 @@ impl Packer<'_> {
             metadata.as_ref(),
             &mut transaction,
         )?;
-        let (signature, signer) = self.sign(
+        let (signature, signer, signing) = self.sign(
             &path,
             &file_name,
             &artifact,
@@ -299,6 +315,7 @@ impl Packer<'_> {
         Ok(Packed {
             leftovers,
             signer,
+            signing,
             module: pack.module.clone(),
             version: pack.version.clone(),
             path,

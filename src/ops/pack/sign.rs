@@ -1,7 +1,7 @@
 //! Signing a packed artifact: keeping a signature that still holds, or another key's of the
 //! same bytes, else signing with the user's key.
 
-use super::{PackError, Packer, Written};
+use super::{PackError, Packer, Signing, Written};
 use crate::artifact::{Artifact, ArtifactName};
 use crate::fs::Transaction;
 use crate::registry::VersionEntry;
@@ -10,7 +10,7 @@ use crate::signing::KeyId;
 impl Packer<'_> {
     /// Signs the artifact at `path` when there is a key (keeping a signature beside it that our
     /// key already made for these bytes, or that another key made unless `--force`), and says
-    /// what the metadata records: the signature file and the key id.
+    /// what the metadata records (the signature file and the key id) and what it did.
     pub(super) fn sign(
         &self,
         path: &std::path::Path,
@@ -19,17 +19,20 @@ impl Packer<'_> {
         written: Written,
         recorded: Option<&VersionEntry>,
         transaction: &mut Transaction,
-    ) -> Result<(Option<String>, Option<KeyId>), PackError> {
+    ) -> Result<(Option<String>, Option<KeyId>, Signing), PackError> {
         let signature_name = file_name.signature();
         let signature_path = self.destination.dir.join(&signature_name);
         let Some((secret, public)) = self.signing else {
             if written == Written::Unchanged {
                 // Still the bytes it was: what was recorded about its signature still holds.
                 let recorded = recorded.filter(|entry| entry.sha256 == artifact.sha256);
-                return Ok((
-                    recorded.and_then(|e| e.signature.clone()),
-                    recorded.and_then(|e| e.signer),
-                ));
+                let signature = recorded.and_then(|e| e.signature.clone());
+                let signing = if signature.is_some() {
+                    Signing::Kept
+                } else {
+                    Signing::Unsigned
+                };
+                return Ok((signature, recorded.and_then(|e| e.signer), signing));
             }
             // A signature of earlier bytes would not verify: it must not stay beside new ones.
             transaction
@@ -38,7 +41,7 @@ impl Packer<'_> {
                     path: signature_path.clone(),
                     source,
                 })?;
-            return Ok((None, None));
+            return Ok((None, None, Signing::Unsigned));
         };
         let own = [crate::signing::TrustedKey {
             key_id: crate::signing::key_id(public.keynum()),
@@ -61,7 +64,12 @@ impl Packer<'_> {
                 .and_then(|signature| crate::signing::signature_key_id(&signature.text))
                 .filter(|key_id| *key_id != own[0].key_id)
         {
-            return Ok((Some(signature_name), Some(theirs)));
+            let ours = own[0].key_id;
+            return Ok((
+                Some(signature_name),
+                Some(theirs),
+                Signing::KeptAnother { ours },
+            ));
         }
         let still_good = existing.is_some_and(|signature| {
             crate::signing::verify(
@@ -74,6 +82,11 @@ impl Packer<'_> {
             )
             .is_ok()
         });
+        let signing = if still_good {
+            Signing::Kept
+        } else {
+            Signing::Made
+        };
         if !still_good {
             let text = crate::signing::sign(
                 secret,
@@ -89,6 +102,6 @@ impl Packer<'_> {
                     source,
                 })?;
         }
-        Ok((Some(signature_name), Some(own[0].key_id)))
+        Ok((Some(signature_name), Some(own[0].key_id), signing))
     }
 }

@@ -143,6 +143,41 @@ impl HttpRegistry {
             ))
             .into());
         }
+        // Already there intact (an unsigned pack fetched again for a signature added later).
+        if self.cache.blobs.get(&entry.sha256, entry.size).is_none() {
+            self.download_artifact(http, pack, entry).await?;
+        }
+        let Some(signature) = &entry.signature else {
+            return Ok(());
+        };
+        let signature_path = format!("packages/{signature}");
+        let text = self
+            .document_uncached(http, &signature_path, MAX_SIGNATURE_BYTES)
+            .await?
+            .ok_or_else(|| {
+                refused(format!(
+                    "its metadata names the signature `{signature_path}`, which is not found (404)"
+                ))
+            })?;
+        let text = String::from_utf8(text)
+            .map_err(|_| refused(format!("its signature `{signature_path}` is not UTF-8")))?;
+        self.cache.store_signature(&entry.sha256, &text)?;
+        Ok(())
+    }
+
+    /// Downloads the artifact `entry` records into the cache, checked against its size and
+    /// sha256.
+    async fn download_artifact(
+        &self,
+        http: &reqwest::Client,
+        pack: &PackRef,
+        entry: &VersionEntry,
+    ) -> Result<(), RegistryError> {
+        let refused = |reason: String| HttpError::Artifact {
+            registry: self.url.display(),
+            pack: pack.clone(),
+            reason,
+        };
         let file = format!("packages/{}", entry.package_file);
         let url = self.url.join(&file);
         let path = self.cache.blobs.path(&entry.sha256);
@@ -176,21 +211,7 @@ impl HttpRegistry {
             }
             other => self.failed(&url, &other),
         })?;
-        let Some(signature) = &entry.signature else {
-            return Ok(());
-        };
-        let signature_path = format!("packages/{signature}");
-        let text = self
-            .document_uncached(http, &signature_path, MAX_SIGNATURE_BYTES)
-            .await?
-            .ok_or_else(|| {
-                refused(format!(
-                    "its metadata names the signature `{signature_path}`, which is not found (404)"
-                ))
-            })?;
-        let text = String::from_utf8(text)
-            .map_err(|_| refused(format!("its signature `{signature_path}` is not UTF-8")))?;
-        self.cache.store_signature(&entry.sha256, &text)?;
+
         Ok(())
     }
 

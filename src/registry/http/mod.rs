@@ -244,13 +244,16 @@ impl HttpRegistry {
     }
 
     /// The pack from the cache, when the cached metadata records it and its artifact (and
-    /// signature, when it has one) are there intact: no request.
+    /// signature, when it has one) are there intact: no request. An unsigned one is a miss when
+    /// the network may be asked: its signature may have been added since (the metadata is
+    /// revalidated, and the artifact is not downloaded again).
     fn cached(&self, pack: &PackRef) -> Option<Fetched> {
         let entry = self
             .cached_metadata(&pack.module)?
             .get(&pack.version)?
             .clone();
         self.load(entry)
+            .filter(|fetched| fetched.signature.is_some() || self.offline)
     }
 
     /// The pack `entry` records, from the cache.
@@ -323,6 +326,21 @@ impl HttpRegistry {
 impl Registry for HttpRegistry {
     fn label(&self) -> String {
         self.url.display()
+    }
+
+    /// A static host serves what its publisher uploads: a signature added to their
+    /// `distribution/` reaches it with the next upload.
+    fn unsigned_hint(&self, _pack: &PackRef, _own_key: bool, signed_in: Option<&str>) -> String {
+        match signed_in {
+            Some(signed_in) => format!(
+                "`{signed_in}` holds the same bytes signed: upload that `distribution/` directory again to add the signature to `{}`",
+                self.label()
+            ),
+            None => format!(
+                "`{}` holds it unsigned: its publisher can add the signature later (`provisioning keys generate`, pack it again, then upload the `distribution/` directory again)",
+                self.label()
+            ),
+        }
     }
 
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {

@@ -5,9 +5,11 @@
 use futures_util::StreamExt as _;
 
 use super::client::CONCURRENCY;
-use super::http::Failure;
+use super::http::{Failure, Session};
 use super::list::list_pages;
+use super::pull::Layout;
 use super::{Connection, OciError, OciRegistry, tag_for, yank};
+use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
 use crate::registry::VersionEntry;
 
@@ -32,7 +34,7 @@ impl OciRegistry {
             let pack = PackRef::new(module.clone(), version);
             let tag = tag_for(&pack.version)?;
             if let Some(manifest) = self.cache.manifest(&self.url, module, &tag) {
-                let mut entry = self.layout(&pack, &manifest)?.entry;
+                let mut entry = self.cached_layout(&pack, &manifest)?.entry;
                 entry.yanked = yanked.contains(&entry.version);
                 entries.push(entry);
             }
@@ -83,29 +85,38 @@ impl OciRegistry {
                 Some(manifest) => yank::parse(&manifest).map_err(failed)?,
                 None => std::collections::BTreeSet::new(),
             };
-            let mut entries = Vec::new();
+            let mut layouts = Vec::new();
             let mut missing = Vec::new();
             for version in versions {
                 let pack = PackRef::new(module.clone(), version);
                 let tag = tag_for(&pack.version)?;
                 match self.cache.manifest(&self.url, module, &tag) {
-                    Some(manifest) => entries.push(self.layout(&pack, &manifest)?.entry),
+                    Some(manifest) => {
+                        layouts.push((self.cached_layout(&pack, &manifest)?, pack, tag, None));
+                    }
                     None => missing.push((pack, tag)),
                 }
             }
             let manifests: Vec<Result<_, Failure>> = futures_util::stream::iter(&missing)
-                .map(|(_, tag)| self.manifest(&session, repository, tag))
+                .map(|(_, tag)| self.manifest_with_digest(&session, repository, tag))
                 .buffered(CONCURRENCY)
                 .collect()
                 .await;
-            for ((pack, tag), manifest) in missing.iter().zip(manifests) {
-                let manifest = manifest.map_err(|failure| self.failure(failure, failed))?;
-                entries.push(self.layout(pack, &manifest)?.entry);
+            for ((pack, tag), manifest) in missing.into_iter().zip(manifests) {
+                let (manifest, found) =
+                    manifest.map_err(|failure| self.failure(failure, failed))?;
+                let layout = self.layout(&pack, &manifest)?;
+                layouts.push((layout, pack.clone(), tag.clone(), Some(found.digest)));
                 self.cache
-                    .store_manifest(&self.url, module, tag, &manifest, || {
+                    .store_manifest(&self.url, module, &tag, &manifest, || {
                         format!("the manifest of `{}` {}", pack.module, pack.version)
                     })?;
             }
+            // A version published unsigned may have been signed since: its referrer says so.
+            let mut entries = self
+                .late_signatures(&session, layouts)
+                .await
+                .map_err(|failure| self.failure(failure, failed))?;
             for entry in &mut entries {
                 entry.yanked = yanked.contains(&entry.version);
             }
@@ -113,6 +124,28 @@ impl OciRegistry {
             Ok(entries)
         })
         .await
+    }
+
+    /// The records of `layouts` (with their pack, tag and manifest digest when known), each
+    /// unsigned one with the signature published since, if any: asked only for versions that
+    /// are unsigned and not yet known to be signed, [`CONCURRENCY`] at a time.
+    async fn late_signatures(
+        &self,
+        session: &Session<'_>,
+        layouts: Vec<(Layout, PackRef, String, Option<Sha256>)>,
+    ) -> Result<Vec<VersionEntry>, Failure> {
+        let signed: Vec<Result<Layout, Failure>> = futures_util::stream::iter(layouts)
+            .map(|(layout, pack, tag, digest)| async move {
+                self.late_signature(session, &pack, &tag, layout, digest)
+                    .await
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        signed
+            .into_iter()
+            .map(|layout| layout.map(|layout| layout.entry))
+            .collect()
     }
 
     /// The index of each of `modules`, read concurrently ([`CONCURRENCY`] modules at a time)

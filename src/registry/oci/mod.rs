@@ -4,7 +4,8 @@
 //! Each module is a repository `<namespace>/<module>`, each version a tag, each pack an OCI 1.1
 //! artifact: `artifactType` [`ARTIFACT_TYPE`], the empty config, the tar as a layer of media type
 //! [`LAYER_MEDIA_TYPE`], the signature (when there is one) as a second layer of
-//! [`SIGNATURE_MEDIA_TYPE`], and the registry metadata fields as annotations.
+//! [`SIGNATURE_MEDIA_TYPE`] (or, when it came later, a referrer: [`referrers`]), and the
+//! registry metadata fields as annotations.
 //!
 //! - [`address`]: `oci://host[:port]/namespace`, and which hosts are loopback;
 //! - [`credentials`]: where the credentials for a host come from;
@@ -13,6 +14,8 @@
 //! - [`cache`]: the digest-keyed cache that answers repeated pulls with no request;
 //! - [`pull`]: fetching a pack: its manifest checked and bounded, its blobs streamed to the cache;
 //! - [`publish`]: pushing packs;
+//! - [`referrers`]: signatures published after their pack, as OCI 1.1 referrers (with the
+//!   referrers tag schema for registries without the API);
 //! - this file: the registry itself: its bounds, the deadline of each operation, listing (every
 //!   page), and fetching (cache first).
 //!
@@ -29,6 +32,7 @@ mod index;
 mod list;
 mod publish;
 mod pull;
+pub mod referrers;
 mod yank;
 
 use std::collections::BTreeMap;
@@ -423,12 +427,15 @@ impl OciRegistry {
     }
 
     /// The pack from the cache, if it is there whole. A cached manifest that no longer reads as
-    /// a pack (or breaks a bound lowered since) is a miss, fetched again.
+    /// a pack (or breaks a bound lowered since) is a miss, fetched again; so is an unsigned pack
+    /// when the network may be asked, since its signature may have been published since
+    /// ([`referrers`]).
     fn cached(&self, pack: &PackRef) -> Option<Fetched> {
         let tag = tag_for(&pack.version).ok()?;
         let manifest = self.cache.manifest(&self.url, &pack.module, &tag)?;
-        let layout = self.layout(pack, &manifest).ok()?;
+        let layout = self.cached_layout(pack, &manifest).ok()?;
         self.load(&layout)
+            .filter(|fetched| fetched.signature.is_some() || self.offline)
     }
 }
 

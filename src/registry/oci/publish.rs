@@ -1,6 +1,9 @@
 //! Publishing packs to an OCI registry: each as an OCI 1.1 artifact (the empty config, the tar
 //! layer, the signature layer, the registry metadata as annotations), [`CONCURRENCY`] at a
-//! time. A version is immutable: a tag that exists with other bytes is refused.
+//! time. A version is immutable: a tag that exists with other bytes is refused. Its signature
+//! is not part of it: a signature made after the version was published is added as a referrer
+//! ([`super::referrers`]), unless the registry's copy is signed already (by another key: kept,
+//! and reported).
 
 use std::collections::BTreeMap;
 
@@ -8,6 +11,8 @@ use futures_util::StreamExt as _;
 use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
 
 use super::client::CONCURRENCY;
+use super::http::Session;
+use super::pull::ManifestRef;
 use super::{
     ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_DEPENDENCIES, ANNOTATION_LIBRARY,
     ANNOTATION_MODULE, ANNOTATION_SHA256, ANNOTATION_SIGNER, ANNOTATION_TESTS, ANNOTATION_TITLE,
@@ -17,10 +22,11 @@ use super::{
 use crate::digest::Sha256;
 use crate::names::PackRef;
 use crate::registry::VersionEntry;
+use crate::signing::KeyId;
 
-const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-const EMPTY_CONFIG: &[u8] = b"{}";
-const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(super) const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+pub(super) const EMPTY_CONFIG: &[u8] = b"{}";
+pub(super) const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 const ANNOTATION_LICENSE: &str = "org.opencontainers.image.licenses";
 const ANNOTATION_SOURCE: &str = "org.opencontainers.image.source";
@@ -93,12 +99,31 @@ impl Publication {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What publishing one pack did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Published {
     Pushed,
-    /// The registry already held exactly these bytes.
+    /// The registry already held exactly these bytes, signed by the same key (or the local
+    /// pack is unsigned).
     Unchanged,
+    /// The registry held these bytes unsigned: the local signature was added, as a referrer
+    /// (see [`super::referrers`]).
+    SignatureAdded,
+    /// The registry holds these bytes signed by another key (the one named, when its record
+    /// names one): kept, never replaced.
+    SignedByAnother(Option<KeyId>),
+}
+
+impl Published {
+    /// How reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Published::Pushed => "pushed",
+            Published::Unchanged => "unchanged",
+            Published::SignatureAdded => "signature_added",
+            Published::SignedByAnother(_) => "signed_by_another_key",
+        }
+    }
 }
 
 impl OciRegistry {
@@ -179,30 +204,18 @@ impl OciRegistry {
                 pack.module, pack.version
             ),
         };
-        let existing = async {
-            let session = self.session(connection, &reference).await?;
-            self.manifest(&session, reference.repository(), &tag).await
-        };
-        match existing.await {
-            Ok(manifest) => {
-                let existing = manifest
-                    .layers
-                    .iter()
-                    .find(|layer| layer.media_type == LAYER_MEDIA_TYPE)
-                    .map(|layer| layer.digest.clone());
-                let local = publication.entry.sha256;
-                return match existing {
-                    Some(digest) if digest == local.oci_digest() => Ok(Published::Unchanged),
-                    existing => Err(OciError::Immutable {
-                        host: self.url.host.clone(),
-                        pack: pack.clone(),
-                        existing: existing.map_or_else(
-                            || "(not a provisioning pack)".to_owned(),
-                            |digest| digest.trim_start_matches("sha256:").to_owned(),
-                        ),
-                        local,
-                    }),
-                };
+        let session = self
+            .session(connection, &reference)
+            .await
+            .map_err(|failure| self.failure(failure, failed))?;
+        match self
+            .manifest_with_digest(&session, reference.repository(), &tag)
+            .await
+        {
+            Ok((manifest, found)) => {
+                return self
+                    .publish_existing(connection, &session, publication, &manifest, found)
+                    .await;
             }
             Err(failure) if failure.is_not_found() => {}
             Err(failure) => return Err(self.failure(failure, failed)),
@@ -231,6 +244,78 @@ impl OciRegistry {
         )
         .await?;
         Ok(Published::Pushed)
+    }
+
+    /// A version the registry holds already: other bytes are refused (versions are
+    /// immutable); the same bytes get the local signature when the registry's copy has none (a
+    /// signature is not part of a version's bytes), and keep another key's.
+    async fn publish_existing(
+        &self,
+        connection: &Connection,
+        session: &Session<'_>,
+        publication: &Publication,
+        manifest: &OciImageManifest,
+        found: ManifestRef,
+    ) -> Result<Published, OciError> {
+        let pack = &publication.pack;
+        let existing = manifest
+            .layers
+            .iter()
+            .find(|layer| layer.media_type == LAYER_MEDIA_TYPE)
+            .map(|layer| layer.digest.clone());
+        let local = publication.entry.sha256;
+        if existing.as_deref() != Some(local.oci_digest().as_str()) {
+            return Err(OciError::Immutable {
+                host: self.url.host.clone(),
+                pack: pack.clone(),
+                existing: existing.map_or_else(
+                    || "(not a provisioning pack)".to_owned(),
+                    |digest| digest.trim_start_matches("sha256:").to_owned(),
+                ),
+                local,
+            });
+        }
+        let Some(signature) = &publication.signature else {
+            return Ok(Published::Unchanged);
+        };
+        let ours = publication
+            .entry
+            .signer
+            .or_else(|| crate::signing::signature_key_id(signature));
+        let tag = tag_for(&pack.version)?;
+        let layout = self
+            .late_signature(
+                session,
+                pack,
+                &tag,
+                self.layout(pack, manifest)?,
+                Some(found.digest),
+            )
+            .await
+            .map_err(|failure| {
+                self.failure(failure, |reason| {
+                    self.request_error(pack, format!("looking for its signature: {reason}"))
+                })
+            })?;
+        if layout.is_signed() {
+            let theirs = layout.entry.signer;
+            return Ok(if theirs.is_some() && theirs == ours {
+                Published::Unchanged
+            } else {
+                Published::SignedByAnother(theirs)
+            });
+        }
+        let subject = OciDescriptor {
+            media_type: MANIFEST_MEDIA_TYPE.to_owned(),
+            digest: found.digest.oci_digest(),
+            size: i64::try_from(found.size).unwrap_or(i64::MAX),
+            urls: None,
+            annotations: None,
+            artifact_type: Some(ARTIFACT_TYPE.to_owned()),
+        };
+        self.push_referrer(connection, session, pack, subject, signature, ours)
+            .await?;
+        Ok(Published::SignatureAdded)
     }
 
     /// Pushes an OCI 1.1 artifact to `reference`: each layer's blob, the empty config, then the

@@ -8,6 +8,7 @@ use oci_client::manifest::OciImageManifest;
 
 use super::client::{CONCURRENCY, retry};
 use super::http::{Failure, Session};
+use super::referrers::Referrer;
 use super::{
     ANNOTATION_CONTENT_HASH, ANNOTATION_CREATED, ANNOTATION_DEPENDENCIES, ANNOTATION_LIBRARY,
     ANNOTATION_SIGNER, ANNOTATION_TESTS, ANNOTATION_VERSION, ARTIFACT_TYPE, Connection,
@@ -26,8 +27,15 @@ pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 pub const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
 const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
+/// Where a manifest is, as a `subject` names it: its digest and size.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ManifestRef {
+    pub digest: Sha256,
+    pub size: u64,
+}
+
 /// What a pack's manifest says, checked: its layers (within their bounds) and the registry's
-/// record of the pack.
+/// record of the pack; its signature, when one came later, from its referrer.
 pub(super) struct Layout {
     artifact: Layer,
     signature: Option<Layer>,
@@ -45,6 +53,22 @@ struct Layer {
 impl Layout {
     fn layers(&self) -> impl Iterator<Item = &Layer> {
         std::iter::once(&self.artifact).chain(&self.signature)
+    }
+
+    pub(super) fn is_signed(&self) -> bool {
+        self.signature.is_some()
+    }
+
+    /// The pack signed by the signature `referrer` published after it.
+    pub(super) fn with_referrer(mut self, referrer: &Referrer) -> Self {
+        self.signature = Some(Layer {
+            name: "signature",
+            digest: referrer.digest,
+            size: referrer.size,
+        });
+        self.entry.signature = Some(self.entry.package_file.signature());
+        self.entry.signer = self.entry.signer.or(referrer.signer);
+        self
     }
 }
 
@@ -68,8 +92,8 @@ impl OciRegistry {
             .await
             .map_err(|failure| self.failure(failure, failed))?;
         let repository = reference.repository();
-        let manifest = match self.manifest(&session, repository, tag).await {
-            Ok(manifest) => manifest,
+        let (manifest, found) = match self.manifest_with_digest(&session, repository, tag).await {
+            Ok(found) => found,
             Err(failure) if failure.is_not_found() => {
                 return Err(OciError::NotFound {
                     host: self.url.host.clone(),
@@ -80,7 +104,21 @@ impl OciRegistry {
             Err(failure) => return Err(self.failure(failure, failed)),
         };
         let layout = self.layout(pack, &manifest)?;
-        let pulled: Vec<Result<(), Failure>> = futures_util::stream::iter(layout.layers())
+        let layout = self
+            .late_signature(&session, pack, tag, layout, Some(found.digest))
+            .await
+            .map_err(|failure| {
+                self.failure(failure, |reason| {
+                    failed(format!("its signature could not be looked up: {reason}"))
+                })
+            })?;
+        // What the cache holds intact is not asked for again (an unsigned pack is pulled again
+        // only for a signature that came later).
+        let missing: Vec<&Layer> = layout
+            .layers()
+            .filter(|layer| self.cache.blob(&layer.digest, layer.size).is_none())
+            .collect();
+        let pulled: Vec<Result<(), Failure>> = futures_util::stream::iter(missing.iter().copied())
             .map(|layer| {
                 let path = self.cache.blob_path(&layer.digest);
                 let session = &session;
@@ -94,7 +132,7 @@ impl OciRegistry {
             .buffered(CONCURRENCY)
             .collect()
             .await;
-        for (layer, result) in layout.layers().zip(pulled) {
+        for (layer, result) in missing.into_iter().zip(pulled) {
             result.map_err(|failure| match failure {
                 Failure::Blob(fault) => failed(format!("its {} {fault}", layer.name)),
                 Failure::Cache { source, .. } => OciError::Cache {
@@ -118,6 +156,17 @@ impl OciRegistry {
         repository: &str,
         tag: &str,
     ) -> Result<OciImageManifest, Failure> {
+        Ok(self.manifest_with_digest(session, repository, tag).await?.0)
+    }
+
+    /// The manifest of `repository` at `tag` (or a digest) and its digest, as
+    /// [`Self::manifest`] reads it.
+    pub(super) async fn manifest_with_digest(
+        &self,
+        session: &Session<'_>,
+        repository: &str,
+        tag: &str,
+    ) -> Result<(OciImageManifest, ManifestRef), Failure> {
         let path = format!("{repository}/manifests/{tag}");
         let (headers, body) = retry(Failure::is_transient, || {
             session.get_bounded(&path, &[], Some(MANIFEST_MEDIA_TYPE), MAX_MANIFEST_BYTES)
@@ -134,16 +183,19 @@ impl OciRegistry {
             .get("docker-content-digest")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| Sha256::from_oci_digest(value).ok());
-        if announced.is_some_and(|digest| digest != Sha256::of(&body)) {
+        let digest = Sha256::of(&body);
+        if announced.is_some_and(|announced| announced != digest) {
             return Err(Failure::Invalid(
                 "its manifest does not match the digest the registry gives for it".into(),
             ));
         }
-        serde_json::from_slice(&body).map_err(|error| {
+        let manifest = serde_json::from_slice(&body).map_err(|error| {
             Failure::Invalid(format!(
                 "its manifest is not an OCI image manifest: {error}"
             ))
-        })
+        })?;
+        let size = body.len() as u64;
+        Ok((manifest, ManifestRef { digest, size }))
     }
 
     /// The pack a manifest describes: exactly one pack layer and at most one signature layer,
@@ -298,7 +350,7 @@ impl OciRegistry {
         };
         self.cache
             .manifest(&self.url, &pack.module, &tag)
-            .and_then(|manifest| self.layout(pack, &manifest).ok())
+            .and_then(|manifest| self.cached_layout(pack, &manifest).ok())
             .is_some_and(|layout| {
                 layout
                     .layers()
