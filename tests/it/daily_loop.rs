@@ -370,16 +370,18 @@ fn a_teammates_signature_is_not_replaced_unless_forced() {
                 .output()
                 .expect("run"),
             &context.base,
-            &[(first.as_str(), "[FIRST]")],
+            &[],
         )
     };
+    // `[KEY]` is the first key, the base's own (the teammate's lives in their keyring).
+    let _filters = context.filters().bind();
     as_teammate(&["keys", "generate"]).success();
     let run = as_teammate(&["pack", "core"]);
     assert_snapshot!(run, @"
     exit: 0
     --- stdout
     --- stderr
-       Unchanged `provisioning_core` 0.1.0 → `distribution/packages/provisioning_core_0.1.0.tar` (5.00 KiB, sha256 db05ef9d901a, signed by [FIRST])
+       Unchanged `provisioning_core` 0.1.0 → `distribution/packages/provisioning_core_0.1.0.tar` (5.00 KiB, sha256 db05ef9d901a, signed by [KEY])
     ");
     assert_eq!(
         context.read("distribution/packages/provisioning_core_0.1.0.tar.minisig"),

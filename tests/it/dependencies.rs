@@ -78,7 +78,7 @@ fn pack_install_vendors_and_pins_the_closure_and_sync_restores_it() {
     context.run(["keys", "generate"]).success();
     context.run(["pack", "core"]).success();
     context.run(["pack", "providers"]).success();
-    let id = context.key_id();
+    let _filters = context.filters().bind();
     let run = context.run([
         "providers",
         "install",
@@ -87,7 +87,7 @@ fn pack_install_vendors_and_pins_the_closure_and_sync_restores_it() {
         "--version",
         "0.1.0",
     ]);
-    assert_snapshot!(run.to_string().replace(&id, "[KEY]"), @"
+    assert_snapshot!(run, @"
     exit: 0
     --- stdout
     --- stderr

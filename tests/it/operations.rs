@@ -103,7 +103,7 @@ fn every_failure_point_of_a_multi_module_load_leaves_the_infra_byte_identical() 
     bytes[middle] ^= 0x20;
     std::fs::write(&artifact, bytes).expect("tamper");
     let tampered = load(&["containerd", "kubernetes"], Some("*"));
-    insta::with_settings!({ filters => vec![(r"\b[0-9a-f]{64}\b", "[SHA256]")] }, {
+    let _filters = context.filters().sha256().bind();
     assert_snapshot!(tampered, @r"
     exit: 1
     --- stdout
@@ -112,7 +112,6 @@ fn every_failure_point_of_a_multi_module_load_leaves_the_infra_byte_identical() 
       caused by: `kubernetes` 1.30.0 failed verification: sha256: expected [SHA256], found [SHA256]
     error: 1 of 2 modules could not be loaded into `lab`, so none were
     ");
-    });
     // The transaction: `aws` (with the core it needs) is placed, then `upcloud`'s link cannot
     // be, so everything goes back.
     std::fs::create_dir_all(context.path(&format!("{LAB}/.nickel-modules/upcloud_prov")))

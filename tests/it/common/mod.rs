@@ -5,6 +5,7 @@ mod archive;
 mod process;
 mod provider;
 mod servers;
+mod snapshot;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
