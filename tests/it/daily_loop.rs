@@ -224,10 +224,9 @@ fn validate_checks_every_nickel_file_of_the_infra() {
 
 /// Packs `upcloud` and the core, signed, and removes the linked `upcloud` from `wuji`.
 fn released_examples() -> TestContext {
-    let context = TestContext::examples_installed();
-    context.run(["keys", "generate"]).success();
-    context.run(["pack", "core"]).success();
-    context.run(["pack", "providers"]).success();
+    let context = TestContext::examples_installed()
+        .signed()
+        .packed(&["core", "providers"]);
     context
         .run(["providers", "remove", "upcloud", "wuji"])
         .success();
@@ -354,9 +353,7 @@ fn a_dependency_outside_the_managed_directories_is_reported() {
 
 #[test]
 fn a_teammates_signature_is_not_replaced_unless_forced() {
-    let context = TestContext::examples();
-    context.run(["keys", "generate"]).success();
-    context.run(["pack", "core"]).success();
+    let context = TestContext::examples().signed().packed(&["core"]);
     let first = context.key_id();
     let signature = context.read("distribution/packages/provisioning_core_0.1.0.tar.minisig");
     // A teammate, with a key of their own, packs the same sources.

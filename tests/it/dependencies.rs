@@ -75,9 +75,7 @@ fn link_install_brings_the_closure_and_records_who_requires_what() {
 fn pack_install_vendors_and_pins_the_closure_and_sync_restores_it() {
     let context = TestContext::examples();
     with_web(&context);
-    context.run(["keys", "generate"]).success();
-    context.run(["pack", "core"]).success();
-    context.run(["pack", "providers"]).success();
+    let context = context.signed().packed(&["core", "providers"]);
     let _filters = context.filters().bind();
     let run = context.run([
         "providers",
@@ -118,20 +116,10 @@ fn pack_install_vendors_and_pins_the_closure_and_sync_restores_it() {
 
 #[test]
 fn a_diamond_that_agrees_shares_one_version_in_both_modes() {
-    let context = TestContext::examples();
-    context.run(["keys", "generate"]).success();
-    context.run(["pack", "core"]).success();
-    context.run(["pack", "providers"]).success();
-    context
-        .run([
-            "providers",
-            "install",
-            "upcloud",
-            "wuji",
-            "--version",
-            "0.0.1",
-        ])
-        .success();
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "providers"])
+        .installed("wuji", &["upcloud@0.0.1"]);
     let second = context.run(["providers", "install", "aws", "wuji", "--version", "1.0.0"]);
     second.success();
     assert!(!second.stderr.contains("Vendored"), "{second}");

@@ -79,10 +79,7 @@ fn install_links_records_and_depends() {
 
 #[test]
 fn installing_twice_is_harmless() {
-    let context = TestContext::examples();
-    context
-        .run(["providers", "install", "upcloud", "wuji"])
-        .success();
+    let context = TestContext::examples().installed("wuji", &["upcloud"]);
     let before = context.tree("workspace/infra/wuji");
     assert_snapshot!(context.run(["providers", "install", "upcloud", "wuji"]), @"
     exit: 0

@@ -600,8 +600,7 @@ fn graph_draws_modules_dependencies_and_capabilities() {
 
 #[test]
 fn taskservs_and_clusters_pack_and_load_as_verified_packs() {
-    let context = TestContext::examples();
-    context.run(["keys", "generate"]).success();
+    let context = TestContext::examples().signed();
     let _filters = context.filters().bind();
     assert_snapshot!(context.run(["pack", "taskservs"]), @"
     exit: 0

@@ -177,8 +177,7 @@ fn load_and_init_without_version_keep_a_pinned_pack_and_say_so() {
 /// check that the same install through `module-loader load` runs.
 #[test]
 fn providers_install_of_a_pack_checks_capabilities_as_load_does() {
-    let context = TestContext::examples();
-    context.run(["keys", "generate"]).success();
+    let context = TestContext::examples().signed();
     context.provider("dnsmgr").create();
     let manifest = context.path("extensions/providers/dnsmgr/nickel/manifest.toml");
     let text = std::fs::read_to_string(&manifest).expect("read manifest");

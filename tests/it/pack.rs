@@ -60,8 +60,7 @@ fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
 fn export_json_is_what_nickel_export_prints() {
     // The fixtures were made by the real CLI: `nickel export --format json main.ncl` (nickel-lang-cli 1.18.0)
     // in each example provider's `nickel/` directory.
-    let context = TestContext::examples();
-    context.run(["pack", "providers"]).success();
+    let context = TestContext::examples().packed(&["providers"]);
     for (module, version) in [
         ("upcloud_prov", "0.0.1"),
         ("aws_prov", "1.0.0"),
@@ -82,8 +81,7 @@ fn export_json_is_what_nickel_export_prints() {
 
 #[test]
 fn packing_the_same_sources_twice_gives_the_same_bytes() {
-    let context = TestContext::examples();
-    context.run(["pack", "provider", "aws"]).success();
+    let context = TestContext::examples().packed(&["provider aws"]);
     let first = artifact(&context, "aws_prov_1.0.0.tar");
     // New mtimes everywhere, a fresh packages directory and no evaluation cache.
     let source = context.path("extensions/providers/aws/nickel");
@@ -97,15 +95,13 @@ fn packing_the_same_sources_twice_gives_the_same_bytes() {
     context.run(["pack", "provider", "aws"]).success();
     assert_eq!(artifact(&context, "aws_prov_1.0.0.tar"), first);
     // And from another base at another path.
-    let elsewhere = TestContext::examples();
-    elsewhere.run(["pack", "provider", "aws"]).success();
+    let elsewhere = TestContext::examples().packed(&["provider aws"]);
     assert_eq!(artifact(&elsewhere, "aws_prov_1.0.0.tar"), first);
 }
 
 #[test]
 fn repacking_unchanged_sources_is_a_no_op_served_from_the_cache() {
-    let context = TestContext::examples();
-    context.run(["pack", "provider", "local"]).success();
+    let context = TestContext::examples().packed(&["provider local"]);
     let metadata = context.read("distribution/registry/local_prov.json");
     let again = context
         .command()
@@ -375,31 +371,19 @@ fn pack_core_packs_the_schemas() {
 
 #[test]
 fn output_writes_the_artifact_elsewhere_and_leaves_the_registry_alone() {
-    let context = TestContext::examples();
-    context
-        .run(["pack", "provider", "local", "--output", "out"])
-        .success();
+    let context = TestContext::examples().packed(&["provider local --output out"]);
     assert!(context.path("out/local_prov_0.2.0.tar").is_file());
     assert!(!context.path("distribution/registry").exists());
 }
 
 #[test]
 fn pack_list_shows_versions_and_strays() {
-    let context = TestContext::examples();
-    context.run(["pack", "provider", "aws"]).success();
-    context
-        .run(["pack", "provider", "aws", "--version", "1.1.0"])
-        .success();
-    context.run(["pack", "provider", "local"]).success();
-    context
-        .run([
-            "pack",
-            "provider",
-            "upcloud",
-            "--output",
-            "distribution/packages",
-        ])
-        .success();
+    let context = TestContext::examples().packed(&[
+        "provider aws",
+        "provider aws --version 1.1.0",
+        "provider local",
+        "provider upcloud --output distribution/packages",
+    ]);
     std::fs::remove_file(context.path("distribution/packages/local_prov_0.2.0.tar")).expect("rm");
     assert_snapshot!(context.run(["pack", "list"]), @"
     exit: 0
@@ -628,9 +612,7 @@ fn an_invalid_source_date_epoch_is_an_error() {
 /// new bytes beside an old signature and old metadata, and `pack list` said `ok`.
 #[test]
 fn pack_list_shows_a_version_whose_files_disagree() {
-    let context = TestContext::examples();
-    context.run(["keys", "generate"]).success();
-    context.run(["pack", "provider", "local"]).success();
+    let context = TestContext::examples().signed().packed(&["provider local"]);
     let artifact = context.path("distribution/packages/local_prov_0.2.0.tar");
     // Other bytes under the old signature and metadata: what the torn write left.
     std::fs::write(&artifact, b"other bytes").expect("write");
@@ -658,8 +640,7 @@ fn pack_list_shows_a_version_whose_files_disagree() {
 /// module it names, and could stand in for the real one.
 #[test]
 fn a_stray_copy_of_metadata_is_refused_not_read_as_the_module() {
-    let context = TestContext::examples();
-    context.run(["pack", "provider", "local"]).success();
+    let context = TestContext::examples().packed(&["provider local"]);
     let real = context.read("distribution/registry/local_prov.json");
     context.write("distribution/registry/zz-backup.json", &real);
     let run = context.run(["pack", "list"]);

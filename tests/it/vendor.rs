@@ -7,11 +7,9 @@ use crate::common::{TestContext, sha256_file};
 
 /// The example base with a signing key and every provider packed.
 fn packed_examples() -> TestContext {
-    let context = TestContext::examples();
-    context.run(["keys", "generate"]).success();
-    context.run(["pack", "core"]).success();
-    context.run(["pack", "providers"]).success();
-    context
+    TestContext::examples()
+        .signed()
+        .packed(&["core", "providers"])
 }
 
 #[test]
@@ -121,13 +119,7 @@ fn install_version_verifies_and_vendors_the_pack() {
 
 #[test]
 fn one_command_moves_a_provider_between_modes() {
-    let context = packed_examples();
-    context
-        .run(["providers", "install", "upcloud", "wuji"])
-        .success();
-    context
-        .run(["providers", "install", "aws", "wuji"])
-        .success();
+    let context = packed_examples().installed("wuji", &["upcloud", "aws"]);
     let main = context.read("workspace/infra/wuji/main.ncl");
     context
         .run(["providers", "install", "aws", "wuji", "--version", "1.0.0"])
@@ -192,8 +184,7 @@ fn one_command_moves_a_provider_between_modes() {
 
 #[test]
 fn unsigned_packs_are_refused_unless_allowed_and_the_lock_says_so() {
-    let context = TestContext::examples();
-    context.run(["pack", "provider", "local"]).success();
+    let context = TestContext::examples().packed(&["provider local"]);
     let before = context.tree("workspace");
     assert_snapshot!(context.run(["providers", "install", "local", "homelab", "--version", "0.2.0"]), @"
     exit: 1
@@ -255,20 +246,7 @@ fn unknown_versions_and_modules_say_what_exists() {
 
 #[test]
 fn validate_names_each_edited_missing_or_extra_vendored_file() {
-    let context = packed_examples();
-    context
-        .run([
-            "providers",
-            "install",
-            "upcloud",
-            "wuji",
-            "--version",
-            "0.0.1",
-        ])
-        .success();
-    context
-        .run(["providers", "install", "aws", "wuji", "--version", "1.0.0"])
-        .success();
+    let context = packed_examples().installed("wuji", &["upcloud@0.0.1", "aws@1.0.0"]);
     let vendor = context.path("workspace/infra/wuji/vendor/upcloud_prov");
     let mut contents = std::fs::read(vendor.join("defaults.ncl")).expect("read");
     contents[0] ^= 0x01;
@@ -314,17 +292,7 @@ fn validate_names_each_edited_missing_or_extra_vendored_file() {
 
 #[test]
 fn sync_refuses_a_registry_that_no_longer_holds_the_pinned_bytes() {
-    let context = packed_examples();
-    context
-        .run([
-            "providers",
-            "install",
-            "local",
-            "homelab",
-            "--version",
-            "0.2.0",
-        ])
-        .success();
+    let context = packed_examples().installed("homelab", &["local@0.2.0"]);
     std::fs::remove_dir_all(context.path("workspace/infra/homelab/vendor")).expect("rm");
     context.write("extensions/providers/local/nickel/extra.ncl", "{}");
     context
@@ -342,8 +310,7 @@ fn sync_refuses_a_registry_that_no_longer_holds_the_pinned_bytes() {
 
 #[test]
 fn clean_never_deletes_a_pinned_version_unless_forced() {
-    let context = TestContext::examples();
-    context.run(["keys", "generate"]).success();
+    let context = TestContext::examples().signed();
     for version in ["0.9.0", "0.10.0", "0.10.1"] {
         context
             .run(["pack", "provider", "local", "--version", version])
@@ -668,10 +635,9 @@ fn a_wrong_sha256_or_content_hash_is_refused() {
 
 #[test]
 fn registry_flag_installs_from_another_distribution_directory() {
-    let context = TestContext::examples();
-    context.run(["keys", "generate"]).success();
-    context.run(["pack", "core"]).success();
-    context.run(["pack", "provider", "aws"]).success();
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
     // A teammate's registry: a `distribution/` directory copied elsewhere.
     std::fs::rename(context.path("distribution"), context.path("team-registry")).expect("move");
     let run = context.run(["providers", "install", "aws", "wuji", "--version", "1.0.0"]);
