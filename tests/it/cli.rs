@@ -20,11 +20,7 @@ fn a_link_named_module_loader_behaves_as_the_subcommand() {
         .args(["discover", "providers", "up"])
         .output()
         .expect("run through the link");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::common::assert_success(&output);
     assert_snapshot!(String::from_utf8_lossy(&output.stdout), @"
     NAME     CATEGORY  VERSION  DESCRIPTION                            PATH
     upcloud  -         0.0.1    UpCloud servers, networks and storage  extensions/providers/upcloud
@@ -43,11 +39,7 @@ fn a_link_named_providers_runs_the_guides_commands_as_written() {
         .args(["install", "local", "homelab"])
         .output()
         .expect("run through the link");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::common::assert_success(&output);
     assert!(
         context
             .path("workspace/infra/homelab/.nickel-modules/local_prov")

@@ -173,11 +173,7 @@ fn env_lets_the_plain_nickel_cli_export_an_infra() {
         .env("HOME", context.base.parent().expect("root"))
         .output()
         .expect("bash");
-    assert!(
-        plain.status.success(),
-        "{}",
-        String::from_utf8_lossy(&plain.stderr)
-    );
+    crate::common::assert_success(&plain);
     let ours = context.run(["export", "wuji"]);
     ours.success();
     assert_eq!(String::from_utf8_lossy(&plain.stdout), ours.stdout);

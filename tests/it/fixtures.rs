@@ -71,6 +71,13 @@ impl TestContext {
         self
     }
 
+    /// `module-loader load <kind> <infra> <modules>`: those modules linked into the infra.
+    pub fn loaded(self, infra: &str, kind: &str, modules: &[&str]) -> Self {
+        self.run(["module-loader", "load", kind, infra].iter().chain(modules))
+            .success();
+        self
+    }
+
     /// `module-loader load <kind> <infra> <module> --version <version>` for each `module@version`:
     /// the infra pins those packs.
     pub fn pinned(self, infra: &str, kind: &str, modules: &[&str]) -> Self {

@@ -99,11 +99,7 @@ fn install_into_an_infra_given_as_a_path() {
         .args(["providers", "install", "local", "."])
         .output()
         .expect("runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    crate::common::assert_success(&run);
     assert_snapshot!(context.tree("workspace/infra/homelab"), @r#"
     .nickel-modules/
     .nickel-modules/local_prov -> ../../../../extensions/providers/local/nickel

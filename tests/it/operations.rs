@@ -12,16 +12,8 @@ const LAB: &str = "workspace/infra/lab";
 /// `containerd`, which the load replaced, stayed switched from a link to a pack.
 #[test]
 fn a_load_that_fails_leaves_a_module_it_would_have_replaced_as_it_was() {
-    let context = TestContext::released();
-    context
-        .run([
-            "module-loader",
-            "init",
-            "lab",
-            "--taskservs",
-            "kubernetes,containerd",
-        ])
-        .success();
+    let context =
+        TestContext::released().initialized("lab", "taskservs", &["kubernetes", "containerd"]);
     let before = context.tree(LAB);
     let run = context.run_keyed([
         "module-loader",

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub use archive::{archive_file, artifact_file, inspect_archive, sha256_file};
-pub use process::{nickel_cli, output_within};
+pub use process::{assert_success, nickel_cli, output_within};
 // No test names the builder's type today; the path stays as it was before the split.
 #[allow(unused_imports)]
 pub use provider::ProviderBuilder;

@@ -40,6 +40,17 @@ pub fn output_within(mut command: Command, limit: std::time::Duration) -> Output
     }
 }
 
+/// Asserts that a command run outside [`crate::common::TestContext::run`] (another tool, or the
+/// binary with a changed directory or environment) succeeded; its stderr is the message if not.
+#[track_caller]
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The `nickel` CLI that `scripts/test` installs (`cargo install nickel-lang-cli`), or the one
 /// `PROVISIONING_TEST_NICKEL` names.
 pub fn nickel_cli() -> PathBuf {

@@ -172,11 +172,7 @@ fn graph_draws_modules_dependencies_and_capabilities() {
             .write_all(dot.stdout.as_bytes())
             .expect("write");
         let output = render.wait_with_output().expect("dot");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        crate::common::assert_success(&output);
         let svg = String::from_utf8_lossy(&output.stdout);
         assert!(svg.contains("<svg") && svg.contains("kubernetes"), "{svg}");
         assert!(

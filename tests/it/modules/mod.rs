@@ -374,17 +374,8 @@ fn bad_names_and_kinds_are_refused_with_the_catalogs_names() {
 
 #[test]
 fn a_generated_file_edited_by_hand_is_reported_and_sync_rewrites_it() {
-    let context = TestContext::examples();
-    context
-        .run([
-            "module-loader",
-            "load",
-            "taskservs",
-            "homelab",
-            "kubernetes",
-            "containerd",
-        ])
-        .success();
+    let context =
+        TestContext::examples().loaded("homelab", "taskservs", &["kubernetes", "containerd"]);
     let generated = context.read("workspace/infra/homelab/taskservs.ncl");
     // Byte-stable: loading again, or syncing, writes the same bytes.
     context

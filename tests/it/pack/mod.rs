@@ -327,11 +327,7 @@ fn pack_providers_through_a_link_named_pack() {
         .args(["providers", "--format", "json", "-q"])
         .output()
         .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::common::assert_success(&output);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let modules: Vec<&str> = report
         .as_array()
