@@ -142,8 +142,7 @@ fn a_diamond_that_conflicts_names_both_requirements_and_changes_nothing() {
     context
         .run(["providers", "install", "upcloud", "wuji"])
         .success();
-    let before = context.tree("workspace/infra/wuji");
-    assert_snapshot!(context.run(["providers", "install", "edge", "wuji"]), @"
+    assert_snapshot!(context.run_unchanged("workspace/infra/wuji", ["providers", "install", "edge", "wuji"]), @"
     exit: 1
     --- stdout
     --- stderr
@@ -153,7 +152,6 @@ fn a_diamond_that_conflicts_names_both_requirements_and_changes_nothing() {
         edge_prov 0.0.1 requires provisioning_core ^0.2
     hint: available: 0.1.0
     ");
-    assert_eq!(context.tree("workspace/infra/wuji"), before);
 
     // The same in pack mode, where both versions of the core exist: `aws` packed against
     // the core 0.1.0, `edge` against 0.2.0.
@@ -177,8 +175,7 @@ fn a_diamond_that_conflicts_names_both_requirements_and_changes_nothing() {
             "1.0.0",
         ])
         .success();
-    let before = context.tree("workspace/infra/homelab");
-    assert_snapshot!(context.run(["providers", "install", "edge", "homelab", "--version", "0.0.1"]), @"
+    assert_snapshot!(context.run_unchanged("workspace/infra/homelab", ["providers", "install", "edge", "homelab", "--version", "0.0.1"]), @"
     exit: 1
     --- stdout
     --- stderr
@@ -188,7 +185,6 @@ fn a_diamond_that_conflicts_names_both_requirements_and_changes_nothing() {
         edge_prov 0.0.1 requires provisioning_core ^0.2
     hint: available: 0.1.0, 0.2.0
     ");
-    assert_eq!(context.tree("workspace/infra/homelab"), before);
 }
 
 #[test]

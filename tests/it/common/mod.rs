@@ -2,6 +2,7 @@
 //! built from fixture builders, and the real binary run against it.
 
 mod archive;
+mod assertions;
 mod process;
 mod provider;
 mod servers;
