@@ -14,11 +14,7 @@ fn the_workspace_can_move_through_the_environment() {
         .args(["providers", "install", "upcloud", "wuji"])
         .output()
         .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::common::assert_success(&output);
     assert!(
         context
             .path("elsewhere/infra/wuji/.nickel-modules/upcloud_prov/main.ncl")

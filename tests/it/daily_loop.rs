@@ -173,11 +173,7 @@ fn env_lets_the_plain_nickel_cli_export_an_infra() {
         .env("HOME", context.base.parent().expect("root"))
         .output()
         .expect("bash");
-    assert!(
-        plain.status.success(),
-        "{}",
-        String::from_utf8_lossy(&plain.stderr)
-    );
+    crate::common::assert_success(&plain);
     let ours = context.run(["export", "wuji"]);
     ours.success();
     assert_eq!(String::from_utf8_lossy(&plain.stdout), ours.stdout);
@@ -224,10 +220,9 @@ fn validate_checks_every_nickel_file_of_the_infra() {
 
 /// Packs `upcloud` and the core, signed, and removes the linked `upcloud` from `wuji`.
 fn released_examples() -> TestContext {
-    let context = TestContext::examples_installed();
-    context.run(["keys", "generate"]).success();
-    context.run(["pack", "core"]).success();
-    context.run(["pack", "providers"]).success();
+    let context = TestContext::examples_installed()
+        .signed()
+        .packed(&["core", "providers"]);
     context
         .run(["providers", "remove", "upcloud", "wuji"])
         .success();
@@ -354,9 +349,7 @@ fn a_dependency_outside_the_managed_directories_is_reported() {
 
 #[test]
 fn a_teammates_signature_is_not_replaced_unless_forced() {
-    let context = TestContext::examples();
-    context.run(["keys", "generate"]).success();
-    context.run(["pack", "core"]).success();
+    let context = TestContext::examples().signed().packed(&["core"]);
     let first = context.key_id();
     let signature = context.read("distribution/packages/provisioning_core_0.1.0.tar.minisig");
     // A teammate, with a key of their own, packs the same sources.
@@ -370,9 +363,11 @@ fn a_teammates_signature_is_not_replaced_unless_forced() {
                 .output()
                 .expect("run"),
             &context.base,
-            &[(first.as_str(), "[FIRST]")],
+            &[],
         )
     };
+    // `[KEY]` is the first key, the base's own (the teammate's lives in their keyring).
+    let _filters = context.filters().bind();
     as_teammate(&["keys", "generate"]).success();
     let keys: serde_json::Value =
         serde_json::from_str(&as_teammate(&["keys", "list", "--format", "json"]).stdout)
@@ -384,8 +379,8 @@ fn a_teammates_signature_is_not_replaced_unless_forced() {
     exit: 0
     --- stdout
     --- stderr
-       Unchanged `provisioning_core` 0.1.0 → `distribution/packages/provisioning_core_0.1.0.tar` (5.00 KiB, sha256 db05ef9d901a, signed by [FIRST])
-    warning: kept the signature of `provisioning_core` 0.1.0 by key [FIRST]: your key [SECOND] did not replace it
+       Unchanged `provisioning_core` 0.1.0 → `distribution/packages/provisioning_core_0.1.0.tar` (5.00 KiB, sha256 db05ef9d901a, signed by [KEY])
+    warning: kept the signature of `provisioning_core` 0.1.0 by key [KEY]: your key [SECOND] did not replace it
     hint: pass `--force` to sign it with your key instead
     ");
     assert_eq!(

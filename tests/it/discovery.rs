@@ -123,10 +123,7 @@ fn list_of_an_empty_base_says_so() {
 
 #[test]
 fn info_shows_one_provider_in_full() {
-    let context = TestContext::examples();
-    context
-        .run(["providers", "install", "upcloud", "wuji"])
-        .success();
+    let context = TestContext::examples().installed("wuji", &["upcloud"]);
     context.write("distribution/packages/upcloud_prov_0.10.0.tar", "");
     context.write("distribution/packages/upcloud_prov_0.9.0.tar", "");
     assert_snapshot!(context.run(["providers", "info", "upcloud"]), @"

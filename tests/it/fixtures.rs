@@ -1,5 +1,11 @@
 //! Shared fixtures of released modules: "the examples released into a registry holding signed
-//! packs" and "an infra that pins one of them", one line each in a test.
+//! packs", "a teammate who trusts the release key" and "an infra that pins one of them", one
+//! line each in a test.
+//!
+//! The steps are builder methods on [`TestContext`] that take the base and give it back, so a
+//! test states its starting point as one chain:
+//! `TestContext::examples().signed().packed(&["core", "providers"]).installed("wuji", &["aws@1.0.0"])`.
+//! Each step runs the real command and fails the test if it does not succeed.
 
 use crate::common::{Run, TestContext};
 
@@ -7,44 +13,103 @@ impl TestContext {
     /// The example base released: a signing key, and the core schemas and every provider,
     /// taskserv and cluster packed and signed into the local registry.
     pub fn released() -> Self {
-        let context = Self::examples();
-        for args in [
-            &["keys", "generate"][..],
-            &["pack", "core"],
-            &["pack", "providers"],
-            &["pack", "taskservs"],
-            &["pack", "clusters"],
-        ] {
-            context.run(args).success();
-        }
-        context
+        Self::examples()
+            .signed()
+            .packed(&["core", "providers", "taskservs", "clusters"])
     }
 
     /// [`TestContext::released`] with the infra `lab`: the taskserv `kubernetes` linked, and
     /// `containerd` (linked first, then switched) pinned as its signed pack 0.1.0.
     pub fn released_and_pinned() -> Self {
-        let context = Self::released();
-        context
-            .run([
-                "module-loader",
-                "init",
-                "lab",
-                "--taskservs",
-                "kubernetes,containerd",
-            ])
+        Self::released()
+            .initialized("lab", "taskservs", &["kubernetes", "containerd"])
+            .pinned("lab", "taskservs", &["containerd@0.1.0"])
+    }
+
+    /// `keys generate`: the base has a signing key of its own.
+    pub fn signed(self) -> Self {
+        self.run(["keys", "generate"]).success();
+        self
+    }
+
+    /// `pack <what>` for each: `"core"`, `"providers"`, `"provider aws"`,
+    /// `"provider local --version 0.9.0"`.
+    pub fn packed(self, what: &[&str]) -> Self {
+        for command in what {
+            self.run(std::iter::once("pack").chain(command.split_whitespace()))
+                .success();
+        }
+        self
+    }
+
+    /// `providers install <provider> <infra>` for each: `"upcloud"` links it, `"aws@1.0.0"`
+    /// installs that version's pack.
+    pub fn installed(self, infra: &str, providers: &[&str]) -> Self {
+        for provider in providers {
+            let mut args = vec!["providers", "install"];
+            match provider.split_once('@') {
+                Some((name, version)) => args.extend([name, infra, "--version", version]),
+                None => args.extend([provider, infra]),
+            }
+            self.run(args).success();
+        }
+        self
+    }
+
+    /// `module-loader init <infra> --<kind> <modules>`: the infra with those modules linked.
+    pub fn initialized(self, infra: &str, kind: &str, modules: &[&str]) -> Self {
+        let flag = format!("--{kind}");
+        let modules = modules.join(",");
+        self.run([
+            "module-loader",
+            "init",
+            infra,
+            flag.as_str(),
+            modules.as_str(),
+        ])
+        .success();
+        self
+    }
+
+    /// `module-loader load <kind> <infra> <modules>`: those modules linked into the infra.
+    pub fn loaded(self, infra: &str, kind: &str, modules: &[&str]) -> Self {
+        self.run(["module-loader", "load", kind, infra].iter().chain(modules))
             .success();
-        context
-            .run([
+        self
+    }
+
+    /// `module-loader load <kind> <infra> <module> --version <version>` for each `module@version`:
+    /// the infra pins those packs.
+    pub fn pinned(self, infra: &str, kind: &str, modules: &[&str]) -> Self {
+        for pin in modules {
+            let (module, version) = pin.split_once('@').expect("module@version");
+            self.run([
                 "module-loader",
                 "load",
-                "taskservs",
-                "lab",
-                "containerd",
+                kind,
+                infra,
+                module,
                 "--version",
-                "0.1.0",
+                version,
             ])
             .success();
-        context
+        }
+        self
+    }
+
+    /// `keys trust` of the release engineer's public key: a teammate who installs what
+    /// `releaser` signed.
+    pub fn trusting(self, releaser: &TestContext) -> Self {
+        self.write("release.pub", &releaser.public_key());
+        self.run(["keys", "trust", "release.pub"]).success();
+        self
+    }
+
+    /// The public key of the base's signing key (`keys public`), as a `.pub` file holds it.
+    pub fn public_key(&self) -> String {
+        let run = self.run(["keys", "public"]);
+        run.success();
+        run.stdout
     }
 
     /// Runs the binary; the id of the signing key reads `[KEY]`.

@@ -21,14 +21,10 @@ const INSTALL: &[&str] = &["providers", "install", "aws", "wuji", "--version", "
 /// has the core schemas `aws` depends on in their local registry (the test registry serves one
 /// module: `aws`).
 fn releaser_and_teammate() -> (TestContext, TestContext) {
-    let releaser = TestContext::examples();
-    releaser.run(["keys", "generate"]).success();
-    releaser.run(["pack", "core"]).success();
-    releaser.run(["pack", "provider", "aws"]).success();
-    let public = releaser.run(["keys", "public"]).stdout;
-    let team = TestContext::examples();
-    team.write("release.pub", &public);
-    team.run(["keys", "trust", "release.pub"]).success();
+    let releaser = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    let team = TestContext::examples().trusting(&releaser);
     for file in [
         "packages/provisioning_core_0.1.0.tar",
         "packages/provisioning_core_0.1.0.tar.minisig",

@@ -7,22 +7,11 @@ use insta::assert_snapshot;
 
 use crate::common::{Run, StaticServer, TestContext};
 
-/// A release engineer who packs and signs the examples; returns them and their public key.
-fn release() -> (TestContext, String) {
-    let releaser = TestContext::examples();
-    releaser.run(["keys", "generate"]).success();
-    releaser.run(["pack", "core"]).success();
-    releaser.run(["pack", "providers"]).success();
-    let public = releaser.run(["keys", "public"]).stdout;
-    (releaser, public)
-}
-
-/// A teammate with nothing packed locally, who trusts the release key.
-fn teammate(public_key: &str) -> TestContext {
-    let context = TestContext::examples();
-    context.write("release.pub", public_key);
-    context.run(["keys", "trust", "release.pub"]).success();
-    context
+/// A release engineer who packs and signs the examples.
+fn release() -> TestContext {
+    TestContext::examples()
+        .signed()
+        .packed(&["core", "providers"])
 }
 
 /// Runs the tool with `--registry <server>`, the server's address filtered to `[REGISTRY]`.
@@ -45,17 +34,17 @@ fn requests_since(server: &StaticServer, since: usize) -> String {
 
 #[test]
 fn install_list_sync_and_offline_through_a_static_server() {
-    let (releaser, public) = release();
+    let releaser = release();
     let mut server = StaticServer::start(&releaser.path("distribution"));
-    let team = teammate(&public);
+    // A teammate with nothing packed locally, who trusts the release key.
+    let team = TestContext::examples().trusting(&releaser);
 
     let installed = run(
         &server,
         &team,
         &["providers", "install", "aws", "wuji", "--version", "1.0.0"],
     );
-    let key = team.key_id();
-    let installed = installed.to_string().replace(&key, "[KEY]");
+    let _filters = team.filters().bind();
     assert_snapshot!(installed, @"
     exit: 0
     --- stdout
@@ -170,7 +159,7 @@ fn install_list_sync_and_offline_through_a_static_server() {
 
 #[test]
 fn a_tampered_artifact_a_missing_file_and_bad_documents_are_refused() {
-    let (releaser, public) = release();
+    let releaser = release();
     let served = releaser.path("distribution");
     let tar = served.join("packages/aws_prov_1.0.0.tar");
     let mut bytes = std::fs::read(&tar).expect("read");
@@ -178,7 +167,8 @@ fn a_tampered_artifact_a_missing_file_and_bad_documents_are_refused() {
     std::fs::write(&tar, &bytes).expect("tamper");
     std::fs::remove_file(served.join("packages/local_prov_0.2.0.tar")).expect("rm");
     let server = StaticServer::start(&served);
-    let team = teammate(&public);
+    // A teammate with nothing packed locally, who trusts the release key.
+    let team = TestContext::examples().trusting(&releaser);
 
     let tampered = run(
         &server,
@@ -186,7 +176,8 @@ fn a_tampered_artifact_a_missing_file_and_bad_documents_are_refused() {
         &["providers", "install", "aws", "wuji", "--version", "1.0.0"],
     );
     let found = format!("{:x}", sha2_of(&bytes));
-    assert_snapshot!(tampered.to_string().replace(&found[..12], "[FOUND]"), @"
+    let _filters = team.filters().literal(&found[..12], "[FOUND]").bind();
+    assert_snapshot!(tampered, @"
     exit: 1
     --- stdout
     --- stderr
@@ -301,8 +292,7 @@ fn plain_http_is_refused_beyond_loopback_and_urls_are_checked() {
 /// first" instead of refusing a read-only registry, as it does with `--registry http://…`.
 #[test]
 fn pack_yank_refuses_an_http_registry_configured_or_given() {
-    let context = TestContext::examples();
-    context.run(["pack", "provider", "aws"]).success();
+    let context = TestContext::examples().packed(&["provider aws"]);
     let before = context.tree("distribution");
     let url = "https://packs.example/provisioning";
     let configured = context
@@ -327,7 +317,7 @@ fn pack_yank_refuses_an_http_registry_configured_or_given() {
 
 #[test]
 fn credentials_from_netrc_reach_the_server_and_a_refusal_names_their_source() {
-    let (releaser, _) = release();
+    let releaser = release();
     let server = StaticServer::start_with(&releaser.path("distribution"), Some("ci:s3cret"));
     let team = TestContext::examples();
     let list = |netrc: &str| {

@@ -101,11 +101,7 @@ fn a_contract_library_packs_as_a_library_with_the_doc_test_counts_of_nickel_test
         .arg(dir.join("main.ncl"))
         .output()
         .expect("run nickel doc");
-    assert!(
-        real.status.success(),
-        "{}",
-        String::from_utf8_lossy(&real.stderr)
-    );
+    crate::common::assert_success(&real);
     let recorded = json(&context.read("distribution/registry/docs/jsonschema_prov_0.1.0.json"));
     assert_eq!(
         recorded["documentation"],

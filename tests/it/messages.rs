@@ -120,9 +120,7 @@ fn registry_list_of_an_unknown_module_names_it() {
 /// hint to pack `aws`, not the pack meant.
 #[test]
 fn a_provider_name_where_a_module_is_meant_names_the_module() {
-    let context = TestContext::examples();
-    context.run(["pack", "core"]).success();
-    context.run(["pack", "provider", "aws"]).success();
+    let context = TestContext::examples().packed(&["core", "provider aws"]);
     assert_snapshot!(context.run(["pack", "yank", "aws@1.0.0"]), @"
     exit: 1
     --- stdout
@@ -150,8 +148,7 @@ fn a_provider_name_where_a_module_is_meant_names_the_module() {
 /// verify` does not take (`install` does, and its hint still names it: `vendor.rs`).
 #[test]
 fn pack_verify_of_an_unsigned_pack_hints_only_at_signing() {
-    let context = TestContext::examples();
-    context.run(["pack", "provider", "local"]).success();
+    let context = TestContext::examples().packed(&["provider local"]);
     assert_snapshot!(context.run(["pack", "verify", "local_prov@0.2.0"]), @"
     exit: 1
     --- stdout
@@ -183,10 +180,7 @@ fn pack_verify_of_an_unsigned_pack_hints_only_at_signing() {
 /// used the KCL one: each use now says which package.
 #[test]
 fn info_says_which_layout_each_infra_uses() {
-    let context = TestContext::examples();
-    context
-        .run(["providers", "install", "upcloud", "wuji"])
-        .success();
+    let context = TestContext::examples().installed("wuji", &["upcloud"]);
     context
         .run(["providers", "install", "upcloud", "homelab", "--kcl"])
         .success();
@@ -233,9 +227,7 @@ fn update_and_outdated_agree_on_an_infra_without_pins() {
 /// number"), with the position last and no field: now the field, and what it must be.
 #[test]
 fn registry_metadata_errors_name_the_field_and_what_it_must_be() {
-    let context = TestContext::examples();
-    context.run(["pack", "core"]).success();
-    context.run(["pack", "provider", "aws"]).success();
+    let context = TestContext::examples().packed(&["core", "provider aws"]);
     let path = "distribution/registry/aws_prov.json";
     let good: serde_json::Value = serde_json::from_str(&context.read(path)).expect("json");
     let mut version = good.clone();

@@ -12,16 +12,8 @@ const LAB: &str = "workspace/infra/lab";
 /// `containerd`, which the load replaced, stayed switched from a link to a pack.
 #[test]
 fn a_load_that_fails_leaves_a_module_it_would_have_replaced_as_it_was() {
-    let context = TestContext::released();
-    context
-        .run([
-            "module-loader",
-            "init",
-            "lab",
-            "--taskservs",
-            "kubernetes,containerd",
-        ])
-        .success();
+    let context =
+        TestContext::released().initialized("lab", "taskservs", &["kubernetes", "containerd"]);
     let before = context.tree(LAB);
     let run = context.run_keyed([
         "module-loader",
@@ -103,7 +95,7 @@ fn every_failure_point_of_a_multi_module_load_leaves_the_infra_byte_identical() 
     bytes[middle] ^= 0x20;
     std::fs::write(&artifact, bytes).expect("tamper");
     let tampered = load(&["containerd", "kubernetes"], Some("*"));
-    insta::with_settings!({ filters => vec![(r"\b[0-9a-f]{64}\b", "[SHA256]")] }, {
+    let _filters = context.filters().sha256().bind();
     assert_snapshot!(tampered, @r"
     exit: 1
     --- stdout
@@ -112,7 +104,6 @@ fn every_failure_point_of_a_multi_module_load_leaves_the_infra_byte_identical() 
       caused by: `kubernetes` 1.30.0 failed verification: sha256: expected [SHA256], found [SHA256]
     error: 1 of 2 modules could not be loaded into `lab`, so none were
     ");
-    });
     // The transaction: `aws` (with the core it needs) is placed, then `upcloud`'s link cannot
     // be, so everything goes back.
     std::fs::create_dir_all(context.path(&format!("{LAB}/.nickel-modules/upcloud_prov")))
@@ -178,8 +169,7 @@ fn load_and_init_without_version_keep_a_pinned_pack_and_say_so() {
 /// check that the same install through `module-loader load` runs.
 #[test]
 fn providers_install_of_a_pack_checks_capabilities_as_load_does() {
-    let context = TestContext::examples();
-    context.run(["keys", "generate"]).success();
+    let context = TestContext::examples().signed();
     context.provider("dnsmgr").create();
     let manifest = context.path("extensions/providers/dnsmgr/nickel/manifest.toml");
     let text = std::fs::read_to_string(&manifest).expect("read manifest");

@@ -135,10 +135,7 @@ fn installed_on_an_empty_infra_says_so() {
 
 #[test]
 fn main_ncl_without_its_modules_fails_with_nickels_diagnostic() {
-    let context = TestContext::examples();
-    context
-        .run(["providers", "install", "upcloud", "wuji"])
-        .success();
+    let context = TestContext::examples().installed("wuji", &["upcloud"]);
     assert_snapshot!(context.run(["providers", "validate", "wuji"]), @r#"
     exit: 1
     --- stdout

@@ -1,0 +1,74 @@
+//! A provider built on disk with given files, version and dependencies.
+
+use std::path::PathBuf;
+
+use super::TestContext;
+
+impl TestContext {
+    /// Starts a provider with a valid manifest and `main.ncl`.
+    pub fn provider(&self, name: &str) -> ProviderBuilder<'_> {
+        ProviderBuilder {
+            context: self,
+            name: name.to_owned(),
+            version: "0.0.1".to_owned(),
+            description: format!("The {name} provider"),
+            dependencies: Vec::new(),
+            files: vec![(
+                "main.ncl".to_owned(),
+                format!("{{ provider = \"{name}\", size | Number = 1 }}\n"),
+            )],
+        }
+    }
+}
+
+pub struct ProviderBuilder<'a> {
+    context: &'a TestContext,
+    name: String,
+    version: String,
+    description: String,
+    files: Vec<(String, String)>,
+    dependencies: Vec<(String, String)>,
+}
+
+impl ProviderBuilder<'_> {
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = version.to_owned();
+        self
+    }
+
+    /// Declares a dependency: `module = "requirement"` under `[dependencies]`.
+    pub fn dependency(mut self, module: &str, requirement: &str) -> Self {
+        self.dependencies
+            .push((module.to_owned(), requirement.to_owned()));
+        self
+    }
+
+    /// Adds or replaces a file of the provider's `nickel/` package.
+    pub fn file(mut self, name: &str, contents: &str) -> Self {
+        self.files.retain(|(existing, _)| existing != name);
+        self.files.push((name.to_owned(), contents.to_owned()));
+        self
+    }
+
+    pub fn create(self) -> PathBuf {
+        let dir = self
+            .context
+            .path(&format!("extensions/providers/{}/nickel", self.name));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let mut manifest = format!(
+            "[package]\nname = \"{}_prov\"\nversion = \"{}\"\ndescription = \"{}\"\n",
+            self.name, self.version, self.description
+        );
+        if !self.dependencies.is_empty() {
+            manifest.push_str("\n[dependencies]\n");
+            for (module, requirement) in &self.dependencies {
+                manifest.push_str(&format!("{module} = \"{requirement}\"\n"));
+            }
+        }
+        std::fs::write(dir.join("manifest.toml"), manifest).expect("write manifest");
+        for (name, contents) in &self.files {
+            std::fs::write(dir.join(name), contents).expect("write file");
+        }
+        dir
+    }
+}
