@@ -99,41 +99,11 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     }
     // Listed under their kind: providers, then the core, taskservs, clusters.
     rows.sort_by_key(|row| row.kind);
-    printer.data(&rows, || {
-        let mut table = Table::new([
-            "MODULE", "KIND", "VERSION", "SIZE", "CREATED", "SHA256", "SIGNED", "STATE",
-        ])
-        .when_empty(&format!(
-            "no packages in `{}`",
-            context.display_path(&registry.pack_path).display()
-        ));
-        for row in &rows {
-            table.row([
-                row.module.clone(),
-                row.kind.as_str().into(),
-                if row.yanked {
-                    format!("{} (yanked)", row.version)
-                } else {
-                    row.version.to_string()
-                },
-                row.size.map_or_else(
-                    || "-".into(),
-                    |size| indicatif::HumanBytes(size).to_string(),
-                ),
-                row.created.clone().unwrap_or_else(|| "-".into()),
-                row.sha256.map_or_else(|| "-".into(), |sha| sha.short()),
-                if row.signed { "yes" } else { "no" }.into(),
-                match row.state {
-                    PackageState::Ok => "ok",
-                    PackageState::Missing => "missing",
-                    PackageState::Unindexed => "unindexed",
-                    PackageState::Mismatch => "MISMATCH",
-                }
-                .into(),
-            ]);
-        }
-        table
-    })?;
+    let empty = format!(
+        "no packages in `{}`",
+        context.display_path(&registry.pack_path).display()
+    );
+    printer.data(&rows, || table(&rows, &empty))?;
     for row in &rows {
         if let Some(problem) = &row.problem {
             printer.warning(format!(
@@ -143,6 +113,40 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// The rows as `pack list` prints them; `empty` when there are none.
+fn table(rows: &[PackageRow], empty: &str) -> Table {
+    let mut table = Table::new([
+        "MODULE", "KIND", "VERSION", "SIZE", "CREATED", "SHA256", "SIGNED", "STATE",
+    ])
+    .when_empty(empty);
+    for row in rows {
+        table.row([
+            row.module.clone(),
+            row.kind.as_str().into(),
+            if row.yanked {
+                format!("{} (yanked)", row.version)
+            } else {
+                row.version.to_string()
+            },
+            row.size.map_or_else(
+                || "-".into(),
+                |size| indicatif::HumanBytes(size).to_string(),
+            ),
+            row.created.clone().unwrap_or_else(|| "-".into()),
+            row.sha256.map_or_else(|| "-".into(), |sha| sha.short()),
+            if row.signed { "yes" } else { "no" }.into(),
+            match row.state {
+                PackageState::Ok => "ok",
+                PackageState::Missing => "missing",
+                PackageState::Unindexed => "unindexed",
+                PackageState::Mismatch => "MISMATCH",
+            }
+            .into(),
+        ]);
+    }
+    table
 }
 
 /// What differs between a recorded version and its files: the artifact's size or sha256, or a

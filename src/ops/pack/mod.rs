@@ -204,30 +204,7 @@ pub type SigningKey = (minisign::SecretKey, minisign::PublicKey);
 impl Packer<'_> {
     pub fn pack(&self, evaluator: &mut Evaluator, input: &PackInput) -> Result<Packed, PackError> {
         let pack = &input.pack;
-        let stamp = source::Stamp {
-            kind: input.kind,
-            category: input.category.as_deref(),
-        };
-        let mut files = source::read(&input.package_dir, "manifest.toml", pack, &stamp)?;
-        self.check_hermetic(input, &files)?;
-        let closure = self
-            .imports
-            .closure(&pack.module, &pack.version, &input.dependencies)?;
-        self.imports.link(&closure)?;
-        let mut checked = self.check(evaluator, input, &mut files)?;
-        // Hidden files joined the pack: they must be hermetic too.
-        self.check_hermetic(input, &files)?;
-        // A pack carries only the module's own files: an import that leaves it other than into
-        // a declared dependency (or what that one needs) is refused.
-        let allowed: Vec<PathBuf> = closure.into_iter().map(|(_, source)| source.dir).collect();
-        crate::nickel::check_confined(&input.package_dir, &allowed, &checked.read).map_err(
-            |escape| PackError::NotSelfContained {
-                hint: escape_hint(self.imports, &escape),
-                module: pack.module.clone(),
-                escape,
-            },
-        )?;
-        self.remember(&mut checked);
+        let (mut files, mut checked) = self.read_and_check(evaluator, input)?;
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let artifact = crate::artifact::build(pack, &files, checked.export.as_deref())?;
         let cached_evaluation = checked.cached;
@@ -242,16 +219,7 @@ impl Packer<'_> {
 
         let file_name = ArtifactName::new(pack.clone());
         let path = self.destination.dir.join(file_name.to_string());
-        let metadata = if self.destination.index {
-            Some(
-                self.registry
-                    .read(&pack.module)?
-                    .unwrap_or_else(|| ModuleMetadata::new(pack.module.clone(), self.metadata))
-                    .with_kind(input.kind, input.category.as_deref()),
-            )
-        } else {
-            None
-        };
+        let metadata = self.metadata_to_update(input)?;
         let recorded = metadata
             .as_ref()
             .and_then(|m| m.get(&pack.version))
@@ -305,11 +273,7 @@ impl Packer<'_> {
             )?;
         }
         if let Some(docs) = docs {
-            let path = crate::registry::site::docs_path(self.registry, pack);
-            transaction
-                .create_dir_all(path.parent().unwrap_or(&self.registry.registry_path))
-                .and_then(|()| transaction.write(&path, &docs.render()).map(|_| ()))
-                .map_err(|source| PackError::Write { path, source })?;
+            self.write_docs(pack, &docs, &mut transaction)?;
         }
         let leftovers = transaction.commit();
         Ok(Packed {
@@ -325,6 +289,70 @@ impl Packer<'_> {
             written,
             cached_evaluation,
         })
+    }
+
+    /// The module's files, read and checked: hermetic, evaluating with its dependencies
+    /// linked, its imports confined to itself and its declared dependencies (what that one
+    /// needs included), its checks remembered.
+    fn read_and_check(
+        &self,
+        evaluator: &mut Evaluator,
+        input: &PackInput,
+    ) -> Result<(Vec<ArtifactFile>, check::Checked), PackError> {
+        let pack = &input.pack;
+        let stamp = source::Stamp {
+            kind: input.kind,
+            category: input.category.as_deref(),
+        };
+        let mut files = source::read(&input.package_dir, "manifest.toml", pack, &stamp)?;
+        self.check_hermetic(input, &files)?;
+        let closure = self
+            .imports
+            .closure(&pack.module, &pack.version, &input.dependencies)?;
+        self.imports.link(&closure)?;
+        let mut checked = self.check(evaluator, input, &mut files)?;
+        // Hidden files joined the pack: they must be hermetic too.
+        self.check_hermetic(input, &files)?;
+        // A pack carries only the module's own files: an import that leaves it other than into
+        // a declared dependency (or what that one needs) is refused.
+        let allowed: Vec<PathBuf> = closure.into_iter().map(|(_, source)| source.dir).collect();
+        crate::nickel::check_confined(&input.package_dir, &allowed, &checked.read).map_err(
+            |escape| PackError::NotSelfContained {
+                hint: escape_hint(self.imports, &escape),
+                module: pack.module.clone(),
+                escape,
+            },
+        )?;
+        self.remember(&mut checked);
+        Ok((files, checked))
+    }
+
+    /// The module's metadata as the registry holds it (new when it has none), when the
+    /// destination keeps metadata; `None` for a loose artifact.
+    fn metadata_to_update(&self, input: &PackInput) -> Result<Option<ModuleMetadata>, PackError> {
+        if !self.destination.index {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.registry
+                .read(&input.pack.module)?
+                .unwrap_or_else(|| ModuleMetadata::new(input.pack.module.clone(), self.metadata))
+                .with_kind(input.kind, input.category.as_deref()),
+        ))
+    }
+
+    /// The module's documentation page data, in the same transaction as its artifact.
+    fn write_docs(
+        &self,
+        pack: &PackRef,
+        docs: &VersionDocs,
+        transaction: &mut Transaction,
+    ) -> Result<(), PackError> {
+        let path = crate::registry::site::docs_path(self.registry, pack);
+        transaction
+            .create_dir_all(path.parent().unwrap_or(&self.registry.registry_path))
+            .and_then(|()| transaction.write(&path, &docs.render()).map(|_| ()))
+            .map_err(|source| PackError::Write { path, source })
     }
 
     /// The description and the documentation of a module being packed, for its page: from the

@@ -23,25 +23,7 @@ impl Packer<'_> {
         let signature_name = file_name.signature();
         let signature_path = self.destination.dir.join(&signature_name);
         let Some((secret, public)) = self.signing else {
-            if written == Written::Unchanged {
-                // Still the bytes it was: what was recorded about its signature still holds.
-                let recorded = recorded.filter(|entry| entry.sha256 == artifact.sha256);
-                let signature = recorded.and_then(|e| e.signature.clone());
-                let signing = if signature.is_some() {
-                    Signing::Kept
-                } else {
-                    Signing::Unsigned
-                };
-                return Ok((signature, recorded.and_then(|e| e.signer), signing));
-            }
-            // A signature of earlier bytes would not verify: it must not stay beside new ones.
-            transaction
-                .remove_file(&signature_path)
-                .map_err(|source| PackError::Write {
-                    path: signature_path.clone(),
-                    source,
-                })?;
-            return Ok((None, None, Signing::Unsigned));
+            return self.without_key(&signature_path, artifact, written, recorded, transaction);
         };
         let own = [crate::signing::TrustedKey {
             key_id: crate::signing::key_id(public.keynum()),
@@ -103,5 +85,34 @@ impl Packer<'_> {
                 })?;
         }
         Ok((Some(signature_name), Some(own[0].key_id), signing))
+    }
+
+    /// Without a key: the signature recorded for these very bytes still holds; a signature of
+    /// earlier bytes would not verify, so it must not stay beside new ones.
+    fn without_key(
+        &self,
+        signature_path: &std::path::Path,
+        artifact: &Artifact,
+        written: Written,
+        recorded: Option<&VersionEntry>,
+        transaction: &mut Transaction,
+    ) -> Result<(Option<String>, Option<KeyId>, Signing), PackError> {
+        if written == Written::Unchanged {
+            let recorded = recorded.filter(|entry| entry.sha256 == artifact.sha256);
+            let signature = recorded.and_then(|e| e.signature.clone());
+            let signing = if signature.is_some() {
+                Signing::Kept
+            } else {
+                Signing::Unsigned
+            };
+            return Ok((signature, recorded.and_then(|e| e.signer), signing));
+        }
+        transaction
+            .remove_file(signature_path)
+            .map_err(|source| PackError::Write {
+                path: signature_path.to_owned(),
+                source,
+            })?;
+        Ok((None, None, Signing::Unsigned))
     }
 }
