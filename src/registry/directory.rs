@@ -234,6 +234,7 @@ impl Registry for DirectoryRegistry {
             bytes,
             signature,
             label: self.label.clone(),
+            loose: false,
         })
     }
 }

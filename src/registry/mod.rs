@@ -138,6 +138,8 @@ pub struct Fetched {
     pub signature: Option<SignatureFile>,
     /// The registry it came from, as messages and the lock name it.
     pub label: String,
+    /// It is a loose artifact (`label` names the artifact itself): messages name it.
+    pub loose: bool,
 }
 
 /// A pack that passed every check: its files, read as hostile input and found safe.
@@ -172,12 +174,21 @@ pub enum FetchError {
         pinned: Sha256,
         found: Sha256,
     },
-    #[error("`{}` {} failed verification: {check}: {detail}", pack.module, pack.version)]
+    #[error("{} failed verification: {check}: {detail}", verified_what(pack, artifact.as_deref()))]
     Verification {
         pack: PackRef,
+        /// The loose artifact it was read from, when it was one.
+        artifact: Option<String>,
         check: &'static str,
         detail: String,
     },
+}
+
+fn verified_what(pack: &PackRef, artifact: Option<&str>) -> String {
+    match artifact {
+        Some(artifact) => format!("`{artifact}` (`{}` {})", pack.module, pack.version),
+        None => format!("`{}` {}", pack.module, pack.version),
+    }
 }
 
 /// Where packs come from.
@@ -192,6 +203,17 @@ pub trait Registry {
     /// dependencies), oldest first; none when it has no such module. Resolution reads this,
     /// never a pack.
     fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError>;
+
+    /// How messages name it as a place to look: "the registry `…`" (loose artifacts: "the
+    /// artifacts given with `--from`").
+    fn description(&self) -> String {
+        format!("the registry `{}`", self.label())
+    }
+
+    /// It is, or begins with, artifacts given with `--from`.
+    fn has_loose(&self) -> bool {
+        false
+    }
 
     /// The versions of `module`, oldest first; none when it has no such module.
     fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError> {
@@ -244,6 +266,7 @@ fn verify_fetched(
     pinned: Option<&Sha256>,
 ) -> Result<VerifiedPack, FetchError> {
     let recorded = &fetched.entry;
+    let artifact = fetched.loose.then(|| fetched.label.clone());
     if let Some(pinned) = pinned
         && *pinned != recorded.sha256
     {
@@ -267,6 +290,7 @@ fn verify_fetched(
     if let Some(failure) = report.first_failure() {
         return Err(FetchError::Verification {
             pack: pack.clone(),
+            artifact,
             check: failure.check,
             detail: failure.detail.clone(),
         });
@@ -275,6 +299,7 @@ fn verify_fetched(
     let (Some(files), Some(content_hash)) = (report.files, report.content_hash) else {
         return Err(FetchError::Verification {
             pack: pack.clone(),
+            artifact,
             check: "archive",
             detail: "it could not be read".into(),
         });
@@ -283,6 +308,7 @@ fn verify_fetched(
     // same.
     let manifest = packed_manifest(&files).map_err(|detail| FetchError::Verification {
         pack: pack.clone(),
+        artifact: artifact.clone(),
         check: "dependencies",
         detail,
     })?;
@@ -293,6 +319,7 @@ fn verify_fetched(
     if dependencies != recorded.dependencies {
         return Err(FetchError::Verification {
             pack: pack.clone(),
+            artifact,
             check: "dependencies",
             detail: format!(
                 "its manifest requires {}, but the registry records {}",

@@ -17,6 +17,7 @@ mod http_registry;
 mod install;
 mod libraries;
 mod loose;
+mod loose_closure;
 mod manifest_edits;
 mod messages;
 mod modules;

@@ -26,6 +26,7 @@ use crate::version_spec::VersionSpec;
 
 mod init;
 mod load;
+mod pack_options;
 mod placement;
 mod remove;
 mod report;
@@ -34,7 +35,8 @@ mod sync;
 use placement::Placement;
 
 pub use init::{InitOptions, init};
-pub use load::{LoadOptions, PackOptions, load};
+pub use load::{LoadOptions, load};
+pub use pack_options::PackOptions;
 pub use remove::{RemoveOptions, remove};
 pub use report::{Event, Failure, Report};
 pub use sync::{Pruned, SyncReport, SyncedEntry, sync};

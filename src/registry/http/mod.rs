@@ -268,6 +268,7 @@ impl HttpRegistry {
             bytes,
             signature,
             label: self.url.display(),
+            loose: false,
         })
     }
 

@@ -324,6 +324,7 @@ impl OciRegistry {
             bytes,
             signature,
             label: self.url.display(),
+            loose: false,
         })
     }
 }
