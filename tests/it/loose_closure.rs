@@ -121,6 +121,25 @@ fn install_from_a_directory_prefers_its_artifacts_over_the_registry() {
         lock.contains("source: downloads/provisioning_core_0.1.0.tar"),
         "{lock}"
     );
+
+    // With `--version`, the requirement is resolved against the artifacts first too.
+    let required = team.run([
+        "providers",
+        "install",
+        "upcloud",
+        "wuji",
+        "--from",
+        "downloads",
+        "--version",
+        "^0.0",
+    ]);
+    assert_snapshot!(required.to_string().replace(&release_key, "[KEY]"), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Installed `upcloud_prov` 0.0.1 into `wuji` (pack from `downloads/upcloud_prov_0.0.1.tar`, signed by [KEY])
+        Vendored provisioning_core 0.1.0 (required by upcloud_prov)
+    ");
 }
 
 #[test]
@@ -145,6 +164,20 @@ fn the_core_installs_from_its_own_artifact() {
     ");
     team.run(["providers", "remove", "provisioning_core", "homelab"])
         .success();
+    // By its name in link mode too; the legacy layout has no core.
+    assert_snapshot!(team.run(["providers", "install", "provisioning_core", "homelab"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Installed `provisioning_core` 0.1.0 into `homelab` (link to `schemas`)
+    ");
+    assert_snapshot!(team.run(["providers", "install", "provisioning_core", "homelab", "--kcl"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: the core schemas `provisioning_core` are installed in the Nickel layout only
+    hint: drop `--kcl`
+    ");
 }
 
 #[test]
@@ -181,6 +214,17 @@ fn taskservs_and_clusters_load_from_their_artifacts() {
         "--from",
         "downloads/web_0.1.0.tar",
     ]);
+    let link = team.run([
+        "module-loader",
+        "load",
+        "clusters",
+        "lab",
+        "web",
+        "--from",
+        "downloads",
+        "--link",
+    ]);
+    assert_eq!(link.code, 2, "{link}");
     assert_snapshot!(keyed(&team, &cluster), @"
     exit: 0
     --- stdout

@@ -51,6 +51,12 @@ pub fn install(
         from,
     });
     let module = if core {
+        if layout == Layout::Kcl {
+            bail!(
+                "the core schemas `{}` are installed in the Nickel layout only\nhint: drop `--kcl`",
+                args.provider
+            );
+        }
         catalog.find_named(catalog::ModuleKind::Core, args.provider.as_str())?
     } else {
         find_provider(context, args, layout, packs.is_some())?
