@@ -156,7 +156,8 @@ pub enum ProvidersCommand {
     List(LayoutArgs),
     /// Show one provider in full: manifest, files, entry point, infras that use it
     Info(InfoArgs),
-    /// Install a provider into an infra as a live link (link mode)
+    /// Install a provider (or the core schemas, by their name) into an infra: a live link, or a
+    /// verified pack with `--version` or `--from`
     Install(InstallArgs),
     /// Undo an install; never touches the provider's source
     Remove(RemoveArgs),
@@ -222,7 +223,8 @@ pub enum ModuleLoaderCommand {
     /// Create an infra when it does not exist (manifest, main.ncl, lock), and load the modules
     /// given
     Init(InitArgs),
-    /// Load modules of one kind into an infra: live links, or verified packs with `--version`
+    /// Load modules of one kind into an infra: live links, or verified packs with `--version` or
+    /// `--from`
     Load(LoadArgs),
     /// Unload modules of one kind from an infra; never touches their sources
     Unload(UnloadArgs),

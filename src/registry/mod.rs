@@ -1,9 +1,10 @@
 //! Where packs come from: the [`Registry`] trait (cargo's `Source` is the model), implemented by
 //! a directory on disk ([`DirectoryRegistry`]: artifacts plus one metadata file per module), an
 //! OCI registry ([`oci::OciRegistry`]), the same directory served by a static HTTP host
-//! ([`http::HttpRegistry`]) and one loose artifact ([`loose::LooseArtifact`]), and a [`Chain`]
-//! that asks each in turn (the local directory first, then the sources a lock records
-//! ([`recorded`]), then the remote) for installs. What the two remote registries share on the
+//! ([`http::HttpRegistry`]), one loose artifact ([`loose::LooseArtifact`]) and the artifacts of
+//! every `--from` ([`loose::set::LooseSet`]), and a [`Chain`] that asks each in turn (the loose
+//! artifacts first, the local directory, then the sources a lock records ([`recorded`]), then
+//! the remote) for installs. What the two remote registries share on the
 //! wire is [`transport`]; the registry's `index.json` and web pages are [`site`]. Their
 //! addresses are [`crate::address`]'s.
 //!
