@@ -122,8 +122,8 @@ impl Context {
     }
 
     /// The bounds on what one artifact may unpack to.
-    pub fn unpack_limits(&self) -> crate::pack::unpack::Limits {
-        crate::pack::unpack::Limits::from_config(&self.config.distribution)
+    pub fn unpack_limits(&self) -> crate::artifact::unpack::Limits {
+        crate::artifact::unpack::Limits::from_config(&self.config.distribution)
     }
 
     /// The workspace's `infra/` directory.

@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::catalog::{Catalog, CatalogError, PackageManifest};
+use crate::catalog::{Catalog, CatalogError};
+use crate::module::PackageManifest;
 use crate::names::ModuleName;
 use crate::resolve::{self, Candidate, Origin, Requirement, Resolution};
 

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! arguments (cli) → resolved settings (context, config) → command (commands::*)
-//!     → domain (infra → registry → pack, signing, nickel, catalog) → disk (fs, lock)
+//!     → operations (ops) → domain (infra → registry → artifact, signing, nickel, catalog)
+//!     → disk (fs)
 //! ```
 //!
 //! - [`cli`] holds the clap definitions only; `--help`, completions and the man page come from it.
@@ -16,26 +17,28 @@
 //! - [`commands`] one function per command: parse, call the domain, print.
 //! - [`catalog`] discovers providers, taskservs and clusters under `extensions/`.
 //! - [`infra`] an infrastructure: its lock and manifest (data), its state (read only), the link
-//!   and vendor steps, the session that holds its locks (`infra::session`), and the operations
-//!   (`infra::ops`: load, remove, init, sync, update) that plan a change whole and own its one
-//!   transaction, returning a report the command prints.
-//! - [`packer`] packs a module into a registry directory: evaluate, build, sign, record.
+//!   and vendor steps, and the session that holds its locks (`infra::session`).
+//! - [`ops`] the operations, one function per verb, in the spirit of cargo's `ops`: those that
+//!   change an infra (load, remove, init, sync, update) plan a change whole and own its one
+//!   transaction, returning a report the command prints; [`ops::pack`] packs a module into a
+//!   registry directory: evaluate, check, build, sign, record.
 //! - [`registry`] where packs come from: the `Registry` trait, a directory, an OCI registry, a
 //!   chain of them; retention (`pack clean`).
-//! - [`pack`] the artifact format: deterministic archives, their names, reading them as hostile
-//!   input, verification.
+//! - [`artifact`] the pack artifact format: deterministic archives, their names, reading them as
+//!   hostile input, verification.
 //! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`, and caches exports.
 //! - [`signing`] manages minisign keys, signs artifacts and verifies signatures.
 //! - [`names`], [`digest`], [`address`] the typed values parsed at the edge: module and provider
 //!   names, `module@version`, sha256, content hashes, the address of a remote registry.
 //! - [`fs`] is the only place that writes to disk: atomic writes, transactions, symlinks.
-//! - [`lock`] serialises commands that change one infrastructure or one registry (taken for an
+//! - [`fs::dir_lock`] serialises commands that change one infrastructure or one registry (taken for an
 //!   infra only through `infra::session`).
 //! - [`text`], [`time`] locate errors in files (line and column); format timestamps.
 //!
 //! [`main`] parses arguments, runs the command and maps the outcome to an exit code in one place.
 
 pub mod address;
+pub mod artifact;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
@@ -45,11 +48,10 @@ pub mod dependencies;
 pub mod digest;
 pub mod fs;
 pub mod infra;
-pub mod lock;
+pub mod module;
 pub mod names;
 pub mod nickel;
-pub mod pack;
-pub mod packer;
+pub mod ops;
 pub mod printer;
 pub mod registry;
 pub mod resolve;

@@ -1,8 +1,8 @@
-//! Names as types: [`ProviderName`] (`upcloud`), [`ModuleName`] (`upcloud_prov`,
-//! `provisioning_core`) and [`PackRef`] (`upcloud_prov@1.2.0`). Both kinds of name are
-//! `[a-z0-9][a-z0-9_-]*`; a provider's module is `<provider>_prov`. Names are checked where they
-//! arrive (arguments, locks, metadata), before a file is touched, so `../x` can never become a
-//! path.
+//! Names as types: [`ShortName`] (how commands and locks name a module: `upcloud`,
+//! `provisioning_core`, `kubernetes`), [`ModuleName`] (`upcloud_prov`, `provisioning_core`) and
+//! [`PackRef`] (`upcloud_prov@1.2.0`). Both kinds of name are `[a-z0-9][a-z0-9_-]*`;
+//! a provider's module is `<provider>_prov`. Names are checked where they arrive (arguments,
+//! locks, metadata), before a file is touched, so `../x` can never become a path.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,9 +10,11 @@ use std::str::FromStr;
 /// The suffix that turns a provider name into its module name.
 pub const MODULE_SUFFIX: &str = "_prov";
 
-/// A validated provider name, such as `upcloud`.
+/// A validated short name: how commands and locks name a module. A provider's is its provider
+/// name (`upcloud`, module `upcloud_prov`); every other kind's is its module name
+/// (`provisioning_core`, `kubernetes`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ProviderName(String);
+pub struct ShortName(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -41,18 +43,18 @@ pub fn validate(name: &str) -> Result<(), NameError> {
     }
 }
 
-impl ProviderName {
+impl ShortName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The module this provider is packaged and installed as: `upcloud` → `upcloud_prov`.
-    pub fn module_name(&self) -> ModuleName {
+    pub fn provider_module(&self) -> ModuleName {
         ModuleName(format!("{}{MODULE_SUFFIX}", self.0))
     }
 
     /// The provider a module name belongs to: `upcloud_prov` → `upcloud`.
-    pub fn from_module_name(module: &str) -> Option<Self> {
+    pub fn from_provider_module(module: &str) -> Option<Self> {
         module
             .strip_suffix(MODULE_SUFFIX)
             .and_then(|name| name.parse().ok())
@@ -69,21 +71,20 @@ impl ModuleName {
     }
 
     /// The provider this module packages, when it is a provider's (`upcloud_prov` → `upcloud`).
-    pub fn provider(&self) -> Option<ProviderName> {
-        ProviderName::from_module_name(&self.0)
+    pub fn provider(&self) -> Option<ShortName> {
+        ShortName::from_provider_module(&self.0)
     }
 
     /// How commands and locks name the module: its provider (`upcloud`), or else the module
     /// name itself (`provisioning_core`).
-    pub fn short_name(&self) -> ProviderName {
-        self.provider()
-            .unwrap_or_else(|| ProviderName(self.0.clone()))
+    pub fn short_name(&self) -> ShortName {
+        self.provider().unwrap_or_else(|| ShortName(self.0.clone()))
     }
 }
 
 /// A name as a module name: the core schemas' entry in a lock is named by its module name.
-impl From<&ProviderName> for ModuleName {
-    fn from(name: &ProviderName) -> Self {
+impl From<&ShortName> for ModuleName {
+    fn from(name: &ShortName) -> Self {
         ModuleName(name.0.clone())
     }
 }
@@ -193,9 +194,9 @@ impl fmt::Display for PackRef {
     }
 }
 
-crate::digest::serde_as_text!(ProviderName, ModuleName);
+crate::digest::serde_as_text!(ShortName, ModuleName);
 
-impl FromStr for ProviderName {
+impl FromStr for ShortName {
     type Err = NameError;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
@@ -204,7 +205,7 @@ impl FromStr for ProviderName {
     }
 }
 
-impl fmt::Display for ProviderName {
+impl fmt::Display for ShortName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -238,11 +239,11 @@ mod tests {
 
     #[test]
     fn module_names_round_trip() {
-        let name: ProviderName = "upcloud".parse().expect("valid name");
-        assert_eq!(name.module_name().as_str(), "upcloud_prov");
-        assert_eq!(ProviderName::from_module_name("upcloud_prov"), Some(name));
-        assert_eq!(ProviderName::from_module_name("upcloud"), None);
-        assert_eq!(ProviderName::from_module_name("../x_prov"), None);
+        let name: ShortName = "upcloud".parse().expect("valid name");
+        assert_eq!(name.provider_module().as_str(), "upcloud_prov");
+        assert_eq!(ShortName::from_provider_module("upcloud_prov"), Some(name));
+        assert_eq!(ShortName::from_provider_module("upcloud"), None);
+        assert_eq!(ShortName::from_provider_module("../x_prov"), None);
     }
 
     #[test]

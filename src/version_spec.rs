@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use semver::{Version, VersionReq};
 
-use crate::catalog::REQUIREMENT_FORMS;
+use crate::module::REQUIREMENT_FORMS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionSpec {

@@ -10,20 +10,13 @@
 //! A directory that looks like a module but whose package cannot be read is listed with the
 //! reason, never skipped. This module only reads; installing is [`crate::infra`]'s job.
 
-mod kind;
-mod manifest;
-
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use kind::{EntryKind, Layout, ModuleKind};
-pub use manifest::{
-    Capabilities, PackageManifest, REQUIREMENT_FORMS, parse_package_manifest, parse_requirement,
-    read_package_manifest,
-};
+use crate::module::{Layout, ModuleKind, PackageManifest, read_package_manifest};
 
-use crate::names::{self, ModuleName, ProviderName};
+use crate::names::{self, ModuleName, ShortName};
 
 /// A readable package: its manifest and where its files are.
 #[derive(Debug, Clone, Serialize)]
@@ -84,9 +77,9 @@ impl Module {
         if let Some(package) = self.package() {
             return package.manifest.name.parse();
         }
-        let name: ProviderName = self.name.parse()?;
+        let name: ShortName = self.name.parse()?;
         Ok(match self.kind {
-            ModuleKind::Providers => name.module_name(),
+            ModuleKind::Provider => name.provider_module(),
             _ => ModuleName::from(&name),
         })
     }
@@ -105,7 +98,7 @@ pub enum CatalogError {
     UnknownProvider { name: String, known: Vec<String> },
     #[error("unknown module `{name}`\nhint: {}", known_list("modules", known))]
     UnknownModule { name: String, known: Vec<String> },
-    #[error("unknown {} `{name}`\nhint: {}", kind.singular(), known_list(kind.dir_name(), known))]
+    #[error("unknown {} `{name}`\nhint: {}", kind.as_str(), known_list(kind.dir_name(), known))]
     UnknownOfKind {
         kind: ModuleKind,
         name: String,
@@ -149,12 +142,12 @@ pub fn discover(
     let root = extensions.join(kind.dir_name());
     let mut modules = Vec::new();
     match kind {
-        ModuleKind::Providers | ModuleKind::Clusters => {
+        ModuleKind::Provider | ModuleKind::Cluster => {
             for (name, dir) in subdirs(&root)? {
                 modules.push(read_module(kind, name, None, dir, layout));
             }
         }
-        ModuleKind::Taskservs => {
+        ModuleKind::Taskserv => {
             for (category, category_dir) in subdirs(&root)? {
                 for (name, dir) in subdirs(&category_dir)? {
                     modules.push(read_module(kind, name, Some(category.clone()), dir, layout));
@@ -171,20 +164,20 @@ pub fn discover(
 /// Finds one provider, or says which exist.
 pub fn find_provider(
     extensions: &Path,
-    name: &ProviderName,
+    name: &ShortName,
     layout: Layout,
 ) -> Result<Module, CatalogError> {
     let dir = extensions.join("providers").join(name.as_str());
     if dir.is_dir() {
         return Ok(read_module(
-            ModuleKind::Providers,
+            ModuleKind::Provider,
             name.to_string(),
             None,
             dir,
             layout,
         ));
     }
-    let known = discover(extensions, ModuleKind::Providers, layout)?
+    let known = discover(extensions, ModuleKind::Provider, layout)?
         .into_iter()
         .map(|module| module.name)
         .collect();
@@ -258,15 +251,15 @@ fn read_package(kind: ModuleKind, name: &str, dir: &Path, layout: Layout) -> Pac
         Err(reason) => return PackageState::Broken(reason),
     };
     let expected = match kind {
-        ModuleKind::Providers => format!("{name}{}", names::MODULE_SUFFIX),
-        ModuleKind::Core | ModuleKind::Taskservs | ModuleKind::Clusters => name.to_owned(),
+        ModuleKind::Provider => format!("{name}{}", names::MODULE_SUFFIX),
+        ModuleKind::Core | ModuleKind::Taskserv | ModuleKind::Cluster => name.to_owned(),
     };
-    if matches!(kind, ModuleKind::Taskservs | ModuleKind::Clusters)
+    if matches!(kind, ModuleKind::Taskserv | ModuleKind::Cluster)
         && name.ends_with(names::MODULE_SUFFIX)
     {
         return PackageState::Broken(format!(
             "a {} cannot be named `{name}`: names ending in `{}` are providers' modules",
-            kind.singular(),
+            kind.as_str(),
             names::MODULE_SUFFIX
         ));
     }
@@ -338,7 +331,7 @@ impl Catalog {
             let dir = self.extensions.join("providers").join(provider.as_str());
             if dir.is_dir() {
                 return Ok(read_module(
-                    ModuleKind::Providers,
+                    ModuleKind::Provider,
                     provider.to_string(),
                     None,
                     dir,
@@ -347,7 +340,7 @@ impl Catalog {
             }
         } else {
             let mut found = Vec::new();
-            for kind in [ModuleKind::Taskservs, ModuleKind::Clusters] {
+            for kind in [ModuleKind::Taskserv, ModuleKind::Cluster] {
                 found.extend(self.find_in(kind, module.as_str())?);
             }
             match found.len() {
@@ -374,12 +367,12 @@ impl Catalog {
     /// the error that lists the catalog's modules of that kind.
     pub fn find_named(&self, kind: ModuleKind, name: &str) -> Result<Module, CatalogError> {
         let found = match kind {
-            ModuleKind::Providers => {
+            ModuleKind::Provider => {
                 let dir = self.extensions.join("providers").join(name);
                 dir.is_dir()
                     .then(|| read_module(kind, name.to_owned(), None, dir, Layout::Nickel))
             }
-            ModuleKind::Taskservs | ModuleKind::Clusters => self.find_in(kind, name)?,
+            ModuleKind::Taskserv | ModuleKind::Cluster => self.find_in(kind, name)?,
             ModuleKind::Core => {
                 let (dir, core) = &self.core;
                 (core.as_str() == name).then(|| self.core_module(dir, core))
@@ -401,13 +394,13 @@ impl Catalog {
         }
         let root = self.extensions.join(kind.dir_name());
         match kind {
-            ModuleKind::Clusters => {
+            ModuleKind::Cluster => {
                 let dir = root.join(name);
                 Ok(dir
                     .is_dir()
                     .then(|| read_module(kind, name.to_owned(), None, dir, Layout::Nickel)))
             }
-            ModuleKind::Taskservs => {
+            ModuleKind::Taskserv => {
                 let mut found: Vec<(String, PathBuf)> = subdirs(&root)?
                     .into_iter()
                     .map(|(category, dir)| (category, dir.join(name)))
@@ -431,20 +424,20 @@ impl Catalog {
                     }),
                 }
             }
-            ModuleKind::Providers | ModuleKind::Core => Ok(None),
+            ModuleKind::Provider | ModuleKind::Core => Ok(None),
         }
     }
 
     /// The module names of every module a dependency can name, sorted.
     pub fn module_names(&self) -> Result<Vec<ModuleName>, CatalogError> {
         let mut names: Vec<ModuleName> =
-            discover(&self.extensions, ModuleKind::Providers, Layout::Nickel)?
+            discover(&self.extensions, ModuleKind::Provider, Layout::Nickel)?
                 .iter()
-                .filter_map(|module| module.name.parse::<ProviderName>().ok())
-                .map(|provider| provider.module_name())
+                .filter_map(|module| module.name.parse::<ShortName>().ok())
+                .map(|provider| provider.provider_module())
                 .collect();
         // Only modules that can be used: a taskserv whose name is refused is not one.
-        for kind in [ModuleKind::Taskservs, ModuleKind::Clusters] {
+        for kind in [ModuleKind::Taskserv, ModuleKind::Cluster] {
             names.extend(
                 discover(&self.extensions, kind, Layout::Nickel)?
                     .iter()

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::names::ProviderName;
+use crate::names::ShortName;
 
 mod pack;
 
@@ -181,14 +181,14 @@ pub enum ProvidersCommand {
 #[derive(Debug, Args)]
 pub struct ProviderTestArgs {
     /// The provider, e.g. `upcloud`
-    pub provider: ProviderName,
+    pub provider: ShortName,
 }
 
 #[derive(Debug, Args)]
 pub struct ModuleTestArgs {
     /// What kind of module
     #[arg(value_enum)]
-    pub kind: crate::catalog::ModuleKind,
+    pub kind: crate::module::ModuleKind,
     /// The module, by name: `kubernetes`
     pub name: ModuleArg,
 }
@@ -207,7 +207,7 @@ pub struct UpdateArgs {
     /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
     pub infra: String,
     /// The providers to update (and what they need) [default: every pinned module]
-    pub providers: Vec<ProviderName>,
+    pub providers: Vec<ShortName>,
     /// Print what would change, and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -260,7 +260,7 @@ pub struct InitArgs {
 pub struct LoadArgs {
     /// What kind of modules
     #[arg(value_enum)]
-    pub kind: crate::catalog::ModuleKind,
+    pub kind: crate::module::ModuleKind,
     /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
     pub infra: String,
     /// The modules, by name: `kubernetes containerd`
@@ -289,7 +289,7 @@ pub struct LoadArgs {
 pub struct UnloadArgs {
     /// What kind of modules
     #[arg(value_enum)]
-    pub kind: crate::catalog::ModuleKind,
+    pub kind: crate::module::ModuleKind,
     /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
     pub infra: String,
     /// The modules, by name
@@ -310,7 +310,7 @@ pub struct LayoutArgs {
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// The provider, e.g. `upcloud`
-    pub provider: ProviderName,
+    pub provider: ShortName,
     #[command(flatten)]
     pub layout: LayoutArgs,
 }
@@ -324,7 +324,7 @@ pub struct InfoArgs {
 ))]
 pub struct InstallArgs {
     /// The provider, e.g. `upcloud`
-    pub provider: ProviderName,
+    pub provider: ShortName,
     /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
     pub infra: String,
     /// Replace whatever stands where the module goes: a directory or file where the link goes,
@@ -361,7 +361,7 @@ pub struct FromArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// The provider, e.g. `upcloud`
-    pub provider: ProviderName,
+    pub provider: ShortName,
     /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
     pub infra: String,
     /// Also clean a half-installed or drifted state, and succeed when nothing is installed
@@ -379,7 +379,7 @@ pub struct InfraArgs {
 pub struct DiscoverArgs {
     /// What to discover
     #[arg(value_enum)]
-    pub kind: crate::catalog::ModuleKind,
+    pub kind: crate::module::ModuleKind,
     /// Keep only modules whose name contains this fragment
     pub query: Option<String>,
     #[command(flatten)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::PackSelector;
-use crate::names::ProviderName;
+use crate::names::ShortName;
 
 #[derive(Debug, Subcommand)]
 pub enum PackCommand {
@@ -117,7 +117,7 @@ pub struct PackCoreArgs {
 #[derive(Debug, Args)]
 pub struct PackProviderArgs {
     /// The provider, e.g. `upcloud`
-    pub name: ProviderName,
+    pub name: ShortName,
     /// The version to pack as, in the artifact only [default: the provider's manifest version]
     #[arg(long, value_name = "V", value_parser = crate::names::parse_version)]
     pub version: Option<semver::Version>,
@@ -139,7 +139,7 @@ pub struct PackModuleArgs {
 
 /// A module name as typed (`kubernetes`, `web`, `upcloud`): checked against the name grammar
 /// before a file is touched.
-pub type ModuleArg = ProviderName;
+pub type ModuleArg = ShortName;
 
 #[derive(Debug, Args)]
 pub struct PackProvidersArgs {

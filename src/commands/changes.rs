@@ -5,7 +5,7 @@
 use crate::Outcome;
 use crate::infra::Change;
 use crate::infra::lockfile::{Installed, LockEntry, Signer};
-use crate::infra::ops::{DependencyAction, DependencyChange, Event, Report};
+use crate::ops::{DependencyAction, DependencyChange, Event, Report};
 use crate::printer::Printer;
 
 /// The words of one command.

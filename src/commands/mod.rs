@@ -14,12 +14,12 @@ pub mod test;
 use clap::CommandFactory as _;
 
 use crate::Outcome;
-use crate::catalog::ModuleKind;
 use crate::cli::{
     Cli, Command, CompletionsArgs, ModuleLoaderCommand, PackCommand, ProvidersCommand,
     RegistryCommand,
 };
 use crate::context::Context;
+use crate::module::ModuleKind;
 use crate::printer::Printer;
 
 pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
@@ -52,18 +52,16 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             PackCommand::Core(args) => pack::core(&args, context, printer),
             PackCommand::Provider(args) => pack::provider(&args, context, printer),
             PackCommand::Providers(args) => {
-                pack::all(ModuleKind::Providers, &args, context, printer)
+                pack::all(ModuleKind::Provider, &args, context, printer)
             }
             PackCommand::Taskserv(args) => {
-                pack::named(ModuleKind::Taskservs, &args, context, printer)
+                pack::named(ModuleKind::Taskserv, &args, context, printer)
             }
             PackCommand::Taskservs(args) => {
-                pack::all(ModuleKind::Taskservs, &args, context, printer)
+                pack::all(ModuleKind::Taskserv, &args, context, printer)
             }
-            PackCommand::Cluster(args) => {
-                pack::named(ModuleKind::Clusters, &args, context, printer)
-            }
-            PackCommand::Clusters(args) => pack::all(ModuleKind::Clusters, &args, context, printer),
+            PackCommand::Cluster(args) => pack::named(ModuleKind::Cluster, &args, context, printer),
+            PackCommand::Clusters(args) => pack::all(ModuleKind::Cluster, &args, context, printer),
             PackCommand::List => pack::list(context, printer),
             PackCommand::Clean(args) => pack::clean(&args, context, printer),
             PackCommand::Verify(args) => pack::verify(&args, context, printer),

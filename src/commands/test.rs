@@ -5,10 +5,11 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::catalog::{self, Catalog, Layout, Module};
+use crate::catalog::{self, Catalog, Module};
 use crate::cli::{ModuleTestArgs, ProviderTestArgs};
 use crate::context::Context;
 use crate::dependencies::ModuleImports;
+use crate::module::Layout;
 use crate::nickel::{Evaluator, doctest};
 use crate::printer::{Printer, Table};
 
@@ -50,7 +51,7 @@ fn run(module: &Module, context: &Context, printer: &Printer) -> anyhow::Result<
         std::slice::from_ref(&imports.dir),
         context.evaluation_bounds(),
     );
-    let report = crate::packer::doc_tests(&imports, &mut evaluator, &input)
+    let report = crate::ops::pack::doc_tests(&imports, &mut evaluator, &input)
         .with_context(|| format!("failed to test `{}`", input.pack.module))?;
     for failure in &report.failed {
         printer.error_message(format!(

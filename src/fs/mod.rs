@@ -11,6 +11,7 @@
 use std::io::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
 
+pub mod dir_lock;
 mod transaction;
 
 pub use transaction::Transaction;

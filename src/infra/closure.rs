@@ -15,8 +15,9 @@ use semver::{Version, VersionReq};
 
 use super::lockfile::{LockEntry, Mode, ProvidersLock};
 use super::{Infra, VENDOR_DIR};
-use crate::catalog::{Catalog, Layout};
+use crate::catalog::Catalog;
 use crate::context::Context;
+use crate::module::Layout;
 use crate::names::ModuleName;
 use crate::registry::{Registry, VersionEntry};
 use crate::resolve::{self, Candidate, Origin, Requirement, ResolveError};
@@ -45,7 +46,7 @@ pub enum Provenance {
     /// It stays as the lock has it.
     Locked,
     /// Linked to its source, this package directory, a module of this kind.
-    Source(PathBuf, crate::catalog::EntryKind),
+    Source(PathBuf, crate::module::ModuleKind),
     /// Fetched from the registry, verified and vendored.
     Registry(Box<VersionEntry>),
     /// Asked for exactly, and fetched and verified before the plan was made: vendored.
@@ -196,7 +197,7 @@ pub fn installed_dependencies(
     entry: &LockEntry,
 ) -> Option<BTreeMap<ModuleName, VersionReq>> {
     let dir = installed_dir(context, infra, entry);
-    crate::catalog::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))
+    crate::module::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))
         .map(|manifest| manifest.dependencies)
         .ok()
 }
@@ -240,10 +241,7 @@ impl InstallIndex<'_> {
                 self.offer(
                     module,
                     &version,
-                    Provenance::Source(
-                        package.dir.clone(),
-                        crate::catalog::EntryKind::from_module_kind(found.kind),
-                    ),
+                    Provenance::Source(package.dir.clone(), found.kind),
                 );
                 Ok(vec![Candidate {
                     version,

@@ -9,9 +9,9 @@ use anyhow::{Context as _, bail};
 use super::lockfile::{Mode, ProvidersLock};
 use super::manifest::InfraManifestMut;
 use super::{Infra, link_dependency_path, modules_dir_name};
-use crate::catalog::Layout;
 use crate::context::Context;
 use crate::fs::{Entry, Transaction, entry_at, relative_path};
+use crate::module::Layout;
 use crate::names::ModuleName;
 
 /// The modules directory of `layout`, created when missing; refuses a file or a symlink there.

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Layout;
 use crate::digest::{ContentHash, Sha256};
-use crate::names::{ModuleName, ProviderName};
+use crate::module::Layout;
+use crate::names::{ModuleName, ShortName};
 use crate::signing::KeyId;
 
 pub const LOCK_FILE_NAME: &str = "providers.manifest.yaml";
@@ -43,17 +43,17 @@ impl std::fmt::Display for Mode {
     }
 }
 
-pub use crate::catalog::EntryKind;
+pub use crate::module::ModuleKind;
 
 /// One installed module, as the lock records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawEntry", into = "RawEntry")]
 pub struct LockEntry {
     /// How commands name it: the provider (`upcloud`), or the module name for other modules.
-    pub name: ProviderName,
+    pub name: ShortName,
     /// Its module: `upcloud_prov`.
     pub module: ModuleName,
-    pub kind: EntryKind,
+    pub kind: ModuleKind,
     pub version: semver::Version,
     pub layout: Layout,
     pub installed: Installed,
@@ -155,10 +155,10 @@ fn yes() -> bool {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
-    name: ProviderName,
+    name: ShortName,
     module: ModuleName,
-    #[serde(default, skip_serializing_if = "EntryKind::is_default")]
-    kind: EntryKind,
+    #[serde(default, skip_serializing_if = "ModuleKind::is_default")]
+    kind: ModuleKind,
     mode: Mode,
     version: String,
     source: String,
@@ -181,8 +181,8 @@ impl TryFrom<RawEntry> for LockEntry {
 
     fn try_from(raw: RawEntry) -> Result<Self, String> {
         let expected = match raw.kind {
-            EntryKind::Provider => raw.name.module_name(),
-            EntryKind::Core | EntryKind::Taskserv | EntryKind::Cluster => {
+            ModuleKind::Provider => raw.name.provider_module(),
+            ModuleKind::Core | ModuleKind::Taskserv | ModuleKind::Cluster => {
                 ModuleName::from(&raw.name)
             }
         };
@@ -190,7 +190,7 @@ impl TryFrom<RawEntry> for LockEntry {
             return Err(format!(
                 "{} `{}` has module `{}`, expected `{expected}`",
                 match raw.kind {
-                    EntryKind::Core => "module",
+                    ModuleKind::Core => "module",
                     other => other.as_str(),
                 },
                 raw.name,
@@ -373,7 +373,7 @@ impl ProvidersLock {
         Ok(lock)
     }
 
-    pub fn get(&self, name: &ProviderName) -> Option<&LockEntry> {
+    pub fn get(&self, name: &ShortName) -> Option<&LockEntry> {
         self.providers.iter().find(|entry| entry.name == *name)
     }
 
@@ -386,7 +386,7 @@ impl ProvidersLock {
     /// The entry that holds the name `module` would be locked under, when it is another module
     /// or another kind (a provider `kubernetes` and a taskserv `kubernetes` are both named
     /// `kubernetes`): the two cannot be in one infra.
-    pub fn clash(&self, module: &ModuleName, kind: EntryKind) -> Option<&LockEntry> {
+    pub fn clash(&self, module: &ModuleName, kind: ModuleKind) -> Option<&LockEntry> {
         let name = module.short_name();
         self.providers
             .iter()
@@ -400,7 +400,7 @@ impl ProvidersLock {
         self.providers.sort_by(|a, b| a.name.cmp(&b.name));
     }
 
-    pub fn remove(&mut self, name: &ProviderName) -> Option<LockEntry> {
+    pub fn remove(&mut self, name: &ShortName) -> Option<LockEntry> {
         let index = self
             .providers
             .iter()
@@ -421,10 +421,10 @@ mod tests {
     use super::*;
 
     fn entry(name: &str) -> LockEntry {
-        let name: ProviderName = name.parse().expect("valid name");
+        let name: ShortName = name.parse().expect("valid name");
         LockEntry {
-            module: name.module_name(),
-            kind: EntryKind::Provider,
+            module: name.provider_module(),
+            kind: ModuleKind::Provider,
             installed: Installed::Link {
                 source: format!("extensions/providers/{name}/nickel"),
             },

@@ -28,7 +28,6 @@ pub mod generated;
 pub mod link;
 pub mod lockfile;
 pub mod manifest;
-pub mod ops;
 pub mod pins;
 pub mod session;
 pub mod state;
@@ -38,9 +37,9 @@ pub mod versions;
 
 use std::path::{Path, PathBuf};
 
-use crate::catalog::Layout;
 use crate::config::absolutize;
 use crate::context::Context;
+use crate::module::Layout;
 use crate::names::{self, ModuleName};
 
 /// Where pinned packs are unpacked, inside the infra.

@@ -12,9 +12,9 @@ use std::cell::OnceCell;
 use super::Infra;
 use super::lockfile::ProvidersLock;
 use super::manifest::InfraManifestMut;
-use crate::catalog::Layout;
 use crate::context::Context;
-use crate::lock::DirLock;
+use crate::fs::dir_lock::DirLock;
+use crate::module::Layout;
 use crate::printer::Printer;
 use crate::registry::directory::DirectoryRegistry;
 use crate::registry::{Chain, Registries, Registry};
@@ -65,7 +65,7 @@ impl<'a> InfraSession<'a> {
             Access::Links => None,
         };
         let infra_lock = DirLock::acquire(&infra.dir, printer)?;
-        super::ops::clear_debris(context, &infra)?;
+        crate::ops::clear_debris(context, &infra)?;
         let lock = ProvidersLock::read(&infra.lock_path())?;
         let manifest = InfraManifestMut::open(&infra.manifest_path(Layout::Nickel), &infra.name)?;
         Ok(Self {
@@ -94,7 +94,7 @@ impl<'a> InfraSession<'a> {
     }
 
     /// Records what a committed change left: the next operation of the session starts there.
-    pub(super) fn committed(&mut self, lock: ProvidersLock, manifest: InfraManifestMut) {
+    pub(crate) fn committed(&mut self, lock: ProvidersLock, manifest: InfraManifestMut) {
         self.lock = lock;
         self.manifest = manifest;
     }

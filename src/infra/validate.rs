@@ -18,9 +18,9 @@ use super::closure;
 use super::lockfile::{Mode, ProvidersLock};
 use super::state::{self, ModuleStatus, State};
 use super::{Infra, VENDOR_DIR};
-use crate::catalog::{self, Layout};
 use crate::context::Context;
 use crate::dependencies::{declare_hint, undeclared_imports};
+use crate::module::Layout;
 use crate::names::ModuleName;
 use crate::nickel;
 
@@ -311,7 +311,7 @@ fn hermetic(
     dir: &Path,
     module: &ModuleStatus,
 ) -> Result<Vec<PathBuf>, String> {
-    let manifest = catalog::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))?;
+    let manifest = crate::module::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))?;
     let Ok(name) = module.module.parse::<ModuleName>() else {
         return Ok(Vec::new());
     };
@@ -396,7 +396,7 @@ fn entry_point(
     module: &ModuleStatus,
     warnings: &mut Vec<String>,
 ) -> Result<PathBuf, String> {
-    let manifest = catalog::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))?;
+    let manifest = crate::module::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))?;
     if let Some(recorded) = module.version.as_ref().filter(|v| **v != manifest.version) {
         warnings.push(format!(
             "`{}` is now version {} at its source; the lock records {recorded}\nhint: run `provisioning providers install {} {}` again to record it",

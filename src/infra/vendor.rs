@@ -15,10 +15,10 @@ use anyhow::Context as _;
 use super::lockfile::ProvidersLock;
 use super::state::{VendorState, compare_files, vendor_state};
 use super::{Infra, SUMS_SUFFIX, VENDOR_DIR};
+use crate::artifact::unpack;
 use crate::digest::Sha256;
 use crate::fs::{Entry, Transaction, entry_at};
 use crate::names::ModuleName;
-use crate::pack::unpack;
 use crate::registry::VerifiedPack;
 
 /// Unpacks `pack` into `vendor/<module>` (unless it is there intact already) and writes its file

@@ -3,16 +3,16 @@
 //! rather than as one big index. `package_file` names in the metadata are relative to the
 //! packages directory, so the two directories can be copied or served as they are.
 //!
-//! Writers hold the registry's lock ([`crate::lock::DirLock`] on `registry_path`) while they
+//! Writers hold the registry's lock ([`crate::fs::dir_lock::DirLock`] on `registry_path`) while they
 //! read, change and write a module's metadata.
 
 use std::path::{Path, PathBuf};
 
 use super::{Fetched, ModuleMetadata, Registry, RegistryError, VersionEntry};
+use crate::artifact::verify::SignatureFile;
 use crate::config::Config;
-use crate::lock::DirLock;
+use crate::fs::dir_lock::DirLock;
 use crate::names::{ModuleName, PackRef};
-use crate::pack::verify::SignatureFile;
 use crate::printer::Printer;
 
 #[derive(Debug, Clone)]

@@ -20,11 +20,11 @@ pub mod set;
 
 use super::http::{HttpRegistry, HttpUrl};
 use super::{Fetched, Registry, RegistryError, RegistryOptions, VersionEntry};
+use crate::artifact::ArtifactName;
+use crate::artifact::unpack::{self, Limits};
+use crate::artifact::verify::SignatureFile;
 use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
-use crate::pack::ArtifactName;
-use crate::pack::unpack::{self, Limits};
-use crate::pack::verify::SignatureFile;
 
 /// The largest signature read: a minisign signature is a few hundred bytes.
 const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
@@ -322,7 +322,7 @@ impl LooseArtifact {
             .ok_or_else(|| not_a_pack("it has no `manifest.toml`".into()))?;
         let text = std::str::from_utf8(&manifest.contents)
             .map_err(|_| not_a_pack("its `manifest.toml` is not UTF-8".into()))?;
-        let manifest = crate::catalog::parse_package_manifest(text, Path::new("manifest.toml"))
+        let manifest = crate::module::parse_package_manifest(text, Path::new("manifest.toml"))
             .map_err(not_a_pack)?;
         if manifest.name != module.as_str() || manifest.version != self.pack.version {
             return Err(LooseError::Mismatch {
@@ -346,7 +346,7 @@ impl LooseArtifact {
             yanked: false,
             library: !files
                 .iter()
-                .any(|file| file.path == crate::pack::EXPORT_FILE),
+                .any(|file| file.path == crate::artifact::EXPORT_FILE),
             tests: None,
         })
     }

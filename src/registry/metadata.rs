@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::EntryKind;
+use crate::artifact::ArtifactName;
 use crate::config::Metadata;
 use crate::digest::{ContentHash, Sha256};
+use crate::module::ModuleKind;
 use crate::names::{ModuleName, PackRef};
-use crate::pack::ArtifactName;
 use crate::signing::KeyId;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +33,7 @@ pub struct ModuleMetadata {
     pub homepage: String,
     /// `taskserv` or `cluster` (absent for providers and the core, whose names say it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<EntryKind>,
+    pub kind: Option<ModuleKind>,
     /// A taskserv's category.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
@@ -211,7 +211,7 @@ mod text {
                 Ok(requirement) => Ok((module, requirement)),
                 Err(_) => Err(D::Error::custom(format!(
                     "`{module}`: `{text}` is not {}",
-                    crate::catalog::REQUIREMENT_FORMS
+                    crate::module::REQUIREMENT_FORMS
                 ))),
             })
             .collect()
@@ -254,8 +254,8 @@ impl ModuleMetadata {
 
     /// Records a taskserv's or a cluster's kind and category (providers' and the core's
     /// metadata stays as it was: their names say what they are).
-    pub fn with_kind(mut self, kind: EntryKind, category: Option<&str>) -> Self {
-        if matches!(kind, EntryKind::Taskserv | EntryKind::Cluster) {
+    pub fn with_kind(mut self, kind: ModuleKind, category: Option<&str>) -> Self {
+        if matches!(kind, ModuleKind::Taskserv | ModuleKind::Cluster) {
             self.kind = Some(kind);
             self.category = category.map(str::to_owned);
         }
@@ -274,8 +274,8 @@ impl ModuleMetadata {
     }
 
     /// What kind of module it is: as recorded, else as its name says.
-    pub fn module_kind(&self) -> EntryKind {
-        self.kind.unwrap_or_else(|| EntryKind::of(&self.name))
+    pub fn module_kind(&self) -> ModuleKind {
+        self.kind.unwrap_or_else(|| ModuleKind::of(&self.name))
     }
 
     /// Checks what serde cannot: every version is listed once, and names exactly its own files

@@ -31,12 +31,12 @@ pub use directory::DirectoryRegistry;
 pub use metadata::{DocTests, ModuleMetadata, VersionEntry};
 
 use crate::address::{AddressError, OciUrl, Remote};
+use crate::artifact::ArtifactFile;
+pub use crate::artifact::verify::Trust;
+use crate::artifact::verify::{self, Expected, SignatureFile};
 use crate::config::Config;
 use crate::digest::{ContentHash, Sha256};
 use crate::names::{ModuleName, PackRef};
-use crate::pack::ArtifactFile;
-pub use crate::pack::verify::Trust;
-use crate::pack::verify::{self, Expected, SignatureFile};
 use crate::signing::Signer;
 
 #[derive(Debug, thiserror::Error)]
@@ -159,7 +159,7 @@ pub struct VerifiedPack {
     /// The registry marks it yanked.
     pub yanked: bool,
     /// What its manifest says it is (a provider or the core when it does not say).
-    pub kind: crate::catalog::EntryKind,
+    pub kind: crate::module::ModuleKind,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -315,7 +315,7 @@ fn verify_fetched(
     })?;
     let kind = manifest
         .kind
-        .unwrap_or_else(|| crate::catalog::EntryKind::of(&pack.module));
+        .unwrap_or_else(|| crate::module::ModuleKind::of(&pack.module));
     let dependencies = manifest.dependencies;
     if dependencies != recorded.dependencies {
         return Err(FetchError::Verification {
@@ -343,14 +343,14 @@ fn verify_fetched(
 }
 
 /// A pack's `manifest.toml`.
-fn packed_manifest(files: &[ArtifactFile]) -> Result<crate::catalog::PackageManifest, String> {
+fn packed_manifest(files: &[ArtifactFile]) -> Result<crate::module::PackageManifest, String> {
     let manifest = files
         .iter()
         .find(|file| file.path == "manifest.toml")
         .ok_or("it has no `manifest.toml`")?;
     let text = std::str::from_utf8(&manifest.contents)
         .map_err(|_| "its `manifest.toml` is not UTF-8".to_owned())?;
-    crate::catalog::parse_package_manifest(text, std::path::Path::new("manifest.toml"))
+    crate::module::parse_package_manifest(text, std::path::Path::new("manifest.toml"))
 }
 
 fn describe_dependencies(

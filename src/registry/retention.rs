@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use super::{DirectoryRegistry, ModuleMetadata, VersionEntry};
+use crate::artifact::ArtifactName;
 use crate::fs::Transaction;
 use crate::names::PackRef;
-use crate::pack::ArtifactName;
 
 /// One version to delete, and the files that go with it (relative to the packages directory).
 #[derive(Debug, Clone)]

@@ -5,12 +5,12 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
+use provisioning::artifact::ArtifactName;
+use provisioning::artifact::unpack::{Limits, read_artifact};
 use provisioning::digest::{ContentHash, Sha256};
 use provisioning::infra::lockfile::ProvidersLock;
 use provisioning::infra::manifest::{InfraManifest, InfraManifestMut};
 use provisioning::names::{ModuleName, PackRef};
-use provisioning::pack::ArtifactName;
-use provisioning::pack::unpack::{Limits, read_artifact};
 use provisioning::registry::DirectoryRegistry;
 
 use crate::common::TestContext;
@@ -134,7 +134,7 @@ fn manifests_never_panic() {
             manifest.set_path_dependency("x_prov", "./.nickel-modules/x_prov");
             let _ = manifest.render();
         }
-        let _ = provisioning::catalog::read_package_manifest(&path);
+        let _ = provisioning::module::read_package_manifest(&path);
     });
 }
 

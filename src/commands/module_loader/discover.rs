@@ -1,13 +1,15 @@
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::catalog::{self, Layout, ModuleKind};
+use crate::catalog;
 use crate::cli::DiscoverArgs;
 use crate::context::Context;
+use crate::module::{Layout, ModuleKind};
 use crate::printer::{Printer, Table};
 
 #[derive(Debug, Serialize)]
 pub struct DiscoveredModule {
+    #[serde(serialize_with = "ModuleKind::serialize_dir_name")]
     pub kind: ModuleKind,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]

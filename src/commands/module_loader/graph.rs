@@ -7,13 +7,13 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::catalog::EntryKind;
 use crate::cli::{InfraArgs, OutputFormat};
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::capabilities;
 use crate::infra::closure::installed_dependencies;
 use crate::infra::lockfile::ProvidersLock;
+use crate::module::ModuleKind;
 use crate::printer::Printer;
 
 #[derive(Debug, Serialize)]
@@ -26,7 +26,7 @@ pub struct Graph {
 #[derive(Debug, Serialize)]
 pub struct Node {
     pub module: String,
-    pub kind: EntryKind,
+    pub kind: ModuleKind,
     pub version: String,
     pub mode: String,
     pub provides: Vec<String>,
@@ -53,7 +53,7 @@ pub fn graph(context: &Context, infra: &Infra) -> anyhow::Result<Graph> {
     for (entry, loaded) in lock
         .providers
         .iter()
-        .filter(|entry| entry.layout == crate::catalog::Layout::Nickel)
+        .filter(|entry| entry.layout == crate::module::Layout::Nickel)
         .zip(&loaded)
     {
         for (dependency, requirement) in
@@ -110,8 +110,8 @@ pub fn run(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Re
 }
 
 /// The kinds in the order they are drawn, each with its cluster label.
-fn kinds(graph: &Graph) -> Vec<(EntryKind, Vec<&Node>)> {
-    let mut kinds: Vec<(EntryKind, Vec<&Node>)> = Vec::new();
+fn kinds(graph: &Graph) -> Vec<(ModuleKind, Vec<&Node>)> {
+    let mut kinds: Vec<(ModuleKind, Vec<&Node>)> = Vec::new();
     for node in &graph.nodes {
         match kinds.last_mut() {
             Some((kind, nodes)) if *kind == node.kind => nodes.push(node),
@@ -143,7 +143,7 @@ pub fn dot(graph: &Graph) -> String {
         quoted(&graph.infra)
     );
     for (kind, nodes) in kinds(graph) {
-        let plural = kind.module_kind().dir_name();
+        let plural = kind.dir_name();
         let _ = writeln!(
             out,
             "  subgraph {} {{\n    label={};",
@@ -193,7 +193,7 @@ pub fn mermaid(graph: &Graph) -> String {
     let escape = |text: &str| text.replace('"', "#quot;");
     let mut out = String::from("flowchart LR\n");
     for (kind, nodes) in kinds(graph) {
-        let plural = kind.module_kind().dir_name();
+        let plural = kind.dir_name();
         let _ = writeln!(out, "  subgraph {plural}");
         for node in nodes {
             let label = node_label(node).replace("\\n", "<br>");

@@ -4,26 +4,27 @@
 
 use super::load::find_all;
 use crate::Outcome;
-use crate::catalog::{Catalog, EntryKind, ModuleKind};
+use crate::catalog::Catalog;
 use crate::cli::InitArgs;
 use crate::commands::changes::{self, Wording};
 use crate::context::Context;
-use crate::infra::ops::{self, InitOptions};
+use crate::module::ModuleKind;
+use crate::ops::{self, InitOptions};
 use crate::printer::Printer;
 
 pub fn init(args: &InitArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let catalog = Catalog::new(&context.config);
     let wanted = [
-        (ModuleKind::Providers, args.providers.as_slice()),
-        (ModuleKind::Taskservs, args.taskservs.as_slice()),
-        (ModuleKind::Clusters, args.clusters.as_slice()),
+        (ModuleKind::Provider, args.providers.as_slice()),
+        (ModuleKind::Taskserv, args.taskservs.as_slice()),
+        (ModuleKind::Cluster, args.clusters.as_slice()),
     ];
     // Every name is checked, and the set they make, before the infra is created.
     let modules = find_all(&catalog, &wanted, false)?;
-    let kinds: Vec<EntryKind> = wanted
+    let kinds: Vec<ModuleKind> = wanted
         .iter()
         .filter(|(_, names)| !names.is_empty())
-        .map(|(kind, _)| EntryKind::from_module_kind(*kind))
+        .map(|(kind, _)| *kind)
         .collect();
     let options = InitOptions {
         infra: &args.infra,

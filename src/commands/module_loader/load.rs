@@ -4,14 +4,15 @@
 use anyhow::bail;
 
 use crate::Outcome;
-use crate::catalog::{Catalog, EntryKind, Layout, Module, ModuleKind};
+use crate::catalog::{Catalog, Module};
 use crate::cli::{LoadArgs, ModuleArg, UnloadArgs};
 use crate::commands::changes::{self, Wording};
 use crate::context::Context;
 use crate::infra::Infra;
-use crate::infra::ops::{self, LoadOptions, PackOptions, RemoveOptions};
 use crate::infra::session::{Access, InfraSession};
+use crate::module::{Layout, ModuleKind};
 use crate::names::ModuleName;
+use crate::ops::{self, LoadOptions, PackOptions, RemoveOptions};
 use crate::printer::Printer;
 use crate::registry::loose::set::LooseSet;
 use crate::version_spec::VersionSpec;
@@ -71,7 +72,7 @@ pub fn find_all(
                     None => modules.push(module),
                     Some(problem) => unknown.push(format!(
                         "{} `{}` cannot be loaded: {problem}",
-                        kind.singular(),
+                        kind.as_str(),
                         module.name
                     )),
                 },
@@ -138,14 +139,14 @@ pub fn unload(args: &UnloadArgs, context: &Context, printer: &Printer) -> anyhow
         .names
         .iter()
         .map(|name| match args.kind {
-            ModuleKind::Providers => name.module_name(),
+            ModuleKind::Provider => name.provider_module(),
             _ => ModuleName::from(name),
         })
         .collect();
     let mut session = InfraSession::open(context, infra, Access::Links, printer)?;
     let options = RemoveOptions {
         modules: &modules,
-        kind: Some(EntryKind::from_module_kind(args.kind)),
+        kind: Some(args.kind),
         force: args.force,
         catalog: &Catalog::new(&context.config),
     };

@@ -2,12 +2,11 @@ use anyhow::Context as _;
 
 use super::{Setup, report_packed};
 use crate::Outcome;
-use crate::catalog;
 use crate::cli::PackCoreArgs;
 use crate::context::Context;
 use crate::names::PackRef;
 use crate::nickel::Evaluator;
-use crate::packer::PackInput;
+use crate::ops::pack::PackInput;
 use crate::printer::Printer;
 
 /// `pack core`: the core schemas (`[nickel] core_module`) as `core_package_name`, at
@@ -23,7 +22,7 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
     }
     let manifest_path = dir.join("manifest.toml");
     let manifest = if manifest_path.is_file() {
-        Some(catalog::read_package_manifest(&manifest_path).map_err(anyhow::Error::msg)?)
+        Some(crate::module::read_package_manifest(&manifest_path).map_err(anyhow::Error::msg)?)
     } else {
         None
     };
@@ -45,7 +44,7 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
         pack: PackRef::new(module, version),
         package_dir: dir.clone(),
         entry: dir.join(entry_name),
-        kind: crate::catalog::EntryKind::Core,
+        kind: crate::module::ModuleKind::Core,
         category: None,
     };
     let setup = Setup::new(context, &args.output)?;

@@ -1,10 +1,10 @@
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::catalog::EntryKind;
+use crate::artifact::ArtifactName;
 use crate::context::Context;
 use crate::digest::Sha256;
-use crate::pack::ArtifactName;
+use crate::module::ModuleKind;
 use crate::printer::{Printer, Table};
 use crate::registry::DirectoryRegistry;
 
@@ -26,8 +26,8 @@ pub enum PackageState {
 pub struct PackageRow {
     pub module: String,
     /// A provider unless it says otherwise.
-    #[serde(skip_serializing_if = "EntryKind::is_default")]
-    pub kind: EntryKind,
+    #[serde(skip_serializing_if = "ModuleKind::is_default")]
+    pub kind: ModuleKind,
     pub version: semver::Version,
     pub package_file: ArtifactName,
     pub size: Option<u64>,
@@ -85,7 +85,7 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
         let bytes = crate::fs::read_regular(&path)?;
         rows.push(PackageRow {
             module: file_name.pack().module.to_string(),
-            kind: EntryKind::of(&file_name.pack().module),
+            kind: ModuleKind::of(&file_name.pack().module),
             version: file_name.pack().version.clone(),
             signed: registry.artifact_path(&file_name.signature()).is_file(),
             package_file: file_name,

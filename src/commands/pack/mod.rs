@@ -20,14 +20,14 @@ pub use publish::publish;
 pub use verify::verify;
 pub use yank::yank;
 
+use crate::artifact::Destination;
 use crate::catalog::Catalog;
 use crate::cli::PackOutputArgs;
 use crate::config::absolutize;
 use crate::context::Context;
 use crate::dependencies::ModuleImports;
 use crate::nickel::ExportCache;
-use crate::pack::Destination;
-use crate::packer::{Packed, Packer, SigningKey, Written};
+use crate::ops::pack::{Packed, Packer, SigningKey, Written};
 use crate::printer::Printer;
 use crate::registry::DirectoryRegistry;
 use crate::signing::Keyring;

@@ -5,12 +5,13 @@ use anyhow::Context as _;
 
 use super::{Setup, report_packed};
 use crate::Outcome;
-use crate::catalog::{self, Catalog, EntryKind, Layout, Module, ModuleKind};
+use crate::catalog::{self, Catalog, Module};
 use crate::cli::{PackModuleArgs, PackOutputArgs, PackProviderArgs, PackProvidersArgs};
 use crate::context::Context;
+use crate::module::{Layout, ModuleKind};
 use crate::names::PackRef;
 use crate::nickel;
-use crate::packer::{PackInput, Packed};
+use crate::ops::pack::{PackInput, Packed};
 use crate::printer::Printer;
 
 /// What to pack for a discovered module, or why it cannot be packed.
@@ -21,7 +22,7 @@ pub(crate) fn input_for(
     let Some(package) = module.package() else {
         anyhow::bail!(
             "{} `{}` cannot be packed: {}",
-            module.kind.singular(),
+            module.kind.as_str(),
             module.name,
             module.problem().unwrap_or_default()
         );
@@ -39,7 +40,7 @@ pub(crate) fn input_for(
         package_dir: package.dir.clone(),
         entry: package.entry.clone(),
         dependencies: package.manifest.dependencies.clone(),
-        kind: EntryKind::from_module_kind(module.kind),
+        kind: module.kind,
         category: module.category.clone(),
     })
 }
@@ -170,7 +171,7 @@ pub fn all(
         printer.error_message(format!("{failed} of {total} {plural} could not be packed"));
         return Ok(Outcome::Failure);
     }
-    let noun = if total == 1 { kind.singular() } else { plural };
+    let noun = if total == 1 { kind.as_str() } else { plural };
     printer.status("Finished", format!("{total} {noun} packed"));
     Ok(Outcome::Success)
 }

@@ -2,12 +2,12 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::Outcome;
+use crate::artifact::ArtifactName;
+use crate::artifact::verify::{self, Check, Expected, SignatureFile, Status, Trust, Unsigned};
 use crate::cli::VerifyArgs;
 use crate::config::absolutize;
 use crate::context::Context;
 use crate::names::PackRef;
-use crate::pack::ArtifactName;
-use crate::pack::verify::{self, Check, Expected, SignatureFile, Status, Trust, Unsigned};
 use crate::printer::{Printer, Table};
 use crate::registry::loose::{LooseArtifact, LooseSource};
 use crate::registry::{DirectoryRegistry, Registries, Registry as _, VersionEntry};
@@ -103,14 +103,14 @@ pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow
 }
 
 /// Whether the archive's `manifest.toml` names the module and version its file name gives.
-fn manifest_check(pack: &PackRef, files: &[crate::pack::ArtifactFile]) -> Check {
+fn manifest_check(pack: &PackRef, files: &[crate::artifact::ArtifactFile]) -> Check {
     let found = files
         .iter()
         .find(|file| file.path == "manifest.toml")
         .and_then(|file| std::str::from_utf8(&file.contents).ok())
         .ok_or_else(|| "the archive has no readable `manifest.toml`".to_owned())
         .and_then(|text| {
-            crate::catalog::parse_package_manifest(text, std::path::Path::new("manifest.toml"))
+            crate::module::parse_package_manifest(text, std::path::Path::new("manifest.toml"))
         });
     let (status, detail) = match found {
         Ok(manifest)

@@ -3,13 +3,14 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::catalog::{self, Layout, PackageManifest};
+use crate::artifact::ArtifactName;
+use crate::catalog;
 use crate::cli::InfoArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::lockfile::{Mode, ProvidersLock};
+use crate::module::{Layout, PackageManifest};
 use crate::names::ModuleName;
-use crate::pack::ArtifactName;
 use crate::printer::Printer;
 
 #[derive(Debug, Serialize)]
@@ -42,7 +43,7 @@ pub struct Usage {
 pub fn info(args: &InfoArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let layout = Layout::from_kcl_flag(args.layout.kcl);
     let module = catalog::find_provider(&context.config.paths.extensions, &args.provider, layout)?;
-    let module_name = args.provider.module_name();
+    let module_name = args.provider.provider_module();
     let package = module.package();
     let files = match package {
         Some(package) => package_files(&package.dir)?,

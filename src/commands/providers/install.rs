@@ -4,13 +4,14 @@
 use anyhow::{Context as _, bail};
 
 use crate::Outcome;
-use crate::catalog::{self, Layout};
+use crate::catalog;
 use crate::cli::InstallArgs;
 use crate::commands::changes::{self, Wording};
 use crate::context::Context;
 use crate::infra::Infra;
-use crate::infra::ops::{self, LoadOptions, PackOptions};
 use crate::infra::session::{Access, InfraSession};
+use crate::module::Layout;
+use crate::ops::{self, LoadOptions, PackOptions};
 use crate::printer::Printer;
 use crate::registry::loose::set::LooseSet;
 
@@ -29,7 +30,7 @@ pub fn install(
     let module_name = if core {
         catalog.core.1.clone()
     } else {
-        args.provider.module_name()
+        args.provider.provider_module()
     };
     let from = match args.from.values.as_slice() {
         [] => None,
@@ -57,7 +58,7 @@ pub fn install(
                 args.provider
             );
         }
-        catalog.find_named(catalog::ModuleKind::Core, args.provider.as_str())?
+        catalog.find_named(crate::module::ModuleKind::Core, args.provider.as_str())?
     } else {
         find_provider(context, args, layout, packs.is_some())?
     };
@@ -114,9 +115,9 @@ fn find_provider(
 }
 
 /// A provider known to a registry only: no source here.
-fn registry_only(provider: &crate::names::ProviderName) -> catalog::Module {
+fn registry_only(provider: &crate::names::ShortName) -> catalog::Module {
     catalog::Module {
-        kind: catalog::ModuleKind::Providers,
+        kind: crate::module::ModuleKind::Provider,
         name: provider.to_string(),
         category: None,
         dir: std::path::PathBuf::new(),

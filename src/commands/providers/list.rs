@@ -1,9 +1,10 @@
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::catalog::{self, Layout, ModuleKind};
+use crate::catalog;
 use crate::cli::LayoutArgs;
 use crate::context::Context;
+use crate::module::{Layout, ModuleKind};
 use crate::printer::{Printer, Table};
 
 #[derive(Debug, Serialize)]
@@ -24,7 +25,7 @@ pub fn list(args: &LayoutArgs, context: &Context, printer: &Printer) -> anyhow::
     let layout = Layout::from_kcl_flag(args.kcl);
     let rows: Vec<ProviderRow> = catalog::discover(
         &context.config.paths.extensions,
-        ModuleKind::Providers,
+        ModuleKind::Provider,
         layout,
     )?
     .into_iter()

@@ -6,8 +6,8 @@ use crate::cli::RemoveArgs;
 use crate::commands::changes::{self, Wording};
 use crate::context::Context;
 use crate::infra::Infra;
-use crate::infra::ops::{self, RemoveOptions};
 use crate::infra::session::{Access, InfraSession};
+use crate::ops::{self, RemoveOptions};
 use crate::printer::Printer;
 
 /// `providers remove <provider> <infra>`: undo an install; the provider's source is never
@@ -18,10 +18,10 @@ pub fn remove(args: &RemoveArgs, context: &Context, printer: &Printer) -> anyhow
     let mut session =
         InfraSession::open(context, infra.clone(), Access::Links, printer).with_context(failed)?;
     // A name as the lock has it (`provisioning_core` too), else the provider's module.
-    let module = session
-        .lock()
-        .get(&args.provider)
-        .map_or_else(|| args.provider.module_name(), |entry| entry.module.clone());
+    let module = session.lock().get(&args.provider).map_or_else(
+        || args.provider.provider_module(),
+        |entry| entry.module.clone(),
+    );
     let options = RemoveOptions {
         modules: &[module],
         kind: None,

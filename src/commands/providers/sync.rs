@@ -2,10 +2,10 @@ use crate::Outcome;
 use crate::cli::InfraArgs;
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
-use crate::infra::ops::{self, PackSources};
 use crate::infra::session::{Access, InfraSession};
 use crate::infra::state;
 use crate::infra::{Change, Infra};
+use crate::ops::{self, PackSources};
 use crate::printer::Printer;
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,

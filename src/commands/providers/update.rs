@@ -4,10 +4,10 @@ use crate::Outcome;
 use crate::cli::UpdateArgs;
 use crate::context::Context;
 use crate::infra::Infra;
-use crate::infra::ops::{self, PackSources};
 use crate::infra::session::{Access, InfraSession};
 use crate::infra::versions;
 use crate::names::ModuleName;
+use crate::ops::{self, PackSources};
 use crate::printer::Printer;
 
 /// `providers update <infra> [providers...] [--dry-run]`: re-resolve the pinned modules (all,
@@ -31,7 +31,7 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
                 if lock.module(&module).is_some() {
                     module
                 } else {
-                    name.module_name()
+                    name.provider_module()
                 }
             }
         })

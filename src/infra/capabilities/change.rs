@@ -5,10 +5,11 @@
 use anyhow::bail;
 
 use super::{Loaded, Problem, check_against, loaded};
-use crate::catalog::{Catalog, EntryKind, Module, ModuleKind};
+use crate::catalog::{Catalog, Module};
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::lockfile::ProvidersLock;
+use crate::module::ModuleKind;
 use crate::names::ModuleName;
 
 /// Refuses a change that would leave the infra's loaded set with an unmet requirement, a
@@ -66,16 +67,16 @@ pub fn changed_set(
 
 /// The command that loads `adding` with `suggested`: `load <kind>` when they are all of one
 /// kind, else `init`, which loads several kinds at once (on an existing infra too).
-fn together(infra: &Infra, adding: &[Module], suggested: &(String, EntryKind)) -> String {
+fn together(infra: &Infra, adding: &[Module], suggested: &(String, ModuleKind)) -> String {
     let mut wanted: Vec<(ModuleKind, String)> = adding
         .iter()
         .map(|module| (module.kind, module.name.clone()))
         .collect();
     // A provider is named on the command line by its provider name, not its module's.
-    let name = crate::names::ProviderName::from_module_name(&suggested.0)
-        .filter(|_| suggested.1 == EntryKind::Provider)
+    let name = crate::names::ShortName::from_provider_module(&suggested.0)
+        .filter(|_| suggested.1 == ModuleKind::Provider)
         .map_or_else(|| suggested.0.clone(), |provider| provider.to_string());
-    wanted.push((suggested.1.module_kind(), name));
+    wanted.push((suggested.1, name));
     let first = wanted[0].0;
     if wanted.iter().all(|(kind, _)| *kind == first) {
         let names: Vec<&str> = wanted.iter().map(|(_, name)| name.as_str()).collect();

@@ -9,14 +9,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use change::{changed_set, refuse_misfit};
 
-use crate::catalog::{Capabilities, EntryKind};
+use crate::module::{Capabilities, ModuleKind};
 use crate::names::ModuleName;
 
 /// One module of the set, with what it declares.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub module: ModuleName,
-    pub kind: EntryKind,
+    pub kind: ModuleKind,
     pub capabilities: Capabilities,
 }
 
@@ -28,7 +28,7 @@ pub enum Problem {
     Unmet {
         module: ModuleName,
         capability: String,
-        offered_by: Vec<(String, EntryKind)>,
+        offered_by: Vec<(String, ModuleKind)>,
     },
     /// `module` conflicts with `capability`, which `by` provides (or is).
     Conflict {
@@ -119,7 +119,7 @@ pub fn providers(loaded: &[Loaded]) -> BTreeMap<&str, Vec<&ModuleName>> {
 /// provide a capability (for the hint of an unmet one).
 pub fn check(
     loaded: &[Loaded],
-    offered_by: &dyn Fn(&str) -> Vec<(String, EntryKind)>,
+    offered_by: &dyn Fn(&str) -> Vec<(String, ModuleKind)>,
 ) -> Vec<Problem> {
     let providers = providers(loaded);
     let mut problems = Vec::new();
@@ -224,9 +224,9 @@ pub fn loaded(
 ) -> Vec<Loaded> {
     lock.providers
         .iter()
-        .filter(|entry| entry.layout == crate::catalog::Layout::Nickel)
+        .filter(|entry| entry.layout == crate::module::Layout::Nickel)
         .map(|entry| {
-            let manifest = crate::catalog::Layout::Nickel.manifest_file();
+            let manifest = crate::module::Layout::Nickel.manifest_file();
             let installed = super::closure::installed_dir(context, infra, entry).join(manifest);
             // A link not made yet (a fresh clone before `sync`) still says what its source is.
             let source = match &entry.installed {
@@ -235,9 +235,9 @@ pub fn loaded(
                 }
                 super::lockfile::Installed::Pack(_) => None,
             };
-            let capabilities = crate::catalog::read_package_manifest(&installed)
+            let capabilities = crate::module::read_package_manifest(&installed)
                 .or_else(|error| match &source {
-                    Some(source) => crate::catalog::read_package_manifest(source),
+                    Some(source) => crate::module::read_package_manifest(source),
                     None => Err(error),
                 })
                 .map(|manifest| manifest.capabilities)
@@ -264,7 +264,7 @@ pub fn check_against(loaded: &[Loaded], catalog: &crate::catalog::Catalog) -> Ve
 pub fn offered_by(
     catalog: &[crate::catalog::Module],
     capability: &str,
-) -> Vec<(String, EntryKind)> {
+) -> Vec<(String, ModuleKind)> {
     catalog
         .iter()
         .filter(|module| {
@@ -282,7 +282,7 @@ pub fn offered_by(
             let name = module
                 .package()
                 .map_or_else(|| module.name.clone(), |p| p.manifest.name.clone());
-            (name, EntryKind::from_module_kind(module.kind))
+            (name, module.kind)
         })
         .collect()
 }
@@ -295,7 +295,7 @@ mod tests {
         let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
         Loaded {
             module: name.parse().expect("name"),
-            kind: EntryKind::Taskserv,
+            kind: ModuleKind::Taskserv,
             capabilities: Capabilities {
                 provides: list(provides),
                 requires: list(requires),
@@ -304,7 +304,7 @@ mod tests {
         }
     }
 
-    fn none(_: &str) -> Vec<(String, EntryKind)> {
+    fn none(_: &str) -> Vec<(String, ModuleKind)> {
         Vec::new()
     }
 
@@ -313,8 +313,8 @@ mod tests {
         let catalog = |capability: &str| {
             if capability == "container-runtime" {
                 vec![
-                    ("containerd".to_owned(), EntryKind::Taskserv),
-                    ("crio".to_owned(), EntryKind::Taskserv),
+                    ("containerd".to_owned(), ModuleKind::Taskserv),
+                    ("crio".to_owned(), ModuleKind::Taskserv),
                 ]
             } else {
                 Vec::new()

@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 
-use super::lockfile::{EntryKind, Installed, LockEntry, Mode, ProvidersLock};
+use super::lockfile::{Installed, LockEntry, Mode, ModuleKind, ProvidersLock};
 use super::manifest::InfraManifest;
 use super::{Infra, VENDOR_DIR, link_dependency_path, vendor_dependency_path};
-use crate::catalog::Layout;
 use crate::config::absolutize;
 use crate::context::Context;
 use crate::digest::{ContentHash, Sha256};
 use crate::fs::{Entry, entry_at};
+use crate::module::Layout;
 use crate::names::ModuleName;
 use crate::version_spec::VersionSpec;
 
@@ -82,8 +82,8 @@ pub struct ModuleStatus {
     pub name: String,
     pub module: String,
     /// A provider unless it says otherwise.
-    #[serde(skip_serializing_if = "EntryKind::is_default")]
-    pub kind: EntryKind,
+    #[serde(skip_serializing_if = "ModuleKind::is_default")]
+    pub kind: ModuleKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 
 use super::{ModuleStatus, State};
-use crate::catalog::Layout;
 use crate::context::Context;
 use crate::fs::{Entry, entry_at};
-use crate::infra::lockfile::{EntryKind, LockEntry, Mode};
+use crate::infra::lockfile::{LockEntry, Mode, ModuleKind};
 use crate::infra::manifest::InfraManifest;
 use crate::infra::{Infra, VENDOR_DIR, modules_dir_name};
+use crate::module::Layout;
 
 pub(super) fn untracked(
     context: &Context,
@@ -103,46 +103,46 @@ pub(super) fn untracked(
 }
 
 /// What a module the lock does not know probably is, from its name.
-fn kind_of(module: &str) -> EntryKind {
+fn kind_of(module: &str) -> ModuleKind {
     module
         .parse()
-        .map_or(EntryKind::Provider, |module| EntryKind::of(&module))
+        .map_or(ModuleKind::Provider, |module| ModuleKind::of(&module))
 }
 
 /// A module's provider name when it is a provider's, else the module name.
 fn display_name(module: &str) -> String {
-    crate::names::ProviderName::from_module_name(module)
+    crate::names::ShortName::from_provider_module(module)
         .map_or_else(|| module.to_owned(), |name| name.to_string())
 }
 
 /// Modules found but not in the lock: module → (source, what is wrong, what kind it looks like).
-type Stray = BTreeMap<String, (String, String, EntryKind)>;
+type Stray = BTreeMap<String, (String, String, ModuleKind)>;
 
 /// The command that adopts an untracked module of `kind`, as the hint gives it.
-fn adopt_command(kind: EntryKind, module: &str, infra: &Infra, version: Option<&str>) -> String {
+fn adopt_command(kind: ModuleKind, module: &str, infra: &Infra, version: Option<&str>) -> String {
     let version = version.map_or_else(String::new, |v| format!(" --version {v}"));
     match kind {
-        EntryKind::Provider => format!(
+        ModuleKind::Provider => format!(
             "`provisioning providers install {} {}{version}`",
             display_name(module),
             infra.name
         ),
-        EntryKind::Taskserv | EntryKind::Cluster => format!(
+        ModuleKind::Taskserv | ModuleKind::Cluster => format!(
             "`provisioning module-loader load {} {} {module}{version}`",
-            kind.module_kind().dir_name(),
+            kind.dir_name(),
             infra.name
         ),
-        EntryKind::Core => "installing a module that depends on it".to_owned(),
+        ModuleKind::Core => "installing a module that depends on it".to_owned(),
     }
 }
 
 /// What kind a stray link's target says it is: where under `extensions/` it points.
-fn kind_of_target(module: &str, target: &std::path::Path) -> EntryKind {
+fn kind_of_target(module: &str, target: &std::path::Path) -> ModuleKind {
     let under = |dir: &str| target.components().any(|c| c.as_os_str() == dir);
     if under("taskservs") {
-        EntryKind::Taskserv
+        ModuleKind::Taskserv
     } else if under("clusters") {
-        EntryKind::Cluster
+        ModuleKind::Cluster
     } else {
         kind_of(module)
     }
@@ -204,7 +204,7 @@ fn stray_vendored(
         }
         let path = format!("./{VENDOR_DIR}/{module}");
         // The version its own manifest says, for the command that adopts it.
-        let manifest = crate::catalog::read_package_manifest(
+        let manifest = crate::module::read_package_manifest(
             &dir_entry.path().join(Layout::Nickel.manifest_file()),
         );
         let version = manifest

@@ -27,9 +27,9 @@ use self::cache::Cache;
 use self::credentials::Auth;
 use super::transport::{Bounds, CONCURRENCY};
 use super::{Fetched, ModuleMetadata, Registry, RegistryError, VersionEntry};
+use crate::artifact::verify::SignatureFile;
 use crate::config::Distribution;
 use crate::names::{ModuleName, PackRef};
-use crate::pack::verify::SignatureFile;
 
 /// The largest `index.json` read: 100 000 module names.
 const MAX_INDEX_BYTES: u64 = 16 * 1024 * 1024;

@@ -13,10 +13,10 @@ use super::{
     ANNOTATION_SIGNER, ANNOTATION_TESTS, ANNOTATION_VERSION, ARTIFACT_TYPE, Connection,
     LAYER_MEDIA_TYPE, OciError, OciRegistry, SIGNATURE_MEDIA_TYPE,
 };
+use crate::artifact::ArtifactName;
+use crate::artifact::verify::SignatureFile;
 use crate::digest::{ContentHash, Sha256};
 use crate::names::PackRef;
-use crate::pack::ArtifactName;
-use crate::pack::verify::SignatureFile;
 use crate::registry::{Fetched, VersionEntry};
 
 /// The largest manifest read: what the OCI distribution specification asks registries to accept

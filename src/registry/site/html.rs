@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::catalog::EntryKind;
+use crate::module::ModuleKind;
 
 use super::VersionDocs;
 use crate::nickel::doc::{Documentation, DocumentedField};
@@ -70,10 +70,10 @@ pub fn index(modules: &[(&ModuleMetadata, Option<VersionDocs>)]) -> String {
     }
     // One section per kind, in the order infras use them.
     for (kind, heading) in [
-        (EntryKind::Provider, "Providers"),
-        (EntryKind::Taskserv, "Taskservs"),
-        (EntryKind::Cluster, "Clusters"),
-        (EntryKind::Core, "Core schemas"),
+        (ModuleKind::Provider, "Providers"),
+        (ModuleKind::Taskserv, "Taskservs"),
+        (ModuleKind::Cluster, "Clusters"),
+        (ModuleKind::Core, "Core schemas"),
     ] {
         let of_kind: Vec<_> = modules
             .iter()
@@ -82,11 +82,7 @@ pub fn index(modules: &[(&ModuleMetadata, Option<VersionDocs>)]) -> String {
         if of_kind.is_empty() {
             continue;
         }
-        let _ = writeln!(
-            body,
-            "<h2 id=\"{}\">{heading}</h2>",
-            kind.module_kind().dir_name()
-        );
+        let _ = writeln!(body, "<h2 id=\"{}\">{heading}</h2>", kind.dir_name());
         body.push_str("<div class=\"scroll\">\n<table>\n<thead><tr><th>Module</th><th>Latest</th><th>Versions</th><th>Signed by</th><th>Description</th></tr></thead>\n<tbody>\n");
         for (module, docs) in of_kind {
             let name = escape(module.name.as_str());
@@ -204,14 +200,14 @@ fn install(body: &mut String, module: &ModuleMetadata, install_url: Option<&str>
         }
         None if matches!(
             module.module_kind(),
-            EntryKind::Taskserv | EntryKind::Cluster
+            ModuleKind::Taskserv | ModuleKind::Cluster
         ) =>
         {
             let _ = writeln!(
                 body,
                 "<pre><code>provisioning {}module-loader load {} &lt;infra&gt; {} --version {}</code></pre>",
                 escape(&registry),
-                module.module_kind().module_kind().dir_name(),
+                module.module_kind().dir_name(),
                 name_of(module),
                 escape(&latest.version.to_string()),
             );

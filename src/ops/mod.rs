@@ -10,22 +10,25 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::bail;
 
-use super::closure::{self, Plan, Provenance};
-use super::lockfile::{EntryKind, Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
-use super::manifest::InfraManifestMut;
-use super::{Change, Infra, link, vendor, vendor_dependency_path};
-use crate::catalog::Layout;
+use crate::artifact::unpack::Limits;
+use crate::artifact::verify::Unsigned;
 use crate::context::Context;
 use crate::fs::Transaction;
+use crate::infra::closure::{self, Plan, Provenance};
+use crate::infra::lockfile::{
+    Installed, LockEntry, Mode, ModuleKind, PackPin, ProvidersLock, Signer,
+};
+use crate::infra::manifest::InfraManifestMut;
+use crate::infra::{Change, Infra, link, vendor, vendor_dependency_path};
+use crate::module::Layout;
 use crate::names::{ModuleName, PackRef};
-use crate::pack::unpack::Limits;
-use crate::pack::verify::Unsigned;
 use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::signing::TrustedKey;
 use crate::version_spec::VersionSpec;
 
 mod init;
 mod load;
+pub mod pack;
 mod pack_options;
 mod placement;
 mod remove;
@@ -64,15 +67,15 @@ pub struct PackInstall<'a> {
     /// Replace a `vendor/<module>` this tool did not unpack even when that loses files.
     pub force: bool,
     /// The kind the command asked for (`load taskservs`): a pack of another kind is refused.
-    pub expected: Option<EntryKind>,
+    pub expected: Option<ModuleKind>,
 }
 
 /// Removes what killed runs left in the infra (temporary files, staging directories, entries
 /// set aside): every operation starts here, holding the infra's lock, so none is in use.
-pub(super) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<()> {
+pub(crate) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<()> {
     let dirs = [
         infra.dir.clone(),
-        infra.dir.join(super::VENDOR_DIR),
+        infra.dir.join(crate::infra::VENDOR_DIR),
         infra.modules_dir(context, Layout::Nickel),
         infra.modules_dir(context, Layout::Kcl),
     ];
@@ -85,8 +88,8 @@ pub(super) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<(
 /// Rewrites the infra's generated import files after a change (a second step: they are derived
 /// from the lock and the disk the change left). A failure is said, not fatal: the change itself
 /// is done, and `validate` reports the file, `sync` rewrites it.
-pub(super) fn regenerate(context: &Context, infra: &Infra, leftovers: &mut Vec<String>) {
-    match super::generated::refresh(context, infra) {
+pub(crate) fn regenerate(context: &Context, infra: &Infra, leftovers: &mut Vec<String>) {
+    match crate::infra::generated::refresh(context, infra) {
         Ok(done) => {
             leftovers.extend(done.kept.into_iter().map(|file| {
                 format!("`{file}` was edited by hand and lists modules the infra no longer has; it stays\nhint: delete it, or edit it to match")
@@ -107,11 +110,11 @@ pub(super) fn regenerate(context: &Context, infra: &Infra, leftovers: &mut Vec<S
 
 /// Refuses to put `module` (of `kind`) into an infra whose lock has its name for another
 /// module or kind: one would silently replace the other.
-pub(super) fn refuse_clash(
+pub(crate) fn refuse_clash(
     infra: &Infra,
     lock: &ProvidersLock,
     module: &ModuleName,
-    kind: EntryKind,
+    kind: ModuleKind,
 ) -> anyhow::Result<()> {
     if let Some(existing) = lock.clash(module, kind) {
         anyhow::bail!(
@@ -121,7 +124,7 @@ pub(super) fn refuse_clash(
             existing.kind.as_str(),
             existing.module,
             kind.as_str(),
-            existing.kind.module_kind().dir_name(),
+            existing.kind.dir_name(),
             infra.name,
             existing.name
         );
@@ -149,7 +152,7 @@ pub enum DependencyAction {
 
 /// What restoring one pinned pack did.
 #[derive(Debug)]
-pub(super) struct Restored {
+pub(crate) struct Restored {
     pub change: Change,
     /// What to say although it worked (a yanked version stays pinned).
     pub warnings: Vec<String>,
@@ -161,7 +164,7 @@ pub(super) struct Restored {
 /// exact version (with `pinned`, the registry must hold exactly those bytes), vendored, with its
 /// dependency and its lock entry, in one transaction. The rest of the closure has entries of
 /// its own. Does not rewrite the generated files: `sync` does that once, at the end.
-pub(super) fn vendor_pack(
+pub(crate) fn vendor_pack(
     context: &Context,
     infra: &Infra,
     request: &PackInstall<'_>,
@@ -225,7 +228,7 @@ pub(super) fn vendor_pack(
 }
 
 /// What to say when a pack installed is yanked.
-pub(super) fn yanked_warning(pack: &VerifiedPack) -> Option<String> {
+pub(crate) fn yanked_warning(pack: &VerifiedPack) -> Option<String> {
     pack.yanked.then(|| {
         format!(
             "`{}` {} is yanked in `{}`: it stays because it is pinned or asked for exactly\nhint: to move off it, install again with a requirement that allows other versions (`--version ^X.Y`)",
@@ -235,7 +238,7 @@ pub(super) fn yanked_warning(pack: &VerifiedPack) -> Option<String> {
 }
 
 /// The lock entry of a verified pack.
-pub(super) fn pack_entry(
+pub(crate) fn pack_entry(
     verified: &VerifiedPack,
     required_by: BTreeSet<ModuleName>,
     direct: bool,
@@ -263,7 +266,7 @@ pub(super) fn pack_entry(
 
 /// Removes a Nickel-layout entry's link or vendored pack, its dependency in the manifest and
 /// its lock entry.
-pub(super) fn drop_entry(
+pub(crate) fn drop_entry(
     context: &Context,
     infra: &Infra,
     entry: &LockEntry,
@@ -282,14 +285,14 @@ pub(super) fn drop_entry(
     Ok(changed)
 }
 
-/// Carries out an update plan ([`super::versions::plan_update`]): every version that moves
+/// Carries out an update plan ([`crate::infra::versions::plan_update`]): every version that moves
 /// is fetched and verified first, then vendored, with the manifest (requirements kept as
 /// written) and the lock, in one transaction; a failure anywhere leaves the infra as it was.
 /// Returns what could not be deleted after the change.
 pub fn update(
     context: &Context,
     infra: &Infra,
-    plan: &super::versions::UpdatePlan,
+    plan: &crate::infra::versions::UpdatePlan,
     sources: &PackSources<'_>,
     allow_unsigned: bool,
 ) -> anyhow::Result<Vec<String>> {

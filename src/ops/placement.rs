@@ -8,13 +8,13 @@ use anyhow::bail;
 
 use super::report::Event;
 use super::{DependencyAction, DependencyChange, drop_entry, pack_entry};
-use crate::catalog::Layout;
 use crate::context::Context;
 use crate::fs::Transaction;
 use crate::infra::closure::{Plan, Planned, Provenance};
 use crate::infra::lockfile::{Installed, LockEntry, ProvidersLock};
 use crate::infra::manifest::InfraManifestMut;
 use crate::infra::{Change, Infra, link, link_dependency_path, vendor, vendor_dependency_path};
+use crate::module::Layout;
 use crate::names::ModuleName;
 use crate::registry::VerifiedPack;
 

@@ -7,11 +7,12 @@ use anyhow::bail;
 
 use super::load::{self, LoadOptions};
 use super::report::{Event, Report};
-use crate::catalog::{Catalog, EntryKind, Layout, Module};
+use crate::catalog::{Catalog, Module};
 use crate::context::Context;
 use crate::fs::Transaction;
 use crate::infra::session::{Access, InfraSession};
 use crate::infra::{Infra, InfraError, generated};
+use crate::module::{Layout, ModuleKind};
 use crate::printer::Printer;
 
 /// What to create, and load.
@@ -21,7 +22,7 @@ pub struct InitOptions<'a> {
     /// The modules to load, every kind at once.
     pub modules: &'a [Module],
     /// The kinds named (each gets its generated file imported by a new `main.ncl`).
-    pub kinds: &'a [EntryKind],
+    pub kinds: &'a [ModuleKind],
     pub catalog: &'a Catalog,
 }
 
@@ -91,7 +92,11 @@ fn missing_infra(context: &Context, argument: &str) -> anyhow::Result<Result<Inf
 /// Writes a new infra into `transaction`: `manifest.toml`, a `main.ncl` importing the generated
 /// file of each kind it is created with, and an empty lock. Refuses a directory that has a
 /// manifest or a `main.ncl`.
-fn create(infra: &Infra, kinds: &[EntryKind], transaction: &mut Transaction) -> anyhow::Result<()> {
+fn create(
+    infra: &Infra,
+    kinds: &[ModuleKind],
+    transaction: &mut Transaction,
+) -> anyhow::Result<()> {
     crate::names::validate(&infra.name).map_err(InfraError::InvalidName)?;
     let manifest_path = infra.manifest_path(Layout::Nickel);
     if manifest_path.exists() || infra.dir.join("main.ncl").exists() {
@@ -110,7 +115,7 @@ fn create(infra: &Infra, kinds: &[EntryKind], transaction: &mut Transaction) -> 
     );
     let files: Vec<(&str, &str)> = kinds
         .iter()
-        .filter_map(|kind| Some((kind.module_kind().dir_name(), generated::file_name(*kind)?)))
+        .filter_map(|kind| Some((kind.dir_name(), generated::file_name(*kind)?)))
         .collect();
     // The bindings are named apart from the fields: a record's fields are in scope inside it.
     for (kind, file) in &files {

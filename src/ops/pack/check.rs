@@ -22,11 +22,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{PackError, PackInput, Packer};
+use crate::artifact::ArtifactFile;
+use crate::artifact::source;
 use crate::dependencies::ModuleImports;
 use crate::nickel::doctest::Report;
 use crate::nickel::{CacheRequest, Evaluator, Export, Format, Output};
-use crate::pack::ArtifactFile;
-use crate::pack::source;
 use crate::registry::DocTests;
 
 /// New evaluation results, kept for the cache until the checks have all passed.

@@ -9,13 +9,14 @@ use anyhow::bail;
 
 use super::report::{Event, Failure, Report};
 use super::{DependencyAction, DependencyChange, drop_entry};
-use crate::catalog::{Catalog, EntryKind, Layout};
+use crate::catalog::Catalog;
 use crate::fs::Transaction;
 use crate::infra::capabilities;
 use crate::infra::lockfile::{LockEntry, Mode, ProvidersLock};
 use crate::infra::manifest::InfraManifestMut;
 use crate::infra::session::InfraSession;
 use crate::infra::{Infra, link, vendor};
+use crate::module::{Layout, ModuleKind};
 use crate::names::ModuleName;
 
 /// What to remove.
@@ -24,7 +25,7 @@ pub struct RemoveOptions<'a> {
     /// The kind the command names (`unload taskservs`): a module of another kind, or one not
     /// loaded, is refused. `None` for `providers remove`, which also cleans what a lock entry
     /// no longer records.
-    pub kind: Option<EntryKind>,
+    pub kind: Option<ModuleKind>,
     /// Skip the capability check, and delete what is not a link or a recorded pack.
     pub force: bool,
     /// Where capability hints come from.
@@ -126,7 +127,7 @@ fn refuse_unloaded(
     infra: &Infra,
     lock: &ProvidersLock,
     module: &ModuleName,
-    kind: EntryKind,
+    kind: ModuleKind,
     force: bool,
 ) -> anyhow::Result<()> {
     let name = module.short_name();
@@ -136,7 +137,7 @@ fn refuse_unloaded(
             entry.kind.as_str(),
             infra.name,
             kind.as_str(),
-            entry.kind.module_kind().dir_name(),
+            entry.kind.dir_name(),
             infra.name
         ),
         Some(_) => Ok(()),
@@ -148,7 +149,7 @@ fn refuse_unloaded(
                 .filter(|entry| entry.kind == kind)
                 .map(|entry| format!("`{}`", entry.name))
                 .collect();
-            let dir_name = kind.module_kind().dir_name();
+            let dir_name = kind.dir_name();
             let hint = if loaded.is_empty() {
                 format!("`{}` has no {dir_name} loaded", infra.name)
             } else {

@@ -4,13 +4,13 @@
 use anyhow::bail;
 
 use super::{PackInstall, PackSources, clear_debris, vendor_pack};
-use crate::catalog::Layout;
 use crate::context::Context;
 use crate::fs::Transaction;
 use crate::infra::lockfile::{Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
 use crate::infra::manifest::InfraManifestMut;
 use crate::infra::state::{VendorState, source_path, vendor_state};
 use crate::infra::{Change, Infra, link, link_dependency_path, vendor, vendor_dependency_path};
+use crate::module::Layout;
 use crate::names::PackRef;
 use crate::version_spec::VersionSpec;
 

@@ -2,8 +2,8 @@
 //! same bytes, else signing with the user's key.
 
 use super::{PackError, Packer, Written};
+use crate::artifact::{Artifact, ArtifactName};
 use crate::fs::Transaction;
-use crate::pack::{Artifact, ArtifactName};
 use crate::registry::VersionEntry;
 use crate::signing::KeyId;
 
@@ -46,7 +46,7 @@ impl Packer<'_> {
             path: signature_path.clone(),
             key: public.clone(),
         }];
-        let existing = crate::pack::verify::SignatureFile::beside(path).map_err(|source| {
+        let existing = crate::artifact::verify::SignatureFile::beside(path).map_err(|source| {
             PackError::Write {
                 path: signature_path.clone(),
                 source,

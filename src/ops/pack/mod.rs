@@ -1,5 +1,5 @@
 //! Packing one module into a registry directory: read its source, check it ([`check`]: it
-//! evaluates, its files evaluate, its doc-comment examples pass), build the artifact ([`crate::pack`]), sign it, and write it with its registry
+//! evaluates, its files evaluate, its doc-comment examples pass), build the artifact ([`crate::artifact`]), sign it, and write it with its registry
 //! metadata ([`crate::registry::DirectoryRegistry`]), under the registry's lock. An evaluation
 //! failure, a refused source or a conflicting existing version writes nothing.
 
@@ -13,16 +13,16 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::artifact::source::{self, SourceError};
+use crate::artifact::{ArchiveError, Artifact, ArtifactFile, ArtifactName, Destination};
 use crate::config::Metadata;
 use crate::dependencies::{ModuleImports, declare_hint, undeclared_imports};
 use crate::digest::{ContentHash, Sha256};
 use crate::fs::Transaction;
-use crate::lock::DirLock;
+use crate::fs::dir_lock::DirLock;
 use crate::names::{ModuleName, PackRef};
 use crate::nickel::doc::Documentation;
 use crate::nickel::{Evaluator, ExportCache, NickelError};
-use crate::pack::source::{self, SourceError};
-use crate::pack::{ArchiveError, Artifact, ArtifactFile, ArtifactName, Destination};
 use crate::printer::Printer;
 use crate::registry::site::VersionDocs;
 use crate::registry::{DirectoryRegistry, ModuleMetadata, RegistryError, VersionEntry};
@@ -37,7 +37,7 @@ pub struct PackInput {
     /// Its manifest's `[dependencies]`, recorded in the metadata of the version.
     pub dependencies: BTreeMap<ModuleName, semver::VersionReq>,
     /// What it is; a taskserv or a cluster says so (and its category) in the packed manifest.
-    pub kind: crate::catalog::EntryKind,
+    pub kind: crate::module::ModuleKind,
     pub category: Option<String>,
 }
 
@@ -213,7 +213,7 @@ impl Packer<'_> {
         )?;
         self.remember(&mut checked);
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        let artifact = crate::pack::build(pack, &files, checked.export.as_deref())?;
+        let artifact = crate::artifact::build(pack, &files, checked.export.as_deref())?;
         let cached_evaluation = checked.cached;
         let docs = checked.docs.take();
 
@@ -324,7 +324,7 @@ impl Packer<'_> {
             .iter()
             .find(|file| file.path == "manifest.toml")
             .and_then(|file| std::str::from_utf8(&file.contents).ok())
-            .and_then(|text| crate::catalog::parse_package_manifest(text, &input.package_dir).ok())
+            .and_then(|text| crate::module::parse_package_manifest(text, &input.package_dir).ok())
             .map(|manifest| manifest.description)
             .unwrap_or_default();
         let extracted = self

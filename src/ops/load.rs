@@ -15,7 +15,8 @@ use anyhow::{anyhow, bail};
 use super::pack_options::{Given, PackOptions};
 use super::placement::Placement;
 use super::report::{Event, Failure, Report};
-use crate::catalog::{Catalog, EntryKind, Layout, Module, ModuleKind};
+use crate::artifact::verify::Unsigned;
+use crate::catalog::{Catalog, Module};
 use crate::fs::Transaction;
 use crate::infra::capabilities::{self, Loaded};
 use crate::infra::closure::{self, Plan, Planned, Provenance, Sources, Target};
@@ -23,8 +24,8 @@ use crate::infra::lockfile::ProvidersLock;
 use crate::infra::manifest::InfraManifestMut;
 use crate::infra::session::InfraSession;
 use crate::infra::{link, link_dependency_path};
+use crate::module::{Layout, ModuleKind};
 use crate::names::{ModuleName, PackRef};
-use crate::pack::verify::Unsigned;
 use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::version_spec::{VersionSpec, exactly};
 
@@ -248,11 +249,11 @@ type Fixed = (
 struct Targets {
     targets: Vec<Target>,
     /// The kind each named module is loaded as.
-    kinds: BTreeMap<ModuleName, EntryKind>,
+    kinds: BTreeMap<ModuleName, ModuleKind>,
     layouts: Vec<(ModuleName, Layout)>,
     fetched: BTreeMap<ModuleName, VerifiedPack>,
     /// What each module linked by name declares, as the catalog read it.
-    capabilities: BTreeMap<ModuleName, crate::catalog::Capabilities>,
+    capabilities: BTreeMap<ModuleName, crate::module::Capabilities>,
     /// Pack mode: the version each module named is asked at.
     specs: BTreeMap<ModuleName, VersionSpec>,
     /// What the loose artifacts (`--from`) hold.
@@ -279,14 +280,14 @@ impl Targets {
         name: &ModuleName,
     ) -> anyhow::Result<()> {
         let lock = session.lock();
-        let kind = EntryKind::from_module_kind(module.kind);
+        let kind = module.kind;
         super::refuse_clash(&session.infra, lock, name, kind)?;
         let (fixed, requirement) = match &options.packs {
             None => {
                 let Some(package) = module.package() else {
                     bail!(
                         "{} `{}` cannot be loaded: {}",
-                        module.kind.singular(),
+                        module.kind.as_str(),
                         module.name,
                         module.problem().unwrap_or_default()
                     );
@@ -477,7 +478,7 @@ impl Targets {
                     verified.label,
                     kind.as_str(),
                     expected.as_str(),
-                    kind.module_kind().dir_name(),
+                    kind.dir_name(),
                     infra.name,
                     module.short_name(),
                     verified.pack.version
@@ -505,7 +506,7 @@ impl Targets {
                     *kind,
                     match self.capabilities.get(module) {
                         Some(capabilities) => Ok(capabilities.clone()),
-                        None => crate::catalog::read_package_manifest(&dir.join(manifest_file))
+                        None => crate::module::read_package_manifest(&dir.join(manifest_file))
                             .map(|manifest| manifest.capabilities),
                     },
                 ),
@@ -526,7 +527,7 @@ impl Targets {
 }
 
 /// The manifest a verified pack carries.
-fn pack_manifest(verified: &VerifiedPack) -> Result<crate::catalog::PackageManifest, String> {
+fn pack_manifest(verified: &VerifiedPack) -> Result<crate::module::PackageManifest, String> {
     let manifest_file = Layout::Nickel.manifest_file();
     let path = Path::new(verified.pack.module.as_str()).join(manifest_file);
     let file = verified
@@ -535,7 +536,7 @@ fn pack_manifest(verified: &VerifiedPack) -> Result<crate::catalog::PackageManif
         .find(|file| file.path == manifest_file)
         .ok_or_else(|| format!("`{}` is missing from the pack", path.display()))?;
     let text = String::from_utf8_lossy(&file.contents);
-    crate::catalog::parse_package_manifest(&text, &path)
+    crate::module::parse_package_manifest(&text, &path)
 }
 
 fn trust<'a>(
@@ -553,7 +554,7 @@ fn trust<'a>(
 /// The command that makes `module`, pinned as a pack, a link.
 fn switch_command(infra: &str, module: &Module) -> String {
     match module.kind {
-        ModuleKind::Providers => format!("provisioning providers install {} {infra}", module.name),
+        ModuleKind::Provider => format!("provisioning providers install {} {infra}", module.name),
         kind => format!(
             "provisioning module-loader load {} {infra} {} --link",
             kind.dir_name(),

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::EntryKind;
+use super::ModuleKind;
 use crate::names::{self, ModuleName};
 
 /// The `[package]` table of a module's manifest, and its `[dependencies]`.
@@ -25,7 +25,7 @@ pub struct PackageManifest {
     pub dependencies: BTreeMap<ModuleName, semver::VersionReq>,
     /// `[package] kind`: what a pack says it is (absent in sources and in providers' packs).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<EntryKind>,
+    pub kind: Option<ModuleKind>,
     /// `[package] category`: a packed taskserv's category.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
@@ -68,7 +68,7 @@ struct RawPackage {
     entry: Option<String>,
     /// Written into a packed taskserv's or cluster's manifest, so the artifact says what it is.
     #[serde(default)]
-    kind: Option<EntryKind>,
+    kind: Option<ModuleKind>,
     #[serde(default)]
     category: Option<String>,
 }

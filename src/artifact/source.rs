@@ -53,7 +53,7 @@ pub enum SourceError {
 /// core's manifest is left as written (their artifacts stay byte for byte what they were).
 #[derive(Debug, Clone, Copy)]
 pub struct Stamp<'a> {
-    pub kind: crate::catalog::EntryKind,
+    pub kind: crate::module::ModuleKind,
     pub category: Option<&'a str>,
 }
 
@@ -276,7 +276,7 @@ fn packed_manifest(
     }
     if matches!(
         stamp.kind,
-        crate::catalog::EntryKind::Taskserv | crate::catalog::EntryKind::Cluster
+        crate::module::ModuleKind::Taskserv | crate::module::ModuleKind::Cluster
     ) {
         if package.get("kind").and_then(toml_edit::Item::as_str) != Some(stamp.kind.as_str()) {
             package.insert("kind", toml_edit::value(stamp.kind.as_str()));
@@ -299,7 +299,7 @@ mod tests {
         let path = Path::new("manifest.toml");
         let input = b"[package]\nname = \"x_prov\"\nversion = \"0.0.1\" # bump me\n";
         let provider = Stamp {
-            kind: crate::catalog::EntryKind::Provider,
+            kind: crate::module::ModuleKind::Provider,
             category: None,
         };
         let packed =
@@ -312,7 +312,7 @@ mod tests {
             packed_manifest(path, input, &semver::Version::new(0, 0, 1), &provider).expect("packs");
         assert_eq!(same, input);
         let taskserv = Stamp {
-            kind: crate::catalog::EntryKind::Taskserv,
+            kind: crate::module::ModuleKind::Taskserv,
             category: Some("container-runtime"),
         };
         let stamped =
@@ -327,7 +327,7 @@ mod tests {
     fn path_dependencies_are_refused() {
         let input = b"[package]\nname = \"x_prov\"\nversion = \"0.0.1\"\n[dependencies]\nlib = { path = \"../lib\" }\n";
         let stamp = Stamp {
-            kind: crate::catalog::EntryKind::Provider,
+            kind: crate::module::ModuleKind::Provider,
             category: None,
         };
         let error = packed_manifest(

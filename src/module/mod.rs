@@ -1,0 +1,12 @@
+//! What a module is, as every layer records it: its kind ([`ModuleKind`]), which package of it
+//! is used ([`Layout`]) and its manifest ([`PackageManifest`], `[capabilities]`). A low module:
+//! the catalog, packs, registries and infras all build on it and it on none of them.
+
+mod kind;
+mod manifest;
+
+pub use kind::{Layout, ModuleKind};
+pub use manifest::{
+    Capabilities, PackageManifest, REQUIREMENT_FORMS, parse_package_manifest, parse_requirement,
+    read_package_manifest,
+};
