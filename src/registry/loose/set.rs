@@ -115,8 +115,7 @@ fn artifacts_of(
     options: &RegistryOptions<'_>,
 ) -> Result<Vec<LooseArtifact>, RegistryError> {
     if is_http_url(value) {
-        let path = value.split(['?', '#']).next().unwrap_or(value);
-        if path.ends_with(".tar") {
+        if value.ends_with(".tar") {
             let source = LooseSource::parse(value, options.cwd)?;
             return Ok(vec![LooseArtifact::new(source, options)?]);
         }
@@ -257,9 +256,7 @@ impl Registry for LooseSet {
     }
 
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
-        let mut modules: Vec<ModuleName> = self.newest().into_keys().collect();
-        modules.dedup();
-        Ok(modules)
+        Ok(self.newest().into_keys().collect())
     }
 
     fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
