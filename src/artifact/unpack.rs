@@ -93,37 +93,7 @@ pub fn read_artifact(
         }
         let raw = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&raw).into_owned();
-        let Ok(path) = std::str::from_utf8(&raw) else {
-            return Err(UnpackError::BadName { entry: name });
-        };
-        if path.contains(['\\', '\n']) {
-            return Err(UnpackError::BadName { entry: name });
-        }
-        if path.starts_with('/') {
-            return Err(UnpackError::AbsolutePath { entry: name });
-        }
-        let parts: Vec<&str> = path
-            .split('/')
-            .filter(|part| !part.is_empty() && *part != ".")
-            .collect();
-        if parts.contains(&"..") {
-            return Err(UnpackError::ParentDir { entry: name });
-        }
-        // What no filesystem can hold would pass here and fail on install with an OS error.
-        if path.len() > MAX_PATH || parts.iter().any(|part| part.len() > MAX_NAME) {
-            return Err(UnpackError::TooLong {
-                entry: name,
-                max_name: MAX_NAME,
-                max_path: MAX_PATH,
-            });
-        }
-        if parts.first() != Some(&module.as_str()) {
-            return Err(UnpackError::OutsideModule {
-                entry: name,
-                module: module.to_string(),
-            });
-        }
-        let relative = parts[1..].join("/");
+        let relative = entry_path(&raw, &name, module)?;
         if check_kind(entry.header().entry_type(), &name)? == Kind::Directory {
             if !seen.insert(format!("{relative}/")) {
                 return Err(UnpackError::Duplicate { entry: name });
@@ -160,24 +130,78 @@ pub fn read_artifact(
             executable,
         });
     }
-    // A file and a directory of one name would collide on disk: an explicit directory entry
-    // `x/`, or a file `x` beside a file `x/y` (whose parent `x` must be a directory).
+    refuse_collisions(&files, &seen, module)?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// The path of an entry inside `<module>/`, checked: UTF-8 without `\\` or newlines, relative,
+/// no `..`, not longer than a filesystem holds, under the module's own directory.
+fn entry_path(raw: &[u8], name: &str, module: &ModuleName) -> Result<String, UnpackError> {
+    let Ok(path) = std::str::from_utf8(raw) else {
+        return Err(UnpackError::BadName {
+            entry: name.to_owned(),
+        });
+    };
+    if path.contains(['\\', '\n']) {
+        return Err(UnpackError::BadName {
+            entry: name.to_owned(),
+        });
+    }
+    if path.starts_with('/') {
+        return Err(UnpackError::AbsolutePath {
+            entry: name.to_owned(),
+        });
+    }
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err(UnpackError::ParentDir {
+            entry: name.to_owned(),
+        });
+    }
+    // What no filesystem can hold would pass here and fail on install with an OS error.
+    if path.len() > MAX_PATH || parts.iter().any(|part| part.len() > MAX_NAME) {
+        return Err(UnpackError::TooLong {
+            entry: name.to_owned(),
+            max_name: MAX_NAME,
+            max_path: MAX_PATH,
+        });
+    }
+    if parts.first() != Some(&module.as_str()) {
+        return Err(UnpackError::OutsideModule {
+            entry: name.to_owned(),
+            module: module.to_string(),
+        });
+    }
+    Ok(parts[1..].join("/"))
+}
+
+/// A file and a directory of one name would collide on disk: an explicit directory entry `x/`
+/// (in `directories`, with its slash), or a file `x` beside a file `x/y` (whose parent `x` must
+/// be a directory).
+fn refuse_collisions(
+    files: &[ArtifactFile],
+    directories: &std::collections::BTreeSet<String>,
+    module: &ModuleName,
+) -> Result<(), UnpackError> {
     let file_paths: std::collections::BTreeSet<&str> =
         files.iter().map(|file| file.path.as_str()).collect();
-    for file in &files {
+    for file in files {
         let parent_is_a_file = std::path::Path::new(&file.path)
             .ancestors()
             .skip(1)
             .filter_map(|parent| parent.to_str())
             .any(|parent| file_paths.contains(parent));
-        if seen.contains(&format!("{}/", file.path)) || parent_is_a_file {
+        if directories.contains(&format!("{}/", file.path)) || parent_is_a_file {
             return Err(UnpackError::FileAndDirectory {
                 entry: format!("{module}/{}", file.path),
             });
         }
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    Ok(())
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 pub mod dir_lock;
 mod transaction;
 
-pub use transaction::Transaction;
+pub use transaction::{Savepoint, Transaction};
 
 /// Writes `contents` to `path` atomically: readers see the old file or the new one, never a
 /// part. The file keeps the mode it had, or gets 0644 on Unix when new.
@@ -402,6 +402,32 @@ mod tests {
             std::fs::read_to_string(doomed.join("x")).expect("restored"),
             "x"
         );
+    }
+
+    #[test]
+    fn rolling_back_to_a_savepoint_undoes_only_the_later_changes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kept = dir.path().join("kept");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "old").expect("write");
+        let doomed = dir.path().join("doomed");
+        std::fs::create_dir(&doomed).expect("mkdir");
+        let mut transaction = Transaction::new();
+        transaction.write(&kept, b"kept").expect("write");
+        let savepoint = transaction.savepoint();
+        transaction.write(&file, b"new").expect("write");
+        transaction.remove_dir(&doomed).expect("remove");
+        transaction.roll_back_to(savepoint);
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "old");
+        assert!(doomed.is_dir(), "set aside, then put back");
+        assert!(transaction.commit().is_empty());
+        assert_eq!(std::fs::read_to_string(&kept).expect("read"), "kept");
+        assert!(
+            doomed.is_dir(),
+            "a rolled-back removal is not deleted on commit"
+        );
+        let entries = std::fs::read_dir(dir.path()).expect("list").count();
+        assert_eq!(entries, 3, "no holder of a set-aside directory is left");
     }
 
     #[test]

@@ -19,6 +19,13 @@ pub struct Transaction {
     committed: bool,
 }
 
+/// A point in a transaction to undo back to ([`Transaction::savepoint`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Savepoint {
+    undo: usize,
+    trash: usize,
+}
+
 #[derive(Debug)]
 enum Undo {
     RestoreFile {
@@ -163,6 +170,26 @@ impl Transaction {
         Ok(())
     }
 
+    /// Marks the changes made so far: [`Transaction::roll_back_to`] undoes the later ones
+    /// alone (one module of a change that goes on without it).
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            undo: self.undo.len(),
+            trash: self.trash.len(),
+        }
+    }
+
+    /// Undoes every change made since `savepoint`, in reverse; the earlier ones stay, to be
+    /// committed or undone with the rest.
+    pub fn roll_back_to(&mut self, savepoint: Savepoint) {
+        let later: Vec<Undo> = self
+            .undo
+            .drain(savepoint.undo.min(self.undo.len())..)
+            .collect();
+        undo_all(later);
+        self.trash.truncate(savepoint.trash);
+    }
+
     /// Keeps every change, and deletes what was set aside. The changes stand whatever
     /// happens; a deletion that fails is returned, to be reported (the next command under the
     /// same lock removes the debris, with [`remove_debris`]).
@@ -188,29 +215,34 @@ impl Drop for Transaction {
         if self.committed {
             return;
         }
-        // Best effort: the command is failing already, and its error is what the user needs.
-        for undo in self.undo.drain(..).rev() {
-            let _ = match undo {
-                Undo::RestoreFile {
-                    path,
-                    previous: Some(bytes),
-                } => atomic_write(&path, &bytes),
-                Undo::RestoreFile {
-                    path,
-                    previous: None,
-                } => std::fs::remove_file(path),
-                Undo::RestoreLink {
-                    path,
-                    previous: Some(target),
-                } => replace_symlink(&target, &path),
-                Undo::RestoreLink {
-                    path,
-                    previous: None,
-                } => std::fs::remove_file(path),
-                Undo::RemoveDir { path } => std::fs::remove_dir(path),
-                Undo::RemoveTree { path } => std::fs::remove_dir_all(path),
-                Undo::Rename { from, to } => std::fs::rename(from, to),
-            };
-        }
+        undo_all(std::mem::take(&mut self.undo));
+    }
+}
+
+/// Undoes `changes` in reverse. Best effort: the command is failing already, and its error is
+/// what the user needs.
+fn undo_all(changes: Vec<Undo>) {
+    for undo in changes.into_iter().rev() {
+        let _ = match undo {
+            Undo::RestoreFile {
+                path,
+                previous: Some(bytes),
+            } => atomic_write(&path, &bytes),
+            Undo::RestoreFile {
+                path,
+                previous: None,
+            } => std::fs::remove_file(path),
+            Undo::RestoreLink {
+                path,
+                previous: Some(target),
+            } => replace_symlink(&target, &path),
+            Undo::RestoreLink {
+                path,
+                previous: None,
+            } => std::fs::remove_file(path),
+            Undo::RemoveDir { path } => std::fs::remove_dir(path),
+            Undo::RemoveTree { path } => std::fs::remove_dir_all(path),
+            Undo::Rename { from, to } => std::fs::rename(from, to),
+        };
     }
 }

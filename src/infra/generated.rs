@@ -14,10 +14,11 @@ use std::path::PathBuf;
 
 use super::Infra;
 use super::closure::installed_dir;
-use super::lockfile::{LockEntry, ModuleKind, ProvidersLock};
+use super::lockfile::{LockEntry, ProvidersLock};
 use crate::context::Context;
 use crate::digest::Sha256;
 use crate::module::Layout;
+use crate::module::ModuleKind;
 
 /// The kinds with a generated file, and the file's name.
 pub const FILES: [(ModuleKind, &str); 3] = [

@@ -123,14 +123,15 @@ pub fn remove_symlink(
 }
 
 /// Removes the symlinks in the modules directories that the lock does not list as links (a
-/// pack's stale link would shadow its vendored copy), with the dependencies pointing at them.
-/// Real directories are never touched. Returns the modules removed.
+/// pack's stale link would shadow its vendored copy). Real directories are never touched.
+/// Returns the modules removed, with their layout: the caller drops the dependencies that
+/// pointed at them ([`points_here`]).
 pub fn prune(
     context: &Context,
     infra: &Infra,
     lock: &ProvidersLock,
     transaction: &mut Transaction,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<(Layout, String)>> {
     let mut pruned = Vec::new();
     for layout in [Layout::Nickel, Layout::Kcl] {
         let modules_dir = infra.modules_dir(context, layout);
@@ -142,9 +143,6 @@ pub fn prune(
                 entry.layout == layout && entry.module == *module && entry.mode() == Mode::Link
             })
         };
-        let manifest_path = infra.manifest_path(layout);
-        let mut manifest = InfraManifestMut::open(&manifest_path, &infra.name)?;
-        let mut manifest_changed = false;
         let mut entries: Vec<_> = fs_err::read_dir(&modules_dir)?.collect::<Result<_, _>>()?;
         entries.sort_by_key(|entry| entry.file_name());
         for dir_entry in entries {
@@ -153,19 +151,23 @@ pub fn prune(
                 continue;
             }
             if transaction.remove_symlink(&dir_entry.path())? {
-                let points_here = name.parse::<ModuleName>().is_ok_and(|module| {
-                    manifest.dependency_path(&name).as_deref()
-                        == Some(link_dependency_path(context, layout, &module).as_str())
-                });
-                if points_here {
-                    manifest_changed |= manifest.remove_dependency(&name);
-                }
-                pruned.push(name);
+                pruned.push((layout, name));
             }
-        }
-        if manifest_changed {
-            transaction.write(&manifest_path, manifest.render().as_bytes())?;
         }
     }
     Ok(pruned)
+}
+
+/// Whether `manifest`'s dependency on `name` points at its link in `layout`'s modules
+/// directory.
+pub fn points_here(
+    context: &Context,
+    manifest: &InfraManifestMut,
+    layout: Layout,
+    name: &str,
+) -> bool {
+    name.parse::<ModuleName>().is_ok_and(|module| {
+        manifest.dependency_path(name).as_deref()
+            == Some(link_dependency_path(context, layout, &module).as_str())
+    })
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{ContentHash, Sha256};
 use crate::module::Layout;
+use crate::module::ModuleKind;
 use crate::names::{ModuleName, ShortName};
 use crate::signing::KeyId;
 
@@ -42,8 +43,6 @@ impl std::fmt::Display for Mode {
         })
     }
 }
-
-pub use crate::module::ModuleKind;
 
 /// One installed module, as the lock records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

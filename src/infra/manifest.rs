@@ -182,6 +182,28 @@ impl InfraManifestMut {
             .map(str::to_owned)
     }
 
+    /// The modules `[dependencies]` lists, in its order.
+    pub fn dependency_names(&self) -> Vec<String> {
+        self.doc
+            .get("dependencies")
+            .and_then(Item::as_table_like)
+            .map(|deps| deps.iter().map(|(name, _)| name.to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The version or requirement a dependency records (`module = "^1"` or `{ version = … }`).
+    pub fn dependency_version(&self, module: &str) -> Option<String> {
+        let dependency = self.doc.get("dependencies")?.as_table_like()?.get(module)?;
+        match dependency.as_str() {
+            Some(version) => Some(version.to_owned()),
+            None => dependency
+                .as_table_like()?
+                .get("version")?
+                .as_str()
+                .map(str::to_owned),
+        }
+    }
+
     /// Makes `module` a path dependency: `module = { path = "…" }`. An entry that already says
     /// exactly that is left as written. Says whether it changed.
     pub fn set_path_dependency(&mut self, module: &str, path: &str) -> bool {

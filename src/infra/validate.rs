@@ -97,11 +97,67 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
     let statuses = state::inspect(context, infra)?;
     let lock = ProvidersLock::read(&infra.lock_path())?;
     let modules_dir = infra.modules_dir(context, Layout::Nickel);
-    let import_paths = infra.import_paths(context);
     let mut warnings = Vec::new();
 
     // Read what to evaluate first, then evaluate every module and infra file in parallel.
     let mut jobs = Vec::new();
+    let mut modules = module_jobs(
+        context,
+        infra,
+        &lock,
+        &modules_dir,
+        statuses,
+        &mut jobs,
+        &mut warnings,
+    );
+    let generated = super::generated::inspect(context, infra, &lock);
+    let mut files = file_jobs(infra, &modules_dir, &generated, &mut jobs);
+    let results = evaluate(context, &infra.import_paths(context), &jobs);
+    for ((target, _), result) in jobs.iter().zip(results) {
+        let (evaluation, diagnostic) = judge(target, &modules, result);
+        match target {
+            Target::Module(index, _, _) => {
+                modules[*index].evaluation = evaluation;
+                modules[*index].diagnostic = diagnostic;
+            }
+            Target::File(index) | Target::Generated(index) => {
+                files[*index].evaluation = evaluation;
+                files[*index].diagnostic = diagnostic;
+            }
+        }
+    }
+    let capabilities = super::capabilities::check_against(
+        &super::capabilities::loaded(context, infra, &lock),
+        &crate::catalog::Catalog::new(&context.config),
+    )
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let edited = generated_problems(infra, generated, &mut warnings);
+    let mut report = Report {
+        infra: infra.name.clone(),
+        valid: false,
+        modules,
+        files,
+        capabilities,
+        edited,
+        warnings,
+    };
+    report.valid = report.problems() == 0;
+    Ok(report)
+}
+
+/// One report per module, and a job for each module that is installed and can be evaluated
+/// (its entry point found, its imports confined to itself and its dependencies).
+fn module_jobs(
+    context: &Context,
+    infra: &Infra,
+    lock: &ProvidersLock,
+    modules_dir: &Path,
+    statuses: Vec<state::ModuleStatus>,
+    jobs: &mut Vec<Job>,
+    warnings: &mut Vec<String>,
+) -> Vec<ModuleReport> {
     let mut modules = Vec::new();
     for status in statuses {
         let mut report = ModuleReport {
@@ -114,9 +170,8 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
                 Some(Mode::Pack) => infra.dir.join(VENDOR_DIR).join(&report.status.module),
                 _ => modules_dir.join(&report.status.module),
             };
-            match entry_point(infra, &dir, &report.status, &mut warnings).and_then(|entry| {
-                hermetic(context, infra, &lock, &dir, &report.status)
-                    .map(|allowed| (entry, allowed))
+            match entry_point(infra, &dir, &report.status, warnings).and_then(|entry| {
+                hermetic(context, infra, lock, &dir, &report.status).map(|allowed| (entry, allowed))
             }) {
                 Ok((entry, allowed)) => jobs.push((
                     Target::Module(modules.len(), dir, allowed),
@@ -130,12 +185,20 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
         }
         modules.push(report);
     }
-    let generated = super::generated::inspect(context, infra, &lock);
+    modules
+}
+
+/// One report and one job per file of the infra's own: `main.ncl` exported, a generated file
+/// as written only loaded (it lists the modules checked already; walking it would force every
+/// contract of every library it names), every other file evaluated deeply.
+fn file_jobs(
+    infra: &Infra,
+    modules_dir: &Path,
+    generated: &[(&str, super::generated::FileState)],
+    jobs: &mut Vec<Job>,
+) -> Vec<FileReport> {
     let mut files = Vec::new();
-    for path in infra_files(&infra.dir, &modules_dir) {
-        // A generated file as written lists the modules checked above: it must load (its
-        // imports resolve), and is not walked again; walking it would force every contract of
-        // every library it names.
+    for path in infra_files(&infra.dir, modules_dir) {
         let is_generated = generated.iter().any(|(file, state)| {
             *state == super::generated::FileState::Ok && path == Path::new(file)
         });
@@ -159,63 +222,59 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
             diagnostic: None,
         });
     }
-    let results = evaluate(context, &import_paths, &jobs);
-    for ((target, _), result) in jobs.iter().zip(results) {
-        // A module must also be packable: no import may leave its directory other than into
-        // its dependencies.
-        let confined = |export: &nickel::Export| match target {
-            Target::Module(index, dir, allowed) => {
-                nickel::check_confined(dir, allowed, &export.files)
-                    .map_err(|escape| (modules[*index].status.module.clone(), escape))
-            }
-            Target::File(_) | Target::Generated(_) => Ok(()),
-        };
-        let (evaluation, diagnostic) = match result {
-            Ok(export) => match confined(&export) {
-                Ok(()) => (Evaluation::Ok, None),
-                Err((module, escape)) => (
-                    Evaluation::Failed,
-                    Some(format!(
-                        "`{module}` is not packable: {escape}\nhint: a pack holds only the module's own files and its declared dependencies; move what it needs into the module, or make it a dependency"
-                    )),
-                ),
-            },
-            Err(error) => (Evaluation::Failed, Some(error.to_string())),
-        };
-        match target {
-            Target::Module(index, _, _) => {
-                modules[*index].evaluation = evaluation;
-                modules[*index].diagnostic = diagnostic;
-            }
-            Target::File(index) | Target::Generated(index) => {
-                files[*index].evaluation = evaluation;
-                files[*index].diagnostic = diagnostic;
-            }
-        }
+    files
+}
+
+/// What one evaluation says. A module must also be packable: no import may leave its directory
+/// other than into its dependencies.
+fn judge(
+    target: &Target,
+    modules: &[ModuleReport],
+    result: Result<nickel::Export, nickel::NickelError>,
+) -> (Evaluation, Option<String>) {
+    let export = match result {
+        Ok(export) => export,
+        Err(error) => return (Evaluation::Failed, Some(error.to_string())),
+    };
+    let Target::Module(index, dir, allowed) = target else {
+        return (Evaluation::Ok, None);
+    };
+    match nickel::check_confined(dir, allowed, &export.files) {
+        Ok(()) => (Evaluation::Ok, None),
+        Err(escape) => (
+            Evaluation::Failed,
+            Some(format!(
+                "`{}` is not packable: {escape}\nhint: a pack holds only the module's own files and its declared dependencies; move what it needs into the module, or make it a dependency",
+                modules[*index].status.module
+            )),
+        ),
     }
-    let capabilities = super::capabilities::check_against(
-        &super::capabilities::loaded(context, infra, &lock),
-        &crate::catalog::Catalog::new(&context.config),
-    )
-    .iter()
-    .map(ToString::to_string)
-    .collect();
+}
+
+/// The generated files that are not as written (problems), and those missing or stale
+/// (warnings: `sync` rewrites them).
+fn generated_problems(
+    infra: &Infra,
+    generated: Vec<(&str, super::generated::FileState)>,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    use super::generated::FileState;
     let mut edited = Vec::new();
     for (file, state) in generated {
         match state {
-            super::generated::FileState::Ok => {}
-            super::generated::FileState::Foreign => edited.push(format!(
+            FileState::Ok => {}
+            FileState::Foreign => edited.push(format!(
                 "`{file}` is not a generated file, so it cannot list the infra's modules of its kind\nhint: rename it; `provisioning providers sync {}` then writes the generated one",
                 infra.name
             )),
-            super::generated::FileState::Edited => edited.push(format!(
+            FileState::Edited => edited.push(format!(
                 "`{file}` is generated, and was edited by hand\nhint: `provisioning providers sync {}` rewrites it from the lock",
                 infra.name
             )),
-            super::generated::FileState::Missing | super::generated::FileState::Stale => {
+            FileState::Missing | FileState::Stale => {
                 warnings.push(format!(
                     "`{file}` is {} the lock\nhint: `provisioning providers sync {}` rewrites it",
-                    if state == super::generated::FileState::Missing {
+                    if state == FileState::Missing {
                         "missing; it lists the modules of one kind from"
                     } else {
                         "out of date with"
@@ -225,18 +284,11 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
             }
         }
     }
-    let mut report = Report {
-        infra: infra.name.clone(),
-        valid: false,
-        modules,
-        files,
-        capabilities,
-        edited,
-        warnings,
-    };
-    report.valid = report.problems() == 0;
-    Ok(report)
+    edited
 }
+
+/// One evaluation to run: what it is for, and the file with what to make of it.
+type Job = (Target, (PathBuf, nickel::Output));
 
 /// Evaluates every job, in parallel. A module's evaluation (and a generated file's, which only
 /// lists modules) is taken from the evaluation cache when no file it read has changed: a module
@@ -245,7 +297,7 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
 fn evaluate(
     context: &Context,
     import_paths: &[PathBuf],
-    jobs: &[(Target, (PathBuf, nickel::Output))],
+    jobs: &[Job],
 ) -> Vec<Result<nickel::Export, nickel::NickelError>> {
     let cache = nickel::ExportCache::new(&context.config.distribution.cache_path);
     fn request<'a>(

@@ -1,18 +1,17 @@
 //! Versions over time: what is behind (`providers outdated`) and the plan that moves pins
 //! forward within their requirements (`providers update`; [`super::ops::update`] carries it
-//! out). Both read the lock, each module's requirement (in `manifest.toml` for a module
-//! installed by name, in its requirers' manifests for a dependency) and the registry's index.
+//! out). Both read an [`InfraSession`]: its lock, each module's requirement (in its
+//! `manifest.toml` for a module installed by name, in its requirers' manifests for a
+//! dependency), and its registries' indexes (the sources the lock records included).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use semver::{Version, VersionReq};
 use serde::Serialize;
 
-use super::Infra;
 use super::closure::{self, installed_dependencies};
 use super::lockfile::{LockEntry, Mode, ProvidersLock};
-use super::manifest::InfraManifest;
-use crate::context::Context;
+use super::session::InfraSession;
 use crate::module::Layout;
 use crate::names::ModuleName;
 use crate::registry::{Registry, VersionEntry};
@@ -38,20 +37,16 @@ pub struct Outdated {
 }
 
 /// The requirements on each Nickel-layout module of the lock: `(requirement, who)`.
-fn requirements(
-    context: &Context,
-    infra: &Infra,
-    lock: &ProvidersLock,
-) -> anyhow::Result<BTreeMap<ModuleName, Vec<(VersionReq, String)>>> {
-    let manifest = InfraManifest::read(&infra.manifest_path(Layout::Nickel))?;
+fn requirements(session: &InfraSession<'_>) -> BTreeMap<ModuleName, Vec<(VersionReq, String)>> {
+    let (context, infra, lock) = (session.context, &session.infra, session.lock());
     let mut requirements: BTreeMap<ModuleName, Vec<(VersionReq, String)>> = BTreeMap::new();
     for entry in nickel_entries(lock) {
         if entry.direct {
             let own = match entry.mode() {
-                Mode::Pack => manifest
-                    .dependencies
-                    .get(entry.module.as_str())
-                    .and_then(|dependency| dependency.version())
+                Mode::Pack => session
+                    .manifest()
+                    .dependency_version(entry.module.as_str())
+                    .as_deref()
                     .and_then(VersionSpec::from_manifest)
                     .map(|spec| spec.requirement()),
                 Mode::Link => None,
@@ -71,7 +66,7 @@ fn requirements(
                 .push((requirement, entry.module.to_string()));
         }
     }
-    Ok(requirements)
+    requirements
 }
 
 fn nickel_entries(lock: &ProvidersLock) -> impl Iterator<Item = &LockEntry> {
@@ -88,19 +83,17 @@ fn unusable(entry: &VersionEntry, keys: &[TrustedKey], allow_unsigned: bool) -> 
 
 /// Each pinned module: its pin, the newest version its requirements allow, the newest there
 /// is, and why the pin is where it is. Linked modules follow their source and are not listed.
-pub fn outdated(
-    context: &Context,
-    infra: &Infra,
-    registry: &dyn Registry,
-    keys: &[TrustedKey],
-) -> anyhow::Result<Vec<Outdated>> {
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    let requirements = requirements(context, infra, &lock)?;
-    let pinned: Vec<&LockEntry> = nickel_entries(&lock)
+pub fn outdated(session: &InfraSession<'_>) -> anyhow::Result<Vec<Outdated>> {
+    let requirements = requirements(session);
+    let pinned: Vec<&LockEntry> = nickel_entries(session.lock())
         .filter(|entry| entry.mode() == Mode::Pack)
         .collect();
     // Every index at once: a remote registry reads them concurrently.
     let modules: Vec<ModuleName> = pinned.iter().map(|entry| entry.module.clone()).collect();
+    if modules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (registry, keys) = (session.registry(Vec::new())?, session.keys()?);
     let indexes = registry.index_many(&modules);
     let mut rows = Vec::new();
     for (entry, index) in pinned.into_iter().zip(indexes) {
@@ -203,16 +196,12 @@ pub struct UpdatePlan {
 /// they need are re-resolved against the registry within their requirements, newest first;
 /// everything else stays as the lock has it.
 pub fn plan_update(
-    context: &Context,
-    infra: &Infra,
+    session: &InfraSession<'_>,
     named: &[ModuleName],
-    registry: &dyn Registry,
-    keys: &[TrustedKey],
     allow_unsigned: bool,
 ) -> anyhow::Result<UpdatePlan> {
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    let manifest = InfraManifest::read(&infra.manifest_path(Layout::Nickel))?;
-    let entries: BTreeMap<ModuleName, &LockEntry> = nickel_entries(&lock)
+    let (context, infra) = (session.context, &session.infra);
+    let entries: BTreeMap<ModuleName, &LockEntry> = nickel_entries(session.lock())
         .map(|entry| (entry.module.clone(), entry))
         .collect();
     for module in named {
@@ -274,11 +263,7 @@ pub fn plan_update(
     for entry in entries.values().filter(|entry| entry.direct) {
         let requirement = match entry.mode() {
             Mode::Pack => {
-                let text = manifest
-                    .dependencies
-                    .get(entry.module.as_str())
-                    .and_then(|dependency| dependency.version())
-                    .map(str::to_owned);
+                let text = session.manifest().dependency_version(entry.module.as_str());
                 if let Some(text) = &text {
                     recorded.insert(entry.module.clone(), text.clone());
                 }
@@ -303,8 +288,8 @@ pub fn plan_update(
         entries: &entries,
         installed: &installed,
         moving: &moving,
-        registry,
-        keys,
+        registry: session.registry(Vec::new())?,
+        keys: session.keys()?,
         allow_unsigned,
         records: std::sync::Mutex::new(BTreeMap::new()),
     };

@@ -527,7 +527,9 @@ impl Targets {
 }
 
 /// The manifest a verified pack carries.
-fn pack_manifest(verified: &VerifiedPack) -> Result<crate::module::PackageManifest, String> {
+pub(super) fn pack_manifest(
+    verified: &VerifiedPack,
+) -> Result<crate::module::PackageManifest, String> {
     let manifest_file = Layout::Nickel.manifest_file();
     let path = Path::new(verified.pack.module.as_str()).join(manifest_file);
     let file = verified

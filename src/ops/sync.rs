@@ -1,17 +1,26 @@
-//! Sync: the infra rebuilt from its lock alone, entry by entry, and what the lock does not list
-//! pruned.
+//! Sync: the infra rebuilt from its lock alone, and what the lock does not list pruned.
+//!
+//! Planned first: each link's source looked for, and each pinned pack that `vendor/` or the
+//! manifest no longer match fetched and verified, the registry holding the very bytes pinned
+//! (the registries include the source each entry records). Then applied in one transaction:
+//! every entry that could be planned (one whose step fails is undone alone, back to a
+//! savepoint, and reported), then the pruning, then the manifests, written once. An entry that
+//! fails is left as it was; the lock is not changed.
+
+use std::path::PathBuf;
 
 use anyhow::bail;
 
-use super::{PackInstall, PackSources, clear_debris, vendor_pack};
-use crate::context::Context;
+use crate::artifact::verify::Unsigned;
 use crate::fs::Transaction;
-use crate::infra::lockfile::{Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
+use crate::infra::lockfile::{Installed, LockEntry, PackPin, ProvidersLock, Signer};
 use crate::infra::manifest::InfraManifestMut;
+use crate::infra::session::InfraSession;
 use crate::infra::state::{VendorState, source_path, vendor_state};
-use crate::infra::{Change, Infra, link, link_dependency_path, vendor, vendor_dependency_path};
+use crate::infra::{Change, link, link_dependency_path, vendor, vendor_dependency_path};
 use crate::module::Layout;
 use crate::names::PackRef;
+use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::version_spec::VersionSpec;
 
 /// The outcome of syncing one lock entry.
@@ -21,61 +30,168 @@ pub struct SyncedEntry {
     pub result: anyhow::Result<Change>,
 }
 
-/// Rebuilds the links, vendored packs and manifest dependencies of `infra` from its lock alone,
-/// and removes links the lock does not list. Every entry is tried; each one that fails is
-/// reported and left as it was.
-pub fn sync(
-    context: &Context,
-    infra: &Infra,
-    sources: &PackSources<'_>,
-) -> anyhow::Result<SyncReport> {
-    clear_debris(context, infra)?;
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    // Packs missing from `vendor/` are fetched together first; each is then checked (re-hashed
-    // once, by `sync_pack`), verified and vendored alone. The test here is only whether the
-    // directory is there, so an intact vendor is not hashed twice.
-    let missing: Vec<PackRef> = lock
-        .providers
-        .iter()
-        .filter(|entry| entry.mode() == Mode::Pack && !infra.vendor_dir(&entry.module).is_dir())
-        .map(|entry| PackRef::new(entry.module.clone(), entry.version.clone()))
-        .collect();
-    sources.registry.prefetch(&missing);
+/// What one entry needs.
+enum Step {
+    /// Nothing: its pack is vendored as pinned, its dependency as the manifest needs it.
+    Unchanged,
+    /// Its link (and dependency) to this source directory.
+    Link(PathBuf),
+    /// Its pack to fetch: the manifest keeps `recorded` for it.
+    Fetch { pin: PackPin, recorded: String },
+    /// Its pack, fetched and verified, to vendor.
+    Vendor {
+        verified: Box<VerifiedPack>,
+        recorded: String,
+    },
+}
+
+/// Rebuilds the links, vendored packs and manifest dependencies of the session's infra from
+/// its lock alone, and removes what the lock does not list. Every entry is tried; each one that
+/// fails is reported and left as it was.
+pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
+    let lock = session.lock().clone();
+    let planned = plan(session, &lock)?;
+    let (context, infra) = (session.context, &session.infra);
+    let mut manifests = Manifests {
+        nickel: session.manifest().clone(),
+        kcl: None,
+    };
+    let mut transaction = Transaction::new();
     let mut leftovers = Vec::new();
-    let entries = lock
-        .providers
-        .iter()
-        .map(|entry| {
-            let result = match &entry.installed {
-                Installed::Link { source } => sync_link(context, infra, entry, source),
-                Installed::Pack(pin) => sync_pack(context, infra, entry, pin, sources),
-            };
-            SyncedEntry {
-                entry: entry.clone(),
-                result: result.map(|(change, mut left)| {
-                    leftovers.append(&mut left);
+    let entries = planned
+        .into_iter()
+        .map(|(entry, step)| {
+            let result = step.and_then(|step| {
+                let savepoint = transaction.savepoint();
+                let saved = manifests.clone();
+                let placed = place(session, &entry, step, &mut manifests, &mut transaction);
+                if placed.is_err() {
+                    transaction.roll_back_to(savepoint);
+                    manifests = saved;
+                }
+                placed.map(|(change, warning)| {
+                    leftovers.extend(warning);
                     change
-                }),
-            }
+                })
+            });
+            SyncedEntry { entry, result }
         })
         .collect();
-    let mut transaction = Transaction::new();
-    let links = link::prune(context, infra, &lock, &mut transaction)?;
+    let mut links = Vec::new();
+    for (layout, module) in link::prune(context, infra, &lock, &mut transaction)? {
+        let manifest = manifests.of(session, layout)?;
+        if link::points_here(context, manifest, layout, &module) {
+            manifest.remove_dependency(&module);
+        }
+        links.push(module);
+    }
     let packs = vendor::prune(infra, &lock, &mut transaction)?;
     let gone: Vec<&String> = links.iter().chain(&packs).collect();
-    let dependencies = prune_dependencies(context, infra, &lock, &gone, &mut transaction)?;
+    let dependencies = prune_dependencies(session, &lock, &gone, &mut manifests)?;
     let pruned = Pruned {
         links,
         packs,
         dependencies,
     };
+    let nickel = manifests.nickel.render();
+    if nickel != session.manifest().render() {
+        transaction.write(manifests.nickel.path(), nickel.as_bytes())?;
+    }
+    if let Some((kcl, before)) = &manifests.kcl {
+        let rendered = kcl.render();
+        if rendered != *before {
+            transaction.write(kcl.path(), rendered.as_bytes())?;
+        }
+    }
     leftovers.extend(transaction.commit());
-    super::regenerate(context, infra, &mut leftovers);
+    session.committed(lock, manifests.nickel);
+    super::regenerate(session.context, &session.infra, &mut leftovers);
     Ok(SyncReport {
         entries,
         pruned,
         leftovers,
     })
+}
+
+/// The manifests sync edits: the Nickel layout's (the session's), and the legacy layout's,
+/// opened when an entry of it needs it (with its text as read).
+#[derive(Clone)]
+struct Manifests {
+    nickel: InfraManifestMut,
+    kcl: Option<(InfraManifestMut, String)>,
+}
+
+impl Manifests {
+    fn of(
+        &mut self,
+        session: &InfraSession<'_>,
+        layout: Layout,
+    ) -> anyhow::Result<&mut InfraManifestMut> {
+        match layout {
+            Layout::Nickel => Ok(&mut self.nickel),
+            Layout::Kcl => {
+                let kcl = match self.kcl.take() {
+                    Some(kcl) => kcl,
+                    None => {
+                        let infra = &session.infra;
+                        let manifest =
+                            InfraManifestMut::open(&infra.manifest_path(layout), &infra.name)?;
+                        let text = manifest.render();
+                        (manifest, text)
+                    }
+                };
+                Ok(&mut self.kcl.insert(kcl).0)
+            }
+        }
+    }
+}
+
+/// Each entry of the lock with what it needs, or why it cannot be synced; the packs to restore
+/// fetched (together first) and verified.
+fn plan(
+    session: &InfraSession<'_>,
+    lock: &ProvidersLock,
+) -> anyhow::Result<Vec<(LockEntry, anyhow::Result<Step>)>> {
+    let mut planned = Vec::new();
+    for entry in &lock.providers {
+        let step = match &entry.installed {
+            Installed::Link { source } => link_step(session, entry, source),
+            Installed::Pack(pin) => pack_step(session, entry, pin),
+        };
+        planned.push((entry.clone(), step));
+    }
+    let wanted: Vec<PackRef> = planned
+        .iter()
+        .filter(|(_, step)| matches!(step, Ok(Step::Fetch { .. })))
+        .map(|(entry, _)| PackRef::new(entry.module.clone(), entry.version.clone()))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(planned);
+    }
+    // Opened only now: with `vendor/` intact, no registry is asked anything.
+    let registry = session.registry(Vec::new())?;
+    let keys = session.keys()?;
+    registry.prefetch(&wanted);
+    for (entry, step) in &mut planned {
+        let Ok(Step::Fetch { pin, recorded }) = step else {
+            continue;
+        };
+        let trust = Trust {
+            keys,
+            limits: session.context.unpack_limits(),
+            unsigned: Unsigned::from_flag(pin.signer == Signer::Unsigned),
+        };
+        let pack = PackRef::new(entry.module.clone(), entry.version.clone());
+        let recorded = std::mem::take(recorded);
+        *step = registry
+            .fetch_verified(&pack, &trust, Some(&pin.sha256))
+            .map(|verified| Step::Vendor {
+                verified: Box::new(verified),
+                recorded,
+            })
+            .map_err(Into::into);
+    }
+    Ok(planned)
 }
 
 /// What sync did: each entry's outcome, what it pruned, what it could not delete.
@@ -103,125 +219,120 @@ pub struct Pruned {
 /// that stays (a `vendor/` unpacked by hand, the guide's migration) is the user's: it stays,
 /// and `installed` reports the module untracked. Dependencies elsewhere stay too.
 fn prune_dependencies(
-    context: &Context,
-    infra: &Infra,
+    session: &InfraSession<'_>,
     lock: &ProvidersLock,
     gone: &[&String],
-    transaction: &mut Transaction,
+    manifests: &mut Manifests,
 ) -> anyhow::Result<Vec<String>> {
+    let (context, infra) = (session.context, &session.infra);
     let mut pruned = Vec::new();
     for layout in [Layout::Nickel, Layout::Kcl] {
-        let path = infra.manifest_path(layout);
-        if !path.is_file() {
+        if !infra.manifest_path(layout).is_file() {
             continue;
         }
-        let read = crate::infra::manifest::InfraManifest::read(&path)?;
         let managed = [
             format!("./{}/", crate::infra::modules_dir_name(context, layout)),
             format!("./{}/", crate::infra::VENDOR_DIR),
         ];
-        let stray: Vec<&String> = read
-            .dependencies
-            .iter()
-            .filter(|(module, dependency)| {
+        let manifest = manifests.of(session, layout)?;
+        let stray: Vec<String> = manifest
+            .dependency_names()
+            .into_iter()
+            .filter(|module| {
                 !lock
                     .providers
                     .iter()
                     .any(|entry| entry.layout == layout && entry.module == *module.as_str())
-                    && dependency.path().is_some_and(|p| {
+                    && manifest.dependency_path(module).is_some_and(|p| {
                         managed.iter().any(|prefix| p.starts_with(prefix))
-                            && (gone.contains(module)
-                                || crate::fs::entry_at(&infra.dir.join(p))
+                            && (gone.contains(&module)
+                                || crate::fs::entry_at(&infra.dir.join(&p))
                                     .is_ok_and(|e| e == crate::fs::Entry::Missing))
                     })
             })
-            .map(|(module, _)| module)
             .collect();
-        if stray.is_empty() {
-            continue;
-        }
-        let mut manifest = InfraManifestMut::open(&path, &infra.name)?;
         for module in stray {
-            manifest.remove_dependency(module);
-            pruned.push(module.clone());
+            manifest.remove_dependency(&module);
+            pruned.push(module);
         }
-        transaction.write(&path, manifest.render().as_bytes())?;
     }
     Ok(pruned)
 }
 
-fn sync_link(
-    context: &Context,
-    infra: &Infra,
-    entry: &LockEntry,
-    source: &str,
-) -> anyhow::Result<(Change, Vec<String>)> {
-    let source_dir = source_path(context, source);
+/// A link's source, which must exist.
+fn link_step(session: &InfraSession<'_>, entry: &LockEntry, source: &str) -> anyhow::Result<Step> {
+    let source_dir = source_path(session.context, source);
     if !source_dir.is_dir() {
         bail!(
             "the source `{source}` of `{}` does not exist\nhint: check out the provider, or `provisioning providers remove {} {}`",
             entry.name,
             entry.name,
-            infra.name
+            session.infra.name
         );
     }
-    let mut transaction = Transaction::new();
-    let mut changed = link::place(
-        context,
-        infra,
-        entry.layout,
-        &entry.module,
-        &source_dir,
-        false,
-        &mut transaction,
-    )?;
-    let mut manifest = InfraManifestMut::open(&infra.manifest_path(entry.layout), &infra.name)?;
-    manifest.set_path_dependency(
-        entry.module.as_str(),
-        &link_dependency_path(context, entry.layout, &entry.module),
-    );
-    changed |= transaction.write(manifest.path(), manifest.render().as_bytes())?;
-    Ok((Change::from(changed), transaction.commit()))
+    Ok(Step::Link(source_dir))
 }
 
-/// Restores a pinned pack when `vendor/` or the manifest no longer match the lock, verifying as
-/// `install` does, and requiring the registry to hold the very bytes pinned.
-fn sync_pack(
-    context: &Context,
-    infra: &Infra,
-    entry: &LockEntry,
-    pin: &PackPin,
-    sources: &PackSources<'_>,
-) -> anyhow::Result<(Change, Vec<String>)> {
-    let manifest =
-        crate::infra::manifest::InfraManifest::read(&infra.manifest_path(Layout::Nickel))?;
-    let dependency = manifest.dependencies.get(entry.module.as_str());
+/// Whether a pinned pack must be restored: `vendor/` or the manifest no longer match the lock.
+fn pack_step(session: &InfraSession<'_>, entry: &LockEntry, pin: &PackPin) -> anyhow::Result<Step> {
+    let infra = &session.infra;
+    let manifest = session.manifest();
+    let module = entry.module.as_str();
     // A requirement the manifest keeps (`^1.2`) stays when the pin satisfies it.
-    let recorded = dependency
-        .and_then(|dependency| dependency.version())
-        .filter(|text| {
-            VersionSpec::from_manifest(text).is_some_and(|spec| spec.matches(&entry.version))
-        });
+    let recorded = manifest.dependency_version(module).filter(|text| {
+        VersionSpec::from_manifest(text).is_some_and(|spec| spec.matches(&entry.version))
+    });
     let dependency_ok = recorded.is_some()
-        && dependency.and_then(|d| d.path())
-            == Some(vendor_dependency_path(&entry.module).as_str());
+        && manifest.dependency_path(module) == Some(vendor_dependency_path(&entry.module));
     if dependency_ok && vendor_state(infra, &entry.module, &pin.content_hash)? == VendorState::Ok {
-        return Ok((Change::Unchanged, Vec::new()));
+        return Ok(Step::Unchanged);
     }
-    let exact = VersionSpec::Exact(entry.version.clone());
-    let request = PackInstall {
-        module: &entry.module,
-        version: &exact,
-        recorded,
-        sources: *sources,
-        allow_unsigned: pin.signer == Signer::Unsigned,
-        direct: entry.direct,
-        // The lock is the truth: sync puts back the pinned pack, over edits `validate` names.
-        force: true,
-        expected: None,
-    };
-    let report = vendor_pack(context, infra, &request, Some(&pin.sha256))?;
-    let mut said = report.warnings;
-    said.extend(report.leftovers);
-    Ok((report.change, said))
+    Ok(Step::Fetch {
+        pin: pin.clone(),
+        recorded: recorded.unwrap_or_else(|| entry.version.to_string()),
+    })
+}
+
+/// Adds the steps of one entry to `transaction`; returns whether anything changed, and what to
+/// say about it (a yanked version restored).
+fn place(
+    session: &InfraSession<'_>,
+    entry: &LockEntry,
+    step: Step,
+    manifests: &mut Manifests,
+    transaction: &mut Transaction,
+) -> anyhow::Result<(Change, Option<String>)> {
+    let (context, infra) = (session.context, &session.infra);
+    let module = &entry.module;
+    match step {
+        Step::Unchanged => Ok((Change::Unchanged, None)),
+        Step::Link(source_dir) => {
+            let mut changed = link::place(
+                context,
+                infra,
+                entry.layout,
+                module,
+                &source_dir,
+                false,
+                transaction,
+            )?;
+            changed |= manifests.of(session, entry.layout)?.set_path_dependency(
+                module.as_str(),
+                &link_dependency_path(context, entry.layout, module),
+            );
+            Ok((Change::from(changed), None))
+        }
+        Step::Fetch { .. } => bail!("`{module}` {} was not fetched", entry.version),
+        Step::Vendor { verified, recorded } => {
+            // The lock is the truth: sync puts back the pinned pack, over edits `validate` names.
+            let mut changed = vendor::place(infra, &verified, true, transaction)?;
+            changed |= link::remove_symlink(context, infra, Layout::Nickel, module, transaction)?;
+            changed |= manifests.nickel.set_pack_dependency(
+                module.as_str(),
+                &vendor_dependency_path(module),
+                &recorded,
+            );
+            Ok((Change::from(changed), super::yanked_warning(&verified)))
+        }
+    }
 }

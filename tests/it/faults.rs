@@ -31,7 +31,9 @@ fn nothing_is_lost_when_a_command_is_killed_or_its_writes_fail() {
         "pack-to-link",
         "remove",
         "sync",
+        "sync-closure",
         "unload-modules",
+        "update-modules",
     ] {
         assert!(
             stdout.contains(&format!("ok    {scenario}: 9 runs")),

@@ -321,3 +321,115 @@ fn init_leaves_no_infra_when_its_modules_cannot_be_loaded() {
         .success();
     assert!(context.path("workspace/infra/edge/taskservs.ncl").is_file());
 }
+
+/// `released_and_pinned()` with `containerd` required as `^0.1` (so an update may move it), and
+/// its version 0.1.1 packed from `manifest` (the module's `manifest.toml`, as it is at 0.1.1).
+fn pinned_with_a_newer_containerd(manifest: &str) -> TestContext {
+    let context = TestContext::released_and_pinned();
+    let infra_manifest = format!("{LAB}/manifest.toml");
+    let text = context.read(&infra_manifest);
+    assert!(text.contains("version = \"0.1.0\""), "{text}");
+    context.write(
+        &infra_manifest,
+        &text.replace("version = \"0.1.0\"", "version = \"^0.1\""),
+    );
+    context.write(
+        "extensions/taskservs/container-runtime/containerd/nickel/manifest.toml",
+        manifest,
+    );
+    context
+        .run(["pack", "taskserv", "containerd", "--version", "0.1.1"])
+        .success();
+    context
+}
+
+/// Regression (issue 19): `providers update` moved pins without the capability check that
+/// `install` and `load` run, so an update could leave `kubernetes` without a container runtime.
+#[test]
+fn an_update_that_would_break_capabilities_is_refused_and_changes_nothing() {
+    // containerd 0.1.1 no longer provides a container runtime, which `kubernetes` requires.
+    let context = pinned_with_a_newer_containerd(
+        "[package]\nname = \"containerd\"\nversion = \"0.1.1\"\n\n[capabilities]\nconflicts_with = [\"crio\"]\n",
+    );
+    let before = context.tree(LAB);
+    assert_snapshot!(context.run(["providers", "update", "lab"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to update `lab`
+      caused by: refusing to update `lab`: with `containerd` 0.1.1 its modules would not fit together
+      `kubernetes` requires `container-runtime`; provided by `crio` (not loaded)
+    hint: update the other modules alone (`provisioning providers update lab MODULE...`), or narrow the requirement in `manifest.toml` to the versions that fit
+    ");
+    assert_eq!(
+        context.tree(LAB),
+        before,
+        "refused before anything is written"
+    );
+    assert_eq!(
+        context
+            .run(["providers", "update", "lab", "--dry-run"])
+            .code,
+        0
+    );
+}
+
+/// An update of several modules is one change: when the pack of one of them fails
+/// verification, none moves; packed again intact, both move together.
+#[test]
+fn an_update_of_several_modules_where_one_fails_changes_nothing() {
+    let context = pinned_with_a_newer_containerd(
+        "[package]\nname = \"containerd\"\nversion = \"0.1.1\"\ndescription = \"containerd container runtime\"\n\n[capabilities]\nprovides = [\"container-runtime\"]\nconflicts_with = [\"crio\"]\n",
+    );
+    context
+        .run([
+            "module-loader",
+            "load",
+            "taskservs",
+            "lab",
+            "kubernetes",
+            "--version",
+            "^1.30",
+        ])
+        .success();
+    context
+        .run(["pack", "taskserv", "kubernetes", "--version", "1.30.1"])
+        .success();
+    let artifact = context.path("distribution/packages/containerd_0.1.1.tar");
+    let intact = std::fs::read(&artifact).expect("read artifact");
+    let mut tampered = intact.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x20;
+    std::fs::write(&artifact, &tampered).expect("tamper");
+    let before = context.tree(LAB);
+    let failed = context.run(["providers", "update", "lab"]);
+    insta::with_settings!({ filters => vec![(r"\b[0-9a-f]{64}\b", "[SHA256]")] }, {
+        assert_snapshot!(failed, @"
+        exit: 1
+        --- stdout
+        --- stderr
+            Updating containerd 0.1.0 -> 0.1.1
+            Updating kubernetes 1.30.0 -> 1.30.1
+        error: failed to update `containerd` in `lab`
+          caused by: `containerd` 0.1.1 failed verification: sha256: expected [SHA256], found [SHA256]
+        error: 1 of 2 modules could not be updated in `lab`, so none were
+        ");
+    });
+    assert_eq!(context.tree(LAB), before, "byte-identical");
+
+    std::fs::write(&artifact, &intact).expect("restore");
+    assert_snapshot!(context.run(["providers", "update", "lab"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Updating containerd 0.1.0 -> 0.1.1
+        Updating kubernetes 1.30.0 -> 1.30.1
+         Updated `lab`: 2 changes
+    ");
+    let lock = context.read(&format!("{LAB}/providers.manifest.yaml"));
+    assert!(
+        lock.contains("version: 0.1.1") && lock.contains("version: 1.30.1"),
+        "{lock}"
+    );
+    context.run(["providers", "validate", "lab"]).success();
+}

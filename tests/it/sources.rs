@@ -237,3 +237,147 @@ fn a_recorded_source_that_cannot_be_read_fails_only_its_modules() {
     error: 2 of 3 modules of `wuji` could not be synced
     ");
 }
+
+/// Links `upcloud` and installs `aws` into `wuji` from `url` as `^1.0` (1.0.0, the newest
+/// there), then releases
+/// aws 1.1.0 into `distribution` of `releaser` (`publish` pushes it to an OCI registry), and
+/// leaves the teammate a fresh clone: no `vendor/`, no cache.
+fn pinned_to_a_requirement(releaser: &TestContext, team: &TestContext, url: &str, publish: bool) {
+    team.run(["providers", "install", "upcloud", "wuji"])
+        .success();
+    run(
+        team,
+        url,
+        &[
+            "--registry",
+            url,
+            "providers",
+            "install",
+            "aws",
+            "wuji",
+            "--version",
+            "^1.0",
+        ],
+    )
+    .success();
+    releaser
+        .run(["pack", "provider", "aws", "--version", "1.1.0"])
+        .success();
+    if publish {
+        run(releaser, url, &["--registry", url, "pack", "publish"]).success();
+    }
+    std::fs::remove_dir_all(team.path("workspace/infra/wuji/vendor")).expect("rm vendor");
+    std::fs::remove_dir_all(team.path("distribution/cache")).expect("rm cache");
+}
+
+/// `outdated`, `update` and `sync` of a teammate, without `--registry`: the newer version
+/// comes from the registry the lock records, and so does the core that update leaves pinned
+/// (sync restores its `vendor/`).
+fn update_from_the_recorded_registry(team: &TestContext, url: &str) -> (Run, Run, Run) {
+    let outdated = run(team, url, &["providers", "outdated", "wuji"]);
+    let updated = run(team, url, &["providers", "update", "wuji"]);
+    let lock = team.read("workspace/infra/wuji/providers.manifest.yaml");
+    assert!(
+        lock.contains("version: 1.1.0") && lock.contains(&format!("source: {url}")),
+        "{lock}"
+    );
+    let synced = run(team, url, &["providers", "sync", "wuji"]);
+    run(team, url, &["providers", "validate", "wuji"]).success();
+    (outdated, updated, synced)
+}
+
+#[test]
+fn outdated_and_update_use_the_recorded_http_registry_online_and_offline() {
+    let (releaser, team) = released();
+    let mut server = StaticServer::start(&releaser.path("distribution"));
+    let url = server.url();
+    pinned_to_a_requirement(&releaser, &team, &url, false);
+    let (outdated, updated, synced) = update_from_the_recorded_registry(&team, &url);
+    assert_snapshot!(outdated, @"
+    exit: 0
+    --- stdout
+    MODULE             PINNED  REQUIREMENT          MATCHING  NEWEST  WHY
+    aws_prov           1.0.0   ^1.0                 1.1.0     1.1.0   an update is available: `providers update` moves it
+    provisioning_core  0.1.0   ^0.1 (upcloud_prov)  0.1.0     0.1.0   up to date
+    --- stderr
+    ");
+    assert_snapshot!(updated, @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Updating aws_prov 1.0.0 -> 1.1.0
+         Updated `wuji`: 1 change
+    ");
+    assert_snapshot!(synced, @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
+          Synced 3 modules of `wuji`
+    ");
+    server.stop();
+    assert_snapshot!(run(&team, &url, &["--offline", "providers", "outdated", "wuji"]), @"
+    exit: 0
+    --- stdout
+    MODULE             PINNED  REQUIREMENT                           MATCHING  NEWEST  WHY
+    aws_prov           1.1.0   ^1.0                                  1.1.0     1.1.0   up to date
+    provisioning_core  0.1.0   ^0.1 (aws_prov), ^0.1 (upcloud_prov)  0.1.0     0.1.0   up to date
+    --- stderr
+    ");
+    assert_snapshot!(run(&team, &url, &["--offline", "providers", "update", "wuji"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Unchanged every pin of `wuji` is as new as its requirements allow
+    ");
+}
+
+#[test]
+fn outdated_and_update_use_the_recorded_oci_registry_online_and_offline() {
+    let mut registry = RegistryServer::start();
+    let url = registry.url();
+    let (releaser, team) = released();
+    run(&releaser, &url, &["--registry", &url, "pack", "publish"]).success();
+    pinned_to_a_requirement(&releaser, &team, &url, true);
+    let (outdated, updated, synced) = update_from_the_recorded_registry(&team, &url);
+    assert_snapshot!(outdated, @"
+    exit: 0
+    --- stdout
+    MODULE             PINNED  REQUIREMENT          MATCHING  NEWEST  WHY
+    aws_prov           1.0.0   ^1.0                 1.1.0     1.1.0   an update is available: `providers update` moves it
+    provisioning_core  0.1.0   ^0.1 (upcloud_prov)  0.1.0     0.1.0   up to date
+    --- stderr
+    ");
+    assert_snapshot!(updated, @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Updating aws_prov 1.0.0 -> 1.1.0
+         Updated `wuji`: 1 change
+    ");
+    assert_snapshot!(synced, @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
+          Synced 3 modules of `wuji`
+    ");
+    registry.stop();
+    std::fs::remove_dir_all(team.path("workspace/infra/wuji/vendor")).expect("rm vendor");
+    assert_snapshot!(run(&team, &url, &["--offline", "providers", "outdated", "wuji"]), @"
+    exit: 0
+    --- stdout
+    MODULE             PINNED  REQUIREMENT          MATCHING  NEWEST  WHY
+    aws_prov           1.1.0   ^1.0                 1.1.0     1.1.0   up to date
+    provisioning_core  0.1.0   ^0.1 (upcloud_prov)  0.1.0     0.1.0   up to date
+    --- stderr
+    ");
+    assert_snapshot!(run(&team, &url, &["--offline", "providers", "sync", "wuji"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Restored `aws_prov` 1.1.0 from `[REGISTRY]` (verified)
+        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
+          Synced 3 modules of `wuji`
+    ");
+}

@@ -4,10 +4,9 @@ use crate::Outcome;
 use crate::cli::OutdatedArgs;
 use crate::context::Context;
 use crate::infra::Infra;
-use crate::infra::lockfile::ProvidersLock;
+use crate::infra::session::{Access, InfraSession};
 use crate::infra::versions::{self, Outdated};
 use crate::printer::{Printer, Table};
-use crate::registry::Registries;
 
 #[derive(Debug, Serialize)]
 struct Report<'a> {
@@ -23,12 +22,10 @@ pub fn outdated(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let options = context.registry_options();
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    let registry =
-        Registries::open(&options)?.chain_recorded(Vec::new(), lock.pack_sources(), &options);
-    let keys = context.trusted_keys()?;
-    let rows = versions::outdated(context, &infra, &registry, &keys)?;
+    // The session's registries include the source each pin records.
+    let session = InfraSession::open(context, infra, Access::Packs, printer)?;
+    let rows = versions::outdated(&session)?;
+    let infra = &session.infra;
     let none = || "-".to_owned();
     printer.data(
         &Report {

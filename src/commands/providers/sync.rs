@@ -5,7 +5,7 @@ use crate::infra::lockfile::Mode;
 use crate::infra::session::{Access, InfraSession};
 use crate::infra::state;
 use crate::infra::{Change, Infra};
-use crate::ops::{self, PackSources};
+use crate::ops;
 use crate::printer::Printer;
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
@@ -13,14 +13,9 @@ use crate::printer::Printer;
 pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
     // The registry's lock, then the infra's: what sync restores is not cleaned away meanwhile.
-    let session = InfraSession::open(context, infra, Access::Packs, printer)?;
+    let mut session = InfraSession::open(context, infra, Access::Packs, printer)?;
+    let report = ops::sync(&mut session)?;
     let infra = &session.infra;
-    let sources = PackSources {
-        registry: session.registry(Vec::new())?,
-        keys: session.keys()?,
-        limits: context.unpack_limits(),
-    };
-    let report = ops::sync(context, infra, &sources)?;
     let (results, pruned) = (&report.entries, &report.pruned);
     for leftover in &report.leftovers {
         printer.warning(leftover);

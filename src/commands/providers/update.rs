@@ -1,13 +1,12 @@
 use anyhow::Context as _;
 
 use crate::Outcome;
+use crate::catalog::Catalog;
 use crate::cli::UpdateArgs;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::session::{Access, InfraSession};
-use crate::infra::versions;
-use crate::names::ModuleName;
-use crate::ops::{self, PackSources};
+use crate::ops::{self, UpdateOptions, UpdateReport};
 use crate::printer::Printer;
 
 /// `providers update <infra> [providers...] [--dry-run]`: re-resolve the pinned modules (all,
@@ -15,43 +14,33 @@ use crate::printer::Printer;
 /// change.
 pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
-    let session = InfraSession::open(context, infra, Access::Packs, printer)?;
-    let infra = &session.infra;
-    let registry = session.registry(Vec::new())?;
-    let keys = session.keys()?;
-    // A name as the lock has it (`aws`, `provisioning_core`), or a module name (`aws_prov`).
-    let lock = session.lock();
-    let named: Vec<ModuleName> = args
-        .providers
-        .iter()
-        .map(|name| match lock.get(name) {
-            Some(entry) => entry.module.clone(),
-            None => {
-                let module = ModuleName::from(name);
-                if lock.module(&module).is_some() {
-                    module
-                } else {
-                    name.provider_module()
-                }
-            }
-        })
-        .collect();
-    let plan = versions::plan_update(context, infra, &named, registry, keys, args.allow_unsigned)
-        .with_context(|| format!("failed to update `{}`", infra.name))?;
-    if plan.changes.is_empty() {
+    let failed = || format!("failed to update `{}`", infra.name);
+    let mut session =
+        InfraSession::open(context, infra.clone(), Access::Packs, printer).with_context(failed)?;
+    let catalog = Catalog::new(&context.config);
+    let options = UpdateOptions {
+        modules: &args.providers,
+        catalog: &catalog,
+        allow_unsigned: args.allow_unsigned,
+        dry_run: args.dry_run,
+    };
+    let report = ops::update(&mut session, &options).with_context(failed)?;
+    Ok(print(report, args.dry_run, printer))
+}
+
+fn print(report: UpdateReport, dry_run: bool, printer: &Printer) -> Outcome {
+    let infra = &report.infra;
+    if report.changes.is_empty() {
         // Worded as `outdated` words it: an infra of links only has nothing to update.
-        let message = if lock.providers.iter().any(|entry| entry.pin().is_some()) {
-            format!(
-                "every pin of `{}` is as new as its requirements allow",
-                infra.name
-            )
+        let message = if report.pinned {
+            format!("every pin of `{infra}` is as new as its requirements allow")
         } else {
-            format!("`{}`: no pinned packs to update", infra.name)
+            format!("`{infra}`: no pinned packs to update")
         };
         printer.status("Unchanged", message);
-        return Ok(Outcome::Success);
+        return Outcome::Success;
     }
-    for change in &plan.changes {
+    for change in &report.changes {
         match (&change.from, &change.to) {
             (Some(from), Some(to)) => {
                 printer.status("Updating", format!("{} {from} -> {to}", change.module))
@@ -61,28 +50,36 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
             (None, None) => {}
         }
     }
-    if args.dry_run {
+    if dry_run {
         printer.warning("dry run: nothing was changed");
-        return Ok(Outcome::Success);
+        return Outcome::Success;
     }
-    let sources = PackSources {
-        registry,
-        keys,
-        limits: context.unpack_limits(),
-    };
-    let leftovers = ops::update(context, infra, &plan, &sources, args.allow_unsigned)
-        .with_context(|| format!("failed to update `{}`", infra.name))?;
-    for leftover in &leftovers {
-        printer.warning(leftover);
+    if !report.failures.is_empty() {
+        let moving = report.changes.iter().filter(|c| c.to.is_some()).count();
+        let failed = report.failures.len();
+        for failure in report.failures {
+            let module = &failure.module;
+            printer.error(
+                &failure
+                    .error
+                    .context(format!("failed to update `{module}` in `{infra}`")),
+            );
+        }
+        printer.error_message(format!(
+            "{failed} of {moving} modules could not be updated in `{infra}`, so none were"
+        ));
+        return Outcome::Failure;
     }
+    for warning in &report.warnings {
+        printer.warning(warning);
+    }
+    let count = report.changes.len();
     printer.status(
         "Updated",
         format!(
-            "`{}`: {} change{}",
-            infra.name,
-            plan.changes.len(),
-            if plan.changes.len() == 1 { "" } else { "s" }
+            "`{infra}`: {count} change{}",
+            if count == 1 { "" } else { "s" }
         ),
     );
-    Ok(Outcome::Success)
+    Outcome::Success
 }

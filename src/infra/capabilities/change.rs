@@ -46,6 +46,28 @@ pub fn refuse_misfit(
     )
 }
 
+/// Refuses an update that would leave the infra's loaded set with a problem. `moving` names
+/// the versions it would move to (`` `containerd` 0.2.0 ``), for the message.
+pub fn refuse_update_misfit(
+    infra: &Infra,
+    set: &[Loaded],
+    catalog: &Catalog,
+    moving: &[String],
+) -> anyhow::Result<()> {
+    let problems = check_against(set, catalog);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let message: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    bail!(
+        "refusing to update `{}`: with {} its modules would not fit together\n{}\nhint: update the other modules alone (`provisioning providers update {} MODULE...`), or narrow the requirement in `manifest.toml` to the versions that fit",
+        infra.name,
+        moving.join(", "),
+        message.join("\n"),
+        infra.name
+    )
+}
+
 /// The set the lock has (as [`loaded`] reads it), without `removing`, with `adding` in place of
 /// what the lock has of them.
 pub fn changed_set(

@@ -7,7 +7,7 @@ mod change;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use change::{changed_set, refuse_misfit};
+pub use change::{changed_set, refuse_misfit, refuse_update_misfit};
 
 use crate::module::{Capabilities, ModuleKind};
 use crate::names::ModuleName;

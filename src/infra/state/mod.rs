@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 
-use super::lockfile::{Installed, LockEntry, Mode, ModuleKind, ProvidersLock};
+use super::lockfile::{Installed, LockEntry, Mode, ProvidersLock};
 use super::manifest::InfraManifest;
 use super::{Infra, VENDOR_DIR, link_dependency_path, vendor_dependency_path};
 use crate::config::absolutize;
@@ -18,6 +18,7 @@ use crate::context::Context;
 use crate::digest::{ContentHash, Sha256};
 use crate::fs::{Entry, entry_at};
 use crate::module::Layout;
+use crate::module::ModuleKind;
 use crate::names::ModuleName;
 use crate::version_spec::VersionSpec;
 

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use super::{ModuleStatus, State};
 use crate::context::Context;
 use crate::fs::{Entry, entry_at};
-use crate::infra::lockfile::{LockEntry, Mode, ModuleKind};
+use crate::infra::lockfile::{LockEntry, Mode};
 use crate::infra::manifest::InfraManifest;
 use crate::infra::{Infra, VENDOR_DIR, modules_dir_name};
 use crate::module::Layout;
+use crate::module::ModuleKind;
 
 pub(super) fn untracked(
     context: &Context,
@@ -44,7 +45,6 @@ pub(super) fn untracked(
                 .iter()
                 .any(|prefix| path.starts_with(prefix.as_str()))
         };
-        let name = display_name(module);
         match dependency.path() {
             Some(path) if managed(&path) => {
                 let kind = kind_of(module);
@@ -61,25 +61,7 @@ pub(super) fn untracked(
                     ),
                 );
             }
-            path => unmanaged.push(ModuleStatus {
-                name: name.clone(),
-                module: module.clone(),
-                kind: kind_of(module),
-                mode: None,
-                version: None,
-                source: path.unwrap_or("-").to_owned(),
-                layout,
-                state: State::Unmanaged,
-                detail: Some(format!(
-                    "`{}` depends on `{module}` {}, which `provisioning` does not manage; Nickel finds modules by name only in `{}/` and `{VENDOR_DIR}/`\nhint: vendor it with `provisioning providers install {name} {} --version V`, or import it by its relative path",
-                    layout.manifest_file(),
-                    path.map_or_else(|| "without a path".to_owned(), |p| format!("at `{p}`")),
-                    modules_dir_name(context, layout),
-                    infra.name
-                )),
-                required_by: Vec::new(),
-                direct: true,
-            }),
+            path => unmanaged.push(unmanaged_status(context, infra, layout, module, path)),
         }
     }
     let mut found: Vec<ModuleStatus> = stray
@@ -100,6 +82,37 @@ pub(super) fn untracked(
         .collect();
     found.extend(unmanaged);
     Ok(found)
+}
+
+/// A dependency of the infra's manifest outside the directories `provisioning` manages (or
+/// without a path): the user's, reported with how to make it managed.
+fn unmanaged_status(
+    context: &Context,
+    infra: &Infra,
+    layout: Layout,
+    module: &str,
+    path: Option<&str>,
+) -> ModuleStatus {
+    let name = display_name(module);
+    ModuleStatus {
+        name: name.clone(),
+        module: module.to_owned(),
+        kind: kind_of(module),
+        mode: None,
+        version: None,
+        source: path.unwrap_or("-").to_owned(),
+        layout,
+        state: State::Unmanaged,
+        detail: Some(format!(
+            "`{}` depends on `{module}` {}, which `provisioning` does not manage; Nickel finds modules by name only in `{}/` and `{VENDOR_DIR}/`\nhint: vendor it with `provisioning providers install {name} {} --version V`, or import it by its relative path",
+            layout.manifest_file(),
+            path.map_or_else(|| "without a path".to_owned(), |p| format!("at `{p}`")),
+            modules_dir_name(context, layout),
+            infra.name
+        )),
+        required_by: Vec::new(),
+        direct: true,
+    }
 }
 
 /// What a module the lock does not know probably is, from its name.
