@@ -156,7 +156,8 @@ pub enum ProvidersCommand {
     List(LayoutArgs),
     /// Show one provider in full: manifest, files, entry point, infras that use it
     Info(InfoArgs),
-    /// Install a provider into an infra as a live link (link mode)
+    /// Install a provider (or the core schemas, by their name) into an infra: a live link, or a
+    /// verified pack with `--version` or `--from`
     Install(InstallArgs),
     /// Undo an install; never touches the provider's source
     Remove(RemoveArgs),
@@ -222,7 +223,8 @@ pub enum ModuleLoaderCommand {
     /// Create an infra when it does not exist (manifest, main.ncl, lock), and load the modules
     /// given
     Init(InitArgs),
-    /// Load modules of one kind into an infra: live links, or verified packs with `--version`
+    /// Load modules of one kind into an infra: live links, or verified packs with `--version` or
+    /// `--from`
     Load(LoadArgs),
     /// Unload modules of one kind from an infra; never touches their sources
     Unload(UnloadArgs),
@@ -254,6 +256,7 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("pack_source").args(["version", "from"]).multiple(true)))]
 pub struct LoadArgs {
     /// What kind of modules
     #[arg(value_enum)]
@@ -267,13 +270,15 @@ pub struct LoadArgs {
     /// or the newest matching a requirement (`^1.2`)
     #[arg(long, value_name = "V|REQ")]
     pub version: Option<crate::version_spec::VersionSpec>,
-    /// With `--version`: accept unsigned packs, or packs signed by an untrusted key
-    #[arg(long, requires = "version")]
+    /// With `--version` or `--from`: accept unsigned packs, or packs signed by an untrusted key
+    #[arg(long, requires = "pack_source")]
     pub allow_unsigned: bool,
     /// Link the modules even where the infra pins a pack of one (without it, a pin stays: a
     /// pack becomes a link only when asked)
-    #[arg(long, conflicts_with = "version")]
+    #[arg(long, conflicts_with = "pack_source")]
     pub link: bool,
+    #[command(flatten)]
+    pub from: FromArgs,
     /// Replace whatever stands where a module goes (a directory where the link goes, a
     /// `vendor/<module>` that `provisioning` did not unpack)
     #[arg(long)]
@@ -311,7 +316,12 @@ pub struct InfoArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("pack_source").args(["version", "from"])))]
+#[command(group(
+    clap::ArgGroup::new("pack_source")
+        .args(["version", "from"])
+        .multiple(true)
+        .conflicts_with("kcl")
+))]
 pub struct InstallArgs {
     /// The provider, e.g. `upcloud`
     pub provider: ShortName,
@@ -329,12 +339,23 @@ pub struct InstallArgs {
     /// (recorded in the lock)
     #[arg(long, requires = "pack_source")]
     pub allow_unsigned: bool,
-    /// Install one loose artifact (pack mode): a `<module>_<version>.tar` file or `https://`
-    /// URL, with its signature beside it (`.minisig`); module and version come from the artifact
-    #[arg(long, value_name = "PATH|URL", conflicts_with_all = ["version", "kcl"])]
-    pub from: Option<String>,
+    #[command(flatten)]
+    pub from: FromArgs,
     #[command(flatten)]
     pub layout: LayoutArgs,
+}
+
+/// `--from`, as `providers install` and `module-loader load` take it.
+#[derive(Debug, Args)]
+pub struct FromArgs {
+    /// Install from loose artifacts (pack mode), looked in before the configured registries for
+    /// the module and its dependencies; repeatable. An artifact (`aws_prov_1.0.0.tar`, its
+    /// `.minisig` beside it), a directory (every `*.tar` in it, checked against a `SHA256SUMS`
+    /// there if any), an `https://` URL of an artifact, or a release URL: a directory on a
+    /// static host whose `SHA256SUMS` lists its artifacts. Without `--version`, each module
+    /// named is installed at the newest version the artifacts hold
+    #[arg(id = "from", long = "from", value_name = "PATH|DIR|URL")]
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,9 @@ pub enum Sources<'a> {
         registry: &'a dyn Registry,
         keys: &'a [TrustedKey],
         allow_unsigned: bool,
+        /// Versions tried first where the lock pins none: the newest each loose artifact
+        /// (`--from`) holds, so that the artifacts given make the closure when they can.
+        prefer: &'a BTreeMap<ModuleName, Version>,
     },
 }
 
@@ -130,17 +133,23 @@ pub fn plan(
             });
         }
     }
-    // What the lock pins stays when it satisfies, the target included.
-    let preferred: BTreeMap<ModuleName, Version> = lock
+    // What the lock pins stays when it satisfies, the target included; else what the loose
+    // artifacts hold.
+    let pinned: BTreeMap<ModuleName, Version> = lock
         .providers
         .iter()
         .filter(|entry| entry.layout == Layout::Nickel)
         .map(|entry| (entry.module.clone(), entry.version.clone()))
         .collect();
+    let mut preferred: BTreeMap<ModuleName, Version> = match sources {
+        Sources::Registry { prefer, .. } => (*prefer).clone(),
+        Sources::Catalog(_) => BTreeMap::new(),
+    };
+    preferred.extend(pinned.clone());
     let index = InstallIndex {
         targets: &targets,
         locked: &locked,
-        pinned: &preferred,
+        pinned: &pinned,
         sources,
         origins: std::sync::Mutex::new(BTreeMap::new()),
     };
@@ -244,13 +253,19 @@ impl InstallIndex<'_> {
                 registry,
                 keys,
                 allow_unsigned,
+                ..
             } => {
                 let entries = registry.index(module).map_err(|error| error.to_string())?;
                 if entries.is_empty() {
                     let pack = crate::catalog::pack_command(module);
+                    let hint = if registry.has_loose() {
+                        format!("give its artifact with another `--from`, or pack it: {pack}")
+                    } else {
+                        format!("pack it first: {pack}; or publish it to the registry")
+                    };
                     return Err(format!(
-                        "no packs of `{module}` in the registry `{}`\nhint: pack it first: {pack}; or publish it to the registry",
-                        registry.label()
+                        "no packs of `{module}` in {}\nhint: {hint}",
+                        registry.description()
                     ));
                 }
                 Ok(entries

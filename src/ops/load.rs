@@ -12,6 +12,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail};
 
+use super::pack_options::{Given, PackOptions};
 use super::placement::Placement;
 use super::report::{Event, Failure, Report};
 use crate::artifact::verify::Unsigned;
@@ -46,14 +47,6 @@ pub struct LoadOptions<'a> {
     pub switch_pins: bool,
 }
 
-/// What pack mode asks for.
-pub struct PackOptions {
-    pub version: VersionSpec,
-    pub allow_unsigned: bool,
-    /// Registries to look in before the configured ones (loose artifacts, `--from`).
-    pub first: Vec<Box<dyn Registry>>,
-}
-
 /// A load, planned: nothing written yet.
 pub(super) struct LoadPlan {
     closure: Plan,
@@ -86,11 +79,13 @@ pub(super) fn plan(
 ) -> anyhow::Result<Result<LoadPlan, Report>> {
     let named_count = options.modules.len();
     let mut options = options;
+    let mut targets = Targets::default();
     if let Some(packs) = &mut options.packs {
         // Opened once, with the loose artifacts first; later calls find it open.
-        session.registry(std::mem::take(&mut packs.first))?;
+        let (first, given) = packs.take_from();
+        session.registry(first)?;
+        targets.given = given;
     }
-    let mut targets = Targets::default();
     for module in options.modules {
         let name = module.module_name()?;
         if let Err(error) = targets.add(session, &options, module, &name) {
@@ -114,8 +109,8 @@ pub(super) fn plan(
     };
     if let Some(packs) = &options.packs {
         for planned in &mut closure.modules {
-            if targets.kinds.contains_key(&planned.module) {
-                planned.recorded = Some(packs.version.manifest_text());
+            if let Some(spec) = targets.specs.get(&planned.module) {
+                planned.recorded = Some(spec.manifest_text());
             }
         }
         targets.fetch_all(session, packs, &closure, trust_keys)?;
@@ -259,6 +254,10 @@ struct Targets {
     fetched: BTreeMap<ModuleName, VerifiedPack>,
     /// What each module linked by name declares, as the catalog read it.
     capabilities: BTreeMap<ModuleName, crate::module::Capabilities>,
+    /// Pack mode: the version each module named is asked at.
+    specs: BTreeMap<ModuleName, VersionSpec>,
+    /// What the loose artifacts (`--from`) hold.
+    given: Given,
     events: Vec<Event>,
     failures: Vec<Failure>,
 }
@@ -311,10 +310,13 @@ impl Targets {
                 let provenance = Provenance::Source(package.dir.clone(), kind);
                 (Some((version, dependencies, provenance)), requirement)
             }
-            Some(packs) => (
-                self.prefetch(session, packs, name)?,
-                packs.version.requirement(),
-            ),
+            Some(packs) => {
+                let spec = packs.spec_for(name, &self.given)?;
+                let fixed = self.prefetch(session, packs, name, &spec)?;
+                let requirement = spec.requirement();
+                self.specs.insert(name.clone(), spec);
+                (fixed, requirement)
+            }
         };
         self.targets.push(Target {
             module: name.clone(),
@@ -332,8 +334,9 @@ impl Targets {
         session: &InfraSession<'_>,
         packs: &PackOptions,
         name: &ModuleName,
+        spec: &VersionSpec,
     ) -> anyhow::Result<Option<Fixed>> {
-        let VersionSpec::Exact(version) = &packs.version else {
+        let VersionSpec::Exact(version) = spec else {
             return Ok(None);
         };
         let registry = session.registry(Vec::new())?;
@@ -366,6 +369,7 @@ impl Targets {
                 registry,
                 keys,
                 allow_unsigned: packs.allow_unsigned,
+                prefer: &self.given.newest,
             },
             _ => Sources::Catalog(options.catalog),
         };

@@ -22,6 +22,7 @@ use crate::registry::VerifiedPack;
 mod init;
 mod load;
 pub mod pack;
+mod pack_options;
 mod placement;
 mod remove;
 mod report;
@@ -29,7 +30,8 @@ mod sync;
 mod update;
 
 pub use init::{InitOptions, init};
-pub use load::{LoadOptions, PackOptions, load};
+pub use load::{LoadOptions, load};
+pub use pack_options::PackOptions;
 pub use remove::{RemoveOptions, remove};
 pub use report::{Event, Failure, Report};
 pub use sync::{Pruned, SyncReport, SyncedEntry, sync};

@@ -75,6 +75,28 @@ impl Registry for Chain {
         labels.join(", then ")
     }
 
+    /// The loose artifacts' own description, then the registries' labels as one: "the artifacts
+    /// given with `--from` (…) or the registry `distribution/registry, then oci://…`".
+    fn description(&self) -> String {
+        let (loose, registries): (Vec<_>, Vec<_>) = self
+            .registries
+            .iter()
+            .partition(|registry| registry.has_loose());
+        let mut parts: Vec<String> = loose
+            .iter()
+            .map(|registry| registry.description())
+            .collect();
+        if !registries.is_empty() {
+            let labels: Vec<String> = registries.iter().map(|registry| registry.label()).collect();
+            parts.push(format!("the registry `{}`", labels.join(", then ")));
+        }
+        parts.join(" or ")
+    }
+
+    fn has_loose(&self) -> bool {
+        self.registries.iter().any(|registry| registry.has_loose())
+    }
+
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
         let mut modules = Vec::new();
         for registry in &self.registries {

@@ -246,6 +246,7 @@ impl Registry for DirectoryRegistry {
             bytes,
             signature,
             label: self.label.clone(),
+            loose: false,
         })
     }
 }

@@ -1,17 +1,22 @@
 //! One loose artifact as a [`Registry`]: a `<module>_<version>.tar` on disk or at an `https://`
 //! URL (a GitHub release asset, a file on a web server), with its `.minisig` beside it (same
-//! name plus `.minisig`) when it is signed. `install --from` installs it, and `sync` restores
-//! it from the source the lock records.
+//! name plus `.minisig`) when it is signed. `install --from` installs it (several of them, a
+//! directory or a release are a [`set::LooseSet`]), and `sync` restores it from the source the
+//! lock records.
 //!
 //! There is no registry record to check it against, so the record is made from the artifact
 //! itself, once it has passed what can be checked without one: its module and version come from
 //! its file name and must be what its own `manifest.toml` says; its dependencies are its
 //! manifest's. [`Registry::fetch_verified`] then checks it as any pack: archive rules, hashes,
 //! signature (bound to module, version and sha256), dependencies. A lock pins its sha256, so a
-//! source whose bytes change is refused by `sync`.
+//! source whose bytes change is refused by `sync`. An artifact a release's listing names
+//! (`SHA256SUMS`, [`listing`]) must also have the sha256 listed.
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
+
+pub mod listing;
+pub mod set;
 
 use super::http::{HttpRegistry, HttpUrl};
 use super::{Fetched, Registry, RegistryError, RegistryOptions, VersionEntry};
@@ -38,6 +43,48 @@ pub enum LooseError {
     },
     #[error("`{source_name}` is not found")]
     NotFound { source_name: String },
+    #[error(
+        "the artifact `{source_name}` is not found, and the lock records it as the source of {modules}\nhint: copy the artifact there again (a lock records where a pack came from, not its bytes), or install {modules} again from a registry (`--version`)"
+    )]
+    RecordedMissing {
+        source_name: String,
+        /// The modules recorded from it, backticked: `` `a`, `b` ``.
+        modules: String,
+    },
+    #[error(transparent)]
+    Listing(#[from] listing::ListingError),
+    #[error(
+        "`{source_name}` holds no artifacts (`<module>_<version>.tar`)\nhint: `--from` takes an artifact, a directory of artifacts, or a release URL ending in `/`"
+    )]
+    NoArtifacts { source_name: String },
+    #[error(
+        "`{url}` is neither an artifact (`….tar`) nor a release: it has no `{}`\nhint: a release URL is a directory on a static host with a listing beside its artifacts (`sha256sum *.tar > {}`)",
+        listing::FILE_NAME,
+        listing::FILE_NAME
+    )]
+    NoListing { url: String },
+    #[error("`{listing}` lists `{file}`, which is not there")]
+    ListedMissing { listing: String, file: String },
+    #[error(
+        "`{first}` and `{second}` are both `{}` {} but their bytes differ (sha256 {} and {})\nhint: give one of them",
+        pack.module, pack.version, first_sha256.short(), second_sha256.short()
+    )]
+    Conflict {
+        pack: PackRef,
+        first: String,
+        first_sha256: Sha256,
+        second: String,
+        second_sha256: Sha256,
+    },
+    #[error(
+        "`{source_name}` has sha256 {found}, but `{listing}` lists {listed}\nhint: download it again; a listing and its artifact must agree"
+    )]
+    ListedHash {
+        source_name: String,
+        listing: String,
+        listed: Sha256,
+        found: Sha256,
+    },
     #[error("`{source_name}` is {size} bytes, more than `distribution.unpack_max_bytes` ({max})")]
     TooLarge {
         source_name: String,
@@ -114,6 +161,8 @@ pub struct LooseArtifact {
     source: LooseSource,
     label: String,
     pack: PackRef,
+    /// The listing that names it (its label), and the sha256 it lists.
+    listed: Option<(String, Sha256)>,
     /// For a URL: the host as a static registry (its deadline, bounds, retries, credentials).
     http: Option<HttpRegistry>,
     limits: Limits,
@@ -143,15 +192,35 @@ impl LooseArtifact {
             label: source.label(&options.config.paths.base),
             source,
             pack,
+            listed: None,
             http,
             limits: Limits::from_config(&options.config.distribution),
             loaded: OnceCell::new(),
         })
     }
 
+    /// The artifact as a listing names it: its bytes must have `sha256`.
+    pub fn listed(mut self, listing: String, sha256: Sha256) -> Self {
+        self.listed = Some((listing, sha256));
+        self
+    }
+
     /// The module and version its file name gives.
     pub fn pack(&self) -> &PackRef {
         &self.pack
+    }
+
+    /// How messages and the lock name it.
+    pub fn source_name(&self) -> &str {
+        &self.label
+    }
+
+    /// Its sha256: the one its listing gives, else its bytes' (read now).
+    pub fn sha256(&self) -> Result<Sha256, RegistryError> {
+        match &self.listed {
+            Some((_, sha256)) => Ok(*sha256),
+            None => Ok(self.loaded()?.entry.sha256),
+        }
     }
 
     fn loaded(&self) -> Result<&Fetched, RegistryError> {
@@ -192,7 +261,16 @@ impl LooseArtifact {
                     path: path.clone(),
                     source,
                 };
-                let size = std::fs::metadata(path).map_err(read_error)?.len();
+                let size = match std::fs::metadata(path) {
+                    Ok(metadata) => metadata.len(),
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(LooseError::NotFound {
+                            source_name: self.label.clone(),
+                        }
+                        .into());
+                    }
+                    Err(error) => return Err(read_error(error).into()),
+                };
                 if size > self.limits.max_bytes {
                     return Err(LooseError::TooLarge {
                         source_name: self.label.clone(),
@@ -206,12 +284,25 @@ impl LooseArtifact {
                 (bytes, signature)
             }
         };
+        if let Some((listing, listed)) = &self.listed {
+            let found = Sha256::of(&bytes);
+            if found != *listed {
+                return Err(LooseError::ListedHash {
+                    source_name: self.label.clone(),
+                    listing: listing.clone(),
+                    listed: *listed,
+                    found,
+                }
+                .into());
+            }
+        }
         let entry = self.record(&bytes, signature.is_some())?;
         Ok(Fetched {
             entry,
             bytes,
             signature,
             label: self.label.clone(),
+            loose: true,
         })
     }
 

@@ -1,9 +1,10 @@
 //! Where packs come from: the [`Registry`] trait (cargo's `Source` is the model), implemented by
 //! a directory on disk ([`DirectoryRegistry`]: artifacts plus one metadata file per module), an
 //! OCI registry ([`oci::OciRegistry`]), the same directory served by a static HTTP host
-//! ([`http::HttpRegistry`]) and one loose artifact ([`loose::LooseArtifact`]), and a [`Chain`]
-//! that asks each in turn (the local directory first, then the sources a lock records
-//! ([`recorded`]), then the remote) for installs. What the two remote registries share on the
+//! ([`http::HttpRegistry`]), one loose artifact ([`loose::LooseArtifact`]) and the artifacts of
+//! every `--from` ([`loose::set::LooseSet`]), and a [`Chain`] that asks each in turn (the loose
+//! artifacts first, the local directory, then the sources a lock records ([`recorded`]), then
+//! the remote) for installs. What the two remote registries share on the
 //! wire is [`transport`]; the registry's `index.json` and web pages are [`site`]. Their
 //! addresses are [`crate::address`]'s.
 //!
@@ -138,6 +139,8 @@ pub struct Fetched {
     pub signature: Option<SignatureFile>,
     /// The registry it came from, as messages and the lock name it.
     pub label: String,
+    /// It is a loose artifact (`label` names the artifact itself): messages name it.
+    pub loose: bool,
 }
 
 /// A pack that passed every check: its files, read as hostile input and found safe.
@@ -174,14 +177,29 @@ pub enum FetchError {
     },
     /// The registry holds it without a signature, and unsigned packs are refused: `hint` says
     /// what would sign it, where it was found.
-    #[error("`{}` {} failed verification: signature: the artifact is not signed\nhint: {hint}", pack.module, pack.version)]
-    Unsigned { pack: PackRef, hint: String },
-    #[error("`{}` {} failed verification: {check}: {detail}", pack.module, pack.version)]
+    #[error("{} failed verification: signature: the artifact is not signed
+hint: {hint}", verified_what(pack, artifact.as_deref()))]
+    Unsigned {
+        pack: PackRef,
+        /// The loose artifact it was read from, when it was one.
+        artifact: Option<String>,
+        hint: String,
+    },
+    #[error("{} failed verification: {check}: {detail}", verified_what(pack, artifact.as_deref()))]
     Verification {
         pack: PackRef,
+        /// The loose artifact it was read from, when it was one.
+        artifact: Option<String>,
         check: &'static str,
         detail: String,
     },
+}
+
+fn verified_what(pack: &PackRef, artifact: Option<&str>) -> String {
+    match artifact {
+        Some(artifact) => format!("`{artifact}` (`{}` {})", pack.module, pack.version),
+        None => format!("`{}` {}", pack.module, pack.version),
+    }
 }
 
 /// Where packs come from.
@@ -196,6 +214,17 @@ pub trait Registry {
     /// dependencies), oldest first; none when it has no such module. Resolution reads this,
     /// never a pack.
     fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError>;
+
+    /// How messages name it as a place to look: "the registry `…`" (loose artifacts: "the
+    /// artifacts given with `--from`").
+    fn description(&self) -> String {
+        format!("the registry `{}`", self.label())
+    }
+
+    /// It is, or begins with, artifacts given with `--from`.
+    fn has_loose(&self) -> bool {
+        false
+    }
 
     /// The versions of `module`, oldest first; none when it has no such module.
     fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError> {
@@ -268,6 +297,7 @@ fn verify_fetched(
     unsigned_hint: &dyn Fn(bool) -> String,
 ) -> Result<VerifiedPack, FetchError> {
     let recorded = &fetched.entry;
+    let artifact = fetched.loose.then(|| fetched.label.clone());
     if let Some(pinned) = pinned
         && *pinned != recorded.sha256
     {
@@ -290,10 +320,11 @@ fn verify_fetched(
     );
     if let Some(failure) = report.first_failure() {
         if failure.check == "signature" && fetched.signature.is_none() {
-            return Err(unsigned(pack, trust, unsigned_hint));
+            return Err(unsigned(pack, artifact, trust, unsigned_hint));
         }
         return Err(FetchError::Verification {
             pack: pack.clone(),
+            artifact,
             check: failure.check,
             detail: failure.detail.clone(),
         });
@@ -302,6 +333,7 @@ fn verify_fetched(
     let (Some(files), Some(content_hash)) = (report.files, report.content_hash) else {
         return Err(FetchError::Verification {
             pack: pack.clone(),
+            artifact,
             check: "archive",
             detail: "it could not be read".into(),
         });
@@ -310,6 +342,7 @@ fn verify_fetched(
     // same.
     let manifest = packed_manifest(&files).map_err(|detail| FetchError::Verification {
         pack: pack.clone(),
+        artifact: artifact.clone(),
         check: "dependencies",
         detail,
     })?;
@@ -320,6 +353,7 @@ fn verify_fetched(
     if dependencies != recorded.dependencies {
         return Err(FetchError::Verification {
             pack: pack.clone(),
+            artifact,
             check: "dependencies",
             detail: format!(
                 "its manifest requires {}, but the registry records {}",
@@ -342,7 +376,12 @@ fn verify_fetched(
 }
 
 /// The error for `pack`, found unsigned and refused: what would sign it, where it was found.
-fn unsigned(pack: &PackRef, trust: &Trust<'_>, hint: &dyn Fn(bool) -> String) -> FetchError {
+fn unsigned(
+    pack: &PackRef,
+    artifact: Option<String>,
+    trust: &Trust<'_>,
+    hint: &dyn Fn(bool) -> String,
+) -> FetchError {
     let own_key = trust
         .keys
         .iter()
@@ -353,6 +392,7 @@ fn unsigned(pack: &PackRef, trust: &Trust<'_>, hint: &dyn Fn(bool) -> String) ->
     }
     FetchError::Unsigned {
         pack: pack.clone(),
+        artifact,
         hint,
     }
 }

@@ -12,7 +12,7 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use super::loose::{LooseArtifact, LooseSource};
+use super::loose::{LooseArtifact, LooseError, LooseSource};
 use super::{DirectoryRegistry, Fetched, Registry, RegistryError, RegistryOptions, VersionEntry};
 use crate::address::Remote;
 use crate::config::Config;
@@ -170,11 +170,26 @@ impl Registry for Recorded {
             .collect()
     }
 
+    /// A recorded artifact that is gone says which modules the lock records from it.
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
         if !self.modules.contains(&pack.module) {
             return Err(self.not_here(&pack.module));
         }
-        self.registry()?.fetch(pack)
+        self.registry()?.fetch(pack).map_err(|error| match error {
+            RegistryError::Loose(LooseError::NotFound { source_name }) => {
+                let modules: Vec<String> = self
+                    .modules
+                    .iter()
+                    .map(|module| format!("`{module}`"))
+                    .collect();
+                LooseError::RecordedMissing {
+                    source_name,
+                    modules: modules.join(", "),
+                }
+                .into()
+            }
+            error => error,
+        })
     }
 
     fn yanked(&self, module: &ModuleName) -> Result<BTreeSet<semver::Version>, RegistryError> {

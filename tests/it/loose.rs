@@ -7,7 +7,7 @@ use insta::assert_snapshot;
 use crate::common::{Run, StaticServer, TestContext};
 
 /// A release engineer's packs (signed when `signed`), and a teammate who trusts their key.
-fn release(signed: bool) -> (TestContext, TestContext) {
+pub fn release(signed: bool) -> (TestContext, TestContext) {
     let releaser = TestContext::examples();
     if signed {
         releaser.run(["keys", "generate"]).success();
@@ -23,7 +23,7 @@ fn release(signed: bool) -> (TestContext, TestContext) {
 }
 
 /// Copies a file of the releaser's `distribution/packages/` into the teammate's `downloads/`.
-fn download(releaser: &TestContext, team: &TestContext, file: &str) {
+pub fn download(releaser: &TestContext, team: &TestContext, file: &str) {
     let from = releaser.path(&format!("distribution/packages/{file}"));
     std::fs::create_dir_all(team.path("downloads")).expect("mkdir");
     std::fs::copy(from, team.path(&format!("downloads/{file}"))).expect("copy");
@@ -102,7 +102,7 @@ fn install_from_refuses_unsigned_mismatched_and_foreign_artifacts() {
     --- stdout
     --- stderr
     error: failed to install `local` 0.2.0 into `homelab`
-      caused by: `local_prov` 0.2.0 failed verification: signature: the artifact is not signed
+      caused by: `downloads/local_prov_0.2.0.tar` (`local_prov` 0.2.0) failed verification: signature: the artifact is not signed
     hint: a signed artifact comes with its signature beside it (`local_prov_0.2.0.tar.minisig`): get it from where the artifact came from, or pass `--allow-unsigned`
     ");
     assert!(!team.path("workspace/infra/homelab/vendor").exists());
@@ -131,8 +131,9 @@ fn install_from_refuses_unsigned_mismatched_and_foreign_artifacts() {
     exit: 1
     --- stdout
     --- stderr
-    error: `downloads/local_prov_0.2.0.tar` is a pack of `local_prov`, not of `aws` (`aws_prov`)
-    hint: `provisioning providers install local homelab --from downloads/local_prov_0.2.0.tar`
+    error: failed to install `aws` into `homelab`
+      caused by: `aws_prov` is not among the artifacts given with `--from`: they hold `local_prov` 0.2.0 (`downloads/local_prov_0.2.0.tar`)
+    hint: name a module they hold, or add `--version` to take `aws_prov` from the registries
     ");
     assert_snapshot!(run(&["downloads/nothing_here.tar"]), @"
     exit: 1
@@ -149,14 +150,11 @@ fn install_from_refuses_unsigned_mismatched_and_foreign_artifacts() {
     hint: keep the name `pack` gave it (`aws_prov_1.0.0.tar`)
     ");
     assert_snapshot!(team.run(["providers", "install", "local", "homelab", "--from", "x.tar", "--version", "1.0.0"]), @"
-    exit: 2
+    exit: 1
     --- stdout
     --- stderr
-    error: the argument '--from <PATH|URL>' cannot be used with '--version <V|REQ>'
-
-    Usage: provisioning providers install --from <PATH|URL> <PROVIDER> <INFRA>
-
-    For more information, try '--help'.
+    error: `x.tar` is not named `<module>_<version>.tar`, so its module and version are unknown
+    hint: keep the name `pack` gave it (`aws_prov_1.0.0.tar`)
     ");
 
     // `pack verify` of a loose file: what it can check, and what had nothing to compare.

@@ -18,6 +18,7 @@ mod install;
 mod late_signatures;
 mod libraries;
 mod loose;
+mod loose_closure;
 mod manifest_edits;
 mod messages;
 mod modules;

@@ -1,5 +1,5 @@
 //! `module-loader load` and `unload`: modules of any kind into and out of an infra, in link
-//! mode or (with `--version`) pack mode, with the capability check of the set they leave.
+//! mode or (with `--version` or `--from`) pack mode, with the capability check of the set they leave.
 
 use anyhow::bail;
 
@@ -14,11 +14,14 @@ use crate::module::{Layout, ModuleKind};
 use crate::names::ModuleName;
 use crate::ops::{self, LoadOptions, PackOptions, RemoveOptions};
 use crate::printer::Printer;
+use crate::registry::loose::set::LooseSet;
 use crate::version_spec::VersionSpec;
 
 /// How to load the modules of one command.
 pub struct Request<'a> {
     pub version: Option<&'a VersionSpec>,
+    /// `--from`: the loose artifacts (pack mode).
+    pub from: Option<LooseSet>,
     pub allow_unsigned: bool,
     pub force: bool,
     /// Link even the modules the infra pins as packs.
@@ -28,18 +31,20 @@ pub struct Request<'a> {
 /// `module-loader load <kind> <infra> <names>...`.
 pub fn load(args: &LoadArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
+    let from = match args.from.values.as_slice() {
+        [] => None,
+        values => Some(LooseSet::open(values, &context.registry_options())?),
+    };
+    let packs = args.version.is_some() || from.is_some();
     let request = Request {
         version: args.version.as_ref(),
+        from,
         allow_unsigned: args.allow_unsigned,
         force: args.force,
         link: args.link,
     };
     let catalog = Catalog::new(&context.config);
-    let modules = find_all(
-        &catalog,
-        &[(args.kind, &args.names)],
-        args.version.is_some(),
-    )?;
+    let modules = find_all(&catalog, &[(args.kind, &args.names)], packs)?;
     load_modules(context, infra, request, &modules, &catalog, printer)
 }
 
@@ -108,18 +113,16 @@ fn load_modules(
     catalog: &Catalog,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let access = match request.version {
-        Some(_) => Access::Packs,
-        None => Access::Links,
-    };
+    let packs = request.version.is_some() || request.from.is_some();
+    let access = if packs { Access::Packs } else { Access::Links };
     let mut session = InfraSession::open(context, infra, access, printer)?;
     let options = LoadOptions {
         modules,
         catalog,
-        packs: request.version.map(|version| PackOptions {
-            version: version.clone(),
+        packs: packs.then(|| PackOptions {
+            version: request.version.cloned(),
             allow_unsigned: request.allow_unsigned,
-            first: Vec::new(),
+            from: request.from,
         }),
         layout: Layout::Nickel,
         force: request.force,

@@ -1,5 +1,5 @@
-//! `providers install <provider> <infra> [--version V | --from PATH|URL]`: the providers' front
-//! end of the load operation, for one provider.
+//! `providers install <provider> <infra> [--version V] [--from PATH|DIR|URL]...`: the
+//! providers' front end of the load operation, for one provider (or the core schemas).
 
 use anyhow::{Context as _, bail};
 
@@ -13,12 +13,11 @@ use crate::infra::session::{Access, InfraSession};
 use crate::module::Layout;
 use crate::ops::{self, LoadOptions, PackOptions};
 use crate::printer::Printer;
-use crate::registry::Registry;
-use crate::registry::loose::{LooseArtifact, LooseSource};
-use crate::version_spec::VersionSpec;
+use crate::registry::loose::set::LooseSet;
 
 /// `providers install <provider> <infra>`: link the provider's live source into the infra, or
-/// (with `--version` or `--from`) vendor a verified pack of it.
+/// (with `--version` or `--from`) vendor a verified pack of it. The name of the core schemas
+/// (`core_package_name`) installs the core.
 pub fn install(
     args: &InstallArgs,
     context: &Context,
@@ -27,34 +26,41 @@ pub fn install(
     let layout = Layout::from_kcl_flag(args.layout.kcl);
     let infra = Infra::resolve(context, &args.infra)?;
     let catalog = catalog::Catalog::new(&context.config);
-    let (packs, what) = match (&args.version, &args.from) {
-        (Some(version), _) => (
-            Some(pack_options(version.clone(), Vec::new(), args)),
-            format!("`{}` {version}", args.provider),
-        ),
-        (None, Some(from)) => {
-            let (version, loose) = loose_artifact(args, from, context)?;
-            let what = format!("`{}` {version}", args.provider);
-            (Some(pack_options(version, vec![loose], args)), what)
-        }
-        (None, None) => (None, format!("`{}`", args.provider)),
+    let core = catalog.core.1.as_str() == args.provider.as_str();
+    let module_name = if core {
+        catalog.core.1.clone()
+    } else {
+        args.provider.provider_module()
     };
-    let module = match &packs {
-        // Pack mode: the catalog's source is read for capabilities when it is there.
-        Some(_) => catalog::find_provider(&context.config.paths.extensions, &args.provider, layout)
-            .unwrap_or_else(|_| registry_only(&args.provider)),
-        None => {
-            let module =
-                catalog::find_provider(&context.config.paths.extensions, &args.provider, layout)?;
-            if module.package().is_none() {
-                bail!(
-                    "provider `{}` cannot be installed: {}",
-                    args.provider,
-                    module.problem().unwrap_or_default()
-                );
-            }
-            module
+    let from = match args.from.values.as_slice() {
+        [] => None,
+        values => Some(LooseSet::open(values, &context.registry_options())?),
+    };
+    // The version said in messages: asked for, else the newest the artifacts hold.
+    let version = match (&args.version, &from) {
+        (Some(version), _) => Some(version.to_string()),
+        (None, Some(set)) => set.newest().get(&module_name).map(ToString::to_string),
+        (None, None) => None,
+    };
+    let what = match &version {
+        Some(version) => format!("`{}` {version}", args.provider),
+        None => format!("`{}`", args.provider),
+    };
+    let packs = (args.version.is_some() || from.is_some()).then(|| PackOptions {
+        version: args.version.clone(),
+        allow_unsigned: args.allow_unsigned,
+        from,
+    });
+    let module = if core {
+        if layout == Layout::Kcl {
+            bail!(
+                "the core schemas `{}` are installed in the Nickel layout only\nhint: drop `--kcl`",
+                args.provider
+            );
         }
+        catalog.find_named(crate::module::ModuleKind::Core, args.provider.as_str())?
+    } else {
+        find_provider(context, args, layout, packs.is_some())?
     };
     let access = if packs.is_some() {
         Access::Packs
@@ -85,16 +91,27 @@ pub fn install(
     ))
 }
 
-fn pack_options(
-    version: VersionSpec,
-    first: Vec<Box<dyn Registry>>,
+/// The provider named, from the catalog; in pack mode one the catalog lacks is known to the
+/// registries alone (its source is read for capabilities when it is there).
+fn find_provider(
+    context: &Context,
     args: &InstallArgs,
-) -> PackOptions {
-    PackOptions {
-        version,
-        allow_unsigned: args.allow_unsigned,
-        first,
+    layout: Layout,
+    packs: bool,
+) -> anyhow::Result<catalog::Module> {
+    let found = catalog::find_provider(&context.config.paths.extensions, &args.provider, layout);
+    if packs {
+        return Ok(found.unwrap_or_else(|_| registry_only(&args.provider)));
     }
+    let module = found?;
+    if module.package().is_none() {
+        bail!(
+            "provider `{}` cannot be installed: {}",
+            args.provider,
+            module.problem().unwrap_or_default()
+        );
+    }
+    Ok(module)
 }
 
 /// A provider known to a registry only: no source here.
@@ -109,27 +126,4 @@ fn registry_only(provider: &crate::names::ShortName) -> catalog::Module {
         layout: Layout::Nickel,
         package: catalog::PackageState::Missing,
     }
-}
-
-/// `--from PATH|URL`: one loose artifact, which must be a pack of the provider named; its
-/// dependencies come from the registries.
-fn loose_artifact(
-    args: &InstallArgs,
-    from: &str,
-    context: &Context,
-) -> anyhow::Result<(VersionSpec, Box<dyn Registry>)> {
-    let options = context.registry_options();
-    let loose = LooseArtifact::new(LooseSource::parse(from, &context.cwd)?, &options)?;
-    let module = args.provider.provider_module();
-    let pack = loose.pack().clone();
-    if pack.module != module {
-        bail!(
-            "`{from}` is a pack of `{}`, not of `{}` (`{module}`)\nhint: `provisioning providers install {} {} --from {from}`",
-            pack.module,
-            args.provider,
-            pack.module.short_name(),
-            args.infra
-        );
-    }
-    Ok((VersionSpec::Exact(pack.version), Box::new(loose)))
 }

@@ -271,6 +271,7 @@ impl HttpRegistry {
             bytes,
             signature,
             label: self.url.display(),
+            loose: false,
         })
     }
 

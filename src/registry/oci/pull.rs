@@ -376,6 +376,7 @@ impl OciRegistry {
             bytes,
             signature,
             label: self.url.display(),
+            loose: false,
         })
     }
 }

@@ -236,9 +236,9 @@ fn unknown_versions_and_modules_say_what_exists() {
     --- stdout
     --- stderr
     error: the following required arguments were not provided:
-      <--version <V|REQ>|--from <PATH|URL>>
+      <--version <V|REQ>|--from <PATH|DIR|URL>>
 
-    Usage: provisioning providers install --allow-unsigned <--version <V|REQ>|--from <PATH|URL>> <PROVIDER> <INFRA>
+    Usage: provisioning providers install --allow-unsigned <--version <V|REQ>|--from <PATH|DIR|URL>> <PROVIDER> <INFRA>
 
     For more information, try '--help'.
     ");
