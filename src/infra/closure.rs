@@ -100,7 +100,7 @@ pub fn plan(
         .iter()
         .filter(|entry| entry.layout == Layout::Nickel && !targets.contains_key(&entry.module))
         .collect();
-    let locked: BTreeMap<ModuleName, (&LockEntry, BTreeMap<ModuleName, VersionReq>)> = entries
+    let locked: Locked<'_> = entries
         .iter()
         .map(|entry| {
             // A module whose manifest cannot be read (its vendored copy is missing, say) is
@@ -116,23 +116,7 @@ pub fn plan(
             (entry.module.clone(), (*entry, dependencies))
         })
         .collect();
-    let mut roots: Vec<Requirement> = targets
-        .values()
-        .map(|target| Requirement {
-            module: target.module.clone(),
-            requirement: target.requirement.clone(),
-            origin: Origin::Root("the command line".into()),
-        })
-        .collect();
-    for (module, (entry, _)) in &locked {
-        if entry.direct {
-            roots.push(Requirement {
-                module: module.clone(),
-                requirement: exactly(&entry.version),
-                origin: Origin::Root(format!("{} (installed in `{}`)", module, infra.name)),
-            });
-        }
-    }
+    let roots = plan_roots(&targets, &locked, &infra.name);
     // What the lock pins stays when it satisfies, the target included; else what the loose
     // artifacts hold.
     let pinned: BTreeMap<ModuleName, Version> = lock
@@ -159,8 +143,55 @@ pub fn plan(
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
 
+    let modules = planned(&resolution, &targets, &locked, &origins);
+    let dropped = entries
+        .into_iter()
+        .filter(|entry| !resolution.contains_key(&entry.module))
+        .cloned()
+        .collect();
+    Ok(Plan { modules, dropped })
+}
+
+/// A locked module with what it needs, as installed.
+type Locked<'a> = BTreeMap<ModuleName, (&'a LockEntry, BTreeMap<ModuleName, VersionReq>)>;
+
+/// What the resolution starts from: the targets as asked, and every module installed directly
+/// at its pinned version.
+fn plan_roots(
+    targets: &BTreeMap<&ModuleName, &Target>,
+    locked: &Locked<'_>,
+    infra: &str,
+) -> Vec<Requirement> {
+    let mut roots: Vec<Requirement> = targets
+        .values()
+        .map(|target| Requirement {
+            module: target.module.clone(),
+            requirement: target.requirement.clone(),
+            origin: Origin::Root("the command line".into()),
+        })
+        .collect();
+    for (module, (entry, _)) in locked {
+        if entry.direct {
+            roots.push(Requirement {
+                module: module.clone(),
+                requirement: exactly(&entry.version),
+                origin: Origin::Root(format!("{module} (installed in `{infra}`)")),
+            });
+        }
+    }
+    roots
+}
+
+/// Each resolved module with where its version comes from and whether the infra asks for it
+/// directly.
+fn planned(
+    resolution: &crate::resolve::Resolution,
+    targets: &BTreeMap<&ModuleName, &Target>,
+    locked: &Locked<'_>,
+    origins: &BTreeMap<(ModuleName, Version), Provenance>,
+) -> Vec<Planned> {
     let mut modules = Vec::new();
-    for (module, resolved) in &resolution {
+    for (module, resolved) in resolution {
         let locked_entry = locked.get(module).map(|(entry, _)| *entry);
         let target = targets.get(module);
         let provenance =
@@ -181,12 +212,7 @@ pub fn plan(
             recorded: None,
         });
     }
-    let dropped = entries
-        .into_iter()
-        .filter(|entry| !resolution.contains_key(&entry.module))
-        .cloned()
-        .collect();
-    Ok(Plan { modules, dropped })
+    modules
 }
 
 /// The dependencies of an installed module, read from its manifest in the infra (through its
