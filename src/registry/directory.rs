@@ -227,7 +227,7 @@ impl Registry for DirectoryRegistry {
             path: path.clone(),
             source,
         };
-        let bytes = crate::fs::read_regular(&path).map_err(read_error)?;
+        let bytes = crate::fs::read(&path, crate::fs::FileKind::Artifact).map_err(read_error)?;
         let signature = SignatureFile::beside(&path).map_err(read_error)?;
         Ok(Fetched {
             entry,
@@ -248,7 +248,7 @@ fn relative_label(path: &Path, base: &Path) -> String {
 }
 
 fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::fs::read_to_string(path, crate::fs::FileKind::Metadata) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {

@@ -97,7 +97,7 @@ pub fn docs_path(registry: &DirectoryRegistry, pack: &PackRef) -> PathBuf {
 
 /// The recorded page of a version, if there is one that reads.
 pub fn read_docs(registry: &DirectoryRegistry, pack: &PackRef) -> Option<VersionDocs> {
-    let bytes = crate::fs::read_regular(&docs_path(registry, pack)).ok()?;
+    let bytes = crate::fs::read(&docs_path(registry, pack), crate::fs::FileKind::Metadata).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -265,7 +265,9 @@ fn write_pages_into(staging: &Path, files: &[(PathBuf, String)]) -> Result<usize
 /// A page is not waited for: it is derived from the metadata, and a page lost to a power cut is
 /// rewritten by the next pack command or `pack index` (1,000 pages take a second less).
 fn write_if_changed(path: &Path, contents: &[u8], durable: bool) -> Result<usize, SiteError> {
-    if crate::fs::read_regular(path).is_ok_and(|existing| existing == contents) {
+    if crate::fs::read(path, crate::fs::FileKind::Replaced)
+        .is_ok_and(|existing| existing == contents)
+    {
         return Ok(0);
     }
     let error = |source| SiteError::Write {
