@@ -26,6 +26,7 @@ mod pack;
 mod parsers;
 mod races;
 mod readme;
+mod reads;
 mod remove;
 mod signing;
 mod site;
