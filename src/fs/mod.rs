@@ -12,9 +12,11 @@ use std::io::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
 
 pub mod dir_lock;
+mod held_dir;
 mod read;
 mod transaction;
 
+pub use held_dir::HeldTempDir;
 pub use read::{FileKind, read, read_to_string};
 pub use transaction::Transaction;
 

@@ -145,8 +145,9 @@ pub fn read_to_string(path: &Path, kind: FileKind) -> io::Result<String> {
     })
 }
 
+/// Opens `path` to read without blocking on a FIFO (the open of one waits for a writer).
 #[cfg(unix)]
-fn open_nonblocking(path: &Path) -> io::Result<fs_err::File> {
+pub(super) fn open_nonblocking(path: &Path) -> io::Result<fs_err::File> {
     use fs_err::os::unix::fs::OpenOptionsExt as _;
     fs_err::OpenOptions::new()
         .read(true)
@@ -155,7 +156,7 @@ fn open_nonblocking(path: &Path) -> io::Result<fs_err::File> {
 }
 
 #[cfg(not(unix))]
-fn open_nonblocking(path: &Path) -> io::Result<fs_err::File> {
+pub(super) fn open_nonblocking(path: &Path) -> io::Result<fs_err::File> {
     fs_err::File::open(path)
 }
 

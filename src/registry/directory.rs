@@ -15,6 +15,10 @@ use crate::fs::dir_lock::DirLock;
 use crate::names::{ModuleName, PackRef};
 use crate::printer::Printer;
 
+/// Where packing records each version's documentation, inside the registry directory (read by
+/// the site's pages).
+pub const DOCS_DIR: &str = "docs";
+
 #[derive(Debug, Clone)]
 pub struct DirectoryRegistry {
     pub pack_path: PathBuf,
@@ -50,10 +54,12 @@ impl DirectoryRegistry {
         DirLock::acquire(&self.registry_path, printer)
     }
 
-    /// Removes what killed runs left in both directories. Only under the registry's lock.
+    /// Removes what killed runs left in both directories and the documentation's. Only under
+    /// the registry's lock, before anything is written.
     pub fn remove_debris(&self) -> std::io::Result<()> {
         crate::fs::remove_debris(&self.pack_path)?;
         crate::fs::remove_debris(&self.registry_path)?;
+        crate::fs::remove_debris(&self.registry_path.join(DOCS_DIR))?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@ mod common;
 mod cli;
 mod config;
 mod daily_loop;
+mod debris;
 mod dependencies;
 mod discovery;
 mod evaluation;

@@ -91,7 +91,7 @@ pub fn site_dir(registry: &DirectoryRegistry) -> Result<PathBuf, SiteError> {
 pub fn docs_path(registry: &DirectoryRegistry, pack: &PackRef) -> PathBuf {
     registry
         .registry_path
-        .join("docs")
+        .join(super::directory::DOCS_DIR)
         .join(format!("{}_{}.json", pack.module, pack.version))
 }
 
@@ -107,22 +107,32 @@ pub fn refresh(
     install_url: Option<&str>,
     printer: &Printer,
 ) -> Result<Written, SiteError> {
-    let _lock = registry.lock(printer).map_err(|source| SiteError::Write {
+    let error = |source| SiteError::Write {
         path: registry.registry_path.clone(),
         source,
-    })?;
+    };
+    let _lock = registry.lock(printer).map_err(error)?;
+    // Nothing is written yet: what is named as debris is a killed run's.
+    registry.remove_debris().map_err(error)?;
     write(registry, install_url)
 }
 
 /// Writes `index.json`, `index.html` and every module's page from the registry's metadata (and
 /// the recorded documentation), and removes the pages of modules it no longer has. A file that
 /// would not change is not written. `install_url` is the registry's address, for the install
-/// commands the pages show. The caller holds the registry's lock.
+/// commands the pages show. The caller holds the registry's lock; what a killed run left in
+/// the site's directories (written only here) is removed first.
 pub fn write(
     registry: &DirectoryRegistry,
     install_url: Option<&str>,
 ) -> Result<Written, SiteError> {
     let dir = site_dir(registry)?;
+    for debris_dir in [dir.clone(), dir.join(MODULES_DIR)] {
+        crate::fs::remove_debris(&debris_dir).map_err(|source| SiteError::Write {
+            path: debris_dir.clone(),
+            source,
+        })?;
+    }
     let modules = registry.all()?;
     let mut changed = 0;
     let index = RegistryIndex {
