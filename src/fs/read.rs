@@ -40,7 +40,7 @@ pub enum FileKind {
     Metadata,
     /// A minisign key (secret or public): 16 KiB.
     Key,
-    /// A minisign signature (`.minisig`): 16 KiB.
+    /// A minisign signature (`.minisig`): 64 KiB, as one fetched from a registry.
     Signature,
     /// Credentials: `.netrc`, docker's `config.json`: 1 MiB.
     Credentials,
@@ -56,7 +56,8 @@ impl FileKind {
     /// The most bytes a file of this kind may hold.
     pub const fn max_bytes(self) -> u64 {
         match self {
-            Self::Key | Self::Signature => 16 * KIB,
+            Self::Key => 16 * KIB,
+            Self::Signature => 64 * KIB,
             Self::Config | Self::ModuleManifest | Self::Credentials => MIB,
             Self::InfraManifest | Self::Lock => 4 * MIB,
             Self::FileList => 16 * MIB,
