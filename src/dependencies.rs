@@ -21,8 +21,11 @@ use crate::module::PackageManifest;
 use crate::names::ModuleName;
 use crate::resolve::{self, Candidate, Origin, Requirement, Resolution};
 
-/// How the import directories in `$TMPDIR` are named: `provisioning-imports-<random>`.
-pub const IMPORTS_PREFIX: &str = "provisioning-imports-";
+/// How the import directories in `$TMPDIR` are named: `provisioning-imports-held-<random>`.
+/// `held`: each holds its lock while it lives, so the next pack may remove one that does not.
+/// Versions before it named theirs `provisioning-imports-<random>` and held no lock: those are
+/// never removed, since one may be a running pack's.
+pub const IMPORTS_PREFIX: &str = "provisioning-imports-held-";
 
 /// A module of the catalog whose package can be read.
 #[derive(Debug, Clone)]

@@ -34,27 +34,42 @@ impl HeldTempDir {
 
     fn make(prefix: &str) -> io::Result<Self> {
         let temp_dir = std::env::temp_dir();
-        let mut last = None;
         for _ in 0..ATTEMPTS {
-            let dir = tempfile::Builder::new()
-                .prefix(prefix)
-                .tempdir()
-                .map_err(|error| super::with_path(error, &temp_dir))?;
-            let lock = super::read::open_nonblocking(dir.path())?.into_parts().0;
-            // Blocks only while another command's sweep looks at it; that sweep may remove it
-            // first (it was not locked yet), and then this one is made again.
-            lock.lock()?;
-            if same_file(dir.path(), &lock)? {
-                return Ok(Self { dir, _lock: lock });
+            if let Some(held) = Self::try_make(prefix, &temp_dir)? {
+                return Ok(held);
             }
-            last = Some(dir.path().to_owned());
-            // Removed by a sweep already: nothing to delete.
-            let _ = dir.keep();
         }
         Err(super::with_path(
-            io::Error::other("removed by another command each time it was made"),
-            &last.unwrap_or(temp_dir),
+            io::Error::other(
+                "each directory made was removed by another command before it was locked",
+            ),
+            &temp_dir,
         ))
+    }
+
+    /// A new locked directory, or `None` when another command's sweep removed it before it was
+    /// locked (it holds no lock until then). Taking the lock blocks only while such a sweep
+    /// holds it.
+    fn try_make(prefix: &str, temp_dir: &Path) -> io::Result<Option<Self>> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .map_err(|error| super::with_path(error, temp_dir))?;
+        let lock = match super::read::open_nonblocking(dir.path()) {
+            Ok(file) => file.into_parts().0,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                // Gone already: nothing for the drop to delete.
+                let _ = dir.keep();
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        };
+        lock.lock()?;
+        if same_file(dir.path(), &lock)? {
+            return Ok(Some(Self { dir, _lock: lock }));
+        }
+        let _ = dir.keep();
+        Ok(None)
     }
 }
 

@@ -93,17 +93,20 @@ fn pack_removes_the_import_directory_of_a_killed_pack_and_never_a_running_ones()
     let context = TestContext::examples();
     let temp = context.base.parent().expect("temp root").join("tmp");
     // A killed pack's: nobody holds its lock. Its link must not be followed.
-    let dead = temp.join("provisioning-imports-Uv12Wx");
+    let dead = temp.join("provisioning-imports-held-Uv12Wx");
     std::fs::create_dir_all(&dead).expect("mkdir");
     let aws = context.path("extensions/providers/aws/nickel");
     std::os::unix::fs::symlink(&aws, dead.join("aws_prov")).expect("link");
     // A running pack's: its lock is held (here, by this test).
-    let running = temp.join("provisioning-imports-Yz34Ab");
+    let running = temp.join("provisioning-imports-held-Yz34Ab");
     std::fs::create_dir_all(&running).expect("mkdir");
     let held = std::fs::File::open(&running).expect("open");
     held.lock().expect("lock");
+    // An earlier version's, which held no lock: it may be running, so it stays.
+    let earlier = temp.join("provisioning-imports-Cd56Ef");
+    std::fs::create_dir_all(&earlier).expect("mkdir");
     // Someone else's file of a similar name.
-    std::fs::write(temp.join("provisioning-imports.txt"), "theirs").expect("write");
+    std::fs::write(temp.join("provisioning-imports-held.txt"), "theirs").expect("write");
 
     let output = context
         .command()
@@ -125,8 +128,12 @@ fn pack_removes_the_import_directory_of_a_killed_pack_and_never_a_running_ones()
     left.sort();
     assert_eq!(
         left,
-        ["provisioning-imports-Yz34Ab", "provisioning-imports.txt"],
-        "the running pack's directory and the other file stay; the pack removed its own"
+        [
+            "provisioning-imports-Cd56Ef",
+            "provisioning-imports-held-Yz34Ab",
+            "provisioning-imports-held.txt"
+        ],
+        "the running pack's directory, an earlier version's and the other file stay; the pack removed its own"
     );
     drop(held);
 }
