@@ -65,7 +65,8 @@ impl Context {
             other => (None, other),
         };
         let base = find_base(global.base.as_deref(), &env, config_dir.as_deref(), &cwd)?;
-        let base_defaults = Some(base.join("config/config.defaults.toml")).filter(|p| p.is_file());
+        // `exists`, not `is_file`: a FIFO or a device there is an error naming it, not skipped.
+        let base_defaults = Some(base.join("config/config.defaults.toml")).filter(|p| p.exists());
         let config = config::load(&config::Sources {
             base_dir: &base,
             base_defaults,

@@ -6,7 +6,8 @@
 //! - [`ModuleImports`]: the catalog's modules (the core schemas and every provider), each
 //!   reachable by its module name from one import directory once a pack needs it (a private
 //!   temporary directory holding one symlink per module, removed when packing ends: nothing is
-//!   written to the base before a pack succeeds). Packing evaluates with it on the import path, as an infra
+//!   written to the base before a pack succeeds; one a killed pack left is removed by the next,
+//!   see [`crate::fs::HeldTempDir`]). Packing evaluates with it on the import path, as an infra
 //!   evaluates with `.nickel-modules/` and `vendor/`.
 //! - [`undeclared_imports`]: the static half of hermeticity. The other half, that evaluation
 //!   read no file outside the module and its dependencies, is [`crate::nickel::check_confined`].
@@ -19,6 +20,12 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::module::PackageManifest;
 use crate::names::ModuleName;
 use crate::resolve::{self, Candidate, Origin, Requirement, Resolution};
+
+/// How the import directories in `$TMPDIR` are named: `provisioning-imports-held-<random>`.
+/// `held`: each holds its lock while it lives, so the next pack may remove one that does not.
+/// Versions before it named theirs `provisioning-imports-<random>` and held no lock: those are
+/// never removed, since one may be a running pack's.
+pub const IMPORTS_PREFIX: &str = "provisioning-imports-held-";
 
 /// A module of the catalog whose package can be read.
 #[derive(Debug, Clone)]
@@ -39,7 +46,7 @@ pub struct ModuleImports {
     /// The modules linked in the directory so far: only what a pack's closure needs is.
     linked: std::sync::Mutex<std::collections::BTreeSet<ModuleName>>,
     /// Removes the directory when dropped.
-    _temp: tempfile::TempDir,
+    _temp: crate::fs::HeldTempDir,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,13 +71,13 @@ impl ModuleImports {
     /// Reads the catalog and makes the (empty) import directory; [`Self::link`] then points
     /// `<dir>/<module>` at the modules a pack needs.
     pub fn prepare(catalog: &Catalog) -> Result<Self, DependencyError> {
-        let temp = tempfile::Builder::new()
-            .prefix("provisioning-imports-")
-            .tempdir()
-            .map_err(|source| DependencyError::Write {
+        // Held while it lives: the next pack removes it if this one is killed.
+        let (temp, _) = crate::fs::HeldTempDir::new(IMPORTS_PREFIX).map_err(|source| {
+            DependencyError::Write {
                 path: std::env::temp_dir(),
                 source,
-            })?;
+            }
+        })?;
         let dir = temp.path().to_owned();
         let mut key = Vec::new();
         let mut modules = BTreeMap::new();

@@ -240,7 +240,7 @@ impl Keyring {
     /// The user's secret key and its public key, if a key pair exists.
     pub fn signing_key(&self) -> Result<Option<(SecretKey, PublicKey)>, SigningError> {
         let path = self.secret_key_path();
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::fs::read_to_string(&path, crate::fs::FileKind::Key) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(SigningError::Io { path, source }),
@@ -266,7 +266,8 @@ impl Keyring {
     pub fn trust(&self, input: &str) -> Result<TrustedKey, SigningError> {
         let path = Path::new(input);
         let key = if path.exists() {
-            let text = fs_err::read_to_string(path).map_err(io(path))?;
+            let text =
+                crate::fs::read_to_string(path, crate::fs::FileKind::Key).map_err(io(path))?;
             parse_public_key(&text).map_err(|message| SigningError::BadKey {
                 path: path.to_owned(),
                 message,
@@ -320,7 +321,8 @@ impl Keyring {
                 .collect();
             paths.sort();
             for path in paths {
-                let text = fs_err::read_to_string(&path).map_err(io(&path))?;
+                let text = crate::fs::read_to_string(&path, crate::fs::FileKind::Key)
+                    .map_err(io(&path))?;
                 let key = parse_public_key(&text).map_err(|message| SigningError::BadKey {
                     path: path.clone(),
                     message,

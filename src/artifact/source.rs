@@ -154,7 +154,7 @@ fn read_entry(root: &Path, path: &Path) -> Result<Entry, SourceError> {
     if !metadata.is_file() {
         return Err(SourceError::Special { path });
     }
-    let contents = std::fs::read(&real).map_err(io(&real))?;
+    let contents = crate::fs::read(&real, crate::fs::FileKind::ModuleFile).map_err(io(&real))?;
     let relative = path
         .strip_prefix(root)
         .map_err(|_| SourceError::BadName { path: path.clone() })?;

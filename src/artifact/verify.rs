@@ -107,7 +107,7 @@ impl SignatureFile {
         let mut name = artifact.as_os_str().to_owned();
         name.push(".minisig");
         let path = PathBuf::from(name);
-        match crate::fs::read_regular(&path) {
+        match crate::fs::read(&path, crate::fs::FileKind::Signature) {
             Ok(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|_| {
                     std::io::Error::new(

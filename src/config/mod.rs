@@ -219,10 +219,13 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
     flatten(&defaults, "", &Origin::Embedded, &mut entries, None)?;
 
     for path in sources.base_defaults.iter().chain(&sources.user_config) {
-        let text = fs_err::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text =
+            crate::fs::read_to_string(path, crate::fs::FileKind::Config).map_err(|source| {
+                ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
         let table: toml::Table =
             text.parse()
                 .map_err(|error: toml::de::Error| ConfigError::Parse {

@@ -38,8 +38,9 @@ impl DirLock {
 
     fn take(dir: &Path, printer: &Printer, shared: bool) -> std::io::Result<Self> {
         let path = dir.to_owned();
-        // Opened read-only, to hold the lock: nothing is written through it.
-        let file = fs_err::File::open(&path)?.into_parts().0;
+        // Opened read-only, to hold the lock: nothing is written through it. Not blocking: a
+        // FIFO where the directory should be is not waited on.
+        let file = super::read::open_nonblocking(&path)?.into_parts().0;
         let attempt = if shared {
             file.try_lock_shared()
         } else {

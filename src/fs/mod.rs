@@ -12,8 +12,12 @@ use std::io::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
 
 pub mod dir_lock;
+mod held_dir;
+mod read;
 mod transaction;
 
+pub use held_dir::HeldTempDir;
+pub use read::{FileKind, read, read_to_string};
 pub use transaction::{Savepoint, Transaction};
 
 /// Writes `contents` to `path` atomically: readers see the old file or the new one, never a
@@ -230,30 +234,6 @@ pub fn new_public_staging_dir(dir: &Path) -> io::Result<PathBuf> {
         fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(path)
-}
-
-/// Reads a regular file whole. Anything else (a FIFO, `/dev/zero`, a directory) is refused
-/// before a byte is read: it could block or never end.
-pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let not_regular = || {
-        with_path(
-            io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-            path,
-        )
-    };
-    // Checked before opening (opening a FIFO blocks) and again on what was opened.
-    if !fs_err::metadata(path)?.is_file() {
-        return Err(not_regular());
-    }
-    let mut file = fs_err::File::open(path)?;
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(not_regular());
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// Points the symlink `link` at `target`, replacing an existing symlink atomically. It refuses

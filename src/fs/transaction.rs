@@ -55,7 +55,7 @@ impl Transaction {
 
     /// Writes `contents` to `path` unless it already holds exactly them.
     pub fn write(&mut self, path: &Path, contents: &[u8]) -> io::Result<bool> {
-        let previous = match fs_err::read(path) {
+        let previous = match super::read(path, super::FileKind::Replaced) {
             Ok(bytes) => Some(bytes),
             Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
@@ -73,7 +73,7 @@ impl Transaction {
 
     /// Removes the file at `path`, if any.
     pub fn remove_file(&mut self, path: &Path) -> io::Result<bool> {
-        let previous = match fs_err::read(path) {
+        let previous = match super::read(path, super::FileKind::Replaced) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(error) => return Err(error),

@@ -10,7 +10,7 @@
 //! hash of their body: a file edited by hand is detected ([`inspect`]) and rewritten by the next
 //! [`refresh`] (`sync`, `load`, `unload`, and every install or removal).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Infra;
 use super::closure::installed_dir;
@@ -88,7 +88,7 @@ fn imported(infra: &Infra, kind: ModuleKind) -> bool {
     let Some(file) = file_name(kind) else {
         return false;
     };
-    std::fs::read_to_string(infra.dir.join("main.ncl"))
+    crate::fs::read_to_string(&infra.dir.join("main.ncl"), crate::fs::FileKind::Nickel)
         .is_ok_and(|text| text.contains(&format!("import \"{file}\"")))
 }
 
@@ -145,11 +145,11 @@ pub fn inspect(
     context: &Context,
     infra: &Infra,
     lock: &ProvidersLock,
-) -> Vec<(&'static str, FileState)> {
+) -> std::io::Result<Vec<(&'static str, FileState)>> {
     let mut states = Vec::new();
     for (kind, file) in FILES {
         let wanted = render(context, infra, lock, kind);
-        let found = std::fs::read_to_string(path(infra, file)).ok();
+        let found = read_generated(&path(infra, file))?;
         let state = match (&wanted, &found) {
             (None, None) => continue,
             (Some(_), None) => FileState::Missing,
@@ -160,7 +160,17 @@ pub fn inspect(
         };
         states.push((file, state));
     }
-    states
+    Ok(states)
+}
+
+/// The generated file at `path`, if there is one; anything but a readable regular file within
+/// its bound is an error naming it.
+fn read_generated(path: &Path) -> std::io::Result<Option<String>> {
+    match crate::fs::read_to_string(path, crate::fs::FileKind::Nickel) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// Whether a file of a generated file's name is someone else's: it has no generated header.
@@ -202,7 +212,7 @@ pub fn refresh(context: &Context, infra: &Infra) -> anyhow::Result<Refreshed> {
     let mut done = Refreshed::default();
     for (kind, file) in FILES {
         let target = path(infra, file);
-        let found = std::fs::read_to_string(&target).ok();
+        let found = read_generated(&target)?;
         if found.as_deref().is_some_and(foreign) {
             if render(context, infra, &lock, kind).is_some() {
                 done.foreign.push(file);

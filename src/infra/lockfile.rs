@@ -320,7 +320,7 @@ impl ProvidersLock {
 
     /// Reads the lock; a missing file reads as an empty lock.
     pub fn read(path: &Path) -> Result<Self, LockError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::fs::read_to_string(path, crate::fs::FileKind::Lock) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Self::default());

@@ -107,7 +107,7 @@ impl InfraManifest {
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, ManifestError> {
-    match std::fs::read_to_string(path) {
+    match crate::fs::read_to_string(path, crate::fs::FileKind::InfraManifest) {
         Ok(text) => Ok(Some(text)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(ManifestError::Read {

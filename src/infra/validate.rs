@@ -110,7 +110,7 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
         &mut jobs,
         &mut warnings,
     );
-    let generated = super::generated::inspect(context, infra, &lock);
+    let generated = super::generated::inspect(context, infra, &lock)?;
     let mut files = file_jobs(infra, &modules_dir, &generated, &mut jobs);
     let results = evaluate(context, &infra.import_paths(context), &jobs);
     for ((target, _), result) in jobs.iter().zip(results) {
@@ -370,9 +370,9 @@ fn hermetic(
     let known: Vec<&ModuleName> = lock.providers.iter().map(|entry| &entry.module).collect();
     let mut texts = Vec::new();
     for file in nickel_files(dir) {
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            texts.push((file, text));
-        }
+        let text = crate::fs::read_to_string(&file, crate::fs::FileKind::Nickel)
+            .map_err(|error| error.to_string())?;
+        texts.push((file, text));
     }
     let sources = texts
         .iter()

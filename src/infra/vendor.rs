@@ -151,7 +151,9 @@ pub fn prune(
 
 /// Whether `vendor/<module>` is exactly what its file list says: what this tool unpacks.
 fn unpacked_here(infra: &Infra, module: &ModuleName) -> anyhow::Result<bool> {
-    let Ok(sums) = std::fs::read_to_string(infra.sums_path(module)) else {
+    let Ok(sums) =
+        crate::fs::read_to_string(&infra.sums_path(module), crate::fs::FileKind::FileList)
+    else {
         return Ok(false);
     };
     let listed = crate::digest::ContentHash::of_summary(&sums);

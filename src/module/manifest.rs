@@ -85,7 +85,7 @@ struct ManifestFile {
 /// Reads the `[package]` table of a module manifest; the error is a full sentence naming the
 /// file (and the line, for malformed TOML).
 pub fn read_package_manifest(path: &Path) -> Result<PackageManifest, String> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::fs::read_to_string(path, crate::fs::FileKind::ModuleManifest) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!("no manifest: `{}` does not exist", path.display()));

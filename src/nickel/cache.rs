@@ -61,10 +61,10 @@ impl ExportCache {
 
     /// The cached export of `file`, if every file it read is unchanged.
     pub fn get(&self, request: &Request<'_>) -> Option<Export> {
-        let text = std::fs::read(self.entry_path(request)).ok()?;
+        let text = crate::fs::read(&self.entry_path(request), crate::fs::FileKind::Cache).ok()?;
         let cached: CachedExport = serde_json::from_slice(&text).ok()?;
         let unchanged = cached.files.iter().all(|(path, hash)| {
-            std::fs::read(path)
+            crate::fs::read(path, crate::fs::FileKind::Nickel)
                 .is_ok_and(|contents| crate::digest::Sha256::of(&contents).to_string() == *hash)
         });
         unchanged.then(|| Export {
@@ -84,7 +84,10 @@ impl ExportCache {
             .map(|path| {
                 Some((
                     std::fs::canonicalize(path).ok()?,
-                    crate::digest::Sha256::of(&std::fs::read(path).ok()?).to_string(),
+                    crate::digest::Sha256::of(
+                        &crate::fs::read(path, crate::fs::FileKind::Nickel).ok()?,
+                    )
+                    .to_string(),
                 ))
             })
             .collect();

@@ -60,7 +60,7 @@ pub fn check_confined(root: &Path, allowed: &[PathBuf], read: &[PathBuf]) -> Res
     };
     let importers = files.iter().filter(|(_, real)| inside(real));
     for (importer, real) in importers {
-        let Ok(text) = std::fs::read_to_string(importer) else {
+        let Ok(text) = crate::fs::read_to_string(importer, crate::fs::FileKind::Nickel) else {
             continue;
         };
         for (line, import) in imports(&text) {

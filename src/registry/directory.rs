@@ -15,6 +15,10 @@ use crate::fs::dir_lock::DirLock;
 use crate::names::{ModuleName, PackRef};
 use crate::printer::Printer;
 
+/// Where packing records each version's documentation, inside the registry directory (read by
+/// the site's pages).
+pub const DOCS_DIR: &str = "docs";
+
 #[derive(Debug, Clone)]
 pub struct DirectoryRegistry {
     pub pack_path: PathBuf,
@@ -50,10 +54,12 @@ impl DirectoryRegistry {
         DirLock::acquire(&self.registry_path, printer)
     }
 
-    /// Removes what killed runs left in both directories. Only under the registry's lock.
+    /// Removes what killed runs left in both directories and the documentation's. Only under
+    /// the registry's lock, before anything is written.
     pub fn remove_debris(&self) -> std::io::Result<()> {
         crate::fs::remove_debris(&self.pack_path)?;
         crate::fs::remove_debris(&self.registry_path)?;
+        crate::fs::remove_debris(&self.registry_path.join(DOCS_DIR))?;
         Ok(())
     }
 
@@ -239,7 +245,7 @@ impl Registry for DirectoryRegistry {
             path: path.clone(),
             source,
         };
-        let bytes = crate::fs::read_regular(&path).map_err(read_error)?;
+        let bytes = crate::fs::read(&path, crate::fs::FileKind::Artifact).map_err(read_error)?;
         let signature = SignatureFile::beside(&path).map_err(read_error)?;
         Ok(Fetched {
             entry,
@@ -261,7 +267,7 @@ fn relative_label(path: &Path, base: &Path) -> String {
 }
 
 fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::fs::read_to_string(path, crate::fs::FileKind::Metadata) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {

@@ -279,7 +279,8 @@ impl LooseArtifact {
                     }
                     .into());
                 }
-                let bytes = crate::fs::read_regular(path).map_err(read_error)?;
+                let bytes =
+                    crate::fs::read(path, crate::fs::FileKind::Artifact).map_err(read_error)?;
                 let signature = SignatureFile::beside(path).map_err(read_error)?;
                 (bytes, signature)
             }

@@ -239,7 +239,7 @@ impl BlobStore {
         if std::fs::metadata(&path).ok()?.len() != size {
             return None;
         }
-        let bytes = crate::fs::read_regular(&path).ok()?;
+        let bytes = crate::fs::read(&path, crate::fs::FileKind::Cache).ok()?;
         (Sha256::of(&bytes) == *digest).then_some(bytes)
     }
 }

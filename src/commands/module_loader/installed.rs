@@ -33,7 +33,7 @@ pub fn installed(
     let infra = Infra::resolve(context, &args.infra)?;
     let modules = state::inspect(context, &infra)?;
     let lock = ProvidersLock::read(&infra.lock_path())?;
-    let generated: Vec<GeneratedFile> = generated::inspect(context, &infra, &lock)
+    let generated: Vec<GeneratedFile> = generated::inspect(context, &infra, &lock)?
         .into_iter()
         .map(|(file, state)| GeneratedFile {
             file,

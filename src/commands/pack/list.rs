@@ -82,7 +82,7 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     }
     for file_name in unindexed_artifacts(&registry, &indexed) {
         let path = registry.artifact_path(&file_name.to_string());
-        let bytes = crate::fs::read_regular(&path)?;
+        let bytes = crate::fs::read(&path, crate::fs::FileKind::Artifact)?;
         rows.push(PackageRow {
             module: file_name.pack().module.to_string(),
             kind: ModuleKind::of(&file_name.pack().module),
@@ -155,7 +155,10 @@ fn mismatch(
     registry: &DirectoryRegistry,
     entry: &crate::registry::VersionEntry,
 ) -> anyhow::Result<Option<String>> {
-    let bytes = crate::fs::read_regular(&registry.artifact_path(&entry.package_file.to_string()))?;
+    let bytes = crate::fs::read(
+        &registry.artifact_path(&entry.package_file.to_string()),
+        crate::fs::FileKind::Artifact,
+    )?;
     let sha256 = Sha256::of(&bytes);
     if sha256 != entry.sha256 {
         return Ok(Some(format!(
@@ -168,7 +171,7 @@ fn mismatch(
         return Ok(None);
     };
     let path = registry.artifact_path(signature);
-    let text = match crate::fs::read_regular(&path) {
+    let text = match crate::fs::read(&path, crate::fs::FileKind::Signature) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Some(format!("the signature `{signature}` is missing")));

@@ -223,12 +223,15 @@ fn select(
     chosen
         .into_iter()
         .map(|(module, entry)| {
-            let bytes =
-                crate::fs::read_regular(&local.artifact_path(&entry.package_file.to_string()))?;
+            let bytes = crate::fs::read(
+                &local.artifact_path(&entry.package_file.to_string()),
+                crate::fs::FileKind::Artifact,
+            )?;
             let signature = match &entry.signature {
                 Some(signature) => Some(
-                    String::from_utf8_lossy(&crate::fs::read_regular(
+                    String::from_utf8_lossy(&crate::fs::read(
                         &local.artifact_path(signature),
+                        crate::fs::FileKind::Signature,
                     )?)
                     .into_owned(),
                 ),

@@ -205,7 +205,8 @@ fn target(target: &str, context: &Context) -> anyhow::Result<(PackRef, Target)> 
         Err(error) if error.is_not_found() => None,
         Err(error) => return Err(error.into()),
     };
-    let bytes = crate::fs::read_regular(&path).context("failed to read the artifact")?;
+    let bytes = crate::fs::read(&path, crate::fs::FileKind::Artifact)
+        .context("failed to read the artifact")?;
     let signature = SignatureFile::beside(&path).context("failed to read the signature")?;
     let label = context.display_path(&path).display().to_string();
     Ok((

@@ -369,17 +369,18 @@ pub fn vendor_state(
     if entry_at(&dir)? != Entry::Dir {
         return Ok(VendorState::Missing);
     }
-    let sums = match std::fs::read_to_string(infra.sums_path(module)) {
-        Ok(sums) => sums,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(VendorState::ListMismatch);
-        }
-        Err(error) => {
-            return Err(error).with_context(|| {
-                format!("failed to read `{}`", infra.sums_path(module).display())
-            });
-        }
-    };
+    let sums =
+        match crate::fs::read_to_string(&infra.sums_path(module), crate::fs::FileKind::FileList) {
+            Ok(sums) => sums,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(VendorState::ListMismatch);
+            }
+            Err(error) => {
+                return Err(error).with_context(|| {
+                    format!("failed to read `{}`", infra.sums_path(module).display())
+                });
+            }
+        };
     if ContentHash::of_summary(&sums) != *content_hash {
         return Ok(VendorState::ListMismatch);
     }
@@ -447,7 +448,10 @@ fn collect_files(
         } else if file_type.is_symlink() {
             out.insert(relative, "symlink".into());
         } else {
-            out.insert(relative, Sha256::of(&fs_err::read(&path)?).to_string());
+            out.insert(
+                relative,
+                Sha256::of(&crate::fs::read(&path, crate::fs::FileKind::ModuleFile)?).to_string(),
+            );
         }
     }
     Ok(())

@@ -204,7 +204,7 @@ fn parse_report(export: &Export, input: &PackInput) -> Result<Report, PackError>
 /// Whether `file` has a fenced code block whose info string starts with `nickel`: an example
 /// for `nickel test` (or an ignored one).
 fn has_examples(file: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(file) else {
+    let Ok(text) = crate::fs::read_to_string(file, crate::fs::FileKind::Nickel) else {
         return false;
     };
     text.lines().any(|line| {

@@ -468,7 +468,7 @@ impl Packer<'_> {
             path: path.to_owned(),
             source,
         };
-        let existing_sha256 = match crate::fs::read_regular(path) {
+        let existing_sha256 = match crate::fs::read(path, crate::fs::FileKind::Artifact) {
             Ok(bytes) => Some(Sha256::of(&bytes)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
             Err(source) => return Err(write_error(source)),

@@ -50,8 +50,9 @@ impl Cache {
     }
 
     pub fn document(&self, relative: &str) -> Option<Cached> {
-        let body = crate::fs::read_regular(&self.document_path(relative)).ok()?;
-        let etag = crate::fs::read_regular(&self.etag_path(relative))
+        let body =
+            crate::fs::read(&self.document_path(relative), crate::fs::FileKind::Cache).ok()?;
+        let etag = crate::fs::read(&self.etag_path(relative), crate::fs::FileKind::Cache)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok());
         Some(Cached { body, etag })
@@ -89,7 +90,8 @@ impl Cache {
     /// The signature kept for the artifact `artifact`, if there is one (not checked: whoever uses
     /// it verifies it).
     pub fn signature(&self, artifact: &Sha256) -> Option<String> {
-        let bytes = crate::fs::read_regular(&self.signature_path(artifact)).ok()?;
+        let bytes =
+            crate::fs::read(&self.signature_path(artifact), crate::fs::FileKind::Cache).ok()?;
         String::from_utf8(bytes).ok()
     }
 

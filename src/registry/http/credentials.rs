@@ -34,31 +34,42 @@ impl Auth {
     }
 }
 
-/// Credentials for `host` (without its port), and where they came from.
-pub fn credentials(env: &BTreeMap<String, String>, host: &str) -> (Auth, String) {
+/// Credentials for `host` (without its port), and where they came from. A `.netrc` that is there
+/// but cannot be read (not a regular file, larger than its bound) is an error, not anonymous
+/// access.
+pub fn credentials(env: &BTreeMap<String, String>, host: &str) -> std::io::Result<(Auth, String)> {
     if let Some(token) = env
         .get("PROVISIONING_REGISTRY_TOKEN")
         .filter(|t| !t.is_empty())
     {
-        return (
+        return Ok((
             Auth::Bearer(token.clone()),
             "`PROVISIONING_REGISTRY_TOKEN`".into(),
-        );
+        ));
     }
     let netrc = env
         .get("NETRC")
         .map(PathBuf::from)
         .or_else(|| env.get("HOME").map(|home| Path::new(home).join(".netrc")));
     if let Some(path) = netrc
-        && let Ok(text) = std::fs::read_to_string(&path)
+        && let Some(text) = read_netrc(&path)?
         && let Some((login, password)) = netrc_entry(&text, host)
     {
-        return (
+        return Ok((
             Auth::Basic { login, password },
             format!("`{}`", path.display()),
-        );
+        ));
     }
-    (Auth::Anonymous, "no credentials (anonymous)".into())
+    Ok((Auth::Anonymous, "no credentials (anonymous)".into()))
+}
+
+/// The `.netrc` at `path`, if there is one.
+fn read_netrc(path: &Path) -> std::io::Result<Option<String>> {
+    match crate::fs::read_to_string(path, crate::fs::FileKind::Credentials) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// The login and password `.netrc` gives `host`: its `machine` entry, else the `default` one.
@@ -120,7 +131,7 @@ mod tests {
         std::fs::write(&netrc, "machine packs.example login ci password s3cret\n").expect("write");
         let mut env: BTreeMap<String, String> =
             [("NETRC".to_owned(), netrc.display().to_string())].into();
-        let (auth, source) = credentials(&env, "packs.example");
+        let (auth, source) = credentials(&env, "packs.example").expect("reads");
         assert_eq!(
             auth,
             Auth::Basic {
@@ -129,9 +140,12 @@ mod tests {
             }
         );
         assert!(source.contains("netrc") && !source.contains("s3cret"));
-        assert_eq!(credentials(&env, "other.example").0, Auth::Anonymous);
+        assert_eq!(
+            credentials(&env, "other.example").expect("reads").0,
+            Auth::Anonymous
+        );
         env.insert("PROVISIONING_REGISTRY_TOKEN".into(), "t0ken".into());
-        let (auth, source) = credentials(&env, "packs.example");
+        let (auth, source) = credentials(&env, "packs.example").expect("reads");
         assert_eq!(auth, Auth::Bearer("t0ken".into()));
         assert_eq!(source, "`PROVISIONING_REGISTRY_TOKEN`");
         assert_eq!(format!("{auth:?}"), "Bearer(..)");

@@ -40,6 +40,8 @@ const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
+    #[error("failed to read the credentials for the registry `{registry}`: {reason}")]
+    Credentials { registry: String, reason: String },
     #[error(
         "the registry `{registry}` refused access to `{url}` with the credentials from {source_name}"
     )]
@@ -111,6 +113,8 @@ pub struct HttpRegistry {
     connection: std::cell::OnceCell<Connection>,
     auth: Auth,
     auth_source: String,
+    /// Why the credentials could not be read: the first network request fails with it.
+    credentials_error: Option<String>,
     cache: Cache,
     bounds: Bounds,
     offline: bool,
@@ -128,13 +132,18 @@ impl HttpRegistry {
         distribution: &Distribution,
         offline: bool,
     ) -> Self {
-        let (auth, auth_source) = credentials::credentials(env, url.host());
+        let ((auth, auth_source), credentials_error) =
+            match credentials::credentials(env, url.host()) {
+                Ok(found) => (found, None),
+                Err(error) => ((Auth::Anonymous, String::new()), Some(error.to_string())),
+            };
         Self {
             cache: Cache::new(&distribution.cache_path, &url),
             url,
             connection: std::cell::OnceCell::new(),
             auth,
             auth_source,
+            credentials_error,
             bounds: Bounds::from_config(distribution),
             offline,
         }
@@ -143,6 +152,12 @@ impl HttpRegistry {
     fn connection(&self) -> Result<&Connection, HttpError> {
         if let Some(connection) = self.connection.get() {
             return Ok(connection);
+        }
+        if let Some(reason) = &self.credentials_error {
+            return Err(HttpError::Credentials {
+                registry: self.url.display(),
+                reason: reason.clone(),
+            });
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

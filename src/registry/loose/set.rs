@@ -147,7 +147,7 @@ fn directory(
     }
     files.sort();
     let listing_path = dir.join(listing::FILE_NAME);
-    let listed = match crate::fs::read_regular(&listing_path) {
+    let listed = match crate::fs::read(&listing_path, crate::fs::FileKind::Metadata) {
         Ok(bytes) => {
             let label = LooseSource::Path(listing_path.clone()).label(base);
             let text = String::from_utf8_lossy(&bytes);

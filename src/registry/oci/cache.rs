@@ -96,7 +96,8 @@ impl Cache {
         module: &ModuleName,
         tag: &str,
     ) -> Option<OciImageManifest> {
-        let text = crate::fs::read_regular(&self.ref_path(url, module, tag)).ok()?;
+        let text =
+            crate::fs::read(&self.ref_path(url, module, tag), crate::fs::FileKind::Cache).ok()?;
         serde_json::from_slice(&text).ok()
     }
 

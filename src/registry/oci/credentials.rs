@@ -11,25 +11,29 @@ use std::path::Path;
 use docker_credential::DockerCredential;
 use oci_client::secrets::RegistryAuth;
 
-/// Credentials for a host, and where they came from.
-pub fn credentials(env: &BTreeMap<String, String>, host: &str) -> (RegistryAuth, String) {
+/// Credentials for a host, and where they came from. A `config.json` that is there but cannot
+/// be read (not a regular file, larger than its bound) is an error, not anonymous access.
+pub fn credentials(
+    env: &BTreeMap<String, String>,
+    host: &str,
+) -> std::io::Result<(RegistryAuth, String)> {
     if let Some(token) = env
         .get("PROVISIONING_REGISTRY_TOKEN")
         .filter(|t| !t.is_empty())
     {
-        return (
+        return Ok((
             RegistryAuth::Bearer(token.clone()),
             "`PROVISIONING_REGISTRY_TOKEN`".into(),
-        );
+        ));
     }
     if let (Some(user), Some(password)) = (
         env.get("PROVISIONING_REGISTRY_USERNAME"),
         env.get("PROVISIONING_REGISTRY_PASSWORD"),
     ) {
-        return (
+        return Ok((
             RegistryAuth::Basic(user.clone(), password.clone()),
             "`PROVISIONING_REGISTRY_USERNAME`/`PROVISIONING_REGISTRY_PASSWORD`".into(),
-        );
+        ));
     }
     let config = env
         .get("DOCKER_CONFIG")
@@ -39,23 +43,29 @@ pub fn credentials(env: &BTreeMap<String, String>, host: &str) -> (RegistryAuth,
                 .map(|home| Path::new(home).join(".docker/config.json"))
         });
     if let Some(path) = config
-        && let Some(auth) = docker_credentials(&path, host)
+        && let Some(auth) = docker_credentials(&path, host)?
     {
-        return (auth, format!("`{}`", path.display()));
+        return Ok((auth, format!("`{}`", path.display())));
     }
-    (RegistryAuth::Anonymous, "no credentials (anonymous)".into())
+    Ok((RegistryAuth::Anonymous, "no credentials (anonymous)".into()))
 }
 
 /// What docker's `config.json` at `path` holds for `host`, through a credential helper when it
 /// names one. An identity token is sent as a bearer token.
-fn docker_credentials(path: &Path, host: &str) -> Option<RegistryAuth> {
-    let file = std::fs::File::open(path).ok()?;
-    match docker_credential::get_credential_from_reader(std::io::BufReader::new(file), host).ok()? {
-        DockerCredential::UsernamePassword(user, password) => {
-            Some(RegistryAuth::Basic(user, password))
-        }
-        DockerCredential::IdentityToken(token) => Some(RegistryAuth::Bearer(token)),
-    }
+fn docker_credentials(path: &Path, host: &str) -> std::io::Result<Option<RegistryAuth>> {
+    let bytes = match crate::fs::read(path, crate::fs::FileKind::Credentials) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let Ok(credential) = docker_credential::get_credential_from_reader(bytes.as_slice(), host)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(match credential {
+        DockerCredential::UsernamePassword(user, password) => RegistryAuth::Basic(user, password),
+        DockerCredential::IdentityToken(token) => RegistryAuth::Bearer(token),
+    }))
 }
 
 #[cfg(test)]
@@ -74,13 +84,13 @@ mod tests {
         .expect("write");
         let mut env: BTreeMap<String, String> =
             [("DOCKER_CONFIG".to_owned(), dir.path().display().to_string())].into();
-        let (found, source) = credentials(&env, "registry.example:5000");
+        let (found, source) = credentials(&env, "registry.example:5000").expect("reads");
         assert!(matches!(found, RegistryAuth::Basic(ref u, ref p) if u == "ci" && p == "s3cret"));
         assert!(source.contains("config.json") && !source.contains("s3cret"));
-        let (anonymous, _) = credentials(&env, "other.example");
+        let (anonymous, _) = credentials(&env, "other.example").expect("reads");
         assert!(matches!(anonymous, RegistryAuth::Anonymous));
         env.insert("PROVISIONING_REGISTRY_TOKEN".into(), "t0ken".into());
-        let (token, source) = credentials(&env, "registry.example:5000");
+        let (token, source) = credentials(&env, "registry.example:5000").expect("reads");
         assert!(matches!(token, RegistryAuth::Bearer(ref t) if t == "t0ken"));
         assert_eq!(source, "`PROVISIONING_REGISTRY_TOKEN`");
     }

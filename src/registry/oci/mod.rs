@@ -76,6 +76,8 @@ const ANNOTATION_TESTS: &str = "dev.provisioning.tests";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
+    #[error("failed to read the credentials for the registry `{host}`: {reason}")]
+    Credentials { host: String, reason: String },
     #[error("the registry `{host}` refused access with the credentials from {source_name}")]
     Unauthorized { host: String, source_name: String },
     #[error("the registry `{host}` failed: {message}")]
@@ -164,6 +166,8 @@ pub struct OciRegistry {
     connection: std::cell::OnceCell<Connection>,
     auth: RegistryAuth,
     auth_source: String,
+    /// Why the credentials could not be read: the first network request fails with it.
+    credentials_error: Option<String>,
     cache: Cache,
     bounds: Bounds,
     offline: bool,
@@ -185,12 +189,19 @@ impl OciRegistry {
         distribution: &Distribution,
         offline: bool,
     ) -> Self {
-        let (auth, auth_source) = credentials(env, &url.host);
+        let ((auth, auth_source), credentials_error) = match credentials(env, &url.host) {
+            Ok(found) => (found, None),
+            Err(error) => (
+                (RegistryAuth::Anonymous, String::new()),
+                Some(error.to_string()),
+            ),
+        };
         Self {
             url,
             connection: std::cell::OnceCell::new(),
             auth,
             auth_source,
+            credentials_error,
             cache: Cache::new(&distribution.cache_path),
             bounds: Bounds::from_config(distribution),
             offline,
@@ -200,6 +211,12 @@ impl OciRegistry {
     fn connection(&self) -> Result<&Connection, OciError> {
         if let Some(connection) = self.connection.get() {
             return Ok(connection);
+        }
+        if let Some(reason) = &self.credentials_error {
+            return Err(OciError::Credentials {
+                host: self.url.host.clone(),
+                reason: reason.clone(),
+            });
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -91,13 +91,13 @@ pub fn site_dir(registry: &DirectoryRegistry) -> Result<PathBuf, SiteError> {
 pub fn docs_path(registry: &DirectoryRegistry, pack: &PackRef) -> PathBuf {
     registry
         .registry_path
-        .join("docs")
+        .join(super::directory::DOCS_DIR)
         .join(format!("{}_{}.json", pack.module, pack.version))
 }
 
 /// The recorded page of a version, if there is one that reads.
 pub fn read_docs(registry: &DirectoryRegistry, pack: &PackRef) -> Option<VersionDocs> {
-    let bytes = crate::fs::read_regular(&docs_path(registry, pack)).ok()?;
+    let bytes = crate::fs::read(&docs_path(registry, pack), crate::fs::FileKind::Metadata).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -107,22 +107,32 @@ pub fn refresh(
     install_url: Option<&str>,
     printer: &Printer,
 ) -> Result<Written, SiteError> {
-    let _lock = registry.lock(printer).map_err(|source| SiteError::Write {
+    let error = |source| SiteError::Write {
         path: registry.registry_path.clone(),
         source,
-    })?;
+    };
+    let _lock = registry.lock(printer).map_err(error)?;
+    // Nothing is written yet: what is named as debris is a killed run's.
+    registry.remove_debris().map_err(error)?;
     write(registry, install_url)
 }
 
 /// Writes `index.json`, `index.html` and every module's page from the registry's metadata (and
 /// the recorded documentation), and removes the pages of modules it no longer has. A file that
 /// would not change is not written. `install_url` is the registry's address, for the install
-/// commands the pages show. The caller holds the registry's lock.
+/// commands the pages show. The caller holds the registry's lock; what a killed run left in
+/// the site's directories (written only here) is removed first.
 pub fn write(
     registry: &DirectoryRegistry,
     install_url: Option<&str>,
 ) -> Result<Written, SiteError> {
     let dir = site_dir(registry)?;
+    for debris_dir in [dir.clone(), dir.join(MODULES_DIR)] {
+        crate::fs::remove_debris(&debris_dir).map_err(|source| SiteError::Write {
+            path: debris_dir.clone(),
+            source,
+        })?;
+    }
     let modules = registry.all()?;
     let mut changed = 0;
     let index = RegistryIndex {
@@ -265,7 +275,9 @@ fn write_pages_into(staging: &Path, files: &[(PathBuf, String)]) -> Result<usize
 /// A page is not waited for: it is derived from the metadata, and a page lost to a power cut is
 /// rewritten by the next pack command or `pack index` (1,000 pages take a second less).
 fn write_if_changed(path: &Path, contents: &[u8], durable: bool) -> Result<usize, SiteError> {
-    if crate::fs::read_regular(path).is_ok_and(|existing| existing == contents) {
+    if crate::fs::read(path, crate::fs::FileKind::Replaced)
+        .is_ok_and(|existing| existing == contents)
+    {
         return Ok(0);
     }
     let error = |source| SiteError::Write {
