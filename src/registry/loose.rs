@@ -353,22 +353,27 @@ impl LooseArtifact {
     }
 }
 
+/// What signs an unsigned loose artifact: its signature travels beside it, from where it was
+/// packed; or the registry that holds the same bytes signed.
+pub(crate) fn unsigned_hint(pack: &PackRef, signed_in: Option<&str>) -> String {
+    match signed_in {
+        Some(signed_in) => format!(
+            "`{signed_in}` holds the same bytes signed: install from there, without `--from`"
+        ),
+        None => format!(
+            "a signed artifact comes with its signature beside it (`{}`): get it from where the artifact came from",
+            crate::artifact::ArtifactName::new(pack.clone()).signature()
+        ),
+    }
+}
+
 impl Registry for LooseArtifact {
     fn label(&self) -> String {
         self.label.clone()
     }
 
-    /// The signature of a loose artifact travels beside it, from where it was packed.
     fn unsigned_hint(&self, pack: &PackRef, _own_key: bool, signed_in: Option<&str>) -> String {
-        match signed_in {
-            Some(signed_in) => format!(
-                "`{signed_in}` holds the same bytes signed: install from there, without `--from`"
-            ),
-            None => format!(
-                "a signed artifact comes with its signature beside it (`{}`): get it from where the artifact came from",
-                crate::artifact::ArtifactName::new(pack.clone()).signature()
-            ),
-        }
+        unsigned_hint(pack, signed_in)
     }
 
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {

@@ -136,7 +136,7 @@ fn an_unsigned_copy_of_bytes_signed_since_points_at_the_signed_ones() {
     --- stdout
     --- stderr
     error: failed to install `local` 0.2.0 into `homelab`
-      caused by: `local_prov` 0.2.0 failed verification: signature: the artifact is not signed
+      caused by: `downloads/local_prov_0.2.0.tar` (`local_prov` 0.2.0) failed verification: signature: the artifact is not signed
     hint: a signed artifact comes with its signature beside it (`local_prov_0.2.0.tar.minisig`): get it from where the artifact came from, or pass `--allow-unsigned`
     ");
     context.run(["keys", "generate"]).success();
@@ -147,7 +147,7 @@ fn an_unsigned_copy_of_bytes_signed_since_points_at_the_signed_ones() {
     --- stdout
     --- stderr
     error: failed to install `local` 0.2.0 into `homelab`
-      caused by: `local_prov` 0.2.0 failed verification: signature: the artifact is not signed
+      caused by: `downloads/local_prov_0.2.0.tar` (`local_prov` 0.2.0) failed verification: signature: the artifact is not signed
     hint: `distribution/registry` holds the same bytes signed: install from there, without `--from`, or pass `--allow-unsigned`
     ");
 }

@@ -255,6 +255,10 @@ impl Registry for LooseSet {
         true
     }
 
+    fn unsigned_hint(&self, pack: &PackRef, _own_key: bool, signed_in: Option<&str>) -> String {
+        super::unsigned_hint(pack, signed_in)
+    }
+
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
         Ok(self.newest().into_keys().collect())
     }
