@@ -272,18 +272,36 @@ fn pinned_to_a_requirement(releaser: &TestContext, team: &TestContext, url: &str
 
 /// `outdated`, `update` and `sync` of a teammate, without `--registry`: the newer version
 /// comes from the registry the lock records, and so does the core that update leaves pinned
-/// (sync restores its `vendor/`).
-fn update_from_the_recorded_registry(team: &TestContext, url: &str) -> (Run, Run, Run) {
-    let outdated = run(team, url, &["providers", "outdated", "wuji"]);
-    let updated = run(team, url, &["providers", "update", "wuji"]);
+/// (sync restores its `vendor/`). The same for every kind of registry.
+fn update_from_the_recorded_registry(team: &TestContext, url: &str) {
+    assert_snapshot!(run(team, url, &["providers", "outdated", "wuji"]), @"
+    exit: 0
+    --- stdout
+    MODULE             PINNED  REQUIREMENT          MATCHING  NEWEST  WHY
+    aws_prov           1.0.0   ^1.0                 1.1.0     1.1.0   an update is available: `providers update` moves it
+    provisioning_core  0.1.0   ^0.1 (upcloud_prov)  0.1.0     0.1.0   up to date
+    --- stderr
+    ");
+    assert_snapshot!(run(team, url, &["providers", "update", "wuji"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Updating aws_prov 1.0.0 -> 1.1.0
+         Updated `wuji`: 1 change
+    ");
     let lock = team.read("workspace/infra/wuji/providers.manifest.yaml");
     assert!(
         lock.contains("version: 1.1.0") && lock.contains(&format!("source: {url}")),
         "{lock}"
     );
-    let synced = run(team, url, &["providers", "sync", "wuji"]);
+    assert_snapshot!(run(team, url, &["providers", "sync", "wuji"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
+          Synced 3 modules of `wuji`
+    ");
     run(team, url, &["providers", "validate", "wuji"]).success();
-    (outdated, updated, synced)
 }
 
 #[test]
@@ -292,29 +310,7 @@ fn outdated_and_update_use_the_recorded_http_registry_online_and_offline() {
     let mut server = StaticServer::start(&releaser.path("distribution"));
     let url = server.url();
     pinned_to_a_requirement(&releaser, &team, &url, false);
-    let (outdated, updated, synced) = update_from_the_recorded_registry(&team, &url);
-    assert_snapshot!(outdated, @"
-    exit: 0
-    --- stdout
-    MODULE             PINNED  REQUIREMENT          MATCHING  NEWEST  WHY
-    aws_prov           1.0.0   ^1.0                 1.1.0     1.1.0   an update is available: `providers update` moves it
-    provisioning_core  0.1.0   ^0.1 (upcloud_prov)  0.1.0     0.1.0   up to date
-    --- stderr
-    ");
-    assert_snapshot!(updated, @"
-    exit: 0
-    --- stdout
-    --- stderr
-        Updating aws_prov 1.0.0 -> 1.1.0
-         Updated `wuji`: 1 change
-    ");
-    assert_snapshot!(synced, @"
-    exit: 0
-    --- stdout
-    --- stderr
-        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
-          Synced 3 modules of `wuji`
-    ");
+    update_from_the_recorded_registry(&team, &url);
     server.stop();
     assert_snapshot!(run(&team, &url, &["--offline", "providers", "outdated", "wuji"]), @"
     exit: 0
@@ -339,29 +335,7 @@ fn outdated_and_update_use_the_recorded_oci_registry_online_and_offline() {
     let (releaser, team) = released();
     run(&releaser, &url, &["--registry", &url, "pack", "publish"]).success();
     pinned_to_a_requirement(&releaser, &team, &url, true);
-    let (outdated, updated, synced) = update_from_the_recorded_registry(&team, &url);
-    assert_snapshot!(outdated, @"
-    exit: 0
-    --- stdout
-    MODULE             PINNED  REQUIREMENT          MATCHING  NEWEST  WHY
-    aws_prov           1.0.0   ^1.0                 1.1.0     1.1.0   an update is available: `providers update` moves it
-    provisioning_core  0.1.0   ^0.1 (upcloud_prov)  0.1.0     0.1.0   up to date
-    --- stderr
-    ");
-    assert_snapshot!(updated, @"
-    exit: 0
-    --- stdout
-    --- stderr
-        Updating aws_prov 1.0.0 -> 1.1.0
-         Updated `wuji`: 1 change
-    ");
-    assert_snapshot!(synced, @"
-    exit: 0
-    --- stdout
-    --- stderr
-        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
-          Synced 3 modules of `wuji`
-    ");
+    update_from_the_recorded_registry(&team, &url);
     registry.stop();
     std::fs::remove_dir_all(team.path("workspace/infra/wuji/vendor")).expect("rm vendor");
     assert_snapshot!(run(&team, &url, &["--offline", "providers", "outdated", "wuji"]), @"
