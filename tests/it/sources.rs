@@ -29,13 +29,12 @@ fn run(context: &TestContext, url: &str, args: &[&str]) -> Run {
     Run::from_output(output, &context.base, &[(url, "[REGISTRY]")])
 }
 
-/// Links `upcloud` (which `wuji`'s `main.ncl` imports) and installs `aws` 1.0.0 into `wuji`
-/// with `--registry url`, then leaves what a fresh clone has: the lock and the manifest, no
-/// `vendor/`, no cache. Returns the lock.
-fn install_then_clone(team: &TestContext, url: &str) -> String {
+/// Links `upcloud` (which `wuji`'s `main.ncl` imports) and installs `aws` at `version` into
+/// `wuji` with `--registry url`, which the lock then records as its source.
+fn link_upcloud_and_install_aws(team: &TestContext, url: &str, version: &str) {
     team.run(["providers", "install", "upcloud", "wuji"])
         .success();
-    let installed = run(
+    run(
         team,
         url,
         &[
@@ -46,14 +45,26 @@ fn install_then_clone(team: &TestContext, url: &str) -> String {
             "aws",
             "wuji",
             "--version",
-            "1.0.0",
+            version,
         ],
-    );
-    installed.success();
-    let lock = team.read("workspace/infra/wuji/providers.manifest.yaml");
-    assert!(lock.contains(&format!("source: {url}")), "{lock}");
+    )
+    .success();
+}
+
+/// What a fresh clone of `team`'s base has of `wuji`: the lock and the manifest, but no
+/// `vendor/` and no cache.
+fn fresh_clone(team: &TestContext) {
     std::fs::remove_dir_all(team.path("workspace/infra/wuji/vendor")).expect("rm vendor");
     std::fs::remove_dir_all(team.path("distribution/cache")).expect("rm cache");
+}
+
+/// Installs `aws` 1.0.0 into `wuji` as [`link_upcloud_and_install_aws`] does, then leaves what a
+/// fresh clone has: the lock and the manifest, no `vendor/`, no cache. Returns the lock.
+fn install_then_clone(team: &TestContext, url: &str) -> String {
+    link_upcloud_and_install_aws(team, url, "1.0.0");
+    let lock = team.read("workspace/infra/wuji/providers.manifest.yaml");
+    assert!(lock.contains(&format!("source: {url}")), "{lock}");
+    fresh_clone(team);
     lock
 }
 
@@ -243,31 +254,14 @@ fn a_recorded_source_that_cannot_be_read_fails_only_its_modules() {
 /// aws 1.1.0 into `distribution` of `releaser` (`publish` pushes it to an OCI registry), and
 /// leaves the teammate a fresh clone: no `vendor/`, no cache.
 fn pinned_to_a_requirement(releaser: &TestContext, team: &TestContext, url: &str, publish: bool) {
-    team.run(["providers", "install", "upcloud", "wuji"])
-        .success();
-    run(
-        team,
-        url,
-        &[
-            "--registry",
-            url,
-            "providers",
-            "install",
-            "aws",
-            "wuji",
-            "--version",
-            "^1.0",
-        ],
-    )
-    .success();
+    link_upcloud_and_install_aws(team, url, "^1.0");
     releaser
         .run(["pack", "provider", "aws", "--version", "1.1.0"])
         .success();
     if publish {
         run(releaser, url, &["--registry", url, "pack", "publish"]).success();
     }
-    std::fs::remove_dir_all(team.path("workspace/infra/wuji/vendor")).expect("rm vendor");
-    std::fs::remove_dir_all(team.path("distribution/cache")).expect("rm cache");
+    fresh_clone(team);
 }
 
 /// `outdated`, `update` and `sync` of a teammate, without `--registry`: the newer version
