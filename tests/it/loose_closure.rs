@@ -23,15 +23,13 @@ fn download_signed(releaser: &TestContext, team: &TestContext, files: &[&str]) {
     }
 }
 
-fn keyed(team: &TestContext, run: &Run) -> String {
-    run.to_string().replace(&team.key_id(), "[KEY]")
-}
-
 #[test]
 fn install_from_an_artifact_takes_its_dependency_from_another_artifact() {
     // Regression: `install --from upcloud_prov_0.0.1.tar` needed `provisioning_core` from a
     // registry; the core's artifact given beside it now satisfies it.
     let (releaser, team) = release(true);
+    // The releaser's key reads `[KEY]`: the team trusts it, and holds it in its base.
+    let _filters = team.filters().bind();
     download_signed(
         &releaser,
         &team,
@@ -47,7 +45,7 @@ fn install_from_an_artifact_takes_its_dependency_from_another_artifact() {
         "--from",
         "downloads/provisioning_core_0.1.0.tar",
     ]);
-    assert_snapshot!(keyed(&team, &installed), @"
+    assert_snapshot!(installed, @"
     exit: 0
     --- stdout
     --- stderr
@@ -93,8 +91,9 @@ fn install_from_an_artifact_takes_its_dependency_from_another_artifact() {
 #[test]
 fn install_from_a_directory_prefers_its_artifacts_over_the_registry() {
     let (releaser, team) = release(true);
+    // The releaser's key reads `[KEY]`: the team trusts it, and holds it in its base.
+    let _filters = team.filters().bind();
     download_all(&releaser, &team);
-    let release_key = team.key_id();
     // The team's own registry has a newer core; the artifacts' one is taken. An artifact given
     // twice (in the directory and by name) is one.
     team.run(["keys", "generate"]).success();
@@ -109,7 +108,7 @@ fn install_from_a_directory_prefers_its_artifacts_over_the_registry() {
         "--from",
         "downloads/aws_prov_1.0.0.tar",
     ]);
-    assert_snapshot!(installed.to_string().replace(&release_key, "[KEY]"), @"
+    assert_snapshot!(installed, @"
     exit: 0
     --- stdout
     --- stderr
@@ -133,7 +132,7 @@ fn install_from_a_directory_prefers_its_artifacts_over_the_registry() {
         "--version",
         "^0.0",
     ]);
-    assert_snapshot!(required.to_string().replace(&release_key, "[KEY]"), @"
+    assert_snapshot!(required, @"
     exit: 0
     --- stdout
     --- stderr
@@ -147,6 +146,8 @@ fn the_core_installs_from_its_own_artifact() {
     // Regression: "is a pack of `provisioning_core`, not of `provisioning_core`
     // (`provisioning_core_prov`)": the core's module name is its short name.
     let (releaser, team) = release(true);
+    // The releaser's key reads `[KEY]`: the team trusts it, and holds it in its base.
+    let _filters = team.filters().bind();
     download_signed(&releaser, &team, &["provisioning_core_0.1.0.tar"]);
     let installed = team.run([
         "providers",
@@ -156,7 +157,7 @@ fn the_core_installs_from_its_own_artifact() {
         "--from",
         "downloads/provisioning_core_0.1.0.tar",
     ]);
-    assert_snapshot!(keyed(&team, &installed), @"
+    assert_snapshot!(installed, @"
     exit: 0
     --- stdout
     --- stderr
@@ -186,6 +187,8 @@ fn taskservs_and_clusters_load_from_their_artifacts() {
     let team = TestContext::examples();
     team.write("release.pub", &releaser.run(["keys", "public"]).stdout);
     team.run(["keys", "trust", "release.pub"]).success();
+    // The releaser's key, which the team trusts, reads `[KEY]`.
+    let _filters = team.filters().bind();
     download_all(&releaser, &team);
     team.run(["module-loader", "init", "lab"]).success();
     let taskservs = team.run([
@@ -198,7 +201,7 @@ fn taskservs_and_clusters_load_from_their_artifacts() {
         "--from",
         "downloads",
     ]);
-    assert_snapshot!(keyed(&team, &taskservs), @"
+    assert_snapshot!(taskservs, @"
     exit: 0
     --- stdout
     --- stderr
@@ -225,7 +228,7 @@ fn taskservs_and_clusters_load_from_their_artifacts() {
         "--link",
     ]);
     assert_eq!(link.code, 2, "{link}");
-    assert_snapshot!(keyed(&team, &cluster), @"
+    assert_snapshot!(cluster, @"
     exit: 0
     --- stdout
     --- stderr
@@ -236,6 +239,8 @@ fn taskservs_and_clusters_load_from_their_artifacts() {
 #[test]
 fn install_from_a_release_url_reads_its_listing() {
     let (releaser, team) = release(true);
+    // The releaser's key reads `[KEY]`: the team trusts it, and holds it in its base.
+    let _filters = team.filters().bind();
     let release_dir = releaser.path("release");
     copy_tree(&releaser.path("distribution/packages"), &release_dir);
     let listing = std::process::Command::new("sh")
@@ -253,7 +258,7 @@ fn install_from_a_release_url_reads_its_listing() {
         .output()
         .expect("runs");
     let installed = Run::from_output(output, &team.base, &[(&server.url(), "[SERVER]")]);
-    assert_snapshot!(keyed(&team, &installed), @"
+    assert_snapshot!(installed, @"
     exit: 0
     --- stdout
     --- stderr
