@@ -51,6 +51,21 @@ fn link_upcloud_and_install_aws(team: &TestContext, url: &str, version: &str) {
     .success();
 }
 
+/// `sync` restored both packs of `wuji` from the recorded registry (`[REGISTRY]`), verified.
+fn assert_restored_both(synced: Run) {
+    // One expectation checked at several steps of a test: insta allows that only explicitly.
+    insta::allow_duplicates! {
+        assert_snapshot!(synced, @"
+        exit: 0
+        --- stdout
+        --- stderr
+            Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
+            Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
+              Synced 3 modules of `wuji`
+        ");
+    }
+}
+
 /// What a fresh clone of `team`'s base has of `wuji`: the lock and the manifest, but no
 /// `vendor/` and no cache.
 fn fresh_clone(team: &TestContext) {
@@ -76,14 +91,7 @@ fn sync_update_outdated_and_install_find_packs_in_the_recorded_http_registry() {
     let lock = install_then_clone(&team, &url);
 
     let seen = server.requests().len();
-    assert_snapshot!(run(&team, &url, &["providers", "sync", "wuji"]), @"
-    exit: 0
-    --- stdout
-    --- stderr
-        Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
-        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
-          Synced 3 modules of `wuji`
-    ");
+    assert_restored_both(run(&team, &url, &["providers", "sync", "wuji"]));
     assert!(
         server.requests().len() > seen,
         "the packs came from the server"
@@ -125,14 +133,11 @@ fn sync_update_outdated_and_install_find_packs_in_the_recorded_http_registry() {
     // The server gone, the warm cache answers `--offline`.
     server.stop();
     std::fs::remove_dir_all(team.path("workspace/infra/wuji/vendor")).expect("rm vendor");
-    assert_snapshot!(run(&team, &url, &["--offline", "providers", "sync", "wuji"]), @"
-    exit: 0
-    --- stdout
-    --- stderr
-        Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
-        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
-          Synced 3 modules of `wuji`
-    ");
+    assert_restored_both(run(
+        &team,
+        &url,
+        &["--offline", "providers", "sync", "wuji"],
+    ));
     assert_eq!(
         team.read("workspace/infra/wuji/providers.manifest.yaml"),
         lock
@@ -147,14 +152,7 @@ fn sync_finds_packs_in_the_recorded_oci_registry_online_and_offline() {
     run(&releaser, &url, &["--registry", &url, "pack", "publish"]).success();
     let lock = install_then_clone(&team, &url);
 
-    assert_snapshot!(run(&team, &url, &["providers", "sync", "wuji"]), @"
-    exit: 0
-    --- stdout
-    --- stderr
-        Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
-        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
-          Synced 3 modules of `wuji`
-    ");
+    assert_restored_both(run(&team, &url, &["providers", "sync", "wuji"]));
     assert_eq!(
         team.read("workspace/infra/wuji/providers.manifest.yaml"),
         lock
@@ -163,14 +161,11 @@ fn sync_finds_packs_in_the_recorded_oci_registry_online_and_offline() {
 
     registry.stop();
     std::fs::remove_dir_all(team.path("workspace/infra/wuji/vendor")).expect("rm vendor");
-    assert_snapshot!(run(&team, &url, &["--offline", "providers", "sync", "wuji"]), @"
-    exit: 0
-    --- stdout
-    --- stderr
-        Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
-        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
-          Synced 3 modules of `wuji`
-    ");
+    assert_restored_both(run(
+        &team,
+        &url,
+        &["--offline", "providers", "sync", "wuji"],
+    ));
     run(&team, &url, &["providers", "validate", "wuji"]).success();
 }
 
@@ -190,14 +185,7 @@ fn the_local_directory_serves_a_pinned_pack_only_with_the_pinned_bytes() {
     team.run(["pack", "core"]).success();
     team.run(["pack", "provider", "aws"]).success();
     let seen = server.requests().len();
-    assert_snapshot!(run(&team, &url, &["providers", "sync", "wuji"]), @"
-    exit: 0
-    --- stdout
-    --- stderr
-        Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
-        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
-          Synced 3 modules of `wuji`
-    ");
+    assert_restored_both(run(&team, &url, &["providers", "sync", "wuji"]));
     // The core's bytes are the same (a deterministic pack of the same source): only `aws_prov`
     // is asked for.
     assert_snapshot!(server.requests()[seen..].join("\n"), @"
