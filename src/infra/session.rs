@@ -5,18 +5,30 @@
 //! operation asks for them.
 //!
 //! Holding a session is holding the locks: an operation in [`super::ops`] takes a session, so it
-//! cannot run without them. This module owns the locking order; it does not change the infra.
+//! cannot run without them. This module owns the locking order; it does not change the infra
+//! itself, but every new lock file goes through it ([`InfraSession::stage_lock`], then
+//! [`InfraSession::committed`]), so that the local registry's pin record
+//! ([`crate::registry::pin_record`]) always names at least what the infra's lock pins: before
+//! the lock is written, the record grows by what the new lock pins; after the change, it is
+//! exactly what the lock pins. A kill in between leaves a record that says too much, never too
+//! little; `pack clean` re-reads the lock anyway.
 
 use std::cell::OnceCell;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 
 use super::Infra;
 use super::lockfile::ProvidersLock;
 use super::manifest::InfraManifestMut;
 use crate::context::Context;
+use crate::fs::Transaction;
 use crate::fs::dir_lock::DirLock;
 use crate::module::Layout;
 use crate::printer::Printer;
 use crate::registry::directory::DirectoryRegistry;
+use crate::registry::pin_record::RecordedPin;
 use crate::registry::{Chain, Registries, Registry};
 use crate::signing::TrustedKey;
 
@@ -44,6 +56,10 @@ pub struct InfraSession<'a> {
     lock: ProvidersLock,
     manifest: InfraManifestMut,
     access: Access,
+    /// The infra's directory, canonical: how the pin record names it.
+    canonical_dir: PathBuf,
+    /// The local registry, which keeps the pin record.
+    local: DirectoryRegistry,
     registry: OnceCell<Chain>,
     keys: OnceCell<Vec<TrustedKey>>,
     _held: Held,
@@ -58,13 +74,18 @@ impl<'a> InfraSession<'a> {
         access: Access,
         printer: &Printer,
     ) -> anyhow::Result<Self> {
+        let local = DirectoryRegistry::from_config(&context.config);
         let registry = match access {
-            Access::Packs => {
-                DirectoryRegistry::from_config(&context.config).lock_shared(printer)?
-            }
+            Access::Packs => local.lock_shared(printer)?,
             Access::Links => None,
         };
         let infra_lock = DirLock::acquire(&infra.dir, printer)?;
+        let canonical_dir = std::fs::canonicalize(&infra.dir).with_context(|| {
+            format!(
+                "cannot resolve the infra directory `{}`",
+                infra.dir.display()
+            )
+        })?;
         crate::ops::clear_debris(context, &infra)?;
         let lock = ProvidersLock::read(&infra.lock_path())?;
         let manifest = InfraManifestMut::open(&infra.manifest_path(Layout::Nickel), &infra.name)?;
@@ -74,6 +95,8 @@ impl<'a> InfraSession<'a> {
             lock,
             manifest,
             access,
+            canonical_dir,
+            local,
             registry: OnceCell::new(),
             keys: OnceCell::new(),
             _held: Held {
@@ -93,10 +116,49 @@ impl<'a> InfraSession<'a> {
         &self.manifest
     }
 
-    /// Records what a committed change left: the next operation of the session starts there.
-    pub(crate) fn committed(&mut self, lock: ProvidersLock, manifest: InfraManifestMut) {
+    /// Writes `next` as the infra's lock file in `transaction`, after recording in the local
+    /// registry that the infra may pin both what its lock pins now and what `next` pins. A
+    /// record that cannot be written refuses the change: `pack clean` could delete what the new
+    /// lock pins.
+    pub(crate) fn stage_lock(
+        &self,
+        next: &ProvidersLock,
+        transaction: &mut Transaction,
+    ) -> anyhow::Result<()> {
+        let mut packs = recorded_pins(&self.lock);
+        packs.extend(recorded_pins(next));
+        self.record_pins(packs)?;
+        transaction.write(&self.infra.lock_path(), next.render().as_bytes())?;
+        Ok(())
+    }
+
+    /// Records what a committed change left: the next operation of the session starts there,
+    /// and the pin record names exactly what the lock pins. A record that cannot be rewritten
+    /// is a warning (it still names at least what the lock pins).
+    #[must_use = "a warning to report"]
+    pub(crate) fn committed(
+        &mut self,
+        lock: ProvidersLock,
+        manifest: InfraManifestMut,
+    ) -> Option<String> {
+        let packs = recorded_pins(&lock);
         self.lock = lock;
         self.manifest = manifest;
+        self.record_pins(packs)
+            .err()
+            .map(|error| format!("{error:#}"))
+    }
+
+    fn record_pins(&self, packs: BTreeSet<RecordedPin>) -> anyhow::Result<()> {
+        self.local
+            .write_pin_record(&self.canonical_dir, packs)
+            .with_context(|| {
+                format!(
+                    "cannot record in `{}` which packs `{}` pins",
+                    self.context.display_path(&self.local.pins_dir()).display(),
+                    self.infra.name
+                )
+            })
     }
 
     /// The registries packs come from: `first` (loose artifacts) when given, then the local
@@ -127,4 +189,18 @@ impl<'a> InfraSession<'a> {
         let keys = self.context.trusted_keys()?;
         Ok(self.keys.get_or_init(|| keys))
     }
+}
+
+/// What a lock pins, as the pin record has it.
+fn recorded_pins(lock: &ProvidersLock) -> BTreeSet<RecordedPin> {
+    lock.providers
+        .iter()
+        .filter_map(|entry| {
+            entry.pin().map(|pin| RecordedPin {
+                module: entry.module.clone(),
+                version: entry.version.clone(),
+                sha256: pin.sha256,
+            })
+        })
+        .collect()
 }

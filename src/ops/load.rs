@@ -183,13 +183,14 @@ pub(super) fn apply(
     if rendered != session.manifest().render() {
         transaction.write(manifest.path(), rendered.as_bytes())?;
     }
-    transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
+    session.stage_lock(&lock, transaction)?;
     let named = plan.named.len();
-    session.committed(lock, manifest);
+    let mut warnings = plan.warnings;
+    warnings.extend(session.committed(lock, manifest));
     Ok(Report {
         infra: session.infra.name.clone(),
         events,
-        warnings: plan.warnings,
+        warnings,
         failures: Vec::new(),
         named,
     })

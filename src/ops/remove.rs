@@ -79,7 +79,7 @@ pub fn remove(
         // The last module gone: the infra is as it was before the first install.
         transaction.remove_file(&session.infra.lock_path())?;
     } else {
-        transaction.write(&session.infra.lock_path(), lock.render().as_bytes())?;
+        session.stage_lock(&lock, &mut transaction)?;
     }
     // The manifest after the lock: a run killed in between leaves dependencies on what is
     // gone, which `sync` prunes as this would have.
@@ -89,7 +89,7 @@ pub fn remove(
     }
     let mut warnings = transaction.commit();
     let empty = lock.providers.is_empty();
-    session.committed(lock, manifest);
+    warnings.extend(session.committed(lock, manifest));
     let (context, infra) = (session.context, &session.infra);
     super::regenerate(context, infra, &mut warnings);
     if empty {

@@ -104,7 +104,7 @@ pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
         }
     }
     leftovers.extend(transaction.commit());
-    session.committed(lock, manifests.nickel);
+    leftovers.extend(session.committed(lock, manifests.nickel));
     super::regenerate(session.context, &session.infra, &mut leftovers);
     Ok(SyncReport {
         entries,

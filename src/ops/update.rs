@@ -205,9 +205,9 @@ fn apply(
         &mut Vec::new(),
     )?;
     transaction.write(manifest.path(), manifest.render().as_bytes())?;
-    transaction.write(&infra.lock_path(), lock.render().as_bytes())?;
+    session.stage_lock(&lock, &mut transaction)?;
     warnings.extend(transaction.commit());
-    session.committed(lock, manifest);
+    warnings.extend(session.committed(lock, manifest));
     super::regenerate(session.context, &session.infra, warnings);
     Ok(())
 }

@@ -178,6 +178,55 @@ impl DirectoryRegistry {
     pub fn artifact_path(&self, file_name: &str) -> PathBuf {
         self.pack_path.join(file_name)
     }
+
+    /// Every entry of the packages directory named like an artifact, with what stands there,
+    /// sorted by name. A directory that cannot be listed has none.
+    pub fn artifact_entries(&self) -> Vec<(crate::artifact::ArtifactName, ArtifactFile)> {
+        let mut found: Vec<_> = std::fs::read_dir(&self.pack_path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name: crate::artifact::ArtifactName =
+                    entry.file_name().to_str()?.parse().ok()?;
+                Some((name, ArtifactFile::at(&entry.path())))
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    }
+}
+
+/// What stands at a path of the packages directory: an artifact is a regular file (or a link
+/// to one). Anything else named like one (a directory, a link to a directory, a FIFO) is not
+/// the registry's: no command reads it as an artifact, and `pack clean` leaves it alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactFile {
+    Missing,
+    Regular,
+    /// Not an artifact: what it is, for messages ("a directory").
+    Other(&'static str),
+}
+
+impl ArtifactFile {
+    pub fn at(path: &Path) -> Self {
+        let entry = match std::fs::symlink_metadata(path) {
+            Ok(entry) => entry,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Self::Missing,
+            Err(_) => return Self::Other("unreadable"),
+        };
+        if entry.is_dir() {
+            return Self::Other("a directory");
+        }
+        match std::fs::metadata(path) {
+            Ok(target) if target.is_file() => Self::Regular,
+            Ok(target) if target.is_dir() => Self::Other("a link to a directory"),
+            Ok(_) if entry.is_symlink() => Self::Other("a link to a special file"),
+            Ok(_) => Self::Other("a special file"),
+            Err(_) if entry.is_symlink() => Self::Other("a dangling link"),
+            Err(_) => Self::Other("unreadable"),
+        }
+    }
 }
 
 impl Registry for DirectoryRegistry {

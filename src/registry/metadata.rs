@@ -149,6 +149,11 @@ impl RegistryIndex {
 /// Reads a module's metadata: an error says where (`line L, column C`), which field
 /// (`versions[0].version`) and what it must be.
 pub fn parse(text: &str) -> Result<ModuleMetadata, String> {
+    parse_as(text)
+}
+
+/// Reads any JSON document of the registry, its errors worded as [`parse`] words them.
+pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let field = error.path().to_string();

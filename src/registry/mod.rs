@@ -19,6 +19,7 @@ pub mod http;
 pub mod loose;
 pub mod metadata;
 pub mod oci;
+pub mod pin_record;
 pub mod recorded;
 pub mod retention;
 pub mod site;

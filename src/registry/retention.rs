@@ -3,9 +3,14 @@
 //! writes the metadata first and then deletes files, so a crash leaves unindexed files, never
 //! metadata that names files that are gone; the next clean deletes such an unindexed artifact
 //! like any other old version (when N indexed versions are newer and no infra pins it).
+//!
+//! Only artifacts are deleted: a version whose artifact or signature path holds something else
+//! (a directory, a link to one, a FIFO) is refused and left as it is, metadata included.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
+use super::directory::ArtifactFile;
 use super::{DirectoryRegistry, ModuleMetadata, VersionEntry};
 use crate::artifact::ArtifactName;
 use crate::fs::Transaction;
@@ -29,6 +34,43 @@ pub struct Plan {
     pub modules: Vec<(ModuleMetadata, Vec<Doomed>)>,
     /// Unindexed artifacts that go: no metadata to change.
     pub unindexed: Vec<Doomed>,
+    /// Versions that would go, but whose files are not artifacts: left alone.
+    pub refused: Vec<Refused>,
+}
+
+/// A version retention would delete, left alone: at `path` stands `what`, not an artifact.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub pack: PackRef,
+    pub path: PathBuf,
+    pub what: &'static str,
+}
+
+impl Plan {
+    /// Every version that goes, indexed or not.
+    pub fn doomed(&self) -> impl Iterator<Item = &Doomed> {
+        let indexed = self.modules.iter().flat_map(|(_, doomed)| doomed);
+        indexed.chain(&self.unindexed)
+    }
+}
+
+/// Refuses a version whose artifact or signature path holds something that is not an artifact.
+fn refuse_non_artifacts(
+    registry: &DirectoryRegistry,
+    pack: &PackRef,
+    artifact: &ArtifactName,
+) -> Result<(), Refused> {
+    for file in [artifact.to_string(), artifact.signature()] {
+        let path = registry.artifact_path(&file);
+        if let ArtifactFile::Other(what) = ArtifactFile::at(&path) {
+            return Err(Refused {
+                pack: pack.clone(),
+                path,
+                what,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Plans a clean of `modules`. `pins` maps each pinned pack to the infras pinning it; with
@@ -43,8 +85,12 @@ pub fn plan(
     let mut plan = Plan::default();
     for mut module in modules {
         // What is on disk but was never in the metadata, judged against the metadata as read.
-        plan.unindexed
-            .extend(unindexed(registry, &module, keep_latest, pins, force));
+        for found in unindexed(registry, &module, keep_latest, pins, force) {
+            match found {
+                Ok(doomed) => plan.unindexed.push(doomed),
+                Err(refused) => plan.refused.push(refused),
+            }
+        }
         let mut newest_first: Vec<VersionEntry> = module.versions.clone();
         newest_first.sort_by(|a, b| b.version.cmp(&a.version));
         let mut doomed = Vec::new();
@@ -52,6 +98,10 @@ pub fn plan(
             let pack = PackRef::new(module.name.clone(), entry.version.clone());
             if let Some(infras) = pins.get(&pack).filter(|_| !force) {
                 plan.kept.push((pack, infras.clone()));
+                continue;
+            }
+            if let Err(refused) = refuse_non_artifacts(registry, &pack, &entry.package_file) {
+                plan.refused.push(refused);
                 continue;
             }
             module.remove(&entry.version);
@@ -75,20 +125,18 @@ pub fn plan(
 }
 
 /// The artifacts of `module` on disk that its metadata does not name, and that retention would
-/// not keep: `keep_latest` recorded versions are newer, and no infra pins them.
+/// not keep: `keep_latest` recorded versions are newer, and no infra pins them. Newest first.
 fn unindexed(
     registry: &DirectoryRegistry,
     module: &ModuleMetadata,
     keep_latest: usize,
     pins: &BTreeMap<PackRef, Vec<String>>,
     force: bool,
-) -> Vec<Doomed> {
-    let Ok(entries) = std::fs::read_dir(&registry.pack_path) else {
-        return Vec::new();
-    };
-    let mut found: Vec<Doomed> = entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<ArtifactName>().ok())
+) -> Vec<Result<Doomed, Refused>> {
+    let mut found: Vec<ArtifactName> = registry
+        .artifact_entries()
+        .into_iter()
+        .map(|(name, _)| name)
         .filter(|name| name.pack().module == module.name)
         .filter(|name| module.get(&name.pack().version).is_none())
         .filter(|name| {
@@ -100,20 +148,23 @@ fn unindexed(
                 .count();
             newer >= keep_latest && (force || !pins.contains_key(name.pack()))
         })
+        .collect();
+    found.sort_by(|a, b| b.pack().cmp(a.pack()));
+    found
+        .into_iter()
         .map(|name| {
+            refuse_non_artifacts(registry, name.pack(), &name)?;
             let mut files = vec![name.to_string()];
             if registry.artifact_path(&name.signature()).exists() {
                 files.push(name.signature());
             }
-            Doomed {
+            Ok(Doomed {
                 pack: name.pack().clone(),
                 files,
                 indexed: false,
-            }
+            })
         })
-        .collect();
-    found.sort_by(|a, b| b.pack.cmp(&a.pack));
-    found
+        .collect()
 }
 
 /// Carries out a plan in one transaction: every module's metadata first, then the files (set
@@ -129,8 +180,7 @@ pub fn apply(registry: &DirectoryRegistry, plan: &Plan) -> std::io::Result<Vec<S
             transaction.write(&path, &DirectoryRegistry::render(module))?;
         }
     }
-    let doomed = plan.modules.iter().flat_map(|(_, doomed)| doomed);
-    for doomed in doomed.chain(&plan.unindexed) {
+    for doomed in plan.doomed() {
         for file in &doomed.files {
             let path = registry.artifact_path(file);
             if path.exists() {

@@ -15,8 +15,9 @@ struct Deletion {
 }
 
 /// `pack clean --keep-latest N`: keep the newest N versions of each package (semver order) and
-/// every version an infra pins, delete the others with their signatures, and update the
-/// metadata. `--dry-run` only says so.
+/// every version an infra pins (a workspace infra, or one the pin record names), delete the
+/// others with their signatures, and update the metadata. `--dry-run` only says so, from the
+/// same plan. A version whose files are not artifacts is left alone, and the exit code says so.
 pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let registry = DirectoryRegistry::from_config(&context.config);
     let _lock = if args.dry_run {
@@ -26,18 +27,19 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
         registry.remove_debris()?;
         Some(lock)
     };
-    let pins = if args.force {
-        pins::Pins::new()
+    let known = if args.force {
+        pins::Known::default()
     } else {
-        pins::pinned_packs(context)?
+        pins::pinned_packs(context, &registry)?
     };
     let plan = retention::plan(
         &registry,
         registry.all()?,
         args.keep_latest,
-        &pins,
+        &known.pins,
         args.force,
     );
+    refuse_unreadable(&plan, &known.unreadable)?;
     for (pack, infras) in &plan.kept {
         let infras: Vec<String> = infras.iter().map(|infra| format!("`{infra}`")).collect();
         printer.status(
@@ -54,6 +56,12 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
         for leftover in retention::apply(&registry, &plan)? {
             printer.warning(leftover);
         }
+        // Records whose infra is gone or pins nothing: nothing reads them again.
+        for stale in &known.stale {
+            if let Err(error) = crate::fs::remove_file_if_exists(stale) {
+                printer.warning(format!("a stale pin record stays: {error}"));
+            }
+        }
         // Under the lock still held: the index and the pages no longer show what went.
         if let Err(error) = super::index::write(&registry, context, printer) {
             super::index::warn(&error, printer);
@@ -65,8 +73,7 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
         "Deleted"
     };
     let mut deletions = Vec::new();
-    let all = plan.modules.iter().flat_map(|(_, doomed)| doomed);
-    for doomed in all.chain(&plan.unindexed) {
+    for doomed in plan.doomed() {
         let unindexed = if doomed.indexed { "" } else { ", unindexed" };
         printer.status(
             verb,
@@ -83,7 +90,16 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
             files: doomed.files.clone(),
         });
     }
-    if deletions.is_empty() {
+    for refused in &plan.refused {
+        printer.error_message(format!(
+            "`{}` is {}, not an artifact, so `{}` {} is left as it is\nhint: move it out of the packages directory, or delete it by hand",
+            context.display_path(&refused.path).display(),
+            refused.what,
+            refused.pack.module,
+            refused.pack.version
+        ));
+    }
+    if deletions.is_empty() && plan.refused.is_empty() {
         printer.status(
             "Clean",
             format!(
@@ -94,5 +110,33 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
         );
     }
     printer.report(&deletions)?;
-    Ok(Outcome::Success)
+    Ok(if plan.refused.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
+}
+
+/// Refuses the whole clean when it would delete a version that a recorded infra whose lock
+/// cannot be read may pin.
+fn refuse_unreadable(
+    plan: &retention::Plan,
+    unreadable: &[pins::Unreadable],
+) -> anyhow::Result<()> {
+    for infra in unreadable {
+        let doomed: Vec<String> = plan
+            .doomed()
+            .filter(|doomed| infra.packs.contains(&doomed.pack))
+            .map(|doomed| format!("`{}` {}", doomed.pack.module, doomed.pack.version))
+            .collect();
+        if !doomed.is_empty() {
+            anyhow::bail!(
+                "cannot tell whether infra `{}` still pins {}, so nothing is deleted: {}\nhint: repair its lock or remove the infra, or pass `--force` to delete regardless",
+                infra.infra,
+                doomed.join(", "),
+                infra.reason
+            );
+        }
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ use crate::digest::Sha256;
 use crate::module::ModuleKind;
 use crate::printer::{Printer, Table};
 use crate::registry::DirectoryRegistry;
+use crate::registry::directory::ArtifactFile;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -80,7 +81,8 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
             });
         }
     }
-    for file_name in unindexed_artifacts(&registry, &indexed) {
+    let (unindexed, strays) = unindexed_artifacts(&registry, &indexed);
+    for file_name in unindexed {
         let path = registry.artifact_path(&file_name.to_string());
         let bytes = crate::fs::read(&path, crate::fs::FileKind::Artifact)?;
         rows.push(PackageRow {
@@ -104,6 +106,12 @@ pub fn list(context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
         context.display_path(&registry.pack_path).display()
     );
     printer.data(&rows, || table(&rows, &empty))?;
+    for (path, what) in strays {
+        printer.warning(format!(
+            "`{}` is {what}, not an artifact, so it is not listed\nhint: move it out of the packages directory",
+            context.display_path(&path).display()
+        ));
+    }
     for row in &rows {
         if let Some(problem) = &row.problem {
             printer.warning(format!(
@@ -184,18 +192,26 @@ fn mismatch(
         .then(|| format!("the signature `{signature}` was not made for these bytes")))
 }
 
-/// Artifacts `<module>_<version>.tar` in the packages directory that no metadata names.
+/// Artifacts `<module>_<version>.tar` in the packages directory that no metadata names, and
+/// the entries no metadata names that are named like one but are not artifacts (a directory, a
+/// link to one), with what each is: those are said, not read.
 fn unindexed_artifacts(
     registry: &DirectoryRegistry,
     indexed: &std::collections::BTreeSet<ArtifactName>,
-) -> Vec<ArtifactName> {
-    let mut found: Vec<ArtifactName> = std::fs::read_dir(&registry.pack_path)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
-        .filter(|name| !indexed.contains(name))
-        .collect();
-    found.sort();
-    found
+) -> (Vec<ArtifactName>, Vec<(std::path::PathBuf, &'static str)>) {
+    let mut artifacts = Vec::new();
+    let mut strays = Vec::new();
+    for (name, file) in registry.artifact_entries() {
+        // A recorded version's row says `missing` when its artifact is not a file.
+        if indexed.contains(&name) {
+            continue;
+        }
+        match file {
+            ArtifactFile::Other(what) => {
+                strays.push((registry.artifact_path(&name.to_string()), what));
+            }
+            _ => artifacts.push(name),
+        }
+    }
+    (artifacts, strays)
 }
