@@ -4,6 +4,7 @@ use insta::assert_snapshot;
 
 use crate::common::{TestContext, archive_file, inspect_archive};
 
+mod pins;
 mod registry;
 
 fn artifact(context: &TestContext, file: &str) -> Vec<u8> {

@@ -257,3 +257,72 @@ fn a_stray_copy_of_metadata_is_refused_not_read_as_the_module() {
             .contains("local_prov_0.3.0.tar")
     );
 }
+
+/// Regression: `pack clean` deleted a real directory named like an old artifact
+/// (`packages/up_prov_0.5.0.tar/`), whatever it held.
+#[test]
+fn clean_leaves_a_directory_named_like_an_artifact() {
+    let context = TestContext::new();
+    context.provider("up").create();
+    for version in ["1.0.0", "2.0.0"] {
+        context
+            .run(["pack", "provider", "up", "--version", version])
+            .success();
+    }
+    context.write(
+        "distribution/packages/up_prov_0.5.0.tar/notes.txt",
+        "precious",
+    );
+    assert_snapshot!(context.run_unchanged("distribution", ["pack", "clean", "--keep-latest", "1", "--dry-run"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    Would delete `up_prov` 1.0.0 (up_prov_1.0.0.tar)
+    error: `distribution/packages/up_prov_0.5.0.tar` is a directory, not an artifact, so `up_prov` 0.5.0 is left as it is
+    hint: move it out of the packages directory, or delete it by hand
+    ");
+    assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "1"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+         Deleted `up_prov` 1.0.0 (up_prov_1.0.0.tar)
+    error: `distribution/packages/up_prov_0.5.0.tar` is a directory, not an artifact, so `up_prov` 0.5.0 is left as it is
+    hint: move it out of the packages directory, or delete it by hand
+    ");
+    assert_eq!(
+        context.read("distribution/packages/up_prov_0.5.0.tar/notes.txt"),
+        "precious"
+    );
+    assert!(
+        !context
+            .path("distribution/packages/up_prov_1.0.0.tar")
+            .exists()
+    );
+}
+
+/// Regression: a link to a directory, named like an artifact, made `pack list` fail whole.
+#[test]
+fn list_skips_a_link_to_a_directory_named_like_an_artifact() {
+    let context = TestContext::new();
+    context.provider("up").create();
+    context.run(["pack", "provider", "up"]).success();
+    std::fs::create_dir(context.path("elsewhere")).expect("mkdir");
+    std::os::unix::fs::symlink(
+        context.path("elsewhere"),
+        context.path("distribution/packages/up_prov_0.5.0.tar"),
+    )
+    .expect("link");
+    assert_snapshot!(context.run(["pack", "list", "--format", "json"]).stderr, @"
+    warning: `distribution/packages/up_prov_0.5.0.tar` is a link to a directory, not an artifact, so it is not listed
+    hint: move it out of the packages directory
+    ");
+    assert_snapshot!(context.run(["pack", "list"]), @"
+    exit: 0
+    --- stdout
+    MODULE   KIND      VERSION  SIZE      CREATED               SHA256        SIGNED  STATE
+    up_prov  provider  0.0.1    4.50 KiB  2025-11-26T00:00:00Z  34a084f1e20d  no      ok
+    --- stderr
+    warning: `distribution/packages/up_prov_0.5.0.tar` is a link to a directory, not an artifact, so it is not listed
+    hint: move it out of the packages directory
+    ");
+}
