@@ -119,15 +119,18 @@ impl<'a> InfraSession<'a> {
     /// Writes `next` as the infra's lock file in `transaction`, after recording in the local
     /// registry that the infra may pin both what its lock pins now and what `next` pins. A
     /// record that cannot be written refuses the change: `pack clean` could delete what the new
-    /// lock pins.
+    /// lock pins. A session for links only pins nothing new, and holds no lock on the registry:
+    /// it leaves the record to [`InfraSession::committed`].
     pub(crate) fn stage_lock(
         &self,
         next: &ProvidersLock,
         transaction: &mut Transaction,
     ) -> anyhow::Result<()> {
-        let mut packs = recorded_pins(&self.lock);
-        packs.extend(recorded_pins(next));
-        self.record_pins(packs)?;
+        if self.access == Access::Packs {
+            let mut packs = recorded_pins(&self.lock);
+            packs.extend(recorded_pins(next));
+            self.record_pins(packs)?;
+        }
         transaction.write(&self.infra.lock_path(), next.render().as_bytes())?;
         Ok(())
     }

@@ -60,6 +60,7 @@ impl DirectoryRegistry {
         crate::fs::remove_debris(&self.pack_path)?;
         crate::fs::remove_debris(&self.registry_path)?;
         crate::fs::remove_debris(&self.registry_path.join(DOCS_DIR))?;
+        crate::fs::remove_debris(&self.pins_dir())?;
         Ok(())
     }
 

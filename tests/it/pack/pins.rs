@@ -112,6 +112,14 @@ fn clean_deletes_what_a_path_infra_no_longer_pins() {
     let (context, inf1) = pinned_by_path();
     let inf1 = inf1.to_str().expect("utf-8");
     let _filters = context.filters().bind();
+    assert_snapshot!(context.run_unchanged("distribution", ["pack", "clean", "--keep-latest", "1", "--dry-run"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+            Kept `local_prov` 0.10.0: pinned by `workspace/nested/inf2`
+            Kept `local_prov` 0.9.0: pinned by `[TEMP]/elsewhere/inf1`
+    Would delete `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig)
+    ");
     // inf1 removes its pin; inf2 moves to the newest version.
     context
         .run(["providers", "remove", "local", inf1])
@@ -126,6 +134,13 @@ fn clean_deletes_what_a_path_infra_no_longer_pins() {
             "0.10.1",
         ])
         .success();
+    // inf1 pins nothing: its record is gone; inf2's names 0.10.1 alone.
+    let records: Vec<String> = std::fs::read_dir(context.path("distribution/registry/pins"))
+        .expect("pins")
+        .map(|entry| std::fs::read_to_string(entry.expect("entry").path()).expect("read"))
+        .collect();
+    assert_eq!(records.len(), 1);
+    assert!(records[0].contains("\"0.10.1\"") && !records[0].contains("\"0.10.0\""));
     assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "1"]), @"
     exit: 0
     --- stdout
@@ -186,6 +201,8 @@ fn clean_forgets_a_recorded_infra_that_is_gone() {
     let _filters = context.filters().bind();
     std::fs::remove_dir_all(&inf1).expect("rm inf1");
     std::fs::remove_dir_all(context.path("workspace/nested")).expect("rm inf2");
+    // What a record write killed midway leaves.
+    context.write("distribution/registry/pins/.provisioning-1234.tmp", "{");
     assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "1"]), @"
     exit: 0
     --- stdout
@@ -194,7 +211,7 @@ fn clean_forgets_a_recorded_infra_that_is_gone() {
          Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig)
          Deleted `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig)
     ");
-    // Their records went with them.
+    // Their records went with them, and the debris.
     let records = std::fs::read_dir(context.path("distribution/registry/pins")).expect("pins");
     assert_eq!(records.count(), 0);
 }
