@@ -67,29 +67,7 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
             super::index::warn(&error, printer);
         }
     }
-    let verb = if args.dry_run {
-        "Would delete"
-    } else {
-        "Deleted"
-    };
-    let mut deletions = Vec::new();
-    for doomed in plan.doomed() {
-        let unindexed = if doomed.indexed { "" } else { ", unindexed" };
-        printer.status(
-            verb,
-            format!(
-                "`{}` {} ({}{unindexed})",
-                doomed.pack.module,
-                doomed.pack.version,
-                doomed.files.join(", ")
-            ),
-        );
-        deletions.push(Deletion {
-            module: doomed.pack.module.to_string(),
-            version: doomed.pack.version.to_string(),
-            files: doomed.files.clone(),
-        });
-    }
+    let deletions = print_deletions(&plan, args.dry_run, printer);
     for refused in &plan.refused {
         printer.error_message(format!(
             "`{}` is {}, not an artifact, so `{}` {} is left as it is\nhint: move it out of the packages directory, or delete it by hand",
@@ -139,4 +117,28 @@ fn refuse_unreadable(
         }
     }
     Ok(())
+}
+
+/// Says what goes (or would go), and returns it for `--format`.
+fn print_deletions(plan: &retention::Plan, dry_run: bool, printer: &Printer) -> Vec<Deletion> {
+    let verb = if dry_run { "Would delete" } else { "Deleted" };
+    let mut deletions = Vec::new();
+    for doomed in plan.doomed() {
+        let unindexed = if doomed.indexed { "" } else { ", unindexed" };
+        printer.status(
+            verb,
+            format!(
+                "`{}` {} ({}{unindexed})",
+                doomed.pack.module,
+                doomed.pack.version,
+                doomed.files.join(", ")
+            ),
+        );
+        deletions.push(Deletion {
+            module: doomed.pack.module.to_string(),
+            version: doomed.pack.version.to_string(),
+            files: doomed.files.clone(),
+        });
+    }
+    deletions
 }
