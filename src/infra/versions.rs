@@ -1,5 +1,5 @@
 //! Versions over time: what is behind (`providers outdated`) and the plan that moves pins
-//! forward within their requirements (`providers update`; [`super::ops::update`] carries it
+//! forward within their requirements (`providers update`; [`crate::ops::update`] carries it
 //! out). Both read an [`InfraSession`]: its lock, each module's requirement (in its
 //! `manifest.toml` for a module installed by name, in its requirers' manifests for a
 //! dependency), and its registries' indexes (the sources the lock records included).

@@ -10,6 +10,7 @@ mod daily_loop;
 mod debris;
 mod dependencies;
 mod discovery;
+mod docs;
 mod evaluation;
 mod faults;
 mod fixtures;

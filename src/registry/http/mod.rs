@@ -5,7 +5,7 @@
 //! records from `registry/<module>.json`; the packs from `packages/<module>_<version>.tar` and
 //! the `.minisig` beside it.
 //!
-//! - [`address`]: the URL, and the rule that plain HTTP is for loopback hosts only;
+//! - [`crate::address`]: the URL, and the rule that plain HTTP is for loopback hosts only;
 //! - [`credentials`]: a bearer token, or `.netrc`;
 //! - [`cache`]: artifacts by digest, signatures, and the last documents read with their `ETag`;
 //! - [`fetch`]: every read, bounded in size, retried when transient, conditional when cached;

@@ -7,7 +7,7 @@
 //! [`SIGNATURE_MEDIA_TYPE`] (or, when it came later, a referrer: [`referrers`]), and the
 //! registry metadata fields as annotations.
 //!
-//! - [`address`]: `oci://host[:port]/namespace`, and which hosts are loopback;
+//! - [`crate::address`]: `oci://host[:port]/namespace`, and which hosts are loopback;
 //! - [`credentials`]: where the credentials for a host come from;
 //! - [`client`]: the transport (timeouts, redirects, retries, error descriptions);
 //! - [`http`]: every read, bounded in size (`oci-client` reads answers whole);
