@@ -14,6 +14,7 @@ mod evaluation;
 mod faults;
 mod fixtures;
 mod hostile_registry;
+mod hostile_token;
 mod http_registry;
 mod install;
 mod late_signatures;

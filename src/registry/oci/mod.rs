@@ -10,6 +10,7 @@
 //! - [`address`]: `oci://host[:port]/namespace`, and which hosts are loopback;
 //! - [`credentials`]: where the credentials for a host come from;
 //! - [`client`]: the transport (timeouts, redirects, retries, error descriptions);
+//! - [`token`]: the bearer-token negotiation, bounded, its realm held to the registry's rules;
 //! - [`http`]: every read, bounded in size (`oci-client` reads answers whole);
 //! - [`cache`]: the digest-keyed cache that answers repeated pulls with no request;
 //! - [`pull`]: fetching a pack: its manifest checked and bounded, its blobs streamed to the cache;
@@ -33,6 +34,7 @@ mod list;
 mod publish;
 mod pull;
 pub mod referrers;
+mod token;
 mod yank;
 
 use std::collections::BTreeMap;
@@ -52,6 +54,7 @@ use self::client::{CONCURRENCY, describe, retry};
 use self::http::{Failure, Session};
 use self::list::list_pages;
 use super::{Fetched, Registry, RegistryError};
+use crate::address::{Authority, TokenHosts};
 use crate::config::Distribution;
 use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
@@ -168,6 +171,8 @@ pub struct OciRegistry {
     auth_source: String,
     /// Why the credentials could not be read: the first network request fails with it.
     credentials_error: Option<String>,
+    /// The hosts besides the registry's own trusted with the credentials for a token.
+    token_hosts: TokenHosts,
     cache: Cache,
     bounds: Bounds,
     offline: bool,
@@ -175,7 +180,7 @@ pub struct OciRegistry {
 
 /// The network side of a registry.
 struct Connection {
-    /// Negotiates credentials and pushes.
+    /// Pushes, with the credentials [`token`] negotiated for each repository.
     client: Client,
     /// Reads, bounded (see [`http`]).
     http: reqwest::Client,
@@ -202,6 +207,7 @@ impl OciRegistry {
             auth,
             auth_source,
             credentials_error,
+            token_hosts: distribution.token_hosts.clone(),
             cache: Cache::new(&distribution.cache_path),
             bounds: Bounds::from_config(distribution),
             offline,
@@ -266,13 +272,15 @@ impl OciRegistry {
         connection: &'a Connection,
         reference: &oci_client::Reference,
     ) -> Result<Session<'a>, Failure> {
+        let registry = Authority::of_oci(&self.url);
         retry(Failure::is_transient, || {
             Session::open(
-                &connection.client,
                 &connection.http,
                 self.url.scheme(),
+                &registry,
                 reference,
                 &self.auth,
+                &self.token_hosts,
             )
         })
         .await
