@@ -28,6 +28,7 @@ mod oci;
 mod operations;
 mod pack;
 mod parsers;
+mod poisoned_cache;
 mod races;
 mod readme;
 mod reads;

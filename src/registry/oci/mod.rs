@@ -427,7 +427,11 @@ impl OciRegistry {
             return Ok(fetched);
         }
         let layout = self.pull_within_deadline(connection, pack).await?;
-        self.load(&layout).ok_or_else(|| OciError::Pull {
+        let fetched = self.load(&layout).map(|fetched| Fetched {
+            cached: false,
+            ..fetched
+        });
+        fetched.ok_or_else(|| OciError::Pull {
             host: self.url.host.clone(),
             pack: pack.clone(),
             reason: "its blobs could not be read back from the cache".into(),
@@ -502,6 +506,26 @@ impl Registry for OciRegistry {
         if let Some(fetched) = self.cached(pack) {
             return Ok(fetched);
         }
+        Ok(self
+            .run(|connection| self.fetch_async(connection, pack))?
+            .map_err(|error| self.explain_not_found(error))?)
+    }
+
+    /// The cached manifest of `pack` dropped (its blobs are kept: their digests are checked
+    /// whenever they are read), and `pack` pulled again.
+    fn refetch(&self, pack: &PackRef, failed: &str) -> Result<Fetched, RegistryError> {
+        if self.offline {
+            return Err(RegistryError::CachedCopyFailed {
+                pack: pack.clone(),
+                registry: self.label(),
+                reason: failed.to_owned(),
+            });
+        }
+        let tag = tag_for(&pack.version)?;
+        self.cache
+            .drop_manifest(&self.url, &pack.module, &tag, || {
+                format!("`{}` {}", pack.module, pack.version)
+            })?;
         Ok(self
             .run(|connection| self.fetch_async(connection, pack))?
             .map_err(|error| self.explain_not_found(error))?)
