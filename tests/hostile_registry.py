@@ -16,7 +16,8 @@ and misbehaves as `--mode` says:
 - `token`: every answer but the token endpoint `/token` is `401` with a `Bearer` challenge
   whose realm is `--realm` (else its own `/token`), unless the request carries the bearer token
   that `/token` hands out to anyone (logged as `TOKEN <the scheme of the credentials sent>`);
-- `token-endless`: the same, and its `/token` never ends (no Content-Length).
+- `token-endless`: the same, and its `/token` never ends (no Content-Length);
+- `token-login`: the same, and its `/token` answers `401` to a request without credentials.
 
 In every mode the catalog and the tag lists are paginated as the distribution specification
 allows and hostile clients will meet: at most `--page-size` entries a page whatever `n` asks for,
@@ -43,6 +44,7 @@ MODES = (
     "garbage-json",
     "token",
     "token-endless",
+    "token-login",
 )
 TOKEN = "hostile-token"
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -178,6 +180,8 @@ class Handler(BaseHTTPRequestHandler):
         self.registry.log(f"TOKEN {credentials}")
         if self.registry.mode == "token-endless":
             return self.endless(b'{"token": "', b"a")
+        if self.registry.mode == "token-login" and credentials == "none":
+            return self.error(401, "UNAUTHORIZED")
         self.send(200, json.dumps({"token": TOKEN}).encode())
 
     def manifest(self):

@@ -134,6 +134,28 @@ fn credentials_go_to_a_token_endpoint_on_another_host_only_when_the_config_names
     );
 }
 
+/// A token endpoint on another host that refuses a request made without the credentials: the
+/// error says they were withheld, and which key sends them.
+#[test]
+fn a_token_endpoint_refusing_withheld_credentials_names_the_key_that_sends_them() {
+    let (releaser, team) = releaser_and_teammate();
+    let tokens = HostileRegistry::start("token-login", &releaser, PACK);
+    let realm = format!("http://127.0.0.1:{}/token", tokens.port);
+    let registry = HostileRegistry::start_with("token", &releaser, PACK, &["--realm", &realm]);
+    let refused = run(&team, &registry, BASIC, &["registry", "list"]);
+    let refused = refused
+        .to_string()
+        .replace(&tokens.port.to_string(), "[TOKEN PORT]");
+    assert_snapshot!(refused, @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: the registry `[HOST]` failed to list its modules: its token endpoint `127.0.0.1:[TOKEN PORT]` answered 401 Unauthorized: UNAUTHORIZED unauthorized
+    hint: your credentials were not sent to `127.0.0.1:[TOKEN PORT]`, which is not the registry's host: if you trust it with them, add it to `distribution.token_hosts` (or `PROVISIONING_DISTRIBUTION_TOKEN_HOSTS`)
+    ");
+    assert_eq!(token_requests(&tokens), ["none"], "withheld");
+}
+
 /// A token of the user's own is the registry's credential: it is sent to the registry, never
 /// to a token endpoint.
 #[test]
