@@ -169,6 +169,16 @@ pub async fn negotiate(
             withheld = true;
         }
     }
+    ask(request, host, withheld).await.map(Credentials::Bearer)
+}
+
+/// The token the realm's `request` is answered with, read up to [`MAX_TOKEN_BYTES`]; `host`
+/// names the realm's host in errors, `withheld` says the user's credentials were not sent.
+async fn ask(
+    request: reqwest::RequestBuilder,
+    host: String,
+    withheld: bool,
+) -> Result<String, Failure> {
     let failed = |error| {
         Failure::Token(TokenFailure::Http {
             host: host.clone(),
@@ -203,9 +213,7 @@ pub async fn negotiate(
     if more {
         return Err(too_large());
     }
-    token(&body)
-        .map(Credentials::Bearer)
-        .map_err(|reason| Failure::Token(TokenFailure::Invalid { host, reason }))
+    token(&body).map_err(|reason| Failure::Token(TokenFailure::Invalid { host, reason }))
 }
 
 impl super::OciRegistry {
