@@ -155,6 +155,8 @@ pub struct Distribution {
     /// The deadline of each operation on an OCI registry: a pack's fetch (with its blobs and
     /// retries), a listing, a publication.
     pub network_timeout_secs: std::num::NonZeroU64,
+    /// The hosts besides a registry's own that may receive its credentials for a token.
+    pub token_hosts: crate::address::TokenHosts,
     pub metadata: Metadata,
 }
 

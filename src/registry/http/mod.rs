@@ -287,6 +287,7 @@ impl HttpRegistry {
             signature,
             label: self.url.display(),
             loose: false,
+            cached: true,
         })
     }
 
@@ -312,7 +313,11 @@ impl HttpRegistry {
                 })?;
         let entry = metadata.require(&pack.version)?;
         self.download(http, pack, &entry).await?;
-        self.load(entry).ok_or_else(|| {
+        let fetched = self.load(entry).map(|fetched| Fetched {
+            cached: false,
+            ..fetched
+        });
+        fetched.ok_or_else(|| {
             HttpError::Artifact {
                 registry: self.url.display(),
                 pack: pack.clone(),
@@ -456,6 +461,28 @@ impl Registry for HttpRegistry {
     /// Fetches several packs into the cache, [`CONCURRENCY`] at a time, so that the fetches
     /// that follow are answered by the cache. Best effort: what fails here fails again, with its
     /// error, when the pack itself is fetched.
+    /// The cached signature and record of `pack` dropped (the artifact is kept: its digest is
+    /// checked whenever it is read), and fetched again.
+    fn refetch(&self, pack: &PackRef, failed: &str) -> Result<Fetched, RegistryError> {
+        if self.offline {
+            return Err(RegistryError::CachedCopyFailed {
+                pack: pack.clone(),
+                registry: self.label(),
+                reason: failed.to_owned(),
+            });
+        }
+        if let Some(entry) = self
+            .cached_metadata(&pack.module)
+            .and_then(|metadata| metadata.get(&pack.version).cloned())
+        {
+            self.cache.drop_signature(&entry.sha256)?;
+        }
+        self.cache
+            .drop_document(&Self::metadata_path(&pack.module))?;
+        let operation = format!("fetching `{}` {}", pack.module, pack.version);
+        self.run(&operation, |http| self.fetch_async(http, pack))
+    }
+
     fn prefetch(&self, packs: &[PackRef]) {
         if self.offline || packs.len() < 2 {
             return;

@@ -10,6 +10,7 @@
 //! - [`crate::address`]: `oci://host[:port]/namespace`, and which hosts are loopback;
 //! - [`credentials`]: where the credentials for a host come from;
 //! - [`client`]: the transport (timeouts, redirects, retries, error descriptions);
+//! - [`token`]: the bearer-token negotiation, bounded, its realm held to the registry's rules;
 //! - [`http`]: every read, bounded in size (`oci-client` reads answers whole);
 //! - [`cache`]: the digest-keyed cache that answers repeated pulls with no request;
 //! - [`pull`]: fetching a pack: its manifest checked and bounded, its blobs streamed to the cache;
@@ -33,6 +34,7 @@ mod list;
 mod publish;
 mod pull;
 pub mod referrers;
+mod token;
 mod yank;
 
 use std::collections::BTreeMap;
@@ -52,6 +54,7 @@ use self::client::{CONCURRENCY, describe, retry};
 use self::http::{Failure, Session};
 use self::list::list_pages;
 use super::{Fetched, Registry, RegistryError};
+use crate::address::{Authority, TokenHosts};
 use crate::config::Distribution;
 use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
@@ -168,6 +171,8 @@ pub struct OciRegistry {
     auth_source: String,
     /// Why the credentials could not be read: the first network request fails with it.
     credentials_error: Option<String>,
+    /// The hosts besides the registry's own trusted with the credentials for a token.
+    token_hosts: TokenHosts,
     cache: Cache,
     bounds: Bounds,
     offline: bool,
@@ -175,7 +180,7 @@ pub struct OciRegistry {
 
 /// The network side of a registry.
 struct Connection {
-    /// Negotiates credentials and pushes.
+    /// Pushes, with the credentials [`token`] negotiated for each repository.
     client: Client,
     /// Reads, bounded (see [`http`]).
     http: reqwest::Client,
@@ -202,6 +207,7 @@ impl OciRegistry {
             auth,
             auth_source,
             credentials_error,
+            token_hosts: distribution.token_hosts.clone(),
             cache: Cache::new(&distribution.cache_path),
             bounds: Bounds::from_config(distribution),
             offline,
@@ -266,13 +272,15 @@ impl OciRegistry {
         connection: &'a Connection,
         reference: &oci_client::Reference,
     ) -> Result<Session<'a>, Failure> {
+        let registry = Authority::of_oci(&self.url);
         retry(Failure::is_transient, || {
             Session::open(
-                &connection.client,
                 &connection.http,
                 self.url.scheme(),
+                &registry,
                 reference,
                 &self.auth,
+                &self.token_hosts,
             )
         })
         .await
@@ -419,7 +427,11 @@ impl OciRegistry {
             return Ok(fetched);
         }
         let layout = self.pull_within_deadline(connection, pack).await?;
-        self.load(&layout).ok_or_else(|| OciError::Pull {
+        let fetched = self.load(&layout).map(|fetched| Fetched {
+            cached: false,
+            ..fetched
+        });
+        fetched.ok_or_else(|| OciError::Pull {
             host: self.url.host.clone(),
             pack: pack.clone(),
             reason: "its blobs could not be read back from the cache".into(),
@@ -494,6 +506,26 @@ impl Registry for OciRegistry {
         if let Some(fetched) = self.cached(pack) {
             return Ok(fetched);
         }
+        Ok(self
+            .run(|connection| self.fetch_async(connection, pack))?
+            .map_err(|error| self.explain_not_found(error))?)
+    }
+
+    /// The cached manifest of `pack` dropped (its blobs are kept: their digests are checked
+    /// whenever they are read), and `pack` pulled again.
+    fn refetch(&self, pack: &PackRef, failed: &str) -> Result<Fetched, RegistryError> {
+        if self.offline {
+            return Err(RegistryError::CachedCopyFailed {
+                pack: pack.clone(),
+                registry: self.label(),
+                reason: failed.to_owned(),
+            });
+        }
+        let tag = tag_for(&pack.version)?;
+        self.cache
+            .drop_manifest(&self.url, &pack.module, &tag, || {
+                format!("`{}` {}", pack.module, pack.version)
+            })?;
         Ok(self
             .run(|connection| self.fetch_async(connection, pack))?
             .map_err(|error| self.explain_not_found(error))?)

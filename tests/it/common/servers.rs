@@ -133,6 +133,11 @@ impl HostileRegistry {
 
     /// Serves `pack` (`module@version`) as `releaser` packed it (signed when it was).
     pub fn start(mode: &str, releaser: &TestContext, pack: &str) -> Self {
+        Self::start_with(mode, releaser, pack, &[])
+    }
+
+    /// The same, with more arguments for the script (`--realm URL`).
+    pub fn start_with(mode: &str, releaser: &TestContext, pack: &str, more: &[&str]) -> Self {
         use std::io::BufRead as _;
         let (module, version) = pack.split_once('@').expect("module@version");
         let metadata: serde_json::Value =
@@ -171,6 +176,7 @@ impl HostileRegistry {
                 &annotations.to_string(),
             ])
             .args(["--modules", Self::MORE_MODULES, "--tags", Self::MORE_TAGS])
+            .args(more)
             .arg("--pack")
             .arg(&tar)
             .arg("--log")
