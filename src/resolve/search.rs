@@ -20,7 +20,7 @@ pub const MAX_MODULES: usize = 10_000;
 /// The most work one resolution does: each candidate version examined costs one unit, plus one
 /// per requirement checked against it and one per dependency it brings. A resolution that
 /// needs no backtracking costs a few units per module and dependency.
-pub const MAX_WORK: u64 = 10_000_000;
+pub const MAX_WORK: u64 = 2_000_000;
 
 /// The modules still to decide, in rank order.
 type Queue = BTreeSet<(usize, ModuleName)>;
