@@ -100,6 +100,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     // Evaluations run in bounded worker processes started from this executable.
     nickel::worker::enable();
+    registry::transport::start_clock();
     let printer = Printer::new(&cli.global);
     match run(cli, &printer) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -2,10 +2,12 @@
 //! `reqwest` client with timeouts, bounded redirects and plain HTTP for loopback hosts only;
 //! retries of idempotent requests with backoff; bodies read up to a bound, or streamed into a
 //! file while they are hashed and put in place only when their size and digest match; one-line
-//! descriptions of errors. Time is bounded by each registry's deadline, not here.
+//! descriptions of errors; and the command's one network [`Deadline`], which bounds the time of
+//! every operation of every registry.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use crate::address::is_loopback_host;
 use crate::config::Distribution;
@@ -22,12 +24,59 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// Redirects followed in a row at most: a loop fails after this many.
 const MAX_REDIRECTS: usize = 10;
 
+/// When the command started: its network deadline counts from here.
+static COMMAND_START: OnceLock<Instant> = OnceLock::new();
+
+/// Starts the clock of the command's network deadline (the first call does; a registry opened
+/// before it starts it then).
+pub fn start_clock() -> Instant {
+    *COMMAND_START.get_or_init(Instant::now)
+}
+
+/// The time the whole command's network work must finish in: `distribution.network_timeout_secs`
+/// from when the command started, shared by every operation of every registry. Each request
+/// gets the time remaining; once it has passed, every operation fails at once without a request
+/// (a command of N operations waits the deadline once, not N times).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Instant,
+    seconds: u64,
+}
+
+impl Deadline {
+    pub fn after_start(seconds: u64) -> Self {
+        let at = start_clock()
+            .checked_add(Duration::from_secs(seconds))
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(u64::from(u32::MAX)));
+        Self { at, seconds }
+    }
+
+    /// The deadline, in seconds from the start of the command, for messages.
+    pub fn seconds(&self) -> u64 {
+        self.seconds
+    }
+
+    /// The time left; `None` once the deadline has passed.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.at
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+    }
+
+    /// Runs `work` until the deadline: `None` when it did not finish in time, or when the
+    /// deadline had passed already (then `work` is not started: no request is made).
+    pub async fn run<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let left = self.remaining()?;
+        tokio::time::timeout(left, work).await.ok()
+    }
+}
+
 /// What one command may ask of a registry.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
-    /// Each network operation (a pack's fetch with its blobs and retries, a listing, a
-    /// publication, a static registry's document) must finish within it: `distribution.network_timeout_secs`.
-    pub deadline: Duration,
+    /// Every network operation of the command (packs' fetches with their blobs and retries,
+    /// listings, publications, a static registry's documents) must finish within it.
+    pub deadline: Deadline,
     /// The largest pack layer downloaded: `distribution.unpack_max_bytes` (an artifact larger
     /// than what it may unpack to is refused before a byte of it is read).
     pub max_artifact_bytes: u64,
@@ -36,7 +85,7 @@ pub struct Bounds {
 impl Bounds {
     pub fn from_config(distribution: &Distribution) -> Self {
         Self {
-            deadline: Duration::from_secs(distribution.network_timeout_secs.get()),
+            deadline: Deadline::after_start(distribution.network_timeout_secs.get()),
             max_artifact_bytes: distribution.unpack_max_bytes,
         }
     }

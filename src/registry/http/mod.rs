@@ -57,7 +57,7 @@ pub enum HttpError {
         reason: String,
     },
     #[error(
-        "the registry `{registry}` is too slow: {operation} did not finish within {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
+        "the registry `{registry}` is too slow: {operation} did not finish within the command's network deadline of {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
     )]
     Deadline {
         registry: String,
@@ -186,16 +186,14 @@ impl HttpRegistry {
         operation: &str,
         work: impl std::future::Future<Output = Result<T, RegistryError>>,
     ) -> Result<T, RegistryError> {
-        tokio::time::timeout(self.bounds.deadline, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(HttpError::Deadline {
-                    registry: self.url.display(),
-                    operation: operation.to_owned(),
-                    seconds: self.bounds.deadline.as_secs(),
-                }
-                .into())
-            })
+        self.bounds.deadline.run(work).await.unwrap_or_else(|| {
+            Err(HttpError::Deadline {
+                registry: self.url.display(),
+                operation: operation.to_owned(),
+                seconds: self.bounds.deadline.seconds(),
+            }
+            .into())
+        })
     }
 
     fn metadata_path(module: &ModuleName) -> String {

@@ -95,7 +95,7 @@ pub enum OciError {
         reason: String,
     },
     #[error(
-        "the registry `{host}` is too slow: {operation} did not finish within {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
+        "the registry `{host}` is too slow: {operation} did not finish within the command's network deadline of {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
     )]
     Deadline {
         host: String,
@@ -249,15 +249,13 @@ impl OciRegistry {
         operation: impl FnOnce() -> String,
         work: impl std::future::Future<Output = Result<T, OciError>>,
     ) -> Result<T, OciError> {
-        tokio::time::timeout(self.bounds.deadline, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(OciError::Deadline {
-                    host: self.url.host.clone(),
-                    operation: operation(),
-                    seconds: self.bounds.deadline.as_secs(),
-                })
+        self.bounds.deadline.run(work).await.unwrap_or_else(|| {
+            Err(OciError::Deadline {
+                host: self.url.host.clone(),
+                operation: operation(),
+                seconds: self.bounds.deadline.seconds(),
             })
+        })
     }
 
     /// The reads of one operation on `reference`'s repository, its credentials negotiated.
