@@ -40,15 +40,14 @@ pub fn list(
             modules.len()
         );
     }
-    // One read of each module's record (versions and yanks together), concurrent for a remote
-    // registry, all under the command's one network deadline.
+    // Each module's versions and yanks, all under the command's one network deadline.
     let mut rows = Vec::new();
-    for (module, index) in modules.iter().zip(registry.index_many(&modules)) {
-        for entry in index? {
+    for (module, listed) in modules.iter().zip(registry.listing(&modules)) {
+        for (version, yanked) in listed? {
             rows.push(ListedVersion {
                 module: module.to_string(),
-                yanked: entry.yanked,
-                version: entry.version.to_string(),
+                yanked,
+                version: version.to_string(),
             });
         }
     }

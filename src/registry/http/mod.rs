@@ -428,6 +428,22 @@ impl Registry for HttpRegistry {
         }
     }
 
+    /// Each module's record read once (not once for its versions and again for its yanks).
+    fn listing(
+        &self,
+        modules: &[ModuleName],
+    ) -> Vec<Result<Vec<(semver::Version, bool)>, RegistryError>> {
+        self.index_many(modules)
+            .into_iter()
+            .map(|index| {
+                Ok(index?
+                    .into_iter()
+                    .map(|entry| (entry.version, entry.yanked))
+                    .collect())
+            })
+            .collect()
+    }
+
     fn yanked(
         &self,
         module: &ModuleName,
