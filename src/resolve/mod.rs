@@ -13,6 +13,11 @@
 //! nothing is downloaded to learn what a pack needs. The same resolver serves link mode (the
 //! index is the catalog's sources: one version per module) and pack mode (the registry's
 //! metadata).
+//!
+//! Metadata may be hostile, so a resolution is bounded ([`search`]): no recursion per module
+//! (explicit stacks), at most [`MAX_MODULES`] modules read, a frontier at a time so that a remote
+//! index reads them concurrently ([`Index::prefetch`]), at most [`MAX_WORK`] units of work, and
+//! memory linear in what was read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

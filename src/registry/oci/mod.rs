@@ -16,12 +16,13 @@
 //! - [`publish`]: pushing packs;
 //! - [`referrers`]: signatures published after their pack, as OCI 1.1 referrers (with the
 //!   referrers tag schema for registries without the API);
-//! - this file: the registry itself: its bounds, the deadline of each operation, listing (every
-//!   page), and fetching (cache first).
+//! - this file: the registry itself: its bounds, each operation under the command's deadline,
+//!   listing (every page), and fetching (cache first).
 //!
-//! Each operation on the network (a pack's fetch with its blobs and retries, a listing, a
-//! publication) must finish within `distribution.network_timeout_secs`: per-read timeouts do not
-//! stop a registry that drips one byte at a time. `--offline` forbids the network: only the
+//! Every operation on the network (a pack's fetch with its blobs and retries, a listing, a
+//! publication) must finish within the command's one deadline, `distribution.network_timeout_secs`
+//! from its start ([`crate::registry::transport::Deadline`]): per-read timeouts do not stop a
+//! registry that drips one byte at a time. `--offline` forbids the network: only the
 //! cache answers.
 
 mod cache;
