@@ -10,7 +10,8 @@
 //! - [`cache`]: artifacts by digest, signatures, and the last documents read with their `ETag`;
 //! - [`fetch`]: every read, bounded in size, retried when transient, conditional when cached;
 //! - this file: the registry itself: each operation under the command's deadline, `--offline`,
-//!   and fetching cache first (a pack the cache holds whole costs no request at all: versions are immutable).
+//!   and fetching cache first (a pack the cache holds whole costs no request at all: versions
+//!   are immutable).
 
 mod cache;
 mod credentials;
