@@ -292,3 +292,47 @@ impl BlobStore {
         (Sha256::of(&bytes) == *digest).then_some(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    /// Once the command's deadline has passed, an operation is not even started: a registry
+    /// that made the command miss it gets no more requests.
+    #[test]
+    fn past_the_deadline_nothing_starts() {
+        let passed = Deadline {
+            at: Instant::now(),
+            seconds: 2,
+        };
+        assert_eq!(passed.remaining(), None);
+        let started = std::cell::Cell::new(false);
+        let ran = runtime().block_on(passed.run(async { started.set(true) }));
+        assert_eq!(ran, None);
+        assert!(!started.get(), "the work was started past the deadline");
+    }
+
+    #[test]
+    fn each_operation_gets_what_remains() {
+        let deadline = Deadline {
+            at: Instant::now() + Duration::from_millis(200),
+            seconds: 2,
+        };
+        assert!(
+            deadline
+                .remaining()
+                .is_some_and(|left| left <= Duration::from_millis(200))
+        );
+        let sleep = async { tokio::time::sleep(Duration::from_secs(60)).await };
+        let slow = runtime().block_on(deadline.run(sleep));
+        assert_eq!(slow, None, "a slow operation is cut at the deadline");
+        assert_eq!(runtime().block_on(deadline.run(async { 1 })), None);
+    }
+}
