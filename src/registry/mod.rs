@@ -252,6 +252,29 @@ pub trait Registry {
         modules.iter().map(|module| self.index(module)).collect()
     }
 
+    /// The versions of each of `modules`, oldest first, each with whether it is yanked: what
+    /// `registry list` shows. A registry that keeps both in one record (a static HTTP one)
+    /// reads it once per module, concurrently.
+    fn listing(
+        &self,
+        modules: &[ModuleName],
+    ) -> Vec<Result<Vec<(semver::Version, bool)>, RegistryError>> {
+        modules
+            .iter()
+            .map(|module| {
+                let yanked = self.yanked(module)?;
+                Ok(self
+                    .versions(module)?
+                    .into_iter()
+                    .map(|version| {
+                        let yanked = yanked.contains(&version);
+                        (version, yanked)
+                    })
+                    .collect())
+            })
+            .collect()
+    }
+
     /// One pack and what the registry records about it, unverified.
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError>;
 

@@ -221,7 +221,7 @@ fn a_registry_dripping_bytes_meets_the_deadline() {
     --- stdout
     --- stderr
     error: failed to install `aws` 1.0.0 into `wuji`
-      caused by: the registry `[HOST]` is too slow: fetching `aws_prov` 1.0.0 did not finish within 2 s
+      caused by: the registry `[HOST]` is too slow: fetching `aws_prov` 1.0.0 did not finish within the command's network deadline of 2 s
     hint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)
     ");
     assert_eq!(team.tree("workspace"), before, "the infra is unchanged");
@@ -231,7 +231,7 @@ fn a_registry_dripping_bytes_meets_the_deadline() {
     exit: 1
     --- stdout
     --- stderr
-    error: failed to publish `aws_prov` 1.0.0: the registry `[HOST]` is too slow: publishing `aws_prov` 1.0.0 did not finish within 2 s
+    error: failed to publish `aws_prov` 1.0.0: the registry `[HOST]` is too slow: publishing `aws_prov` 1.0.0 did not finish within the command's network deadline of 2 s
     hint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)
     error: 1 of 1 packs could not be published
     ");
@@ -239,7 +239,7 @@ fn a_registry_dripping_bytes_meets_the_deadline() {
     exit: 1
     --- stdout
     --- stderr
-    error: the registry `[HOST]` is too slow: listing its modules did not finish within 2 s
+    error: the registry `[HOST]` is too slow: listing its modules did not finish within the command's network deadline of 2 s
     hint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)
     ");
 }

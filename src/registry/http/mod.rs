@@ -9,8 +9,9 @@
 //! - [`credentials`]: a bearer token, or `.netrc`;
 //! - [`cache`]: artifacts by digest, signatures, and the last documents read with their `ETag`;
 //! - [`fetch`]: every read, bounded in size, retried when transient, conditional when cached;
-//! - this file: the registry itself: the deadline of each operation, `--offline`, and fetching
-//!   cache first (a pack the cache holds whole costs no request at all: versions are immutable).
+//! - this file: the registry itself: each operation under the command's deadline, `--offline`,
+//!   and fetching cache first (a pack the cache holds whole costs no request at all: versions
+//!   are immutable).
 
 mod cache;
 mod credentials;
@@ -57,7 +58,7 @@ pub enum HttpError {
         reason: String,
     },
     #[error(
-        "the registry `{registry}` is too slow: {operation} did not finish within {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
+        "the registry `{registry}` is too slow: {operation} did not finish within the command's network deadline of {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
     )]
     Deadline {
         registry: String,
@@ -186,16 +187,14 @@ impl HttpRegistry {
         operation: &str,
         work: impl std::future::Future<Output = Result<T, RegistryError>>,
     ) -> Result<T, RegistryError> {
-        tokio::time::timeout(self.bounds.deadline, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(HttpError::Deadline {
-                    registry: self.url.display(),
-                    operation: operation.to_owned(),
-                    seconds: self.bounds.deadline.as_secs(),
-                }
-                .into())
-            })
+        self.bounds.deadline.run(work).await.unwrap_or_else(|| {
+            Err(HttpError::Deadline {
+                registry: self.url.display(),
+                operation: operation.to_owned(),
+                seconds: self.bounds.deadline.seconds(),
+            }
+            .into())
+        })
     }
 
     fn metadata_path(module: &ModuleName) -> String {
@@ -433,6 +432,22 @@ impl Registry for HttpRegistry {
                     .collect()
             }
         }
+    }
+
+    /// Each module's record read once (not once for its versions and again for its yanks).
+    fn listing(
+        &self,
+        modules: &[ModuleName],
+    ) -> Vec<Result<Vec<(semver::Version, bool)>, RegistryError>> {
+        self.index_many(modules)
+            .into_iter()
+            .map(|index| {
+                Ok(index?
+                    .into_iter()
+                    .map(|entry| (entry.version, entry.yanked))
+                    .collect())
+            })
+            .collect()
     }
 
     fn yanked(

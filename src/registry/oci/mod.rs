@@ -17,12 +17,13 @@
 //! - [`publish`]: pushing packs;
 //! - [`referrers`]: signatures published after their pack, as OCI 1.1 referrers (with the
 //!   referrers tag schema for registries without the API);
-//! - this file: the registry itself: its bounds, the deadline of each operation, listing (every
-//!   page), and fetching (cache first).
+//! - this file: the registry itself: its bounds, each operation under the command's deadline,
+//!   listing (every page), and fetching (cache first).
 //!
-//! Each operation on the network (a pack's fetch with its blobs and retries, a listing, a
-//! publication) must finish within `distribution.network_timeout_secs`: per-read timeouts do not
-//! stop a registry that drips one byte at a time. `--offline` forbids the network: only the
+//! Every operation on the network (a pack's fetch with its blobs and retries, a listing, a
+//! publication) must finish within the command's one deadline, `distribution.network_timeout_secs`
+//! from its start ([`crate::registry::transport::Deadline`]): per-read timeouts do not stop a
+//! registry that drips one byte at a time. `--offline` forbids the network: only the
 //! cache answers.
 
 mod cache;
@@ -98,7 +99,7 @@ pub enum OciError {
         reason: String,
     },
     #[error(
-        "the registry `{host}` is too slow: {operation} did not finish within {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
+        "the registry `{host}` is too slow: {operation} did not finish within the command's network deadline of {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
     )]
     Deadline {
         host: String,
@@ -255,15 +256,13 @@ impl OciRegistry {
         operation: impl FnOnce() -> String,
         work: impl std::future::Future<Output = Result<T, OciError>>,
     ) -> Result<T, OciError> {
-        tokio::time::timeout(self.bounds.deadline, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(OciError::Deadline {
-                    host: self.url.host.clone(),
-                    operation: operation(),
-                    seconds: self.bounds.deadline.as_secs(),
-                })
+        self.bounds.deadline.run(work).await.unwrap_or_else(|| {
+            Err(OciError::Deadline {
+                host: self.url.host.clone(),
+                operation: operation(),
+                seconds: self.bounds.deadline.seconds(),
             })
+        })
     }
 
     /// The reads of one operation on `reference`'s repository, its credentials negotiated.

@@ -277,6 +277,11 @@ impl StaticServer {
             .collect()
     }
 
+    /// From now on, every file under `/packages/` drips one byte a second.
+    pub fn drip(&self) {
+        std::fs::write(self.dir.path().join("drip"), "").expect("drip switch");
+    }
+
     /// Stops the server (the host "going down").
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
