@@ -45,7 +45,10 @@ fn opened(count: usize, setup: &[&str], args: &[&str]) -> usize {
         .expect("strace runs");
     assert!(status.success(), "`{}` failed under strace", args.join(" "));
     let trace = std::fs::read_to_string(&trace).expect("read trace");
-    trace.lines().filter(|line| line.contains("openat(")).count()
+    trace
+        .lines()
+        .filter(|line| line.contains("openat("))
+        .count()
 }
 
 /// reads(40) − reads(20) is at most 2.2 × (reads(20) − reads(10)): a linear count doubles its
@@ -72,6 +75,10 @@ fn an_unload_of_n_modules_reads_linearly() {
 #[test]
 fn a_load_of_n_modules_reads_linearly() {
     assert_linear("load", |count| {
-        opened(count, &[], &["module-loader", "load", "taskservs", "homelab"])
+        opened(
+            count,
+            &[],
+            &["module-loader", "load", "taskservs", "homelab"],
+        )
     });
 }
