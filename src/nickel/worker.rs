@@ -221,11 +221,14 @@ impl Worker {
                     sink(&chunk).map_err(Failure::Sink)?;
                 }
                 _ => {
-                    let died = self.died();
+                    let why = match self.died() {
+                        Failure::Io(message) => message,
+                        _ => "the evaluation worker ended".to_owned(),
+                    };
                     return Err(Failure::Cut {
                         received,
                         length,
-                        why: Box::new(died),
+                        why,
                     });
                 }
             }
@@ -358,7 +361,7 @@ enum Failure {
     Cut {
         received: u64,
         length: u64,
-        why: Box<Failure>,
+        why: String,
     },
     /// Writing the text on failed (stdout closed, say).
     Sink(std::io::Error),
@@ -467,15 +470,12 @@ impl Failure {
                 received,
                 length,
                 why,
-            } => {
-                let why = why.into_error(path.clone(), bounds);
-                NickelError::Load {
-                    path,
-                    message: format!(
-                        "the export was cut off after {received} of its {length} bytes, so what was written is incomplete: {why}"
-                    ),
-                }
-            }
+            } => NickelError::Load {
+                path,
+                message: format!(
+                    "the evaluation worker stopped after sending {received} of the {length} bytes of its export, which is incomplete ({why})"
+                ),
+            },
             Failure::Sink(error) => NickelError::Output { path, error },
         }
     }
