@@ -69,6 +69,8 @@ pub struct Infra {
     pub name: String,
     /// Absolute.
     pub dir: PathBuf,
+    /// What `vendor/` held when last hashed ([`state::StatIndex`]), read on first use.
+    pub stat_index: std::sync::Arc<state::StatIndex>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +103,17 @@ fn known_infras(known: &[String], root: &Path) -> String {
 }
 
 impl Infra {
+    /// The infra `name` in `dir` (absolute). Its stat index is kept in the cache
+    /// (`<cache_path>/stat-index/`), not in the infra: it is this machine's, never committed.
+    pub fn new(context: &Context, name: String, dir: PathBuf) -> Self {
+        let index = state::StatIndex::file_for(&context.config.distribution.cache_path, &dir);
+        Self {
+            name,
+            dir,
+            stat_index: std::sync::Arc::new(state::StatIndex::at(index)),
+        }
+    }
+
     /// Resolves the command line's `<infra>`: a name under the workspace's `infra/`, or a path
     /// when it contains a `/` or is `.`.
     pub fn resolve(context: &Context, argument: &str) -> Result<Self, InfraError> {
@@ -113,16 +126,13 @@ impl Infra {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            return Ok(Self { name, dir });
+            return Ok(Self::new(context, name, dir));
         }
         names::validate(argument).map_err(InfraError::InvalidName)?;
         let root = context.infra_root();
         let dir = root.join(argument);
         if dir.is_dir() {
-            return Ok(Self {
-                name: argument.to_owned(),
-                dir,
-            });
+            return Ok(Self::new(context, argument.to_owned(), dir));
         }
         let mut known: Vec<String> = std::fs::read_dir(&root)
             .into_iter()
@@ -147,9 +157,12 @@ impl Infra {
             .flatten()
             .flatten()
             .filter(|entry| entry.path().is_dir())
-            .map(|entry| Self {
-                name: entry.file_name().to_string_lossy().into_owned(),
-                dir: entry.path(),
+            .map(|entry| {
+                Self::new(
+                    context,
+                    entry.file_name().to_string_lossy().into_owned(),
+                    entry.path(),
+                )
             })
             .filter(|infra| !infra.name.starts_with('.'))
             .collect();
