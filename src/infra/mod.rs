@@ -1,26 +1,34 @@
 //! An infrastructure (`workspace/infra/<infra>/`) and what it has installed. Its modules form
-//! a one-way graph:
+//! a one-way graph (an arrow is "uses"; nothing lower calls back up):
 //!
 //! ```text
-//! ops ──→ session (the locks, the lock file and manifest read once)
-//!  ├──→ link, vendor ──→ state ──→ lockfile, manifest (pure data)
-//!  └──→ closure, capabilities, generated
-//! pins, validate ──→ state
+//! versions ──→ session ──────────────────────────────────┐
+//! validate ──→ capabilities ──→ state ──→ closure ──→ lockfile, manifest (pure data)
+//!    └──→ generated ──→ closure                            │
+//! link, vendor (──→ state), pins ─────────────────────────┘
 //! ```
+//!
+//! `crate::ops` (load, remove, init, sync, update) drives them: it opens a [`session`], plans
+//! with [`closure`] and [`capabilities`], applies with [`link`] and [`vendor`] in one
+//! transaction it opens and commits, then refreshes [`generated`]. Nothing here calls back into
+//! `ops` or `commands`.
 //!
 //! - [`lockfile`] and [`manifest`]: the lock `providers.manifest.yaml` and `manifest.toml`, as
 //!   data (read, edit, render); no disk writes.
+//! - [`closure`]: what an install brings along, planned from the lock, the catalog or a
+//!   registry's index through `crate::resolve`.
 //! - [`state`]: reads what is on disk and compares it with the lock; it never writes.
+//! - [`capabilities`]: the capability check of a loaded set, and of the set a change leaves.
+//! - [`generated`]: the infra's `providers.ncl`, `taskservs.ncl` and `clusters.ncl`.
 //! - [`link`] and [`vendor`]: the steps of link mode (a symlink) and pack mode (a verified pack
 //!   unpacked into `vendor/`), each added to a transaction it is given.
 //! - [`session`]: an infra opened for a change: its locks held (as a value), its lock file and
 //!   manifest read once, registries and keys opened on first use.
-//! - [`ops`]: load, remove, init, sync and update, each planned before it writes and applied in
-//!   one transaction; the only place a transaction is opened and committed.
+//! - [`versions`]: `outdated`, and the plan of `update`, read from a session.
 //! - [`pins`]: what every infra of the workspace pins, for retention.
 //! - [`validate`]: the checks of `providers validate`, evaluation included.
 //!
-//! This module owns the infra's files; it never writes to a provider's source.
+//! This module owns the infra's files; it never writes to a module's source.
 
 pub mod capabilities;
 pub mod closure;

@@ -4,7 +4,7 @@
 //! lock file and the manifest once. Registries and trusted keys are opened the first time an
 //! operation asks for them.
 //!
-//! Holding a session is holding the locks: an operation in [`super::ops`] takes a session, so it
+//! Holding a session is holding the locks: an operation in [`crate::ops`] takes a session, so it
 //! cannot run without them. This module owns the locking order; it does not change the infra
 //! itself, but every new lock file goes through it ([`InfraSession::stage_lock`], then
 //! [`InfraSession::committed`]), so that the local registry's pin record

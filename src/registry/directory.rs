@@ -303,6 +303,7 @@ impl Registry for DirectoryRegistry {
             signature,
             label: self.label.clone(),
             loose: false,
+            cached: false,
         })
     }
 }
