@@ -68,6 +68,12 @@ enum Response {
     Evaluation {
         diagnostic: String,
     },
+    Field {
+        diagnostic: String,
+    },
+    Unrepresentable {
+        reason: String,
+    },
 }
 
 /// The worker's side: sets the memory limit, then answers requests from stdin until it closes.
@@ -100,6 +106,10 @@ fn answer_requests() -> std::io::Result<()> {
             },
             Err(NickelError::Load { message, .. }) => Response::Load { message },
             Err(NickelError::Evaluation { diagnostic, .. }) => Response::Evaluation { diagnostic },
+            Err(NickelError::Field { diagnostic, .. }) => Response::Field { diagnostic },
+            Err(NickelError::Unrepresentable { reason, .. }) => {
+                Response::Unrepresentable { reason }
+            }
             Err(other) => Response::Load {
                 message: other.to_string(),
             },
@@ -203,6 +213,8 @@ impl Worker {
                 }),
                 Ok(Response::Load { message }) => Err(Failure::Load(message)),
                 Ok(Response::Evaluation { diagnostic }) => Err(Failure::Evaluation(diagnostic)),
+                Ok(Response::Field { diagnostic }) => Err(Failure::Field(diagnostic)),
+                Ok(Response::Unrepresentable { reason }) => Err(Failure::Unrepresentable(reason)),
                 Err(error) => Err(Failure::Io(format!("an unreadable answer: {error}"))),
             },
             Ok(None) | Err(RecvTimeoutError::Disconnected) => Err(self.died()),
@@ -262,6 +274,8 @@ impl Drop for Worker {
 enum Failure {
     Load(String),
     Evaluation(String),
+    Field(String),
+    Unrepresentable(String),
     Timeout,
     Memory,
     Stack,
@@ -322,6 +336,17 @@ impl WorkerSlot {
         result.map_err(|failure| match failure {
             Failure::Load(message) => NickelError::Load { path, message },
             Failure::Evaluation(diagnostic) => NickelError::Evaluation { path, diagnostic },
+            Failure::Field(diagnostic) => NickelError::Field {
+                path,
+                field: output.field.clone().unwrap_or_default(),
+                diagnostic,
+            },
+            Failure::Unrepresentable(reason) => NickelError::Unrepresentable {
+                path,
+                field: output.field.clone(),
+                format: super::engine::format_name(output.format),
+                reason,
+            },
             Failure::Timeout => NickelError::Timeout {
                 path,
                 seconds: bounds.timeout.as_secs(),

@@ -78,7 +78,7 @@ fn missing_infra(context: &Context, argument: &str) -> anyhow::Result<Result<Inf
             dir: root.join(&name),
             name,
         }),
-        Err(InfraError::NotADirectory { path }) if !path.exists() => Err(Infra {
+        Err(InfraError::NotADirectory { path, .. }) if !path.exists() => Err(Infra {
             name: path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
