@@ -57,7 +57,7 @@ pub fn remove(
             Vec::new(),
             options.modules,
         );
-        capabilities::refuse_misfit(&session.infra, &set, options.catalog, &[], true)?;
+        capabilities::refuse_misfit(&session.infra, &set, options.catalog, &[], options.modules)?;
     }
     let mut lock = lock.clone();
     let mut manifest = session.manifest().clone();

@@ -24,11 +24,13 @@ pub struct Loaded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// `module` requires `capability` and no module of the set provides it; `offered_by` are
-    /// the catalog's modules that would (name, kind).
+    /// the catalog's modules that would (name, kind); `unloading` those of them the change
+    /// takes away (loaded now, not after it).
     Unmet {
         module: ModuleName,
         capability: String,
         offered_by: Vec<(String, ModuleKind)>,
+        unloading: Vec<String>,
     },
     /// `module` conflicts with `capability`, which `by` provides (or is).
     Conflict {
@@ -47,13 +49,19 @@ impl std::fmt::Display for Problem {
                 module,
                 capability,
                 offered_by,
+                unloading,
             } => {
                 if let [(name, kind)] = offered_by.as_slice()
                     && name == capability
                 {
+                    let which = if unloading.contains(name) {
+                        "which this change unloads"
+                    } else {
+                        "which is not loaded"
+                    };
                     return write!(
                         f,
-                        "`{module}` requires the {} `{capability}`, which is not loaded",
+                        "`{module}` requires the {} `{capability}`, {which}",
                         kind.as_str()
                     );
                 }
@@ -63,9 +71,15 @@ impl std::fmt::Display for Problem {
                 } else {
                     let names: Vec<String> = offered_by
                         .iter()
-                        .map(|(name, _)| format!("`{name}`"))
+                        .map(|(name, _)| {
+                            if unloading.contains(name) {
+                                format!("`{name}` (unloaded by this change)")
+                            } else {
+                                format!("`{name}` (not loaded)")
+                            }
+                        })
                         .collect();
-                    write!(f, "; provided by {} (not loaded)", names.join(", "))
+                    write!(f, "; provided by {}", names.join(", "))
                 }
             }
             Problem::Conflict {
@@ -133,12 +147,19 @@ pub fn check(
                     module: module.module.clone(),
                     capability: capability.clone(),
                     offered_by: offered_by(capability),
+                    unloading: Vec::new(),
                 });
             }
         }
         for capability in &module.capabilities.conflicts_with {
             for by in providers.get(capability.as_str()).into_iter().flatten() {
-                if **by != module.module {
+                // Two modules that name each other are one conflict, reported once.
+                let mirrored = problems.iter().any(|problem| {
+                    matches!(problem, Problem::Conflict { module: other, by: its, capability: named }
+                        if other == *by && *its == module.module && named == its.as_str()
+                            && capability == by.as_str())
+                });
+                if **by != module.module && !mirrored {
                     problems.push(Problem::Conflict {
                         module: module.module.clone(),
                         capability: capability.clone(),
@@ -336,10 +357,13 @@ mod tests {
         assert_eq!(
             unmet.iter().map(ToString::to_string).collect::<Vec<_>>(),
             [
-                "`kubernetes` requires `container-runtime`; provided by `containerd`, `crio` (not loaded)"
+                "`kubernetes` requires `container-runtime`; provided by `containerd` (not loaded), `crio` (not loaded)"
             ]
         );
         let conflict = check(&[containerd.clone(), crio], &none);
+        let mutual = module("crio", &["container-runtime"], &[], &["containerd"]);
+        let both_ways = check(&[containerd.clone(), mutual], &none);
+        assert_eq!(both_ways, conflict, "a conflict both modules declare, once");
         assert_eq!(
             conflict.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["`containerd` conflicts with `crio`: they cannot be loaded together"]
