@@ -216,6 +216,7 @@ fn unknown_infra_lists_the_known_ones_and_creates_nothing() {
     --- stdout
     --- stderr
     error: `[BASE]/not/a/dir` is not an infra directory
+    hint: found infras: `homelab`, `wuji`
     ");
     assert_eq!(context.tree(""), before);
 }
