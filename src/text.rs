@@ -31,11 +31,16 @@ pub fn located(text: &str, message: &str, span: Option<Range<usize>>) -> String 
 /// was found, never serde's internals ("invalid type: string \"big\", expected u64", "data did
 /// not match any variant of untagged enum").
 pub fn plain_words(message: &str) -> String {
+    // libyaml adds what it was in the middle of: its parser's state, not the user's mistake.
+    let message = message.split(", while parsing").next().unwrap_or(message);
     // serde_yaml and serde_json put the position last; keep it there, untouched.
     let (message, position) = match message.rfind(" at line ") {
         Some(index) => message.split_at(index),
         None => (message, ""),
     };
+    if message.starts_with("EOF while parsing") {
+        return format!("the text ends before its value does (cut short?){position}");
+    }
     for marker in ["invalid type: ", "invalid value: "] {
         if let Some(index) = message.find(marker)
             && let Some((found, expected)) =
@@ -90,6 +95,14 @@ mod tests {
                 "expected a version (`MAJOR.MINOR.PATCH`), found integer `1`",
             ),
             ("missing field `name`", "the field `name` is missing"),
+            (
+                "did not find expected node content at line 3 column 1, while parsing a flow node",
+                "did not find expected node content at line 3 column 1",
+            ),
+            (
+                "EOF while parsing a value",
+                "the text ends before its value does (cut short?)",
+            ),
             (
                 "data did not match any variant of untagged enum Requirement",
                 "the value has none of the accepted forms",

@@ -74,9 +74,13 @@ fn a_file_for_the_infra(context: &Context, argument: &str) -> Option<anyhow::Err
                 .to_owned()
         }
     };
-    Some(anyhow::anyhow!(
-        "`{argument}` is a file, not an infra\nhint: {hint}"
-    ))
+    // A file where the infra goes is a mistake in how the command was called (exit code 2).
+    Some(
+        crate::UsageError(format!(
+            "`{argument}` is a file, not an infra\nhint: {hint}"
+        ))
+        .into(),
+    )
 }
 
 #[derive(Debug, thiserror::Error)]

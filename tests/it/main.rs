@@ -21,6 +21,7 @@ mod libraries;
 mod loose;
 mod loose_closure;
 mod manifest_edits;
+mod message_suite;
 mod messages;
 mod modules;
 mod oci;
