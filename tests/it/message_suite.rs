@@ -169,7 +169,7 @@ fn a_malformed_module_manifest_is_named_with_its_line() {
         ("[package]\nname = \"aws_prov\"\nversion = 1\n", "line 3"),
         (
             "[package]\nname = \"aws_prov\"\nversion = \"1.x\"\n",
-            "`1.x`",
+            "version = \"1.x\"",
         ),
     ];
     for (text, names) in broken {
