@@ -153,10 +153,11 @@ fn infra_nickel_files(dir: &Path) -> Vec<String> {
         let Some(name) = name else { continue };
         if path.is_dir() && !name.starts_with('.') && name != "vendor" {
             for inner in entries(&path) {
-                if inner.extension().is_some_and(|e| e == "ncl") && inner.is_file() {
-                    if let Ok(relative) = inner.strip_prefix(dir) {
-                        files.push(relative.display().to_string());
-                    }
+                if inner.extension().is_some_and(|e| e == "ncl")
+                    && inner.is_file()
+                    && let Ok(relative) = inner.strip_prefix(dir)
+                {
+                    files.push(relative.display().to_string());
                 }
             }
         } else if name.ends_with(".ncl") && path.is_file() {
