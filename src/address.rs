@@ -196,8 +196,10 @@ impl HttpUrl {
         self.base.join(path).unwrap_or_else(|_| self.base.clone())
     }
 
-    /// A directory name for this registry in the cache: its host, port and path, with anything
-    /// but `[A-Za-z0-9._-]` as `_`.
+    /// A directory name for this registry in the cache, one per registry: its host, port and
+    /// path made readable (anything but `[A-Za-z0-9.-]` as `_`), then `_` and the first 16 hex
+    /// digits of the sha256 of the whole URL. The readable part alone would give `/team_a` and
+    /// `/team/a` one directory; the hash tells them apart (and `http://` from `https://`).
     pub fn cache_key(&self) -> String {
         let text = format!(
             "{}_{}{}",
@@ -205,20 +207,112 @@ impl HttpUrl {
             self.base.port_or_known_default().unwrap_or_default(),
             self.base.path().trim_end_matches('/')
         );
-        text.chars()
+        let readable: String = text
+            .chars()
             .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                if c.is_ascii_alphanumeric() || ".-".contains(c) {
                     c
                 } else {
                     '_'
                 }
             })
-            .collect()
+            .collect();
+        let mut hash = crate::digest::Sha256::of(self.base.as_str().as_bytes()).to_string();
+        hash.truncate(16);
+        format!("{readable}_{hash}")
     }
 
     /// How messages and locks name it: the URL without its final `/`.
     pub fn display(&self) -> String {
         self.base.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+/// A host and its port, as a registry and its token endpoint are compared: credentials go to
+/// the registry's own host and port only (`registry.example` on 443 and on 5000 are two hosts).
+/// Written `host[:port]`; without a port, HTTPS's 443.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Authority {
+    host: String,
+    port: u16,
+}
+
+impl Authority {
+    /// The host and port `url` is served from (its scheme's port when it names none).
+    pub fn of_url(url: &reqwest::Url) -> Option<Self> {
+        Some(Self {
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default()?,
+        })
+    }
+
+    /// The host and port of an OCI registry, spoken to as [`OciUrl::scheme`] says (a host that
+    /// is not a URL's host, which no request reaches either, stands as it is, with port 0).
+    pub fn of_oci(url: &OciUrl) -> Self {
+        reqwest::Url::parse(&format!("{}://{}/", url.scheme(), url.host))
+            .ok()
+            .and_then(|parsed| Self::of_url(&parsed))
+            .unwrap_or_else(|| Self {
+                host: url.host.to_ascii_lowercase(),
+                port: 0,
+            })
+    }
+}
+
+impl std::str::FromStr for Authority {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a `host[:port]`");
+        if text.is_empty() || text.contains(['/', '@', '?', '#']) {
+            return Err(bad());
+        }
+        let url = reqwest::Url::parse(&format!("https://{text}/")).map_err(|_| bad())?;
+        Self::of_url(&url).ok_or_else(bad)
+    }
+}
+
+impl std::fmt::Display for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// `distribution.token_hosts`: the hosts besides a registry's own that may receive its
+/// credentials when the registry sends us there for a token (`auth.docker.io` for Docker Hub),
+/// comma-separated `host[:port]`s. Empty by default: credentials never leave the registry's
+/// host and port.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct TokenHosts(Vec<Authority>);
+
+impl TokenHosts {
+    pub fn allows(&self, authority: &Authority) -> bool {
+        self.0.contains(authority)
+    }
+}
+
+impl std::str::FromStr for TokenHosts {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+            .map_err(|reason| {
+                format!("{reason}\nhint: comma-separated hosts, e.g. `auth.docker.io, auth.example:8443`")
+            })
+    }
+}
+
+impl TryFrom<String> for TokenHosts {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
     }
 }
 
@@ -302,7 +396,64 @@ mod tests {
             url.join("registry/aws_prov.json").as_str(),
             "http://127.0.0.1:8080/team/packs/registry/aws_prov.json"
         );
-        assert_eq!(url.cache_key(), "127.0.0.1_8080_team_packs");
+        assert!(url.cache_key().starts_with("127.0.0.1_8080_team_packs_"));
+    }
+
+    #[test]
+    fn cache_keys_are_one_per_registry() {
+        let urls = [
+            "http://127.0.0.1:8080/team_a",
+            "http://127.0.0.1:8080/team/a",
+            "http://127.0.0.1:8080/team%2Fa",
+            "http://127.0.0.1:8080/team.a",
+            "http://127.0.0.1:8081/team_a",
+            "http://localhost:8080/team_a",
+            "https://packs.example/team_a",
+            "https://packs.example:443/team_b",
+            "https://packs.example/team_b/",
+        ];
+        let keys: std::collections::BTreeSet<String> = urls
+            .iter()
+            .map(|text| HttpUrl::parse(text).expect("valid").cache_key())
+            .collect();
+        // The last two are one registry (the default port, a final `/`).
+        assert_eq!(keys.len(), urls.len() - 1, "{keys:#?}");
+        for key in &keys {
+            assert!(
+                key.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn authorities_and_token_hosts() {
+        let oci = |text: &str| Authority::of_oci(&OciUrl::parse(text).expect("valid")).to_string();
+        assert_eq!(oci("oci://127.0.0.1:5000/p"), "127.0.0.1:5000");
+        assert_eq!(oci("oci://localhost/p"), "localhost:80");
+        assert_eq!(oci("oci://GHCR.io/org"), "ghcr.io:443");
+        assert_eq!(oci("oci://[::1]:5000/p"), "[::1]:5000");
+        let hosts: TokenHosts = " auth.docker.io, 127.0.0.1:9000,".parse().expect("valid");
+        for (url, allowed) in [
+            ("https://auth.docker.io/token", true),
+            ("https://AUTH.docker.io:443/token", true),
+            ("https://auth.docker.io:8443/token", false),
+            ("http://127.0.0.1:9000/token", true),
+            ("http://127.0.0.1:9001/token", false),
+            ("https://docker.io/token", false),
+        ] {
+            let authority = Authority::of_url(&reqwest::Url::parse(url).expect("url"));
+            assert_eq!(
+                authority.is_some_and(|a| hosts.allows(&a)),
+                allowed,
+                "{url}"
+            );
+        }
+        for bad in ["https://auth.docker.io", "user@host", "host:99999", "a b"] {
+            assert!(bad.parse::<TokenHosts>().is_err(), "{bad}");
+        }
+        assert_eq!("".parse::<TokenHosts>(), Ok(TokenHosts::default()));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! `provisioning` manages the providers of a Nickel infrastructure-as-code base.
+//! `provisioning` manages the modules of a Nickel infrastructure-as-code base: providers,
+//! taskservs, clusters and the core schemas, linked into an infra (link mode) or packed into
+//! signed, versioned artifacts shared through registries and vendored into it (pack mode).
 //!
 //! A command flows in one direction:
 //!
@@ -8,31 +10,40 @@
 //!     → disk (fs)
 //! ```
 //!
-//! - [`cli`] holds the clap definitions only; `--help`, completions and the man page come from it.
+//! - [`cli`] holds the clap definitions only; `--help`, completions and the man pages come from
+//!   it.
 //! - [`context`] owns the environment a command runs in: base directory, configuration, the
 //!   environment variables and the working directory, so tests never touch the process state.
 //! - [`config`] loads, layers, interpolates and type-checks `config.defaults.toml` and its
 //!   overrides.
 //! - [`printer`] owns output: data to stdout as a table, JSON or YAML; status to stderr.
-//! - [`commands`] one function per command: parse, call the domain, print.
-//! - [`catalog`] discovers providers, taskservs and clusters under `extensions/`.
-//! - [`infra`] an infrastructure: its lock and manifest (data), its state (read only), the link
-//!   and vendor steps, and the session that holds its locks (`infra::session`).
+//! - [`commands`] one function per command: parse, call an operation or the domain, print.
 //! - [`ops`] the operations, one function per verb, in the spirit of cargo's `ops`: those that
 //!   change an infra (load, remove, init, sync, update) plan a change whole and own its one
 //!   transaction, returning a report the command prints; [`ops::pack`] packs a module into a
 //!   registry directory: evaluate, check, build, sign, record.
+//! - [`infra`] an infrastructure: its lock and manifest (data), its state (read only), the
+//!   closure of an install, capabilities, the link and vendor steps, the generated import files,
+//!   and the session that holds its locks (`infra::session`).
+//! - [`resolve`] dependency resolution, pure and in memory; [`version_spec`] what `--version`
+//!   asks for; [`dependencies`] a module's dependencies at their sources, for packing.
+//! - [`catalog`] discovers providers, taskservs, clusters and the core under `extensions/`;
+//!   [`module`] what a module is (its kind, layout and package manifest), below every layer
+//!   that handles modules.
 //! - [`registry`] where packs come from: the `Registry` trait, a directory, an OCI registry, a
-//!   chain of them; retention (`pack clean`).
+//!   static HTTP registry, loose artifacts (`--from`), a chain of them; retention (`pack
+//!   clean`); `index.json` and the web pages.
 //! - [`artifact`] the pack artifact format: deterministic archives, their names, reading them as
 //!   hostile input, verification.
-//! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`, and caches exports.
+//! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`, in bounded worker
+//!   processes, and caches the results.
 //! - [`signing`] manages minisign keys, signs artifacts and verifies signatures.
-//! - [`names`], [`digest`], [`address`] the typed values parsed at the edge: module and provider
+//! - [`names`], [`digest`], [`address`] the typed values parsed at the edge: module and short
 //!   names, `module@version`, sha256, content hashes, the address of a remote registry.
-//! - [`fs`] is the only place that writes to disk: atomic writes, transactions, symlinks.
-//! - [`fs::dir_lock`] serialises commands that change one infrastructure or one registry (taken for an
-//!   infra only through `infra::session`).
+//! - [`fs`] is the only place that writes to disk (atomic writes, transactions, symlinks) and
+//!   reads the tool's own files whole (bounded, regular files only).
+//! - [`fs::dir_lock`] serialises commands that change one infrastructure or one registry (taken
+//!   for an infra only through `infra::session`).
 //! - [`text`], [`time`] locate errors in files (line and column); format timestamps.
 //!
 //! [`main`] parses arguments, runs the command and maps the outcome to an exit code in one place.

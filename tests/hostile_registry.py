@@ -12,7 +12,12 @@ and misbehaves as `--mode` says:
 - `wrong-size`: the manifest gives the pack layer 1000 bytes more than the blob has;
 - `slow`: every answer but `/v2/` drips one byte a second, forever;
 - `redirect-loop`: every answer but `/v2/` redirects to itself;
-- `garbage-json`: the manifest, the catalog and the tag lists are not JSON.
+- `garbage-json`: the manifest, the catalog and the tag lists are not JSON;
+- `token`: every answer but the token endpoint `/token` is `401` with a `Bearer` challenge
+  whose realm is `--realm` (else its own `/token`), unless the request carries the bearer token
+  that `/token` hands out to anyone (logged as `TOKEN <the scheme of the credentials sent>`);
+- `token-endless`: the same, and its `/token` never ends (no Content-Length);
+- `token-login`: the same, and its `/token` answers `401` to a request without credentials.
 
 In every mode the catalog and the tag lists are paginated as the distribution specification
 allows and hostile clients will meet: at most `--page-size` entries a page whatever `n` asks for,
@@ -37,7 +42,11 @@ MODES = (
     "slow",
     "redirect-loop",
     "garbage-json",
+    "token",
+    "token-endless",
+    "token-login",
 )
+TOKEN = "hostile-token"
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 CHUNK = 64 * 1024
 # An endless answer stops here all the same, so that a client that reads it whole cannot take
@@ -118,6 +127,7 @@ class Registry:
 
 class Handler(BaseHTTPRequestHandler):
     registry = None  # set in main
+    realm = None  # set in main
 
     def log_message(self, format, *args):  # the request log is ours, not stderr
         pass
@@ -128,6 +138,11 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query)
         try:
+            if registry.mode.startswith("token"):
+                if url.path == "/token":
+                    return self.token()
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    return self.challenge()
             if url.path == "/v2/":
                 return self.send(200, b"{}")
             if registry.mode == "slow":
@@ -153,6 +168,21 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(404, "MANIFEST_UNKNOWN" if kind == "manifests" else "NAME_UNKNOWN")
         except (BrokenPipeError, ConnectionResetError):
             return
+
+    def challenge(self):
+        body = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]})
+        realm = self.realm or f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        challenge = f'Bearer realm="{realm}",service="hostile"'
+        self.send(401, body.encode(), headers={"WWW-Authenticate": challenge})
+
+    def token(self):
+        credentials = self.headers.get("Authorization", "none").split(" ")[0].lower()
+        self.registry.log(f"TOKEN {credentials}")
+        if self.registry.mode == "token-endless":
+            return self.endless(b'{"token": "', b"a")
+        if self.registry.mode == "token-login" and credentials == "none":
+            return self.error(401, "UNAUTHORIZED")
+        self.send(200, json.dumps({"token": TOKEN}).encode())
 
     def manifest(self):
         registry = self.registry
@@ -232,8 +262,10 @@ def main():
     parser.add_argument("--tags", default="", help="more tags of every module, a,b,c")
     parser.add_argument("--page-size", type=int, default=2)
     parser.add_argument("--log", required=True, help="the request log")
+    parser.add_argument("--realm", help="the token endpoint of the `token` modes")
     args = parser.parse_args()
     Handler.registry = Registry(args)
+    Handler.realm = args.realm
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)

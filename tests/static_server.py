@@ -4,7 +4,9 @@ It serves a directory as nginx or an object store would: GET and HEAD of files, 
 not there, no directory listings, a strong `ETag` (the file's sha256) on every file, and
 `304 Not Modified` when a request's `If-None-Match` names the current one. Every request is
 logged to `--log`, one `METHOD PATH STATUS` a line, so tests count what a command asked for.
-With `--basic LOGIN:PASSWORD`, a request without those credentials is answered 401.
+With `--basic LOGIN:PASSWORD`, a request without those credentials is answered 401. While a
+file named `drip` exists beside the log, every file under `/packages/` drips one byte a second
+(a registry that is slow, not down).
 It prints its port on stdout, then serves until it is killed.
 
 Python's `http.server` alone sends no `ETag`, and a static registry must answer conditional
@@ -18,6 +20,7 @@ import os
 import posixpath
 import sys
 import threading
+import time
 import urllib.parse
 
 
@@ -33,6 +36,7 @@ def main():
         expected_auth = "Basic " + base64.b64encode(args.basic.encode()).decode()
     root = os.path.realpath(args.root)
     log_lock = threading.Lock()
+    drip_switch = os.path.join(os.path.dirname(os.path.abspath(args.log)), "drip")
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -78,10 +82,27 @@ def main():
             if wanted is not None and etag in [tag.strip() for tag in wanted.split(",")]:
                 self.send(304, headers=[("ETag", etag)])
                 return
+            if os.path.exists(drip_switch) and self.path.startswith("/packages/"):
+                self.drip(body, etag)
+                return
             kind = "application/json" if full.endswith(".json") else "application/octet-stream"
             if full.endswith(".html"):
                 kind = "text/html; charset=utf-8"
             self.send(200, body, [("ETag", etag), ("Content-Type", kind)])
+
+        def drip(self, body, etag):
+            self.record(200)
+            self.send_response(200)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass
 
         do_HEAD = do_GET
 

@@ -166,8 +166,8 @@ pub enum ProvidersCommand {
     Installed(InfraArgs),
     /// Check an infra's links and manifests, and evaluate its Nickel
     Validate(InfraArgs),
-    /// Rebuild an infra's module links from `providers.manifest.yaml`
-    Sync(InfraArgs),
+    /// Rebuild an infra's module links and `vendor/` from `providers.manifest.yaml`
+    Sync(SyncArgs),
     /// Each pinned module: its pin, the newest version its requirement allows, the newest
     /// overall, and why the pin is behind
     Outdated(OutdatedArgs),
@@ -234,9 +234,9 @@ pub enum ModuleLoaderCommand {
     /// Draw an infra: its modules by kind, their dependencies and capabilities
     /// (`--format dot|mermaid|json`, dot by default)
     Graph(InfraArgs),
-    /// Rebuild an infra's module links from `providers.manifest.yaml`
+    /// Rebuild an infra's module links and `vendor/` from `providers.manifest.yaml`
     #[command(alias = "sync-kcl")]
-    Sync(InfraArgs),
+    Sync(SyncArgs),
     /// Run the examples in a module's doc comments, as `nickel test` runs them
     Test(ModuleTestArgs),
 }
@@ -374,6 +374,16 @@ pub struct RemoveArgs {
 pub struct InfraArgs {
     /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
     pub infra: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub infra: InfraArgs,
+    /// Hash every vendored file, whatever the stat index in the cache says of it (a file whose size,
+    /// times and inode are unchanged is otherwise not read)
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]

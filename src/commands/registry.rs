@@ -17,6 +17,10 @@ struct ListedVersion {
     yanked: bool,
 }
 
+/// The most modules whose versions `registry list` reads: a registry listing more is asked
+/// about one module at a time.
+pub const MAX_LISTED_MODULES: usize = 10_000;
+
 /// `registry list [<module>]`: modules and versions in the registry (`--registry`, else the
 /// configured remote one, else the local directory).
 pub fn list(
@@ -25,18 +29,24 @@ pub fn list(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let registry = Registries::open(&context.registry_options())?.primary();
+    let label = registry.label();
     let modules = match &args.module {
         Some(module) => vec![module.clone()],
         None => registry.modules()?,
     };
-    let label = registry.label();
+    if modules.len() > MAX_LISTED_MODULES {
+        anyhow::bail!(
+            "the registry `{label}` lists {} modules, more than the {MAX_LISTED_MODULES} `registry list` reads the versions of\nhint: name one: `provisioning registry list <module>`",
+            modules.len()
+        );
+    }
+    // Each module's versions and yanks, all under the command's one network deadline.
     let mut rows = Vec::new();
-    for module in modules {
-        let yanked = registry.yanked(&module)?;
-        for version in registry.versions(&module)? {
+    for (module, listed) in modules.iter().zip(registry.listing(&modules)) {
+        for (version, yanked) in listed? {
             rows.push(ListedVersion {
                 module: module.to_string(),
-                yanked: yanked.contains(&version),
+                yanked,
                 version: version.to_string(),
             });
         }

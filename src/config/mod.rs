@@ -152,9 +152,11 @@ pub struct Distribution {
     pub registry: Option<Remote>,
     pub unpack_max_entries: u64,
     pub unpack_max_bytes: u64,
-    /// The deadline of each operation on an OCI registry: a pack's fetch (with its blobs and
-    /// retries), a listing, a publication.
+    /// The deadline of the whole command's network work, counted from its start: every fetch,
+    /// listing and publication of every registry.
     pub network_timeout_secs: std::num::NonZeroU64,
+    /// The hosts besides a registry's own that may receive its credentials for a token.
+    pub token_hosts: crate::address::TokenHosts,
     pub metadata: Metadata,
 }
 

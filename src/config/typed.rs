@@ -41,7 +41,12 @@ const CHECKS: &[(&str, Check)] = &[
     ("kcl.core_version", version),
     ("nickel.modules_dir", modules_dir),
     ("kcl.modules_dir", modules_dir),
+    ("distribution.token_hosts", token_hosts),
 ];
+
+fn token_hosts(text: &str) -> Result<(), String> {
+    text.parse::<crate::address::TokenHosts>().map(drop)
+}
 
 fn module_name(text: &str) -> Result<(), String> {
     text.parse::<crate::names::ModuleName>()

@@ -192,7 +192,7 @@ impl Transaction {
 
     /// Keeps every change, and deletes what was set aside. The changes stand whatever
     /// happens; a deletion that fails is returned, to be reported (the next command under the
-    /// same lock removes the debris, with [`remove_debris`]).
+    /// same lock removes the debris, with [`super::remove_debris`]).
     #[must_use = "a failed deletion must be reported"]
     pub fn commit(mut self) -> Vec<String> {
         self.committed = true;

@@ -136,6 +136,7 @@ pub fn plan(
         pinned: &pinned,
         sources,
         origins: std::sync::Mutex::new(BTreeMap::new()),
+        ahead: ReadAhead::default(),
     };
     let resolution = resolve::resolve(&roots, &index, &preferred)?;
     let origins = index
@@ -244,6 +245,7 @@ struct InstallIndex<'a> {
     sources: &'a Sources<'a>,
     /// Where each candidate offered from the sources comes from.
     origins: std::sync::Mutex<BTreeMap<(ModuleName, Version), Provenance>>,
+    ahead: ReadAhead,
 }
 
 impl InstallIndex<'_> {
@@ -281,7 +283,7 @@ impl InstallIndex<'_> {
                 allow_unsigned,
                 ..
             } => {
-                let entries = registry.index(module).map_err(|error| error.to_string())?;
+                let entries = self.ahead.index(*registry, module)?;
                 if entries.is_empty() {
                     let pack = crate::catalog::pack_command(module);
                     let hint = if registry.has_loose() {
@@ -339,6 +341,25 @@ pub fn exclusion(
 }
 
 impl resolve::Index for InstallIndex<'_> {
+    /// Reads ahead the registry's records of the modules resolution will ask of the sources:
+    /// not those a target fixes or the lock pins directly.
+    fn prefetch(&self, modules: &[ModuleName]) {
+        let Sources::Registry { registry, .. } = self.sources else {
+            return;
+        };
+        let from_sources: Vec<&ModuleName> = modules
+            .iter()
+            .filter(|module| match self.targets.get(module) {
+                Some(target) => target.fixed.is_none(),
+                None => !self
+                    .locked
+                    .get(*module)
+                    .is_some_and(|(entry, _)| entry.direct),
+            })
+            .collect();
+        self.ahead.read(*registry, &from_sources);
+    }
+
     fn candidates(&self, module: &ModuleName) -> Result<Vec<Candidate>, String> {
         if let Some(target) = self.targets.get(module) {
             return match &target.fixed {
@@ -380,5 +401,48 @@ impl resolve::Index for InstallIndex<'_> {
                 Ok(candidates)
             }
         }
+    }
+}
+
+/// The registry's records of modules read ahead of need, a whole frontier of the resolution at
+/// once ([`Registry::index_many`]: concurrently from a remote registry, under the command's one
+/// network deadline), each taken once when resolution asks for it.
+#[derive(Default)]
+pub(super) struct ReadAhead(
+    std::sync::Mutex<BTreeMap<ModuleName, Result<Vec<VersionEntry>, String>>>,
+);
+
+impl ReadAhead {
+    /// Reads the records of those of `modules` not read yet.
+    pub(super) fn read(&self, registry: &dyn Registry, modules: &[&ModuleName]) {
+        let mut read = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let missing: Vec<ModuleName> = modules
+            .iter()
+            .filter(|module| !read.contains_key(**module))
+            .map(|module| (*module).clone())
+            .collect();
+        if missing.len() < 2 {
+            return;
+        }
+        for (module, entries) in missing.iter().zip(registry.index_many(&missing)) {
+            read.insert(module.clone(), entries.map_err(|error| error.to_string()));
+        }
+    }
+
+    /// The records of `module`: what was read ahead, else read now.
+    pub(super) fn index(
+        &self,
+        registry: &dyn Registry,
+        module: &ModuleName,
+    ) -> Result<Vec<VersionEntry>, String> {
+        let ahead = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(module);
+        ahead.unwrap_or_else(|| registry.index(module).map_err(|error| error.to_string()))
     }
 }

@@ -1,6 +1,6 @@
 //! Link mode's steps: a relative symlink `<modules dir>/<module>` to a provider's live source,
 //! and its removal. Each step adds its changes to the [`Transaction`] it is given; opening and
-//! committing it, and recording the result in the manifest and the lock, is [`super::ops`]'s.
+//! committing it, and recording the result in the manifest and the lock, is [`crate::ops`]'s.
 
 use std::path::{Path, PathBuf};
 

@@ -1,26 +1,34 @@
 //! An infrastructure (`workspace/infra/<infra>/`) and what it has installed. Its modules form
-//! a one-way graph:
+//! a one-way graph (an arrow is "uses"; nothing lower calls back up):
 //!
 //! ```text
-//! ops ──→ session (the locks, the lock file and manifest read once)
-//!  ├──→ link, vendor ──→ state ──→ lockfile, manifest (pure data)
-//!  └──→ closure, capabilities, generated
-//! pins, validate ──→ state
+//! versions ──→ session ──────────────────────────────────┐
+//! validate ──→ capabilities ──→ state ──→ closure ──→ lockfile, manifest (pure data)
+//!    └──→ generated ──→ closure                            │
+//! link, vendor (──→ state), pins ─────────────────────────┘
 //! ```
+//!
+//! `crate::ops` (load, remove, init, sync, update) drives them: it opens a [`session`], plans
+//! with [`closure`] and [`capabilities`], applies with [`link`] and [`vendor`] in one
+//! transaction it opens and commits, then refreshes [`generated`]. Nothing here calls back into
+//! `ops` or `commands`.
 //!
 //! - [`lockfile`] and [`manifest`]: the lock `providers.manifest.yaml` and `manifest.toml`, as
 //!   data (read, edit, render); no disk writes.
+//! - [`closure`]: what an install brings along, planned from the lock, the catalog or a
+//!   registry's index through `crate::resolve`.
 //! - [`state`]: reads what is on disk and compares it with the lock; it never writes.
+//! - [`capabilities`]: the capability check of a loaded set, and of the set a change leaves.
+//! - [`generated`]: the infra's `providers.ncl`, `taskservs.ncl` and `clusters.ncl`.
 //! - [`link`] and [`vendor`]: the steps of link mode (a symlink) and pack mode (a verified pack
 //!   unpacked into `vendor/`), each added to a transaction it is given.
 //! - [`session`]: an infra opened for a change: its locks held (as a value), its lock file and
 //!   manifest read once, registries and keys opened on first use.
-//! - [`ops`]: load, remove, init, sync and update, each planned before it writes and applied in
-//!   one transaction; the only place a transaction is opened and committed.
+//! - [`versions`]: `outdated`, and the plan of `update`, read from a session.
 //! - [`pins`]: what every infra of the workspace pins, for retention.
 //! - [`validate`]: the checks of `providers validate`, evaluation included.
 //!
-//! This module owns the infra's files; it never writes to a provider's source.
+//! This module owns the infra's files; it never writes to a module's source.
 
 pub mod capabilities;
 pub mod closure;
@@ -69,6 +77,8 @@ pub struct Infra {
     pub name: String,
     /// Absolute.
     pub dir: PathBuf,
+    /// What `vendor/` held when last hashed ([`state::StatIndex`]), read on first use.
+    pub stat_index: std::sync::Arc<state::StatIndex>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +133,17 @@ fn known_infras(known: &[String], root: &Path) -> String {
 }
 
 impl Infra {
+    /// The infra `name` in `dir` (absolute). Its stat index is kept in the cache
+    /// (`<cache_path>/stat-index/`), not in the infra: it is this machine's, never committed.
+    pub fn new(context: &Context, name: String, dir: PathBuf) -> Self {
+        let index = state::StatIndex::file_for(&context.config.distribution.cache_path, &dir);
+        Self {
+            name,
+            dir,
+            stat_index: std::sync::Arc::new(state::StatIndex::at(index)),
+        }
+    }
+
     /// Resolves the command line's `<infra>`: a name under the workspace's `infra/`, or a path
     /// when it contains a `/` or is `.`.
     pub fn resolve(context: &Context, argument: &str) -> Result<Self, InfraError> {
@@ -140,16 +161,13 @@ impl Infra {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            return Ok(Self { name, dir });
+            return Ok(Self::new(context, name, dir));
         }
         names::validate(argument).map_err(InfraError::InvalidName)?;
         let root = context.infra_root();
         let dir = root.join(argument);
         if dir.is_dir() {
-            return Ok(Self {
-                name: argument.to_owned(),
-                dir,
-            });
+            return Ok(Self::new(context, argument.to_owned(), dir));
         }
         Err(InfraError::Unknown {
             name: argument.to_owned(),
@@ -165,9 +183,12 @@ impl Infra {
             .flatten()
             .flatten()
             .filter(|entry| entry.path().is_dir())
-            .map(|entry| Self {
-                name: entry.file_name().to_string_lossy().into_owned(),
-                dir: entry.path(),
+            .map(|entry| {
+                Self::new(
+                    context,
+                    entry.file_name().to_string_lossy().into_owned(),
+                    entry.path(),
+                )
             })
             .filter(|infra| !infra.name.starts_with('.'))
             .collect();

@@ -4,7 +4,7 @@
 //! lock file and the manifest once. Registries and trusted keys are opened the first time an
 //! operation asks for them.
 //!
-//! Holding a session is holding the locks: an operation in [`super::ops`] takes a session, so it
+//! Holding a session is holding the locks: an operation in [`crate::ops`] takes a session, so it
 //! cannot run without them. This module owns the locking order; it does not change the infra.
 
 use std::cell::OnceCell;
@@ -119,6 +119,11 @@ impl<'a> InfraSession<'a> {
         Ok(self.registry.get_or_init(|| chain))
     }
 
+    /// Rehash every vendored file, trusting no stat index entry (`sync --verify`).
+    pub fn verify_vendor(&self) {
+        self.infra.stat_index.verify_all();
+    }
+
     /// The trusted keys, read on first use.
     pub fn keys(&self) -> anyhow::Result<&[TrustedKey]> {
         if let Some(keys) = self.keys.get() {
@@ -126,5 +131,15 @@ impl<'a> InfraSession<'a> {
         }
         let keys = self.context.trusted_keys()?;
         Ok(self.keys.get_or_init(|| keys))
+    }
+}
+
+impl Drop for InfraSession<'_> {
+    /// What the session hashed of `vendor/` is recorded for the next command, while the infra's
+    /// lock is still held (the fields, the lock among them, drop after this).
+    fn drop(&mut self) {
+        self.infra
+            .stat_index
+            .save(&self.infra.dir.join(super::VENDOR_DIR));
     }
 }

@@ -69,7 +69,7 @@ fn refuse_to_lose(infra: &Infra, pack: &VerifiedPack) -> anyhow::Result<()> {
         .iter()
         .map(|file| (file.path.clone(), Sha256::of(&file.contents).to_string()))
         .collect();
-    let VendorState::Drifted { edited, extra, .. } = compare_files(&dir, &listed)? else {
+    let VendorState::Drifted { edited, extra, .. } = compare_files(infra, module, &listed)? else {
         return Ok(());
     };
     if edited.is_empty() && extra.is_empty() {

@@ -1,5 +1,5 @@
 //! Versions over time: what is behind (`providers outdated`) and the plan that moves pins
-//! forward within their requirements (`providers update`; [`super::ops::update`] carries it
+//! forward within their requirements (`providers update`; [`crate::ops::update`] carries it
 //! out). Both read an [`InfraSession`]: its lock, each module's requirement (in its
 //! `manifest.toml` for a module installed by name, in its requirers' manifests for a
 //! dependency), and its registries' indexes (the sources the lock records included).
@@ -249,6 +249,7 @@ pub fn plan_update(
         keys: session.keys()?,
         allow_unsigned,
         records: std::sync::Mutex::new(BTreeMap::new()),
+        ahead: closure::ReadAhead::default(),
     };
     let resolution = resolve::resolve(&roots, &index, &preferred)?;
     let all_records = index
@@ -401,9 +402,19 @@ struct UpdateIndex<'a> {
     keys: &'a [TrustedKey],
     allow_unsigned: bool,
     records: std::sync::Mutex<BTreeMap<(ModuleName, Version), VersionEntry>>,
+    ahead: closure::ReadAhead,
 }
 
 impl resolve::Index for UpdateIndex<'_> {
+    /// Reads ahead the registry's records of the modules that may move.
+    fn prefetch(&self, modules: &[ModuleName]) {
+        let moving: Vec<&ModuleName> = modules
+            .iter()
+            .filter(|module| !self.entries.contains_key(*module) || self.moving.contains(*module))
+            .collect();
+        self.ahead.read(self.registry, &moving);
+    }
+
     fn candidates(&self, module: &ModuleName) -> Result<Vec<Candidate>, String> {
         if let Some(entry) = self.entries.get(module)
             && !self.moving.contains(module)
@@ -414,10 +425,7 @@ impl resolve::Index for UpdateIndex<'_> {
                 excluded: None,
             }]);
         }
-        let index = self
-            .registry
-            .index(module)
-            .map_err(|error| error.to_string())?;
+        let index = self.ahead.index(self.registry, module)?;
         if index.is_empty() {
             return Err(format!(
                 "no packs of `{module}` in the registry `{}`",

@@ -74,17 +74,16 @@ fn missing_infra(context: &Context, argument: &str) -> anyhow::Result<Result<Inf
     Ok(match Infra::resolve(context, argument) {
         Ok(infra) if !infra.manifest_path(Layout::Nickel).exists() => Err(infra),
         Ok(infra) => Ok(infra),
-        Err(InfraError::Unknown { name, root, .. }) => Err(Infra {
-            dir: root.join(&name),
-            name,
-        }),
-        Err(InfraError::NotADirectory { path, .. }) if !path.exists() => Err(Infra {
-            name: path
-                .file_name()
+        Err(InfraError::Unknown { name, root, .. }) => {
+            Err(Infra::new(context, name.clone(), root.join(&name)))
+        }
+        Err(InfraError::NotADirectory { path, .. }) if !path.exists() => Err(Infra::new(
+            context,
+            path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            dir: path,
-        }),
+            path,
+        )),
         Err(other) => return Err(other.into()),
     })
 }

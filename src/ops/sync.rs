@@ -62,6 +62,11 @@ pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
         .into_iter()
         .map(|(entry, step)| {
             let result = step.and_then(|step| {
+                // Most entries of a synced infra need nothing: no savepoint, and no copy of the
+                // manifests (a copy per entry would cost the square of the infra's size).
+                if matches!(step, Step::Unchanged) {
+                    return Ok(Change::Unchanged);
+                }
                 let savepoint = transaction.savepoint();
                 let saved = manifests.clone();
                 let placed = place(session, &entry, step, &mut manifests, &mut transaction);

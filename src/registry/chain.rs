@@ -199,7 +199,8 @@ impl Registry for Chain {
             let signed_in = self.signed_elsewhere(serving, pack, &sha256);
             self.registries[serving].unsigned_hint(pack, own_key, signed_in.as_deref())
         };
-        super::verify_fetched(fetched, pack, trust, pinned, &hint)
+        let registry = self.registries[serving].as_ref();
+        super::verify_or_refetch(registry, fetched, pack, trust, pinned, &hint)
     }
 
     fn unsigned_hint(&self, pack: &PackRef, own_key: bool, signed_in: Option<&str>) -> String {

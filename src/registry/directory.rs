@@ -253,6 +253,7 @@ impl Registry for DirectoryRegistry {
             signature,
             label: self.label.clone(),
             loose: false,
+            cached: false,
         })
     }
 }

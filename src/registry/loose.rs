@@ -304,6 +304,7 @@ impl LooseArtifact {
             signature,
             label: self.label.clone(),
             loose: true,
+            cached: false,
         })
     }
 

@@ -72,6 +72,15 @@ pub enum RegistryError {
         version: semver::Version,
         available: Vec<semver::Version>,
     },
+    #[error(
+        "the cache holds a copy of `{}` {} from `{registry}` that fails verification: {reason}\nhint: run without `--offline` to fetch it again from `{registry}`",
+        pack.module, pack.version
+    )]
+    CachedCopyFailed {
+        pack: PackRef,
+        registry: String,
+        reason: String,
+    },
     #[error(transparent)]
     Address(#[from] AddressError),
     #[error(transparent)]
@@ -141,6 +150,9 @@ pub struct Fetched {
     pub label: String,
     /// It is a loose artifact (`label` names the artifact itself): messages name it.
     pub loose: bool,
+    /// It was read from the cache, not from the registry just now: when it fails
+    /// verification, [`Registry::refetch`] drops it and asks the registry again.
+    pub cached: bool,
 }
 
 /// A pack that passed every check: its files, read as hostile input and found safe.
@@ -240,8 +252,38 @@ pub trait Registry {
         modules.iter().map(|module| self.index(module)).collect()
     }
 
+    /// The versions of each of `modules`, oldest first, each with whether it is yanked: what
+    /// `registry list` shows. A registry that keeps both in one record (a static HTTP one)
+    /// reads it once per module, concurrently.
+    fn listing(
+        &self,
+        modules: &[ModuleName],
+    ) -> Vec<Result<Vec<(semver::Version, bool)>, RegistryError>> {
+        modules
+            .iter()
+            .map(|module| {
+                let yanked = self.yanked(module)?;
+                Ok(self
+                    .versions(module)?
+                    .into_iter()
+                    .map(|version| {
+                        let yanked = yanked.contains(&version);
+                        (version, yanked)
+                    })
+                    .collect())
+            })
+            .collect()
+    }
+
     /// One pack and what the registry records about it, unverified.
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError>;
+
+    /// `pack` again from the registry itself, after its cached copy failed verification
+    /// (`failed` says how): the copy is dropped from the cache, and fetched anew. Offline, an
+    /// error that says the cache holds a bad copy. A registry without a cache fetches it again.
+    fn refetch(&self, pack: &PackRef, _failed: &str) -> Result<Fetched, RegistryError> {
+        self.fetch(pack)
+    }
 
     /// The versions of `module` withdrawn from resolution (`pack yank`), for listings. A
     /// registry that records none (OCI, for now) has none.
@@ -266,7 +308,7 @@ pub trait Registry {
         pinned: Option<&Sha256>,
     ) -> Result<VerifiedPack, FetchError> {
         let hint = |own_key| self.unsigned_hint(pack, own_key, None);
-        verify_fetched(self.fetch(pack)?, pack, trust, pinned, &hint)
+        verify_or_refetch(self, self.fetch(pack)?, pack, trust, pinned, &hint)
     }
 
     /// What would sign a pack it holds unsigned, for the error's hint (`own_key`: the user has
@@ -284,6 +326,29 @@ pub trait Registry {
                 self.label()
             ),
         }
+    }
+}
+
+/// [`verify_fetched`], and when a copy `registry` read from its cache fails, the copy dropped
+/// and fetched again ([`Registry::refetch`]): a cached file is trusted no more than the registry
+/// that gave it, and an error (with a hint to trust its key) is always about what the registry
+/// in use gives now.
+fn verify_or_refetch<R: Registry + ?Sized>(
+    registry: &R,
+    fetched: Fetched,
+    pack: &PackRef,
+    trust: &Trust<'_>,
+    pinned: Option<&Sha256>,
+    unsigned_hint: &dyn Fn(bool) -> String,
+) -> Result<VerifiedPack, FetchError> {
+    let cached = fetched.cached;
+    match verify_fetched(fetched, pack, trust, pinned, unsigned_hint) {
+        Err(FetchError::Verification { check, detail, .. }) if cached => {
+            let detail = detail.lines().next().unwrap_or_default();
+            let fetched = registry.refetch(pack, &format!("{check}: {detail}"))?;
+            verify_fetched(fetched, pack, trust, pinned, unsigned_hint)
+        }
+        verified => verified,
     }
 }
 

@@ -192,6 +192,10 @@ impl Registry for Recorded {
         })
     }
 
+    fn refetch(&self, pack: &PackRef, failed: &str) -> Result<Fetched, RegistryError> {
+        self.registry()?.refetch(pack, failed)
+    }
+
     fn yanked(&self, module: &ModuleName) -> Result<BTreeSet<semver::Version>, RegistryError> {
         if !self.modules.contains(module) {
             return Ok(BTreeSet::new());

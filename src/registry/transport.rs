@@ -2,10 +2,12 @@
 //! `reqwest` client with timeouts, bounded redirects and plain HTTP for loopback hosts only;
 //! retries of idempotent requests with backoff; bodies read up to a bound, or streamed into a
 //! file while they are hashed and put in place only when their size and digest match; one-line
-//! descriptions of errors. Time is bounded by each registry's deadline, not here.
+//! descriptions of errors; and the command's one network [`Deadline`], which bounds the time of
+//! every operation of every registry.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use crate::address::is_loopback_host;
 use crate::config::Distribution;
@@ -22,12 +24,60 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// Redirects followed in a row at most: a loop fails after this many.
 const MAX_REDIRECTS: usize = 10;
 
+/// When the command opened its first remote registry: its network deadline counts from here.
+static COMMAND_START: OnceLock<Instant> = OnceLock::new();
+
+/// Starts the clock of the command's network deadline: the first call does, when the first
+/// remote registry is opened. Local work before (evaluating modules before publishing them)
+/// does not count against the network's deadline.
+pub fn start_clock() -> Instant {
+    *COMMAND_START.get_or_init(Instant::now)
+}
+
+/// The time the whole command's network work must finish in: `distribution.network_timeout_secs`
+/// from when the command opened its first remote registry, shared by every operation of every registry. Each request
+/// gets the time remaining; once it has passed, every operation fails at once without a request
+/// (a command of N operations waits the deadline once, not N times).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Instant,
+    seconds: u64,
+}
+
+impl Deadline {
+    pub fn after_start(seconds: u64) -> Self {
+        let at = start_clock()
+            .checked_add(Duration::from_secs(seconds))
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(u64::from(u32::MAX)));
+        Self { at, seconds }
+    }
+
+    /// The deadline, in seconds from when the first remote registry was opened, for messages.
+    pub fn seconds(&self) -> u64 {
+        self.seconds
+    }
+
+    /// The time left; `None` once the deadline has passed.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.at
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+    }
+
+    /// Runs `work` until the deadline: `None` when it did not finish in time, or when the
+    /// deadline had passed already (then `work` is not started: no request is made).
+    pub async fn run<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let left = self.remaining()?;
+        tokio::time::timeout(left, work).await.ok()
+    }
+}
+
 /// What one command may ask of a registry.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
-    /// Each network operation (a pack's fetch with its blobs and retries, a listing, a
-    /// publication, a static registry's document) must finish within it: `distribution.network_timeout_secs`.
-    pub deadline: Duration,
+    /// Every network operation of the command (packs' fetches with their blobs and retries,
+    /// listings, publications, a static registry's documents) must finish within it.
+    pub deadline: Deadline,
     /// The largest pack layer downloaded: `distribution.unpack_max_bytes` (an artifact larger
     /// than what it may unpack to is refused before a byte of it is read).
     pub max_artifact_bytes: u64,
@@ -36,7 +86,7 @@ pub struct Bounds {
 impl Bounds {
     pub fn from_config(distribution: &Distribution) -> Self {
         Self {
-            deadline: Duration::from_secs(distribution.network_timeout_secs.get()),
+            deadline: Deadline::after_start(distribution.network_timeout_secs.get()),
             max_artifact_bytes: distribution.unpack_max_bytes,
         }
     }
@@ -241,5 +291,49 @@ impl BlobStore {
         }
         let bytes = crate::fs::read(&path, crate::fs::FileKind::Cache).ok()?;
         (Sha256::of(&bytes) == *digest).then_some(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    /// Once the command's deadline has passed, an operation is not even started: a registry
+    /// that made the command miss it gets no more requests.
+    #[test]
+    fn past_the_deadline_nothing_starts() {
+        let passed = Deadline {
+            at: Instant::now(),
+            seconds: 2,
+        };
+        assert_eq!(passed.remaining(), None);
+        let started = std::cell::Cell::new(false);
+        let ran = runtime().block_on(passed.run(async { started.set(true) }));
+        assert_eq!(ran, None);
+        assert!(!started.get(), "the work was started past the deadline");
+    }
+
+    #[test]
+    fn each_operation_gets_what_remains() {
+        let deadline = Deadline {
+            at: Instant::now() + Duration::from_millis(200),
+            seconds: 2,
+        };
+        assert!(
+            deadline
+                .remaining()
+                .is_some_and(|left| left <= Duration::from_millis(200))
+        );
+        let sleep = async { tokio::time::sleep(Duration::from_secs(60)).await };
+        let slow = runtime().block_on(deadline.run(sleep));
+        assert_eq!(slow, None, "a slow operation is cut at the deadline");
+        assert_eq!(runtime().block_on(deadline.run(async { 1 })), None);
     }
 }

@@ -13,13 +13,22 @@
 //! nothing is downloaded to learn what a pack needs. The same resolver serves link mode (the
 //! index is the catalog's sources: one version per module) and pack mode (the registry's
 //! metadata).
+//!
+//! Metadata may be hostile, so a resolution is bounded ([`search`]): no recursion per module
+//! (explicit stacks), at most [`MAX_MODULES`] modules read, a frontier at a time so that a remote
+//! index reads them concurrently ([`Index::prefetch`]), at most [`MAX_WORK`] units of work, and
+//! memory linear in what was read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use semver::{Version, VersionReq};
 
+use self::search::Search;
+pub use self::search::{MAX_MODULES, MAX_WORK};
 use crate::names::ModuleName;
+
+mod search;
 
 /// One version of a module, as the index describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +43,12 @@ pub struct Candidate {
 /// an error (the message names it and, when it can, what exists).
 pub trait Index {
     fn candidates(&self, module: &ModuleName) -> Result<Vec<Candidate>, String>;
+
+    /// Says that the candidates of each of `modules` are asked next, so that an index over a
+    /// remote registry reads them together (concurrently) and answers
+    /// [`Index::candidates`] from what it read. Best effort: a failure here comes back from
+    /// `candidates`.
+    fn prefetch(&self, _modules: &[ModuleName]) {}
 }
 
 /// Where a requirement comes from.
@@ -99,9 +114,13 @@ pub enum ResolveError {
     #[error("dependency cycle: {}", .0.join(" -> "))]
     Cycle(Vec<String>),
     #[error(
-        "resolution gave up after {0} attempts: the requirements are too entangled to search\nhint: require narrower versions"
+        "resolution gave up after {limit} units of work (versions examined and requirements checked against them): the requirements are too entangled to search\nhint: require narrower versions"
     )]
-    TooComplex(usize),
+    TooMuchWork { limit: u64 },
+    #[error(
+        "resolution would read more than {limit} modules, the most one resolution reads: the dependencies reach too far\nhint: a registry's metadata names more dependencies than any infra holds; check what requires them"
+    )]
+    TooManyModules { limit: usize },
 }
 
 impl ResolveError {
@@ -177,9 +196,6 @@ fn unavailable_message(
     message
 }
 
-/// How many times a choice may be undone before resolution gives up.
-const MAX_BACKTRACKS: usize = 100_000;
-
 /// Resolves `roots` and everything they need. `preferred` versions (what a lock already pins)
 /// are tried first when they satisfy the requirements, so that nothing moves unless it must.
 pub fn resolve(
@@ -187,18 +203,9 @@ pub fn resolve(
     index: &dyn Index,
     preferred: &BTreeMap<ModuleName, Version>,
 ) -> Result<Resolution, ResolveError> {
-    let mut search = Search {
-        index,
-        preferred,
-        candidates: BTreeMap::new(),
-        chosen: BTreeMap::new(),
-        requirements: BTreeMap::new(),
-        rank: BTreeMap::new(),
-        backtracks: 0,
-        first_conflict: None,
-    };
-    search.rank(roots);
-    let mut queue = Queue::new();
+    let read = search::read_all(roots, index, preferred)?;
+    let mut search = Search::new(&read, search::rank(roots, &read));
+    let mut queue = BTreeSet::new();
     for root in roots {
         search
             .requirements
@@ -208,303 +215,114 @@ pub fn resolve(
         queue.insert(search.ranked(&root.module));
     }
     if !search.solve(queue)? {
-        return Err(search.first_conflict.unwrap_or_else(|| {
+        return Err(search.first_conflict.take().unwrap_or_else(|| {
             ResolveError::Index("no solution to the requirements was found".into())
         }));
     }
-    let resolution = search.resolution(roots);
+    let resolution = resolution(&search, roots);
     check_cycles(&resolution)?;
     Ok(resolution)
 }
 
-/// The modules still to decide, in rank order.
-type Queue = BTreeSet<(usize, ModuleName)>;
-
-struct Search<'a> {
-    index: &'a dyn Index,
-    preferred: &'a BTreeMap<ModuleName, Version>,
-    /// Each module's versions, in the order they are tried, read once.
-    candidates: BTreeMap<ModuleName, Vec<Candidate>>,
-    chosen: BTreeMap<ModuleName, Candidate>,
-    requirements: BTreeMap<ModuleName, Vec<Requirement>>,
-    /// Each module's place in the order modules are decided.
-    rank: BTreeMap<ModuleName, usize>,
-    backtracks: usize,
-    /// The first dead end met: the most telling one, since choices are made newest first.
-    first_conflict: Option<ResolveError>,
-}
-
-impl Search<'_> {
-    /// Chooses a version for every module in `queue` (and what they need); says whether it
-    /// could. On `false`, the state is as it was on entry.
-    /// Ranks every module reachable from `roots` through any version's dependencies in
-    /// topological order (reverse post-order of a depth-first walk; a cycle is broken where it
-    /// is met, and refused later). A module whose versions cannot be read is ranked last: the
-    /// error comes when, and if, it is needed.
-    fn rank(&mut self, roots: &[Requirement]) {
-        let mut post_order = Vec::new();
-        let mut visited = BTreeSet::new();
-        for root in roots {
-            let mut stack = vec![(root.module.clone(), false)];
-            while let Some((module, expanded)) = stack.pop() {
-                if expanded {
-                    post_order.push(module);
-                    continue;
-                }
-                if !visited.insert(module.clone()) {
-                    continue;
-                }
-                stack.push((module.clone(), true));
-                let dependencies: BTreeSet<ModuleName> = self
-                    .candidates(&module)
-                    .map(|candidates| {
-                        candidates
-                            .iter()
-                            .flat_map(|c| c.dependencies.keys().cloned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                for dependency in dependencies.into_iter().rev() {
-                    if !visited.contains(&dependency) {
-                        stack.push((dependency, false));
-                    }
-                }
-            }
+fn resolution(search: &Search<'_>, roots: &[Requirement]) -> Resolution {
+    let mut resolution: Resolution = search
+        .chosen
+        .keys()
+        .filter_map(|module| {
+            let candidate = search.chosen(module)?;
+            Some((
+                module.clone(),
+                Resolved {
+                    version: candidate.version.clone(),
+                    dependencies: candidate.dependencies.clone(),
+                    required_by: BTreeSet::new(),
+                    root: false,
+                },
+            ))
+        })
+        .collect();
+    for root in roots {
+        if let Some(resolved) = resolution.get_mut(&root.module) {
+            resolved.root = true;
         }
-        self.rank = post_order
+    }
+    for module in search.chosen.keys() {
+        for dependency in search
+            .chosen(module)
             .into_iter()
-            .rev()
-            .enumerate()
-            .map(|(rank, module)| (module, rank))
-            .collect();
-    }
-
-    fn ranked(&self, module: &ModuleName) -> (usize, ModuleName) {
-        (
-            self.rank.get(module).copied().unwrap_or(usize::MAX),
-            module.clone(),
-        )
-    }
-
-    fn solve(&mut self, mut queue: Queue) -> Result<bool, ResolveError> {
-        let Some((_, module)) = queue.pop_first() else {
-            return Ok(true);
-        };
-        if self.chosen.contains_key(&module) {
-            return self.solve(queue);
-        }
-        let requirements = self.requirements.get(&module).cloned().unwrap_or_default();
-        let candidates = match self.candidates(&module) {
-            Ok(candidates) => candidates,
-            Err(ResolveError::Index(reason)) => {
-                return Err(ResolveError::Unavailable {
-                    module,
-                    requirements: describe(&requirements),
-                    reason,
-                });
-            }
-            Err(other) => return Err(other),
-        };
-        let mut rejected = Vec::new();
-        for candidate in candidates {
-            rejected.push((candidate.version.clone(), candidate.excluded.clone()));
-            if candidate.excluded.is_some()
-                || requirements
-                    .iter()
-                    .any(|r| !r.requirement.matches(&candidate.version))
-            {
-                continue;
-            }
-            // What this version needs must agree with what is already chosen.
-            let clash = candidate.dependencies.iter().find_map(|(dependency, req)| {
-                let chosen = self.chosen.get(dependency)?;
-                (!req.matches(&chosen.version)).then(|| (dependency.clone(), req.clone()))
-            });
-            if let Some((dependency, requirement)) = clash {
-                self.note_conflict(&dependency, (&module, &candidate, &requirement));
-                continue;
-            }
-            let origin = Origin::Module(module.clone(), candidate.version.clone());
-            let mut next = queue.clone();
-            for (dependency, requirement) in &candidate.dependencies {
-                self.requirements
-                    .entry(dependency.clone())
-                    .or_default()
-                    .push(Requirement {
-                        module: dependency.clone(),
-                        requirement: requirement.clone(),
-                        origin: origin.clone(),
-                    });
-                next.insert(self.ranked(dependency));
-            }
-            self.chosen.insert(module.clone(), candidate.clone());
-            if self.solve(next)? {
-                return Ok(true);
-            }
-            // Undo this choice and try the next version.
-            self.chosen.remove(&module);
-            for dependency in candidate.dependencies.keys() {
-                if let Some(list) = self.requirements.get_mut(dependency) {
-                    list.retain(|r| r.origin != origin);
-                }
-            }
-            self.backtracks += 1;
-            if self.backtracks > MAX_BACKTRACKS {
-                return Err(ResolveError::TooComplex(MAX_BACKTRACKS));
+            .flat_map(|c| c.dependencies.keys())
+        {
+            if let Some(resolved) = resolution.get_mut(dependency) {
+                resolved.required_by.insert(module.clone());
             }
         }
-        if self.first_conflict.is_none() {
-            self.first_conflict = Some(ResolveError::Conflict {
-                module: module.clone(),
-                requirements: describe(&requirements),
-                rejected,
-            });
-        }
-        Ok(false)
     }
-
-    /// Records, as the first conflict, a dependency of `candidate` that disagrees with what was
-    /// chosen for it: both requirements, each with where it comes from.
-    fn note_conflict(
-        &mut self,
-        dependency: &ModuleName,
-        (module, candidate, requirement): (&ModuleName, &Candidate, &VersionReq),
-    ) {
-        if self.first_conflict.is_some() {
-            return;
-        }
-        let mut requirements = describe(
-            self.requirements
-                .get(dependency)
-                .map(Vec::as_slice)
-                .unwrap_or_default(),
-        );
-        requirements.push((
-            requirement.clone(),
-            format!("{module} {}", candidate.version),
-        ));
-        let rejected = self
-            .candidates
-            .get(dependency)
-            .map(|all| {
-                all.iter()
-                    .map(|c| (c.version.clone(), c.excluded.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.first_conflict = Some(ResolveError::Conflict {
-            module: dependency.clone(),
-            requirements,
-            rejected,
-        });
-    }
-
-    /// A module's versions in the order they are tried: the preferred one first, then newest
-    /// first. Pre-releases stay in the list: a requirement matches them only when it names a
-    /// pre-release of the same version (Cargo's rule, as `semver` implements it).
-    fn candidates(&mut self, module: &ModuleName) -> Result<Vec<Candidate>, ResolveError> {
-        if let Some(known) = self.candidates.get(module) {
-            return Ok(known.clone());
-        }
-        let mut list = self.index.candidates(module).map_err(ResolveError::Index)?;
-        let preferred = self.preferred.get(module);
-        list.sort_by(|a, b| {
-            let a_first = Some(&a.version) == preferred;
-            let b_first = Some(&b.version) == preferred;
-            b_first
-                .cmp(&a_first)
-                .then_with(|| b.version.cmp(&a.version))
-        });
-        list.dedup_by(|a, b| a.version == b.version);
-        self.candidates.insert(module.clone(), list.clone());
-        Ok(list)
-    }
-
-    fn resolution(&self, roots: &[Requirement]) -> Resolution {
-        let mut resolution: Resolution = self
-            .chosen
-            .iter()
-            .map(|(module, candidate)| {
-                (
-                    module.clone(),
-                    Resolved {
-                        version: candidate.version.clone(),
-                        dependencies: candidate.dependencies.clone(),
-                        required_by: BTreeSet::new(),
-                        root: roots.iter().any(|root| root.module == *module),
-                    },
-                )
-            })
-            .collect();
-        for (module, candidate) in &self.chosen {
-            for dependency in candidate.dependencies.keys() {
-                if let Some(resolved) = resolution.get_mut(dependency) {
-                    resolved.required_by.insert(module.clone());
-                }
-            }
-        }
-        resolution
-    }
+    resolution
 }
 
 /// Requirements as `(requirement, who requires it)`, each origin said once.
 fn describe(requirements: &[Requirement]) -> Vec<(VersionReq, String)> {
-    let mut described: Vec<(VersionReq, String)> = Vec::new();
-    for requirement in requirements {
-        let item = (
-            requirement.requirement.clone(),
-            requirement.origin.to_string(),
-        );
-        if !described.contains(&item) {
-            described.push(item);
-        }
-    }
-    described
+    let mut seen = BTreeSet::new();
+    requirements
+        .iter()
+        .map(|requirement| {
+            (
+                requirement.requirement.clone(),
+                requirement.origin.to_string(),
+            )
+        })
+        .filter(|(requirement, origin)| seen.insert((requirement.to_string(), origin.clone())))
+        .collect()
 }
 
-/// Refuses a resolution whose modules require each other in a circle.
+/// Refuses a resolution whose modules require each other in a circle: a depth-first walk on an
+/// explicit stack (the path from where it started, each with the dependencies left to visit).
 fn check_cycles(resolution: &Resolution) -> Result<(), ResolveError> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Open,
         Done,
     }
-    fn visit(
-        module: &ModuleName,
-        resolution: &Resolution,
-        marks: &mut BTreeMap<ModuleName, Mark>,
-        path: &mut Vec<ModuleName>,
-    ) -> Result<(), ResolveError> {
-        match marks.get(module) {
-            Some(Mark::Done) => return Ok(()),
-            Some(Mark::Open) => {
-                let start = path.iter().position(|m| m == module).unwrap_or(0);
-                let mut cycle: Vec<String> = path[start..]
-                    .iter()
-                    .map(|m| match resolution.get(m) {
-                        Some(resolved) => format!("{m} {}", resolved.version),
-                        None => m.to_string(),
-                    })
-                    .collect();
-                cycle.push(module.to_string());
-                return Err(ResolveError::Cycle(cycle));
-            }
-            None => {}
+    type Dependencies<'r> = std::collections::btree_map::Keys<'r, ModuleName, VersionReq>;
+    let dependencies = |module: &ModuleName| -> Option<Dependencies<'_>> {
+        resolution
+            .get(module)
+            .map(|resolved| resolved.dependencies.keys())
+    };
+    let mut marks: BTreeMap<&ModuleName, Mark> = BTreeMap::new();
+    for start in resolution.keys() {
+        if marks.contains_key(start) {
+            continue;
         }
-        marks.insert(module.clone(), Mark::Open);
-        path.push(module.clone());
-        if let Some(resolved) = resolution.get(module) {
-            for dependency in resolved.dependencies.keys() {
-                visit(dependency, resolution, marks, path)?;
+        marks.insert(start, Mark::Open);
+        let mut path: Vec<(&ModuleName, Option<Dependencies<'_>>)> =
+            vec![(start, dependencies(start))];
+        while let Some((module, left)) = path.last_mut() {
+            let Some(dependency) = left.as_mut().and_then(Iterator::next) else {
+                marks.insert(*module, Mark::Done);
+                path.pop();
+                continue;
+            };
+            match marks.get(dependency) {
+                Some(Mark::Done) => {}
+                Some(Mark::Open) => {
+                    let from = path.iter().position(|(m, _)| *m == dependency).unwrap_or(0);
+                    let mut cycle: Vec<String> = path[from..]
+                        .iter()
+                        .map(|(m, _)| match resolution.get(*m) {
+                            Some(resolved) => format!("{m} {}", resolved.version),
+                            None => m.to_string(),
+                        })
+                        .collect();
+                    cycle.push(dependency.to_string());
+                    return Err(ResolveError::Cycle(cycle));
+                }
+                None => {
+                    marks.insert(dependency, Mark::Open);
+                    path.push((dependency, dependencies(dependency)));
+                }
             }
         }
-        path.pop();
-        marks.insert(module.clone(), Mark::Done);
-        Ok(())
-    }
-    let mut marks = BTreeMap::new();
-    for module in resolution.keys() {
-        visit(module, resolution, &mut marks, &mut Vec::new())?;
     }
     Ok(())
 }

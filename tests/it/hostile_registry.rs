@@ -5,6 +5,7 @@
 //! in bounded time, leaving the infra as it was and nothing in the cache but verified blobs.
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use insta::assert_snapshot;
@@ -14,13 +15,13 @@ use crate::common::{HostileRegistry, Run, TestContext, output_within, sha256_fil
 /// How long a command may run before the harness kills it and fails the test: a guard against a
 /// hang, far above what any of these takes. No test asserts a duration.
 const HANG: Duration = Duration::from_secs(60);
-const PACK: &str = "aws_prov@1.0.0";
-const INSTALL: &[&str] = &["providers", "install", "aws", "wuji", "--version", "1.0.0"];
+pub(crate) const PACK: &str = "aws_prov@1.0.0";
+pub(crate) const INSTALL: &[&str] = &["providers", "install", "aws", "wuji", "--version", "1.0.0"];
 
 /// A release engineer who packed and signed `aws`, and a teammate who trusts their key and
 /// has the core schemas `aws` depends on in their local registry (the test registry serves one
 /// module: `aws`).
-fn releaser_and_teammate() -> (TestContext, TestContext) {
+pub(crate) fn releaser_and_teammate() -> (TestContext, TestContext) {
     let releaser = TestContext::examples()
         .signed()
         .packed(&["core", "provider aws"]);
@@ -38,11 +39,22 @@ fn releaser_and_teammate() -> (TestContext, TestContext) {
 }
 
 /// Runs the binary in `context` with `--registry` the hostile one, and `env`.
-fn run(
+pub(crate) fn run(
     context: &TestContext,
     registry: &HostileRegistry,
     env: &[(&str, &str)],
     args: &[&str],
+) -> Run {
+    run_wrapped(context, registry, env, args, std::convert::identity)
+}
+
+/// [`run`], the command passed through `wrap` first (to run it under `prlimit`).
+pub(crate) fn run_wrapped(
+    context: &TestContext,
+    registry: &HostileRegistry,
+    env: &[(&str, &str)],
+    args: &[&str],
+    wrap: impl FnOnce(Command) -> Command,
 ) -> Run {
     let mut command = context.command();
     command
@@ -52,7 +64,7 @@ fn run(
         .envs(env.iter().copied());
     let host = format!("127.0.0.1:{}", registry.port);
     Run::from_output(
-        output_within(command, HANG),
+        output_within(wrap(command), HANG),
         &context.base,
         &[(&registry.url(), "[REGISTRY]"), (&host, "[HOST]")],
     )
@@ -209,7 +221,7 @@ fn a_registry_dripping_bytes_meets_the_deadline() {
     --- stdout
     --- stderr
     error: failed to install `aws` 1.0.0 into `wuji`
-      caused by: the registry `[HOST]` is too slow: fetching `aws_prov` 1.0.0 did not finish within 2 s
+      caused by: the registry `[HOST]` is too slow: fetching `aws_prov` 1.0.0 did not finish within the command's network deadline of 2 s
     hint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)
     ");
     assert_eq!(team.tree("workspace"), before, "the infra is unchanged");
@@ -219,7 +231,7 @@ fn a_registry_dripping_bytes_meets_the_deadline() {
     exit: 1
     --- stdout
     --- stderr
-    error: failed to publish `aws_prov` 1.0.0: the registry `[HOST]` is too slow: publishing `aws_prov` 1.0.0 did not finish within 2 s
+    error: failed to publish `aws_prov` 1.0.0: the registry `[HOST]` is too slow: publishing `aws_prov` 1.0.0 did not finish within the command's network deadline of 2 s
     hint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)
     error: 1 of 1 packs could not be published
     ");
@@ -227,7 +239,7 @@ fn a_registry_dripping_bytes_meets_the_deadline() {
     exit: 1
     --- stdout
     --- stderr
-    error: the registry `[HOST]` is too slow: listing its modules did not finish within 2 s
+    error: the registry `[HOST]` is too slow: listing its modules did not finish within the command's network deadline of 2 s
     hint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)
     ");
 }

@@ -4,16 +4,19 @@
 
 mod common;
 
+mod bounds;
 mod cli;
 mod config;
 mod daily_loop;
 mod debris;
 mod dependencies;
 mod discovery;
+mod docs;
 mod evaluation;
 mod faults;
 mod fixtures;
 mod hostile_registry;
+mod hostile_token;
 mod http_registry;
 mod install;
 mod late_signatures;
@@ -28,6 +31,7 @@ mod oci;
 mod operations;
 mod pack;
 mod parsers;
+mod poisoned_cache;
 mod races;
 mod readme;
 mod reads;

@@ -1,5 +1,5 @@
 use crate::Outcome;
-use crate::cli::InfraArgs;
+use crate::cli::SyncArgs;
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
 use crate::infra::session::{Access, InfraSession};
@@ -10,10 +10,13 @@ use crate::printer::Printer;
 
 /// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
 /// as a teammate does after `git pull`.
-pub fn sync(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let infra = Infra::resolve(context, &args.infra)?;
+pub fn sync(args: &SyncArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    let infra = Infra::resolve(context, &args.infra.infra)?;
     // The registry's lock, then the infra's: what sync restores is not cleaned away meanwhile.
     let mut session = InfraSession::open(context, infra, Access::Packs, printer)?;
+    if args.verify {
+        session.verify_vendor();
+    }
     let report = ops::sync(&mut session)?;
     let infra = &session.infra;
     let (results, pruned) = (&report.entries, &report.pruned);

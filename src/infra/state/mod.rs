@@ -15,14 +15,17 @@ use super::manifest::InfraManifest;
 use super::{Infra, VENDOR_DIR, link_dependency_path, vendor_dependency_path};
 use crate::config::absolutize;
 use crate::context::Context;
-use crate::digest::{ContentHash, Sha256};
+use crate::digest::ContentHash;
 use crate::fs::{Entry, entry_at};
 use crate::module::Layout;
 use crate::module::ModuleKind;
 use crate::names::ModuleName;
 use crate::version_spec::VersionSpec;
 
+mod stat_index;
 mod untracked;
+
+pub use stat_index::StatIndex;
 
 use untracked::untracked;
 
@@ -395,14 +398,26 @@ pub fn vendor_state(
         };
         listed.insert(relative.to_owned(), hash.to_owned());
     }
-    compare_files(&dir, &listed)
+    compare_files(infra, module, &listed)
 }
 
-/// How the files under `dir` compare with `listed` (relative path → sha256): [`VendorState::Ok`]
-/// or [`VendorState::Drifted`], naming each file edited, missing or extra.
-pub fn compare_files(dir: &Path, listed: &BTreeMap<String, String>) -> anyhow::Result<VendorState> {
+/// How the files under `vendor/<module>` compare with `listed` (relative path → sha256):
+/// [`VendorState::Ok`] or [`VendorState::Drifted`], naming each file edited, missing or extra.
+/// A file the infra's [`StatIndex`] vouches for is not read.
+pub fn compare_files(
+    infra: &Infra,
+    module: &ModuleName,
+    listed: &BTreeMap<String, String>,
+) -> anyhow::Result<VendorState> {
+    let dir = infra.vendor_dir(module);
+    let files = Files {
+        index: &infra.stat_index,
+        root: &dir,
+        module: module.as_str(),
+    };
     let mut on_disk = BTreeMap::new();
-    collect_files(dir, dir, &mut on_disk)?;
+    files.collect(&dir, &mut on_disk)?;
+    infra.stat_index.examined(module.as_str());
     let (mut edited, mut missing, mut extra) = (Vec::new(), Vec::new(), Vec::new());
     for (name, hash) in listed {
         match on_disk.get(name) {
@@ -428,31 +443,37 @@ pub fn compare_files(dir: &Path, listed: &BTreeMap<String, String>) -> anyhow::R
     }
 }
 
-/// Every file under `dir` (a symlink counts as a file: it should not be there), with its hash.
-fn collect_files(
-    root: &Path,
-    dir: &Path,
-    out: &mut BTreeMap<String, String>,
-) -> anyhow::Result<()> {
-    for entry in fs_err::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let relative = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .replace('\\', "/");
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            collect_files(root, &path, out)?;
-        } else if file_type.is_symlink() {
-            out.insert(relative, "symlink".into());
-        } else {
-            out.insert(
-                relative,
-                Sha256::of(&crate::fs::read(&path, crate::fs::FileKind::ModuleFile)?).to_string(),
-            );
+/// The files of one vendored module, hashed through the infra's stat index.
+struct Files<'a> {
+    index: &'a StatIndex,
+    root: &'a Path,
+    module: &'a str,
+}
+
+impl Files<'_> {
+    /// Every file under `dir` (a symlink counts as a file: it should not be there), with its
+    /// hash.
+    fn collect(&self, dir: &Path, out: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
+        for entry in fs_err::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let relative = path
+                .strip_prefix(self.root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let file_type = entry.file_type()?;
+            if file_type.is_dir() {
+                self.collect(&path, out)?;
+            } else if file_type.is_symlink() {
+                out.insert(relative, "symlink".into());
+            } else {
+                let key = format!("{}/{relative}", self.module);
+                let metadata = fs_err::symlink_metadata(&path)?;
+                let hash = self.index.sha256(&key, &path, &metadata)?;
+                out.insert(relative, hash);
+            }
         }
+        Ok(())
     }
-    Ok(())
 }

@@ -2,14 +2,20 @@
 //!
 //! - `blobs/sha256/<hex>`: artifacts by digest ([`BlobStore`]), put there only once their size
 //!   and sha256 match the registry's metadata;
-//! - `signatures/<hex>.minisig`: the signature of the artifact with that digest (checked against
-//!   the trusted keys whenever it is used, as any signature);
-//! - `<host>_<port>_<path>/<file>` and `<file>.etag`: the last `index.json` and
-//!   `registry/<module>.json` read, with the `ETag` they came with, so the next read is a
-//!   conditional request (`If-None-Match`) that a `304 Not Modified` answers without a body,
-//!   and `--offline` has something to answer with.
+//! - `<registry>/`, one directory per registry ([`HttpUrl::cache_key`]: its host, port and path
+//!   made readable, and a hash of its whole URL, so that `/team_a` and `/team/a` are two):
+//!   - `<file>` and `<file>.etag`: the last `index.json` and `registry/<module>.json` read, with
+//!     the `ETag` they came with, so the next read is a conditional request (`If-None-Match`)
+//!     that a `304 Not Modified` answers without a body, and `--offline` has something to
+//!     answer with;
+//!   - `signatures/<hex>.minisig`: the signature this registry gave for the artifact with that
+//!     digest. Kept per registry: a signature is what one registry says about the bytes, and
+//!     another registry serving the same bytes signed by another key must not stand in for it.
 //!
-//! Every entry is best effort to read: a damaged one is a miss.
+//! Blobs are shared by every registry: they are named by their content and checked against it.
+//! Every entry is best effort to read: a damaged one is a miss; a signature or record that
+//! fails verification is dropped and fetched again (`Registry::refetch`). Entries of the
+//! layout before registries had their own signatures are not migrated: they are misses.
 
 use std::path::{Path, PathBuf};
 
@@ -36,7 +42,7 @@ impl Cache {
         let dir = cache_path.join("http");
         Self {
             documents: dir.join(url.cache_key()),
-            signatures: dir.join("signatures"),
+            signatures: dir.join(url.cache_key()).join("signatures"),
             blobs: BlobStore::new(dir.join("blobs/sha256")),
         }
     }
@@ -81,6 +87,23 @@ impl Cache {
             crate::fs::atomic_write(&etag_path, etag.as_bytes()).map_err(error)?;
         }
         Ok(())
+    }
+
+    /// Forgets the document at `relative` and its `ETag`: the next read is a whole one.
+    pub fn drop_document(&self, relative: &str) -> Result<(), HttpError> {
+        for path in [self.document_path(relative), self.etag_path(relative)] {
+            crate::fs::remove_file_if_exists(&path)
+                .map_err(|source| HttpError::Cache { path, source })?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the signature kept for the artifact `artifact`.
+    pub fn drop_signature(&self, artifact: &Sha256) -> Result<(), HttpError> {
+        let path = self.signature_path(artifact);
+        crate::fs::remove_file_if_exists(&path)
+            .map(drop)
+            .map_err(|source| HttpError::Cache { path, source })
     }
 
     pub fn signature_path(&self, artifact: &Sha256) -> PathBuf {

@@ -5,12 +5,13 @@
 //! records from `registry/<module>.json`; the packs from `packages/<module>_<version>.tar` and
 //! the `.minisig` beside it.
 //!
-//! - [`address`]: the URL, and the rule that plain HTTP is for loopback hosts only;
+//! - [`crate::address`]: the URL, and the rule that plain HTTP is for loopback hosts only;
 //! - [`credentials`]: a bearer token, or `.netrc`;
 //! - [`cache`]: artifacts by digest, signatures, and the last documents read with their `ETag`;
 //! - [`fetch`]: every read, bounded in size, retried when transient, conditional when cached;
-//! - this file: the registry itself: the deadline of each operation, `--offline`, and fetching
-//!   cache first (a pack the cache holds whole costs no request at all: versions are immutable).
+//! - this file: the registry itself: each operation under the command's deadline, `--offline`,
+//!   and fetching cache first (a pack the cache holds whole costs no request at all: versions
+//!   are immutable).
 
 mod cache;
 mod credentials;
@@ -57,7 +58,7 @@ pub enum HttpError {
         reason: String,
     },
     #[error(
-        "the registry `{registry}` is too slow: {operation} did not finish within {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
+        "the registry `{registry}` is too slow: {operation} did not finish within the command's network deadline of {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
     )]
     Deadline {
         registry: String,
@@ -186,16 +187,14 @@ impl HttpRegistry {
         operation: &str,
         work: impl std::future::Future<Output = Result<T, RegistryError>>,
     ) -> Result<T, RegistryError> {
-        tokio::time::timeout(self.bounds.deadline, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(HttpError::Deadline {
-                    registry: self.url.display(),
-                    operation: operation.to_owned(),
-                    seconds: self.bounds.deadline.as_secs(),
-                }
-                .into())
-            })
+        self.bounds.deadline.run(work).await.unwrap_or_else(|| {
+            Err(HttpError::Deadline {
+                registry: self.url.display(),
+                operation: operation.to_owned(),
+                seconds: self.bounds.deadline.seconds(),
+            }
+            .into())
+        })
     }
 
     fn metadata_path(module: &ModuleName) -> String {
@@ -287,6 +286,7 @@ impl HttpRegistry {
             signature,
             label: self.url.display(),
             loose: false,
+            cached: true,
         })
     }
 
@@ -312,7 +312,11 @@ impl HttpRegistry {
                 })?;
         let entry = metadata.require(&pack.version)?;
         self.download(http, pack, &entry).await?;
-        self.load(entry).ok_or_else(|| {
+        let fetched = self.load(entry).map(|fetched| Fetched {
+            cached: false,
+            ..fetched
+        });
+        fetched.ok_or_else(|| {
             HttpError::Artifact {
                 registry: self.url.display(),
                 pack: pack.clone(),
@@ -430,6 +434,22 @@ impl Registry for HttpRegistry {
         }
     }
 
+    /// Each module's record read once (not once for its versions and again for its yanks).
+    fn listing(
+        &self,
+        modules: &[ModuleName],
+    ) -> Vec<Result<Vec<(semver::Version, bool)>, RegistryError>> {
+        self.index_many(modules)
+            .into_iter()
+            .map(|index| {
+                Ok(index?
+                    .into_iter()
+                    .map(|entry| (entry.version, entry.yanked))
+                    .collect())
+            })
+            .collect()
+    }
+
     fn yanked(
         &self,
         module: &ModuleName,
@@ -456,6 +476,28 @@ impl Registry for HttpRegistry {
     /// Fetches several packs into the cache, [`CONCURRENCY`] at a time, so that the fetches
     /// that follow are answered by the cache. Best effort: what fails here fails again, with its
     /// error, when the pack itself is fetched.
+    /// The cached signature and record of `pack` dropped (the artifact is kept: its digest is
+    /// checked whenever it is read), and fetched again.
+    fn refetch(&self, pack: &PackRef, failed: &str) -> Result<Fetched, RegistryError> {
+        if self.offline {
+            return Err(RegistryError::CachedCopyFailed {
+                pack: pack.clone(),
+                registry: self.label(),
+                reason: failed.to_owned(),
+            });
+        }
+        if let Some(entry) = self
+            .cached_metadata(&pack.module)
+            .and_then(|metadata| metadata.get(&pack.version).cloned())
+        {
+            self.cache.drop_signature(&entry.sha256)?;
+        }
+        self.cache
+            .drop_document(&Self::metadata_path(&pack.module))?;
+        let operation = format!("fetching `{}` {}", pack.module, pack.version);
+        self.run(&operation, |http| self.fetch_async(http, pack))
+    }
+
     fn prefetch(&self, packs: &[PackRef]) {
         if self.offline || packs.len() < 2 {
             return;

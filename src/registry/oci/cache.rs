@@ -2,7 +2,10 @@
 //! there by [`super::http`] and put in place only once their size and digest are checked, and
 //! the manifest of each pulled tag in `cache_path/oci/refs/<host>/<namespace>/<module>/<tag>.json`,
 //! recorded once its blobs are in. A tag whose manifest and blobs are all there and intact is
-//! answered with no request at all; a damaged entry is a miss.
+//! answered with no request at all; a damaged entry is a miss. The manifests are kept per
+//! registry (host, namespace): the signature a pack is verified with is the one its registry's
+//! manifest names, and a manifest whose pack fails verification is dropped and pulled again
+//! (`Registry::refetch`). Blobs are shared: they are named by their content, checked against it.
 
 use std::path::{Path, PathBuf};
 
@@ -87,6 +90,22 @@ impl Cache {
             what: what(),
             source,
         })
+    }
+
+    /// Forgets the manifest recorded for a tag (`what` names the pack in the error).
+    pub fn drop_manifest(
+        &self,
+        url: &OciUrl,
+        module: &ModuleName,
+        tag: &str,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), OciError> {
+        crate::fs::remove_file_if_exists(&self.ref_path(url, module, tag))
+            .map(drop)
+            .map_err(|source| OciError::Cache {
+                what: what(),
+                source,
+            })
     }
 
     /// The manifest a tag resolved to when it was pulled, if it is recorded.

@@ -12,13 +12,14 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_client::errors::OciDistributionError;
+use oci_client::Reference;
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference, RegistryOperation};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap};
 
-use super::client::{describe, is_transient};
+use super::client::describe;
+use super::token::{Access, Credentials, TokenFailure};
+use crate::address::{Authority, TokenHosts};
 use crate::digest::Sha256;
 pub use crate::registry::transport::BlobFault;
 use crate::registry::transport::{
@@ -35,8 +36,8 @@ const MAX_MESSAGE_CHARS: usize = 200;
 pub enum Failure {
     /// The request failed: connecting, a timeout, a redirect loop, a body cut short.
     Http(reqwest::Error),
-    /// Negotiating the credentials failed.
-    Auth(OciDistributionError),
+    /// Negotiating the credentials failed (see [`super::token`]).
+    Token(TokenFailure),
     /// The registry answered with an error status.
     Status { code: StatusCode, message: String },
     /// The answer is larger than the `limit` it is allowed.
@@ -57,7 +58,7 @@ impl Failure {
     pub fn is_transient(&self) -> bool {
         match self {
             Failure::Http(error) => is_transient_http(error),
-            Failure::Auth(error) => is_transient(error),
+            Failure::Token(failure) => failure.is_transient(),
             Failure::Status { code, .. } => is_transient_status(*code),
             Failure::TooLarge { .. }
             | Failure::Invalid(_)
@@ -76,11 +77,7 @@ impl Failure {
             Failure::Status { code, .. } => {
                 *code == StatusCode::UNAUTHORIZED || *code == StatusCode::FORBIDDEN
             }
-            Failure::Auth(error) => matches!(
-                error,
-                OciDistributionError::UnauthorizedError { .. }
-                    | OciDistributionError::AuthenticationFailure(_)
-            ),
+            Failure::Token(failure) => failure.is_unauthorized(),
             _ => false,
         }
     }
@@ -89,7 +86,7 @@ impl Failure {
     pub fn describe(&self) -> String {
         match self {
             Failure::Http(error) => describe(error),
-            Failure::Auth(error) => describe(error),
+            Failure::Token(failure) => failure.describe(),
             Failure::Status { code, message } if message.is_empty() => {
                 format!("it answered {code}")
             }
@@ -107,8 +104,7 @@ impl Failure {
     }
 }
 
-/// The reads of one operation on one repository, with the credentials `oci-client` negotiated
-/// for it.
+/// The reads of one operation on one repository, with the credentials negotiated for it.
 pub struct Session<'a> {
     http: &'a reqwest::Client,
     /// `scheme://host/v2/`.
@@ -116,36 +112,32 @@ pub struct Session<'a> {
     credentials: Credentials,
 }
 
-enum Credentials {
-    Anonymous,
-    Bearer(String),
-    Basic(String, String),
-}
-
 impl<'a> Session<'a> {
-    /// Negotiates the credentials for pulling from `reference`'s repository: a bearer token when
-    /// the registry hands one out for `auth`, else `auth` as it is.
+    /// Negotiates the credentials for pulling from `reference`'s repository on the registry
+    /// `registry` (spoken to over `scheme`): a bearer token when the registry hands one out
+    /// for `auth`, else `auth` as it is ([`super::token::negotiate`]).
     pub async fn open(
-        client: &Client,
         http: &'a reqwest::Client,
         scheme: &str,
+        registry: &Authority,
         reference: &Reference,
         auth: &RegistryAuth,
+        token_hosts: &TokenHosts,
     ) -> Result<Self, Failure> {
-        let token = client
-            .auth(reference, auth, RegistryOperation::Pull)
-            .await
-            .map_err(Failure::Auth)?;
-        let credentials = match (token, auth) {
-            (Some(token), _) => Credentials::Bearer(token),
-            (None, RegistryAuth::Basic(user, password)) => {
-                Credentials::Basic(user.clone(), password.clone())
-            }
-            (None, _) => Credentials::Anonymous,
-        };
+        let base = format!("{scheme}://{}/v2/", reference.resolve_registry());
+        let credentials = super::token::negotiate(
+            http,
+            &base,
+            registry,
+            reference.repository(),
+            Access::Pull,
+            auth,
+            token_hosts,
+        )
+        .await?;
         Ok(Self {
             http,
-            base: format!("{scheme}://{}/v2/", reference.resolve_registry()),
+            base,
             credentials,
         })
     }
@@ -228,7 +220,7 @@ impl<'a> Session<'a> {
 
 /// The message of an error's body: the OCI error envelope's codes and messages, else its first
 /// line; short, on one line, without control characters.
-fn error_message(body: &[u8]) -> String {
+pub(super) fn error_message(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct Envelope {
         errors: Vec<Entry>,

@@ -7,21 +7,23 @@
 //! [`SIGNATURE_MEDIA_TYPE`] (or, when it came later, a referrer: [`referrers`]), and the
 //! registry metadata fields as annotations.
 //!
-//! - [`address`]: `oci://host[:port]/namespace`, and which hosts are loopback;
+//! - [`crate::address`]: `oci://host[:port]/namespace`, and which hosts are loopback;
 //! - [`credentials`]: where the credentials for a host come from;
 //! - [`client`]: the transport (timeouts, redirects, retries, error descriptions);
+//! - [`token`]: the bearer-token negotiation, bounded, its realm held to the registry's rules;
 //! - [`http`]: every read, bounded in size (`oci-client` reads answers whole);
 //! - [`cache`]: the digest-keyed cache that answers repeated pulls with no request;
 //! - [`pull`]: fetching a pack: its manifest checked and bounded, its blobs streamed to the cache;
 //! - [`publish`]: pushing packs;
 //! - [`referrers`]: signatures published after their pack, as OCI 1.1 referrers (with the
 //!   referrers tag schema for registries without the API);
-//! - this file: the registry itself: its bounds, the deadline of each operation, listing (every
-//!   page), and fetching (cache first).
+//! - this file: the registry itself: its bounds, each operation under the command's deadline,
+//!   listing (every page), and fetching (cache first).
 //!
-//! Each operation on the network (a pack's fetch with its blobs and retries, a listing, a
-//! publication) must finish within `distribution.network_timeout_secs`: per-read timeouts do not
-//! stop a registry that drips one byte at a time. `--offline` forbids the network: only the
+//! Every operation on the network (a pack's fetch with its blobs and retries, a listing, a
+//! publication) must finish within the command's one deadline, `distribution.network_timeout_secs`
+//! from its start ([`crate::registry::transport::Deadline`]): per-read timeouts do not stop a
+//! registry that drips one byte at a time. `--offline` forbids the network: only the
 //! cache answers.
 
 mod cache;
@@ -33,6 +35,7 @@ mod list;
 mod publish;
 mod pull;
 pub mod referrers;
+mod token;
 mod yank;
 
 use std::collections::BTreeMap;
@@ -52,6 +55,7 @@ use self::client::{CONCURRENCY, describe, retry};
 use self::http::{Failure, Session};
 use self::list::list_pages;
 use super::{Fetched, Registry, RegistryError};
+use crate::address::{Authority, TokenHosts};
 use crate::config::Distribution;
 use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
@@ -95,7 +99,7 @@ pub enum OciError {
         reason: String,
     },
     #[error(
-        "the registry `{host}` is too slow: {operation} did not finish within {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
+        "the registry `{host}` is too slow: {operation} did not finish within the command's network deadline of {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
     )]
     Deadline {
         host: String,
@@ -168,6 +172,8 @@ pub struct OciRegistry {
     auth_source: String,
     /// Why the credentials could not be read: the first network request fails with it.
     credentials_error: Option<String>,
+    /// The hosts besides the registry's own trusted with the credentials for a token.
+    token_hosts: TokenHosts,
     cache: Cache,
     bounds: Bounds,
     offline: bool,
@@ -175,7 +181,7 @@ pub struct OciRegistry {
 
 /// The network side of a registry.
 struct Connection {
-    /// Negotiates credentials and pushes.
+    /// Pushes, with the credentials [`token`] negotiated for each repository.
     client: Client,
     /// Reads, bounded (see [`http`]).
     http: reqwest::Client,
@@ -202,6 +208,7 @@ impl OciRegistry {
             auth,
             auth_source,
             credentials_error,
+            token_hosts: distribution.token_hosts.clone(),
             cache: Cache::new(&distribution.cache_path),
             bounds: Bounds::from_config(distribution),
             offline,
@@ -249,15 +256,13 @@ impl OciRegistry {
         operation: impl FnOnce() -> String,
         work: impl std::future::Future<Output = Result<T, OciError>>,
     ) -> Result<T, OciError> {
-        tokio::time::timeout(self.bounds.deadline, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(OciError::Deadline {
-                    host: self.url.host.clone(),
-                    operation: operation(),
-                    seconds: self.bounds.deadline.as_secs(),
-                })
+        self.bounds.deadline.run(work).await.unwrap_or_else(|| {
+            Err(OciError::Deadline {
+                host: self.url.host.clone(),
+                operation: operation(),
+                seconds: self.bounds.deadline.seconds(),
             })
+        })
     }
 
     /// The reads of one operation on `reference`'s repository, its credentials negotiated.
@@ -266,13 +271,15 @@ impl OciRegistry {
         connection: &'a Connection,
         reference: &oci_client::Reference,
     ) -> Result<Session<'a>, Failure> {
+        let registry = Authority::of_oci(&self.url);
         retry(Failure::is_transient, || {
             Session::open(
-                &connection.client,
                 &connection.http,
                 self.url.scheme(),
+                &registry,
                 reference,
                 &self.auth,
+                &self.token_hosts,
             )
         })
         .await
@@ -419,7 +426,11 @@ impl OciRegistry {
             return Ok(fetched);
         }
         let layout = self.pull_within_deadline(connection, pack).await?;
-        self.load(&layout).ok_or_else(|| OciError::Pull {
+        let fetched = self.load(&layout).map(|fetched| Fetched {
+            cached: false,
+            ..fetched
+        });
+        fetched.ok_or_else(|| OciError::Pull {
             host: self.url.host.clone(),
             pack: pack.clone(),
             reason: "its blobs could not be read back from the cache".into(),
@@ -494,6 +505,26 @@ impl Registry for OciRegistry {
         if let Some(fetched) = self.cached(pack) {
             return Ok(fetched);
         }
+        Ok(self
+            .run(|connection| self.fetch_async(connection, pack))?
+            .map_err(|error| self.explain_not_found(error))?)
+    }
+
+    /// The cached manifest of `pack` dropped (its blobs are kept: their digests are checked
+    /// whenever they are read), and `pack` pulled again.
+    fn refetch(&self, pack: &PackRef, failed: &str) -> Result<Fetched, RegistryError> {
+        if self.offline {
+            return Err(RegistryError::CachedCopyFailed {
+                pack: pack.clone(),
+                registry: self.label(),
+                reason: failed.to_owned(),
+            });
+        }
+        let tag = tag_for(&pack.version)?;
+        self.cache
+            .drop_manifest(&self.url, &pack.module, &tag, || {
+                format!("`{}` {}", pack.module, pack.version)
+            })?;
         Ok(self
             .run(|connection| self.fetch_async(connection, pack))?
             .map_err(|error| self.explain_not_found(error))?)

@@ -145,10 +145,6 @@ impl OciRegistry {
                 .collect();
         }
         let run = self.run(|connection| async move {
-            connection
-                .client
-                .store_auth_if_needed(&self.url.host, &self.auth)
-                .await;
             let results: Vec<(usize, Result<Published, OciError>)> =
                 futures_util::stream::iter(publications.iter().enumerate())
                     .map(|(index, publication)| async move {
@@ -328,6 +324,7 @@ impl OciRegistry {
         artifact_type: &str,
         annotations: BTreeMap<String, String>,
     ) -> Result<OciImageManifest, OciError> {
+        self.authorize_push(connection, reference).await?;
         let client = &connection.client;
         let config = descriptor(EMPTY_CONFIG_MEDIA_TYPE, EMPTY_CONFIG, None);
         let blobs = layers

@@ -377,6 +377,7 @@ impl OciRegistry {
             signature,
             label: self.url.display(),
             loose: false,
+            cached: true,
         })
     }
 }

@@ -255,6 +255,7 @@ impl OciRegistry {
         signer: Option<KeyId>,
     ) -> Result<(), OciError> {
         let reference = self.url.reference(pack.module.as_str(), "latest");
+        self.authorize_push(connection, &reference).await?;
         let repository = reference.repository().to_owned();
         let file_name = ArtifactName::new(pack.clone()).signature();
         let layer = descriptor(SIGNATURE_MEDIA_TYPE, signature.as_bytes(), Some(&file_name));

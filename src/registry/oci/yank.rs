@@ -179,10 +179,6 @@ impl OciRegistry {
         let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
         // A list of strings always serializes.
         let json = serde_json::to_string(&listed).unwrap_or_default();
-        connection
-            .client
-            .store_auth_if_needed(&self.url.host, &self.auth)
-            .await;
         let manifest = self
             .push_artifact(
                 connection,

@@ -134,7 +134,20 @@ impl TestContext {
 
     /// A command for the binary, run in the base with a clean environment.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(BIN);
+        self.command_under(&[])
+    }
+
+    /// [`TestContext::command`] run by another program: `wrapper` is its command line before
+    /// the binary (`["strace", "-f", "-o", "trace"]`); empty runs the binary itself.
+    pub fn command_under(&self, wrapper: &[&str]) -> Command {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(BIN);
+                command
+            }
+            None => Command::new(BIN),
+        };
         command
             .current_dir(&self.base)
             .env_clear()

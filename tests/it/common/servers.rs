@@ -133,6 +133,11 @@ impl HostileRegistry {
 
     /// Serves `pack` (`module@version`) as `releaser` packed it (signed when it was).
     pub fn start(mode: &str, releaser: &TestContext, pack: &str) -> Self {
+        Self::start_with(mode, releaser, pack, &[])
+    }
+
+    /// The same, with more arguments for the script (`--realm URL`).
+    pub fn start_with(mode: &str, releaser: &TestContext, pack: &str, more: &[&str]) -> Self {
         use std::io::BufRead as _;
         let (module, version) = pack.split_once('@').expect("module@version");
         let metadata: serde_json::Value =
@@ -171,6 +176,7 @@ impl HostileRegistry {
                 &annotations.to_string(),
             ])
             .args(["--modules", Self::MORE_MODULES, "--tags", Self::MORE_TAGS])
+            .args(more)
             .arg("--pack")
             .arg(&tar)
             .arg("--log")
@@ -269,6 +275,11 @@ impl StaticServer {
             .lines()
             .map(str::to_owned)
             .collect()
+    }
+
+    /// From now on, every file under `/packages/` drips one byte a second.
+    pub fn drip(&self) {
+        std::fs::write(self.dir.path().join("drip"), "").expect("drip switch");
     }
 
     /// Stops the server (the host "going down").

@@ -6,6 +6,7 @@ use insta::assert_snapshot;
 use crate::common::TestContext;
 
 mod hostile;
+mod stat_index;
 
 /// The example base with a signing key and every provider packed.
 fn packed_examples() -> TestContext {

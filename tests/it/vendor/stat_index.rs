@@ -1,0 +1,158 @@
+//! The stat index of `vendor/` (kept in the cache): a vendored file whose `stat` is as recorded is not read again, every
+//! other file is hashed, and drift is reported as before; `sync --verify` reads everything.
+
+use std::path::Path;
+
+use crate::common::{Run, TestContext};
+
+const INFRA: &str = "workspace/infra/homelab";
+
+/// `aws` 1.0.0 (and the core) pinned in `homelab` and vendored, and synced once: the index is
+/// written.
+fn synced() -> TestContext {
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    context
+        .run([
+            "providers",
+            "install",
+            "aws",
+            "homelab",
+            "--version",
+            "1.0.0",
+        ])
+        .success();
+    // Past the filesystem clock's tick: files written in the tick the index is written in are
+    // "racy" and hashed again, which is right, but not what these tests look at.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    context.run(["providers", "sync", "homelab"]).success();
+    assert!(index(&context).is_file(), "sync wrote no index");
+    context
+}
+
+/// The one index file in the cache.
+fn index(context: &TestContext) -> std::path::PathBuf {
+    let dir = context.path("distribution/cache/stat-index");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+        .unwrap_or_default();
+    assert!(files.len() <= 1, "{files:?}");
+    files.pop().unwrap_or_else(|| dir.join("missing"))
+}
+
+/// Runs the binary under `strace` and returns the run with every regular file of a vendored
+/// module it opened (not the file lists, not the index, not directories it listed).
+fn opened_vendored_files(context: &TestContext, args: &[&str]) -> (Run, Vec<String>) {
+    let trace = context.path("../trace");
+    let trace_arg = trace.to_str().expect("utf-8 path");
+    let output = context
+        .command_under(&[
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=openat,open",
+            "-o",
+            trace_arg,
+        ])
+        .args(args)
+        .output()
+        .expect("run strace");
+    let run = Run::from_output(output, &context.path(""), &[]);
+    let vendor = context.path(&format!("{INFRA}/vendor/"));
+    let vendor = vendor.to_str().expect("utf-8 path");
+    let text = std::fs::read_to_string(&trace).expect("read the trace");
+    let opened = text
+        .lines()
+        .filter_map(|line| line.split('"').nth(1))
+        .filter_map(|path| path.strip_prefix(vendor))
+        .filter(|relative| relative.contains('/'))
+        .filter(|relative| {
+            context
+                .path(&format!("{INFRA}/vendor/{relative}"))
+                .is_file()
+        })
+        .map(str::to_owned)
+        .collect();
+    (run, opened)
+}
+
+#[test]
+fn sync_reads_no_vendored_file_the_index_vouches_for_and_verify_reads_them_all() {
+    let context = synced();
+    let (run, opened) = opened_vendored_files(&context, &["providers", "sync", "homelab"]);
+    run.success();
+    // Module manifests are read for the dependency and capability checks; nothing is hashed.
+    let hashed: Vec<&String> = opened
+        .iter()
+        .filter(|path| !path.ends_with("/manifest.toml"))
+        .collect();
+    assert!(hashed.is_empty(), "sync read vendored files: {hashed:?}");
+    let (run, opened) =
+        opened_vendored_files(&context, &["providers", "sync", "homelab", "--verify"]);
+    run.success();
+    for file in [
+        "aws_prov/main.ncl",
+        "aws_prov/manifest.toml",
+        "provisioning_core/main.ncl",
+    ] {
+        assert!(
+            opened.iter().any(|path| path == file),
+            "`sync --verify` did not read `{file}`: {opened:?}"
+        );
+    }
+}
+
+/// The same size and modification time, other bytes: the change time betrays the edit.
+#[test]
+fn an_edit_that_keeps_size_and_modification_time_is_still_found() {
+    let context = synced();
+    let file = context.path(&format!("{INFRA}/vendor/aws_prov/main.ncl"));
+    let modified = std::fs::metadata(&file)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let text = std::fs::read_to_string(&file).expect("read");
+    // One byte changed, the length kept.
+    let edited = match text.find('a') {
+        Some(at) => format!("{}b{}", &text[..at], &text[at + 1..]),
+        None => panic!("no `a` in main.ncl"),
+    };
+    std::fs::write(&file, &edited).expect("edit");
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .and_then(|f| f.set_modified(modified))
+        .expect("restore mtime");
+    let run = context.run(["providers", "installed", "homelab"]);
+    assert!(
+        run.stdout.contains("drifted vendor"),
+        "the edit went unnoticed:\n{run}"
+    );
+    let run = context.run(["providers", "sync", "homelab"]);
+    run.success();
+    assert!(run.stderr.contains("Restored `aws_prov` 1.0.0"), "{run}");
+    assert_ne!(std::fs::read_to_string(&file).expect("read"), edited);
+}
+
+/// A damaged index is an empty one: everything is hashed, drift is still found, and the next
+/// sync writes a good index.
+#[test]
+fn a_damaged_index_is_ignored_and_rewritten() {
+    let context = synced();
+    let index = index(&context);
+    std::fs::write(&index, "provisioning stat index 1\nnot a line\n").expect("damage");
+    context.write(&format!("{INFRA}/vendor/aws_prov/extra.ncl"), "{}\n");
+    let run = context.run(["providers", "installed", "homelab"]);
+    assert!(run.stdout.contains("drifted vendor"), "{run}");
+    std::fs::remove_file(context.path(&format!("{INFRA}/vendor/aws_prov/extra.ncl")))
+        .expect("remove");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    context.run(["providers", "sync", "homelab"]).success();
+    let rewritten = std::fs::read_to_string(&index).expect("read index");
+    assert!(
+        rewritten.lines().count() > 2 && rewritten.contains(" aws_prov/main.ncl"),
+        "{rewritten}"
+    );
+    assert!(!Path::new(&index).with_extension("tmp").exists());
+}
