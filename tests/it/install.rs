@@ -284,13 +284,13 @@ fn malformed_lock_is_reported_with_its_line_and_left_as_it_was() {
     --- stdout
     --- stderr
     error: failed to install `upcloud` into `wuji`
-      caused by: `[BASE]/workspace/infra/wuji/providers.manifest.yaml` is not a valid providers manifest: providers[0].module: invalid type: sequence, expected a string at line 4 column 13
+      caused by: `[BASE]/workspace/infra/wuji/providers.manifest.yaml` is not a valid providers manifest: providers[0].module: expected a string, found sequence at line 4 column 13
     ");
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 1
     --- stdout
     --- stderr
-    error: `[BASE]/workspace/infra/wuji/providers.manifest.yaml` is not a valid providers manifest: providers[0].module: invalid type: sequence, expected a string at line 4 column 13
+    error: `[BASE]/workspace/infra/wuji/providers.manifest.yaml` is not a valid providers manifest: providers[0].module: expected a string, found sequence at line 4 column 13
     ");
 }
 

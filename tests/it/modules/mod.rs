@@ -291,7 +291,6 @@ fn capability_errors_name_the_modules_and_who_provides_what() {
     --- stderr
     error: refusing to change `homelab`: its modules would not fit together
     `containerd` conflicts with `crio`: they cannot be loaded together
-    `crio` conflicts with `containerd`: they cannot be loaded together
     ");
     // A cycle: two taskservs that each require what the other provides.
     context.write(
