@@ -1,6 +1,7 @@
 //! `export` and `env`: the guide's inner loop, "test changes immediately: `nickel export
 //! main.ncl`", with the infra's modules on the import path.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -36,11 +37,16 @@ pub fn export(args: &ExportArgs, context: &Context, printer: &Printer) -> anyhow
         field: args.field.clone(),
     };
     let mut evaluator = Evaluator::new(&infra.import_paths(context), context.evaluation_bounds());
-    // Nickel's diagnostic names the file and the line: nothing to add to it.
-    let export = evaluator.evaluate(&file, &output)?;
+    // The text goes to stdout as the worker sends it, which it does only once the evaluation
+    // has succeeded: a failed one prints nothing. Nickel's diagnostic names the file and the
+    // line: nothing to add to it.
+    let mut stdout = std::io::stdout().lock();
+    evaluator.evaluate_into(&file, &output, &mut |chunk| stdout.write_all(chunk))?;
     // The `nickel` CLI ends JSON with a line break; its YAML and TOML end with one already.
-    let newline = if format == Format::Json { "\n" } else { "" };
-    crate::write_stdout(&format!("{}{newline}", export.text))?;
+    if format == Format::Json {
+        stdout.write_all(b"\n")?;
+    }
+    stdout.flush()?;
     Ok(Outcome::Success)
 }
 

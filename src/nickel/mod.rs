@@ -71,6 +71,12 @@ pub enum NickelError {
         path.display()
     )]
     TooDeep { path: PathBuf },
+    #[error("failed to write the export of `{}`", path.display())]
+    Output {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
 }
 
 impl NickelError {
@@ -82,7 +88,8 @@ impl NickelError {
             | NickelError::Unrepresentable { path, .. }
             | NickelError::Timeout { path, .. }
             | NickelError::Memory { path, .. }
-            | NickelError::TooDeep { path } => path,
+            | NickelError::TooDeep { path }
+            | NickelError::Output { path, .. } => path,
         }
     }
 }
@@ -145,6 +152,31 @@ impl Evaluator {
                 worker.evaluate(file, &self.import_paths, output, &self.bounds)
             }
             Backend::InProcess(engine) => engine.evaluate(file, output),
+        }
+    }
+
+    /// [`Evaluator::evaluate`], handing the text to `sink` in chunks as it arrives instead of
+    /// returning it (from a worker, the text is never held whole). Nothing reaches `sink` unless
+    /// the evaluation succeeded.
+    pub fn evaluate_into(
+        &mut self,
+        file: &Path,
+        output: &Output,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<Export, NickelError> {
+        match &mut self.backend {
+            Backend::Worker(worker) => {
+                worker.evaluate_into(file, &self.import_paths, output, &self.bounds, sink)
+            }
+            Backend::InProcess(engine) => {
+                let mut export = engine.evaluate(file, output)?;
+                sink(export.text.as_bytes()).map_err(|error| NickelError::Output {
+                    path: file.to_owned(),
+                    error,
+                })?;
+                export.text.clear();
+                Ok(export)
+            }
         }
     }
 

@@ -11,12 +11,17 @@
 //! - The parent sends one request a line (JSON) and waits for the answer with a deadline; on
 //!   the deadline it kills the worker. Either way it reports that file's failure, naming the
 //!   bound and the key that raises it, and starts a fresh worker for the next file.
+//! - An export is answered with a header line that gives its length, then the text itself,
+//!   raw. The worker answers only once the evaluation and the serialization have succeeded, and
+//!   the parent hands the text on in chunks as it arrives ([`WorkerSlot::evaluate_into`]): an
+//!   export of hundreds of megabytes is never held whole by the parent (`export` streams it to
+//!   stdout), and no byte of a failed evaluation reaches anyone.
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -57,8 +62,9 @@ struct Request {
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Response {
+    /// Followed by `length` bytes of text.
     Exported {
-        text: String,
+        length: u64,
         library: bool,
         files: Vec<PathBuf>,
     },
@@ -98,12 +104,16 @@ fn answer_requests() -> std::io::Result<()> {
         let engine = engines
             .entry(request.import_paths.clone())
             .or_insert_with(|| Engine::new(&request.import_paths));
+        let mut text = String::new();
         let response = match engine.evaluate(&request.file, &request.output) {
-            Ok(export) => Response::Exported {
-                text: export.text,
-                library: export.library,
-                files: export.files,
-            },
+            Ok(export) => {
+                text = export.text;
+                Response::Exported {
+                    length: text.len() as u64,
+                    library: export.library,
+                    files: export.files,
+                }
+            }
             Err(NickelError::Load { message, .. }) => Response::Load { message },
             Err(NickelError::Evaluation { diagnostic, .. }) => Response::Evaluation { diagnostic },
             Err(NickelError::Field { diagnostic, .. }) => Response::Field { diagnostic },
@@ -116,6 +126,7 @@ fn answer_requests() -> std::io::Result<()> {
         };
         serde_json::to_writer(&mut stdout, &response).map_err(std::io::Error::other)?;
         stdout.write_all(b"\n")?;
+        stdout.write_all(text.as_bytes())?;
         stdout.flush()?;
     }
     Ok(())
@@ -126,7 +137,7 @@ pub struct Worker {
     child: Child,
     /// Closed on drop: the worker, idle between requests, then ends by itself.
     stdin: Option<ChildStdin>,
-    answers: Receiver<Option<String>>,
+    answers: Receiver<Answer>,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -150,15 +161,10 @@ impl Worker {
         else {
             return Err(std::io::Error::other("the worker's pipes are missing"));
         };
-        let (sender, answers) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                if sender.send(line.ok()).is_err() {
-                    return;
-                }
-            }
-            let _ = sender.send(None);
-        });
+        // Bounded: a reader that runs ahead of a slow consumer waits, and what is in flight
+        // is a few chunks, whatever the size of the export.
+        let (sender, answers) = std::sync::mpsc::sync_channel(4);
+        std::thread::spawn(move || read_answers(BufReader::new(stdout), &sender));
         let collected = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&collected);
         std::thread::spawn(move || {
@@ -176,13 +182,15 @@ impl Worker {
         })
     }
 
-    /// Evaluates `file`. On a deadline or a death the worker is gone: the caller drops it.
+    /// Evaluates `file`, handing the text to `sink` as it arrives; the returned [`Export`] has
+    /// no text. On a deadline or a death the worker is gone: the caller drops it.
     fn evaluate(
         &mut self,
         file: &Path,
         import_paths: &[PathBuf],
         output: &Output,
         bounds: &Bounds,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<Export, Failure> {
         let request = Request {
             file: file.to_owned(),
@@ -200,24 +208,59 @@ impl Worker {
         if !sent {
             return Err(self.died());
         }
+        let (length, library, files) = match self.receive(bounds)? {
+            Answer::Response(Response::Exported {
+                length,
+                library,
+                files,
+            }) => (length, library, files),
+            Answer::Response(Response::Load { message }) => return Err(Failure::Load(message)),
+            Answer::Response(Response::Evaluation { diagnostic }) => {
+                return Err(Failure::Evaluation(diagnostic));
+            }
+            Answer::Response(Response::Field { diagnostic }) => {
+                return Err(Failure::Field(diagnostic));
+            }
+            Answer::Response(Response::Unrepresentable { reason }) => {
+                return Err(Failure::Unrepresentable(reason));
+            }
+            Answer::Unreadable(error) => {
+                return Err(Failure::Io(format!("an unreadable answer: {error}")));
+            }
+            Answer::Chunk(_) | Answer::Ended => return Err(self.died()),
+        };
+        let mut received = 0;
+        while received < length {
+            match self.receive(bounds)? {
+                Answer::Chunk(chunk) => {
+                    received += chunk.len() as u64;
+                    sink(&chunk).map_err(Failure::Sink)?;
+                }
+                _ => {
+                    let why = match self.died() {
+                        Failure::Io(message) => message,
+                        _ => "the evaluation worker ended".to_owned(),
+                    };
+                    return Err(Failure::Cut {
+                        received,
+                        length,
+                        why,
+                    });
+                }
+            }
+        }
+        Ok(Export {
+            text: String::new(),
+            library,
+            files,
+        })
+    }
+
+    /// The next answer, within the deadline (after which the worker is killed).
+    fn receive(&mut self, bounds: &Bounds) -> Result<Answer, Failure> {
         match self.answers.recv_timeout(bounds.timeout) {
-            Ok(Some(answer)) => match serde_json::from_str(&answer) {
-                Ok(Response::Exported {
-                    text,
-                    library,
-                    files,
-                }) => Ok(Export {
-                    text,
-                    library,
-                    files,
-                }),
-                Ok(Response::Load { message }) => Err(Failure::Load(message)),
-                Ok(Response::Evaluation { diagnostic }) => Err(Failure::Evaluation(diagnostic)),
-                Ok(Response::Field { diagnostic }) => Err(Failure::Field(diagnostic)),
-                Ok(Response::Unrepresentable { reason }) => Err(Failure::Unrepresentable(reason)),
-                Err(error) => Err(Failure::Io(format!("an unreadable answer: {error}"))),
-            },
-            Ok(None) | Err(RecvTimeoutError::Disconnected) => Err(self.died()),
+            Ok(answer) => Ok(answer),
+            Err(RecvTimeoutError::Disconnected) => Err(self.died()),
             Err(RecvTimeoutError::Timeout) => {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
@@ -270,6 +313,58 @@ impl Drop for Worker {
     }
 }
 
+/// What the parent's reader passes on from the worker's stdout.
+enum Answer {
+    Response(Response),
+    /// A piece of an export's text.
+    Chunk(Vec<u8>),
+    Unreadable(String),
+    /// The worker's stdout closed.
+    Ended,
+}
+
+/// Size of the pieces an export's text is passed on in.
+const CHUNK: usize = 64 * 1024;
+
+/// Reads the worker's answers: a header line each, and after an export's header, its text in
+/// chunks.
+fn read_answers(mut stdout: BufReader<std::process::ChildStdout>, sender: &SyncSender<Answer>) {
+    loop {
+        let mut line = String::new();
+        match stdout.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let response = match serde_json::from_str::<Response>(&line) {
+            Ok(response) => response,
+            Err(error) => {
+                let _ = sender.send(Answer::Unreadable(error.to_string()));
+                return;
+            }
+        };
+        let mut remaining = match &response {
+            Response::Exported { length, .. } => *length,
+            _ => 0,
+        };
+        if sender.send(Answer::Response(response)).is_err() {
+            return;
+        }
+        while remaining > 0 {
+            let size = usize::try_from(remaining).map_or(CHUNK, |left| left.min(CHUNK));
+            let mut chunk = vec![0; size];
+            if stdout.read_exact(&mut chunk).is_err() {
+                let _ = sender.send(Answer::Ended);
+                return;
+            }
+            remaining -= size as u64;
+            if sender.send(Answer::Chunk(chunk)).is_err() {
+                return;
+            }
+        }
+    }
+    let _ = sender.send(Answer::Ended);
+}
+
 /// How an evaluation in a worker failed.
 enum Failure {
     Load(String),
@@ -280,6 +375,14 @@ enum Failure {
     Memory,
     Stack,
     Io(String),
+    /// The worker ended after `received` of the `length` bytes of its export.
+    Cut {
+        received: u64,
+        length: u64,
+        why: String,
+    },
+    /// Writing the text on failed (stdout closed, say).
+    Sink(std::io::Error),
 }
 
 /// A worker started on first use and started again after a failure that ended it.
@@ -298,12 +401,36 @@ impl WorkerSlot {
         Self { worker: None }
     }
 
+    /// Evaluates `file`, the export's text in [`Export::text`].
     pub fn evaluate(
         &mut self,
         file: &Path,
         import_paths: &[PathBuf],
         output: &Output,
         bounds: &Bounds,
+    ) -> Result<Export, NickelError> {
+        let mut text = Vec::new();
+        let mut export = self.evaluate_into(file, import_paths, output, bounds, &mut |chunk| {
+            text.extend_from_slice(chunk);
+            Ok(())
+        })?;
+        export.text = String::from_utf8(text).map_err(|_| NickelError::Load {
+            path: file.to_owned(),
+            message: "the evaluation worker answered with text that is not UTF-8".to_owned(),
+        })?;
+        Ok(export)
+    }
+
+    /// Evaluates `file`, handing the export's text to `sink` in chunks as the worker sends it
+    /// (the returned [`Export::text`] is empty). Nothing reaches `sink` unless the evaluation
+    /// succeeded; a worker that ends mid-text is an error that says how much was passed on.
+    pub fn evaluate_into(
+        &mut self,
+        file: &Path,
+        import_paths: &[PathBuf],
+        output: &Output,
+        bounds: &Bounds,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<Export, NickelError> {
         let path = file.to_owned();
         // Doc tests load the module in a program of their own: in a fresh worker, so the
@@ -321,19 +448,30 @@ impl WorkerSlot {
                 self.worker.insert(started)
             }
         };
-        let result = worker.evaluate(file, import_paths, output, bounds);
+        let result = worker.evaluate(file, import_paths, output, bounds, sink);
         // Doc tests load the module in a program of their own, whose memory a worker would
         // keep (freed, not returned): the worker ends with them, and the next file gets a
         // fresh one.
         if output.format == super::Format::Tests
             || matches!(
                 result,
-                Err(Failure::Timeout | Failure::Memory | Failure::Stack | Failure::Io(_))
+                Err(Failure::Timeout
+                    | Failure::Memory
+                    | Failure::Stack
+                    | Failure::Io(_)
+                    | Failure::Cut { .. }
+                    | Failure::Sink(_))
             )
         {
             self.worker = None;
         }
-        result.map_err(|failure| match failure {
+        result.map_err(|failure| failure.into_error(path, output, bounds))
+    }
+}
+
+impl Failure {
+    fn into_error(self, path: PathBuf, output: &Output, bounds: &Bounds) -> NickelError {
+        match self {
             Failure::Load(message) => NickelError::Load { path, message },
             Failure::Evaluation(diagnostic) => NickelError::Evaluation { path, diagnostic },
             Failure::Field(diagnostic) => NickelError::Field {
@@ -357,6 +495,17 @@ impl WorkerSlot {
             },
             Failure::Stack => NickelError::TooDeep { path },
             Failure::Io(message) => NickelError::Load { path, message },
-        })
+            Failure::Cut {
+                received,
+                length,
+                why,
+            } => NickelError::Load {
+                path,
+                message: format!(
+                    "the evaluation worker stopped after sending {received} of the {length} bytes of its export, which is incomplete ({why})"
+                ),
+            },
+            Failure::Sink(error) => NickelError::Output { path, error },
+        }
     }
 }

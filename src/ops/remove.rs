@@ -3,7 +3,7 @@
 //! Every name is checked, and the capabilities of the set left, before anything is written;
 //! then every module goes in one transaction.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::bail;
 
@@ -63,14 +63,15 @@ pub fn remove(
     let mut manifest = session.manifest().clone();
     let mut transaction = Transaction::new();
     let mut events = Vec::new();
+    let mut steps = Steps {
+        session,
+        lock: &mut lock,
+        manifest: &mut manifest,
+        transaction: &mut transaction,
+        force: options.force,
+        requirers: None,
+    };
     for module in options.modules {
-        let mut steps = Steps {
-            session,
-            lock: &mut lock,
-            manifest: &mut manifest,
-            transaction: &mut transaction,
-            force: options.force,
-        };
         steps.remove_one(module, options.kind.is_none(), &mut events)?;
     }
     if lock == *session.lock() {
@@ -187,6 +188,10 @@ struct Steps<'s, 'a> {
     manifest: &'s mut InfraManifestMut,
     transaction: &'s mut Transaction,
     force: bool,
+    /// Who requires each module, as the installed manifests say, read once per operation on
+    /// first need (reading every module's manifest for each module removed made an unload of
+    /// N modules read N² files).
+    requirers: Option<BTreeMap<ModuleName, BTreeSet<ModuleName>>>,
 }
 
 impl Steps<'_, '_> {
@@ -270,20 +275,13 @@ impl Steps<'_, '_> {
     /// manifest, a linked source may have changed, requires it now), it stays as their
     /// dependency: returns who requires it.
     fn keep_if_required(&mut self, module: &ModuleName) -> Option<BTreeSet<ModuleName>> {
-        let (context, infra) = (self.session.context, &self.session.infra);
         let entry = self.lock.module(module)?.clone();
         let mut requirers = entry.required_by.clone();
-        requirers.extend(
-            self.lock
-                .providers
-                .iter()
-                .filter(|other| other.module != entry.module && other.layout == Layout::Nickel)
-                .filter(|other| {
-                    crate::infra::closure::installed_dependencies(context, infra, other)
-                        .is_some_and(|dependencies| dependencies.contains_key(&entry.module))
-                })
-                .map(|other| other.module.clone()),
-        );
+        let installed = self.installed_requirers().get(&entry.module).cloned();
+        requirers.extend(installed.into_iter().flatten().filter(|other| {
+            // Only those still installed: a module removed earlier in this run requires nothing.
+            *other != entry.module && self.lock.module(other).is_some()
+        }));
         if requirers.is_empty() {
             return None;
         }
@@ -292,6 +290,26 @@ impl Steps<'_, '_> {
         kept.required_by = requirers.clone();
         self.lock.upsert(kept);
         Some(requirers)
+    }
+
+    /// Who requires each module according to the installed manifests of the lock's modules,
+    /// each read once.
+    fn installed_requirers(&mut self) -> &BTreeMap<ModuleName, BTreeSet<ModuleName>> {
+        let (context, infra, lock) = (self.session.context, &self.session.infra, &*self.lock);
+        self.requirers.get_or_insert_with(|| {
+            let mut requirers: BTreeMap<ModuleName, BTreeSet<ModuleName>> = BTreeMap::new();
+            for entry in lock.providers.iter().filter(|e| e.layout == Layout::Nickel) {
+                let dependencies =
+                    crate::infra::closure::installed_dependencies(context, infra, entry);
+                for dependency in dependencies.into_iter().flat_map(|d| d.into_keys()) {
+                    requirers
+                        .entry(dependency)
+                        .or_default()
+                        .insert(entry.module.clone());
+                }
+            }
+            requirers
+        })
     }
 
     /// Forgets `removed` as a requirer, then drops every module installed only as a dependency

@@ -174,3 +174,37 @@ fn a_pack_carries_no_file_from_outside_its_module() {
         "{run}"
     );
 }
+
+/// Regression (issue 26, item 8): `export` held the worker's whole answer in the parent, two
+/// and a half copies of it (212 MB of JSON took 422 MB). The parent now passes the text on as
+/// the worker sends it: a 64 MiB export runs under a 128 MiB ceiling on the parent's address
+/// space (the old code aborted on an allocation even at 400 MiB), byte for byte as before.
+#[test]
+fn export_streams_a_large_value_through_a_parent_with_little_memory() {
+    let context = TestContext::examples();
+    context.infra("big");
+    // A 64 MiB string, built by doubling (cheap to evaluate even in a debug build).
+    context.write(
+        "workspace/infra/big/main.ncl",
+        "{ blob = std.array.fold_left (fun acc _ => acc ++ acc) \"0123456789abcdef\" (std.array.range 0 22) }\n",
+    );
+    let mut command = std::process::Command::new("prlimit");
+    // The worker inherits the soft limit and sets its own (`evaluation.max_memory_mib`) under
+    // the unlimited hard one.
+    command
+        .arg(format!("--as={}:unlimited", 128 * 1024 * 1024))
+        .arg(crate::common::BIN)
+        .args(["--base"])
+        .arg(&context.base)
+        .args(["export", "big"]);
+    let output = command.output().expect("prlimit runs");
+    crate::common::assert_success(&output);
+    let blob = "0123456789abcdef".repeat(1 << 22);
+    let expected = format!("{{\n  \"blob\": \"{blob}\"\n}}\n");
+    assert!(
+        output.stdout == expected.as_bytes(),
+        "the export differs: {} bytes, expected {}",
+        output.stdout.len(),
+        expected.len()
+    );
+}

@@ -21,6 +21,7 @@ mod http_registry;
 mod install;
 mod late_signatures;
 mod libraries;
+mod linear_reads;
 mod loose;
 mod loose_closure;
 mod manifest_edits;

@@ -423,3 +423,48 @@ fn an_update_of_several_modules_where_one_fails_changes_nothing() {
     );
     context.run(["providers", "validate", "lab"]).success();
 }
+
+/// Regression (issue 26): a module that provides and requires one capability was offered as the
+/// answer to its own requirement, and the hint (`load … selfish selfish`) grew by one name each
+/// time it was followed. It is the same each run, and names another module when there is one.
+#[test]
+fn a_module_that_requires_what_it_provides_gets_the_same_hint_each_run() {
+    let context = TestContext::examples();
+    context
+        .provider("selfish")
+        .capabilities(&["dns"], &["dns"])
+        .create();
+    let load = |names: &[&str]| {
+        let mut args = vec!["module-loader", "load", "providers", "homelab"];
+        args.extend(names);
+        context.run(args)
+    };
+    insta::allow_duplicates! {
+        for names in [&["selfish"][..], &["selfish", "selfish"], &["selfish", "selfish", "selfish"]] {
+            assert_snapshot!(load(names), @r"
+            exit: 1
+            --- stdout
+            --- stderr
+            error: refusing to change `homelab`: its modules would not fit together
+            `selfish_prov` requires `dns`, which only `selfish_prov` itself provides (a module does not meet its own requirement)
+            ");
+        }
+    }
+    context
+        .provider("resolver")
+        .capabilities(&["dns"], &[])
+        .create();
+    insta::allow_duplicates! {
+        for _ in 0..3 {
+            assert_snapshot!(load(&["selfish"]), @r"
+            exit: 1
+            --- stdout
+            --- stderr
+            error: refusing to change `homelab`: its modules would not fit together
+            `selfish_prov` requires `dns`; provided by `resolver_prov` (not loaded)
+            hint: load them together: `provisioning module-loader load providers homelab selfish resolver`
+            ");
+        }
+    }
+    load(&["selfish", "resolver"]).success();
+}

@@ -51,8 +51,8 @@ pub fn refuse_misfit(
     if !removing.is_empty() {
         message
             .push("hint: `--force` unloads anyway, and leaves what requires it unmet".to_owned());
-    } else if let Some(suggested) = suggested {
-        message.push(format!("hint: {}", together(infra, adding, &suggested)));
+    } else if let Some(hint) = suggested.and_then(|suggested| together(infra, adding, &suggested)) {
+        message.push(format!("hint: {hint}"));
     } else if let Some(hint) = switch_hint(infra, set, adding, &problems) {
         message.push(format!("hint: {hint}"));
     }
@@ -140,26 +140,35 @@ fn switch_hint(
 }
 
 /// The command that loads `adding` with `suggested`: `load <kind>` when they are all of one
-/// kind, else `init`, which loads several kinds at once (on an existing infra too).
-fn together(infra: &Infra, adding: &[Module], suggested: &(String, ModuleKind)) -> String {
-    let mut wanted: Vec<(ModuleKind, String)> = adding
-        .iter()
-        .map(|module| (module.kind, module.name.clone()))
-        .collect();
+/// kind, else `init`, which loads several kinds at once (on an existing infra too). Each module
+/// is named once; none when `suggested` is already being loaded (loading it again would not
+/// help, and following such a hint added one more name to the next one).
+fn together(infra: &Infra, adding: &[Module], suggested: &(String, ModuleKind)) -> Option<String> {
+    let mut wanted: Vec<(ModuleKind, String)> = Vec::new();
+    for module in adding {
+        let entry = (module.kind, module.name.clone());
+        if !wanted.contains(&entry) {
+            wanted.push(entry);
+        }
+    }
     // A provider is named on the command line by its provider name, not its module's.
     let name = crate::names::ShortName::from_provider_module(&suggested.0)
         .filter(|_| suggested.1 == ModuleKind::Provider)
         .map_or_else(|| suggested.0.clone(), |provider| provider.to_string());
-    wanted.push((suggested.1, name));
+    let suggested = (suggested.1, name);
+    if wanted.contains(&suggested) {
+        return None;
+    }
+    wanted.push(suggested);
     let first = wanted[0].0;
     if wanted.iter().all(|(kind, _)| *kind == first) {
         let names: Vec<&str> = wanted.iter().map(|(_, name)| name.as_str()).collect();
-        return format!(
+        return Some(format!(
             "load them together: `provisioning module-loader load {} {} {}`",
             first.dir_name(),
             infra.name,
             names.join(" ")
-        );
+        ));
     }
     let mut flags = Vec::new();
     for kind in ModuleKind::LOADABLE {
@@ -172,9 +181,9 @@ fn together(infra: &Infra, adding: &[Module], suggested: &(String, ModuleKind)) 
             flags.push(format!("--{} {}", kind.dir_name(), names.join(",")));
         }
     }
-    format!(
+    Some(format!(
         "load them together: `provisioning module-loader init {} {}`",
         infra.name,
         flags.join(" ")
-    )
+    ))
 }

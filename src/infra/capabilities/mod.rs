@@ -23,14 +23,16 @@ pub struct Loaded {
 /// What is wrong with a set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
-    /// `module` requires `capability` and no module of the set provides it; `offered_by` are
-    /// the catalog's modules that would (name, kind); `unloading` those of them the change
-    /// takes away (loaded now, not after it).
+    /// `module` requires `capability` and no other module of the set provides it; `offered_by`
+    /// are the catalog's other modules that would (name, kind), and `provided_by_itself` says
+    /// that `module` provides it too (which does not meet its own requirement).
+    /// `unloading`: those of `offered_by` the change takes away (loaded now, not after it).
     Unmet {
         module: ModuleName,
         capability: String,
         offered_by: Vec<(String, ModuleKind)>,
         unloading: Vec<String>,
+        provided_by_itself: bool,
     },
     /// `module` conflicts with `capability`, which `by` provides (or is).
     Conflict {
@@ -50,6 +52,7 @@ impl std::fmt::Display for Problem {
                 capability,
                 offered_by,
                 unloading,
+                provided_by_itself,
             } => {
                 if let [(name, kind)] = offered_by.as_slice()
                     && name == capability
@@ -66,7 +69,12 @@ impl std::fmt::Display for Problem {
                     );
                 }
                 write!(f, "`{module}` requires `{capability}`")?;
-                if offered_by.is_empty() {
+                if offered_by.is_empty() && *provided_by_itself {
+                    write!(
+                        f,
+                        ", which only `{module}` itself provides (a module does not meet its own requirement)"
+                    )
+                } else if offered_by.is_empty() {
                     write!(f, ", which no module of the catalog provides")
                 } else {
                     let names: Vec<String> = offered_by
@@ -143,11 +151,18 @@ pub fn check(
                 .get(capability.as_str())
                 .is_some_and(|by| by.iter().any(|by| **by != module.module));
             if !met {
+                // The module itself is no answer to its own requirement: a hint that named it
+                // asked to load it twice, and grew by one name each time it was followed.
+                let others = offered_by(capability)
+                    .into_iter()
+                    .filter(|(name, _)| name != module.module.as_str())
+                    .collect();
                 problems.push(Problem::Unmet {
                     module: module.module.clone(),
                     capability: capability.clone(),
-                    offered_by: offered_by(capability),
                     unloading: Vec::new(),
+                    offered_by: others,
+                    provided_by_itself: module.capabilities.provides.contains(capability),
                 });
             }
         }
@@ -370,7 +385,16 @@ mod tests {
         );
         // A module that provides what it requires does not meet its own requirement.
         let alone = module("selfish", &["x"], &["x"], &[]);
-        assert_eq!(check(&[alone], &none).len(), 1);
+        let itself = |_: &str| vec![("selfish".to_owned(), ModuleKind::Taskserv)];
+        assert_eq!(
+            check(&[alone], &itself)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "`selfish` requires `x`, which only `selfish` itself provides (a module does not meet its own requirement)"
+            ]
+        );
         let a = module("a", &["cap-a"], &["cap-b"], &[]);
         let b = module("b", &["cap-b"], &["c"], &[]);
         let c = module("c", &[], &["cap-a"], &[]);

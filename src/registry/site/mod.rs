@@ -139,9 +139,6 @@ pub fn write(
         format: RegistryIndex::FORMAT,
         modules: modules.iter().map(|module| module.name.clone()).collect(),
     };
-    // `index.json` is what clients read: written to disk for sure. The pages are derived, and
-    // written again by the next run (see `write_if_changed`).
-    changed += write_if_changed(&dir.join(RegistryIndex::FILE_NAME), &index.render(), true)?;
     let pages: Vec<(&ModuleMetadata, Option<VersionDocs>)> = modules
         .iter()
         .map(|module| {
@@ -154,11 +151,6 @@ pub fn write(
             (module, docs)
         })
         .collect();
-    changed += write_if_changed(
-        &dir.join("index.html"),
-        html::index(&pages).as_bytes(),
-        false,
-    )?;
     let pages_dir = dir.join(MODULES_DIR);
     let rendered: Vec<(PathBuf, String)> = pages
         .iter()
@@ -169,12 +161,34 @@ pub fn write(
             )
         })
         .collect();
+    // The first `modules/`, `index.html` and last `index.json` (what clients read) land
+    // together or not at all: a failure puts them back as they were. The pages of an existing
+    // `modules/` are written in place, 8 at a time, and stay when a later step fails: they are
+    // derived from the metadata, and the next run writes them again (see `write_if_changed`).
+    let mut transaction = crate::fs::Transaction::new();
+    transaction
+        .create_dir_all(&dir)
+        .map_err(|source| SiteError::Write {
+            path: dir.clone(),
+            source,
+        })?;
     if pages_dir.exists() {
         changed += write_all_if_changed(&rendered)?;
         changed += remove_stale_pages(&pages_dir, &index.modules)?;
     } else {
-        changed += write_fresh_dir(&dir, &pages_dir, &rendered)?;
+        changed += write_fresh_dir(&dir, &pages_dir, &rendered, &mut transaction)?;
     }
+    for (name, contents) in [
+        ("index.html", html::index(&pages).into_bytes()),
+        (RegistryIndex::FILE_NAME, index.render()),
+    ] {
+        let path = dir.join(name);
+        let written = transaction
+            .write(&path, &contents)
+            .map_err(|source| SiteError::Write { path, source })?;
+        changed += usize::from(written);
+    }
+    let _ = transaction.commit();
     Ok(Written {
         dir,
         modules: modules.len(),
@@ -194,7 +208,7 @@ fn write_all_if_changed(files: &[(PathBuf, String)]) -> Result<usize, SiteError>
             .map(|part| {
                 scope.spawn(move || {
                     part.iter().try_fold(0, |written, (path, contents)| {
-                        Ok(written + write_if_changed(path, contents.as_bytes(), false)?)
+                        Ok(written + write_if_changed(path, contents.as_bytes())?)
                     })
                 })
             })
@@ -218,6 +232,7 @@ fn write_fresh_dir(
     dir: &Path,
     pages_dir: &Path,
     files: &[(PathBuf, String)],
+    transaction: &mut crate::fs::Transaction,
 ) -> Result<usize, SiteError> {
     let error = |path: &Path| {
         let path = path.to_owned();
@@ -226,11 +241,9 @@ fn write_fresh_dir(
     let staging = crate::fs::new_public_staging_dir(dir).map_err(error(dir))?;
     let written = write_pages_into(&staging, files);
     let moved = written.and_then(|written| {
-        let mut transaction = crate::fs::Transaction::new();
         transaction
             .move_new_dir_into_place(&staging, pages_dir)
             .map_err(error(pages_dir))?;
-        let _ = transaction.commit();
         Ok(written)
     });
     if moved.is_err() {
@@ -271,10 +284,10 @@ fn write_pages_into(staging: &Path, files: &[(PathBuf, String)]) -> Result<usize
     })
 }
 
-/// Writes `contents` atomically unless the file holds them already; `durable` waits for the disk.
-/// A page is not waited for: it is derived from the metadata, and a page lost to a power cut is
-/// rewritten by the next pack command or `pack index` (1,000 pages take a second less).
-fn write_if_changed(path: &Path, contents: &[u8], durable: bool) -> Result<usize, SiteError> {
+/// Writes a page atomically unless the file holds it already. A page is not waited for: it is
+/// derived from the metadata, and a page lost to a power cut is rewritten by the next pack
+/// command or `pack index` (1,000 pages take a second less).
+fn write_if_changed(path: &Path, contents: &[u8]) -> Result<usize, SiteError> {
     if crate::fs::read(path, crate::fs::FileKind::Replaced)
         .is_ok_and(|existing| existing == contents)
     {
@@ -287,12 +300,7 @@ fn write_if_changed(path: &Path, contents: &[u8], durable: bool) -> Result<usize
     if let Some(parent) = path.parent() {
         crate::fs::create_dir_all(parent).map_err(error)?;
     }
-    if durable {
-        crate::fs::atomic_write(path, contents)
-    } else {
-        crate::fs::atomic_write_unsynced(path, contents)
-    }
-    .map_err(error)?;
+    crate::fs::atomic_write_unsynced(path, contents).map_err(error)?;
     Ok(1)
 }
 

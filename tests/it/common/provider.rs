@@ -13,6 +13,7 @@ impl TestContext {
             version: "0.0.1".to_owned(),
             description: format!("The {name} provider"),
             dependencies: Vec::new(),
+            capabilities: String::new(),
             files: vec![(
                 "main.ncl".to_owned(),
                 format!("{{ provider = \"{name}\", size | Number = 1 }}\n"),
@@ -28,6 +29,7 @@ pub struct ProviderBuilder<'a> {
     description: String,
     files: Vec<(String, String)>,
     dependencies: Vec<(String, String)>,
+    capabilities: String,
 }
 
 impl ProviderBuilder<'_> {
@@ -40,6 +42,13 @@ impl ProviderBuilder<'_> {
     pub fn dependency(mut self, module: &str, requirement: &str) -> Self {
         self.dependencies
             .push((module.to_owned(), requirement.to_owned()));
+        self
+    }
+
+    /// Declares `[capabilities] provides` and `requires`.
+    pub fn capabilities(mut self, provides: &[&str], requires: &[&str]) -> Self {
+        self.capabilities =
+            format!("\n[capabilities]\nprovides = {provides:?}\nrequires = {requires:?}\n");
         self
     }
 
@@ -65,6 +74,7 @@ impl ProviderBuilder<'_> {
                 manifest.push_str(&format!("{module} = \"{requirement}\"\n"));
             }
         }
+        manifest.push_str(&self.capabilities);
         std::fs::write(dir.join("manifest.toml"), manifest).expect("write manifest");
         for (name, contents) in &self.files {
             std::fs::write(dir.join(name), contents).expect("write file");
