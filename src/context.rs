@@ -38,12 +38,17 @@ pub enum BaseError {
     Missing { path: PathBuf, origin: &'static str },
 }
 
+/// The process's environment variables (those that are UTF-8).
+pub fn process_env() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+        .collect()
+}
+
 impl Context {
     /// Builds the context from the process: its arguments, environment and working directory.
     pub fn from_process(global: &GlobalArgs) -> anyhow::Result<Self> {
-        let env = std::env::vars_os()
-            .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
-            .collect();
+        let env = process_env();
         let cwd = std::env::current_dir().context("failed to read the working directory")?;
         Self::new(global, env, cwd)
     }

@@ -155,7 +155,22 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
     if let cli::Command::EvaluateWorker(args) = &cli.command {
         return commands::evaluate_worker(args);
     }
-    let context = Context::from_process(&cli.global)?;
+    let context = match Context::from_process(&cli.global) {
+        Ok(context) => context,
+        // Keys belong to the user, not to a base: `keys` works anywhere.
+        Err(error)
+            if matches!(
+                error.downcast_ref(),
+                Some(context::BaseError::NotFound { .. })
+            ) && matches!(cli.command, cli::Command::Keys(_)) =>
+        {
+            let cli::Command::Keys(command) = cli.command else {
+                return Err(error);
+            };
+            return commands::keys::run_outside_a_base(command, &context::process_env(), printer);
+        }
+        Err(error) => return Err(error),
+    };
     for ignored in &context.config.ignored {
         printer.warning(ignored);
     }

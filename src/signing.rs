@@ -161,13 +161,21 @@ pub struct Signer {
 pub struct Keyring {
     /// `$PROVISIONING_KEYRING`, else `<config dir>/provisioning`.
     pub config_dir: PathBuf,
-    /// The base's `config/trusted-keys`.
-    pub base_trusted_dir: PathBuf,
+    /// The base's `config/trusted-keys`; none outside a base (`keys` run anywhere).
+    pub base_trusted_dir: Option<PathBuf>,
 }
 
 impl Keyring {
+    /// The user's keys only, with no base: keys belong to the user, so `keys list | public |
+    /// generate | trust` work outside a base.
+    pub fn of_user(env: &BTreeMap<String, String>) -> Result<Self, SigningError> {
+        let mut keyring = Self::new(env, Path::new(""))?;
+        keyring.base_trusted_dir = None;
+        Ok(keyring)
+    }
+
     pub fn new(env: &BTreeMap<String, String>, base: &Path) -> Result<Self, SigningError> {
-        let base_trusted_dir = base.join("config/trusted-keys");
+        let base_trusted_dir = Some(base.join("config/trusted-keys"));
         // A keyring of its own (a walk-through, CI), away from the user's real key.
         if let Some(dir) = env.get("PROVISIONING_KEYRING").filter(|v| !v.is_empty()) {
             return Ok(Self {
@@ -307,10 +315,12 @@ impl Keyring {
                 key: public,
             });
         }
-        for (dir, source) in [
-            (self.user_trusted_dir(), KeySource::User),
-            (self.base_trusted_dir.clone(), KeySource::Base),
-        ] {
+        let base = self
+            .base_trusted_dir
+            .iter()
+            .map(|dir| (dir.clone(), KeySource::Base));
+        for (dir, source) in std::iter::once((self.user_trusted_dir(), KeySource::User)).chain(base)
+        {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };

@@ -94,7 +94,7 @@ impl Module {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("unknown provider `{name}`\nhint: {}", known_list("providers", known))]
+    #[error("unknown provider `{name}`\nhint: {}", provider_hint(name, known))]
     UnknownProvider { name: String, known: Vec<String> },
     #[error("unknown module `{name}`\nhint: {}", known_list("modules", known))]
     UnknownModule { name: String, known: Vec<String> },
@@ -122,6 +122,17 @@ pub enum CatalogError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The providers there are; or, for a provider's module name (`upcloud_prov`), the provider's
+/// name, which commands take.
+fn provider_hint(name: &str, known: &[String]) -> String {
+    match name.strip_suffix(crate::names::MODULE_SUFFIX) {
+        Some(provider) if known.iter().any(|k| k == provider) => format!(
+            "`{name}` is the module of the provider `{provider}`: commands name a provider `{provider}`"
+        ),
+        _ => known_list("providers", known),
+    }
 }
 
 fn known_list(what: &str, known: &[String]) -> String {

@@ -118,8 +118,9 @@ pub struct ExportArgs {
     /// The file to evaluate, relative to the infra directory (`defs/servers.ncl`)
     /// [default: main.ncl]
     pub file: Option<PathBuf>,
-    /// Only this field of the result: a dotted path (`servers.web`)
-    #[arg(long, value_name = "PATH")]
+    /// Only this field of the result: a dotted path of record fields (`servers`,
+    /// `network.zone`); an array's items have no field names
+    #[arg(long, value_name = "PATH", value_parser = crate::nickel::field_path::parse)]
     pub field: Option<String>,
 }
 

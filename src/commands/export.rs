@@ -17,7 +17,12 @@ use crate::printer::Printer;
 /// prints it byte for byte as `nickel export -I .nickel-modules -I vendor --format F [--field P]`
 /// does.
 pub fn export(args: &ExportArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let infra = Infra::resolve(context, &args.infra)?;
+    let infra = match Infra::resolve(context, &args.infra) {
+        Ok(infra) => infra,
+        Err(error) => {
+            return Err(a_file_for_the_infra(context, &args.infra).unwrap_or(error.into()));
+        }
+    };
     let file = infra_file(&infra, args.file.as_deref())?;
     let format = match printer.format {
         OutputFormat::Table | OutputFormat::Json => Format::Json,
@@ -45,16 +50,57 @@ pub fn export(args: &ExportArgs, context: &Context, printer: &Printer) -> anyhow
     Ok(Outcome::Success)
 }
 
+/// `export main.ncl` or `export workspace/infra/wuji/main.ncl`: a file given where the infra
+/// goes. The error names the infra holding it and the command that exports it.
+fn a_file_for_the_infra(context: &Context, argument: &str) -> Option<anyhow::Error> {
+    let file = crate::config::absolutize(&context.cwd, Path::new(argument));
+    if !file.is_file() {
+        return None;
+    }
+    let infra_root = context.infra_root();
+    // The infra holding it: a directory of the workspace's `infra/`, or one with a manifest.
+    let infra_dir = file.ancestors().skip(1).find(|dir| {
+        dir.parent() == Some(infra_root.as_path()) || dir.join("manifest.toml").is_file()
+    });
+    let hint = match infra_dir.and_then(|dir| Some((dir, file.strip_prefix(dir).ok()?))) {
+        Some((dir, relative)) => {
+            let infra = if dir.parent() == Some(infra_root.as_path()) {
+                dir.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            } else {
+                context.display_path(dir).display().to_string()
+            };
+            format!(
+                "`export` takes the infra, then the file in it: `provisioning export {infra} {}`",
+                relative.display()
+            )
+        }
+        None => {
+            "`export` takes the infra, then the file in it: `provisioning export <INFRA> [FILE]`"
+                .to_owned()
+        }
+    };
+    // A file where the infra goes is a mistake in how the command was called (exit code 2).
+    Some(
+        crate::UsageError(format!(
+            "`{argument}` is a file, not an infra\nhint: {hint}"
+        ))
+        .into(),
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 enum FileError {
     #[error(
-        "`{}` is not a file of the infra `{infra}` (looked for `{}`)\nhint: FILE is relative to the infra directory: `provisioning export {infra} defs/servers.ncl`",
-        given.display(), path.display()
+        "`{}` is not a file of the infra `{infra}` (looked for `{}`)\nhint: FILE is relative to the infra directory; {}",
+        given.display(), path.display(), nickel_files(files)
     )]
     NotFound {
         infra: String,
         given: PathBuf,
         path: PathBuf,
+        /// The infra's Nickel files, relative to it.
+        files: Vec<String>,
     },
     #[error(
         "the infra `{infra}` has no `main.ncl`\nhint: name the file to evaluate: `provisioning export {infra} FILE`"
@@ -82,8 +128,50 @@ fn infra_file(infra: &Infra, file: Option<&Path>) -> Result<PathBuf, FileError> 
             infra: infra.name.clone(),
             given: given.to_owned(),
             path,
+            files: infra_nickel_files(&infra.dir),
         })
     }
+}
+
+fn nickel_files(files: &[String]) -> String {
+    if files.is_empty() {
+        "the infra has no Nickel files".to_owned()
+    } else {
+        let files: Vec<String> = files.iter().map(|file| format!("`{file}`")).collect();
+        format!("its Nickel files: {}", files.join(", "))
+    }
+}
+
+/// The `.ncl` files of an infra, relative to it, two levels deep (`main.ncl`,
+/// `defs/servers.ncl`), leaving out the modules' directories.
+fn infra_nickel_files(dir: &Path) -> Vec<String> {
+    let entries = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .collect()
+    };
+    let mut files = Vec::new();
+    for path in entries(dir) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(name) = name else { continue };
+        if path.is_dir() && !name.starts_with('.') && name != "vendor" {
+            for inner in entries(&path) {
+                if inner.extension().is_some_and(|e| e == "ncl")
+                    && inner.is_file()
+                    && let Ok(relative) = inner.strip_prefix(dir)
+                {
+                    files.push(relative.display().to_string());
+                }
+            }
+        } else if name.ends_with(".ncl") && path.is_file() {
+            files.push(name);
+        }
+    }
+    files.sort();
+    files
 }
 
 /// `env <infra> [--shell sh|fish|nu]`: the line that sets `NICKEL_IMPORT_PATH` to the infra's

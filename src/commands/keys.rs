@@ -15,8 +15,26 @@ struct KeyRow {
     path: String,
 }
 
+/// `keys ...` in a base: the user's keys and the base's `config/trusted-keys`.
 pub fn run(command: KeysCommand, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let keyring = Keyring::new(&context.env, &context.base)?;
+    run_with(
+        command,
+        &Keyring::new(&context.env, &context.base)?,
+        printer,
+    )
+}
+
+/// `keys ...` outside any base: keys belong to the user, not to a base, so every `keys`
+/// command works anywhere (with the user's keys only).
+pub fn run_outside_a_base(
+    command: KeysCommand,
+    env: &std::collections::BTreeMap<String, String>,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    run_with(command, &Keyring::of_user(env)?, printer)
+}
+
+fn run_with(command: KeysCommand, keyring: &Keyring, printer: &Printer) -> anyhow::Result<Outcome> {
     match command {
         KeysCommand::Generate(args) => {
             let key_id = keyring.generate(args.force)?;

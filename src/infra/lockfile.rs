@@ -337,7 +337,7 @@ impl ProvidersLock {
         }
         let lock: Self = serde_yaml_ng::from_str(&text).map_err(|error| LockError::Parse {
             path: path.to_owned(),
-            message: error.to_string(),
+            message: crate::text::plain_words(&error.to_string()),
         })?;
         if lock.format_version != FORMAT_VERSION {
             return Err(LockError::UnsupportedVersion {

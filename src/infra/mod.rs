@@ -97,8 +97,30 @@ pub enum InfraError {
         known: Vec<String>,
         root: PathBuf,
     },
-    #[error("`{}` is not an infra directory", path.display())]
-    NotADirectory { path: PathBuf },
+    #[error(
+        "`{}` is not an infra directory\nhint: {}",
+        path.display(),
+        known_infras(known, root)
+    )]
+    NotADirectory {
+        path: PathBuf,
+        known: Vec<String>,
+        root: PathBuf,
+    },
+}
+
+/// The names of the infra directories under `root`, sorted.
+fn infra_names(root: &Path) -> Vec<String> {
+    let mut known: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.path().is_dir())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    known.sort();
+    known
 }
 
 fn known_infras(known: &[String], root: &Path) -> String {
@@ -128,7 +150,12 @@ impl Infra {
         if argument == "." || argument.contains('/') {
             let dir = absolutize(&context.cwd, Path::new(argument));
             if !dir.is_dir() {
-                return Err(InfraError::NotADirectory { path: dir });
+                let root = context.infra_root();
+                return Err(InfraError::NotADirectory {
+                    path: dir,
+                    known: infra_names(&root),
+                    root,
+                });
             }
             let name = dir
                 .file_name()
@@ -142,18 +169,9 @@ impl Infra {
         if dir.is_dir() {
             return Ok(Self::new(context, argument.to_owned(), dir));
         }
-        let mut known: Vec<String> = std::fs::read_dir(&root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|entry| entry.path().is_dir())
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .filter(|name| !name.starts_with('.'))
-            .collect();
-        known.sort();
         Err(InfraError::Unknown {
             name: argument.to_owned(),
-            known,
+            known: infra_names(&root),
             root,
         })
     }

@@ -57,11 +57,12 @@ impl Capabilities {
 /// The accepted forms of a version requirement, for hints.
 pub const REQUIREMENT_FORMS: &str = "a version requirement in Cargo's syntax: `0.1` (meaning `^0.1`), `^1.2`, `~1.2.3`, `=1.2.3`, `>=1.0, <2.0` or `*`";
 
-/// The `[package]` table as written, before its version is parsed.
+/// The `[package]` table as written, before its version is parsed. `name` and `version` are
+/// required: their absence is reported in our words, at the table's line.
 #[derive(Debug, Deserialize)]
 struct RawPackage {
-    name: String,
-    version: String,
+    name: Option<String>,
+    version: Option<String>,
     #[serde(default)]
     description: String,
     #[serde(default)]
@@ -71,11 +72,14 @@ struct RawPackage {
     kind: Option<ModuleKind>,
     #[serde(default)]
     category: Option<String>,
+    /// Any other key: ignored, unless it is a dependency written under `[package]` by mistake.
+    #[serde(flatten)]
+    other: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
 struct ManifestFile {
-    package: RawPackage,
+    package: Option<RawPackage>,
     #[serde(default)]
     dependencies: BTreeMap<String, toml::Value>,
     #[serde(default)]
@@ -104,7 +108,13 @@ pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest
             crate::text::located(text, error.message(), error.span())
         )
     })?;
-    let raw = file.package;
+    let Some(raw) = file.package else {
+        return Err(format!(
+            "`{}` has no `[package]` table\nhint: a module's manifest starts with `[package]`, its `name` and its `version`",
+            path.display()
+        ));
+    };
+    let (package_name, raw_version) = package_identity(&raw, text, path)?;
     let capabilities = file.capabilities;
     for name in capabilities
         .provides
@@ -120,7 +130,7 @@ pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest
         let module: ModuleName = name
             .parse()
             .map_err(|error| format!("`{}`: dependency `{name}`: {error}", path.display()))?;
-        if module == *raw.name.as_str() {
+        if module == *package_name.as_str() {
             return Err(format!(
                 "`{}`: `{module}` depends on itself",
                 path.display()
@@ -149,15 +159,14 @@ pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest
         })?;
         dependencies.insert(module, requirement);
     }
-    let version = names::parse_version(&raw.version).map_err(|_| {
+    let version = names::parse_version(&raw_version).map_err(|_| {
         format!(
-            "`{}`: `version = \"{}\"` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)",
+            "`{}`: `version = \"{raw_version}\"` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)",
             path.display(),
-            raw.version
         )
     })?;
     Ok(PackageManifest {
-        name: raw.name,
+        name: package_name,
         version,
         description: raw.description,
         entry: raw.entry,
@@ -168,10 +177,61 @@ pub fn parse_package_manifest(text: &str, path: &Path) -> Result<PackageManifest
     })
 }
 
+/// The `[package]` table's `name` and `version`, each missing one reported at the table's
+/// line; and a dependency written under `[package]` (where it would mean nothing) refused.
+fn package_identity(raw: &RawPackage, text: &str, path: &Path) -> Result<(String, String), String> {
+    let table_line = line_of(text, |line| line.trim_start().starts_with("[package]"));
+    for (key, value) in &raw.other {
+        let requirement = match value {
+            toml::Value::String(text) => Some(text.as_str()),
+            toml::Value::Table(table) => table.get("version").and_then(toml::Value::as_str),
+            _ => None,
+        };
+        // Keys of Cargo's `[package]` that hold a version-like text are not dependencies.
+        const METADATA: [&str; 3] = ["edition", "rust-version", "license"];
+        let looks_like_a_dependency = !METADATA.contains(&key.as_str())
+            && key.parse::<ModuleName>().is_ok()
+            && (requirement.is_some_and(|text| parse_requirement(text).is_ok())
+                || value.as_table().is_some_and(|t| t.contains_key("path")));
+        if looks_like_a_dependency {
+            let line = line_of(text, |line| {
+                line.trim_start()
+                    .strip_prefix(key.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+            return Err(format!(
+                "`{}`: line {line}: the dependency `{key}` is written under `[package]`, where it means nothing\nhint: move it under `[dependencies]`",
+                path.display()
+            ));
+        }
+    }
+    let missing = |key: &str, example: &str| {
+        format!(
+            "`{}`: line {table_line}: `[package]` has no `{key}`\nhint: add it under `[package]`: `{key} = {example}`",
+            path.display()
+        )
+    };
+    let name = raw
+        .name
+        .clone()
+        .ok_or_else(|| missing("name", "\"<module>\""))?;
+    let version = raw
+        .version
+        .clone()
+        .ok_or_else(|| missing("version", "\"0.1.0\""))?;
+    Ok((name, version))
+}
+
+/// The 1-based number of the first line of `text` that `matches`; 1 when none does.
+fn line_of(text: &str, matches: impl Fn(&str) -> bool) -> usize {
+    text.lines().position(matches).map_or(1, |index| index + 1)
+}
+
 /// Parses a version requirement, with an error that names the accepted forms rather than the
 /// parser's message alone.
 pub fn parse_requirement(text: &str) -> Result<semver::VersionReq, String> {
-    semver::VersionReq::parse(text.trim()).map_err(|error| {
-        format!("`{text}` is not a version requirement ({error})\nhint: use {REQUIREMENT_FORMS}")
+    // semver's own message says where its parser stopped, not what a requirement looks like.
+    semver::VersionReq::parse(text.trim()).map_err(|_| {
+        format!("`{text}` is not a version requirement\nhint: use {REQUIREMENT_FORMS}")
     })
 }

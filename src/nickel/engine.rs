@@ -9,6 +9,7 @@ use nickel_lang_core::cache::{CacheHub, InputFormat};
 use nickel_lang_core::error::report::{ColorOpt, report_as_str};
 use nickel_lang_core::error::{Error, EvalErrorKind, ExportErrorKind, NullReporter};
 use nickel_lang_core::eval::cache::CacheImpl;
+use nickel_lang_core::eval::value::ValueContentRef;
 use nickel_lang_core::eval::{Closure, VirtualMachine, VmContext};
 use nickel_lang_core::files::FileId;
 use nickel_lang_core::program::FieldPath;
@@ -44,12 +45,20 @@ impl Engine {
             _ => {}
         }
         let file_id = self.add_file(file)?;
-        let closure = match self.prepare(file_id, output.field.as_deref()) {
-            Ok(closure) => closure,
-            Err(error) => return Err(self.diagnose(file, error)),
-        };
+        let closure = self.prepare(file, file_id, output.field.as_deref())?;
         let result = match (output.format, export_format(output.format)) {
-            (_, Some(format)) => self.serialize(closure, format),
+            (_, Some(format)) => match self.serialize(closure, format) {
+                Ok(Serialized::Text(text)) => Ok((text, false)),
+                Ok(Serialized::Unrepresentable(reason)) => {
+                    return Err(NickelError::Unrepresentable {
+                        path: file.to_owned(),
+                        field: output.field.clone(),
+                        format: format_name(output.format),
+                        reason,
+                    });
+                }
+                Err(error) => Err(error),
+            },
             (Format::Module, None) => self.module(closure),
             (Format::Loaded, None) => VirtualMachine::new(&mut self.context)
                 .eval_closure(closure)
@@ -95,16 +104,33 @@ impl Engine {
             .map_err(|data| Error::export_error(self.context.pos_table.clone(), data))
     }
 
-    /// Evaluates `closure` fully for export, and serializes it.
-    fn serialize(
-        &mut self,
-        closure: Closure,
-        format: ExportFormat,
-    ) -> Result<(String, bool), Error> {
+    /// Evaluates `closure` fully for export, and serializes it; a value the format cannot hold
+    /// at its top (TOML's is a table, text's a string) is said so in our words.
+    fn serialize(&mut self, closure: Closure, format: ExportFormat) -> Result<Serialized, Error> {
         let value = VirtualMachine::new(&mut self.context).eval_full_for_export_closure(closure)?;
+        let kind = if matches!(value.content_ref(), ValueContentRef::Null) {
+            "null".to_owned()
+        } else {
+            value.type_of().unwrap_or("value").to_lowercase()
+        };
+        match format {
+            ExportFormat::Toml if value.as_record().is_none() => {
+                return Ok(Serialized::Unrepresentable(format!(
+                    "it is {} {kind}, and a TOML document is a table (a record)",
+                    article(&kind)
+                )));
+            }
+            ExportFormat::Text if value.as_string().is_none() => {
+                return Ok(Serialized::Unrepresentable(format!(
+                    "it is {} {kind}, and `--format text` writes a string",
+                    article(&kind)
+                )));
+            }
+            _ => {}
+        }
         serialize::validate(format, &value)
             .and_then(|()| serialize::to_string(format, &value))
-            .map(|text| (text, false))
+            .map(Serialized::Text)
             .map_err(|data| Error::export_error(self.context.pos_table.clone(), data))
     }
 
@@ -185,15 +211,49 @@ impl Engine {
         files
     }
 
-    /// Prepares `file_id` (parse, typecheck, imports), and takes the field `field` of it.
-    fn prepare(&mut self, file_id: FileId, field: Option<&str>) -> Result<Closure, Error> {
-        let value = self.context.prepare_eval(file_id)?;
+    /// Prepares `file_id` (parse, typecheck, imports), and takes the field `field` of it. An
+    /// error of the path (a field missing, a field of something not a record) is the field's,
+    /// not the file's: the file may evaluate fine.
+    fn prepare(
+        &mut self,
+        file: &Path,
+        file_id: FileId,
+        field: Option<&str>,
+    ) -> Result<Closure, NickelError> {
+        let value = self
+            .context
+            .prepare_eval(file_id)
+            .map_err(|error| self.diagnose(file, error))?;
         let closure = Closure::from(value);
         let Some(field) = field else {
             return Ok(closure);
         };
-        let path = FieldPath::parse(&mut self.context.import_resolver, field.to_owned())?;
-        Ok(VirtualMachine::new(&mut self.context).extract_field_value_closure(closure, &path)?)
+        let path = FieldPath::parse(&mut self.context.import_resolver, field.to_owned())
+            .map_err(|error| self.diagnose_field(file, field, error.into()))?;
+        let extracted =
+            VirtualMachine::new(&mut self.context).extract_field_value_closure(closure, &path);
+        extracted.map_err(|error| {
+            let of_the_path = matches!(
+                error.error,
+                EvalErrorKind::FieldMissing { .. } | EvalErrorKind::QueryNonRecord { .. }
+            );
+            if of_the_path {
+                self.diagnose_field(file, field, error.into())
+            } else {
+                self.diagnose(file, error.into())
+            }
+        })
+    }
+
+    fn diagnose_field(&self, file: &Path, field: &str, error: Error) -> NickelError {
+        match self.diagnose(file, error) {
+            NickelError::Evaluation { path, diagnostic } => NickelError::Field {
+                path,
+                field: field.to_owned(),
+                diagnostic,
+            },
+            other => other,
+        }
     }
 
     fn diagnose(&self, file: &Path, error: Error) -> NickelError {
@@ -203,6 +263,31 @@ impl Engine {
             path: file.to_owned(),
             diagnostic: diagnostic.trim_end().to_owned(),
         }
+    }
+}
+
+/// What [`Engine::serialize`] made of a value.
+enum Serialized {
+    Text(String),
+    /// The value evaluated, and the format cannot hold it: why.
+    Unrepresentable(String),
+}
+
+fn article(noun: &str) -> &'static str {
+    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// How messages name a format.
+pub(super) fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Yaml => "YAML",
+        Format::Toml => "TOML",
+        Format::Text => "text",
+        _ => "JSON",
     }
 }
 

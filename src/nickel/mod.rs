@@ -21,6 +21,7 @@ mod confine;
 pub mod doc;
 pub mod doctest;
 mod engine;
+pub mod field_path;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,26 @@ pub enum NickelError {
     Load { path: PathBuf, message: String },
     #[error("`{}` does not evaluate:\n{diagnostic}", path.display())]
     Evaluation { path: PathBuf, diagnostic: String },
+    /// The file evaluates, but `--field` names nothing in it.
+    #[error("`{}` has no value at `--field {field}`:\n{diagnostic}", path.display())]
+    Field {
+        path: PathBuf,
+        field: String,
+        diagnostic: String,
+    },
+    /// The value evaluates, but the format asked for cannot hold it.
+    #[error(
+        "the value of `{}`{} cannot be written as {format}: {reason}\nhint: JSON and YAML hold any value (`--format json`){}",
+        path.display(),
+        field.as_ref().map(|field| format!(" at `--field {field}`")).unwrap_or_default(),
+        if *format == "TOML" { ", or pick a record field with `--field`" } else { "" }
+    )]
+    Unrepresentable {
+        path: PathBuf,
+        field: Option<String>,
+        format: &'static str,
+        reason: String,
+    },
     #[error(
         "`{}` did not finish evaluating in {seconds} s, and was stopped\nhint: an infinite recursion? If it is only slow, raise `evaluation.timeout_secs`",
         path.display()
@@ -63,6 +84,8 @@ impl NickelError {
         match self {
             NickelError::Load { path, .. }
             | NickelError::Evaluation { path, .. }
+            | NickelError::Field { path, .. }
+            | NickelError::Unrepresentable { path, .. }
             | NickelError::Timeout { path, .. }
             | NickelError::Memory { path, .. }
             | NickelError::TooDeep { path }

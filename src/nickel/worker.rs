@@ -74,6 +74,12 @@ enum Response {
     Evaluation {
         diagnostic: String,
     },
+    Field {
+        diagnostic: String,
+    },
+    Unrepresentable {
+        reason: String,
+    },
 }
 
 /// The worker's side: sets the memory limit, then answers requests from stdin until it closes.
@@ -110,6 +116,10 @@ fn answer_requests() -> std::io::Result<()> {
             }
             Err(NickelError::Load { message, .. }) => Response::Load { message },
             Err(NickelError::Evaluation { diagnostic, .. }) => Response::Evaluation { diagnostic },
+            Err(NickelError::Field { diagnostic, .. }) => Response::Field { diagnostic },
+            Err(NickelError::Unrepresentable { reason, .. }) => {
+                Response::Unrepresentable { reason }
+            }
             Err(other) => Response::Load {
                 message: other.to_string(),
             },
@@ -207,6 +217,12 @@ impl Worker {
             Answer::Response(Response::Load { message }) => return Err(Failure::Load(message)),
             Answer::Response(Response::Evaluation { diagnostic }) => {
                 return Err(Failure::Evaluation(diagnostic));
+            }
+            Answer::Response(Response::Field { diagnostic }) => {
+                return Err(Failure::Field(diagnostic));
+            }
+            Answer::Response(Response::Unrepresentable { reason }) => {
+                return Err(Failure::Unrepresentable(reason));
             }
             Answer::Unreadable(error) => {
                 return Err(Failure::Io(format!("an unreadable answer: {error}")));
@@ -353,6 +369,8 @@ fn read_answers(mut stdout: BufReader<std::process::ChildStdout>, sender: &SyncS
 enum Failure {
     Load(String),
     Evaluation(String),
+    Field(String),
+    Unrepresentable(String),
     Timeout,
     Memory,
     Stack,
@@ -447,15 +465,26 @@ impl WorkerSlot {
         {
             self.worker = None;
         }
-        result.map_err(|failure| failure.into_error(path, bounds))
+        result.map_err(|failure| failure.into_error(path, output, bounds))
     }
 }
 
 impl Failure {
-    fn into_error(self, path: PathBuf, bounds: &Bounds) -> NickelError {
+    fn into_error(self, path: PathBuf, output: &Output, bounds: &Bounds) -> NickelError {
         match self {
             Failure::Load(message) => NickelError::Load { path, message },
             Failure::Evaluation(diagnostic) => NickelError::Evaluation { path, diagnostic },
+            Failure::Field(diagnostic) => NickelError::Field {
+                path,
+                field: output.field.clone().unwrap_or_default(),
+                diagnostic,
+            },
+            Failure::Unrepresentable(reason) => NickelError::Unrepresentable {
+                path,
+                field: output.field.clone(),
+                format: super::engine::format_name(output.format),
+                reason,
+            },
             Failure::Timeout => NickelError::Timeout {
                 path,
                 seconds: bounds.timeout.as_secs(),

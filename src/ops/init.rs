@@ -77,7 +77,7 @@ fn missing_infra(context: &Context, argument: &str) -> anyhow::Result<Result<Inf
         Err(InfraError::Unknown { name, root, .. }) => {
             Err(Infra::new(context, name.clone(), root.join(&name)))
         }
-        Err(InfraError::NotADirectory { path }) if !path.exists() => Err(Infra::new(
+        Err(InfraError::NotADirectory { path, .. }) if !path.exists() => Err(Infra::new(
             context,
             path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())

@@ -132,13 +132,7 @@ pub(super) fn plan(
         set,
         &dropped,
     );
-    capabilities::refuse_misfit(
-        &session.infra,
-        &set,
-        options.catalog,
-        options.modules,
-        false,
-    )?;
+    capabilities::refuse_misfit(&session.infra, &set, options.catalog, options.modules, &[])?;
     let warnings = yanked_warnings(&targets.fetched);
     Ok(Ok(LoadPlan {
         closure,

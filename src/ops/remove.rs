@@ -57,7 +57,7 @@ pub fn remove(
             Vec::new(),
             options.modules,
         );
-        capabilities::refuse_misfit(&session.infra, &set, options.catalog, &[], true)?;
+        capabilities::refuse_misfit(&session.infra, &set, options.catalog, &[], options.modules)?;
     }
     let mut lock = lock.clone();
     let mut manifest = session.manifest().clone();
@@ -354,16 +354,33 @@ impl Steps<'_, '_> {
     }
 }
 
-/// What an infra has installed, for the hint of a module it does not have.
+/// What an infra has installed, for the hint of `providers remove` of a module it does not
+/// have: its providers, and the command that unloads a module of another kind.
 fn installed_hint(infra: &Infra, lock: &ProvidersLock) -> String {
-    let installed: Vec<String> = lock
-        .providers
-        .iter()
-        .map(|entry| format!("`{}`", entry.name))
-        .collect();
-    if installed.is_empty() {
+    let names = |kind: ModuleKind| -> Vec<String> {
+        lock.providers
+            .iter()
+            .filter(|entry| entry.kind == kind)
+            .map(|entry| format!("`{}`", entry.name))
+            .collect()
+    };
+    let providers = names(ModuleKind::Provider);
+    let mut hint = if providers.is_empty() {
         format!("`{}` has no providers installed", infra.name)
     } else {
-        format!("installed: {}", installed.join(", "))
+        format!("installed providers: {}", providers.join(", "))
+    };
+    for kind in [ModuleKind::Taskserv, ModuleKind::Cluster] {
+        let others = names(kind);
+        if !others.is_empty() {
+            hint.push_str(&format!(
+                "; {} {} (`provisioning module-loader unload {} {} MODULE`)",
+                kind.dir_name(),
+                others.join(", "),
+                kind.dir_name(),
+                infra.name
+            ));
+        }
     }
+    hint
 }

@@ -126,7 +126,8 @@ impl RegistryIndex {
 
     /// Parses and checks `index.json`; the error says what is wrong, on one line.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        let index: Self = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+        let index: Self = serde_json::from_slice(bytes)
+            .map_err(|error| crate::text::plain_words(&error.to_string()))?;
         if index.format != Self::FORMAT {
             return Err(format!(
                 "its format is {}, this version of provisioning reads format {}",
@@ -161,7 +162,7 @@ pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String>
         // serde_json ends its messages with the position; every parse error here starts with it.
         let position = format!(" at line {} column {}", error.line(), error.column());
         let message = error.to_string();
-        let message = message.strip_suffix(&position).unwrap_or(&message);
+        let message = crate::text::plain_words(message.strip_suffix(&position).unwrap_or(&message));
         let field = match field.as_str() {
             // The whole document, or where serde could not tell.
             "." | "?" => String::new(),

@@ -89,7 +89,7 @@ fn export_errors_name_the_file_and_what_to_do() {
     --- stdout
     --- stderr
     error: `defs/nope.ncl` is not a file of the infra `wuji` (looked for `[BASE]/workspace/infra/wuji/defs/nope.ncl`)
-    hint: FILE is relative to the infra directory: `provisioning export wuji defs/servers.ncl`
+    hint: FILE is relative to the infra directory; its Nickel files: `main.ncl`, `providers.ncl`
     ");
     assert_snapshot!(context.run(["export", "homelab"]), @"
     exit: 1

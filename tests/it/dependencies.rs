@@ -331,7 +331,7 @@ fn bad_dependencies_are_clear_errors_and_change_nothing() {
     exit: 1
     --- stdout
     --- stderr
-    error: provider `vague` cannot be installed: `[BASE]/extensions/providers/vague/nickel/manifest.toml`: dependency `provisioning_core = "latest"`: `latest` is not a version requirement (unexpected character 'l' while parsing major version number)
+    error: provider `vague` cannot be installed: `[BASE]/extensions/providers/vague/nickel/manifest.toml`: dependency `provisioning_core = "latest"`: `latest` is not a version requirement
     hint: use a version requirement in Cargo's syntax: `0.1` (meaning `^0.1`), `^1.2`, `~1.2.3`, `=1.2.3`, `>=1.0, <2.0` or `*`
     "#);
     assert_snapshot!(context.run(["providers", "install", "narcissus", "wuji"]), @"

@@ -96,17 +96,23 @@ fn list_reports_a_provider_without_a_readable_manifest() {
     );
     context.write("extensions/providers/Bad Name/nickel/manifest.toml", "");
     assert_snapshot!(context.run(["providers", "list"]), @r#"
-    exit: 0
+    exit: 1
     --- stdout
     NAME        VERSION  NICKEL  KCL  PATH                             DESCRIPTION
-    Bad Name    -        yes     no   extensions/providers/Bad Name    error: `Bad Name` is not a valid name: it must start with a lower-case letter or digit and hold only `a-z`, `0-9`, `_` and `-`
-    badtoml     -        yes     no   extensions/providers/badtoml     error: `[BASE]/extensions/providers/badtoml/nickel/manifest.toml` is not a valid manifest: line 1, column 9: unclosed table, expected `]`
-    badversion  -        yes     no   extensions/providers/badversion  error: `[BASE]/extensions/providers/badversion/nickel/manifest.toml`: `version = "one"` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)
+    Bad Name    -        yes     no   extensions/providers/Bad Name    -
+    badtoml     -        yes     no   extensions/providers/badtoml     -
+    badversion  -        yes     no   extensions/providers/badversion  -
     good        0.0.1    yes     no   extensions/providers/good        The good provider
-    noentry     -        yes     no   extensions/providers/noentry     error: the entry point `[BASE]/extensions/providers/noentry/nickel/main.ncl` does not exist
-    nomanifest  -        yes     no   extensions/providers/nomanifest  error: no manifest: `[BASE]/extensions/providers/nomanifest/nickel/manifest.toml` does not exist
-    wrongname   -        yes     no   extensions/providers/wrongname   error: `[BASE]/extensions/providers/wrongname/nickel/manifest.toml` names the package `other_prov`, expected `wrongname_prov`
+    noentry     -        yes     no   extensions/providers/noentry     -
+    nomanifest  -        yes     no   extensions/providers/nomanifest  -
+    wrongname   -        yes     no   extensions/providers/wrongname   -
     --- stderr
+    error: `Bad Name` is not a valid name: it must start with a lower-case letter or digit and hold only `a-z`, `0-9`, `_` and `-`
+    error: `[BASE]/extensions/providers/badtoml/nickel/manifest.toml` is not a valid manifest: line 1, column 9: unclosed table, expected `]`
+    error: `[BASE]/extensions/providers/badversion/nickel/manifest.toml`: `version = "one"` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)
+    error: the entry point `[BASE]/extensions/providers/noentry/nickel/main.ncl` does not exist
+    error: no manifest: `[BASE]/extensions/providers/nomanifest/nickel/manifest.toml` does not exist
+    error: `[BASE]/extensions/providers/wrongname/nickel/manifest.toml` names the package `other_prov`, expected `wrongname_prov`
     "#);
 }
 

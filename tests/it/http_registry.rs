@@ -244,7 +244,7 @@ fn a_tampered_artifact_a_missing_file_and_bad_documents_are_refused() {
     exit: 1
     --- stdout
     --- stderr
-    error: `[REGISTRY]/registry/upcloud_prov.json` is not a valid registry metadata file: line 1, column 20: missing field `maintainer`
+    error: `[REGISTRY]/registry/upcloud_prov.json` is not a valid registry metadata file: line 1, column 20: the field `maintainer` is missing
     ");
 }
 

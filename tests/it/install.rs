@@ -216,6 +216,7 @@ fn unknown_infra_lists_the_known_ones_and_creates_nothing() {
     --- stdout
     --- stderr
     error: `[BASE]/not/a/dir` is not an infra directory
+    hint: found infras: `homelab`, `wuji`
     ");
     assert_eq!(context.tree(""), before);
 }
@@ -283,13 +284,13 @@ fn malformed_lock_is_reported_with_its_line_and_left_as_it_was() {
     --- stdout
     --- stderr
     error: failed to install `upcloud` into `wuji`
-      caused by: `[BASE]/workspace/infra/wuji/providers.manifest.yaml` is not a valid providers manifest: providers[0].module: invalid type: sequence, expected a string at line 4 column 13
+      caused by: `[BASE]/workspace/infra/wuji/providers.manifest.yaml` is not a valid providers manifest: providers[0].module: expected a string, found sequence at line 4 column 13
     ");
     assert_snapshot!(context.run(["providers", "installed", "wuji"]), @"
     exit: 1
     --- stdout
     --- stderr
-    error: `[BASE]/workspace/infra/wuji/providers.manifest.yaml` is not a valid providers manifest: providers[0].module: invalid type: sequence, expected a string at line 4 column 13
+    error: `[BASE]/workspace/infra/wuji/providers.manifest.yaml` is not a valid providers manifest: providers[0].module: expected a string, found sequence at line 4 column 13
     ");
 }
 

@@ -25,6 +25,7 @@ mod linear_reads;
 mod loose;
 mod loose_closure;
 mod manifest_edits;
+mod message_suite;
 mod messages;
 mod modules;
 mod oci;

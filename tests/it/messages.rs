@@ -256,6 +256,109 @@ fn registry_metadata_errors_name_the_field_and_what_it_must_be() {
     exit: 1
     --- stdout
     --- stderr
-    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 20, column 19: `versions[0].size`: invalid type: string "big", expected u64
+    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 20, column 19: `versions[0].size`: expected a whole number (0 or more), found string "big"
     "#);
+}
+
+/// Regression: a malformed `--field` path and `--format toml` of an array both said "`main.ncl`
+/// does not evaluate", blaming a file that evaluates fine.
+#[test]
+fn export_says_what_is_wrong_with_the_field_or_the_format() {
+    let context = TestContext::examples_installed();
+    assert_snapshot!(context.run(["export", "wuji", "--field", "servers.0.plan"]), @r#"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: invalid value 'servers.0.plan' for '--field <PATH>': `servers.0.plan`: `0` is not a field name: a field path cannot index an array (export the array, `servers`, and pick the item from the output)
+    hint: a field path names record fields separated by `.`: `servers`, `network.zone`, `"a field".name`
+
+    For more information, try '--help'.
+    "#);
+    assert_snapshot!(context.run(["export", "wuji", "--format", "toml", "--field", "servers"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: the value of `[BASE]/workspace/infra/wuji/main.ncl` at `--field servers` cannot be written as TOML: it is an array, and a TOML document is a table (a record)
+    hint: JSON and YAML hold any value (`--format json`), or pick a record field with `--field`
+    ");
+    let missing = context.run(["export", "wuji", "--field", "nosuch"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.starts_with(
+            "error: `[BASE]/workspace/infra/wuji/main.ncl` has no value at `--field nosuch`:"
+        ),
+        "{missing}"
+    );
+}
+
+/// Regression: a file given where the infra goes said "invalid infra name" or "is not an infra
+/// directory" with no hint, and a missing FILE's hint repeated the command just run.
+#[test]
+fn export_of_a_file_points_to_export_infra_file() {
+    let context = TestContext::examples_installed();
+    assert_snapshot!(context.run(["export", "workspace/infra/wuji/main.ncl"]), @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: `workspace/infra/wuji/main.ncl` is a file, not an infra
+    hint: `export` takes the infra, then the file in it: `provisioning export wuji main.ncl`
+    ");
+    let mut in_the_infra = context.command();
+    in_the_infra
+        .current_dir(context.path("workspace/infra/wuji"))
+        .args(["export", "main.ncl"]);
+    let run =
+        crate::common::Run::from_output(in_the_infra.output().expect("run"), &context.base, &[]);
+    assert_snapshot!(run, @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: `main.ncl` is a file, not an infra
+    hint: `export` takes the infra, then the file in it: `provisioning export wuji main.ncl`
+    ");
+    assert_snapshot!(context.run(["export", "wuji", "defs/servers.ncl"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `defs/servers.ncl` is not a file of the infra `wuji` (looked for `[BASE]/workspace/infra/wuji/defs/servers.ncl`)
+    hint: FILE is relative to the infra directory; its Nickel files: `main.ncl`, `providers.ncl`
+    ");
+}
+
+/// Regression: `keys list` and `keys public` outside a base failed with "no provisioning base
+/// found": keys belong to the user.
+#[test]
+fn keys_work_outside_a_base() {
+    let context = TestContext::new();
+    let outside = context.base.parent().expect("temp root").join("elsewhere");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    let keys = |args: &[&str]| {
+        let mut command = context.command();
+        command.current_dir(&outside).args(args);
+        crate::common::Run::from_output(command.output().expect("run"), &context.base, &[])
+    };
+    assert_snapshot!(keys(&["keys", "list"]), @"
+    exit: 0
+    --- stdout
+    no trusted keys
+    hint: `provisioning keys generate`, or `provisioning keys trust <file>`
+    --- stderr
+    ");
+    assert_eq!(keys(&["keys", "generate"]).code, 0);
+    assert_eq!(keys(&["keys", "public"]).code, 0);
+    assert_eq!(keys(&["keys", "list", "--format", "json"]).code, 0);
+}
+
+/// Regression: `providers install upcloud_prov wuji` listed the providers without saying that
+/// `upcloud` was meant.
+#[test]
+fn a_providers_module_name_names_the_provider() {
+    let context = TestContext::examples();
+    assert_snapshot!(context.run(["providers", "install", "upcloud_prov", "wuji"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: unknown provider `upcloud_prov`
+    hint: `upcloud_prov` is the module of the provider `upcloud`: commands name a provider `upcloud`
+    ");
 }

@@ -80,13 +80,13 @@ fn every_failure_point_of_a_multi_module_load_leaves_the_infra_byte_identical() 
     hint: `provisioning module-loader load clusters lab web --version 0.1.0`
     error: 1 of 2 modules could not be loaded into `lab`, so none were
     ");
-    assert_snapshot!(load(&["kubernetes", "crio"], Some("*")), @r"
+    assert_snapshot!(load(&["kubernetes", "crio"], Some("*")), @"
     exit: 1
     --- stdout
     --- stderr
     error: refusing to change `lab`: its modules would not fit together
     `containerd` conflicts with `crio`: they cannot be loaded together
-    `crio` conflicts with `containerd`: they cannot be loaded together
+    hint: to replace `containerd` with `crio`, unload it first: `provisioning module-loader unload taskservs lab containerd --force`, then load `crio`
     ");
     // A pack whose bytes changed after it was signed.
     let artifact = context.path("distribution/packages/kubernetes_1.30.0.tar");

@@ -94,7 +94,7 @@ fn removing_what_is_not_installed_fails_unless_forced() {
     --- stderr
     error: failed to remove `upcloud` from `wuji`
       caused by: `upcloud` is not installed in `wuji`
-    hint: installed: `aws`, `provisioning_core`
+    hint: installed providers: `aws`
     ");
     assert_snapshot!(context.run(["providers", "remove", "upcloud", "wuji", "--force"]), @"
     exit: 0

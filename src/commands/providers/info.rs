@@ -78,7 +78,9 @@ pub fn info(args: &InfoArgs, context: &Context, printer: &Printer) -> anyhow::Re
         problem: module.problem(),
     };
     printer.data(&info, || render(&info))?;
-    Ok(if info.problem.is_some() {
+    // The command fails: its error, naming the file, is an error on stderr too.
+    Ok(if let Some(problem) = &info.problem {
+        printer.error_message(problem);
         Outcome::Failure
     } else {
         Outcome::Success

@@ -43,8 +43,8 @@ pub fn list(args: &LayoutArgs, context: &Context, printer: &Printer) -> anyhow::
         }
     })
     .collect();
-    // A provider's problem is reported once, in its row (`problem` in JSON and YAML), as
-    // `module-loader discover` and `info` report it: not again as a warning on stderr.
+    // A provider whose manifest is broken is listed (with `problem` in JSON and YAML), and its
+    // error is an error, on stderr, naming the file: the listing fails.
     printer.data(&rows, || {
         let mut table = Table::new(["NAME", "VERSION", "NICKEL", "KCL", "PATH", "DESCRIPTION"])
             .when_empty(&format!(
@@ -61,14 +61,22 @@ pub fn list(args: &LayoutArgs, context: &Context, printer: &Printer) -> anyhow::
                 yes_no(row.kcl).into(),
                 row.path.clone(),
                 match &row.problem {
-                    Some(problem) => format!("error: {problem}"),
+                    Some(_) => "-".to_owned(),
                     None => row.description.clone().unwrap_or_default(),
                 },
             ]);
         }
         table
     })?;
-    Ok(Outcome::Success)
+    let broken: Vec<&String> = rows.iter().filter_map(|row| row.problem.as_ref()).collect();
+    for problem in &broken {
+        printer.error_message(problem);
+    }
+    Ok(if broken.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
 }
 
 pub(super) fn yes_no(value: bool) -> &'static str {

@@ -15,28 +15,45 @@ use crate::names::ModuleName;
 /// Refuses a change that would leave the infra's loaded set with an unmet requirement, a
 /// conflict or a cycle. `set` is the set the change leaves (the lock's, with what the change
 /// adds as it will be installed, minus what it takes away); `adding` are the modules the
-/// command names (for the hint), `removing` whether it takes modules away. Nothing is written
+/// command names (for the hint), `removing` the modules it takes away. Nothing is written
 /// before this passes.
 pub fn refuse_misfit(
     infra: &Infra,
     set: &[Loaded],
     catalog: &Catalog,
     adding: &[Module],
-    removing: bool,
+    removing: &[ModuleName],
 ) -> anyhow::Result<()> {
-    let problems = check_against(set, catalog);
+    let mut problems = check_against(set, catalog);
     if problems.is_empty() {
         return Ok(());
+    }
+    for problem in &mut problems {
+        if let Problem::Unmet {
+            offered_by,
+            unloading,
+            ..
+        } = problem
+        {
+            unloading.extend(
+                offered_by
+                    .iter()
+                    .filter(|(name, _)| removing.iter().any(|m| m.as_str() == name))
+                    .map(|(name, _)| name.clone()),
+            );
+        }
     }
     let mut message: Vec<String> = problems.iter().map(ToString::to_string).collect();
     let suggested = problems.iter().find_map(|problem| match problem {
         Problem::Unmet { offered_by, .. } => offered_by.first().cloned(),
         _ => None,
     });
-    if removing {
+    if !removing.is_empty() {
         message
             .push("hint: `--force` unloads anyway, and leaves what requires it unmet".to_owned());
     } else if let Some(hint) = suggested.and_then(|suggested| together(infra, adding, &suggested)) {
+        message.push(format!("hint: {hint}"));
+    } else if let Some(hint) = switch_hint(infra, set, adding, &problems) {
         message.push(format!("hint: {hint}"));
     }
     bail!(
@@ -85,6 +102,41 @@ pub fn changed_set(
         .collect();
     set.extend(adding);
     set
+}
+
+/// For a conflict between a module the command loads and one already loaded: how to switch
+/// (unload the loaded one first, with `--force` when something requires what it provides).
+fn switch_hint(
+    infra: &Infra,
+    set: &[Loaded],
+    adding: &[Module],
+    problems: &[Problem],
+) -> Option<String> {
+    let named = |name: &ModuleName| adding.iter().any(|module| name == module.name.as_str());
+    let (new, old) = problems.iter().find_map(|problem| match problem {
+        Problem::Conflict { module, by, .. } if named(module) && !named(by) => Some((module, by)),
+        Problem::Conflict { module, by, .. } if named(by) && !named(module) => Some((by, module)),
+        _ => None,
+    })?;
+    let loaded = set.iter().find(|loaded| loaded.module == *old)?;
+    let required = set.iter().any(|other| {
+        other.module != *old
+            && other.module != *new
+            && other.capabilities.requires.iter().any(|capability| {
+                capability == old.as_str() || loaded.capabilities.provides.contains(capability)
+            })
+    });
+    let name = match loaded.kind {
+        ModuleKind::Provider => crate::names::ShortName::from_provider_module(old.as_str())
+            .map_or_else(|| old.to_string(), |provider| provider.to_string()),
+        _ => old.to_string(),
+    };
+    Some(format!(
+        "to replace `{old}` with `{new}`, unload it first: `provisioning module-loader unload {} {} {name}{}`, then load `{new}`",
+        loaded.kind.dir_name(),
+        infra.name,
+        if required { " --force" } else { "" }
+    ))
 }
 
 /// The command that loads `adding` with `suggested`: `load <kind>` when they are all of one

@@ -26,10 +26,12 @@ pub enum Problem {
     /// `module` requires `capability` and no other module of the set provides it; `offered_by`
     /// are the catalog's other modules that would (name, kind), and `provided_by_itself` says
     /// that `module` provides it too (which does not meet its own requirement).
+    /// `unloading`: those of `offered_by` the change takes away (loaded now, not after it).
     Unmet {
         module: ModuleName,
         capability: String,
         offered_by: Vec<(String, ModuleKind)>,
+        unloading: Vec<String>,
         provided_by_itself: bool,
     },
     /// `module` conflicts with `capability`, which `by` provides (or is).
@@ -49,14 +51,20 @@ impl std::fmt::Display for Problem {
                 module,
                 capability,
                 offered_by,
+                unloading,
                 provided_by_itself,
             } => {
                 if let [(name, kind)] = offered_by.as_slice()
                     && name == capability
                 {
+                    let which = if unloading.contains(name) {
+                        "which this change unloads"
+                    } else {
+                        "which is not loaded"
+                    };
                     return write!(
                         f,
-                        "`{module}` requires the {} `{capability}`, which is not loaded",
+                        "`{module}` requires the {} `{capability}`, {which}",
                         kind.as_str()
                     );
                 }
@@ -71,9 +79,15 @@ impl std::fmt::Display for Problem {
                 } else {
                     let names: Vec<String> = offered_by
                         .iter()
-                        .map(|(name, _)| format!("`{name}`"))
+                        .map(|(name, _)| {
+                            if unloading.contains(name) {
+                                format!("`{name}` (unloaded by this change)")
+                            } else {
+                                format!("`{name}` (not loaded)")
+                            }
+                        })
                         .collect();
-                    write!(f, "; provided by {} (not loaded)", names.join(", "))
+                    write!(f, "; provided by {}", names.join(", "))
                 }
             }
             Problem::Conflict {
@@ -146,6 +160,7 @@ pub fn check(
                 problems.push(Problem::Unmet {
                     module: module.module.clone(),
                     capability: capability.clone(),
+                    unloading: Vec::new(),
                     offered_by: others,
                     provided_by_itself: module.capabilities.provides.contains(capability),
                 });
@@ -153,7 +168,13 @@ pub fn check(
         }
         for capability in &module.capabilities.conflicts_with {
             for by in providers.get(capability.as_str()).into_iter().flatten() {
-                if **by != module.module {
+                // Two modules that name each other are one conflict, reported once.
+                let mirrored = problems.iter().any(|problem| {
+                    matches!(problem, Problem::Conflict { module: other, by: its, capability: named }
+                        if other == *by && *its == module.module && named == its.as_str()
+                            && capability == by.as_str())
+                });
+                if **by != module.module && !mirrored {
                     problems.push(Problem::Conflict {
                         module: module.module.clone(),
                         capability: capability.clone(),
@@ -351,10 +372,13 @@ mod tests {
         assert_eq!(
             unmet.iter().map(ToString::to_string).collect::<Vec<_>>(),
             [
-                "`kubernetes` requires `container-runtime`; provided by `containerd`, `crio` (not loaded)"
+                "`kubernetes` requires `container-runtime`; provided by `containerd` (not loaded), `crio` (not loaded)"
             ]
         );
         let conflict = check(&[containerd.clone(), crio], &none);
+        let mutual = module("crio", &["container-runtime"], &[], &["containerd"]);
+        let both_ways = check(&[containerd.clone(), mutual], &none);
+        assert_eq!(both_ways, conflict, "a conflict both modules declare, once");
         assert_eq!(
             conflict.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["`containerd` conflicts with `crio`: they cannot be loaded together"]

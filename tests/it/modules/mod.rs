@@ -243,7 +243,7 @@ fn load_and_unload_each_kind_in_link_mode() {
     --- stdout
     --- stderr
     error: refusing to change `homelab`: its modules would not fit together
-    `web` requires the taskserv `kubernetes`, which is not loaded
+    `web` requires the taskserv `kubernetes`, which this change unloads
     hint: `--force` unloads anyway, and leaves what requires it unmet
     ");
     for (kind, name) in [
@@ -274,7 +274,7 @@ fn capability_errors_name_the_modules_and_who_provides_what() {
     --- stdout
     --- stderr
     error: refusing to change `homelab`: its modules would not fit together
-    `kubernetes` requires `container-runtime`; provided by `containerd`, `crio` (not loaded)
+    `kubernetes` requires `container-runtime`; provided by `containerd` (not loaded), `crio` (not loaded)
     hint: load them together: `provisioning module-loader load taskservs homelab kubernetes containerd`
     ");
     assert_snapshot!(context.run(["module-loader", "load", "clusters", "homelab", "web"]), @"
@@ -291,7 +291,6 @@ fn capability_errors_name_the_modules_and_who_provides_what() {
     --- stderr
     error: refusing to change `homelab`: its modules would not fit together
     `containerd` conflicts with `crio`: they cannot be loaded together
-    `crio` conflicts with `containerd`: they cannot be loaded together
     ");
     // A cycle: two taskservs that each require what the other provides.
     context.write(
