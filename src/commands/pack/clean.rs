@@ -2,9 +2,10 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::CleanArgs;
+use crate::cli::OutputFormat;
 use crate::context::Context;
 use crate::infra::pins;
-use crate::printer::Printer;
+use crate::printer::{Printer, escape_controls};
 use crate::registry::{DirectoryRegistry, retention};
 
 #[derive(Debug, Serialize)]
@@ -40,9 +41,16 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
         args.force,
     );
     refuse_unreadable(&plan, &known.unreadable)?;
+    // A dry run's plan is data: on stdout (as JSON or YAML with `--format`); a clean's record of
+    // what it did is status, on stderr.
+    let mut lines = Lines {
+        dry_run: args.dry_run,
+        printer,
+        plan: Vec::new(),
+    };
     for (pack, infras) in &plan.kept {
         let infras: Vec<String> = infras.iter().map(|infra| format!("`{infra}`")).collect();
-        printer.status(
+        lines.say(
             "Kept",
             format!(
                 "`{}` {}: pinned by {}",
@@ -67,7 +75,10 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
             super::index::warn(&error, printer);
         }
     }
-    let deletions = print_deletions(&plan, args.dry_run, printer);
+    let deletions = print_deletions(&plan, &mut lines);
+    if args.dry_run && printer.format == OutputFormat::Table {
+        crate::write_stdout(&lines.plan.concat())?;
+    }
     for refused in &plan.refused {
         printer.error_message(format!(
             "`{}` is {}, not an artifact, so `{}` {} is left as it is\nhint: move it out of the packages directory, or delete it by hand",
@@ -119,13 +130,36 @@ fn refuse_unreadable(
     Ok(())
 }
 
+/// Where the plan's lines go: status lines on stderr for a clean, and the lines of the plan,
+/// for stdout, for a dry run.
+struct Lines<'a> {
+    dry_run: bool,
+    printer: &'a Printer,
+    plan: Vec<String>,
+}
+
+impl Lines<'_> {
+    fn say(&mut self, verb: &str, message: String) {
+        if self.dry_run {
+            let line = format!("{verb:>12} {message}\n");
+            self.plan.push(escape_controls(&line).into_owned());
+        } else {
+            self.printer.status(verb, message);
+        }
+    }
+}
+
 /// Says what goes (or would go), and returns it for `--format`.
-fn print_deletions(plan: &retention::Plan, dry_run: bool, printer: &Printer) -> Vec<Deletion> {
-    let verb = if dry_run { "Would delete" } else { "Deleted" };
+fn print_deletions(plan: &retention::Plan, lines: &mut Lines) -> Vec<Deletion> {
+    let verb = if lines.dry_run {
+        "Would delete"
+    } else {
+        "Deleted"
+    };
     let mut deletions = Vec::new();
     for doomed in plan.doomed() {
         let unindexed = if doomed.indexed { "" } else { ", unindexed" };
-        printer.status(
+        lines.say(
             verb,
             format!(
                 "`{}` {} ({}{unindexed})",

@@ -63,10 +63,10 @@ fn clean_keeps_versions_pinned_by_infras_addressed_by_path() {
     assert_snapshot!(context.run_unchanged("distribution", ["pack", "clean", "--keep-latest", "1", "--dry-run"]), @"
     exit: 0
     --- stdout
-    --- stderr
             Kept `local_prov` 0.10.0: pinned by `workspace/nested/inf2`
             Kept `local_prov` 0.9.0: pinned by `[TEMP]/elsewhere/inf1`
     Would delete `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig)
+    --- stderr
     ");
     assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "1"]), @"
     exit: 0
@@ -115,10 +115,10 @@ fn clean_deletes_what_a_path_infra_no_longer_pins() {
     assert_snapshot!(context.run_unchanged("distribution", ["pack", "clean", "--keep-latest", "1", "--dry-run"]), @"
     exit: 0
     --- stdout
-    --- stderr
             Kept `local_prov` 0.10.0: pinned by `workspace/nested/inf2`
             Kept `local_prov` 0.9.0: pinned by `[TEMP]/elsewhere/inf1`
     Would delete `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig)
+    --- stderr
     ");
     // inf1 removes its pin; inf2 moves to the newest version.
     context
@@ -178,9 +178,9 @@ fn clean_deletes_what_an_updated_path_infra_no_longer_pins() {
     assert_snapshot!(context.run_unchanged("distribution", ["pack", "clean", "--keep-latest", "1", "--dry-run"]), @"
     exit: 0
     --- stdout
-    --- stderr
             Kept `local_prov` 0.9.0: pinned by `workspace/nested/inf2`
     Would delete `local_prov` 0.9.1 (local_prov_0.9.1.tar, local_prov_0.9.1.tar.minisig)
+    --- stderr
     ");
     context
         .run(["providers", "update", "./workspace/nested/inf2"])
@@ -232,7 +232,7 @@ fn clean_refuses_to_delete_what_an_infra_with_an_unreadable_lock_may_pin() {
             exit: 1
             --- stdout
             --- stderr
-            error: cannot tell whether infra `[TEMP]/elsewhere/inf1` still pins `local_prov` 0.9.0, so nothing is deleted: `[TEMP]/elsewhere/inf1/providers.manifest.yaml` is not a valid providers manifest: did not find expected node content at line 2 column 1, while parsing a flow node
+            error: cannot tell whether infra `[TEMP]/elsewhere/inf1` still pins `local_prov` 0.9.0, so nothing is deleted: `[TEMP]/elsewhere/inf1/providers.manifest.yaml` is not a valid providers manifest: did not find expected node content at line 2 column 1
             hint: repair its lock or remove the infra, or pass `--force` to delete regardless
             ");
         }
