@@ -26,8 +26,8 @@ pub enum PackageState {
 #[derive(Debug, Serialize)]
 pub struct PackageRow {
     pub module: String,
-    /// A provider unless it says otherwise.
-    #[serde(skip_serializing_if = "ModuleKind::is_default")]
+    /// Always written, a provider's too: a tool reading the list should not have to know a
+    /// default.
     pub kind: ModuleKind,
     pub version: semver::Version,
     pub package_file: ArtifactName,

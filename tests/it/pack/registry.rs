@@ -326,3 +326,30 @@ fn list_skips_a_link_to_a_directory_named_like_an_artifact() {
     hint: move it out of the packages directory
     ");
 }
+
+/// Regression (issue 20): `pack list --format json|yaml` left out a provider's `kind`, so a
+/// tool had to know that a row without one is a provider.
+#[test]
+fn list_as_data_names_every_kind_a_providers_too() {
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "upcloud"]).success();
+    context.run(["pack", "cluster", "web"]).success();
+    let list = context.run(["pack", "list", "--format", "json"]);
+    list.success();
+    let rows: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let kinds: Vec<(&str, &str)> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            (
+                row["module"].as_str().expect("module"),
+                row["kind"].as_str().unwrap_or("(none)"),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, [("upcloud_prov", "provider"), ("web", "cluster")]);
+    let yaml = context.run(["pack", "list", "--format", "yaml"]);
+    yaml.success();
+    assert!(yaml.stdout.contains("kind: provider"), "{}", yaml.stdout);
+}
