@@ -45,6 +45,29 @@ pub(crate) fn input_for(
     })
 }
 
+/// Warns when `--version` packs `module` as a version lower than its manifest declares: allowed
+/// (the docs promise `--version` wins, in the artifact only), but rarely meant, since the pack
+/// then sorts before releases its source already claims to be.
+fn warn_if_lower(
+    module: &Module,
+    version: Option<&semver::Version>,
+    context: &Context,
+    printer: &Printer,
+) {
+    let (Some(version), Some(package)) = (version, module.package()) else {
+        return;
+    };
+    let declared = &package.manifest.version;
+    if version < declared {
+        printer.warning(format!(
+            "{} `{}` is packed as {version}, lower than the version {declared} its manifest `{}` declares\nhint: leave out `--version` to pack it as {declared}, or pass a version not lower than it",
+            module.kind.as_str(),
+            module.name,
+            context.display_path(&package.manifest_path).display()
+        ));
+    }
+}
+
 /// `pack provider <name>`.
 pub fn provider(
     args: &PackProviderArgs,
@@ -89,6 +112,7 @@ fn one(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let input = input_for(module, version)?;
+    warn_if_lower(module, version, context, printer);
     let setup = Setup::new(context, output)?;
     let packed = setup
         .packer(context, printer, output)
@@ -123,6 +147,9 @@ pub fn all(
         ));
         printer.report(&Vec::<Packed>::new())?;
         return Ok(Outcome::Success);
+    }
+    for module in &modules {
+        warn_if_lower(module, args.version.as_ref(), context, printer);
     }
     let setup = Setup::new(context, &args.output)?;
     let packer = setup.packer(context, printer, &args.output);

@@ -243,6 +243,30 @@ fn a_path_dependency_is_refused() {
     assert!(!context.path("distribution").exists());
 }
 
+/// Regression (issue 20): `--version` lower than the manifest's packed a source that says 1.0.0
+/// as 0.0.2 without a word. It still packs (the docs promise `--version` wins), with a warning.
+#[test]
+fn a_version_lower_than_the_manifests_is_packed_with_a_warning() {
+    let context = TestContext::new();
+    context.provider("up").version("1.0.0").create();
+    assert_snapshot!(context.run(["pack", "providers", "--version", "0.0.2"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+    warning: provider `up` is packed as 0.0.2, lower than the version 1.0.0 its manifest `extensions/providers/up/nickel/manifest.toml` declares
+    hint: leave out `--version` to pack it as 1.0.0, or pass a version not lower than it
+          Packed `up_prov` 0.0.2 → `distribution/packages/up_prov_0.0.2.tar` (4.50 KiB, sha256 7763959b28ac, unsigned)
+        Finished 1 provider packed
+    ");
+    assert_snapshot!(context.run(["pack", "provider", "up", "--version", "0.0.3"]).stderr, @"
+    warning: provider `up` is packed as 0.0.3, lower than the version 1.0.0 its manifest `extensions/providers/up/nickel/manifest.toml` declares
+    hint: leave out `--version` to pack it as 1.0.0, or pass a version not lower than it
+          Packed `up_prov` 0.0.3 → `distribution/packages/up_prov_0.0.3.tar` (4.50 KiB, sha256 b5ea9f57b993, unsigned)
+    ");
+    // Higher is a release, as documented: no warning.
+    assert_snapshot!(context.run(["pack", "provider", "up", "--version", "1.0.1"]).stderr, @"      Packed `up_prov` 1.0.1 → `distribution/packages/up_prov_1.0.1.tar` (4.50 KiB, sha256 c8d5ad8638f8, unsigned)");
+}
+
 #[test]
 fn a_packed_version_is_immutable_unless_forced() {
     let context = TestContext::new();
