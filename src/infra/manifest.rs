@@ -182,6 +182,19 @@ impl InfraManifestMut {
             .map(str::to_owned)
     }
 
+    /// `module`'s dependency on one line as it is written (`module = "^1.0"`,
+    /// `module = { git = "…" }`), when there is one; a `[dependencies.module]` table is shown
+    /// inline.
+    pub fn dependency_line(&self, module: &str) -> Option<String> {
+        let dependency = self.doc.get("dependencies")?.as_table_like()?.get(module)?;
+        let mut value = dependency.clone().into_value().ok()?;
+        value.decor_mut().clear();
+        if let Value::InlineTable(table) = &mut value {
+            table.fmt();
+        }
+        Some(format!("{module} = {value}"))
+    }
+
     /// The modules `[dependencies]` lists, in its order.
     pub fn dependency_names(&self) -> Vec<String> {
         self.doc

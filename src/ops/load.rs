@@ -23,7 +23,7 @@ use crate::infra::closure::{self, Plan, Planned, Provenance, Sources, Target};
 use crate::infra::lockfile::ProvidersLock;
 use crate::infra::manifest::InfraManifestMut;
 use crate::infra::session::InfraSession;
-use crate::infra::{link, link_dependency_path};
+use crate::infra::{link, link_dependency_path, vendor_dependency_path};
 use crate::module::{Layout, ModuleKind};
 use crate::names::{ModuleName, PackRef};
 use crate::registry::{Registry, Trust, VerifiedPack};
@@ -172,6 +172,7 @@ pub(super) fn apply(
         transaction,
         &mut events,
     )?;
+    let replaced = replaced_by_hand(session, &manifest);
     // Only when it changed: an infra of the legacy layout alone has no `manifest.toml`.
     let rendered = manifest.render();
     if rendered != session.manifest().render() {
@@ -180,6 +181,7 @@ pub(super) fn apply(
     session.stage_lock(&lock, transaction)?;
     let named = plan.named.len();
     let mut warnings = plan.warnings;
+    warnings.extend(replaced);
     warnings.extend(session.committed(lock, manifest));
     Ok(Report {
         infra: session.infra.name.clone(),
@@ -188,6 +190,37 @@ pub(super) fn apply(
         failures: Vec::new(),
         named,
     })
+}
+
+/// The dependencies written by hand in the infra's manifest (`upcloud_prov = "^1.0"`, a git
+/// source, a path elsewhere) that `manifest` replaces with its own, each named with the line it
+/// replaces. The forms this tool writes (a link's path, a pack's `vendor/` path and version) are
+/// its own to rewrite, without a word.
+fn replaced_by_hand(session: &InfraSession<'_>, manifest: &InfraManifestMut) -> Vec<String> {
+    let before = session.manifest();
+    let file = session.context.display_path(manifest.path());
+    before
+        .dependency_names()
+        .into_iter()
+        .filter_map(|module| {
+            let old = before.dependency_line(&module)?;
+            let new = manifest.dependency_line(&module)?;
+            let name: ModuleName = module.parse().ok()?;
+            let own = [
+                vendor_dependency_path(&name),
+                link_dependency_path(session.context, Layout::Nickel, &name),
+            ];
+            let written_by_hand = before
+                .dependency_path(&module)
+                .is_none_or(|path| !own.contains(&path));
+            (old != new && written_by_hand).then(|| {
+                format!(
+                    "`{}`: the dependency `{old}` written there is replaced by `{new}`",
+                    file.display()
+                )
+            })
+        })
+        .collect()
 }
 
 /// One form at a time: a module linked in the other layout loses that link and its dependency

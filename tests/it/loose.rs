@@ -205,3 +205,50 @@ fn install_from_a_url_on_a_static_server() {
     verified.success();
     assert!(verified.stdout.contains("manifest"), "{verified}");
 }
+
+/// Regression (issue 20): `install --from` replaced a dependency written by hand in the infra's
+/// `manifest.toml` without a word. It still replaces it, and says which line it replaced.
+#[test]
+fn install_from_says_which_hand_written_dependency_it_replaces() {
+    let (releaser, team) = release(false);
+    download(&releaser, &team, "local_prov_0.2.0.tar");
+    let manifest = "workspace/infra/homelab/manifest.toml";
+    team.write(
+        manifest,
+        &format!(
+            "{}\n[dependencies]\n# ours, by hand\nlocal_prov = {{ git = \"https://example.org/local.git\", tag = \"v0.2.0\" }}\n",
+            team.read(manifest)
+        ),
+    );
+    let from = [
+        "providers",
+        "install",
+        "local",
+        "homelab",
+        "--allow-unsigned",
+        "--from",
+    ];
+    assert_snapshot!(team.run([&from[..], &["downloads/local_prov_0.2.0.tar"]].concat()), @r#"
+    exit: 0
+    --- stdout
+    --- stderr
+    warning: `workspace/infra/homelab/manifest.toml`: the dependency `local_prov = { git = "https://example.org/local.git", tag = "v0.2.0" }` written there is replaced by `local_prov = { path = "./vendor/local_prov", version = "0.2.0" }`
+       Installed `local_prov` 0.2.0 into `homelab` (pack from `downloads/local_prov_0.2.0.tar`, unsigned, allowed by `--allow-unsigned`)
+    "#);
+    assert_snapshot!(team.read(manifest), @r#"
+    [package]
+    name = "homelab"
+    version = "0.1.0"
+
+    [dependencies]
+    # ours, by hand
+    local_prov = { path = "./vendor/local_prov", version = "0.2.0" }
+    "#);
+    // The line is the tool's own now: installing again says nothing about it.
+    assert_snapshot!(team.run([&from[..], &["downloads/local_prov_0.2.0.tar"]].concat()), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Unchanged `local_prov` 0.2.0 is already installed in `homelab`
+    ");
+}
