@@ -349,3 +349,66 @@ fn sha2_of(bytes: &[u8]) -> impl std::fmt::LowerHex {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes)
 }
+
+/// Regression (issue 20): `pack verify <URL>` of an artifact in a static registry checked it as
+/// a loose file, never against the sha256 the registry records of it.
+#[test]
+fn verify_of_an_artifact_url_in_a_registry_checks_its_record() {
+    let releaser = release();
+    let server = StaticServer::start(&releaser.path("distribution"));
+    let team = TestContext::examples().trusting(&releaser);
+    let url = format!(
+        "{}/packages/aws_prov_1.0.0.tar",
+        server.url().trim_end_matches('/')
+    );
+    let _filters = team.filters().bind();
+    assert_snapshot!(run(&server, &team, &["pack", "verify", &url]), @"
+    exit: 0
+    --- stdout
+    CHECK         STATUS  DETAIL
+    size          ok      8192
+    sha256        ok      2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0
+    content hash  ok      h1:T7nU/HLrf8dL06Il4RYJ10qost2/2sYT1QSQQ7Uz//M=
+    signature     ok      signed by key [KEY] (trusted with `keys trust`)
+    --- stderr
+        Verified `aws_prov` 1.0.0: signed by key [KEY] (trusted with `keys trust`)
+    ");
+    // Other bytes at that URL, signed by the same key, naming the same version: only the
+    // registry's record tells them apart.
+    let main = releaser.read("extensions/providers/aws/nickel/main.ncl");
+    releaser.write(
+        "extensions/providers/aws/nickel/main.ncl",
+        &format!("{main}\n# changed\n"),
+    );
+    releaser
+        .run([
+            "pack",
+            "provider",
+            "aws",
+            "--version",
+            "1.0.0",
+            "--output",
+            "other",
+        ])
+        .success();
+    for file in ["aws_prov_1.0.0.tar", "aws_prov_1.0.0.tar.minisig"] {
+        std::fs::copy(
+            releaser.path(&format!("other/{file}")),
+            releaser.path(&format!("distribution/packages/{file}")),
+        )
+        .expect("replace");
+    }
+    assert_snapshot!(run(&server, &team, &["pack", "verify", &url]), @"
+    exit: 1
+    --- stdout
+    CHECK         STATUS  DETAIL
+    size          ok      8192
+    sha256        FAILED  expected 2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0, found 388cdf2f836b9e380657eba77b6bafb73e34c11b2a886eb7fa66f0ccfbc299e6
+    content hash  FAILED  expected h1:T7nU/HLrf8dL06Il4RYJ10qost2/2sYT1QSQQ7Uz//M=, found h1:fHx5Kt9VTtq0myNBSw9qhUPoSXlQPAUcGz+mV0CeCoU=
+    signature     ok      signed by key [KEY] (trusted with `keys trust`)
+    --- stderr
+    error: sha256: expected 2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0, found 388cdf2f836b9e380657eba77b6bafb73e34c11b2a886eb7fa66f0ccfbc299e6
+    error: content hash: expected h1:T7nU/HLrf8dL06Il4RYJ10qost2/2sYT1QSQQ7Uz//M=, found h1:fHx5Kt9VTtq0myNBSw9qhUPoSXlQPAUcGz+mV0CeCoU=
+    error: `aws_prov` 1.0.0 failed verification (sha256)
+    ");
+}

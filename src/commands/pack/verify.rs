@@ -9,6 +9,7 @@ use crate::config::absolutize;
 use crate::context::Context;
 use crate::names::PackRef;
 use crate::printer::{Printer, Table};
+use crate::registry::http::{HttpRegistry, HttpUrl};
 use crate::registry::loose::{LooseArtifact, LooseSource};
 use crate::registry::{DirectoryRegistry, Registries, Registry as _, VersionEntry};
 
@@ -25,7 +26,8 @@ struct VerifyReport {
 /// `pack verify <artifact | module@version>`: size, sha256 and content hash against what the
 /// registry records, the archive's entries, and the signature against the trusted keys. A
 /// `module@version` is found as `install` finds it: locally, else in the OCI registry's cache or
-/// on the network.
+/// on the network. An artifact URL in a static registry's `packages/` is checked against that
+/// registry's record of it.
 pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let (pack, source) = target(&args.target, context)?;
     let expected = source
@@ -148,18 +150,62 @@ struct Target {
     label: String,
 }
 
+/// What the static registry an artifact URL is in records of it: for
+/// `https://host/base/packages/<module>_<version>.tar`, its version's entry in
+/// `https://host/base/registry/<module>.json`. `None` when the URL is not in a `packages/`
+/// directory, or that registry has no record of the module or the version: the artifact is then
+/// checked as a loose one.
+fn http_record(
+    dir: &str,
+    url: &str,
+    options: &crate::registry::RegistryOptions<'_>,
+) -> anyhow::Result<Option<VersionEntry>> {
+    let Some(base) = dir.trim_end_matches('/').strip_suffix("/packages") else {
+        return Ok(None);
+    };
+    let file = url.rsplit('/').next().unwrap_or_default();
+    let Ok(name) = file.parse::<ArtifactName>() else {
+        return Ok(None);
+    };
+    let registry = HttpRegistry::new(
+        HttpUrl::parse(base)?,
+        options.env,
+        &options.config.distribution,
+        options.offline,
+    );
+    let pack = name.pack();
+    match registry.index(&pack.module) {
+        Ok(entries) => Ok(entries
+            .into_iter()
+            .find(|entry| entry.version == pack.version)),
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(error).with_context(|| {
+            format!(
+                "failed to read the record of `{}` {} in the registry `{base}`, that `{url}` is in",
+                pack.module, pack.version
+            )
+        }),
+    }
+}
+
 /// `module@version`, or an artifact path named `<module>_<version>.tar` (compared with the local
 /// registry's record of that version, when it has one).
 fn target(target: &str, context: &Context) -> anyhow::Result<(PackRef, Target)> {
     if crate::address::is_http_url(target) {
         let options = context.registry_options();
-        let loose = LooseArtifact::new(LooseSource::parse(target, &context.cwd)?, &options)?;
+        let source = LooseSource::parse(target, &context.cwd)?;
+        let entry = match &source {
+            LooseSource::Url { dir, .. } => http_record(dir, target, &options)?,
+            LooseSource::Path(_) => None,
+        };
+        let loose = LooseArtifact::new(source, &options)?;
         let pack = loose.pack().clone();
         let fetched = loose.fetch(&pack)?;
-        // Its record is made from its own bytes: nothing independent to compare them with.
+        // Outside a registry, its record is made from its own bytes: nothing independent to
+        // compare them with, so its own manifest is checked instead.
         let target = Target {
             bytes: fetched.bytes,
-            entry: None,
+            entry: entry.filter(|entry| entry.version == pack.version),
             signature: fetched.signature,
             label: fetched.label,
         };
