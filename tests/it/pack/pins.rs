@@ -232,7 +232,7 @@ fn clean_refuses_to_delete_what_an_infra_with_an_unreadable_lock_may_pin() {
             exit: 1
             --- stdout
             --- stderr
-            error: cannot tell whether infra `[TEMP]/elsewhere/inf1` still pins `local_prov` 0.9.0, so nothing is deleted: `[TEMP]/elsewhere/inf1/providers.manifest.yaml` is not a valid providers manifest: did not find expected node content at line 2 column 1, while parsing a flow node
+            error: cannot tell whether infra `[TEMP]/elsewhere/inf1` still pins `local_prov` 0.9.0, so nothing is deleted: `[TEMP]/elsewhere/inf1/providers.manifest.yaml` is not a valid providers manifest: did not find expected node content at line 2 column 1
             hint: repair its lock or remove the infra, or pass `--force` to delete regardless
             ");
         }
