@@ -12,8 +12,8 @@ mod pack;
 
 pub use pack::*;
 
-/// Manage the providers of a Nickel infrastructure: link them live for development, pin signed
-/// packs for production.
+/// Manage the modules of a Nickel infrastructure (providers, the core schemas, taskservs,
+/// clusters): link them live for development, pin signed packs for production.
 #[derive(Debug, Parser)]
 #[command(name = "provisioning", version, max_term_width = 100)]
 pub struct Cli {
@@ -47,8 +47,9 @@ pub struct GlobalArgs {
     /// Never use the network
     #[arg(long, global = true)]
     pub offline: bool,
-    /// The registry for this run: `oci://host[:port]/namespace`, or a `distribution/`
-    /// directory [default: `distribution.registry_type` and `registry_url`]
+    /// The registry for this run: `oci://host[:port]/namespace`, a static HTTP registry
+    /// (`https://host/path`), or a `distribution/` directory [default:
+    /// `distribution.registry_type` and `registry_url`]
     #[arg(long, global = true, value_name = "URL|DIR")]
     pub registry: Option<String>,
     /// When to color status output (`NO_COLOR` turns it off in `auto`)
@@ -84,16 +85,18 @@ pub enum Command {
     /// Discover providers and install them into infrastructures
     #[command(subcommand)]
     Providers(ProvidersCommand),
-    /// The guide's module-loader: discovery and sync
+    /// Modules of every kind (providers, taskservs, clusters) in an infra: discover, init,
+    /// load, unload, installed, graph, sync, test
     #[command(subcommand, name = "module-loader")]
     ModuleLoader(ModuleLoaderCommand),
-    /// Build versioned, reproducible artifacts of providers and the core schemas
+    /// Build versioned, reproducible artifacts of providers, taskservs, clusters and the core
+    /// schemas, and manage them in the registry
     #[command(subcommand)]
     Pack(PackCommand),
     /// Create, show and trust minisign signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Read the configured registry (local directory or OCI)
+    /// Read the configured registry (a local directory, OCI, or a static HTTP host)
     #[command(subcommand)]
     Registry(RegistryCommand),
     /// Evaluate an infra's Nickel with its modules on the import path, as `nickel export -I

@@ -10,7 +10,8 @@ use crate::names::ShortName;
 
 #[derive(Debug, Subcommand)]
 pub enum PackCommand {
-    /// Pack the core schemas (`[nickel] core_module`) as `core_package_name`
+    /// Pack the core schemas (`[nickel] core_module`) as `core_package_name`, at their
+    /// manifest's version
     Core(PackCoreArgs),
     /// Evaluate one provider and pack it with its registry metadata
     Provider(PackProviderArgs),
@@ -107,7 +108,8 @@ pub struct PackOutputArgs {
 
 #[derive(Debug, Args)]
 pub struct PackCoreArgs {
-    /// The version to pack as [default: `[nickel] core_version`]
+    /// The version to pack as [default: the `version` in the core's `manifest.toml`
+    /// (`schemas/manifest.toml`); `[nickel] core_version` only when the core has no manifest]
     #[arg(long, value_name = "V", value_parser = crate::names::parse_version)]
     pub version: Option<semver::Version>,
     #[command(flatten)]

@@ -13,43 +13,66 @@ use crate::Outcome;
 use crate::cli::{Cli, ManArgs};
 use crate::printer::Printer;
 
-/// The environment variables the tool reads, as the ENVIRONMENT section lists them.
-const ENVIRONMENT: &[(&str, &str)] = &[
+/// Every environment variable the tool reads, as (names, meaning): the one list the man pages'
+/// ENVIRONMENT section is made of. docs/reference/environment.md explains each at length, and a
+/// test (`tests/it/docs.rs`) checks that it names every entry here, and that this list names
+/// every variable the source reads.
+pub const ENVIRONMENT: &[(&[&str], &str)] = &[
     (
-        "PROVISIONING",
+        &["PROVISIONING"],
         "The provisioning base directory, when --base is not given.",
     ),
     (
-        "PROVISIONING_CONFIG",
+        &["PROVISIONING_CONFIG"],
         "A user configuration file layered over the defaults, when --config is not given.",
     ),
     (
-        "PROVISIONING_<SECTION>_<KEY>",
-        "Overrides one configuration key over every file, e.g. PROVISIONING_DISTRIBUTION_REGISTRY_URL or PROVISIONING_EVALUATION_TIMEOUT_SECS.",
+        &["PROVISIONING_<SECTION>_<KEY>"],
+        "Overrides any configuration key over every file: PROVISIONING_, then the key in upper case with _ for ., e.g. PROVISIONING_DISTRIBUTION_REGISTRY_URL or PROVISIONING_EVALUATION_TIMEOUT_SECS.",
     ),
     (
-        "PROVISIONING_REGISTRY_TOKEN",
-        "A bearer token for the OCI registry; it comes before every other credential.",
+        &["{{env.NAME}}"],
+        "Any variable a configuration value names so is read; unset is an error naming the key.",
     ),
     (
-        "PROVISIONING_REGISTRY_USERNAME, PROVISIONING_REGISTRY_PASSWORD",
-        "A user name and password for the OCI registry.",
+        &["PROVISIONING_KEYRING"],
+        "The directory of your signing key (keys/) and the keys you trust (trusted/), instead of $XDG_CONFIG_HOME/provisioning.",
     ),
     (
-        "DOCKER_CONFIG",
-        "The directory of docker's config.json, whose credentials (as docker login leaves them, helpers included) are used when none of the above is set [default: ~/.docker].",
+        &["XDG_CONFIG_HOME", "HOME"],
+        "Where the signing key and the trusted keys live without PROVISIONING_KEYRING: $XDG_CONFIG_HOME/provisioning, else $HOME/.config/provisioning; HOME is also where ~/.docker and ~/.netrc are looked for.",
     ),
     (
-        "XDG_CONFIG_HOME, HOME",
-        "Where the signing key and the trusted keys live: $XDG_CONFIG_HOME/provisioning, else $HOME/.config/provisioning.",
+        &["PROVISIONING_REGISTRY_TOKEN"],
+        "A bearer token for the OCI or HTTP registry; it comes before every other credential.",
     ),
     (
-        "SOURCE_DATE_EPOCH",
+        &[
+            "PROVISIONING_REGISTRY_USERNAME",
+            "PROVISIONING_REGISTRY_PASSWORD",
+        ],
+        "A user name and password for the OCI registry (both must be set).",
+    ),
+    (
+        &["DOCKER_CONFIG"],
+        "The directory of docker's config.json, whose credentials (as docker login leaves them, helpers included) the OCI registry uses when none of the above is set [default: ~/.docker].",
+    ),
+    (
+        &["NETRC"],
+        "The .netrc file whose machine entry the HTTP registry uses when no token is set [default: ~/.netrc].",
+    ),
+    (
+        &["SOURCE_DATE_EPOCH"],
         "The time recorded as created in registry metadata, in seconds since 1970, for reproducible packs.",
     ),
     (
-        "NO_COLOR",
+        &["NO_COLOR"],
         "When set and not empty, status output is not colored (with --color auto).",
+    ),
+    (&["TMPDIR"], "Where held temporary directories are made."),
+    (
+        &["PATH"],
+        "Where a docker credential helper that config.json names is found; no other program is run from it.",
     ),
 ];
 
@@ -148,7 +171,11 @@ fn render(man: &Man, sections: Sections) -> String {
         list_section("EXIT STATUS", EXIT_STATUS).to_writer(out)
     }));
     pieces.push(Box::new(|out| {
-        list_section("ENVIRONMENT", ENVIRONMENT).to_writer(out)
+        let environment: Vec<(String, &str)> = ENVIRONMENT
+            .iter()
+            .map(|(names, meaning)| (names.join(", "), *meaning))
+            .collect();
+        list_section("ENVIRONMENT", &environment).to_writer(out)
     }));
     if sections.version {
         pieces.push(Box::new(|out| man.render_version_section(out)));
@@ -166,12 +193,12 @@ fn render(man: &Man, sections: Sections) -> String {
     page
 }
 
-fn list_section(title: &str, items: &[(&str, &str)]) -> Roff {
+fn list_section(title: &str, items: &[(impl AsRef<str>, &str)]) -> Roff {
     let mut roff = Roff::new();
     roff.control("SH", [title]);
     for (term, description) in items {
         roff.control("TP", []);
-        roff.text([bold(*term)]);
+        roff.text([bold(term.as_ref())]);
         roff.text([roman(*description)]);
     }
     roff

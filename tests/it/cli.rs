@@ -298,9 +298,9 @@ fn man_help_says_where_the_pages_go() {
       -q, --quiet               Print nothing on stderr but errors
       -v, --verbose             Print more about what is done
           --offline             Never use the network
-          --registry <URL|DIR>  The registry for this run: `oci://host[:port]/namespace`, or a
-                                `distribution/` directory [default: `distribution.registry_type` and
-                                `registry_url`]
+          --registry <URL|DIR>  The registry for this run: `oci://host[:port]/namespace`, a static HTTP
+                                registry (`https://host/path`), or a `distribution/` directory [default:
+                                `distribution.registry_type` and `registry_url`]
           --color <COLOR>       When to color status output (`NO_COLOR` turns it off in `auto`)
                                 [default: auto] [possible values: auto, always, never]
     --- stderr
@@ -393,9 +393,9 @@ fn a_subcommands_help_lists_the_global_options_apart() {
       -q, --quiet               Print nothing on stderr but errors
       -v, --verbose             Print more about what is done
           --offline             Never use the network
-          --registry <URL|DIR>  The registry for this run: `oci://host[:port]/namespace`, or a
-                                `distribution/` directory [default: `distribution.registry_type` and
-                                `registry_url`]
+          --registry <URL|DIR>  The registry for this run: `oci://host[:port]/namespace`, a static HTTP
+                                registry (`https://host/path`), or a `distribution/` directory [default:
+                                `distribution.registry_type` and `registry_url`]
           --color <COLOR>       When to color status output (`NO_COLOR` turns it off in `auto`)
                                 [default: auto] [possible values: auto, always, never]
     --- stderr

@@ -141,6 +141,67 @@ fn the_environment_reference_names_every_variable_the_source_reads() {
     );
 }
 
+/// The variable names of the man page's ENVIRONMENT section (`src/commands/man.rs`'s list), as
+/// `provisioning man` prints them: each term's names, split at `, `.
+fn env_vars_in_man_page() -> Vec<String> {
+    let output = std::process::Command::new(crate::common::BIN)
+        .arg("man")
+        .output()
+        .expect("`provisioning man` runs");
+    assert!(output.status.success(), "{output:?}");
+    let page = String::from_utf8(output.stdout).expect("the page is UTF-8");
+    let section = page
+        .split(".SH ENVIRONMENT\n")
+        .nth(1)
+        .expect("the page has an ENVIRONMENT section");
+    let section = section.split("\n.SH ").next().unwrap_or(section);
+    section
+        .lines()
+        .filter_map(|line| line.strip_prefix("\\fB")?.strip_suffix("\\fR"))
+        .flat_map(|term| term.split(", "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The man pages' ENVIRONMENT section is generated from one list in the code: the reference
+/// page explains every entry of it, and it names every variable the source reads (the
+/// configuration keys' variables as the one `PROVISIONING_<SECTION>_<KEY>` line).
+#[test]
+fn the_man_pages_environment_lists_every_variable_and_the_reference_explains_each() {
+    let listed = env_vars_in_man_page();
+    for expected in [
+        "PROVISIONING_KEYRING",
+        "PROVISIONING_<SECTION>_<KEY>",
+        "NETRC",
+    ] {
+        assert!(
+            listed.iter().any(|name| name == expected),
+            "the ENVIRONMENT section lacks {expected}: {listed:?}"
+        );
+    }
+    let page = read(&root().join("docs/reference/environment.md"));
+    let unexplained: Vec<&String> = listed
+        .iter()
+        .filter(|name| !page.contains(&format!("`{name}`")))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "in the man pages' ENVIRONMENT but not in docs/reference/environment.md: {unexplained:?}"
+    );
+    let overrides: BTreeSet<String> = config_keys()
+        .into_iter()
+        .map(|key| format!("PROVISIONING_{}", key.replace('.', "_").to_uppercase()))
+        .collect();
+    let unlisted: Vec<String> = env_vars_in_source()
+        .into_iter()
+        .filter(|name| !overrides.contains(name) && !listed.contains(name))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "read by the source but not in the man pages' ENVIRONMENT (src/commands/man.rs): {unlisted:?}"
+    );
+}
+
 #[test]
 fn the_docs_index_lists_every_page() {
     let docs = root().join("docs");

@@ -225,7 +225,7 @@ fn a_tampered_artifact_a_missing_file_and_bad_documents_are_refused() {
     exit: 1
     --- stdout
     --- stderr
-    error: `[REGISTRY]/index.json` is not a valid registry index: EOF while parsing a value at line 1 column 37
+    error: `[REGISTRY]/index.json` is not a valid registry index: the text ends before its value does (cut short?) at line 1 column 37
     ");
     std::fs::remove_file(served.join("index.json")).expect("rm");
     assert_snapshot!(run(&server, &team, &["registry", "list"]), @"

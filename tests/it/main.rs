@@ -15,6 +15,7 @@ mod docs;
 mod evaluation;
 mod faults;
 mod fixtures;
+mod help;
 mod hostile_registry;
 mod hostile_token;
 mod http_registry;

@@ -172,9 +172,15 @@ fn a_browser_renders_the_index_and_a_module_page() {
     documented(&context);
     context.run(["pack", "core"]).success();
     context.run(["pack", "providers"]).success();
+    context.run(["pack", "taskservs"]).success();
     let profile = tempfile::tempdir().expect("temp dir");
 
     let index = rendered_text(&context.path("distribution/index.html"), profile.path());
+    // A taskserv's category is labelled, not a second unexplained name ("kubernetes kubernetes").
+    assert!(
+        index.contains("kubernetes (category kubernetes)"),
+        "{index}"
+    );
     for module in [
         "aws_prov",
         "docs_prov",

@@ -161,6 +161,17 @@ fn bad_requirements_say_what_is_accepted_and_what_exists() {
         .success();
 }
 
+/// Regression: the summary said `3 providers packed` when none was (same bytes, unchanged).
+#[test]
+fn pack_providers_summary_counts_what_was_packed_and_what_was_unchanged() {
+    let context = TestContext::examples();
+    context.run(["pack", "provider", "upcloud"]).success();
+    let mixed = context.run(["pack", "providers"]);
+    let unchanged = context.run(["pack", "providers"]);
+    assert_snapshot!(mixed.stderr.lines().last().unwrap_or_default(), @"    Finished 3 providers: 2 packed, 1 unchanged");
+    assert_snapshot!(unchanged.stderr.lines().last().unwrap_or_default(), @"    Finished 3 providers: 3 unchanged");
+}
+
 #[test]
 fn pack_providers_packs_a_release_at_one_version() {
     let context = TestContext::examples();
@@ -171,7 +182,7 @@ fn pack_providers_packs_a_release_at_one_version() {
           Packed `aws_prov` 0.2.0 → `distribution/packages/aws_prov_0.2.0.tar` (8.00 KiB, sha256 0b19b5f73516, unsigned)
           Packed `local_prov` 0.2.0 → `distribution/packages/local_prov_0.2.0.tar` (4.50 KiB, sha256 896a8c041dbd, unsigned)
           Packed `upcloud_prov` 0.2.0 → `distribution/packages/upcloud_prov_0.2.0.tar` (10.00 KiB, sha256 e14d549e5040, unsigned)
-        Finished 3 providers packed
+        Finished 3 providers: 3 packed
     ");
     for module in ["aws_prov", "local_prov", "upcloud_prov"] {
         assert!(

@@ -1,5 +1,6 @@
 //! `module-loader graph <infra>`: the infra's modules by kind, the dependencies between them
-//! (solid) and the capabilities one requires and another provides (dashed), as Graphviz `dot`
+//! (solid) and the capabilities one requires and another provides (dashed), with a legend that
+//! says so, as Graphviz `dot`
 //! (the default), a Mermaid flowchart, or JSON for tools.
 
 use std::fmt::Write as _;
@@ -174,6 +175,15 @@ pub fn dot(graph: &Graph) -> String {
             quoted(&edge.label)
         );
     }
+    if !graph.edges.is_empty() {
+        // What each line style means, as a cluster of its own (unnamed point nodes).
+        out.push_str(concat!(
+            "  subgraph \"cluster_legend\" {\n    label=\"legend\";\n    node [shape=point];\n",
+            "    \" legend dependency from\" -> \" legend dependency to\" [label=\"depends on (requirement)\"];\n",
+            "    \" legend capability from\" -> \" legend capability to\" [label=\"requires a capability the other provides\", style=dashed];\n",
+            "  }\n",
+        ));
+    }
     out.push_str("}\n");
     out
 }
@@ -214,6 +224,15 @@ pub fn mermaid(graph: &Graph) -> String {
             escape(&edge.label),
             id(&edge.to)
         );
+    }
+    if !graph.edges.is_empty() {
+        // What each line style means (nodes with no name of a module: `legend_*`).
+        out.push_str(concat!(
+            "  subgraph legend\n",
+            "    legend_0[\" \"] -->|\"depends on (requirement)\"| legend_1[\" \"]\n",
+            "    legend_2[\" \"] -.->|\"requires a capability the other provides\"| legend_3[\" \"]\n",
+            "  end\n",
+        ));
     }
     out
 }

@@ -10,7 +10,7 @@ use crate::ops::pack::PackInput;
 use crate::printer::Printer;
 
 /// `pack core`: the core schemas (`[nickel] core_module`) as `core_package_name`, at
-/// `core_version` or `--version`.
+/// `--version`, else their manifest's version, else `core_version` (no manifest).
 pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let nickel = &context.config.nickel;
     let dir = &nickel.core_module;

@@ -108,18 +108,36 @@ impl Setup {
     }
 }
 
-/// The status line of one packed module.
-fn report_packed(packed: &Packed, context: &Context, printer: &Printer) {
-    for leftover in &packed.leftovers {
-        printer.warning(leftover);
-    }
-    let verb = match (packed.written, packed.signing) {
+/// What packing did to one version, as its status line and the summary of a kind say it.
+fn verb(packed: &Packed) -> &'static str {
+    match (packed.written, packed.signing) {
         (Written::Created, _) => "Packed",
         (Written::Replaced, _) => "Replaced",
         // Same bytes, signed only now: the signature came later.
         (Written::Unchanged, Signing::Made) => "Signed",
         (Written::Unchanged, _) => "Unchanged",
-    };
+    }
+}
+
+/// The counts of what packing did, in a fixed order, those that are not zero:
+/// `2 packed, 1 unchanged`.
+fn tally(packed: &[Packed]) -> String {
+    ["Packed", "Replaced", "Signed", "Unchanged"]
+        .into_iter()
+        .filter_map(|verb_name| {
+            let count = packed.iter().filter(|one| verb(one) == verb_name).count();
+            (count > 0).then(|| format!("{count} {}", verb_name.to_lowercase()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The status line of one packed module.
+fn report_packed(packed: &Packed, context: &Context, printer: &Printer) {
+    for leftover in &packed.leftovers {
+        printer.warning(leftover);
+    }
+    let verb = verb(packed);
     let signed = match (&packed.signer, packed.written, packed.signing) {
         (Some(key_id), Written::Unchanged, Signing::Made) => {
             format!("added the signature of key {key_id}, the bytes are unchanged")

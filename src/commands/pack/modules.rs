@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 
-use super::{Setup, report_packed};
+use super::{Setup, report_packed, tally};
 use crate::Outcome;
 use crate::catalog::{self, Catalog, Module};
 use crate::cli::{PackModuleArgs, PackOutputArgs, PackProviderArgs, PackProvidersArgs};
@@ -199,6 +199,7 @@ pub fn all(
         return Ok(Outcome::Failure);
     }
     let noun = if total == 1 { kind.as_str() } else { plural };
-    printer.status("Finished", format!("{total} {noun} packed"));
+    // What each was (`3 providers: 2 packed, 1 unchanged`): a run that changed nothing says so.
+    printer.status("Finished", format!("{total} {noun}: {}", tally(&packed)));
     Ok(Outcome::Success)
 }

@@ -88,7 +88,7 @@ pub fn index(modules: &[(&ModuleMetadata, Option<VersionDocs>)]) -> String {
             let name = escape(module.name.as_str());
             let latest = module.versions.last();
             let category = module.category.as_deref().map_or_else(String::new, |c| {
-                format!(" <span class=\"muted\">{}</span>", escape(c))
+                format!(" <span class=\"muted\">(category {})</span>", escape(c))
             });
             let _ = writeln!(
                 body,

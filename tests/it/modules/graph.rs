@@ -37,6 +37,12 @@ fn graph_draws_modules_dependencies_and_capabilities() {
       "kubernetes" -> "containerd" [label="container-runtime", style=dashed];
       "upcloud_prov" -> "provisioning_core" [label="^0.1"];
       "web" -> "kubernetes" [label="kubernetes", style=dashed];
+      subgraph "cluster_legend" {
+        label="legend";
+        node [shape=point];
+        " legend dependency from" -> " legend dependency to" [label="depends on (requirement)"];
+        " legend capability from" -> " legend capability to" [label="requires a capability the other provides", style=dashed];
+      }
     }
     --- stderr
     "#);
@@ -60,6 +66,10 @@ fn graph_draws_modules_dependencies_and_capabilities() {
       n4 -.->|"container-runtime"| n3
       n1 -->|"^0.1"| n2
       n5 -.->|"kubernetes"| n4
+      subgraph legend
+        legend_0[" "] -->|"depends on (requirement)"| legend_1[" "]
+        legend_2[" "] -.->|"requires a capability the other provides"| legend_3[" "]
+      end
     "#);
     assert_snapshot!(context.run(["module-loader", "graph", "wuji", "--format", "json"]).stdout, @r#"
     {

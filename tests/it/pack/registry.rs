@@ -63,14 +63,14 @@ fn malformed_registry_metadata_is_reported() {
     exit: 1
     --- stdout
     --- stderr
-    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 3, column 14: `version`: invalid type: integer `1`, expected a string
+    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 3, column 14: `version`: expected a string, found integer `1`
     ");
     assert_snapshot!(context.run(["pack", "provider", "aws"]), @"
     exit: 1
     --- stdout
     --- stderr
     error: failed to pack `aws_prov`
-      caused by: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 3, column 14: `version`: invalid type: integer `1`, expected a string
+      caused by: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 3, column 14: `version`: expected a string, found integer `1`
     ");
 }
 
