@@ -15,7 +15,7 @@ fn taskservs_and_clusters_pack_and_load_as_verified_packs() {
           Packed `containerd` 0.1.0 → `distribution/packages/containerd_0.1.0.tar` (4.50 KiB, sha256 da544b7c40e1, signed by [KEY])
           Packed `crio` 0.1.0 → `distribution/packages/crio_0.1.0.tar` (4.50 KiB, sha256 6c6ea4ecbef2, signed by [KEY])
           Packed `kubernetes` 1.30.0 → `distribution/packages/kubernetes_1.30.0.tar` (4.50 KiB, sha256 7fec81a9df15, signed by [KEY])
-        Finished 3 taskservs packed
+        Finished 3 taskservs: 3 packed
     ");
     assert_snapshot!(context.run(["pack", "cluster", "web"]), @"
     exit: 0

@@ -256,7 +256,7 @@ fn a_version_lower_than_the_manifests_is_packed_with_a_warning() {
     warning: provider `up` is packed as 0.0.2, lower than the version 1.0.0 its manifest `extensions/providers/up/nickel/manifest.toml` declares
     hint: leave out `--version` to pack it as 1.0.0, or pass a version not lower than it
           Packed `up_prov` 0.0.2 → `distribution/packages/up_prov_0.0.2.tar` (4.50 KiB, sha256 7763959b28ac, unsigned)
-        Finished 1 provider packed
+        Finished 1 provider: 1 packed
     ");
     assert_snapshot!(context.run(["pack", "provider", "up", "--version", "0.0.3"]).stderr, @"
     warning: provider `up` is packed as 0.0.3, lower than the version 1.0.0 its manifest `extensions/providers/up/nickel/manifest.toml` declares
