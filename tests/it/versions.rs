@@ -179,6 +179,8 @@ fn pack_providers_packs_a_release_at_one_version() {
     exit: 0
     --- stdout
     --- stderr
+    warning: provider `aws` is packed as 0.2.0, lower than the version 1.0.0 its manifest `extensions/providers/aws/nickel/manifest.toml` declares
+    hint: leave out `--version` to pack it as 1.0.0, or pass a version not lower than it
           Packed `aws_prov` 0.2.0 → `distribution/packages/aws_prov_0.2.0.tar` (8.00 KiB, sha256 0b19b5f73516, unsigned)
           Packed `local_prov` 0.2.0 → `distribution/packages/local_prov_0.2.0.tar` (4.50 KiB, sha256 896a8c041dbd, unsigned)
           Packed `upcloud_prov` 0.2.0 → `distribution/packages/upcloud_prov_0.2.0.tar` (10.00 KiB, sha256 e14d549e5040, unsigned)
@@ -208,6 +210,8 @@ fn pack_providers_packs_a_release_at_one_version() {
     exit: 1
     --- stdout
     --- stderr
+    warning: provider `aws` is packed as 0.2.0, lower than the version 1.0.0 its manifest `extensions/providers/aws/nickel/manifest.toml` declares
+    hint: leave out `--version` to pack it as 1.0.0, or pass a version not lower than it
        Unchanged `aws_prov` 0.2.0 → `distribution/packages/aws_prov_0.2.0.tar` (8.00 KiB, sha256 0b19b5f73516, unsigned)
     error: failed to pack `local_prov`
       caused by: `local_prov` 0.2.0 is already packed with other contents (sha256 896a8c041dbd65aa0de48e8b5c64189d43d7050cb65ead2ce97e349dbd88de51, now e808fb7937e392623a9b73607b7a607858f962b9ae6c8cc5556478d0e22360f2)
