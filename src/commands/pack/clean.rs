@@ -89,14 +89,18 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
         ));
     }
     if deletions.is_empty() && plan.refused.is_empty() {
-        printer.status(
-            "Clean",
-            format!(
-                "no package has more than {} version{}",
-                args.keep_latest,
-                if args.keep_latest == 1 { "" } else { "s" }
-            ),
+        let versions = format!(
+            "{} version{}",
+            args.keep_latest,
+            if args.keep_latest == 1 { "" } else { "s" }
         );
+        // The `Kept` lines above said which versions past the newest N stay, and why.
+        let summary = if plan.kept.is_empty() {
+            format!("no package has more than {versions}")
+        } else {
+            format!("nothing to delete: every version past the newest {versions} is pinned")
+        };
+        printer.status("Clean", summary);
     }
     printer.report(&deletions)?;
     Ok(if plan.refused.is_empty() {

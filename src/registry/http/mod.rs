@@ -473,9 +473,6 @@ impl Registry for HttpRegistry {
         self.run(&operation, |http| self.fetch_async(http, pack))
     }
 
-    /// Fetches several packs into the cache, [`CONCURRENCY`] at a time, so that the fetches
-    /// that follow are answered by the cache. Best effort: what fails here fails again, with its
-    /// error, when the pack itself is fetched.
     /// The cached signature and record of `pack` dropped (the artifact is kept: its digest is
     /// checked whenever it is read), and fetched again.
     fn refetch(&self, pack: &PackRef, failed: &str) -> Result<Fetched, RegistryError> {
@@ -498,6 +495,9 @@ impl Registry for HttpRegistry {
         self.run(&operation, |http| self.fetch_async(http, pack))
     }
 
+    /// Fetches several packs into the cache, [`CONCURRENCY`] at a time, so that the fetches
+    /// that follow are answered by the cache. Best effort: what fails here fails again, with its
+    /// error, when the pack itself is fetched.
     fn prefetch(&self, packs: &[PackRef]) {
         if self.offline || packs.len() < 2 {
             return;

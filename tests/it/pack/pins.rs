@@ -254,3 +254,26 @@ fn clean_refuses_to_delete_what_an_infra_with_an_unreadable_lock_may_pin() {
          Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig)
     ");
 }
+
+/// When every version past the newest N stays because it is pinned, the summary says so; it
+/// used to say that no package had more than N versions, under the `Kept` lines that showed
+/// otherwise.
+#[test]
+fn a_clean_that_keeps_only_pinned_versions_says_so() {
+    let (context, _) = pinned_by_path();
+    context
+        .run(["pack", "clean", "--keep-latest", "1", "--force"])
+        .success();
+    assert_eq!(packed_versions(&context), ["0.10.1"]);
+    let context = context
+        .packed(&["provider local --version 0.10.2"])
+        .installed("./workspace/nested/inf2", &["local@0.10.1"]);
+    let run = context.run(["pack", "clean", "--keep-latest", "1"]);
+    run.success();
+    assert!(
+        run.stderr
+            .contains("nothing to delete: every version past the newest 1 version is pinned"),
+        "{run}"
+    );
+    assert!(!run.stderr.contains("no package has more than"), "{run}");
+}
