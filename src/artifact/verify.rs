@@ -3,6 +3,7 @@
 //! trusted keys, bound to its module, version and sha256. `pack verify` reports every check;
 //! `install` and `sync` stop at the first that fails.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -10,7 +11,7 @@ use serde::Serialize;
 use super::ArtifactFile;
 use super::unpack::{self, Limits};
 use crate::digest::{ContentHash, Sha256};
-use crate::names::PackRef;
+use crate::names::{ModuleName, PackRef, ShortName};
 use crate::signing::{self, Signer, SigningError, TrustedKey};
 
 /// What the artifact must be.
@@ -30,24 +31,69 @@ pub struct Trust<'a> {
     pub unsigned: Unsigned,
 }
 
+/// What a command's `--allow-unsigned` accepts: nothing (the flag absent), every module (the
+/// bare flag), or only the modules it names (`--allow-unsigned=upcloud,provisioning_core`), so
+/// that accepting one unsigned dependency keeps the check of every other pack.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AllowUnsigned {
+    #[default]
+    None,
+    All,
+    /// Named as commands name modules: a provider by its name or its module name (`upcloud`,
+    /// `upcloud_prov`), every other module by its module name.
+    Only(BTreeSet<ShortName>),
+}
+
+impl AllowUnsigned {
+    /// From the flag as clap parses it: absent, bare (no names), or with names.
+    pub fn from_arg(names: Option<Vec<ShortName>>) -> Self {
+        match names {
+            None => AllowUnsigned::None,
+            Some(names) if names.is_empty() => AllowUnsigned::All,
+            Some(names) => AllowUnsigned::Only(names.into_iter().collect()),
+        }
+    }
+
+    /// Whether `module` may be unsigned or signed by a key not trusted.
+    pub fn allows(&self, module: &ModuleName) -> bool {
+        match self {
+            AllowUnsigned::None => false,
+            AllowUnsigned::All => true,
+            AllowUnsigned::Only(names) => names.iter().any(|name| {
+                *name == module.short_name() || module.as_str() == name.as_str()
+            }),
+        }
+    }
+}
+
+/// The flag that accepts `module` unsigned and nothing else: the hint of a refusal.
+pub fn allow_unsigned_flag(module: &ModuleName) -> String {
+    format!("`--allow-unsigned={}`", module.short_name())
+}
+
 /// A pack with no signature, or signed by a key not trusted: accepted or refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unsigned {
-    /// Accepted: `--allow-unsigned`.
-    Allowed,
-    /// Refused. `overridable`: the command takes `--allow-unsigned`, so the hint names it
-    /// (`pack verify` does not).
-    Refused { overridable: bool },
+    /// The command takes `--allow-unsigned`: accepted for the modules it allows; refused for
+    /// the others with a hint that names the flag scoped to the module refused.
+    Overridable(AllowUnsigned),
+    /// Refused, and the command has no flag to accept it (`pack verify`, `sync` of a pack the
+    /// lock records as signed).
+    Refused,
 }
 
 impl Unsigned {
-    /// What a command's `--allow-unsigned` says.
-    pub fn from_flag(allow_unsigned: bool) -> Self {
-        if allow_unsigned {
-            Unsigned::Allowed
-        } else {
-            Unsigned::Refused { overridable: true }
+    /// Whether `module` is accepted unsigned.
+    pub fn allows(&self, module: &ModuleName) -> bool {
+        match self {
+            Unsigned::Overridable(allow) => allow.allows(module),
+            Unsigned::Refused => false,
         }
+    }
+
+    /// Whether a refusal's hint may name `--allow-unsigned`.
+    pub fn overridable(&self) -> bool {
+        matches!(self, Unsigned::Overridable(_))
     }
 }
 
@@ -192,7 +238,7 @@ fn check_signature(
     signature: Option<&SignatureFile>,
     trust: &Trust<'_>,
 ) -> (Check, Option<Signer>) {
-    let allow_unsigned = trust.unsigned == Unsigned::Allowed;
+    let allow_unsigned = trust.unsigned.allows(&pack.module);
     let check = "signature";
     let Some(signature) = signature else {
         // A user with a key signs by packing again; without one, generating it comes first.
@@ -205,19 +251,24 @@ fn check_signature(
         } else {
             "sign packs with a key (`provisioning keys generate`, then pack again)"
         };
-        let (status, detail) = match trust.unsigned {
-            Unsigned::Allowed => (
+        let (status, detail) = if allow_unsigned {
+            (
                 Status::Allowed,
                 "unsigned, allowed by `--allow-unsigned`".to_owned(),
-            ),
-            Unsigned::Refused { overridable: true } => (
+            )
+        } else if trust.unsigned.overridable() {
+            (
                 Status::Failed,
-                format!("the artifact is not signed\nhint: {sign}, or pass `--allow-unsigned`"),
-            ),
-            Unsigned::Refused { overridable: false } => (
+                format!(
+                    "the artifact is not signed\nhint: {sign}, or pass {} to accept it unsigned",
+                    allow_unsigned_flag(&pack.module)
+                ),
+            )
+        } else {
+            (
                 Status::Failed,
                 format!("the artifact is not signed\nhint: {sign}"),
-            ),
+            )
         };
         return (
             Check {

@@ -215,9 +215,10 @@ pub struct UpdateArgs {
     /// Print what would change, and change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Accept unsigned versions, or versions signed by an untrusted key
-    #[arg(long)]
-    pub allow_unsigned: bool,
+    /// Accept unsigned versions, or versions signed by an untrusted key: of every module, or with
+    /// `=NAMES` (`--allow-unsigned=provisioning_core`) of the modules named only
+    #[arg(long, num_args = 0.., require_equals = true, value_delimiter = ',', value_name = "NAMES")]
+    pub allow_unsigned: Option<Vec<ModuleArg>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,9 +275,18 @@ pub struct LoadArgs {
     /// or the newest matching a requirement (`^1.2`)
     #[arg(long, value_name = "V|REQ")]
     pub version: Option<crate::version_spec::VersionSpec>,
-    /// With `--version` or `--from`: accept unsigned packs, or packs signed by an untrusted key
-    #[arg(long, requires = "pack_source")]
-    pub allow_unsigned: bool,
+    /// With `--version` or `--from`: accept unsigned packs, or packs signed by an untrusted key:
+    /// of every module, or with `=NAMES` (`--allow-unsigned=provisioning_core`) of the modules
+    /// named only, the others still checked
+    #[arg(
+        long,
+        requires = "pack_source",
+        num_args = 0..,
+        require_equals = true,
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
+    pub allow_unsigned: Option<Vec<ModuleArg>>,
     /// Link the modules even where the infra pins a pack of one (without it, a pin stays: a
     /// pack becomes a link only when asked)
     #[arg(long, conflicts_with = "pack_source")]
@@ -339,10 +349,18 @@ pub struct InstallArgs {
     /// or the newest matching a requirement (`^1.2`, `~1.2.3`, `>=1.0, <2.0`, `*`)
     #[arg(long, value_name = "V|REQ", conflicts_with = "kcl")]
     pub version: Option<crate::version_spec::VersionSpec>,
-    /// With `--version` or `--from`: accept an unsigned pack, or one signed by an untrusted key
-    /// (recorded in the lock)
-    #[arg(long, requires = "pack_source")]
-    pub allow_unsigned: bool,
+    /// With `--version` or `--from`: accept unsigned packs, or packs signed by an untrusted key
+    /// (recorded in the lock): of every module, or with `=NAMES` (`--allow-unsigned=
+    /// provisioning_core`, a dependency) of the modules named only, the others still checked
+    #[arg(
+        long,
+        requires = "pack_source",
+        num_args = 0..,
+        require_equals = true,
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
+    pub allow_unsigned: Option<Vec<ModuleArg>>,
     #[command(flatten)]
     pub from: FromArgs,
     #[command(flatten)]

@@ -16,6 +16,7 @@ use semver::{Version, VersionReq};
 use super::lockfile::{LockEntry, Mode, ProvidersLock};
 use super::{Infra, VENDOR_DIR};
 use crate::catalog::Catalog;
+use crate::artifact::verify::AllowUnsigned;
 use crate::context::Context;
 use crate::module::Layout;
 use crate::names::ModuleName;
@@ -33,7 +34,7 @@ pub enum Sources<'a> {
     Registry {
         registry: &'a dyn Registry,
         keys: &'a [TrustedKey],
-        allow_unsigned: bool,
+        allow_unsigned: &'a AllowUnsigned,
         /// Versions tried first where the lock pins none: the newest each loose artifact
         /// (`--from`) holds, so that the artifacts given make the closure when they can.
         prefer: &'a BTreeMap<ModuleName, Version>,
@@ -300,7 +301,8 @@ impl InstallIndex<'_> {
                     .into_iter()
                     .map(|entry| {
                         let pinned = self.pinned.get(module) == Some(&entry.version);
-                        let excluded = exclusion(&entry, keys, *allow_unsigned, pinned);
+                        let allowed = allow_unsigned.allows(module);
+                        let excluded = exclusion(&entry, keys, allowed, pinned);
                         let candidate = Candidate {
                             version: entry.version.clone(),
                             dependencies: entry.dependencies.clone(),
@@ -318,7 +320,7 @@ impl InstallIndex<'_> {
 
 /// Why a version the registry records may not be chosen, if it may not: yanked (unless it is
 /// the version the lock pins), unsigned, or signed by a key that is not trusted (both allowed
-/// by `--allow-unsigned`, as verification allows them).
+/// when `--allow-unsigned` allows the module, as verification allows them).
 pub fn exclusion(
     entry: &VersionEntry,
     keys: &[TrustedKey],

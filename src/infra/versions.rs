@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::closure::{self, installed_dependencies};
 use super::lockfile::{LockEntry, Mode, ProvidersLock};
 use super::session::InfraSession;
+use crate::artifact::verify::AllowUnsigned;
 use crate::module::Layout;
 use crate::names::ModuleName;
 use crate::registry::{Registry, VersionEntry};
@@ -220,7 +221,7 @@ pub struct UpdatePlan {
 pub fn plan_update(
     session: &InfraSession<'_>,
     named: &[ModuleName],
-    allow_unsigned: bool,
+    allow_unsigned: &AllowUnsigned,
 ) -> anyhow::Result<UpdatePlan> {
     let (context, infra) = (session.context, &session.infra);
     let entries: BTreeMap<ModuleName, &LockEntry> = nickel_entries(session.lock())
@@ -400,7 +401,7 @@ struct UpdateIndex<'a> {
     moving: &'a BTreeSet<ModuleName>,
     registry: &'a dyn Registry,
     keys: &'a [TrustedKey],
-    allow_unsigned: bool,
+    allow_unsigned: &'a AllowUnsigned,
     records: std::sync::Mutex<BTreeMap<(ModuleName, Version), VersionEntry>>,
     ahead: closure::ReadAhead,
 }
@@ -442,7 +443,7 @@ impl resolve::Index for UpdateIndex<'_> {
                 let candidate = Candidate {
                     version: entry.version.clone(),
                     dependencies: entry.dependencies.clone(),
-                    excluded: unusable(&entry, self.keys, self.allow_unsigned),
+                    excluded: unusable(&entry, self.keys, self.allow_unsigned.allows(module)),
                 };
                 records.insert((module.clone(), entry.version.clone()), entry);
                 candidate

@@ -396,7 +396,7 @@ impl Targets {
             (Some(registry), Some(packs)) => Sources::Registry {
                 registry,
                 keys,
-                allow_unsigned: packs.allow_unsigned,
+                allow_unsigned: &packs.allow_unsigned,
                 prefer: &self.given.newest,
             },
             _ => Sources::Catalog(options.catalog),
@@ -577,7 +577,7 @@ fn trust<'a>(
     Trust {
         keys,
         limits: session.context.unpack_limits(),
-        unsigned: Unsigned::from_flag(packs.allow_unsigned),
+        unsigned: Unsigned::Overridable(packs.allow_unsigned.clone()),
     }
 }
 

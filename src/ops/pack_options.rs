@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::bail;
 
+use crate::artifact::verify::AllowUnsigned;
 use crate::names::ModuleName;
 use crate::registry::Registry;
 use crate::registry::loose::set::LooseSet;
@@ -15,7 +16,8 @@ pub struct PackOptions {
     /// `--version`: exactly, or a requirement. Without it (`--from` alone), each module named
     /// is asked at the newest version the artifacts hold of it.
     pub version: Option<VersionSpec>,
-    pub allow_unsigned: bool,
+    /// `--allow-unsigned`: the modules that may be unsigned, or signed by a key not trusted.
+    pub allow_unsigned: AllowUnsigned,
     /// The loose artifacts (`--from`): looked in before the configured registries, and their
     /// versions tried first.
     pub from: Option<LooseSet>,

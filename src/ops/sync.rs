@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-use crate::artifact::verify::Unsigned;
+use crate::artifact::verify::{AllowUnsigned, Unsigned};
 use crate::fs::Transaction;
 use crate::infra::lockfile::{Installed, LockEntry, PackPin, ProvidersLock, Signer};
 use crate::infra::manifest::InfraManifestMut;
@@ -184,7 +184,13 @@ fn plan(
         let trust = Trust {
             keys,
             limits: session.context.unpack_limits(),
-            unsigned: Unsigned::from_flag(pin.signer == Signer::Unsigned),
+            // A pin recorded unsigned was accepted so when it was installed; `sync` has no
+            // `--allow-unsigned` for one recorded signed.
+            unsigned: if pin.signer == Signer::Unsigned {
+                Unsigned::Overridable(AllowUnsigned::All)
+            } else {
+                Unsigned::Refused
+            },
         };
         let pack = PackRef::new(entry.module.clone(), entry.version.clone());
         let recorded = std::mem::take(recorded);

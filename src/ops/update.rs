@@ -13,7 +13,7 @@ use anyhow::anyhow;
 use super::load::pack_manifest;
 use super::placement::Placement;
 use super::report::Failure;
-use crate::artifact::verify::Unsigned;
+use crate::artifact::verify::{AllowUnsigned, Unsigned};
 use crate::catalog::Catalog;
 use crate::fs::Transaction;
 use crate::infra::capabilities::{self, Loaded};
@@ -31,7 +31,8 @@ pub struct UpdateOptions<'a> {
     pub modules: &'a [ShortName],
     /// Where the capability check finds who provides what, for its hints.
     pub catalog: &'a Catalog,
-    pub allow_unsigned: bool,
+    /// `--allow-unsigned`: the modules that may be unsigned, or signed by a key not trusted.
+    pub allow_unsigned: AllowUnsigned,
     /// Plan only: nothing is fetched or written.
     pub dry_run: bool,
 }
@@ -59,7 +60,7 @@ pub fn update(
     options: &UpdateOptions<'_>,
 ) -> anyhow::Result<UpdateReport> {
     let named = named_modules(session.lock(), options.modules);
-    let plan = versions::plan_update(session, &named, options.allow_unsigned)?;
+    let plan = versions::plan_update(session, &named, &options.allow_unsigned)?;
     let mut report = UpdateReport {
         infra: session.infra.name.clone(),
         changes: plan.changes.clone(),
@@ -75,7 +76,7 @@ pub fn update(
     if plan.changes.is_empty() || options.dry_run {
         return Ok(report);
     }
-    let fetched = fetch_all(session, &plan, options.allow_unsigned, &mut report.failures)?;
+    let fetched = fetch_all(session, &plan, &options.allow_unsigned, &mut report.failures)?;
     if !report.failures.is_empty() {
         return Ok(report);
     }
@@ -109,14 +110,14 @@ fn named_modules(lock: &ProvidersLock, names: &[ShortName]) -> Vec<ModuleName> {
 fn fetch_all(
     session: &InfraSession<'_>,
     plan: &UpdatePlan,
-    allow_unsigned: bool,
+    allow_unsigned: &AllowUnsigned,
     failures: &mut Vec<Failure>,
 ) -> anyhow::Result<BTreeMap<ModuleName, VerifiedPack>> {
     let registry = session.registry(Vec::new())?;
     let trust = Trust {
         keys: session.keys()?,
         limits: session.context.unpack_limits(),
-        unsigned: Unsigned::from_flag(allow_unsigned),
+        unsigned: Unsigned::Overridable(allow_unsigned.clone()),
     };
     let wanted: Vec<PackRef> = plan
         .changes

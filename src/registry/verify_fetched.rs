@@ -132,8 +132,11 @@ fn unsigned(
         .iter()
         .any(|key| key.source == crate::signing::KeySource::Own);
     let mut hint = hint(own_key);
-    if trust.unsigned == (verify::Unsigned::Refused { overridable: true }) {
-        hint.push_str(", or pass `--allow-unsigned`");
+    if trust.unsigned.overridable() {
+        hint.push_str(&format!(
+            ", or pass {} to accept it unsigned",
+            verify::allow_unsigned_flag(&pack.module)
+        ));
     }
     FetchError::Unsigned {
         pack: pack.clone(),

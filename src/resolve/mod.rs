@@ -169,7 +169,11 @@ fn conflict_message(
             .iter()
             .any(|(_, reason)| reason.as_deref() == Some(UNSIGNED))
         {
-            message.push_str("; pass `--allow-unsigned` to accept unsigned versions");
+            // Scoped to this module: the bare flag would drop the check of every other pack.
+            message.push_str(&format!(
+                "; pass `--allow-unsigned={}` to accept its unsigned versions",
+                module.short_name()
+            ));
         }
     }
     message

@@ -189,7 +189,7 @@ fn excluded_versions_are_never_chosen_and_say_why() {
     assert!(error.unsigned());
     assert_eq!(
         error.to_string(),
-        "no version of `core` satisfies the requirement on it:\n  the install of core requires core ^0.1\nhint: available: 0.1.0 (unsigned), 0.1.1 (unsigned); pass `--allow-unsigned` to accept unsigned versions"
+        "no version of `core` satisfies the requirement on it:\n  the install of core requires core ^0.1\nhint: available: 0.1.0 (unsigned), 0.1.1 (unsigned); pass `--allow-unsigned=core` to accept its unsigned versions"
     );
 }
 

@@ -398,3 +398,66 @@ fn install_from_refuses_what_is_wrong_and_names_the_artifact() {
     ");
     assert!(!team.path("workspace/infra/homelab/vendor").exists());
 }
+
+/// Regression: a signed artifact whose dependency is unsigned was refused with a hint to pass
+/// `--allow-unsigned`, which accepted every module unsigned, the signed one too. The hint now
+/// names the flag scoped to the dependency; scoped, it accepts that module only.
+#[test]
+fn allow_unsigned_scoped_to_a_dependency_keeps_the_check_of_the_others() {
+    let (releaser, team) = release(true);
+    let _filters = team.filters().bind();
+    download_signed(&releaser, &team, &["upcloud_prov_0.0.1.tar"]);
+    // The core and `aws` without their signatures.
+    download(&releaser, &team, "provisioning_core_0.1.0.tar");
+    download(&releaser, &team, "aws_prov_1.0.0.tar");
+    let install = |provider: &str, from: &[&str], allow: Option<&str>| {
+        let mut args = vec!["providers", "install", provider, "homelab"];
+        for value in from {
+            args.extend(["--from", value]);
+        }
+        args.extend(allow);
+        team.run(args)
+    };
+    let upcloud = [
+        "downloads/upcloud_prov_0.0.1.tar",
+        "downloads/provisioning_core_0.1.0.tar",
+    ];
+    assert_snapshot!(install("upcloud", &upcloud, None), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `upcloud` 0.0.1 into `homelab`
+      caused by: no version of `provisioning_core` satisfies the requirement on it:
+        upcloud_prov 0.0.1 requires provisioning_core ^0.1
+    hint: available: 0.1.0 (unsigned); pass `--allow-unsigned=provisioning_core` to accept its unsigned versions
+    ");
+    assert_snapshot!(install("upcloud", &upcloud, Some("--allow-unsigned=provisioning_core")), @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Installed `upcloud_prov` 0.0.1 into `homelab` (pack from `downloads/upcloud_prov_0.0.1.tar`, signed by [KEY])
+        Vendored provisioning_core 0.1.0 (required by upcloud_prov)
+    ");
+    let lock = team.read("workspace/infra/homelab/providers.manifest.yaml");
+    assert_eq!(lock.matches("signer: unsigned").count(), 1, "{lock}");
+
+    // Scoped to the core, an unsigned provider is still refused, and its hint names it.
+    let aws = ["downloads/aws_prov_1.0.0.tar", "downloads/provisioning_core_0.1.0.tar"];
+    assert_snapshot!(install("aws", &aws, Some("--allow-unsigned=provisioning_core")), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` 1.0.0 into `homelab`
+      caused by: `downloads/aws_prov_1.0.0.tar` (`aws_prov` 1.0.0) failed verification: signature: the artifact is not signed
+    hint: a signed artifact comes with its signature beside it (`aws_prov_1.0.0.tar.minisig`): get it from where the artifact came from, or pass `--allow-unsigned=aws` to accept it unsigned
+    ");
+    // Names as commands give them: a provider by its name or its module name; `module-loader
+    // load` takes the same flag.
+    let mut load = vec!["module-loader", "load", "providers", "homelab", "aws"];
+    load.extend(aws.iter().flat_map(|from| ["--from", from]));
+    load.push("--allow-unsigned=aws_prov,provisioning_core");
+    team.run(load).success();
+    // The names come after `=` only: a bare flag before a positional is the bare flag.
+    team.run(["providers", "update", "--allow-unsigned", "homelab"])
+        .success();
+}

@@ -3,6 +3,7 @@
 
 use anyhow::bail;
 
+use crate::artifact::verify::AllowUnsigned;
 use crate::Outcome;
 use crate::catalog::{Catalog, Module};
 use crate::cli::{LoadArgs, ModuleArg, UnloadArgs};
@@ -22,7 +23,7 @@ pub struct Request<'a> {
     pub version: Option<&'a VersionSpec>,
     /// `--from`: the loose artifacts (pack mode).
     pub from: Option<LooseSet>,
-    pub allow_unsigned: bool,
+    pub allow_unsigned: AllowUnsigned,
     pub force: bool,
     /// Link even the modules the infra pins as packs.
     pub link: bool,
@@ -39,7 +40,7 @@ pub fn load(args: &LoadArgs, context: &Context, printer: &Printer) -> anyhow::Re
     let request = Request {
         version: args.version.as_ref(),
         from,
-        allow_unsigned: args.allow_unsigned,
+        allow_unsigned: AllowUnsigned::from_arg(args.allow_unsigned.clone()),
         force: args.force,
         link: args.link,
     };

@@ -43,7 +43,7 @@ pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow
         keys: &keys,
         limits: context.unpack_limits(),
         // Verification reports; it has no `--allow-unsigned` to accept what fails.
-        unsigned: Unsigned::Refused { overridable: false },
+        unsigned: Unsigned::Refused,
     };
     let mut report = verify::verify(
         &source.bytes,

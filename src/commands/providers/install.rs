@@ -3,6 +3,7 @@
 
 use anyhow::{Context as _, bail};
 
+use crate::artifact::verify::AllowUnsigned;
 use crate::Outcome;
 use crate::catalog;
 use crate::cli::InstallArgs;
@@ -48,7 +49,7 @@ pub fn install(
     };
     let packs = (args.version.is_some() || from.is_some()).then(|| PackOptions {
         version: args.version.clone(),
-        allow_unsigned: args.allow_unsigned,
+        allow_unsigned: AllowUnsigned::from_arg(args.allow_unsigned.clone()),
         from,
     });
     let module = if core {

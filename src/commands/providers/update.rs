@@ -1,5 +1,6 @@
 use anyhow::Context as _;
 
+use crate::artifact::verify::AllowUnsigned;
 use crate::Outcome;
 use crate::catalog::Catalog;
 use crate::cli::UpdateArgs;
@@ -21,7 +22,7 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
     let options = UpdateOptions {
         modules: &args.providers,
         catalog: &catalog,
-        allow_unsigned: args.allow_unsigned,
+        allow_unsigned: AllowUnsigned::from_arg(args.allow_unsigned.clone()),
         dry_run: args.dry_run,
     };
     let report = ops::update(&mut session, &options).with_context(failed)?;
