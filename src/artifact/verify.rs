@@ -59,9 +59,9 @@ impl AllowUnsigned {
         match self {
             AllowUnsigned::None => false,
             AllowUnsigned::All => true,
-            AllowUnsigned::Only(names) => names.iter().any(|name| {
-                *name == module.short_name() || module.as_str() == name.as_str()
-            }),
+            AllowUnsigned::Only(names) => names
+                .iter()
+                .any(|name| *name == module.short_name() || module.as_str() == name.as_str()),
         }
     }
 }

@@ -382,7 +382,8 @@ pub struct FromArgs {
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
-    /// The provider, e.g. `upcloud`
+    /// The provider, e.g. `upcloud`, or the core schemas (`provisioning_core`); a taskserv or a
+    /// cluster is unloaded with `module-loader unload`
     pub provider: ShortName,
     /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
     pub infra: String,

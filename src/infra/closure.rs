@@ -15,8 +15,8 @@ use semver::{Version, VersionReq};
 
 use super::lockfile::{LockEntry, Mode, ProvidersLock};
 use super::{Infra, VENDOR_DIR};
-use crate::catalog::Catalog;
 use crate::artifact::verify::AllowUnsigned;
+use crate::catalog::Catalog;
 use crate::context::Context;
 use crate::module::Layout;
 use crate::names::ModuleName;

@@ -76,7 +76,12 @@ pub fn update(
     if plan.changes.is_empty() || options.dry_run {
         return Ok(report);
     }
-    let fetched = fetch_all(session, &plan, &options.allow_unsigned, &mut report.failures)?;
+    let fetched = fetch_all(
+        session,
+        &plan,
+        &options.allow_unsigned,
+        &mut report.failures,
+    )?;
     if !report.failures.is_empty() {
         return Ok(report);
     }

@@ -442,7 +442,10 @@ fn allow_unsigned_scoped_to_a_dependency_keeps_the_check_of_the_others() {
     assert_eq!(lock.matches("signer: unsigned").count(), 1, "{lock}");
 
     // Scoped to the core, an unsigned provider is still refused, and its hint names it.
-    let aws = ["downloads/aws_prov_1.0.0.tar", "downloads/provisioning_core_0.1.0.tar"];
+    let aws = [
+        "downloads/aws_prov_1.0.0.tar",
+        "downloads/provisioning_core_0.1.0.tar",
+    ];
     assert_snapshot!(install("aws", &aws, Some("--allow-unsigned=provisioning_core")), @"
     exit: 1
     --- stdout

@@ -176,3 +176,39 @@ fn remove_force_cleans_leftovers_missing_from_the_lock() {
     --- stderr
     ");
 }
+
+/// Regression: `providers remove containerd homelab` unloaded the taskserv: `providers`
+/// commands are about providers. It is refused with the command that unloads it; the core,
+/// which `providers install` installs by its name, is still removed by it.
+#[test]
+fn remove_refuses_a_taskserv_and_names_the_unload_command() {
+    let context =
+        TestContext::examples().loaded("homelab", "taskservs", &["kubernetes", "containerd"]);
+    assert_snapshot!(context.run_unchanged("workspace/infra/homelab", ["providers", "remove", "containerd", "homelab", "--force"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to remove `containerd` from `homelab`
+      caused by: `containerd` is a taskserv in `homelab`, not a provider
+    hint: `provisioning module-loader unload taskservs homelab containerd`
+    ");
+    context
+        .run([
+            "module-loader",
+            "unload",
+            "taskservs",
+            "homelab",
+            "containerd",
+            "kubernetes",
+        ])
+        .success();
+    context
+        .run(["providers", "install", "provisioning_core", "homelab"])
+        .success();
+    assert_snapshot!(context.run(["providers", "remove", "provisioning_core", "homelab"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+         Removed `provisioning_core` from `homelab`
+    ");
+}

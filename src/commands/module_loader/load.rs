@@ -3,8 +3,8 @@
 
 use anyhow::bail;
 
-use crate::artifact::verify::AllowUnsigned;
 use crate::Outcome;
+use crate::artifact::verify::AllowUnsigned;
 use crate::catalog::{Catalog, Module};
 use crate::cli::{LoadArgs, ModuleArg, UnloadArgs};
 use crate::commands::changes::{self, Wording};

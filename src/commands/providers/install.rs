@@ -3,8 +3,8 @@
 
 use anyhow::{Context as _, bail};
 
-use crate::artifact::verify::AllowUnsigned;
 use crate::Outcome;
+use crate::artifact::verify::AllowUnsigned;
 use crate::catalog;
 use crate::cli::InstallArgs;
 use crate::commands::changes::{self, Wording};

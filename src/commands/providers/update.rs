@@ -1,7 +1,7 @@
 use anyhow::Context as _;
 
-use crate::artifact::verify::AllowUnsigned;
 use crate::Outcome;
+use crate::artifact::verify::AllowUnsigned;
 use crate::catalog::Catalog;
 use crate::cli::UpdateArgs;
 use crate::context::Context;
