@@ -37,6 +37,11 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
         (None, Some(manifest)) => manifest.version.clone(),
         (None, None) => nickel.core_version.clone(),
     };
+    if let (Some(version), Some(manifest)) = (&args.version, &manifest) {
+        let subject = format!("the core `{module}`");
+        let declared = (&manifest.version, manifest_path.as_path());
+        super::warn_if_lower(&subject, version, declared, context, printer);
+    }
     let input = PackInput {
         dependencies: manifest
             .map(|manifest| manifest.dependencies)

@@ -132,6 +132,26 @@ fn tally(packed: &[Packed]) -> String {
         .join(", ")
 }
 
+/// Warns when `--version` packs `subject` as a version lower than the one its manifest (at
+/// `declared.1`) declares: allowed (`--version` wins, in the artifact only), but rarely meant,
+/// since the pack then sorts before releases its source already claims to be. Every kind, the
+/// core included, warns through here.
+fn warn_if_lower(
+    subject: &str,
+    version: &semver::Version,
+    declared: (&semver::Version, &std::path::Path),
+    context: &Context,
+    printer: &Printer,
+) {
+    let (declared, manifest) = declared;
+    if version < declared {
+        printer.warning(format!(
+            "{subject} is packed as {version}, lower than the version {declared} its manifest `{}` declares\nhint: leave out `--version` to pack it as {declared}, or pass a version not lower than it",
+            context.display_path(manifest).display()
+        ));
+    }
+}
+
 /// The status line of one packed module.
 fn report_packed(packed: &Packed, context: &Context, printer: &Printer) {
     for leftover in &packed.leftovers {

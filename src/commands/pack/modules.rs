@@ -45,26 +45,17 @@ pub(crate) fn input_for(
     })
 }
 
-/// Warns when `--version` packs `module` as a version lower than its manifest declares: allowed
-/// (the docs promise `--version` wins, in the artifact only), but rarely meant, since the pack
-/// then sorts before releases its source already claims to be.
+/// [`super::warn_if_lower`] for a discovered module.
 fn warn_if_lower(
     module: &Module,
     version: Option<&semver::Version>,
     context: &Context,
     printer: &Printer,
 ) {
-    let (Some(version), Some(package)) = (version, module.package()) else {
-        return;
-    };
-    let declared = &package.manifest.version;
-    if version < declared {
-        printer.warning(format!(
-            "{} `{}` is packed as {version}, lower than the version {declared} its manifest `{}` declares\nhint: leave out `--version` to pack it as {declared}, or pass a version not lower than it",
-            module.kind.as_str(),
-            module.name,
-            context.display_path(&package.manifest_path).display()
-        ));
+    if let (Some(version), Some(package)) = (version, module.package()) {
+        let subject = format!("{} `{}`", module.kind.as_str(), module.name);
+        let declared = (&package.manifest.version, package.manifest_path.as_path());
+        super::warn_if_lower(&subject, version, declared, context, printer);
     }
 }
 
