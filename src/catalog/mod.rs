@@ -236,7 +236,7 @@ fn read_module(
     let has_nickel = dir.join(Layout::Nickel.package_dir()).is_dir();
     let has_kcl = dir.join(Layout::Kcl.package_dir()).is_dir();
     let package = if let Err(error) = names::validate(&name) {
-        PackageState::Broken(error.to_string())
+        PackageState::Broken(invalid_dir_name(kind, &dir, &error))
     } else {
         read_package(kind, &name, &dir.join(layout.package_dir()), layout)
     };
@@ -250,6 +250,34 @@ fn read_module(
         layout,
         package,
     }
+}
+
+/// Why a module directory whose name is not a module name cannot be used: the directory named,
+/// since its name is the module's, with a name that would do.
+fn invalid_dir_name(kind: ModuleKind, dir: &Path, error: &names::NameError) -> String {
+    let name = dir
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let suggestion: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '_' | '-' => c,
+            _ => '-',
+        })
+        .collect();
+    let suggestion = suggestion.trim_start_matches(['-', '_']);
+    let rename = if names::validate(suggestion).is_ok() {
+        format!("rename the directory, e.g. to `{suggestion}`")
+    } else {
+        "rename the directory".to_owned()
+    };
+    format!(
+        "`{}`: a {} is named by its directory, and {error}\nhint: {rename}",
+        dir.display(),
+        kind.as_str(),
+    )
 }
 
 fn read_package(kind: ModuleKind, name: &str, dir: &Path, layout: Layout) -> PackageState {

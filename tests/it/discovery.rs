@@ -107,10 +107,30 @@ fn list_reports_a_provider_without_a_readable_manifest() {
     nomanifest  -        yes     no   extensions/providers/nomanifest  -
     wrongname   -        yes     no   extensions/providers/wrongname   -
     --- stderr
-    error: `Bad Name` is not a valid name: it must start with a lower-case letter or digit and hold only `a-z`, `0-9`, `_` and `-`
+    error: `[BASE]/extensions/providers/Bad Name`: a provider is named by its directory, and `Bad Name` is not a valid name: it must start with a lower-case letter or digit and hold only `a-z`, `0-9`, `_` and `-`
+    hint: rename the directory, e.g. to `bad-name`
     error: `[BASE]/extensions/providers/badtoml/nickel/manifest.toml` is not a valid manifest: line 1, column 9: unclosed table, expected `]`
     error: `[BASE]/extensions/providers/badversion/nickel/manifest.toml`: `version = "one"` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)
     error: the entry point `[BASE]/extensions/providers/noentry/nickel/main.ncl` does not exist
+    error: no manifest: `[BASE]/extensions/providers/nomanifest/nickel/manifest.toml` does not exist
+    error: `[BASE]/extensions/providers/wrongname/nickel/manifest.toml` names the package `other_prov`, expected `wrongname_prov`
+    "#);
+    // Regression: `module-loader discover` printed the error in the description column and
+    // exited 0; an invalid directory name did not name the directory.
+    assert_snapshot!(context.run(["module-loader", "discover", "providers", "a"]), @r#"
+    exit: 1
+    --- stdout
+    NAME        CATEGORY  VERSION  DESCRIPTION  PATH
+    Bad Name    -         -        -            extensions/providers/Bad Name
+    badtoml     -         -        -            extensions/providers/badtoml
+    badversion  -         -        -            extensions/providers/badversion
+    nomanifest  -         -        -            extensions/providers/nomanifest
+    wrongname   -         -        -            extensions/providers/wrongname
+    --- stderr
+    error: `[BASE]/extensions/providers/Bad Name`: a provider is named by its directory, and `Bad Name` is not a valid name: it must start with a lower-case letter or digit and hold only `a-z`, `0-9`, `_` and `-`
+    hint: rename the directory, e.g. to `bad-name`
+    error: `[BASE]/extensions/providers/badtoml/nickel/manifest.toml` is not a valid manifest: line 1, column 9: unclosed table, expected `]`
+    error: `[BASE]/extensions/providers/badversion/nickel/manifest.toml`: `version = "one"` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)
     error: no manifest: `[BASE]/extensions/providers/nomanifest/nickel/manifest.toml` does not exist
     error: `[BASE]/extensions/providers/wrongname/nickel/manifest.toml` names the package `other_prov`, expected `wrongname_prov`
     "#);

@@ -22,7 +22,8 @@ pub struct DiscoveredModule {
     pub problem: Option<String>,
 }
 
-/// `module-loader discover <kind> [query]`: modules of one kind whose name contains `query`.
+/// `module-loader discover <kind> [query]`: modules of one kind whose name contains `query`;
+/// exit 1 when one of them cannot be used.
 pub fn discover(
     args: &DiscoverArgs,
     context: &Context,
@@ -58,7 +59,7 @@ pub fn discover(
             });
         for module in &modules {
             let description = match &module.problem {
-                Some(problem) => format!("error: {problem}"),
+                Some(_) => "-".to_owned(),
                 None => module.description.clone().unwrap_or_default(),
             };
             table.row([
@@ -71,5 +72,18 @@ pub fn discover(
         }
         table
     })?;
-    Ok(Outcome::Success)
+    // As `providers list`: a module that cannot be used is listed, and its error (naming the
+    // file or directory at fault) is an error on stderr: the discovery fails.
+    let broken: Vec<&String> = modules
+        .iter()
+        .filter_map(|module| module.problem.as_ref())
+        .collect();
+    for problem in &broken {
+        printer.error_message(problem);
+    }
+    Ok(if broken.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
 }
