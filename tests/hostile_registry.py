@@ -11,6 +11,8 @@ and misbehaves as `--mode` says:
 - `huge-manifest`: the manifest never ends (no Content-Length);
 - `wrong-size`: the manifest gives the pack layer 1000 bytes more than the blob has;
 - `slow`: every answer but `/v2/` drips one byte a second, forever;
+- `drip-manifest`: the pack's manifest (about 700 bytes) drips one byte every two seconds, with
+  its true `Content-Length`; every other answer behaves;
 - `redirect-loop`: every answer but `/v2/` redirects to itself;
 - `garbage-json`: the manifest, the catalog and the tag lists are not JSON;
 - `token`: every answer but the token endpoint `/token` is `401` with a `Bearer` challenge
@@ -40,6 +42,7 @@ MODES = (
     "huge-manifest",
     "wrong-size",
     "slow",
+    "drip-manifest",
     "redirect-loop",
     "garbage-json",
     "token",
@@ -190,6 +193,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.endless(b'{"schemaVersion": 2, "annotations": {"padding": "', b"a")
         if registry.mode == "garbage-json":
             return self.send(200, b'{"schemaVersion": 2, "layers": [<<not json>>', MANIFEST_MEDIA_TYPE)
+        if registry.mode == "drip-manifest":
+            self.send_response(200)
+            self.send_header("Content-Type", MANIFEST_MEDIA_TYPE)
+            self.send_header("Content-Length", str(len(registry.manifest)))
+            self.end_headers()
+            for byte in registry.manifest:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(2)
+            return
         self.send(
             200,
             registry.manifest,

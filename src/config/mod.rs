@@ -155,6 +155,11 @@ pub struct Distribution {
     /// The deadline of the whole command's network work, counted from its start: every fetch,
     /// listing and publication of every registry.
     pub network_timeout_secs: std::num::NonZeroU64,
+    /// The speed floor of every body read from a remote registry: fewer than this many bytes a
+    /// second over `low_speed_time_secs` fails the transfer (0 turns the floor off).
+    pub low_speed_limit: u64,
+    /// The window the speed floor is measured over, in seconds (0 turns the floor off).
+    pub low_speed_time_secs: u64,
     /// The hosts besides a registry's own that may receive its credentials for a token.
     pub token_hosts: crate::address::TokenHosts,
     pub metadata: Metadata,

@@ -1,15 +1,16 @@
 //! What every remote registry (OCI, static HTTP) does on the wire, whatever it speaks: one
 //! `reqwest` client with timeouts, bounded redirects and plain HTTP for loopback hosts only;
 //! retries of idempotent requests with backoff; bodies read up to a bound, or streamed into a
-//! file while they are hashed and put in place only when their size and digest match; one-line
-//! descriptions of errors; and the command's one network [`Deadline`], which bounds the time of
-//! every operation of every registry.
+//! file while they are hashed and put in place only when their size and digest match, each
+//! failed when it comes slower than the [`SpeedFloor`]; one-line descriptions of errors; and the
+//! command's one network [`Deadline`], which bounds the time of every operation of every
+//! registry.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::address::is_loopback_host;
+use crate::address::{Authority, is_loopback_host};
 use crate::config::Distribution;
 use crate::digest::{Sha256, Sha256Hasher};
 use crate::fs::StreamedFile;
@@ -72,6 +73,152 @@ impl Deadline {
     }
 }
 
+/// The slowest a body may come, in the spirit of curl's and cargo's `low-speed-limit`: fewer
+/// than `bytes_per_sec` bytes a second over any `secs` seconds of a transfer fails it, naming
+/// the host, long before the command's deadline (a server dripping a 700-byte manifest would
+/// otherwise hold the command for the whole deadline: the per-read timeout never fires).
+/// `distribution.low_speed_limit` and `distribution.low_speed_time_secs`; either at 0 turns it
+/// off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpeedFloor {
+    pub bytes_per_sec: u64,
+    pub secs: u64,
+}
+
+impl SpeedFloor {
+    pub fn from_config(distribution: &Distribution) -> Self {
+        Self {
+            bytes_per_sec: distribution.low_speed_limit,
+            secs: distribution.low_speed_time_secs,
+        }
+    }
+
+    /// The window the rate is measured over; `None` when the floor is off.
+    fn window(self) -> Option<Duration> {
+        (self.bytes_per_sec > 0 && self.secs > 0).then(|| Duration::from_secs(self.secs))
+    }
+
+    /// The bytes a window must bring.
+    fn bytes_per_window(self) -> u64 {
+        self.bytes_per_sec.saturating_mul(self.secs)
+    }
+}
+
+/// A body that came slower than the [`SpeedFloor`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the transfer from `{host}` was slower than {bytes_per_sec} bytes/s over {secs} s, the speed floor\nhint: on a network that is only slow, lower `distribution.low_speed_limit` or raise `distribution.low_speed_time_secs` (or `PROVISIONING_DISTRIBUTION_LOW_SPEED_LIMIT`, `PROVISIONING_DISTRIBUTION_LOW_SPEED_TIME_SECS`; 0 turns the floor off)"
+)]
+pub struct TooSlow {
+    /// The host (and port) the body came from, after redirects.
+    pub host: String,
+    pub bytes_per_sec: u64,
+    pub secs: u64,
+}
+
+/// Why reading a body failed.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Cut short, or silent past the read timeout.
+    Http(reqwest::Error),
+    /// Slower than the floor: not retried (a server that drips once drips again; the deadline
+    /// would be spent on it).
+    TooSlow(TooSlow),
+}
+
+impl BodyError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BodyError::Http(error) => is_transient_http(error),
+            BodyError::TooSlow(_) => false,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            BodyError::Http(error) => describe(error),
+            BodyError::TooSlow(slow) => slow.to_string(),
+        }
+    }
+}
+
+/// A response's body read chunk by chunk, held to the [`SpeedFloor`]: the bytes of each window
+/// of `secs` seconds are counted, and a window that brought fewer than the floor fails the
+/// read, whether its chunks came slowly or not at all. The rate of a body that ends within a
+/// window is not judged.
+struct Body {
+    response: reqwest::Response,
+    floor: SpeedFloor,
+    window_start: Instant,
+    window_bytes: u64,
+}
+
+impl Body {
+    fn new(response: reqwest::Response, floor: SpeedFloor) -> Self {
+        Self {
+            response,
+            floor,
+            window_start: Instant::now(),
+            window_bytes: 0,
+        }
+    }
+
+    async fn chunk(&mut self) -> Result<Option<impl std::ops::Deref<Target = [u8]>>, BodyError> {
+        let Some(window) = self.floor.window() else {
+            return self.response.chunk().await.map_err(BodyError::Http);
+        };
+        loop {
+            let end = self.window_start + window;
+            let next = tokio::time::timeout_at(end.into(), self.response.chunk()).await;
+            match next {
+                Ok(chunk) => {
+                    let chunk = chunk.map_err(BodyError::Http)?;
+                    if let Some(bytes) = &chunk {
+                        self.window_bytes = self.window_bytes.saturating_add(bytes.len() as u64);
+                        if Instant::now() >= end {
+                            self.next_window()?;
+                        }
+                    }
+                    return Ok(chunk);
+                }
+                // The window ended with no chunk in its last part: judged, and the wait goes on.
+                Err(_) => self.next_window()?,
+            }
+        }
+    }
+
+    /// Judges the window that ended, and starts the next.
+    fn next_window(&mut self) -> Result<(), BodyError> {
+        if self.window_bytes < self.floor.bytes_per_window() {
+            let url = self.response.url();
+            return Err(BodyError::TooSlow(TooSlow {
+                host: Authority::of_url(url).map_or_else(|| url.to_string(), |a| a.to_string()),
+                bytes_per_sec: self.floor.bytes_per_sec,
+                secs: self.floor.secs,
+            }));
+        }
+        self.window_start = Instant::now();
+        self.window_bytes = 0;
+        Ok(())
+    }
+}
+
+/// The client, with the floor the bodies of its answers are read against, for reads made far
+/// from the [`Bounds`] (an OCI registry's sessions and token negotiation).
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub client: reqwest::Client,
+    pub floor: SpeedFloor,
+}
+
+impl std::ops::Deref for Http {
+    type Target = reqwest::Client;
+
+    fn deref(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
 /// What one command may ask of a registry.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
@@ -81,6 +228,8 @@ pub struct Bounds {
     /// The largest pack layer downloaded: `distribution.unpack_max_bytes` (an artifact larger
     /// than what it may unpack to is refused before a byte of it is read).
     pub max_artifact_bytes: u64,
+    /// The slowest any body may come.
+    pub floor: SpeedFloor,
 }
 
 impl Bounds {
@@ -88,6 +237,7 @@ impl Bounds {
         Self {
             deadline: Deadline::after_start(distribution.network_timeout_secs.get()),
             max_artifact_bytes: distribution.unpack_max_bytes,
+            floor: SpeedFloor::from_config(distribution),
         }
     }
 }
@@ -163,14 +313,16 @@ pub fn describe(error: &dyn std::error::Error) -> String {
 }
 
 /// At most `limit` bytes of a response's body, and whether there was more (then the rest is not
-/// read: the connection is dropped).
+/// read: the connection is dropped); failed when it comes slower than `floor`.
 pub async fn read_up_to(
-    mut response: reqwest::Response,
+    response: reqwest::Response,
     limit: u64,
-) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    floor: SpeedFloor,
+) -> Result<(Vec<u8>, bool), BodyError> {
     let capacity = response.content_length().unwrap_or(0).min(limit);
     let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
-    while let Some(chunk) = response.chunk().await? {
+    let mut reader = Body::new(response, floor);
+    while let Some(chunk) = reader.chunk().await? {
         let room = usize::try_from(limit)
             .unwrap_or(usize::MAX)
             .saturating_sub(body.len());
@@ -202,8 +354,8 @@ pub enum BlobFault {
 /// Why streaming a body into a file failed.
 #[derive(Debug)]
 pub enum StreamError {
-    /// The body was cut short, or timed out.
-    Http(reqwest::Error),
+    /// The body was cut short, timed out, or came slower than the floor.
+    Body(BodyError),
     /// It is not what its record says.
     Fault(BlobFault),
     /// Writing the file failed.
@@ -215,14 +367,13 @@ pub enum StreamError {
 
 /// Streams `response`'s body into a file that becomes `path`, hashing it: refused as soon as it
 /// is longer than `size` bytes (it is not read further), or when it ends short or does not hash
-/// to `digest`. The file is put in place only when it passed. `record` names what gives the size
-/// and digest, for messages.
+/// to `digest`, or comes slower than `floor`. The file is put in place only when it passed.
+/// `record` names what gives the size and digest, for messages.
 pub async fn stream_to_file(
-    mut response: reqwest::Response,
-    digest: &Sha256,
-    size: u64,
-    record: &'static str,
+    response: reqwest::Response,
+    (digest, size, record): (&Sha256, u64, &'static str),
     path: &Path,
+    floor: SpeedFloor,
 ) -> Result<(), StreamError> {
     let longer = || StreamError::Fault(BlobFault::Longer { size, record });
     let write = |source| StreamError::Write {
@@ -238,7 +389,8 @@ pub async fn stream_to_file(
     let mut file = StreamedFile::create(path).map_err(write)?;
     let mut hasher = Sha256Hasher::default();
     let mut received: u64 = 0;
-    while let Some(chunk) = response.chunk().await.map_err(StreamError::Http)? {
+    let mut reader = Body::new(response, floor);
+    while let Some(chunk) = reader.chunk().await.map_err(StreamError::Body)? {
         received = received.saturating_add(chunk.len() as u64);
         if received > size {
             return Err(longer());

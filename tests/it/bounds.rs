@@ -274,3 +274,34 @@ fn sync_from_a_dripping_registry_waits_one_deadline_and_then_asks_nothing() {
         "one request a pack, none after the deadline: {packs:?}"
     );
 }
+
+/// Issue 24: an artifact from a static registry that drips one byte a second fails at the speed
+/// floor, naming the host and the floor, not at the command's deadline (left at its 300 s).
+#[test]
+fn an_artifact_slower_than_the_speed_floor_fails_naming_the_host_and_the_floor() {
+    let releaser = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    let server = StaticServer::start(&releaser.path("distribution"));
+    let team = TestContext::examples().trusting(&releaser);
+    server.drip();
+    let url = server.url();
+    let host = format!("127.0.0.1:{}", server.port);
+    let output = team
+        .command()
+        .env("PROVISIONING_DISTRIBUTION_LOW_SPEED_TIME_SECS", "2")
+        .arg("--registry")
+        .arg(&url)
+        .args(["providers", "install", "aws", "wuji", "--version", "1.0.0"])
+        .output()
+        .expect("runs");
+    let filters = [(url.as_str(), "[REGISTRY]"), (host.as_str(), "[HOST]")];
+    assert_snapshot!(Run::from_output(output, &team.base, &filters), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` 1.0.0 into `wuji`
+      caused by: the registry `[REGISTRY]` failed to give `[REGISTRY]/packages/aws_prov_1.0.0.tar`: the transfer from `[HOST]` was slower than 10 bytes/s over 2 s, the speed floor
+    hint: on a network that is only slow, lower `distribution.low_speed_limit` or raise `distribution.low_speed_time_secs` (or `PROVISIONING_DISTRIBUTION_LOW_SPEED_LIMIT`, `PROVISIONING_DISTRIBUTION_LOW_SPEED_TIME_SECS`; 0 turns the floor off)
+    ");
+}

@@ -309,3 +309,35 @@ fn registry_list_reads_every_page() {
     --- stderr
     "#);
 }
+
+/// Issue 24: a registry dripping a 700-byte manifest held `install` for the whole network
+/// deadline (300 s), the per-read timeout never firing. Slower than the speed floor, the
+/// transfer fails, naming the host and the floor: the error is the floor's, not the deadline's,
+/// so it came long before the deadline.
+#[test]
+fn a_manifest_slower_than_the_speed_floor_fails_naming_the_host_and_the_floor() {
+    let (releaser, team) = releaser_and_teammate();
+    let registry = HostileRegistry::start("drip-manifest", &releaser, PACK);
+    let floor = [("PROVISIONING_DISTRIBUTION_LOW_SPEED_TIME_SECS", "2")];
+    let before = team.tree("workspace");
+    assert_snapshot!(run(&team, &registry, &floor, INSTALL), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` 1.0.0 into `wuji`
+      caused by: the registry `[HOST]` failed to give `aws_prov` 1.0.0: the transfer from `[HOST]` was slower than 10 bytes/s over 2 s, the speed floor
+    hint: on a network that is only slow, lower `distribution.low_speed_limit` or raise `distribution.low_speed_time_secs` (or `PROVISIONING_DISTRIBUTION_LOW_SPEED_LIMIT`, `PROVISIONING_DISTRIBUTION_LOW_SPEED_TIME_SECS`; 0 turns the floor off)
+    ");
+    assert_eq!(team.tree("workspace"), before, "the infra is unchanged");
+    // Off (`low_speed_limit = 0`), only the deadline bounds the transfer.
+    let off = [
+        ("PROVISIONING_DISTRIBUTION_LOW_SPEED_LIMIT", "0"),
+        ("PROVISIONING_DISTRIBUTION_LOW_SPEED_TIME_SECS", "2"),
+        ("PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS", "5"),
+    ];
+    let deadline = run(&team, &registry, &off, INSTALL);
+    assert!(
+        deadline.stderr.contains("network deadline of 5 s"),
+        "{deadline}"
+    );
+}

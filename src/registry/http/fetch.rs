@@ -12,7 +12,7 @@ use reqwest::header::{ETAG, IF_NONE_MATCH};
 use super::{HttpError, HttpRegistry, MAX_SIGNATURE_BYTES};
 use crate::names::PackRef;
 use crate::registry::transport::{
-    StreamError, describe, is_transient_http, is_transient_status, read_up_to, retry,
+    BodyError, StreamError, describe, is_transient_http, is_transient_status, read_up_to, retry,
     stream_to_file,
 };
 use crate::registry::{RegistryError, VersionEntry};
@@ -21,16 +21,21 @@ use crate::registry::{RegistryError, VersionEntry};
 #[derive(Debug)]
 enum Failure {
     Http(reqwest::Error),
+    /// Reading the body failed, or it came slower than the floor.
+    Body(BodyError),
     Status(StatusCode),
-    TooLarge { limit: u64 },
+    TooLarge {
+        limit: u64,
+    },
     Stream(StreamError),
 }
 
 impl Failure {
     fn is_transient(&self) -> bool {
         match self {
-            Failure::Http(error) | Failure::Stream(StreamError::Http(error)) => {
-                is_transient_http(error)
+            Failure::Http(error) => is_transient_http(error),
+            Failure::Body(error) | Failure::Stream(StreamError::Body(error)) => {
+                error.is_transient()
             }
             Failure::Status(code) => is_transient_status(*code),
             Failure::TooLarge { .. } | Failure::Stream(_) => false,
@@ -39,7 +44,8 @@ impl Failure {
 
     fn describe(&self) -> String {
         match self {
-            Failure::Http(error) | Failure::Stream(StreamError::Http(error)) => describe(error),
+            Failure::Http(error) => describe(error),
+            Failure::Body(error) | Failure::Stream(StreamError::Body(error)) => error.describe(),
             Failure::Status(code) => format!("it answered {code}"),
             Failure::TooLarge { limit } => format!("it is larger than {limit} bytes"),
             Failure::Stream(StreamError::Fault(fault)) => fault.to_string(),
@@ -95,7 +101,10 @@ impl HttpRegistry {
                             .get(ETAG)
                             .and_then(|value| value.to_str().ok())
                             .map(str::to_owned);
-                        match read_up_to(response, limit).await.map_err(Failure::Http)? {
+                        match read_up_to(response, limit, self.bounds.floor)
+                            .await
+                            .map_err(Failure::Body)?
+                        {
                             (body, false) => Ok(Answer::Body(body, etag)),
                             (_, true) => Err(Failure::TooLarge { limit }),
                         }
@@ -193,15 +202,10 @@ impl HttpRegistry {
                 if !response.status().is_success() {
                     return Err(Failure::Status(response.status()));
                 }
-                stream_to_file(
-                    response,
-                    &entry.sha256,
-                    entry.size,
-                    "the registry metadata",
-                    &path,
-                )
-                .await
-                .map_err(Failure::Stream)
+                let record = (&entry.sha256, entry.size, "the registry metadata");
+                stream_to_file(response, record, &path, self.bounds.floor)
+                    .await
+                    .map_err(Failure::Stream)
             }
         })
         .await
@@ -235,7 +239,10 @@ impl HttpRegistry {
                 match response.status() {
                     StatusCode::NOT_FOUND => Ok(None),
                     code if code.is_success() => {
-                        match read_up_to(response, limit).await.map_err(Failure::Http)? {
+                        match read_up_to(response, limit, self.bounds.floor)
+                            .await
+                            .map_err(Failure::Body)?
+                        {
                             (body, false) => Ok(Some(body)),
                             (_, true) => Err(Failure::TooLarge { limit }),
                         }

@@ -23,7 +23,8 @@ use crate::address::{Authority, TokenHosts};
 use crate::digest::Sha256;
 pub use crate::registry::transport::BlobFault;
 use crate::registry::transport::{
-    StreamError, is_transient_http, is_transient_status, read_up_to, stream_to_file,
+    BodyError, Http, StreamError, is_transient_http, is_transient_status, read_up_to,
+    stream_to_file,
 };
 
 /// An error's body is read this far, for its message.
@@ -34,8 +35,10 @@ const MAX_MESSAGE_CHARS: usize = 200;
 /// Why a read failed.
 #[derive(Debug)]
 pub enum Failure {
-    /// The request failed: connecting, a timeout, a redirect loop, a body cut short.
+    /// The request failed: connecting, a timeout, a redirect loop.
     Http(reqwest::Error),
+    /// Reading the body failed: cut short, or slower than the floor.
+    Body(BodyError),
     /// Negotiating the credentials failed (see [`super::token`]).
     Token(TokenFailure),
     /// The registry answered with an error status.
@@ -58,6 +61,7 @@ impl Failure {
     pub fn is_transient(&self) -> bool {
         match self {
             Failure::Http(error) => is_transient_http(error),
+            Failure::Body(error) => error.is_transient(),
             Failure::Token(failure) => failure.is_transient(),
             Failure::Status { code, .. } => is_transient_status(*code),
             Failure::TooLarge { .. }
@@ -86,6 +90,7 @@ impl Failure {
     pub fn describe(&self) -> String {
         match self {
             Failure::Http(error) => describe(error),
+            Failure::Body(error) => error.describe(),
             Failure::Token(failure) => failure.describe(),
             Failure::Status { code, message } if message.is_empty() => {
                 format!("it answered {code}")
@@ -106,7 +111,7 @@ impl Failure {
 
 /// The reads of one operation on one repository, with the credentials negotiated for it.
 pub struct Session<'a> {
-    http: &'a reqwest::Client,
+    http: &'a Http,
     /// `scheme://host/v2/`.
     base: String,
     credentials: Credentials,
@@ -117,7 +122,7 @@ impl<'a> Session<'a> {
     /// `registry` (spoken to over `scheme`): a bearer token when the registry hands one out
     /// for `auth`, else `auth` as it is ([`super::token::negotiate`]).
     pub async fn open(
-        http: &'a reqwest::Client,
+        http: &'a Http,
         scheme: &str,
         registry: &Authority,
         reference: &Reference,
@@ -164,7 +169,7 @@ impl<'a> Session<'a> {
         if code.is_success() {
             return Ok(response);
         }
-        let body = read_up_to(response, MAX_ERROR_BYTES)
+        let body = read_up_to(response, MAX_ERROR_BYTES, self.http.floor)
             .await
             .map(|(body, _)| body)
             .unwrap_or_default();
@@ -190,7 +195,10 @@ impl<'a> Session<'a> {
             return Err(Failure::TooLarge { limit });
         }
         let headers = response.headers().clone();
-        match read_up_to(response, limit).await.map_err(Failure::Http)? {
+        match read_up_to(response, limit, self.http.floor)
+            .await
+            .map_err(Failure::Body)?
+        {
             (body, false) => Ok((headers, body)),
             (_, true) => Err(Failure::TooLarge { limit }),
         }
@@ -208,13 +216,18 @@ impl<'a> Session<'a> {
     ) -> Result<(), Failure> {
         let blob = format!("{repository}/blobs/{}", digest.oci_digest());
         let response = self.get(&blob, &[], None).await?;
-        stream_to_file(response, digest, size, "its manifest", path)
-            .await
-            .map_err(|error| match error {
-                StreamError::Http(error) => Failure::Http(error),
-                StreamError::Fault(fault) => Failure::Blob(fault),
-                StreamError::Write { path, source } => Failure::Cache { path, source },
-            })
+        stream_to_file(
+            response,
+            (digest, size, "its manifest"),
+            path,
+            self.http.floor,
+        )
+        .await
+        .map_err(|error| match error {
+            StreamError::Body(error) => Failure::Body(error),
+            StreamError::Fault(fault) => Failure::Blob(fault),
+            StreamError::Write { path, source } => Failure::Cache { path, source },
+        })
     }
 }
 

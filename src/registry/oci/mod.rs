@@ -183,8 +183,8 @@ pub struct OciRegistry {
 struct Connection {
     /// Pushes, with the credentials [`token`] negotiated for each repository.
     client: Client,
-    /// Reads, bounded (see [`http`]).
-    http: reqwest::Client,
+    /// Reads, bounded (see [`http`]), their bodies held to the speed floor.
+    http: crate::registry::transport::Http,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -229,8 +229,12 @@ impl OciRegistry {
             .enable_all()
             .build()
             .map_err(OciError::Runtime)?;
-        let http = crate::registry::transport::http_client()
+        let client = crate::registry::transport::http_client()
             .map_err(|error| OciError::Runtime(std::io::Error::other(error)))?;
+        let http = crate::registry::transport::Http {
+            client,
+            floor: self.bounds.floor,
+        };
         let connection = Connection {
             client: client::new(&self.url),
             http,

@@ -21,7 +21,9 @@ use reqwest::header::WWW_AUTHENTICATE;
 
 use super::http::{Failure, error_message};
 use crate::address::{Authority, TokenHosts, is_loopback_host};
-use crate::registry::transport::{is_transient_http, is_transient_status, read_up_to};
+use crate::registry::transport::{
+    BodyError, Http, SpeedFloor, is_transient_http, is_transient_status, read_up_to,
+};
 
 /// The largest answer read from a token endpoint: a token is a few hundred bytes to a few KiB
 /// (a JWT with its claims).
@@ -126,7 +128,7 @@ impl TokenFailure {
 /// The credentials for `access` to `repository` of the registry at `base` (`scheme://host/v2/`,
 /// on `registry`'s host and port), from the user's `auth`, as the module's documentation says.
 pub async fn negotiate(
-    http: &reqwest::Client,
+    http: &Http,
     base: &str,
     registry: &Authority,
     repository: &str,
@@ -169,15 +171,19 @@ pub async fn negotiate(
             withheld = true;
         }
     }
-    ask(request, host, withheld).await.map(Credentials::Bearer)
+    ask(request, host, withheld, http.floor)
+        .await
+        .map(Credentials::Bearer)
 }
 
 /// The token the realm's `request` is answered with, read up to [`MAX_TOKEN_BYTES`]; `host`
-/// names the realm's host in errors, `withheld` says the user's credentials were not sent.
+/// names the realm's host in errors, `withheld` says the user's credentials were not sent; the
+/// answer's body is held to `floor`.
 async fn ask(
     request: reqwest::RequestBuilder,
     host: String,
     withheld: bool,
+    floor: SpeedFloor,
 ) -> Result<String, Failure> {
     let failed = |error| {
         Failure::Token(TokenFailure::Http {
@@ -199,9 +205,12 @@ async fn ask(
     {
         return Err(too_large());
     }
-    let (body, more) = read_up_to(response, MAX_TOKEN_BYTES)
+    let (body, more) = read_up_to(response, MAX_TOKEN_BYTES, floor)
         .await
-        .map_err(failed)?;
+        .map_err(|error| match error {
+            BodyError::Http(error) => failed(error),
+            slow @ BodyError::TooSlow(_) => Failure::Body(slow),
+        })?;
     if !code.is_success() {
         return Err(Failure::Token(TokenFailure::Status {
             host: host.clone(),
