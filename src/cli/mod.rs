@@ -350,8 +350,8 @@ pub struct InstallArgs {
     #[arg(long, value_name = "V|REQ", conflicts_with = "kcl")]
     pub version: Option<crate::version_spec::VersionSpec>,
     /// With `--version` or `--from`: accept unsigned packs, or packs signed by an untrusted key
-    /// (recorded in the lock): of every module, or with `=NAMES` (`--allow-unsigned=
-    /// provisioning_core`, a dependency) of the modules named only, the others still checked
+    /// (recorded in the lock): of every module, or with `=NAMES` of the modules named only
+    /// (`--allow-unsigned=provisioning_core`, a dependency), the others still checked
     #[arg(
         long,
         requires = "pack_source",

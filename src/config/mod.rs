@@ -445,7 +445,19 @@ mod tests {
             (
                 "",
                 &[("PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS", "0")],
-                "`distribution.network_timeout_secs` in the environment variable `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`: ",
+                "`distribution.network_timeout_secs` in the environment variable `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`: `0` would fail every request at once: it must be above zero",
+            ),
+            // Regression (issue 20): a negative number said "invalid value: integer `-1`,
+            // expected u64", without the origin.
+            (
+                "",
+                &[("PROVISIONING_DISTRIBUTION_LOW_SPEED_LIMIT", "-1")],
+                "`distribution.low_speed_limit` in the environment variable `PROVISIONING_DISTRIBUTION_LOW_SPEED_LIMIT`: `-1` is negative: it must be a whole number, 0 or more",
+            ),
+            (
+                "[evaluation]\ntimeout_secs = -5\n",
+                &[],
+                "`evaluation.timeout_secs` in `",
             ),
             (
                 "[nickel]\ncore_package_name = \"Provisioning Core\"\n",

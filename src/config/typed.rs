@@ -97,12 +97,20 @@ pub(super) fn check(
             check(text).map_err(|message| invalid(key, entries, message))?;
         }
     }
+    // Every number is a count, a size or a time: checked here, so that no parser's wording
+    // ("invalid value: integer `-1`, expected u64") reaches the user.
+    for (key, value) in resolved {
+        if let toml::Value::Integer(number) = value
+            && *number < 0
+        {
+            let message = format!("`{number}` is negative: it must be a whole number, 0 or more");
+            return Err(invalid(key, entries, message));
+        }
+    }
     let timeout = "distribution.network_timeout_secs";
-    if let Some(value) = resolved.get(timeout) {
-        value
-            .clone()
-            .try_into::<std::num::NonZeroU64>()
-            .map_err(|error| invalid(timeout, entries, error.message().trim().to_owned()))?;
+    if let Some(toml::Value::Integer(0)) = resolved.get(timeout) {
+        let message = "`0` would fail every request at once: it must be above zero".to_owned();
+        return Err(invalid(timeout, entries, message));
     }
     Ok(())
 }

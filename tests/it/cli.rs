@@ -363,24 +363,28 @@ fn a_subcommands_help_lists_the_global_options_apart() {
       <INFRA>     The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
 
     Options:
-          --force                Replace whatever stands where the module goes: a directory or file
-                                 where the link goes, or a `vendor/<module>` that `provisioning` did not
-                                 unpack (its files are lost)
-          --version <V|REQ>      Install a packed version (pack mode) instead of linking the live
-                                 source: exactly `1.2.3`, or the newest matching a requirement (`^1.2`,
-                                 `~1.2.3`, `>=1.0, <2.0`, `*`)
-          --allow-unsigned       With `--version` or `--from`: accept an unsigned pack, or one signed by
-                                 an untrusted key (recorded in the lock)
-          --from <PATH|DIR|URL>  Install from loose artifacts (pack mode), looked in before the
-                                 configured registries for the module and its dependencies; repeatable.
-                                 An artifact (`aws_prov_1.0.0.tar`, its `.minisig` beside it), a
-                                 directory (every `*.tar` in it, checked against a `SHA256SUMS` there if
-                                 any), an `https://` URL of an artifact, or a release URL: a directory
-                                 on a static host whose `SHA256SUMS` lists its artifacts. Without
-                                 `--version`, each module named is installed at the newest version the
-                                 artifacts hold
-          --kcl                  Use the legacy KCL layout (`kcl/`, `.kcl-modules/`, `kcl.mod`)
-      -h, --help                 Print help
+          --force                        Replace whatever stands where the module goes: a directory or
+                                         file where the link goes, or a `vendor/<module>` that
+                                         `provisioning` did not unpack (its files are lost)
+          --version <V|REQ>              Install a packed version (pack mode) instead of linking the
+                                         live source: exactly `1.2.3`, or the newest matching a
+                                         requirement (`^1.2`, `~1.2.3`, `>=1.0, <2.0`, `*`)
+          --allow-unsigned[=<NAMES>...]  With `--version` or `--from`: accept unsigned packs, or packs
+                                         signed by an untrusted key (recorded in the lock): of every
+                                         module, or with `=NAMES` of the modules named only
+                                         (`--allow-unsigned=provisioning_core`, a dependency), the
+                                         others still checked
+          --from <PATH|DIR|URL>          Install from loose artifacts (pack mode), looked in before the
+                                         configured registries for the module and its dependencies;
+                                         repeatable. An artifact (`aws_prov_1.0.0.tar`, its `.minisig`
+                                         beside it), a directory (every `*.tar` in it, checked against a
+                                         `SHA256SUMS` there if any), an `https://` URL of an artifact,
+                                         or a release URL: a directory on a static host whose
+                                         `SHA256SUMS` lists its artifacts. Without `--version`, each
+                                         module named is installed at the newest version the artifacts
+                                         hold
+          --kcl                          Use the legacy KCL layout (`kcl/`, `.kcl-modules/`, `kcl.mod`)
+      -h, --help                         Print help
 
     Global options:
           --base <DIR>          The provisioning base directory [default: `$PROVISIONING`, else the

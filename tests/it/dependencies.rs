@@ -372,7 +372,7 @@ fn unsigned_dependencies_and_disagreeing_records_are_refused() {
     error: failed to install `aws` 1.0.0 into `wuji`
       caused by: no version of `provisioning_core` satisfies the requirement on it:
         aws_prov 1.0.0 requires provisioning_core ^0.1
-    hint: available: 0.1.0 (unsigned); pass `--allow-unsigned` to accept unsigned versions
+    hint: available: 0.1.0 (unsigned); pass `--allow-unsigned=provisioning_core` to accept its unsigned versions
     ");
     assert_eq!(context.tree("workspace/infra/wuji"), before);
 

@@ -69,7 +69,7 @@ fn packing_again_with_a_key_adds_the_signature_to_the_same_bytes() {
     --- stderr
     error: failed to install `local` 0.2.0 into `homelab`
       caused by: `local_prov` 0.2.0 failed verification: signature: the artifact is not signed
-    hint: pack it again to sign it with your key: `provisioning pack provider local`, or pass `--allow-unsigned`
+    hint: pack it again to sign it with your key: `provisioning pack provider local`, or pass `--allow-unsigned=local` to accept it unsigned
     ");
     let verify = context.run(["pack", "verify", "local_prov@0.2.0"]);
     assert_eq!(verify.code, 1, "{verify}");
@@ -137,7 +137,7 @@ fn an_unsigned_copy_of_bytes_signed_since_points_at_the_signed_ones() {
     --- stderr
     error: failed to install `local` 0.2.0 into `homelab`
       caused by: `downloads/local_prov_0.2.0.tar` (`local_prov` 0.2.0) failed verification: signature: the artifact is not signed
-    hint: a signed artifact comes with its signature beside it (`local_prov_0.2.0.tar.minisig`): get it from where the artifact came from, or pass `--allow-unsigned`
+    hint: a signed artifact comes with its signature beside it (`local_prov_0.2.0.tar.minisig`): get it from where the artifact came from, or pass `--allow-unsigned=local` to accept it unsigned
     ");
     context.run(["keys", "generate"]).success();
     context.run(["pack", "core"]).success();
@@ -148,7 +148,7 @@ fn an_unsigned_copy_of_bytes_signed_since_points_at_the_signed_ones() {
     --- stderr
     error: failed to install `local` 0.2.0 into `homelab`
       caused by: `downloads/local_prov_0.2.0.tar` (`local_prov` 0.2.0) failed verification: signature: the artifact is not signed
-    hint: `distribution/registry` holds the same bytes signed: install from there, without `--from`, or pass `--allow-unsigned`
+    hint: `distribution/registry` holds the same bytes signed: install from there, without `--from`, or pass `--allow-unsigned=local` to accept it unsigned
     ");
 }
 
@@ -203,7 +203,7 @@ fn a_signature_published_after_its_version_is_added_as_a_referrer() {
     --- stderr
     error: failed to install `aws` 1.0.0 into `wuji`
       caused by: `aws_prov` 1.0.0 failed verification: signature: the artifact is not signed
-    hint: `[REGISTRY]` holds it unsigned: its publisher can add the signature later (`provisioning keys generate`, pack it again, then `provisioning pack publish aws_prov@1.0.0`), or pass `--allow-unsigned`
+    hint: `[REGISTRY]` holds it unsigned: its publisher can add the signature later (`provisioning keys generate`, pack it again, then `provisioning pack publish aws_prov@1.0.0`), or pass `--allow-unsigned=aws` to accept it unsigned
     ");
     assert_eq!(team.tree("workspace"), before);
 
@@ -404,7 +404,7 @@ fn a_static_registry_serves_a_signature_added_later() {
     --- stderr
     error: failed to install `upcloud` 0.0.1 into `wuji`
       caused by: `upcloud_prov` 0.0.1 failed verification: signature: the artifact is not signed
-    hint: `[REGISTRY]` holds it unsigned: its publisher can add the signature later (`provisioning keys generate`, pack it again, then upload the `distribution/` directory again), or pass `--allow-unsigned`
+    hint: `[REGISTRY]` holds it unsigned: its publisher can add the signature later (`provisioning keys generate`, pack it again, then upload the `distribution/` directory again), or pass `--allow-unsigned=upcloud` to accept it unsigned
     ");
     // Accepted unsigned once, so the teammate's cache holds it.
     run(&[

@@ -103,7 +103,7 @@ fn install_from_refuses_unsigned_mismatched_and_foreign_artifacts() {
     --- stderr
     error: failed to install `local` 0.2.0 into `homelab`
       caused by: `downloads/local_prov_0.2.0.tar` (`local_prov` 0.2.0) failed verification: signature: the artifact is not signed
-    hint: a signed artifact comes with its signature beside it (`local_prov_0.2.0.tar.minisig`): get it from where the artifact came from, or pass `--allow-unsigned`
+    hint: a signed artifact comes with its signature beside it (`local_prov_0.2.0.tar.minisig`): get it from where the artifact came from, or pass `--allow-unsigned=local` to accept it unsigned
     ");
     assert!(!team.path("workspace/infra/homelab/vendor").exists());
     assert_snapshot!(run(&["downloads/local_prov_0.2.0.tar", "--allow-unsigned"]), @"

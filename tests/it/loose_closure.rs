@@ -342,7 +342,7 @@ fn install_from_refuses_what_is_wrong_and_names_the_artifact() {
     --- stderr
     error: failed to install `upcloud` 0.0.1 into `homelab`
       caused by: `unsigned/upcloud_prov_0.0.1.tar` (`upcloud_prov` 0.0.1) failed verification: signature: the artifact is not signed
-    hint: a signed artifact comes with its signature beside it (`upcloud_prov_0.0.1.tar.minisig`): get it from where the artifact came from, or pass `--allow-unsigned`
+    hint: a signed artifact comes with its signature beside it (`upcloud_prov_0.0.1.tar.minisig`): get it from where the artifact came from, or pass `--allow-unsigned=upcloud` to accept it unsigned
     ");
     // Not a pack.
     team.write("junk/provisioning_core_0.1.0.tar", "not a tar\n");

@@ -146,7 +146,7 @@ fn bad_requirements_say_what_is_accepted_and_what_exists() {
     error: failed to install `aws` ^1 into `homelab`
       caused by: no version of `aws_prov` satisfies the requirement on it:
         the command line requires aws_prov ^1
-    hint: available: 1.0.0 (unsigned); pass `--allow-unsigned` to accept unsigned versions
+    hint: available: 1.0.0 (unsigned); pass `--allow-unsigned=aws` to accept its unsigned versions
     ");
     unsigned
         .run([
