@@ -362,3 +362,21 @@ fn a_providers_module_name_names_the_provider() {
     hint: `upcloud_prov` is the module of the provider `upcloud`: commands name a provider `upcloud`
     ");
 }
+
+/// Regression: `providers install containerd wuji` said "unknown provider" and listed the
+/// providers, though `containerd` is a taskserv of the base: it says so, with the command.
+#[test]
+fn installing_a_taskserv_as_a_provider_names_its_kind_and_the_command() {
+    let context = TestContext::examples();
+    assert_snapshot!(context.run_unchanged("workspace/infra/wuji", ["providers", "install", "containerd", "wuji"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `containerd` is a taskserv, not a provider
+    hint: `provisioning module-loader load taskservs wuji containerd`
+    ");
+    assert_snapshot!(context.run(["providers", "install", "web", "wuji"]).stderr, @"
+    error: `web` is a cluster, not a provider
+    hint: `provisioning module-loader load clusters wuji web`
+    ");
+}

@@ -11,7 +11,7 @@ use crate::commands::changes::{self, Wording};
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::session::{Access, InfraSession};
-use crate::module::Layout;
+use crate::module::{Layout, ModuleKind};
 use crate::ops::{self, LoadOptions, PackOptions};
 use crate::printer::Printer;
 use crate::registry::loose::set::LooseSet;
@@ -61,7 +61,8 @@ pub fn install(
         }
         catalog.find_named(crate::module::ModuleKind::Core, args.provider.as_str())?
     } else {
-        find_provider(context, args, layout, packs.is_some())?
+        find_provider(context, args, layout, packs.is_some())
+            .map_err(|error| another_kind(&catalog, &args.provider, &args.infra, error))?
     };
     let access = if packs.is_some() {
         Access::Packs
@@ -113,6 +114,32 @@ fn find_provider(
         );
     }
     Ok(module)
+}
+
+/// An unknown provider that is a taskserv or a cluster: the error says so, with the command that
+/// loads it (`providers` commands are about providers, as `providers remove` refuses them).
+fn another_kind(
+    catalog: &catalog::Catalog,
+    name: &crate::names::ShortName,
+    infra: &str,
+    error: anyhow::Error,
+) -> anyhow::Error {
+    if !matches!(
+        error.downcast_ref::<catalog::CatalogError>(),
+        Some(catalog::CatalogError::UnknownProvider { .. })
+    ) {
+        return error;
+    }
+    for kind in [ModuleKind::Taskserv, ModuleKind::Cluster] {
+        if catalog.find_named(kind, name.as_str()).is_ok() {
+            return anyhow::anyhow!(
+                "`{name}` is a {}, not a provider\nhint: `provisioning module-loader load {} {infra} {name}`",
+                kind.as_str(),
+                kind.dir_name()
+            );
+        }
+    }
+    error
 }
 
 /// A provider known to a registry only: no source here.
