@@ -131,6 +131,21 @@ fn a_wrong_module_name_of_each_kind_is_named() {
         &[
             case("providers install nosuch wuji", 1, "nosuch"),
             case("providers install upcloud_prov wuji", 1, "`upcloud`"),
+            case(
+                "providers install containerd wuji",
+                1,
+                "module-loader load taskservs",
+            ),
+            case(
+                "providers install web wuji",
+                1,
+                "module-loader load clusters",
+            ),
+            case(
+                "providers install upcloud wuji --allow-unsigned=Bad",
+                2,
+                "`Bad`",
+            ),
             case("providers remove nosuch wuji", 1, "nosuch"),
             case("providers info nosuch", 1, "nosuch"),
             case("providers test nosuch", 1, "nosuch"),
