@@ -78,6 +78,9 @@ fn record_written(
             infra.stat_index.record(&key, metadata, hash);
         }
     }
+    // These are all its files: what the index recorded of the module before is replaced, even
+    // when nothing checks the module again in this command (an `install`).
+    infra.stat_index.examined(module.as_str());
 }
 
 /// Fails when `vendor/<module>` holds work that replacing it with `pack` would lose: it is not
