@@ -234,12 +234,19 @@ fn check_kind(kind: tar::EntryType, name: &str) -> Result<Kind, UnpackError> {
     }
 }
 
-/// Writes checked files under `dir` (which must be new and empty), modes 0644 or 0755.
-pub fn write_files(dir: &Path, files: &[ArtifactFile]) -> std::io::Result<()> {
-    for file in files {
-        crate::fs::write_new_file(&dir.join(&file.path), &file.contents, file.executable)?;
-    }
-    Ok(())
+/// Writes checked files under `dir` (which must be new and empty), modes 0644 or 0755; returns
+/// what `stat` says of each, in the order of `files`.
+pub fn write_files(dir: &Path, files: &[ArtifactFile]) -> std::io::Result<Vec<std::fs::Metadata>> {
+    crate::fs::write_new_tree(
+        dir,
+        files.iter().map(|file| {
+            (
+                file.path.as_str(),
+                file.contents.as_slice(),
+                file.executable,
+            )
+        }),
+    )
 }
 
 /// The `h1:` content hash of unpacked files, as the registry records it.

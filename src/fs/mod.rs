@@ -57,6 +57,59 @@ pub fn write_new_file(path: &Path, contents: &[u8], executable: bool) -> io::Res
     Ok(())
 }
 
+/// Writes the files of an unpacked tree into `dir`, a fresh staging directory that is renamed
+/// into place whole: each `(path relative to dir, contents, executable)` created new, mode 0755
+/// when executable, else 0644, its parent directories made once each (not once a file).
+/// Returns what `stat` says of each file as written, in order: a stat index records it, so the
+/// tree is never read back to be hashed. Not synced: a vendored tree is checked against its
+/// file list, and restored by the next `sync` if a crash cut it short.
+pub fn write_new_tree<'a>(
+    dir: &Path,
+    files: impl IntoIterator<Item = (&'a str, &'a [u8], bool)>,
+) -> io::Result<Vec<std::fs::Metadata>> {
+    let mut made = std::collections::BTreeSet::new();
+    let mut written = Vec::new();
+    for (relative, contents, executable) in files {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent()
+            && parent != dir
+            && !made.contains(parent)
+        {
+            fs_err::create_dir_all(parent)?;
+            made.insert(parent.to_owned());
+        }
+        let mode = if executable { 0o755 } else { 0o644 };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(mode);
+        }
+        let mut file = options
+            .open(&path)
+            .map_err(|error| with_path(error, &path))?;
+        file.write_all(contents)
+            .map_err(|error| with_path(error, &path))?;
+        let mut metadata = file.metadata().map_err(|error| with_path(error, &path))?;
+        // The umask may have taken bits away: the mode is set exactly (and the file's `stat`
+        // taken again, since that changes its change time).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            if metadata.permissions().mode() & 0o7777 != mode {
+                file.set_permissions(std::fs::Permissions::from_mode(mode))
+                    .map_err(|error| with_path(error, &path))?;
+                metadata = file.metadata().map_err(|error| with_path(error, &path))?;
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        written.push(metadata);
+    }
+    Ok(written)
+}
+
 fn write_atomically(path: &Path, contents: &[u8], private: bool, sync: bool) -> io::Result<()> {
     let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()

@@ -18,7 +18,7 @@ use super::{Infra, VENDOR_DIR};
 use crate::artifact::verify::AllowUnsigned;
 use crate::catalog::Catalog;
 use crate::context::Context;
-use crate::module::Layout;
+use crate::module::{Layout, PackageManifest};
 use crate::names::ModuleName;
 use crate::registry::{Registry, VersionEntry};
 use crate::resolve::{self, Candidate, Origin, Requirement, ResolveError};
@@ -228,6 +228,36 @@ pub fn installed_dependencies(
     crate::module::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))
         .map(|manifest| manifest.dependencies)
         .ok()
+}
+
+/// The manifests of an infra's installed modules, each read at most once: a command that both
+/// checks the modules' dependencies and writes the generated import files (which name each
+/// module's entry point) reads every manifest once, not once for each. Built after the last
+/// change to the disk it describes, and dropped with it.
+#[derive(Debug, Default)]
+pub struct InstalledManifests {
+    read: std::cell::RefCell<BTreeMap<PathBuf, Option<std::rc::Rc<PackageManifest>>>>,
+}
+
+impl InstalledManifests {
+    /// The manifest of `entry` as installed in `infra`; `None` when it cannot be read
+    /// (`validate` reports why).
+    pub fn of(
+        &self,
+        context: &Context,
+        infra: &Infra,
+        entry: &LockEntry,
+    ) -> Option<std::rc::Rc<PackageManifest>> {
+        let path = installed_dir(context, infra, entry).join(Layout::Nickel.manifest_file());
+        if let Some(known) = self.read.borrow().get(&path) {
+            return known.clone();
+        }
+        let manifest = crate::module::read_package_manifest(&path)
+            .ok()
+            .map(std::rc::Rc::new);
+        self.read.borrow_mut().insert(path, manifest.clone());
+        manifest
+    }
 }
 
 /// Where an installed module's files are, as the infra's import path sees them.

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Infra;
-use super::closure::installed_dir;
+use super::closure::InstalledManifests;
 use super::lockfile::{LockEntry, ProvidersLock};
 use crate::context::Context;
 use crate::digest::Sha256;
@@ -50,6 +50,17 @@ pub fn render(
     lock: &ProvidersLock,
     kind: ModuleKind,
 ) -> Option<String> {
+    render_with(context, infra, lock, kind, &InstalledManifests::default())
+}
+
+/// [`render`], reading the modules' manifests through `manifests`.
+fn render_with(
+    context: &Context,
+    infra: &Infra,
+    lock: &ProvidersLock,
+    kind: ModuleKind,
+    manifests: &InstalledManifests,
+) -> Option<String> {
     let mut entries: Vec<&LockEntry> = lock
         .providers
         .iter()
@@ -63,12 +74,10 @@ pub fn render(
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     let mut body = String::from("{\n");
     for entry in entries {
-        let entry_point = crate::module::read_package_manifest(
-            &installed_dir(context, infra, entry).join(Layout::Nickel.manifest_file()),
-        )
-        .ok()
-        .and_then(|manifest| manifest.entry)
-        .unwrap_or_else(|| Layout::Nickel.default_entry().to_owned());
+        let entry_point = manifests
+            .of(context, infra, entry)
+            .and_then(|manifest| manifest.entry.clone())
+            .unwrap_or_else(|| Layout::Nickel.default_entry().to_owned());
         body.push_str(&format!(
             "  {} = import \"{}/{}\",\n",
             field_name(entry.name.as_str()),
@@ -209,17 +218,28 @@ pub struct Refreshed {
 /// unless its kind is no longer used (then it stays).
 pub fn refresh(context: &Context, infra: &Infra) -> anyhow::Result<Refreshed> {
     let lock = ProvidersLock::read(&infra.lock_path())?;
+    refresh_with(context, infra, &lock, &InstalledManifests::default())
+}
+
+/// [`refresh`] for `lock`, the lock file as the caller just wrote or read it, reading the
+/// modules' manifests through `manifests`.
+pub fn refresh_with(
+    context: &Context,
+    infra: &Infra,
+    lock: &ProvidersLock,
+    manifests: &InstalledManifests,
+) -> anyhow::Result<Refreshed> {
     let mut done = Refreshed::default();
     for (kind, file) in FILES {
         let target = path(infra, file);
         let found = read_generated(&target)?;
         if found.as_deref().is_some_and(foreign) {
-            if render(context, infra, &lock, kind).is_some() {
+            if render_with(context, infra, lock, kind, manifests).is_some() {
                 done.foreign.push(file);
             }
             continue;
         }
-        match render(context, infra, &lock, kind) {
+        match render_with(context, infra, lock, kind, manifests) {
             Some(wanted) if found.as_deref() != Some(wanted.as_str()) => {
                 if found.as_deref().is_some_and(|text| !intact(text)) {
                     done.discarded.push(file);

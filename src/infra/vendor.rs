@@ -41,7 +41,8 @@ pub fn place(
     }
     transaction.create_dir_all(&infra.dir.join(VENDOR_DIR))?;
     let staging = Staging::new(&infra.dir)?;
-    unpack::write_files(staging.path(), &pack.files).context("failed to unpack")?;
+    let written = unpack::write_files(staging.path(), &pack.files).context("failed to unpack")?;
+    record_written(infra, module, &sums, &pack.files, &written);
     let target = infra.vendor_dir(module);
     if entry_at(&target)? != Entry::Missing {
         transaction.remove_dir(&target)?;
@@ -53,6 +54,33 @@ pub fn place(
     transaction.move_new_dir_into_place(staging.path(), &target)?;
     staging.moved();
     Ok(true)
+}
+
+/// Records in the infra's stat index the hash of each file just written (from its file list,
+/// `sums`, hashed from the verified bytes in memory) with its `stat` as written: the check
+/// after the change, and the next command, do not read the files back to hash them. A rename
+/// of the directory they are in changes none of what the index compares.
+fn record_written(
+    infra: &Infra,
+    module: &ModuleName,
+    sums: &str,
+    files: &[crate::artifact::ArtifactFile],
+    written: &[std::fs::Metadata],
+) {
+    let hashes: std::collections::BTreeMap<&str, &str> = sums
+        .lines()
+        .filter_map(|line| line.split_once("  "))
+        .map(|(hash, name)| (name, hash))
+        .collect();
+    for (file, metadata) in files.iter().zip(written) {
+        let key = format!("{module}/{}", file.path);
+        if let Some(hash) = hashes.get(key.as_str()) {
+            infra.stat_index.record(&key, metadata, hash);
+        }
+    }
+    // These are all its files: what the index recorded of the module before is replaced, even
+    // when nothing checks the module again in this command (an `install`).
+    infra.stat_index.examined(module.as_str());
 }
 
 /// Fails when `vendor/<module>` holds work that replacing it with `pack` would lose: it is not

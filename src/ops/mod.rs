@@ -56,7 +56,17 @@ pub(crate) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<(
 /// from the lock and the disk the change left). A failure is said, not fatal: the change itself
 /// is done, and `validate` reports the file, `sync` rewrites it.
 pub(crate) fn regenerate(context: &Context, infra: &Infra, leftovers: &mut Vec<String>) {
-    match crate::infra::generated::refresh(context, infra) {
+    let refreshed = crate::infra::generated::refresh(context, infra);
+    report_regenerated(infra, refreshed, leftovers);
+}
+
+/// What rewriting the generated files did, as warnings for `leftovers`.
+fn report_regenerated(
+    infra: &Infra,
+    refreshed: anyhow::Result<crate::infra::generated::Refreshed>,
+    leftovers: &mut Vec<String>,
+) {
+    match refreshed {
         Ok(done) => {
             leftovers.extend(done.kept.into_iter().map(|file| {
                 format!("`{file}` was edited by hand and lists modules the infra no longer has; it stays\nhint: delete it, or edit it to match")

@@ -7,19 +7,21 @@
 //! savepoint, and reported), then the pruning, then the manifests, written once. An entry that
 //! fails is left as it was; the lock is not changed.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::bail;
 
 use crate::artifact::verify::{AllowUnsigned, Unsigned};
 use crate::fs::Transaction;
+use crate::infra::closure::InstalledManifests;
 use crate::infra::lockfile::{Installed, LockEntry, PackPin, ProvidersLock, Signer};
 use crate::infra::manifest::InfraManifestMut;
 use crate::infra::session::InfraSession;
-use crate::infra::state::{VendorState, source_path, vendor_state};
-use crate::infra::{Change, link, link_dependency_path, vendor, vendor_dependency_path};
+use crate::infra::state::{self, ModuleStatus, VendorState, source_path, vendor_state};
+use crate::infra::{Change, generated, link, link_dependency_path, vendor, vendor_dependency_path};
 use crate::module::Layout;
-use crate::names::PackRef;
+use crate::names::{ModuleName, PackRef};
 use crate::registry::{Registry, Trust, VerifiedPack};
 use crate::version_spec::VersionSpec;
 
@@ -58,7 +60,7 @@ pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
     };
     let mut transaction = Transaction::new();
     let mut leftovers = Vec::new();
-    let entries = planned
+    let entries: Vec<SyncedEntry> = planned
         .into_iter()
         .map(|(entry, step)| {
             let result = step.and_then(|step| {
@@ -110,12 +112,50 @@ pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
     }
     leftovers.extend(transaction.commit());
     leftovers.extend(session.committed(lock, manifests.nickel));
-    super::regenerate(session.context, &session.infra, &mut leftovers);
+    let installed = InstalledManifests::default();
+    let remaining = remaining_problems(session, &entries, &installed)?;
+    let infra = &session.infra;
+    let refreshed = generated::refresh_with(session.context, infra, session.lock(), &installed);
+    super::report_regenerated(infra, refreshed, &mut leftovers);
     Ok(SyncReport {
         entries,
         pruned,
         leftovers,
+        remaining,
     })
+}
+
+/// What still differs from the lock after the sync, besides the entries that failed (reported
+/// with their error). An entry the plan found as the lock says and the sync left alone is not
+/// looked at again: nothing in the sync touches it (pruning removes only what the lock does not
+/// list). What changed is checked again, and the dependencies of every module, and strays.
+fn remaining_problems(
+    session: &InfraSession<'_>,
+    entries: &[SyncedEntry],
+    installed: &InstalledManifests,
+) -> anyhow::Result<Vec<ModuleStatus>> {
+    // Keyed by layout too: the two layouts may each have a module of one name.
+    let settled: BTreeSet<(&str, &ModuleName)> = entries
+        .iter()
+        .filter(|synced| matches!(synced.result, Ok(Change::Unchanged)))
+        .map(|synced| (synced.entry.layout.manifest_file(), &synced.entry.module))
+        .collect();
+    let failed: BTreeSet<&str> = entries
+        .iter()
+        .filter(|synced| synced.result.is_err())
+        .map(|synced| synced.entry.module.as_str())
+        .collect();
+    let statuses = state::inspect_lock(
+        session.context,
+        &session.infra,
+        session.lock(),
+        &|entry| settled.contains(&(entry.layout.manifest_file(), &entry.module)),
+        installed,
+    )?;
+    Ok(statuses
+        .into_iter()
+        .filter(|status| status.state.is_problem() && !failed.contains(status.module.as_str()))
+        .collect())
 }
 
 /// The manifests sync edits: the Nickel layout's (the session's), and the legacy layout's,
@@ -205,12 +245,14 @@ fn plan(
     Ok(planned)
 }
 
-/// What sync did: each entry's outcome, what it pruned, what it could not delete.
+/// What sync did: each entry's outcome, what it pruned, what it could not delete, and what
+/// still differs from the lock (besides the entries that failed).
 #[derive(Debug)]
 pub struct SyncReport {
     pub entries: Vec<SyncedEntry>,
     pub pruned: Pruned,
     pub leftovers: Vec<String>,
+    pub remaining: Vec<ModuleStatus>,
 }
 
 /// What sync removed because the lock does not list it.

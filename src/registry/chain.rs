@@ -9,9 +9,39 @@ use crate::names::{ModuleName, PackRef};
 /// last one is the answer when none has it.
 pub struct Chain {
     pub(super) registries: Vec<Box<dyn Registry>>,
+    /// What [`Registry::prefetch`] fetched from the first registry to learn that it has a
+    /// pack: kept for the fetch that follows, so the pack is not read twice.
+    probed: std::sync::Mutex<std::collections::BTreeMap<PackRef, Fetched>>,
 }
 
 impl Chain {
+    pub(super) fn new(registries: Vec<Box<dyn Registry>>) -> Self {
+        Self {
+            registries,
+            probed: std::sync::Mutex::default(),
+        }
+    }
+
+    /// `registry` (the `index`th of the chain) fetching `pack`: from what prefetch kept, for
+    /// the first registry.
+    fn fetch_from(
+        &self,
+        index: usize,
+        registry: &dyn Registry,
+        pack: &PackRef,
+    ) -> Result<Fetched, RegistryError> {
+        if index == 0
+            && let Some(fetched) = self
+                .probed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(pack)
+        {
+            return Ok(fetched);
+        }
+        registry.fetch(pack)
+    }
+
     /// The registry that gives `pack` (see [`Registry::fetch_verified`]), and what it gave.
     fn serving(
         &self,
@@ -21,7 +51,7 @@ impl Chain {
         let mut mismatch = None;
         let mut not_found = None;
         for (index, registry) in self.registries.iter().enumerate() {
-            match registry.fetch(pack) {
+            match self.fetch_from(index, registry.as_ref(), pack) {
                 Ok(fetched) if pinned.is_none_or(|pinned| fetched.entry.sha256 == *pinned) => {
                     return Ok((index, fetched));
                 }
@@ -170,8 +200,8 @@ impl Registry for Chain {
 
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
         let mut last = None;
-        for registry in &self.registries {
-            match registry.fetch(pack) {
+        for (index, registry) in self.registries.iter().enumerate() {
+            match self.fetch_from(index, registry.as_ref(), pack) {
                 Err(error) if error.is_not_found() => last = Some(error),
                 result => return result,
             }
@@ -215,11 +245,18 @@ impl Registry for Chain {
         let Some((first, rest)) = self.registries.split_first() else {
             return;
         };
-        let missing: Vec<PackRef> = packs
-            .iter()
-            .filter(|pack| first.fetch(pack).is_err())
-            .cloned()
-            .collect();
+        let mut missing = Vec::new();
+        for pack in packs {
+            match first.fetch(pack) {
+                Ok(fetched) => {
+                    self.probed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(pack.clone(), fetched);
+                }
+                Err(_) => missing.push(pack.clone()),
+            }
+        }
         for registry in rest {
             registry.prefetch(&missing);
         }

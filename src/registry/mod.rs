@@ -390,7 +390,7 @@ impl Registries {
     pub fn chain(self) -> Chain {
         let mut registries: Vec<Box<dyn Registry>> = vec![Box::new(self.local)];
         registries.extend(self.remote);
-        Chain { registries }
+        Chain::new(registries)
     }
 
     /// `first` (loose artifacts), the local directory, the sources a lock records that are
@@ -411,7 +411,7 @@ impl Registries {
             registries.push(Box::new(source));
         }
         registries.extend(self.remote);
-        Chain { registries }
+        Chain::new(registries)
     }
 
     /// The remote registry when there is one, else the local directory: what `registry list`

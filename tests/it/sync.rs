@@ -222,3 +222,30 @@ fn the_next_command_removes_what_killed_runs_left() {
     context.run(["pack", "provider", "local"]).success();
     assert!(!packages.join(".provisioning-m3n4o5.tmp").exists());
 }
+
+/// The final check of a sync looks again only at what the sync changed, but still checks every
+/// module's dependencies: a pack the plan found intact (and left alone) whose dependency the
+/// lock no longer lists is reported, and the sync fails.
+#[test]
+fn sync_reports_an_unmet_dependency_of_a_module_it_left_alone() {
+    let (context, _) = pinned_aws();
+    let lock_path = "workspace/infra/homelab/providers.manifest.yaml";
+    let lock = context.read(lock_path);
+    let (head, entries) = lock.split_once("\n- ").expect("a lock with entries");
+    let kept: Vec<&str> = entries
+        .split("\n- ")
+        .filter(|entry| !entry.contains("module: provisioning_core"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{lock}");
+    context.write(lock_path, &format!("{head}\n- {}", kept.join("\n- ")));
+    let run = context.run(["providers", "sync", "homelab"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stderr.contains("Removed `vendor/provisioning_core`")
+            && run.stderr.contains("`aws_prov` (unmet dependency)")
+            && run
+                .stderr
+                .contains("`homelab` still differs from its lock: 1 problem"),
+        "{run}"
+    );
+}

@@ -3,7 +3,7 @@ use crate::cli::SyncArgs;
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
 use crate::infra::session::{Access, InfraSession};
-use crate::infra::state;
+use crate::infra::state::ModuleStatus;
 use crate::infra::{Change, Infra};
 use crate::ops;
 use crate::printer::Printer;
@@ -26,7 +26,7 @@ pub fn sync(args: &SyncArgs, context: &Context, printer: &Printer) -> anyhow::Re
     let failed = print_entries(printer, results);
     print_pruned(printer, pruned);
     // Sync promises the lock's state exactly: whatever still differs is a failure too.
-    let differences = remaining_differences(context, infra, results, printer)?;
+    let differences = remaining_differences(&report.remaining, printer);
     let total = results.len();
     if failed > 0 {
         printer.error_message(format!(
@@ -113,28 +113,14 @@ fn print_pruned(printer: &Printer, pruned: &ops::Pruned) {
 
 /// Sync promises the lock's state exactly: whatever still differs (and was not reported as a
 /// failed entry) is printed, and counted as a failure too.
-fn remaining_differences(
-    context: &Context,
-    infra: &Infra,
-    results: &[ops::SyncedEntry],
-    printer: &Printer,
-) -> anyhow::Result<usize> {
-    let reported: Vec<String> = results
-        .iter()
-        .filter(|synced| synced.result.is_err())
-        .map(|synced| synced.entry.module.to_string())
-        .collect();
-    let mut differences = 0;
-    for module in state::inspect(context, infra)? {
-        if module.state.is_problem() && !reported.contains(&module.module) {
-            differences += 1;
-            printer.error_message(format!(
-                "`{}` ({}): {}",
-                module.module,
-                module.state.as_str(),
-                module.detail.as_deref().unwrap_or_default()
-            ));
-        }
+fn remaining_differences(remaining: &[ModuleStatus], printer: &Printer) -> usize {
+    for module in remaining {
+        printer.error_message(format!(
+            "`{}` ({}): {}",
+            module.module,
+            module.state.as_str(),
+            module.detail.as_deref().unwrap_or_default()
+        ));
     }
-    Ok(differences)
+    remaining.len()
 }

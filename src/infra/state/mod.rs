@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 
+use super::closure::InstalledManifests;
 use super::lockfile::{Installed, LockEntry, Mode, ProvidersLock};
 use super::manifest::InfraManifest;
 use super::{Infra, VENDOR_DIR, link_dependency_path, vendor_dependency_path};
@@ -109,6 +110,26 @@ pub struct ModuleStatus {
 /// module the lock lists, then one per stray module it does not.
 pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<Vec<ModuleStatus>> {
     let lock = ProvidersLock::read(&infra.lock_path())?;
+    inspect_lock(
+        context,
+        infra,
+        &lock,
+        &|_| false,
+        &InstalledManifests::default(),
+    )
+}
+
+/// [`inspect`] of `lock` (the lock file as the caller holds it), taking the entries `settled`
+/// says were checked already in this command, and found as the lock says, as ok without
+/// looking at them again (their dependencies are still checked, and strays still found); the
+/// modules' manifests are read through `manifests`.
+pub fn inspect_lock(
+    context: &Context,
+    infra: &Infra,
+    lock: &ProvidersLock,
+    settled: &dyn Fn(&LockEntry) -> bool,
+    manifests: &InstalledManifests,
+) -> anyhow::Result<Vec<ModuleStatus>> {
     let mut modules = Vec::new();
     for layout in [Layout::Nickel, Layout::Kcl] {
         let manifest_path = infra.manifest_path(layout);
@@ -123,10 +144,14 @@ pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<Vec<ModuleSta
             .filter(|e| e.layout == layout)
             .collect();
         for entry in &entries {
-            let mut status = check_entry(context, infra, entry, &manifest)?;
+            let mut status = if settled(entry) {
+                status_of(entry, State::Ok, None)
+            } else {
+                check_entry(context, infra, entry, &manifest)?
+            };
             if status.state == State::Ok
                 && layout == Layout::Nickel
-                && let Some(problem) = unmet_dependency(context, infra, entry, &lock)
+                && let Some(problem) = unmet_dependency(context, infra, entry, lock, manifests)
             {
                 status.state = State::UnmetDependency;
                 status.detail = Some(problem);
@@ -145,10 +170,11 @@ fn unmet_dependency(
     infra: &Infra,
     entry: &LockEntry,
     lock: &ProvidersLock,
+    manifests: &InstalledManifests,
 ) -> Option<String> {
-    let dependencies = super::closure::installed_dependencies(context, infra, entry)?;
-    for (dependency, requirement) in dependencies {
-        match lock.module(&dependency) {
+    let manifest = manifests.of(context, infra, entry)?;
+    for (dependency, requirement) in &manifest.dependencies {
+        match lock.module(dependency) {
             None => {
                 return Some(format!(
                     "`{}` requires {dependency} {requirement}, which is not installed\nhint: install `{}` again to bring its dependencies: `provisioning providers install {} {}`",
@@ -209,7 +235,12 @@ fn check_entry(
         }
         other => other,
     };
-    Ok(ModuleStatus {
+    Ok(status_of(entry, state, detail))
+}
+
+/// The status of a module the lock lists.
+fn status_of(entry: &LockEntry, state: State, detail: Option<String>) -> ModuleStatus {
+    ModuleStatus {
         name: entry.name.to_string(),
         module: entry.module.to_string(),
         kind: entry.kind,
@@ -221,7 +252,7 @@ fn check_entry(
         detail,
         required_by: entry.required_by.iter().map(ToString::to_string).collect(),
         direct: entry.direct,
-    })
+    }
 }
 
 /// Whether the infra's manifest depends on `entry` as the lock says it should: at

@@ -170,6 +170,17 @@ impl StatIndex {
         Ok(hash)
     }
 
+    /// Records that `vendor/<key>`, which has `metadata`, holds bytes of sha256 `hash` (lowercase
+    /// hex): this command just wrote them, so checking the file later in the command, or in the
+    /// next one, does not read it back.
+    pub fn record(&self, key: &str, metadata: &Metadata, hash: &str) {
+        let mut inner = self.lock();
+        inner.load(&self.file);
+        inner
+            .seen
+            .insert(key.to_owned(), (Stamp::of(metadata), hash.to_owned()));
+    }
+
     /// Notes that this command hashed every file of `vendor/<module>`: what it saw replaces what
     /// the index recorded for that module.
     pub fn examined(&self, module: &str) {

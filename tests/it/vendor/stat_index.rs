@@ -41,32 +41,33 @@ fn index(context: &TestContext) -> std::path::PathBuf {
     files.pop().unwrap_or_else(|| dir.join("missing"))
 }
 
-/// Runs the binary under `strace` and returns the run with every regular file of a vendored
-/// module it opened (not the file lists, not the index, not directories it listed).
-fn opened_vendored_files(context: &TestContext, args: &[&str]) -> (Run, Vec<String>) {
-    let trace = context.path("../trace");
-    let trace_arg = trace.to_str().expect("utf-8 path");
+/// Runs the binary under `strace` (following the file system calls named in `trace`, e.g.
+/// `trace=openat,open`) and returns the run with the trace's lines, paths relative to the base.
+fn traced(context: &TestContext, trace: &str, args: &[&str]) -> (Run, Vec<String>) {
+    let file = context.path("../trace");
+    let file_arg = file.to_str().expect("utf-8 path");
     let output = context
-        .command_under(&[
-            "strace",
-            "-f",
-            "-qq",
-            "-e",
-            "trace=openat,open",
-            "-o",
-            trace_arg,
-        ])
+        .command_under(&["strace", "-f", "-qq", "-e", trace, "-o", file_arg])
         .args(args)
         .output()
         .expect("run strace");
     let run = Run::from_output(output, &context.path(""), &[]);
-    let vendor = context.path(&format!("{INFRA}/vendor/"));
-    let vendor = vendor.to_str().expect("utf-8 path");
-    let text = std::fs::read_to_string(&trace).expect("read the trace");
-    let opened = text
-        .lines()
+    let base = context.path("");
+    let base = base.to_str().expect("utf-8 path");
+    let text = std::fs::read_to_string(&file).expect("read the trace");
+    let lines = text.lines().map(|line| line.replace(base, "")).collect();
+    (run, lines)
+}
+
+/// Runs the binary under `strace` and returns the run with every regular file of a vendored
+/// module it opened (not the file lists, not the index, not directories it listed).
+fn opened_vendored_files(context: &TestContext, args: &[&str]) -> (Run, Vec<String>) {
+    let (run, lines) = traced(context, "trace=openat,open", args);
+    let vendor = format!("{INFRA}/vendor/");
+    let opened = lines
+        .iter()
         .filter_map(|line| line.split('"').nth(1))
-        .filter_map(|path| path.strip_prefix(vendor))
+        .filter_map(|path| path.strip_prefix(vendor.as_str()))
         .filter(|relative| relative.contains('/'))
         .filter(|relative| {
             context
@@ -155,4 +156,86 @@ fn a_damaged_index_is_ignored_and_rewritten() {
         "{rewritten}"
     );
     assert!(!Path::new(&index).with_extension("tmp").exists());
+}
+
+/// A sync with nothing to do answers from its plan: each vendored module's file list, directory
+/// and manifest are opened once (they were opened twice, by the plan and again by the final
+/// check), and nothing is written, the stat index included.
+#[test]
+fn a_sync_with_nothing_to_do_opens_each_module_once_and_writes_nothing() {
+    let context = synced();
+    let index = index(&context);
+    let (bytes, modified) = (
+        std::fs::read(&index).expect("read index"),
+        std::fs::metadata(&index)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+    );
+    let (run, lines) = traced(
+        &context,
+        "trace=openat,open,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat",
+        &["providers", "sync", "homelab"],
+    );
+    run.success();
+    for module in ["aws_prov", "provisioning_core"] {
+        for (what, path) in [
+            ("file list", format!("{INFRA}/vendor/{module}.sha256sums\"")),
+            ("directory", format!("{INFRA}/vendor/{module}\", O_RDONLY")),
+            (
+                "manifest",
+                format!("{INFRA}/vendor/{module}/manifest.toml\""),
+            ),
+        ] {
+            let opened = lines.iter().filter(|line| line.contains(&path)).count();
+            assert_eq!(
+                opened, 1,
+                "the {what} of `{module}` was opened {opened} times"
+            );
+        }
+    }
+    let changes: Vec<&String> = lines
+        .iter()
+        .filter(|line| !line.contains("openat") || line.contains("O_CREAT"))
+        .filter(|line| !line.contains("ENOENT") && !line.starts_with("+++"))
+        .collect();
+    assert!(
+        changes.is_empty(),
+        "sync with nothing to do wrote: {changes:#?}"
+    );
+    assert_eq!(std::fs::read(&index).expect("read index"), bytes);
+    let after = std::fs::metadata(&index)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(after, modified, "the stat index was rewritten");
+}
+
+/// What sync unpacks it hashed in memory, from the verified pack: it records each file's
+/// `stat` as written and never reads the files back. An edit made afterwards is still found.
+#[test]
+fn restoring_a_lost_vendor_reads_no_unpacked_file_back() {
+    let context = synced();
+    std::fs::remove_dir_all(context.path(&format!("{INFRA}/vendor"))).expect("lose vendor/");
+    let (run, opened) = opened_vendored_files(&context, &["providers", "sync", "homelab"]);
+    run.success();
+    assert!(run.stderr.contains("Restored `aws_prov` 1.0.0"), "{run}");
+    // The manifests are read for the dependency check and the generated files.
+    let read_back: Vec<&String> = opened
+        .iter()
+        .filter(|path| !path.ends_with("/manifest.toml"))
+        .collect();
+    assert!(
+        read_back.is_empty(),
+        "sync read back what it unpacked: {read_back:?}"
+    );
+    let installed = context.run(["providers", "installed", "homelab"]);
+    assert!(!installed.stdout.contains("drifted"), "{installed}");
+    context.write(
+        &format!("{INFRA}/vendor/aws_prov/main.ncl"),
+        "{ edited = true }\n",
+    );
+    let installed = context.run(["providers", "installed", "homelab"]);
+    assert!(
+        installed.stdout.contains("drifted vendor"),
+        "the edit went unnoticed:\n{installed}"
+    );
 }
