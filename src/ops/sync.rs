@@ -110,7 +110,7 @@ pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
     }
     leftovers.extend(transaction.commit());
     leftovers.extend(session.committed(lock, manifests.nickel));
-    super::regenerate(session.context, &session.infra, &mut leftovers);
+    super::regenerate(session, &mut leftovers);
     Ok(SyncReport {
         entries,
         pruned,
