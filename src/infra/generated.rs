@@ -10,6 +10,7 @@
 //! hash of their body: a file edited by hand is detected ([`inspect`]) and rewritten by the next
 //! [`refresh`] (`sync`, `load`, `unload`, and every install or removal).
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use super::Infra;
@@ -43,62 +44,84 @@ pub enum FileState {
     Foreign,
 }
 
-/// The file of `kind` as it should be for `lock`, or `None` when the infra has no module of it.
-pub fn render(
-    context: &Context,
-    infra: &Infra,
-    lock: &ProvidersLock,
-    kind: ModuleKind,
-) -> Option<String> {
-    render_with(context, infra, lock, kind, &InstalledManifests::default())
+/// Renders the generated files of one lock, reading the infra's `main.ncl` at most once (it
+/// matters only for a kind without modules).
+struct Renderer<'a> {
+    context: &'a Context,
+    infra: &'a Infra,
+    lock: &'a ProvidersLock,
+    manifests: &'a InstalledManifests,
+    main: OnceCell<Option<String>>,
 }
 
-/// [`render`], reading the modules' manifests through `manifests`.
-fn render_with(
-    context: &Context,
-    infra: &Infra,
-    lock: &ProvidersLock,
-    kind: ModuleKind,
-    manifests: &InstalledManifests,
-) -> Option<String> {
-    let mut entries: Vec<&LockEntry> = lock
-        .providers
-        .iter()
-        .filter(|entry| entry.kind == kind && entry.layout == Layout::Nickel)
-        .collect();
-    // A kind the infra no longer has keeps an empty file while its `main.ncl` imports it (the
-    // one `init` writes does), so the infra still evaluates.
-    if entries.is_empty() && !imported(infra, kind) {
-        return None;
+impl<'a> Renderer<'a> {
+    fn new(
+        context: &'a Context,
+        infra: &'a Infra,
+        lock: &'a ProvidersLock,
+        manifests: &'a InstalledManifests,
+    ) -> Self {
+        Self {
+            context,
+            infra,
+            lock,
+            manifests,
+            main: OnceCell::new(),
+        }
     }
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut body = String::from("{\n");
-    for entry in entries {
-        let entry_point = manifests
-            .of(context, infra, entry)
-            .and_then(|manifest| manifest.entry.clone())
-            .unwrap_or_else(|| Layout::Nickel.default_entry().to_owned());
-        body.push_str(&format!(
-            "  {} = import \"{}/{}\",\n",
-            field_name(entry.name.as_str()),
-            entry.module,
-            string_contents(&entry_point)
-        ));
-    }
-    body.push_str("}\n");
-    Some(format!(
-        "{MARK} `provisioning providers sync` rewrites it.\n# sha256 of what follows: {}\n{body}",
-        Sha256::of(body.as_bytes())
-    ))
-}
 
-/// Whether the infra's `main.ncl` imports the generated file of `kind`.
-fn imported(infra: &Infra, kind: ModuleKind) -> bool {
-    let Some(file) = file_name(kind) else {
-        return false;
-    };
-    crate::fs::read_to_string(&infra.dir.join("main.ncl"), crate::fs::FileKind::Nickel)
-        .is_ok_and(|text| text.contains(&format!("import \"{file}\"")))
+    /// The file of `kind` as it should be for the lock, or `None` when the infra has no module
+    /// of it.
+    fn render(&self, kind: ModuleKind) -> Option<String> {
+        let mut entries: Vec<&LockEntry> = self
+            .lock
+            .providers
+            .iter()
+            .filter(|entry| entry.kind == kind && entry.layout == Layout::Nickel)
+            .collect();
+        // A kind the infra no longer has keeps an empty file while its `main.ncl` imports it
+        // (the one `init` writes does), so the infra still evaluates.
+        if entries.is_empty() && !self.imported(kind) {
+            return None;
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut body = String::from("{\n");
+        for entry in entries {
+            let entry_point = self
+                .manifests
+                .of(self.context, self.infra, entry)
+                .and_then(|manifest| manifest.entry.clone())
+                .unwrap_or_else(|| Layout::Nickel.default_entry().to_owned());
+            body.push_str(&format!(
+                "  {} = import \"{}/{}\",\n",
+                field_name(entry.name.as_str()),
+                entry.module,
+                string_contents(&entry_point)
+            ));
+        }
+        body.push_str("}\n");
+        Some(format!(
+            "{MARK} `provisioning providers sync` rewrites it.\n# sha256 of what follows: {}\n{body}",
+            Sha256::of(body.as_bytes())
+        ))
+    }
+
+    /// Whether the infra's `main.ncl` imports the generated file of `kind`.
+    fn imported(&self, kind: ModuleKind) -> bool {
+        let Some(file) = file_name(kind) else {
+            return false;
+        };
+        self.main
+            .get_or_init(|| {
+                crate::fs::read_to_string(
+                    &self.infra.dir.join("main.ncl"),
+                    crate::fs::FileKind::Nickel,
+                )
+                .ok()
+            })
+            .as_deref()
+            .is_some_and(|text| text.contains(&format!("import \"{file}\"")))
+    }
 }
 
 /// Nickel's keywords: a field of one of these names must be quoted.
@@ -155,9 +178,11 @@ pub fn inspect(
     infra: &Infra,
     lock: &ProvidersLock,
 ) -> std::io::Result<Vec<(&'static str, FileState)>> {
+    let manifests = InstalledManifests::default();
+    let renderer = Renderer::new(context, infra, lock, &manifests);
     let mut states = Vec::new();
     for (kind, file) in FILES {
-        let wanted = render(context, infra, lock, kind);
+        let wanted = renderer.render(kind);
         let found = read_generated(&path(infra, file))?;
         let state = match (&wanted, &found) {
             (None, None) => continue,
@@ -212,34 +237,30 @@ pub struct Refreshed {
     pub kept: Vec<&'static str>,
 }
 
-/// Rewrites every generated file that differs from what the lock says, and removes those of
-/// kinds the infra no longer uses. A file of one of these names that has no generated header is
-/// the user's and is never written over; an edited generated file is rewritten (and said so),
-/// unless its kind is no longer used (then it stays).
-pub fn refresh(context: &Context, infra: &Infra) -> anyhow::Result<Refreshed> {
-    let lock = ProvidersLock::read(&infra.lock_path())?;
-    refresh_with(context, infra, &lock, &InstalledManifests::default())
-}
-
-/// [`refresh`] for `lock`, the lock file as the caller just wrote or read it, reading the
-/// modules' manifests through `manifests`.
-pub fn refresh_with(
+/// Rewrites every generated file that differs from what `lock` (the lock the infra's change
+/// just committed, held in memory: not read again) says, and removes those of kinds the infra
+/// no longer uses. A file of one of these names that has no generated header is the user's and
+/// is never written over; an edited generated file is rewritten (and said so), unless its kind
+/// is no longer used (then it stays). The modules' manifests are read through `manifests`.
+pub fn refresh(
     context: &Context,
     infra: &Infra,
     lock: &ProvidersLock,
     manifests: &InstalledManifests,
 ) -> anyhow::Result<Refreshed> {
+    let renderer = Renderer::new(context, infra, lock, manifests);
     let mut done = Refreshed::default();
     for (kind, file) in FILES {
         let target = path(infra, file);
         let found = read_generated(&target)?;
+        let wanted = renderer.render(kind);
         if found.as_deref().is_some_and(foreign) {
-            if render_with(context, infra, lock, kind, manifests).is_some() {
+            if wanted.is_some() {
                 done.foreign.push(file);
             }
             continue;
         }
-        match render_with(context, infra, lock, kind, manifests) {
+        match wanted {
             Some(wanted) if found.as_deref() != Some(wanted.as_str()) => {
                 if found.as_deref().is_some_and(|text| !intact(text)) {
                     done.discarded.push(file);

@@ -52,7 +52,7 @@ pub fn init(
     report.events.insert(0, Event::Created { infra: name, dir });
     report.warnings.extend(transaction.commit());
     if !options.modules.is_empty() {
-        super::regenerate(context, &session.infra, &mut report.warnings);
+        super::regenerate(&session, &mut report.warnings);
     }
     Ok(report)
 }

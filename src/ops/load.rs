@@ -68,7 +68,7 @@ pub fn load(session: &mut InfraSession<'_>, options: LoadOptions<'_>) -> anyhow:
     let mut transaction = Transaction::new();
     let mut report = apply(session, plan, &mut transaction)?;
     report.warnings.extend(transaction.commit());
-    super::regenerate(session.context, &session.infra, &mut report.warnings);
+    super::regenerate(session, &mut report.warnings);
     Ok(report)
 }
 

@@ -11,8 +11,10 @@ use std::collections::BTreeSet;
 
 use crate::context::Context;
 use crate::fs::Transaction;
+use crate::infra::closure::InstalledManifests;
 use crate::infra::lockfile::{Installed, LockEntry, Mode, PackPin, ProvidersLock, Signer};
 use crate::infra::manifest::InfraManifestMut;
+use crate::infra::session::InfraSession;
 use crate::infra::{Infra, link, vendor};
 use crate::module::Layout;
 use crate::module::ModuleKind;
@@ -54,19 +56,21 @@ pub(crate) fn clear_debris(context: &Context, infra: &Infra) -> anyhow::Result<(
 
 /// Rewrites the infra's generated import files after a change (a second step: they are derived
 /// from the lock and the disk the change left). A failure is said, not fatal: the change itself
-/// is done, and `validate` reports the file, `sync` rewrites it.
-pub(crate) fn regenerate(context: &Context, infra: &Infra, leftovers: &mut Vec<String>) {
-    let refreshed = crate::infra::generated::refresh(context, infra);
-    report_regenerated(infra, refreshed, leftovers);
+/// is done, and `validate` reports the file, `sync` rewrites it. Rendered from the lock the
+/// session committed, not read back from the disk.
+pub(crate) fn regenerate(session: &InfraSession<'_>, leftovers: &mut Vec<String>) {
+    regenerate_with(session, &InstalledManifests::default(), leftovers);
 }
 
-/// What rewriting the generated files did, as warnings for `leftovers`.
-fn report_regenerated(
-    infra: &Infra,
-    refreshed: anyhow::Result<crate::infra::generated::Refreshed>,
+/// [`regenerate`], reading the modules' manifests through `manifests` (a command that has
+/// already read them reads them once).
+pub(crate) fn regenerate_with(
+    session: &InfraSession<'_>,
+    manifests: &InstalledManifests,
     leftovers: &mut Vec<String>,
 ) {
-    match refreshed {
+    let infra = &session.infra;
+    match crate::infra::generated::refresh(session.context, infra, session.lock(), manifests) {
         Ok(done) => {
             leftovers.extend(done.kept.into_iter().map(|file| {
                 format!("`{file}` was edited by hand and lists modules the infra no longer has; it stays\nhint: delete it, or edit it to match")

@@ -92,7 +92,7 @@ pub fn remove(
     let empty = lock.providers.is_empty();
     warnings.extend(session.committed(lock, manifest));
     let (context, infra) = (session.context, &session.infra);
-    super::regenerate(context, infra, &mut warnings);
+    super::regenerate(session, &mut warnings);
     if empty {
         remove_empty_module_dirs(context, infra);
     }

@@ -19,7 +19,7 @@ use crate::infra::lockfile::{Installed, LockEntry, PackPin, ProvidersLock, Signe
 use crate::infra::manifest::InfraManifestMut;
 use crate::infra::session::InfraSession;
 use crate::infra::state::{self, ModuleStatus, VendorState, source_path, vendor_state};
-use crate::infra::{Change, generated, link, link_dependency_path, vendor, vendor_dependency_path};
+use crate::infra::{Change, link, link_dependency_path, vendor, vendor_dependency_path};
 use crate::module::Layout;
 use crate::names::{ModuleName, PackRef};
 use crate::registry::{Registry, Trust, VerifiedPack};
@@ -114,9 +114,7 @@ pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
     leftovers.extend(session.committed(lock, manifests.nickel));
     let installed = InstalledManifests::default();
     let remaining = remaining_problems(session, &entries, &installed)?;
-    let infra = &session.infra;
-    let refreshed = generated::refresh_with(session.context, infra, session.lock(), &installed);
-    super::report_regenerated(infra, refreshed, &mut leftovers);
+    super::regenerate_with(session, &installed, &mut leftovers);
     Ok(SyncReport {
         entries,
         pruned,

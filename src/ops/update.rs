@@ -214,7 +214,7 @@ fn apply(
     session.stage_lock(&lock, &mut transaction)?;
     warnings.extend(transaction.commit());
     warnings.extend(session.committed(lock, manifest));
-    super::regenerate(session.context, &session.infra, warnings);
+    super::regenerate(session, warnings);
     Ok(())
 }
 

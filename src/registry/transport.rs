@@ -242,11 +242,24 @@ impl Bounds {
     }
 }
 
+/// Makes *ring* the process's rustls crypto provider, once, before the first TLS client
+/// (`reqwest`'s here, `oci-client`'s in `registry::oci::client`) is built: the dependencies are
+/// built without rustls' default provider (aws-lc-rs), which cost 1.3 MiB of the binary and a
+/// CPU probe at every start (docs/performance.md, "Binary size").
+pub fn install_crypto_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // An error means a provider is installed already, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// The client every read goes through: the timeouts above, and redirects followed at most
 /// [`MAX_REDIRECTS`] times in a row, never to plain HTTP unless to a loopback host (nothing
 /// beyond this machine is spoken to in clear text, whatever a registry answers). `reqwest`
 /// drops the credentials on a redirect to another host.
 pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    install_crypto_provider();
     let redirects = reqwest::redirect::Policy::custom(|attempt| {
         let url = attempt.url();
         if attempt.previous().len() >= MAX_REDIRECTS {

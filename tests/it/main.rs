@@ -18,6 +18,7 @@ mod fixtures;
 mod help;
 mod hostile_registry;
 mod hostile_token;
+mod hot_path;
 mod http_registry;
 mod install;
 mod late_signatures;

@@ -15,6 +15,7 @@ const TOKEN_LIFETIME_SECS: usize = 24 * 60 * 60;
 
 /// The `oci-client` client for the registry at `url`.
 pub fn new(url: &OciUrl) -> Client {
+    crate::registry::transport::install_crypto_provider();
     let protocol = if url.is_loopback() {
         ClientProtocol::HttpsExcept(vec![url.host.clone()])
     } else {
