@@ -27,7 +27,7 @@ use crate::config::absolutize;
 use crate::context::Context;
 use crate::dependencies::ModuleImports;
 use crate::nickel::ExportCache;
-use crate::ops::pack::{Packed, Packer, Signing, SigningKey, Written};
+use crate::ops::pack::{Fingerprints, Packed, Packer, Signing, SigningKey, Written};
 use crate::printer::Printer;
 use crate::registry::DirectoryRegistry;
 use crate::signing::Keyring;
@@ -40,6 +40,7 @@ struct Setup {
     now: u64,
     destination: Destination,
     cache: ExportCache,
+    fingerprints: Fingerprints,
     signing: Option<SigningKey>,
     /// The modules dependencies name, reachable from one import directory.
     imports: ModuleImports,
@@ -59,6 +60,7 @@ impl Setup {
             },
         };
         let cache = ExportCache::new(&context.config.distribution.cache_path);
+        let fingerprints = Fingerprints::new(&context.config.distribution.cache_path);
         // No config directory (neither `XDG_CONFIG_HOME` nor `HOME`) means no key: pack unsigned.
         let signing = match Keyring::new(&context.env, &context.base) {
             Ok(keyring) => keyring.signing_key()?,
@@ -71,6 +73,7 @@ impl Setup {
             registry,
             destination,
             cache,
+            fingerprints,
             signing,
         })
     }
@@ -93,6 +96,7 @@ impl Setup {
             destination: &self.destination,
             metadata: &context.config.distribution.metadata,
             cache: Some(&self.cache),
+            fingerprints: Some(&self.fingerprints),
             now: self.now,
             force: output.force,
             skip_tests: output.skip_tests,

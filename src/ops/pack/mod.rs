@@ -4,9 +4,11 @@
 //! failure, a refused source or a conflicting existing version writes nothing.
 
 mod check;
+mod fingerprint;
 mod sign;
 
 pub use check::doc_tests;
+pub use fingerprint::Fingerprints;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -186,6 +188,8 @@ pub struct Packer<'a> {
     pub metadata: &'a Metadata,
     /// Evaluation results (exports, checks, doc tests, documentation) kept across runs.
     pub cache: Option<&'a ExportCache>,
+    /// What earlier packs were made from, compared by `stat`: the unchanged path.
+    pub fingerprints: Option<&'a Fingerprints>,
     /// Seconds since the epoch, for `created`.
     pub now: u64,
     pub force: bool,
@@ -203,8 +207,20 @@ pub type SigningKey = (minisign::SecretKey, minisign::PublicKey);
 
 impl Packer<'_> {
     pub fn pack(&self, evaluator: &mut Evaluator, input: &PackInput) -> Result<Packed, PackError> {
+        // Sources nobody touched since the last pack answer from its fingerprint; a closure
+        // that does not resolve is the whole pack's to report.
+        let key = self
+            .imports
+            .closure(&input.pack.module, &input.pack.version, &input.dependencies)
+            .ok()
+            .map(|closure| self.fingerprint_key(input, &closure));
+        if let Some(packed) = key.as_deref().and_then(|key| self.unchanged(key)) {
+            return Ok(packed);
+        }
+        let started = std::time::SystemTime::now();
         let pack = &input.pack;
         let (mut files, mut checked) = self.read_and_check(evaluator, input)?;
+        let read = std::mem::take(&mut checked.read);
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let artifact = crate::artifact::build(pack, &files, checked.export.as_deref())?;
         let cached_evaluation = checked.cached;
@@ -276,7 +292,7 @@ impl Packer<'_> {
             self.write_docs(pack, &docs, &mut transaction)?;
         }
         let leftovers = transaction.commit();
-        Ok(Packed {
+        let packed = Packed {
             leftovers,
             signer,
             signing,
@@ -288,7 +304,11 @@ impl Packer<'_> {
             size: artifact.bytes.len() as u64,
             written,
             cached_evaluation,
-        })
+        };
+        if let Some(key) = key {
+            self.record_fingerprint(key, started, input, &read, &packed);
+        }
+        Ok(packed)
     }
 
     /// The module's files, read and checked: hermetic, evaluating with its dependencies

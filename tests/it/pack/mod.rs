@@ -4,6 +4,7 @@ use insta::assert_snapshot;
 
 use crate::common::{TestContext, archive_file, inspect_archive};
 
+mod fingerprint;
 mod pins;
 mod registry;
 

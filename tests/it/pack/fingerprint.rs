@@ -1,0 +1,146 @@
+//! The unchanged path of `pack` (issue 24): a re-pack of sources nobody touched answers from a
+//! fingerprint compared by `stat`, opening no source file and no artifact; anything that
+//! changed is the whole pack, with the answer it gave before fingerprints.
+
+use std::time::Duration;
+
+use insta::assert_snapshot;
+
+use crate::common::{Run, TestContext};
+
+/// A fingerprint is recorded only once the sources are older than this at the start of a pack
+/// (`SETTLED` in `src/ops/pack/fingerprint.rs`, and a margin): freshly copied test files are not.
+const SETTLE: Duration = Duration::from_millis(2_200);
+
+/// `pack provider upcloud` under `strace`, and the files of the module or of the registry's
+/// packages it opened.
+fn pack_upcloud_traced(context: &TestContext) -> (Run, Vec<String>) {
+    let trace = context.base.parent().expect("temp root").join("trace");
+    let trace_arg = trace.display().to_string();
+    let output = context
+        .command_under(&[
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=openat",
+            "-o",
+            &trace_arg,
+        ])
+        .args(["pack", "provider", "upcloud"])
+        .output()
+        .expect("strace runs");
+    let module = context.path("extensions/providers/upcloud");
+    let packages = context.path("distribution/packages");
+    let opened = std::fs::read_to_string(&trace)
+        .expect("read trace")
+        .lines()
+        .filter_map(|line| line.split('"').nth(1))
+        .filter(|path| {
+            let path = std::path::Path::new(path);
+            path.starts_with(&module) || path.starts_with(&packages)
+        })
+        .map(|path| {
+            path.strip_prefix(&format!("{}/", context.base.display()))
+                .unwrap_or(path)
+                .to_owned()
+        })
+        .collect();
+    (Run::from_output(output, &context.base, &[]), opened)
+}
+
+/// Packs upcloud (when it is not packed yet), waits until its sources have settled, and packs it
+/// again.
+fn fingerprinted(context: TestContext) -> TestContext {
+    let context = context.packed(&["provider upcloud"]);
+    std::thread::sleep(SETTLE);
+    // This one records the fingerprint.
+    context.run(["pack", "provider", "upcloud"]).success();
+    context
+}
+
+#[test]
+fn an_unchanged_repack_opens_no_source_file_and_no_artifact() {
+    let context = fingerprinted(TestContext::examples().signed());
+    let _filters = context.filters().bind();
+    let (run, opened) = pack_upcloud_traced(&context);
+    assert_snapshot!(run, @"
+    exit: 0
+    --- stdout
+    --- stderr
+       Unchanged `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.00 KiB, sha256 6d5f57fbf5c5, signed by [KEY])
+    ");
+    // The catalog reads the module's manifest, and the index lists the packages: nothing else.
+    let read: Vec<&String> = opened
+        .iter()
+        .filter(|path| path.ends_with(".ncl") || path.ends_with(".tar"))
+        .collect();
+    assert!(read.is_empty(), "{read:?}");
+}
+
+#[test]
+fn a_fingerprint_never_hides_a_change() {
+    let context = fingerprinted(TestContext::examples());
+    let unchanged = "exit: 0\n--- stdout\n--- stderr\n   Unchanged `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.00 KiB, sha256 6d5f57fbf5c5, unsigned)\n";
+    let refused = |run: Run| {
+        assert_eq!(run.code, 1, "{run}");
+        assert!(
+            run.stderr.contains("is already packed with other contents"),
+            "{run}"
+        );
+    };
+
+    // A dependency at another version: the whole pack, which finds the same bytes.
+    let core = context.read("schemas/manifest.toml");
+    context.write("schemas/manifest.toml", &core.replace("0.1.0", "0.1.9"));
+    let (run, opened) = pack_upcloud_traced(&context);
+    assert_eq!(run.to_string(), unchanged);
+    assert!(
+        opened.iter().any(|path| path.ends_with("main.ncl")),
+        "{opened:?}"
+    );
+    context.write("schemas/manifest.toml", &core);
+
+    // A file the evaluation read outside the module (the core's) edited: the whole pack.
+    let schemas = context.read("schemas/main.ncl");
+    context.write("schemas/main.ncl", &format!("{schemas}# edited\n"));
+    let (run, opened) = pack_upcloud_traced(&context);
+    assert_eq!(run.to_string(), unchanged);
+    assert!(
+        opened.iter().any(|path| path.ends_with("main.ncl")),
+        "{opened:?}"
+    );
+
+    // A file added to the module (its directory changed): in the pack, so other contents.
+    let context = fingerprinted(context);
+    let notes = context.path("extensions/providers/upcloud/nickel/notes.md");
+    std::fs::write(&notes, "new\n").expect("write");
+    refused(context.run(["pack", "provider", "upcloud"]));
+    std::fs::remove_file(&notes).expect("rm");
+
+    // An edit that keeps the size: the new contents, refused as before fingerprints.
+    let context = fingerprinted(context);
+    let defaults = "extensions/providers/upcloud/nickel/defaults.ncl";
+    let original = context.read(defaults);
+    context.write(defaults, &original.replace("fi-hel1", "fi-hel2"));
+    refused(context.run(["pack", "provider", "upcloud"]));
+
+    // Written back as it was (touched, the same contents): unchanged, found by reading it.
+    context.write(defaults, &original);
+    let (run, opened) = pack_upcloud_traced(&context);
+    assert_eq!(run.to_string(), unchanged);
+    assert!(
+        opened.iter().any(|path| path.ends_with("defaults.ncl")),
+        "{opened:?}"
+    );
+
+    // The artifact deleted from the registry: packed again.
+    let context = fingerprinted(context);
+    std::fs::remove_file(context.path("distribution/packages/upcloud_prov_0.0.1.tar")).expect("rm");
+    assert_snapshot!(context.run(["pack", "provider", "upcloud"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.00 KiB, sha256 6d5f57fbf5c5, unsigned)
+    ");
+}
