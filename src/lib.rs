@@ -66,6 +66,7 @@ pub mod ops;
 pub mod printer;
 pub mod registry;
 pub mod resolve;
+pub mod sbom;
 pub mod signing;
 pub mod text;
 pub mod time;
@@ -179,16 +180,21 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
 
 /// The formats only one command prints are refused by the others, before they run.
 fn check_format(cli: &Cli) -> Result<(), UsageError> {
-    use cli::{Command, ModuleLoaderCommand, OutputFormat};
+    use cli::{Command, ModuleLoaderCommand, OutputFormat, ProvidersCommand};
     let only = match (cli.global.format, &cli.command) {
         (OutputFormat::Table | OutputFormat::Json | OutputFormat::Yaml, _)
         | (OutputFormat::Toml | OutputFormat::Text, Command::Export(_))
         | (
             OutputFormat::Dot | OutputFormat::Mermaid,
             Command::ModuleLoader(ModuleLoaderCommand::Graph(_)),
+        )
+        | (
+            OutputFormat::CycloneDx | OutputFormat::Spdx,
+            Command::Providers(ProvidersCommand::Sbom(_)),
         ) => return Ok(()),
         (OutputFormat::Toml | OutputFormat::Text, _) => "`export`",
         (OutputFormat::Dot | OutputFormat::Mermaid, _) => "`module-loader graph`",
+        (OutputFormat::CycloneDx | OutputFormat::Spdx, _) => "`providers sbom`",
     };
     let format = format!("{:?}", cli.global.format).to_lowercase();
     Err(UsageError(format!(
