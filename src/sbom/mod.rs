@@ -233,7 +233,7 @@ pub fn is_license_expression(license: &str) -> bool {
         })
 }
 
-/// A UUID shaped as RFC 4122 version 5 (the CycloneDX schema admits versions 1 to 5) from the
+/// A UUID shaped as RFC 4122 version 5 (name-based; SHA-256 instead of SHA-1) from the
 /// first 16 bytes of the sha256 of `content`: the same document always has the same identity.
 pub fn content_uuid(content: &[u8]) -> String {
     let digest = sha2::Sha256::digest(content);

@@ -6,6 +6,7 @@ mod common;
 
 mod bounds;
 mod cli;
+mod compliance;
 mod config;
 mod daily_loop;
 mod debris;
