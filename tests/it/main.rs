@@ -34,6 +34,7 @@ mod operations;
 mod pack;
 mod parsers;
 mod poisoned_cache;
+mod provenance;
 mod races;
 mod readme;
 mod reads;
