@@ -38,6 +38,8 @@
 //! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`, in bounded worker
 //!   processes, and caches the results.
 //! - [`signing`] manages minisign keys, signs artifacts and verifies signatures.
+//! - [`provenance`] builds, reads and verifies the signed SLSA provenance written beside each
+//!   pack (`<module>_<version>.intoto.jsonl`).
 //! - [`names`], [`digest`], [`address`] the typed values parsed at the edge: module and short
 //!   names, `module@version`, sha256, content hashes, the address of a remote registry.
 //! - [`fs`] is the only place that writes to disk (atomic writes, transactions, symlinks) and
@@ -64,6 +66,7 @@ pub mod names;
 pub mod nickel;
 pub mod ops;
 pub mod printer;
+pub mod provenance;
 pub mod registry;
 pub mod resolve;
 pub mod sbom;

@@ -35,6 +35,7 @@ mod operations;
 mod pack;
 mod parsers;
 mod poisoned_cache;
+mod provenance;
 mod races;
 mod readme;
 mod reads;

@@ -498,7 +498,7 @@ impl Registry for OciRegistry {
         &self,
         module: &ModuleName,
     ) -> Result<std::collections::BTreeSet<semver::Version>, RegistryError> {
-        Ok(self.oci_yanked(module)?)
+        Ok(self.oci_yanked(module)?.into_keys().collect())
     }
 
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
