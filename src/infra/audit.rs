@@ -1,16 +1,22 @@
 //! `providers audit`: every pin of an infra checked against what its registries and the trusted
-//! keys say today. A pin fails when its version is yanked, or when it is not signed by a key
-//! trusted now (unsigned, or by a key no longer trusted); what cannot be checked (a registry that
-//! cannot be read, a pin no registry holds any more, `--offline` without a cached record) is a
-//! warning. Linked modules follow their source and are not audited. Reads an [`InfraSession`]
+//! keys say today. A pin fails when its version is yanked, when it is not signed by a key
+//! trusted now (unsigned, or by a key no longer trusted), or when its provenance does not verify
+//! (its signature, its key, or its subject is not the pinned artifact); a pin without provenance
+//! (packed before provenance existed, or kept by a registry that does not carry it) and what
+//! cannot be checked (a registry that cannot be read, a pin no registry holds any more,
+//! `--offline` without a cached record) are warnings. Linked modules follow their source and are not audited. Reads an [`InfraSession`]
 //! (its lock, registries with the recorded sources, keys); writes nothing.
+
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::lockfile::{LockEntry, Signer};
 use super::session::InfraSession;
+use crate::artifact::ArtifactName;
 use crate::digest::Sha256;
-use crate::names::ModuleName;
+use crate::names::{ModuleName, PackRef};
+use crate::provenance;
 use crate::registry::{Registry, RegistryError, VersionEntry};
 use crate::signing::TrustedKey;
 
@@ -67,12 +73,17 @@ pub struct PinAudit {
     pub yanked: Check,
     /// Whether its signer is a key trusted now.
     pub signer: Check,
+    /// Whether its provenance verifies against the trusted keys and the pinned artifact.
+    pub provenance: Check,
 }
 
 impl PinAudit {
     /// The worst of its checks.
     pub fn status(&self) -> Status {
-        self.yanked.status.max(self.signer.status)
+        self.yanked
+            .status
+            .max(self.signer.status)
+            .max(self.provenance.status)
     }
 }
 
@@ -96,7 +107,9 @@ pub fn audit(session: &InfraSession<'_>, offline: bool) -> anyhow::Result<Vec<Pi
         .zip(indexes)
         .filter_map(|(entry, index)| {
             let pin = entry.pin()?;
+            let pack = PackRef::new(entry.module.clone(), entry.version.clone());
             Some(PinAudit {
+                provenance: provenance_check(registry, &pack, &pin.sha256, keys, offline),
                 module: entry.module.clone(),
                 version: entry.version.clone(),
                 sha256: pin.sha256,
@@ -123,9 +136,7 @@ fn yank_check(
         } else {
             "not checked"
         };
-        let error = error.to_string();
-        let first_line = error.lines().next().unwrap_or_default();
-        Check::warning(format!("{why}: {first_line}"))
+        Check::warning(format!("{why}: {}", first_line(error)))
     };
     let index = match index {
         Ok(index) => index,
@@ -147,10 +158,57 @@ fn yank_check(
         Err(error) => return unchecked(&error),
     };
     if yanked {
-        Check::failed("yanked")
+        let reason = index
+            .iter()
+            .find(|known| known.version == entry.version)
+            .and_then(|known| known.yank_reason.as_deref());
+        Check::failed(match reason {
+            Some(reason) => format!("yanked: {reason}"),
+            None => "yanked".to_owned(),
+        })
     } else {
         Check::ok("no")
     }
+}
+
+/// Whether the provenance of the pinned bytes verifies: signed by a trusted key, about the
+/// pinned artifact and sha256.
+fn provenance_check(
+    registry: &dyn Registry,
+    pack: &PackRef,
+    sha256: &Sha256,
+    keys: &[TrustedKey],
+    offline: bool,
+) -> Check {
+    let artifact = ArtifactName::new(pack.clone());
+    let file = PathBuf::from(provenance::file_name(&artifact));
+    let bytes = match registry.provenance(pack, sha256) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Check::warning("missing"),
+        Err(error) => {
+            let why = if offline {
+                "not checked offline"
+            } else {
+                "not checked"
+            };
+            return Check::warning(format!("{why}: {}", first_line(&error)));
+        }
+    };
+    match provenance::parse(&file, &bytes)
+        .and_then(|envelope| provenance::verify(&file, &envelope, keys, &artifact, sha256))
+    {
+        Ok(verified) => Check::ok(format!("{} (verified)", verified.key_id)),
+        Err(error) => Check::failed(first_line(&error)),
+    }
+}
+
+fn first_line(error: &dyn std::fmt::Display) -> String {
+    error
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Whether the key that signed the pin is trusted now.

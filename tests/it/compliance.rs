@@ -246,38 +246,96 @@ fn sbom_refuses_formats_it_does_not_write() {
 }
 
 #[test]
-fn audit_passes_clean_pins_and_fails_on_a_yanked_or_untrusted_one() {
+fn audit_passes_clean_pins_and_fails_on_a_yanked_one_with_its_reason() {
     let context = pinned_and_linked();
     let _filters = context.filters().bind();
     assert_snapshot!(context.run(["providers", "audit", "wuji"]), @"
     exit: 0
     --- stdout
-    MODULE             VERSION  STATUS  YANKED  SIGNER
-    aws_prov           1.0.0    ok      no      [KEY] (trusted)
-    provisioning_core  0.1.0    ok      no      [KEY] (trusted)
+    MODULE             VERSION  STATUS  YANKED  SIGNER                      PROVENANCE
+    aws_prov           1.0.0    ok      no      [KEY] (trusted)  [KEY] (verified)
+    provisioning_core  0.1.0    ok      no      [KEY] (trusted)  [KEY] (verified)
     --- stderr
     ");
-    context.run(["pack", "yank", "aws_prov@1.0.0"]).success();
+    context
+        .run([
+            "pack",
+            "yank",
+            "aws_prov@1.0.0",
+            "--reason",
+            "GHSA-2026-0001: leaks credentials",
+        ])
+        .success();
     assert_snapshot!(context.run(["providers", "audit", "wuji"]), @"
     exit: 1
     --- stdout
-    MODULE             VERSION  STATUS  YANKED  SIGNER
-    aws_prov           1.0.0    FAILED  yanked  [KEY] (trusted)
-    provisioning_core  0.1.0    ok      no      [KEY] (trusted)
+    MODULE             VERSION  STATUS  YANKED                                     SIGNER                      PROVENANCE
+    aws_prov           1.0.0    FAILED  yanked: GHSA-2026-0001: leaks credentials  [KEY] (trusted)  [KEY] (verified)
+    provisioning_core  0.1.0    ok      no                                         [KEY] (trusted)  [KEY] (verified)
     --- stderr
     error: 1 of 2 pins of `wuji` fail the audit: `aws_prov` 1.0.0
     ");
-    // The key that signed both pins is replaced: neither is trusted any more.
+}
+
+#[test]
+fn audit_fails_on_pins_whose_key_is_no_longer_trusted() {
+    let context = pinned_and_linked();
+    // The key that signed both pins (and their provenance) is replaced: none is trusted now.
     context.run(["keys", "generate", "--force"]).success();
     let run = context.run(["providers", "audit", "wuji", "--format", "json"]);
     assert_eq!(run.code, 1, "{run}");
     let report: Value = serde_json::from_str(&run.stdout).expect("json");
     assert_eq!(report["failed"], true);
-    let signers: Vec<&str> = report["pins"]
+    let statuses: Vec<String> = report["pins"]
         .as_array()
         .expect("pins")
         .iter()
-        .map(|pin| pin["signer"]["status"].as_str().expect("status"))
+        .map(|pin| {
+            format!(
+                "{} signer {} provenance {}",
+                pin["module"].as_str().expect("module"),
+                pin["signer"]["status"].as_str().expect("status"),
+                pin["provenance"]["status"].as_str().expect("status"),
+            )
+        })
         .collect();
-    assert_eq!(signers, ["failed", "failed"]);
+    assert_eq!(
+        statuses,
+        [
+            "aws_prov signer failed provenance failed",
+            "provisioning_core signer failed provenance failed"
+        ]
+    );
+}
+
+#[test]
+fn audit_warns_of_a_pin_without_provenance_and_fails_on_provenance_of_other_bytes() {
+    let context = pinned_and_linked();
+    let _filters = context.filters().sha256().bind();
+    let packages = context.path("distribution/packages");
+    // The core's provenance stands in for aws_prov's: a valid signature about another artifact.
+    std::fs::copy(
+        packages.join("provisioning_core_0.1.0.intoto.jsonl"),
+        packages.join("aws_prov_1.0.0.intoto.jsonl"),
+    )
+    .expect("copy");
+    std::fs::remove_file(packages.join("provisioning_core_0.1.0.intoto.jsonl")).expect("rm");
+    assert_snapshot!(context.run(["providers", "audit", "wuji"]), @"
+    exit: 1
+    --- stdout
+    MODULE             VERSION  STATUS   YANKED  SIGNER                      PROVENANCE
+    aws_prov           1.0.0    FAILED   no      [KEY] (trusted)  `aws_prov_1.0.0.intoto.jsonl` is about `provisioning_core_0.1.0.tar` with sha256 [SHA256], not about `aws_prov_1.0.0.tar` with sha256 [SHA256]
+    provisioning_core  0.1.0    warning  no      [KEY] (trusted)  missing
+    --- stderr
+    error: 1 of 2 pins of `wuji` fail the audit: `aws_prov` 1.0.0
+    ");
+    std::fs::remove_file(packages.join("aws_prov_1.0.0.intoto.jsonl")).expect("rm");
+    assert_snapshot!(context.run(["providers", "audit", "wuji"]), @"
+    exit: 0
+    --- stdout
+    MODULE             VERSION  STATUS   YANKED  SIGNER                      PROVENANCE
+    aws_prov           1.0.0    warning  no      [KEY] (trusted)  missing
+    provisioning_core  0.1.0    warning  no      [KEY] (trusted)  missing
+    --- stderr
+    ");
 }

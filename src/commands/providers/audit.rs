@@ -16,8 +16,9 @@ struct Report<'a> {
     pins: &'a [PinAudit],
 }
 
-/// `providers audit <infra>`: every pin, yanked or not, signed by a trusted key or not. Exit 1
-/// when a pin fails; a check that could not be made is a warning.
+/// `providers audit <infra>`: every pin, yanked or not, signed by a trusted key or not, with
+/// provenance that verifies or not. Exit 1 when a pin fails; a pin without provenance, or a
+/// check that could not be made, is a warning.
 pub fn audit(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let infra = Infra::resolve(context, &args.infra)?;
     // The session's registries include the source each pin records.
@@ -36,8 +37,15 @@ pub fn audit(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::
             pins: &pins,
         },
         || {
-            let mut table = Table::new(["MODULE", "VERSION", "STATUS", "YANKED", "SIGNER"])
-                .when_empty(&format!("no pinned packs in `{infra}`"));
+            let mut table = Table::new([
+                "MODULE",
+                "VERSION",
+                "STATUS",
+                "YANKED",
+                "SIGNER",
+                "PROVENANCE",
+            ])
+            .when_empty(&format!("no pinned packs in `{infra}`"));
             for pin in &pins {
                 table.row([
                     pin.module.to_string(),
@@ -45,6 +53,7 @@ pub fn audit(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::
                     status_word(pin.status()).to_owned(),
                     pin.yanked.detail.clone(),
                     pin.signer.detail.clone(),
+                    pin.provenance.detail.clone(),
                 ]);
             }
             table
