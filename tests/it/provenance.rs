@@ -388,3 +388,63 @@ fn pack_verify_provenance_through_a_static_http_registry() {
         server.requests()
     );
 }
+
+/// Reads the provenance referrer of `repository:tag` from the registry at `host` with plain
+/// HTTP (no code of ours): the manifest's digest, the `sha256-<hex>` tag of the referrers tag
+/// schema (Distribution 2.x has no referrers API), the referrer it lists, its one layer.
+fn referrer_over_plain_http(host: &str, repository: &str, tag: &str) -> Vec<u8> {
+    const SCRIPT: &str = r#"
+import hashlib, json, sys, urllib.request
+host, repository, tag = sys.argv[1:4]
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+def get(path, accept=None):
+    request = urllib.request.Request(f"http://{host}/v2/{repository}/{path}")
+    if accept:
+        request.add_header("Accept", accept)
+    return urllib.request.urlopen(request).read()
+subject = "sha256:" + hashlib.sha256(get(f"manifests/{tag}", MANIFEST)).hexdigest()
+index = json.loads(get(f"manifests/sha256-{subject[7:]}", "application/vnd.oci.image.index.v1+json"))
+[entry] = [m for m in index["manifests"] if m.get("artifactType") == "application/vnd.in-toto+json"]
+referrer = json.loads(get(f"manifests/{entry['digest']}", MANIFEST))
+assert referrer["artifactType"] == "application/vnd.in-toto+json", referrer
+assert referrer["subject"]["digest"] == subject, (referrer["subject"], subject)
+[layer] = referrer["layers"]
+assert layer["mediaType"] == "application/vnd.in-toto+json", layer
+sys.stdout.buffer.write(get(f"blobs/{layer['digest']}"))
+"#;
+    let output = Command::new("python3")
+        .args(["-c", SCRIPT, host, repository, tag])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+#[test]
+fn provenance_round_trips_through_an_oci_registry_as_a_referrer() {
+    let registry = crate::common::RegistryServer::start();
+    let (releaser, public) = crate::oci::release(&registry);
+    let host = format!("127.0.0.1:{}", registry.port);
+    assert_eq!(
+        referrer_over_plain_http(&host, "provisioning/aws_prov", "1.0.0"),
+        std::fs::read(releaser.path(PROVENANCE)).expect("packed"),
+    );
+    // A teammate with nothing packed verifies it from the registry.
+    let team = crate::oci::teammate(&public);
+    let verified =
+        crate::oci::client(&registry)(&team, &["pack", "verify", "--provenance", "aws_prov@1.0.0"]);
+    verified.success();
+    assert!(
+        verified
+            .stdout
+            .contains("provenance    ok      signed by key"),
+        "{verified}"
+    );
+    // Publishing again adds no second referrer.
+    crate::oci::client(&registry)(&releaser, &["pack", "publish"]).success();
+    referrer_over_plain_http(&host, "provisioning/aws_prov", "1.0.0");
+}
