@@ -2,7 +2,7 @@
 //! keys say today. A pin fails when its version is yanked, when it is not signed by a key
 //! trusted now (unsigned, or by a key no longer trusted), or when its provenance does not verify
 //! (its signature, its key, or its subject is not the pinned artifact); a pin without provenance
-//! (packed before provenance existed, or kept by a registry that does not carry it) and what
+//! (packed or published without it, by a release before provenance existed) and what
 //! cannot be checked (a registry that cannot be read, a pin no registry holds any more,
 //! `--offline` without a cached record) are warnings. Linked modules follow their source and are not audited. Reads an [`InfraSession`]
 //! (its lock, registries with the recorded sources, keys); writes nothing.
