@@ -38,6 +38,8 @@
 //! - [`nickel`] evaluates Nickel in-process with `nickel-lang-core`, in bounded worker
 //!   processes, and caches the results.
 //! - [`signing`] manages minisign keys, signs artifacts and verifies signatures.
+//! - [`provenance`] builds, reads and verifies the signed SLSA provenance written beside each
+//!   pack (`<module>_<version>.intoto.jsonl`).
 //! - [`names`], [`digest`], [`address`] the typed values parsed at the edge: module and short
 //!   names, `module@version`, sha256, content hashes, the address of a remote registry.
 //! - [`fs`] is the only place that writes to disk (atomic writes, transactions, symlinks) and
@@ -64,8 +66,10 @@ pub mod names;
 pub mod nickel;
 pub mod ops;
 pub mod printer;
+pub mod provenance;
 pub mod registry;
 pub mod resolve;
+pub mod sbom;
 pub mod signing;
 pub mod text;
 pub mod time;
@@ -179,16 +183,21 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
 
 /// The formats only one command prints are refused by the others, before they run.
 fn check_format(cli: &Cli) -> Result<(), UsageError> {
-    use cli::{Command, ModuleLoaderCommand, OutputFormat};
+    use cli::{Command, ModuleLoaderCommand, OutputFormat, ProvidersCommand};
     let only = match (cli.global.format, &cli.command) {
         (OutputFormat::Table | OutputFormat::Json | OutputFormat::Yaml, _)
         | (OutputFormat::Toml | OutputFormat::Text, Command::Export(_))
         | (
             OutputFormat::Dot | OutputFormat::Mermaid,
             Command::ModuleLoader(ModuleLoaderCommand::Graph(_)),
+        )
+        | (
+            OutputFormat::CycloneDx | OutputFormat::Spdx,
+            Command::Providers(ProvidersCommand::Sbom(_)),
         ) => return Ok(()),
         (OutputFormat::Toml | OutputFormat::Text, _) => "`export`",
         (OutputFormat::Dot | OutputFormat::Mermaid, _) => "`module-loader graph`",
+        (OutputFormat::CycloneDx | OutputFormat::Spdx, _) => "`providers sbom`",
     };
     let format = format!("{:?}", cli.global.format).to_lowercase();
     Err(UsageError(format!(

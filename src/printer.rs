@@ -156,7 +156,9 @@ impl Printer {
             | OutputFormat::Toml
             | OutputFormat::Text
             | OutputFormat::Dot
-            | OutputFormat::Mermaid => table().render(),
+            | OutputFormat::Mermaid
+            | OutputFormat::CycloneDx
+            | OutputFormat::Spdx => table().render(),
             OutputFormat::Json => serde_json::to_string_pretty(value)? + "\n",
             OutputFormat::Yaml => serde_yaml_ng::to_string(value)?,
         };

@@ -35,7 +35,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// How to print data on stdout (`toml` and `text` are for `export` only, `dot` and
-    /// `mermaid` for `module-loader graph`)
+    /// `mermaid` for `module-loader graph`, `cyclonedx` and `spdx` for `providers sbom`)
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     /// Print nothing on stderr but errors
@@ -71,6 +71,11 @@ pub enum OutputFormat {
     Dot,
     // `module-loader graph` only: a Mermaid flowchart, for Markdown.
     Mermaid,
+    // `providers sbom` only: CycloneDX 1.6 JSON (its default).
+    #[value(name = "cyclonedx")]
+    CycloneDx,
+    // `providers sbom` only: SPDX 2.3 JSON.
+    Spdx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -180,6 +185,24 @@ pub enum ProvidersCommand {
     /// Run the examples in a provider's doc comments, as `nickel test` runs them (`pack` runs
     /// them too, and refuses a module whose examples fail)
     Test(ProviderTestArgs),
+    /// Write the software bill of materials of an infra: every module its lock records (pinned
+    /// packs with their sha256, signer, license and purl; linked sources marked so) and who
+    /// requires whom, as CycloneDX 1.6 JSON (`--format cyclonedx`, the default) or SPDX 2.3 JSON
+    /// (`--format spdx`). Reads the lock and the local registry's metadata only: no network
+    Sbom(SbomArgs),
+    /// Check every pin of an infra: yanked, signed by a key no longer trusted, without
+    /// provenance, or with provenance that does not match. Exit 1 when a pin is yanked or
+    /// untrusted (a CI step); `--offline` checks what the cache holds
+    Audit(InfraArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: String,
+    /// Write the document into FILE (atomically) instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -63,6 +63,19 @@ pub struct RegistryListArgs {
 pub struct VerifyArgs {
     /// An artifact file (`distribution/packages/upcloud_prov_0.0.1.tar`) or `module@version`
     pub target: String,
+    /// Also check its provenance (`<module>_<version>.intoto.jsonl`): the DSSE signature
+    /// against the trusted keys, the subject against the artifact; print its source and
+    /// builder
+    #[arg(long)]
+    pub provenance: bool,
+    /// Rebuild it from its recorded source (or `--source DIR`) in a scratch directory and
+    /// compare the bytes with the artifact: "reproducible: identical", or the first file
+    /// that differs
+    #[arg(long)]
+    pub rebuild: bool,
+    /// The module's source directory to rebuild from, instead of the one its provenance records
+    #[arg(long, value_name = "DIR", requires = "rebuild")]
+    pub source: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +173,10 @@ pub struct YankArgs {
     /// Restore a yanked version
     #[arg(long)]
     pub undo: bool,
+    /// Why it is yanked (an advisory id, a bug): recorded with the yank, shown by `outdated`
+    /// and on the registry's pages
+    #[arg(long, value_name = "TEXT", conflicts_with = "undo")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -30,7 +30,10 @@ pub fn export(args: &ExportArgs, context: &Context, printer: &Printer) -> anyhow
         OutputFormat::Toml => Format::Toml,
         OutputFormat::Text => Format::Text,
         // Refused before the command runs.
-        OutputFormat::Dot | OutputFormat::Mermaid => Format::Json,
+        OutputFormat::Dot
+        | OutputFormat::Mermaid
+        | OutputFormat::CycloneDx
+        | OutputFormat::Spdx => Format::Json,
     };
     let output = Output {
         format,

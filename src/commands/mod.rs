@@ -35,6 +35,8 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             ProvidersCommand::Outdated(args) => providers::outdated(&args, context, printer),
             ProvidersCommand::Update(args) => providers::update(&args, context, printer),
             ProvidersCommand::Test(args) => test::provider(&args, context, printer),
+            ProvidersCommand::Sbom(args) => providers::sbom(&args, context, printer),
+            ProvidersCommand::Audit(args) => providers::audit(&args, context, printer),
         },
         Command::ModuleLoader(command) => match command {
             ModuleLoaderCommand::Discover(args) => module_loader::discover(&args, context, printer),

@@ -43,6 +43,8 @@ pub enum FileKind {
     Key,
     /// A minisign signature (`.minisig`): 64 KiB, as one fetched from a registry.
     Signature,
+    /// A pack's provenance (`.intoto.jsonl`): 4 MiB.
+    Provenance,
     /// Credentials: `.netrc`, docker's `config.json`: 1 MiB.
     Credentials,
     /// An artifact (`<module>_<version>.tar`): 1 GiB.
@@ -59,6 +61,7 @@ impl FileKind {
         match self {
             Self::Key => 16 * KIB,
             Self::Signature => 64 * KIB,
+            Self::Provenance => 4 * MIB,
             Self::Config | Self::ModuleManifest | Self::Credentials => MIB,
             Self::InfraManifest | Self::Lock => 4 * MIB,
             Self::FileList => 16 * MIB,
@@ -81,6 +84,7 @@ impl FileKind {
             Self::Metadata => "registry metadata",
             Self::Key => "a key",
             Self::Signature => "a signature",
+            Self::Provenance => "a provenance file",
             Self::Credentials => "a credentials file",
             Self::Artifact => "an artifact",
             Self::Cache => "a cached file",

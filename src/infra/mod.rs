@@ -30,6 +30,7 @@
 //!
 //! This module owns the infra's files; it never writes to a module's source.
 
+pub mod audit;
 pub mod capabilities;
 pub mod closure;
 pub mod generated;

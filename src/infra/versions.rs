@@ -161,13 +161,16 @@ fn why_not_newer(
     keys: &[TrustedKey],
 ) -> String {
     let (module, pinned) = (&entry.module, &entry.version);
+    let yanked_pin = index
+        .iter()
+        .find(|version| version.version == *pinned && version.yanked);
     let mut why = if index.is_empty() {
         format!("`{module}` is not in the registry `{registry}`")
-    } else if index
-        .iter()
-        .any(|version| version.version == *pinned && version.yanked)
-    {
-        "the pinned version is yanked".to_owned()
+    } else if let Some(yanked) = yanked_pin {
+        match &yanked.yank_reason {
+            Some(reason) => format!("the pinned version is yanked: {reason}"),
+            None => "the pinned version is yanked".to_owned(),
+        }
     } else if matching.as_ref().is_some_and(|matching| matching > pinned) {
         "an update is available: `providers update` moves it".to_owned()
     } else if let Some(newest) = newest.filter(|newest| *newest > pinned) {

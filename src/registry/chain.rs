@@ -233,6 +233,20 @@ impl Registry for Chain {
         super::verify_or_refetch(registry, fetched, pack, trust, pinned, &hint)
     }
 
+    /// From the first registry that has one for these bytes.
+    fn provenance(
+        &self,
+        pack: &PackRef,
+        sha256: &Sha256,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        for registry in &self.registries {
+            if let Some(bytes) = registry.provenance(pack, sha256)? {
+                return Ok(Some(bytes));
+            }
+        }
+        Ok(None)
+    }
+
     fn unsigned_hint(&self, pack: &PackRef, own_key: bool, signed_in: Option<&str>) -> String {
         match self.registries.first() {
             Some(first) => first.unsigned_hint(pack, own_key, signed_in),

@@ -140,11 +140,13 @@ impl DirectoryRegistry {
         }
     }
 
-    /// Marks `pack` yanked (or not), under the registry's lock; says whether anything changed.
+    /// Marks `pack` yanked (or not), under the registry's lock, with the reason given (a
+    /// restored version keeps none); says whether anything changed.
     pub fn set_yanked(
         &self,
         pack: &PackRef,
         yanked: bool,
+        reason: Option<&str>,
         printer: &Printer,
     ) -> Result<bool, RegistryError> {
         let lock_error = |source| RegistryError::Read {
@@ -163,10 +165,17 @@ impl DirectoryRegistry {
         else {
             return Ok(false);
         };
-        if entry.yanked == yanked {
+        // Yanking again with a reason records it; without one, the recorded reason stays.
+        let yank_reason = match (yanked, reason) {
+            (true, Some(reason)) => Some(reason.to_owned()),
+            (true, None) => entry.yank_reason.clone(),
+            (false, _) => None,
+        };
+        if entry.yanked == yanked && entry.yank_reason == yank_reason {
             return Ok(false);
         }
         entry.yanked = yanked;
+        entry.yank_reason = yank_reason;
         self.write(&metadata)
             .map_err(|source| RegistryError::Write {
                 path: self.metadata_path(&pack.module),
@@ -267,6 +276,30 @@ impl Registry for DirectoryRegistry {
             .collect();
         modules.sort();
         Ok(modules)
+    }
+
+    /// The file beside the artifact, when the metadata records these bytes.
+    fn provenance(
+        &self,
+        pack: &PackRef,
+        sha256: &crate::digest::Sha256,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let Some(entry) = self
+            .index(&pack.module)?
+            .into_iter()
+            .find(|entry| entry.version == pack.version && entry.sha256 == *sha256)
+        else {
+            return Ok(None);
+        };
+        // Always the name the artifact's gives: a name read from the metadata could lead
+        // anywhere.
+        let name = crate::provenance::file_name(&entry.package_file);
+        let path = self.artifact_path(&name);
+        match crate::fs::read(&path, crate::fs::FileKind::Provenance) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(RegistryError::Read { path, source }),
+        }
     }
 
     fn yanked(

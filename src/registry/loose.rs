@@ -346,6 +346,8 @@ impl LooseArtifact {
             signer: None,
             dependencies: manifest.dependencies,
             yanked: false,
+            yank_reason: None,
+            provenance: None,
             library: !files
                 .iter()
                 .any(|file| file.path == crate::artifact::EXPORT_FILE),

@@ -71,6 +71,9 @@ pub struct VersionEntry {
     /// where a lock pins it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub yanked: bool,
+    /// Why it was yanked (`pack yank --reason`), e.g. an advisory id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yank_reason: Option<String>,
     /// Its value does not serialize (a library of contracts and functions): the artifact holds
     /// no `export.json`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -79,6 +82,10 @@ pub struct VersionEntry {
     /// packed by a release that did not run them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests: Option<DocTests>,
+    /// Its provenance (an in-toto statement in a DSSE envelope, see [`crate::provenance`]),
+    /// relative to the packages directory: exactly `<module>_<version>.intoto.jsonl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<String>,
 }
 
 /// What `pack` did with a version's doc-comment examples.
@@ -371,8 +378,10 @@ mod tests {
             signer: None,
             dependencies: BTreeMap::new(),
             yanked: false,
+            yank_reason: None,
             library: false,
             tests: None,
+            provenance: None,
         }
     }
 

@@ -298,6 +298,16 @@ pub trait Registry {
         Ok(std::collections::BTreeSet::new())
     }
 
+    /// The provenance of `pack` (its `<module>_<version>.intoto.jsonl`, unverified), when the
+    /// registry holds one beside the bytes `sha256`; `None` when it has none.
+    fn provenance(
+        &self,
+        _pack: &PackRef,
+        _sha256: &Sha256,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        Ok(None)
+    }
+
     /// Makes the fetches of `packs` that follow cheap (a remote registry fetches them together
     /// into its cache). Best effort: a failure here comes back from [`Registry::fetch`].
     fn prefetch(&self, _packs: &[PackRef]) {}

@@ -196,6 +196,17 @@ impl Registry for Recorded {
         self.registry()?.refetch(pack, failed)
     }
 
+    fn provenance(
+        &self,
+        pack: &PackRef,
+        sha256: &crate::digest::Sha256,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        if !self.modules.contains(&pack.module) {
+            return Ok(None);
+        }
+        self.registry()?.provenance(pack, sha256)
+    }
+
     fn yanked(&self, module: &ModuleName) -> Result<BTreeSet<semver::Version>, RegistryError> {
         if !self.modules.contains(module) {
             return Ok(BTreeSet::new());

@@ -1,5 +1,5 @@
 //! The retention policy of `pack clean`: keep the newest N versions of each module (semver
-//! order) and every version an infra pins; delete the rest with their signatures. [`apply`]
+//! order) and every version an infra pins; delete the rest with their signatures and provenance. [`apply`]
 //! writes the metadata first and then deletes files, so a crash leaves unindexed files, never
 //! metadata that names files that are gone; the next clean deletes such an unindexed artifact
 //! like any other old version (when N indexed versions are newer and no infra pins it).
@@ -111,6 +111,11 @@ pub fn plan(
             if entry.signature.is_some() || registry.artifact_path(&signature).exists() {
                 files.push(signature);
             }
+            // And its provenance.
+            let provenance = crate::provenance::file_name(&entry.package_file);
+            if registry.artifact_path(&provenance).exists() {
+                files.push(provenance);
+            }
             doomed.push(Doomed {
                 pack,
                 files,
@@ -157,6 +162,10 @@ fn unindexed(
             let mut files = vec![name.to_string()];
             if registry.artifact_path(&name.signature()).exists() {
                 files.push(name.signature());
+            }
+            let provenance = crate::provenance::file_name(&name);
+            if registry.artifact_path(&provenance).exists() {
+                files.push(provenance);
             }
             Ok(Doomed {
                 pack: name.pack().clone(),

@@ -65,7 +65,7 @@ fn usage_errors_exit_2() {
     --- stdout
     --- stderr
     error: invalid value 'xml' for '--format <FORMAT>'
-      [possible values: table, json, yaml, toml, text, dot, mermaid]
+      [possible values: table, json, yaml, toml, text, dot, mermaid, cyclonedx, spdx]
 
       tip: a similar value exists: 'toml'
 
@@ -190,12 +190,14 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     provisioning-pack-verify.1
     provisioning-pack-yank.1
     provisioning-pack.1
+    provisioning-providers-audit.1
     provisioning-providers-info.1
     provisioning-providers-install.1
     provisioning-providers-installed.1
     provisioning-providers-list.1
     provisioning-providers-outdated.1
     provisioning-providers-remove.1
+    provisioning-providers-sbom.1
     provisioning-providers-sync.1
     provisioning-providers-test.1
     provisioning-providers-update.1
@@ -207,7 +209,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     exit: 0
     --- stdout
     --- stderr
-           Wrote 46 man pages into `[TEMP]/man/man1`
+           Wrote 48 man pages into `[TEMP]/man/man1`
     ");
     let mut references = 0;
     for name in &names {
@@ -293,8 +295,9 @@ fn man_help_says_where_the_pages_go() {
           --config <FILE>       A user configuration file layered over the defaults [env:
                                 PROVISIONING_CONFIG]
           --format <FORMAT>     How to print data on stdout (`toml` and `text` are for `export` only,
-                                `dot` and `mermaid` for `module-loader graph`) [default: table]
-                                [possible values: table, json, yaml, toml, text, dot, mermaid]
+                                `dot` and `mermaid` for `module-loader graph`, `cyclonedx` and `spdx`
+                                for `providers sbom`) [default: table] [possible values: table, json,
+                                yaml, toml, text, dot, mermaid, cyclonedx, spdx]
       -q, --quiet               Print nothing on stderr but errors
       -v, --verbose             Print more about what is done
           --offline             Never use the network
@@ -392,8 +395,9 @@ fn a_subcommands_help_lists_the_global_options_apart() {
           --config <FILE>       A user configuration file layered over the defaults [env:
                                 PROVISIONING_CONFIG]
           --format <FORMAT>     How to print data on stdout (`toml` and `text` are for `export` only,
-                                `dot` and `mermaid` for `module-loader graph`) [default: table]
-                                [possible values: table, json, yaml, toml, text, dot, mermaid]
+                                `dot` and `mermaid` for `module-loader graph`, `cyclonedx` and `spdx`
+                                for `providers sbom`) [default: table] [possible values: table, json,
+                                yaml, toml, text, dot, mermaid, cyclonedx, spdx]
       -q, --quiet               Print nothing on stderr but errors
       -v, --verbose             Print more about what is done
           --offline             Never use the network

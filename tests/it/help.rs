@@ -47,8 +47,9 @@ fn the_top_level_help_names_every_kind_of_module_and_registry() {
           --config <FILE>       A user configuration file layered over the defaults [env:
                                 PROVISIONING_CONFIG]
           --format <FORMAT>     How to print data on stdout (`toml` and `text` are for `export` only,
-                                `dot` and `mermaid` for `module-loader graph`) [default: table]
-                                [possible values: table, json, yaml, toml, text, dot, mermaid]
+                                `dot` and `mermaid` for `module-loader graph`, `cyclonedx` and `spdx`
+                                for `providers sbom`) [default: table] [possible values: table, json,
+                                yaml, toml, text, dot, mermaid, cyclonedx, spdx]
       -q, --quiet               Print nothing on stderr but errors
       -v, --verbose             Print more about what is done
           --offline             Never use the network
@@ -91,8 +92,9 @@ fn pack_core_help_says_the_version_comes_from_the_manifest() {
           --config <FILE>       A user configuration file layered over the defaults [env:
                                 PROVISIONING_CONFIG]
           --format <FORMAT>     How to print data on stdout (`toml` and `text` are for `export` only,
-                                `dot` and `mermaid` for `module-loader graph`) [default: table]
-                                [possible values: table, json, yaml, toml, text, dot, mermaid]
+                                `dot` and `mermaid` for `module-loader graph`, `cyclonedx` and `spdx`
+                                for `providers sbom`) [default: table] [possible values: table, json,
+                                yaml, toml, text, dot, mermaid, cyclonedx, spdx]
       -q, --quiet               Print nothing on stderr but errors
       -v, --verbose             Print more about what is done
           --offline             Never use the network
@@ -143,8 +145,9 @@ fn pack_help_names_taskservs_and_clusters() {
           --config <FILE>       A user configuration file layered over the defaults [env:
                                 PROVISIONING_CONFIG]
           --format <FORMAT>     How to print data on stdout (`toml` and `text` are for `export` only,
-                                `dot` and `mermaid` for `module-loader graph`) [default: table]
-                                [possible values: table, json, yaml, toml, text, dot, mermaid]
+                                `dot` and `mermaid` for `module-loader graph`, `cyclonedx` and `spdx`
+                                for `providers sbom`) [default: table] [possible values: table, json,
+                                yaml, toml, text, dot, mermaid, cyclonedx, spdx]
       -q, --quiet               Print nothing on stderr but errors
       -v, --verbose             Print more about what is done
           --offline             Never use the network

@@ -6,6 +6,7 @@ mod common;
 
 mod bounds;
 mod cli;
+mod compliance;
 mod config;
 mod daily_loop;
 mod debris;
@@ -35,6 +36,7 @@ mod operations;
 mod pack;
 mod parsers;
 mod poisoned_cache;
+mod provenance;
 mod races;
 mod readme;
 mod reads;

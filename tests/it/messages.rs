@@ -244,7 +244,7 @@ fn registry_metadata_errors_name_the_field_and_what_it_must_be() {
     exit: 1
     --- stdout
     --- stderr
-    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 22, column 5: `versions[0].version`: `1.x` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)
+    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 23, column 5: `versions[0].version`: `1.x` is not a version (`MAJOR.MINOR.PATCH`, e.g. `1.2.3`)
     ");
     assert_snapshot!(list_with(&requirement), @"
     exit: 1
@@ -256,7 +256,7 @@ fn registry_metadata_errors_name_the_field_and_what_it_must_be() {
     exit: 1
     --- stdout
     --- stderr
-    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 20, column 19: `versions[0].size`: expected a whole number (0 or more), found string "big"
+    error: `[BASE]/distribution/registry/aws_prov.json` is not valid registry metadata: line 21, column 19: `versions[0].size`: expected a whole number (0 or more), found string "big"
     "#);
 }
 

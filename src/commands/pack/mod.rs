@@ -6,7 +6,9 @@ mod core;
 mod index;
 mod list;
 mod modules;
+mod provenance;
 mod publish;
+mod rebuild;
 mod verify;
 mod yank;
 

@@ -237,13 +237,18 @@ fn select(
                 ),
                 None => None,
             };
-            Ok(Publication::new(
-                PackRef::new(module.name.clone(), entry.version.clone()),
+            let pack = PackRef::new(module.name.clone(), entry.version.clone());
+            // Its provenance goes with it, as a referrer of its manifest.
+            let provenance = crate::registry::Registry::provenance(local, &pack, &entry.sha256)?;
+            let mut publication = Publication::new(
+                pack,
                 entry.clone(),
                 bytes,
                 signature,
                 &context.config.distribution.metadata,
-            ))
+            );
+            publication.provenance = provenance;
+            Ok(publication)
         })
         .collect()
 }

@@ -21,6 +21,9 @@ struct VerifyReport {
     verified: bool,
     signer: Option<String>,
     checks: Vec<Check>,
+    /// With `--provenance`, what the verified provenance says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provenance: Option<super::provenance::ProvenanceSummary>,
 }
 
 /// `pack verify <artifact | module@version>`: size, sha256 and content hash against what the
@@ -28,8 +31,11 @@ struct VerifyReport {
 /// `module@version` is found as `install` finds it: locally, else in the OCI registry's cache or
 /// on the network. An artifact URL in a static registry's `packages/` is checked against that
 /// registry's record of it.
+///
+/// `--provenance` checks the provenance beside it too, `--rebuild` builds it again from its
+/// source and compares the bytes.
 pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let (pack, source) = target(&args.target, context)?;
+    let (pack, source) = target(&args.target, context, args.provenance || args.rebuild)?;
     let expected = source
         .entry
         .as_ref()
@@ -60,8 +66,33 @@ pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow
             .checks
             .insert(report.checks.len() - 1, manifest_check(&pack, files));
     }
+    let mut verified_provenance = None;
+    if args.provenance {
+        let (check, verified) =
+            super::provenance::check(&pack, &report.sha256, source.provenance.as_ref(), &keys);
+        report.checks.push(check);
+        verified_provenance = verified;
+    }
+    if args.rebuild {
+        let statement = match (&verified_provenance, &source.provenance, &args.source) {
+            (Some(verified), _, _) => Some(verified.statement.clone()),
+            (None, Some(found), None) => Some(super::provenance::statement(found)?),
+            _ => None,
+        };
+        report.checks.push(super::rebuild::rebuild(
+            &pack,
+            &source.bytes,
+            statement.as_ref(),
+            args.source.as_deref(),
+            context,
+            printer,
+        )?);
+    }
     let (module, version) = (&pack.module, &pack.version);
     let output = VerifyReport {
+        provenance: verified_provenance
+            .as_ref()
+            .map(super::provenance::ProvenanceSummary::of),
         module: module.to_string(),
         version: version.to_string(),
         artifact: source.label,
@@ -100,6 +131,10 @@ pub fn verify(args: &VerifyArgs, context: &Context, printer: &Printer) -> anyhow
                 signer.key_id, signer.source
             ),
         );
+    }
+    if let Some(verified) = &verified_provenance {
+        printer.status("Source", verified.statement.source());
+        printer.status("Builder", verified.statement.builder());
     }
     Ok(Outcome::Success)
 }
@@ -148,6 +183,8 @@ struct Target {
     entry: Option<VersionEntry>,
     signature: Option<SignatureFile>,
     label: String,
+    /// Its provenance, when asked for and found.
+    provenance: Option<super::provenance::Found>,
 }
 
 /// What the static registry an artifact URL is in records of it: for
@@ -190,7 +227,8 @@ fn http_record(
 
 /// `module@version`, or an artifact path named `<module>_<version>.tar` (compared with the local
 /// registry's record of that version, when it has one).
-fn target(target: &str, context: &Context) -> anyhow::Result<(PackRef, Target)> {
+/// With `provenance`, the provenance beside it too.
+fn target(target: &str, context: &Context, provenance: bool) -> anyhow::Result<(PackRef, Target)> {
     if crate::address::is_http_url(target) {
         let options = context.registry_options();
         let source = LooseSource::parse(target, &context.cwd)?;
@@ -208,6 +246,8 @@ fn target(target: &str, context: &Context) -> anyhow::Result<(PackRef, Target)> 
             entry: entry.filter(|entry| entry.version == pack.version),
             signature: fetched.signature,
             label: fetched.label,
+            // A loose artifact has no registry to keep its provenance.
+            provenance: None,
         };
         return Ok((pack, target));
     }
@@ -225,11 +265,22 @@ fn target(target: &str, context: &Context) -> anyhow::Result<(PackRef, Target)> 
         let registry = Registries::open(&context.registry_options())?.chain();
         let fetched = registry.fetch(&pack)?;
         let label = format!("{pack} from `{}`", fetched.label);
+        let sha256 = crate::digest::Sha256::of(&fetched.bytes);
+        let provenance = match provenance {
+            true => registry.provenance(&pack, &sha256)?,
+            false => None,
+        }
+        // Named as the registry names it, beside the artifact (its label names the registry).
+        .map(|bytes| super::provenance::Found {
+            path: crate::provenance::file_name(&ArtifactName::new(pack.clone())).into(),
+            bytes,
+        });
         let target = Target {
             bytes: fetched.bytes,
             entry: Some(fetched.entry),
             signature: fetched.signature,
             label,
+            provenance,
         };
         return Ok((pack, target));
     }
@@ -255,6 +306,10 @@ fn target(target: &str, context: &Context) -> anyhow::Result<(PackRef, Target)> 
         .context("failed to read the artifact")?;
     let signature = SignatureFile::beside(&path).context("failed to read the signature")?;
     let label = context.display_path(&path).display().to_string();
+    let provenance = match provenance {
+        true => provenance_beside(&path, &pack)?,
+        false => None,
+    };
     Ok((
         pack,
         Target {
@@ -262,6 +317,21 @@ fn target(target: &str, context: &Context) -> anyhow::Result<(PackRef, Target)> 
             entry,
             signature,
             label,
+            provenance,
         },
     ))
+}
+
+/// The provenance file beside an artifact file, if there is one.
+fn provenance_beside(
+    artifact: &std::path::Path,
+    pack: &PackRef,
+) -> anyhow::Result<Option<super::provenance::Found>> {
+    let name = crate::provenance::file_name(&ArtifactName::new(pack.clone()));
+    let path = artifact.with_file_name(name);
+    match crate::fs::read(&path, crate::fs::FileKind::Provenance) {
+        Ok(bytes) => Ok(Some(super::provenance::Found { path, bytes })),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("failed to read `{}`", path.display())),
+    }
 }

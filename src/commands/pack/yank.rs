@@ -8,7 +8,8 @@ use crate::names::PackRef;
 use crate::printer::Printer;
 use crate::registry::{DirectoryRegistry, Registries, Registry};
 
-/// `pack yank module@version [--undo]`: withdraw a version from resolution (or restore it) in
+/// `pack yank module@version [--reason TEXT] [--undo]`: withdraw a version from resolution (or
+/// restore it), recording why, in
 /// the OCI registry (`--registry oci://…` or the configured one), else in the local registry or
 /// the directory `--registry` names; a static HTTP registry (flag or configuration) is
 /// read-only, and refused. The version stays: an infra that pins it still installs and syncs it.
@@ -23,8 +24,8 @@ pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Re
         );
     }
     if let Some(oci) = Registries::remote_oci(&options)? {
-        let changed = oci.set_yanked(pack, yanked)?;
-        report(pack, yanked, changed, &Registry::label(&oci), printer);
+        let changed = oci.set_yanked(pack, yanked, args.reason.as_deref())?;
+        report(args, changed, &Registry::label(&oci), printer);
         return Ok(Outcome::Success);
     }
     let registry = match context.registry_flag.as_deref() {
@@ -34,21 +35,28 @@ pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Re
         ),
         None => DirectoryRegistry::from_config(&context.config),
     };
-    let changed = registry.set_yanked(pack, yanked, printer)?;
+    let changed = registry.set_yanked(pack, yanked, args.reason.as_deref(), printer)?;
     if changed {
         super::index::refresh_or_warn(&registry, context, printer);
     }
-    report(pack, yanked, changed, &Registry::label(&registry), printer);
+    report(args, changed, &Registry::label(&registry), printer);
     Ok(Outcome::Success)
 }
 
-fn report(pack: &PackRef, yanked: bool, changed: bool, label: &str, printer: &Printer) {
-    let (verb, state) = match (yanked, changed) {
-        (true, true) => ("Yanked", "withdrawn from resolution; pinned infras keep it"),
-        (false, true) => ("Restored", "back in resolution"),
-        (true, false) => ("Unchanged", "already yanked"),
-        (false, false) => ("Unchanged", "not yanked"),
+fn report(args: &YankArgs, changed: bool, label: &str, printer: &Printer) {
+    let pack: &PackRef = &args.pack;
+    let (verb, mut state) = match (!args.undo, changed) {
+        (true, true) => ("Yanked", "withdrawn from resolution".to_owned()),
+        (false, true) => ("Restored", "back in resolution".to_owned()),
+        (true, false) => ("Unchanged", "already yanked".to_owned()),
+        (false, false) => ("Unchanged", "not yanked".to_owned()),
     };
+    if let Some(reason) = &args.reason {
+        state.push_str(&format!(" ({reason})"));
+    }
+    if verb == "Yanked" {
+        state.push_str("; pinned infras keep it");
+    }
     printer.status(
         verb,
         format!("`{}` {} in `{label}`: {state}", pack.module, pack.version),

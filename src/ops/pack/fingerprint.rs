@@ -10,8 +10,8 @@
 //!
 //! - every file and directory of the module's source tree (a file added changes its directory);
 //! - every file the evaluations read (a dependency's files, the core schemas);
-//! - what the pack wrote: the artifact, its signature (or that there is none), and in a registry
-//!   the module's metadata and its documentation page.
+//! - what the pack wrote: the artifact, its signature (or that there is none), its provenance,
+//!   and in a registry the module's metadata and its documentation page.
 //!
 //! The next pack with the same key answers `Unchanged` from it when every entry still has the
 //! same `stat`; anything else (an edited file, a file only touched, a deleted artifact, a yanked
@@ -275,15 +275,17 @@ impl Packer<'_> {
         }
     }
 
-    /// The files a pack wrote, or would have: the artifact and its signature, and in a
-    /// registry the module's metadata and the version's documentation page.
+    /// The files a pack wrote, or would have: the artifact, its signature and its provenance,
+    /// and in a registry the module's metadata and the version's documentation page.
     fn outputs(&self, packed: &Packed) -> Vec<PathBuf> {
         let pack = crate::names::PackRef::new(packed.module.clone(), packed.version.clone());
-        let signature = self
+        let artifact = ArtifactName::new(pack.clone());
+        let signature = self.destination.dir.join(artifact.signature());
+        let provenance = self
             .destination
             .dir
-            .join(ArtifactName::new(pack.clone()).signature());
-        let mut outputs = vec![packed.path.clone(), signature];
+            .join(crate::provenance::file_name(&artifact));
+        let mut outputs = vec![packed.path.clone(), signature, provenance];
         if self.destination.index {
             outputs.push(self.registry.metadata_path(&packed.module));
             outputs.push(crate::registry::site::docs_path(self.registry, &pack));

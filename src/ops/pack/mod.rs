@@ -5,6 +5,7 @@
 
 mod check;
 mod fingerprint;
+mod provenance;
 mod sign;
 
 pub use check::doc_tests;
@@ -110,6 +111,8 @@ pub enum PackError {
     },
     #[error(transparent)]
     Signing(#[from] crate::signing::SigningError),
+    #[error(transparent)]
+    Provenance(#[from] crate::provenance::ProvenanceError),
     #[error("`{module}` is not self-contained: {escape}\nhint: {hint}")]
     NotSelfContained {
         module: crate::names::ModuleName,
@@ -258,10 +261,15 @@ impl Packer<'_> {
             recorded.as_ref(),
             &mut transaction,
         )?;
+        let provenance =
+            self.provenance(input, &file_name, &artifact, written, &mut transaction)?;
         if let Some(metadata) = metadata {
             // A yanked version stays yanked, re-packed or replaced (`--force`): only
             // `pack yank --undo` brings it back.
             let recorded_yanked = recorded.as_ref().is_some_and(|entry| entry.yanked);
+            let yank_reason = recorded
+                .as_ref()
+                .and_then(|entry| entry.yank_reason.clone());
             let created = recorded
                 .filter(|entry| entry.sha256 == artifact.sha256)
                 .map_or_else(|| crate::time::rfc3339(self.now), |entry| entry.created);
@@ -276,8 +284,10 @@ impl Packer<'_> {
                 signer,
                 dependencies: input.dependencies.clone(),
                 yanked: recorded_yanked,
+                yank_reason,
                 library: checked.export.is_none(),
                 tests: checked.tests,
+                provenance: Some(provenance),
             };
             // A replaced version was forgotten on disk first: it is written back whatever
             // the metadata read before said.

@@ -348,6 +348,26 @@ impl Registry for HttpRegistry {
         self.url.display()
     }
 
+    /// `packages/<module>_<version>.intoto.jsonl`, when the metadata records one for these
+    /// bytes (bounded, not cached).
+    fn provenance(
+        &self,
+        pack: &PackRef,
+        sha256: &crate::digest::Sha256,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let recorded = self.index(&pack.module)?.into_iter().find(|entry| {
+            entry.version == pack.version && entry.sha256 == *sha256 && entry.provenance.is_some()
+        });
+        let Some(entry) = recorded else {
+            return Ok(None);
+        };
+        let name = crate::provenance::file_name(&entry.package_file);
+        self.read_file(
+            &format!("packages/{name}"),
+            crate::fs::FileKind::Provenance.max_bytes(),
+        )
+    }
+
     /// A static host serves what its publisher uploads: a signature added to their
     /// `distribution/` reaches it with the next upload.
     fn unsigned_hint(&self, _pack: &PackRef, _own_key: bool, signed_in: Option<&str>) -> String {

@@ -35,7 +35,8 @@ impl OciRegistry {
             let tag = tag_for(&pack.version)?;
             if let Some(manifest) = self.cache.manifest(&self.url, module, &tag) {
                 let mut entry = self.cached_layout(&pack, &manifest)?.entry;
-                entry.yanked = yanked.contains(&entry.version);
+                entry.yanked = yanked.contains_key(&entry.version);
+                entry.yank_reason = yanked.get(&entry.version).cloned().flatten();
                 entries.push(entry);
             }
         }
@@ -83,7 +84,7 @@ impl OciRegistry {
                 .map_err(|failure| self.failure(failure, failed))?;
             let yanked = match yanked {
                 Some(manifest) => yank::parse(&manifest).map_err(failed)?,
-                None => std::collections::BTreeSet::new(),
+                None => yank::Yanks::new(),
             };
             let mut layouts = Vec::new();
             let mut missing = Vec::new();
@@ -118,7 +119,8 @@ impl OciRegistry {
                 .await
                 .map_err(|failure| self.failure(failure, failed))?;
             for entry in &mut entries {
-                entry.yanked = yanked.contains(&entry.version);
+                entry.yanked = yanked.contains_key(&entry.version);
+                entry.yank_reason = yanked.get(&entry.version).cloned().flatten();
             }
             entries.sort_by(|a, b| a.version.cmp(&b.version));
             Ok(entries)

@@ -32,6 +32,7 @@ mod credentials;
 mod http;
 mod index;
 mod list;
+mod provenance;
 mod publish;
 mod pull;
 pub mod referrers;
@@ -502,7 +503,15 @@ impl Registry for OciRegistry {
         &self,
         module: &ModuleName,
     ) -> Result<std::collections::BTreeSet<semver::Version>, RegistryError> {
-        Ok(self.oci_yanked(module)?)
+        Ok(self.oci_yanked(module)?.into_keys().collect())
+    }
+
+    fn provenance(
+        &self,
+        pack: &PackRef,
+        sha256: &crate::digest::Sha256,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        Ok(self.oci_provenance(pack, sha256)?)
     }
 
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {

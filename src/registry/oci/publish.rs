@@ -41,6 +41,9 @@ pub struct Publication {
     pub bytes: Vec<u8>,
     pub signature: Option<String>,
     pub annotations: BTreeMap<String, String>,
+    /// Its provenance, published as a referrer of its manifest
+    /// ([`super::provenance`]).
+    pub provenance: Option<Vec<u8>>,
 }
 
 impl Publication {
@@ -95,6 +98,7 @@ impl Publication {
             bytes,
             signature,
             annotations,
+            provenance: None,
         }
     }
 }
@@ -239,6 +243,15 @@ impl OciRegistry {
             publication.annotations.clone(),
         )
         .await?;
+        if let Some(provenance) = &publication.provenance {
+            // The manifest as the registry holds it: the provenance refers to its digest.
+            let (_, found) = self
+                .manifest_with_digest(&session, reference.repository(), &tag)
+                .await
+                .map_err(|failure| self.failure(failure, failed))?;
+            self.publish_provenance(connection, &session, pack, &found, provenance)
+                .await?;
+        }
         Ok(Published::Pushed)
     }
 
@@ -270,6 +283,11 @@ impl OciRegistry {
                 ),
                 local,
             });
+        }
+        // A pack published before its provenance was: added now (kept when there is one).
+        if let Some(provenance) = &publication.provenance {
+            self.publish_provenance(connection, session, pack, &found, provenance)
+                .await?;
         }
         let Some(signature) = &publication.signature else {
             return Ok(Published::Unchanged);

@@ -323,6 +323,8 @@ impl OciRegistry {
         Ok(VersionEntry {
             dependencies,
             yanked: false,
+            yank_reason: None,
+            provenance: None,
             library: annotations
                 .get(ANNOTATION_LIBRARY)
                 .is_some_and(|v| v == "true"),

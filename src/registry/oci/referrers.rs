@@ -85,6 +85,16 @@ impl Referrer {
     }
 }
 
+/// The one layer of a referrer to publish.
+pub(super) struct ReferrerLayer<'a> {
+    pub artifact_type: &'static str,
+    pub media_type: &'static str,
+    /// Its title (`org.opencontainers.image.title`).
+    pub file_name: &'a str,
+    pub bytes: &'a [u8],
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
 /// The tag of the referrers tag schema for the manifest `digest`: `sha256-<hex>`.
 pub fn fallback_tag(digest: &Sha256) -> String {
     format!("sha256-{digest}")
@@ -173,7 +183,10 @@ impl OciRegistry {
         repository: &str,
         subject: &Sha256,
     ) -> Result<Option<Referrer>, Failure> {
-        let Some(index) = self.referrers_index(session, repository, subject).await? else {
+        let Some(index) = self
+            .referrers_index(session, repository, subject, SIGNATURE_ARTIFACT_TYPE)
+            .await?
+        else {
             return Ok(None);
         };
         let candidates = index
@@ -206,16 +219,17 @@ impl OciRegistry {
         Ok(None)
     }
 
-    /// The index listing the referrers of `subject`: the API's answer, else the fallback tag's
-    /// index, else none.
-    async fn referrers_index(
+    /// The index listing the referrers of `subject` (of `artifact_type`, when the registry
+    /// filters): the API's answer, else the fallback tag's index, else none.
+    pub(super) async fn referrers_index(
         &self,
         session: &Session<'_>,
         repository: &str,
         subject: &Sha256,
+        artifact_type: &str,
     ) -> Result<Option<OciImageIndex>, Failure> {
         let api = format!("{repository}/referrers/{}", subject.oci_digest());
-        let query = [("artifactType", SIGNATURE_ARTIFACT_TYPE)];
+        let query = [("artifactType", artifact_type)];
         match self.index_at(session, &api, &query).await {
             Err(failure) if failure.is_not_found() => {}
             answered => return answered.map(Some),
@@ -254,16 +268,43 @@ impl OciRegistry {
         signature: &str,
         signer: Option<KeyId>,
     ) -> Result<(), OciError> {
+        let file_name = ArtifactName::new(pack.clone()).signature();
+        let annotations = signer
+            .map(|key_id| BTreeMap::from([(ANNOTATION_SIGNER.to_owned(), key_id.to_string())]));
+        let layer = ReferrerLayer {
+            artifact_type: SIGNATURE_ARTIFACT_TYPE,
+            media_type: SIGNATURE_MEDIA_TYPE,
+            file_name: &file_name,
+            bytes: signature.as_bytes(),
+            annotations,
+        };
+        self.push_referrer_layer(connection, session, pack, subject, layer)
+            .await
+    }
+
+    /// Publishes `layer` as a referrer of the pack manifest `subject`: the blobs, the referrer
+    /// by digest, then the fallback tag's index with the referrer added to what it listed.
+    pub(super) async fn push_referrer_layer(
+        &self,
+        connection: &Connection,
+        session: &Session<'_>,
+        pack: &PackRef,
+        subject: OciDescriptor,
+        layer: ReferrerLayer<'_>,
+    ) -> Result<(), OciError> {
         let reference = self.url.reference(pack.module.as_str(), "latest");
         self.authorize_push(connection, &reference).await?;
         let repository = reference.repository().to_owned();
-        let file_name = ArtifactName::new(pack.clone()).signature();
-        let layer = descriptor(SIGNATURE_MEDIA_TYPE, signature.as_bytes(), Some(&file_name));
+        let ReferrerLayer {
+            artifact_type,
+            media_type,
+            file_name,
+            bytes,
+            annotations,
+        } = layer;
+        let layer = descriptor(media_type, bytes, Some(file_name));
         let config = descriptor(EMPTY_CONFIG_MEDIA_TYPE, EMPTY_CONFIG, None);
-        for (digest, data) in [
-            (&layer.digest, signature.as_bytes()),
-            (&config.digest, EMPTY_CONFIG),
-        ] {
+        for (digest, data) in [(&layer.digest, bytes), (&config.digest, EMPTY_CONFIG)] {
             connection
                 .client
                 .push_blob(&reference, data.to_vec(), digest)
@@ -273,15 +314,13 @@ impl OciRegistry {
         let subject_digest = Sha256::from_oci_digest(&subject.digest).map_err(|_| {
             self.request_error(pack, format!("`{}` is not a digest", subject.digest))
         })?;
-        let annotations = signer
-            .map(|key_id| BTreeMap::from([(ANNOTATION_SIGNER.to_owned(), key_id.to_string())]));
         let manifest = OciImageManifest {
             schema_version: 2,
             media_type: Some(MANIFEST_MEDIA_TYPE.to_owned()),
             config,
             layers: vec![layer],
             subject: Some(subject),
-            artifact_type: Some(SIGNATURE_ARTIFACT_TYPE.to_owned()),
+            artifact_type: Some(artifact_type.to_owned()),
             annotations: annotations.clone(),
         };
         let body = serde_json::to_vec(&OciManifest::Image(manifest))
@@ -300,7 +339,7 @@ impl OciRegistry {
             size: i64::try_from(body.len()).unwrap_or(i64::MAX),
             platform: None,
             annotations,
-            artifact_type: Some(SIGNATURE_ARTIFACT_TYPE.to_owned()),
+            artifact_type: Some(artifact_type.to_owned()),
         };
         self.add_to_fallback_tag(
             connection,

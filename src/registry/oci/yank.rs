@@ -1,7 +1,9 @@
 //! Yanks on an OCI registry. A published version is an immutable manifest, so a module's
 //! yanked versions are recorded beside them: the tag `_yanked` of the module's repository names
 //! a small manifest whose annotation `dev.provisioning.yanked` lists them (a JSON array of
-//! versions), with the same list as its one layer. The tag is mutable: `pack yank` and
+//! versions), with the same list as its one layer, and the annotation
+//! `dev.provisioning.yank-reasons` the reasons given (`--reason`, a JSON object from version to
+//! text; absent in records written before reasons were). The tag is mutable: `pack yank` and
 //! `--undo` rewrite it. `_yanked` is not a version, so listings never read it as one.
 //!
 //! Reading it is one manifest request per module, made with the module's index; the manifest
@@ -21,10 +23,33 @@ pub const YANKED_TAG: &str = "_yanked";
 const YANKED_ARTIFACT_TYPE: &str = "application/vnd.provisioning.yanked.v1";
 const YANKED_MEDIA_TYPE: &str = "application/vnd.provisioning.yanked.v1+json";
 const ANNOTATION_YANKED: &str = "dev.provisioning.yanked";
+const ANNOTATION_REASONS: &str = "dev.provisioning.yank-reasons";
+
+/// The yanked versions of a module, each with the reason given, if one was.
+pub type Yanks = BTreeMap<semver::Version, Option<String>>;
 
 /// The versions a yank record lists; a record that does not read as one is an error (a
 /// registry that lies about yanks must not make a version silently available again).
-pub(super) fn parse(manifest: &OciImageManifest) -> Result<BTreeSet<semver::Version>, String> {
+pub(super) fn parse(manifest: &OciImageManifest) -> Result<Yanks, String> {
+    let annotations = manifest.annotations.as_ref();
+    let mut reasons: BTreeMap<String, String> =
+        match annotations.and_then(|annotations| annotations.get(ANNOTATION_REASONS)) {
+            Some(text) => serde_json::from_str(text).map_err(|error| {
+                format!("its `{ANNOTATION_REASONS}` is not an object of texts: {error}")
+            })?,
+            None => BTreeMap::new(),
+        };
+    let versions = parse_versions(manifest)?;
+    Ok(versions
+        .into_iter()
+        .map(|version| {
+            let reason = reasons.remove(&version.to_string());
+            (version, reason)
+        })
+        .collect())
+}
+
+fn parse_versions(manifest: &OciImageManifest) -> Result<BTreeSet<semver::Version>, String> {
     let Some(text) = manifest
         .annotations
         .as_ref()
@@ -49,10 +74,7 @@ pub(super) fn parse(manifest: &OciImageManifest) -> Result<BTreeSet<semver::Vers
 impl OciRegistry {
     /// The yanked versions of `module`: from the registry (and cached), or with `--offline`
     /// from the cache; none when the module has no record.
-    pub(super) fn oci_yanked(
-        &self,
-        module: &ModuleName,
-    ) -> Result<BTreeSet<semver::Version>, OciError> {
+    pub(super) fn oci_yanked(&self, module: &ModuleName) -> Result<Yanks, OciError> {
         let invalid = |reason: String| OciError::Listing {
             host: self.url.host.clone(),
             what: format!("the yanked versions of `{module}`"),
@@ -61,7 +83,7 @@ impl OciRegistry {
         if self.offline {
             return match self.cache.manifest(&self.url, module, YANKED_TAG) {
                 Some(manifest) => parse(&manifest).map_err(invalid),
-                None => Ok(BTreeSet::new()),
+                None => Ok(Yanks::new()),
             };
         }
         let reference = self.url.reference(module.as_str(), YANKED_TAG);
@@ -81,7 +103,7 @@ impl OciRegistry {
         })??;
         match record {
             Some(manifest) => parse(&manifest).map_err(invalid),
-            None => Ok(BTreeSet::new()),
+            None => Ok(Yanks::new()),
         }
     }
 
@@ -117,14 +139,19 @@ impl OciRegistry {
 
     /// Yanks `pack` (or restores it), rewriting the module's record; says whether anything
     /// changed. The version must exist.
-    pub fn set_yanked(&self, pack: &PackRef, yanked: bool) -> Result<bool, OciError> {
+    pub fn set_yanked(
+        &self,
+        pack: &PackRef,
+        yanked: bool,
+        reason: Option<&str>,
+    ) -> Result<bool, OciError> {
         if self.offline {
             return Err(OciError::Offline { pack: pack.clone() });
         }
         self.run(|connection| {
             self.within_deadline(
                 || format!("yanking `{}` {}", pack.module, pack.version),
-                self.set_yanked_async(connection, pack, yanked),
+                self.set_yanked_async(connection, pack, yanked, reason),
             )
         })?
         .map_err(|error| self.explain_not_found(error))
@@ -135,6 +162,7 @@ impl OciRegistry {
         connection: &Connection,
         pack: &PackRef,
         yanked: bool,
+        reason: Option<&str>,
     ) -> Result<bool, OciError> {
         let failed = |reason: String| OciError::Request {
             host: self.url.host.clone(),
@@ -166,19 +194,34 @@ impl OciRegistry {
             .map_err(|failure| self.failure(failure, failed))?
         {
             Some(manifest) => parse(&manifest).map_err(failed)?,
-            None => BTreeSet::new(),
+            None => Yanks::new(),
         };
-        let changed = if yanked {
-            versions.insert(pack.version.clone())
+        let before = versions.clone();
+        if yanked {
+            // Yanking again without a reason keeps the recorded one.
+            let recorded = versions.remove(&pack.version).flatten();
+            let reason = reason.map(str::to_owned).or(recorded);
+            versions.insert(pack.version.clone(), reason);
         } else {
-            versions.remove(&pack.version)
-        };
-        if !changed {
+            versions.remove(&pack.version);
+        }
+        if versions == before {
             return Ok(false);
         }
-        let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
-        // A list of strings always serializes.
+        let listed: Vec<String> = versions.keys().map(ToString::to_string).collect();
+        let reasons: BTreeMap<String, &String> = versions
+            .iter()
+            .filter_map(|(version, reason)| Some((version.to_string(), reason.as_ref()?)))
+            .collect();
+        // A list of strings and a map of strings always serialize.
         let json = serde_json::to_string(&listed).unwrap_or_default();
+        let mut annotations = BTreeMap::from([(ANNOTATION_YANKED.to_owned(), json.clone())]);
+        if !reasons.is_empty() {
+            annotations.insert(
+                ANNOTATION_REASONS.to_owned(),
+                serde_json::to_string(&reasons).unwrap_or_default(),
+            );
+        }
         let manifest = self
             .push_artifact(
                 connection,
@@ -188,7 +231,7 @@ impl OciRegistry {
                     json.as_bytes(),
                 )],
                 YANKED_ARTIFACT_TYPE,
-                BTreeMap::from([(ANNOTATION_YANKED.to_owned(), json.clone())]),
+                annotations,
             )
             .await?;
         self.cache

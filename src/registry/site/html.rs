@@ -243,17 +243,23 @@ fn versions(body: &mut String, module: &ModuleMetadata) {
         let signature = entry.signature.as_ref().map_or_else(String::new, |s| {
             format!(" · <a href=\"../packages/{0}\">signature</a>", escape(s))
         });
+        let provenance = entry.provenance.as_ref().map_or_else(String::new, |p| {
+            format!(" · <a href=\"../packages/{0}\">provenance</a>", escape(p))
+        });
         let state = match (entry.yanked, entry.library) {
-            (true, _) => "<span class=\"yanked\">yanked</span>",
-            (false, true) => "available (a library: no export)",
-            (false, false) => "available",
+            (true, _) => entry.yank_reason.as_ref().map_or_else(
+                || "<span class=\"yanked\">yanked</span>".to_owned(),
+                |reason| format!("<span class=\"yanked\">yanked: {}</span>", escape(reason)),
+            ),
+            (false, true) => "available (a library: no export)".to_owned(),
+            (false, false) => "available".to_owned(),
         };
         let tests = entry
             .tests
             .map_or_else(|| "none".to_owned(), |tests| tests.to_string());
         let _ = writeln!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{state}</td><td>{}</td><td><code>{}</code></td><td><a href=\"../packages/{file}\">{file}</a>{signature}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{state}</td><td>{}</td><td><code>{}</code></td><td><a href=\"../packages/{file}\">{file}</a>{signature}{provenance}</td></tr>",
             escape(&entry.version.to_string()),
             indicatif::HumanBytes(entry.size),
             escape(&entry.created),

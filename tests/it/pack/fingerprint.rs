@@ -143,4 +143,16 @@ fn a_fingerprint_never_hides_a_change() {
     --- stderr
           Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.00 KiB, sha256 6d5f57fbf5c5, unsigned)
     ");
+
+    // The provenance deleted: the whole pack, which finds the same bytes and writes it again.
+    let context = fingerprinted(context);
+    let provenance = context.path("distribution/packages/upcloud_prov_0.0.1.intoto.jsonl");
+    std::fs::remove_file(&provenance).expect("rm");
+    let (run, opened) = pack_upcloud_traced(&context);
+    assert_eq!(run.to_string(), unchanged);
+    assert!(
+        opened.iter().any(|path| path.ends_with("main.ncl")),
+        "{opened:?}"
+    );
+    assert!(provenance.is_file(), "the provenance was not written again");
 }

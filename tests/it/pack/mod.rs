@@ -53,7 +53,8 @@ fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
           "signature": null,
           "dependencies": {
             "provisioning_core": "^0.1"
-          }
+          },
+          "provenance": "upcloud_prov_0.0.1.intoto.jsonl"
         }
       ]
     }

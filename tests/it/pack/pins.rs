@@ -65,7 +65,7 @@ fn clean_keeps_versions_pinned_by_infras_addressed_by_path() {
     --- stdout
             Kept `local_prov` 0.10.0: pinned by `workspace/nested/inf2`
             Kept `local_prov` 0.9.0: pinned by `[TEMP]/elsewhere/inf1`
-    Would delete `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig)
+    Would delete `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig, local_prov_0.8.0.intoto.jsonl)
     --- stderr
     ");
     assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "1"]), @"
@@ -117,7 +117,7 @@ fn clean_deletes_what_a_path_infra_no_longer_pins() {
     --- stdout
             Kept `local_prov` 0.10.0: pinned by `workspace/nested/inf2`
             Kept `local_prov` 0.9.0: pinned by `[TEMP]/elsewhere/inf1`
-    Would delete `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig)
+    Would delete `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig, local_prov_0.8.0.intoto.jsonl)
     --- stderr
     ");
     // inf1 removes its pin; inf2 moves to the newest version.
@@ -179,7 +179,7 @@ fn clean_deletes_what_an_updated_path_infra_no_longer_pins() {
     exit: 0
     --- stdout
             Kept `local_prov` 0.9.0: pinned by `workspace/nested/inf2`
-    Would delete `local_prov` 0.9.1 (local_prov_0.9.1.tar, local_prov_0.9.1.tar.minisig)
+    Would delete `local_prov` 0.9.1 (local_prov_0.9.1.tar, local_prov_0.9.1.tar.minisig, local_prov_0.9.1.intoto.jsonl)
     --- stderr
     ");
     context
@@ -207,9 +207,9 @@ fn clean_forgets_a_recorded_infra_that_is_gone() {
     exit: 0
     --- stdout
     --- stderr
-         Deleted `local_prov` 0.10.0 (local_prov_0.10.0.tar, local_prov_0.10.0.tar.minisig)
-         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig)
-         Deleted `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig)
+         Deleted `local_prov` 0.10.0 (local_prov_0.10.0.tar, local_prov_0.10.0.tar.minisig, local_prov_0.10.0.intoto.jsonl)
+         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig, local_prov_0.9.0.intoto.jsonl)
+         Deleted `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig, local_prov_0.8.0.intoto.jsonl)
     ");
     // Their records went with them, and the debris.
     let records = std::fs::read_dir(context.path("distribution/registry/pins")).expect("pins");
@@ -250,8 +250,8 @@ fn clean_refuses_to_delete_what_an_infra_with_an_unreadable_lock_may_pin() {
     exit: 0
     --- stdout
     --- stderr
-         Deleted `local_prov` 0.10.0 (local_prov_0.10.0.tar, local_prov_0.10.0.tar.minisig)
-         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig)
+         Deleted `local_prov` 0.10.0 (local_prov_0.10.0.tar, local_prov_0.10.0.tar.minisig, local_prov_0.10.0.intoto.jsonl)
+         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig, local_prov_0.9.0.intoto.jsonl)
     ");
 }
 

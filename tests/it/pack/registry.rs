@@ -18,7 +18,7 @@ fn clean_keeps_the_newest_in_semver_order() {
     assert_snapshot!(context.run_unchanged("distribution", ["pack", "clean", "--keep-latest", "2", "--dry-run"]), @"
     exit: 0
     --- stdout
-    Would delete `up_prov` 0.9.0 (up_prov_0.9.0.tar)
+    Would delete `up_prov` 0.9.0 (up_prov_0.9.0.tar, up_prov_0.9.0.intoto.jsonl)
     --- stderr
     ");
     assert_snapshot!(context.run(["pack", "clean", "--keep-latest", "2"]), @"
@@ -276,7 +276,7 @@ fn clean_leaves_a_directory_named_like_an_artifact() {
     assert_snapshot!(context.run_unchanged("distribution", ["pack", "clean", "--keep-latest", "1", "--dry-run"]), @"
     exit: 1
     --- stdout
-    Would delete `up_prov` 1.0.0 (up_prov_1.0.0.tar)
+    Would delete `up_prov` 1.0.0 (up_prov_1.0.0.tar, up_prov_1.0.0.intoto.jsonl)
     --- stderr
     error: `distribution/packages/up_prov_0.5.0.tar` is a directory, not an artifact, so `up_prov` 0.5.0 is left as it is
     hint: move it out of the packages directory, or delete it by hand

@@ -332,7 +332,7 @@ fn clean_never_deletes_a_pinned_version_unless_forced() {
     --- stdout
     --- stderr
             Kept `local_prov` 0.9.0: pinned by `homelab`
-         Deleted `local_prov` 0.10.0 (local_prov_0.10.0.tar, local_prov_0.10.0.tar.minisig)
+         Deleted `local_prov` 0.10.0 (local_prov_0.10.0.tar, local_prov_0.10.0.tar.minisig, local_prov_0.10.0.intoto.jsonl)
     ");
     assert!(
         context

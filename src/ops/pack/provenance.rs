@@ -1,0 +1,89 @@
+//! The provenance step of packing: the signed statement of what the artifact was built from
+//! ([`crate::provenance`]), written beside it in the same transaction.
+
+use super::{PackError, PackInput, Packer, Written};
+use crate::artifact::{Artifact, ArtifactName};
+use crate::fs::Transaction;
+use crate::provenance::{self, Dependency};
+
+impl Packer<'_> {
+    /// Writes the provenance of `artifact` (at `file_name` in the destination) unless the
+    /// bytes are unchanged and the provenance beside them is already about them; returns its
+    /// file name, for the metadata. Signed with the key that signs packs, when there is one.
+    pub(super) fn provenance(
+        &self,
+        input: &PackInput,
+        file_name: &ArtifactName,
+        artifact: &Artifact,
+        written: Written,
+        transaction: &mut Transaction,
+    ) -> Result<String, PackError> {
+        let name = provenance::file_name(file_name);
+        let path = self.destination.dir.join(&name);
+        if written == Written::Unchanged && self.still_about(&path, file_name, artifact) {
+            return Ok(name);
+        }
+        let dependencies = self
+            .imports
+            .closure(&input.pack.module, &input.pack.version, &input.dependencies)?
+            .into_iter()
+            .map(|(module, source)| {
+                let version = source.manifest.version;
+                // A dependency the registry does not hold (or cannot read) is recorded
+                // without a digest: its source was used, not a pack.
+                let sha256 = self
+                    .registry
+                    .read(&module)
+                    .ok()
+                    .flatten()
+                    .and_then(|metadata| metadata.get(&version).map(|entry| entry.sha256));
+                Dependency {
+                    module,
+                    version,
+                    sha256,
+                }
+            })
+            .collect();
+        let statement = provenance::statement(&provenance::Build {
+            artifact: file_name,
+            sha256: &artifact.sha256,
+            kind: input.kind,
+            category: input.category.as_deref(),
+            source: provenance::source::probe(&input.package_dir),
+            dependencies,
+        });
+        let key = self.signing.map(|(secret, public)| (secret, public));
+        let bytes = provenance::render(&statement, &input.pack, key)?;
+        transaction
+            .write(&path, &bytes)
+            .map_err(|source| PackError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(name)
+    }
+
+    /// Whether the provenance at `path` is an envelope about exactly these bytes.
+    fn still_about(
+        &self,
+        path: &std::path::Path,
+        file_name: &ArtifactName,
+        artifact: &Artifact,
+    ) -> bool {
+        crate::fs::read(path, crate::fs::FileKind::Provenance)
+            .ok()
+            .and_then(|bytes| provenance::parse(path, &bytes).ok())
+            // Signed by the key that signs now, if one does: an unsigned one gets signed.
+            .filter(|envelope| {
+                self.signing.is_none_or(|(_, public)| {
+                    let ours = crate::signing::key_id(public.keynum()).to_string();
+                    envelope.signatures.iter().any(|s| s.keyid == ours)
+                })
+            })
+            .and_then(|envelope| provenance::read_statement(path, &envelope).ok())
+            .is_some_and(|statement| {
+                statement.subject_sha256(&file_name.to_string())
+                    == Some(artifact.sha256.to_string().as_str())
+            })
+    }
+}
