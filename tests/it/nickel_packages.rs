@@ -155,3 +155,56 @@ fn an_unknown_package_is_named_by_nickel() {
       │           ^^^^^^^^^^^^^^^ imported here
     ");
 }
+
+#[test]
+fn every_pack_carries_a_nickel_pkg_that_the_real_nickel_accepts() {
+    let context = TestContext::examples().packed(&["core", "provider upcloud"]);
+    let artifact = context.path("distribution/packages/upcloud_prov_0.0.1.tar");
+    let manifest = crate::common::artifact_file(&artifact, "upcloud_prov/Nickel-pkg.ncl");
+    assert_snapshot!(manifest, @"");
+    let core = context.path("distribution/packages/provisioning_core_0.1.0.tar");
+    assert!(
+        crate::common::artifact_file(&core, "provisioning_core/Nickel-pkg.ncl")
+            .contains("dependencies = {},"),
+    );
+    // The real `nickel` applies `std.package.Manifest` to it, as `pack` did.
+    let file = context.path("Nickel-pkg.ncl");
+    std::fs::write(&file, &manifest).expect("write");
+    let output = std::process::Command::new(crate::common::nickel_cli())
+        .args(["export", "--format", "json"])
+        .arg(&file)
+        .output()
+        .expect("run nickel");
+    crate::common::assert_success(&output);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("\"minimal_nickel_version\": \"1.12\""),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+/// The package-enabled `nickel` of `scripts/test` (`--features package-experimental`).
+fn package_nickel(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let output = std::process::Command::new(crate::common::nickel_cli())
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CACHE_HOME", dir.join(".cache"))
+        .output()
+        .expect("run nickel");
+    crate::common::assert_success(&output);
+    output
+}
+
+#[test]
+fn a_package_enabled_nickel_exports_a_vendored_infra_as_export_does() {
+    let context = TestContext::examples();
+    with_edge(&context, true);
+    let context = context.signed().packed(&["core", "providers"]);
+    let ours = install_validate_export(&context, true, true);
+    let run = context.run(["providers", "nickel-pkg", "homelab"]);
+    assert_snapshot!(run, @"");
+    assert_snapshot!(context.read("workspace/infra/homelab/Nickel-pkg.ncl"), @"");
+    let infra = context.path("workspace/infra/homelab");
+    let theirs = package_nickel(&infra, &["export", "main.ncl"]);
+    assert_eq!(String::from_utf8_lossy(&theirs.stdout), ours);
+}

@@ -4,6 +4,7 @@
 //! failure, a refused source or a conflicting existing version writes nothing.
 
 mod check;
+mod nickel_pkg;
 mod sign;
 
 pub use check::doc_tests;
@@ -205,6 +206,9 @@ impl Packer<'_> {
     pub fn pack(&self, evaluator: &mut Evaluator, input: &PackInput) -> Result<Packed, PackError> {
         let pack = &input.pack;
         let (mut files, mut checked) = self.read_and_check(evaluator, input)?;
+        let nickel_pkg = self.nickel_pkg(evaluator, input, &files)?;
+        files.retain(|file| file.path != nickel_pkg.path);
+        files.push(nickel_pkg);
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let artifact = crate::artifact::build(pack, &files, checked.export.as_deref())?;
         let cached_evaluation = checked.cached;
