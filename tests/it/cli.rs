@@ -194,6 +194,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     provisioning-providers-install.1
     provisioning-providers-installed.1
     provisioning-providers-list.1
+    provisioning-providers-nickel-pkg.1
     provisioning-providers-outdated.1
     provisioning-providers-remove.1
     provisioning-providers-sync.1
@@ -207,7 +208,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     exit: 0
     --- stdout
     --- stderr
-           Wrote 46 man pages into `[TEMP]/man/man1`
+           Wrote 47 man pages into `[TEMP]/man/man1`
     ");
     let mut references = 0;
     for name in &names {
