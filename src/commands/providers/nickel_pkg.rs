@@ -63,6 +63,9 @@ pub fn nickel_pkg(
     let path = infra.dir.join(NICKEL_PKG_FILE);
     crate::fs::atomic_write(&path, package.render(GENERATED_BY).as_bytes())
         .with_context(|| format!("failed to write `{}`", path.display()))?;
-    printer.status("Wrote", context.display_path(&path).display());
+    printer.status(
+        "Wrote",
+        format!("`{}`", context.display_path(&path).display()),
+    );
     Ok(Outcome::Success)
 }
