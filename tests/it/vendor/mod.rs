@@ -82,7 +82,7 @@ fn install_version_verifies_and_vendors_the_pack() {
         ]
     );
     let sums = context.read("workspace/infra/wuji/vendor/aws_prov.sha256sums");
-    assert_eq!(sums.lines().count(), 6);
+    assert_eq!(sums.lines().count(), 7);
     assert!(
         !context
             .path("workspace/infra/wuji/.nickel-modules")
