@@ -43,6 +43,9 @@ pub struct ModuleImports {
     /// on (the evaluation cache's key), whatever the directory's own name.
     pub key: Vec<PathBuf>,
     modules: BTreeMap<ModuleName, Result<SourceModule, String>>,
+    /// What `import <module>` reaches: every module by name, in the import directory; inside
+    /// a module, its declared dependencies ([`Self::packages`]).
+    packages: crate::nickel::Packages,
     /// The modules linked in the directory so far: only what a pack's closure needs is.
     linked: std::sync::Mutex<std::collections::BTreeSet<ModuleName>>,
     /// Removes the directory when dropped.
@@ -95,10 +98,20 @@ impl ModuleImports {
             }
             modules.insert(name, source);
         }
+        let packages = package_map(&dir, &modules);
+        // The package map, without the directory's name (new at every run): what each module
+        // names as its packages.
+        for (name, source) in &modules {
+            let Ok(source) = source else { continue };
+            for dependency in source.manifest.dependencies.keys() {
+                key.push(PathBuf::from(format!("package:{name}:{dependency}")));
+            }
+        }
         Ok(Self {
             dir,
             key,
             modules,
+            packages,
             linked: std::sync::Mutex::new(std::collections::BTreeSet::new()),
             _temp: temp,
         })
@@ -125,6 +138,12 @@ impl ModuleImports {
             linked.insert(name.clone());
         }
         Ok(())
+    }
+
+    /// The package map packing evaluates with: each module by name, as the import directory
+    /// reaches it (only those [`Self::link`]ed are there); inside one, the names it declares.
+    pub fn packages(&self) -> &crate::nickel::Packages {
+        &self.packages
     }
 
     /// The module names a dependency can name.
@@ -176,6 +195,23 @@ impl ModuleImports {
     }
 }
 
+/// The package map of the catalog's modules in the import directory `dir`: what an import
+/// directory's entries would be named as packages.
+fn package_map(
+    dir: &std::path::Path,
+    modules: &BTreeMap<ModuleName, Result<SourceModule, String>>,
+) -> crate::nickel::Packages {
+    let mut packages = crate::nickel::Packages::default();
+    for (name, source) in modules {
+        packages.add(name.as_str(), &dir.join(name));
+        let Ok(source) = source else { continue };
+        for dependency in source.manifest.dependencies.keys() {
+            packages.add_scoped(&dir.join(name), dependency.as_str(), &dir.join(dependency));
+        }
+    }
+    packages
+}
+
 /// The sources as an index: each module has one version, the one its source declares.
 impl resolve::Index for ModuleImports {
     fn candidates(&self, module: &ModuleName) -> Result<Vec<Candidate>, String> {
@@ -206,16 +242,22 @@ pub struct Undeclared {
     pub import: String,
     /// The module it names.
     pub dependency: ModuleName,
+    /// A package import, `import <module>`; else `import "<path>"`.
+    pub package: bool,
 }
 
 impl fmt::Display for Undeclared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let import = if self.package {
+            format!("import {}", self.import)
+        } else {
+            format!("import \"{}\"", self.import)
+        };
         write!(
             f,
-            "`{}`:{}: `import \"{}\"` uses `{}`, which is not a declared dependency",
+            "`{}`:{}: `{import}` uses `{}`, which is not a declared dependency",
             self.file.display(),
             self.line,
-            self.import,
             self.dependency
         )
     }
@@ -223,7 +265,8 @@ impl fmt::Display for Undeclared {
 
 /// Every import in `files` (`(path, Nickel text)`) whose first component names one of `known`
 /// modules but none of `declared`, unless it resolves beside its importer (a file or directory
-/// of the module's own wins, as in Nickel).
+/// of the module's own wins, as in Nickel); and every package import (`import <module>`) of one
+/// of `known` that is not declared (a package import never resolves beside its importer).
 pub fn undeclared_imports<'a>(
     files: impl IntoIterator<Item = (PathBuf, &'a str)>,
     module: &ModuleName,
@@ -246,10 +289,26 @@ pub fn undeclared_imports<'a>(
                     line,
                     import,
                     dependency: (*dependency).clone(),
+                    package: false,
+                });
+            }
+        }
+        for (line, name) in crate::nickel::package_imports(text) {
+            let Some(dependency) = known.iter().find(|known| known.as_str() == name) else {
+                continue;
+            };
+            if *dependency != module && !declared.contains_key(*dependency) {
+                found.push(Undeclared {
+                    file: file.clone(),
+                    line,
+                    import: name,
+                    dependency: (*dependency).clone(),
+                    package: true,
                 });
             }
         }
     }
+    found.sort_by_key(|undeclared| (undeclared.file.clone(), undeclared.line));
     found
 }
 
@@ -301,6 +360,35 @@ mod tests {
     }
 
     #[test]
+    fn undeclared_package_imports_are_found_with_their_lines() {
+        let core: ModuleName = "provisioning_core".parse().expect("name");
+        let aws: ModuleName = "aws_prov".parse().expect("name");
+        let me: ModuleName = "upcloud_prov".parse().expect("name");
+        let text = "let core = import provisioning_core in\nlet aws = import aws_prov in\nlet me = import upcloud_prov in\nimport other";
+        let declared = BTreeMap::from([(core.clone(), semver::VersionReq::STAR)]);
+        let found = undeclared_imports(
+            [(PathBuf::from("/nonexistent/main.ncl"), text)],
+            &me,
+            &declared,
+            &[&core, &aws, &me],
+        );
+        assert_eq!(
+            found,
+            [Undeclared {
+                file: PathBuf::from("/nonexistent/main.ncl"),
+                line: 2,
+                import: "aws_prov".into(),
+                dependency: aws,
+                package: true,
+            }]
+        );
+        assert_eq!(
+            found[0].to_string(),
+            "`/nonexistent/main.ncl`:2: `import aws_prov` uses `aws_prov`, which is not a declared dependency"
+        );
+    }
+
+    #[test]
     fn undeclared_module_imports_are_found_with_their_lines() {
         let core: ModuleName = "provisioning_core".parse().expect("name");
         let aws: ModuleName = "aws_prov".parse().expect("name");
@@ -319,7 +407,8 @@ mod tests {
                 file: PathBuf::from("/nonexistent/main.ncl"),
                 line: 2,
                 import: "aws_prov/main.ncl".into(),
-                dependency: aws,
+                dependency: aws.clone(),
+                package: false,
             }]
         );
     }

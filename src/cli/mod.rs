@@ -174,6 +174,9 @@ pub enum ProvidersCommand {
     Installed(InfraArgs),
     /// Check an infra's links and manifests, and evaluate its Nickel
     Validate(InfraArgs),
+    /// Write the infra's `Nickel-pkg.ncl`: its installed modules as `'Path` dependencies, so a
+    /// package-enabled `nickel` evaluates its `import <module>` as `export` does
+    NickelPkg(InfraArgs),
     /// Rebuild an infra's module links and `vendor/` from `providers.manifest.yaml`
     Sync(SyncArgs),
     /// Each pinned module: its pin, the newest version its requirement allows, the newest

@@ -39,7 +39,12 @@ pub fn export(args: &ExportArgs, context: &Context, printer: &Printer) -> anyhow
         format,
         field: args.field.clone(),
     };
-    let mut evaluator = Evaluator::new(&infra.import_paths(context), context.evaluation_bounds());
+    let packages = infra_packages(context, &infra, printer);
+    let mut evaluator = Evaluator::with_packages(
+        &infra.import_paths(context),
+        &packages,
+        context.evaluation_bounds(),
+    );
     // The text goes to stdout as the worker sends it, which it does only once the evaluation
     // has succeeded: a failed one prints nothing. Nickel's diagnostic names the file and the
     // line: nothing to add to it.
@@ -51,6 +56,21 @@ pub fn export(args: &ExportArgs, context: &Context, printer: &Printer) -> anyhow
     }
     stdout.flush()?;
     Ok(Outcome::Success)
+}
+
+/// The infra's package map (`import upcloud_prov`), from its lock. A lock that cannot be read
+/// is said, and the evaluation goes on without packages: the path form still works, and an
+/// import by name fails naming the package.
+fn infra_packages(context: &Context, infra: &Infra, printer: &Printer) -> crate::nickel::Packages {
+    match crate::infra::lockfile::ProvidersLock::read(&infra.lock_path()) {
+        Ok(lock) => crate::infra::packages::packages(context, infra, &lock),
+        Err(error) => {
+            printer.warning(format!(
+                "{error}\nhint: `import <module>` finds no module until it is fixed; `import \"<module>/main.ncl\"` does"
+            ));
+            crate::nickel::Packages::default()
+        }
+    }
 }
 
 /// `export main.ncl` or `export workspace/infra/wuji/main.ncl`: a file given where the infra

@@ -31,6 +31,7 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             ProvidersCommand::Remove(args) => providers::remove(&args, context, printer),
             ProvidersCommand::Installed(args) => providers::installed(&args, context, printer),
             ProvidersCommand::Validate(args) => providers::validate(&args, context, printer),
+            ProvidersCommand::NickelPkg(args) => providers::nickel_pkg(&args, context, printer),
             ProvidersCommand::Sync(args) => providers::sync(&args, context, printer),
             ProvidersCommand::Outdated(args) => providers::outdated(&args, context, printer),
             ProvidersCommand::Update(args) => providers::update(&args, context, printer),

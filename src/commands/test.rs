@@ -47,8 +47,9 @@ struct Tested<'a> {
 fn run(module: &Module, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let input = super::pack::input_for(module, None)?;
     let imports = ModuleImports::prepare(&Catalog::new(&context.config))?;
-    let mut evaluator = Evaluator::new(
+    let mut evaluator = Evaluator::with_packages(
         std::slice::from_ref(&imports.dir),
+        imports.packages(),
         context.evaluation_bounds(),
     );
     let report = crate::ops::pack::doc_tests(&imports, &mut evaluator, &input)

@@ -195,6 +195,11 @@ impl InfraManifestMut {
         Some(format!("{module} = {value}"))
     }
 
+    /// A string of `[package]` (`name`, `version`), when it has one.
+    pub fn package_field(&self, key: &str) -> Option<&str> {
+        self.doc.get("package")?.as_table_like()?.get(key)?.as_str()
+    }
+
     /// The modules `[dependencies]` lists, in its order.
     pub fn dependency_names(&self) -> Vec<String> {
         self.doc

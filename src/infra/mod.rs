@@ -37,6 +37,7 @@ pub mod generated;
 pub mod link;
 pub mod lockfile;
 pub mod manifest;
+pub mod packages;
 pub mod pins;
 pub mod session;
 pub mod state;

@@ -112,7 +112,8 @@ pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
     );
     let generated = super::generated::inspect(context, infra, &lock)?;
     let mut files = file_jobs(infra, &modules_dir, &generated, &mut jobs);
-    let results = evaluate(context, &infra.import_paths(context), &jobs);
+    let packages = super::packages::packages(context, infra, &lock);
+    let results = evaluate(context, (&infra.import_paths(context), &packages), &jobs);
     for ((target, _), result) in jobs.iter().zip(results) {
         let (evaluation, diagnostic) = judge(target, &modules, result);
         match target {
@@ -296,10 +297,16 @@ type Job = (Target, (PathBuf, nickel::Output));
 /// are what changes, are always evaluated.
 fn evaluate(
     context: &Context,
-    import_paths: &[PathBuf],
+    (import_paths, packages): (&[PathBuf], &nickel::Packages),
     jobs: &[Job],
 ) -> Vec<Result<nickel::Export, nickel::NickelError>> {
     let cache = nickel::ExportCache::new(&context.config.distribution.cache_path);
+    // What the results depend on: the import paths, and the package map.
+    let key: Vec<PathBuf> = import_paths
+        .iter()
+        .cloned()
+        .chain(packages.cache_key())
+        .collect();
     fn request<'a>(
         (file, output): &'a (PathBuf, nickel::Output),
         import_paths: &'a [PathBuf],
@@ -313,19 +320,22 @@ fn evaluate(
     let mut results: Vec<Option<Result<nickel::Export, nickel::NickelError>>> = jobs
         .iter()
         .map(|(target, job)| match target {
-            Target::Module(..) | Target::Generated(_) => {
-                cache.get(&request(job, import_paths)).map(Ok)
-            }
+            Target::Module(..) | Target::Generated(_) => cache.get(&request(job, &key)).map(Ok),
             Target::File(_) => None,
         })
         .collect();
     let pending: Vec<usize> = (0..jobs.len()).filter(|i| results[*i].is_none()).collect();
     let requests: Vec<(PathBuf, nickel::Output)> =
         pending.iter().map(|i| jobs[*i].1.clone()).collect();
-    let evaluated = nickel::evaluate_all(import_paths, context.evaluation_bounds(), &requests);
+    let evaluated = nickel::evaluate_all_with_packages(
+        import_paths,
+        packages,
+        context.evaluation_bounds(),
+        &requests,
+    );
     for (index, result) in pending.into_iter().zip(evaluated) {
         if let (Target::Module(..) | Target::Generated(_), Ok(export)) = (&jobs[index].0, &result) {
-            cache.put(&request(&jobs[index].1, import_paths), export);
+            cache.put(&request(&jobs[index].1, &key), export);
         }
         results[index] = Some(result);
     }

@@ -4,9 +4,11 @@
 
 mod kind;
 mod manifest;
+mod nickel_pkg;
 
 pub use kind::{Layout, ModuleKind};
 pub use manifest::{
     Capabilities, PackageManifest, REQUIREMENT_FORMS, parse_package_manifest, parse_requirement,
     read_package_manifest,
 };
+pub use nickel_pkg::{MINIMAL_NICKEL_VERSION, NICKEL_PKG_FILE, NickelPackage};

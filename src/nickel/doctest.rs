@@ -172,12 +172,17 @@ struct Registry {
     skipped: usize,
 }
 
-/// Runs the examples of `file` with `import_paths`, and says which files that read. An error is
+/// Runs the examples of `file` with `import_paths` and `packages`, and says which files that read. An error is
 /// the file's own: it does not parse, typecheck or evaluate to a record spine.
-pub fn run(file: &Path, import_paths: &[PathBuf]) -> Result<(Report, Vec<PathBuf>), String> {
+pub fn run(
+    file: &Path,
+    import_paths: &[PathBuf],
+    packages: &super::Packages,
+) -> Result<(Report, Vec<PathBuf>), String> {
     let mut program: Program<CacheImpl> = ProgramBuilder::new()
         .add_path(file)
         .add_import_paths(import_paths.iter().cloned())
+        .with_package_map(packages.to_map())
         .build()
         .map_err(|error| error.to_string())?;
     let report = |program: &Program<CacheImpl>, error: Error| {

@@ -15,6 +15,7 @@ use nickel_lang_core::files::FileId;
 use nickel_lang_core::program::FieldPath;
 use nickel_lang_core::serialize::{self, ExportFormat};
 
+use super::packages::Packages;
 use super::{Export, Format, NickelError, Output};
 
 /// Evaluates files on one thread, preparing Nickel's standard library once for all of them
@@ -23,15 +24,21 @@ use super::{Export, Format, NickelError, Output};
 pub struct Engine {
     context: VmContext<CacheHub, CacheImpl>,
     import_paths: Vec<PathBuf>,
+    packages: Packages,
 }
 
 impl Engine {
-    pub fn new(import_paths: &[PathBuf]) -> Self {
+    /// An engine whose files also import packages by name (`import upcloud_prov`) through
+    /// `packages`. Even an empty map is set: an unknown name is then Nickel's "unknown package",
+    /// not its advice to pass a `--manifest-path`, which means nothing here.
+    pub fn with_packages(import_paths: &[PathBuf], packages: &Packages) -> Self {
         let mut cache = CacheHub::new();
         cache.sources.add_import_paths(import_paths.iter().cloned());
+        cache.sources.set_package_map(packages.to_map());
         Self {
             context: VmContext::new(cache, std::io::sink(), NullReporter {}),
             import_paths: import_paths.to_vec(),
+            packages: packages.clone(),
         }
     }
 
@@ -138,12 +145,10 @@ impl Engine {
     /// ([`super::doctest`]), in a program of their own: running them adds fields to the file's
     /// terms, which no later evaluation may see.
     pub fn test(&mut self, file: &Path) -> Result<Export, NickelError> {
-        let (report, files) =
-            super::doctest::run(file, &self.import_paths).map_err(|diagnostic| {
-                NickelError::Evaluation {
-                    path: file.to_owned(),
-                    diagnostic,
-                }
+        let (report, files) = super::doctest::run(file, &self.import_paths, &self.packages)
+            .map_err(|diagnostic| NickelError::Evaluation {
+                path: file.to_owned(),
+                diagnostic,
             })?;
         let text = serde_json::to_string(&report).map_err(|error| NickelError::Load {
             path: file.to_owned(),

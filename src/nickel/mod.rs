@@ -22,6 +22,7 @@ pub mod doc;
 pub mod doctest;
 mod engine;
 pub mod field_path;
+mod packages;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 pub use cache::{ExportCache, Request as CacheRequest};
 pub use confine::{Escape, check_confined, imports};
+pub use packages::{Packages, package_imports};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NickelError {
@@ -115,6 +117,8 @@ impl Bounds {
 /// for all the files it evaluates.
 pub struct Evaluator {
     import_paths: Vec<PathBuf>,
+    /// What `import <name>` reaches.
+    packages: Packages,
     bounds: Bounds,
     backend: Backend,
 }
@@ -126,13 +130,22 @@ enum Backend {
 
 impl Evaluator {
     pub fn new(import_paths: &[PathBuf], bounds: Bounds) -> Self {
+        Self::with_packages(import_paths, &Packages::default(), bounds)
+    }
+
+    /// An evaluator whose files also import packages by name, through `packages`.
+    pub fn with_packages(import_paths: &[PathBuf], packages: &Packages, bounds: Bounds) -> Self {
         let backend = if worker::enabled() {
             Backend::Worker(worker::WorkerSlot::new())
         } else {
-            Backend::InProcess(Box::new(engine::Engine::new(import_paths)))
+            Backend::InProcess(Box::new(engine::Engine::with_packages(
+                import_paths,
+                packages,
+            )))
         };
         Self {
             import_paths: import_paths.to_vec(),
+            packages: packages.clone(),
             bounds,
             backend,
         }
@@ -148,9 +161,12 @@ impl Evaluator {
     /// serializes it as `output.format` says.
     pub fn evaluate(&mut self, file: &Path, output: &Output) -> Result<Export, NickelError> {
         match &mut self.backend {
-            Backend::Worker(worker) => {
-                worker.evaluate(file, &self.import_paths, output, &self.bounds)
-            }
+            Backend::Worker(worker) => worker.evaluate(
+                file,
+                (&self.import_paths, &self.packages),
+                output,
+                &self.bounds,
+            ),
             Backend::InProcess(engine) => engine.evaluate(file, output),
         }
     }
@@ -165,9 +181,13 @@ impl Evaluator {
         sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<Export, NickelError> {
         match &mut self.backend {
-            Backend::Worker(worker) => {
-                worker.evaluate_into(file, &self.import_paths, output, &self.bounds, sink)
-            }
+            Backend::Worker(worker) => worker.evaluate_into(
+                file,
+                (&self.import_paths, &self.packages),
+                output,
+                &self.bounds,
+                sink,
+            ),
             Backend::InProcess(engine) => {
                 let mut export = engine.evaluate(file, output)?;
                 sink(export.text.as_bytes()).map_err(|error| NickelError::Output {
@@ -268,6 +288,22 @@ where
     R: Send,
     F: Fn(&mut Evaluator, &T) -> R + Sync,
 {
+    with_package_evaluators(import_paths, &Packages::default(), bounds, items, work)
+}
+
+/// [`with_evaluators`], each evaluator importing packages by name through `packages`.
+pub fn with_package_evaluators<T, R, F>(
+    import_paths: &[PathBuf],
+    packages: &Packages,
+    bounds: Bounds,
+    items: &[T],
+    work: F,
+) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&mut Evaluator, &T) -> R + Sync,
+{
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -277,7 +313,7 @@ where
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     let run = || {
-        let mut evaluator = Evaluator::new(import_paths, bounds);
+        let mut evaluator = Evaluator::with_packages(import_paths, packages, bounds);
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(index) else { break };
@@ -302,7 +338,7 @@ where
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if results.iter().any(Option::is_none) {
-        let mut evaluator = Evaluator::new(import_paths, bounds);
+        let mut evaluator = Evaluator::with_packages(import_paths, packages, bounds);
         for (slot, item) in results.iter_mut().zip(items) {
             if slot.is_none() {
                 *slot = Some(work(&mut evaluator, item));
@@ -319,9 +355,23 @@ pub fn evaluate_all(
     bounds: Bounds,
     files: &[(PathBuf, Output)],
 ) -> Vec<Result<Export, NickelError>> {
-    with_evaluators(import_paths, bounds, files, |evaluator, (file, output)| {
-        evaluator.evaluate(file, output)
-    })
+    evaluate_all_with_packages(import_paths, &Packages::default(), bounds, files)
+}
+
+/// [`evaluate_all`], the files importing packages by name through `packages`.
+pub fn evaluate_all_with_packages(
+    import_paths: &[PathBuf],
+    packages: &Packages,
+    bounds: Bounds,
+    files: &[(PathBuf, Output)],
+) -> Vec<Result<Export, NickelError>> {
+    with_package_evaluators(
+        import_paths,
+        packages,
+        bounds,
+        files,
+        |evaluator, (file, output)| evaluator.evaluate(file, output),
+    )
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::engine::Engine;
+use super::packages::Packages;
 use super::{Bounds, Export, NickelError, Output};
 
 /// The hidden subcommand that runs a worker.
@@ -57,6 +58,9 @@ pub fn enabled() -> bool {
 struct Request {
     file: PathBuf,
     import_paths: Vec<PathBuf>,
+    /// What `import <name>` reaches ([`super::Packages`]).
+    #[serde(default)]
+    packages: Packages,
     output: Output,
 }
 
@@ -96,14 +100,14 @@ pub fn serve(max_memory_bytes: u64) -> std::io::Result<()> {
 }
 
 fn answer_requests() -> std::io::Result<()> {
-    let mut engines: HashMap<Vec<PathBuf>, Engine> = HashMap::new();
+    let mut engines: HashMap<(Vec<PathBuf>, Packages), Engine> = HashMap::new();
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     for line in stdin.lines() {
         let request: Request = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
         let engine = engines
-            .entry(request.import_paths.clone())
-            .or_insert_with(|| Engine::new(&request.import_paths));
+            .entry((request.import_paths.clone(), request.packages.clone()))
+            .or_insert_with(|| Engine::with_packages(&request.import_paths, &request.packages));
         let mut text = String::new();
         let response = match engine.evaluate(&request.file, &request.output) {
             Ok(export) => {
@@ -187,14 +191,16 @@ impl Worker {
     fn evaluate(
         &mut self,
         file: &Path,
-        import_paths: &[PathBuf],
+        imports: (&[PathBuf], &Packages),
         output: &Output,
         bounds: &Bounds,
         sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<Export, Failure> {
+        let (import_paths, packages) = imports;
         let request = Request {
             file: file.to_owned(),
             import_paths: import_paths.to_vec(),
+            packages: packages.clone(),
             output: output.clone(),
         };
         let mut line = serde_json::to_string(&request).map_err(|e| Failure::Io(e.to_string()))?;
@@ -405,12 +411,12 @@ impl WorkerSlot {
     pub fn evaluate(
         &mut self,
         file: &Path,
-        import_paths: &[PathBuf],
+        imports: (&[PathBuf], &Packages),
         output: &Output,
         bounds: &Bounds,
     ) -> Result<Export, NickelError> {
         let mut text = Vec::new();
-        let mut export = self.evaluate_into(file, import_paths, output, bounds, &mut |chunk| {
+        let mut export = self.evaluate_into(file, imports, output, bounds, &mut |chunk| {
             text.extend_from_slice(chunk);
             Ok(())
         })?;
@@ -427,7 +433,7 @@ impl WorkerSlot {
     pub fn evaluate_into(
         &mut self,
         file: &Path,
-        import_paths: &[PathBuf],
+        imports: (&[PathBuf], &Packages),
         output: &Output,
         bounds: &Bounds,
         sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
@@ -448,7 +454,7 @@ impl WorkerSlot {
                 self.worker.insert(started)
             }
         };
-        let result = worker.evaluate(file, import_paths, output, bounds, sink);
+        let result = worker.evaluate(file, imports, output, bounds, sink);
         // Doc tests load the module in a program of their own, whose memory a worker would
         // keep (freed, not returned): the worker ends with them, and the next file gets a
         // fresh one.

@@ -195,6 +195,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     provisioning-providers-install.1
     provisioning-providers-installed.1
     provisioning-providers-list.1
+    provisioning-providers-nickel-pkg.1
     provisioning-providers-outdated.1
     provisioning-providers-remove.1
     provisioning-providers-sbom.1
@@ -209,7 +210,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     exit: 0
     --- stdout
     --- stderr
-           Wrote 48 man pages into `[TEMP]/man/man1`
+           Wrote 49 man pages into `[TEMP]/man/man1`
     ");
     let mut references = 0;
     for name in &names {

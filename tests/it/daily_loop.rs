@@ -379,7 +379,7 @@ fn a_teammates_signature_is_not_replaced_unless_forced() {
     exit: 0
     --- stdout
     --- stderr
-       Unchanged `provisioning_core` 0.1.0 → `distribution/packages/provisioning_core_0.1.0.tar` (5.00 KiB, sha256 db05ef9d901a, signed by [KEY])
+       Unchanged `provisioning_core` 0.1.0 → `distribution/packages/provisioning_core_0.1.0.tar` (6.00 KiB, sha256 36f0b8cce183, signed by [KEY])
     warning: kept the signature of `provisioning_core` 0.1.0 by key [KEY]: your key [SECOND] did not replace it
     hint: pass `--force` to sign it with your key instead
     ");

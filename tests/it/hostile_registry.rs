@@ -124,7 +124,7 @@ fn a_blob_far_longer_than_its_descriptor_is_refused_without_reading_it_all() {
     --- stdout
     --- stderr
     error: failed to install `aws` 1.0.0 into `wuji`
-      caused by: the registry `[HOST]` failed to give `aws_prov` 1.0.0: its pack layer is longer than the 8192 bytes its manifest gives
+      caused by: the registry `[HOST]` failed to give `aws_prov` 1.0.0: its pack layer is longer than the 9216 bytes its manifest gives
     ");
 }
 
@@ -166,7 +166,7 @@ fn a_blob_shorter_than_its_descriptor_is_refused() {
     --- stdout
     --- stderr
     error: failed to install `aws` 1.0.0 into `wuji`
-      caused by: the registry `[HOST]` failed to give `aws_prov` 1.0.0: its pack layer ended after 8192 of the 9192 bytes its manifest gives
+      caused by: the registry `[HOST]` failed to give `aws_prov` 1.0.0: its pack layer ended after 9216 of the 10216 bytes its manifest gives
     ");
 }
 

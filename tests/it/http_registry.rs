@@ -366,9 +366,9 @@ fn verify_of_an_artifact_url_in_a_registry_checks_its_record() {
     exit: 0
     --- stdout
     CHECK         STATUS  DETAIL
-    size          ok      8192
-    sha256        ok      2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0
-    content hash  ok      h1:T7nU/HLrf8dL06Il4RYJ10qost2/2sYT1QSQQ7Uz//M=
+    size          ok      9216
+    sha256        ok      d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52
+    content hash  ok      h1:fWfhuouhpQ9em42RfTLpTsQDiJhrNp8lMt5Fg8E+8Yo=
     signature     ok      signed by key [KEY] (trusted with `keys trust`)
     --- stderr
         Verified `aws_prov` 1.0.0: signed by key [KEY] (trusted with `keys trust`)
@@ -402,13 +402,13 @@ fn verify_of_an_artifact_url_in_a_registry_checks_its_record() {
     exit: 1
     --- stdout
     CHECK         STATUS  DETAIL
-    size          ok      8192
-    sha256        FAILED  expected 2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0, found 388cdf2f836b9e380657eba77b6bafb73e34c11b2a886eb7fa66f0ccfbc299e6
-    content hash  FAILED  expected h1:T7nU/HLrf8dL06Il4RYJ10qost2/2sYT1QSQQ7Uz//M=, found h1:fHx5Kt9VTtq0myNBSw9qhUPoSXlQPAUcGz+mV0CeCoU=
+    size          ok      9216
+    sha256        FAILED  expected d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52, found 9dc4c71c02b96deb95cbf9e3616c3be21c767076887de5dba1e07454037e1854
+    content hash  FAILED  expected h1:fWfhuouhpQ9em42RfTLpTsQDiJhrNp8lMt5Fg8E+8Yo=, found h1:KjB6tp+kR25ry4mz652e7yH4oGpRNwUqVxVqIDqRaCE=
     signature     ok      signed by key [KEY] (trusted with `keys trust`)
     --- stderr
-    error: sha256: expected 2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0, found 388cdf2f836b9e380657eba77b6bafb73e34c11b2a886eb7fa66f0ccfbc299e6
-    error: content hash: expected h1:T7nU/HLrf8dL06Il4RYJ10qost2/2sYT1QSQQ7Uz//M=, found h1:fHx5Kt9VTtq0myNBSw9qhUPoSXlQPAUcGz+mV0CeCoU=
+    error: sha256: expected d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52, found 9dc4c71c02b96deb95cbf9e3616c3be21c767076887de5dba1e07454037e1854
+    error: content hash: expected h1:fWfhuouhpQ9em42RfTLpTsQDiJhrNp8lMt5Fg8E+8Yo=, found h1:KjB6tp+kR25ry4mz652e7yH4oGpRNwUqVxVqIDqRaCE=
     error: `aws_prov` 1.0.0 failed verification (sha256)
     ");
 }

@@ -84,7 +84,7 @@ fn packing_again_with_a_key_adds_the_signature_to_the_same_bytes() {
     exit: 0
     --- stdout
     --- stderr
-          Signed `local_prov` 0.2.0 → `distribution/packages/local_prov_0.2.0.tar` (4.50 KiB, sha256 896a8c041dbd, added the signature of key [KEY], the bytes are unchanged)
+          Signed `local_prov` 0.2.0 → `distribution/packages/local_prov_0.2.0.tar` (5.50 KiB, sha256 07aedecd33a3, added the signature of key [KEY], the bytes are unchanged)
     ");
     assert_eq!(std::fs::read(&artifact).expect("still there"), bytes);
     let metadata: serde_json::Value =
@@ -106,7 +106,7 @@ fn packing_again_with_a_key_adds_the_signature_to_the_same_bytes() {
     exit: 0
     --- stdout
     --- stderr
-       Unchanged `local_prov` 0.2.0 → `distribution/packages/local_prov_0.2.0.tar` (4.50 KiB, sha256 896a8c041dbd, signed by [KEY])
+       Unchanged `local_prov` 0.2.0 → `distribution/packages/local_prov_0.2.0.tar` (5.50 KiB, sha256 07aedecd33a3, signed by [KEY])
     ");
 }
 
@@ -166,7 +166,7 @@ fn packing_again_with_another_key_keeps_the_signature_and_says_so() {
     exit: 0
     --- stdout
     --- stderr
-       Unchanged `local_prov` 0.2.0 → `distribution/packages/local_prov_0.2.0.tar` (4.50 KiB, sha256 896a8c041dbd, signed by [KEY])
+       Unchanged `local_prov` 0.2.0 → `distribution/packages/local_prov_0.2.0.tar` (5.50 KiB, sha256 07aedecd33a3, signed by [KEY])
     warning: kept the signature of `local_prov` 0.2.0 by key [KEY]: your key [KEY 2] did not replace it
     hint: pass `--force` to sign it with your key instead
     ");
@@ -262,9 +262,9 @@ fn a_signature_published_after_its_version_is_added_as_a_referrer() {
     exit: 0
     --- stdout
     CHECK         STATUS  DETAIL
-    size          ok      8192
-    sha256        ok      2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0
-    content hash  ok      h1:T7nU/HLrf8dL06Il4RYJ10qost2/2sYT1QSQQ7Uz//M=
+    size          ok      9216
+    sha256        ok      d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52
+    content hash  ok      h1:fWfhuouhpQ9em42RfTLpTsQDiJhrNp8lMt5Fg8E+8Yo=
     signature     ok      signed by key [KEY] (trusted with `keys trust`)
     --- stderr
         Verified `aws_prov` 1.0.0: signed by key [KEY] (trusted with `keys trust`)

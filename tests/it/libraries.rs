@@ -70,12 +70,13 @@ fn a_contract_library_packs_as_a_library_with_the_doc_test_counts_of_nickel_test
     exit: 0
     --- stdout
     --- stderr
-          Packed `jsonschema_prov` 0.1.0 → `distribution/packages/jsonschema_prov_0.1.0.tar` (37.00 KiB, sha256 cdf7286fd1c4, unsigned)
+          Packed `jsonschema_prov` 0.1.0 → `distribution/packages/jsonschema_prov_0.1.0.tar` (38.00 KiB, sha256 826819513a15, unsigned)
     ");
     let artifact = std::fs::read(context.path("distribution/packages/jsonschema_prov_0.1.0.tar"))
         .expect("packed");
     assert_snapshot!(inspect_archive(&artifact), @"
     dir  755 0:0 '':'' 315532800     0 jsonschema_prov/
+    file 644 0:0 '':'' 315532800   308 jsonschema_prov/Nickel-pkg.ncl
     file 644 0:0 '':'' 315532800  6758 jsonschema_prov/arrays.ncl
     file 644 0:0 '':'' 315532800  4855 jsonschema_prov/main.ncl
     file 644 0:0 '':'' 315532800    93 jsonschema_prov/manifest.toml
@@ -488,13 +489,13 @@ fn the_example_modules_pack_to_the_bytes_they_packed_to_before_libraries() {
         .collect();
     hashes.sort_by(|a, b| a[66..].cmp(&b[66..]));
     assert_snapshot!(hashes.join("\n"), @"
-    2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0  aws_prov_1.0.0.tar
-    da544b7c40e1f009b556c9aa4a170f1c9227004fdfbfc04cbdf20a0a697b8b97  containerd_0.1.0.tar
-    6c6ea4ecbef2f94e5c33de333d6777e3edb1602f529c6d7961e0c24e9ad99096  crio_0.1.0.tar
-    7fec81a9df1524f334769624d97b6f12ba12b572cda8a36218f0baadaa0288af  kubernetes_1.30.0.tar
-    896a8c041dbd65aa0de48e8b5c64189d43d7050cb65ead2ce97e349dbd88de51  local_prov_0.2.0.tar
-    db05ef9d901a967b8fc82db190a2078c72e1c479d37770af9035365e8680764f  provisioning_core_0.1.0.tar
-    6d5f57fbf5c56a2328955e8cecd684d3ec04e10d22be1aaf6b0b523f1f0456f4  upcloud_prov_0.0.1.tar
-    331ebbf8b09c4317c6c8450a6976335f9d998cee79987a434d7f46f4eaa1dbe8  web_0.1.0.tar
+    d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52  aws_prov_1.0.0.tar
+    c976e22c755977d836f3ebf8a55edfb7d76bb8e0ef3a22cf01b8e72d551ed7bb  containerd_0.1.0.tar
+    7f88e7564ce9b0904f9a72de6f7d9bc87dd111d609a7285d6c29002ef21910f2  crio_0.1.0.tar
+    cda45658c1e4731ced1ac0d1ff41adcb53ea9003f9f86979882cbaee15bdad58  kubernetes_1.30.0.tar
+    07aedecd33a32252f35c71ace26b8990379cbab92837c10a26757f9990bcebe3  local_prov_0.2.0.tar
+    36f0b8cce183445709c162842c8fc76c89eca4d89e62cc1eccbeb36b8f4b6195  provisioning_core_0.1.0.tar
+    1bb20f5451a510316b77e9dd2cb338fed8e16492128c40dbe4366c5c65866232  upcloud_prov_0.0.1.tar
+    58d1c7a45a33c27bce120f2853b0cd86a98fecd3c045a1a33964132e8e1d990e  web_0.1.0.tar
     ");
 }

@@ -162,9 +162,9 @@ fn install_from_refuses_unsigned_mismatched_and_foreign_artifacts() {
     exit: 1
     --- stdout
     CHECK         STATUS   DETAIL
-    size          skipped  4608 (nothing recorded to compare)
-    sha256        skipped  896a8c041dbd65aa0de48e8b5c64189d43d7050cb65ead2ce97e349dbd88de51 (nothing recorded to compare)
-    content hash  skipped  h1:qgr08Q4grd2GqKKklLqO0ezEoNlD+0v+bSRXqz68o5Q= (nothing recorded to compare)
+    size          skipped  5632 (nothing recorded to compare)
+    sha256        skipped  07aedecd33a32252f35c71ace26b8990379cbab92837c10a26757f9990bcebe3 (nothing recorded to compare)
+    content hash  skipped  h1:gezkUb4dMRo4XJyOdeinAT21mZpqXSBCpQNfSVlF8ao= (nothing recorded to compare)
     manifest      FAILED   names `local_prov` 0.2.0, but the file name says `local_prov` 0.3.0
     signature     FAILED   the artifact is not signed
     --- stderr

@@ -370,7 +370,7 @@ fn install_from_refuses_what_is_wrong_and_names_the_artifact() {
     exit: 1
     --- stdout
     --- stderr
-    error: `downloads/provisioning_core_0.1.0.tar` and `other/provisioning_core_0.1.0.tar` are both `provisioning_core` 0.1.0 but their bytes differ (sha256 db05ef9d901a and 060b99e1a621)
+    error: `downloads/provisioning_core_0.1.0.tar` and `other/provisioning_core_0.1.0.tar` are both `provisioning_core` 0.1.0 but their bytes differ (sha256 36f0b8cce183 and 8ad6fe1cb951)
     hint: give one of them
     ");
     // A listing whose hash is not the artifact's.
@@ -384,7 +384,7 @@ fn install_from_refuses_what_is_wrong_and_names_the_artifact() {
     --- stdout
     --- stderr
     error: failed to install `upcloud` 0.0.1 into `homelab`
-      caused by: `downloads/upcloud_prov_0.0.1.tar` has sha256 6d5f57fbf5c56a2328955e8cecd684d3ec04e10d22be1aaf6b0b523f1f0456f4, but `downloads/SHA256SUMS` lists 2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0
+      caused by: `downloads/upcloud_prov_0.0.1.tar` has sha256 1bb20f5451a510316b77e9dd2cb338fed8e16492128c40dbe4366c5c65866232, but `downloads/SHA256SUMS` lists d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52
     hint: download it again; a listing and its artifact must agree
     ");
     // A directory with no artifacts.

@@ -31,6 +31,7 @@ mod manifest_edits;
 mod message_suite;
 mod messages;
 mod modules;
+mod nickel_packages;
 mod oci;
 mod operations;
 mod pack;

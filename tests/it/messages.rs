@@ -153,9 +153,9 @@ fn pack_verify_of_an_unsigned_pack_hints_only_at_signing() {
     exit: 1
     --- stdout
     CHECK         STATUS  DETAIL
-    size          ok      4608
-    sha256        ok      896a8c041dbd65aa0de48e8b5c64189d43d7050cb65ead2ce97e349dbd88de51
-    content hash  ok      h1:qgr08Q4grd2GqKKklLqO0ezEoNlD+0v+bSRXqz68o5Q=
+    size          ok      5632
+    sha256        ok      07aedecd33a32252f35c71ace26b8990379cbab92837c10a26757f9990bcebe3
+    content hash  ok      h1:gezkUb4dMRo4XJyOdeinAT21mZpqXSBCpQNfSVlF8ao=
     signature     FAILED  the artifact is not signed
     --- stderr
     error: signature: the artifact is not signed

@@ -207,9 +207,9 @@ fn pack_verify_reports_every_check() {
     exit: 0
     --- stdout
     CHECK         STATUS  DETAIL
-    size          ok      10240
-    sha256        ok      6d5f57fbf5c56a2328955e8cecd684d3ec04e10d22be1aaf6b0b523f1f0456f4
-    content hash  ok      h1:70ylIguPjBwVB4+VMvzSUuK0nl7XWGYaMXp5ru8uFtM=
+    size          ok      11264
+    sha256        ok      1bb20f5451a510316b77e9dd2cb338fed8e16492128c40dbe4366c5c65866232
+    content hash  ok      h1:BXhR6TdJMg7cvSj5UGecnmr+rO+zGi+wSHH7DnV9Yrg=
     signature     ok      signed by key [KEY] (your own key)
     --- stderr
         Verified `upcloud_prov` 0.0.1: signed by key [KEY] (your own key)

@@ -56,7 +56,11 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
     let packed = setup
         .packer(context, printer, &args.output)
         .pack(
-            &mut Evaluator::new(&setup.import_paths(), context.evaluation_bounds()),
+            &mut Evaluator::with_packages(
+                &setup.import_paths(),
+                setup.packages(),
+                context.evaluation_bounds(),
+            ),
             &input,
         )
         .with_context(|| format!("failed to pack `{}`", input.pack.module))?;

@@ -112,6 +112,11 @@ impl Setup {
     fn import_paths(&self) -> Vec<std::path::PathBuf> {
         vec![self.imports.dir.clone()]
     }
+
+    /// The package map packing evaluates with: the modules, by name, as packages.
+    fn packages(&self) -> &crate::nickel::Packages {
+        self.imports.packages()
+    }
 }
 
 /// What packing did to one version, as its status line and the summary of a kind say it.

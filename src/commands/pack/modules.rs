@@ -108,7 +108,11 @@ fn one(
     let packed = setup
         .packer(context, printer, output)
         .pack(
-            &mut nickel::Evaluator::new(&setup.import_paths(), context.evaluation_bounds()),
+            &mut nickel::Evaluator::with_packages(
+                &setup.import_paths(),
+                setup.packages(),
+                context.evaluation_bounds(),
+            ),
             &input,
         )
         .with_context(|| format!("failed to pack `{}`", input.pack.module))?;
@@ -145,8 +149,9 @@ pub fn all(
     let setup = Setup::new(context, &args.output)?;
     let packer = setup.packer(context, printer, &args.output);
     let progress = printer.progress(modules.len(), "Packing");
-    let results: Vec<anyhow::Result<Packed>> = nickel::with_evaluators(
+    let results: Vec<anyhow::Result<Packed>> = nickel::with_package_evaluators(
         &setup.import_paths(),
+        setup.packages(),
         context.evaluation_bounds(),
         &modules,
         |evaluator, module| {

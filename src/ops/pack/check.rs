@@ -229,3 +229,28 @@ fn nickel_files(root: &Path, files: &[ArtifactFile]) -> Vec<PathBuf> {
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
 }
+
+/// `<passed> passed, <failed> failed, <skipped> skipped` of a module's doc-comment examples.
+pub(super) fn tests_summary(report: &crate::nickel::doctest::Report) -> String {
+    format!(
+        "{} passed, {} failed, {} skipped",
+        report.passed,
+        report.failed.len(),
+        report.skipped
+    )
+}
+
+/// Each failed example, one per line.
+pub(super) fn failures(report: &crate::nickel::doctest::Report) -> String {
+    report
+        .failed
+        .iter()
+        .map(|failure| {
+            format!(
+                "example {} of `{}` failed: {}",
+                failure.example, failure.field, failure.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -5,10 +5,12 @@
 
 mod check;
 mod fingerprint;
+mod nickel_pkg;
 mod provenance;
 mod sign;
 
 pub use check::doc_tests;
+use check::{failures, tests_summary};
 pub use fingerprint::Fingerprints;
 
 use std::collections::BTreeMap;
@@ -144,29 +146,6 @@ pub enum PackError {
     },
 }
 
-fn tests_summary(report: &crate::nickel::doctest::Report) -> String {
-    format!(
-        "{} passed, {} failed, {} skipped",
-        report.passed,
-        report.failed.len(),
-        report.skipped
-    )
-}
-
-fn failures(report: &crate::nickel::doctest::Report) -> String {
-    report
-        .failed
-        .iter()
-        .map(|failure| {
-            format!(
-                "example {} of `{}` failed: {}",
-                failure.example, failure.field, failure.message
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The hint for an import that leaves the module: reaching another module by a relative path
 /// is what a dependency is for.
 pub fn escape_hint(imports: &ModuleImports, escape: &crate::nickel::Escape) -> String {
@@ -224,6 +203,9 @@ impl Packer<'_> {
         let pack = &input.pack;
         let (mut files, mut checked) = self.read_and_check(evaluator, input)?;
         let read = std::mem::take(&mut checked.read);
+        let nickel_pkg = self.nickel_pkg(evaluator, input, &files)?;
+        files.retain(|file| file.path != nickel_pkg.path);
+        files.push(nickel_pkg);
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let artifact = crate::artifact::build(pack, &files, checked.export.as_deref())?;
         let cached_evaluation = checked.cached;

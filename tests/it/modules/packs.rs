@@ -12,16 +12,16 @@ fn taskservs_and_clusters_pack_and_load_as_verified_packs() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `containerd` 0.1.0 → `distribution/packages/containerd_0.1.0.tar` (4.50 KiB, sha256 da544b7c40e1, signed by [KEY])
-          Packed `crio` 0.1.0 → `distribution/packages/crio_0.1.0.tar` (4.50 KiB, sha256 6c6ea4ecbef2, signed by [KEY])
-          Packed `kubernetes` 1.30.0 → `distribution/packages/kubernetes_1.30.0.tar` (4.50 KiB, sha256 7fec81a9df15, signed by [KEY])
+          Packed `containerd` 0.1.0 → `distribution/packages/containerd_0.1.0.tar` (5.50 KiB, sha256 c976e22c7559, signed by [KEY])
+          Packed `crio` 0.1.0 → `distribution/packages/crio_0.1.0.tar` (5.50 KiB, sha256 7f88e7564ce9, signed by [KEY])
+          Packed `kubernetes` 1.30.0 → `distribution/packages/kubernetes_1.30.0.tar` (5.50 KiB, sha256 cda45658c1e4, signed by [KEY])
         Finished 3 taskservs: 3 packed
     ");
     assert_snapshot!(context.run(["pack", "cluster", "web"]), @"
     exit: 0
     --- stdout
     --- stderr
-          Packed `web` 0.1.0 → `distribution/packages/web_0.1.0.tar` (4.50 KiB, sha256 331ebbf8b09c, signed by [KEY])
+          Packed `web` 0.1.0 → `distribution/packages/web_0.1.0.tar` (5.50 KiB, sha256 58d1c7a45a33, signed by [KEY])
     ");
     assert_snapshot!(
         crate::common::artifact_file(&context.path("distribution/packages/containerd_0.1.0.tar"), "containerd/manifest.toml"),
@@ -98,10 +98,10 @@ fn taskservs_and_clusters_pack_and_load_as_verified_packs() {
     // `pack list` lists them under their kind; `update` moves pins of every kind.
     assert_snapshot!(context.run(["pack", "list"]).stdout, @"
     MODULE      KIND      VERSION  SIZE      CREATED               SHA256        SIGNED  STATE
-    containerd  taskserv  0.1.0    4.50 KiB  2025-11-26T00:00:00Z  da544b7c40e1  yes     ok
-    crio        taskserv  0.1.0    4.50 KiB  2025-11-26T00:00:00Z  6c6ea4ecbef2  yes     ok
-    kubernetes  taskserv  1.30.0   4.50 KiB  2025-11-26T00:00:00Z  7fec81a9df15  yes     ok
-    web         cluster   0.1.0    4.50 KiB  2025-11-26T00:00:00Z  331ebbf8b09c  yes     ok
+    containerd  taskserv  0.1.0    5.50 KiB  2025-11-26T00:00:00Z  c976e22c7559  yes     ok
+    crio        taskserv  0.1.0    5.50 KiB  2025-11-26T00:00:00Z  7f88e7564ce9  yes     ok
+    kubernetes  taskserv  1.30.0   5.50 KiB  2025-11-26T00:00:00Z  cda45658c1e4  yes     ok
+    web         cluster   0.1.0    5.50 KiB  2025-11-26T00:00:00Z  58d1c7a45a33  yes     ok
     ");
     context
         .run(["pack", "taskserv", "kubernetes", "--version", "1.31.0"])

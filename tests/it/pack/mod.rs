@@ -20,10 +20,11 @@ fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (10.00 KiB, sha256 6d5f57fbf5c5, unsigned)
+          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (11.00 KiB, sha256 1bb20f5451a5, unsigned)
     ");
     assert_snapshot!(inspect_archive(&artifact(&context, "upcloud_prov_0.0.1.tar")), @"
     dir  755 0:0 '':'' 315532800     0 upcloud_prov/
+    file 644 0:0 '':'' 315532800   399 upcloud_prov/Nickel-pkg.ncl
     file 644 0:0 '':'' 315532800   884 upcloud_prov/contracts.ncl
     file 644 0:0 '':'' 315532800   170 upcloud_prov/defaults.ncl
     file 644 0:0 '':'' 315532800   537 upcloud_prov/export.json
@@ -46,9 +47,9 @@ fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
         {
           "version": "0.0.1",
           "package_file": "upcloud_prov_0.0.1.tar",
-          "sha256": "6d5f57fbf5c56a2328955e8cecd684d3ec04e10d22be1aaf6b0b523f1f0456f4",
-          "content_hash": "h1:70ylIguPjBwVB4+VMvzSUuK0nl7XWGYaMXp5ru8uFtM=",
-          "size": 10240,
+          "sha256": "1bb20f5451a510316b77e9dd2cb338fed8e16492128c40dbe4366c5c65866232",
+          "content_hash": "h1:BXhR6TdJMg7cvSj5UGecnmr+rO+zGi+wSHH7DnV9Yrg=",
+          "size": 11264,
           "created": "2025-11-26T00:00:00Z",
           "signature": null,
           "dependencies": {
@@ -133,7 +134,7 @@ fn version_overrides_the_artifact_but_never_the_source() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (8.00 KiB, sha256 cce80f7d521f, unsigned)
+          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (9.00 KiB, sha256 a069f27e98a6, unsigned)
     ");
     assert_snapshot!(archive_file(&artifact(&context, "aws_prov_1.1.0.tar"), "aws_prov/manifest.toml"), @r#"
     [package]
@@ -216,6 +217,7 @@ fn a_symlink_inside_the_module_is_packed_as_a_file() {
     context.run(["pack", "provider", "linked"]).success();
     assert_snapshot!(inspect_archive(&artifact(&context, "linked_prov_0.0.1.tar")), @"
     dir  755 0:0 '':'' 315532800     0 linked_prov/
+    file 644 0:0 '':'' 315532800   300 linked_prov/Nickel-pkg.ncl
     file 644 0:0 '':'' 315532800     9 linked_prov/alias.ncl
     file 644 0:0 '':'' 315532800    39 linked_prov/export.json
     file 644 0:0 '':'' 315532800    43 linked_prov/main.ncl
@@ -257,13 +259,13 @@ fn a_version_lower_than_the_manifests_is_packed_with_a_warning() {
     --- stderr
     warning: provider `up` is packed as 0.0.2, lower than the version 1.0.0 its manifest `extensions/providers/up/nickel/manifest.toml` declares
     hint: leave out `--version` to pack it as 1.0.0, or pass a version not lower than it
-          Packed `up_prov` 0.0.2 → `distribution/packages/up_prov_0.0.2.tar` (4.50 KiB, sha256 7763959b28ac, unsigned)
+          Packed `up_prov` 0.0.2 → `distribution/packages/up_prov_0.0.2.tar` (5.50 KiB, sha256 b9e05fc568d8, unsigned)
         Finished 1 provider: 1 packed
     ");
     assert_snapshot!(context.run(["pack", "provider", "up", "--version", "0.0.3"]).stderr, @"
     warning: provider `up` is packed as 0.0.3, lower than the version 1.0.0 its manifest `extensions/providers/up/nickel/manifest.toml` declares
     hint: leave out `--version` to pack it as 1.0.0, or pass a version not lower than it
-          Packed `up_prov` 0.0.3 → `distribution/packages/up_prov_0.0.3.tar` (4.50 KiB, sha256 b5ea9f57b993, unsigned)
+          Packed `up_prov` 0.0.3 → `distribution/packages/up_prov_0.0.3.tar` (5.50 KiB, sha256 a07dc9d93917, unsigned)
     ");
     // Higher is a release, as documented: no warning.
     assert_snapshot!(context.run(["pack", "provider", "up", "--version", "1.0.1"]).stderr, @"      Packed `up_prov` 1.0.1 → `distribution/packages/up_prov_1.0.1.tar` (4.50 KiB, sha256 c8d5ad8638f8, unsigned)");
@@ -333,7 +335,7 @@ fn pack_providers_reports_every_failure_and_packs_the_rest() {
         │           ^^^ this expression has type String, but Number was expected
         │
         = (+) expects its 2nd argument to be a Number
-          Packed `good_prov` 0.0.1 → `distribution/packages/good_prov_0.0.1.tar` (4.50 KiB, sha256 b037af815849, unsigned)
+          Packed `good_prov` 0.0.1 → `distribution/packages/good_prov_0.0.1.tar` (5.50 KiB, sha256 cb2cb62687c6, unsigned)
     error: provider `nomanifest` cannot be packed: no manifest: `[BASE]/extensions/providers/nomanifest/nickel/manifest.toml` does not exist
     error: 2 of 3 providers could not be packed
     "#);
@@ -379,7 +381,7 @@ fn pack_core_packs_the_schemas() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `provisioning_core` 0.1.0 → `distribution/packages/provisioning_core_0.1.0.tar` (5.00 KiB, sha256 db05ef9d901a, unsigned)
+          Packed `provisioning_core` 0.1.0 → `distribution/packages/provisioning_core_0.1.0.tar` (6.00 KiB, sha256 36f0b8cce183, unsigned)
     ");
     assert_snapshot!(archive_file(&artifact(&context, "provisioning_core_0.1.0.tar"), "provisioning_core/export.json"), @r#"
     {
@@ -421,10 +423,10 @@ fn pack_list_shows_versions_and_strays() {
     exit: 0
     --- stdout
     MODULE        KIND      VERSION  SIZE       CREATED               SHA256        SIGNED  STATE
-    aws_prov      provider  1.1.0    8.00 KiB   2025-11-26T00:00:00Z  cce80f7d521f  no      ok
-    aws_prov      provider  1.0.0    8.00 KiB   2025-11-26T00:00:00Z  2fac80784304  no      ok
-    local_prov    provider  0.2.0    4.50 KiB   2025-11-26T00:00:00Z  896a8c041dbd  no      missing
-    upcloud_prov  provider  0.0.1    10.00 KiB  -                     6d5f57fbf5c5  no      unindexed
+    aws_prov      provider  1.1.0    9.00 KiB   2025-11-26T00:00:00Z  a069f27e98a6  no      ok
+    aws_prov      provider  1.0.0    9.00 KiB   2025-11-26T00:00:00Z  d5448e04e215  no      ok
+    local_prov    provider  0.2.0    5.50 KiB   2025-11-26T00:00:00Z  07aedecd33a3  no      missing
+    upcloud_prov  provider  0.0.1    11.00 KiB  -                     1bb20f5451a5  no      unindexed
     --- stderr
     ");
 }

@@ -320,7 +320,7 @@ fn list_skips_a_link_to_a_directory_named_like_an_artifact() {
     exit: 0
     --- stdout
     MODULE   KIND      VERSION  SIZE      CREATED               SHA256        SIGNED  STATE
-    up_prov  provider  0.0.1    4.50 KiB  2025-11-26T00:00:00Z  34a084f1e20d  no      ok
+    up_prov  provider  0.0.1    5.50 KiB  2025-11-26T00:00:00Z  4146fb7bfad7  no      ok
     --- stderr
     warning: `distribution/packages/up_prov_0.5.0.tar` is a link to a directory, not an artifact, so it is not listed
     hint: move it out of the packages directory

@@ -47,8 +47,8 @@ fn install_version_verifies_and_vendors_the_pack() {
       mode: pack
       version: 1.0.0
       source: distribution/registry
-      sha256: 2fac807843049dd988f8b5623a8981e37caaaf0f27168d8dce0fc4c78aabada0
-      content_hash: h1:T7nU/HLrf8dL06Il4RYJ10qost2/2sYT1QSQQ7Uz//M=
+      sha256: d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52
+      content_hash: h1:fWfhuouhpQ9em42RfTLpTsQDiJhrNp8lMt5Fg8E+8Yo=
       signer: [KEY]
     - name: provisioning_core
       module: provisioning_core
@@ -56,8 +56,8 @@ fn install_version_verifies_and_vendors_the_pack() {
       mode: pack
       version: 0.1.0
       source: distribution/registry
-      sha256: db05ef9d901a967b8fc82db190a2078c72e1c479d37770af9035365e8680764f
-      content_hash: h1:kcn63Fcj8Zd6E9lOXEYiouAesCYUC476Qr9vWzc92xQ=
+      sha256: 36f0b8cce183445709c162842c8fc76c89eca4d89e62cc1eccbeb36b8f4b6195
+      content_hash: h1:nw/nSc0wO7AKpN7MI3HWaCbydLt7SfLKkWSm9TeBhOk=
       signer: [KEY]
       required_by:
       - aws_prov
@@ -72,6 +72,7 @@ fn install_version_verifies_and_vendors_the_pack() {
     assert_eq!(
         vendored,
         [
+            "Nickel-pkg.ncl",
             "contracts.ncl",
             "defaults.ncl",
             "export.json",
@@ -81,7 +82,7 @@ fn install_version_verifies_and_vendors_the_pack() {
         ]
     );
     let sums = context.read("workspace/infra/wuji/vendor/aws_prov.sha256sums");
-    assert_eq!(sums.lines().count(), 6);
+    assert_eq!(sums.lines().count(), 7);
     assert!(
         !context
             .path("workspace/infra/wuji/.nickel-modules")
