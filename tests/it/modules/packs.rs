@@ -120,8 +120,8 @@ fn taskservs_and_clusters_pack_and_load_as_verified_packs() {
             Kept `containerd` 0.1.0: pinned by `homelab`
             Kept `kubernetes` 1.31.0: pinned by `homelab`
             Kept `web` 0.1.0: pinned by `homelab`
-    Would delete `crio` 0.1.0 (crio_0.1.0.tar, crio_0.1.0.tar.minisig)
-    Would delete `kubernetes` 1.30.0 (kubernetes_1.30.0.tar, kubernetes_1.30.0.tar.minisig)
+    Would delete `crio` 0.1.0 (crio_0.1.0.tar, crio_0.1.0.tar.minisig, crio_0.1.0.intoto.jsonl)
+    Would delete `kubernetes` 1.30.0 (kubernetes_1.30.0.tar, kubernetes_1.30.0.tar.minisig, kubernetes_1.30.0.intoto.jsonl)
     --- stderr
     ");
     assert_snapshot!(context.run(["providers", "outdated", "homelab"]).stdout, @"

@@ -268,13 +268,13 @@ fn a_version_lower_than_the_manifests_is_packed_with_a_warning() {
           Packed `up_prov` 0.0.3 → `distribution/packages/up_prov_0.0.3.tar` (5.50 KiB, sha256 a07dc9d93917, unsigned)
     ");
     // Higher is a release, as documented: no warning.
-    assert_snapshot!(context.run(["pack", "provider", "up", "--version", "1.0.1"]).stderr, @"      Packed `up_prov` 1.0.1 → `distribution/packages/up_prov_1.0.1.tar` (4.50 KiB, sha256 c8d5ad8638f8, unsigned)");
+    assert_snapshot!(context.run(["pack", "provider", "up", "--version", "1.0.1"]).stderr, @"      Packed `up_prov` 1.0.1 → `distribution/packages/up_prov_1.0.1.tar` (5.50 KiB, sha256 56972fef947a, unsigned)");
     // The core the same way (it said nothing).
     let examples = TestContext::examples();
     assert_snapshot!(examples.run(["pack", "core", "--version", "0.0.9"]).stderr, @"
     warning: the core `provisioning_core` is packed as 0.0.9, lower than the version 0.1.0 its manifest `schemas/manifest.toml` declares
     hint: leave out `--version` to pack it as 0.1.0, or pass a version not lower than it
-          Packed `provisioning_core` 0.0.9 → `distribution/packages/provisioning_core_0.0.9.tar` (5.00 KiB, sha256 475a51c151a7, unsigned)
+          Packed `provisioning_core` 0.0.9 → `distribution/packages/provisioning_core_0.0.9.tar` (6.00 KiB, sha256 eea49d6b0368, unsigned)
     ");
 }
 

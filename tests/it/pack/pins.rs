@@ -74,7 +74,7 @@ fn clean_keeps_versions_pinned_by_infras_addressed_by_path() {
     --- stderr
             Kept `local_prov` 0.10.0: pinned by `workspace/nested/inf2`
             Kept `local_prov` 0.9.0: pinned by `[TEMP]/elsewhere/inf1`
-         Deleted `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig)
+         Deleted `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig, local_prov_0.8.0.intoto.jsonl)
     ");
     assert_eq!(packed_versions(&context), ["0.10.0", "0.10.1", "0.9.0"]);
     // Each infra restores its pack from the registry.
@@ -145,9 +145,9 @@ fn clean_deletes_what_a_path_infra_no_longer_pins() {
     exit: 0
     --- stdout
     --- stderr
-         Deleted `local_prov` 0.10.0 (local_prov_0.10.0.tar, local_prov_0.10.0.tar.minisig)
-         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig)
-         Deleted `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig)
+         Deleted `local_prov` 0.10.0 (local_prov_0.10.0.tar, local_prov_0.10.0.tar.minisig, local_prov_0.10.0.intoto.jsonl)
+         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig, local_prov_0.9.0.intoto.jsonl)
+         Deleted `local_prov` 0.8.0 (local_prov_0.8.0.tar, local_prov_0.8.0.tar.minisig, local_prov_0.8.0.intoto.jsonl)
     ");
     assert_eq!(packed_versions(&context), ["0.10.1"]);
 }
@@ -190,7 +190,7 @@ fn clean_deletes_what_an_updated_path_infra_no_longer_pins() {
     --- stdout
     --- stderr
             Kept `local_prov` 0.9.1: pinned by `workspace/nested/inf2`
-         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig)
+         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig, local_prov_0.9.0.intoto.jsonl)
     ");
     assert_eq!(packed_versions(&context), ["0.10.0", "0.9.1"]);
 }

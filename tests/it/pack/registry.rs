@@ -25,7 +25,7 @@ fn clean_keeps_the_newest_in_semver_order() {
     exit: 0
     --- stdout
     --- stderr
-         Deleted `up_prov` 0.9.0 (up_prov_0.9.0.tar)
+         Deleted `up_prov` 0.9.0 (up_prov_0.9.0.tar, up_prov_0.9.0.intoto.jsonl)
     ");
     let mut left: Vec<String> = std::fs::read_dir(context.path("distribution/packages"))
         .expect("list")
@@ -285,7 +285,7 @@ fn clean_leaves_a_directory_named_like_an_artifact() {
     exit: 1
     --- stdout
     --- stderr
-         Deleted `up_prov` 1.0.0 (up_prov_1.0.0.tar)
+         Deleted `up_prov` 1.0.0 (up_prov_1.0.0.tar, up_prov_1.0.0.intoto.jsonl)
     error: `distribution/packages/up_prov_0.5.0.tar` is a directory, not an artifact, so `up_prov` 0.5.0 is left as it is
     hint: move it out of the packages directory, or delete it by hand
     ");

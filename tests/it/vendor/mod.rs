@@ -195,7 +195,7 @@ fn unsigned_packs_are_refused_unless_allowed_and_the_lock_says_so() {
     --- stderr
     error: failed to install `local` 0.2.0 into `homelab`
       caused by: `local_prov` 0.2.0 failed verification: signature: the artifact is not signed
-    hint: sign packs with a key (`provisioning keys generate`, then pack again), or pass `--allow-unsigned`
+    hint: sign packs with a key (`provisioning keys generate`, then pack again), or pass `--allow-unsigned=local` to accept it unsigned
     ");
     assert_snapshot!(context.run(["providers", "install", "local", "homelab", "--version", "0.2.0", "--allow-unsigned"]), @"
     exit: 0
@@ -240,7 +240,7 @@ fn unknown_versions_and_modules_say_what_exists() {
     error: the following required arguments were not provided:
       <--version <V|REQ>|--from <PATH|DIR|URL>>
 
-    Usage: provisioning providers install --allow-unsigned <--version <V|REQ>|--from <PATH|DIR|URL>> <PROVIDER> <INFRA>
+    Usage: provisioning providers install --allow-unsigned[=<NAMES>...] <--version <V|REQ>|--from <PATH|DIR|URL>> <PROVIDER> <INFRA>
 
     For more information, try '--help'.
     ");
@@ -354,7 +354,7 @@ fn clean_never_deletes_a_pinned_version_unless_forced() {
     exit: 0
     --- stdout
     --- stderr
-         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig)
+         Deleted `local_prov` 0.9.0 (local_prov_0.9.0.tar, local_prov_0.9.0.tar.minisig, local_prov_0.9.0.intoto.jsonl)
     ");
 }
 
