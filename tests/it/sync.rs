@@ -122,6 +122,28 @@ fn pinned_aws() -> (TestContext, String) {
     (context, tree)
 }
 
+#[test]
+fn sync_says_a_shared_hint_once() {
+    let (context, _) = pinned_aws();
+    // The key that signed both packs is no longer the user's: neither is trusted.
+    std::fs::remove_dir_all(context.path("../.config/provisioning/keys")).expect("rm keys");
+    std::fs::remove_dir_all(context.path("workspace/infra/homelab/vendor")).expect("rm vendor");
+    let run = context.run(["providers", "sync", "homelab"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(
+        run.stderr.matches("which is not trusted").count(),
+        2,
+        "{run}"
+    );
+    assert_eq!(
+        run.stderr
+            .matches("hint: if you trust it, `provisioning keys trust <its .pub file>`")
+            .count(),
+        1,
+        "{run}"
+    );
+}
+
 /// Regression: after a kill during a pack→link switch, a stale link shadowed the vendored pack
 /// (the infra evaluated unpinned live source) and sync said `Synced`.
 #[test]

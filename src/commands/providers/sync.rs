@@ -56,9 +56,11 @@ pub fn sync(args: &SyncArgs, context: &Context, printer: &Printer) -> anyhow::Re
     Ok(Outcome::Success)
 }
 
-/// Prints what sync did to each entry of the lock; returns how many failed.
+/// Prints what sync did to each entry of the lock; returns how many failed. A hint is said
+/// once: a hundred packs signed by a key not trusted are a hundred errors and one hint.
 fn print_entries(printer: &Printer, results: &[ops::SyncedEntry]) -> usize {
     let mut failed = 0;
+    let mut hinted = std::collections::BTreeSet::new();
     for synced in results {
         match &synced.result {
             Ok(Change::Changed) if synced.entry.mode() == Mode::Pack => printer.status(
@@ -79,10 +81,13 @@ fn print_entries(printer: &Printer, results: &[ops::SyncedEntry]) -> usize {
             }
             Err(error) => {
                 failed += 1;
-                printer.error_message(format!(
-                    "failed to sync `{}`: {error:#}",
-                    synced.entry.module
-                ));
+                let message = format!("failed to sync `{}`: {error:#}", synced.entry.module);
+                match message.split_once("\nhint: ") {
+                    Some((error, hint)) if !hinted.insert(hint.to_owned()) => {
+                        printer.error_message(error)
+                    }
+                    _ => printer.error_message(message),
+                }
             }
         }
     }
