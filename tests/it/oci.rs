@@ -309,11 +309,8 @@ fn sync_pulls_every_pinned_pack_into_an_empty_cache_and_offline_says_what_it_lac
     error: failed to sync `aws_prov`: `aws_prov` 1.0.0 is not in the cache, and `--offline` forbids the network
     hint: run once without `--offline` to fill the cache
     error: failed to sync `local_prov`: `local_prov` 0.2.0 is not in the cache, and `--offline` forbids the network
-    hint: run once without `--offline` to fill the cache
     error: failed to sync `provisioning_core`: `provisioning_core` 0.1.0 is not in the cache, and `--offline` forbids the network
-    hint: run once without `--offline` to fill the cache
     error: failed to sync `upcloud_prov`: `upcloud_prov` 0.0.1 is not in the cache, and `--offline` forbids the network
-    hint: run once without `--offline` to fill the cache
     error: 4 of 4 modules of `homelab` could not be synced
     ");
     assert_eq!(team.tree("workspace/infra/homelab"), before);
