@@ -171,9 +171,13 @@ fn module_jobs(
                 Some(Mode::Pack) => infra.dir.join(VENDOR_DIR).join(&report.status.module),
                 _ => modules_dir.join(&report.status.module),
             };
-            match entry_point(infra, &dir, &report.status, warnings).and_then(|entry| {
-                hermetic(context, infra, lock, &dir, &report.status).map(|allowed| (entry, allowed))
-            }) {
+            let checked = agreeing(context, &report.status, &dir)
+                .and_then(|()| entry_point(context, infra, &dir, &report.status, warnings))
+                .and_then(|entry| {
+                    hermetic(context, infra, lock, &dir, &report.status)
+                        .map(|allowed| (entry, allowed))
+                });
+            match checked {
                 Ok((entry, allowed)) => jobs.push((
                     Target::Module(modules.len(), dir, allowed),
                     (entry, nickel::Output::of(nickel::Format::Evaluated)),
@@ -373,7 +377,7 @@ fn hermetic(
     dir: &Path,
     module: &ModuleStatus,
 ) -> Result<Vec<PathBuf>, String> {
-    let manifest = crate::module::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))?;
+    let (_, manifest) = crate::catalog::Catalog::new(&context.config).read_manifest(dir)?;
     let Ok(name) = module.module.parse::<ModuleName>() else {
         return Ok(Vec::new());
     };
@@ -450,15 +454,41 @@ fn nickel_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Refuses a linked module whose source has both a `manifest.toml` and a `Nickel-pkg.ncl` that
+/// say different things (name, version, dependencies): `manifest.toml` is what the tool reads,
+/// Nickel's package manager reads the other. A pack's pair is generated from one and the same
+/// manifest, and its hash already says it is as packed: it is not read again.
+fn agreeing(context: &Context, module: &ModuleStatus, dir: &Path) -> Result<(), String> {
+    if module.mode == Some(Mode::Pack) {
+        return Ok(());
+    }
+    let differences = crate::catalog::Catalog::new(&context.config).disagreements(dir)?;
+    match differences.filter(|differences| !differences.is_empty()) {
+        None => Ok(()),
+        Some(differences) => Err(format!(
+            "`{}` and `{}` disagree:\n{}\nhint: `manifest.toml` is the module's manifest for `provisioning`; make `{}` say the same, or remove it (every pack carries one generated from `manifest.toml`)",
+            dir.join(Layout::Nickel.manifest_file()).display(),
+            dir.join(crate::module::NICKEL_PKG_FILE).display(),
+            differences
+                .iter()
+                .map(|difference| format!("  {difference}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            crate::module::NICKEL_PKG_FILE,
+        )),
+    }
+}
+
 /// The entry point of an installed module, read through its link as the infra sees it. Warns
 /// when the version at the source is no longer the one the lock records.
 fn entry_point(
+    context: &Context,
     infra: &Infra,
     dir: &Path,
     module: &ModuleStatus,
     warnings: &mut Vec<String>,
 ) -> Result<PathBuf, String> {
-    let manifest = crate::module::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))?;
+    let (_, manifest) = crate::catalog::Catalog::new(&context.config).read_manifest(dir)?;
     if let Some(recorded) = module.version.as_ref().filter(|v| **v != manifest.version) {
         warnings.push(format!(
             "`{}` is now version {} at its source; the lock records {recorded}\nhint: run `provisioning providers install {} {}` again to record it",

@@ -48,6 +48,33 @@ pub struct Capabilities {
     pub conflicts_with: Vec<String>,
 }
 
+impl PackageManifest {
+    /// The text of a `manifest.toml` that says what this one does: `[package]` (name, version,
+    /// description, entry) and `[dependencies]`. Written into the pack of a module described by
+    /// `Nickel-pkg.ncl` alone.
+    pub fn to_toml(&self) -> String {
+        let mut doc = toml_edit::DocumentMut::new();
+        let mut package = toml_edit::Table::new();
+        package.insert("name", toml_edit::value(self.name.as_str()));
+        package.insert("version", toml_edit::value(self.version.to_string()));
+        if !self.description.is_empty() {
+            package.insert("description", toml_edit::value(self.description.as_str()));
+        }
+        if let Some(entry) = &self.entry {
+            package.insert("entry", toml_edit::value(entry.as_str()));
+        }
+        doc.insert("package", toml_edit::Item::Table(package));
+        if !self.dependencies.is_empty() {
+            let mut dependencies = toml_edit::Table::new();
+            for (module, requirement) in &self.dependencies {
+                dependencies.insert(module.as_str(), toml_edit::value(requirement.to_string()));
+            }
+            doc.insert("dependencies", toml_edit::Item::Table(dependencies));
+        }
+        doc.to_string()
+    }
+}
+
 impl Capabilities {
     pub fn is_empty(&self) -> bool {
         self.provides.is_empty() && self.requires.is_empty() && self.conflicts_with.is_empty()
