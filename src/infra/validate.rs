@@ -20,7 +20,7 @@ use super::state::{self, ModuleStatus, State};
 use super::{Infra, VENDOR_DIR};
 use crate::context::Context;
 use crate::dependencies::{declare_hint, undeclared_imports};
-use crate::module::Layout;
+use crate::module::{Layout, PackageManifest};
 use crate::names::ModuleName;
 use crate::nickel;
 
@@ -171,10 +171,16 @@ fn module_jobs(
                 Some(Mode::Pack) => infra.dir.join(VENDOR_DIR).join(&report.status.module),
                 _ => modules_dir.join(&report.status.module),
             };
+            // The manifest is read once: from `Nickel-pkg.ncl` alone, that is an evaluation.
             let checked = agreeing(context, &report.status, &dir)
-                .and_then(|()| entry_point(context, infra, &dir, &report.status, warnings))
-                .and_then(|entry| {
-                    hermetic(context, infra, lock, &dir, &report.status)
+                .and_then(|()| {
+                    crate::catalog::Catalog::new(&context.config)
+                        .read_manifest(&dir)
+                        .map(|(_, manifest)| manifest)
+                })
+                .and_then(|manifest| {
+                    let entry = entry_point(infra, &dir, &manifest, &report.status, warnings);
+                    hermetic(context, infra, lock, &dir, manifest, &report.status)
                         .map(|allowed| (entry, allowed))
                 });
             match checked {
@@ -375,9 +381,9 @@ fn hermetic(
     infra: &Infra,
     lock: &ProvidersLock,
     dir: &Path,
+    manifest: PackageManifest,
     module: &ModuleStatus,
 ) -> Result<Vec<PathBuf>, String> {
-    let (_, manifest) = crate::catalog::Catalog::new(&context.config).read_manifest(dir)?;
     let Ok(name) = module.module.parse::<ModuleName>() else {
         return Ok(Vec::new());
     };
@@ -482,23 +488,22 @@ fn agreeing(context: &Context, module: &ModuleStatus, dir: &Path) -> Result<(), 
 /// The entry point of an installed module, read through its link as the infra sees it. Warns
 /// when the version at the source is no longer the one the lock records.
 fn entry_point(
-    context: &Context,
     infra: &Infra,
     dir: &Path,
+    manifest: &PackageManifest,
     module: &ModuleStatus,
     warnings: &mut Vec<String>,
-) -> Result<PathBuf, String> {
-    let (_, manifest) = crate::catalog::Catalog::new(&context.config).read_manifest(dir)?;
+) -> PathBuf {
     if let Some(recorded) = module.version.as_ref().filter(|v| **v != manifest.version) {
         warnings.push(format!(
             "`{}` is now version {} at its source; the lock records {recorded}\nhint: run `provisioning providers install {} {}` again to record it",
             module.module, manifest.version, module.name, infra.name
         ));
     }
-    Ok(dir.join(
+    dir.join(
         manifest
             .entry
             .as_deref()
             .unwrap_or(Layout::Nickel.default_entry()),
-    ))
+    )
 }

@@ -262,3 +262,34 @@ pub fn parse_requirement(text: &str) -> Result<semver::VersionReq, String> {
         format!("`{text}` is not a version requirement\nhint: use {REQUIREMENT_FORMS}")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_manifest_reads_back_as_the_same() {
+        let manifest = PackageManifest {
+            name: "edge_prov".into(),
+            version: semver::Version::new(0, 2, 0),
+            description: "Edge \"servers\"".into(),
+            entry: None,
+            dependencies: BTreeMap::from([(
+                "provisioning_core".parse().expect("a module name"),
+                semver::VersionReq::parse("^0.1.0").expect("a requirement"),
+            )]),
+            kind: None,
+            category: None,
+            capabilities: Capabilities::default(),
+        };
+        let text = manifest.to_toml();
+        assert_eq!(
+            text,
+            "[package]\nname = \"edge_prov\"\nversion = \"0.2.0\"\ndescription = 'Edge \"servers\"'\n\n[dependencies]\nprovisioning_core = \"^0.1.0\"\n"
+        );
+        assert_eq!(
+            parse_package_manifest(&text, Path::new("manifest.toml")),
+            Ok(manifest)
+        );
+    }
+}
