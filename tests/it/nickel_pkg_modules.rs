@@ -16,14 +16,15 @@ fn edge_pkg(version: &str, dependencies: &str) -> String {
 /// The core schemas, as `'Path` from a provider's `nickel/` directory.
 const CORE: &str = "provisioning_core = 'Path \"../../../../schemas\"";
 
-/// `edge`, described by `Nickel-pkg.ncl` alone, building on the core schemas.
+/// `edge`, described by `Nickel-pkg.ncl` alone, building on the core schemas, which it imports
+/// as a package.
 fn with_edge(context: &TestContext) {
     context
         .provider("edge")
         .nickel_pkg_only(&edge_pkg("0.2.0", CORE))
         .file(
             "main.ncl",
-            "let core = import \"provisioning_core/main.ncl\" in\n{ provider = \"edge\", schemas = core.package }\n",
+            "let core = import provisioning_core in\n{ provider = \"edge\", schemas = core.package }\n",
         )
         .create();
 }
