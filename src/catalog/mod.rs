@@ -1,7 +1,8 @@
 //! Discovery of modules under the extensions directory: providers
 //! (`providers/<name>/`), taskservs (`taskservs/<category>/<name>/`) and clusters
 //! (`clusters/<name>/`). A module keeps its Nickel package in `nickel/` (with a
-//! `manifest.toml`) or, in the legacy layout, its KCL package in `kcl/` (with a `kcl.mod`).
+//! `manifest.toml`, or a `Nickel-pkg.ncl` alone, read by [`nickel_pkg`]) or, in the legacy
+//! layout, its KCL package in `kcl/` (with a `kcl.mod`).
 //!
 //! The core schemas (`[nickel] core_module`, packaged as `core_package_name`) are a module
 //! too: the one every provider may depend on. [`Catalog`] finds any module by its module name,
