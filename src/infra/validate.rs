@@ -173,15 +173,19 @@ fn module_jobs(
             };
             // The manifest is read once: from `Nickel-pkg.ncl` alone, that is an evaluation.
             let checked = agreeing(context, &report.status, &dir)
-                .and_then(|()| {
-                    crate::catalog::Catalog::new(&context.config)
-                        .read_manifest(&dir)
-                        .map(|(_, manifest)| manifest)
-                })
-                .and_then(|manifest| {
+                .and_then(|()| crate::catalog::Catalog::new(&context.config).read_manifest(&dir))
+                .and_then(|(read_from, manifest)| {
                     let entry = entry_point(infra, &dir, &manifest, &report.status, warnings);
-                    hermetic(context, infra, lock, &dir, manifest, &report.status)
-                        .map(|allowed| (entry, allowed))
+                    let described = read_from.ends_with(crate::module::NICKEL_PKG_FILE);
+                    hermetic(
+                        context,
+                        infra,
+                        lock,
+                        &dir,
+                        (manifest, described),
+                        &report.status,
+                    )
+                    .map(|allowed| (entry, allowed))
                 });
             match checked {
                 Ok((entry, allowed)) => jobs.push((
@@ -375,13 +379,14 @@ fn infra_files(dir: &Path, modules_dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Checks that a module imports by name only modules it declares, and returns the directories
-/// of its installed dependencies (and theirs), where its evaluation may read.
+/// of its installed dependencies (and theirs), where its evaluation may read. `described`: its
+/// manifest was read from `Nickel-pkg.ncl` alone, where the hint says to declare a dependency.
 fn hermetic(
     context: &Context,
     infra: &Infra,
     lock: &ProvidersLock,
     dir: &Path,
-    manifest: PackageManifest,
+    (manifest, described): (PackageManifest, bool),
     module: &ModuleStatus,
 ) -> Result<Vec<PathBuf>, String> {
     let Ok(name) = module.module.parse::<ModuleName>() else {
@@ -403,11 +408,15 @@ fn hermetic(
     {
         return Err(format!(
             "`{name}` is not packable: {undeclared}\nhint: {}",
-            declare_hint(
-                &undeclared.dependency,
-                lock.module(&undeclared.dependency)
-                    .map(|entry| &entry.version)
-            )
+            if described {
+                crate::module::declare_in_nickel_pkg_hint(undeclared.dependency.as_str())
+            } else {
+                declare_hint(
+                    &undeclared.dependency,
+                    lock.module(&undeclared.dependency)
+                        .map(|entry| &entry.version),
+                )
+            }
         ));
     }
     // The dependencies' directories, transitively, as the infra has them.

@@ -67,6 +67,14 @@ impl NickelPackage {
     }
 }
 
+/// The hint for a module described by `Nickel-pkg.ncl` alone that imports `dependency` without
+/// declaring it (its `manifest.toml` counterpart is `crate::dependencies::declare_hint`).
+pub fn declare_in_nickel_pkg_hint(dependency: &str) -> String {
+    format!(
+        "declare it in `dependencies` of the module's `{NICKEL_PKG_FILE}`, as a `'Path` to its package directory: `{dependency} = 'Path \"…\"`"
+    )
+}
+
 /// `value` as a Nickel string literal: `"`, `\` and `%` escaped (a `%{` would interpolate),
 /// line breaks and tabs as escapes, other control characters dropped.
 pub fn nickel_string(value: &str) -> String {

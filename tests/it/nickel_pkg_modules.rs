@@ -204,3 +204,43 @@ fn validate_reports_a_nickel_pkg_that_disagrees_with_the_manifest() {
         .success();
     context.run(["providers", "validate", "homelab"]).success();
 }
+
+#[test]
+fn an_undeclared_import_of_a_nickel_pkg_only_module_says_to_declare_it_there() {
+    let context = TestContext::examples();
+    context
+        .provider("edge")
+        .nickel_pkg_only(&edge_pkg("0.2.0", ""))
+        .file(
+            "main.ncl",
+            "let core = import provisioning_core in\n{ schemas = core.package }\n",
+        )
+        .create();
+    assert_snapshot!(context.run(["pack", "provider", "edge"]), @r#"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to pack `edge_prov`
+      caused by: `edge_prov` is not hermetic: `[BASE]/extensions/providers/edge/nickel/main.ncl`:1: `import provisioning_core` uses `provisioning_core`, which is not a declared dependency
+    hint: declare it in `dependencies` of the module's `Nickel-pkg.ncl`, as a `'Path` to its package directory: `provisioning_core = 'Path "…"`
+    "#);
+    context
+        .run(["providers", "install", "upcloud", "homelab"])
+        .success();
+    context
+        .run(["providers", "install", "edge", "homelab"])
+        .success();
+    assert_snapshot!(context.run(["providers", "validate", "homelab"]), @r#"
+    exit: 1
+    --- stdout
+    NAME               MODULE             MODE  STATE  EVALUATION
+    edge               edge_prov          link  ok     failed
+    provisioning_core  provisioning_core  link  ok     ok
+    upcloud            upcloud_prov       link  ok     ok
+    -                  providers.ncl      -     -      ok
+    --- stderr
+    error: `edge_prov` is not packable: `[BASE]/workspace/infra/homelab/.nickel-modules/edge_prov/main.ncl`:1: `import provisioning_core` uses `provisioning_core`, which is not a declared dependency
+    hint: declare it in `dependencies` of the module's `Nickel-pkg.ncl`, as a `'Path` to its package directory: `provisioning_core = 'Path "…"`
+    error: `homelab` is not valid: 1 problem
+    "#);
+}

@@ -436,10 +436,15 @@ impl Packer<'_> {
         match undeclared.into_iter().next() {
             None => Ok(()),
             Some(undeclared) => Err(PackError::Undeclared {
-                hint: declare_hint(
-                    &undeclared.dependency,
-                    self.imports.version(&undeclared.dependency),
-                ),
+                hint: match input.described {
+                    Some(_) => {
+                        crate::module::declare_in_nickel_pkg_hint(undeclared.dependency.as_str())
+                    }
+                    None => declare_hint(
+                        &undeclared.dependency,
+                        self.imports.version(&undeclared.dependency),
+                    ),
+                },
                 module: input.pack.module.clone(),
                 undeclared,
             }),
