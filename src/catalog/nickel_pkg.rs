@@ -105,6 +105,21 @@ impl Reader {
                     "`{}` is not a valid Nickel package manifest (`std.package.Manifest`):\n{diagnostic}",
                     file.display()
                 ),
+                // A bound names the file the user wrote, not the wrapper.
+                NickelError::Timeout { seconds, .. } => NickelError::Timeout {
+                    path: file.to_owned(),
+                    seconds,
+                }
+                .to_string(),
+                NickelError::Memory { mebibytes, .. } => NickelError::Memory {
+                    path: file.to_owned(),
+                    mebibytes,
+                }
+                .to_string(),
+                NickelError::TooDeep { .. } => NickelError::TooDeep {
+                    path: file.to_owned(),
+                }
+                .to_string(),
                 other => format!("`{}`: {other}", file.display()),
             })?;
         serde_json::from_str(&export.text)

@@ -244,3 +244,25 @@ fn an_undeclared_import_of_a_nickel_pkg_only_module_says_to_declare_it_there() {
     error: `homelab` is not valid: 1 problem
     "#);
 }
+
+#[test]
+fn a_nickel_pkg_that_never_finishes_is_stopped_by_the_evaluation_deadline() {
+    let context = TestContext::examples();
+    context
+        .provider("edge")
+        .nickel_pkg_only("let rec spin = fun x => spin x in spin 0\n")
+        .create();
+    let run = context
+        .command()
+        .env("PROVISIONING_EVALUATION_TIMEOUT_SECS", "2")
+        .args(["providers", "install", "edge", "homelab"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("extensions/providers/edge/nickel/Nickel-pkg.ncl` did not finish evaluating in 2 s, and was stopped")
+            && stderr.contains("raise `evaluation.timeout_secs`"),
+        "{stderr}"
+    );
+}
