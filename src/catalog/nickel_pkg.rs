@@ -2,7 +2,8 @@
 //! `manifest.toml` is read through the standard library's contract `std.package.Manifest`,
 //! evaluated in-process by a bounded [`Evaluator`], and mapped to a [`PackageManifest`]:
 //!
-//! - `name`, `version`, `description` (and `license`, which the manifest has no field for);
+//! - `name`, `version`, `description` (the other fields are checked by the contract only: a
+//!   pack's license and authors come from the registry's metadata);
 //! - each `'Path` dependency that reaches another module's package directory of the catalog
 //!   (`extensions/providers/<name>/nickel`, a taskserv's or a cluster's `nickel/`, or the core
 //!   schemas) as that module, keyed by its module name, with the requirement `^<its version>`
