@@ -213,6 +213,8 @@ impl Packer<'_> {
         let artifact = crate::artifact::build(pack, &files, checked.export.as_deref())?;
         let cached_evaluation = checked.cached;
         let docs = checked.docs.take();
+        let file_name = ArtifactName::new(pack.clone());
+        let provenance = self.prepare_provenance(input, &file_name, &artifact)?;
 
         // Threads of this process take turns here, so the lock below is only ever waited for
         // (and "Blocking" only ever said) because of another process.
@@ -221,7 +223,6 @@ impl Packer<'_> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _lock = self.lock_destination()?;
 
-        let file_name = ArtifactName::new(pack.clone());
         let path = self.destination.dir.join(file_name.to_string());
         let metadata = self.metadata_to_update(input)?;
         let recorded = metadata
@@ -247,7 +248,7 @@ impl Packer<'_> {
             &mut transaction,
         )?;
         let provenance =
-            self.provenance(input, &file_name, &artifact, written, &mut transaction)?;
+            self.write_provenance(provenance, &file_name, &artifact, written, &mut transaction)?;
         if let Some(metadata) = metadata {
             // A yanked version stays yanked, re-packed or replaced (`--force`): only
             // `pack yank --undo` brings it back.

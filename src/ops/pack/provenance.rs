@@ -6,23 +6,22 @@ use crate::artifact::{Artifact, ArtifactName};
 use crate::fs::Transaction;
 use crate::provenance::{self, Dependency};
 
+/// A pack's provenance, rendered and signed before the write turn (it reads the source's git
+/// state and the dependencies' digests, which need no lock), written under it.
+pub(super) struct Prepared {
+    name: String,
+    bytes: Vec<u8>,
+}
+
 impl Packer<'_> {
-    /// Writes the provenance of `artifact` (at `file_name` in the destination) unless the
-    /// bytes are unchanged and the provenance beside them is already about them; returns its
-    /// file name, for the metadata. Signed with the key that signs packs, when there is one.
-    pub(super) fn provenance(
+    /// The provenance of `artifact` (at `file_name` in the destination), signed with the key
+    /// that signs packs, when there is one.
+    pub(super) fn prepare_provenance(
         &self,
         input: &PackInput,
         file_name: &ArtifactName,
         artifact: &Artifact,
-        written: Written,
-        transaction: &mut Transaction,
-    ) -> Result<String, PackError> {
-        let name = provenance::file_name(file_name);
-        let path = self.destination.dir.join(&name);
-        if written == Written::Unchanged && self.still_about(&path, file_name, artifact) {
-            return Ok(name);
-        }
+    ) -> Result<Prepared, PackError> {
         let dependencies = self
             .imports
             .closure(&input.pack.module, &input.pack.version, &input.dependencies)?
@@ -53,14 +52,33 @@ impl Packer<'_> {
             dependencies,
         });
         let key = self.signing.map(|(secret, public)| (secret, public));
-        let bytes = provenance::render(&statement, &input.pack, key)?;
+        Ok(Prepared {
+            name: provenance::file_name(file_name),
+            bytes: provenance::render(&statement, &input.pack, key)?,
+        })
+    }
+
+    /// Writes the prepared provenance unless the bytes are unchanged and the provenance beside
+    /// them is already about them; returns its file name, for the metadata.
+    pub(super) fn write_provenance(
+        &self,
+        prepared: Prepared,
+        file_name: &ArtifactName,
+        artifact: &Artifact,
+        written: Written,
+        transaction: &mut Transaction,
+    ) -> Result<String, PackError> {
+        let path = self.destination.dir.join(&prepared.name);
+        if written == Written::Unchanged && self.still_about(&path, file_name, artifact) {
+            return Ok(prepared.name);
+        }
         transaction
-            .write(&path, &bytes)
+            .write(&path, &prepared.bytes)
             .map_err(|source| PackError::Write {
                 path: path.clone(),
                 source,
             })?;
-        Ok(name)
+        Ok(prepared.name)
     }
 
     /// Whether the provenance at `path` is an envelope about exactly these bytes.
