@@ -46,8 +46,8 @@ pub enum SourceError {
 }
 
 /// Reads the files of the package in `dir`, with its manifest (`manifest_file`, at the root)
-/// rewritten to carry `version` when it says otherwise, or written anew as `[package] name,
-/// version` when the package has none.
+/// rewritten to carry `version` when it says otherwise, or written anew when the package has
+/// none: from `described` (what its `Nickel-pkg.ncl` says), else as `[package] name, version`.
 /// What a packed manifest is stamped with besides its version: a taskserv or a cluster names
 /// its kind (and category) in `[package]`, so the artifact says what it is. A provider's or the
 /// core's manifest is left as written (their artifacts stay byte for byte what they were).
@@ -62,6 +62,7 @@ pub fn read(
     manifest_file: &str,
     pack: &PackRef,
     stamp: &Stamp<'_>,
+    described: Option<&crate::module::PackageManifest>,
 ) -> Result<Vec<ArtifactFile>, SourceError> {
     let (module, version) = (&pack.module, &pack.version);
     let root = std::fs::canonicalize(dir).map_err(|source| SourceError::Io {
@@ -80,12 +81,17 @@ pub fn read(
         Some(manifest) => {
             manifest.contents = packed_manifest(&manifest_path, &manifest.contents, version, stamp)?
         }
-        None => files.push(ArtifactFile {
-            path: manifest_file.to_owned(),
-            contents: format!("[package]\nname = \"{module}\"\nversion = \"{version}\"\n")
-                .into_bytes(),
-            executable: false,
-        }),
+        None => {
+            let written = match described {
+                Some(manifest) => manifest.to_toml(),
+                None => format!("[package]\nname = \"{module}\"\nversion = \"{version}\"\n"),
+            };
+            files.push(ArtifactFile {
+                path: manifest_file.to_owned(),
+                contents: packed_manifest(&manifest_path, written.as_bytes(), version, stamp)?,
+                executable: false,
+            });
+        }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)

@@ -1,7 +1,8 @@
 //! Discovery of modules under the extensions directory: providers
 //! (`providers/<name>/`), taskservs (`taskservs/<category>/<name>/`) and clusters
 //! (`clusters/<name>/`). A module keeps its Nickel package in `nickel/` (with a
-//! `manifest.toml`) or, in the legacy layout, its KCL package in `kcl/` (with a `kcl.mod`).
+//! `manifest.toml`, or a `Nickel-pkg.ncl` alone, read by [`nickel_pkg`]) or, in the legacy
+//! layout, its KCL package in `kcl/` (with a `kcl.mod`).
 //!
 //! The core schemas (`[nickel] core_module`, packaged as `core_package_name`) are a module
 //! too: the one every provider may depend on. [`Catalog`] finds any module by its module name,
@@ -10,11 +11,13 @@
 //! A directory that looks like a module but whose package cannot be read is listed with the
 //! reason, never skipped. This module only reads; installing is [`crate::infra`]'s job.
 
+mod nickel_pkg;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::module::{Layout, ModuleKind, PackageManifest, read_package_manifest};
+use crate::module::{Layout, ModuleKind, PackageManifest};
 
 use crate::names::{self, ModuleName, ShortName};
 
@@ -144,24 +147,31 @@ fn known_list(what: &str, known: &[String]) -> String {
     }
 }
 
-/// Lists the modules of one kind under `extensions`, sorted by name.
+/// Lists the modules of one kind under the catalog's extensions, sorted by name.
 pub fn discover(
-    extensions: &Path,
+    catalog: &Catalog,
     kind: ModuleKind,
     layout: Layout,
 ) -> Result<Vec<Module>, CatalogError> {
-    let root = extensions.join(kind.dir_name());
+    let root = catalog.extensions.join(kind.dir_name());
     let mut modules = Vec::new();
     match kind {
         ModuleKind::Provider | ModuleKind::Cluster => {
             for (name, dir) in subdirs(&root)? {
-                modules.push(read_module(kind, name, None, dir, layout));
+                modules.push(read_module(catalog, kind, name, None, dir, layout));
             }
         }
         ModuleKind::Taskserv => {
             for (category, category_dir) in subdirs(&root)? {
                 for (name, dir) in subdirs(&category_dir)? {
-                    modules.push(read_module(kind, name, Some(category.clone()), dir, layout));
+                    modules.push(read_module(
+                        catalog,
+                        kind,
+                        name,
+                        Some(category.clone()),
+                        dir,
+                        layout,
+                    ));
                 }
             }
         }
@@ -174,13 +184,14 @@ pub fn discover(
 
 /// Finds one provider, or says which exist.
 pub fn find_provider(
-    extensions: &Path,
+    catalog: &Catalog,
     name: &ShortName,
     layout: Layout,
 ) -> Result<Module, CatalogError> {
-    let dir = extensions.join("providers").join(name.as_str());
+    let dir = catalog.extensions.join("providers").join(name.as_str());
     if dir.is_dir() {
         return Ok(read_module(
+            catalog,
             ModuleKind::Provider,
             name.to_string(),
             None,
@@ -188,7 +199,7 @@ pub fn find_provider(
             layout,
         ));
     }
-    let known = discover(extensions, ModuleKind::Provider, layout)?
+    let known = discover(catalog, ModuleKind::Provider, layout)?
         .into_iter()
         .map(|module| module.name)
         .collect();
@@ -227,6 +238,7 @@ fn subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
 }
 
 fn read_module(
+    catalog: &Catalog,
     kind: ModuleKind,
     name: String,
     category: Option<String>,
@@ -238,7 +250,13 @@ fn read_module(
     let package = if let Err(error) = names::validate(&name) {
         PackageState::Broken(invalid_dir_name(kind, &dir, &error))
     } else {
-        read_package(kind, &name, &dir.join(layout.package_dir()), layout)
+        read_package(
+            catalog,
+            kind,
+            &name,
+            &dir.join(layout.package_dir()),
+            layout,
+        )
     };
     Module {
         kind,
@@ -280,13 +298,27 @@ fn invalid_dir_name(kind: ModuleKind, dir: &Path, error: &names::NameError) -> S
     )
 }
 
-fn read_package(kind: ModuleKind, name: &str, dir: &Path, layout: Layout) -> PackageState {
+fn read_package(
+    catalog: &Catalog,
+    kind: ModuleKind,
+    name: &str,
+    dir: &Path,
+    layout: Layout,
+) -> PackageState {
     if !dir.is_dir() {
         return PackageState::Missing;
     }
-    let manifest_path = dir.join(layout.manifest_file());
-    let manifest = match read_package_manifest(&manifest_path) {
-        Ok(manifest) => manifest,
+    // The legacy layout has `kcl.mod`; a Nickel package, `manifest.toml` or `Nickel-pkg.ncl`.
+    let read = match layout {
+        Layout::Nickel => catalog.read_manifest(dir),
+        Layout::Kcl => {
+            let manifest_path = dir.join(layout.manifest_file());
+            crate::module::read_package_manifest(&manifest_path)
+                .map(|manifest| (manifest_path, manifest))
+        }
+    };
+    let (manifest_path, manifest) = match read {
+        Ok(read) => read,
         Err(reason) => return PackageState::Broken(reason),
     };
     let expected = match kind {
@@ -346,6 +378,8 @@ pub struct Catalog {
     /// The core schemas' package directory and module name (`[nickel] core_module`,
     /// `core_package_name`).
     pub core: (PathBuf, ModuleName),
+    /// What evaluating a module's `Nickel-pkg.ncl` may take.
+    pub bounds: crate::nickel::Bounds,
 }
 
 impl Catalog {
@@ -356,6 +390,7 @@ impl Catalog {
                 config.nickel.core_module.clone(),
                 config.nickel.core_package_name.clone(),
             ),
+            bounds: crate::nickel::Bounds::from_config(&config.evaluation),
         }
     }
 
@@ -370,6 +405,7 @@ impl Catalog {
             let dir = self.extensions.join("providers").join(provider.as_str());
             if dir.is_dir() {
                 return Ok(read_module(
+                    self,
                     ModuleKind::Provider,
                     provider.to_string(),
                     None,
@@ -409,7 +445,7 @@ impl Catalog {
             ModuleKind::Provider => {
                 let dir = self.extensions.join("providers").join(name);
                 dir.is_dir()
-                    .then(|| read_module(kind, name.to_owned(), None, dir, Layout::Nickel))
+                    .then(|| read_module(self, kind, name.to_owned(), None, dir, Layout::Nickel))
             }
             ModuleKind::Taskserv | ModuleKind::Cluster => self.find_in(kind, name)?,
             ModuleKind::Core => {
@@ -420,7 +456,7 @@ impl Catalog {
         found.ok_or_else(|| CatalogError::UnknownOfKind {
             kind,
             name: name.to_owned(),
-            known: discover(&self.extensions, kind, Layout::Nickel)
+            known: discover(self, kind, Layout::Nickel)
                 .map(|modules| modules.into_iter().map(|m| m.name).collect())
                 .unwrap_or_default(),
         })
@@ -437,7 +473,7 @@ impl Catalog {
                 let dir = root.join(name);
                 Ok(dir
                     .is_dir()
-                    .then(|| read_module(kind, name.to_owned(), None, dir, Layout::Nickel)))
+                    .then(|| read_module(self, kind, name.to_owned(), None, dir, Layout::Nickel)))
             }
             ModuleKind::Taskserv => {
                 let mut found: Vec<(String, PathBuf)> = subdirs(&root)?
@@ -450,6 +486,7 @@ impl Catalog {
                     1 => {
                         let (category, dir) = found.remove(0);
                         Ok(Some(read_module(
+                            self,
                             kind,
                             name.to_owned(),
                             Some(category),
@@ -469,16 +506,15 @@ impl Catalog {
 
     /// The module names of every module a dependency can name, sorted.
     pub fn module_names(&self) -> Result<Vec<ModuleName>, CatalogError> {
-        let mut names: Vec<ModuleName> =
-            discover(&self.extensions, ModuleKind::Provider, Layout::Nickel)?
-                .iter()
-                .filter_map(|module| module.name.parse::<ShortName>().ok())
-                .map(|provider| provider.provider_module())
-                .collect();
+        let mut names: Vec<ModuleName> = discover(self, ModuleKind::Provider, Layout::Nickel)?
+            .iter()
+            .filter_map(|module| module.name.parse::<ShortName>().ok())
+            .map(|provider| provider.provider_module())
+            .collect();
         // Only modules that can be used: a taskserv whose name is refused is not one.
         for kind in [ModuleKind::Taskserv, ModuleKind::Cluster] {
             names.extend(
-                discover(&self.extensions, kind, Layout::Nickel)?
+                discover(self, kind, Layout::Nickel)?
                     .iter()
                     .filter(|module| module.broken().is_none())
                     .filter_map(|module| module.name.parse::<ModuleName>().ok()),
@@ -495,7 +531,7 @@ impl Catalog {
     pub fn loadable(&self) -> Vec<Module> {
         ModuleKind::LOADABLE
             .iter()
-            .flat_map(|kind| discover(&self.extensions, *kind, Layout::Nickel).unwrap_or_default())
+            .flat_map(|kind| discover(self, *kind, Layout::Nickel).unwrap_or_default())
             .collect()
     }
 
@@ -508,7 +544,7 @@ impl Catalog {
             has_nickel: dir.is_dir(),
             has_kcl: false,
             layout: Layout::Nickel,
-            package: read_package(ModuleKind::Core, name.as_str(), dir, Layout::Nickel),
+            package: read_package(self, ModuleKind::Core, name.as_str(), dir, Layout::Nickel),
         }
     }
 }

@@ -20,7 +20,7 @@ pub fn provider(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let module = catalog::find_provider(
-        &context.config.paths.extensions,
+        &crate::catalog::Catalog::new(&context.config),
         &args.provider,
         Layout::Nickel,
     )?;

@@ -225,8 +225,9 @@ pub fn installed_dependencies(
     entry: &LockEntry,
 ) -> Option<BTreeMap<ModuleName, VersionReq>> {
     let dir = installed_dir(context, infra, entry);
-    crate::module::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))
-        .map(|manifest| manifest.dependencies)
+    crate::catalog::Catalog::new(&context.config)
+        .read_manifest(&dir)
+        .map(|(_, manifest)| manifest.dependencies)
         .ok()
 }
 
@@ -248,13 +249,14 @@ impl InstalledManifests {
         infra: &Infra,
         entry: &LockEntry,
     ) -> Option<std::rc::Rc<PackageManifest>> {
-        let path = installed_dir(context, infra, entry).join(Layout::Nickel.manifest_file());
+        let path = installed_dir(context, infra, entry);
         if let Some(known) = self.read.borrow().get(&path) {
             return known.clone();
         }
-        let manifest = crate::module::read_package_manifest(&path)
+        let manifest = crate::catalog::Catalog::new(&context.config)
+            .read_manifest(&path)
             .ok()
-            .map(std::rc::Rc::new);
+            .map(|(_, manifest)| std::rc::Rc::new(manifest));
         self.read.borrow_mut().insert(path, manifest.clone());
         manifest
     }

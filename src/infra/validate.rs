@@ -20,7 +20,7 @@ use super::state::{self, ModuleStatus, State};
 use super::{Infra, VENDOR_DIR};
 use crate::context::Context;
 use crate::dependencies::{declare_hint, undeclared_imports};
-use crate::module::Layout;
+use crate::module::{Layout, PackageManifest};
 use crate::names::ModuleName;
 use crate::nickel;
 
@@ -171,9 +171,23 @@ fn module_jobs(
                 Some(Mode::Pack) => infra.dir.join(VENDOR_DIR).join(&report.status.module),
                 _ => modules_dir.join(&report.status.module),
             };
-            match entry_point(infra, &dir, &report.status, warnings).and_then(|entry| {
-                hermetic(context, infra, lock, &dir, &report.status).map(|allowed| (entry, allowed))
-            }) {
+            // The manifest is read once: from `Nickel-pkg.ncl` alone, that is an evaluation.
+            let checked = agreeing(context, &report.status, &dir)
+                .and_then(|()| crate::catalog::Catalog::new(&context.config).read_manifest(&dir))
+                .and_then(|(read_from, manifest)| {
+                    let entry = entry_point(infra, &dir, &manifest, &report.status, warnings);
+                    let described = read_from.ends_with(crate::module::NICKEL_PKG_FILE);
+                    hermetic(
+                        context,
+                        infra,
+                        lock,
+                        &dir,
+                        (manifest, described),
+                        &report.status,
+                    )
+                    .map(|allowed| (entry, allowed))
+                });
+            match checked {
                 Ok((entry, allowed)) => jobs.push((
                     Target::Module(modules.len(), dir, allowed),
                     (entry, nickel::Output::of(nickel::Format::Evaluated)),
@@ -365,15 +379,16 @@ fn infra_files(dir: &Path, modules_dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Checks that a module imports by name only modules it declares, and returns the directories
-/// of its installed dependencies (and theirs), where its evaluation may read.
+/// of its installed dependencies (and theirs), where its evaluation may read. `described`: its
+/// manifest was read from `Nickel-pkg.ncl` alone, where the hint says to declare a dependency.
 fn hermetic(
     context: &Context,
     infra: &Infra,
     lock: &ProvidersLock,
     dir: &Path,
+    (manifest, described): (PackageManifest, bool),
     module: &ModuleStatus,
 ) -> Result<Vec<PathBuf>, String> {
-    let manifest = crate::module::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))?;
     let Ok(name) = module.module.parse::<ModuleName>() else {
         return Ok(Vec::new());
     };
@@ -393,11 +408,15 @@ fn hermetic(
     {
         return Err(format!(
             "`{name}` is not packable: {undeclared}\nhint: {}",
-            declare_hint(
-                &undeclared.dependency,
-                lock.module(&undeclared.dependency)
-                    .map(|entry| &entry.version)
-            )
+            if described {
+                crate::module::declare_in_nickel_pkg_hint(undeclared.dependency.as_str())
+            } else {
+                declare_hint(
+                    &undeclared.dependency,
+                    lock.module(&undeclared.dependency)
+                        .map(|entry| &entry.version),
+                )
+            }
         ));
     }
     // The dependencies' directories, transitively, as the infra has them.
@@ -450,25 +469,50 @@ fn nickel_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Refuses a linked module whose source has both a `manifest.toml` and a `Nickel-pkg.ncl` that
+/// say different things (name, version, dependencies): `manifest.toml` is what the tool reads,
+/// Nickel's package manager reads the other. A pack's pair is generated from one and the same
+/// manifest, and its hash already says it is as packed: it is not read again.
+fn agreeing(context: &Context, module: &ModuleStatus, dir: &Path) -> Result<(), String> {
+    if module.mode == Some(Mode::Pack) {
+        return Ok(());
+    }
+    let differences = crate::catalog::Catalog::new(&context.config).disagreements(dir)?;
+    match differences.filter(|differences| !differences.is_empty()) {
+        None => Ok(()),
+        Some(differences) => Err(format!(
+            "`{}` and `{}` disagree:\n{}\nhint: `manifest.toml` is the module's manifest for `provisioning`; make `{}` say the same, or remove it (every pack carries one generated from `manifest.toml`)",
+            dir.join(Layout::Nickel.manifest_file()).display(),
+            dir.join(crate::module::NICKEL_PKG_FILE).display(),
+            differences
+                .iter()
+                .map(|difference| format!("  {difference}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            crate::module::NICKEL_PKG_FILE,
+        )),
+    }
+}
+
 /// The entry point of an installed module, read through its link as the infra sees it. Warns
 /// when the version at the source is no longer the one the lock records.
 fn entry_point(
     infra: &Infra,
     dir: &Path,
+    manifest: &PackageManifest,
     module: &ModuleStatus,
     warnings: &mut Vec<String>,
-) -> Result<PathBuf, String> {
-    let manifest = crate::module::read_package_manifest(&dir.join(Layout::Nickel.manifest_file()))?;
+) -> PathBuf {
     if let Some(recorded) = module.version.as_ref().filter(|v| **v != manifest.version) {
         warnings.push(format!(
             "`{}` is now version {} at its source; the lock records {recorded}\nhint: run `provisioning providers install {} {}` again to record it",
             module.module, manifest.version, module.name, infra.name
         ));
     }
-    Ok(dir.join(
+    dir.join(
         manifest
             .entry
             .as_deref()
             .unwrap_or(Layout::Nickel.default_entry()),
-    ))
+    )
 }

@@ -48,6 +48,33 @@ pub struct Capabilities {
     pub conflicts_with: Vec<String>,
 }
 
+impl PackageManifest {
+    /// The text of a `manifest.toml` that says what this one does: `[package]` (name, version,
+    /// description, entry) and `[dependencies]`. Written into the pack of a module described by
+    /// `Nickel-pkg.ncl` alone.
+    pub fn to_toml(&self) -> String {
+        let mut doc = toml_edit::DocumentMut::new();
+        let mut package = toml_edit::Table::new();
+        package.insert("name", toml_edit::value(self.name.as_str()));
+        package.insert("version", toml_edit::value(self.version.to_string()));
+        if !self.description.is_empty() {
+            package.insert("description", toml_edit::value(self.description.as_str()));
+        }
+        if let Some(entry) = &self.entry {
+            package.insert("entry", toml_edit::value(entry.as_str()));
+        }
+        doc.insert("package", toml_edit::Item::Table(package));
+        if !self.dependencies.is_empty() {
+            let mut dependencies = toml_edit::Table::new();
+            for (module, requirement) in &self.dependencies {
+                dependencies.insert(module.as_str(), toml_edit::value(requirement.to_string()));
+            }
+            doc.insert("dependencies", toml_edit::Item::Table(dependencies));
+        }
+        doc.to_string()
+    }
+}
+
 impl Capabilities {
     pub fn is_empty(&self) -> bool {
         self.provides.is_empty() && self.requires.is_empty() && self.conflicts_with.is_empty()
@@ -234,4 +261,35 @@ pub fn parse_requirement(text: &str) -> Result<semver::VersionReq, String> {
     semver::VersionReq::parse(text.trim()).map_err(|_| {
         format!("`{text}` is not a version requirement\nhint: use {REQUIREMENT_FORMS}")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_manifest_reads_back_as_the_same() {
+        let manifest = PackageManifest {
+            name: "edge_prov".into(),
+            version: semver::Version::new(0, 2, 0),
+            description: "Edge \"servers\"".into(),
+            entry: None,
+            dependencies: BTreeMap::from([(
+                "provisioning_core".parse().expect("a module name"),
+                semver::VersionReq::parse("^0.1.0").expect("a requirement"),
+            )]),
+            kind: None,
+            category: None,
+            capabilities: Capabilities::default(),
+        };
+        let text = manifest.to_toml();
+        assert_eq!(
+            text,
+            "[package]\nname = \"edge_prov\"\nversion = \"0.2.0\"\ndescription = 'Edge \"servers\"'\n\n[dependencies]\nprovisioning_core = \"^0.1.0\"\n"
+        );
+        assert_eq!(
+            parse_package_manifest(&text, Path::new("manifest.toml")),
+            Ok(manifest)
+        );
+    }
 }

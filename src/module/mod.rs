@@ -11,4 +11,7 @@ pub use manifest::{
     Capabilities, PackageManifest, REQUIREMENT_FORMS, parse_package_manifest, parse_requirement,
     read_package_manifest,
 };
-pub use nickel_pkg::{MINIMAL_NICKEL_VERSION, NICKEL_PKG_FILE, NickelPackage};
+pub use nickel_pkg::{
+    MINIMAL_NICKEL_VERSION, NICKEL_PKG_FILE, NickelPackage, declare_in_nickel_pkg_hint,
+    nickel_string,
+};

@@ -123,7 +123,7 @@ pub(super) fn plan(
             named_count,
         )));
     }
-    let set = targets.set_after(&closure)?;
+    let set = targets.set_after(&closure, options.catalog)?;
     let dropped: Vec<ModuleName> = closure.dropped.iter().map(|e| e.module.clone()).collect();
     let set = capabilities::changed_set(
         session.context,
@@ -522,20 +522,21 @@ impl Targets {
 
     /// What the change puts in the set, with the capabilities each will have: a source's
     /// manifest, or a verified pack's own.
-    fn set_after(&self, closure: &Plan) -> anyhow::Result<Vec<Loaded>> {
-        let manifest_file = Layout::Nickel.manifest_file();
+    fn set_after(&self, closure: &Plan, catalog: &Catalog) -> anyhow::Result<Vec<Loaded>> {
         let mut set = Vec::new();
         for planned in &closure.modules {
             let module = &planned.module;
             let (kind, capabilities) = match (&planned.provenance, self.fetched.get(module)) {
                 // A named module as the catalog read it (the legacy layout has no
-                // `manifest.toml`); a dependency from its source's manifest.
+                // `manifest.toml`); a dependency from its source's manifest (`manifest.toml`,
+                // or `Nickel-pkg.ncl` alone).
                 (Provenance::Source(dir, kind), _) => (
                     *kind,
                     match self.capabilities.get(module) {
                         Some(capabilities) => Ok(capabilities.clone()),
-                        None => crate::module::read_package_manifest(&dir.join(manifest_file))
-                            .map(|manifest| manifest.capabilities),
+                        None => catalog
+                            .read_manifest(dir)
+                            .map(|(_, manifest)| manifest.capabilities),
                     },
                 ),
                 (Provenance::Registry(_) | Provenance::Fetched, Some(verified)) => (

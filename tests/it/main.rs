@@ -32,6 +32,7 @@ mod message_suite;
 mod messages;
 mod modules;
 mod nickel_packages;
+mod nickel_pkg_modules;
 mod oci;
 mod operations;
 mod pack;

@@ -30,27 +30,30 @@ pub fn discover(
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
     let layout = Layout::from_kcl_flag(args.layout.kcl);
-    let modules: Vec<DiscoveredModule> =
-        catalog::discover(&context.config.paths.extensions, args.kind, layout)?
-            .into_iter()
-            .filter(|module| {
-                args.query
-                    .as_deref()
-                    .is_none_or(|query| module.name.contains(query))
-            })
-            .map(|module| {
-                let manifest = module.package().map(|package| &package.manifest);
-                DiscoveredModule {
-                    version: manifest.map(|m| m.version.to_string()),
-                    description: manifest.map(|m| m.description.clone()),
-                    problem: module.broken().map(str::to_owned),
-                    kind: module.kind,
-                    name: module.name,
-                    category: module.category,
-                    path: context.display_path(&module.dir).display().to_string(),
-                }
-            })
-            .collect();
+    let modules: Vec<DiscoveredModule> = catalog::discover(
+        &crate::catalog::Catalog::new(&context.config),
+        args.kind,
+        layout,
+    )?
+    .into_iter()
+    .filter(|module| {
+        args.query
+            .as_deref()
+            .is_none_or(|query| module.name.contains(query))
+    })
+    .map(|module| {
+        let manifest = module.package().map(|package| &package.manifest);
+        DiscoveredModule {
+            version: manifest.map(|m| m.version.to_string()),
+            description: manifest.map(|m| m.description.clone()),
+            problem: module.broken().map(str::to_owned),
+            kind: module.kind,
+            name: module.name,
+            category: module.category,
+            path: context.display_path(&module.dir).display().to_string(),
+        }
+    })
+    .collect();
     printer.data(&modules, || {
         let mut table = Table::new(["NAME", "CATEGORY", "VERSION", "DESCRIPTION", "PATH"])
             .when_empty(&match &args.query {

@@ -51,6 +51,7 @@ pub fn core(args: &PackCoreArgs, context: &Context, printer: &Printer) -> anyhow
         entry: dir.join(entry_name),
         kind: crate::module::ModuleKind::Core,
         category: None,
+        described: None,
     };
     let setup = Setup::new(context, &args.output)?;
     let packed = setup

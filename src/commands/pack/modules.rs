@@ -42,6 +42,11 @@ pub(crate) fn input_for(
         dependencies: package.manifest.dependencies.clone(),
         kind: module.kind,
         category: module.category.clone(),
+        // A module described by `Nickel-pkg.ncl` alone gets a `manifest.toml` in its pack.
+        described: package
+            .manifest_path
+            .ends_with(crate::module::NICKEL_PKG_FILE)
+            .then(|| package.manifest.clone()),
     })
 }
 
@@ -65,8 +70,11 @@ pub fn provider(
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let module =
-        catalog::find_provider(&context.config.paths.extensions, &args.name, Layout::Nickel)?;
+    let module = catalog::find_provider(
+        &crate::catalog::Catalog::new(&context.config),
+        &args.name,
+        Layout::Nickel,
+    )?;
     one(
         &module,
         args.version.as_ref(),
@@ -131,7 +139,11 @@ pub fn all(
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let modules = catalog::discover(&context.config.paths.extensions, kind, Layout::Nickel)?;
+    let modules = catalog::discover(
+        &crate::catalog::Catalog::new(&context.config),
+        kind,
+        Layout::Nickel,
+    )?;
     let plural = kind.dir_name();
     if modules.is_empty() {
         printer.warning(format!(

@@ -81,6 +81,7 @@ pub(super) fn rebuild(
         dependencies: manifest.dependencies,
         kind,
         category,
+        described: None,
     };
     let output = PackOutputArgs {
         output: Some(scratch.path().join("out")),

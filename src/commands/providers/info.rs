@@ -42,7 +42,11 @@ pub struct Usage {
 /// `providers info <provider>`: one provider in full.
 pub fn info(args: &InfoArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let layout = Layout::from_kcl_flag(args.layout.kcl);
-    let module = catalog::find_provider(&context.config.paths.extensions, &args.provider, layout)?;
+    let module = catalog::find_provider(
+        &crate::catalog::Catalog::new(&context.config),
+        &args.provider,
+        layout,
+    )?;
     let module_name = args.provider.provider_module();
     let package = module.package();
     let files = match package {

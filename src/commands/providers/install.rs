@@ -101,7 +101,11 @@ fn find_provider(
     layout: Layout,
     packs: bool,
 ) -> anyhow::Result<catalog::Module> {
-    let found = catalog::find_provider(&context.config.paths.extensions, &args.provider, layout);
+    let found = catalog::find_provider(
+        &crate::catalog::Catalog::new(&context.config),
+        &args.provider,
+        layout,
+    );
     if packs {
         return Ok(found.unwrap_or_else(|_| registry_only(&args.provider)));
     }

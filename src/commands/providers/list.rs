@@ -24,7 +24,7 @@ pub struct ProviderRow {
 pub fn list(args: &LayoutArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let layout = Layout::from_kcl_flag(args.kcl);
     let rows: Vec<ProviderRow> = catalog::discover(
-        &context.config.paths.extensions,
+        &crate::catalog::Catalog::new(&context.config),
         ModuleKind::Provider,
         layout,
     )?

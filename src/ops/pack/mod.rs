@@ -44,6 +44,9 @@ pub struct PackInput {
     /// What it is; a taskserv or a cluster says so (and its category) in the packed manifest.
     pub kind: crate::module::ModuleKind,
     pub category: Option<String>,
+    /// The manifest read from the source's `Nickel-pkg.ncl`, when it has no `manifest.toml`:
+    /// the pack's `manifest.toml` is written from it.
+    pub described: Option<crate::module::PackageManifest>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -317,7 +320,13 @@ impl Packer<'_> {
             kind: input.kind,
             category: input.category.as_deref(),
         };
-        let mut files = source::read(&input.package_dir, "manifest.toml", pack, &stamp)?;
+        let mut files = source::read(
+            &input.package_dir,
+            "manifest.toml",
+            pack,
+            &stamp,
+            input.described.as_ref(),
+        )?;
         self.check_hermetic(input, &files)?;
         let closure = self
             .imports
@@ -428,10 +437,15 @@ impl Packer<'_> {
         match undeclared.into_iter().next() {
             None => Ok(()),
             Some(undeclared) => Err(PackError::Undeclared {
-                hint: declare_hint(
-                    &undeclared.dependency,
-                    self.imports.version(&undeclared.dependency),
-                ),
+                hint: match input.described {
+                    Some(_) => {
+                        crate::module::declare_in_nickel_pkg_hint(undeclared.dependency.as_str())
+                    }
+                    None => declare_hint(
+                        &undeclared.dependency,
+                        self.imports.version(&undeclared.dependency),
+                    ),
+                },
                 module: input.pack.module.clone(),
                 undeclared,
             }),

@@ -14,6 +14,7 @@ impl TestContext {
             description: format!("The {name} provider"),
             dependencies: Vec::new(),
             capabilities: String::new(),
+            manifest: true,
             files: vec![(
                 "main.ncl".to_owned(),
                 format!("{{ provider = \"{name}\", size | Number = 1 }}\n"),
@@ -30,6 +31,8 @@ pub struct ProviderBuilder<'a> {
     files: Vec<(String, String)>,
     dependencies: Vec<(String, String)>,
     capabilities: String,
+    /// Whether it has a `manifest.toml` (else `Nickel-pkg.ncl` describes it).
+    manifest: bool,
 }
 
 impl ProviderBuilder<'_> {
@@ -50,6 +53,13 @@ impl ProviderBuilder<'_> {
         self.capabilities =
             format!("\n[capabilities]\nprovides = {provides:?}\nrequires = {requires:?}\n");
         self
+    }
+
+    /// Describes it by `Nickel-pkg.ncl` alone: `contents` is written there, and no
+    /// `manifest.toml` (its version, description and dependencies are ignored).
+    pub fn nickel_pkg_only(mut self, contents: &str) -> Self {
+        self.manifest = false;
+        self.file("Nickel-pkg.ncl", contents)
     }
 
     /// Adds or replaces a file of the provider's `nickel/` package.
@@ -75,7 +85,9 @@ impl ProviderBuilder<'_> {
             }
         }
         manifest.push_str(&self.capabilities);
-        std::fs::write(dir.join("manifest.toml"), manifest).expect("write manifest");
+        if self.manifest {
+            std::fs::write(dir.join("manifest.toml"), manifest).expect("write manifest");
+        }
         for (name, contents) in &self.files {
             std::fs::write(dir.join(name), contents).expect("write file");
         }
