@@ -231,7 +231,6 @@ fn a_recorded_source_that_cannot_be_read_fails_only_its_modules() {
     error: failed to sync `aws_prov`: `http://packs.example/provisioning` would be read over plain HTTP, which is allowed only for a loopback host (127.0.0.0/8, ::1, localhost)
     hint: serve the registry over HTTPS (`https://…`)
     error: failed to sync `provisioning_core`: `http://packs.example/provisioning` would be read over plain HTTP, which is allowed only for a loopback host (127.0.0.0/8, ::1, localhost)
-    hint: serve the registry over HTTPS (`https://…`)
           Linked `upcloud_prov` → `extensions/providers/upcloud/nickel`
     error: 2 of 3 modules of `wuji` could not be synced
     ");
