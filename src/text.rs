@@ -51,6 +51,14 @@ pub fn plain_words(message: &str) -> String {
             return format!("{before}expected {expected}, found {found}{position}");
         }
     }
+    if let Some(index) = message.find("invalid length ")
+        && let Some((found, expected)) =
+            message[index + "invalid length ".len()..].split_once(", expected ")
+    {
+        let (before, _) = message.split_at(index);
+        let expected = type_words(expected);
+        return format!("{before}expected {expected}, found a list of {found} values{position}");
+    }
     if let Some(index) = message.find("missing field ") {
         let (before, rest) = message.split_at(index);
         let field = &rest["missing field ".len()..];
@@ -75,6 +83,8 @@ fn type_words(expected: &str) -> String {
         "f32" | "f64" => "a number".to_owned(),
         "semver version" => "a version (`MAJOR.MINOR.PATCH`)".to_owned(),
         "a boolean" => "`true` or `false`".to_owned(),
+        // `struct Envelope`, `struct Envelope with 3 elements`: the name of one of our types.
+        other if other.starts_with("struct ") => "a record of fields (`{ … }`)".to_owned(),
         other => other.to_owned(),
     }
 }
@@ -106,6 +116,14 @@ mod tests {
             (
                 "data did not match any variant of untagged enum Requirement",
                 "the value has none of the accepted forms",
+            ),
+            (
+                "invalid type: string \"x\", expected struct Envelope at line 1 column 3",
+                "expected a record of fields (`{ … }`), found string \"x\" at line 1 column 3",
+            ),
+            (
+                "invalid length 0, expected struct Envelope with 3 elements at line 1 column 2",
+                "expected a record of fields (`{ … }`), found a list of 0 values at line 1 column 2",
             ),
             (
                 "unclosed table, expected `]`",

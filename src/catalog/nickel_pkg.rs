@@ -75,6 +75,28 @@ fn wrapper(file: &Path) -> String {
     WRAPPER.replace("@FILE@", &nickel_string(&file.display().to_string()))
 }
 
+/// `diagnostic` without its snippets of the wrapper: a file of ours, in a temporary directory
+/// gone after the run; the rest of the diagnostic shows the user's file.
+fn without_wrapper(diagnostic: &str, wrapper: &Path) -> String {
+    let header = format!("┌─ {}:", wrapper.display());
+    let mut kept = Vec::new();
+    let mut in_wrapper = false;
+    for line in diagnostic.lines() {
+        if line.contains(&header) {
+            in_wrapper = true;
+            continue;
+        }
+        // A snippet's lines are its gutter (a line number or nothing) then `│` or `·`.
+        let gutter = line.trim_start_matches(|c: char| c == ' ' || c.is_ascii_digit());
+        if in_wrapper && gutter.starts_with(['│', '·']) {
+            continue;
+        }
+        in_wrapper = false;
+        kept.push(line);
+    }
+    kept.join("\n")
+}
+
 /// Evaluates `Nickel-pkg.ncl` files, one bounded evaluator for all the reads of one manifest
 /// (its own and its dependencies' versions).
 struct Reader {
@@ -102,9 +124,14 @@ impl Reader {
             .evaluator
             .export_json(&read)
             .map_err(|error| match error {
-                NickelError::Evaluation { diagnostic, .. } | NickelError::Load { message: diagnostic, .. } => format!(
-                    "`{}` is not a valid Nickel package manifest (`std.package.Manifest`):\n{diagnostic}",
-                    file.display()
+                NickelError::Evaluation { diagnostic, .. }
+                | NickelError::Load {
+                    message: diagnostic,
+                    ..
+                } => format!(
+                    "`{}` is not a valid Nickel package manifest (`std.package.Manifest`):\n{}",
+                    file.display(),
+                    without_wrapper(&diagnostic, &read)
                 ),
                 // A bound names the file the user wrote, not the wrapper.
                 NickelError::Timeout { seconds, .. } => NickelError::Timeout {
@@ -234,6 +261,14 @@ impl Catalog {
                 self.core.0.display()
             ));
         };
+        // Read again by the same evaluator, its own file would meet the contract twice (and
+        // fail on `version`): say what is wrong instead.
+        if target == root {
+            return Err(format!(
+                "`{}`: `{module}` depends on itself (`{name} = 'Path \"{path}\"`)",
+                file.display()
+            ));
+        }
         if module.as_str() != name {
             return Err(format!(
                 "`{}`: the dependency `{name} = 'Path \"{path}\"` is the module `{module}`, which Nickel code imports by its module name\nhint: name the dependency `{module}`",

@@ -116,7 +116,7 @@ fn write_atomically(path: &Path, contents: &[u8], private: bool, sync: bool) -> 
         .prefix(DEBRIS_PREFIX)
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(|error| with_path(error, dir))?;
+        .map_err(|error| with_path(without_temp_path(error), dir))?;
     // Errors name the file being written, not the temporary file it goes through.
     temp.write_all(contents)
         .map_err(|error| with_path(error, path))?;
@@ -159,7 +159,7 @@ impl StreamedFile {
             .prefix(DEBRIS_PREFIX)
             .suffix(".part")
             .tempfile_in(dir)
-            .map_err(|error| with_path(error, dir))?;
+            .map_err(|error| with_path(without_temp_path(error), dir))?;
         Ok(Self {
             temp,
             path: path.to_owned(),
@@ -273,7 +273,7 @@ pub fn new_staging_dir(dir: &Path) -> io::Result<PathBuf> {
         .prefix(DEBRIS_PREFIX)
         .suffix(".unpack")
         .tempdir_in(dir)
-        .map_err(|error| with_path(error, dir))?
+        .map_err(|error| with_path(without_temp_path(error), dir))?
         .keep())
 }
 
@@ -298,7 +298,7 @@ pub fn replace_symlink(target: &Path, link: &Path) -> io::Result<()> {
         .prefix(DEBRIS_PREFIX)
         .suffix(".link")
         .make_in(dir, |path| symlink(target, path))
-        .map_err(|error| with_path(error, dir))?
+        .map_err(|error| with_path(without_temp_path(error), dir))?
         .into_temp_path()
         .keep()
         .map_err(|error| with_path(error.error, dir))?;
@@ -352,6 +352,17 @@ fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
+    }
+}
+
+/// `tempfile`'s error without the random name of the temporary file it failed to create
+/// (`… at path "dir/.provisioning-WHRsyQ.tmp"`): the directory is what the user chose.
+fn without_temp_path(error: io::Error) -> io::Error {
+    // `tempfile` keeps the cause private and formats it as `{cause} at path {path:?}`.
+    let text = error.to_string();
+    match text.rsplit_once(" at path \"") {
+        Some((cause, _)) => io::Error::new(error.kind(), cause.to_owned()),
+        None => error,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod adversarial;
 mod bounds;
 mod cli;
 mod compliance;

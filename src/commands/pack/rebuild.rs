@@ -72,6 +72,20 @@ pub(super) fn rebuild(
     });
     let manifest = crate::module::read_package_manifest(&source.dir.join("manifest.toml"))
         .map_err(|reason| anyhow::anyhow!("cannot rebuild from {}: {reason}", source.described))?;
+    // Another module's source (or another version's) would only "differ" in its first file:
+    // say what it holds instead.
+    if manifest.name != pack.module.as_str() || manifest.version != pack.version {
+        bail!(
+            "cannot rebuild `{}` {} from {}: it is the source of `{}` {}\nhint: pass `--source DIR`, the directory of `{}` {}",
+            pack.module,
+            pack.version,
+            source.described,
+            manifest.name,
+            manifest.version,
+            pack.module,
+            pack.version
+        );
+    }
     let input = PackInput {
         pack: pack.clone(),
         entry: source

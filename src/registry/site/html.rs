@@ -26,11 +26,15 @@ dd{margin-left:1.2rem;border-left:2px solid #e0e0e0;padding-left:.8rem}.doc{whit
 .contract{color:#3c4043}";
 
 /// `text` with `&`, `<`, `>`, `"` and `'` as entities: safe in element content and in quoted
-/// attribute values.
+/// attribute values. Control characters but line breaks and tabs (no HTML may hold them: a yank
+/// reason or a description could) are shown escaped, `\u{1b}`, as the terminal shows them.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
+            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => {
+                out.extend(c.escape_default());
+            }
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -336,5 +340,10 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
         );
         assert_eq!(escape("plain"), "plain");
+        // A yank reason with a terminal's escape sequences: none reaches the page.
+        assert_eq!(
+            escape("CVE\u{1b}[2J\u{7}\u{9b}\nnext\tline"),
+            "CVE\\u{1b}[2J\\u{7}\\u{9b}\nnext\tline"
+        );
     }
 }

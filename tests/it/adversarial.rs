@@ -1,0 +1,136 @@
+//! Regressions of an adversarial pass over provenance, `Nickel-pkg.ncl`, the SBOM and yank
+//! reasons: hostile or mistaken input gets a message that names the right thing, in our words,
+//! never the tool's own temporary files or Rust types.
+
+use insta::assert_snapshot;
+
+use crate::common::TestContext;
+
+const PROVENANCE: &str = "distribution/packages/aws_prov_1.0.0.intoto.jsonl";
+
+/// Rebuilding from another module's source once said only "`Nickel-pkg.ncl` differs".
+#[test]
+fn rebuild_from_another_modules_source_says_whose_source_it_is() {
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    let _filters = context.filters().bind();
+    assert_snapshot!(context.run([
+        "pack",
+        "verify",
+        "--rebuild",
+        "aws_prov@1.0.0",
+        "--source",
+        "extensions/providers/local/nickel",
+    ]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: cannot rebuild `aws_prov` 1.0.0 from `extensions/providers/local/nickel`: it is the source of `local_prov` 0.2.0
+    hint: pass `--source DIR`, the directory of `aws_prov` 1.0.0
+    ");
+}
+
+/// An envelope that is a list or a string once named serde's `struct Envelope`.
+#[test]
+fn a_provenance_envelope_of_the_wrong_shape_names_no_rust_type() {
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    let mut messages = Vec::new();
+    for envelope in ["[]\n", "\"x\"\n"] {
+        context.write(PROVENANCE, envelope);
+        let run = context.run_keyed(["pack", "verify", "--provenance", "aws_prov@1.0.0"]);
+        assert_eq!(run.code, 1, "{run}");
+        messages.extend(run.stderr.lines().next().map(str::to_owned));
+    }
+    assert_snapshot!(messages.join("\n"), @r#"
+    error: provenance: `aws_prov_1.0.0.intoto.jsonl` is not a provenance envelope: expected a record of fields (`{ … }`), found a list of 0 values at line 1 column 2
+    error: provenance: `aws_prov_1.0.0.intoto.jsonl` is not a provenance envelope: expected a record of fields (`{ … }`), found string "x" at line 1 column 3
+    "#);
+}
+
+/// A `Nickel-pkg.ncl` that is not a record: the diagnostic once showed the wrapper the tool
+/// evaluates it through, a file in a temporary directory gone after the run.
+#[test]
+fn a_nickel_pkg_that_is_not_a_record_is_shown_without_the_tools_wrapper() {
+    let context = TestContext::examples();
+    context.provider("edge").nickel_pkg_only("42\n").create();
+    let _filters = context.filters().bind();
+    assert_snapshot!(context.run(["providers", "install", "edge", "homelab"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: provider `edge` cannot be installed: `[BASE]/extensions/providers/edge/nickel/Nickel-pkg.ncl` is not a valid Nickel package manifest (`std.package.Manifest`):
+    error: contract broken by a value
+           expected a Record
+      ┌─ [BASE]/extensions/providers/edge/nickel/Nickel-pkg.ncl:1:1
+      │
+    1 │ 42
+      │ -- evaluated to this expression
+    ");
+}
+
+/// A `Nickel-pkg.ncl` with a `'Path` dependency on itself once failed its own contract on
+/// `version` (read twice by one evaluator).
+#[test]
+fn a_nickel_pkg_depending_on_itself_says_so() {
+    let context = TestContext::examples();
+    context
+        .provider("edge")
+        .nickel_pkg_only(
+            "{\n  name = \"edge_prov\",\n  version = \"0.1.0\",\n  minimal_nickel_version = \"1.12\",\n  description = \"Edge\",\n  dependencies = { edge_prov = 'Path \".\" },\n} | std.package.Manifest\n",
+        )
+        .create();
+    let _filters = context.filters().bind();
+    assert_snapshot!(context.run(["providers", "install", "edge", "homelab"]), @r#"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: provider `edge` cannot be installed: `[BASE]/extensions/providers/edge/nickel/Nickel-pkg.ncl`: `edge_prov` depends on itself (`edge_prov = 'Path "."`)
+    "#);
+}
+
+/// `--output` into a directory that does not exist once named the random temporary file.
+#[test]
+fn sbom_into_a_missing_directory_names_the_directory_only() {
+    let context = TestContext::released().installed("wuji", &["aws@1.0.0"]);
+    let _filters = context.filters().bind();
+    assert_snapshot!(context.run([
+        "providers",
+        "sbom",
+        "wuji",
+        "--output",
+        "missing/wuji.cdx.json",
+    ]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: cannot write the SBOM `[BASE]/missing/wuji.cdx.json`
+      caused by: No such file or directory (os error 2) at `[BASE]/missing`
+    ");
+    assert!(!context.path("missing").exists());
+}
+
+/// A yank reason with a terminal's escape sequences once reached the registry's page raw.
+#[test]
+fn a_yank_reason_with_control_characters_reaches_the_page_escaped() {
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    context
+        .run([
+            "pack",
+            "yank",
+            "aws_prov@1.0.0",
+            "--reason",
+            "CVE-1\u{1b}[2J\u{7} <b>bold</b>",
+        ])
+        .success();
+    let page = context.read("distribution/modules/aws_prov.html");
+    assert!(!page.contains(['\u{1b}', '\u{7}']), "{page}");
+    assert!(
+        page.contains("yanked: CVE-1\\u{1b}[2J\\u{7} &lt;b&gt;bold&lt;/b&gt;"),
+        "{page}"
+    );
+}
