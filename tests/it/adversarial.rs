@@ -134,3 +134,27 @@ fn a_yank_reason_with_control_characters_reaches_the_page_escaped() {
         "{page}"
     );
 }
+
+/// Each `pack verify --rebuild` once left a fingerprint of its scratch directory in the cache,
+/// a file no later pack could use.
+#[test]
+fn rebuild_leaves_no_fingerprint_in_the_cache() {
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    let fingerprints = || {
+        std::fs::read_dir(context.path("distribution/cache/pack"))
+            .map(|entries| entries.count())
+            .unwrap_or(0)
+    };
+    // A fingerprint is recorded only for sources settled 2 s before a pack starts (as git's
+    // index, against racy `stat`s); a file's change time cannot be set back, so wait them out.
+    std::thread::sleep(std::time::Duration::from_millis(2_200));
+    let before = fingerprints();
+    for _ in 0..2 {
+        context
+            .run(["pack", "verify", "--rebuild", "aws_prov@1.0.0"])
+            .success();
+    }
+    assert_eq!(fingerprints(), before);
+}

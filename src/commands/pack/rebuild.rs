@@ -106,8 +106,11 @@ pub(super) fn rebuild(
     let mut setup = Setup::new(context, &output)?;
     // A scratch artifact needs no signature.
     setup.signing = None;
-    let packed = setup
-        .packer(context, printer, &output)
+    let mut packer = setup.packer(context, printer, &output);
+    // A fingerprint of a scratch directory gone after the run would never answer again: one more
+    // file in the cache with each rebuild.
+    packer.fingerprints = None;
+    let packed = packer
         .pack(
             &mut crate::nickel::Evaluator::new(&setup.import_paths(), context.evaluation_bounds()),
             &input,
