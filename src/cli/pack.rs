@@ -175,8 +175,18 @@ pub struct YankArgs {
     pub undo: bool,
     /// Why it is yanked (an advisory id, a bug): recorded with the yank, shown by `outdated`
     /// and on the registry's pages
-    #[arg(long, value_name = "TEXT", conflicts_with = "undo")]
+    #[arg(long, value_name = "TEXT", conflicts_with = "undo", value_parser = parse_reason)]
     pub reason: Option<String>,
+}
+
+/// A yank reason is text for people: an empty one would be recorded and shown as nothing.
+fn parse_reason(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "a reason cannot be empty (without `--reason`, a yank records none)".to_owned(),
+        );
+    }
+    Ok(text.to_owned())
 }
 
 #[derive(Debug, Args)]

@@ -158,3 +158,22 @@ fn rebuild_leaves_no_fingerprint_in_the_cache() {
     }
     assert_eq!(fingerprints(), before);
 }
+
+/// `--reason ""` once recorded an empty reason, which `outdated` showed as `yanked: `.
+#[test]
+fn an_empty_yank_reason_is_a_usage_error() {
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    let _filters = context.filters().bind();
+    assert_snapshot!(context.run(["pack", "yank", "aws_prov@1.0.0", "--reason", " "]), @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: invalid value ' ' for '--reason <TEXT>': a reason cannot be empty (without `--reason`, a yank records none)
+
+    For more information, try '--help'.
+    ");
+    let metadata = context.read("distribution/registry/aws_prov.json");
+    assert!(!metadata.contains("\"yanked\": true"), "{metadata}");
+}
