@@ -237,7 +237,11 @@ impl Table {
                 if index + 1 == row.len() {
                     line.push_str(cell);
                 } else {
-                    line.push_str(&format!("{cell:<width$}  "));
+                    // Padded by hand: `format!`'s width stops at 65535 and panics beyond (a
+                    // registry's yank reason can be longer).
+                    line.push_str(cell);
+                    let padding = width.saturating_sub(cell.chars().count()) + 2;
+                    line.extend(std::iter::repeat_n(' ', padding));
                 }
             }
             out.push_str(line.trim_end());
@@ -250,6 +254,19 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cell_wider_than_formats_width_limit_is_printed() {
+        let long = "a".repeat(70_000);
+        let mut table = Table::new(["REASON", "NEXT"]);
+        table.row([long.clone(), "x".into()]);
+        let rendered = table.render();
+        assert!(
+            rendered.ends_with(&format!("{long}  x\n")),
+            "{}",
+            rendered.len()
+        );
+    }
 
     #[test]
     fn tables_align_columns() {

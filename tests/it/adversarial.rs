@@ -177,3 +177,20 @@ fn an_empty_yank_reason_is_a_usage_error() {
     let metadata = context.read("distribution/registry/aws_prov.json");
     assert!(!metadata.contains("\"yanked\": true"), "{metadata}");
 }
+
+/// A yank reason longer than 65535 characters (a registry's metadata says what it likes) once
+/// panicked the table of `audit` and `outdated`.
+#[test]
+fn a_yank_reason_longer_than_a_format_width_prints_its_table() {
+    let context = TestContext::released().installed("wuji", &["aws@1.0.0"]);
+    let reason = "a".repeat(70_000);
+    context
+        .run(["pack", "yank", "aws_prov@1.0.0", "--reason", &reason])
+        .success();
+    let audit = context.run(["providers", "audit", "wuji"]);
+    assert_eq!(audit.code, 1, "{}", audit.stderr);
+    assert!(audit.stdout.contains(&format!("yanked: {reason}  ")));
+    let outdated = context.run(["providers", "outdated", "wuji"]);
+    assert_eq!(outdated.code, 0, "{}", outdated.stderr);
+    assert!(outdated.stdout.contains(&reason));
+}
