@@ -93,9 +93,11 @@ impl SpeedFloor {
         }
     }
 
-    /// The window the rate is measured over; `None` when the floor is off.
+    /// The window the rate is measured over; `None` when the floor is off. At most `u32::MAX`
+    /// seconds (136 years, as the deadline's): a window added to now must stay an `Instant`.
     fn window(self) -> Option<Duration> {
-        (self.bytes_per_sec > 0 && self.secs > 0).then(|| Duration::from_secs(self.secs))
+        (self.bytes_per_sec > 0 && self.secs > 0)
+            .then(|| Duration::from_secs(self.secs.min(u64::from(u32::MAX))))
     }
 
     /// The bytes a window must bring.

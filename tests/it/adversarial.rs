@@ -194,3 +194,31 @@ fn a_yank_reason_longer_than_a_format_width_prints_its_table() {
     assert_eq!(outdated.code, 0, "{}", outdated.stderr);
     assert!(outdated.stdout.contains(&reason));
 }
+
+/// A speed window of `i64::MAX` seconds once overflowed `Instant` and panicked the first read
+/// from a remote registry.
+#[test]
+fn a_speed_window_past_the_end_of_time_reads_as_a_long_one() {
+    let releaser = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    let server = crate::common::StaticServer::start(&releaser.path("distribution"));
+    let team = TestContext::examples().trusting(&releaser);
+    let output = team
+        .command()
+        .env(
+            "PROVISIONING_DISTRIBUTION_LOW_SPEED_TIME_SECS",
+            i64::MAX.to_string(),
+        )
+        .arg("--registry")
+        .arg(server.url())
+        .args(["providers", "install", "aws", "wuji", "--version", "1.0.0"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
