@@ -132,14 +132,36 @@ impl Envelope {
         }
         Err(match mismatch {
             Some(key_id) => SignatureProblem::Mismatch(key_id),
-            None => SignatureProblem::Untrusted(
-                self.signatures
-                    .iter()
-                    .map(|signature| signature.keyid.clone())
-                    .collect(),
-            ),
+            None => SignatureProblem::Untrusted(untrusted_key_ids(&self.signatures)),
         })
     }
+}
+
+/// How many key ids a message lists.
+const SHOWN_KEY_IDS: usize = 8;
+
+/// The key ids of signatures by keys not trusted, for a message: each once, the first
+/// [`SHOWN_KEY_IDS`] then how many more, each cut after 32 characters (a hostile envelope can
+/// hold thousands of signatures, or a key id of megabytes).
+fn untrusted_key_ids(signatures: &[EnvelopeSignature]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let unique: Vec<&str> = signatures
+        .iter()
+        .map(|signature| signature.keyid.as_str())
+        .filter(|key_id| seen.insert(*key_id))
+        .collect();
+    let mut shown: Vec<String> = unique
+        .iter()
+        .take(SHOWN_KEY_IDS)
+        .map(|key_id| match key_id.char_indices().nth(32) {
+            Some((end, _)) => format!("{}…", &key_id[..end]),
+            None => (*key_id).to_owned(),
+        })
+        .collect();
+    if unique.len() > SHOWN_KEY_IDS {
+        shown.push(format!("and {} more", unique.len() - SHOWN_KEY_IDS));
+    }
+    shown
 }
 
 #[cfg(test)]

@@ -222,3 +222,26 @@ fn a_speed_window_past_the_end_of_time_reads_as_a_long_one() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// An envelope with thousands of signatures by keys nobody trusts (or one key id of megabytes)
+/// once listed every one in the message.
+#[test]
+fn an_envelope_of_many_untrusted_signatures_lists_a_few() {
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    let mut envelope: serde_json::Value =
+        serde_json::from_str(&context.read(PROVENANCE)).expect("json");
+    let mut signatures: Vec<serde_json::Value> = (0..2_000)
+        .map(|index| serde_json::json!({"keyid": format!("{:016X}", index % 1_000), "sig": "AAAA"}))
+        .collect();
+    signatures.insert(
+        3,
+        serde_json::json!({"keyid": "Z".repeat(100_000), "sig": ""}),
+    );
+    envelope["signatures"] = signatures.into();
+    context.write(PROVENANCE, &format!("{envelope}\n"));
+    let run = context.run_keyed(["pack", "verify", "--provenance", "aws_prov@1.0.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr.len());
+    assert_snapshot!(run.stderr.lines().next().unwrap_or_default(), @"error: provenance: `aws_prov_1.0.0.intoto.jsonl` is signed only by keys that are not trusted: 0000000000000000, 0000000000000001, 0000000000000002, ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ…, 0000000000000003, 0000000000000004, 0000000000000005, 0000000000000006, and 993 more");
+}
