@@ -245,3 +245,24 @@ fn an_envelope_of_many_untrusted_signatures_lists_a_few() {
     assert_eq!(run.code, 1, "{}", run.stderr.len());
     assert_snapshot!(run.stderr.lines().next().unwrap_or_default(), @"error: provenance: `aws_prov_1.0.0.intoto.jsonl` is signed only by keys that are not trusted: 0000000000000000, 0000000000000001, 0000000000000002, ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ…, 0000000000000003, 0000000000000004, 0000000000000005, 0000000000000006, and 993 more");
 }
+
+/// A module described by `Nickel-pkg.ncl` alone packed, but its rebuild looked for a
+/// `manifest.toml` only.
+#[test]
+fn a_nickel_pkg_only_module_rebuilds_identical() {
+    let context = TestContext::examples().signed();
+    context
+        .provider("edge")
+        .nickel_pkg_only(
+            "{\n  name = \"edge_prov\",\n  version = \"0.1.0\",\n  minimal_nickel_version = \"1.12\",\n  description = \"Edge\",\n  dependencies = {},\n} | std.package.Manifest\n",
+        )
+        .file("main.ncl", "{ edge = true }\n")
+        .create();
+    context.run(["pack", "provider", "edge"]).success();
+    let rebuilt = context.run(["pack", "verify", "--rebuild", "edge_prov@0.1.0"]);
+    rebuilt.success();
+    assert!(
+        rebuilt.stdout.contains("reproducible: identical"),
+        "{rebuilt}"
+    );
+}

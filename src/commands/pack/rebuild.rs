@@ -70,7 +70,9 @@ pub(super) fn rebuild(
             .category
             .clone()
     });
-    let manifest = crate::module::read_package_manifest(&source.dir.join("manifest.toml"))
+    // As discovery reads it: `manifest.toml`, else `Nickel-pkg.ncl` alone.
+    let (manifest_path, manifest) = crate::catalog::Catalog::new(&context.config)
+        .read_manifest(&source.dir)
         .map_err(|reason| anyhow::anyhow!("cannot rebuild from {}: {reason}", source.described))?;
     // Another module's source (or another version's) would only "differ" in its first file:
     // say what it holds instead.
@@ -92,10 +94,14 @@ pub(super) fn rebuild(
             .dir
             .join(manifest.entry.as_deref().unwrap_or("main.ncl")),
         package_dir: source.dir.clone(),
-        dependencies: manifest.dependencies,
+        dependencies: manifest.dependencies.clone(),
         kind,
         category,
-        described: None,
+        // A module described by `Nickel-pkg.ncl` alone had its pack's `manifest.toml` written
+        // from it, as `pack` does.
+        described: manifest_path
+            .ends_with(crate::module::NICKEL_PKG_FILE)
+            .then_some(manifest),
     };
     let output = PackOutputArgs {
         output: Some(scratch.path().join("out")),
