@@ -266,3 +266,34 @@ fn a_nickel_pkg_only_module_rebuilds_identical() {
         "{rebuilt}"
     );
 }
+
+/// `--source` a file, or a path that does not exist: once "failed to query resolved metadata
+/// `…/manifest.toml`: Not a directory".
+#[test]
+fn rebuild_from_a_file_or_nothing_says_so() {
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "provider aws"]);
+    let _filters = context.filters().bind();
+    context.write("notes.txt", "not a module\n");
+    let runs: Vec<String> = ["notes.txt", "gone"]
+        .into_iter()
+        .map(|source| {
+            let run = context.run([
+                "pack",
+                "verify",
+                "--rebuild",
+                "aws_prov@1.0.0",
+                "--source",
+                source,
+            ]);
+            format!("exit {}: {}", run.code, run.stderr.trim_end())
+        })
+        .collect();
+    assert_snapshot!(runs.join("\n"), @"
+    exit 1: error: cannot rebuild from `notes.txt`: it is not a directory
+    hint: pass `--source DIR`, the module's directory (the one holding its `manifest.toml` or `Nickel-pkg.ncl`)
+    exit 1: error: cannot rebuild from `gone`: it does not exist
+    hint: pass `--source DIR`, the module's directory (the one holding its `manifest.toml` or `Nickel-pkg.ncl`)
+    ");
+}

@@ -70,24 +70,7 @@ pub(super) fn rebuild(
             .category
             .clone()
     });
-    // As discovery reads it: `manifest.toml`, else `Nickel-pkg.ncl` alone.
-    let (manifest_path, manifest) = crate::catalog::Catalog::new(&context.config)
-        .read_manifest(&source.dir)
-        .map_err(|reason| anyhow::anyhow!("cannot rebuild from {}: {reason}", source.described))?;
-    // Another module's source (or another version's) would only "differ" in its first file:
-    // say what it holds instead.
-    if manifest.name != pack.module.as_str() || manifest.version != pack.version {
-        bail!(
-            "cannot rebuild `{}` {} from {}: it is the source of `{}` {}\nhint: pass `--source DIR`, the directory of `{}` {}",
-            pack.module,
-            pack.version,
-            source.described,
-            manifest.name,
-            manifest.version,
-            pack.module,
-            pack.version
-        );
-    }
+    let (manifest_path, manifest) = source_manifest(pack, &source, context)?;
     let input = PackInput {
         pack: pack.clone(),
         entry: source
@@ -152,6 +135,51 @@ pub(super) fn rebuild(
         status,
         detail,
     })
+}
+
+/// The manifest of the module in `source`, read as discovery reads it (`manifest.toml`, else
+/// `Nickel-pkg.ncl` alone), with the file it was read from; refused when it is not `pack`'s.
+fn source_manifest(
+    pack: &PackRef,
+    source: &SourceDir,
+    context: &Context,
+) -> anyhow::Result<(PathBuf, crate::module::PackageManifest)> {
+    source_is_a_directory(source)?;
+    // As discovery reads it: `manifest.toml`, else `Nickel-pkg.ncl` alone.
+    let (manifest_path, manifest) = crate::catalog::Catalog::new(&context.config)
+        .read_manifest(&source.dir)
+        .map_err(|reason| anyhow::anyhow!("cannot rebuild from {}: {reason}", source.described))?;
+    // Another module's source (or another version's) would only "differ" in its first file:
+    // say what it holds instead.
+    if manifest.name != pack.module.as_str() || manifest.version != pack.version {
+        bail!(
+            "cannot rebuild `{}` {} from {}: it is the source of `{}` {}\nhint: pass `--source DIR`, the directory of `{}` {}",
+            pack.module,
+            pack.version,
+            source.described,
+            manifest.name,
+            manifest.version,
+            pack.module,
+            pack.version
+        );
+    }
+    Ok((manifest_path, manifest))
+}
+
+/// A source that is not a directory, said in words rather than by the manifest's failed read.
+fn source_is_a_directory(source: &SourceDir) -> anyhow::Result<()> {
+    let what = match std::fs::metadata(&source.dir) {
+        Ok(metadata) if metadata.is_dir() => return Ok(()),
+        Ok(_) => "it is not a directory".to_owned(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            "it does not exist".to_owned()
+        }
+        Err(error) => error.to_string(),
+    };
+    bail!(
+        "cannot rebuild from {}: {what}\nhint: pass `--source DIR`, the module's directory (the one holding its `manifest.toml` or `Nickel-pkg.ncl`)",
+        source.described
+    )
 }
 
 /// The source a provenance records: the commit, from the repository at hand, when the tree
