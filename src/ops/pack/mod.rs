@@ -12,6 +12,7 @@ mod sign;
 pub use check::doc_tests;
 use check::{failures, tests_summary};
 pub use fingerprint::Fingerprints;
+use nickel_pkg::described;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -387,13 +388,7 @@ impl Packer<'_> {
         files: &[ArtifactFile],
         evaluations: &mut check::Evaluations,
     ) -> VersionDocs {
-        let description = files
-            .iter()
-            .find(|file| file.path == "manifest.toml")
-            .and_then(|file| std::str::from_utf8(&file.contents).ok())
-            .and_then(|text| crate::module::parse_package_manifest(text, &input.package_dir).ok())
-            .map(|manifest| manifest.description)
-            .unwrap_or_default();
+        let description = described(input, files);
         let extracted = self
             .evaluate(
                 evaluator,

@@ -27,13 +27,7 @@ impl Packer<'_> {
         input: &PackInput,
         files: &[ArtifactFile],
     ) -> Result<ArtifactFile, PackError> {
-        let description = files
-            .iter()
-            .find(|file| file.path == "manifest.toml")
-            .and_then(|file| std::str::from_utf8(&file.contents).ok())
-            .and_then(|text| crate::module::parse_package_manifest(text, &input.package_dir).ok())
-            .map(|manifest| manifest.description)
-            .unwrap_or_default();
+        let description = described(input, files);
         let maintainer = self.metadata.maintainer.trim();
         let package = NickelPackage {
             name: input.pack.module.to_string(),
@@ -71,4 +65,16 @@ impl Packer<'_> {
             executable: false,
         })
     }
+}
+
+/// The description in the `manifest.toml` a pack carries (written from `Nickel-pkg.ncl` for a
+/// module described by it alone); empty when it has none.
+pub(super) fn described(input: &PackInput, files: &[ArtifactFile]) -> String {
+    files
+        .iter()
+        .find(|file| file.path == "manifest.toml")
+        .and_then(|file| std::str::from_utf8(&file.contents).ok())
+        .and_then(|text| crate::module::parse_package_manifest(text, &input.package_dir).ok())
+        .map(|manifest| manifest.description)
+        .unwrap_or_default()
 }
