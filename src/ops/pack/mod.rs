@@ -22,7 +22,10 @@ use serde::Serialize;
 use crate::artifact::source::{self, SourceError};
 use crate::artifact::{ArchiveError, Artifact, ArtifactFile, ArtifactName, Destination};
 use crate::config::Metadata;
-use crate::dependencies::{ModuleImports, declare_hint, undeclared_imports};
+use crate::dependencies::{ModuleImports, SourceModule, declare_hint, undeclared_imports};
+
+/// A module's dependency closure: every module it needs, with its source.
+type Closure = Vec<(ModuleName, SourceModule)>;
 use crate::digest::{ContentHash, Sha256};
 use crate::fs::Transaction;
 use crate::fs::dir_lock::DirLock;
@@ -195,17 +198,19 @@ impl Packer<'_> {
     pub fn pack(&self, evaluator: &mut Evaluator, input: &PackInput) -> Result<Packed, PackError> {
         // Sources nobody touched since the last pack answer from its fingerprint; a closure
         // that does not resolve is the whole pack's to report.
-        let key = self
-            .imports
-            .closure(&input.pack.module, &input.pack.version, &input.dependencies)
+        let closure =
+            self.imports
+                .closure(&input.pack.module, &input.pack.version, &input.dependencies);
+        let key = closure
+            .as_ref()
             .ok()
-            .map(|closure| self.fingerprint_key(input, &closure));
+            .map(|closure| self.fingerprint_key(input, closure));
         if let Some(packed) = key.as_deref().and_then(|key| self.unchanged(key)) {
             return Ok(packed);
         }
         let started = std::time::SystemTime::now();
         let pack = &input.pack;
-        let (mut files, mut checked) = self.read_and_check(evaluator, input)?;
+        let (mut files, mut checked, closure) = self.read_and_check(evaluator, input, closure)?;
         let read = std::mem::take(&mut checked.read);
         let nickel_pkg = self.nickel_pkg(evaluator, input, &files)?;
         files.retain(|file| file.path != nickel_pkg.path);
@@ -215,7 +220,7 @@ impl Packer<'_> {
         let cached_evaluation = checked.cached;
         let docs = checked.docs.take();
         let file_name = ArtifactName::new(pack.clone());
-        let provenance = self.prepare_provenance(input, &file_name, &artifact)?;
+        let provenance = self.prepare_provenance(input, &closure, &file_name, &artifact)?;
 
         // Threads of this process take turns here, so the lock below is only ever waited for
         // (and "Blocking" only ever said) because of another process.
@@ -310,12 +315,14 @@ impl Packer<'_> {
 
     /// The module's files, read and checked: hermetic, evaluating with its dependencies
     /// linked, its imports confined to itself and its declared dependencies (what that one
-    /// needs included), its checks remembered.
+    /// needs included), its checks remembered; `closure` is the dependency closure as resolved
+    /// once for the pack (an error in it is reported here, after the source's own), handed on.
     fn read_and_check(
         &self,
         evaluator: &mut Evaluator,
         input: &PackInput,
-    ) -> Result<(Vec<ArtifactFile>, check::Checked), PackError> {
+        closure: Result<Closure, crate::dependencies::DependencyError>,
+    ) -> Result<(Vec<ArtifactFile>, check::Checked, Closure), PackError> {
         let pack = &input.pack;
         let stamp = source::Stamp {
             kind: input.kind,
@@ -329,16 +336,17 @@ impl Packer<'_> {
             input.described.as_ref(),
         )?;
         self.check_hermetic(input, &files)?;
-        let closure = self
-            .imports
-            .closure(&pack.module, &pack.version, &input.dependencies)?;
+        let closure = closure?;
         self.imports.link(&closure)?;
         let mut checked = self.check(evaluator, input, &mut files)?;
         // Hidden files joined the pack: they must be hermetic too.
         self.check_hermetic(input, &files)?;
         // A pack carries only the module's own files: an import that leaves it other than into
         // a declared dependency (or what that one needs) is refused.
-        let allowed: Vec<PathBuf> = closure.into_iter().map(|(_, source)| source.dir).collect();
+        let allowed: Vec<PathBuf> = closure
+            .iter()
+            .map(|(_, source)| source.dir.clone())
+            .collect();
         crate::nickel::check_confined(&input.package_dir, &allowed, &checked.read).map_err(
             |escape| PackError::NotSelfContained {
                 hint: escape_hint(self.imports, &escape),
@@ -347,7 +355,7 @@ impl Packer<'_> {
             },
         )?;
         self.remember(&mut checked);
-        Ok((files, checked))
+        Ok((files, checked, closure))
     }
 
     /// The module's metadata as the registry holds it (new when it has none), when the

@@ -1,7 +1,7 @@
 //! The provenance step of packing: the signed statement of what the artifact was built from
 //! ([`crate::provenance`]), written beside it in the same transaction.
 
-use super::{PackError, PackInput, Packer, Written};
+use super::{Closure, PackError, PackInput, Packer, Written};
 use crate::artifact::{Artifact, ArtifactName};
 use crate::fs::Transaction;
 use crate::provenance::{self, Dependency};
@@ -14,30 +14,29 @@ pub(super) struct Prepared {
 }
 
 impl Packer<'_> {
-    /// The provenance of `artifact` (at `file_name` in the destination), signed with the key
-    /// that signs packs, when there is one.
+    /// The provenance of `artifact` (at `file_name` in the destination) built from `closure`,
+    /// signed with the key that signs packs, when there is one.
     pub(super) fn prepare_provenance(
         &self,
         input: &PackInput,
+        closure: &Closure,
         file_name: &ArtifactName,
         artifact: &Artifact,
     ) -> Result<Prepared, PackError> {
-        let dependencies = self
-            .imports
-            .closure(&input.pack.module, &input.pack.version, &input.dependencies)?
-            .into_iter()
+        let dependencies = closure
+            .iter()
             .map(|(module, source)| {
-                let version = source.manifest.version;
+                let version = source.manifest.version.clone();
                 // A dependency the registry does not hold (or cannot read) is recorded
                 // without a digest: its source was used, not a pack.
                 let sha256 = self
                     .registry
-                    .read(&module)
+                    .read(module)
                     .ok()
                     .flatten()
                     .and_then(|metadata| metadata.get(&version).map(|entry| entry.sha256));
                 Dependency {
-                    module,
+                    module: module.clone(),
                     version,
                     sha256,
                 }
