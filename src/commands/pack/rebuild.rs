@@ -37,39 +37,8 @@ pub(super) fn rebuild(
 ) -> anyhow::Result<Check> {
     let (scratch, _) = crate::fs::HeldTempDir::new("provisioning-rebuild-")
         .context("failed to create a scratch directory")?;
-    let source = match (source, statement) {
-        (Some(dir), _) => {
-            let dir = crate::config::absolutize(&context.cwd, dir);
-            SourceDir {
-                described: format!("`{}`", context.display_path(&dir).display()),
-                dir,
-            }
-        }
-        (None, Some(statement)) => recorded_source(statement, scratch.path(), context)?,
-        (None, None) => bail!(
-            "`{}` {} has no provenance to find its source in\nhint: pass `--source DIR`, the module's directory",
-            pack.module,
-            pack.version
-        ),
-    };
-    let kind = statement
-        .and_then(|statement| {
-            let kind = &statement
-                .predicate
-                .build_definition
-                .external_parameters
-                .kind;
-            serde_json::from_value::<ModuleKind>(kind.as_str().into()).ok()
-        })
-        .unwrap_or_else(|| ModuleKind::of(&pack.module));
-    let category = statement.and_then(|statement| {
-        statement
-            .predicate
-            .build_definition
-            .external_parameters
-            .category
-            .clone()
-    });
+    let source = source_dir(pack, statement, source, scratch.path(), context)?;
+    let (kind, category) = recorded_kind(pack, statement);
     let (manifest_path, manifest) = source_manifest(pack, &source, context)?;
     let input = PackInput {
         pack: pack.clone(),
@@ -135,6 +104,54 @@ pub(super) fn rebuild(
         status,
         detail,
     })
+}
+
+/// The directory to rebuild from: `--source`, else the one the provenance records.
+fn source_dir(
+    pack: &PackRef,
+    statement: Option<&Statement>,
+    source: Option<&Path>,
+    scratch: &Path,
+    context: &Context,
+) -> anyhow::Result<SourceDir> {
+    Ok(match (source, statement) {
+        (Some(dir), _) => {
+            let dir = crate::config::absolutize(&context.cwd, dir);
+            SourceDir {
+                described: format!("`{}`", context.display_path(&dir).display()),
+                dir,
+            }
+        }
+        (None, Some(statement)) => recorded_source(statement, scratch, context)?,
+        (None, None) => bail!(
+            "`{}` {} has no provenance to find its source in\nhint: pass `--source DIR`, the module's directory",
+            pack.module,
+            pack.version
+        ),
+    })
+}
+
+/// The kind and category the provenance records, else the kind the module's name says.
+fn recorded_kind(pack: &PackRef, statement: Option<&Statement>) -> (ModuleKind, Option<String>) {
+    let kind = statement
+        .and_then(|statement| {
+            let kind = &statement
+                .predicate
+                .build_definition
+                .external_parameters
+                .kind;
+            serde_json::from_value::<ModuleKind>(kind.as_str().into()).ok()
+        })
+        .unwrap_or_else(|| ModuleKind::of(&pack.module));
+    let category = statement.and_then(|statement| {
+        statement
+            .predicate
+            .build_definition
+            .external_parameters
+            .category
+            .clone()
+    });
+    (kind, category)
 }
 
 /// The manifest of the module in `source`, read as discovery reads it (`manifest.toml`, else
