@@ -113,6 +113,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    undo_on_panic();
     // Evaluations run in bounded worker processes started from this executable.
     nickel::worker::enable();
     let printer = Printer::new(&cli.global);
@@ -130,6 +131,24 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// A panic is a bug; what it must not do is leave a change half made. The release build aborts
+/// on a panic (`panic = "abort"`: no unwinding tables, docs/performance.md "Binary size"), which
+/// runs no `Drop`, so the hook undoes every unfinished [`fs::Transaction`] itself, after the
+/// panic's message, as unwinding would have. A kill is different: docs/robustness.md.
+fn undo_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        let undone = fs::undo_unfinished();
+        if undone > 0 {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: provisioning stopped on a bug; the {undone} changes it had begun were undone\nhint: please report it with the lines above"
+            );
+        }
+    }));
 }
 
 /// clap suggests every subcommand similar to a mistyped one, the least similar first (`providers

@@ -71,6 +71,10 @@ pub const ENVIRONMENT: &[(&[&str], &str)] = &[
     ),
     (&["TMPDIR"], "Where held temporary directories are made."),
     (
+        &["PROVISIONING_TEST_PANIC_BEFORE_COMMIT"],
+        "Debug builds only, for the test suite: a command panics with its change made and not yet committed, to show that the change is undone. Release builds ignore it.",
+    ),
+    (
         &["PATH"],
         "Where a docker credential helper that config.json names is found; no other program is run from it.",
     ),

@@ -18,7 +18,7 @@ mod transaction;
 
 pub use held_dir::HeldTempDir;
 pub use read::{FileKind, read, read_to_string};
-pub use transaction::{Savepoint, Transaction};
+pub use transaction::{Savepoint, Transaction, undo_unfinished};
 
 /// Writes `contents` to `path` atomically: readers see the old file or the new one, never a
 /// part. The file keeps the mode it had, or gets 0644 on Unix when new.

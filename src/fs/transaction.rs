@@ -3,6 +3,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use super::{
     DEBRIS_PREFIX, Entry, atomic_write, entry_at, parent_dir, remove_dir_all_if_exists,
@@ -10,10 +11,12 @@ use super::{
 };
 
 /// A group of changes that land together or not at all. Each change records how to undo
-/// itself; dropping the transaction without [`Transaction::commit`] undoes them in reverse.
+/// itself; dropping the transaction without [`Transaction::commit`] undoes them in reverse, and
+/// so does a panic ([`undo_unfinished`], from the panic hook: the release build aborts on a
+/// panic, which runs no `Drop`).
 #[derive(Debug, Default)]
 pub struct Transaction {
-    undo: Vec<Undo>,
+    undo: Journal,
     /// Directories set aside by [`Transaction::remove_dir`], deleted on commit.
     trash: Vec<PathBuf>,
     committed: bool,
@@ -24,6 +27,80 @@ pub struct Transaction {
 pub struct Savepoint {
     undo: usize,
     trash: usize,
+}
+
+/// The undo records of one transaction, shared with [`LIVE`] so that the panic hook can reach
+/// them.
+#[derive(Debug, Default)]
+struct Journal {
+    records: Arc<Mutex<Vec<Undo>>>,
+    registered: bool,
+}
+
+/// The journals of the transactions not yet committed or dropped, for [`undo_unfinished`].
+static LIVE: Mutex<Vec<Weak<Mutex<Vec<Undo>>>>> = Mutex::new(Vec::new());
+
+impl Journal {
+    fn records(&self) -> std::sync::MutexGuard<'_, Vec<Undo>> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records `undo`; the first record makes the journal reachable from the panic hook.
+    fn push(&mut self, undo: Undo) {
+        self.extend(std::iter::once(undo));
+    }
+
+    fn extend(&mut self, undo: impl IntoIterator<Item = Undo>) {
+        self.records().extend(undo);
+        if !self.registered {
+            self.registered = true;
+            let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+            live.retain(|journal| journal.strong_count() > 0);
+            live.push(Arc::downgrade(&self.records));
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.records().len()
+    }
+
+    fn drain_from(&mut self, start: usize) -> Vec<Undo> {
+        let mut records = self.records();
+        let start = start.min(records.len());
+        records.drain(start..).collect()
+    }
+}
+
+/// Undoes the changes of every transaction not yet committed, in every thread: what unwinding
+/// would have done with `Drop`. Called by the panic hook before the process ends (the release
+/// build aborts on a panic); the dropped transactions then find nothing left to undo. Returns
+/// how many changes it undid.
+pub fn undo_unfinished() -> usize {
+    // `try_lock`: the panicking thread may be the one holding it.
+    let journals: Vec<_> = match LIVE.try_lock() {
+        Ok(mut live) => std::mem::take(&mut *live),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+            std::mem::take(&mut *poisoned.into_inner())
+        }
+        Err(std::sync::TryLockError::WouldBlock) => return 0,
+    }
+    .iter()
+    .filter_map(Weak::upgrade)
+    .collect();
+    let mut undone = 0;
+    for journal in journals {
+        // A journal locked by a thread stopped in the middle of a change is left alone.
+        let records = match journal.try_lock() {
+            Ok(mut records) => std::mem::take(&mut *records),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                std::mem::take(&mut *poisoned.into_inner())
+            }
+            Err(std::sync::TryLockError::WouldBlock) => continue,
+        };
+        undone += records.len();
+        undo_all(records);
+    }
+    undone
 }
 
 #[derive(Debug)]
@@ -182,10 +259,7 @@ impl Transaction {
     /// Undoes every change made since `savepoint`, in reverse; the earlier ones stay, to be
     /// committed or undone with the rest.
     pub fn roll_back_to(&mut self, savepoint: Savepoint) {
-        let later: Vec<Undo> = self
-            .undo
-            .drain(savepoint.undo.min(self.undo.len())..)
-            .collect();
+        let later = self.undo.drain_from(savepoint.undo);
         undo_all(later);
         self.trash.truncate(savepoint.trash);
     }
@@ -195,7 +269,9 @@ impl Transaction {
     /// same lock removes the debris, with [`super::remove_debris`]).
     #[must_use = "a failed deletion must be reported"]
     pub fn commit(mut self) -> Vec<String> {
+        panic_before_commit_in_tests();
         self.committed = true;
+        self.undo.records().clear();
         std::mem::take(&mut self.trash)
             .into_iter()
             .filter_map(|path| {
@@ -215,7 +291,16 @@ impl Drop for Transaction {
         if self.committed {
             return;
         }
-        undo_all(std::mem::take(&mut self.undo));
+        undo_all(self.undo.drain_from(0));
+    }
+}
+
+/// The tests' way to make a bug happen at the worst moment: every change made, none committed
+/// (`PROVISIONING_TEST_PANIC_BEFORE_COMMIT=1`, debug builds only; tests/it/panics.rs).
+fn panic_before_commit_in_tests() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("PROVISIONING_TEST_PANIC_BEFORE_COMMIT").is_some() {
+        panic!("PROVISIONING_TEST_PANIC_BEFORE_COMMIT is set");
     }
 }
 
@@ -244,5 +329,40 @@ fn undo_all(changes: Vec<Undo>) {
             Undo::RemoveTree { path } => std::fs::remove_dir_all(path),
             Undo::Rename { from, to } => std::fs::rename(from, to),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the panic hook does: every unfinished transaction is undone, a committed one is
+    /// not, and the transactions dropped afterwards find nothing left to undo.
+    #[test]
+    fn undo_unfinished_undoes_the_live_transactions_and_leaves_the_committed_ones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kept = dir.path().join("kept");
+        let begun = dir.path().join("begun");
+        std::fs::write(&begun, "before").expect("write");
+
+        let mut committed = Transaction::new();
+        committed.write(&kept, b"kept").expect("write");
+        assert!(committed.commit().is_empty());
+
+        let mut unfinished = Transaction::new();
+        unfinished.write(&begun, b"after").expect("write");
+        unfinished
+            .create_dir_all(&dir.path().join("a/b"))
+            .expect("mkdir");
+        assert_eq!(undo_unfinished(), 3);
+
+        assert_eq!(std::fs::read_to_string(&begun).expect("read"), "before");
+        assert!(!dir.path().join("a").exists());
+        assert_eq!(std::fs::read_to_string(&kept).expect("read"), "kept");
+        // Written again after the hook ran: dropping the transaction must not undo it.
+        std::fs::write(&begun, "again").expect("write");
+        drop(unfinished);
+        assert_eq!(std::fs::read_to_string(&begun).expect("read"), "again");
+        assert_eq!(undo_unfinished(), 0);
     }
 }

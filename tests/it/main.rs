@@ -37,6 +37,7 @@ mod nickel_pkg_modules;
 mod oci;
 mod operations;
 mod pack;
+mod panics;
 mod parsers;
 mod poisoned_cache;
 mod provenance;
