@@ -44,10 +44,15 @@ pub(super) fn refresh(
 
 /// [`refresh`] after a command that changed the registry and succeeded at that: a failure here
 /// (another module's broken metadata) is said, and left for `pack index` once it is fixed.
-pub(super) fn refresh_or_warn(registry: &DirectoryRegistry, context: &Context, printer: &Printer) {
-    if let Err(error) = refresh(registry, context, printer) {
-        warn(&error, printer);
-    }
+/// Whether the refresh succeeded.
+pub(super) fn refresh_or_warn(
+    registry: &DirectoryRegistry,
+    context: &Context,
+    printer: &Printer,
+) -> bool {
+    refresh(registry, context, printer)
+        .inspect_err(|error| warn(error, printer))
+        .is_ok()
 }
 
 pub(super) fn warn(error: &anyhow::Error, printer: &Printer) {

@@ -29,7 +29,7 @@ use crate::config::absolutize;
 use crate::context::Context;
 use crate::dependencies::ModuleImports;
 use crate::nickel::ExportCache;
-use crate::ops::pack::{Fingerprints, Packed, Packer, Signing, SigningKey, Written};
+use crate::ops::pack::{Fingerprints, Packed, Packer, Signing, SigningKey, SiteStamp, Written};
 use crate::printer::Printer;
 use crate::registry::DirectoryRegistry;
 use crate::signing::Keyring;
@@ -43,6 +43,7 @@ struct Setup {
     destination: Destination,
     cache: ExportCache,
     fingerprints: Fingerprints,
+    site_stamp: SiteStamp,
     signing: Option<SigningKey>,
     /// The modules dependencies name, reachable from one import directory.
     imports: ModuleImports,
@@ -63,6 +64,7 @@ impl Setup {
         };
         let cache = ExportCache::new(&context.config.distribution.cache_path);
         let fingerprints = Fingerprints::new(&context.config.distribution.cache_path);
+        let site_stamp = SiteStamp::new(&context.config.distribution.cache_path);
         // No config directory (neither `XDG_CONFIG_HOME` nor `HOME`) means no key: pack unsigned.
         let signing = match Keyring::new(&context.env, &context.base) {
             Ok(keyring) => keyring.signing_key()?,
@@ -76,14 +78,21 @@ impl Setup {
             destination,
             cache,
             fingerprints,
+            site_stamp,
             signing,
         })
     }
 
     /// `index.json` and the pages after packing into the registry (not into `--output`).
+    /// Skipped when nothing the site is made from or of changed since the last refresh
+    /// ([`SiteStamp`]): a pack that wrote nothing reads no metadata.
     fn refresh_site(&self, context: &Context, printer: &Printer) {
-        if self.destination.index {
-            index::refresh_or_warn(&self.registry, context, printer);
+        if !self.destination.index || self.site_stamp.is_current(&self.registry) {
+            return;
+        }
+        let started = std::time::SystemTime::now();
+        if index::refresh_or_warn(&self.registry, context, printer) {
+            self.site_stamp.record(&self.registry, started);
         }
     }
 

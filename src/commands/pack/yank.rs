@@ -37,7 +37,7 @@ pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Re
     };
     let changed = registry.set_yanked(pack, yanked, args.reason.as_deref(), printer)?;
     if changed {
-        super::index::refresh_or_warn(&registry, context, printer);
+        let _ = super::index::refresh_or_warn(&registry, context, printer);
     }
     report(args, changed, &Registry::label(&registry), printer);
     Ok(Outcome::Success)

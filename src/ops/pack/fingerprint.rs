@@ -39,6 +39,19 @@ use crate::names::ModuleName;
 /// be recorded: more than the coarsest clock of a common file system (FAT's, 2 s).
 pub const SETTLED: Duration = Duration::from_secs(2);
 
+/// [`SETTLED`] before `started`, as `stat` gives times (seconds and nanoseconds since the
+/// epoch): an entry that last changed before it can be recorded.
+pub(super) fn settled_point(started: SystemTime) -> Option<(i64, i64)> {
+    let since = started
+        .checked_sub(SETTLED)?
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?;
+    Some((
+        i64::try_from(since.as_secs()).ok()?,
+        i64::from(since.subsec_nanos()),
+    ))
+}
+
 /// Where fingerprints are kept.
 #[derive(Debug, Clone)]
 pub struct Fingerprints {
@@ -62,7 +75,7 @@ impl Fingerprints {
 
 /// What `stat` says of a file or directory, as far as a change shows in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Stat {
+pub(super) struct Stat {
     device: u64,
     inode: u64,
     size: u64,
@@ -88,7 +101,7 @@ impl Stat {
 
     /// The file's `stat` (following links when `follow`); `None` when it does not exist.
     #[cfg(unix)]
-    fn read(path: &Path, follow: bool) -> std::io::Result<Option<Self>> {
+    pub(super) fn read(path: &Path, follow: bool) -> std::io::Result<Option<Self>> {
         let metadata = if follow {
             std::fs::metadata(path)
         } else {
@@ -103,12 +116,12 @@ impl Stat {
 
     /// Elsewhere, no fingerprint: every pack is a whole one.
     #[cfg(not(unix))]
-    fn read(_path: &Path, _follow: bool) -> std::io::Result<Option<Self>> {
+    pub(super) fn read(_path: &Path, _follow: bool) -> std::io::Result<Option<Self>> {
         Err(std::io::Error::other("no fingerprints on this platform"))
     }
 
     /// Whether the entry last changed before `settled` (seconds and nanoseconds since the epoch).
-    fn settled_before(&self, settled: (i64, i64)) -> bool {
+    pub(super) fn settled_before(&self, settled: (i64, i64)) -> bool {
         self.modified.max(self.changed) < settled
     }
 }
@@ -227,16 +240,7 @@ impl Packer<'_> {
         if matches!(packed.signing, Signing::KeptAnother { .. }) {
             return;
         }
-        let Some(settled) = started
-            .checked_sub(SETTLED)
-            .and_then(|time| time.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .and_then(|since| {
-                Some((
-                    i64::try_from(since.as_secs()).ok()?,
-                    i64::from(since.subsec_nanos()),
-                ))
-            })
-        else {
+        let Some(settled) = settled_point(started) else {
             return;
         };
         let mut sources = Vec::new();

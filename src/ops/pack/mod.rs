@@ -8,11 +8,13 @@ mod fingerprint;
 mod nickel_pkg;
 mod provenance;
 mod sign;
+mod site_stamp;
 
 pub use check::doc_tests;
 use check::{failures, tests_summary};
 pub use fingerprint::Fingerprints;
 use nickel_pkg::described;
+pub use site_stamp::SiteStamp;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -15,6 +15,14 @@ const SETTLE: Duration = Duration::from_millis(2_200);
 /// `pack provider upcloud` under `strace`, and the files of the module or of the registry's
 /// packages it opened.
 fn pack_upcloud_traced(context: &TestContext) -> (Run, Vec<String>) {
+    pack_upcloud_opening(
+        context,
+        &["extensions/providers/upcloud", "distribution/packages"],
+    )
+}
+
+/// `pack provider upcloud` under `strace`, and the files under `dirs` (of the base) it opened.
+fn pack_upcloud_opening(context: &TestContext, dirs: &[&str]) -> (Run, Vec<String>) {
     let trace = context.base.parent().expect("temp root").join("trace");
     let trace_arg = trace.display().to_string();
     let output = context
@@ -30,15 +38,14 @@ fn pack_upcloud_traced(context: &TestContext) -> (Run, Vec<String>) {
         .args(["pack", "provider", "upcloud"])
         .output()
         .expect("strace runs");
-    let module = context.path("extensions/providers/upcloud");
-    let packages = context.path("distribution/packages");
+    let dirs: Vec<_> = dirs.iter().map(|dir| context.path(dir)).collect();
     let opened = std::fs::read_to_string(&trace)
         .expect("read trace")
         .lines()
         .filter_map(|line| line.split('"').nth(1))
         .filter(|path| {
             let path = std::path::Path::new(path);
-            path.starts_with(&module) || path.starts_with(&packages)
+            dirs.iter().any(|dir| path.starts_with(dir))
         })
         .map(|path| {
             path.strip_prefix(&format!("{}/", context.base.display()))
@@ -155,4 +162,59 @@ fn a_fingerprint_never_hides_a_change() {
         "{opened:?}"
     );
     assert!(provenance.is_file(), "the provenance was not written again");
+}
+
+/// The site (`index.json` and the pages) is refreshed only when something it is made from or of
+/// changed since the last refresh (`src/ops/pack/site_stamp.rs`): an unchanged re-pack reads no
+/// metadata and no page, and a page deleted, or another module's metadata rewritten by a run
+/// that never got to its refresh, is a refresh again.
+#[test]
+fn an_unchanged_repack_skips_the_site_until_something_it_is_made_of_changes() {
+    let context = fingerprinted(TestContext::examples().packed(&["provider aws"]));
+    let site = [
+        "distribution/registry",
+        "distribution/modules",
+        "distribution/index.json",
+    ];
+    let skips = |context: &TestContext| {
+        let (run, opened) = pack_upcloud_opening(context, &site);
+        run.success();
+        assert!(opened.is_empty(), "{opened:?}");
+    };
+    skips(&context);
+
+    let page = "distribution/modules/upcloud_prov.html";
+    std::fs::remove_file(context.path(page)).expect("remove the page");
+    let (run, opened) = pack_upcloud_opening(&context, &site);
+    run.success();
+    assert!(
+        opened
+            .iter()
+            .any(|path| path.ends_with("upcloud_prov.json")),
+        "{opened:?}"
+    );
+    assert!(context.path(page).is_file(), "the page is written again");
+    std::thread::sleep(SETTLE);
+    context.run(["pack", "provider", "upcloud"]).success();
+    skips(&context);
+
+    // Another module's record replaced (as by a run killed before its refresh): the site follows.
+    let record = "distribution/registry/aws_prov.json";
+    let edited = context
+        .read(record)
+        .replace("\"license\": \"MIT\"", "\"license\": \"Apache-2.0\"");
+    assert!(
+        edited.contains("Apache-2.0"),
+        "the record names its license"
+    );
+    let staged = context.path("distribution/registry/staged.tmp");
+    std::fs::write(&staged, edited).expect("stage");
+    std::fs::rename(&staged, context.path(record)).expect("replace the record");
+    context.run(["pack", "provider", "upcloud"]).success();
+    assert!(
+        context
+            .read("distribution/modules/aws_prov.html")
+            .contains("Apache-2.0"),
+        "the page follows the record"
+    );
 }
