@@ -84,8 +84,7 @@ impl ModuleImports {
         let dir = temp.path().to_owned();
         let mut key = Vec::new();
         let mut modules = BTreeMap::new();
-        for name in catalog.module_names()? {
-            let module = catalog.find(&name)?;
+        for (name, module) in catalog.modules_by_name()? {
             let source = match module.package() {
                 Some(package) => Ok(SourceModule {
                     dir: std::fs::canonicalize(&package.dir).unwrap_or(package.dir.clone()),

@@ -13,6 +13,7 @@
 
 mod nickel_pkg;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -524,6 +525,38 @@ impl Catalog {
         names.sort();
         names.dedup();
         Ok(names)
+    }
+
+    /// Every module of [`Self::module_names`] with what [`Self::find`] gives for it, each
+    /// manifest read once (not once to list and once to find): what packing's import directory
+    /// is made of. A taskserv and a cluster of one name are [`CatalogError::AmbiguousKinds`],
+    /// as `find` says.
+    pub fn modules_by_name(&self) -> Result<BTreeMap<ModuleName, Module>, CatalogError> {
+        let mut modules = BTreeMap::new();
+        for module in discover(self, ModuleKind::Provider, Layout::Nickel)? {
+            if let Ok(provider) = module.name.parse::<ShortName>() {
+                modules.insert(provider.provider_module(), module);
+            }
+        }
+        for kind in [ModuleKind::Taskserv, ModuleKind::Cluster] {
+            for module in discover(self, kind, Layout::Nickel)? {
+                let Ok(name) = module.name.parse::<ModuleName>() else {
+                    continue;
+                };
+                if module.broken().is_some() {
+                    continue;
+                }
+                if modules.contains_key(&name) {
+                    return Err(CatalogError::AmbiguousKinds {
+                        name: name.to_string(),
+                    });
+                }
+                modules.insert(name, module);
+            }
+        }
+        let (core_dir, core_name) = &self.core;
+        modules.insert(core_name.clone(), self.core_module(core_dir, core_name));
+        Ok(modules)
     }
 
     /// Every loadable module of the catalog with its package read: for the capability check's
