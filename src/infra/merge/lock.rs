@@ -208,3 +208,100 @@ pub fn describe(entry: Option<&LockEntry>) -> String {
         None => format!("{} (link to `{}`)", entry.version, entry.source()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(entries: &[&str]) -> String {
+        let mut text = String::from("format_version: 1\nproviders:\n");
+        for entry in entries {
+            text.push_str(&format!("- {entry}\n"));
+        }
+        text
+    }
+
+    const UPCLOUD: &str =
+        "{name: upcloud, module: upcloud_prov, mode: link, version: 0.0.1, source: u}";
+    const AWS: &str = "{name: aws, module: aws_prov, mode: link, version: 1.0.0, source: a}";
+    const AWS_MOVED: &str = "{name: aws, module: aws_prov, mode: link, version: 1.1.0, source: a}";
+
+    fn core(required_by: &str) -> String {
+        format!(
+            "{{name: provisioning_core, module: provisioning_core, kind: core, mode: link, version: 0.1.0, source: schemas, required_by: [{required_by}], direct: false}}"
+        )
+    }
+
+    fn merged(ancestor: &str, ours: &str, theirs: &str) -> Merged {
+        let sides = Sides {
+            ancestor,
+            ours,
+            theirs,
+        };
+        merge(
+            sides,
+            Path::new("workspace/infra/wuji/providers.manifest.yaml"),
+        )
+        .expect("merges")
+    }
+
+    fn names(text: &str) -> Vec<String> {
+        let lock = ProvidersLock::parse(text, Path::new("merged")).expect("a valid lock");
+        lock.providers
+            .iter()
+            .map(|entry| {
+                let required: Vec<String> =
+                    entry.required_by.iter().map(ToString::to_string).collect();
+                format!("{} {} [{}]", entry.name, entry.version, required.join(","))
+            })
+            .collect()
+    }
+
+    /// Ours removed `upcloud` (and the core with it); theirs added `aws`, which needs the core
+    /// too: the core stays, required by `aws` alone.
+    #[test]
+    fn a_dependency_one_side_dropped_stays_while_the_other_side_needs_it() {
+        let ancestor = lock(&[UPCLOUD, &core("upcloud_prov")]);
+        let theirs = lock(&[AWS, UPCLOUD, &core("aws_prov, upcloud_prov")]);
+        let result = merged(&ancestor, &lock(&[]), &theirs);
+        assert!(result.conflicts.is_empty(), "{result:?}");
+        assert_eq!(
+            names(&result.text),
+            ["aws 1.0.0 []", "provisioning_core 0.1.0 [aws_prov]"]
+        );
+    }
+
+    #[test]
+    fn a_dependency_nothing_requires_any_more_goes() {
+        let ancestor = lock(&[AWS, UPCLOUD, &core("aws_prov, upcloud_prov")]);
+        let ours = lock(&[UPCLOUD, &core("upcloud_prov")]);
+        let theirs = lock(&[AWS, &core("aws_prov")]);
+        let result = merged(&ancestor, &ours, &theirs);
+        assert!(result.conflicts.is_empty(), "{result:?}");
+        assert_eq!(names(&result.text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_module_moved_on_one_side_and_removed_on_the_other_is_a_conflict() {
+        let ancestor = lock(&[AWS]);
+        let result = merged(&ancestor, &lock(&[AWS_MOVED]), &lock(&[]));
+        assert_eq!(
+            result.conflicts,
+            [Conflict {
+                key: "aws_prov".into(),
+                ours: "1.1.0 (link to `a`)".into(),
+                theirs: "removed".into(),
+            }]
+        );
+        assert!(
+            result.text.contains("<<<<<<< ours\n- name: aws\n"),
+            "{}",
+            result.text
+        );
+        assert!(
+            result.text.contains("=======\n>>>>>>> theirs\n"),
+            "{}",
+            result.text
+        );
+    }
+}
