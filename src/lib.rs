@@ -178,6 +178,10 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
     if let cli::Command::EvaluateWorker(args) = &cli.command {
         return commands::evaluate_worker(args);
     }
+    // The merge driver runs wherever git runs it, and merges the files it is given alone.
+    if let cli::Command::Lock(cli::LockCommand::Merge(args)) = &cli.command {
+        return commands::git::lock_merge(args, printer);
+    }
     let context = match Context::from_process(&cli.global) {
         Ok(context) => context,
         // Keys belong to the user, not to a base: `keys` works anywhere.

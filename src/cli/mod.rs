@@ -8,8 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::names::ShortName;
 
+mod git;
 mod pack;
 
+pub use git::*;
 pub use pack::*;
 
 /// Manage the modules of a Nickel infrastructure (providers, the core schemas, taskservs,
@@ -104,6 +106,12 @@ pub enum Command {
     /// Read the configured registry (a local directory, OCI, or a static HTTP host)
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Set up the git repository holding the base for a team: merge drivers for the lock files
+    #[command(subcommand)]
+    Git(GitCommand),
+    /// Merge infra lock files three ways (the merge driver `git setup` registers)
+    #[command(subcommand)]
+    Lock(LockCommand),
     /// Evaluate an infra's Nickel with its modules on the import path, as `nickel export -I
     /// .nickel-modules -I vendor` would, and print it (JSON unless `--format` says otherwise)
     Export(ExportArgs),

@@ -3,6 +3,7 @@
 
 pub mod changes;
 pub mod export;
+pub mod git;
 pub mod keys;
 pub mod man;
 pub mod module_loader;
@@ -15,8 +16,8 @@ use clap::CommandFactory as _;
 
 use crate::Outcome;
 use crate::cli::{
-    Cli, Command, CompletionsArgs, ModuleLoaderCommand, PackCommand, ProvidersCommand,
-    RegistryCommand,
+    Cli, Command, CompletionsArgs, GitCommand, LockCommand, ModuleLoaderCommand, PackCommand,
+    ProvidersCommand, RegistryCommand,
 };
 use crate::context::Context;
 use crate::module::ModuleKind;
@@ -73,6 +74,8 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             PackCommand::Index => pack::index(context, printer),
         },
         Command::Keys(command) => keys::run(command, context, printer),
+        Command::Git(GitCommand::Setup) => git::setup(context, printer),
+        Command::Lock(LockCommand::Merge(args)) => git::lock_merge(&args, printer),
         Command::Registry(RegistryCommand::List(args)) => registry::list(&args, context, printer),
         Command::Export(args) => export::export(&args, context, printer),
         Command::Env(args) => export::env(&args, context, printer),

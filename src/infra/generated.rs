@@ -100,10 +100,7 @@ impl<'a> Renderer<'a> {
             ));
         }
         body.push_str("}\n");
-        Some(format!(
-            "{MARK} `provisioning providers sync` rewrites it.\n# sha256 of what follows: {}\n{body}",
-            Sha256::of(body.as_bytes())
-        ))
+        Some(with_header(&body))
     }
 
     /// Whether the infra's `main.ncl` imports the generated file of `kind`.
@@ -215,14 +212,26 @@ fn foreign(text: &str) -> bool {
 
 /// Whether a generated file's body still has the hash its header records.
 fn intact(text: &str) -> bool {
+    body(text).is_some()
+}
+
+/// The body of a generated file (the record after its two header lines), when its header is
+/// there and records the body's hash.
+pub fn body(text: &str) -> Option<&str> {
     let mut lines = text.splitn(3, '\n');
     let (Some(mark), Some(hash), Some(body)) = (lines.next(), lines.next(), lines.next()) else {
-        return false;
+        return None;
     };
-    mark.starts_with(MARK)
-        && hash
-            .strip_prefix("# sha256 of what follows: ")
-            .is_some_and(|recorded| recorded == Sha256::of(body.as_bytes()).to_string())
+    let recorded = hash.strip_prefix("# sha256 of what follows: ")?;
+    (mark.starts_with(MARK) && recorded == Sha256::of(body.as_bytes()).to_string()).then_some(body)
+}
+
+/// A generated file: the header, with the hash of `body`, then `body`.
+pub fn with_header(body: &str) -> String {
+    format!(
+        "{MARK} `provisioning providers sync` rewrites it.\n# sha256 of what follows: {}\n{body}",
+        Sha256::of(body.as_bytes())
+    )
 }
 
 /// What [`refresh`] did, and what it left alone.

@@ -332,10 +332,16 @@ impl ProvidersLock {
                 });
             }
         };
+        Self::parse(&text, path)
+    }
+
+    /// Reads the lock from its text; `path` is the file it is named by in errors. An empty text
+    /// is an empty lock.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, LockError> {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        let lock: Self = serde_yaml_ng::from_str(&text).map_err(|error| LockError::Parse {
+        let lock: Self = serde_yaml_ng::from_str(text).map_err(|error| LockError::Parse {
             path: path.to_owned(),
             message: crate::text::plain_words(&error.to_string()),
         })?;
@@ -412,6 +418,19 @@ impl ProvidersLock {
         let body = serde_yaml_ng::to_string(self).unwrap_or_default();
         format!("{HEADER}{body}")
     }
+
+    /// The lock's text with `entries` as its list (one `- name: …` item per
+    /// entry, as [`render_entry`] writes them): how `lock merge` writes a lock holding conflict
+    /// markers, which no [`ProvidersLock`] can.
+    pub fn render_with(entries: &str) -> String {
+        format!("{HEADER}format_version: {FORMAT_VERSION}\nproviders:\n{entries}")
+    }
+}
+
+/// One entry as an item of the lock's `providers` list (`- name: aws\n  module: …`).
+pub fn render_entry(entry: &LockEntry) -> String {
+    // Serializing plain strings and enums cannot fail.
+    serde_yaml_ng::to_string(std::slice::from_ref(entry)).unwrap_or_default()
 }
 
 #[cfg(test)]

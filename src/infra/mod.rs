@@ -27,6 +27,8 @@
 //! - [`versions`]: `outdated`, and the plan of `update`, read from a session.
 //! - [`pins`]: what every infra of the workspace pins, for retention.
 //! - [`validate`]: the checks of `providers validate`, evaluation included.
+//! - [`merge`]: three-way merges of the lock, the manifest and the generated files, for the
+//!   merge driver `lock merge` (pure: text in, text out).
 //!
 //! This module owns the infra's files; it never writes to a module's source.
 
@@ -37,6 +39,7 @@ pub mod generated;
 pub mod link;
 pub mod lockfile;
 pub mod manifest;
+pub mod merge;
 pub mod packages;
 pub mod pins;
 pub mod session;

@@ -161,11 +161,15 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     provisioning-completions.1
     provisioning-env.1
     provisioning-export.1
+    provisioning-git-setup.1
+    provisioning-git.1
     provisioning-keys-generate.1
     provisioning-keys-list.1
     provisioning-keys-public.1
     provisioning-keys-trust.1
     provisioning-keys.1
+    provisioning-lock-merge.1
+    provisioning-lock.1
     provisioning-man.1
     provisioning-module-loader-discover.1
     provisioning-module-loader-graph.1
@@ -210,7 +214,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     exit: 0
     --- stdout
     --- stderr
-           Wrote 49 man pages into `[TEMP]/man/man1`
+           Wrote 53 man pages into `[TEMP]/man/man1`
     ");
     let mut references = 0;
     for name in &names {

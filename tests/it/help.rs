@@ -27,6 +27,9 @@ fn the_top_level_help_names_every_kind_of_module_and_registry() {
                      core schemas, and manage them in the registry
       keys           Create, show and trust minisign signing keys
       registry       Read the configured registry (a local directory, OCI, or a static HTTP host)
+      git            Set up the git repository holding the base for a team: merge drivers for the lock
+                     files
+      lock           Merge infra lock files three ways (the merge driver `git setup` registers)
       export         Evaluate an infra's Nickel with its modules on the import path, as `nickel export
                      -I .nickel-modules -I vendor` would, and print it (JSON unless `--format` says
                      otherwise)

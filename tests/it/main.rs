@@ -26,6 +26,7 @@ mod install;
 mod late_signatures;
 mod libraries;
 mod linear_reads;
+mod lock_merge;
 mod loose;
 mod loose_closure;
 mod manifest_edits;

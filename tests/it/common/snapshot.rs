@@ -48,6 +48,13 @@ impl Filters {
         self
     }
 
+    /// Every short SHA-256 as messages print it (`sha256 2fac80784304`) reads `sha256 [SHORT]`.
+    pub fn short_sha256(mut self) -> Self {
+        self.settings
+            .add_filter(r"\bsha256 [0-9a-f]{12}\b", "sha256 [SHORT]");
+        self
+    }
+
     /// Applies the filters to every snapshot until the guard drops (the end of the test).
     #[must_use = "the filters apply while the guard lives"]
     pub fn bind(self) -> SettingsBindDropGuard {
