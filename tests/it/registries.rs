@@ -118,8 +118,7 @@ fn a_module_missing_from_the_mirror_comes_from_the_upstream_and_the_lock_says_so
     let lock = team.read("workspace/infra/wuji/providers.manifest.yaml");
 
     // The mirror down, a fresh clone restores every pinned pack from the upstream, verified
-    // against the pins: the lock does not change (and `Restored … from` names the source the
-    // lock records, as sync always has, not the registry that gave the bytes this time).
+    // against the pins: the lock does not change.
     mirror.stop();
     std::fs::remove_dir_all(team.path("workspace/infra/wuji/vendor")).expect("rm vendor");
     std::fs::remove_dir_all(team.path("distribution/cache")).expect("rm cache");
@@ -128,8 +127,8 @@ fn a_module_missing_from_the_mirror_comes_from_the_upstream_and_the_lock_says_so
         --- stdout
         --- stderr
             Restored `aws_prov` 1.0.0 from `[UPSTREAM]` (verified)
-            Restored `provisioning_core` 0.1.0 from `[MIRROR]` (verified)
-            Restored `upcloud_prov` 0.0.1 from `[MIRROR]` (verified)
+            Restored `provisioning_core` 0.1.0 from `[UPSTREAM]` (verified)
+            Restored `upcloud_prov` 0.0.1 from `[UPSTREAM]` (verified)
               Synced 3 modules of `wuji`
         warning: the registry `mirror` (`[MIRROR]`) cannot be read, asking the next one for the rest of this run: the registry `[MIRROR]` failed to give `[MIRROR]/registry/aws_prov.json`: error sending request for url ([MIRROR]/registry/aws_prov.json): client error (Connect): tcp connect error: Connection refused (os error 111)
         ");
