@@ -23,8 +23,11 @@ pub struct Context {
     /// The working directory, absolute; relative paths on the command line start here.
     pub cwd: PathBuf,
     pub offline: bool,
-    /// `--registry URL|DIR`.
+    /// `--registry NAME|URL|DIR`.
     pub registry_flag: Option<String>,
+    /// What the registries warn about while the command works (one passed over), for the
+    /// caller to print.
+    pub registry_warnings: crate::registry::Warnings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +89,7 @@ impl Context {
             cwd,
             offline: global.offline,
             registry_flag: global.registry.clone(),
+            registry_warnings: crate::registry::Warnings::default(),
         })
     }
 
@@ -113,6 +117,7 @@ impl Context {
             cwd: &self.cwd,
             flag: self.registry_flag.as_deref(),
             offline: self.offline,
+            warnings: &self.registry_warnings,
         }
     }
 

@@ -201,7 +201,11 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Outcome> {
     for ignored in &context.config.ignored {
         printer.warning(ignored);
     }
-    commands::dispatch(cli.command, &context, printer)
+    let outcome = commands::dispatch(cli.command, &context, printer);
+    for warning in context.registry_warnings.take() {
+        printer.warning(warning);
+    }
+    outcome
 }
 
 /// The formats only one command prints are refused by the others, before they run.

@@ -49,10 +49,11 @@ pub struct GlobalArgs {
     /// Never use the network
     #[arg(long, global = true)]
     pub offline: bool,
-    /// The registry for this run: `oci://host[:port]/namespace`, a static HTTP registry
-    /// (`https://host/path`), or a `distribution/` directory [default:
-    /// `distribution.registry_type` and `registry_url`]
-    #[arg(long, global = true, value_name = "URL|DIR")]
+    /// The only registry for this run: a name of `[[distribution.registries]]`,
+    /// `oci://host[:port]/namespace`, a static HTTP registry (`https://host/path`), or a
+    /// `distribution/` directory [default: `distribution.registries` in order, or
+    /// `registry_type` and `registry_url`]
+    #[arg(long, global = true, value_name = "NAME|URL|DIR")]
     pub registry: Option<String>,
     /// When to color status output (`NO_COLOR` turns it off in `auto`)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]

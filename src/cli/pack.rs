@@ -49,7 +49,8 @@ pub struct PublishArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
-    /// Modules and versions in the registry
+    /// Modules and versions in the registry; with several configured, each in order with its
+    /// state
     List(RegistryListArgs),
 }
 

@@ -1,4 +1,5 @@
-//! `registry list`: what the registry holds, local directory or OCI.
+//! `registry list`: what the registry holds (a local directory, OCI or static HTTP); with
+//! several configured, each of them in order with its state.
 
 use serde::Serialize;
 
@@ -7,7 +8,7 @@ use crate::cli::RegistryListArgs;
 use crate::context::Context;
 use crate::names::ModuleName;
 use crate::printer::{Printer, Table};
-use crate::registry::{Registries, Registry};
+use crate::registry::{Named, Registries, Registry};
 
 #[derive(Debug, Serialize)]
 struct ListedVersion {
@@ -21,14 +22,32 @@ struct ListedVersion {
 /// about one module at a time.
 pub const MAX_LISTED_MODULES: usize = 10_000;
 
+/// One configured registry as `registry list` shows it when there are several.
+#[derive(Debug, Serialize)]
+struct ListedRegistry {
+    name: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    address: String,
+    reachable: bool,
+    /// How many modules it holds, when it could be read.
+    modules: Option<usize>,
+    error: Option<String>,
+}
+
 /// `registry list [<module>]`: modules and versions in the registry (`--registry`, else the
-/// configured remote one, else the local directory).
+/// configured one, else the local directory); without a module and with several configured,
+/// the registries in the order they are asked, each with its state.
 pub fn list(
     args: &RegistryListArgs,
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let registry = Registries::open(&context.registry_options())?.primary();
+    let registries = Registries::open(&context.registry_options())?;
+    if args.module.is_none() && registries.configured.len() > 1 {
+        return list_registries(registries.configured, context, printer);
+    }
+    let registry = registries.primary();
     let label = registry.label();
     let modules = match &args.module {
         Some(module) => vec![module.clone()],
@@ -90,4 +109,57 @@ fn held_instead(module: &ModuleName, registry: &dyn Registry) -> String {
     }
     let names: Vec<String> = held.iter().map(|m| format!("`{m}`")).collect();
     format!("modules there: {}", names.join(", "))
+}
+
+/// Each registry in order: reachable with how many modules it holds, or the error that says
+/// why not. Exit 1 when one is not reachable.
+fn list_registries(
+    registries: Vec<Named>,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let configured = &context.config.distribution.registries;
+    let rows: Vec<ListedRegistry> = registries
+        .into_iter()
+        .map(|named| {
+            let name = named.name.unwrap_or_default();
+            let kind = configured
+                .iter()
+                .find(|registry| registry.name == name)
+                .map_or("", |registry| registry.location.kind());
+            let held = named.registry.modules();
+            ListedRegistry {
+                kind,
+                address: named.registry.label(),
+                reachable: held.is_ok(),
+                modules: held.as_ref().ok().map(Vec::len),
+                error: held
+                    .err()
+                    .map(|error| crate::registry::transport::describe(&error)),
+                name,
+            }
+        })
+        .collect();
+    printer.data(&rows, || {
+        let mut table = Table::new(["NAME", "TYPE", "ADDRESS", "STATE"]);
+        for row in &rows {
+            let state = match (&row.modules, &row.error) {
+                (Some(1), _) => "reachable, 1 module".to_owned(),
+                (Some(count), _) => format!("reachable, {count} modules"),
+                (None, error) => format!("unreachable: {}", error.as_deref().unwrap_or_default()),
+            };
+            table.row([
+                row.name.clone(),
+                row.kind.to_owned(),
+                row.address.clone(),
+                state,
+            ]);
+        }
+        table
+    })?;
+    Ok(if rows.iter().all(|row| row.reachable) {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
 }

@@ -18,12 +18,14 @@ use serde::Deserialize;
 use self::interpolate::resolve;
 pub use self::layers::env_var_for;
 use self::layers::{apply_env_overrides, flatten, unflatten};
-use crate::address::Remote;
 use crate::names::ModuleName;
 
 mod interpolate;
 mod layers;
+mod registries;
 mod typed;
+
+pub use self::registries::{ConfiguredRegistry, DEFAULT_NAME, Location};
 
 /// The defaults compiled into the binary.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("defaults.toml");
@@ -146,10 +148,11 @@ pub struct Distribution {
     pub pack_path: PathBuf,
     pub registry_path: PathBuf,
     pub cache_path: PathBuf,
-    /// The remote registry (`registry_type` with `registry_url`); none when packs are shared
-    /// through the local directories only.
+    /// The registries packs are asked of after the local directories, in order:
+    /// `[[distribution.registries]]`, or the one `registry_type` with `registry_url` name; none
+    /// when packs are shared through the local directories only.
     #[serde(skip)]
-    pub registry: Option<Remote>,
+    pub registries: Vec<ConfiguredRegistry>,
     pub unpack_max_entries: u64,
     pub unpack_max_bytes: u64,
     /// The deadline of the whole command's network work, counted from its start: every fetch,
@@ -254,7 +257,15 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
     }
 
     typed::check(&resolved, &entries)?;
-    let remote = typed::take_remote(&mut resolved, &entries)?;
+    let rank = |origin: &Origin| layer_rank(origin, sources);
+    let single = typed::take_remote(&mut resolved, &entries)?.map(|remote| {
+        let set_by = [typed::REGISTRY_TYPE, typed::REGISTRY_URL]
+            .iter()
+            .filter_map(|key| entries.get(*key))
+            .map(|entry| rank(&entry.origin));
+        (remote, set_by.max().unwrap_or(0))
+    });
+    let registries = registries::take(&mut resolved, &entries, single, &rank, sources.base_dir)?;
     for key in PATH_KEYS {
         if let Some(toml::Value::String(path)) = resolved.get_mut(*key) {
             *path = absolutize(sources.base_dir, Path::new(path))
@@ -268,8 +279,19 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigError> {
         .try_into()
         .map_err(|error: toml::de::Error| ConfigError::Invalid(error.to_string()))?;
     config.ignored = ignored;
-    config.distribution.registry = remote;
+    config.distribution.registries = registries;
     Ok(config)
+}
+
+/// The place of the layer that set a value, in the order layers apply: the embedded defaults,
+/// the base's defaults, the user's file, the environment.
+fn layer_rank(origin: &Origin, sources: &Sources<'_>) -> u8 {
+    match origin {
+        Origin::Embedded => 0,
+        Origin::File(path) if sources.base_defaults.as_ref() == Some(path) => 1,
+        Origin::File(_) => 2,
+        Origin::Env(_) => 3,
+    }
 }
 
 /// A warning for each of [`IGNORED_KEYS`] that a layer set to other than its default.
@@ -524,7 +546,15 @@ mod tests {
         for (text, expected) in cases {
             let config =
                 load_with(&[("config.toml", &format!("[distribution]\n{text}"))], &[]).expect(text);
-            let remote = config.distribution.registry.map(|remote| remote.display());
+            let remote =
+                config
+                    .distribution
+                    .registries
+                    .first()
+                    .map(|registry| match &registry.location {
+                        Location::Remote(remote) => remote.display(),
+                        Location::Directory(path) => path.display().to_string(),
+                    });
             assert_eq!(remote.as_deref(), expected, "{text}");
         }
         let config = load_with(&[], &[]).expect("defaults");

@@ -1,5 +1,5 @@
 //! The values that name a thing, parsed into their types when the configuration loads: the
-//! remote registry (`registry_type` with `registry_url`), the core's module name and version,
+//! remote registry (`registry_type` with `registry_url`; the list of them is `registries.rs`'s), the core's module name and version,
 //! the modules directory of an infra, the paths, the bounds above zero. A value that names
 //! nothing is an error naming the key and the layer that set it (a file, a variable), never a
 //! setting that quietly does nothing later. Nothing outside [`super`] parses these again.
@@ -16,7 +16,7 @@ use crate::address::{HttpUrl, OciUrl, Remote};
 /// `distribution.registry_type`: where packs are shared beyond this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum RegistryKind {
+pub(super) enum RegistryKind {
     /// Only the local directories (`pack_path`, `registry_path`).
     Local,
     /// An OCI registry at `registry_url`.
@@ -25,8 +25,8 @@ enum RegistryKind {
     Http,
 }
 
-const REGISTRY_TYPE: &str = "distribution.registry_type";
-const REGISTRY_URL: &str = "distribution.registry_url";
+pub(super) const REGISTRY_TYPE: &str = "distribution.registry_type";
+pub(super) const REGISTRY_URL: &str = "distribution.registry_url";
 
 /// A check of one key's text: what is wrong with it, if anything.
 type Check = fn(&str) -> Result<(), String>;
@@ -159,7 +159,11 @@ pub(super) fn take_remote(
         .map_err(|error| invalid(REGISTRY_URL, entries, error.to_string()))
 }
 
-fn invalid(key: &str, entries: &BTreeMap<String, Entry>, message: String) -> ConfigError {
+pub(super) fn invalid(
+    key: &str,
+    entries: &BTreeMap<String, Entry>,
+    message: String,
+) -> ConfigError {
     ConfigError::InvalidValue {
         key: key.to_owned(),
         origin: entries

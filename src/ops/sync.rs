@@ -30,6 +30,9 @@ use crate::version_spec::VersionSpec;
 pub struct SyncedEntry {
     pub entry: LockEntry,
     pub result: anyhow::Result<Change>,
+    /// The registry that gave its pack this time, when one did: not always the source the lock
+    /// records (a mirror down, the upstream gave the same bytes).
+    pub served_by: Option<String>,
 }
 
 /// What one entry needs.
@@ -63,6 +66,10 @@ pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
     let entries: Vec<SyncedEntry> = planned
         .into_iter()
         .map(|(entry, step)| {
+            let served_by = match &step {
+                Ok(Step::Vendor { verified, .. }) => Some(verified.label.clone()),
+                _ => None,
+            };
             let result = step.and_then(|step| {
                 // Most entries of a synced infra need nothing: no savepoint, and no copy of the
                 // manifests (a copy per entry would cost the square of the infra's size).
@@ -81,7 +88,11 @@ pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
                     change
                 })
             });
-            SyncedEntry { entry, result }
+            SyncedEntry {
+                entry,
+                result,
+                served_by,
+            }
         })
         .collect();
     let mut links = Vec::new();

@@ -1,6 +1,13 @@
 //! [`Chain`]: registries asked in order, the first that has a pack giving it; for a pinned
-//! pack, the first that has the very bytes pinned.
+//! pack, the first that has the very bytes pinned. A configured registry (one of
+//! `[[distribution.registries]]`, by name) that cannot be read is passed over for the rest of
+//! the run, with a warning naming it, when another follows it: what a pack is, is its hash, so
+//! the next registry's copy is verified against the same record and pin.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, PoisonError};
+
+use super::configured::Warnings;
 use super::{FetchError, Fetched, Registry, RegistryError, Trust, VerifiedPack, VersionEntry};
 use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
@@ -9,17 +16,85 @@ use crate::names::{ModuleName, PackRef};
 /// last one is the answer when none has it.
 pub struct Chain {
     pub(super) registries: Vec<Box<dyn Registry>>,
+    /// The configured name of each registry: one that has a name may be passed over.
+    names: Vec<Option<String>>,
+    /// The registries passed over in this run.
+    skipped: Mutex<BTreeSet<usize>>,
+    warnings: Warnings,
     /// What [`Registry::prefetch`] fetched from the first registry to learn that it has a
     /// pack: kept for the fetch that follows, so the pack is not read twice.
-    probed: std::sync::Mutex<std::collections::BTreeMap<PackRef, Fetched>>,
+    probed: Mutex<BTreeMap<PackRef, Fetched>>,
 }
 
 impl Chain {
-    pub(super) fn new(registries: Vec<Box<dyn Registry>>) -> Self {
+    /// `links`: each registry in order, with its configured name when it has one.
+    pub(super) fn new(links: Vec<(Option<String>, Box<dyn Registry>)>, warnings: Warnings) -> Self {
+        let (names, registries) = links.into_iter().unzip();
         Self {
             registries,
-            probed: std::sync::Mutex::default(),
+            names,
+            skipped: Mutex::default(),
+            warnings,
+            probed: Mutex::default(),
         }
+    }
+
+    fn is_skipped(&self, index: usize) -> bool {
+        self.skipped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&index)
+    }
+
+    /// Passes over the `index`th registry for the rest of the run when `error` says it cannot
+    /// be read (not that it lacks something) and it is a configured one with another after it;
+    /// the first time, with a warning naming it. Whether it was passed over.
+    fn pass_over(&self, index: usize, error: &RegistryError) -> bool {
+        let Some(name) = self.names.get(index).and_then(Option::as_ref) else {
+            return false;
+        };
+        if error.is_not_found() || index + 1 >= self.registries.len() {
+            return false;
+        }
+        let newly = self
+            .skipped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(index);
+        if newly {
+            self.warnings.push(format!(
+                "the registry `{name}` (`{}`) cannot be read, asking the next one for the rest of this run: {}",
+                self.registries[index].label(),
+                super::transport::describe(error)
+            ));
+        }
+        true
+    }
+
+    /// The registries still asked in this run, with their places.
+    fn asked(&self) -> impl Iterator<Item = (usize, &dyn Registry)> {
+        self.registries
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !self.is_skipped(*index))
+            .map(|(index, registry)| (index, registry.as_ref()))
+    }
+
+    /// `ask` of each registry still asked, in order; one that cannot answer is passed over
+    /// when it may be (see [`Chain::pass_over`]).
+    fn each<T>(
+        &self,
+        ask: impl Fn(&dyn Registry) -> Result<T, RegistryError>,
+    ) -> Result<Vec<T>, RegistryError> {
+        let mut answers = Vec::new();
+        for (index, registry) in self.asked() {
+            match ask(registry) {
+                Ok(answer) => answers.push(answer),
+                Err(error) if self.pass_over(index, &error) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(answers)
     }
 
     /// `registry` (the `index`th of the chain) fetching `pack`: from what prefetch kept, for
@@ -34,7 +109,7 @@ impl Chain {
             && let Some(fetched) = self
                 .probed
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unwrap_or_else(PoisonError::into_inner)
                 .remove(pack)
         {
             return Ok(fetched);
@@ -50,8 +125,8 @@ impl Chain {
     ) -> Result<(usize, Fetched), FetchError> {
         let mut mismatch = None;
         let mut not_found = None;
-        for (index, registry) in self.registries.iter().enumerate() {
-            match self.fetch_from(index, registry.as_ref(), pack) {
+        for (index, registry) in self.asked() {
+            match self.fetch_from(index, registry, pack) {
                 Ok(fetched) if pinned.is_none_or(|pinned| fetched.entry.sha256 == *pinned) => {
                     return Ok((index, fetched));
                 }
@@ -65,26 +140,26 @@ impl Chain {
                     }
                 }
                 Err(error) if error.is_not_found() => not_found = Some(error),
+                Err(error) if self.pass_over(index, &error) => {}
                 Err(error) => return Err(error.into()),
             }
         }
-        Err(mismatch.unwrap_or_else(|| {
-            not_found
-                .unwrap_or_else(|| RegistryError::UnknownModule {
-                    module: pack.module.clone(),
-                    registry: self.label(),
-                    provider_pack: None,
-                })
-                .into()
-        }))
+        Err(mismatch.unwrap_or_else(|| self.none_has(pack, not_found).into()))
+    }
+
+    /// The answer when no registry has `pack`: the last "not found", else one naming the chain.
+    fn none_has(&self, pack: &PackRef, not_found: Option<RegistryError>) -> RegistryError {
+        not_found.unwrap_or_else(|| RegistryError::UnknownModule {
+            module: pack.module.clone(),
+            registry: self.label(),
+            provider_pack: None,
+        })
     }
 
     /// Another registry of the chain (than `serving`) whose record has `pack` with the bytes
     /// `sha256`, signed: where a signature to publish already is.
     fn signed_elsewhere(&self, serving: usize, pack: &PackRef, sha256: &Sha256) -> Option<String> {
-        self.registries
-            .iter()
-            .enumerate()
+        self.asked()
             .filter(|(index, _)| *index != serving)
             .find(|(_, registry)| {
                 registry.index(&pack.module).is_ok_and(|entries| {
@@ -128,20 +203,14 @@ impl Registry for Chain {
     }
 
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
-        let mut modules = Vec::new();
-        for registry in &self.registries {
-            modules.extend(registry.modules()?);
-        }
+        let mut modules: Vec<ModuleName> = self.each(|registry| registry.modules())?.concat();
         modules.sort();
         modules.dedup();
         Ok(modules)
     }
 
     fn versions(&self, module: &ModuleName) -> Result<Vec<semver::Version>, RegistryError> {
-        let mut versions = Vec::new();
-        for registry in &self.registries {
-            versions.extend(registry.versions(module)?);
-        }
+        let mut versions = self.each(|registry| registry.versions(module))?.concat();
         versions.sort();
         versions.dedup();
         Ok(versions)
@@ -150,10 +219,11 @@ impl Registry for Chain {
     fn index_many(&self, modules: &[ModuleName]) -> Vec<Result<Vec<VersionEntry>, RegistryError>> {
         let mut merged: Vec<Result<Vec<VersionEntry>, RegistryError>> =
             modules.iter().map(|_| Ok(Vec::new())).collect();
-        for registry in &self.registries {
+        for (index, registry) in self.asked() {
             for (slot, result) in merged.iter_mut().zip(registry.index_many(modules)) {
                 if let Ok(entries) = slot {
                     match result {
+                        Err(error) if self.pass_over(index, &error) => {}
                         Ok(more) => {
                             for entry in more {
                                 if !entries.iter().any(|known| known.version == entry.version) {
@@ -176,11 +246,9 @@ impl Registry for Chain {
     /// one a fetch gets).
     fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
         let mut entries: Vec<VersionEntry> = Vec::new();
-        for registry in &self.registries {
-            for entry in registry.index(module)? {
-                if !entries.iter().any(|known| known.version == entry.version) {
-                    entries.push(entry);
-                }
+        for entry in self.each(|registry| registry.index(module))?.concat() {
+            if !entries.iter().any(|known| known.version == entry.version) {
+                entries.push(entry);
             }
         }
         entries.sort_by(|a, b| a.version.cmp(&b.version));
@@ -191,26 +259,23 @@ impl Registry for Chain {
         &self,
         module: &ModuleName,
     ) -> Result<std::collections::BTreeSet<semver::Version>, RegistryError> {
-        let mut yanked = std::collections::BTreeSet::new();
-        for registry in &self.registries {
-            yanked.extend(registry.yanked(module)?);
-        }
-        Ok(yanked)
+        Ok(self
+            .each(|registry| registry.yanked(module))?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
         let mut last = None;
-        for (index, registry) in self.registries.iter().enumerate() {
-            match self.fetch_from(index, registry.as_ref(), pack) {
+        for (index, registry) in self.asked() {
+            match self.fetch_from(index, registry, pack) {
                 Err(error) if error.is_not_found() => last = Some(error),
+                Err(error) if self.pass_over(index, &error) => {}
                 result => return result,
             }
         }
-        Err(last.unwrap_or_else(|| RegistryError::UnknownModule {
-            module: pack.module.clone(),
-            registry: self.label(),
-            provider_pack: None,
-        }))
+        Err(self.none_has(pack, last))
     }
 
     /// The first registry that has the pack gives it; for a pinned pack, the first whose record
@@ -239,9 +304,12 @@ impl Registry for Chain {
         pack: &PackRef,
         sha256: &Sha256,
     ) -> Result<Option<Vec<u8>>, RegistryError> {
-        for registry in &self.registries {
-            if let Some(bytes) = registry.provenance(pack, sha256)? {
-                return Ok(Some(bytes));
+        for (index, registry) in self.asked() {
+            match registry.provenance(pack, sha256) {
+                Ok(Some(bytes)) => return Ok(Some(bytes)),
+                Ok(None) => {}
+                Err(error) if self.pass_over(index, &error) => {}
+                Err(error) => return Err(error),
             }
         }
         Ok(None)
@@ -265,7 +333,7 @@ impl Registry for Chain {
                 Ok(fetched) => {
                     self.probed
                         .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .unwrap_or_else(PoisonError::into_inner)
                         .insert(pack.clone(), fetched);
                 }
                 Err(_) => missing.push(pack.clone()),

@@ -9,11 +9,12 @@
 //! addresses are [`crate::address`]'s.
 //!
 //! A command builds its registry once, with [`Registries::open`] (honouring `--registry` and
-//! `distribution.registry`, parsed when the configuration loaded), and passes it down; domain functions receive a `&dyn Registry`,
+//! `distribution.registries`, parsed when the configuration loaded), and passes it down; domain functions receive a `&dyn Registry`,
 //! never the whole context. [`Registry::fetch_verified`] is the one way a pack reaches an infra:
 //! fetched, then checked against what the registry records and the trusted keys.
 
 mod chain;
+pub mod configured;
 pub mod directory;
 pub mod http;
 pub mod loose;
@@ -31,6 +32,7 @@ use verify_fetched::verify_or_refetch;
 use std::path::PathBuf;
 
 pub use chain::Chain;
+pub use configured::{Named, Warnings};
 pub use directory::DirectoryRegistry;
 pub use metadata::{DocTests, ModuleMetadata, VersionEntry};
 
@@ -85,6 +87,11 @@ pub enum RegistryError {
         registry: String,
         reason: String,
     },
+    #[error(
+        "the configuration names several remote registries ({}): this command writes to one\nhint: say which with `--registry NAME`",
+        names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+    )]
+    WhichRemote { names: Vec<String> },
     #[error(transparent)]
     Address(#[from] AddressError),
     #[error(transparent)]
@@ -343,11 +350,12 @@ pub trait Registry {
     }
 }
 
-/// The registries of one command: the configured directory, and the remote one (`--registry`,
-/// else `distribution.registry_type`/`registry_url`), if any.
+/// The registries of one command: the configured directory, and the registries after it (the
+/// one `--registry` names, else the configured ones, in order; see [`configured`]).
 pub struct Registries {
     pub local: DirectoryRegistry,
-    pub remote: Option<Box<dyn Registry>>,
+    pub configured: Vec<Named>,
+    warnings: Warnings,
 }
 
 /// What [`Registries::open`] needs to know.
@@ -356,34 +364,31 @@ pub struct RegistryOptions<'a> {
     pub config: &'a Config,
     pub env: &'a std::collections::BTreeMap<String, String>,
     pub cwd: &'a std::path::Path,
-    /// `--registry URL|DIR`.
+    /// `--registry NAME|URL|DIR`.
     pub flag: Option<&'a str>,
     pub offline: bool,
+    /// Where a chain's warnings go (a registry passed over).
+    pub warnings: &'a Warnings,
 }
 
 impl Registries {
     pub fn open(options: &RegistryOptions<'_>) -> Result<Self, RegistryError> {
-        let local = DirectoryRegistry::from_config(options.config);
-        let remote = match options.flag {
-            Some(flag) => Some(open_flag(flag, options)?),
-            None => options
-                .config
-                .distribution
-                .registry
-                .as_ref()
-                .map(|remote| open_remote(remote, options)),
-        };
-        Ok(Self { local, remote })
+        Ok(Self {
+            local: DirectoryRegistry::from_config(options.config),
+            configured: configured::open(options)?,
+            warnings: options.warnings.clone(),
+        })
     }
 
-    /// The remote registry of this run, without opening it: `--registry URL`, else the
-    /// configured one; none for `--registry DIR` or a local configuration.
+    /// The remote registry of this run, without opening it: `--registry NAME|URL`, else the
+    /// configuration's only remote one; none for a directory or a local configuration.
     pub fn remote_address(options: &RegistryOptions<'_>) -> Result<Option<Remote>, RegistryError> {
-        match options.flag {
-            Some(flag) if flag.contains("://") => Ok(Some(Remote::parse(flag)?)),
-            Some(_) => Ok(None),
-            None => Ok(options.config.distribution.registry.clone()),
-        }
+        configured::remote_address(options)
+    }
+
+    /// The directory `--registry` names (by name, or as a path), when it names one.
+    pub fn flag_directory(options: &RegistryOptions<'_>) -> Option<PathBuf> {
+        configured::flag_directory(options)
     }
 
     /// The remote registry as an OCI one, for what only OCI does (publishing).
@@ -396,16 +401,21 @@ impl Registries {
         })
     }
 
-    /// The local directory first, then the remote.
+    /// The local directory first, then the others in order.
     pub fn chain(self) -> Chain {
-        let mut registries: Vec<Box<dyn Registry>> = vec![Box::new(self.local)];
-        registries.extend(self.remote);
-        Chain::new(registries)
+        let mut links: Vec<(Option<String>, Box<dyn Registry>)> =
+            vec![(None, Box::new(self.local))];
+        links.extend(
+            self.configured
+                .into_iter()
+                .map(|named| (named.name, named.registry)),
+        );
+        Chain::new(links, self.warnings)
     }
 
     /// `first` (loose artifacts), the local directory, the sources a lock records that are
-    /// neither (`recorded`: each pack's source and module; see [`recorded`]), then the remote:
-    /// where the commands that change an infra look.
+    /// none of the others (`recorded`: each pack's source and module; see [`recorded`]), then
+    /// the configured registries in order: where the commands that change an infra look.
     pub fn chain_recorded<'a>(
         self,
         first: Vec<Box<dyn Registry>>,
@@ -413,27 +423,42 @@ impl Registries {
         options: &RegistryOptions<'_>,
     ) -> Chain {
         let mut opened = vec![self.local.label()];
-        opened.extend(self.remote.as_ref().map(|remote| remote.label()));
+        opened.extend(self.configured.iter().map(|named| named.registry.label()));
         opened.extend(first.iter().map(|registry| registry.label()));
-        let mut registries = first;
-        registries.push(Box::new(self.local));
+        let mut links: Vec<(Option<String>, Box<dyn Registry>)> =
+            first.into_iter().map(|registry| (None, registry)).collect();
+        links.push((None, Box::new(self.local)));
         for source in recorded::Recorded::from_lock(recorded, &opened, options) {
-            registries.push(Box::new(source));
+            links.push((None, Box::new(source)));
         }
-        registries.extend(self.remote);
-        Chain::new(registries)
+        links.extend(
+            self.configured
+                .into_iter()
+                .map(|named| (named.name, named.registry)),
+        );
+        Chain::new(links, self.warnings)
     }
 
-    /// The remote registry when there is one, else the local directory: what `registry list`
-    /// shows.
-    pub fn primary(self) -> Box<dyn Registry> {
-        self.remote.unwrap_or_else(|| Box::new(self.local))
+    /// What `registry list <module>` reads: the registry after the local directory (the
+    /// configured ones as a chain, when several), else the local directory.
+    pub fn primary(mut self) -> Box<dyn Registry> {
+        match self.configured.len() {
+            0 => Box::new(self.local),
+            1 => self.configured.remove(0).registry,
+            _ => Box::new(Chain::new(
+                self.configured
+                    .into_iter()
+                    .map(|named| (named.name, named.registry))
+                    .collect(),
+                self.warnings,
+            )),
+        }
     }
 }
 
 /// `--registry oci://host/namespace`, `--registry https://host/path` (a static HTTP registry),
 /// or `--registry DIR` (a `distribution/` directory with `packages/` and `registry/`).
-fn open_flag(
+pub(crate) fn open_flag(
     flag: &str,
     options: &RegistryOptions<'_>,
 ) -> Result<Box<dyn Registry>, RegistryError> {

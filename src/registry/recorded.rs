@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::loose::{LooseArtifact, LooseError, LooseSource};
-use super::{DirectoryRegistry, Fetched, Registry, RegistryError, RegistryOptions, VersionEntry};
+use super::{
+    DirectoryRegistry, Fetched, Registry, RegistryError, RegistryOptions, VersionEntry, Warnings,
+};
 use crate::address::Remote;
 use crate::config::Config;
 use crate::names::{ModuleName, PackRef};
@@ -25,6 +27,7 @@ struct Options {
     env: BTreeMap<String, String>,
     cwd: PathBuf,
     offline: bool,
+    warnings: Warnings,
 }
 
 impl Options {
@@ -35,6 +38,7 @@ impl Options {
             cwd: &self.cwd,
             flag: None,
             offline: self.offline,
+            warnings: &self.warnings,
         }
     }
 }
@@ -66,6 +70,7 @@ impl Recorded {
             env: options.env.clone(),
             cwd: options.cwd.to_path_buf(),
             offline: options.offline,
+            warnings: options.warnings.clone(),
         };
         by_label
             .into_iter()

@@ -295,22 +295,25 @@ fn man_help_says_where_the_pages_go() {
       -h, --help          Print help
 
     Global options:
-          --base <DIR>          The provisioning base directory [default: `$PROVISIONING`, else the
-                                nearest ancestor holding `config/config.defaults.toml` or `extensions/`]
-          --config <FILE>       A user configuration file layered over the defaults [env:
-                                PROVISIONING_CONFIG]
-          --format <FORMAT>     How to print data on stdout (`toml` and `text` are for `export` only,
-                                `dot` and `mermaid` for `module-loader graph`, `cyclonedx` and `spdx`
-                                for `providers sbom`) [default: table] [possible values: table, json,
-                                yaml, toml, text, dot, mermaid, cyclonedx, spdx]
-      -q, --quiet               Print nothing on stderr but errors
-      -v, --verbose             Print more about what is done
-          --offline             Never use the network
-          --registry <URL|DIR>  The registry for this run: `oci://host[:port]/namespace`, a static HTTP
-                                registry (`https://host/path`), or a `distribution/` directory [default:
-                                `distribution.registry_type` and `registry_url`]
-          --color <COLOR>       When to color status output (`NO_COLOR` turns it off in `auto`)
-                                [default: auto] [possible values: auto, always, never]
+          --base <DIR>               The provisioning base directory [default: `$PROVISIONING`, else the
+                                     nearest ancestor holding `config/config.defaults.toml` or
+                                     `extensions/`]
+          --config <FILE>            A user configuration file layered over the defaults [env:
+                                     PROVISIONING_CONFIG]
+          --format <FORMAT>          How to print data on stdout (`toml` and `text` are for `export`
+                                     only, `dot` and `mermaid` for `module-loader graph`, `cyclonedx`
+                                     and `spdx` for `providers sbom`) [default: table] [possible values:
+                                     table, json, yaml, toml, text, dot, mermaid, cyclonedx, spdx]
+      -q, --quiet                    Print nothing on stderr but errors
+      -v, --verbose                  Print more about what is done
+          --offline                  Never use the network
+          --registry <NAME|URL|DIR>  The only registry for this run: a name of
+                                     `[[distribution.registries]]`, `oci://host[:port]/namespace`, a
+                                     static HTTP registry (`https://host/path`), or a `distribution/`
+                                     directory [default: `distribution.registries` in order, or
+                                     `registry_type` and `registry_url`]
+          --color <COLOR>            When to color status output (`NO_COLOR` turns it off in `auto`)
+                                     [default: auto] [possible values: auto, always, never]
     --- stderr
     ");
 }
@@ -395,22 +398,25 @@ fn a_subcommands_help_lists_the_global_options_apart() {
       -h, --help                         Print help
 
     Global options:
-          --base <DIR>          The provisioning base directory [default: `$PROVISIONING`, else the
-                                nearest ancestor holding `config/config.defaults.toml` or `extensions/`]
-          --config <FILE>       A user configuration file layered over the defaults [env:
-                                PROVISIONING_CONFIG]
-          --format <FORMAT>     How to print data on stdout (`toml` and `text` are for `export` only,
-                                `dot` and `mermaid` for `module-loader graph`, `cyclonedx` and `spdx`
-                                for `providers sbom`) [default: table] [possible values: table, json,
-                                yaml, toml, text, dot, mermaid, cyclonedx, spdx]
-      -q, --quiet               Print nothing on stderr but errors
-      -v, --verbose             Print more about what is done
-          --offline             Never use the network
-          --registry <URL|DIR>  The registry for this run: `oci://host[:port]/namespace`, a static HTTP
-                                registry (`https://host/path`), or a `distribution/` directory [default:
-                                `distribution.registry_type` and `registry_url`]
-          --color <COLOR>       When to color status output (`NO_COLOR` turns it off in `auto`)
-                                [default: auto] [possible values: auto, always, never]
+          --base <DIR>               The provisioning base directory [default: `$PROVISIONING`, else the
+                                     nearest ancestor holding `config/config.defaults.toml` or
+                                     `extensions/`]
+          --config <FILE>            A user configuration file layered over the defaults [env:
+                                     PROVISIONING_CONFIG]
+          --format <FORMAT>          How to print data on stdout (`toml` and `text` are for `export`
+                                     only, `dot` and `mermaid` for `module-loader graph`, `cyclonedx`
+                                     and `spdx` for `providers sbom`) [default: table] [possible values:
+                                     table, json, yaml, toml, text, dot, mermaid, cyclonedx, spdx]
+      -q, --quiet                    Print nothing on stderr but errors
+      -v, --verbose                  Print more about what is done
+          --offline                  Never use the network
+          --registry <NAME|URL|DIR>  The only registry for this run: a name of
+                                     `[[distribution.registries]]`, `oci://host[:port]/namespace`, a
+                                     static HTTP registry (`https://host/path`), or a `distribution/`
+                                     directory [default: `distribution.registries` in order, or
+                                     `registry_type` and `registry_url`]
+          --color <COLOR>            When to color status output (`NO_COLOR` turns it off in `auto`)
+                                     [default: auto] [possible values: auto, always, never]
     --- stderr
     ");
 }

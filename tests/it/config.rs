@@ -154,3 +154,83 @@ fn values_that_name_nothing_are_config_errors_naming_the_key_and_the_file() {
     hint: `.` is the base directory
     ");
 }
+
+/// `[[distribution.registries]]` mistakes are configuration errors naming the key, the entry
+/// and the file, before any registry is asked; one layer giving both the list and the single
+/// keys says it one way too many.
+#[test]
+fn registry_list_errors_name_the_entry() {
+    let context = TestContext::examples();
+    let entry = |name: &str, kind: &str, place: &str| {
+        format!("[[distribution.registries]]\nname = \"{name}\"\ntype = \"{kind}\"\n{place}\n")
+    };
+    let oci = "url = \"oci://127.0.0.1:5000/p\"";
+    let cases = [
+        entry("mirror", "oci", oci) + &entry("mirror", "oci", oci),
+        entry("mirror", "local", oci),
+        entry("Mirror", "oci", oci),
+        entry("mirror", "ftp", oci),
+        format!(
+            "[distribution]\nregistry_type = \"oci\"\nregistry_url = \"oci://127.0.0.1:5000/p\"\n{}",
+            entry("mirror", "oci", oci)
+        ),
+    ];
+    let mut outputs = Vec::new();
+    for case in cases {
+        context.write("user.toml", &case);
+        outputs.push(
+            context
+                .run(["--config", "user.toml", "registry", "list"])
+                .to_string(),
+        );
+    }
+    assert_snapshot!(outputs.join("\n"), @"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: failed to load the configuration
+          caused by: configuration key `distribution.registries` in `[BASE]/user.toml`: entry 2: the name `mirror` is given twice: each registry needs its own
+
+        exit: 1
+        --- stdout
+        --- stderr
+        error: failed to load the configuration
+          caused by: configuration key `distribution.registries` in `[BASE]/user.toml`: entry 1: `mirror` is `local`: it needs a `path` (a `distribution/` directory), and no `url`
+
+        exit: 1
+        --- stdout
+        --- stderr
+        error: failed to load the configuration
+          caused by: configuration key `distribution.registries` in `[BASE]/user.toml`: entry 1: `Mirror` is not a valid name: it must start with a lower-case letter or digit and hold only `a-z`, `0-9`, `_` and `-`
+
+        exit: 1
+        --- stdout
+        --- stderr
+        error: failed to load the configuration
+          caused by: configuration key `distribution.registries` in `[BASE]/user.toml`: entry 1: unknown variant `ftp`, expected one of `local`, `oci`, `http`
+
+        exit: 1
+        --- stdout
+        --- stderr
+        error: failed to load the configuration
+          caused by: configuration key `distribution.registries` in `[BASE]/user.toml`: `registry_type`/`registry_url` and `[[distribution.registries]]` are both set here: say it one way
+        hint: make the single registry an entry of the list
+        ");
+}
+
+/// With two remote registries configured, a command that writes to one asks which.
+#[test]
+fn publishing_with_two_remote_registries_asks_which() {
+    let context = TestContext::examples();
+    context.write(
+        "user.toml",
+        "[[distribution.registries]]\nname = \"mirror\"\ntype = \"oci\"\nurl = \"oci://127.0.0.1:5000/mirror\"\n[[distribution.registries]]\nname = \"upstream\"\ntype = \"oci\"\nurl = \"oci://127.0.0.1:5000/p\"\n",
+    );
+    assert_snapshot!(context.run(["--config", "user.toml", "pack", "publish"]), @"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: the configuration names several remote registries (`mirror`, `upstream`): this command writes to one
+        hint: say which with `--registry NAME`
+        ");
+}

@@ -45,6 +45,7 @@ mod provenance;
 mod races;
 mod readme;
 mod reads;
+mod registries;
 mod remove;
 mod signing;
 mod site;

@@ -185,7 +185,15 @@ fn the_local_directory_serves_a_pinned_pack_only_with_the_pinned_bytes() {
     team.run(["pack", "core"]).success();
     team.run(["pack", "provider", "aws"]).success();
     let seen = server.requests().len();
-    assert_restored_both(run(&team, &url, &["providers", "sync", "wuji"]));
+    // The core comes from the local directory, which holds its pinned bytes, and says so.
+    assert_snapshot!(run(&team, &url, &["providers", "sync", "wuji"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
+        Restored `provisioning_core` 0.1.0 from `distribution/registry` (verified)
+          Synced 3 modules of `wuji`
+    ");
     // The core's bytes are the same (a deterministic pack of the same source): only `aws_prov`
     // is asked for.
     assert_snapshot!(server.requests()[seen..].join("\n"), @"

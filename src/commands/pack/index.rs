@@ -5,7 +5,7 @@ use anyhow::Context as _;
 
 use crate::Outcome;
 use crate::address::Remote;
-use crate::config::Config;
+use crate::config::{Config, Location};
 use crate::context::Context;
 use crate::printer::Printer;
 use crate::registry::DirectoryRegistry;
@@ -83,10 +83,16 @@ fn report(written: &Written, context: &Context, printer: &Printer) {
 }
 
 /// The address the pages give in their install commands: the configured HTTP registry's, when
-/// there is one.
+/// there is one (and only one).
 fn install_url(config: &Config) -> Option<String> {
-    match &config.distribution.registry {
-        Some(Remote::Http(url)) => Some(url.display()),
-        _ => None,
-    }
+    let mut http = config
+        .distribution
+        .registries
+        .iter()
+        .filter_map(|registry| match &registry.location {
+            Location::Remote(Remote::Http(url)) => Some(url.display()),
+            _ => None,
+        });
+    let url = http.next()?;
+    http.next().is_none().then_some(url)
 }

@@ -10,8 +10,8 @@ use crate::registry::{DirectoryRegistry, Registries, Registry};
 
 /// `pack yank module@version [--reason TEXT] [--undo]`: withdraw a version from resolution (or
 /// restore it), recording why, in
-/// the OCI registry (`--registry oci://…` or the configured one), else in the local registry or
-/// the directory `--registry` names; a static HTTP registry (flag or configuration) is
+/// the OCI registry (`--registry oci://…`, a configured one's name, or the only configured remote
+/// one), else in the local registry or the directory `--registry` names (as a path or by name); a static HTTP registry (flag or configuration) is
 /// read-only, and refused. The version stays: an infra that pins it still installs and syncs it.
 pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let pack = &args.pack;
@@ -28,11 +28,8 @@ pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Re
         report(args, changed, &Registry::label(&oci), printer);
         return Ok(Outcome::Success);
     }
-    let registry = match context.registry_flag.as_deref() {
-        Some(flag) => DirectoryRegistry::in_distribution_dir(
-            &crate::config::absolutize(&context.cwd, std::path::Path::new(flag)),
-            &context.config.paths.base,
-        ),
+    let registry = match Registries::flag_directory(&options) {
+        Some(dir) => DirectoryRegistry::in_distribution_dir(&dir, &context.config.paths.base),
         None => DirectoryRegistry::from_config(&context.config),
     };
     let changed = registry.set_yanked(pack, yanked, args.reason.as_deref(), printer)?;

@@ -69,7 +69,7 @@ fn print_entries(printer: &Printer, results: &[ops::SyncedEntry]) -> usize {
                     "`{}` {} from `{}` (verified)",
                     synced.entry.module,
                     synced.entry.version,
-                    synced.entry.source()
+                    synced.served_by.as_deref().unwrap_or(synced.entry.source())
                 ),
             ),
             Ok(Change::Changed) => printer.status(
