@@ -331,9 +331,9 @@ mod tests {
         );
         assert_eq!(
             merged.render(),
-            "INFRA  MODULE                 STATE\n\
-             a      aws_prov               ok\n\
-             a      provisioning_core      ok\n\
+            "INFRA  MODULE                  STATE\n\
+             a      aws_prov                ok\n\
+             a      provisioning_core       ok\n\
              b      no packs in `b`\n\
              c      failed to validate `c`\n"
         );

@@ -103,8 +103,8 @@ fn workspace<T: Serialize>(
                 let error = error.context(format!("failed to {verb} `{}`", infra.name));
                 printer.error(&error);
                 let message = format!("{error:#}");
-                let mut table = Table::new(["ERROR"]);
-                table.row([message.lines().next().unwrap_or_default().to_owned()]);
+                // The error itself is on stderr: a long one would widen every row.
+                let table = Table::new(["ERROR"]).when_empty("(failed: see the error)");
                 (entry(infra, "error", None, Some(message)), table)
             }
         };

@@ -51,3 +51,4 @@ mod sync;
 mod validate;
 mod vendor;
 mod versions;
+mod workspace;
