@@ -191,7 +191,8 @@ pub enum ProvidersCommand {
     /// Write the software bill of materials of an infra: every module its lock records (pinned
     /// packs with their sha256, signer, license and purl; linked sources marked so) and who
     /// requires whom, as CycloneDX 1.6 JSON (`--format cyclonedx`, the default) or SPDX 2.3 JSON
-    /// (`--format spdx`). Reads the lock and the local registry's metadata only: no network
+    /// (`--format spdx`). Reads the lock and the local registry's metadata only: no network.
+    /// With `--workspace`, one document: each infra a component, with its modules
     Sbom(SbomArgs),
     /// Check every pin of an infra: yanked, signed by a key no longer trusted, without
     /// provenance, or with provenance that does not match. Exit 1 when a pin is yanked or
@@ -201,8 +202,8 @@ pub enum ProvidersCommand {
 
 #[derive(Debug, Args)]
 pub struct SbomArgs {
-    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
-    pub infra: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Write the document into FILE (atomically) instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -6,6 +6,7 @@
 use insta::assert_snapshot;
 
 use crate::common::{Run, StaticServer, TestContext};
+use crate::compliance::{CYCLONEDX_VALIDATE, SPDX_VALIDATE, python};
 
 /// `aws` packed and signed at 1.2.0 and 1.3.1, pinned at 1.2.0 (`~1.2`) in `homelab` and `lab`.
 /// `wuji` is left as the examples have it: its `main.ncl` imports `upcloud_prov`, which it does
@@ -323,4 +324,81 @@ fn cached_artifact_reads(trace: &[String]) -> usize {
         .filter(|line| line.contains("/blobs/sha256/") && line.contains("O_RDONLY"))
         .filter(|line| !line.contains("ENOENT") && !line.contains("O_DIRECTORY"))
         .count()
+}
+
+#[test]
+fn the_sbom_of_a_workspace_is_one_document_with_each_infra_a_component() {
+    let context = pinned_workspace();
+    let cyclonedx = context.run([
+        "providers",
+        "sbom",
+        "--workspace",
+        "--output",
+        "ws.cdx.json",
+    ]);
+    cyclonedx.success();
+    python(CYCLONEDX_VALIDATE, &context.path("ws.cdx.json")).expect("CycloneDX accepts it");
+    let document: serde_json::Value =
+        serde_json::from_str(&context.read("ws.cdx.json")).expect("json");
+    assert_eq!(
+        document["metadata"]["component"]["bom-ref"],
+        "workspace:workspace"
+    );
+    let infras: Vec<String> = document["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .map(|infra| {
+            let modules: Vec<&str> = infra["components"]
+                .as_array()
+                .expect("nested")
+                .iter()
+                .filter_map(|module| module["bom-ref"].as_str())
+                .collect();
+            format!(
+                "{}: {}",
+                infra["bom-ref"].as_str().unwrap_or_default(),
+                modules.join(", ")
+            )
+        })
+        .collect();
+    assert_eq!(
+        infras,
+        [
+            "infra:homelab: homelab/aws_prov@1.2.0, homelab/provisioning_core@0.1.0",
+            "infra:lab: lab/aws_prov@1.2.0, lab/provisioning_core@0.1.0",
+            "infra:wuji: ",
+        ]
+    );
+    assert_eq!(
+        document["dependencies"][0]["dependsOn"],
+        serde_json::json!(["infra:homelab", "infra:lab", "infra:wuji"])
+    );
+
+    let spdx = context.run(["providers", "sbom", "--workspace", "--format", "spdx"]);
+    spdx.success();
+    context.write("ws.spdx.json", &spdx.stdout);
+    python(SPDX_VALIDATE, &context.path("ws.spdx.json")).expect("spdx-tools accepts it");
+    let document: serde_json::Value = serde_json::from_str(&spdx.stdout).expect("json");
+    let contains: Vec<&str> = document["relationships"]
+        .as_array()
+        .expect("relationships")
+        .iter()
+        .filter(|relationship| relationship["relationshipType"] == "CONTAINS")
+        .filter_map(|relationship| relationship["relatedSpdxElement"].as_str())
+        .collect();
+    assert_eq!(
+        contains,
+        ["SPDXRef-Infra-0", "SPDXRef-Infra-1", "SPDXRef-Infra-2"]
+    );
+
+    // An infra whose lock cannot be read is left out, reported, and fails the run.
+    context.write("workspace/infra/lab/providers.manifest.yaml", "{ not yaml");
+    let broken = context.run(["providers", "sbom", "--workspace"]);
+    assert_eq!(broken.code, 1, "{broken}");
+    assert!(
+        broken.stderr.contains("failed to describe `lab`"),
+        "{broken}"
+    );
+    assert!(broken.stdout.contains("infra:homelab") && !broken.stdout.contains("infra:lab\""));
 }
