@@ -220,6 +220,32 @@ impl Table {
         self
     }
 
+    /// One table of several, each under its name in a first column `header` (`INFRA`): the
+    /// header of the first with rows, and each table's rows, or its empty message, after its
+    /// name.
+    pub fn merged(header: &str, tables: Vec<(String, Table)>) -> Table {
+        let mut merged = Table {
+            header: vec![header.to_owned()],
+            ..Table::default()
+        };
+        if let Some((_, first)) = tables.iter().find(|(_, table)| !table.rows.is_empty()) {
+            merged.header.extend(first.header.iter().cloned());
+        }
+        for (name, table) in tables {
+            let name = escape_controls(&name).replace('\n', "\\n");
+            if table.rows.is_empty() {
+                let empty = table.empty.unwrap_or_else(|| "-".to_owned());
+                merged.rows.push(vec![name.clone(), empty]);
+            }
+            for row in table.rows {
+                merged
+                    .rows
+                    .push(std::iter::once(name.clone()).chain(row).collect());
+            }
+        }
+        merged
+    }
+
     pub fn render(&self) -> String {
         if let Some(message) = self.empty.as_ref().filter(|_| self.rows.is_empty()) {
             return format!("{message}\n");
@@ -289,6 +315,28 @@ mod tests {
         let mut table = Table::new(["NAME"]);
         table.row(["a\u{1b}[2Jb\nc".into()]);
         assert_eq!(table.render(), "NAME\na\\u{1b}[2Jb\\nc\n");
+    }
+
+    #[test]
+    fn merged_tables_name_each_part_in_a_first_column() {
+        let mut a = Table::new(["MODULE", "STATE"]);
+        a.row(["aws_prov".into(), "ok".into()]);
+        a.row(["provisioning_core".into(), "ok".into()]);
+        let b = Table::new(["MODULE", "STATE"]).when_empty("no packs in `b`");
+        let mut c = Table::new(["ERROR"]);
+        c.row(["failed to validate `c`".into()]);
+        let merged = Table::merged(
+            "INFRA",
+            vec![("a".into(), a), ("b".into(), b), ("c".into(), c)],
+        );
+        assert_eq!(
+            merged.render(),
+            "INFRA  MODULE                  STATE\n\
+             a      aws_prov                ok\n\
+             a      provisioning_core       ok\n\
+             b      no packs in `b`\n\
+             c      failed to validate `c`\n"
+        );
     }
 
     #[test]

@@ -180,9 +180,9 @@ pub enum ProvidersCommand {
     /// Undo an install; never touches the provider's source
     Remove(RemoveArgs),
     /// What an infra has installed, and in what state
-    Installed(InfraArgs),
+    Installed(TargetArgs),
     /// Check an infra's links and manifests, and evaluate its Nickel
-    Validate(InfraArgs),
+    Validate(TargetArgs),
     /// Write the infra's `Nickel-pkg.ncl`: its installed modules as `'Path` dependencies, so a
     /// package-enabled `nickel` evaluates its `import <module>` as `export` does
     NickelPkg(InfraArgs),
@@ -200,18 +200,19 @@ pub enum ProvidersCommand {
     /// Write the software bill of materials of an infra: every module its lock records (pinned
     /// packs with their sha256, signer, license and purl; linked sources marked so) and who
     /// requires whom, as CycloneDX 1.6 JSON (`--format cyclonedx`, the default) or SPDX 2.3 JSON
-    /// (`--format spdx`). Reads the lock and the local registry's metadata only: no network
+    /// (`--format spdx`). Reads the lock and the local registry's metadata only: no network.
+    /// With `--workspace`, one document: each infra a component, with its modules
     Sbom(SbomArgs),
     /// Check every pin of an infra: yanked, signed by a key no longer trusted, without
     /// provenance, or with provenance that does not match. Exit 1 when a pin is yanked or
     /// untrusted (a CI step); `--offline` checks what the cache holds
-    Audit(InfraArgs),
+    Audit(TargetArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct SbomArgs {
-    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
-    pub infra: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Write the document into FILE (atomically) instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -234,8 +235,8 @@ pub struct ModuleTestArgs {
 
 #[derive(Debug, Args)]
 pub struct OutdatedArgs {
-    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
-    pub infra: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Exit 1 when a pin is behind the newest version its requirement allows (for CI)
     #[arg(long)]
     pub exit_code: bool,
@@ -243,8 +244,15 @@ pub struct OutdatedArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
-    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
-    pub infra: String,
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`).
+    /// With `--workspace` there is none: every name given is a provider to update
+    #[arg(required_unless_present = "workspace")]
+    pub infra: Option<String>,
+    /// Every infra under the workspace's `infra/`, as one: a module moves to the same version in
+    /// every infra that pins it, or in none (one plan over all the infras first, then one
+    /// transaction per infra)
+    #[arg(long)]
+    pub workspace: bool,
     /// The providers to update (and what they need) [default: every pinned module]
     pub providers: Vec<ShortName>,
     /// Print what would change, and change nothing
@@ -269,7 +277,7 @@ pub enum ModuleLoaderCommand {
     /// Unload modules of one kind from an infra; never touches their sources
     Unload(UnloadArgs),
     /// Every module an infra has, of every kind: mode, version, state; and its generated files
-    Installed(InfraArgs),
+    Installed(TargetArgs),
     /// Draw an infra: its modules by kind, their dependencies and capabilities
     /// (`--format dot|mermaid|json`, dot by default)
     Graph(InfraArgs),
@@ -433,10 +441,39 @@ pub struct InfraArgs {
     pub infra: String,
 }
 
+/// `<INFRA>` or `--workspace`: one infra, or every infra of the workspace.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").args(["infra", "workspace"]).required(true)))]
+pub struct TargetArgs {
+    /// The infra: a name under the workspace's `infra/`, or a path (contains `/`, or is `.`)
+    pub infra: Option<String>,
+    /// Every infra under the workspace's `infra/` instead of one: one table with an INFRA
+    /// column, one exit code (the worst); an infra that fails does not stop the others
+    #[arg(long)]
+    pub workspace: bool,
+}
+
+/// What a command runs over: one infra, or every infra of the workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    Infra(&'a str),
+    Workspace,
+}
+
+impl TargetArgs {
+    pub fn target(&self) -> Target<'_> {
+        match &self.infra {
+            Some(infra) if !self.workspace => Target::Infra(infra),
+            // clap requires one of the two, and refuses both.
+            _ => Target::Workspace,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     #[command(flatten)]
-    pub infra: InfraArgs,
+    pub target: TargetArgs,
     /// Hash every vendored file, whatever the stat index in the cache says of it (a file whose size,
     /// times and inode are unchanged is otherwise not read)
     #[arg(long)]

@@ -11,6 +11,7 @@ pub mod pack;
 pub mod providers;
 pub mod registry;
 pub mod test;
+pub mod workspace;
 
 use clap::CommandFactory as _;
 

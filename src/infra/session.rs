@@ -29,6 +29,7 @@ use crate::module::Layout;
 use crate::printer::Printer;
 use crate::registry::directory::DirectoryRegistry;
 use crate::registry::pin_record::RecordedPin;
+use crate::registry::shared::RunCache;
 use crate::registry::{Chain, Registries, Registry};
 use crate::signing::TrustedKey;
 
@@ -62,6 +63,8 @@ pub struct InfraSession<'a> {
     local: DirectoryRegistry,
     registry: OnceCell<Chain>,
     keys: OnceCell<Vec<TrustedKey>>,
+    /// What the other infras of the run share (`--workspace`).
+    shared: Option<&'a RunCache>,
     _held: Held,
 }
 
@@ -99,11 +102,24 @@ impl<'a> InfraSession<'a> {
             local,
             registry: OnceCell::new(),
             keys: OnceCell::new(),
+            shared: None,
             _held: Held {
                 _registry: registry,
                 _infra: infra_lock,
             },
         })
+    }
+
+    /// The session shares the remote registry, and the packs verified, with the other infras of
+    /// the run (`--workspace`).
+    pub fn sharing(mut self, cache: Option<&'a RunCache>) -> Self {
+        self.shared = cache;
+        self
+    }
+
+    /// What the infras of the run share, when it runs over several.
+    pub fn shared(&self) -> Option<&'a RunCache> {
+        self.shared
     }
 
     /// The lock file as read when the session opened, or as the last change committed it.
@@ -179,8 +195,11 @@ impl<'a> InfraSession<'a> {
         // The sources the lock records (an OCI or HTTP registry, a loose artifact) are opened
         // only when a pack is asked of them.
         let options = self.context.registry_options();
-        let chain =
-            Registries::open(&options)?.chain_recorded(first, self.lock().pack_sources(), &options);
+        let registries = match self.shared {
+            Some(cache) => Registries::open_shared(&options, cache)?,
+            None => Registries::open(&options)?,
+        };
+        let chain = registries.chain_recorded(first, self.lock().pack_sources(), &options);
         Ok(self.registry.get_or_init(|| chain))
     }
 

@@ -30,6 +30,7 @@ mod remove;
 mod report;
 mod sync;
 mod update;
+mod update_workspace;
 
 pub use init::{InitOptions, init};
 pub use load::{LoadOptions, load};
@@ -38,6 +39,7 @@ pub use remove::{RemoveOptions, remove};
 pub use report::{Event, Failure, Report};
 pub use sync::{Pruned, SyncReport, SyncedEntry, sync};
 pub use update::{UpdateOptions, UpdateReport, update};
+pub use update_workspace::{WorkspaceUpdate, update_workspace};
 
 /// Removes what killed runs left in the infra (temporary files, staging directories, entries
 /// set aside): every operation starts here, holding the infra's lock, so none is in use.

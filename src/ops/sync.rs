@@ -214,6 +214,7 @@ fn plan(
         };
         planned.push((entry.clone(), step));
     }
+    reuse_verified(session, &mut planned);
     let wanted: Vec<PackRef> = planned
         .iter()
         .filter(|(_, step)| matches!(step, Ok(Step::Fetch { .. })))
@@ -245,6 +246,11 @@ fn plan(
         let recorded = std::mem::take(recorded);
         *step = registry
             .fetch_verified(&pack, &trust, Some(&pin.sha256))
+            .inspect(|verified| {
+                if let Some(cache) = session.shared() {
+                    cache.keep(verified);
+                }
+            })
             .map(|verified| Step::Vendor {
                 verified: Box::new(verified),
                 recorded,
@@ -252,6 +258,26 @@ fn plan(
             .map_err(Into::into);
     }
     Ok(planned)
+}
+
+/// The packs to restore that another infra of the run (`--workspace`) has verified already:
+/// vendored from that, neither fetched nor verified again.
+fn reuse_verified(session: &InfraSession<'_>, planned: &mut [(LockEntry, anyhow::Result<Step>)]) {
+    let Some(cache) = session.shared() else {
+        return;
+    };
+    for (entry, step) in planned {
+        let Ok(Step::Fetch { pin, recorded }) = step else {
+            continue;
+        };
+        let pack = PackRef::new(entry.module.clone(), entry.version.clone());
+        if let Some(verified) = cache.verified(&pack, &pin.sha256) {
+            *step = Ok(Step::Vendor {
+                verified: Box::new(verified),
+                recorded: std::mem::take(recorded),
+            });
+        }
+    }
 }
 
 /// What sync did: each entry's outcome, what it pruned, what it could not delete, and what

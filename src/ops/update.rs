@@ -60,7 +60,34 @@ pub fn update(
     options: &UpdateOptions<'_>,
 ) -> anyhow::Result<UpdateReport> {
     let named = named_modules(session.lock(), options.modules);
-    let plan = versions::plan_update(session, &named, &options.allow_unsigned)?;
+    let prepared = prepare(session, &named, options)?;
+    apply_prepared(session, prepared)
+}
+
+/// An update planned, its packs fetched and verified and the set it leaves checked (unless a
+/// dry run, or nothing moves): nothing is written yet.
+pub struct PreparedUpdate {
+    plan: UpdatePlan,
+    fetched: BTreeMap<ModuleName, VerifiedPack>,
+    dry_run: bool,
+    pub report: UpdateReport,
+}
+
+impl PreparedUpdate {
+    /// The changes it would write.
+    pub fn changes(&self) -> &[VersionChange] {
+        &self.plan.changes
+    }
+}
+
+/// Plans the update of `named` (every pin when empty) in the session's infra, and fetches,
+/// verifies and checks what it moves to, without writing.
+pub fn prepare(
+    session: &InfraSession<'_>,
+    named: &[ModuleName],
+    options: &UpdateOptions<'_>,
+) -> anyhow::Result<PreparedUpdate> {
+    let plan = versions::plan_update(session, named, &options.allow_unsigned)?;
     let mut report = UpdateReport {
         infra: session.infra.name.clone(),
         changes: plan.changes.clone(),
@@ -73,27 +100,49 @@ pub fn update(
         warnings: Vec::new(),
         failures: Vec::new(),
     };
-    if plan.changes.is_empty() || options.dry_run {
+    let mut fetched = BTreeMap::new();
+    if !plan.changes.is_empty() && !options.dry_run {
+        fetched = fetch_all(
+            session,
+            &plan,
+            &options.allow_unsigned,
+            &mut report.failures,
+        )?;
+        if report.failures.is_empty() {
+            refuse_misfit(session, &plan, &fetched, options.catalog)?;
+            report.warnings = fetched.values().filter_map(super::yanked_warning).collect();
+        }
+    }
+    Ok(PreparedUpdate {
+        plan,
+        fetched,
+        dry_run: options.dry_run,
+        report,
+    })
+}
+
+/// Writes a prepared update in one transaction; a dry run, an update that moves nothing, or
+/// one whose packs failed is returned as it is, unwritten.
+pub fn apply_prepared(
+    session: &mut InfraSession<'_>,
+    prepared: PreparedUpdate,
+) -> anyhow::Result<UpdateReport> {
+    let PreparedUpdate {
+        plan,
+        fetched,
+        dry_run,
+        mut report,
+    } = prepared;
+    if plan.changes.is_empty() || dry_run || !report.failures.is_empty() {
         return Ok(report);
     }
-    let fetched = fetch_all(
-        session,
-        &plan,
-        &options.allow_unsigned,
-        &mut report.failures,
-    )?;
-    if !report.failures.is_empty() {
-        return Ok(report);
-    }
-    refuse_misfit(session, &plan, &fetched, options.catalog)?;
-    report.warnings = fetched.values().filter_map(super::yanked_warning).collect();
     apply(session, &plan, &fetched, &mut report.warnings)?;
     report.applied = true;
     Ok(report)
 }
 
 /// A name as the lock has it (`aws`, `provisioning_core`), or a module name (`aws_prov`).
-fn named_modules(lock: &ProvidersLock, names: &[ShortName]) -> Vec<ModuleName> {
+pub(super) fn named_modules(lock: &ProvidersLock, names: &[ShortName]) -> Vec<ModuleName> {
     names
         .iter()
         .map(|name| match lock.get(name) {

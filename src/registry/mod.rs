@@ -23,6 +23,7 @@ pub mod oci;
 pub mod pin_record;
 pub mod recorded;
 pub mod retention;
+pub mod shared;
 pub mod site;
 pub mod transport;
 mod verify_fetched;

@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Component, Inventory, Origin, PROPERTY_PREFIX, TOOL, TOOL_VERSION};
+use super::{
+    Component, Inventory, Origin, PROPERTY_PREFIX, TOOL, TOOL_VERSION, WorkspaceInventory,
+};
 
 /// The infra's own reference in the document.
 fn infra_reference(inventory: &Inventory) -> String {
@@ -14,13 +16,89 @@ fn infra_reference(inventory: &Inventory) -> String {
 
 /// The document, pretty-printed, with a final line break.
 pub fn render(inventory: &Inventory) -> String {
+    let subject = json!({
+        "type": "application",
+        "bom-ref": infra_reference(inventory),
+        "name": inventory.infra,
+        "description": INFRA_DESCRIPTION,
+    });
+    let components = inventory.components.iter().map(component).collect();
+    document(
+        &inventory.created,
+        subject,
+        components,
+        dependencies(inventory),
+    )
+}
+
+const INFRA_DESCRIPTION: &str =
+    "an infrastructure of provisioning: the modules its lock (providers.manifest.yaml) records";
+
+/// A workspace as one document (`providers sbom --workspace`): the workspace is
+/// `metadata.component`, each infra an `application` component with its modules nested in it
+/// (as `<infra>/<module>@<version>`: a module may be in several infras, at several versions),
+/// and `dependencies` the workspace on its infras, each infra on the modules installed by name,
+/// each module on what it requires.
+pub fn render_workspace(workspace: &WorkspaceInventory) -> String {
+    let subject = json!({
+        "type": "application",
+        "bom-ref": format!("workspace:{}", workspace.name),
+        "name": workspace.name,
+        "description": "a workspace of provisioning: its infras, and the modules each one's lock records",
+    });
+    let mut graph = vec![json!({
+        "ref": format!("workspace:{}", workspace.name),
+        "dependsOn": workspace.infras.iter().map(infra_reference).collect::<Vec<_>>(),
+    })];
+    let mut components = Vec::new();
+    for inventory in &workspace.infras {
+        let nested = |reference: &str| format!("{}/{reference}", inventory.infra);
+        let modules: Vec<Value> = inventory
+            .components
+            .iter()
+            .map(|module| {
+                let mut value = component(module);
+                value["bom-ref"] = json!(nested(&module.reference()));
+                value
+            })
+            .collect();
+        components.push(json!({
+            "type": "application",
+            "bom-ref": infra_reference(inventory),
+            "name": inventory.infra,
+            "description": INFRA_DESCRIPTION,
+            "components": modules,
+        }));
+        let own = infra_reference(inventory);
+        let rename = |reference: &Value| match reference.as_str() {
+            Some(reference) if reference != own => json!(nested(reference)),
+            _ => reference.clone(),
+        };
+        for mut entry in dependencies(inventory) {
+            entry["ref"] = rename(&entry["ref"]);
+            if let Some(depends_on) = entry["dependsOn"].as_array() {
+                entry["dependsOn"] = depends_on.iter().map(rename).collect();
+            }
+            graph.push(entry);
+        }
+    }
+    document(&workspace.created, subject, components, graph)
+}
+
+/// The document around a subject, its components and their graph, with its serial number.
+fn document(
+    created: &str,
+    subject: Value,
+    components: Vec<Value>,
+    dependencies: Vec<Value>,
+) -> String {
     let mut document = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
         "version": 1,
         "metadata": {
-            "timestamp": inventory.created,
+            "timestamp": created,
             "tools": {
                 "components": [{
                     "type": "application",
@@ -28,15 +106,10 @@ pub fn render(inventory: &Inventory) -> String {
                     "version": TOOL_VERSION,
                 }],
             },
-            "component": {
-                "type": "application",
-                "bom-ref": infra_reference(inventory),
-                "name": inventory.infra,
-                "description": "an infrastructure of provisioning: the modules its lock (providers.manifest.yaml) records",
-            },
+            "component": subject,
         },
-        "components": inventory.components.iter().map(component).collect::<Vec<_>>(),
-        "dependencies": dependencies(inventory),
+        "components": components,
+        "dependencies": dependencies,
     });
     let serial = super::content_uuid(pretty(&document).as_bytes());
     document["serialNumber"] = Value::String(format!("urn:uuid:{serial}"));

@@ -42,6 +42,17 @@ pub struct Inventory {
     pub components: Vec<Component>,
 }
 
+/// Everything one SBOM of a workspace (`providers sbom --workspace`) says: each infra's
+/// inventory, in infra order.
+#[derive(Debug, Clone)]
+pub struct WorkspaceInventory {
+    /// The workspace directory's name: the document's subject.
+    pub name: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub infras: Vec<Inventory>,
+}
+
 /// One module of the infra.
 #[derive(Debug, Clone)]
 pub struct Component {

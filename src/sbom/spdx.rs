@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Component, Inventory, Origin, TOOL, TOOL_VERSION};
+use super::{Component, Inventory, Origin, TOOL, TOOL_VERSION, WorkspaceInventory};
 use crate::names::ModuleName;
 
 const NOASSERTION: &str = "NOASSERTION";
@@ -31,7 +31,12 @@ pub fn render(inventory: &Inventory) -> String {
         "primaryPackagePurpose": "APPLICATION",
         "comment": "an infrastructure of provisioning: the modules its lock (providers.manifest.yaml) records",
     })];
-    packages.extend(inventory.components.iter().map(package));
+    packages.extend(
+        inventory
+            .components
+            .iter()
+            .map(|component| package(component, package_id(&component.module))),
+    );
     let mut document = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
@@ -43,7 +48,9 @@ pub fn render(inventory: &Inventory) -> String {
         },
         "documentDescribes": [infra_id()],
         "packages": packages,
-        "relationships": relationships(inventory),
+        "relationships": std::iter::once(relationship("SPDXRef-DOCUMENT", "DESCRIBES", infra_id()))
+            .chain(relationships(inventory, infra_id(), &package_id))
+            .collect::<Vec<_>>(),
     });
     let uuid = super::content_uuid(pretty(&document).as_bytes());
     document["documentNamespace"] = Value::String(format!(
@@ -58,9 +65,9 @@ fn pretty(document: &Value) -> String {
     serde_json::to_string_pretty(document).unwrap_or_default() + "\n"
 }
 
-fn package(component: &Component) -> Value {
+fn package(component: &Component, id: String) -> Value {
     let mut value = json!({
-        "SPDXID": package_id(&component.module),
+        "SPDXID": id,
         "name": component.module.as_str(),
         "versionInfo": component.version.to_string(),
         "filesAnalyzed": false,
@@ -114,25 +121,91 @@ fn relationship(from: &str, kind: &str, to: &str) -> Value {
     json!({ "spdxElementId": from, "relationshipType": kind, "relatedSpdxElement": to })
 }
 
-fn relationships(inventory: &Inventory) -> Vec<Value> {
-    let mut relationships = vec![relationship("SPDXRef-DOCUMENT", "DESCRIBES", infra_id())];
+/// The infra (`infra`) depends on the modules installed by name, each module on what it
+/// requires; `id` names a module of the infra.
+fn relationships(
+    inventory: &Inventory,
+    infra: &str,
+    id: &dyn Fn(&ModuleName) -> String,
+) -> Vec<Value> {
+    let mut relationships = Vec::new();
     for component in &inventory.components {
-        let id = package_id(&component.module);
         if component.direct {
-            relationships.push(relationship(infra_id(), "DEPENDS_ON", &id));
+            relationships.push(relationship(infra, "DEPENDS_ON", &id(&component.module)));
         }
     }
     for component in &inventory.components {
-        let id = package_id(&component.module);
+        let from = id(&component.module);
         for dependency in &component.depends_on {
             let known = inventory
                 .components
                 .iter()
                 .any(|other| other.module == *dependency);
             if known {
-                relationships.push(relationship(&id, "DEPENDS_ON", &package_id(dependency)));
+                relationships.push(relationship(&from, "DEPENDS_ON", &id(dependency)));
             }
         }
     }
     relationships
+}
+
+/// A workspace as one document (`providers sbom --workspace`): the document `DESCRIBES` the
+/// workspace, which `CONTAINS` each infra (`SPDXRef-Infra-<n>`, by position: infra names may
+/// hold characters ids do not), each with its modules (`SPDXRef-Package-<n>-<module>`) and
+/// their relationships as in an infra's document.
+pub fn render_workspace(workspace: &WorkspaceInventory) -> String {
+    let workspace_id = "SPDXRef-Workspace";
+    let mut packages = vec![json!({
+        "SPDXID": workspace_id,
+        "name": workspace.name,
+        "downloadLocation": NOASSERTION,
+        "filesAnalyzed": false,
+        "primaryPackagePurpose": "APPLICATION",
+        "comment": "a workspace of provisioning: its infras, and the modules each one's lock records",
+    })];
+    let mut relationships_all = vec![relationship("SPDXRef-DOCUMENT", "DESCRIBES", workspace_id)];
+    for (index, inventory) in workspace.infras.iter().enumerate() {
+        let infra = format!("SPDXRef-Infra-{index}");
+        let id = |module: &ModuleName| {
+            format!(
+                "SPDXRef-Package-{index}-{}",
+                module.as_str().replace('_', ".")
+            )
+        };
+        packages.push(json!({
+            "SPDXID": infra,
+            "name": inventory.infra,
+            "downloadLocation": NOASSERTION,
+            "filesAnalyzed": false,
+            "primaryPackagePurpose": "APPLICATION",
+            "comment": "an infrastructure of provisioning: the modules its lock (providers.manifest.yaml) records",
+        }));
+        packages.extend(
+            inventory
+                .components
+                .iter()
+                .map(|component| package(component, id(&component.module))),
+        );
+        relationships_all.push(relationship(workspace_id, "CONTAINS", &infra));
+        relationships_all.extend(relationships(inventory, &infra, &id));
+    }
+    let mut document = json!({
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": format!("{} (provisioning workspace)", workspace.name),
+        "creationInfo": {
+            "created": workspace.created,
+            "creators": [format!("Tool: {TOOL}-{TOOL_VERSION}")],
+        },
+        "documentDescribes": [workspace_id],
+        "packages": packages,
+        "relationships": relationships_all,
+    });
+    let uuid = super::content_uuid(pretty(&document).as_bytes());
+    document["documentNamespace"] = Value::String(format!(
+        "https://spdx.org/spdxdocs/provisioning-workspace-{}-{uuid}",
+        workspace.name
+    ));
+    pretty(&document)
 }

@@ -17,7 +17,7 @@ fn pinned_and_linked() -> TestContext {
 }
 
 /// Runs `script` with the test venv's `python3` on `file`; panics with its output when it fails.
-fn python(script: &str, file: &Path) -> Result<(), String> {
+pub(crate) fn python(script: &str, file: &Path) -> Result<(), String> {
     let output = Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -35,7 +35,7 @@ fn python(script: &str, file: &Path) -> Result<(), String> {
     }
 }
 
-const CYCLONEDX_VALIDATE: &str = "
+pub(crate) const CYCLONEDX_VALIDATE: &str = "
 import sys
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
@@ -45,7 +45,7 @@ if error is not None:
 ";
 
 /// spdx-tools' own validation (the JSON schema and the spec's rules); exits 1 on any finding.
-const SPDX_VALIDATE: &str = "
+pub(crate) const SPDX_VALIDATE: &str = "
 import sys
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document

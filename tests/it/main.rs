@@ -54,3 +54,4 @@ mod sync;
 mod validate;
 mod vendor;
 mod versions;
+mod workspace;

@@ -1,37 +1,41 @@
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::cli::InfraArgs;
+use crate::cli::TargetArgs;
+use crate::commands::workspace::{self, Each, Verb};
 use crate::context::Context;
-use crate::infra::Infra;
 use crate::infra::state::{self, ModuleStatus};
 use crate::printer::{Printer, Table};
 
 #[derive(Debug, Serialize)]
-struct Installed<'a> {
-    infra: &'a str,
-    providers: &'a [ModuleStatus],
+struct Installed {
+    infra: String,
+    providers: Vec<ModuleStatus>,
 }
 
-/// `providers installed <infra>`: what the infra has, how, and in what state.
+/// `providers installed <infra>|--workspace`: what the infra has, how, and in what state.
 pub fn installed(
-    args: &InfraArgs,
+    args: &TargetArgs,
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let infra = Infra::resolve(context, &args.infra)?;
-    let modules = state::inspect(context, &infra)?;
-    printer.data(
-        &Installed {
-            infra: &infra.name,
-            providers: &modules,
-        },
-        || {
-            status_table(&modules)
-                .when_empty(&format!("no providers installed in `{}`", infra.name))
-        },
-    )?;
-    Ok(Outcome::Success)
+    let verb = Verb {
+        name: "read",
+        prints_one: true,
+    };
+    workspace::run(args.target(), verb, context, printer, |infra, _| {
+        let modules = state::inspect(context, infra)?;
+        let table = status_table(&modules)
+            .when_empty(&format!("no providers installed in `{}`", infra.name));
+        Ok(Each {
+            data: Installed {
+                infra: infra.name.clone(),
+                providers: modules,
+            },
+            table,
+            outcome: Outcome::Success,
+        })
+    })
 }
 
 fn status_table(modules: &[ModuleStatus]) -> Table {

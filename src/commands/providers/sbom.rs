@@ -1,7 +1,10 @@
+use std::path::PathBuf;
+
 use anyhow::Context as _;
 
 use crate::Outcome;
-use crate::cli::{OutputFormat, SbomArgs};
+use crate::cli::{OutputFormat, SbomArgs, Target};
+use crate::commands::workspace::every_infra;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::lockfile::ProvidersLock;
@@ -9,9 +12,10 @@ use crate::printer::Printer;
 use crate::registry::DirectoryRegistry;
 use crate::sbom;
 
-/// `providers sbom <infra> [--format cyclonedx|spdx] [--output FILE]`: the infra's modules as a
-/// CycloneDX or SPDX document, on stdout or written atomically into FILE. Read-only: the lock is
-/// read without taking the infra's lock, as `providers installed` does.
+/// `providers sbom <infra>|--workspace [--format cyclonedx|spdx] [--output FILE]`: the infra's
+/// modules (or every infra's, in one document) as a CycloneDX or SPDX document, on stdout or
+/// written atomically into FILE. Read-only: the locks are read without taking the infras' locks,
+/// as `providers installed` does.
 pub fn sbom(args: &SbomArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
     let spdx = match printer.format {
         OutputFormat::Spdx => true,
@@ -24,16 +28,34 @@ pub fn sbom(args: &SbomArgs, context: &Context, printer: &Printer) -> anyhow::Re
             .into());
         }
     };
-    let infra = Infra::resolve(context, &args.infra)?;
-    let lock_path = infra.lock_path();
-    let lock = ProvidersLock::read(&lock_path)?;
-    let created = crate::time::rfc3339(created(context, &lock_path)?);
-    let local = DirectoryRegistry::from_config(&context.config);
-    let inventory = sbom::inventory(&infra.name, created, &lock, &local);
-    let document = if spdx {
-        sbom::spdx::render(&inventory)
-    } else {
-        sbom::cyclonedx::render(&inventory)
+    let (document, subject, count, outcome) = match args.target.target() {
+        Target::Infra(name) => {
+            let infra = Infra::resolve(context, name)?;
+            let inventory = infra_inventory(context, &infra)?;
+            let document = if spdx {
+                sbom::spdx::render(&inventory)
+            } else {
+                sbom::cyclonedx::render(&inventory)
+            };
+            let count = inventory.components.len();
+            (
+                document,
+                format!("`{}`", infra.name),
+                count,
+                Outcome::Success,
+            )
+        }
+        Target::Workspace => {
+            let (workspace, outcome) = workspace_inventory(context, printer)?;
+            let document = if spdx {
+                sbom::spdx::render_workspace(&workspace)
+            } else {
+                sbom::cyclonedx::render_workspace(&workspace)
+            };
+            let count = workspace.infras.iter().map(|i| i.components.len()).sum();
+            let subject = format!("the workspace ({} infras)", workspace.infras.len());
+            (document, subject, count, outcome)
+        }
     };
     match &args.output {
         Some(path) => {
@@ -43,29 +65,71 @@ pub fn sbom(args: &SbomArgs, context: &Context, printer: &Printer) -> anyhow::Re
             printer.status(
                 "Wrote",
                 format!(
-                    "the {} SBOM of `{}` ({} modules) to `{}`",
+                    "the {} SBOM of {subject} ({count} modules) to `{}`",
                     if spdx { "SPDX" } else { "CycloneDX" },
-                    infra.name,
-                    inventory.components.len(),
                     context.display_path(&path).display()
                 ),
             );
         }
         None => crate::write_stdout(&document)?,
     }
-    Ok(Outcome::Success)
+    Ok(outcome)
 }
 
-/// When the described state came to be: `SOURCE_DATE_EPOCH` when set, else the time the lock
-/// was last written (the epoch for an infra without a lock), so that the same lock gives the
+/// One infra's inventory: its lock, and what the local registry records of its pins.
+fn infra_inventory(context: &Context, infra: &Infra) -> anyhow::Result<sbom::Inventory> {
+    let lock_path = infra.lock_path();
+    let lock = ProvidersLock::read(&lock_path)?;
+    let created = crate::time::rfc3339(created(context, &[lock_path])?);
+    let local = DirectoryRegistry::from_config(&context.config);
+    Ok(sbom::inventory(&infra.name, created, &lock, &local))
+}
+
+/// Every infra's inventory, for one document. An infra whose lock cannot be read is reported
+/// and left out, and the exit code is 1; the others are in the document.
+fn workspace_inventory(
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<(sbom::WorkspaceInventory, Outcome)> {
+    let infras = every_infra(context)?;
+    let mut inventories = Vec::new();
+    let mut outcome = Outcome::Success;
+    for infra in &infras {
+        match infra_inventory(context, infra) {
+            Ok(inventory) => inventories.push(inventory),
+            Err(error) => {
+                printer.error(&error.context(format!("failed to describe `{}`", infra.name)));
+                outcome = Outcome::Failure;
+            }
+        }
+    }
+    let locks: Vec<PathBuf> = infras.iter().map(Infra::lock_path).collect();
+    let workspace = &context.config.paths.workspace;
+    Ok((
+        sbom::WorkspaceInventory {
+            name: workspace.file_name().map_or_else(
+                || "workspace".to_owned(),
+                |name| name.to_string_lossy().into_owned(),
+            ),
+            created: crate::time::rfc3339(created(context, &locks)?),
+            infras: inventories,
+        },
+        outcome,
+    ))
+}
+
+/// When the described state came to be: `SOURCE_DATE_EPOCH` when set, else the time the newest
+/// of the locks was last written (the epoch without any lock), so that the same locks give the
 /// same document.
-fn created(context: &Context, lock_path: &std::path::Path) -> anyhow::Result<u64> {
+fn created(context: &Context, lock_paths: &[PathBuf]) -> anyhow::Result<u64> {
     if context.env.contains_key("SOURCE_DATE_EPOCH") {
         return context.now();
     }
-    Ok(std::fs::metadata(lock_path)
-        .and_then(|metadata| metadata.modified())
-        .ok()
-        .and_then(|modified| modified.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |elapsed| elapsed.as_secs()))
+    Ok(lock_paths
+        .iter()
+        .filter_map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+        .filter_map(|modified| modified.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|elapsed| elapsed.as_secs())
+        .max()
+        .unwrap_or(0))
 }

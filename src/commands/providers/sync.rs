@@ -1,24 +1,65 @@
+use serde::Serialize;
+
 use crate::Outcome;
 use crate::cli::SyncArgs;
+use crate::commands::workspace::{self, Each, Verb};
 use crate::context::Context;
 use crate::infra::lockfile::Mode;
 use crate::infra::session::{Access, InfraSession};
 use crate::infra::state::ModuleStatus;
 use crate::infra::{Change, Infra};
 use crate::ops;
-use crate::printer::Printer;
+use crate::printer::{Printer, Table};
+use crate::registry::shared::RunCache;
 
-/// `providers sync <infra>` (and `module-loader sync`): rebuild the infra's links from its lock,
-/// as a teammate does after `git pull`.
+/// What sync did in one infra, for `--workspace`'s table and `--format json|yaml`.
+#[derive(Debug, Serialize)]
+struct Synced {
+    infra: String,
+    modules: Vec<SyncedModule>,
+    /// What still differs from the lock besides the modules that failed.
+    differences: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct SyncedModule {
+    module: String,
+    version: String,
+    mode: String,
+    /// `restored`, `linked`, `unchanged` or `failed`.
+    result: &'static str,
+}
+
+/// `providers sync <infra>|--workspace` (and `module-loader sync`): rebuild the infra's links
+/// from its lock, as a teammate does after `git pull`.
 pub fn sync(args: &SyncArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let infra = Infra::resolve(context, &args.infra.infra)?;
+    let verb = Verb {
+        name: "sync",
+        prints_one: false,
+    };
+    workspace::run(
+        args.target.target(),
+        verb,
+        context,
+        printer,
+        |infra, shared| one(args, infra, shared, context, printer),
+    )
+}
+
+fn one(
+    args: &SyncArgs,
+    infra: &Infra,
+    shared: Option<&RunCache>,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Each<Synced>> {
     // The registry's lock, then the infra's: what sync restores is not cleaned away meanwhile.
-    let mut session = InfraSession::open(context, infra, Access::Packs, printer)?;
+    let mut session =
+        InfraSession::open(context, infra.clone(), Access::Packs, printer)?.sharing(shared);
     if args.verify {
         session.verify_vendor();
     }
     let report = ops::sync(&mut session)?;
-    let infra = &session.infra;
     let (results, pruned) = (&report.entries, &report.pruned);
     for leftover in &report.leftovers {
         printer.warning(leftover);
@@ -42,18 +83,58 @@ pub fn sync(args: &SyncArgs, context: &Context, printer: &Printer) -> anyhow::Re
             infra.name
         ));
     }
-    if failed + differences > 0 {
-        return Ok(Outcome::Failure);
+    let outcome = if failed + differences > 0 {
+        Outcome::Failure
+    } else {
+        printer.status(
+            "Synced",
+            format!(
+                "{total} module{} of `{}`",
+                if total == 1 { "" } else { "s" },
+                infra.name
+            ),
+        );
+        Outcome::Success
+    };
+    let synced = Synced {
+        infra: infra.name.clone(),
+        modules: results.iter().map(synced_module).collect(),
+        differences,
+    };
+    Ok(Each {
+        table: table(&synced),
+        data: synced,
+        outcome,
+    })
+}
+
+fn synced_module(synced: &ops::SyncedEntry) -> SyncedModule {
+    let entry = &synced.entry;
+    SyncedModule {
+        module: entry.module.to_string(),
+        version: entry.version.to_string(),
+        mode: entry.mode().to_string(),
+        result: match &synced.result {
+            Ok(Change::Changed) if entry.mode() == Mode::Pack => "restored",
+            Ok(Change::Changed) => "linked",
+            Ok(Change::Unchanged) => "unchanged",
+            Err(_) => "failed",
+        },
     }
-    printer.status(
-        "Synced",
-        format!(
-            "{total} module{} of `{}`",
-            if total == 1 { "" } else { "s" },
-            infra.name
-        ),
-    );
-    Ok(Outcome::Success)
+}
+
+fn table(synced: &Synced) -> Table {
+    let mut table = Table::new(["MODULE", "VERSION", "MODE", "RESULT"])
+        .when_empty(&format!("no modules in the lock of `{}`", synced.infra));
+    for module in &synced.modules {
+        table.row([
+            module.module.clone(),
+            module.version.clone(),
+            module.mode.clone(),
+            module.result.to_owned(),
+        ]);
+    }
+    table
 }
 
 /// Prints what sync did to each entry of the lock; returns how many failed. A hint is said

@@ -1,20 +1,27 @@
 use anyhow::Context as _;
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::artifact::verify::AllowUnsigned;
 use crate::catalog::Catalog;
 use crate::cli::UpdateArgs;
+use crate::commands::workspace::every_infra;
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::session::{Access, InfraSession};
-use crate::ops::{self, UpdateOptions, UpdateReport};
-use crate::printer::Printer;
+use crate::names::{ModuleName, ShortName};
+use crate::ops::{self, UpdateOptions, UpdateReport, WorkspaceUpdate};
+use crate::printer::{Printer, Table};
+use crate::registry::shared::RunCache;
 
 /// `providers update <infra> [providers...] [--dry-run]`: re-resolve the pinned modules (all,
 /// or those named and what they need) within their requirements, and move what moves, as one
 /// change.
 pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let infra = Infra::resolve(context, &args.infra)?;
+    let Some(infra) = args.infra.as_deref().filter(|_| !args.workspace) else {
+        return workspace(args, context, printer);
+    };
+    let infra = Infra::resolve(context, infra)?;
     let failed = || format!("failed to update `{}`", infra.name);
     let mut session =
         InfraSession::open(context, infra.clone(), Access::Packs, printer).with_context(failed)?;
@@ -27,6 +34,95 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
     };
     let report = ops::update(&mut session, &options).with_context(failed)?;
     Ok(print(report, args.dry_run, printer))
+}
+
+/// `providers update --workspace [providers...] [--dry-run]`: every infra of the workspace as
+/// one; a module moves to the same version everywhere it is pinned, or nowhere.
+fn workspace(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+    // With `--workspace`, the first name is a provider, not an infra.
+    let providers: Vec<ShortName> = match &args.infra {
+        Some(first) => std::iter::once(first.parse().map_err(|error| {
+            crate::UsageError(format!("invalid provider name `{first}`: {error}"))
+        })?)
+        .chain(args.providers.iter().cloned())
+        .collect(),
+        None => args.providers.clone(),
+    };
+    let mut sessions = Vec::new();
+    for infra in every_infra(context)? {
+        let failed = format!("failed to open `{}`", infra.name);
+        sessions.push(InfraSession::open(context, infra, Access::Packs, printer).context(failed)?);
+    }
+    let cache = RunCache::default();
+    let mut sessions: Vec<InfraSession<'_>> = sessions
+        .into_iter()
+        .map(|session| session.sharing(Some(&cache)))
+        .collect();
+    let catalog = Catalog::new(&context.config);
+    let options = UpdateOptions {
+        modules: &providers,
+        catalog: &catalog,
+        allow_unsigned: AllowUnsigned::from_arg(args.allow_unsigned.clone()),
+        dry_run: args.dry_run,
+    };
+    let update = ops::update_workspace(&mut sessions, &options)?;
+    // The plan is data: a dry run's answer, and what was written; a refused one is not printed.
+    if update.refusals.is_empty() || args.dry_run {
+        print_plan(&update, printer)?;
+    }
+    if !update.refusals.is_empty() {
+        printer.error_message(format!(
+            "the workspace was not updated: nothing was written\n{}\nhint: align the requirements in the infras' `manifest.toml`, or update one infra alone: `provisioning providers update <infra>`",
+            update.refusals.iter().map(|refusal| format!("  {refusal}")).collect::<Vec<_>>().join("\n")
+        ));
+        return Ok(Outcome::Failure);
+    }
+    let mut outcome = Outcome::Success;
+    for report in update.infras {
+        if print(report, args.dry_run, printer) == Outcome::Failure {
+            outcome = Outcome::Failure;
+        }
+    }
+    Ok(outcome)
+}
+
+#[derive(Serialize)]
+struct PlannedChange<'a> {
+    infra: &'a str,
+    module: &'a ModuleName,
+    from: Option<&'a semver::Version>,
+    to: Option<&'a semver::Version>,
+}
+
+/// The plan of the workspace on stdout: each change of each infra.
+fn print_plan(update: &WorkspaceUpdate, printer: &Printer) -> anyhow::Result<()> {
+    let changes: Vec<PlannedChange<'_>> = update
+        .infras
+        .iter()
+        .flat_map(|report| {
+            report.changes.iter().map(|change| PlannedChange {
+                infra: &report.infra,
+                module: &change.module,
+                from: change.from.as_ref(),
+                to: change.to.as_ref(),
+            })
+        })
+        .collect();
+    printer.data(&changes, || {
+        let version =
+            |v: Option<&semver::Version>| v.map_or_else(|| "-".to_owned(), ToString::to_string);
+        let mut table = Table::new(["INFRA", "MODULE", "FROM", "TO"])
+            .when_empty("no pin of the workspace moves");
+        for change in &changes {
+            table.row([
+                change.infra.to_owned(),
+                change.module.to_string(),
+                version(change.from),
+                version(change.to),
+            ]);
+        }
+        table
+    })
 }
 
 fn print(report: UpdateReport, dry_run: bool, printer: &Printer) -> Outcome {

@@ -1,16 +1,30 @@
 use crate::Outcome;
-use crate::cli::InfraArgs;
+use crate::cli::TargetArgs;
+use crate::commands::workspace::{self, Each, Verb};
 use crate::context::Context;
 use crate::infra::Infra;
 use crate::infra::state::State;
 use crate::infra::validate::{self, Evaluation, Report};
 use crate::printer::{Printer, Table};
 
-/// `providers validate <infra>`: links resolve, manifests agree with each other and with the
-/// disk, and every installed module and every Nickel file of the infra evaluate.
-pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
-    let infra = Infra::resolve(context, &args.infra)?;
-    let report = validate::validate(context, &infra)?;
+/// `providers validate <infra>|--workspace`: links resolve, manifests agree with each other and
+/// with the disk, and every installed module and every Nickel file of the infra evaluate.
+pub fn validate(
+    args: &TargetArgs,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let verb = Verb {
+        name: "validate",
+        prints_one: true,
+    };
+    workspace::run(args.target(), verb, context, printer, |infra, _| {
+        one(infra, context, printer)
+    })
+}
+
+fn one(infra: &Infra, context: &Context, printer: &Printer) -> anyhow::Result<Each<Report>> {
+    let report = validate::validate(context, infra)?;
     for warning in &report.warnings {
         printer.warning(warning);
     }
@@ -42,8 +56,8 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
     for problem in report.capabilities.iter().chain(&report.edited) {
         printer.error_message(problem);
     }
-    printer.data(&report, || render(&report))?;
-    if report.valid {
+    let table = render(&report);
+    let outcome = if report.valid {
         let count = report.modules.len();
         let files = match report.files.as_slice() {
             [] => String::new(),
@@ -58,7 +72,7 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
                 if count == 1 { "" } else { "s" }
             ),
         );
-        Ok(Outcome::Success)
+        Outcome::Success
     } else {
         let problems = report.problems();
         printer.error_message(format!(
@@ -66,8 +80,13 @@ pub fn validate(args: &InfraArgs, context: &Context, printer: &Printer) -> anyho
             infra.name,
             if problems == 1 { "" } else { "s" }
         ));
-        Ok(Outcome::Failure)
-    }
+        Outcome::Failure
+    };
+    Ok(Each {
+        data: report,
+        table,
+        outcome,
+    })
 }
 
 fn render(report: &Report) -> Table {
