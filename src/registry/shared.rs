@@ -1,12 +1,14 @@
 //! [`RunCache`]: what the infras of one run (`--workspace`) share, so that a pack several of
-//! them need is fetched and verified once: the remote registry opened once, with the index of
-//! each module it answered kept ([`Remembered`]), and every pinned pack verified, kept by its
-//! sha256. It owns no disk state: the cache of a remote registry stays that registry's.
+//! them need is fetched and verified once: the configured registries opened once, with the
+//! index of each module they answered kept ([`Remembered`]), and every pinned pack verified,
+//! kept by its sha256. It owns no disk state: the cache of a remote registry stays that
+//! registry's.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
+use super::configured::Named;
 use super::{Fetched, Registry, RegistryError, RegistryOptions, VerifiedPack, VersionEntry};
 use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
@@ -14,30 +16,36 @@ use crate::names::{ModuleName, PackRef};
 /// What one run over several infras shares. A run over one infra has none.
 #[derive(Default)]
 pub struct RunCache {
-    /// The remote registry of the run (none when there is no remote), opened on first use.
-    remote: RefCell<Option<Option<Rc<Remembered>>>>,
+    /// The configured registries of the run, in order, opened on first use.
+    configured: RefCell<Option<Vec<(Option<String>, Rc<Remembered>)>>>,
     /// Pinned packs verified against trusted keys, by what they are and the sha256 pinned.
     verified: RefCell<BTreeMap<(PackRef, Sha256), VerifiedPack>>,
 }
 
 impl RunCache {
-    /// The run's remote registry, opened the first time an infra asks for it: every infra gets
-    /// the same one, and what it answered.
-    pub(super) fn remote(
+    /// The run's configured registries, opened the first time an infra asks for them: every
+    /// infra gets the same ones, and what they answered.
+    fn configured(
         &self,
-        open: impl FnOnce() -> Result<Option<Box<dyn Registry>>, RegistryError>,
-    ) -> Result<Option<Box<dyn Registry>>, RegistryError> {
-        if self.remote.borrow().is_none() {
-            let opened = open()?.map(|registry| Rc::new(Remembered::new(registry)));
-            *self.remote.borrow_mut() = Some(opened);
+        open: impl FnOnce() -> Result<Vec<Named>, RegistryError>,
+    ) -> Result<Vec<Named>, RegistryError> {
+        if self.configured.borrow().is_none() {
+            let opened = open()?
+                .into_iter()
+                .map(|named| (named.name, Rc::new(Remembered::new(named.registry))))
+                .collect();
+            *self.configured.borrow_mut() = Some(opened);
         }
         Ok(self
-            .remote
+            .configured
             .borrow()
             .iter()
             .flatten()
-            .next()
-            .map(|remote| Box::new(Shared(Rc::clone(remote))) as Box<dyn Registry>))
+            .map(|(name, registry)| Named {
+                name: name.clone(),
+                registry: Box::new(Shared(Rc::clone(registry))),
+            })
+            .collect())
     }
 
     /// `pack` with the bytes `sha256`, when another infra of the run had it verified.
@@ -60,20 +68,17 @@ impl RunCache {
 }
 
 impl super::Registries {
-    /// [`super::Registries::open`], with the remote registry the run shares.
+    /// [`super::Registries::open`], with the configured registries the run shares.
     pub fn open_shared(
         options: &RegistryOptions<'_>,
         cache: &RunCache,
     ) -> Result<Self, RegistryError> {
-        let mut opened = None;
-        let remote = cache.remote(|| {
-            let registries = Self::open(options)?;
-            let remote = registries.remote;
-            opened = Some(registries.local);
-            Ok(remote)
-        })?;
-        let local = opened.unwrap_or_else(|| super::DirectoryRegistry::from_config(options.config));
-        Ok(Self { local, remote })
+        let configured = cache.configured(|| Ok(Self::open(options)?.configured))?;
+        Ok(Self {
+            local: super::DirectoryRegistry::from_config(options.config),
+            configured,
+            warnings: options.warnings.clone(),
+        })
     }
 }
 
