@@ -289,3 +289,43 @@ fn a_mirror_into_oci_from_a_directory_registry_installs_with_the_same_hash() {
     };
     assert_eq!(sha256(&other), sha256(&team));
 }
+
+#[test]
+fn a_mirror_needs_something_to_copy_and_a_place_it_can_write() {
+    let context = TestContext::examples();
+    assert_snapshot!(context.run(["pack", "mirror", "--to", "mirror"]), @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: the following required arguments were not provided:
+      <--workspace|--infra <NAME>...|MODULE@REQ>
+
+    Usage: provisioning pack mirror --to <DIR|oci://…> <--workspace|--infra <NAME>...|MODULE@REQ>
+
+    For more information, try '--help'.
+    ");
+    let http = context.run([
+        "pack",
+        "mirror",
+        "--to",
+        "https://packs.example.com/provisioning",
+        "aws_prov@1",
+    ]);
+    assert_snapshot!(http, @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: an HTTP registry is read-only: `pack mirror` cannot write to `https://packs.example.com/provisioning`
+    hint: mirror into a directory (`--to DIR`) and serve it, or upload it, as it is
+    ");
+    assert_snapshot!(context.run(["pack", "mirror", "--to", "mirror", "aws_prov@latest"]), @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: invalid value 'aws_prov@latest' for '[MODULE@REQ]...': `latest` is neither a version nor a version requirement
+    hint: give an exact version (`1.2.3`) or a version requirement in Cargo's syntax: `0.1` (meaning `^0.1`), `^1.2`, `~1.2.3`, `=1.2.3`, `>=1.0, <2.0` or `*`
+
+    For more information, try '--help'.
+    ");
+    assert!(!context.path("mirror").exists(), "nothing was written");
+}

@@ -143,14 +143,15 @@ pub fn mirror(wanted: &Wanted, options: &MirrorOptions<'_>) -> anyhow::Result<Ve
     let mut copies = Vec::new();
     let mut yanks = Vec::new();
     for (pack, want) in &wants {
-        let step = plan(pack, want, &there, &recorded, options);
-        let result = match step {
+        let mut provenance = false;
+        let result = match plan(pack, want, &there, &recorded, options) {
             Ok(Step::Present) => Ok(Mirrored::AlreadyThere),
             Ok(Step::Yank(entry)) => {
                 yanks.push((pack.clone(), *entry));
                 Ok(Mirrored::YankUpdated)
             }
             Ok(Step::Copy(copy)) => {
+                provenance = copy.provenance.is_some();
                 copies.push(*copy);
                 Ok(Mirrored::Copied)
             }
@@ -158,10 +159,8 @@ pub fn mirror(wanted: &Wanted, options: &MirrorOptions<'_>) -> anyhow::Result<Ve
         };
         results.push(MirroredPack {
             pack: pack.clone(),
-            provenance: copies
-                .last()
-                .is_some_and(|copy| copy.pack == *pack && copy.provenance.is_some()),
             result,
+            provenance,
         });
     }
     let written = options.target.write(&copies, &yanks, options.source)?;
