@@ -70,18 +70,23 @@ impl Target {
 /// none: a mirror does not claim a maintainer it does not know.
 fn descriptive(source: &dyn Registry, module: &ModuleName) -> Metadata {
     match source.record(module) {
-        Ok(Some(record)) => Metadata {
-            maintainer: record.maintainer,
-            repository: record.repository,
-            license: record.license,
-            homepage: record.homepage,
-        },
+        Ok(Some(record)) => fields(&record),
         _ => Metadata {
             maintainer: String::new(),
             repository: String::new(),
             license: String::new(),
             homepage: String::new(),
         },
+    }
+}
+
+/// The descriptive fields `record` holds.
+fn fields(record: &ModuleMetadata) -> Metadata {
+    Metadata {
+        maintainer: record.maintainer.clone(),
+        repository: record.repository.clone(),
+        license: record.license.clone(),
+        homepage: record.homepage.clone(),
     }
 }
 
@@ -128,12 +133,7 @@ fn write_directory(
             Some(record) => record,
             None => fresh_record(module, entries[0].1, source),
         };
-        let fields = Metadata {
-            maintainer: record.maintainer.clone(),
-            repository: record.repository.clone(),
-            license: record.license.clone(),
-            homepage: record.homepage.clone(),
-        };
+        let fields = fields(&record);
         for (entry, _) in entries {
             record.upsert(entry.clone(), &fields);
         }
