@@ -94,6 +94,41 @@ impl fmt::Display for VersionSpec {
     }
 }
 
+/// `module@requirement` on the command line (`aws_prov@^1.0`, `aws_prov@1.0.0`), or a bare
+/// `module` for its newest version: what `pack mirror` resolves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleSpec {
+    pub module: crate::names::ModuleName,
+    pub spec: VersionSpec,
+}
+
+impl FromStr for ModuleSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (module, spec) = match text.split_once('@') {
+            Some((module, spec)) => (module, spec.parse()?),
+            None => (
+                text,
+                VersionSpec::Requirement {
+                    requirement: VersionReq::STAR,
+                    written: "*".to_owned(),
+                },
+            ),
+        };
+        let module = module
+            .parse()
+            .map_err(|error| format!("`{text}`: {error}"))?;
+        Ok(Self { module, spec })
+    }
+}
+
+impl fmt::Display for ModuleSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.module, self.spec)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +164,29 @@ mod tests {
                         "the hint names the forms: {error}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn module_specs() {
+        let cases = [
+            ("aws_prov@^1.0", Some(("aws_prov", "^1.0"))),
+            ("aws_prov@1.0.0", Some(("aws_prov", "=1.0.0"))),
+            ("aws_prov", Some(("aws_prov", "*"))),
+            ("aws_prov@latest", None),
+            ("Bad Name@1.0.0", None),
+            ("@1.0.0", None),
+        ];
+        for (text, expected) in cases {
+            let parsed = text.parse::<ModuleSpec>();
+            match expected {
+                Some((module, requirement)) => {
+                    let parsed = parsed.expect(text);
+                    assert_eq!(parsed.module.as_str(), module, "{text}");
+                    assert_eq!(parsed.spec.requirement().to_string(), requirement, "{text}");
+                }
+                None => assert!(parsed.is_err(), "{text} parses"),
             }
         }
     }

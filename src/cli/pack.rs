@@ -36,6 +36,9 @@ pub enum PackCommand {
     Verify(VerifyArgs),
     /// Push packed versions to an OCI registry (all that are not there yet, by default)
     Publish(PublishArgs),
+    /// Copy the packs some infras pin, or some requirements resolve to, into a mirror for
+    /// sites without a network: a directory that is itself a registry, or an OCI namespace
+    Mirror(MirrorArgs),
     /// Write the registry's `index.json` and web pages (`index.html`, `modules/*.html`) from its
     /// metadata; every pack command keeps them current
     Index,
@@ -45,6 +48,30 @@ pub enum PackCommand {
 pub struct PublishArgs {
     /// What to publish: `module` (every packed version) or `module@version`
     pub packs: Vec<PackSelector>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["workspace", "infra", "packs"])))]
+pub struct MirrorArgs {
+    /// The mirror: a directory (written as a registry: `packages/`, `registry/`, `index.json`
+    /// and the web pages; merged into one that is already a registry) or
+    /// `oci://host[:port]/namespace`
+    #[arg(long, value_name = "DIR|oci://…")]
+    pub to: String,
+    /// The registry to copy from: a directory, `oci://host[:port]/namespace` or an HTTP
+    /// registry's `https://…` [default: the configured registry]
+    #[arg(long, value_name = "REGISTRY")]
+    pub from: Option<String>,
+    /// What every infra of the workspace pins
+    #[arg(long)]
+    pub workspace: bool,
+    /// What these infras pin, by exact version and hash
+    #[arg(long, value_name = "NAME", num_args = 1..)]
+    pub infra: Vec<String>,
+    /// Modules with a version requirement, resolved as `install` resolves them, with their
+    /// dependencies: `aws_prov@^1.0`, `aws_prov@1.0.0` (a bare module: its newest version)
+    #[arg(value_name = "MODULE@REQ")]
+    pub packs: Vec<crate::version_spec::ModuleSpec>,
 }
 
 #[derive(Debug, Subcommand)]

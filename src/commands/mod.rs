@@ -72,6 +72,7 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
             PackCommand::Verify(args) => pack::verify(&args, context, printer),
             PackCommand::Publish(args) => pack::publish(&args, context, printer),
             PackCommand::Yank(args) => pack::yank(&args, context, printer),
+            PackCommand::Mirror(args) => pack::mirror(&args, context, printer),
             PackCommand::Index => pack::index(context, printer),
         },
         Command::Keys(command) => keys::run(command, context, printer),

@@ -23,6 +23,7 @@ use crate::registry::VerifiedPack;
 
 mod init;
 mod load;
+pub mod mirror;
 pub mod pack;
 mod pack_options;
 mod placement;

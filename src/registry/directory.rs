@@ -256,6 +256,10 @@ impl Registry for DirectoryRegistry {
         }
     }
 
+    fn record(&self, module: &ModuleName) -> Result<Option<ModuleMetadata>, RegistryError> {
+        self.read(module)
+    }
+
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
         let entries = match std::fs::read_dir(&self.registry_path) {
             Ok(entries) => entries,

@@ -28,7 +28,7 @@ pub mod site;
 pub mod transport;
 mod verify_fetched;
 
-use verify_fetched::verify_or_refetch;
+use verify_fetched::{verify_or_refetch, verify_or_refetch_keeping};
 
 use std::path::PathBuf;
 
@@ -333,6 +333,12 @@ pub trait Registry {
         verify_or_refetch(self, self.fetch(pack)?, pack, trust, pinned, &hint)
     }
 
+    /// The whole metadata record of `module` (its maintainer, license, kind...), for a
+    /// registry that keeps one; `None` from one that keeps only each version's.
+    fn record(&self, _module: &ModuleName) -> Result<Option<ModuleMetadata>, RegistryError> {
+        Ok(None)
+    }
+
     /// What would sign a pack it holds unsigned, for the error's hint (`own_key`: the user has
     /// a signing key; `signed_in`: another registry that holds the same bytes signed). A remote
     /// registry's publisher adds the signature later: a signature is not part of a version's
@@ -349,6 +355,18 @@ pub trait Registry {
             ),
         }
     }
+}
+
+/// [`Registry::fetch_verified`], giving back what passed as it was fetched (its bytes and
+/// signature) too: what a mirror copies.
+pub fn fetch_verified_keeping(
+    registry: &dyn Registry,
+    pack: &PackRef,
+    trust: &Trust<'_>,
+    pinned: Option<&Sha256>,
+) -> Result<(VerifiedPack, Fetched), FetchError> {
+    let hint = |own_key| registry.unsigned_hint(pack, own_key, None);
+    verify_or_refetch_keeping(registry, registry.fetch(pack)?, pack, trust, pinned, &hint)
 }
 
 /// The registries of one command: the configured directory, and the registries after it (the
@@ -458,8 +476,9 @@ impl Registries {
 }
 
 /// `--registry oci://host/namespace`, `--registry https://host/path` (a static HTTP registry),
-/// or `--registry DIR` (a `distribution/` directory with `packages/` and `registry/`).
-pub(crate) fn open_flag(
+/// or `--registry DIR` (a `distribution/` directory with `packages/` and `registry/`); the same
+/// forms as `pack mirror --from`.
+pub fn open_flag(
     flag: &str,
     options: &RegistryOptions<'_>,
 ) -> Result<Box<dyn Registry>, RegistryError> {

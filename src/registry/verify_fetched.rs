@@ -21,21 +21,35 @@ pub(super) fn verify_or_refetch<R: Registry + ?Sized>(
     pinned: Option<&Sha256>,
     unsigned_hint: &dyn Fn(bool) -> String,
 ) -> Result<VerifiedPack, FetchError> {
-    let cached = fetched.cached;
-    match verify_fetched(fetched, pack, trust, pinned, unsigned_hint) {
-        Err(FetchError::Verification { check, detail, .. }) if cached => {
+    verify_or_refetch_keeping(registry, fetched, pack, trust, pinned, unsigned_hint)
+        .map(|(verified, _)| verified)
+}
+
+/// [`verify_or_refetch`], giving back what was verified as it was fetched too: the bytes and
+/// signature a mirror copies are exactly those that passed.
+pub(super) fn verify_or_refetch_keeping<R: Registry + ?Sized>(
+    registry: &R,
+    fetched: Fetched,
+    pack: &PackRef,
+    trust: &Trust<'_>,
+    pinned: Option<&Sha256>,
+    unsigned_hint: &dyn Fn(bool) -> String,
+) -> Result<(VerifiedPack, Fetched), FetchError> {
+    match verify_fetched(&fetched, pack, trust, pinned, unsigned_hint) {
+        Err(FetchError::Verification { check, detail, .. }) if fetched.cached => {
             let detail = detail.lines().next().unwrap_or_default();
             let fetched = registry.refetch(pack, &format!("{check}: {detail}"))?;
-            verify_fetched(fetched, pack, trust, pinned, unsigned_hint)
+            let verified = verify_fetched(&fetched, pack, trust, pinned, unsigned_hint)?;
+            Ok((verified, fetched))
         }
-        verified => verified,
+        verified => verified.map(|verified| (verified, fetched)),
     }
 }
 
 /// Checks a fetched pack as [`Registry::fetch_verified`] says; `unsigned_hint` words the hint
 /// for a pack without a signature (see [`Registry::unsigned_hint`]).
 fn verify_fetched(
-    fetched: Fetched,
+    fetched: &Fetched,
     pack: &PackRef,
     trust: &Trust<'_>,
     pinned: Option<&Sha256>,
@@ -113,7 +127,7 @@ fn verify_fetched(
         content_hash,
         files,
         signer: report.signer,
-        label: fetched.label,
+        label: fetched.label.clone(),
         dependencies,
         yanked: recorded.yanked,
         kind,

@@ -186,6 +186,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     provisioning-pack-core.1
     provisioning-pack-index.1
     provisioning-pack-list.1
+    provisioning-pack-mirror.1
     provisioning-pack-provider.1
     provisioning-pack-providers.1
     provisioning-pack-publish.1
@@ -214,7 +215,7 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     exit: 0
     --- stdout
     --- stderr
-           Wrote 53 man pages into `[TEMP]/man/man1`
+           Wrote 54 man pages into `[TEMP]/man/man1`
     ");
     let mut references = 0;
     for name in &names {

@@ -141,6 +141,8 @@ fn pack_help_names_taskservs_and_clusters() {
       clean      Delete all but the newest versions of each package (semver order)
       verify     Check an artifact's size, hashes and signature; print who signed it
       publish    Push packed versions to an OCI registry (all that are not there yet, by default)
+      mirror     Copy the packs some infras pin, or some requirements resolve to, into a mirror for
+                 sites without a network: a directory that is itself a registry, or an OCI namespace
       index      Write the registry's `index.json` and web pages (`index.html`, `modules/*.html`) from
                  its metadata; every pack command keeps them current
       help       Print this message or the help of the given subcommand(s)

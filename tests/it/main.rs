@@ -32,6 +32,7 @@ mod loose_closure;
 mod manifest_edits;
 mod message_suite;
 mod messages;
+mod mirror;
 mod modules;
 mod nickel_packages;
 mod nickel_pkg_modules;
