@@ -2,7 +2,8 @@
 //! pack, the first that has the very bytes pinned. A configured registry (one of
 //! `[[distribution.registries]]`, by name) that cannot be read is passed over for the rest of
 //! the run, with a warning naming it, when another follows it: what a pack is, is its hash, so
-//! the next registry's copy is verified against the same record and pin.
+//! the next registry's copy is verified against the same record and pin. So is a source a lock
+//! records (named by its address), when a configured registry follows it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
@@ -62,9 +63,14 @@ impl Chain {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(index);
         if newly {
+            let label = self.registries[index].label();
+            let named = if *name == label {
+                format!("`{label}`")
+            } else {
+                format!("`{name}` (`{label}`)")
+            };
             self.warnings.push(format!(
-                "the registry `{name}` (`{}`) cannot be read, asking the next one for the rest of this run: {}",
-                self.registries[index].label(),
+                "the registry {named} cannot be read, asking the next one for the rest of this run: {}",
                 super::transport::describe(error)
             ));
         }

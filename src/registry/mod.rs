@@ -447,8 +447,11 @@ impl Registries {
         let mut links: Vec<(Option<String>, Box<dyn Registry>)> =
             first.into_iter().map(|registry| (None, registry)).collect();
         links.push((None, Box::new(self.local)));
+        // A recorded source that cannot be read is passed over like a configured registry when
+        // one follows (an upstream gone from an air-gapped site whose mirror is configured):
+        // what a pack is, is its hash, checked whichever registry serves it.
         for source in recorded::Recorded::from_lock(recorded, &opened, options) {
-            links.push((None, Box::new(source)));
+            links.push((Some(source.label()), Box::new(source)));
         }
         links.extend(
             self.configured

@@ -2,7 +2,8 @@
 //! into a directory, carried to a base that never saw the registry and used there with
 //! `--offline`, the lock unchanged; a rerun that copies nothing; a tampered artifact refused;
 //! yank states that follow the source; a mirror merged into a registry that has other
-//! modules; a mirror pushed into an OCI namespace from a directory.
+//! modules; a mirror pushed into an OCI namespace from a directory; a mirror configured as a
+//! registry serving an infra online whose recorded source is gone.
 
 use insta::assert_snapshot;
 
@@ -104,14 +105,53 @@ fn a_mirror_of_an_oci_registry_serves_an_air_gapped_base_offline_with_the_lock_u
     exit: 0
     --- stdout
     --- stderr
-        Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
-        Restored `provisioning_core` 0.1.0 from `[REGISTRY]` (verified)
-        Restored `upcloud_prov` 0.0.1 from `[REGISTRY]` (verified)
+        Restored `aws_prov` 1.0.0 from `distribution/registry` (verified)
+        Restored `provisioning_core` 0.1.0 from `distribution/registry` (verified)
+        Restored `upcloud_prov` 0.0.1 from `distribution/registry` (verified)
           Synced 3 modules of `wuji`
     ");
     site.run(["--offline", "providers", "validate", "wuji"])
         .success();
     assert_eq!(site.read(LOCK), lock, "the lock is byte for byte the same");
+
+    // Online, with the mirror a configured registry rather than the base's own directory: the
+    // source the lock records is gone, so it is passed over, said once, and the mirror serves.
+    let online = TestContext::examples();
+    online.write("release.pub", &public);
+    online.run(["keys", "trust", "release.pub"]).success();
+    let config = online.read("config/config.defaults.toml");
+    online.write(
+        "config/config.defaults.toml",
+        &format!(
+            "{config}\n[[distribution.registries]]\nname = \"mirror\"\ntype = \"local\"\npath = \"{}\"\n",
+            team.path("mirror").display()
+        ),
+    );
+    online.write(LOCK, &lock);
+    online.write(
+        "workspace/infra/wuji/manifest.toml",
+        &team.read("workspace/infra/wuji/manifest.toml"),
+    );
+    let synced = online.run(["providers", "sync", "wuji"]);
+    assert_eq!(synced.code, 0, "{synced}");
+    assert_eq!(
+        synced
+            .stderr
+            .matches("cannot be read, asking the next one")
+            .count(),
+        1,
+        "{synced}"
+    );
+    assert!(
+        synced.stderr.contains(&url),
+        "the warning names the source: {synced}"
+    );
+    online.run(["providers", "validate", "wuji"]).success();
+    assert_eq!(
+        online.read(LOCK),
+        lock,
+        "the lock is byte for byte the same"
+    );
 }
 
 /// A releaser's signed packs, and a teammate who trusts them with an infra pinning `aws`.
