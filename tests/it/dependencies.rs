@@ -447,7 +447,8 @@ fn assert_nickel_agrees(context: &TestContext, infra: &str) {
 
 #[test]
 fn the_nickel_cli_evaluates_an_installed_infra_as_validate_does() {
-    let context = TestContext::examples_installed();
+    // A plain `nickel` resolves no package name: the path form.
+    let context = TestContext::examples_installed().in_path_form();
     assert_nickel_agrees(&context, "wuji");
     // And once every module of the closure is a vendored pack.
     context.run(["keys", "generate"]).success();
