@@ -298,6 +298,10 @@ fn a_core_described_by_nickel_pkg_alone_packs_and_installs_in_both_modes() {
         crate::common::artifact_file(&artifact, "provisioning_core/Nickel-pkg.ncl")
             .contains("version = \"0.1.5\""),
     );
+    // Rebuilt from its source, read the same way, to the same bytes.
+    context
+        .run(["pack", "verify", "provisioning_core@0.1.5", "--rebuild"])
+        .success();
     context
         .run([
             "providers",
