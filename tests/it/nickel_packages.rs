@@ -289,3 +289,25 @@ fn the_examples_package_form_exports_through_a_package_enabled_nickel_as_the_pat
         "{ours}"
     );
 }
+
+#[test]
+fn the_examples_of_a_module_that_imports_its_dependency_by_name_run() {
+    let context = TestContext::examples();
+    context
+        .provider("edge")
+        .version("0.1.0")
+        .dependency("provisioning_core", "^0.1")
+        .file(
+            "main.ncl",
+            "let core = import provisioning_core in\n{\n  checked\n    | doc m%\"\n      ```nickel\n      checked \"web-1\"\n      # => \"web-1\"\n      ```\n    \"%\n    = fun name => name | core.Hostname,\n}\n",
+        )
+        .create();
+    let tested = context.run(["providers", "test", "edge", "--format", "json"]);
+    tested.success();
+    let report: serde_json::Value = serde_json::from_str(&tested.stdout).expect("JSON");
+    assert_eq!(
+        (report["passed"].clone(), report["failed"].clone()),
+        (serde_json::json!(1), serde_json::json!([])),
+        "{tested}"
+    );
+}
