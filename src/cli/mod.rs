@@ -113,11 +113,13 @@ pub enum Command {
     /// Merge infra lock files three ways (the merge driver `git setup` registers)
     #[command(subcommand)]
     Lock(LockCommand),
-    /// Evaluate an infra's Nickel with its modules on the import path, as `nickel export -I
-    /// .nickel-modules -I vendor` would, and print it (JSON unless `--format` says otherwise)
+    /// Evaluate an infra's Nickel with its modules as packages and on the import path, as `nickel
+    /// export -I .nickel-modules -I vendor` would, and print it (JSON unless `--format` says
+    /// otherwise)
     Export(ExportArgs),
     /// Print the shell line that puts an infra's modules on `NICKEL_IMPORT_PATH`, so that plain
-    /// `nickel export main.ncl` works: `eval "$(provisioning env wuji)"`
+    /// `nickel export main.ncl` works in the path form (`import "upcloud_prov/main.ncl"`): `eval
+    /// "$(provisioning env wuji)"`
     Env(EnvArgs),
     /// Print a shell completion script on stdout
     Completions(CompletionsArgs),

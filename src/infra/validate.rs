@@ -94,8 +94,15 @@ impl Report {
 
 /// Checks `infra` whole.
 pub fn validate(context: &Context, infra: &Infra) -> anyhow::Result<Report> {
-    let statuses = state::inspect(context, infra)?;
+    // The lock read once: the statuses, the evaluations and the package map all come from it.
     let lock = ProvidersLock::read(&infra.lock_path())?;
+    let statuses = state::inspect_lock(
+        context,
+        infra,
+        &lock,
+        &|_| false,
+        &super::closure::InstalledManifests::default(),
+    )?;
     let modules_dir = infra.modules_dir(context, Layout::Nickel);
     let mut warnings = Vec::new();
 

@@ -22,7 +22,8 @@ fn nickel_export(infra_dir: &Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn export_prints_byte_for_byte_what_the_nickel_cli_prints() {
-    let context = TestContext::examples_installed();
+    // The path form, which a plain `nickel` evaluates with the import path.
+    let context = TestContext::examples_installed().in_path_form();
     context.write(
         "workspace/infra/wuji/defs/servers.ncl",
         "let upcloud = import \"upcloud_prov/main.ncl\" in\n{ web = upcloud.make_server { hostname = \"web-9\", zone = \"fi-hel2\", plan = \"1xCPU-1GB\" }, note = \"plain text\" }\n",
@@ -130,7 +131,7 @@ fn export_errors_name_the_file_and_what_to_do() {
 }
 
 #[test]
-fn env_lets_the_plain_nickel_cli_export_an_infra() {
+fn env_lets_the_plain_nickel_cli_export_an_infra_in_the_path_form() {
     let context = TestContext::examples_installed();
     let dir = context.path("workspace/infra/wuji");
     assert_snapshot!(context.run(["env", "wuji"]), @"
@@ -166,13 +167,26 @@ fn env_lets_the_plain_nickel_cli_export_an_infra() {
         dir.display(),
         nickel_cli().display()
     );
-    let plain = Command::new("bash")
-        .args(["-euc", &script])
-        .current_dir(&context.base)
-        .env_clear()
-        .env("HOME", context.base.parent().expect("root"))
-        .output()
-        .expect("bash");
+    let base = context.base.clone();
+    let plain_nickel = || {
+        Command::new("bash")
+            .args(["-euc", &script])
+            .current_dir(&base)
+            .env_clear()
+            .env("HOME", base.parent().expect("root"))
+            .output()
+            .expect("bash")
+    };
+    // The examples import their modules as packages, which a plain `nickel` does not resolve.
+    let packages = plain_nickel();
+    let stderr = String::from_utf8_lossy(&packages.stderr);
+    assert!(
+        !packages.status.success() && stderr.contains("import upcloud_prov"),
+        "{stderr}"
+    );
+    // In the path form, it does.
+    let context = context.in_path_form();
+    let plain = plain_nickel();
     crate::common::assert_success(&plain);
     let ours = context.run(["export", "wuji"]);
     ours.success();

@@ -212,10 +212,10 @@ fn removal_keeps_a_shared_dependency_until_nothing_needs_it() {
     // As before the first install: no empty `.nickel-modules/`, `[dependencies]` or lock.
     assert_snapshot!(context.tree("workspace/infra/wuji"), @r#"
     main.ncl:
-      | # Modules are imported by module name, whichever mode installed them: `provisioning` puts
-      | # `.nickel-modules/` and `vendor/` on the import path.
-      | let upcloud = import "upcloud_prov/main.ncl" in
-      | let aws = import "aws_prov/main.ncl" in
+      | # Modules are imported as Nickel packages, by module name, whichever mode installed them:
+      | # `provisioning` evaluates with a package map naming every module the infra has installed.
+      | let upcloud = import upcloud_prov in
+      | let aws = import aws_prov in
       | {
       |   servers = [
       |     upcloud.make_server { hostname = "wuji-web-1", zone = "fi-hel2", plan = "2xCPU-4GB" },
@@ -447,7 +447,8 @@ fn assert_nickel_agrees(context: &TestContext, infra: &str) {
 
 #[test]
 fn the_nickel_cli_evaluates_an_installed_infra_as_validate_does() {
-    let context = TestContext::examples_installed();
+    // A plain `nickel` resolves no package name: the path form.
+    let context = TestContext::examples_installed().in_path_form();
     assert_nickel_agrees(&context, "wuji");
     // And once every module of the closure is a vendored pack.
     context.run(["keys", "generate"]).success();

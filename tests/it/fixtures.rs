@@ -97,6 +97,30 @@ impl TestContext {
         self
     }
 
+    /// The example base written in the path form (`import "upcloud_prov/main.ncl"`), as before
+    /// Nickel packages: the infra `wuji` and the providers that import the core schemas, which
+    /// a plain `nickel` evaluates with the import path `env` prints. A link sees the change.
+    pub fn in_path_form(self) -> Self {
+        for file in [
+            "workspace/infra/wuji/main.ncl",
+            "extensions/providers/upcloud/nickel/contracts.ncl",
+            "extensions/providers/aws/nickel/contracts.ncl",
+        ] {
+            let package_form = self.read(file);
+            let path_form = ["upcloud_prov", "aws_prov", "provisioning_core"]
+                .iter()
+                .fold(package_form.clone(), |text, module| {
+                    text.replace(
+                        &format!("import {module} in"),
+                        &format!("import \"{module}/main.ncl\" in"),
+                    )
+                });
+            assert_ne!(path_form, package_form, "`{file}` is in the package form");
+            self.write(file, &path_form);
+        }
+        self
+    }
+
     /// `keys trust` of the release engineer's public key: a teammate who installs what
     /// `releaser` signed.
     pub fn trusting(self, releaser: &TestContext) -> Self {

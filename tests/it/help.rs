@@ -30,11 +30,12 @@ fn the_top_level_help_names_every_kind_of_module_and_registry() {
       git            Set up the git repository holding the base for a team: merge drivers for the lock
                      files
       lock           Merge infra lock files three ways (the merge driver `git setup` registers)
-      export         Evaluate an infra's Nickel with its modules on the import path, as `nickel export
-                     -I .nickel-modules -I vendor` would, and print it (JSON unless `--format` says
-                     otherwise)
+      export         Evaluate an infra's Nickel with its modules as packages and on the import path, as
+                     `nickel export -I .nickel-modules -I vendor` would, and print it (JSON unless
+                     `--format` says otherwise)
       env            Print the shell line that puts an infra's modules on `NICKEL_IMPORT_PATH`, so that
-                     plain `nickel export main.ncl` works: `eval "$(provisioning env wuji)"`
+                     plain `nickel export main.ncl` works in the path form (`import
+                     "upcloud_prov/main.ncl"`): `eval "$(provisioning env wuji)"`
       completions    Print a shell completion script on stdout
       man            Print the man page (roff) on stdout, or write one page per subcommand into a
                      directory

@@ -1,5 +1,6 @@
 //! The link-mode hot path (issue 24, "Startup and the link hot path"): a link install or removal
-//! reads what its change touches, once, and the executable starts without being relocated.
+//! reads what its change touches, once, `validate` reads the lock once though it evaluates
+//! package imports (issue 25), and the executable starts without being relocated.
 //! Counted with `strace` and read from the ELF header, not timed.
 
 use crate::common::{BIN, TestContext};
@@ -88,5 +89,24 @@ fn the_executable_is_not_relocated_at_start() {
     assert_eq!(
         e_type, 2,
         "`{BIN}` is not a fixed-address executable (ET_EXEC)"
+    );
+}
+
+/// Issue 25: the package map `validate` evaluates the examples' `import upcloud_prov` with is
+/// built from the lock its session read, not from another read of it.
+#[test]
+fn validate_of_package_imports_reads_the_lock_once() {
+    let context = TestContext::examples_installed();
+    assert!(
+        context
+            .read("workspace/infra/wuji/main.ncl")
+            .contains("import upcloud_prov in"),
+        "the examples use the package form"
+    );
+    let validate = file_calls(&context, &["validate", "wuji"]);
+    assert_eq!(
+        reads_of(&validate, "providers.manifest.yaml"),
+        1,
+        "{validate:#?}"
     );
 }

@@ -367,8 +367,8 @@ fn verify_of_an_artifact_url_in_a_registry_checks_its_record() {
     --- stdout
     CHECK         STATUS  DETAIL
     size          ok      9216
-    sha256        ok      d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52
-    content hash  ok      h1:fWfhuouhpQ9em42RfTLpTsQDiJhrNp8lMt5Fg8E+8Yo=
+    sha256        ok      a1e6981c291bd2c354fd53c974941a7e62207c3593bac2b37a216b30f0922485
+    content hash  ok      h1:aYJDcvNaVg74mmvLBeGqU1KJ8WPd0ELWE3yBNxjLzCw=
     signature     ok      signed by key [KEY] (trusted with `keys trust`)
     --- stderr
         Verified `aws_prov` 1.0.0: signed by key [KEY] (trusted with `keys trust`)
@@ -403,12 +403,12 @@ fn verify_of_an_artifact_url_in_a_registry_checks_its_record() {
     --- stdout
     CHECK         STATUS  DETAIL
     size          ok      9216
-    sha256        FAILED  expected d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52, found 9dc4c71c02b96deb95cbf9e3616c3be21c767076887de5dba1e07454037e1854
-    content hash  FAILED  expected h1:fWfhuouhpQ9em42RfTLpTsQDiJhrNp8lMt5Fg8E+8Yo=, found h1:KjB6tp+kR25ry4mz652e7yH4oGpRNwUqVxVqIDqRaCE=
+    sha256        FAILED  expected a1e6981c291bd2c354fd53c974941a7e62207c3593bac2b37a216b30f0922485, found 5816695718c07a31792f9f4710b904e480d3205d08f1e93da727055acb6cf38d
+    content hash  FAILED  expected h1:aYJDcvNaVg74mmvLBeGqU1KJ8WPd0ELWE3yBNxjLzCw=, found h1:GWk6W8cNDMirMrzCdVynWk248emkTJKuIb/3KAMKpyY=
     signature     ok      signed by key [KEY] (trusted with `keys trust`)
     --- stderr
-    error: sha256: expected d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52, found 9dc4c71c02b96deb95cbf9e3616c3be21c767076887de5dba1e07454037e1854
-    error: content hash: expected h1:fWfhuouhpQ9em42RfTLpTsQDiJhrNp8lMt5Fg8E+8Yo=, found h1:KjB6tp+kR25ry4mz652e7yH4oGpRNwUqVxVqIDqRaCE=
+    error: sha256: expected a1e6981c291bd2c354fd53c974941a7e62207c3593bac2b37a216b30f0922485, found 5816695718c07a31792f9f4710b904e480d3205d08f1e93da727055acb6cf38d
+    error: content hash: expected h1:aYJDcvNaVg74mmvLBeGqU1KJ8WPd0ELWE3yBNxjLzCw=, found h1:GWk6W8cNDMirMrzCdVynWk248emkTJKuIb/3KAMKpyY=
     error: `aws_prov` 1.0.0 failed verification (sha256)
     ");
 }

@@ -263,8 +263,8 @@ fn a_signature_published_after_its_version_is_added_as_a_referrer() {
     --- stdout
     CHECK         STATUS  DETAIL
     size          ok      9216
-    sha256        ok      d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52
-    content hash  ok      h1:fWfhuouhpQ9em42RfTLpTsQDiJhrNp8lMt5Fg8E+8Yo=
+    sha256        ok      a1e6981c291bd2c354fd53c974941a7e62207c3593bac2b37a216b30f0922485
+    content hash  ok      h1:aYJDcvNaVg74mmvLBeGqU1KJ8WPd0ELWE3yBNxjLzCw=
     signature     ok      signed by key [KEY] (trusted with `keys trust`)
     --- stderr
         Verified `aws_prov` 1.0.0: signed by key [KEY] (trusted with `keys trust`)

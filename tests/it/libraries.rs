@@ -489,13 +489,13 @@ fn the_example_modules_pack_to_the_bytes_they_packed_to_before_libraries() {
         .collect();
     hashes.sort_by(|a, b| a[66..].cmp(&b[66..]));
     assert_snapshot!(hashes.join("\n"), @"
-    d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52  aws_prov_1.0.0.tar
+    a1e6981c291bd2c354fd53c974941a7e62207c3593bac2b37a216b30f0922485  aws_prov_1.0.0.tar
     c976e22c755977d836f3ebf8a55edfb7d76bb8e0ef3a22cf01b8e72d551ed7bb  containerd_0.1.0.tar
     7f88e7564ce9b0904f9a72de6f7d9bc87dd111d609a7285d6c29002ef21910f2  crio_0.1.0.tar
     cda45658c1e4731ced1ac0d1ff41adcb53ea9003f9f86979882cbaee15bdad58  kubernetes_1.30.0.tar
     07aedecd33a32252f35c71ace26b8990379cbab92837c10a26757f9990bcebe3  local_prov_0.2.0.tar
     36f0b8cce183445709c162842c8fc76c89eca4d89e62cc1eccbeb36b8f4b6195  provisioning_core_0.1.0.tar
-    1bb20f5451a510316b77e9dd2cb338fed8e16492128c40dbe4366c5c65866232  upcloud_prov_0.0.1.tar
+    b759f2260e7cc7ef36d0bd5663ee1b25dd6054fd6856ed7b3eb5911b9e94c4a2  upcloud_prov_0.0.1.tar
     58d1c7a45a33c27bce120f2853b0cd86a98fecd3c045a1a33964132e8e1d990e  web_0.1.0.tar
     ");
 }

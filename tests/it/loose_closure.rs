@@ -384,7 +384,7 @@ fn install_from_refuses_what_is_wrong_and_names_the_artifact() {
     --- stdout
     --- stderr
     error: failed to install `upcloud` 0.0.1 into `homelab`
-      caused by: `downloads/upcloud_prov_0.0.1.tar` has sha256 1bb20f5451a510316b77e9dd2cb338fed8e16492128c40dbe4366c5c65866232, but `downloads/SHA256SUMS` lists d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52
+      caused by: `downloads/upcloud_prov_0.0.1.tar` has sha256 b759f2260e7cc7ef36d0bd5663ee1b25dd6054fd6856ed7b3eb5911b9e94c4a2, but `downloads/SHA256SUMS` lists a1e6981c291bd2c354fd53c974941a7e62207c3593bac2b37a216b30f0922485
     hint: download it again; a listing and its artifact must agree
     ");
     // A directory with no artifacts.

@@ -262,3 +262,52 @@ fn a_package_enabled_nickel_exports_a_vendored_infra_as_export_does() {
     let theirs = package_nickel(&infra, &["export", "main.ncl"]);
     assert_eq!(String::from_utf8_lossy(&theirs.stdout), ours.stdout);
 }
+
+#[test]
+fn the_examples_package_form_exports_through_a_package_enabled_nickel_as_the_path_form_does() {
+    // The examples as committed: `wuji` and the providers import their modules as packages.
+    let context = TestContext::examples()
+        .signed()
+        .packed(&["core", "providers"])
+        .installed("wuji", &["upcloud@0.0.1", "aws@1.0.0"]);
+    context.run(["providers", "validate", "wuji"]).success();
+    let ours = context.run(["export", "wuji"]);
+    ours.success();
+    context.run(["providers", "nickel-pkg", "wuji"]).success();
+    let theirs = package_nickel(
+        &context.path("workspace/infra/wuji"),
+        &["export", "main.ncl"],
+    );
+    assert_eq!(String::from_utf8_lossy(&theirs.stdout), ours.stdout);
+    // The same examples in the path form, linked, export the same bytes.
+    let path_form = TestContext::examples_installed().in_path_form();
+    let linked = path_form.run(["export", "wuji"]);
+    linked.success();
+    assert_eq!(linked.stdout, ours.stdout);
+    assert!(
+        ours.stdout.contains("\"hostname\": \"wuji-db-1\""),
+        "{ours}"
+    );
+}
+
+#[test]
+fn the_examples_of_a_module_that_imports_its_dependency_by_name_run() {
+    let context = TestContext::examples();
+    context
+        .provider("edge")
+        .version("0.1.0")
+        .dependency("provisioning_core", "^0.1")
+        .file(
+            "main.ncl",
+            "let core = import provisioning_core in\n{\n  checked\n    | doc m%\"\n      ```nickel\n      checked \"web-1\"\n      # => \"web-1\"\n      ```\n    \"%\n    = fun name => name | core.Hostname,\n}\n",
+        )
+        .create();
+    let tested = context.run(["providers", "test", "edge", "--format", "json"]);
+    tested.success();
+    let report: serde_json::Value = serde_json::from_str(&tested.stdout).expect("JSON");
+    assert_eq!(
+        (report["passed"].clone(), report["failed"].clone()),
+        (serde_json::json!(1), serde_json::json!([])),
+        "{tested}"
+    );
+}

@@ -266,3 +266,71 @@ fn a_nickel_pkg_that_never_finishes_is_stopped_by_the_evaluation_deadline() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_core_described_by_nickel_pkg_alone_packs_and_installs_in_both_modes() {
+    let context = TestContext::examples();
+    std::fs::remove_file(context.path("schemas/manifest.toml")).expect("rm");
+    context.write(
+        "schemas/Nickel-pkg.ncl",
+        "{\n  name = \"provisioning_core\",\n  version = \"0.1.5\",\n  minimal_nickel_version = \"1.12\",\n  authors = [\"Core team\"],\n  description = \"Core contracts, for Nickel\",\n  license = \"MIT\",\n  dependencies = {},\n} | std.package.Manifest\n",
+    );
+    let main = "let upcloud = import upcloud_prov in { web = upcloud.make_server { hostname = \"web-1\" } }\n";
+    context.write("workspace/infra/homelab/main.ncl", main);
+    context.write("workspace/infra/corepack/main.ncl", main);
+    // Link mode: `upcloud` requires the core `^0.1`, which `Nickel-pkg.ncl` says it is.
+    context
+        .run(["providers", "install", "upcloud", "homelab"])
+        .success();
+    let lock = context.read("workspace/infra/homelab/providers.manifest.yaml");
+    assert!(lock.contains("version: 0.1.5"), "{lock}");
+    let linked = validate_and_export(&context, "homelab");
+    // Pack mode: at the version `Nickel-pkg.ncl` says, with a `manifest.toml` written from it.
+    let context = context.signed().packed(&["core", "provider upcloud"]);
+    let artifact = context.path("distribution/packages/provisioning_core_0.1.5.tar");
+    assert_snapshot!(crate::common::artifact_file(&artifact, "provisioning_core/manifest.toml"), @r#"
+    [package]
+    name = "provisioning_core"
+    version = "0.1.5"
+    description = "Core contracts, for Nickel"
+    "#);
+    assert!(
+        crate::common::artifact_file(&artifact, "provisioning_core/Nickel-pkg.ncl")
+            .contains("version = \"0.1.5\""),
+    );
+    // Rebuilt from its source, read the same way, to the same bytes.
+    context
+        .run(["pack", "verify", "provisioning_core@0.1.5", "--rebuild"])
+        .success();
+    context
+        .run([
+            "providers",
+            "install",
+            "upcloud",
+            "corepack",
+            "--version",
+            "0.0.1",
+        ])
+        .success();
+    let lock = context.read("workspace/infra/corepack/providers.manifest.yaml");
+    assert!(lock.contains("version: 0.1.5"), "{lock}");
+    assert_eq!(validate_and_export(&context, "corepack"), linked);
+}
+
+#[test]
+fn a_core_nickel_pkg_naming_another_package_is_not_packed() {
+    let context = TestContext::examples();
+    std::fs::remove_file(context.path("schemas/manifest.toml")).expect("rm");
+    context.write(
+        "schemas/Nickel-pkg.ncl",
+        "{\n  name = \"schemas\",\n  version = \"0.1.5\",\n  minimal_nickel_version = \"1.12\",\n  authors = [],\n} | std.package.Manifest\n",
+    );
+    assert_snapshot!(context.run(["pack", "core"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `[BASE]/schemas/Nickel-pkg.ncl` names the package `schemas`, expected `provisioning_core`
+    hint: the core schemas are packed as `[nickel] core_package_name`; name the package so in `Nickel-pkg.ncl`
+    ");
+    assert!(!context.path("distribution").exists());
+}

@@ -26,10 +26,10 @@ fn remove_undoes_install_and_keeps_the_source() {
     .nickel-modules/aws_prov -> ../../../../extensions/providers/aws/nickel
     .nickel-modules/provisioning_core -> ../../../../schemas
     main.ncl:
-      | # Modules are imported by module name, whichever mode installed them: `provisioning` puts
-      | # `.nickel-modules/` and `vendor/` on the import path.
-      | let upcloud = import "upcloud_prov/main.ncl" in
-      | let aws = import "aws_prov/main.ncl" in
+      | # Modules are imported as Nickel packages, by module name, whichever mode installed them:
+      | # `provisioning` evaluates with a package map naming every module the infra has installed.
+      | let upcloud = import upcloud_prov in
+      | let aws = import aws_prov in
       | {
       |   servers = [
       |     upcloud.make_server { hostname = "wuji-web-1", zone = "fi-hel2", plan = "2xCPU-4GB" },

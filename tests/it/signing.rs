@@ -208,8 +208,8 @@ fn pack_verify_reports_every_check() {
     --- stdout
     CHECK         STATUS  DETAIL
     size          ok      11264
-    sha256        ok      1bb20f5451a510316b77e9dd2cb338fed8e16492128c40dbe4366c5c65866232
-    content hash  ok      h1:BXhR6TdJMg7cvSj5UGecnmr+rO+zGi+wSHH7DnV9Yrg=
+    sha256        ok      b759f2260e7cc7ef36d0bd5663ee1b25dd6054fd6856ed7b3eb5911b9e94c4a2
+    content hash  ok      h1:idtJgTmOQirU6EnyfBVAtavCmxvTSwXwkSXIDMiCviw=
     signature     ok      signed by key [KEY] (your own key)
     --- stderr
         Verified `upcloud_prov` 0.0.1: signed by key [KEY] (your own key)

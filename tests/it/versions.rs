@@ -181,9 +181,9 @@ fn pack_providers_packs_a_release_at_one_version() {
     --- stderr
     warning: provider `aws` is packed as 0.2.0, lower than the version 1.0.0 its manifest `extensions/providers/aws/nickel/manifest.toml` declares
     hint: leave out `--version` to pack it as 1.0.0, or pass a version not lower than it
-          Packed `aws_prov` 0.2.0 → `distribution/packages/aws_prov_0.2.0.tar` (9.00 KiB, sha256 3520f959f2b4, unsigned)
+          Packed `aws_prov` 0.2.0 → `distribution/packages/aws_prov_0.2.0.tar` (9.00 KiB, sha256 6a4549f0e606, unsigned)
           Packed `local_prov` 0.2.0 → `distribution/packages/local_prov_0.2.0.tar` (5.50 KiB, sha256 07aedecd33a3, unsigned)
-          Packed `upcloud_prov` 0.2.0 → `distribution/packages/upcloud_prov_0.2.0.tar` (11.00 KiB, sha256 dc8caf7a49fc, unsigned)
+          Packed `upcloud_prov` 0.2.0 → `distribution/packages/upcloud_prov_0.2.0.tar` (11.00 KiB, sha256 a850556d7fee, unsigned)
         Finished 3 providers: 3 packed
     ");
     for module in ["aws_prov", "local_prov", "upcloud_prov"] {
@@ -212,11 +212,11 @@ fn pack_providers_packs_a_release_at_one_version() {
     --- stderr
     warning: provider `aws` is packed as 0.2.0, lower than the version 1.0.0 its manifest `extensions/providers/aws/nickel/manifest.toml` declares
     hint: leave out `--version` to pack it as 1.0.0, or pass a version not lower than it
-       Unchanged `aws_prov` 0.2.0 → `distribution/packages/aws_prov_0.2.0.tar` (9.00 KiB, sha256 3520f959f2b4, unsigned)
+       Unchanged `aws_prov` 0.2.0 → `distribution/packages/aws_prov_0.2.0.tar` (9.00 KiB, sha256 6a4549f0e606, unsigned)
     error: failed to pack `local_prov`
       caused by: `local_prov` 0.2.0 is already packed with other contents (sha256 07aedecd33a32252f35c71ace26b8990379cbab92837c10a26757f9990bcebe3, now de56ac8541b1997e55ccd399c5ec2826664ab176806ebe239d9a810a284464e3)
     hint: packed versions are immutable: bump the version, or pass `--force` to replace it
-       Unchanged `upcloud_prov` 0.2.0 → `distribution/packages/upcloud_prov_0.2.0.tar` (11.00 KiB, sha256 dc8caf7a49fc, unsigned)
+       Unchanged `upcloud_prov` 0.2.0 → `distribution/packages/upcloud_prov_0.2.0.tar` (11.00 KiB, sha256 a850556d7fee, unsigned)
     error: 1 of 3 providers could not be packed
     ");
 }

@@ -70,7 +70,13 @@ pub(super) fn rebuild(
     packer.fingerprints = None;
     let packed = packer
         .pack(
-            &mut crate::nickel::Evaluator::new(&setup.import_paths(), context.evaluation_bounds()),
+            // With the package map `pack` evaluates with: a source that imports its
+            // dependencies by name (`import provisioning_core`) rebuilds as it packed.
+            &mut crate::nickel::Evaluator::with_packages(
+                &setup.import_paths(),
+                setup.packages(),
+                context.evaluation_bounds(),
+            ),
             &input,
         )
         .with_context(|| {

@@ -75,7 +75,7 @@ fn an_unchanged_repack_opens_no_source_file_and_no_artifact() {
     exit: 0
     --- stdout
     --- stderr
-       Unchanged `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (11.00 KiB, sha256 1bb20f5451a5, signed by [KEY])
+       Unchanged `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (11.00 KiB, sha256 b759f2260e7c, signed by [KEY])
     ");
     // The catalog reads the module's manifest, and the index lists the packages: nothing else.
     let read: Vec<&String> = opened
@@ -88,7 +88,7 @@ fn an_unchanged_repack_opens_no_source_file_and_no_artifact() {
 #[test]
 fn a_fingerprint_never_hides_a_change() {
     let context = fingerprinted(TestContext::examples());
-    let unchanged = "exit: 0\n--- stdout\n--- stderr\n   Unchanged `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (11.00 KiB, sha256 1bb20f5451a5, unsigned)\n";
+    let unchanged = "exit: 0\n--- stdout\n--- stderr\n   Unchanged `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (11.00 KiB, sha256 b759f2260e7c, unsigned)\n";
     let refused = |run: Run| {
         assert_eq!(run.code, 1, "{run}");
         assert!(
@@ -148,7 +148,7 @@ fn a_fingerprint_never_hides_a_change() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (11.00 KiB, sha256 1bb20f5451a5, unsigned)
+          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (11.00 KiB, sha256 b759f2260e7c, unsigned)
     ");
 
     // The provenance deleted: the whole pack, which finds the same bytes and writes it again.

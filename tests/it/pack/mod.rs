@@ -20,12 +20,12 @@ fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (11.00 KiB, sha256 1bb20f5451a5, unsigned)
+          Packed `upcloud_prov` 0.0.1 → `distribution/packages/upcloud_prov_0.0.1.tar` (11.00 KiB, sha256 b759f2260e7c, unsigned)
     ");
     assert_snapshot!(inspect_archive(&artifact(&context, "upcloud_prov_0.0.1.tar")), @"
     dir  755 0:0 '':'' 315532800     0 upcloud_prov/
     file 644 0:0 '':'' 315532800   399 upcloud_prov/Nickel-pkg.ncl
-    file 644 0:0 '':'' 315532800   884 upcloud_prov/contracts.ncl
+    file 644 0:0 '':'' 315532800   921 upcloud_prov/contracts.ncl
     file 644 0:0 '':'' 315532800   170 upcloud_prov/defaults.ncl
     file 644 0:0 '':'' 315532800   537 upcloud_prov/export.json
     file 644 0:0 '':'' 315532800   736 upcloud_prov/main.ncl
@@ -47,8 +47,8 @@ fn pack_provider_writes_a_normalised_artifact_and_its_metadata() {
         {
           "version": "0.0.1",
           "package_file": "upcloud_prov_0.0.1.tar",
-          "sha256": "1bb20f5451a510316b77e9dd2cb338fed8e16492128c40dbe4366c5c65866232",
-          "content_hash": "h1:BXhR6TdJMg7cvSj5UGecnmr+rO+zGi+wSHH7DnV9Yrg=",
+          "sha256": "b759f2260e7cc7ef36d0bd5663ee1b25dd6054fd6856ed7b3eb5911b9e94c4a2",
+          "content_hash": "h1:idtJgTmOQirU6EnyfBVAtavCmxvTSwXwkSXIDMiCviw=",
           "size": 11264,
           "created": "2025-11-26T00:00:00Z",
           "signature": null,
@@ -134,7 +134,7 @@ fn version_overrides_the_artifact_but_never_the_source() {
     exit: 0
     --- stdout
     --- stderr
-          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (9.00 KiB, sha256 a069f27e98a6, unsigned)
+          Packed `aws_prov` 1.1.0 → `distribution/packages/aws_prov_1.1.0.tar` (9.00 KiB, sha256 8fa58b8a1bd8, unsigned)
     ");
     assert_snapshot!(archive_file(&artifact(&context, "aws_prov_1.1.0.tar"), "aws_prov/manifest.toml"), @r#"
     [package]
@@ -423,10 +423,10 @@ fn pack_list_shows_versions_and_strays() {
     exit: 0
     --- stdout
     MODULE        KIND      VERSION  SIZE       CREATED               SHA256        SIGNED  STATE
-    aws_prov      provider  1.1.0    9.00 KiB   2025-11-26T00:00:00Z  a069f27e98a6  no      ok
-    aws_prov      provider  1.0.0    9.00 KiB   2025-11-26T00:00:00Z  d5448e04e215  no      ok
+    aws_prov      provider  1.1.0    9.00 KiB   2025-11-26T00:00:00Z  8fa58b8a1bd8  no      ok
+    aws_prov      provider  1.0.0    9.00 KiB   2025-11-26T00:00:00Z  a1e6981c291b  no      ok
     local_prov    provider  0.2.0    5.50 KiB   2025-11-26T00:00:00Z  07aedecd33a3  no      missing
-    upcloud_prov  provider  0.0.1    11.00 KiB  -                     1bb20f5451a5  no      unindexed
+    upcloud_prov  provider  0.0.1    11.00 KiB  -                     b759f2260e7c  no      unindexed
     --- stderr
     ");
 }

@@ -47,8 +47,8 @@ fn install_version_verifies_and_vendors_the_pack() {
       mode: pack
       version: 1.0.0
       source: distribution/registry
-      sha256: d5448e04e215dd01b72005f2c0cb19f6ff34144f4e7cd9e3dbdc614400adcd52
-      content_hash: h1:fWfhuouhpQ9em42RfTLpTsQDiJhrNp8lMt5Fg8E+8Yo=
+      sha256: a1e6981c291bd2c354fd53c974941a7e62207c3593bac2b37a216b30f0922485
+      content_hash: h1:aYJDcvNaVg74mmvLBeGqU1KJ8WPd0ELWE3yBNxjLzCw=
       signer: [KEY]
     - name: provisioning_core
       module: provisioning_core
