@@ -13,11 +13,14 @@ use super::{Fetched, Registry, RegistryError, RegistryOptions, VerifiedPack, Ver
 use crate::digest::Sha256;
 use crate::names::{ModuleName, PackRef};
 
+/// A configured registry as the run shares it: its name, and what it answered.
+type SharedNamed = (Option<String>, Rc<Remembered>);
+
 /// What one run over several infras shares. A run over one infra has none.
 #[derive(Default)]
 pub struct RunCache {
     /// The configured registries of the run, in order, opened on first use.
-    configured: RefCell<Option<Vec<(Option<String>, Rc<Remembered>)>>>,
+    configured: RefCell<Option<Vec<SharedNamed>>>,
     /// Pinned packs verified against trusted keys, by what they are and the sha256 pinned.
     verified: RefCell<BTreeMap<(PackRef, Sha256), VerifiedPack>>,
 }
