@@ -449,9 +449,11 @@ impl Registries {
         links.push((None, Box::new(self.local)));
         // A recorded source that cannot be read is passed over like a configured registry when
         // one follows (an upstream gone from an air-gapped site whose mirror is configured):
-        // what a pack is, is its hash, checked whichever registry serves it.
+        // what a pack is, is its hash, checked whichever registry serves it. A loose artifact
+        // gone is said as such.
         for source in recorded::Recorded::from_lock(recorded, &opened, options) {
-            links.push((Some(source.label()), Box::new(source)));
+            let name = source.is_registry().then(|| source.label());
+            links.push((name, Box::new(source)));
         }
         links.extend(
             self.configured

@@ -106,6 +106,13 @@ impl Recorded {
         Ok(self.opened.get_or_init(|| registry).as_ref())
     }
 
+    /// Whether the source is a registry (not one loose artifact): one that cannot be read may
+    /// be passed over for a configured registry after it ([`super::Chain`]); a loose artifact
+    /// gone is said as such.
+    pub fn is_registry(&self) -> bool {
+        !self.label.ends_with(".tar")
+    }
+
     fn not_here(&self, module: &ModuleName) -> RegistryError {
         RegistryError::UnknownModule {
             module: module.clone(),

@@ -258,7 +258,7 @@ fn two_branches_moving_one_module_to_different_versions_conflict_once() {
       version: 1.1.0
       source: distribution/registry
       sha256: [SHA256]
-      content_hash: h1:XH5mLvqU3tK7koofnFRFYgjmA+txg09DFHX/5jHbXzg=
+      content_hash: h1:UrWX+vZQ3WXfd7nI2SU8MDWpe/DVkWGr9TGlwLWvrhc=
       signer: [KEY]
     =======
     - name: aws
@@ -267,7 +267,7 @@ fn two_branches_moving_one_module_to_different_versions_conflict_once() {
       version: 1.2.0
       source: distribution/registry
       sha256: [SHA256]
-      content_hash: h1:1RODO7Go3qyDWSCg1Uyk5Mqfz964hcteW1Q8XPIoSFA=
+      content_hash: h1:dU5SAkZypBT1J0b0gJBk3brytA0SkD8E5ey6c+Tr7Bg=
       signer: [KEY]
     >>>>>>> theirs
     - name: provisioning_core
