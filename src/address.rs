@@ -23,6 +23,10 @@ pub enum AddressError {
     PlainHttp { url: String },
 }
 
+/// Why a host with letters beyond ASCII is refused: IDNA is not built in (the stub
+/// `idna_adapter`, for size: docs/performance.md "Binary size").
+const NOT_ASCII: &str = "the host is not ASCII: write an internationalised domain name in its ASCII form (`xn--…`, as `idn2` prints it)";
+
 /// A registry beyond this machine's directories.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Remote {
@@ -89,6 +93,9 @@ impl OciUrl {
         if host.is_empty() || namespace.is_empty() {
             return Err(bad("the host and the namespace must not be empty"));
         }
+        if !host.is_ascii() {
+            return Err(bad(NOT_ASCII));
+        }
         let valid = |part: &str| {
             !part.is_empty()
                 && part
@@ -151,6 +158,12 @@ impl HttpUrl {
             url: text.to_owned(),
             reason: reason.to_owned(),
         };
+        let authority = text.split_once("://").map_or("", |(_, rest)| {
+            rest.split(['/', '?', '#']).next().unwrap_or_default()
+        });
+        if !authority.is_ascii() {
+            return Err(bad(NOT_ASCII));
+        }
         let mut base = reqwest::Url::parse(text).map_err(|error| bad(&error.to_string()))?;
         let host = base
             .host_str()
@@ -356,6 +369,8 @@ mod tests {
             ("https://ghcr.io/org", false, false),
             ("oci://ghcr.io", false, false),
             ("oci://ghcr.io/Org", false, false),
+            ("oci://bücher.example/p", false, false),
+            ("oci://xn--bcher-kva.example/p", true, false),
         ];
         for (text, valid, loopback) in cases {
             let parsed = OciUrl::parse(text);
@@ -382,6 +397,11 @@ mod tests {
             ("ftp://packs.example/", Err("bad")),
             ("https://user:secret@packs.example/", Err("bad")),
             ("https://packs.example/?x=1", Err("bad")),
+            ("https://bücher.example/p", Err("bad")),
+            (
+                "https://xn--bcher-kva.example/p",
+                Ok("https://xn--bcher-kva.example/p"),
+            ),
         ];
         for (text, expected) in cases {
             match (HttpUrl::parse(text), expected) {
