@@ -21,16 +21,21 @@ fn package_id(module: &ModuleName) -> String {
     format!("SPDXRef-Package-{}", module.as_str().replace('_', "."))
 }
 
-/// The document, pretty-printed, with a final line break.
-pub fn render(inventory: &Inventory) -> String {
-    let mut packages = vec![json!({
-        "SPDXID": infra_id(),
+/// The package of the infra itself, as `spdx_id`.
+fn infra_package(inventory: &Inventory, spdx_id: &str) -> serde_json::Value {
+    json!({
+        "SPDXID": spdx_id,
         "name": inventory.infra,
         "downloadLocation": NOASSERTION,
         "filesAnalyzed": false,
         "primaryPackagePurpose": "APPLICATION",
         "comment": "an infrastructure of provisioning: the modules its lock (providers.manifest.yaml) records",
-    })];
+    })
+}
+
+/// The document, pretty-printed, with a final line break.
+pub fn render(inventory: &Inventory) -> String {
+    let mut packages = vec![infra_package(inventory, &infra_id())];
     packages.extend(
         inventory
             .components
@@ -172,14 +177,7 @@ pub fn render_workspace(workspace: &WorkspaceInventory) -> String {
                 module.as_str().replace('_', ".")
             )
         };
-        packages.push(json!({
-            "SPDXID": infra,
-            "name": inventory.infra,
-            "downloadLocation": NOASSERTION,
-            "filesAnalyzed": false,
-            "primaryPackagePurpose": "APPLICATION",
-            "comment": "an infrastructure of provisioning: the modules its lock (providers.manifest.yaml) records",
-        }));
+        packages.push(infra_package(inventory, &infra));
         packages.extend(
             inventory
                 .components
