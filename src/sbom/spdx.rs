@@ -35,7 +35,7 @@ fn infra_package(inventory: &Inventory, spdx_id: &str) -> serde_json::Value {
 
 /// The document, pretty-printed, with a final line break.
 pub fn render(inventory: &Inventory) -> String {
-    let mut packages = vec![infra_package(inventory, &infra_id())];
+    let mut packages = vec![infra_package(inventory, infra_id())];
     packages.extend(
         inventory
             .components
