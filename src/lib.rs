@@ -143,9 +143,10 @@ fn undo_on_panic() {
         report(info);
         let undone = fs::undo_unfinished();
         if undone > 0 {
+            let changes = if undone == 1 { "change" } else { "changes" };
             let _ = writeln!(
                 std::io::stderr(),
-                "error: provisioning stopped on a bug; the {undone} changes it had begun were undone\nhint: please report it with the lines above"
+                "error: provisioning stopped on a bug; the {undone} {changes} it had begun were undone\nhint: please report it with the lines above"
             );
         }
     }));

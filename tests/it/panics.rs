@@ -27,7 +27,7 @@ fn assert_undone_by_the_hook(run: &Run) {
         "{run}"
     );
     assert!(
-        run.stderr.contains("changes it had begun were undone"),
+        run.stderr.contains("it had begun were undone"),
         "the hook, not Drop, undid the change\n{run}"
     );
 }

@@ -62,13 +62,8 @@ fn table(infra: &str, modules: &[ModuleStatus], generated: &[GeneratedFile]) -> 
         table.row([
             module.kind.as_str().to_owned(),
             module.name.clone(),
-            module
-                .mode
-                .map_or_else(|| "-".into(), |mode| mode.to_string()),
-            module
-                .version
-                .as_ref()
-                .map_or_else(|| "-".into(), ToString::to_string),
+            module.mode_cell(),
+            module.version_cell(),
             module.state.as_str().into(),
             module.source.clone(),
         ]);

@@ -52,13 +52,8 @@ fn status_table(modules: &[ModuleStatus]) -> Table {
         table.row([
             module.name.clone(),
             module.module.clone(),
-            module
-                .mode
-                .map_or_else(|| "-".into(), |mode| mode.to_string()),
-            module
-                .version
-                .as_ref()
-                .map_or_else(|| "-".into(), ToString::to_string),
+            module.mode_cell(),
+            module.version_cell(),
             module.state.as_str().into(),
             module.source.clone(),
             if module.required_by.is_empty() {

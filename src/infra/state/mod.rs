@@ -106,6 +106,21 @@ pub struct ModuleStatus {
     pub direct: bool,
 }
 
+impl ModuleStatus {
+    /// Its mode as a table cell: `-` when the lock records none.
+    pub fn mode_cell(&self) -> String {
+        self.mode
+            .map_or_else(|| "-".into(), |mode| mode.to_string())
+    }
+
+    /// Its version as a table cell: `-` when there is none.
+    pub fn version_cell(&self) -> String {
+        self.version
+            .as_ref()
+            .map_or_else(|| "-".into(), ToString::to_string)
+    }
+}
+
 /// Reads the lock and both layouts' manifests and links, and compares them: one status per
 /// module the lock lists, then one per stray module it does not.
 pub fn inspect(context: &Context, infra: &Infra) -> anyhow::Result<Vec<ModuleStatus>> {
