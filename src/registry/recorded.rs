@@ -92,7 +92,7 @@ impl Recorded {
         }
         let options = self.options.borrowed();
         let base = &self.options.config.paths.base;
-        let registry: Box<dyn Registry> = if self.label.ends_with(".tar") {
+        let registry: Box<dyn Registry> = if !self.is_registry() {
             Box::new(LooseArtifact::new(
                 LooseSource::parse(&self.label, base)?,
                 &options,
