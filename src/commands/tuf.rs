@@ -7,6 +7,7 @@ use anyhow::Context as _;
 
 use crate::Outcome;
 use crate::cli::TufCommand;
+use crate::config::absolutize;
 use crate::context::Context;
 use crate::printer::Printer;
 use crate::registry::DirectoryRegistry;
@@ -32,6 +33,7 @@ pub fn run(command: TufCommand, context: &Context, printer: &Printer) -> anyhow:
     match command {
         TufCommand::Init(args) => {
             if crate::tuf::is_enabled(&site) {
+                let site = context.display_path(&site).into_owned();
                 return Err(TufError::AlreadyInitialized { site }.into());
             }
             // The targets include `index.json`: current before the first signing.
@@ -40,7 +42,9 @@ pub fn run(command: TufCommand, context: &Context, printer: &Printer) -> anyhow:
                 &mut transaction,
                 &site,
                 &publisher,
-                args.root_key_out.as_deref(),
+                args.root_key_out
+                    .map(|path| absolutize(&context.cwd, &path))
+                    .as_deref(),
             )?;
             let _ = transaction.commit();
             printer.status(
@@ -65,8 +69,10 @@ pub fn run(command: TufCommand, context: &Context, printer: &Printer) -> anyhow:
                 &site,
                 &publisher,
                 args.role,
-                &args.root_key,
-                args.new_root_key_out.as_deref(),
+                &absolutize(&context.cwd, &args.root_key),
+                args.new_root_key_out
+                    .map(|path| absolutize(&context.cwd, &path))
+                    .as_deref(),
             )?;
             let _ = transaction.commit();
             printer.status(
