@@ -38,7 +38,7 @@ pub fn run(command: TufCommand, context: &Context, printer: &Printer) -> anyhow:
             }
             // The targets include `index.json`: current before the first signing.
             super::pack::index_without_tuf(&registry, context)?;
-            let made = publish::init(
+            let made = crate::tuf::roots::init(
                 &mut transaction,
                 &site,
                 &publisher,
@@ -64,7 +64,7 @@ pub fn run(command: TufCommand, context: &Context, printer: &Printer) -> anyhow:
             printer.report(&versions)?;
         }
         TufCommand::Rotate(args) => {
-            let rotated = publish::rotate(
+            let rotated = crate::tuf::roots::rotate(
                 &mut transaction,
                 &site,
                 &publisher,

@@ -8,6 +8,7 @@
 
 pub mod keys;
 pub mod publish;
+pub mod roots;
 pub mod targets;
 
 use std::path::{Path, PathBuf};
