@@ -16,6 +16,7 @@ use tuf::metadata::{
 use tuf::pouf::Pouf1;
 
 use super::keys::TufKeys;
+use super::targets::{Recorded, read_recorded};
 use super::{Role, TufError, tuf_dir};
 use crate::fs::Transaction;
 
@@ -294,9 +295,10 @@ pub fn sign_changes(
     transaction: &mut Transaction,
     site_dir: &Path,
     publisher: &Publisher,
+    recorded: &Recorded,
 ) -> Result<Option<Versions>, TufError> {
     let published = Published::read(site_dir)?;
-    let targets = super::targets::describe(site_dir)?;
+    let targets = super::targets::describe(site_dir, recorded)?;
     let now: HashMap<&TargetPath, &TargetDescription> = targets
         .iter()
         .map(|(path, target)| (path, target))
@@ -340,7 +342,7 @@ pub fn refresh(
     let timestamp_expires = publisher.expiry(publisher.expiries.timestamp);
     let stale = |expires: &DateTime<Utc>| *expires <= timestamp_expires;
     if stale(published.targets.expires()) || stale(published.snapshot.expires()) {
-        let targets = super::targets::describe(site_dir)?;
+        let targets = super::targets::describe(site_dir, &read_recorded(site_dir)?)?;
         return sign_next(transaction, site_dir, publisher, &published, targets);
     }
     let snapshot_path = tuf_dir(site_dir).join(Role::Snapshot.file_name());

@@ -126,7 +126,7 @@ pub fn init(
         snapshot: 1,
         timestamp: 1,
     };
-    let described = super::targets::describe(site_dir)?;
+    let described = super::targets::describe(site_dir, &super::targets::read_recorded(site_dir)?)?;
     sign_chain(
         transaction,
         site_dir,
@@ -299,7 +299,7 @@ fn resign_after_rotation(
     }
     versions.targets = next(versions.targets)?;
     versions.snapshot = next(versions.snapshot)?;
-    let targets = super::targets::describe(site_dir)?;
+    let targets = super::targets::describe(site_dir, &super::targets::read_recorded(site_dir)?)?;
     sign_chain(transaction, site_dir, publisher, root, targets, versions)?;
     Ok(versions)
 }
