@@ -72,7 +72,7 @@ impl Packer<'_> {
             return Ok(prepared.name);
         }
         transaction
-            .write(&path, &prepared.bytes)
+            .write_later(&path, &prepared.bytes)
             .map_err(|source| PackError::Write {
                 path: path.clone(),
                 source,
