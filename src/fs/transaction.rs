@@ -17,9 +17,6 @@ use super::{
 #[derive(Debug, Default)]
 pub struct Transaction {
     undo: Journal,
-    /// Files written by [`Transaction::write_later`], not yet in place, each with what its
-    /// path held before.
-    pending: Vec<(super::StagedWrite, Option<Vec<u8>>)>,
     /// Directories set aside by [`Transaction::remove_dir`], deleted on commit.
     trash: Vec<PathBuf>,
     committed: bool,
@@ -30,7 +27,6 @@ pub struct Transaction {
 pub struct Savepoint {
     undo: usize,
     trash: usize,
-    pending: usize,
 }
 
 /// The undo records of one transaction, shared with [`LIVE`] so that the panic hook can reach
@@ -152,52 +148,22 @@ impl Transaction {
         Ok(true)
     }
 
-    /// [`Transaction::write`], the file put in place only by the next
-    /// [`Transaction::write_pending`] (or [`Transaction::commit`]), with the others written
-    /// since: their contents reach the disk together, not one `fdatasync` after the other.
-    /// Until then nothing is visible (the contents wait under a temporary name beside the file).
-    pub fn write_later(&mut self, path: &Path, contents: &[u8]) -> io::Result<bool> {
-        let previous = match super::read(path, super::FileKind::Replaced) {
-            Ok(bytes) => Some(bytes),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
-            Err(error) => return Err(error),
-        };
-        if previous.as_deref() == Some(contents) {
-            return Ok(false);
-        }
-        let staged = super::StagedWrite::new(path, parent_dir(path), contents)?;
-        self.pending.push((staged, previous));
-        Ok(true)
-    }
-
-    /// Puts in place, in order, every file [`Transaction::write_later`] wrote since the last
-    /// call, each on the disk before it is visible: what comes after (a record naming them)
-    /// never reaches the disk before them.
-    pub fn write_pending(&mut self) -> io::Result<()> {
-        let mut pending = std::mem::take(&mut self.pending);
-        super::sync_staged(pending.iter_mut().map(|(staged, _)| staged).collect());
-        for (mut staged, previous) in pending {
-            staged.sync()?;
-            let path = staged.path.clone();
-            staged
-                .temp
-                .persist(&path)
-                .map_err(|error| with_path(error.error, &path))?;
-            self.undo.push(Undo::RestoreFile { path, previous });
-        }
-        Ok(())
-    }
-
     /// Puts `staged` in place of its file, its contents synced first unless
     /// [`super::sync_staged`] did it: [`Transaction::write`] for contents written earlier.
-    pub fn put(&mut self, staged: super::StagedWrite) -> io::Result<()> {
-        let previous = match super::read(&staged.path, super::FileKind::Replaced) {
+    pub fn put(&mut self, mut staged: super::StagedWrite) -> io::Result<()> {
+        let path = staged.path.clone();
+        let previous = match super::read(&path, super::FileKind::Replaced) {
             Ok(bytes) => Some(bytes),
             Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
         };
-        self.pending.push((staged, previous));
-        self.write_pending()
+        staged.sync()?;
+        staged
+            .temp
+            .persist(&path)
+            .map_err(|error| with_path(error.error, &path))?;
+        self.undo.push(Undo::RestoreFile { path, previous });
+        Ok(())
     }
 
     /// Removes the file at `path`, if any.
@@ -305,7 +271,6 @@ impl Transaction {
         Savepoint {
             undo: self.undo.len(),
             trash: self.trash.len(),
-            pending: self.pending.len(),
         }
     }
 
@@ -315,8 +280,6 @@ impl Transaction {
         let later = self.undo.drain_from(savepoint.undo);
         undo_all(later);
         self.trash.truncate(savepoint.trash);
-        // Written later, not yet in place: deleted.
-        self.pending.truncate(savepoint.pending);
     }
 
     /// Keeps every change, and deletes what was set aside. The changes stand whatever
@@ -324,25 +287,19 @@ impl Transaction {
     /// same lock removes the debris, with [`super::remove_debris`]).
     #[must_use = "a failed deletion must be reported"]
     pub fn commit(mut self) -> Vec<String> {
-        // Every caller writes what it wrote later before committing; one that did not still
-        // has it written, or hears that it could not be.
-        let unwritten = self
-            .write_pending()
-            .err()
-            .map(|error| format!("a file of this change could not be written: {error}"));
         panic_before_commit_in_tests();
         self.committed = true;
         self.undo.records().clear();
-        unwritten
+        std::mem::take(&mut self.trash)
             .into_iter()
-            .chain(std::mem::take(&mut self.trash).into_iter().filter_map(|path| {
+            .filter_map(|path| {
                 remove_dir_all_if_exists(&path).err().map(|error| {
                     format!(
                         "`{}` was set aside to be deleted but could not be: {error}\nhint: the next command on this directory removes it",
                         path.display()
                     )
                 })
-            }))
+            })
             .collect()
     }
 }

@@ -259,9 +259,6 @@ impl Packer<'_> {
         )?;
         let provenance =
             self.write_provenance(provenance, &file_name, &artifact, written, &mut transaction)?;
-        // The artifact, its signature and its provenance reach the disk together, and before
-        // the metadata that names them.
-        self.write_pending(&mut transaction)?;
         if let Some(metadata) = metadata {
             // A yanked version stays yanked, re-packed or replaced (`--force`): only
             // `pack yank --undo` brings it back.
@@ -300,7 +297,6 @@ impl Packer<'_> {
         if let Some(docs) = docs {
             self.write_docs(pack, &docs, &mut transaction)?;
         }
-        self.write_pending(&mut transaction)?;
         let leftovers = transaction.commit();
         let packed = Packed {
             leftovers,
@@ -380,16 +376,6 @@ impl Packer<'_> {
         ))
     }
 
-    /// Puts in place what `transaction` wrote for later ([`Transaction::write_pending`]).
-    fn write_pending(&self, transaction: &mut Transaction) -> Result<(), PackError> {
-        transaction
-            .write_pending()
-            .map_err(|source| PackError::Write {
-                path: self.destination.dir.clone(),
-                source,
-            })
-    }
-
     /// The module's documentation page data, in the same transaction as its artifact.
     fn write_docs(
         &self,
@@ -400,7 +386,7 @@ impl Packer<'_> {
         let path = crate::registry::site::docs_path(self.registry, pack);
         transaction
             .create_dir_all(path.parent().unwrap_or(&self.registry.registry_path))
-            .and_then(|()| transaction.write_later(&path, &docs.render()).map(|_| ()))
+            .and_then(|()| transaction.write(&path, &docs.render()).map(|_| ()))
             .map_err(|source| PackError::Write { path, source })
     }
 
@@ -551,7 +537,7 @@ impl Packer<'_> {
                     source,
                 })?;
             transaction
-                .write_later(path, &artifact.bytes)
+                .write(path, &artifact.bytes)
                 .map_err(write_error)?;
         }
         Ok(written)
@@ -608,7 +594,7 @@ impl Packer<'_> {
         if always || metadata != before {
             let path = self.registry.metadata_path(&metadata.name);
             transaction
-                .write_later(&path, &DirectoryRegistry::render(&metadata))
+                .write(&path, &DirectoryRegistry::render(&metadata))
                 .map_err(|source| PackError::Write { path, source })?;
         }
         Ok(())

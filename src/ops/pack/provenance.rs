@@ -72,7 +72,7 @@ impl Packer<'_> {
             return Ok(prepared.name);
         }
         transaction
-            .write_later(&path, &prepared.bytes)
+            .write(&path, &prepared.bytes)
             .map_err(|source| PackError::Write {
                 path: path.clone(),
                 source,

@@ -78,7 +78,7 @@ impl Packer<'_> {
                 &artifact.sha256,
             )?;
             transaction
-                .write_later(&signature_path, text.as_bytes())
+                .write(&signature_path, text.as_bytes())
                 .map_err(|source| PackError::Write {
                     path: signature_path.clone(),
                     source,
