@@ -74,6 +74,15 @@ impl ModuleImports {
     /// Reads the catalog and makes the (empty) import directory; [`Self::link`] then points
     /// `<dir>/<module>` at the modules a pack needs.
     pub fn prepare(catalog: &Catalog) -> Result<Self, DependencyError> {
+        Self::prepare_with(catalog, None)
+    }
+
+    /// [`Self::prepare`], the modules of one kind as already discovered in this run
+    /// ([`Catalog::modules_by_name_with`]).
+    pub fn prepare_with(
+        catalog: &Catalog,
+        discovered: Option<(crate::module::ModuleKind, &[crate::catalog::Module])>,
+    ) -> Result<Self, DependencyError> {
         // Held while it lives: the next pack removes it if this one is killed.
         let (temp, _) = crate::fs::HeldTempDir::new(IMPORTS_PREFIX).map_err(|source| {
             DependencyError::Write {
@@ -84,7 +93,7 @@ impl ModuleImports {
         let dir = temp.path().to_owned();
         let mut key = Vec::new();
         let mut modules = BTreeMap::new();
-        for (name, module) in catalog.modules_by_name()? {
+        for (name, module) in catalog.modules_by_name_with(discovered)? {
             let source = match module.package() {
                 Some(package) => Ok(SourceModule {
                     dir: std::fs::canonicalize(&package.dir).unwrap_or(package.dir.clone()),

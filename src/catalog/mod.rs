@@ -532,14 +532,28 @@ impl Catalog {
     /// is made of. A taskserv and a cluster of one name are [`CatalogError::AmbiguousKinds`],
     /// as `find` says.
     pub fn modules_by_name(&self) -> Result<BTreeMap<ModuleName, Module>, CatalogError> {
+        self.modules_by_name_with(None)
+    }
+
+    /// [`Self::modules_by_name`], the modules of one kind taken from `discovered` (what
+    /// [`discover`] gave for it with [`Layout::Nickel`] in this run) instead of read again:
+    /// `pack providers` discovers its providers first, and reads each manifest once in all.
+    pub fn modules_by_name_with(
+        &self,
+        discovered: Option<(ModuleKind, &[Module])>,
+    ) -> Result<BTreeMap<ModuleName, Module>, CatalogError> {
+        let of_kind = |kind: ModuleKind| match discovered {
+            Some((known, modules)) if known == kind => Ok(modules.to_vec()),
+            _ => discover(self, kind, Layout::Nickel),
+        };
         let mut modules = BTreeMap::new();
-        for module in discover(self, ModuleKind::Provider, Layout::Nickel)? {
+        for module in of_kind(ModuleKind::Provider)? {
             if let Ok(provider) = module.name.parse::<ShortName>() {
                 modules.insert(provider.provider_module(), module);
             }
         }
         for kind in [ModuleKind::Taskserv, ModuleKind::Cluster] {
-            for module in discover(self, kind, Layout::Nickel)? {
+            for module in of_kind(kind)? {
                 let Ok(name) = module.name.parse::<ModuleName>() else {
                     continue;
                 };

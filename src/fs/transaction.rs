@@ -148,6 +148,24 @@ impl Transaction {
         Ok(true)
     }
 
+    /// Puts `staged` in place of its file, its contents synced first unless
+    /// [`super::sync_staged`] did it: [`Transaction::write`] for contents written earlier.
+    pub fn put(&mut self, mut staged: super::StagedWrite) -> io::Result<()> {
+        let path = staged.path.clone();
+        let previous = match super::read(&path, super::FileKind::Replaced) {
+            Ok(bytes) => Some(bytes),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error),
+        };
+        staged.sync()?;
+        staged
+            .temp
+            .persist(&path)
+            .map_err(|error| with_path(error.error, &path))?;
+        self.undo.push(Undo::RestoreFile { path, previous });
+        Ok(())
+    }
+
     /// Removes the file at `path`, if any.
     pub fn remove_file(&mut self, path: &Path) -> io::Result<bool> {
         let previous = match super::read(path, super::FileKind::Replaced) {

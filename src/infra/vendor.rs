@@ -17,7 +17,7 @@ use super::state::{VendorState, compare_files, vendor_state};
 use super::{Infra, SUMS_SUFFIX, VENDOR_DIR};
 use crate::artifact::unpack;
 use crate::digest::Sha256;
-use crate::fs::{Entry, Transaction, entry_at};
+use crate::fs::{Entry, StagedWrite, Transaction, entry_at};
 use crate::names::ModuleName;
 use crate::registry::VerifiedPack;
 
@@ -31,28 +31,84 @@ pub fn place(
     force: bool,
     transaction: &mut Transaction,
 ) -> anyhow::Result<bool> {
+    let staged = stage(infra, pack, force)?;
+    place_staged(infra, pack, staged, transaction)
+}
+
+/// A pack ready to be vendored: its file list, and unless `vendor/` has it intact already, the
+/// pack unpacked into a staging directory with the list written under a temporary name,
+/// neither visible yet.
+pub struct Staged {
+    sums: String,
+    unpacked: Option<Unpacked>,
+}
+
+struct Unpacked {
+    tree: Staging,
+    list: StagedWrite,
+    written: Vec<std::fs::Metadata>,
+}
+
+impl Staged {
+    /// The file list to sync with others ([`crate::fs::sync_staged`]), when one was written.
+    pub fn list_mut(&mut self) -> Option<&mut StagedWrite> {
+        self.unpacked.as_mut().map(|unpacked| &mut unpacked.list)
+    }
+}
+
+/// The first half of [`place`], which changes nothing visible: `pack` unpacked beside
+/// `vendor/` and its file list written, unless `vendor/<module>` is intact already. Many packs
+/// are staged, their lists synced together, then placed ([`place_staged`]): a restore waits for
+/// the disk once, not once a pack.
+pub fn stage(infra: &Infra, pack: &VerifiedPack, force: bool) -> anyhow::Result<Staged> {
     let module = &pack.pack.module;
     let sums = unpack::summary(module, &pack.files);
     if vendor_state(infra, module, &pack.content_hash)? == VendorState::Ok {
-        return Ok(transaction.write(&infra.sums_path(module), sums.as_bytes())?);
+        return Ok(Staged {
+            sums,
+            unpacked: None,
+        });
     }
     if !force {
         refuse_to_lose(infra, pack)?;
     }
+    let tree = Staging::new(&infra.dir)?;
+    let written = unpack::write_files(tree.path(), &pack.files).context("failed to unpack")?;
+    let list = StagedWrite::new(&infra.sums_path(module), &infra.dir, sums.as_bytes())?;
+    Ok(Staged {
+        sums,
+        unpacked: Some(Unpacked {
+            tree,
+            list,
+            written,
+        }),
+    })
+}
+
+/// The second half of [`place`]: the staged pack moved into `vendor/<module>`, after its file
+/// list. Says whether anything changed.
+pub fn place_staged(
+    infra: &Infra,
+    pack: &VerifiedPack,
+    staged: Staged,
+    transaction: &mut Transaction,
+) -> anyhow::Result<bool> {
+    let module = &pack.pack.module;
+    let Some(unpacked) = staged.unpacked else {
+        return Ok(transaction.write(&infra.sums_path(module), staged.sums.as_bytes())?);
+    };
     transaction.create_dir_all(&infra.dir.join(VENDOR_DIR))?;
-    let staging = Staging::new(&infra.dir)?;
-    let written = unpack::write_files(staging.path(), &pack.files).context("failed to unpack")?;
-    record_written(infra, module, &sums, &pack.files, &written);
+    record_written(infra, module, &staged.sums, &pack.files, &unpacked.written);
     let target = infra.vendor_dir(module);
     if entry_at(&target)? != Entry::Missing {
         transaction.remove_dir(&target)?;
     }
-    // The file list first: a run killed before the directory lands leaves a list without a
-    // directory, which `prune` removes; never a directory without its list, which would look
-    // like the user's own.
-    transaction.write(&infra.sums_path(module), sums.as_bytes())?;
-    transaction.move_new_dir_into_place(staging.path(), &target)?;
-    staging.moved();
+    // The file list first, on the disk before it is in place: a run killed before the
+    // directory lands leaves a list without a directory, which `prune` removes; never a
+    // directory without its list, which would look like the user's own.
+    transaction.put(unpacked.list)?;
+    transaction.move_new_dir_into_place(unpacked.tree.path(), &target)?;
+    unpacked.tree.moved();
     Ok(true)
 }
 

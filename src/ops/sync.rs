@@ -14,6 +14,7 @@ use anyhow::bail;
 
 use crate::artifact::verify::{AllowUnsigned, Unsigned};
 use crate::fs::Transaction;
+use crate::infra::Infra;
 use crate::infra::closure::InstalledManifests;
 use crate::infra::lockfile::{Installed, LockEntry, PackPin, ProvidersLock, Signer};
 use crate::infra::manifest::InfraManifestMut;
@@ -43,10 +44,12 @@ enum Step {
     Link(PathBuf),
     /// Its pack to fetch: the manifest keeps `recorded` for it.
     Fetch { pin: PackPin, recorded: String },
-    /// Its pack, fetched and verified, to vendor.
+    /// Its pack, fetched and verified, to vendor; staged already ([`stage_packs`]) unless
+    /// `None`.
     Vendor {
         verified: Box<VerifiedPack>,
         recorded: String,
+        staged: Option<vendor::Staged>,
     },
 }
 
@@ -55,7 +58,8 @@ enum Step {
 /// fails is reported and left as it was.
 pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
     let lock = session.lock().clone();
-    let planned = plan(session, &lock)?;
+    let mut planned = plan(session, &lock)?;
+    stage_packs(&session.infra, &mut planned);
     let (context, infra) = (session.context, &session.infra);
     let mut manifests = Manifests {
         nickel: session.manifest().clone(),
@@ -254,10 +258,41 @@ fn plan(
             .map(|verified| Step::Vendor {
                 verified: Box::new(verified),
                 recorded,
+                staged: None,
             })
             .map_err(Into::into);
     }
     Ok(planned)
+}
+
+/// Unpacks every pack to restore beside `vendor/` and writes its file list, then puts the lists
+/// on the disk together (one wait for the disk, not one a pack): [`place`] then moves each into
+/// place. A pack that cannot be staged is its entry's error; nothing staged is visible until
+/// placed, and what is not placed is deleted.
+fn stage_packs(infra: &Infra, planned: &mut [(LockEntry, anyhow::Result<Step>)]) {
+    for (_, step) in planned.iter_mut() {
+        let Ok(Step::Vendor {
+            verified, staged, ..
+        }) = step
+        else {
+            continue;
+        };
+        match vendor::stage(infra, verified, true) {
+            Ok(done) => *staged = Some(done),
+            Err(error) => *step = Err(error),
+        }
+    }
+    let lists: Vec<&mut crate::fs::StagedWrite> = planned
+        .iter_mut()
+        .filter_map(|(_, step)| match step {
+            Ok(Step::Vendor {
+                staged: Some(staged),
+                ..
+            }) => staged.list_mut(),
+            _ => None,
+        })
+        .collect();
+    crate::fs::sync_staged(lists);
 }
 
 /// The packs to restore that another infra of the run (`--workspace`) has verified already:
@@ -275,6 +310,7 @@ fn reuse_verified(session: &InfraSession<'_>, planned: &mut [(LockEntry, anyhow:
             *step = Ok(Step::Vendor {
                 verified: Box::new(verified),
                 recorded: std::mem::take(recorded),
+                staged: None,
             });
         }
     }
@@ -411,9 +447,17 @@ fn place(
             Ok((Change::from(changed), None))
         }
         Step::Fetch { .. } => bail!("`{module}` {} was not fetched", entry.version),
-        Step::Vendor { verified, recorded } => {
+        Step::Vendor {
+            verified,
+            recorded,
+            staged,
+        } => {
             // The lock is the truth: sync puts back the pinned pack, over edits `validate` names.
-            let mut changed = vendor::place(infra, &verified, true, transaction)?;
+            let staged = match staged {
+                Some(staged) => staged,
+                None => vendor::stage(infra, &verified, true)?,
+            };
+            let mut changed = vendor::place_staged(infra, &verified, staged, transaction)?;
             changed |= link::remove_symlink(context, infra, Layout::Nickel, module, transaction)?;
             changed |= manifests.nickel.set_pack_dependency(
                 module.as_str(),

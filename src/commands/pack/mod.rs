@@ -54,6 +54,16 @@ struct Setup {
 
 impl Setup {
     fn new(context: &Context, output: &PackOutputArgs) -> anyhow::Result<Self> {
+        Self::with_discovered(context, output, None)
+    }
+
+    /// [`Self::new`], the modules of one kind as the command already discovered them (their
+    /// manifests not read again for the import directory).
+    fn with_discovered(
+        context: &Context,
+        output: &PackOutputArgs,
+        discovered: Option<(crate::module::ModuleKind, &[crate::catalog::Module])>,
+    ) -> anyhow::Result<Self> {
         let registry = DirectoryRegistry::from_config(&context.config);
         let destination = match &output.output {
             Some(dir) => Destination {
@@ -76,7 +86,7 @@ impl Setup {
             Ok(keyring) => keyring.signing_key()?,
             Err(_) => None,
         };
-        let imports = ModuleImports::prepare(&Catalog::new(&context.config))?;
+        let imports = ModuleImports::prepare_with(&Catalog::new(&context.config), discovered)?;
         Ok(Self {
             imports,
             now: context.now()?,
@@ -120,6 +130,7 @@ impl Setup {
             signing: self.signing.as_ref(),
             imports: &self.imports,
             printer,
+            shared_key: std::sync::OnceLock::new(),
         }
     }
 

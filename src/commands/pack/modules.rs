@@ -158,7 +158,7 @@ pub fn all(
     for module in &modules {
         warn_if_lower(module, args.version.as_ref(), context, printer);
     }
-    let setup = Setup::new(context, &args.output)?;
+    let setup = Setup::with_discovered(context, &args.output, Some((kind, &modules)))?;
     let packer = setup.packer(context, printer, &args.output);
     let progress = printer.progress(modules.len(), "Packing");
     let results: Vec<anyhow::Result<Packed>> = nickel::with_package_evaluators(

@@ -120,6 +120,11 @@ impl Stat {
         Err(std::io::Error::other("no fingerprints on this platform"))
     }
 
+    /// Whether it is a regular file (not a link, not a directory).
+    fn is_regular_file(&self) -> bool {
+        self.mode & 0o170_000 == 0o100_000
+    }
+
     /// Whether the entry last changed before `settled` (seconds and nanoseconds since the epoch).
     pub(super) fn settled_before(&self, settled: (i64, i64)) -> bool {
         self.modified.max(self.changed) < settled
@@ -141,12 +146,31 @@ struct Recorded {
 
 impl Packer<'_> {
     /// Everything a pack depends on besides the files the fingerprint lists, `closure` being
-    /// the module's dependencies as they resolve now.
+    /// the module's dependencies as they resolve now: what is the same for every pack of this
+    /// packer (the tool's version, the destination, the catalog, the signing key, the metadata
+    /// settings) by its digest, made once, then the module's own.
     pub(super) fn fingerprint_key(
         &self,
         input: &PackInput,
         closure: &[(ModuleName, SourceModule)],
     ) -> String {
+        let shared = self.shared_key.get_or_init(|| {
+            let signing = self
+                .signing
+                .map(|(_, public)| crate::signing::key_id(public.keynum()).to_string());
+            crate::digest::Sha256::of(
+                format!(
+                    "provisioning {}\0{} {}\0{:?}\0{signing:?}\0skip-tests {}\0{:?}",
+                    env!("CARGO_PKG_VERSION"),
+                    self.destination.dir.display(),
+                    self.destination.index,
+                    self.imports.key,
+                    self.skip_tests,
+                    self.metadata,
+                )
+                .as_bytes(),
+            )
+        });
         let dependencies: Vec<String> = closure
             .iter()
             .map(|(name, source)| {
@@ -157,12 +181,8 @@ impl Packer<'_> {
                 )
             })
             .collect();
-        let signing = self
-            .signing
-            .map(|(_, public)| crate::signing::key_id(public.keynum()).to_string());
         format!(
-            "provisioning {}\0{} {}\0{}\0{}\0{:?} {:?}\0{:?}\0{} {}\0{:?}\0{:?}\0{signing:?}\0skip-tests {}\0{:?}",
-            env!("CARGO_PKG_VERSION"),
+            "{shared}\0{} {}\0{}\0{}\0{:?} {:?}\0{:?}\0{:?}",
             input.pack.module,
             input.pack.version,
             input.package_dir.display(),
@@ -170,12 +190,7 @@ impl Packer<'_> {
             input.kind,
             input.category,
             input.dependencies,
-            self.destination.dir.display(),
-            self.destination.index,
-            self.imports.key,
             dependencies,
-            self.skip_tests,
-            self.metadata,
         )
     }
 
@@ -248,10 +263,19 @@ impl Packer<'_> {
             return;
         }
         sources.extend(read.iter().map(|path| (path.clone(), true)));
-        let mut entries = Vec::with_capacity(sources.len() + 4);
+        let mut entries: Vec<(PathBuf, bool, Option<Stat>)> = Vec::with_capacity(sources.len() + 4);
+        // A file the evaluations read that the tree lists as a regular file (not a link) has
+        // the same `stat` either way: listed once.
+        let mut regular = std::collections::HashSet::new();
         for (path, follow) in sources {
+            if follow && regular.contains(&path) {
+                continue;
+            }
             match Stat::read(&path, follow) {
                 Ok(Some(stat)) if stat.settled_before(settled) => {
+                    if !follow && stat.is_regular_file() {
+                        regular.insert(path.clone());
+                    }
                     entries.push((path, follow, Some(stat)));
                 }
                 _ => return,

@@ -191,6 +191,8 @@ pub struct Packer<'a> {
     /// The modules a dependency can name; their directory is on the evaluator's import path.
     pub imports: &'a ModuleImports,
     pub printer: &'a Printer,
+    /// The digest of what every fingerprint key of this packer shares, made on first use.
+    pub shared_key: std::sync::OnceLock<Sha256>,
 }
 
 /// A secret key and its public key.

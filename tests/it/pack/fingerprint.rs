@@ -23,6 +23,12 @@ fn pack_upcloud_traced(context: &TestContext) -> (Run, Vec<String>) {
 
 /// `pack provider upcloud` under `strace`, and the files under `dirs` (of the base) it opened.
 fn pack_upcloud_opening(context: &TestContext, dirs: &[&str]) -> (Run, Vec<String>) {
+    opening(context, &["pack", "provider", "upcloud"], dirs)
+}
+
+/// The command `args` under `strace`, and the files under `dirs` (of the base) it opened, once
+/// per time it opened them.
+fn opening(context: &TestContext, args: &[&str], dirs: &[&str]) -> (Run, Vec<String>) {
     let trace = context.base.parent().expect("temp root").join("trace");
     let trace_arg = trace.display().to_string();
     let output = context
@@ -35,7 +41,7 @@ fn pack_upcloud_opening(context: &TestContext, dirs: &[&str]) -> (Run, Vec<Strin
             "-o",
             &trace_arg,
         ])
-        .args(["pack", "provider", "upcloud"])
+        .args(args)
         .output()
         .expect("strace runs");
     let dirs: Vec<_> = dirs.iter().map(|dir| context.path(dir)).collect();
@@ -217,4 +223,36 @@ fn an_unchanged_repack_skips_the_site_until_something_it_is_made_of_changes() {
             .contains("Apache-2.0"),
         "the page follows the record"
     );
+}
+
+#[test]
+fn an_unchanged_repack_of_every_provider_reads_each_manifest_once() {
+    let context = TestContext::examples().packed(&["core", "providers"]);
+    std::thread::sleep(SETTLE);
+    // This one records the fingerprints.
+    context.run(["pack", "providers"]).success();
+    let (run, opened) = opening(&context, &["pack", "providers"], &["extensions/providers"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stderr.contains("3 providers: 3 unchanged"), "{run}");
+    // Discovering the providers reads each manifest; the import directory's catalog takes them
+    // from that discovery instead of reading them again. No source file is opened.
+    let mut manifests: Vec<&String> = opened
+        .iter()
+        .filter(|path| path.ends_with("/manifest.toml"))
+        .collect();
+    manifests.sort();
+    assert_eq!(
+        manifests,
+        [
+            "extensions/providers/aws/nickel/manifest.toml",
+            "extensions/providers/local/nickel/manifest.toml",
+            "extensions/providers/upcloud/nickel/manifest.toml",
+        ],
+        "{opened:?}"
+    );
+    let sources: Vec<&String> = opened
+        .iter()
+        .filter(|path| path.ends_with(".ncl"))
+        .collect();
+    assert!(sources.is_empty(), "{sources:?}");
 }

@@ -239,3 +239,81 @@ fn restoring_a_lost_vendor_reads_no_unpacked_file_back() {
         "the edit went unnoticed:\n{installed}"
     );
 }
+
+/// A restore waits for the disk once: every pack is unpacked and its file list written first,
+/// the lists synced together, and only then is anything moved into `vendor/`. Each list is on
+/// the disk before it is visible, and before its module's directory lands.
+#[test]
+fn a_restore_syncs_every_file_list_before_it_moves_a_module_into_place() {
+    let context = synced();
+    std::fs::remove_dir_all(context.path(&format!("{INFRA}/vendor"))).expect("lose vendor/");
+    let file = context.path("../trace");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let output = context
+        .command_under(&[
+            "strace",
+            "-f",
+            "-qq",
+            "-y",
+            "-e",
+            "trace=fdatasync,rename,renameat,renameat2",
+            "-o",
+            file_arg,
+        ])
+        .args(["providers", "sync", "homelab"])
+        .output()
+        .expect("run strace");
+    let run = Run::from_output(output, &context.path(""), &[]);
+    run.success();
+    let trace = std::fs::read_to_string(&file).expect("read the trace");
+    // Each call: what it synced (and how many renames came before it ended), or what it
+    // renamed to what. Syncs run on several threads: a call may be cut in two lines.
+    let mut synced_files = Vec::new();
+    let mut renames = Vec::new();
+    let mut unfinished = std::collections::HashMap::new();
+    for line in trace.lines() {
+        let pid = line.split_whitespace().next().unwrap_or_default();
+        if line.contains("fdatasync(") {
+            let path = line
+                .split('<')
+                .nth(1)
+                .and_then(|rest| rest.split('>').next());
+            let path = path.unwrap_or_default().to_owned();
+            if line.ends_with("= 0") {
+                synced_files.push((renames.len(), path));
+            } else {
+                unfinished.insert(pid, path);
+            }
+        } else if line.contains("fdatasync resumed") {
+            if let Some(path) = unfinished.remove(pid).filter(|_| line.ends_with("= 0")) {
+                synced_files.push((renames.len(), path));
+            }
+        } else if line.ends_with("= 0") {
+            let quoted: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+            if let [from, to] = quoted[..] {
+                renames.push((from.to_owned(), to.to_owned()));
+            }
+        }
+    }
+    let lists: Vec<&(String, String)> = renames
+        .iter()
+        .filter(|(_, to)| to.ends_with(".sha256sums"))
+        .collect();
+    let modules = renames
+        .iter()
+        .position(|(from, _)| from.ends_with(".unpack"))
+        .expect("a module moved into place");
+    assert_eq!(lists.len(), 2, "{trace}");
+    for (temp, list) in lists {
+        let synced_at = synced_files
+            .iter()
+            .find(|(_, path)| path == temp)
+            .map(|(renames_before, _)| *renames_before);
+        assert!(
+            synced_at.is_some_and(|at| at <= modules),
+            "`{list}` was not on the disk before the first module moved into place:\n{trace}"
+        );
+    }
+    let installed = context.run(["providers", "installed", "homelab"]);
+    assert!(!installed.stdout.contains("drifted"), "{installed}");
+}
