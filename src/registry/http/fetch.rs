@@ -168,6 +168,7 @@ impl HttpRegistry {
                     "its metadata names the signature `{signature_path}`, which is not found (404)"
                 ))
             })?;
+        self.check_file(&signature_path, &text)?;
         let text = String::from_utf8(text)
             .map_err(|_| refused(format!("its signature `{signature_path}` is not UTF-8")))?;
         self.cache.store_signature(&entry.sha256, &text)?;
@@ -269,6 +270,11 @@ impl HttpRegistry {
                     source_name: self.auth_source.clone(),
                 }
             }
+            Failure::TooLarge { limit } => HttpError::TooLarge {
+                registry,
+                url,
+                limit: *limit,
+            },
             Failure::Stream(StreamError::Write { path, source }) => HttpError::Cache {
                 path: path.clone(),
                 source: std::io::Error::new(source.kind(), source.to_string()),
