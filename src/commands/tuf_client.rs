@@ -28,7 +28,7 @@ pub fn pin(args: &TufPinArgs, context: &Context, printer: &Printer) -> anyhow::R
         if pin.root()? == root {
             printer.status(
                 "Unchanged",
-                format!("the TUF root of `{registry}` (version {version}) is pinned already"),
+                format!("`{registry}`: this TUF root (version {version}) is pinned already"),
             );
             return Ok(Outcome::Success);
         }

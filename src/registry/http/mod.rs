@@ -553,11 +553,14 @@ impl Registry for HttpRegistry {
     /// that follow are answered by the cache. Best effort: what fails here fails again, with its
     /// error, when the pack itself is fetched.
     fn prefetch(&self, packs: &[PackRef]) {
-        if self.offline || packs.len() < 2 || self.tuf_targets().is_err() {
+        if self.offline || packs.len() < 2 {
             return;
         }
-        let missing: Vec<&PackRef> = packs.iter().filter(|p| self.cached(p).is_none()).collect();
-        if missing.is_empty() {
+        let missing: Vec<&PackRef> = packs
+            .iter()
+            .filter(|p| !self.cached(p).is_some_and(|f| self.trusted_copy(&f)))
+            .collect();
+        if missing.is_empty() || self.tuf_targets().is_err() {
             return;
         }
         let _: Result<Vec<Result<Fetched, RegistryError>>, RegistryError> =
