@@ -9,7 +9,7 @@ use std::path::Path;
 
 use insta::assert_snapshot;
 
-use crate::common::tuf::TufPublisher;
+use crate::common::tuf::{Publish, TufPublisher};
 use crate::common::{Run, StaticServer, TestContext};
 
 /// A release engineer who packs and signs the examples, `aws` in two versions, and publishes
@@ -197,11 +197,14 @@ fn a_pinned_http_registry_is_verified_once_and_a_warm_sync_makes_no_request() {
     upcloud_prov       0.0.1
     --- stderr
     ");
-    assert_snapshot!(requests_since(&server, seen), @"
-    GET /tuf/2.root.json 404
-    GET /tuf/timestamp.json 200
+    // (Read concurrently, so in any order: sorted here.)
+    let mut listed = server.requests()[seen..].to_vec();
+    listed.sort();
+    assert_snapshot!(listed.join("\n"), @"
     GET /registry/local_prov.json 200
     GET /registry/upcloud_prov.json 200
+    GET /tuf/2.root.json 404
+    GET /tuf/timestamp.json 200
     ");
     let seen = server.requests().len();
 
@@ -249,4 +252,238 @@ fn a_pinned_http_registry_is_verified_once_and_a_warm_sync_makes_no_request() {
     --- stderr
     warning: `--offline`: using the TUF metadata of `[REGISTRY]` verified less than a minute ago
     ");
+}
+
+/// Runs `args` expecting a refusal that leaves the infra `homelab` as it was, and gives the run.
+fn refused(server: &StaticServer, team: &TestContext, args: &[&str]) -> Run {
+    let before = infra_files(team, "homelab");
+    let refused = run(server, team, args);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert_eq!(
+        infra_files(team, "homelab"),
+        before,
+        "nothing written: {refused}"
+    );
+    refused
+}
+
+/// The honest registry still works: the teammate lists it.
+fn honest(server: &StaticServer, team: &TestContext) {
+    run(server, team, &["registry", "list"]).success();
+}
+
+const INSTALL_12: &[&str] = &[
+    "providers",
+    "install",
+    "aws",
+    "homelab",
+    "--version",
+    "1.2.0",
+];
+
+#[test]
+fn replayed_stale_and_mixed_metadata_is_refused_naming_the_attack() {
+    let (releaser, mut publisher) = release();
+    let distribution = releaser.path("distribution");
+    let server = StaticServer::start(&distribution);
+    let team = team_pinning(&releaser, &server.url());
+    run(
+        &server,
+        &team,
+        &["providers", "install", "aws", "wuji", "--version", "1.0.0"],
+    )
+    .success();
+    let old_metadata = publisher.keep();
+    let old_record = std::fs::read(distribution.join("registry/aws_prov.json")).expect("read");
+    releaser
+        .run(["pack", "provider", "aws", "--version", "1.2.0"])
+        .success();
+    publisher.publish();
+    let new_metadata = publisher.keep();
+    run(&server, &team, &["providers", "outdated", "wuji"]).success();
+    let _filters = team
+        .filters()
+        .literal(&server.url(), "[REGISTRY]")
+        .short_sha256()
+        .bind();
+
+    // Rollback: yesterday's timestamp, snapshot and targets, which know no 1.2.0.
+    let roles = ["timestamp.json", "snapshot.json", "targets.json"];
+    publisher.put_back(&old_metadata, &roles);
+    assert_snapshot!(refused(&server, &team, INSTALL_12), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` 1.2.0 into `homelab`
+      caused by: rollback attack refused: `[REGISTRY]` serves timestamp metadata version 1, older than version 2 trusted before
+    hint: the registry (or a mirror, a proxy) serves old metadata; `provisioning registry tuf status [REGISTRY]` shows what is trusted
+    ");
+    publisher.put_back(&new_metadata, &roles);
+    honest(&server, &team);
+
+    // Mix-and-match: the record of before 1.2.0, with the current metadata (a teammate whose
+    // cache does not hold the current record yet).
+    let fresh = team_pinning(&releaser, &server.url());
+    std::fs::write(distribution.join("registry/aws_prov.json"), &old_record).expect("write");
+    assert_snapshot!(refused(&server, &fresh, INSTALL_12), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` 1.2.0 into `homelab`
+      caused by: mix-and-match or tampering refused: `registry/aws_prov.json` from `[REGISTRY]` is 1325 bytes where 1830 are recorded, not what its targets metadata records
+    hint: the registry serves a file its signed metadata does not describe; the files were not published together, or were changed after signing
+    ");
+    publisher.publish();
+    honest(&server, &fresh);
+
+    // A record changed without signing it again (a version unyanked, a hash swapped...).
+    let record = distribution.join("registry/upcloud_prov.json");
+    let honest_record = std::fs::read(&record).expect("read");
+    let changed = String::from_utf8(honest_record.clone())
+        .expect("utf-8")
+        .replacen("\"license\": \"", "\"license\": \"GPL-or-", 1);
+    std::fs::write(&record, changed).expect("write");
+    let upcloud = [
+        "providers",
+        "install",
+        "upcloud",
+        "homelab",
+        "--version",
+        "0.0.1",
+    ];
+    // (`fresh` holds the honest record, as verified: it would not ask for it again.)
+    let another = team_pinning(&releaser, &server.url());
+    assert_snapshot!(refused(&server, &another, &upcloud), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `upcloud` 0.0.1 into `homelab`
+      caused by: mix-and-match or tampering refused: `registry/upcloud_prov.json` from `[REGISTRY]` is longer than the 841 bytes recorded (endless data?), not what its targets metadata records
+    hint: the registry serves a file its signed metadata does not describe; the files were not published together, or were changed after signing
+    ");
+    std::fs::write(&record, &honest_record).expect("write");
+    honest(&server, &another);
+
+    // An artifact swapped for other bytes of the same length.
+    let artifact = distribution.join("packages/local_prov_0.2.0.tar");
+    let honest_bytes = std::fs::read(&artifact).expect("read");
+    let mut swapped = honest_bytes.clone();
+    swapped[600] ^= 0x20;
+    std::fs::write(&artifact, &swapped).expect("write");
+    let local = [
+        "providers",
+        "install",
+        "local",
+        "homelab",
+        "--version",
+        "0.2.0",
+    ];
+    let _filters = team
+        .filters()
+        .literal(&server.url(), "[REGISTRY]")
+        .short_sha256()
+        .bind();
+    assert_snapshot!(refused(&server, &fresh, &local), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `local` 0.2.0 into `homelab`
+      caused by: mix-and-match or tampering refused: `packages/local_prov_0.2.0.tar` from `[REGISTRY]` does not match its digest (its bytes hash to sha256:9ce604facfcc…), not what its targets metadata records
+    hint: the registry serves a file its signed metadata does not describe; the files were not published together, or were changed after signing
+    ");
+    std::fs::write(&artifact, &honest_bytes).expect("write");
+    run(&server, &fresh, &local).success();
+}
+
+#[test]
+fn an_expired_timestamp_is_a_freeze_and_rotated_keys_are_followed() {
+    let (releaser, mut publisher) = release();
+    let server = StaticServer::start(&releaser.path("distribution"));
+    let team = team_pinning(&releaser, &server.url());
+    honest(&server, &team);
+    let _filters = team
+        .filters()
+        .literal(&server.url(), "[REGISTRY]")
+        .sha256()
+        .tuf()
+        .bind();
+
+    // Freeze: metadata signed two days ago, whose timestamp expired a day ago.
+    publisher.publish_with(&Publish {
+        old_root: None,
+        at: Some(chrono::Utc::now() - chrono::Duration::days(2)),
+    });
+    assert_snapshot!(refused(&server, &team, INSTALL_12), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` 1.2.0 into `homelab`
+      caused by: freeze attack refused: the timestamp metadata of `[REGISTRY]` expired at [TIME]
+    hint: `provisioning registry tuf status [REGISTRY]` shows each role's expiry; its publisher re-signs with `provisioning registry tuf refresh`
+    ");
+    publisher.publish();
+    honest(&server, &team);
+
+    // The timestamp key rotated: the client follows the new root; a timestamp signed by the
+    // retired key is refused.
+    let signed_by_retired = publisher.keep();
+    publisher.rotate("timestamp");
+    honest(&server, &team);
+    let rotated = publisher.keep();
+    publisher.put_back(&signed_by_retired, &["timestamp.json"]);
+    assert_snapshot!(refused(&server, &team, INSTALL_12), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` 1.2.0 into `homelab`
+      caused by: signature threshold not met: the timestamp metadata of `[REGISTRY]` has 0 valid signature(s) of the 1 needed, from the keys `[SHA256]`
+    hint: metadata signed by a retired or unknown key is refused; `provisioning registry tuf status [REGISTRY]` shows the trusted keys
+    ");
+    publisher.put_back(&rotated, &["timestamp.json"]);
+    honest(&server, &team);
+
+    // The root key rotated: the new root is signed by the old key and the new one.
+    publisher.rotate("root");
+    honest(&server, &team);
+    let status = team.run(["registry", "tuf", "status", "--format", "json"]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).expect("json");
+    assert_eq!(status[0]["roles"][0]["version"], 3, "{status}");
+}
+
+#[test]
+fn a_pinned_directory_registry_is_checked_too() {
+    let (releaser, _publisher) = release();
+    let distribution = releaser.path("distribution");
+    let dir = distribution.to_str().expect("path");
+    let team = team_pinning(&releaser, dir);
+    let install = |args: &[&str]| {
+        let mut full = vec!["--registry", dir];
+        full.extend(args);
+        team.run(full)
+    };
+    install(&["providers", "install", "aws", "wuji", "--version", "1.0.0"]).success();
+    let record = distribution.join("registry/upcloud_prov.json");
+    let honest_record = std::fs::read(&record).expect("read");
+    std::fs::write(&record, [&honest_record[..], b" "].concat()).expect("write");
+    let _filters = team.filters().literal(dir, "[DISTRIBUTION]").bind();
+    let before = infra_files(&team, "homelab");
+    assert_snapshot!(install(&["providers", "install", "upcloud", "homelab", "--version", "0.0.1"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `upcloud` 0.0.1 into `homelab`
+      caused by: mix-and-match or tampering refused: `registry/upcloud_prov.json` from `[DISTRIBUTION]` is longer than the 841 bytes recorded (endless data?), not what its targets metadata records
+    hint: the registry serves a file its signed metadata does not describe; the files were not published together, or were changed after signing
+    ");
+    assert_eq!(infra_files(&team, "homelab"), before);
+    std::fs::write(&record, &honest_record).expect("write");
+    install(&[
+        "providers",
+        "install",
+        "upcloud",
+        "homelab",
+        "--version",
+        "0.0.1",
+    ])
+    .success();
 }

@@ -15,6 +15,7 @@ use crate::registry::transport::{
     BodyError, StreamError, describe, is_transient_http, is_transient_status, read_up_to, retry,
     stream_to_file,
 };
+use crate::registry::tuf_client::TufError;
 use crate::registry::{RegistryError, VersionEntry};
 
 /// Why a read failed.
@@ -211,6 +212,16 @@ impl HttpRegistry {
         })
         .await
         .map_err(|failure| match failure {
+            // With a pinned root, the record the bytes differ from is its targets' own.
+            Failure::Stream(StreamError::Fault(fault)) if self.tuf.is_some() => {
+                TufError::Mismatch {
+                    registry: self.url.display(),
+                    file: file.clone(),
+                    role: "targets".to_owned(),
+                    detail: fault.to_string(),
+                }
+                .into()
+            }
             Failure::Stream(StreamError::Fault(fault)) => {
                 RegistryError::from(refused(format!("`{file}` {fault}")))
             }
