@@ -79,40 +79,10 @@ pub enum RegistryCommand {
     /// Modules and versions in the registry; with several configured, each in order with its
     /// state
     List(RegistryListArgs),
-    /// TUF metadata: pin a registry's root, show what is trusted
+    /// The registry's TUF metadata: signed lists of what it holds, so that clients detect a
+    /// server that lies (docs/trust.md)
     #[command(subcommand)]
-    Tuf(TufCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TufCommand {
-    /// Trust a registry's TUF root (`root.json`, from its publisher by a channel you trust):
-    /// from then on every read from that registry is checked against its TUF metadata
-    Pin(TufPinArgs),
-    /// Each role's version, expiry and key ids as last verified; without a registry, every
-    /// pinned one
-    Status(TufStatusArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct TufPinArgs {
-    /// The registry: a static HTTP one (`https://host/path`) or a `distribution/` directory
-    #[arg(value_name = "URL|DIR")]
-    pub registry: String,
-    /// The root metadata to trust (`tuf/root.json` as its publisher gave it)
-    #[arg(value_name = "ROOT_JSON")]
-    pub root: std::path::PathBuf,
-    /// Replace a root pinned before (and forget the metadata trusted under it)
-    #[arg(long)]
-    pub force: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct TufStatusArgs {
-    /// One registry (`https://host/path` or a `distribution/` directory); every pinned one when
-    /// omitted
-    #[arg(value_name = "URL|DIR")]
-    pub registry: Option<String>,
+    Tuf(super::TufCommand),
 }
 
 #[derive(Debug, Args)]

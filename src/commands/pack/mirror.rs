@@ -57,6 +57,7 @@ pub fn mirror(args: &MirrorArgs, context: &Context, printer: &Printer) -> anyhow
             target: &target,
             keys: &keys,
             limits: context.unpack_limits(),
+            tuf: super::tuf_publisher(context).as_ref(),
             printer,
         },
     )

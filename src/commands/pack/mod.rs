@@ -16,6 +16,7 @@ mod yank;
 pub use clean::clean;
 pub use core::core;
 pub use index::index;
+pub(crate) use index::{index_without_tuf, tuf_publisher};
 pub use list::list;
 pub use mirror::mirror;
 pub(crate) use modules::input_for;

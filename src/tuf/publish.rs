@@ -1,0 +1,645 @@
+//! The publisher's side: the first metadata (`registry tuf init`), new targets, snapshot and
+//! timestamp after every change of the registry (in the transaction of `index.json`), the
+//! timestamp re-signed (`refresh`), and a role's key replaced (`rotate`). Every file is written
+//! through a [`Transaction`]: the metadata lands whole or not at all.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use tuf::crypto::{Ed25519PrivateKey, HashAlgorithm, KeyId, PrivateKey, PublicKey};
+use tuf::metadata::{
+    Metadata, MetadataDescription, MetadataPath, RawSignedMetadata, RootMetadata,
+    RootMetadataBuilder, SignedMetadata, SnapshotMetadata, SnapshotMetadataBuilder,
+    TargetDescription, TargetPath, TargetsMetadata, TargetsMetadataBuilder, TimestampMetadata,
+    TimestampMetadataBuilder,
+};
+use tuf::pouf::Pouf1;
+
+use super::keys::{NewKey, TufKeys};
+use super::{Role, TufError, tuf_dir};
+use crate::fs::Transaction;
+
+/// How long each role's metadata stays valid (config `[tuf]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Expiries {
+    pub root: Duration,
+    pub targets: Duration,
+    pub snapshot: Duration,
+    pub timestamp: Duration,
+}
+
+impl Expiries {
+    pub fn from_config(config: &crate::config::Tuf) -> Self {
+        let days = |days: u64| Duration::days(i64::try_from(days).unwrap_or(i64::MAX / 86_400_000));
+        Self {
+            root: days(config.root_expiry_days),
+            targets: days(config.targets_expiry_days),
+            snapshot: days(config.snapshot_expiry_days),
+            timestamp: Duration::seconds(
+                i64::try_from(config.timestamp_expiry_secs).unwrap_or(i64::MAX / 1000),
+            ),
+        }
+    }
+}
+
+/// What signs: the keyring's keys, the expiries, and the time the expiries count from (whole
+/// seconds: the spec's dates have no fraction).
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    pub keys: TufKeys,
+    pub expiries: Expiries,
+    now: DateTime<Utc>,
+}
+
+impl Publisher {
+    pub fn new(keys: TufKeys, expiries: Expiries) -> Self {
+        let now = Utc::now();
+        let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        Self {
+            keys,
+            expiries,
+            now,
+        }
+    }
+
+    fn expiry(&self, valid_for: Duration) -> DateTime<Utc> {
+        self.now
+            .checked_add_signed(valid_for)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    fn load(&self, role: Role, root: &RootMetadata) -> Result<Ed25519PrivateKey, TufError> {
+        let definition = match role {
+            Role::Targets => root.targets().key_ids(),
+            Role::Snapshot => root.snapshot().key_ids(),
+            Role::Timestamp => root.timestamp().key_ids(),
+            Role::Root => root.root().key_ids(),
+        };
+        let mut ids: Vec<&KeyId> = definition.iter().collect();
+        ids.sort();
+        let mut missing = None;
+        for id in ids {
+            match self.keys.load(role.name(), id) {
+                Ok(key) => return Ok(key),
+                Err(error @ TufError::MissingKey { .. }) => missing = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(missing.unwrap_or_else(|| TufError::Malformed {
+            path: Path::new("root.json").to_owned(),
+            role: "root",
+            message: format!("no key is listed for the {role} role"),
+        }))
+    }
+}
+
+/// The metadata the registry publishes now, parsed (the publisher trusts its own files; the
+/// root is checked against its own keys all the same).
+pub struct Published {
+    pub root: RootMetadata,
+    pub targets: TargetsMetadata,
+    pub snapshot: SnapshotMetadata,
+    pub timestamp: TimestampMetadata,
+}
+
+impl Published {
+    pub fn read(site_dir: &Path) -> Result<Self, TufError> {
+        if !super::is_enabled(site_dir) {
+            return Err(TufError::NotInitialized {
+                site: site_dir.to_owned(),
+            });
+        }
+        let dir = tuf_dir(site_dir);
+        let root_path = dir.join(Role::Root.file_name());
+        let root_bytes = read_metadata(&root_path)?;
+        let raw_root = RawSignedMetadata::<Pouf1, RootMetadata>::new(root_bytes);
+        tuf::database::Database::<Pouf1>::from_trusted_root(&raw_root)
+            .map_err(malformed(&root_path, Role::Root))?;
+        Ok(Self {
+            root: parse(&root_path, Role::Root, raw_root)?,
+            targets: read_role(&dir, Role::Targets)?,
+            snapshot: read_role(&dir, Role::Snapshot)?,
+            timestamp: read_role(&dir, Role::Timestamp)?,
+        })
+    }
+}
+
+fn read_metadata(path: &Path) -> Result<Vec<u8>, TufError> {
+    crate::fs::read(path, crate::fs::FileKind::Metadata).map_err(TufError::io(path))
+}
+
+fn read_role<M: Metadata>(dir: &Path, role: Role) -> Result<M, TufError> {
+    let path = dir.join(role.file_name());
+    let raw = RawSignedMetadata::<Pouf1, M>::new(read_metadata(&path)?);
+    parse(&path, role, raw)
+}
+
+fn parse<M: Metadata>(
+    path: &Path,
+    role: Role,
+    raw: RawSignedMetadata<Pouf1, M>,
+) -> Result<M, TufError> {
+    raw.parse_untrusted()
+        .and_then(|signed| signed.assume_valid())
+        .map_err(malformed(path, role))
+}
+
+fn malformed(path: &Path, role: Role) -> impl FnOnce(tuf::Error) -> TufError + '_ {
+    move |error| TufError::Malformed {
+        path: path.to_owned(),
+        role: role.name(),
+        message: error.to_string(),
+    }
+}
+
+/// The versions the last signing wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Versions {
+    pub root: u32,
+    pub targets: u32,
+    pub snapshot: u32,
+    pub timestamp: u32,
+}
+
+fn next(version: u32) -> Result<u32, TufError> {
+    version
+        .checked_add(1)
+        .ok_or(TufError::VersionOverflow { max: u32::MAX })
+}
+
+/// Writes one role's signed bytes into `tuf/`; `version_too` also as `<N>.<role>.json` (every
+/// root version is kept, for clients that follow rotations).
+fn write_role<M: Metadata>(
+    transaction: &mut Transaction,
+    site_dir: &Path,
+    signed: &SignedMetadata<Pouf1, M>,
+    role: Role,
+    version_too: Option<u32>,
+) -> Result<Vec<u8>, TufError> {
+    let bytes = signed
+        .to_raw()
+        .map_err(TufError::crypto("serialize metadata"))?
+        .as_bytes()
+        .to_vec();
+    let dir = tuf_dir(site_dir);
+    let mut names = vec![role.file_name()];
+    names.extend(version_too.map(|version| format!("{version}.{}", role.file_name())));
+    for name in names {
+        let path = dir.join(name);
+        transaction
+            .write(&path, &bytes)
+            .map_err(TufError::io(&path))?;
+    }
+    Ok(bytes)
+}
+
+fn description<M: Metadata>(
+    bytes: &[u8],
+    version: u32,
+) -> Result<MetadataDescription<M>, TufError> {
+    MetadataDescription::from_slice(bytes, version, &[HashAlgorithm::Sha256])
+        .map_err(TufError::crypto("describe metadata"))
+}
+
+/// Signs the timestamp of `snapshot_bytes` at `version`.
+fn sign_timestamp(
+    transaction: &mut Transaction,
+    site_dir: &Path,
+    publisher: &Publisher,
+    key: &dyn PrivateKey,
+    (snapshot_bytes, snapshot_version): (&[u8], u32),
+    version: u32,
+) -> Result<(), TufError> {
+    let signed = TimestampMetadataBuilder::from_metadata_description(description(
+        snapshot_bytes,
+        snapshot_version,
+    )?)
+    .version(version)
+    .expires(publisher.expiry(publisher.expiries.timestamp))
+    .signed::<Pouf1>(key)
+    .map_err(TufError::crypto("sign the timestamp"))?;
+    write_role(transaction, site_dir, &signed, Role::Timestamp, None)?;
+    Ok(())
+}
+
+/// Signs targets (the files now in the registry), snapshot and timestamp at the versions given.
+fn sign_chain(
+    transaction: &mut Transaction,
+    site_dir: &Path,
+    publisher: &Publisher,
+    root: &RootMetadata,
+    targets: Vec<(TargetPath, TargetDescription)>,
+    versions: Versions,
+) -> Result<(), TufError> {
+    let targets_key = publisher.load(Role::Targets, root)?;
+    let snapshot_key = publisher.load(Role::Snapshot, root)?;
+    let timestamp_key = publisher.load(Role::Timestamp, root)?;
+    let signed_targets = targets
+        .into_iter()
+        .fold(TargetsMetadataBuilder::new(), |builder, (path, target)| {
+            builder.insert_target_description(path, target)
+        })
+        .version(versions.targets)
+        .expires(publisher.expiry(publisher.expiries.targets))
+        .signed::<Pouf1>(&targets_key)
+        .map_err(TufError::crypto("sign the targets"))?;
+    let targets_bytes = write_role(transaction, site_dir, &signed_targets, Role::Targets, None)?;
+    let signed_snapshot = SnapshotMetadataBuilder::new()
+        .insert_metadata_description(
+            MetadataPath::targets(),
+            description(&targets_bytes, versions.targets)?,
+        )
+        .version(versions.snapshot)
+        .expires(publisher.expiry(publisher.expiries.snapshot))
+        .signed::<Pouf1>(&snapshot_key)
+        .map_err(TufError::crypto("sign the snapshot"))?;
+    let snapshot_bytes = write_role(
+        transaction,
+        site_dir,
+        &signed_snapshot,
+        Role::Snapshot,
+        None,
+    )?;
+    sign_timestamp(
+        transaction,
+        site_dir,
+        publisher,
+        &timestamp_key,
+        (&snapshot_bytes, versions.snapshot),
+        versions.timestamp,
+    )
+}
+
+/// After the registry's files changed: when the targets differ from what `targets.json` records,
+/// new targets, snapshot and timestamp, one version up each. `None` when nothing changed.
+pub fn sign_changes(
+    transaction: &mut Transaction,
+    site_dir: &Path,
+    publisher: &Publisher,
+) -> Result<Option<Versions>, TufError> {
+    let published = Published::read(site_dir)?;
+    let targets = super::targets::describe(site_dir)?;
+    let now: HashMap<&TargetPath, &TargetDescription> = targets
+        .iter()
+        .map(|(path, target)| (path, target))
+        .collect();
+    let before: HashMap<&TargetPath, &TargetDescription> =
+        published.targets.targets().iter().collect();
+    if now == before {
+        return Ok(None);
+    }
+    let versions = Versions {
+        root: published.root.version(),
+        targets: next(published.targets.version())?,
+        snapshot: next(published.snapshot.version())?,
+        timestamp: next(published.timestamp.version())?,
+    };
+    sign_chain(
+        transaction,
+        site_dir,
+        publisher,
+        &published.root,
+        targets,
+        versions,
+    )?;
+    Ok(Some(versions))
+}
+
+/// `registry tuf refresh`: a new timestamp; also new targets and snapshot when either would
+/// expire before the new timestamp does (so that a cron job of `refresh` alone keeps the
+/// registry valid).
+pub fn refresh(
+    transaction: &mut Transaction,
+    site_dir: &Path,
+    publisher: &Publisher,
+) -> Result<Versions, TufError> {
+    let published = Published::read(site_dir)?;
+    let timestamp_expires = publisher.expiry(publisher.expiries.timestamp);
+    let stale = |expires: &DateTime<Utc>| *expires <= timestamp_expires;
+    if stale(published.targets.expires()) || stale(published.snapshot.expires()) {
+        let versions = Versions {
+            root: published.root.version(),
+            targets: next(published.targets.version())?,
+            snapshot: next(published.snapshot.version())?,
+            timestamp: next(published.timestamp.version())?,
+        };
+        let targets = super::targets::describe(site_dir)?;
+        sign_chain(
+            transaction,
+            site_dir,
+            publisher,
+            &published.root,
+            targets,
+            versions,
+        )?;
+        return Ok(versions);
+    }
+    let snapshot_path = tuf_dir(site_dir).join(Role::Snapshot.file_name());
+    let snapshot_bytes = read_metadata(&snapshot_path)?;
+    let key = publisher.load(Role::Timestamp, &published.root)?;
+    let versions = Versions {
+        root: published.root.version(),
+        targets: published.targets.version(),
+        snapshot: published.snapshot.version(),
+        timestamp: next(published.timestamp.version())?,
+    };
+    sign_timestamp(
+        transaction,
+        site_dir,
+        publisher,
+        &key,
+        (&snapshot_bytes, published.snapshot.version()),
+        versions.timestamp,
+    )?;
+    Ok(versions)
+}
+
+/// The keys of a new root: the root key and one per online role.
+pub struct RootKeys<'a> {
+    pub root: &'a [&'a PublicKey],
+    pub targets: &'a PublicKey,
+    pub snapshot: &'a PublicKey,
+    pub timestamp: &'a PublicKey,
+}
+
+fn build_root(
+    publisher: &Publisher,
+    version: u32,
+    keys: &RootKeys<'_>,
+) -> Result<RootMetadata, TufError> {
+    keys.root
+        .iter()
+        .fold(RootMetadataBuilder::new(), |builder, key| {
+            builder.root_key((*key).clone())
+        })
+        .version(version)
+        .expires(publisher.expiry(publisher.expiries.root))
+        .consistent_snapshot(false)
+        .targets_key(keys.targets.clone())
+        .snapshot_key(keys.snapshot.clone())
+        .timestamp_key(keys.timestamp.clone())
+        .build()
+        .map_err(TufError::crypto("build the root"))
+}
+
+/// Signs `root` with every key of `signers` and writes it as `root.json` and `<N>.root.json`.
+fn write_root(
+    transaction: &mut Transaction,
+    site_dir: &Path,
+    root: &RootMetadata,
+    signers: &[&Ed25519PrivateKey],
+) -> Result<(), TufError> {
+    let (first, rest) = signers.split_first().ok_or(TufError::Crypto {
+        what: "sign the root",
+        message: "no root key".into(),
+    })?;
+    let mut signed = SignedMetadata::<Pouf1, RootMetadata>::new(root, *first)
+        .map_err(TufError::crypto("sign the root"))?;
+    for key in rest {
+        signed
+            .add_signature(*key)
+            .map_err(TufError::crypto("sign the root"))?;
+    }
+    write_role(
+        transaction,
+        site_dir,
+        &signed,
+        Role::Root,
+        Some(root.version()),
+    )?;
+    Ok(())
+}
+
+/// What `init` made: the key ids of each role.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Initialized {
+    pub root_key_file: std::path::PathBuf,
+    pub root: String,
+    pub targets: String,
+    pub snapshot: String,
+    pub timestamp: String,
+    pub versions: Versions,
+}
+
+/// `registry tuf init`: four new keys (the online three into the keyring, the root key into
+/// `root_key_out`), root version 1, then targets, snapshot and timestamp of what the registry
+/// holds. Refused when the registry already has metadata.
+pub fn init(
+    transaction: &mut Transaction,
+    site_dir: &Path,
+    publisher: &Publisher,
+    root_key_out: Option<&Path>,
+) -> Result<Initialized, TufError> {
+    if super::is_enabled(site_dir) {
+        return Err(TufError::AlreadyInitialized {
+            site: site_dir.to_owned(),
+        });
+    }
+    let [root, targets, snapshot, timestamp] = [(); 4].map(|()| NewKey::generate());
+    let (root, targets, snapshot, timestamp) = (root?, targets?, snapshot?, timestamp?);
+    for key in [&targets, &snapshot, &timestamp] {
+        publisher.keys.store(key)?;
+    }
+    let root_key_path = root_key_out.map_or_else(
+        || publisher.keys.default_root_key_path(root.id()),
+        Path::to_owned,
+    );
+    super::keys::write_root_key(&root_key_path, &root)?;
+    let metadata = build_root(
+        publisher,
+        1,
+        &RootKeys {
+            root: &[root.key.public()],
+            targets: targets.key.public(),
+            snapshot: snapshot.key.public(),
+            timestamp: timestamp.key.public(),
+        },
+    )?;
+    transaction
+        .create_dir_all(&tuf_dir(site_dir))
+        .map_err(TufError::io(site_dir))?;
+    write_root(transaction, site_dir, &metadata, &[&root.key])?;
+    let versions = Versions {
+        root: 1,
+        targets: 1,
+        snapshot: 1,
+        timestamp: 1,
+    };
+    let described = super::targets::describe(site_dir)?;
+    sign_chain(
+        transaction,
+        site_dir,
+        publisher,
+        &metadata,
+        described,
+        versions,
+    )?;
+    let id = |key: &NewKey| key.id().to_string();
+    Ok(Initialized {
+        root_key_file: root_key_path,
+        root: id(&root),
+        targets: id(&targets),
+        snapshot: id(&snapshot),
+        timestamp: id(&timestamp),
+        versions,
+    })
+}
+
+/// The root key in `path`, checked to be one the current root lists.
+pub fn current_root_key(path: &Path, root: &RootMetadata) -> Result<Ed25519PrivateKey, TufError> {
+    let key = super::keys::read_key_file(path)?;
+    if !root.root().key_ids().contains(key.public().key_id()) {
+        let mut expected: Vec<String> =
+            root.root().key_ids().iter().map(KeyId::to_string).collect();
+        expected.sort_unstable();
+        return Err(TufError::WrongRootKey {
+            path: path.to_owned(),
+            given: key.public().key_id().to_string(),
+            expected: expected.join(", "),
+        });
+    }
+    Ok(key)
+}
+
+/// What `rotate` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rotated {
+    pub new_key_file: std::path::PathBuf,
+    pub role: &'static str,
+    pub retired: Vec<String>,
+    pub new: String,
+    pub versions: Versions,
+}
+
+/// `registry tuf rotate ROLE`: a new key for `role`, a new root version listing it, signed by
+/// the current root key (and by the new one when the root itself rotates, as the spec asks),
+/// then the role re-signed with its new key (and the roles that describe it).
+pub fn rotate(
+    transaction: &mut Transaction,
+    site_dir: &Path,
+    publisher: &Publisher,
+    role: Role,
+    root_key: &Path,
+    new_root_key_out: Option<&Path>,
+) -> Result<Rotated, TufError> {
+    let published = Published::read(site_dir)?;
+    let old_root_key = current_root_key(root_key, &published.root)?;
+    let new_key = NewKey::generate()?;
+    let new_key_file = if role == Role::Root {
+        let path = new_root_key_out.map_or_else(
+            || publisher.keys.default_root_key_path(new_key.id()),
+            Path::to_owned,
+        );
+        super::keys::write_root_key(&path, &new_key)?;
+        path
+    } else {
+        publisher.keys.store(&new_key)?
+    };
+    let first =
+        |keys: Vec<&PublicKey>| keys.into_iter().min_by_key(|k| k.key_id().clone()).cloned();
+    let current = |keys: Vec<&PublicKey>| {
+        first(keys).ok_or(TufError::Malformed {
+            path: tuf_dir(site_dir).join("root.json"),
+            role: "root",
+            message: "a role lists no key".into(),
+        })
+    };
+    let root = &published.root;
+    let pick = |which: Role, keys: Vec<&PublicKey>| -> Result<PublicKey, TufError> {
+        if which == role {
+            Ok(new_key.key.public().clone())
+        } else {
+            current(keys)
+        }
+    };
+    let root_public = pick(Role::Root, root.root_keys().collect())?;
+    let targets = pick(Role::Targets, root.targets_keys().collect())?;
+    let snapshot = pick(Role::Snapshot, root.snapshot_keys().collect())?;
+    let timestamp = pick(Role::Timestamp, root.timestamp_keys().collect())?;
+    let root_version = next(root.version())?;
+    let metadata = build_root(
+        publisher,
+        root_version,
+        &RootKeys {
+            root: &[&root_public],
+            targets: &targets,
+            snapshot: &snapshot,
+            timestamp: &timestamp,
+        },
+    )?;
+    let mut signers = vec![&old_root_key];
+    if role == Role::Root {
+        signers.push(&new_key.key);
+    }
+    write_root(transaction, site_dir, &metadata, &signers)?;
+    let retired = retired_ids(root, role);
+    let versions = resign_after_rotation(
+        transaction,
+        site_dir,
+        publisher,
+        &published,
+        &metadata,
+        role,
+    )?;
+    Ok(Rotated {
+        new_key_file,
+        role: role.name(),
+        retired,
+        new: new_key.id().to_string(),
+        versions,
+    })
+}
+
+fn retired_ids(root: &RootMetadata, role: Role) -> Vec<String> {
+    let ids = match role {
+        Role::Root => root.root().key_ids(),
+        Role::Targets => root.targets().key_ids(),
+        Role::Snapshot => root.snapshot().key_ids(),
+        Role::Timestamp => root.timestamp().key_ids(),
+    };
+    let mut ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    ids.sort();
+    ids
+}
+
+/// After a rotation: the rotated role and those that describe it signed again, one version up
+/// (a root rotation alone changes nothing else).
+fn resign_after_rotation(
+    transaction: &mut Transaction,
+    site_dir: &Path,
+    publisher: &Publisher,
+    published: &Published,
+    root: &RootMetadata,
+    role: Role,
+) -> Result<Versions, TufError> {
+    let mut versions = Versions {
+        root: root.version(),
+        targets: published.targets.version(),
+        snapshot: published.snapshot.version(),
+        timestamp: published.timestamp.version(),
+    };
+    if role == Role::Root {
+        return Ok(versions);
+    }
+    versions.timestamp = next(versions.timestamp)?;
+    if role == Role::Timestamp {
+        let snapshot_bytes = read_metadata(&tuf_dir(site_dir).join(Role::Snapshot.file_name()))?;
+        let key = publisher.load(Role::Timestamp, root)?;
+        let snapshot = (snapshot_bytes.as_slice(), versions.snapshot);
+        sign_timestamp(
+            transaction,
+            site_dir,
+            publisher,
+            &key,
+            snapshot,
+            versions.timestamp,
+        )?;
+        return Ok(versions);
+    }
+    versions.targets = next(versions.targets)?;
+    versions.snapshot = next(versions.snapshot)?;
+    let targets = super::targets::describe(site_dir)?;
+    sign_chain(transaction, site_dir, publisher, root, targets, versions)?;
+    Ok(versions)
+}
