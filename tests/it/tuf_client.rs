@@ -487,3 +487,58 @@ fn a_pinned_directory_registry_is_checked_too() {
     ])
     .success();
 }
+
+/// The same client against the tool's own publisher (`registry tuf init | refresh | rotate`, and
+/// every pack command signing again): pinned, installed from, a key rotation followed, and a
+/// timestamp published already expired refused.
+#[test]
+fn the_tools_own_metadata_is_verified_end_to_end() {
+    let releaser = TestContext::examples().signed().packed(&["core"]);
+    let root_key = releaser.path("root-key.pk8");
+    let root_key = root_key.to_str().expect("path");
+    releaser
+        .run(["registry", "tuf", "init", "--root-key-out", root_key])
+        .success();
+    releaser.run(["pack", "providers"]).success();
+    let server = StaticServer::start(&releaser.path("distribution"));
+    let team = team_pinning(&releaser, &server.url());
+    let install = ["providers", "install", "aws", "wuji", "--version", "1.0.0"];
+    run(&server, &team, &install).success();
+
+    releaser
+        .run([
+            "registry",
+            "tuf",
+            "rotate",
+            "timestamp",
+            "--root-key",
+            root_key,
+        ])
+        .success();
+    releaser
+        .run(["pack", "provider", "aws", "--version", "1.2.0"])
+        .success();
+    run(&server, &team, INSTALL_12).success();
+
+    let expired = releaser
+        .command()
+        .env("PROVISIONING_TUF_TIMESTAMP_EXPIRY_SECS", "0")
+        .args(["registry", "tuf", "refresh"])
+        .output()
+        .expect("runs");
+    assert!(expired.status.success(), "{expired:?}");
+    let _filters = team
+        .filters()
+        .literal(&server.url(), "[REGISTRY]")
+        .tuf()
+        .bind();
+    assert_snapshot!(refused(&server, &team, &["registry", "list"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: freeze attack refused: the timestamp metadata of `[REGISTRY]` expired at [TIME]
+    hint: `provisioning registry tuf status [REGISTRY]` shows each role's expiry; its publisher re-signs with `provisioning registry tuf refresh`
+    ");
+    releaser.run(["registry", "tuf", "refresh"]).success();
+    honest(&server, &team);
+}
