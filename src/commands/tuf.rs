@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::Outcome;
+<<<<<<< HEAD
 use crate::cli::TufPublishCommand;
+=======
+use crate::cli::TufCommand;
+use crate::config::absolutize;
+>>>>>>> main
 use crate::context::Context;
 use crate::printer::Printer;
 use crate::registry::DirectoryRegistry;
@@ -36,6 +41,7 @@ pub fn run(
     match command {
         TufPublishCommand::Init(args) => {
             if crate::tuf::is_enabled(&site) {
+                let site = context.display_path(&site).into_owned();
                 return Err(TufError::AlreadyInitialized { site }.into());
             }
             // The targets include `index.json`: current before the first signing.
@@ -44,7 +50,9 @@ pub fn run(
                 &mut transaction,
                 &site,
                 &publisher,
-                args.root_key_out.as_deref(),
+                args.root_key_out
+                    .map(|path| absolutize(&context.cwd, &path))
+                    .as_deref(),
             )?;
             let _ = transaction.commit();
             printer.status(
@@ -69,8 +77,10 @@ pub fn run(
                 &site,
                 &publisher,
                 args.role,
-                &args.root_key,
-                args.new_root_key_out.as_deref(),
+                &absolutize(&context.cwd, &args.root_key),
+                args.new_root_key_out
+                    .map(|path| absolutize(&context.cwd, &path))
+                    .as_deref(),
             )?;
             let _ = transaction.commit();
             printer.status(

@@ -69,6 +69,20 @@ impl Publisher {
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
+    /// Before a command changes a registry carrying TUF metadata: the keys that will sign it
+    /// are at hand (so that nothing changes when they are not). Nothing to check without
+    /// metadata.
+    pub fn check_keys(&self, site_dir: &Path) -> Result<(), TufError> {
+        if !super::is_enabled(site_dir) {
+            return Ok(());
+        }
+        let published = Published::read(site_dir)?;
+        for role in [Role::Targets, Role::Snapshot, Role::Timestamp] {
+            self.load(role, &published.root)?;
+        }
+        Ok(())
+    }
+
     fn load(&self, role: Role, root: &RootMetadata) -> Result<Ed25519PrivateKey, TufError> {
         let definition = match role {
             Role::Targets => root.targets().key_ids(),
@@ -438,14 +452,15 @@ pub fn init(
     }
     let [root, targets, snapshot, timestamp] = [(); 4].map(|()| NewKey::generate());
     let (root, targets, snapshot, timestamp) = (root?, targets?, snapshot?, timestamp?);
-    for key in [&targets, &snapshot, &timestamp] {
-        publisher.keys.store(key)?;
-    }
+    // The root key first: a file already there refuses before anything is written.
     let root_key_path = root_key_out.map_or_else(
         || publisher.keys.default_root_key_path(root.id()),
         Path::to_owned,
     );
     super::keys::write_root_key(&root_key_path, &root)?;
+    for key in [&targets, &snapshot, &timestamp] {
+        publisher.keys.store(key)?;
+    }
     let metadata = build_root(
         publisher,
         1,

@@ -53,6 +53,7 @@ mod site;
 mod sources;
 mod sync;
 mod tuf_client;
+mod tuf_publish;
 mod validate;
 mod vendor;
 mod versions;

@@ -87,6 +87,28 @@ pub(crate) fn index_without_tuf(
         .context("failed to write the registry's index and pages")
 }
 
+/// Before a command changes `registry`: when it carries TUF metadata, the keys that sign it
+/// are in the keyring (so that a refusal comes before any change).
+pub(crate) fn check_tuf_keys(
+    registry: &DirectoryRegistry,
+    context: &Context,
+) -> anyhow::Result<()> {
+    let Ok(site) = site::site_dir(registry) else {
+        return Ok(());
+    };
+    if !crate::tuf::is_enabled(&site) {
+        return Ok(());
+    }
+    let publisher =
+        tuf_publisher(context).ok_or(site::SiteError::NoTufKeyring { dir: site.clone() })?;
+    publisher.check_keys(&site).with_context(|| {
+        format!(
+            "the registry `{}` carries TUF metadata, and this command cannot sign it: nothing was changed",
+            context.display_path(&site).display()
+        )
+    })
+}
+
 /// What signs the registry's TUF metadata, when it carries any: the user's keyring (none
 /// without one: the registry's write then says so).
 pub(crate) fn tuf_publisher(context: &Context) -> Option<crate::tuf::publish::Publisher> {

@@ -32,6 +32,9 @@ pub fn mirror(args: &MirrorArgs, context: &Context, printer: &Printer) -> anyhow
         None => Registries::open(&options)?.primary(),
     };
     let target = target(&args.to, context)?;
+    if let mirror::Target::Directory(directory) = &target {
+        super::check_tuf_keys(directory, context)?;
+    }
     let mut wanted = Wanted {
         requirements: args.packs.clone(),
         ..Wanted::default()
