@@ -6,12 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::Outcome;
-<<<<<<< HEAD
 use crate::cli::TufPublishCommand;
-=======
-use crate::cli::TufCommand;
 use crate::config::absolutize;
->>>>>>> main
 use crate::context::Context;
 use crate::printer::Printer;
 use crate::registry::DirectoryRegistry;
