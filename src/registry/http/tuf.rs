@@ -88,7 +88,7 @@ impl HttpRegistry {
             return true;
         };
         gate.last_trusted()
-            .is_some_and(|targets| check_pack(&targets, fetched).is_ok())
+            .is_some_and(|targets| check_pack(targets, fetched).is_ok())
     }
 
     /// `fetched`, and its signature, are what the verified targets record.

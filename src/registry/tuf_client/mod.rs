@@ -128,6 +128,7 @@ pub struct Gate {
     offline: bool,
     warnings: Warnings,
     targets: OnceLock<Result<Targets, TufError>>,
+    last_trusted: OnceLock<Option<Targets>>,
 }
 
 impl Gate {
@@ -147,6 +148,7 @@ impl Gate {
             offline,
             warnings: warnings.clone(),
             targets: OnceLock::new(),
+            last_trusted: OnceLock::new(),
         })
     }
 
@@ -159,16 +161,28 @@ impl Gate {
             .map_err(|error| error.clone().into())
     }
 
-    /// The targets [`Gate::targets`] verified, for code that runs after it (no request).
+    /// The targets [`Gate::targets`] verified, for code that runs after it (no request; before
+    /// it, an error: nothing is used unchecked).
     pub fn refreshed(&self) -> Result<&Targets, RegistryError> {
-        self.targets(&|_, _| Ok(None))
+        match self.targets.get() {
+            Some(verified) => verified.as_ref().map_err(|error| error.clone().into()),
+            None => Err(TufError::Read {
+                message: format!(
+                    "the TUF metadata of `{}` was not verified before a read from it",
+                    self.registry
+                ),
+            }
+            .into()),
+        }
     }
 
     /// The last trusted targets, expired or not, without a request: what identifies bytes a
     /// cache already holds (their sha256, checked whenever they are read), not which versions
     /// exist now. None before a refresh.
-    pub fn last_trusted(&self) -> Option<Targets> {
-        self.refresh_of().last_trusted()
+    pub fn last_trusted(&self) -> Option<&Targets> {
+        self.last_trusted
+            .get_or_init(|| self.refresh_of().last_trusted())
+            .as_ref()
     }
 
     fn refresh_of(&self) -> refresh::Refresh<'_> {
