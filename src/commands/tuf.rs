@@ -42,7 +42,7 @@ pub fn run(
             }
             // The targets include `index.json`: current before the first signing.
             super::pack::index_without_tuf(&registry, context)?;
-            let made = publish::init(
+            let made = crate::tuf::roots::init(
                 &mut transaction,
                 &site,
                 &publisher,
@@ -68,7 +68,7 @@ pub fn run(
             printer.report(&versions)?;
         }
         TufPublishCommand::Rotate(args) => {
-            let rotated = publish::rotate(
+            let rotated = crate::tuf::roots::rotate(
                 &mut transaction,
                 &site,
                 &publisher,

@@ -8,6 +8,7 @@
 
 pub mod keys;
 pub mod publish;
+pub mod roots;
 pub mod targets;
 
 use std::path::{Path, PathBuf};
@@ -97,6 +98,8 @@ pub enum TufError {
         registry: PathBuf,
         packages: PathBuf,
     },
+    #[error("failed to read the registry's records, which the targets describe")]
+    Records(#[source] crate::registry::RegistryError),
     #[error(
         "a TUF role's version would pass {max}: the registry's metadata cannot be signed again"
     )]

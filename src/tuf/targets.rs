@@ -14,9 +14,40 @@ use crate::registry::metadata::RegistryIndex;
 /// (its `docs/` feed the web pages, which no client reads).
 const TARGET_DIRS: [(&str, Option<&str>); 2] = [("registry", Some(".json")), ("packages", None)];
 
+/// The artifacts the registry's records describe, by target path (`packages/<file>`): their
+/// size and sha256, so that signing a change does not read every artifact again.
+pub type Recorded = HashMap<String, (u64, crate::digest::Sha256)>;
+
+/// What the records of `modules` say of their artifacts.
+pub fn recorded(modules: &[crate::registry::ModuleMetadata]) -> Recorded {
+    modules
+        .iter()
+        .flat_map(|module| &module.versions)
+        .map(|entry| {
+            let path = format!("packages/{}", entry.package_file);
+            (path, (entry.size, entry.sha256))
+        })
+        .collect()
+}
+
+/// What the records of the registry whose `distribution/` is `site_dir` say of their
+/// artifacts (read from `registry/`).
+pub fn read_recorded(site_dir: &Path) -> Result<Recorded, TufError> {
+    let registry = crate::registry::DirectoryRegistry::in_distribution_dir(site_dir, site_dir);
+    let modules = registry.all().map_err(TufError::Records)?;
+    Ok(recorded(&modules))
+}
+
 /// Every target of the registry whose `distribution/` is `site_dir`, sorted by path. Names
-/// starting with a dot (locks, what a killed run left) are not targets.
-pub fn describe(site_dir: &Path) -> Result<Vec<(TargetPath, TargetDescription)>, TufError> {
+/// starting with a dot (locks, what a killed run left) are not targets. An artifact whose
+/// record gives its sha256 (`recorded`) and whose size on disk is the recorded one is described
+/// by its record; every other file is read and hashed. (A record that lies about its artifact
+/// is then signed as it is: clients refuse the artifact by its hash, as they refuse it by the
+/// record's.)
+pub fn describe(
+    site_dir: &Path,
+    recorded: &Recorded,
+) -> Result<Vec<(TargetPath, TargetDescription)>, TufError> {
     let mut paths = Vec::new();
     if site_dir.join(RegistryIndex::FILE_NAME).is_file() {
         paths.push(RegistryIndex::FILE_NAME.to_owned());
@@ -42,7 +73,15 @@ pub fn describe(site_dir: &Path) -> Result<Vec<(TargetPath, TargetDescription)>,
     paths
         .into_iter()
         .map(|relative| {
-            let description = describe_file(&site_dir.join(&relative))?;
+            let file = site_dir.join(&relative);
+            let on_record = recorded.get(&relative).filter(|(size, _)| {
+                file.metadata()
+                    .is_ok_and(|metadata| metadata.len() == *size)
+            });
+            let description = match on_record {
+                Some((size, sha256)) => description(*size, sha256.as_bytes())?,
+                None => describe_file(&file)?,
+            };
             let path = TargetPath::new(relative.clone()).map_err(|error| TufError::Malformed {
                 path: site_dir.join(&relative),
                 role: "targets",

@@ -200,7 +200,7 @@ pub fn write(
             .map_err(|source| SiteError::Write { path, source })?;
         changed += usize::from(written);
     }
-    let tuf = sign_tuf(&mut transaction, &dir, tuf)?;
+    let tuf = sign_tuf(&mut transaction, &dir, tuf, &modules)?;
     let _ = transaction.commit();
     Ok(Written {
         dir,
@@ -215,6 +215,7 @@ fn sign_tuf(
     transaction: &mut crate::fs::Transaction,
     dir: &Path,
     tuf: Option<&Publisher>,
+    modules: &[ModuleMetadata],
 ) -> Result<Option<crate::tuf::publish::Versions>, SiteError> {
     if !crate::tuf::is_enabled(dir) {
         return Ok(None);
@@ -222,11 +223,9 @@ fn sign_tuf(
     let publisher = tuf.ok_or_else(|| SiteError::NoTufKeyring {
         dir: dir.to_owned(),
     })?;
-    Ok(crate::tuf::publish::sign_changes(
-        transaction,
-        dir,
-        publisher,
-    )?)
+    let recorded = crate::tuf::targets::recorded(modules);
+    let signed = crate::tuf::publish::sign_changes(transaction, dir, publisher, &recorded)?;
+    Ok(signed)
 }
 
 /// Files written at once by [`write_all_if_changed`].
