@@ -220,25 +220,46 @@ impl HttpUrl {
             self.base.port_or_known_default().unwrap_or_default(),
             self.base.path().trim_end_matches('/')
         );
-        let readable: String = text
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || ".-".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let mut hash = crate::digest::Sha256::of(self.base.as_str().as_bytes()).to_string();
-        hash.truncate(16);
-        format!("{readable}_{hash}")
+        readable_key(&text, self.base.as_str())
     }
 
     /// How messages and locks name it: the URL without its final `/`.
     pub fn display(&self) -> String {
         self.base.as_str().trim_end_matches('/').to_owned()
     }
+}
+
+/// A directory name for a registry directory (a `distribution/`), as [`HttpUrl::cache_key`]
+/// names a URL: `dir_`, its last two components made readable, then `_` and the first 16 hex
+/// digits of the sha256 of its absolute path (links resolved when it exists).
+pub fn directory_key(dir: &std::path::Path) -> String {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let shown: Vec<String> = dir
+        .components()
+        .rev()
+        .take(2)
+        .map(|component| component.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let shown: Vec<&str> = shown.iter().rev().map(String::as_str).collect();
+    readable_key(&format!("dir_{}", shown.join("_")), &dir.to_string_lossy())
+}
+
+/// `text` made readable (anything but `[A-Za-z0-9.-]` as `_`), then `_` and the first 16 hex
+/// digits of the sha256 of `whole`: readable names that two addresses cannot share.
+fn readable_key(text: &str, whole: &str) -> String {
+    let readable: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut hash = crate::digest::Sha256::of(whole.as_bytes()).to_string();
+    hash.truncate(16);
+    format!("{readable}_{hash}")
 }
 
 /// A host and its port, as a registry and its token endpoint are compared: credentials go to

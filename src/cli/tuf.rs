@@ -6,6 +6,16 @@ use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub enum TufCommand {
+    /// The publisher's: `init`, `refresh`, `rotate`.
+    #[command(flatten)]
+    Publish(TufPublishCommand),
+    /// The consumer's: `pin`, `status`.
+    #[command(flatten)]
+    Client(TufClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TufPublishCommand {
     /// Give the local registry TUF metadata: four new keys (targets, snapshot and timestamp into
     /// your keyring, the root key into a file of its own, to keep offline) and the first
     /// metadata; from then on every command that changes the registry signs it again
@@ -38,4 +48,35 @@ pub struct TufRotateArgs {
     /// `<keyring>/tuf-root/<key id>.pk8`]
     #[arg(long, value_name = "FILE")]
     pub new_root_key_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TufClientCommand {
+    /// Trust a registry's TUF root (`root.json`, from its publisher by a channel you trust):
+    /// from then on every read from that registry is checked against its TUF metadata
+    Pin(TufPinArgs),
+    /// Each role's version, expiry and key ids as last verified; without a registry, every
+    /// pinned one
+    Status(TufStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TufPinArgs {
+    /// The registry: a static HTTP one (`https://host/path`) or a `distribution/` directory
+    #[arg(value_name = "URL|DIR")]
+    pub registry: String,
+    /// The root metadata to trust (`tuf/1.root.json` as its publisher gave it)
+    #[arg(value_name = "ROOT_JSON")]
+    pub root: PathBuf,
+    /// Replace a root pinned before (and forget the metadata trusted under it)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TufStatusArgs {
+    /// One registry (`https://host/path` or a `distribution/` directory); every pinned one when
+    /// omitted
+    #[arg(value_name = "URL|DIR")]
+    pub registry: Option<String>,
 }

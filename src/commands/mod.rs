@@ -12,6 +12,7 @@ pub mod providers;
 pub mod registry;
 pub mod test;
 pub mod tuf;
+pub mod tuf_client;
 pub mod workspace;
 
 use clap::CommandFactory as _;
@@ -19,7 +20,7 @@ use clap::CommandFactory as _;
 use crate::Outcome;
 use crate::cli::{
     Cli, Command, CompletionsArgs, GitCommand, LockCommand, ModuleLoaderCommand, PackCommand,
-    ProvidersCommand, RegistryCommand,
+    ProvidersCommand, RegistryCommand, TufClientCommand, TufCommand,
 };
 use crate::context::Context;
 use crate::module::ModuleKind;
@@ -80,7 +81,15 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
         Command::Git(GitCommand::Setup) => git::setup(context, printer),
         Command::Lock(LockCommand::Merge(args)) => git::lock_merge(&args, printer),
         Command::Registry(RegistryCommand::List(args)) => registry::list(&args, context, printer),
-        Command::Registry(RegistryCommand::Tuf(command)) => tuf::run(command, context, printer),
+        Command::Registry(RegistryCommand::Tuf(TufCommand::Publish(command))) => {
+            tuf::run(command, context, printer)
+        }
+        Command::Registry(RegistryCommand::Tuf(TufCommand::Client(TufClientCommand::Pin(
+            args,
+        )))) => tuf_client::pin(&args, context, printer),
+        Command::Registry(RegistryCommand::Tuf(TufCommand::Client(TufClientCommand::Status(
+            args,
+        )))) => tuf_client::status(&args, context, printer),
         Command::Export(args) => export::export(&args, context, printer),
         Command::Env(args) => export::env(&args, context, printer),
         Command::Completions(args) => completions(&args, printer),

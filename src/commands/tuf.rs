@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::Outcome;
-use crate::cli::TufCommand;
+use crate::cli::TufPublishCommand;
 use crate::config::absolutize;
 use crate::context::Context;
 use crate::printer::Printer;
@@ -14,7 +14,11 @@ use crate::registry::DirectoryRegistry;
 use crate::tuf::TufError;
 use crate::tuf::publish::{self, Expiries, Publisher, Versions};
 
-pub fn run(command: TufCommand, context: &Context, printer: &Printer) -> anyhow::Result<Outcome> {
+pub fn run(
+    command: TufPublishCommand,
+    context: &Context,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let registry = DirectoryRegistry::from_config(&context.config);
     let site = distribution_dir(&registry)?;
     let keyring = crate::signing::Keyring::new(&context.env, &context.base)?;
@@ -31,7 +35,7 @@ pub fn run(command: TufCommand, context: &Context, printer: &Printer) -> anyhow:
     let shown = context.display_path(&site).display().to_string();
     let mut transaction = crate::fs::Transaction::new();
     match command {
-        TufCommand::Init(args) => {
+        TufPublishCommand::Init(args) => {
             if crate::tuf::is_enabled(&site) {
                 let site = context.display_path(&site).into_owned();
                 return Err(TufError::AlreadyInitialized { site }.into());
@@ -57,13 +61,13 @@ pub fn run(command: TufCommand, context: &Context, printer: &Printer) -> anyhow:
             ));
             printer.report(&made)?;
         }
-        TufCommand::Refresh => {
+        TufPublishCommand::Refresh => {
             let versions = publish::refresh(&mut transaction, &site, &publisher)?;
             let _ = transaction.commit();
             signed(printer, &shown, versions, &publisher);
             printer.report(&versions)?;
         }
-        TufCommand::Rotate(args) => {
+        TufPublishCommand::Rotate(args) => {
             let rotated = crate::tuf::roots::rotate(
                 &mut transaction,
                 &site,

@@ -69,10 +69,10 @@ pub(super) fn open(options: &RegistryOptions<'_>) -> Result<Vec<Named>, Registry
 fn open_configured(registry: &ConfiguredRegistry, options: &RegistryOptions<'_>) -> Named {
     let opened: Box<dyn Registry> = match &registry.location {
         Location::Remote(remote) => super::open_remote(remote, options),
-        Location::Directory(dir) => Box::new(DirectoryRegistry::in_distribution_dir(
-            dir,
-            &options.config.paths.base,
-        )),
+        Location::Directory(dir) => Box::new(
+            DirectoryRegistry::in_distribution_dir(dir, &options.config.paths.base)
+                .with_tuf(options),
+        ),
     };
     Named {
         name: Some(registry.name.clone()),

@@ -8,9 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::tuf_client::{Targets, TufError};
 use super::{Fetched, ModuleMetadata, Registry, RegistryError, VersionEntry};
 use crate::artifact::verify::SignatureFile;
 use crate::config::Config;
+use crate::fs::FileKind;
 use crate::fs::dir_lock::DirLock;
 use crate::names::{ModuleName, PackRef};
 use crate::printer::Printer;
@@ -25,6 +27,8 @@ pub struct DirectoryRegistry {
     pub registry_path: PathBuf,
     /// How messages and locks name it: the registry directory, relative to the base if inside.
     label: String,
+    /// Its pinned TUF root's gate, when the user pinned one (see [`super::tuf_client`]).
+    tuf: Option<std::sync::Arc<super::tuf_client::Gate>>,
 }
 
 impl DirectoryRegistry {
@@ -35,6 +39,7 @@ impl DirectoryRegistry {
             label: relative_label(&registry_path, &config.paths.base),
             pack_path: config.distribution.pack_path.clone(),
             registry_path,
+            tuf: None,
         }
     }
 
@@ -45,6 +50,27 @@ impl DirectoryRegistry {
             label: relative_label(dir, base),
             pack_path: dir.join("packages"),
             registry_path: dir.join("registry"),
+            tuf: None,
+        }
+    }
+
+    /// Every read through the registry's interface checked against its TUF metadata, when the
+    /// user pinned the root of the directory holding `registry/` (its `distribution/`). What
+    /// publishing reads and writes ([`DirectoryRegistry::read`]) is not.
+    pub fn with_tuf(self, options: &super::RegistryOptions<'_>) -> Self {
+        let Some(site) = self.registry_path.parent() else {
+            return self;
+        };
+        let gate = super::tuf_client::Gate::open(
+            options.env,
+            &super::tuf_client::RegistryId::of_directory(site),
+            self.label.clone(),
+            options.offline,
+            options.warnings,
+        );
+        Self {
+            tuf: gate.map(std::sync::Arc::new),
+            ..self
         }
     }
 
@@ -257,10 +283,14 @@ impl Registry for DirectoryRegistry {
     }
 
     fn record(&self, module: &ModuleName) -> Result<Option<ModuleMetadata>, RegistryError> {
-        self.read(module)
+        self.read_checked(module)
     }
 
+    /// With a pinned root, the modules its targets list.
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
+        if let Some(targets) = self.tuf_targets()? {
+            return Ok(targets.modules());
+        }
         let entries = match std::fs::read_dir(&self.registry_path) {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -300,7 +330,10 @@ impl Registry for DirectoryRegistry {
         let name = crate::provenance::file_name(&entry.package_file);
         let path = self.artifact_path(&name);
         match crate::fs::read(&path, crate::fs::FileKind::Provenance) {
-            Ok(bytes) => Ok(Some(bytes)),
+            Ok(bytes) => {
+                self.check_file(&format!("packages/{name}"), &bytes)?;
+                Ok(Some(bytes))
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(RegistryError::Read { path, source }),
         }
@@ -320,13 +353,19 @@ impl Registry for DirectoryRegistry {
 
     fn index(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
         Ok(self
-            .read(module)?
+            .read_checked(module)?
             .map(|metadata| metadata.versions)
             .unwrap_or_default())
     }
 
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
-        let entry = self.resolve(pack)?;
+        let entry = match self.tuf_targets()? {
+            None => self.resolve(pack)?,
+            Some(_) => self
+                .read_checked(&pack.module)?
+                .ok_or_else(|| self.unknown_module(pack))?
+                .require(&pack.version)?,
+        };
         let path = self.artifact_path(&entry.package_file.to_string());
         let read_error = |source| RegistryError::Read {
             path: path.clone(),
@@ -334,6 +373,10 @@ impl Registry for DirectoryRegistry {
         };
         let bytes = crate::fs::read(&path, crate::fs::FileKind::Artifact).map_err(read_error)?;
         let signature = SignatureFile::beside(&path).map_err(read_error)?;
+        self.check_file(&format!("packages/{}", entry.package_file), &bytes)?;
+        if let (Some(name), Some(signature)) = (&entry.signature, &signature) {
+            self.check_file(&format!("packages/{name}"), signature.text.as_bytes())?;
+        }
         Ok(Fetched {
             entry,
             bytes,
@@ -343,6 +386,73 @@ impl Registry for DirectoryRegistry {
             cached: false,
         })
     }
+}
+
+/// A registry with a pinned root: the refresh reads its `tuf/` files, and what the registry's
+/// interface reads is checked against the targets (a record they do not list is absent).
+impl DirectoryRegistry {
+    fn tuf_targets(&self) -> Result<Option<&Targets>, RegistryError> {
+        let (Some(gate), Some(site)) = (&self.tuf, self.registry_path.parent()) else {
+            return Ok(None);
+        };
+        gate.targets(&|file, _| read_if_exists(&site.join(file), FileKind::Metadata))
+            .map(Some)
+    }
+
+    /// The record of `module` as [`DirectoryRegistry::read`] gives it, checked against its
+    /// target when the root is pinned.
+    fn read_checked(&self, module: &ModuleName) -> Result<Option<ModuleMetadata>, RegistryError> {
+        let Some(targets) = self.tuf_targets()? else {
+            return self.read(module);
+        };
+        let file = format!("registry/{module}.json");
+        if targets.get(&file).is_err() {
+            return Ok(None);
+        }
+        let path = self.metadata_path(module);
+        let Some(bytes) = read_if_exists(&path, FileKind::Metadata)? else {
+            return Err(TufError::Missing {
+                registry: self.label.clone(),
+                file,
+            }
+            .into());
+        };
+        targets.check(&file, &bytes)?;
+        let metadata = parse_metadata(&path, &bytes)?;
+        if metadata.name != *module {
+            return Err(RegistryError::Parse {
+                path,
+                message: format!("it describes `{}`, not `{module}`", metadata.name),
+            });
+        }
+        Ok(Some(metadata))
+    }
+
+    /// `bytes`, read as `file` (below `distribution/`), are its target, when the root is pinned.
+    fn check_file(&self, file: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+        match self.tuf_targets()? {
+            Some(targets) => Ok(targets.check(file, bytes)?),
+            None => Ok(()),
+        }
+    }
+}
+
+fn read_if_exists(path: &Path, kind: FileKind) -> Result<Option<Vec<u8>>, RegistryError> {
+    match crate::fs::read(path, kind) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(RegistryError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn parse_metadata(path: &Path, bytes: &[u8]) -> Result<ModuleMetadata, RegistryError> {
+    ModuleMetadata::from_json(bytes).map_err(|message| RegistryError::Parse {
+        path: path.to_owned(),
+        message,
+    })
 }
 
 /// `path` relative to `base` when inside it, `/`-separated: how messages and locks name it.
@@ -365,10 +475,5 @@ fn read_metadata(path: &Path) -> Result<Option<ModuleMetadata>, RegistryError> {
             });
         }
     };
-    ModuleMetadata::from_json(text.as_bytes())
-        .map(Some)
-        .map_err(|message| RegistryError::Parse {
-            path: path.to_owned(),
-            message,
-        })
+    parse_metadata(path, text.as_bytes()).map(Some)
 }

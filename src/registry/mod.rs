@@ -26,6 +26,7 @@ pub mod retention;
 pub mod shared;
 pub mod site;
 pub mod transport;
+pub mod tuf_client;
 mod verify_fetched;
 
 use verify_fetched::{verify_or_refetch, verify_or_refetch_keeping};
@@ -101,6 +102,8 @@ pub enum RegistryError {
     Http(#[from] http::HttpError),
     #[error(transparent)]
     Loose(#[from] loose::LooseError),
+    #[error(transparent)]
+    Tuf(#[from] tuf_client::TufError),
 }
 
 impl RegistryError {
@@ -491,22 +494,33 @@ pub fn open_flag(
         return Ok(open_remote(&Remote::parse(flag)?, options));
     }
     let dir = crate::config::absolutize(options.cwd, std::path::Path::new(flag));
-    Ok(Box::new(DirectoryRegistry::in_distribution_dir(
-        &dir,
-        &options.config.paths.base,
-    )))
+    Ok(Box::new(
+        DirectoryRegistry::in_distribution_dir(&dir, &options.config.paths.base).with_tuf(options),
+    ))
 }
 
 /// The registry at `remote`; nothing is read from it until it is asked for something.
 pub(crate) fn open_remote(remote: &Remote, options: &RegistryOptions<'_>) -> Box<dyn Registry> {
     match remote {
         Remote::Oci(url) => Box::new(oci_registry(url.clone(), options)),
-        Remote::Http(url) => Box::new(http::HttpRegistry::new(
-            url.clone(),
-            options.env,
-            &options.config.distribution,
-            options.offline,
-        )),
+        Remote::Http(url) => {
+            let gate = tuf_client::Gate::open(
+                options.env,
+                &tuf_client::RegistryId::of_http(url),
+                url.display(),
+                options.offline,
+                options.warnings,
+            );
+            Box::new(
+                http::HttpRegistry::new(
+                    url.clone(),
+                    options.env,
+                    &options.config.distribution,
+                    options.offline,
+                )
+                .with_tuf(gate),
+            )
+        }
     }
 }
 

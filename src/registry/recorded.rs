@@ -101,7 +101,7 @@ impl Recorded {
             super::open_remote(&Remote::parse(&self.label)?, &options)
         } else {
             let dir = crate::config::absolutize(base, std::path::Path::new(&self.label));
-            Box::new(DirectoryRegistry::in_distribution_dir(&dir, base))
+            Box::new(DirectoryRegistry::in_distribution_dir(&dir, base).with_tuf(&options))
         };
         Ok(self.opened.get_or_init(|| registry).as_ref())
     }

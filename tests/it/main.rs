@@ -52,6 +52,7 @@ mod signing;
 mod site;
 mod sources;
 mod sync;
+mod tuf_client;
 mod tuf_publish;
 mod validate;
 mod vendor;

@@ -15,6 +15,7 @@ use crate::registry::transport::{
     BodyError, StreamError, describe, is_transient_http, is_transient_status, read_up_to, retry,
     stream_to_file,
 };
+use crate::registry::tuf_client::TufError;
 use crate::registry::{RegistryError, VersionEntry};
 
 /// Why a read failed.
@@ -168,6 +169,7 @@ impl HttpRegistry {
                     "its metadata names the signature `{signature_path}`, which is not found (404)"
                 ))
             })?;
+        self.check_file(&signature_path, &text)?;
         let text = String::from_utf8(text)
             .map_err(|_| refused(format!("its signature `{signature_path}` is not UTF-8")))?;
         self.cache.store_signature(&entry.sha256, &text)?;
@@ -210,6 +212,16 @@ impl HttpRegistry {
         })
         .await
         .map_err(|failure| match failure {
+            // With a pinned root, the record the bytes differ from is its targets' own.
+            Failure::Stream(StreamError::Fault(fault)) if self.tuf.is_some() => {
+                TufError::Mismatch {
+                    registry: self.url.display(),
+                    file: file.clone(),
+                    role: "targets".to_owned(),
+                    detail: fault.to_string(),
+                }
+                .into()
+            }
             Failure::Stream(StreamError::Fault(fault)) => {
                 RegistryError::from(refused(format!("`{file}` {fault}")))
             }
@@ -269,6 +281,11 @@ impl HttpRegistry {
                     source_name: self.auth_source.clone(),
                 }
             }
+            Failure::TooLarge { limit } => HttpError::TooLarge {
+                registry,
+                url,
+                limit: *limit,
+            },
             Failure::Stream(StreamError::Write { path, source }) => HttpError::Cache {
                 path: path.clone(),
                 source: std::io::Error::new(source.kind(), source.to_string()),

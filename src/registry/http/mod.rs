@@ -16,6 +16,7 @@
 mod cache;
 mod credentials;
 mod fetch;
+mod tuf;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,7 +28,7 @@ pub use crate::address::HttpUrl;
 use self::cache::Cache;
 use self::credentials::Auth;
 use super::transport::{Bounds, CONCURRENCY};
-use super::{Fetched, ModuleMetadata, Registry, RegistryError, VersionEntry};
+use super::{Fetched, ModuleMetadata, Registry, RegistryError, VersionEntry, tuf_client};
 use crate::artifact::verify::SignatureFile;
 use crate::config::Distribution;
 use crate::names::{ModuleName, PackRef};
@@ -56,6 +57,12 @@ pub enum HttpError {
         registry: String,
         url: String,
         reason: String,
+    },
+    #[error("the registry `{registry}` failed to give `{url}`: it is larger than {limit} bytes")]
+    TooLarge {
+        registry: String,
+        url: String,
+        limit: u64,
     },
     #[error(
         "the registry `{registry}` is too slow: {operation} did not finish within the command's network deadline of {seconds} s\nhint: for a registry that is only slow, raise `distribution.network_timeout_secs` (or `PROVISIONING_DISTRIBUTION_NETWORK_TIMEOUT_SECS`)"
@@ -119,6 +126,8 @@ pub struct HttpRegistry {
     cache: Cache,
     bounds: Bounds,
     offline: bool,
+    /// Its pinned TUF root's gate, when the user pinned one.
+    tuf: Option<crate::registry::tuf_client::Gate>,
 }
 
 struct Connection {
@@ -147,7 +156,13 @@ impl HttpRegistry {
             credentials_error,
             bounds: Bounds::from_config(distribution),
             offline,
+            tuf: None,
         }
+    }
+
+    /// Every read from it checked against its TUF metadata through `gate` (see [`tuf`]).
+    pub fn with_tuf(self, gate: Option<crate::registry::tuf_client::Gate>) -> Self {
+        Self { tuf: gate, ..self }
     }
 
     fn connection(&self) -> Result<&Connection, HttpError> {
@@ -235,20 +250,18 @@ impl HttpRegistry {
         module: &ModuleName,
     ) -> Result<Option<ModuleMetadata>, RegistryError> {
         let path = Self::metadata_path(module);
-        let body = if self.offline {
-            self.cache.document(&path).map(|cached| cached.body)
-        } else {
-            self.document(http, &path, MAX_METADATA_BYTES).await?
-        };
+        let body = self.read_document(http, &path, MAX_METADATA_BYTES).await?;
         Ok(body
             .map(|body| self.parse_metadata(module, &body))
             .transpose()?)
     }
 
     fn index_of(&self, module: &ModuleName) -> Result<Vec<VersionEntry>, RegistryError> {
+        self.tuf_targets()?;
         if self.offline {
             return Ok(self
-                .cached_metadata(module)
+                .offline_document(&Self::metadata_path(module))?
+                .and_then(|body| self.parse_metadata(module, &body).ok())
                 .map(|metadata| metadata.versions)
                 .unwrap_or_default());
         }
@@ -298,6 +311,7 @@ impl HttpRegistry {
         pack: &PackRef,
     ) -> Result<Fetched, RegistryError> {
         if let Some(fetched) = self.cached(pack) {
+            self.check_fetched(&fetched)?;
             return Ok(fetched);
         }
         if self.offline {
@@ -311,19 +325,19 @@ impl HttpRegistry {
                     module: pack.module.clone(),
                 })?;
         let entry = metadata.require(&pack.version)?;
+        self.check_entry(&entry)?;
         self.download(http, pack, &entry).await?;
         let fetched = self.load(entry).map(|fetched| Fetched {
             cached: false,
             ..fetched
         });
-        fetched.ok_or_else(|| {
-            HttpError::Artifact {
-                registry: self.url.display(),
-                pack: pack.clone(),
-                reason: "it could not be read back from the cache".into(),
-            }
-            .into()
-        })
+        let fetched = fetched.ok_or_else(|| HttpError::Artifact {
+            registry: self.url.display(),
+            pack: pack.clone(),
+            reason: "it could not be read back from the cache".into(),
+        })?;
+        self.check_fetched(&fetched)?;
+        Ok(fetched)
     }
 }
 
@@ -362,10 +376,12 @@ impl Registry for HttpRegistry {
             return Ok(None);
         };
         let name = crate::provenance::file_name(&entry.package_file);
-        self.read_file(
-            &format!("packages/{name}"),
-            crate::fs::FileKind::Provenance.max_bytes(),
-        )
+        let path = format!("packages/{name}");
+        let read = self.read_file(&path, crate::fs::FileKind::Provenance.max_bytes())?;
+        if let Some(bytes) = &read {
+            self.check_file(&path, bytes)?;
+        }
+        Ok(read)
     }
 
     /// A static host serves what its publisher uploads: a signature added to their
@@ -383,7 +399,11 @@ impl Registry for HttpRegistry {
         }
     }
 
+    /// With a pinned root, the modules its targets list (`index.json` is not needed).
     fn modules(&self) -> Result<Vec<ModuleName>, RegistryError> {
+        if let Some(targets) = self.tuf_targets()? {
+            return Ok(targets.modules());
+        }
         let path = super::metadata::RegistryIndex::FILE_NAME;
         let body = if self.offline {
             let cached = self
@@ -422,6 +442,18 @@ impl Registry for HttpRegistry {
     fn index_many(&self, modules: &[ModuleName]) -> Vec<Result<Vec<VersionEntry>, RegistryError>> {
         if self.offline || modules.len() < 2 {
             return modules.iter().map(|module| self.index_of(module)).collect();
+        }
+        if let Err(error) = self.tuf_targets() {
+            let message = error.to_string();
+            return modules
+                .iter()
+                .map(|_| {
+                    Err(tuf_client::TufError::Read {
+                        message: message.clone(),
+                    }
+                    .into())
+                })
+                .collect();
         }
         let read = self.run("reading the versions of many modules", |http| async move {
             let results: Vec<Result<Option<ModuleMetadata>, RegistryError>> =
@@ -483,12 +515,13 @@ impl Registry for HttpRegistry {
     }
 
     fn fetch(&self, pack: &PackRef) -> Result<Fetched, RegistryError> {
-        if let Some(fetched) = self.cached(pack) {
+        if let Some(fetched) = self.cached(pack).filter(|f| self.trusted_copy(f)) {
             return Ok(fetched);
         }
         if self.offline {
             return Err(HttpError::Offline { pack: pack.clone() }.into());
         }
+        self.tuf_targets()?;
         let operation = format!("fetching `{}` {}", pack.module, pack.version);
         self.run(&operation, |http| self.fetch_async(http, pack))
     }
@@ -511,6 +544,7 @@ impl Registry for HttpRegistry {
         }
         self.cache
             .drop_document(&Self::metadata_path(&pack.module))?;
+        self.tuf_targets()?;
         let operation = format!("fetching `{}` {}", pack.module, pack.version);
         self.run(&operation, |http| self.fetch_async(http, pack))
     }
@@ -522,8 +556,11 @@ impl Registry for HttpRegistry {
         if self.offline || packs.len() < 2 {
             return;
         }
-        let missing: Vec<&PackRef> = packs.iter().filter(|p| self.cached(p).is_none()).collect();
-        if missing.is_empty() {
+        let missing: Vec<&PackRef> = packs
+            .iter()
+            .filter(|p| !self.cached(p).is_some_and(|f| self.trusted_copy(&f)))
+            .collect();
+        if missing.is_empty() || self.tuf_targets().is_err() {
             return;
         }
         let _: Result<Vec<Result<Fetched, RegistryError>>, RegistryError> =

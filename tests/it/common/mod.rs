@@ -7,6 +7,7 @@ mod process;
 mod provider;
 mod servers;
 mod snapshot;
+pub mod tuf;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

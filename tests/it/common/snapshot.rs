@@ -63,6 +63,15 @@ impl Filters {
         self
     }
 
+    /// Every RFC 3339 time (`2026-12-03T07:05:00Z`) reads `[TIME]`, and every key id as TUF
+    /// tables shorten it (16 hex digits) reads `[KEYID]`.
+    pub fn tuf(mut self) -> Self {
+        self.settings
+            .add_filter(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "[TIME]");
+        self.settings.add_filter(r"\b[0-9a-f]{16}\b", "[KEYID]");
+        self
+    }
+
     /// Applies the filters to every snapshot until the guard drops (the end of the test).
     #[must_use = "the filters apply while the guard lives"]
     pub fn bind(self) -> SettingsBindDropGuard {
