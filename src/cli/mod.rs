@@ -264,6 +264,10 @@ pub struct UpdateArgs {
     /// `=NAMES` (`--allow-unsigned=provisioning_core`) of the modules named only
     #[arg(long, num_args = 0.., require_equals = true, value_delimiter = ',', value_name = "NAMES")]
     pub allow_unsigned: Option<Vec<ModuleArg>>,
+    /// Accept a version signed by another key than the one that signed the pinned version (the
+    /// lock then records the new signer); without it, such an update is refused
+    #[arg(long)]
+    pub accept_signer: bool,
 }
 
 #[derive(Debug, Subcommand)]

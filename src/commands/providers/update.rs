@@ -30,6 +30,7 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
         modules: &args.providers,
         catalog: &catalog,
         allow_unsigned: AllowUnsigned::from_arg(args.allow_unsigned.clone()),
+        accept_signer: args.accept_signer,
         dry_run: args.dry_run,
     };
     let report = ops::update(&mut session, &options).with_context(failed)?;
@@ -63,6 +64,7 @@ fn workspace(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow:
         modules: &providers,
         catalog: &catalog,
         allow_unsigned: AllowUnsigned::from_arg(args.allow_unsigned.clone()),
+        accept_signer: args.accept_signer,
         dry_run: args.dry_run,
     };
     let update = ops::update_workspace(&mut sessions, &options)?;

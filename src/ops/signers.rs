@@ -1,0 +1,90 @@
+//! The signer the lock records for each pin, held to account when a pin moves: an update to a
+//! version signed by another key than the one that signed the pinned version is refused, unless
+//! accepted with `--accept-signer` (then the lock records the new key, and the update says so).
+//!
+//! A pin recorded `unsigned` may move to a signed version, and a version accepted unsigned with
+//! `--allow-unsigned` is recorded `unsigned`: neither is a change of key.
+
+use std::collections::BTreeMap;
+
+use super::Failure;
+use super::update::UpdateReport;
+use crate::infra::lockfile::{ProvidersLock, Signer};
+use crate::names::ModuleName;
+use crate::registry::VerifiedPack;
+use crate::signing::KeyId;
+
+/// A version signed by another key than its pin's, refused.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`{module}` {version} is signed by key {now}, but the pinned {pinned} was signed by key {before}: refusing a change of signer\nhint: if key {now} may sign `{module}` from now on, pass `--accept-signer`"
+)]
+pub struct SignerChanged {
+    module: ModuleName,
+    version: semver::Version,
+    now: KeyId,
+    pinned: semver::Version,
+    before: KeyId,
+}
+
+/// Checks each version `fetched` moves to against the signer the lock records for its pin: a
+/// failure of the module without `accept`, a warning with it.
+pub(super) fn check(
+    lock: &ProvidersLock,
+    fetched: &BTreeMap<ModuleName, VerifiedPack>,
+    accept: bool,
+    report: &mut UpdateReport,
+) {
+    for (module, verified) in fetched {
+        let Some(entry) = lock.module(module) else {
+            continue;
+        };
+        let Some(Signer::Key(before)) = entry.pin().map(|pin| &pin.signer) else {
+            continue;
+        };
+        let Some(now) = verified.signer.as_ref().map(|signer| signer.key_id) else {
+            continue;
+        };
+        if now == *before {
+            continue;
+        }
+        let changed = SignerChanged {
+            module: module.clone(),
+            version: verified.pack.version.clone(),
+            now,
+            pinned: entry.version.clone(),
+            before: *before,
+        };
+        if accept {
+            report.warnings.push(format!(
+                "`{module}` {} is signed by key {now}, not by key {before} which signed the pinned {}: the lock records key {now} from now on (`--accept-signer`)",
+                changed.version, changed.pinned
+            ));
+        } else {
+            report.failures.push(Failure {
+                module: module.clone(),
+                error: changed.into(),
+            });
+        }
+    }
+}
+
+/// What `sync` says when the pack it restores for `entry` carries the signature of another key
+/// than the one the lock records: the bytes are the pinned ones (their sha256 is checked), and
+/// the new key is trusted for the module (verification checked that), so the pack is restored
+/// and the lock left as it is; the change is said, not hidden.
+pub(super) fn restored_signed_by_another(
+    entry: &crate::infra::lockfile::LockEntry,
+    verified: &VerifiedPack,
+) -> Option<String> {
+    let Some(Signer::Key(before)) = entry.pin().map(|pin| &pin.signer) else {
+        return None;
+    };
+    let now = verified.signer.as_ref()?.key_id;
+    (now != *before).then(|| {
+        format!(
+            "`{}` {}: the lock records key {before} as its signer, but the signature `{}` serves now is by key {now}: restored, since the bytes are those pinned and key {now} is trusted for it; the lock still records key {before}",
+            entry.module, entry.version, verified.label
+        )
+    })
+}
