@@ -73,9 +73,28 @@ fn workspace(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow:
         print_plan(&update, printer)?;
     }
     if !update.refusals.is_empty() {
+        // The same refusal in several infras gives the same hint: said once, after them all.
+        let mut refusals = Vec::new();
+        let mut hints: Vec<&str> = Vec::new();
+        for refusal in &update.refusals {
+            let (said, hinted): (Vec<&str>, Vec<&str>) = refusal
+                .lines()
+                .partition(|line| !line.starts_with("hint: "));
+            refusals.push(format!("  {}", said.join("\n")));
+            for hint in hinted {
+                if !hints.contains(&hint) {
+                    hints.push(hint);
+                }
+            }
+        }
+        // Without a hint of their own, the refusals are of versions that differ.
+        if hints.is_empty() {
+            hints.push("hint: align the requirements in the infras' `manifest.toml`, or update one infra alone: `provisioning providers update <infra>`");
+        }
         printer.error_message(format!(
-            "the workspace was not updated: nothing was written\n{}\nhint: align the requirements in the infras' `manifest.toml`, or update one infra alone: `provisioning providers update <infra>`",
-            update.refusals.iter().map(|refusal| format!("  {refusal}")).collect::<Vec<_>>().join("\n")
+            "the workspace was not updated: nothing was written\n{}\n{}",
+            refusals.join("\n"),
+            hints.join("\n")
         ));
         return Ok(Outcome::Failure);
     }
