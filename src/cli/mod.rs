@@ -336,6 +336,11 @@ pub struct LoadArgs {
         value_name = "NAMES"
     )]
     pub allow_unsigned: Option<Vec<ModuleArg>>,
+    /// With `--version` or `--from`: accept a version signed by another key than the one that
+    /// signed the version the infra pins (the lock then records the new signer); without it,
+    /// moving such a pin is refused
+    #[arg(long, requires = "pack_source")]
+    pub accept_signer: bool,
     /// Link the modules even where the infra pins a pack of one (without it, a pin stays: a
     /// pack becomes a link only when asked)
     #[arg(long, conflicts_with = "pack_source")]
@@ -410,6 +415,11 @@ pub struct InstallArgs {
         value_name = "NAMES"
     )]
     pub allow_unsigned: Option<Vec<ModuleArg>>,
+    /// With `--version` or `--from`: accept a version signed by another key than the one that
+    /// signed the version the infra pins (the lock then records the new signer); without it,
+    /// moving such a pin is refused
+    #[arg(long, requires = "pack_source")]
+    pub accept_signer: bool,
     #[command(flatten)]
     pub from: FromArgs,
     #[command(flatten)]

@@ -1,6 +1,7 @@
-//! The signer the lock records for each pin, held to account when a pin moves: an update to a
-//! version signed by another key than the one that signed the pinned version is refused, unless
-//! accepted with `--accept-signer` (then the lock records the new key, and the update says so).
+//! The signer the lock records for each pin, held to account when a pin moves: an update (or an
+//! install or load over the pin) to a version signed by another key than the one that signed the
+//! pinned version is refused, unless accepted with `--accept-signer` (then the lock records the
+//! new key, and the command says so).
 //!
 //! A pin recorded `unsigned` may move to a signed version, and a version accepted unsigned with
 //! `--allow-unsigned` is recorded `unsigned`: neither is a change of key.
@@ -8,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use super::Failure;
-use super::update::UpdateReport;
 use crate::infra::lockfile::{ProvidersLock, Signer};
 use crate::names::ModuleName;
 use crate::registry::VerifiedPack;
@@ -27,42 +27,55 @@ pub struct SignerChanged {
     before: KeyId,
 }
 
-/// Checks each version `fetched` moves to against the signer the lock records for its pin: a
-/// failure of the module without `accept`, a warning with it.
-pub(super) fn check(
+/// Each version in `fetched` signed by another key than the one the lock records for its
+/// module's pin.
+fn changed(
+    lock: &ProvidersLock,
+    fetched: &BTreeMap<ModuleName, VerifiedPack>,
+) -> Vec<SignerChanged> {
+    fetched
+        .iter()
+        .filter_map(|(module, verified)| {
+            let entry = lock.module(module)?;
+            let Some(Signer::Key(before)) = entry.pin().map(|pin| &pin.signer) else {
+                return None;
+            };
+            let now = verified.signer.as_ref()?.key_id;
+            (now != *before).then(|| SignerChanged {
+                module: module.clone(),
+                version: verified.pack.version.clone(),
+                now,
+                pinned: entry.version.clone(),
+                before: *before,
+            })
+        })
+        .collect()
+}
+
+impl SignerChanged {
+    /// What to say when `--accept-signer` accepts it.
+    pub(super) fn accepted(&self) -> String {
+        format!(
+            "`{}` {} is signed by key {}, not by key {} which signed the pinned {}: the lock records key {} from now on (`--accept-signer`)",
+            self.module, self.version, self.now, self.before, self.pinned, self.now
+        )
+    }
+}
+
+/// [`changed`], judged: without `accept` each is a failure of its module; with it, a warning.
+pub(super) fn judge(
     lock: &ProvidersLock,
     fetched: &BTreeMap<ModuleName, VerifiedPack>,
     accept: bool,
-    report: &mut UpdateReport,
+    warnings: &mut Vec<String>,
+    failures: &mut Vec<Failure>,
 ) {
-    for (module, verified) in fetched {
-        let Some(entry) = lock.module(module) else {
-            continue;
-        };
-        let Some(Signer::Key(before)) = entry.pin().map(|pin| &pin.signer) else {
-            continue;
-        };
-        let Some(now) = verified.signer.as_ref().map(|signer| signer.key_id) else {
-            continue;
-        };
-        if now == *before {
-            continue;
-        }
-        let changed = SignerChanged {
-            module: module.clone(),
-            version: verified.pack.version.clone(),
-            now,
-            pinned: entry.version.clone(),
-            before: *before,
-        };
+    for changed in changed(lock, fetched) {
         if accept {
-            report.warnings.push(format!(
-                "`{module}` {} is signed by key {now}, not by key {before} which signed the pinned {}: the lock records key {now} from now on (`--accept-signer`)",
-                changed.version, changed.pinned
-            ));
+            warnings.push(changed.accepted());
         } else {
-            report.failures.push(Failure {
-                module: module.clone(),
+            failures.push(Failure {
+                module: changed.module.clone(),
                 error: changed.into(),
             });
         }

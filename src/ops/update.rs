@@ -112,7 +112,9 @@ pub fn prepare(
             &options.allow_unsigned,
             &mut report.failures,
         )?;
-        signers::check(session.lock(), &fetched, options.accept_signer, &mut report);
+        let (lock, accept) = (session.lock(), options.accept_signer);
+        let (warnings, failures) = (&mut report.warnings, &mut report.failures);
+        signers::judge(lock, &fetched, accept, warnings, failures);
         if report.failures.is_empty() {
             refuse_misfit(session, &plan, &fetched, options.catalog)?;
             let yanked = fetched.values().filter_map(super::yanked_warning);

@@ -565,3 +565,68 @@ fn sync_restores_the_pinned_bytes_signed_by_another_trusted_key_and_keeps_the_lo
     ");
     assert_eq!(lock(&context, "homelab"), pinned, "the lock is not changed");
 }
+
+#[test]
+fn install_or_load_over_a_pin_signed_by_another_key_needs_accept_signer() {
+    let (context, alice, bob) = two_authors();
+    let _filters = filters(&context, &[&alice, &bob]);
+    alice.run(&context, &["pack", "core"]).success();
+    alice.run(&context, &["pack", "provider", "aws"]).success();
+    context.run(["keys", "trust", "alice.pub"]).success();
+    context.run(["keys", "trust", "bob.pub"]).success();
+    context
+        .run([
+            "providers",
+            "install",
+            "aws",
+            "homelab",
+            "--version",
+            "1.0.0",
+        ])
+        .success();
+    bob.run(&context, &["pack", "provider", "aws", "--version", "1.1.0"])
+        .success();
+    let before = context.tree("workspace");
+    assert_snapshot!(context.run(["providers", "install", "aws", "homelab", "--version", "1.1.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to install `aws` 1.1.0 into `homelab`
+      caused by: `aws_prov` 1.1.0 is signed by key [BOB], but the pinned 1.0.0 was signed by key [ALICE]: refusing a change of signer
+    hint: if key [BOB] may sign `aws_prov` from now on, pass `--accept-signer`
+    ");
+    assert_snapshot!(context.run(["module-loader", "load", "providers", "homelab", "aws", "--version", "1.1.0"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to load `aws_prov` into `homelab`
+      caused by: `aws_prov` 1.1.0 is signed by key [BOB], but the pinned 1.0.0 was signed by key [ALICE]: refusing a change of signer
+    hint: if key [BOB] may sign `aws_prov` from now on, pass `--accept-signer`
+    error: 1 of 1 modules could not be loaded into `homelab`, so none were
+    ");
+    assert_eq!(
+        context.tree("workspace"),
+        before,
+        "a refused install writes nothing"
+    );
+    assert_snapshot!(context.run(["module-loader", "load", "providers", "homelab", "aws", "--version", "1.1.0", "--accept-signer"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+    warning: `aws_prov` 1.1.0 is signed by key [BOB], not by key [ALICE] which signed the pinned 1.0.0: the lock records key [BOB] from now on (`--accept-signer`)
+          Loaded provider `aws_prov` 1.1.0 into `homelab` (pack from `distribution/registry`, signed by [BOB])
+    ");
+    assert!(lock(&context, "homelab").contains(&format!("signer: {}", bob.key_id)));
+    // `--accept-signer` goes with pack mode only.
+    assert_snapshot!(context.run(["providers", "install", "aws", "wuji", "--accept-signer"]), @"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: the following required arguments were not provided:
+      <--version <V|REQ>|--from <PATH|DIR|URL>>
+
+    Usage: provisioning providers install --accept-signer <--version <V|REQ>|--from <PATH|DIR|URL>> <PROVIDER> <INFRA>
+
+    For more information, try '--help'.
+    ");
+}
