@@ -394,6 +394,22 @@ fn two_keys_with_disjoint_scopes_each_sign_only_their_modules() {
         removed,
         "a refused sync restores nothing"
     );
+    assert_snapshot!(context.run(["pack", "mirror", "--to", "mirror", "--infra", "homelab"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: failed to mirror `aws_prov` 1.0.0: `aws_prov` 1.0.0 failed verification: signature: `[BASE]/distribution/packages/aws_prov_1.0.0.tar.minisig` is signed by key [ALICE], which is trusted only for `local_*` (`[TEMP]/.config/provisioning/trusted/[ALICE].scope.toml`), not for `aws_prov`: refusing it as untrusted
+    hint: if key [ALICE] may sign `aws_prov`, `provisioning keys trust [ALICE] --for 'local_*' --for 'aws_prov'`
+    error: failed to mirror `local_prov` 0.2.0: `local_prov` 0.2.0 failed verification: signature: `[BASE]/distribution/packages/local_prov_0.2.0.tar.minisig` is signed by key [BOB], which is trusted only for `aws_*`, `provisioning_*` (`[TEMP]/.config/provisioning/trusted/[BOB].scope.toml`), not for `local_prov`: refusing it as untrusted
+    hint: if key [BOB] may sign `local_prov`, `provisioning keys trust [BOB] --for 'aws_*' --for 'provisioning_*' --for 'local_prov'`
+    error: failed to mirror `provisioning_core` 0.1.0: `provisioning_core` 0.1.0 failed verification: signature: `[BASE]/distribution/packages/provisioning_core_0.1.0.tar.minisig` is signed by key [ALICE], which is trusted only for `local_*` (`[TEMP]/.config/provisioning/trusted/[ALICE].scope.toml`), not for `provisioning_core`: refusing it as untrusted
+    hint: if key [ALICE] may sign `provisioning_core`, `provisioning keys trust [ALICE] --for 'local_*' --for 'provisioning_core'`
+    error: 3 of 3 packs could not be mirrored
+    ");
+    assert!(
+        !context.path("mirror/packages").exists(),
+        "nothing mirrored"
+    );
     assert_snapshot!(context.run(["providers", "outdated", "homelab"]), @"
     exit: 0
     --- stdout
