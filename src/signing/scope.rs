@@ -183,7 +183,8 @@ struct ScopeFile {
 
 /// Parses a scope file's text; the message says what is wrong (and, from TOML, where).
 pub fn parse(text: &str) -> Result<KeyScope, String> {
-    let file: ScopeFile = toml::from_str(text).map_err(|error| error.to_string())?;
+    let file: ScopeFile = toml::from_str(text)
+        .map_err(|error| crate::text::located(text, error.message(), error.span()))?;
     if file.modules.is_empty() {
         return Err(
             "`modules` is empty: a key trusted for no module is not trusted; delete the key instead"
@@ -281,7 +282,7 @@ mod tests {
         assert!(parse("modules = []").is_err_and(|e| e.contains("`modules` is empty")));
         assert!(parse("modules = [\"AWS\"]").is_err_and(|e| e.contains("`AWS` is not a module")));
         assert!(parse("module = [\"aws_*\"]").is_err_and(|e| e.contains("unknown field")));
-        assert!(parse("modules = [").is_err_and(|e| e.contains("line 1")));
+        assert!(parse("modules = [").is_err_and(|e| e.starts_with("line 1, column 12: ")));
     }
 
     #[test]
