@@ -33,6 +33,11 @@ impl Sha256 {
         Self(sha2::Sha256::digest(bytes).into())
     }
 
+    /// The 32 bytes of the digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The first 12 hex digits, for tables and status lines.
     pub fn short(&self) -> String {
         let mut text = self.to_string();

@@ -73,6 +73,7 @@ pub mod sbom;
 pub mod signing;
 pub mod text;
 pub mod time;
+pub mod tuf;
 pub mod version_spec;
 
 use std::ffi::OsString;

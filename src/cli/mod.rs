@@ -10,9 +10,11 @@ use crate::names::ShortName;
 
 mod git;
 mod pack;
+mod tuf;
 
 pub use git::*;
 pub use pack::*;
+pub use tuf::*;
 
 /// Manage the modules of a Nickel infrastructure (providers, the core schemas, taskservs,
 /// clusters): link them live for development, pin signed packs for production.

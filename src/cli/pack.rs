@@ -79,6 +79,10 @@ pub enum RegistryCommand {
     /// Modules and versions in the registry; with several configured, each in order with its
     /// state
     List(RegistryListArgs),
+    /// The registry's TUF metadata: signed lists of what it holds, so that clients detect a
+    /// server that lies (docs/trust.md)
+    #[command(subcommand)]
+    Tuf(super::TufCommand),
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod pack;
 pub mod providers;
 pub mod registry;
 pub mod test;
+pub mod tuf;
 pub mod workspace;
 
 use clap::CommandFactory as _;
@@ -79,6 +80,7 @@ pub fn dispatch(command: Command, context: &Context, printer: &Printer) -> anyho
         Command::Git(GitCommand::Setup) => git::setup(context, printer),
         Command::Lock(LockCommand::Merge(args)) => git::lock_merge(&args, printer),
         Command::Registry(RegistryCommand::List(args)) => registry::list(&args, context, printer),
+        Command::Registry(RegistryCommand::Tuf(command)) => tuf::run(command, context, printer),
         Command::Export(args) => export::export(&args, context, printer),
         Command::Env(args) => export::env(&args, context, printer),
         Command::Completions(args) => completions(&args, printer),

@@ -101,6 +101,7 @@ pub struct Config {
     pub paths: Paths,
     pub distribution: Distribution,
     pub evaluation: Evaluation,
+    pub tuf: Tuf,
     pub nickel: ModulesConfig,
     pub kcl: ModulesConfig,
     /// The settings a layer gave that change nothing here, each with why: warned about by
@@ -174,6 +175,16 @@ pub struct Distribution {
 pub struct Evaluation {
     pub timeout_secs: u64,
     pub max_memory_mib: u64,
+}
+
+/// `[tuf]`: how long the TUF metadata a registry's publisher signs stays valid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tuf {
+    pub root_expiry_days: u64,
+    pub targets_expiry_days: u64,
+    pub snapshot_expiry_days: u64,
+    pub timestamp_expiry_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

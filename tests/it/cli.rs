@@ -210,12 +210,16 @@ fn man_output_writes_a_page_per_command_each_with_exit_status_and_environment() 
     provisioning-providers-validate.1
     provisioning-providers.1
     provisioning-registry-list.1
+    provisioning-registry-tuf-init.1
+    provisioning-registry-tuf-refresh.1
+    provisioning-registry-tuf-rotate.1
+    provisioning-registry-tuf.1
     provisioning-registry.1
     provisioning.1
     exit: 0
     --- stdout
     --- stderr
-           Wrote 54 man pages into `[TEMP]/man/man1`
+           Wrote 58 man pages into `[TEMP]/man/man1`
     ");
     let mut references = 0;
     for name in &names {

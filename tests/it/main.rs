@@ -53,6 +53,7 @@ mod signing;
 mod site;
 mod sources;
 mod sync;
+mod tuf_publish;
 mod validate;
 mod vendor;
 mod versions;

@@ -61,6 +61,7 @@ pub fn clean(args: &CleanArgs, context: &Context, printer: &Printer) -> anyhow::
         );
     }
     if !args.dry_run {
+        super::check_tuf_keys(&registry, context)?;
         for leftover in retention::apply(&registry, &plan)? {
             printer.warning(leftover);
         }

@@ -36,7 +36,9 @@ pub(super) fn refresh(
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Written> {
-    let written = site::refresh(registry, install_url(&context.config).as_deref(), printer)
+    let publisher = tuf_publisher(context);
+    let url = install_url(&context.config);
+    let written = site::refresh(registry, url.as_deref(), publisher.as_ref(), printer)
         .context("failed to write the registry's index and pages")?;
     report(&written, context, printer);
     Ok(written)
@@ -67,13 +69,69 @@ pub(super) fn write(
     context: &Context,
     printer: &Printer,
 ) -> anyhow::Result<Written> {
-    let written = site::write(registry, install_url(&context.config).as_deref())
+    let publisher = tuf_publisher(context);
+    let url = install_url(&context.config);
+    let written = site::write(registry, url.as_deref(), publisher.as_ref())
         .context("failed to write the registry's index and pages")?;
     report(&written, context, printer);
     Ok(written)
 }
 
+/// The index and pages of a registry about to get TUF metadata (`registry tuf init`, which
+/// holds the lock): the first targets include `index.json`.
+pub(crate) fn index_without_tuf(
+    registry: &DirectoryRegistry,
+    context: &Context,
+) -> anyhow::Result<Written> {
+    site::write(registry, install_url(&context.config).as_deref(), None)
+        .context("failed to write the registry's index and pages")
+}
+
+/// Before a command changes `registry`: when it carries TUF metadata, the keys that sign it
+/// are in the keyring (so that a refusal comes before any change).
+pub(crate) fn check_tuf_keys(
+    registry: &DirectoryRegistry,
+    context: &Context,
+) -> anyhow::Result<()> {
+    let Ok(site) = site::site_dir(registry) else {
+        return Ok(());
+    };
+    if !crate::tuf::is_enabled(&site) {
+        return Ok(());
+    }
+    let publisher =
+        tuf_publisher(context).ok_or(site::SiteError::NoTufKeyring { dir: site.clone() })?;
+    publisher.check_keys(&site).with_context(|| {
+        format!(
+            "the registry `{}` carries TUF metadata, and this command cannot sign it: nothing was changed",
+            context.display_path(&site).display()
+        )
+    })
+}
+
+/// What signs the registry's TUF metadata, when it carries any: the user's keyring (none
+/// without one: the registry's write then says so).
+pub(crate) fn tuf_publisher(context: &Context) -> Option<crate::tuf::publish::Publisher> {
+    let keyring = crate::signing::Keyring::new(&context.env, &context.base).ok()?;
+    Some(crate::tuf::publish::Publisher::new(
+        crate::tuf::keys::TufKeys::of(&keyring),
+        crate::tuf::publish::Expiries::from_config(&context.config.tuf),
+    ))
+}
+
 fn report(written: &Written, context: &Context, printer: &Printer) {
+    if let Some(versions) = written.tuf {
+        printer.status(
+            "Signed",
+            format!(
+                "TUF metadata of `{}/`: targets v{}, snapshot v{}, timestamp v{}",
+                context.display_path(&written.dir).display(),
+                versions.targets,
+                versions.snapshot,
+                versions.timestamp
+            ),
+        );
+    }
     printer.verbose(format!(
         "`{}`: index and pages of {} modules, {} files changed",
         context.display_path(&written.dir).display(),

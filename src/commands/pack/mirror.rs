@@ -32,6 +32,9 @@ pub fn mirror(args: &MirrorArgs, context: &Context, printer: &Printer) -> anyhow
         None => Registries::open(&options)?.primary(),
     };
     let target = target(&args.to, context)?;
+    if let mirror::Target::Directory(directory) = &target {
+        super::check_tuf_keys(directory, context)?;
+    }
     let mut wanted = Wanted {
         requirements: args.packs.clone(),
         ..Wanted::default()
@@ -57,6 +60,7 @@ pub fn mirror(args: &MirrorArgs, context: &Context, printer: &Printer) -> anyhow
             target: &target,
             keys: &keys,
             limits: context.unpack_limits(),
+            tuf: super::tuf_publisher(context).as_ref(),
             printer,
         },
     )

@@ -16,6 +16,7 @@ mod yank;
 pub use clean::clean;
 pub use core::core;
 pub use index::index;
+pub(crate) use index::{check_tuf_keys, index_without_tuf, tuf_publisher};
 pub use list::list;
 pub use mirror::mirror;
 pub(crate) use modules::input_for;
@@ -64,6 +65,9 @@ impl Setup {
                 index: true,
             },
         };
+        if destination.index {
+            check_tuf_keys(&registry, context)?;
+        }
         let cache = ExportCache::new(&context.config.distribution.cache_path);
         let fingerprints = Fingerprints::new(&context.config.distribution.cache_path);
         let site_stamp = SiteStamp::new(&context.config.distribution.cache_path);

@@ -32,6 +32,7 @@ pub fn yank(args: &YankArgs, context: &Context, printer: &Printer) -> anyhow::Re
         Some(dir) => DirectoryRegistry::in_distribution_dir(&dir, &context.config.paths.base),
         None => DirectoryRegistry::from_config(&context.config),
     };
+    super::check_tuf_keys(&registry, context)?;
     let changed = registry.set_yanked(pack, yanked, args.reason.as_deref(), printer)?;
     if changed {
         let _ = super::index::refresh_or_warn(&registry, context, printer);

@@ -75,6 +75,8 @@ pub struct MirrorOptions<'a> {
     pub target: &'a Target,
     pub keys: &'a [TrustedKey],
     pub limits: Limits,
+    /// Signs the mirror's TUF metadata when it carries any (a directory mirror).
+    pub tuf: Option<&'a crate::tuf::publish::Publisher>,
     pub printer: &'a Printer,
 }
 
@@ -163,7 +165,9 @@ pub fn mirror(wanted: &Wanted, options: &MirrorOptions<'_>) -> anyhow::Result<Ve
             provenance,
         });
     }
-    let written = options.target.write(&copies, &yanks, options.source)?;
+    let written = options
+        .target
+        .write(&copies, &yanks, options.source, options.tuf)?;
     for (pack, error) in written {
         if let Some(result) = results.iter_mut().find(|result| result.pack == pack) {
             result.result = Err(error);

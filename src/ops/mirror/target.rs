@@ -55,10 +55,11 @@ impl Target {
         copies: &[Copy],
         yanks: &[(PackRef, VersionEntry)],
         source: &dyn Registry,
+        tuf: Option<&crate::tuf::publish::Publisher>,
     ) -> anyhow::Result<Vec<(PackRef, String)>> {
         match self {
             Target::Directory(directory) => {
-                write_directory(directory, copies, yanks, source)?;
+                write_directory(directory, copies, yanks, source, tuf)?;
                 Ok(Vec::new())
             }
             Target::Oci(oci) => Ok(write_oci(oci, copies, yanks, source)),
@@ -97,6 +98,7 @@ fn write_directory(
     copies: &[Copy],
     yanks: &[(PackRef, VersionEntry)],
     source: &dyn Registry,
+    tuf: Option<&crate::tuf::publish::Publisher>,
 ) -> anyhow::Result<()> {
     directory.remove_debris()?;
     if copies.is_empty() && yanks.is_empty() {
@@ -141,7 +143,7 @@ fn write_directory(
             .write(&record)
             .with_context(|| format!("failed to write the record of `{module}` in the mirror"))?;
     }
-    crate::registry::site::write(directory, None)
+    crate::registry::site::write(directory, None, tuf)
         .context("failed to write the mirror's index and pages")?;
     Ok(())
 }

@@ -23,6 +23,7 @@ use super::{DirectoryRegistry, ModuleMetadata, RegistryError};
 use crate::names::{ModuleName, PackRef};
 use crate::nickel::doc::Documentation;
 use crate::printer::Printer;
+use crate::tuf::publish::Publisher;
 
 /// Where the pages of the modules go, below the site's directory.
 pub const MODULES_DIR: &str = "modules";
@@ -63,6 +64,10 @@ pub enum SiteError {
         path.display()
     )]
     NoSiteDir { path: PathBuf },
+    #[error("failed to sign the registry's TUF metadata")]
+    Tuf(#[from] crate::tuf::TufError),
+    #[error("the registry `{}` carries TUF metadata, and this command cannot sign it: no keyring (set `HOME`, `XDG_CONFIG_HOME` or `PROVISIONING_KEYRING`)", dir.display())]
+    NoTufKeyring { dir: PathBuf },
 }
 
 /// What writing the site did.
@@ -73,6 +78,9 @@ pub struct Written {
     pub modules: usize,
     /// Files written because they changed (or were new), and pages removed.
     pub changed: usize,
+    /// The versions of the TUF metadata signed, when the registry carries it and its targets
+    /// changed.
+    pub tuf: Option<crate::tuf::publish::Versions>,
 }
 
 /// The site's directory: the one that holds `registry/` (`distribution/`).
@@ -105,6 +113,7 @@ pub fn read_docs(registry: &DirectoryRegistry, pack: &PackRef) -> Option<Version
 pub fn refresh(
     registry: &DirectoryRegistry,
     install_url: Option<&str>,
+    tuf: Option<&Publisher>,
     printer: &Printer,
 ) -> Result<Written, SiteError> {
     let error = |source| SiteError::Write {
@@ -114,17 +123,20 @@ pub fn refresh(
     let _lock = registry.lock(printer).map_err(error)?;
     // Nothing is written yet: what is named as debris is a killed run's.
     registry.remove_debris().map_err(error)?;
-    write(registry, install_url)
+    write(registry, install_url, tuf)
 }
 
 /// Writes `index.json`, `index.html` and every module's page from the registry's metadata (and
 /// the recorded documentation), and removes the pages of modules it no longer has. A file that
 /// would not change is not written. `install_url` is the registry's address, for the install
 /// commands the pages show. The caller holds the registry's lock; what a killed run left in
-/// the site's directories (written only here) is removed first.
+/// the site's directories (written only here) is removed first. When the registry carries TUF
+/// metadata (`distribution/tuf/`), its targets, snapshot and timestamp are signed again in the
+/// same transaction as `index.json`, by `tuf`'s keys.
 pub fn write(
     registry: &DirectoryRegistry,
     install_url: Option<&str>,
+    tuf: Option<&Publisher>,
 ) -> Result<Written, SiteError> {
     let dir = site_dir(registry)?;
     for debris_dir in [dir.clone(), dir.join(MODULES_DIR)] {
@@ -188,12 +200,33 @@ pub fn write(
             .map_err(|source| SiteError::Write { path, source })?;
         changed += usize::from(written);
     }
+    let tuf = sign_tuf(&mut transaction, &dir, tuf)?;
     let _ = transaction.commit();
     Ok(Written {
         dir,
         modules: modules.len(),
         changed,
+        tuf,
     })
+}
+
+/// The registry's TUF metadata signed again, when it carries any.
+fn sign_tuf(
+    transaction: &mut crate::fs::Transaction,
+    dir: &Path,
+    tuf: Option<&Publisher>,
+) -> Result<Option<crate::tuf::publish::Versions>, SiteError> {
+    if !crate::tuf::is_enabled(dir) {
+        return Ok(None);
+    }
+    let publisher = tuf.ok_or_else(|| SiteError::NoTufKeyring {
+        dir: dir.to_owned(),
+    })?;
+    Ok(crate::tuf::publish::sign_changes(
+        transaction,
+        dir,
+        publisher,
+    )?)
 }
 
 /// Files written at once by [`write_all_if_changed`].

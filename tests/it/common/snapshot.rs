@@ -48,6 +48,14 @@ impl Filters {
         self
     }
 
+    /// Every TUF key id, whole (64 hex digits) or as status lines shorten it (16), reads
+    /// `[KEY ID]`: they are new at every `registry tuf init`.
+    pub fn tuf_key_ids(mut self) -> Self {
+        self.settings
+            .add_filter(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{16}\b", "[KEY ID]");
+        self
+    }
+
     /// Every short SHA-256 as messages print it (`sha256 2fac80784304`) reads `sha256 [SHORT]`.
     pub fn short_sha256(mut self) -> Self {
         self.settings
