@@ -12,6 +12,7 @@ use super::Failure;
 use crate::infra::lockfile::{ProvidersLock, Signer};
 use crate::names::ModuleName;
 use crate::registry::VerifiedPack;
+use crate::registry::metadata::VersionEntry;
 use crate::signing::KeyId;
 
 /// A version signed by another key than its pin's, refused.
@@ -33,21 +34,59 @@ fn changed(
     lock: &ProvidersLock,
     fetched: &BTreeMap<ModuleName, VerifiedPack>,
 ) -> Vec<SignerChanged> {
-    fetched
-        .iter()
-        .filter_map(|(module, verified)| {
+    let signed = fetched.iter().map(|(module, verified)| {
+        let signer = verified.signer.as_ref().map(|signer| signer.key_id);
+        (module, &verified.pack.version, signer)
+    });
+    changed_from(lock, signed)
+}
+
+/// Each `(module, version, signer)` whose signer is another key than the one the lock records
+/// for the module's pin.
+fn changed_from<'a>(
+    lock: &ProvidersLock,
+    signed: impl Iterator<Item = (&'a ModuleName, &'a semver::Version, Option<KeyId>)>,
+) -> Vec<SignerChanged> {
+    signed
+        .filter_map(|(module, version, now)| {
             let entry = lock.module(module)?;
             let Some(Signer::Key(before)) = entry.pin().map(|pin| &pin.signer) else {
                 return None;
             };
-            let now = verified.signer.as_ref()?.key_id;
+            let now = now?;
             (now != *before).then(|| SignerChanged {
                 module: module.clone(),
-                version: verified.pack.version.clone(),
+                version: version.clone(),
                 now,
                 pinned: entry.version.clone(),
                 before: *before,
             })
+        })
+        .collect()
+}
+
+/// What a dry run can tell of the changes of signer from the registry's records (it fetches no
+/// signature): what the update would refuse, or with `accept`, record.
+pub(super) fn foreseen(
+    lock: &ProvidersLock,
+    records: &BTreeMap<ModuleName, VersionEntry>,
+    accept: bool,
+) -> Vec<String> {
+    let signed = records
+        .iter()
+        .map(|(module, record)| (module, &record.version, record.signer));
+    changed_from(lock, signed)
+        .into_iter()
+        .map(|changed| {
+            let then = if accept {
+                format!("the lock would record key {}", changed.now)
+            } else {
+                "the update needs `--accept-signer`".to_owned()
+            };
+            format!(
+                "`{}` {} is recorded as signed by key {}, not by key {} which signed the pinned {}: {then}",
+                changed.module, changed.version, changed.now, changed.before, changed.pinned
+            )
         })
         .collect()
 }

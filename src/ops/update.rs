@@ -105,6 +105,10 @@ pub fn prepare(
         failures: Vec::new(),
     };
     let mut fetched = BTreeMap::new();
+    if options.dry_run {
+        let (lock, accept) = (session.lock(), options.accept_signer);
+        report.warnings = signers::foreseen(lock, &plan.records, accept);
+    }
     if !plan.changes.is_empty() && !options.dry_run {
         fetched = fetch_all(
             session,

@@ -438,6 +438,15 @@ fn update_to_a_version_signed_by_another_key_needs_accept_signer() {
     bob.run(&context, &["pack", "provider", "aws", "--version", "1.1.0"])
         .success();
 
+    // A dry run fetches no signature: it says what the registry records.
+    assert_snapshot!(context.run(["providers", "update", "homelab", "--dry-run"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+        Updating aws_prov 1.0.0 -> 1.1.0
+    warning: `aws_prov` 1.1.0 is recorded as signed by key [BOB], not by key [ALICE] which signed the pinned 1.0.0: the update needs `--accept-signer`
+    warning: dry run: nothing was changed
+    ");
     let before = context.tree("workspace");
     assert_snapshot!(context.run(["providers", "update", "homelab"]), @"
     exit: 1

@@ -169,6 +169,9 @@ fn print(report: UpdateReport, dry_run: bool, printer: &Printer) -> Outcome {
         }
     }
     if dry_run {
+        for warning in &report.warnings {
+            printer.warning(warning);
+        }
         printer.warning("dry run: nothing was changed");
         return Outcome::Success;
     }
