@@ -419,21 +419,38 @@ fn two_keys_with_disjoint_scopes_each_sign_only_their_modules() {
     );
 }
 
-#[test]
-fn update_to_a_version_signed_by_another_key_needs_accept_signer() {
+/// `alice`'s core and `aws` 1.0.0 pinned (`^1`) in `infras`; `alice` trusted for every module,
+/// `bob` for the `scope` given (every module when empty). The filters live as long as the guard.
+fn pinned_by_alice(
+    infras: &[&str],
+    scope: &[&str],
+) -> (
+    TestContext,
+    Author,
+    Author,
+    insta::internals::SettingsBindDropGuard,
+) {
     let (context, alice, bob) = two_authors();
-    let _filters = filters(&context, &[&alice, &bob]);
+    let guard = filters(&context, &[&alice, &bob]);
     alice.run(&context, &["pack", "core"]).success();
     alice.run(&context, &["pack", "provider", "aws"]).success();
     context.run(["keys", "trust", "alice.pub"]).success();
-    context
-        .run(["keys", "trust", "bob.pub", "--for", "aws_*"])
-        .success();
-    for infra in ["homelab", "wuji"] {
+    let mut trust_bob = vec!["keys", "trust", "bob.pub"];
+    for pattern in scope {
+        trust_bob.extend(["--for", pattern]);
+    }
+    context.run(&trust_bob).success();
+    for infra in infras {
         context
             .run(["providers", "install", "aws", infra, "--version", "^1"])
             .success();
     }
+    (context, alice, bob, guard)
+}
+
+#[test]
+fn update_to_a_version_signed_by_another_key_needs_accept_signer() {
+    let (context, alice, bob, _filters) = pinned_by_alice(&["homelab", "wuji"], &["aws_*"]);
     assert!(lock(&context, "homelab").contains(&format!("signer: {}", alice.key_id)));
     bob.run(&context, &["pack", "provider", "aws", "--version", "1.1.0"])
         .success();
@@ -524,24 +541,7 @@ fn update_to_a_version_signed_by_another_key_needs_accept_signer() {
 
 #[test]
 fn sync_restores_the_pinned_bytes_signed_by_another_trusted_key_and_keeps_the_lock() {
-    let (context, alice, bob) = two_authors();
-    let _filters = filters(&context, &[&alice, &bob]);
-    alice.run(&context, &["pack", "core"]).success();
-    alice.run(&context, &["pack", "provider", "aws"]).success();
-    context.run(["keys", "trust", "alice.pub"]).success();
-    context
-        .run(["keys", "trust", "bob.pub", "--for", "aws_*"])
-        .success();
-    context
-        .run([
-            "providers",
-            "install",
-            "aws",
-            "homelab",
-            "--version",
-            "1.0.0",
-        ])
-        .success();
+    let (context, _alice, bob, _filters) = pinned_by_alice(&["homelab"], &["aws_*"]);
     let pinned = lock(&context, "homelab");
     // The same bytes, signed again by bob.
     bob.run(&context, &["pack", "provider", "aws", "--force"])
@@ -578,22 +578,7 @@ fn sync_restores_the_pinned_bytes_signed_by_another_trusted_key_and_keeps_the_lo
 
 #[test]
 fn install_or_load_over_a_pin_signed_by_another_key_needs_accept_signer() {
-    let (context, alice, bob) = two_authors();
-    let _filters = filters(&context, &[&alice, &bob]);
-    alice.run(&context, &["pack", "core"]).success();
-    alice.run(&context, &["pack", "provider", "aws"]).success();
-    context.run(["keys", "trust", "alice.pub"]).success();
-    context.run(["keys", "trust", "bob.pub"]).success();
-    context
-        .run([
-            "providers",
-            "install",
-            "aws",
-            "homelab",
-            "--version",
-            "1.0.0",
-        ])
-        .success();
+    let (context, _alice, bob, _filters) = pinned_by_alice(&["homelab"], &[]);
     bob.run(&context, &["pack", "provider", "aws", "--version", "1.1.0"])
         .success();
     let before = context.tree("workspace");
