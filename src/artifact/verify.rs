@@ -295,6 +295,16 @@ fn check_signature(
             },
             Some(signer),
         ),
+        Err(SigningError::OutOfScope { key_id, scope, .. }) if allow_unsigned => (
+            Check {
+                check,
+                status: Status::Allowed,
+                detail: format!(
+                    "signed by key {key_id}, trusted only for {scope}, allowed by `--allow-unsigned`"
+                ),
+            },
+            None,
+        ),
         Err(SigningError::UntrustedKey { key_id, .. }) if allow_unsigned => (
             Check {
                 check,

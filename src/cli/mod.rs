@@ -266,6 +266,10 @@ pub struct UpdateArgs {
     /// `=NAMES` (`--allow-unsigned=provisioning_core`) of the modules named only
     #[arg(long, num_args = 0.., require_equals = true, value_delimiter = ',', value_name = "NAMES")]
     pub allow_unsigned: Option<Vec<ModuleArg>>,
+    /// Accept a version signed by another key than the one that signed the pinned version (the
+    /// lock then records the new signer); without it, such an update is refused
+    #[arg(long)]
+    pub accept_signer: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -334,6 +338,11 @@ pub struct LoadArgs {
         value_name = "NAMES"
     )]
     pub allow_unsigned: Option<Vec<ModuleArg>>,
+    /// With `--version` or `--from`: accept a version signed by another key than the one that
+    /// signed the version the infra pins (the lock then records the new signer); without it,
+    /// moving such a pin is refused
+    #[arg(long, requires = "pack_source")]
+    pub accept_signer: bool,
     /// Link the modules even where the infra pins a pack of one (without it, a pin stays: a
     /// pack becomes a link only when asked)
     #[arg(long, conflicts_with = "pack_source")]
@@ -408,6 +417,11 @@ pub struct InstallArgs {
         value_name = "NAMES"
     )]
     pub allow_unsigned: Option<Vec<ModuleArg>>,
+    /// With `--version` or `--from`: accept a version signed by another key than the one that
+    /// signed the version the infra pins (the lock then records the new signer); without it,
+    /// moving such a pin is refused
+    #[arg(long, requires = "pack_source")]
+    pub accept_signer: bool,
     #[command(flatten)]
     pub from: FromArgs,
     #[command(flatten)]

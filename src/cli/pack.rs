@@ -131,8 +131,13 @@ pub struct KeysGenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct KeysTrustArgs {
-    /// A `.pub` file, or a base64 public key (`RW...`)
+    /// A `.pub` file, a base64 public key (`RW...`), or the id of a key trusted already (to
+    /// change its scope)
     pub key: String,
+    /// Trust the key only for the modules matching PATTERN (`*` any characters, `?` one):
+    /// `--for 'aws_*'`; repeatable. Without it, for every module. Replaces the scope the key had
+    #[arg(long = "for", value_name = "PATTERN")]
+    pub modules: Vec<crate::signing::ModulePattern>,
 }
 
 #[derive(Debug, Args)]

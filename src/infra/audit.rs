@@ -115,7 +115,7 @@ pub fn audit(session: &InfraSession<'_>, offline: bool) -> anyhow::Result<Vec<Pi
                 sha256: pin.sha256,
                 source: pin.source.clone(),
                 yanked: yank_check(registry, entry, index, offline),
-                signer: signer_check(&pin.signer, keys),
+                signer: signer_check(&entry.module, &pin.signer, keys),
             })
         })
         .collect();
@@ -211,13 +211,16 @@ fn first_line(error: &dyn std::fmt::Display) -> String {
         .to_owned()
 }
 
-/// Whether the key that signed the pin is trusted now.
-fn signer_check(signer: &Signer, keys: &[TrustedKey]) -> Check {
-    match signer {
-        Signer::Unsigned => Check::failed("unsigned (installed with `--allow-unsigned`)"),
-        Signer::Key(key_id) if keys.iter().any(|key| key.key_id == *key_id) => {
-            Check::ok(format!("{key_id} (trusted)"))
+/// Whether the key that signed the pin of `module` is trusted now, for it.
+fn signer_check(module: &ModuleName, signer: &Signer, keys: &[TrustedKey]) -> Check {
+    let Signer::Key(key_id) = signer else {
+        return Check::failed("unsigned (installed with `--allow-unsigned`)");
+    };
+    match keys.iter().find(|key| key.key_id == *key_id) {
+        None => Check::failed(format!("{key_id} (not trusted)")),
+        Some(key) if !key.scope.allows(module) => {
+            Check::failed(format!("{key_id} (trusted only for {})", key.scope))
         }
-        Signer::Key(key_id) => Check::failed(format!("{key_id} (not trusted)")),
+        Some(_) => Check::ok(format!("{key_id} (trusted)")),
     }
 }

@@ -334,7 +334,7 @@ impl InstallIndex<'_> {
                     .map(|entry| {
                         let pinned = self.pinned.get(module) == Some(&entry.version);
                         let allowed = allow_unsigned.allows(module);
-                        let excluded = exclusion(&entry, keys, allowed, pinned);
+                        let excluded = exclusion(module, &entry, keys, allowed, pinned);
                         let candidate = Candidate {
                             version: entry.version.clone(),
                             dependencies: entry.dependencies.clone(),
@@ -350,10 +350,12 @@ impl InstallIndex<'_> {
     }
 }
 
-/// Why a version the registry records may not be chosen, if it may not: yanked (unless it is
-/// the version the lock pins), unsigned, or signed by a key that is not trusted (both allowed
-/// when `--allow-unsigned` allows the module, as verification allows them).
+/// Why a version of `module` the registry records may not be chosen, if it may not: yanked
+/// (unless it is the version the lock pins), unsigned, or signed by a key that is not trusted,
+/// or trusted for other modules only (allowed when `--allow-unsigned` allows the module, as
+/// verification allows them).
 pub fn exclusion(
+    module: &ModuleName,
     entry: &VersionEntry,
     keys: &[TrustedKey],
     allow_unsigned: bool,
@@ -365,12 +367,19 @@ pub fn exclusion(
     if allow_unsigned {
         return None;
     }
-    match (&entry.signature, &entry.signer) {
-        (None, _) => Some(resolve::UNSIGNED.to_owned()),
-        (Some(_), Some(signer)) if !keys.iter().any(|key| key.key_id == *signer) => {
-            Some(format!("signed by {signer}, not a trusted key"))
-        }
-        _ => None,
+    let (Some(_), Some(signer)) = (&entry.signature, &entry.signer) else {
+        return entry
+            .signature
+            .is_none()
+            .then(|| resolve::UNSIGNED.to_owned());
+    };
+    match keys.iter().find(|key| key.key_id == *signer) {
+        None => Some(format!("signed by {signer}, not a trusted key")),
+        Some(key) if !key.scope.allows(module) => Some(format!(
+            "signed by {signer}, a key trusted only for {}",
+            key.scope
+        )),
+        Some(_) => None,
     }
 }
 

@@ -78,8 +78,13 @@ fn nickel_entries(lock: &ProvidersLock) -> impl Iterator<Item = &LockEntry> {
 
 /// Why a version may not be chosen by `outdated` or `update`: a yanked version never is, not
 /// even the pinned one (they move away from it).
-fn unusable(entry: &VersionEntry, keys: &[TrustedKey], allow_unsigned: bool) -> Option<String> {
-    closure::exclusion(entry, keys, allow_unsigned, false)
+fn unusable(
+    module: &ModuleName,
+    entry: &VersionEntry,
+    keys: &[TrustedKey],
+    allow_unsigned: bool,
+) -> Option<String> {
+    closure::exclusion(module, entry, keys, allow_unsigned, false)
 }
 
 /// Each pinned module: its pin, the newest version its requirements allow, the newest there
@@ -111,7 +116,7 @@ pub fn outdated(session: &InfraSession<'_>) -> anyhow::Result<Vec<Outdated>> {
         let index = index?;
         let usable: Vec<&VersionEntry> = index
             .iter()
-            .filter(|version| unusable(version, keys, false).is_none())
+            .filter(|version| unusable(module, version, keys, false).is_none())
             .collect();
         let allowed = |version: &Version| on_it.iter().all(|(req, _)| req.matches(version));
         let matching = usable
@@ -188,7 +193,8 @@ fn why_not_newer(
         .iter()
         .filter(|version| version.version > *pinned)
         .filter_map(|version| {
-            unusable(version, keys, false).map(|reason| format!("{} is {reason}", version.version))
+            unusable(module, version, keys, false)
+                .map(|reason| format!("{} is {reason}", version.version))
         })
         .collect();
     if !refused.is_empty() {
@@ -446,7 +452,12 @@ impl resolve::Index for UpdateIndex<'_> {
                 let candidate = Candidate {
                     version: entry.version.clone(),
                     dependencies: entry.dependencies.clone(),
-                    excluded: unusable(&entry, self.keys, self.allow_unsigned.allows(module)),
+                    excluded: unusable(
+                        module,
+                        &entry,
+                        self.keys,
+                        self.allow_unsigned.allows(module),
+                    ),
                 };
                 records.insert((module.clone(), entry.version.clone()), entry);
                 candidate

@@ -99,6 +99,7 @@ pub(super) fn plan(
             named_count,
         )));
     }
+    let mut warnings = Vec::new();
     let trust_keys = match &options.packs {
         Some(_) => session.keys()?,
         None => &[],
@@ -114,6 +115,9 @@ pub(super) fn plan(
             }
         }
         targets.fetch_all(session, packs, &closure, trust_keys)?;
+        let (lock, accept) = (session.lock(), packs.accept_signer);
+        let failures = &mut targets.failures;
+        super::signers::judge(lock, &targets.fetched, accept, &mut warnings, failures);
     }
     targets.check_planned(session, &closure);
     if !targets.failures.is_empty() {
@@ -133,7 +137,7 @@ pub(super) fn plan(
         &dropped,
     );
     capabilities::refuse_misfit(&session.infra, &set, options.catalog, options.modules, &[])?;
-    let warnings = yanked_warnings(&targets.fetched);
+    warnings.extend(yanked_warnings(&targets.fetched));
     Ok(Ok(LoadPlan {
         closure,
         fetched: targets.fetched,

@@ -29,6 +29,7 @@ mod pack_options;
 mod placement;
 mod remove;
 mod report;
+mod signers;
 mod sync;
 mod update;
 mod update_workspace;

@@ -18,6 +18,9 @@ pub struct PackOptions {
     pub version: Option<VersionSpec>,
     /// `--allow-unsigned`: the modules that may be unsigned, or signed by a key not trusted.
     pub allow_unsigned: AllowUnsigned,
+    /// `--accept-signer`: a pin may move to a version signed by another key than the pinned
+    /// version's.
+    pub accept_signer: bool,
     /// The loose artifacts (`--from`): looked in before the configured registries, and their
     /// versions tried first.
     pub from: Option<LooseSet>,

@@ -66,7 +66,15 @@ pub fn sync(session: &mut InfraSession<'_>) -> anyhow::Result<SyncReport> {
         kcl: None,
     };
     let mut transaction = Transaction::new();
-    let mut leftovers = Vec::new();
+    let mut leftovers: Vec<String> = planned
+        .iter()
+        .filter_map(|(entry, step)| match step {
+            Ok(Step::Vendor { verified, .. }) => {
+                super::signers::restored_signed_by_another(entry, verified)
+            }
+            _ => None,
+        })
+        .collect();
     let entries: Vec<SyncedEntry> = planned
         .into_iter()
         .map(|(entry, step)| {

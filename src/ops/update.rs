@@ -13,6 +13,7 @@ use anyhow::anyhow;
 use super::load::pack_manifest;
 use super::placement::Placement;
 use super::report::Failure;
+use super::signers;
 use crate::artifact::verify::{AllowUnsigned, Unsigned};
 use crate::catalog::Catalog;
 use crate::fs::Transaction;
@@ -33,6 +34,9 @@ pub struct UpdateOptions<'a> {
     pub catalog: &'a Catalog,
     /// `--allow-unsigned`: the modules that may be unsigned, or signed by a key not trusted.
     pub allow_unsigned: AllowUnsigned,
+    /// `--accept-signer`: a version signed by another key than the pin's may be taken (and its
+    /// signer recorded); without it, such a module fails.
+    pub accept_signer: bool,
     /// Plan only: nothing is fetched or written.
     pub dry_run: bool,
 }
@@ -101,6 +105,10 @@ pub fn prepare(
         failures: Vec::new(),
     };
     let mut fetched = BTreeMap::new();
+    if options.dry_run {
+        let (lock, accept) = (session.lock(), options.accept_signer);
+        report.warnings = signers::foreseen(lock, &plan.records, accept);
+    }
     if !plan.changes.is_empty() && !options.dry_run {
         fetched = fetch_all(
             session,
@@ -108,9 +116,13 @@ pub fn prepare(
             &options.allow_unsigned,
             &mut report.failures,
         )?;
+        let (lock, accept) = (session.lock(), options.accept_signer);
+        let (warnings, failures) = (&mut report.warnings, &mut report.failures);
+        signers::judge(lock, &fetched, accept, warnings, failures);
         if report.failures.is_empty() {
             refuse_misfit(session, &plan, &fetched, options.catalog)?;
-            report.warnings = fetched.values().filter_map(super::yanked_warning).collect();
+            let yanked = fetched.values().filter_map(super::yanked_warning);
+            report.warnings.extend(yanked);
         }
     }
     Ok(PreparedUpdate {

@@ -40,7 +40,7 @@ pub fn update_workspace(
             Ok(update) => {
                 refusals.extend(update.report.failures.iter().map(|failure| {
                     format!(
-                        "`{}`: `{}` cannot be fetched: {:#}",
+                        "`{}`: `{}` cannot be updated: {:#}",
                         session.infra.name, failure.module, failure.error
                     )
                 }));

@@ -185,6 +185,7 @@ mod tests {
             source: crate::signing::KeySource::Own,
             path: "own.pub".into(),
             key: pair.pk.clone(),
+            scope: crate::signing::KeyScope::Every,
         }];
         let envelope = sign(&pair.sk, &pair.pk, "t", b"payload").expect("signs");
         assert_eq!(

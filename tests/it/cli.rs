@@ -392,6 +392,10 @@ fn a_subcommands_help_lists_the_global_options_apart() {
                                          module, or with `=NAMES` of the modules named only
                                          (`--allow-unsigned=provisioning_core`, a dependency), the
                                          others still checked
+          --accept-signer                With `--version` or `--from`: accept a version signed by
+                                         another key than the one that signed the version the infra pins
+                                         (the lock then records the new signer); without it, moving such
+                                         a pin is refused
           --from <PATH|DIR|URL>          Install from loose artifacts (pack mode), looked in before the
                                          configured registries for the module and its dependencies;
                                          repeatable. An artifact (`aws_prov_1.0.0.tar`, its `.minisig`

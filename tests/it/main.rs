@@ -48,6 +48,7 @@ mod readme;
 mod reads;
 mod registries;
 mod remove;
+mod scoped_keys;
 mod signing;
 mod site;
 mod sources;

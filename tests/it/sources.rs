@@ -185,11 +185,24 @@ fn the_local_directory_serves_a_pinned_pack_only_with_the_pinned_bytes() {
     team.run(["pack", "core"]).success();
     team.run(["pack", "provider", "aws"]).success();
     let seen = server.requests().len();
-    // The core comes from the local directory, which holds its pinned bytes, and says so.
-    assert_snapshot!(run(&team, &url, &["providers", "sync", "wuji"]), @"
+    // The core comes from the local directory, which holds its pinned bytes, and says so; and
+    // that they are signed there by the teammate's key, not by the release key the lock records.
+    let output = team
+        .command()
+        .args(["providers", "sync", "wuji"])
+        .output()
+        .expect("runs");
+    let (release_key, own_key) = (releaser.key_id(), team.key_id());
+    let filters = [
+        (url.as_str(), "[REGISTRY]"),
+        (release_key.as_str(), "[RELEASE KEY]"),
+        (own_key.as_str(), "[YOUR KEY]"),
+    ];
+    assert_snapshot!(Run::from_output(output, &team.base, &filters), @"
     exit: 0
     --- stdout
     --- stderr
+    warning: `provisioning_core` 0.1.0: the lock records key [RELEASE KEY] as its signer, but the signature `distribution/registry` serves now is by key [YOUR KEY]: restored, since the bytes are those pinned and key [YOUR KEY] is trusted for it; the lock still records key [RELEASE KEY]
         Restored `aws_prov` 1.0.0 from `[REGISTRY]` (verified)
         Restored `provisioning_core` 0.1.0 from `distribution/registry` (verified)
           Synced 3 modules of `wuji`

@@ -24,6 +24,8 @@ pub struct Request<'a> {
     /// `--from`: the loose artifacts (pack mode).
     pub from: Option<LooseSet>,
     pub allow_unsigned: AllowUnsigned,
+    /// `--accept-signer`.
+    pub accept_signer: bool,
     pub force: bool,
     /// Link even the modules the infra pins as packs.
     pub link: bool,
@@ -41,6 +43,7 @@ pub fn load(args: &LoadArgs, context: &Context, printer: &Printer) -> anyhow::Re
         version: args.version.as_ref(),
         from,
         allow_unsigned: AllowUnsigned::from_arg(args.allow_unsigned.clone()),
+        accept_signer: args.accept_signer,
         force: args.force,
         link: args.link,
     };
@@ -123,6 +126,7 @@ fn load_modules(
         packs: packs.then(|| PackOptions {
             version: request.version.cloned(),
             allow_unsigned: request.allow_unsigned,
+            accept_signer: request.accept_signer,
             from: request.from,
         }),
         layout: Layout::Nickel,

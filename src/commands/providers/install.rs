@@ -50,6 +50,7 @@ pub fn install(
     let packs = (args.version.is_some() || from.is_some()).then(|| PackOptions {
         version: args.version.clone(),
         allow_unsigned: AllowUnsigned::from_arg(args.allow_unsigned.clone()),
+        accept_signer: args.accept_signer,
         from,
     });
     let module = if core {

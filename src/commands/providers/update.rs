@@ -30,6 +30,7 @@ pub fn update(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow
         modules: &args.providers,
         catalog: &catalog,
         allow_unsigned: AllowUnsigned::from_arg(args.allow_unsigned.clone()),
+        accept_signer: args.accept_signer,
         dry_run: args.dry_run,
     };
     let report = ops::update(&mut session, &options).with_context(failed)?;
@@ -63,6 +64,7 @@ fn workspace(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow:
         modules: &providers,
         catalog: &catalog,
         allow_unsigned: AllowUnsigned::from_arg(args.allow_unsigned.clone()),
+        accept_signer: args.accept_signer,
         dry_run: args.dry_run,
     };
     let update = ops::update_workspace(&mut sessions, &options)?;
@@ -71,9 +73,28 @@ fn workspace(args: &UpdateArgs, context: &Context, printer: &Printer) -> anyhow:
         print_plan(&update, printer)?;
     }
     if !update.refusals.is_empty() {
+        // The same refusal in several infras gives the same hint: said once, after them all.
+        let mut refusals = Vec::new();
+        let mut hints: Vec<&str> = Vec::new();
+        for refusal in &update.refusals {
+            let (said, hinted): (Vec<&str>, Vec<&str>) = refusal
+                .lines()
+                .partition(|line| !line.starts_with("hint: "));
+            refusals.push(format!("  {}", said.join("\n")));
+            for hint in hinted {
+                if !hints.contains(&hint) {
+                    hints.push(hint);
+                }
+            }
+        }
+        // Without a hint of their own, the refusals are of versions that differ.
+        if hints.is_empty() {
+            hints.push("hint: align the requirements in the infras' `manifest.toml`, or update one infra alone: `provisioning providers update <infra>`");
+        }
         printer.error_message(format!(
-            "the workspace was not updated: nothing was written\n{}\nhint: align the requirements in the infras' `manifest.toml`, or update one infra alone: `provisioning providers update <infra>`",
-            update.refusals.iter().map(|refusal| format!("  {refusal}")).collect::<Vec<_>>().join("\n")
+            "the workspace was not updated: nothing was written\n{}\n{}",
+            refusals.join("\n"),
+            hints.join("\n")
         ));
         return Ok(Outcome::Failure);
     }
@@ -148,6 +169,9 @@ fn print(report: UpdateReport, dry_run: bool, printer: &Printer) -> Outcome {
         }
     }
     if dry_run {
+        for warning in &report.warnings {
+            printer.warning(warning);
+        }
         printer.warning("dry run: nothing was changed");
         return Outcome::Success;
     }

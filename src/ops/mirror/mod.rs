@@ -277,7 +277,7 @@ impl resolve::Index for SourceIndex<'_> {
             .map(|entry| Candidate {
                 version: entry.version.clone(),
                 dependencies: entry.dependencies.clone(),
-                excluded: crate::infra::closure::exclusion(entry, self.keys, false, false),
+                excluded: crate::infra::closure::exclusion(module, entry, self.keys, false, false),
             })
             .collect())
     }

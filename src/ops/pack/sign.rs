@@ -30,6 +30,7 @@ impl Packer<'_> {
             source: crate::signing::KeySource::Own,
             path: signature_path.clone(),
             key: public.clone(),
+            scope: crate::signing::KeyScope::Every,
         }];
         let existing = crate::artifact::verify::SignatureFile::beside(path).map_err(|source| {
             PackError::Write {

@@ -5,24 +5,29 @@
 //!   0600, unencrypted so CI can sign unattended; `provisioning.pub`).
 //! - Trusted public keys: the user's own, those added with `keys trust` (in
 //!   `<config dir>/provisioning/trusted/<KEY ID>.pub`), and a team's keys committed in the base's
-//!   `config/trusted-keys/*.pub`.
+//!   `config/trusted-keys/*.pub` ([`keyring`]).
+//! - A trusted key may be limited to some modules (`keys trust KEY --for 'aws_*'`): a signature
+//!   by a key trusted for other modules only is refused as untrusted ([`scope`]).
 //! - A signature's **trusted comment** names module, version and sha256
 //!   (`provisioning-pack module=upcloud_prov version=0.0.1 sha256=…`), and verification requires
 //!   all three to match: a valid signature of one version cannot be replayed for another.
 //!
 //! `<config dir>` is `$XDG_CONFIG_HOME`, else `$HOME/.config`.
 
-use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use minisign::{PublicKey, PublicKeyBox, SecretKey, SecretKeyBox, SignatureBox};
+use minisign::{PublicKey, SecretKey, SignatureBox};
 
 use crate::digest::Sha256;
-use crate::names::PackRef;
+use crate::names::{ModuleName, PackRef};
 
-const SECRET_KEY_FILE: &str = "provisioning.key";
-const PUBLIC_KEY_FILE: &str = "provisioning.pub";
+mod keyring;
+pub mod scope;
+
+pub use keyring::{KeySource, Keyring, Trusted, TrustedKey, trusted_keys};
+pub use scope::{KeyScope, ModulePattern};
+
 const TRUSTED_COMMENT_PREFIX: &str = "provisioning-pack";
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +50,27 @@ pub enum SigningError {
     BadSignature { path: PathBuf, message: String },
     #[error("`{}` is signed by key {key_id}, which is not trusted\nhint: if you trust it, `provisioning keys trust <its .pub file>`", path.display())]
     UntrustedKey { path: PathBuf, key_id: KeyId },
+    #[error(
+        "`{}` is signed by key {key_id}, which is trusted only for {scope} (`{}`), not for `{module}`: refusing it as untrusted\nhint: if key {key_id} may sign `{module}`, `provisioning keys trust {key_id} {}`",
+        path.display(),
+        scope_file.display(),
+        scope.widened_to(module)
+    )]
+    OutOfScope {
+        path: PathBuf,
+        key_id: KeyId,
+        module: ModuleName,
+        scope: KeyScope,
+        scope_file: PathBuf,
+    },
+    #[error("`{}` is not a key scope: {message}\nhint: a scope file holds `modules = [\"<pattern>\", ...]`; `provisioning keys trust <KEY> --for '<pattern>'` writes one", path.display())]
+    BadScope { path: PathBuf, message: String },
+    #[error(
+        "key {key_id} is not trusted\nhint: give its `.pub` file, or the public key itself (`RW...`)"
+    )]
+    NotTrusted { key_id: KeyId },
+    #[error("key {key_id} is your own signing key (`{}`): it signs every module, and cannot be limited to some", path.display())]
+    OwnKeyScoped { key_id: KeyId, path: PathBuf },
     #[error("the signature `{}` does not match the artifact (key {key_id}): {message}", path.display())]
     Mismatch {
         path: PathBuf,
@@ -68,7 +94,7 @@ pub enum SigningError {
     },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SigningError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SigningError + '_ {
     move |source| SigningError::Io {
         path: path.to_owned(),
         source,
@@ -118,280 +144,12 @@ pub fn key_id(keynum: &[u8]) -> KeyId {
     KeyId(u64::from_le_bytes(bytes))
 }
 
-/// Where a trusted key comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeySource {
-    /// The user's own signing key.
-    Own,
-    /// Added with `keys trust`.
-    User,
-    /// Committed in the base's `config/trusted-keys/`.
-    Base,
-}
-
-impl std::fmt::Display for KeySource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            KeySource::Own => "your own key",
-            KeySource::User => "trusted with `keys trust`",
-            KeySource::Base => "trusted by the base's `config/trusted-keys`",
-        })
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct TrustedKey {
-    pub key_id: KeyId,
-    pub source: KeySource,
-    pub path: PathBuf,
-    pub key: PublicKey,
-}
-
 /// What a verified signature says.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Signer {
     pub key_id: KeyId,
     pub source: KeySource,
     pub trusted_comment: String,
-}
-
-/// The keys of one user and one base.
-#[derive(Debug, Clone)]
-pub struct Keyring {
-    /// `$PROVISIONING_KEYRING`, else `<config dir>/provisioning`.
-    pub config_dir: PathBuf,
-    /// The base's `config/trusted-keys`; none outside a base (`keys` run anywhere).
-    pub base_trusted_dir: Option<PathBuf>,
-}
-
-impl Keyring {
-    /// The user's keys only, with no base: keys belong to the user, so `keys list | public |
-    /// generate | trust` work outside a base.
-    pub fn of_user(env: &BTreeMap<String, String>) -> Result<Self, SigningError> {
-        let mut keyring = Self::new(env, Path::new(""))?;
-        keyring.base_trusted_dir = None;
-        Ok(keyring)
-    }
-
-    pub fn new(env: &BTreeMap<String, String>, base: &Path) -> Result<Self, SigningError> {
-        let base_trusted_dir = Some(base.join("config/trusted-keys"));
-        // A keyring of its own (a walk-through, CI), away from the user's real key.
-        if let Some(dir) = env.get("PROVISIONING_KEYRING").filter(|v| !v.is_empty()) {
-            return Ok(Self {
-                config_dir: PathBuf::from(dir),
-                base_trusted_dir,
-            });
-        }
-        let config_home = env
-            .get("XDG_CONFIG_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| {
-                env.get("HOME")
-                    .filter(|v| !v.is_empty())
-                    .map(|home| Path::new(home).join(".config"))
-            })
-            .ok_or(SigningError::NoConfigDir)?;
-        Ok(Self {
-            config_dir: config_home.join("provisioning"),
-            base_trusted_dir,
-        })
-    }
-
-    fn keys_dir(&self) -> PathBuf {
-        self.config_dir.join("keys")
-    }
-
-    fn user_trusted_dir(&self) -> PathBuf {
-        self.config_dir.join("trusted")
-    }
-
-    pub fn secret_key_path(&self) -> PathBuf {
-        self.keys_dir().join(SECRET_KEY_FILE)
-    }
-
-    pub fn public_key_path(&self) -> PathBuf {
-        self.keys_dir().join(PUBLIC_KEY_FILE)
-    }
-
-    /// Creates the user's key pair (refusing to replace one unless `force`), and trusts it.
-    pub fn generate(&self, force: bool) -> Result<String, SigningError> {
-        let secret_path = self.secret_key_path();
-        if secret_path.exists() && !force {
-            return Err(SigningError::KeyExists { path: secret_path });
-        }
-        let pair = minisign::KeyPair::generate_unencrypted_keypair().map_err(|error| {
-            SigningError::BadKey {
-                path: secret_path.clone(),
-                message: error.to_string(),
-            }
-        })?;
-        let id = key_id(pair.pk.keynum());
-        let secret = pair
-            .sk
-            .to_box(Some(&format!("provisioning secret key {id}")))
-            .map_err(|error| SigningError::BadKey {
-                path: secret_path.clone(),
-                message: error.to_string(),
-            })?
-            .into_string();
-        let public = public_box(&pair.pk)?;
-        let keys_dir = self.keys_dir();
-        crate::fs::create_dir_all(&keys_dir).map_err(io(&keys_dir))?;
-        write_secret(&secret_path, secret.as_bytes())?;
-        crate::fs::atomic_write(&self.public_key_path(), public.as_bytes())
-            .map_err(io(&self.public_key_path()))?;
-        Ok(id.to_string())
-    }
-
-    /// The user's secret key and its public key, if a key pair exists.
-    pub fn signing_key(&self) -> Result<Option<(SecretKey, PublicKey)>, SigningError> {
-        let path = self.secret_key_path();
-        let text = match crate::fs::read_to_string(&path, crate::fs::FileKind::Key) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(SigningError::Io { path, source }),
-        };
-        let bad = |message: String| SigningError::BadKey {
-            path: path.clone(),
-            message,
-        };
-        let secret = SecretKeyBox::from_string(&text)
-            .and_then(SecretKey::from_unencrypted_box)
-            .map_err(|error| bad(format!("{error} (an encrypted key cannot sign unattended)")))?;
-        let public = PublicKey::from_secret_key(&secret).map_err(|error| bad(error.to_string()))?;
-        Ok(Some((secret, public)))
-    }
-
-    /// The user's public key in minisign's `.pub` format.
-    pub fn public_key(&self) -> Result<String, SigningError> {
-        let (_, public) = self.signing_key()?.ok_or(SigningError::NoKey)?;
-        public_box(&public)
-    }
-
-    /// Adds a public key (a `.pub` file, or the key itself) to the user's trusted keys.
-    pub fn trust(&self, input: &str) -> Result<TrustedKey, SigningError> {
-        let path = Path::new(input);
-        let key = if path.exists() {
-            let text =
-                crate::fs::read_to_string(path, crate::fs::FileKind::Key).map_err(io(path))?;
-            parse_public_key(&text).map_err(|message| SigningError::BadKey {
-                path: path.to_owned(),
-                message,
-            })?
-        } else if looks_like_a_public_key(input) {
-            parse_public_key(input).map_err(|message| SigningError::BadPublicKey {
-                input: input.to_owned(),
-                message,
-            })?
-        } else {
-            return Err(SigningError::NoKeyFile {
-                path: path.to_owned(),
-            });
-        };
-        let id = key_id(key.keynum());
-        let dir = self.user_trusted_dir();
-        crate::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let target = dir.join(format!("{id}.pub"));
-        crate::fs::atomic_write(&target, public_box(&key)?.as_bytes()).map_err(io(&target))?;
-        Ok(TrustedKey {
-            key_id: id,
-            source: KeySource::User,
-            path: target,
-            key,
-        })
-    }
-
-    /// Every trusted key: the user's own, the user's trusted, the base's. A key file that cannot
-    /// be read is an error naming it.
-    pub fn trusted(&self) -> Result<Vec<TrustedKey>, SigningError> {
-        let mut keys: Vec<TrustedKey> = Vec::new();
-        if let Some((_, public)) = self.signing_key()? {
-            keys.push(TrustedKey {
-                key_id: key_id(public.keynum()),
-                source: KeySource::Own,
-                path: self.public_key_path(),
-                key: public,
-            });
-        }
-        let base = self
-            .base_trusted_dir
-            .iter()
-            .map(|dir| (dir.clone(), KeySource::Base));
-        for (dir, source) in std::iter::once((self.user_trusted_dir(), KeySource::User)).chain(base)
-        {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            let mut paths: Vec<PathBuf> = entries
-                .flatten()
-                .map(|entry| entry.path())
-                .filter(|path| path.extension().is_some_and(|ext| ext == "pub"))
-                .collect();
-            paths.sort();
-            for path in paths {
-                let text = crate::fs::read_to_string(&path, crate::fs::FileKind::Key)
-                    .map_err(io(&path))?;
-                let key = parse_public_key(&text).map_err(|message| SigningError::BadKey {
-                    path: path.clone(),
-                    message,
-                })?;
-                let key_id = key_id(key.keynum());
-                if !keys.iter().any(|known| known.key_id == key_id) {
-                    keys.push(TrustedKey {
-                        key_id,
-                        source,
-                        path,
-                        key,
-                    });
-                }
-            }
-        }
-        Ok(keys)
-    }
-}
-
-/// The keys trusted in this context; none when there is no config directory to hold them.
-pub fn trusted_keys(
-    env: &BTreeMap<String, String>,
-    base: &Path,
-) -> Result<Vec<TrustedKey>, SigningError> {
-    match Keyring::new(env, base) {
-        Ok(keyring) => keyring.trusted(),
-        Err(SigningError::NoConfigDir) => Ok(Vec::new()),
-        Err(error) => Err(error),
-    }
-}
-
-fn public_box(key: &PublicKey) -> Result<String, SigningError> {
-    key.to_box()
-        .map(PublicKeyBox::into_string)
-        .map_err(|error| SigningError::BadPublicKey {
-            input: key_id(key.keynum()).to_string(),
-            message: error.to_string(),
-        })
-}
-
-/// Whether text given for a key (not an existing file) is meant as the key itself: minisign's
-/// public keys are base64 of `Ed...`, so they start with `RW`.
-fn looks_like_a_public_key(text: &str) -> bool {
-    text.starts_with("RW") && !text.ends_with(".pub")
-}
-
-fn parse_public_key(text: &str) -> Result<PublicKey, String> {
-    let text = text.trim();
-    if text.lines().count() > 1 {
-        PublicKeyBox::from_string(text)
-            .and_then(PublicKeyBox::into_public_key)
-            .map_err(|error| error.to_string())
-    } else {
-        PublicKey::from_base64(text).map_err(|error| error.to_string())
-    }
-}
-
-fn write_secret(path: &Path, contents: &[u8]) -> Result<(), SigningError> {
-    crate::fs::atomic_write_private(path, contents).map_err(io(path))
 }
 
 /// The trusted comment that binds a signature to one module, version and artifact.
@@ -471,6 +229,15 @@ pub fn verify(
             key_id: id,
         });
     };
+    if !key.scope.allows(&pack.module) {
+        return Err(SigningError::OutOfScope {
+            path: signature_path.to_owned(),
+            key_id: id,
+            module: pack.module.clone(),
+            scope: key.scope.clone(),
+            scope_file: scope::scope_path(&key.path),
+        });
+    }
     minisign::verify(
         &key.key,
         &signature_box,
