@@ -82,9 +82,8 @@ pub fn describe(
                 Some((size, sha256)) => description(*size, sha256.as_bytes())?,
                 None => describe_file(&file)?,
             };
-            let path = TargetPath::new(relative.clone()).map_err(|error| TufError::Malformed {
+            let path = TargetPath::new(relative.clone()).map_err(|error| TufError::NotATarget {
                 path: site_dir.join(&relative),
-                role: "targets",
                 message: error.to_string(),
             })?;
             Ok((path, description))

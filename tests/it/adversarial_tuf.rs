@@ -1,0 +1,108 @@
+//! An adversarial pass over TUF's publisher side (`registry tuf init | rotate`): each refusal
+//! says precisely what is wrong and leaves the registry and the keyring as they were.
+
+use insta::assert_snapshot;
+
+use crate::common::TestContext;
+
+/// The keyring's directory, beside the base (`$HOME/.config/provisioning`), as `tree` names it.
+const KEYRING: &str = "../.config/provisioning";
+
+/// A release engineer's packed registry, TUF metadata given or not.
+fn release(tuf: bool) -> TestContext {
+    let releaser = TestContext::examples().signed().packed(&["providers"]);
+    if tuf {
+        releaser.run(["registry", "tuf", "init"]).success();
+    }
+    releaser
+}
+
+#[test]
+fn init_with_a_file_that_cannot_be_a_target_writes_no_key() {
+    let releaser = release(false);
+    let _filters = releaser.filters().tuf_key_ids().bind();
+    releaser.write("distribution/packages/notes:draft", "a stray file");
+    let keyring = releaser.tree(KEYRING);
+    let run = releaser.run_unchanged("distribution", ["registry", "tuf", "init"]);
+    assert_snapshot!(run, @r#"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `[BASE]/distribution/packages/notes:draft` cannot be a TUF target: illegal argument: Path cannot contain ":"
+    hint: rename or remove it: every file of `packages/` and `registry/` is signed by its path
+    "#);
+    assert_eq!(releaser.tree(KEYRING), keyring, "no key was written");
+}
+
+/// The root key `init` wrote.
+fn root_key(context: &TestContext) -> String {
+    let dir = context.path(KEYRING).join("tuf-root");
+    let entry = std::fs::read_dir(dir)
+        .expect("tuf-root")
+        .next()
+        .expect("a key");
+    entry.expect("entry").path().display().to_string()
+}
+
+#[test]
+fn rotate_without_a_key_it_signs_again_with_writes_no_new_key() {
+    let releaser = release(true);
+    let _filters = releaser.filters().tuf_key_ids().bind();
+    let root: serde_json::Value =
+        serde_json::from_str(&releaser.read("distribution/tuf/root.json")).expect("JSON");
+    let targets = root["signed"]["roles"]["targets"]["keyids"][0]
+        .as_str()
+        .expect("a targets key");
+    std::fs::remove_file(releaser.path(&format!("{KEYRING}/tuf-keys/{targets}.pk8")))
+        .expect("remove the targets key");
+    let keyring = releaser.tree(KEYRING);
+    let root_key = root_key(&releaser);
+    let run = releaser.run_unchanged(
+        "distribution",
+        [
+            "registry",
+            "tuf",
+            "rotate",
+            "snapshot",
+            "--root-key",
+            &root_key,
+        ],
+    );
+    assert_snapshot!(run, @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: the targets key [KEY ID] is not in your keyring (`[TEMP]/.config/provisioning/tuf-keys/[KEY ID].pk8`)
+    hint: the registry's TUF keys are where `registry tuf init` ran: sign there, or copy the key file here
+    ");
+    assert_eq!(releaser.tree(KEYRING), keyring, "no key was written");
+}
+
+#[test]
+fn rotate_root_to_an_existing_file_names_the_option_of_rotate() {
+    let releaser = release(true);
+    let _filters = releaser.filters().tuf_key_ids().bind();
+    releaser.write("keep.pk8", "the only copy of something");
+    let root_key = root_key(&releaser);
+    let run = releaser.run_unchanged(
+        "distribution",
+        [
+            "registry",
+            "tuf",
+            "rotate",
+            "root",
+            "--root-key",
+            &root_key,
+            "--new-root-key-out",
+            "keep.pk8",
+        ],
+    );
+    assert_snapshot!(run, @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `[BASE]/keep.pk8` already exists: a root key is never overwritten (it may be the only copy)
+    hint: name another file with `--new-root-key-out`
+    ");
+    assert_eq!(releaser.read("keep.pk8"), "the only copy of something");
+}
