@@ -70,8 +70,8 @@ impl Publisher {
     }
 
     /// Before a command changes a registry carrying TUF metadata: the keys that will sign it
-    /// are at hand (so that nothing changes when they are not). Nothing to check without
-    /// metadata.
+    /// are at hand, and every file already there can be a target (so that nothing changes when
+    /// the signing would fail). Nothing to check without metadata.
     pub fn check_keys(&self, site_dir: &Path) -> Result<(), TufError> {
         if !super::is_enabled(site_dir) {
             return Ok(());
@@ -80,6 +80,7 @@ impl Publisher {
         for role in [Role::Targets, Role::Snapshot, Role::Timestamp] {
             self.load(role, &published.root)?;
         }
+        super::targets::target_paths(site_dir)?;
         Ok(())
     }
 

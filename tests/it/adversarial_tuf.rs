@@ -106,3 +106,26 @@ fn rotate_root_to_an_existing_file_names_the_option_of_rotate() {
     ");
     assert_eq!(releaser.read("keep.pk8"), "the only copy of something");
 }
+
+#[test]
+fn pack_beside_a_file_that_cannot_be_a_target_is_refused_before_any_change() {
+    let releaser = release(true);
+    releaser.write("distribution/packages/notes:draft", "a stray file");
+    let _filters = releaser.filters().bind();
+    let registry = || {
+        let dirs = ["registry", "packages", "tuf"]
+            .map(|dir| releaser.tree(&format!("distribution/{dir}")));
+        (dirs, releaser.read("distribution/index.json"))
+    };
+    let before = registry();
+    let run = releaser.run(["pack", "core"]);
+    assert_snapshot!(run, @r#"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: the registry `distribution` carries TUF metadata, and this command cannot sign it: nothing was changed
+      caused by: `[BASE]/distribution/packages/notes:draft` cannot be a TUF target: illegal argument: Path cannot contain ":"
+    hint: rename or remove it: every file of `packages/` and `registry/` is signed by its path
+    "#);
+    assert_eq!(registry(), before, "the registry changed");
+}
