@@ -342,7 +342,10 @@ pub fn refresh(
     let published = Published::read(site_dir)?;
     let timestamp_expires = publisher.expiry(publisher.expiries.timestamp);
     let stale = |expires: &DateTime<Utc>| *expires <= timestamp_expires;
-    if stale(published.targets.expires()) || stale(published.snapshot.expires()) {
+    if stale(published.targets.expires())
+        || stale(published.snapshot.expires())
+        || !snapshot_describes_targets(site_dir, &published)?
+    {
         let targets = super::targets::describe(site_dir, &read_recorded(site_dir)?)?;
         return sign_next(transaction, site_dir, publisher, &published, targets);
     }
@@ -364,4 +367,16 @@ pub fn refresh(
         versions.timestamp,
     )?;
     Ok(versions)
+}
+
+/// Whether `snapshot.json` describes the `targets.json` on disk: not after a signing killed
+/// between the two writes, which only a new targets and snapshot repair (a TUF client refuses
+/// the pair).
+fn snapshot_describes_targets(site_dir: &Path, published: &Published) -> Result<bool, TufError> {
+    let targets_path = tuf_dir(site_dir).join(Role::Targets.file_name());
+    let on_disk = description::<TargetsMetadata>(
+        &read_metadata(&targets_path)?,
+        published.targets.version(),
+    )?;
+    Ok(published.snapshot.meta().get(&MetadataPath::targets()) == Some(&on_disk))
 }

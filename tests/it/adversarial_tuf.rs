@@ -129,3 +129,54 @@ fn pack_beside_a_file_that_cannot_be_a_target_is_refused_before_any_change() {
     "#);
     assert_eq!(registry(), before, "the registry changed");
 }
+
+/// A client that trusted nothing yet reads a copy of the registry, pinned to its first root.
+fn fresh_client_reads(releaser: &TestContext) -> crate::common::Run {
+    let served = releaser.path("served");
+    let _ = std::fs::remove_dir_all(&served);
+    crate::common::copy_tree(&releaser.path("distribution"), &served);
+    let keyring = releaser.path("client-keyring");
+    let _ = std::fs::remove_dir_all(&keyring);
+    let run = |args: &[&str]| {
+        let output = releaser
+            .command()
+            .env("PROVISIONING_KEYRING", &keyring)
+            .args(args)
+            .output()
+            .expect("runs");
+        crate::common::Run::from_output(output, &releaser.base, &[])
+    };
+    run(&["registry", "tuf", "pin", "served", "served/tuf/1.root.json"]).success();
+    run(&["--registry", "served", "registry", "list"])
+}
+
+#[test]
+fn refresh_repairs_a_signing_killed_between_targets_and_snapshot() {
+    let releaser = release(true);
+    let tuf = releaser.path("distribution/tuf");
+    let before: Vec<Vec<u8>> = ["snapshot.json", "timestamp.json"]
+        .iter()
+        .map(|name| std::fs::read(tuf.join(name)).expect("read"))
+        .collect();
+    // A signing of new targets and snapshot, killed once `targets.json` landed.
+    let output = releaser
+        .command()
+        .env("PROVISIONING_TUF_TIMESTAMP_EXPIRY_SECS", "864000")
+        .args(["registry", "tuf", "refresh"])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    for (name, bytes) in ["snapshot.json", "timestamp.json"].iter().zip(&before) {
+        std::fs::write(tuf.join(name), bytes).expect("write");
+    }
+    let refused = fresh_client_reads(&releaser);
+    assert!(
+        refused
+            .stderr
+            .contains("mix-and-match or tampering refused"),
+        "{refused}"
+    );
+
+    releaser.run(["registry", "tuf", "refresh"]).success();
+    fresh_client_reads(&releaser).success();
+}
