@@ -187,9 +187,13 @@ pub fn rotate(
 ) -> Result<Rotated, TufError> {
     let published = Published::read(site_dir)?;
     let old_root_key = current_root_key(root_key, &published.root)?;
-    // The keys that sign again with the rotated one are at hand, before the new key is written.
+    // The keys that sign again with the rotated one are at hand, and the files the targets
+    // list can be, before the new key is written.
     for &other in resigned_with(role) {
         publisher.load(other, &published.root)?;
+    }
+    if matches!(role, Role::Targets | Role::Snapshot) {
+        super::targets::target_paths(site_dir)?;
     }
     let new_key = NewKey::generate()?;
     let new_key_file = if role == Role::Root {

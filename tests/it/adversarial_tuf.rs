@@ -79,6 +79,28 @@ fn rotate_without_a_key_it_signs_again_with_writes_no_new_key() {
 }
 
 #[test]
+fn rotate_beside_a_file_that_cannot_be_a_target_writes_no_new_key() {
+    let releaser = release(true);
+    let _filters = releaser.filters().tuf_key_ids().bind();
+    releaser.write("distribution/packages/notes:draft", "a stray file");
+    let keyring = releaser.tree(KEYRING);
+    let root_key = root_key(&releaser);
+    let run = releaser.run_unchanged(
+        "distribution",
+        [
+            "registry",
+            "tuf",
+            "rotate",
+            "targets",
+            "--root-key",
+            &root_key,
+        ],
+    );
+    assert!(run.stderr.contains("cannot be a TUF target"), "{run}");
+    assert_eq!(releaser.tree(KEYRING), keyring, "no key was written");
+}
+
+#[test]
 fn rotate_root_to_an_existing_file_names_the_option_of_rotate() {
     let releaser = release(true);
     let _filters = releaser.filters().tuf_key_ids().bind();
