@@ -89,11 +89,13 @@ pub fn read_key_file(path: &Path) -> Result<Ed25519PrivateKey, TufError> {
 }
 
 /// Writes a root key into a new file of its own, readable by the user alone; an existing file
-/// is never replaced (it may be the only copy of a root key).
-pub fn write_root_key(path: &Path, key: &NewKey) -> Result<(), TufError> {
+/// is never replaced (it may be the only copy of a root key). `flag` is the option that names
+/// the file, for the hint.
+pub fn write_root_key(path: &Path, key: &NewKey, flag: &'static str) -> Result<(), TufError> {
     if path.symlink_metadata().is_ok() {
         return Err(TufError::RootKeyExists {
             path: path.to_owned(),
+            flag,
         });
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -75,8 +75,8 @@ pub enum TufError {
         key_id: String,
         path: PathBuf,
     },
-    #[error("`{}` already exists: a root key is never overwritten (it may be the only copy)\nhint: name another file with `--root-key-out`", path.display())]
-    RootKeyExists { path: PathBuf },
+    #[error("`{}` already exists: a root key is never overwritten (it may be the only copy)\nhint: name another file with `{flag}`", path.display())]
+    RootKeyExists { path: PathBuf, flag: &'static str },
     #[error("the registry `{}` already has TUF metadata (`tuf/root.json`)\nhint: `provisioning registry tuf rotate <role>` replaces a key; `registry tuf status` shows the roles", site.display())]
     AlreadyInitialized { site: PathBuf },
     #[error("the registry `{}` has no TUF metadata\nhint: `provisioning registry tuf init` creates it", site.display())]
@@ -98,6 +98,8 @@ pub enum TufError {
         registry: PathBuf,
         packages: PathBuf,
     },
+    #[error("`{}` cannot be a TUF target: {message}\nhint: rename or remove it: every file of `packages/` and `registry/` is signed by its path", path.display())]
+    NotATarget { path: PathBuf, message: String },
     #[error("failed to read the registry's records, which the targets describe")]
     Records(#[source] crate::registry::RegistryError),
     #[error(

@@ -70,8 +70,8 @@ impl Publisher {
     }
 
     /// Before a command changes a registry carrying TUF metadata: the keys that will sign it
-    /// are at hand (so that nothing changes when they are not). Nothing to check without
-    /// metadata.
+    /// are at hand, and every file already there can be a target (so that nothing changes when
+    /// the signing would fail). Nothing to check without metadata.
     pub fn check_keys(&self, site_dir: &Path) -> Result<(), TufError> {
         if !super::is_enabled(site_dir) {
             return Ok(());
@@ -80,6 +80,7 @@ impl Publisher {
         for role in [Role::Targets, Role::Snapshot, Role::Timestamp] {
             self.load(role, &published.root)?;
         }
+        super::targets::target_paths(site_dir)?;
         Ok(())
     }
 
@@ -341,7 +342,10 @@ pub fn refresh(
     let published = Published::read(site_dir)?;
     let timestamp_expires = publisher.expiry(publisher.expiries.timestamp);
     let stale = |expires: &DateTime<Utc>| *expires <= timestamp_expires;
-    if stale(published.targets.expires()) || stale(published.snapshot.expires()) {
+    if stale(published.targets.expires())
+        || stale(published.snapshot.expires())
+        || !snapshot_describes_targets(site_dir, &published)?
+    {
         let targets = super::targets::describe(site_dir, &read_recorded(site_dir)?)?;
         return sign_next(transaction, site_dir, publisher, &published, targets);
     }
@@ -363,4 +367,16 @@ pub fn refresh(
         versions.timestamp,
     )?;
     Ok(versions)
+}
+
+/// Whether `snapshot.json` describes the `targets.json` on disk: not after a signing killed
+/// between the two writes, which only a new targets and snapshot repair (a TUF client refuses
+/// the pair).
+fn snapshot_describes_targets(site_dir: &Path, published: &Published) -> Result<bool, TufError> {
+    let targets_path = tuf_dir(site_dir).join(Role::Targets.file_name());
+    let on_disk = description::<TargetsMetadata>(
+        &read_metadata(&targets_path)?,
+        published.targets.version(),
+    )?;
+    Ok(published.snapshot.meta().get(&MetadataPath::targets()) == Some(&on_disk))
 }

@@ -95,6 +95,9 @@ pub fn init(
             site: site_dir.to_owned(),
         });
     }
+    // What the registry holds is described first: a file that cannot be a target refuses
+    // before any key is written.
+    let described = super::targets::describe(site_dir, &super::targets::read_recorded(site_dir)?)?;
     let [root, targets, snapshot, timestamp] = [(); 4].map(|()| NewKey::generate());
     let (root, targets, snapshot, timestamp) = (root?, targets?, snapshot?, timestamp?);
     // The root key first: a file already there refuses before anything is written.
@@ -102,7 +105,7 @@ pub fn init(
         || publisher.keys.default_root_key_path(root.id()),
         Path::to_owned,
     );
-    super::keys::write_root_key(&root_key_path, &root)?;
+    super::keys::write_root_key(&root_key_path, &root, "--root-key-out")?;
     for key in [&targets, &snapshot, &timestamp] {
         publisher.keys.store(key)?;
     }
@@ -126,7 +129,6 @@ pub fn init(
         snapshot: 1,
         timestamp: 1,
     };
-    let described = super::targets::describe(site_dir, &super::targets::read_recorded(site_dir)?)?;
     sign_chain(
         transaction,
         site_dir,
@@ -185,13 +187,21 @@ pub fn rotate(
 ) -> Result<Rotated, TufError> {
     let published = Published::read(site_dir)?;
     let old_root_key = current_root_key(root_key, &published.root)?;
+    // The keys that sign again with the rotated one are at hand, and the files the targets
+    // list can be, before the new key is written.
+    for &other in resigned_with(role) {
+        publisher.load(other, &published.root)?;
+    }
+    if matches!(role, Role::Targets | Role::Snapshot) {
+        super::targets::target_paths(site_dir)?;
+    }
     let new_key = NewKey::generate()?;
     let new_key_file = if role == Role::Root {
         let path = new_root_key_out.map_or_else(
             || publisher.keys.default_root_key_path(new_key.id()),
             Path::to_owned,
         );
-        super::keys::write_root_key(&path, &new_key)?;
+        super::keys::write_root_key(&path, &new_key, "--new-root-key-out")?;
         path
     } else {
         publisher.keys.store(&new_key)?
@@ -249,6 +259,16 @@ pub fn rotate(
         new: new_key.id().to_string(),
         versions,
     })
+}
+
+/// The online roles signed again, with their current keys, after `role`'s key is replaced (see
+/// [`resign_after_rotation`]).
+fn resigned_with(role: Role) -> &'static [Role] {
+    match role {
+        Role::Root | Role::Timestamp => &[],
+        Role::Targets => &[Role::Snapshot, Role::Timestamp],
+        Role::Snapshot => &[Role::Targets, Role::Timestamp],
+    }
 }
 
 fn retired_ids(root: &RootMetadata, role: Role) -> Vec<String> {

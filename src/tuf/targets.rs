@@ -38,16 +38,10 @@ pub fn read_recorded(site_dir: &Path) -> Result<Recorded, TufError> {
     Ok(recorded(&modules))
 }
 
-/// Every target of the registry whose `distribution/` is `site_dir`, sorted by path. Names
-/// starting with a dot (locks, what a killed run left) are not targets. An artifact whose
-/// record gives its sha256 (`recorded`) and whose size on disk is the recorded one is described
-/// by its record; every other file is read and hashed. (A record that lies about its artifact
-/// is then signed as it is: clients refuse the artifact by its hash, as they refuse it by the
-/// record's.)
-pub fn describe(
-    site_dir: &Path,
-    recorded: &Recorded,
-) -> Result<Vec<(TargetPath, TargetDescription)>, TufError> {
+/// The paths of every target of the registry whose `distribution/` is `site_dir`, sorted, each
+/// checked to be one TUF can sign. Names starting with a dot (locks, what a killed run left)
+/// are not targets.
+pub fn target_paths(site_dir: &Path) -> Result<Vec<(String, TargetPath)>, TufError> {
     let mut paths = Vec::new();
     if site_dir.join(RegistryIndex::FILE_NAME).is_file() {
         paths.push(RegistryIndex::FILE_NAME.to_owned());
@@ -73,6 +67,27 @@ pub fn describe(
     paths
         .into_iter()
         .map(|relative| {
+            let path = TargetPath::new(relative.clone()).map_err(|error| TufError::NotATarget {
+                path: site_dir.join(&relative),
+                message: error.to_string(),
+            })?;
+            Ok((relative, path))
+        })
+        .collect()
+}
+
+/// Every target of the registry whose `distribution/` is `site_dir` ([`target_paths`]). An
+/// artifact whose record gives its sha256 (`recorded`) and whose size on disk is the recorded
+/// one is described by its record; every other file is read and hashed. (A record that lies
+/// about its artifact is then signed as it is: clients refuse the artifact by its hash, as they
+/// refuse it by the record's.)
+pub fn describe(
+    site_dir: &Path,
+    recorded: &Recorded,
+) -> Result<Vec<(TargetPath, TargetDescription)>, TufError> {
+    target_paths(site_dir)?
+        .into_iter()
+        .map(|(relative, path)| {
             let file = site_dir.join(&relative);
             let on_record = recorded.get(&relative).filter(|(size, _)| {
                 file.metadata()
@@ -82,11 +97,6 @@ pub fn describe(
                 Some((size, sha256)) => description(*size, sha256.as_bytes())?,
                 None => describe_file(&file)?,
             };
-            let path = TargetPath::new(relative.clone()).map_err(|error| TufError::Malformed {
-                path: site_dir.join(&relative),
-                role: "targets",
-                message: error.to_string(),
-            })?;
             Ok((path, description))
         })
         .collect()

@@ -5,6 +5,7 @@
 mod common;
 
 mod adversarial;
+mod adversarial_tuf;
 mod bounds;
 mod cli;
 mod compliance;
