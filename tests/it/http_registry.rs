@@ -15,7 +15,7 @@ fn release() -> TestContext {
 }
 
 /// Runs the tool with `--registry <server>`, the server's address filtered to `[REGISTRY]`.
-fn run(server: &StaticServer, context: &TestContext, args: &[&str]) -> Run {
+pub(crate) fn run(server: &StaticServer, context: &TestContext, args: &[&str]) -> Run {
     let url = server.url();
     let output = context
         .command()
@@ -28,7 +28,7 @@ fn run(server: &StaticServer, context: &TestContext, args: &[&str]) -> Run {
 }
 
 /// The requests the server answered after the first `since`, with the port filtered.
-fn requests_since(server: &StaticServer, since: usize) -> String {
+pub(crate) fn requests_since(server: &StaticServer, since: usize) -> String {
     server.requests()[since..].join("\n")
 }
 

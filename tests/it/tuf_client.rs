@@ -40,21 +40,7 @@ fn team_pinning(releaser: &TestContext, registry: &str) -> TestContext {
     team
 }
 
-fn run(server: &StaticServer, context: &TestContext, args: &[&str]) -> Run {
-    let url = server.url();
-    let output = context
-        .command()
-        .arg("--registry")
-        .arg(&url)
-        .args(args)
-        .output()
-        .expect("runs");
-    Run::from_output(output, &context.base, &[(&url, "[REGISTRY]")])
-}
-
-fn requests_since(server: &StaticServer, since: usize) -> String {
-    server.requests()[since..].join("\n")
-}
+use crate::http_registry::{requests_since, run};
 
 /// Every file of the infra `infra` with its bytes (links as their targets).
 fn infra_files(context: &TestContext, infra: &str) -> BTreeMap<String, Vec<u8>> {
