@@ -4,14 +4,16 @@
 //! failure, a refused source or a conflicting existing version writes nothing.
 
 mod check;
+mod error;
 mod fingerprint;
 mod nickel_pkg;
 mod provenance;
 mod sign;
 mod site_stamp;
 
+pub use error::{PackError, escape_hint};
+
 pub use check::doc_tests;
-use check::{failures, tests_summary};
 pub use fingerprint::Fingerprints;
 use nickel_pkg::described;
 pub use site_stamp::SiteStamp;
@@ -21,8 +23,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::artifact::source::{self, SourceError};
-use crate::artifact::{ArchiveError, Artifact, ArtifactFile, ArtifactName, Destination};
+use crate::artifact::source::{self};
+use crate::artifact::{Artifact, ArtifactFile, ArtifactName, Destination};
 use crate::config::Metadata;
 use crate::dependencies::{ModuleImports, SourceModule, declare_hint, undeclared_imports};
 
@@ -33,10 +35,10 @@ use crate::fs::Transaction;
 use crate::fs::dir_lock::DirLock;
 use crate::names::{ModuleName, PackRef};
 use crate::nickel::doc::Documentation;
-use crate::nickel::{Evaluator, ExportCache, NickelError};
+use crate::nickel::{Evaluator, ExportCache};
 use crate::printer::Printer;
 use crate::registry::site::VersionDocs;
-use crate::registry::{DirectoryRegistry, ModuleMetadata, RegistryError, VersionEntry};
+use crate::registry::{DirectoryRegistry, ModuleMetadata, VersionEntry};
 use crate::signing::KeyId;
 
 /// What to pack.
@@ -99,74 +101,6 @@ pub struct Packed {
     /// What could not be deleted once it was written, to report.
     #[serde(skip)]
     pub leftovers: Vec<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PackError {
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    #[error(transparent)]
-    Nickel(#[from] NickelError),
-    #[error(transparent)]
-    Archive(#[from] ArchiveError),
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    #[error(
-        "`{}` {} is already packed with other contents (sha256 {existing}, now {new})\nhint: packed versions are immutable: bump the version, or pass `--force` to replace it",
-        pack.module, pack.version
-    )]
-    Exists {
-        pack: PackRef,
-        existing: Sha256,
-        new: Sha256,
-    },
-    #[error(transparent)]
-    Signing(#[from] crate::signing::SigningError),
-    #[error(transparent)]
-    Provenance(#[from] crate::provenance::ProvenanceError),
-    #[error("`{module}` is not self-contained: {escape}\nhint: {hint}")]
-    NotSelfContained {
-        module: crate::names::ModuleName,
-        escape: crate::nickel::Escape,
-        hint: String,
-    },
-    #[error("`{module}` is not hermetic: {undeclared}\nhint: {hint}")]
-    Undeclared {
-        module: crate::names::ModuleName,
-        undeclared: crate::dependencies::Undeclared,
-        hint: String,
-    },
-    #[error(transparent)]
-    Dependency(#[from] crate::dependencies::DependencyError),
-    #[error(
-        "`{module}` has examples in its doc comments that fail ({})\n{}\nhint: fix them (`provisioning providers test <provider>` or `module-loader test <kind> <name>` runs them alone), or pass `--skip-tests` to pack anyway",
-        tests_summary(report),
-        failures(report)
-    )]
-    Tests {
-        module: crate::names::ModuleName,
-        report: crate::nickel::doctest::Report,
-    },
-    #[error("failed to write `{}`", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// The hint for an import that leaves the module: reaching another module by a relative path
-/// is what a dependency is for.
-pub fn escape_hint(imports: &ModuleImports, escape: &crate::nickel::Escape) -> String {
-    let target = std::fs::canonicalize(&escape.target).unwrap_or(escape.target.clone());
-    let reached = imports.owner(&target);
-    match reached {
-        Some(module) => format!(
-            "it reaches the module `{module}`: import it by name (`import \"{module}/...\"`) and {}",
-            declare_hint(module, imports.version(module))
-        ),
-        None => "a pack holds only the module's own files and its declared dependencies; move what it needs into the module".into(),
-    }
 }
 
 /// Serialises the write phase of packs running on several threads of one process.
